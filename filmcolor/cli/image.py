@@ -1,0 +1,82 @@
+"""`filmcolor image`: colour still photos, one file or whole folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from filmcolor.cli import console, error_line, guarded, model_options
+from filmcolor.colorize import DEFAULT_RENDER_SIZE, Colorizer
+from filmcolor.errors import FilmcolorError, InputError, OutputError
+from filmcolor.fsutil import check_output_path
+from filmcolor.imageio import IMAGE_EXTENSIONS, is_image_path, read_image, write_image
+
+
+def plan_outputs(inputs: tuple[Path, ...], output: Path, ext: str | None) -> list[tuple[Path, Path]]:
+    """Pair each input image with its output path (a file, or mirrored names under a folder)."""
+    single_file = len(inputs) == 1 and not inputs[0].is_dir() and output.suffix.lower() in IMAGE_EXTENSIONS
+    if single_file:
+        return [(inputs[0], output)]
+    pairs: list[tuple[Path, Path]] = []
+    for src in inputs:
+        if src.is_dir():
+            found = sorted(p for p in src.rglob("*") if p.is_file() and is_image_path(p))
+            if not found:
+                raise InputError(f"{src}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)})")
+            pairs += [(p, output / p.relative_to(src)) for p in found]
+        else:
+            pairs.append((src, output / src.name))
+    return [(s, d.with_suffix(ext or (d.suffix if d.suffix.lower() in IMAGE_EXTENSIONS else ".png")))
+            for s, d in pairs]
+
+
+@click.command("image")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="Output file (one input) or folder (several inputs or a folder; created if missing).")
+@model_options
+@click.option("--render-size", default=DEFAULT_RENDER_SIZE, show_default=True,
+              help="Short side (pixels) the network sees; colour is upsampled to full size.")
+@click.option("--ext", type=click.Choice([".png", ".jpg"]), default=None,
+              help="Output format for folder outputs (default: keep the input's extension).")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+@click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
+@guarded
+def image_command(inputs: tuple[Path, ...], output: Path, model: str, device: str, runtime: str,
+                  render_size: int, ext: str | None, overwrite: bool, quiet: bool) -> None:
+    """Colour black-and-white photos: INPUT... is one or more image files or folders.
+
+    The full-resolution luminance of each photo is kept; only colour is added. Files that fail
+    are reported one line each and the others are still done (exit code 1 if any failed).
+    """
+    for src in inputs:
+        if not src.exists():
+            raise InputError(f"{src}: file not found")
+    pairs = plan_outputs(inputs, output, ext)
+    if len(pairs) > 1 or inputs[0].is_dir():
+        output.mkdir(parents=True, exist_ok=True)
+    colorizer = Colorizer.from_pretrained(model, device=device, render_size=render_size, runtime=runtime)
+    failed = 0
+    for src, dst in pairs:
+        try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            check_output_path(dst, [src], overwrite)
+            write_image(dst, colorizer.colorize_image(read_image(src)))
+            if not quiet:
+                console.print(f"[green]ok[/] {src} -> {dst}")
+        except (InputError, OutputError) as err:
+            failed += 1
+            error_line(str(err))
+        except FilmcolorError:
+            raise
+    if failed:
+        raise SystemExit(1) if len(pairs) == 1 else _fail(failed, len(pairs))
+
+
+def _fail(failed: int, total: int) -> SystemExit:
+    error_line(f"{failed} of {total} images failed")
+    return SystemExit(1)
+
+
+COMMANDS = [image_command]

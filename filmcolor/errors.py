@@ -1,0 +1,23 @@
+"""Exceptions with one-line messages for the user; the CLI maps them to exit codes."""
+
+from __future__ import annotations
+
+
+class FilmcolorError(Exception):
+    """Base class: ``str(err)`` is a complete one-line message for the user."""
+
+
+class InputError(FilmcolorError):
+    """An input file is missing, unreadable, corrupt or of the wrong kind."""
+
+
+class OutputError(FilmcolorError):
+    """An output cannot be written (exists, folder missing, disk full, same as input)."""
+
+
+class WeightsError(FilmcolorError):
+    """A weights file is missing, malformed or does not match its architecture."""
+
+
+class ConfigError(FilmcolorError):
+    """An option or combination of options is invalid."""

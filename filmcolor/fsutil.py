@@ -1,0 +1,75 @@
+"""Atomic file output: write under a temporary name in the target folder, fsync, rename."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+from filmcolor.errors import OutputError
+
+PARTIAL_MARK = ".filmcolor-partial-"
+
+
+def partial_name(target: Path) -> Path:
+    """A hidden temporary name beside ``target`` that keeps its extension (muxers pick by it)."""
+    return target.with_name(f".{target.stem}{PARTIAL_MARK}{secrets.token_hex(4)}{target.suffix}")
+
+
+def check_output_path(target: Path, inputs: list[Path] | tuple[Path, ...] = (), overwrite: bool = False) -> None:
+    """Raise OutputError when ``target`` cannot or must not be written."""
+    for src in inputs:
+        if src.exists() and target.exists() and os.path.samefile(src, target) or src.resolve() == target.resolve():
+            raise OutputError(f"{target}: output is the same file as the input; choose another output path")
+    if not target.parent.exists():
+        raise OutputError(f"{target}: output folder {target.parent} does not exist")
+    if target.exists() and not overwrite:
+        raise OutputError(f"{target}: output exists; pass --overwrite to replace it")
+    if target.is_dir():
+        raise OutputError(f"{target}: output is a folder; give a file name")
+
+
+@contextlib.contextmanager
+def atomic_output(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; on success it is fsynced and renamed onto ``target``.
+
+    Any exception (KeyboardInterrupt included) removes the temporary file, so no half file is left.
+    """
+    tmp = partial_name(target)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+        with contextlib.suppress(OSError):
+            dir_fd = os.open(target.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        if err.errno == errno.ENOSPC:
+            raise OutputError(f"{target}: disk full while writing the output") from err
+        raise OutputError(f"{target}: cannot write output ({err.strerror or err})") from err
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes_atomic(target: Path, data: bytes) -> None:
+    with atomic_output(target) as tmp:
+        tmp.write_bytes(data)
+
+
+def remove_stale_partials(folder: Path) -> int:
+    """Delete temporary outputs left by a killed run under ``folder``; returns how many."""
+    count = 0
+    for path in folder.rglob(f".*{PARTIAL_MARK}*"):
+        with contextlib.suppress(OSError):
+            path.unlink()
+            count += 1
+    return count

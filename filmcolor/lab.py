@@ -1,0 +1,142 @@
+"""sRGB (D65, skimage's convention) <-> CIE Lab, the model normalisation and the gray->L lookup.
+
+The only home of these constants. CPU arrays go through OpenCV's float32 path (about 20x faster
+than skimage on a 1080p frame); torch tensors are converted where they live (GPU or CPU).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+# skimage.color's sRGB -> XYZ matrix and D65 (2 degree observer) white point.
+XYZ_FROM_RGB = np.array(
+    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]],
+    dtype=np.float64,
+)
+RGB_FROM_XYZ = np.linalg.inv(XYZ_FROM_RGB)
+WHITE_D65 = np.array([0.95047, 1.0, 1.08883], dtype=np.float64)
+
+# The seed's normalisation of the network's input and output.
+L_SCALE, L_SHIFT = 50.0, 1.0  # l_norm = L / 50 - 1, in [-1, 1]
+AB_SCALE = 110.0  # ab_norm = ab / 110, roughly in [-1, 1]
+AB_LIMIT = 110.0  # predicted ab is clamped to +-AB_LIMIT Lab units before conversion
+
+
+def normalize_l(l: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    """L in [0, 100] -> network input in [-1, 1]."""
+    return l / L_SCALE - L_SHIFT
+
+
+def denormalize_l(l_norm: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    return (l_norm + L_SHIFT) * L_SCALE
+
+
+def normalize_ab(ab: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    """ab in Lab units -> network target, roughly in [-1, 1]."""
+    return ab / AB_SCALE
+
+
+def denormalize_ab(ab_norm: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    return ab_norm * AB_SCALE
+
+
+def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
+    return np.where(c > 0.04045, ((c + 0.055) / 1.055) ** 2.4, c / 12.92)
+
+
+def _lab_f(t: np.ndarray) -> np.ndarray:
+    return np.where(t > 0.008856, np.cbrt(t), 7.787 * t + 16.0 / 116.0)
+
+
+def _gray_to_l_table() -> np.ndarray:
+    """L of the sRGB gray (g, g, g) for each 8-bit level g; float64 for exactness."""
+    y = _srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0)  # Y of a gray is its linear value
+    return 116.0 * _lab_f(y) - 16.0
+
+
+GRAY_TO_L = _gray_to_l_table().astype(np.float32)  # (256,) L units
+GRAY_TO_L_NORM = normalize_l(GRAY_TO_L).astype(np.float32)  # (256,) network input
+
+
+def gray_to_l(gray_hw: np.ndarray) -> np.ndarray:
+    """uint8 gray levels (any shape) -> L in [0, 100] float32, one gather."""
+    return GRAY_TO_L[gray_hw]
+
+
+def limited_to_full_range_lut() -> np.ndarray:
+    """uint8 lookup mapping limited-range luma (16-235) to full range (0-255), clipped."""
+    levels = np.arange(256, dtype=np.float64)
+    return np.clip(np.round((levels - 16.0) * 255.0 / 219.0), 0, 255).astype(np.uint8)
+
+
+_LINEAR_OF_LEVEL = _srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
+_XYZN_FROM_RGB = (XYZ_FROM_RGB / WHITE_D65[:, None]).astype(np.float32)  # XYZ already divided by white
+_LAB_FROM_F = np.array([[0, 116, 0, -16], [500, -500, 0, 0], [0, 200, -200, 0]], dtype=np.float32)
+
+
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """RGB (..., 3) uint8, or float in [0, 1] -> Lab float32 (..., 3), L in [0, 100].
+
+    OpenCV's own float Lab path is up to 0.5 units off skimage, so only its fast primitives are used.
+    """
+    shape = rgb.shape
+    img = rgb.reshape(-1, 1, 3) if rgb.ndim != 3 else rgb
+    if img.dtype == np.uint8:
+        lin = cv2.LUT(np.ascontiguousarray(img), _LINEAR_OF_LEVEL)
+    else:
+        lin = _srgb_to_linear(np.clip(img, 0.0, 1.0).astype(np.float64)).astype(np.float32)
+    xyz = cv2.transform(lin, _XYZN_FROM_RGB)
+    f = cv2.pow(np.maximum(xyz, 0.0, out=xyz), 1.0 / 3.0)
+    linear_part = xyz <= 0.008856
+    if linear_part.any():
+        f[linear_part] = 7.787 * xyz[linear_part] + 16.0 / 116.0
+    return cv2.transform(f, _LAB_FROM_F).reshape(shape)
+
+
+def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
+    """Lab float (..., 3) -> RGB float32 in [0, 1] (..., 3), out-of-gamut values clipped."""
+    lab_f = lab.astype(np.float32, copy=False)
+    shape = lab_f.shape
+    flat = lab_f.reshape(-1, shape[-2] if lab_f.ndim > 2 else 1, 3) if lab_f.ndim != 3 else lab_f
+    rgb = cv2.cvtColor(np.ascontiguousarray(flat), cv2.COLOR_Lab2RGB)
+    return np.clip(rgb, 0.0, 1.0, out=rgb).reshape(shape)
+
+
+def lab_to_rgb_uint8(l_hw: np.ndarray, ab_hw2: np.ndarray) -> np.ndarray:
+    """Full-resolution L (H, W) and ab (H, W, 2) -> RGB uint8 (H, W, 3)."""
+    lab = np.empty((*l_hw.shape, 3), dtype=np.float32)
+    lab[..., 0] = l_hw
+    lab[..., 1:] = ab_hw2
+    rgb = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
+    return cv2.convertScaleAbs(rgb, alpha=255.0)  # scales, rounds and saturates to uint8
+
+
+# ---- torch versions, for tensors that live on a GPU (or in training) ----
+
+
+def _const(values: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+    return torch.as_tensor(values, dtype=like.dtype, device=like.device)
+
+
+def rgb_to_lab_torch(rgb_n3hw: torch.Tensor) -> torch.Tensor:
+    """RGB (N, 3, H, W) float in [0, 1] -> Lab (N, 3, H, W), L in [0, 100]."""
+    lin = torch.where(rgb_n3hw > 0.04045, ((rgb_n3hw + 0.055) / 1.055) ** 2.4, rgb_n3hw / 12.92)
+    xyz = torch.einsum("ij,njhw->nihw", _const(XYZ_FROM_RGB, lin), lin)
+    xyz = xyz / _const(WHITE_D65, xyz).view(1, 3, 1, 1)
+    f = torch.where(xyz > 0.008856, xyz.clamp_min(1e-12) ** (1.0 / 3.0), 7.787 * xyz + 16.0 / 116.0)
+    fx, fy, fz = f[:, 0], f[:, 1], f[:, 2]
+    return torch.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], dim=1)
+
+
+def lab_to_rgb_torch(lab_n3hw: torch.Tensor) -> torch.Tensor:
+    """Lab (N, 3, H, W) -> RGB (N, 3, H, W) float in [0, 1], clipped."""
+    l, a, b = lab_n3hw[:, 0], lab_n3hw[:, 1], lab_n3hw[:, 2]
+    fy = (l + 16.0) / 116.0
+    f = torch.stack([fy + a / 500.0, fy, (fy - b / 200.0).clamp_min(0.0)], dim=1)
+    xyz = torch.where(f > 0.2068966, f**3, (f - 16.0 / 116.0) / 7.787)
+    xyz = xyz * _const(WHITE_D65, xyz).view(1, 3, 1, 1)
+    lin = torch.einsum("ij,njhw->nihw", _const(RGB_FROM_XYZ, xyz), xyz)
+    srgb = torch.where(lin > 0.0031308, 1.055 * lin.clamp_min(1e-12) ** (1.0 / 2.4) - 0.055, 12.92 * lin)
+    return srgb.clamp(0.0, 1.0)

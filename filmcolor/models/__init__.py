@@ -1,0 +1,50 @@
+"""Model registry: every architecture registers a constructor under a name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch.nn as nn
+
+from filmcolor.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    builder: Callable[..., nn.Module]
+    kind: str  # "generator" (L -> ab) or "discriminator"
+    description: str
+
+
+_REGISTRY: dict[str, ModelInfo] = {}
+
+
+def register(name: str, kind: str, description: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    def wrap(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        _REGISTRY[name] = ModelInfo(name, builder, kind, description)
+        return builder
+
+    return wrap
+
+
+def create_model(name: str, **kwargs) -> nn.Module:
+    """Build the architecture registered as ``name`` with constructor arguments ``kwargs``."""
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown architecture '{name}' (known: {', '.join(list_models())})")
+    return _REGISTRY[name].builder(**kwargs)
+
+
+def list_models(kind: str | None = None) -> list[str]:
+    return sorted(n for n, info in _REGISTRY.items() if kind is None or info.kind == kind)
+
+
+def model_info(name: str) -> ModelInfo:
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown architecture '{name}' (known: {', '.join(list_models())})")
+    return _REGISTRY[name]
+
+
+# Importing the architecture modules registers them.
+from filmcolor.models import fast, patchgan, pix2pix  # noqa: E402,F401
