@@ -1,0 +1,44 @@
+"""Shared fixtures: a small deterministic test model, an isolated ONNX cache, paths to shared data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from filmcolor.models import create_model
+from filmcolor.weights import save_weights
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def make_test_weights(path: Path, ab_bias: tuple[float, float] = (0.3, 0.2), seed: int = 0) -> Path:
+    """A randomly initialised filmcolor-fast whose head bias makes every output clearly coloured."""
+    torch.manual_seed(seed)
+    model = create_model("filmcolor-fast")
+    with torch.no_grad():
+        model.head.weight.mul_(0.1)
+        model.head.bias.copy_(torch.tensor(ab_bias))
+    save_weights(path, model, "filmcolor-fast", {}, {"note": "test model, random weights"})
+    return path
+
+
+@pytest.fixture(scope="session")
+def test_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_test_weights(tmp_path_factory.mktemp("weights") / "test.safetensors")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    mp = pytest.MonkeyPatch()
+    mp.setenv("FILMCOLOR_CACHE", str(tmp_path_factory.mktemp("cache")))
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.exists():
+        pytest.skip("../shared/data not present")
+    return SHARED_DATA
