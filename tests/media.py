@@ -1,0 +1,124 @@
+"""Tiny test clips made with PyAV and numpy: gray moving patterns, optional audio, VFR, MJPEG/AVI."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+VFR_DURATIONS_MS = (40, 40, 100, 33, 67, 200, 40)  # cycled: irregular frame durations
+
+
+def gray_frame(index: int, height: int, width: int) -> np.ndarray:
+    """A gray (H, W) uint8 picture that changes with ``index``: a gradient and a moving bright box."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    img = (40 + 120 * xx / max(1, width - 1) + 60 * yy / max(1, height - 1)).astype(np.float32)
+    x0 = (index * 5) % max(1, width - width // 4)
+    img[height // 4: height // 2, x0: x0 + width // 4] = 230
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def make_clip(path: Path, *, width: int = 96, height: int = 64, frames: int = 12, fps: int = 10,
+              codec: str = "libx264", pix_fmt: str = "yuv420p", audio: str | None = None,
+              vfr: bool = False, bframes: bool = True) -> Path:
+    """Write a gray clip; ``audio`` is an encoder name ("aac", "libopus") for a tone of the clip's length."""
+    container = av.open(str(path), "w")
+    stream = container.add_stream(codec, rate=fps)
+    stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+    if vfr:
+        stream.codec_context.time_base = Fraction(1, 1000)
+        stream.time_base = Fraction(1, 1000)
+    if codec == "libx264":
+        stream.options = {"preset": "veryfast", "crf": "20", **({} if bframes else {"bf": "0"})}
+    astream = _audio_stream(container, audio) if audio else None
+    video_seconds = 0.0
+    pts = 0
+    for i in range(frames):
+        gray = gray_frame(i, height, width)
+        frame = av.VideoFrame.from_ndarray(np.repeat(gray[..., None], 3, axis=2), format="rgb24")
+        if vfr:
+            frame.pts = pts
+            frame.time_base = Fraction(1, 1000)
+            step = VFR_DURATIONS_MS[i % len(VFR_DURATIONS_MS)]
+            pts += step
+            video_seconds += step / 1000
+        else:
+            frame.pts = i
+            video_seconds += 1 / fps
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode(None):
+        container.mux(packet)
+    if astream is not None:
+        _add_tone(container, astream, video_seconds)
+    container.close()
+    return path
+
+
+def _audio_stream(container: av.container.OutputContainer, codec: str) -> av.audio.stream.AudioStream:
+    astream = container.add_stream(codec, rate=48000)
+    astream.layout = "stereo"
+    return astream
+
+
+def _add_tone(container: av.container.OutputContainer, astream: av.audio.stream.AudioStream,
+              seconds: float) -> None:
+    rate = 48000
+    chunk = 960
+    total = int(seconds * rate)
+    t = np.arange(total) / rate
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t) * np.linspace(0.2, 1, total)).astype(np.float32)
+    samples = np.stack([tone, tone[::-1]])  # (2, total)
+    fmt = astream.codec_context.codec.audio_formats[0].name
+    resampler = av.AudioResampler(format=fmt, layout="stereo", rate=rate)
+    for start in range(0, total, chunk):
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start:start + chunk]),
+                                           format="fltp", layout="stereo")
+        frame.sample_rate = rate
+        frame.pts = start
+        for rframe in resampler.resample(frame):
+            for packet in astream.encode(rframe):
+                container.mux(packet)
+    for packet in astream.encode(None):
+        container.mux(packet)
+
+
+def make_audio_only(path: Path, seconds: float = 1.0) -> Path:
+    container = av.open(str(path), "w")
+    _add_tone(container, _audio_stream(container, "aac"), seconds)
+    container.close()
+    return path
+
+
+def decode_video(path: Path) -> tuple[list[float], list[np.ndarray], tuple[int, int]]:
+    """(frame times in seconds, RGB frames, (width, height)) as PyAV decodes them."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        times, frames = [], []
+        for frame in container.decode(stream):
+            times.append(float(frame.pts * frame.time_base))
+            frames.append(frame.to_ndarray(format="rgb24"))
+        return times, frames, (stream.codec_context.width, stream.codec_context.height)
+
+
+def decode_audio(path: Path) -> list[np.ndarray]:
+    """Decoded samples of every audio stream, one (channels, samples) float array each."""
+    with av.open(str(path)) as container:
+        count = len(container.streams.audio)
+    out = []
+    for i in range(count):
+        with av.open(str(path)) as container:
+            chunks = [f.to_ndarray() for f in container.decode(container.streams.audio[i])]
+        out.append(np.concatenate(chunks, axis=1) if chunks else np.zeros((0, 0)))
+    return out
+
+
+def audio_packets(path: Path) -> list[list[bytes]]:
+    with av.open(str(path)) as container:
+        packets: dict[int, list[bytes]] = {s.index: [] for s in container.streams.audio}
+        for packet in container.demux(*container.streams.audio):
+            if packet.size:
+                packets[packet.stream.index].append(bytes(packet))
+        return list(packets.values())
