@@ -177,7 +177,8 @@ def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
         if options.preview is not None:
             check_output_path(options.preview, [input_path, output_path], options.overwrite)
         with atomic_output(output_path) as tmp:
-            writer = VideoWriter(tmp, reader.info, options.encoder(), reader.passthrough, display_path=output_path)
+            writer = VideoWriter(tmp, reader.info, options.encoder(), reader.passthrough,
+                                 display_path=output_path)
             try:
                 report = _run(reader, writer, colorizer, options, progress)
             except BaseException:
@@ -189,7 +190,7 @@ def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
     report.input, report.output = str(input_path), str(output_path)
     report.warnings = reader.warnings + writer.warnings + report.warnings
     if reader.repeated_frames:
-        report.warnings.append(f"{reader.repeated_frames} corrupt frame(s) replaced by the previous good frame")
+        report.warnings.append(f"{reader.repeated_frames} corrupt frame(s) replaced by the last good frame")
     if writer.fixed_pts:
         report.warnings.append(f"{writer.fixed_pts} frame(s) had non-increasing timestamps; nudged forward")
     return report
@@ -297,8 +298,15 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
         duration=writer.duration_seconds, elapsed=elapsed, fps=done / elapsed if elapsed > 0 else 0.0,
         device=str(colorizer.device), runtime=colorizer.runtime, model=colorizer.model_name,
         render_size=colorizer.render_size, network_shape=colorizer.network_shape(info.height, info.width),
-        batch_size=batch_size, settings=_settings(options), stage_seconds={k: round(v, 4) for k, v in seconds.items()},
-        warnings=[], cuts=list(getattr(smoother, "cuts", []) or []))
+        batch_size=batch_size, settings=_settings(options),
+        stage_seconds={k: round(v, 4) for k, v in seconds.items()},
+        warnings=_temporal_warning(options.temporal), cuts=list(getattr(smoother, "cuts", []) or []))
+
+
+def _temporal_warning(options: TemporalOptions) -> list[str]:
+    if TemporalSmoother is None and options.mode != "off":
+        return [f"--temporal {options.mode} is not available in this build; colour was not smoothed"]
+    return []
 
 
 def _infer_batch(batch: list[LumaFrame], batch_size: int, colorizer: Colorizer, smoother: Any,

@@ -59,8 +59,8 @@ class LumaFrame:
 
 
 def _open_error(path: Path, err: BaseException) -> InputError:
-    detail = str(err).split(":")[-1].strip() or type(err).__name__
-    return InputError(f"{path}: not a readable video file ({detail})")
+    detail = (getattr(err, "strerror", None) or type(err).__name__).lower()
+    return InputError(f"{path}: not a readable video file (truncated, corrupt or not a video: {detail})")
 
 
 class VideoReader:
@@ -96,7 +96,8 @@ class VideoReader:
             raise
 
     def _setup(self, copy_streams: bool, decoder_threads: int) -> None:
-        videos = [s for s in self.container.streams.video if not (s.disposition & av.stream.Disposition.attached_pic)]
+        cover_art = av.stream.Disposition.attached_pic
+        videos = [s for s in self.container.streams.video if not s.disposition & cover_art]
         if not videos:
             kinds = sorted({s.type for s in self.container.streams})
             what = "an audio-only file" if kinds == ["audio"] else "a file"
@@ -221,6 +222,24 @@ class VideoReader:
                 last_gray, last_pts = gray, pts
                 yield LumaFrame(index, pts - shift_pts, gray, repeated)
                 index += 1
+        if self.start <= 0 and self.duration is None:
+            self._check_complete(index, last_pts)
+
+    def _check_complete(self, frames: int, last_pts: int | None) -> None:
+        """Raise InputError when the file ends well before its header says it does (a truncated file)."""
+        declared = self.stream.frames
+        info = getattr(self, "info", None)
+        end_s = 0.0
+        if last_pts is not None:
+            end_s = float((last_pts + self._default_step()) * self.stream.time_base) - self._stream_start_s
+        if declared and frames < declared - 2 and frames < 0.98 * declared:
+            found = f"frame {frames} of {declared}"
+        elif info is not None and info.duration and end_s < info.duration - max(2.0, 0.1 * info.duration):
+            found = f"{end_s:.1f} s of {info.duration:.1f} s"
+        else:
+            return
+        raise InputError(f"{self.path}: file is truncated or damaged: video data ends at {found} "
+                         f"(use --duration {max(end_s, 0.0):.1f} to colour the readable part)")
 
     def _default_step(self) -> int:
         rate = self.stream.average_rate or self.stream.guessed_rate
@@ -230,8 +249,7 @@ class VideoReader:
 
     def _demux(self) -> Iterator[av.Packet]:
         try:
-            for packet in self.container.demux(*self._demux_streams):
-                yield packet
+            yield from self.container.demux(*self._demux_streams)
         except av.FFmpegError as err:
             if self.on_error == "fail":
                 raise InputError(f"{self.path}: unreadable data after frame {self.repeated_frames} ({err})") \
@@ -272,7 +290,9 @@ class VideoReader:
 
     @staticmethod
     def _past_end(packet: av.Packet, end_s: float | None) -> bool:
-        return end_s is not None and packet.pts is not None and float(packet.pts * packet.time_base) >= end_s + 1
+        if end_s is None or packet.pts is None:
+            return False
+        return float(packet.pts * packet.time_base) >= end_s + 1
 
     @property
     def _full_range(self) -> bool:

@@ -31,7 +31,8 @@ class EncoderOptions:
     audio: str = "copy"  # copy | reencode | none
 
 
-def choose_pix_fmt(codec: av.codec.Codec, width: int, height: int, wanted: str | None) -> tuple[str, str | None]:
+def choose_pix_fmt(codec: av.codec.Codec, width: int, height: int,
+                   wanted: str | None) -> tuple[str, str | None]:
     """(pixel format, warning or None) for ``codec`` at this size."""
     formats = [f.name for f in (codec.video_formats or [])]
     if wanted:
@@ -104,8 +105,9 @@ class VideoWriter:
         if self.yuv:
             ctx.colorspace = self.colorspace
             ctx.color_range = AVCOL_RANGE_MPEG
-            ctx.color_primaries = info.color_primaries if info.color_primaries not in (0, 2) else AVCOL_PRI_BT709
-            ctx.color_trc = info.color_trc if info.color_trc not in (0, 2) else AVCOL_TRC_BT709
+            unknown = (0, 2)  # reserved, unspecified
+            ctx.color_primaries = AVCOL_PRI_BT709 if info.color_primaries in unknown else info.color_primaries
+            ctx.color_trc = AVCOL_TRC_BT709 if info.color_trc in unknown else info.color_trc
         opts: dict[str, str] = {}
         if options.crf is not None and codec.name.startswith(("libx26", "libvpx", "libaom", "libsvtav1")):
             opts["crf"] = str(options.crf)

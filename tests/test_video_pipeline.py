@@ -1,0 +1,166 @@
+"""colorize_video end to end on generated clips: frames, timestamps, size, audio, colour, corrupt frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from skimage.color import rgb2lab
+
+from filmcolor.colorize import Colorizer
+from filmcolor.errors import InputError
+from filmcolor.lab import GRAY_TO_L
+from filmcolor.video import VideoOptions, colorize_video
+from filmcolor.video.pipeline import TemporalOptions
+from media import audio_packets, decode_audio, decode_video, gray_frame, make_clip
+
+FAST = dict(preset="ultrafast", temporal=TemporalOptions(mode="off"))
+
+
+@pytest.fixture(scope="module")
+def colorizer(test_weights: Path) -> Colorizer:
+    return Colorizer.from_pretrained(test_weights, device="cpu", render_size=64, runtime="torch")
+
+
+def container_duration(path: Path) -> float:
+    with av.open(str(path)) as c:
+        return c.duration / av.time_base
+
+
+def frame_seconds(path: Path) -> float:
+    times, _, _ = decode_video(path)
+    return float(np.median(np.diff(times)))
+
+
+CLIPS = {
+    "h264_aac_mp4": dict(suffix=".mp4", out=".mp4", audio="aac"),
+    "odd_vfr_opus_mkv": dict(suffix=".mkv", out=".mkv", audio="libopus", width=97, height=61, vfr=True,
+                             pix_fmt="yuv444p"),
+    "mjpeg_avi": dict(suffix=".avi", out=".mp4", codec="mjpeg", pix_fmt="yuvj420p"),
+    "odd_h264_aac_mp4": dict(suffix=".mp4", out=".mp4", audio="aac", width=97, height=61, pix_fmt="yuv444p"),
+}
+
+
+@pytest.mark.parametrize("name", list(CLIPS))
+def test_output_matches_input(tmp_path: Path, colorizer: Colorizer, name: str) -> None:
+    spec = dict(CLIPS[name])
+    suffix, out_suffix = spec.pop("suffix"), spec.pop("out")
+    src = make_clip(tmp_path / f"in{suffix}", **spec)
+    dst = tmp_path / f"out{out_suffix}"
+    report = colorize_video(src, dst, colorizer, VideoOptions(**FAST))
+
+    times_in, frames_in, size_in = decode_video(src)
+    times_out, frames_out, size_out = decode_video(dst)
+    assert size_out == size_in
+    assert len(times_out) == len(times_in) == report.frames
+    assert times_out == pytest.approx(times_in, abs=1e-4)  # every pts kept (VFR included)
+    assert abs(container_duration(dst) - container_duration(src)) <= frame_seconds(src) + 1e-6
+
+    if spec.get("audio"):
+        audio_in, audio_out = decode_audio(src), decode_audio(dst)
+        assert len(audio_out) == len(audio_in) == 1
+        np.testing.assert_array_equal(audio_out[0], audio_in[0])  # the very same samples
+        assert audio_packets(dst) == audio_packets(src)  # and the same payloads: copied, not re-encoded
+
+    lab_out = np.stack([rgb2lab(f) for f in frames_out])
+    assert np.hypot(lab_out[..., 1], lab_out[..., 2]).mean() > 8  # coloured, not gray
+    # the picture's brightness is the input's own (range handled: limited or full)
+    l_in = np.stack([GRAY_TO_L[gray_frame(i, *size_in[::-1])] for i in range(len(frames_in))])
+    assert np.abs(lab_out[..., 0] - l_in).mean() < 3.0
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_report_fields_and_stage_times(tmp_path: Path, colorizer: Colorizer) -> None:
+    src = make_clip(tmp_path / "in.mp4", audio="aac", frames=6)
+    report = colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST, batch_size=4))
+    data = report.to_dict()
+    for key in ("input", "output", "frames", "duration", "fps", "device", "model", "runtime", "render_size",
+                "settings", "stage_seconds", "warnings", "cuts"):
+        assert key in data
+    assert data["frames"] == 6 and data["batch_size"] == 4 and data["render_size"] == 64
+    assert set(data["stage_seconds"]) >= {"decode", "luma", "inference", "lab_to_rgb", "encode"}
+    assert data["stage_seconds"]["inference"] > 0
+    assert data["duration"] == pytest.approx(0.6, abs=1e-6)
+
+
+def test_slice_start_duration(tmp_path: Path, colorizer: Colorizer) -> None:
+    src = make_clip(tmp_path / "in.mp4", audio="aac", frames=30, bframes=False)
+    dst = tmp_path / "out.mp4"
+    report = colorize_video(src, dst, colorizer, VideoOptions(**FAST, start=1.0, duration=1.0))
+    times, _, _ = decode_video(dst)
+    assert report.frames == len(times) == 10
+    assert times[0] == pytest.approx(0.0, abs=1e-4) and times[-1] == pytest.approx(0.9, abs=1e-3)
+    audio = decode_audio(dst)[0]
+    assert abs(audio.shape[1] / 48000 - 1.0) < 0.05  # audio sliced with it, packet-granular
+
+
+def test_corrupt_frame_is_repeated_and_counted(tmp_path: Path, colorizer: Colorizer) -> None:
+    src = make_clip(tmp_path / "in.avi", codec="mjpeg", pix_fmt="yuvj420p", frames=10)
+    with av.open(str(src)) as c:
+        packets = [(p.pos, p.size) for p in c.demux(c.streams.video[0]) if p.size]
+    data = bytearray(src.read_bytes())
+    pos, size = packets[4]
+    data[pos + 2: pos + size] = bytes(size - 2)  # frame 4: a JPEG start marker and then zeros
+    bad = tmp_path / "bad.avi"
+    bad.write_bytes(data)
+
+    dst = tmp_path / "out.mp4"
+    report = colorize_video(bad, dst, colorizer, VideoOptions(**FAST))
+    times, frames, _ = decode_video(dst)
+    assert len(times) == report.frames == 10  # nothing dropped: audio would drift
+    assert report.repeated_frames == 1
+    assert any("corrupt" in w for w in report.warnings)
+    assert np.abs(frames[4].astype(int) - frames[3].astype(int)).mean() < 2  # frame 3 stands in for 4
+
+    with pytest.raises(InputError, match="corrupt"):
+        colorize_video(bad, tmp_path / "fail.mp4", colorizer, VideoOptions(**FAST, on_error="fail"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.avi", "in.avi", "out.mp4"]
+
+
+def test_interrupt_leaves_nothing(tmp_path: Path, colorizer: Colorizer) -> None:
+    src = make_clip(tmp_path / "in.mp4", audio="aac", frames=20)
+
+    def progress(done: int, total: int | None) -> None:
+        if done == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST), progress)
+    assert [p.name for p in tmp_path.iterdir()] == ["in.mp4"]
+
+
+def test_temporal_smoothing_runs_in_pipeline(tmp_path: Path, colorizer: Colorizer) -> None:
+    src = make_clip(tmp_path / "in.mp4", frames=8)
+    options = VideoOptions(preset="ultrafast", temporal=TemporalOptions(mode="flow", strength=0.6))
+    report = colorize_video(src, tmp_path / "out.mp4", colorizer, options)
+    assert report.frames == 8 and isinstance(report.cuts, list)
+
+
+def test_preview_is_side_by_side(tmp_path: Path, colorizer: Colorizer) -> None:
+    from filmcolor.imageio import read_image
+
+    src = make_clip(tmp_path / "in.mp4", frames=12)
+    preview = tmp_path / "p.png"
+    colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST, preview=preview))
+    image = read_image(preview)
+    assert image.shape[:2] == (4 * 64, 2 * 96)  # 4 frames, before | after
+
+
+def test_shared_cctv_slice(tmp_path: Path, colorizer: Colorizer, shared_data: Path) -> None:
+    src = shared_data / "videos" / "cctv_pedestrians.avi"
+    dst = tmp_path / "cctv.mp4"
+    report = colorize_video(src, dst, colorizer, VideoOptions(**FAST, duration=1.5))
+    times, _, size = decode_video(dst)
+    assert size == (768, 576) and report.frames == len(times) == 15
+
+
+def test_shared_film_with_audio(tmp_path: Path, colorizer: Colorizer, shared_data: Path) -> None:
+    src = shared_data / "videos" / "bw_film_excerpt.mp4"
+    dst = tmp_path / "film.mp4"
+    report = colorize_video(src, dst, colorizer, VideoOptions(**FAST, crf=30))
+    times_in, _, size_in = decode_video(src)
+    times_out, _, size_out = decode_video(dst)
+    assert size_out == size_in and times_out == pytest.approx(times_in, abs=1e-4) and report.frames == 241
+    assert audio_packets(dst) == audio_packets(src)
