@@ -27,3 +27,11 @@ def colorfulness(rgb: np.ndarray) -> float:
 def ab_error(ab_ref: np.ndarray, ab_test: np.ndarray) -> float:
     """Mean Euclidean distance in the ab plane, Lab units."""
     return float(np.mean(np.linalg.norm(ab_ref.astype(np.float64) - ab_test.astype(np.float64), axis=-1)))
+
+
+# ---- temporal metrics ----
+# Implemented beside the optical flow they share with the temporal smoother (filmcolor/video/flicker.py);
+# re-exported here so that eval, training and benchmarks find every metric in one module.
+from filmcolor.video.flicker import FlickerMeter, TemporalMetrics, evaluate_video, flicker  # noqa: E402
+
+__all__ = ["psnr", "colorfulness", "ab_error", "FlickerMeter", "TemporalMetrics", "evaluate_video", "flicker"]

@@ -9,12 +9,16 @@ chroma is low-frequency and the flow is then cheap. Streaming: memory does not g
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 
+from filmcolor.errors import InputError
+from filmcolor.lab import rgb_to_lab
 from filmcolor.video.scenecut import DEFAULT_CUT_THRESHOLD, SceneCutDetector, change_score
 from filmcolor.video.temporal import MotionEstimator, l_to_u8, warp_reliability
 
@@ -73,7 +77,8 @@ class FlickerMeter:
         self._has_reference: bool | None = None
         self._cuts: list[int] = []
 
-    def update(self, l_hw: np.ndarray, ab_hw2: np.ndarray, ab_reference_hw2: np.ndarray | None = None) -> None:
+    def update(self, l_hw: np.ndarray, ab_hw2: np.ndarray,
+               ab_reference_hw2: np.ndarray | None = None) -> None:
         """One frame: L (H, W) L units, its ab (h, w, 2), optionally the colour original's ab; any sizes."""
         if self._has_reference is None:
             self._has_reference = ab_reference_hw2 is not None
@@ -107,7 +112,8 @@ class FlickerMeter:
             return
         self._pairs += 1
         self._reliable_sum += fraction
-        self._flicker_sum += float(_ab_distance(ab_cur, self._motion.warp(ab_prev, map_x, map_y))[reliable].mean())
+        change = _ab_distance(ab_cur, self._motion.warp(ab_prev, map_x, map_y))
+        self._flicker_sum += float(change[reliable].mean())
         if ab_ref is not None and ab_ref_prev is not None:
             ref_change = _ab_distance(ab_ref, self._motion.warp(ab_ref_prev, map_x, map_y))
             self._ref_flicker_sum += float(ref_change[reliable].mean())
@@ -131,3 +137,72 @@ def flicker(l_frames: Iterable[np.ndarray], ab_frames: Iterable[np.ndarray]) -> 
     for l_hw, ab_hw2 in zip(l_frames, ab_frames, strict=True):
         meter.update(l_hw, ab_hw2)
     return meter.result().flicker
+
+
+def lab_frames(path: Path, short_side: int) -> Iterator[np.ndarray]:
+    """Lab (h, w, 3) of each frame at the analysis size (RGB shrunk first: cheap on long films)."""
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as err:
+        raise InputError(f"{path}: not a readable video ({err})") from err
+    with container:
+        if not container.streams.video:
+            raise InputError(f"{path}: no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for frame in container.decode(stream):
+                rgb = frame.to_ndarray(format="rgb24")
+                h, w = analysis_shape(*rgb.shape[:2], short_side)
+                if (h, w) != rgb.shape[:2]:
+                    rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+                yield rgb_to_lab(rgb)
+        except av.error.FFmpegError as err:
+            raise InputError(f"{path}: decoding failed ({err})") from err
+
+
+def evaluate_video(output: Path, original: Path | None = None, cut_threshold: float = DEFAULT_CUT_THRESHOLD,
+                   short_side: int = ANALYSIS_SHORT_SIDE) -> dict:
+    """The metrics of ``output`` (and against ``original``) as a JSON-ready dict; Lab units."""
+    meter = FlickerMeter(short_side=short_side, cut_threshold=cut_threshold)
+    out_frames = lab_frames(output, short_side)
+    ref_frames = lab_frames(original, short_side) if original is not None else None
+    output_count = original_count = 0
+    for lab_out in out_frames:
+        output_count += 1
+        ab_ref = None
+        if ref_frames is not None:
+            lab_ref = next(ref_frames, None)
+            if lab_ref is None:
+                break
+            original_count += 1
+            ab_ref = lab_ref[..., 1:]
+        # Flow and reliability come from the output's L (the input's own L, kept by the colouriser).
+        meter.update(np.ascontiguousarray(lab_out[..., 0]), lab_out[..., 1:], ab_ref)
+    warnings = []
+    if ref_frames is not None:
+        original_count += sum(1 for _ in ref_frames)
+        output_count += sum(1 for _ in out_frames)
+        if original_count != output_count:
+            warnings.append(f"output has {output_count} frames, original {original_count}: "
+                            f"compared the first {meter.result().frames}")
+    if output_count == 0:
+        raise InputError(f"{output}: no video frames decoded")
+    result = meter.result()
+    return {
+        "output": str(output),
+        "original": None if original is None else str(original),
+        "frames": result.frames,
+        "pairs_measured": result.pairs,
+        "reliable_fraction": round(result.reliable_fraction, 4),
+        "cuts": result.cuts,
+        "flicker": result.flicker,
+        "ab_error": result.ab_error,
+        "original_flicker": result.reference_flicker,
+        "flicker_ratio": result.flicker_ratio,
+        "units": "Lab",
+        "analysis_short_side": short_side,
+        "warnings": warnings,
+    }

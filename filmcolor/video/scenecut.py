@@ -13,6 +13,8 @@ from collections import deque
 
 import numpy as np
 
+from filmcolor.errors import ConfigError
+
 DEFAULT_CUT_THRESHOLD = 4.0  # cut when the score > 4x the shot's median score
 DEFAULT_FLOOR = 2.0  # L units; a static shot's median (~0.3) is raised to this, so no cut below 8 L units
 DEFAULT_WINDOW = 24  # frames of history that define "the shot's motion level"
@@ -37,7 +39,7 @@ class SceneCutDetector:
     def __init__(self, threshold: float = DEFAULT_CUT_THRESHOLD, floor: float = DEFAULT_FLOOR,
                  window: int = DEFAULT_WINDOW):
         if threshold <= 1.0:
-            raise ValueError(f"scene-cut threshold {threshold}: must be above 1 (a ratio to the shot's motion)")
+            raise ConfigError(f"--cut-threshold {threshold}: must be above 1 (a ratio to the shot's level)")
         self.threshold = threshold
         self.floor = floor
         self._history: deque[float] = deque(maxlen=window)

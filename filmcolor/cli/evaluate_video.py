@@ -1,0 +1,33 @@
+"""`filmcolor eval-video`: flicker of a colourised video, and ab error against its colour original."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from filmcolor.cli import guarded
+from filmcolor.video.flicker import evaluate_video
+from filmcolor.video.scenecut import DEFAULT_CUT_THRESHOLD
+
+
+@click.command("eval-video")
+@click.argument("output", type=click.Path(path_type=Path))
+@click.option("--original", type=click.Path(path_type=Path), default=None,
+              help="The colour original: adds ab error against it, its own flicker and the flicker ratio.")
+@click.option("--cut-threshold", type=click.FloatRange(min=1.0, min_open=True), default=DEFAULT_CUT_THRESHOLD,
+              show_default=True, help="Scene-cut sensitivity: a frame's motion-compensated L change over "
+                                      "the shot's median change; pairs across cuts are not measured.")
+@guarded
+def eval_video_command(output: Path, original: Path | None, cut_threshold: float) -> None:
+    """Measure the flicker of a colourised video OUTPUT and print JSON.
+
+    \b
+    flicker: mean |ab_t - warp(ab_t-1)| over frame pairs, Lab units, where the flow from L is reliable.
+    With --original: ab_error against it, original_flicker and flicker_ratio (1.0 is as steady as reality).
+    """
+    click.echo(json.dumps(evaluate_video(output, original, cut_threshold), indent=2))
+
+
+COMMANDS = [eval_video_command]

@@ -1,0 +1,77 @@
+"""The flicker metric returns the known value on a moving clip with known ab jitter; eval-video prints it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+from click.testing import CliRunner
+
+from filmcolor.cli import main
+from filmcolor.lab import lab_to_rgb_uint8
+from filmcolor.metrics import FlickerMeter, flicker
+
+H, W, FRAMES = 96, 160, 12  # short side under the analysis size: measured as given
+
+
+def panning_clip(jitter_ab: tuple[float, float]):
+    """A textured scene panning 2 px a frame; ab painted on the content, +-jitter on alternate frames."""
+    rng = np.random.default_rng(0)
+    big = cv2.GaussianBlur(rng.normal(0, 1, (H, W + 2 * FRAMES)).astype(np.float32), (0, 0), 2.5)
+    big_l = np.clip(50 + 20 * big / big.std(), 5, 95).astype(np.float32)
+    big_ab = np.stack([0.8 * (big_l - 50), -0.5 * (big_l - 50)], axis=-1)
+    for t in range(FRAMES):
+        sign = 1.0 if t % 2 == 0 else -1.0
+        l_hw = np.ascontiguousarray(big_l[:, 2 * t:2 * t + W])
+        ab_true = np.ascontiguousarray(big_ab[:, 2 * t:2 * t + W])
+        yield l_hw, ab_true, ab_true + sign * np.array(jitter_ab, np.float32)
+
+
+def test_flicker_of_known_jitter() -> None:
+    frames = list(panning_clip((3.0, 4.0)))  # alternating +-(3, 4): every pair differs by exactly 10
+    assert abs(flicker([f[0] for f in frames], [f[2] for f in frames]) - 10.0) < 0.3
+    assert flicker([f[0] for f in frames], [f[1] for f in frames]) < 0.3  # the content itself is steady
+
+
+def test_meter_against_the_original() -> None:
+    meter = FlickerMeter()
+    for l_hw, ab_true, ab_jittered in panning_clip((3.0, 4.0)):
+        meter.update(l_hw, ab_jittered, ab_true)
+    result = meter.result()
+    assert result.frames == FRAMES and result.pairs == FRAMES - 1 and result.cuts == []
+    assert abs(result.ab_error - 5.0) < 1e-3  # |(3, 4)| on every pixel
+    assert abs(result.flicker - 10.0) < 0.3
+    assert result.reference_flicker < 0.3
+    assert result.flicker_ratio > 20
+
+
+def write_clip(path: Path, frames: list[np.ndarray]) -> None:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10, options={"crf": "1"})
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv444p"
+        for rgb in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(stream.encode())
+
+
+def test_eval_video_prints_json(tmp_path: Path) -> None:
+    frames = list(panning_clip((6.0, 8.0)))
+    write_clip(tmp_path / "original.mp4", [lab_to_rgb_uint8(l, ab) for l, ab, _ in frames])
+    write_clip(tmp_path / "output.mp4", [lab_to_rgb_uint8(l, ab) for l, _, ab in frames])
+    result = CliRunner().invoke(main, ["eval-video", str(tmp_path / "output.mp4"),
+                                       "--original", str(tmp_path / "original.mp4")])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["frames"] == FRAMES and report["cuts"] == []
+    # Encoding and the gamut move the numbers a little; the jitter still dominates by far.
+    assert 14.0 < report["flicker"] < 21.0 and 7.0 < report["ab_error"] < 11.0
+    assert report["flicker_ratio"] > 5
+
+
+def test_eval_video_bad_input(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["eval-video", str(tmp_path / "missing.mp4")])
+    assert result.exit_code == 1
+    assert "missing.mp4: file not found" in result.output

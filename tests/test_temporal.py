@@ -1,0 +1,118 @@
+"""TemporalSmoother: no colour leaks across a hard cut; a moving object keeps its colour without a trail."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from filmcolor.errors import ConfigError
+from filmcolor.video.temporal import TemporalOptions, TemporalSmoother
+
+H, W = 64, 112  # the ab resolution of a 480p film
+
+
+def texture(seed: int, shape: tuple[int, int], mean: float, sigma: float = 2.0) -> np.ndarray:
+    """A smooth random L texture (L units) that optical flow can lock on to."""
+    noise = np.random.default_rng(seed).normal(0, 1, shape).astype(np.float32)
+    field = cv2.GaussianBlur(noise, (0, 0), sigma)
+    return np.clip(mean + 18.0 * field / field.std(), 2, 98).astype(np.float32)
+
+
+def jitter(rng: np.random.Generator, std: float = 4.0) -> np.ndarray:
+    return rng.normal(0, std, 2).astype(np.float32)
+
+
+@pytest.mark.parametrize("mode", ["ema", "flow"])
+def test_hard_cut_leaks_no_colour_from_the_first_shot(mode: str) -> None:
+    rng = np.random.default_rng(0)
+    big_a, big_b = texture(1, (H, W + 60), 40.0), texture(2, (H, W + 60), 65.0)
+    red, blue = np.array([45.0, 35.0], np.float32), np.array([-15.0, -45.0], np.float32)
+    smoother = TemporalSmoother(TemporalOptions(mode=mode, strength=0.9))
+    cut = 12
+    for t in range(24):
+        l_hw = big_a[:, t:t + W] if t < cut else big_b[:, 2 * t:2 * t + W]  # both shots pan
+        colour = red if t < cut else blue
+        ab_pred = np.broadcast_to(colour + jitter(rng, 1.0), (H, W, 2)).copy()
+        out = smoother(np.ascontiguousarray(l_hw), ab_pred)
+        if t >= cut:
+            # Every pixel of every frame after the cut is as far from red as the prediction itself is.
+            assert np.abs(out - ab_pred).max() < 4.0, f"frame {t}: colour of the first shot leaked"
+    assert smoother.cuts == [cut]
+
+
+def moving_square_clip(frames: int, speed: int):
+    """A textured bright square moving right over a textured background, each with its own ab."""
+    background = texture(3, (H, W), 35.0)
+    patch = texture(4, (16, 16), 75.0, sigma=1.5)
+    obj_ab, bg_ab = np.array([50.0, 40.0], np.float32), np.array([-20.0, 10.0], np.float32)
+    for t in range(frames):
+        x0 = 10 + speed * t
+        l_hw = background.copy()
+        l_hw[24:40, x0:x0 + 16] = patch
+        ab_true = np.broadcast_to(bg_ab, (H, W, 2)).copy()
+        ab_true[24:40, x0:x0 + 16] = obj_ab
+        yield t, x0, l_hw, ab_true
+
+
+def run_moving_square(mode: str, speed: int = 2, frames: int = 20) -> tuple[float, float]:
+    """Max ab error inside the square (1 px in from its edges) and in the strip it just left, last frame."""
+    rng = np.random.default_rng(5)
+    smoother = TemporalSmoother(TemporalOptions(mode=mode, strength=0.6))
+    for t, x0, l_hw, ab_true in moving_square_clip(frames, speed):
+        out = smoother(l_hw, ab_true + jitter(rng, 0.5))
+        if t == frames - 1:
+            inside = np.linalg.norm(out - ab_true, axis=-1)[25:39, x0 + 1:x0 + 15].max()
+            behind = np.linalg.norm(out - ab_true, axis=-1)[24:40, x0 - 3 * speed:x0].max()
+            return float(inside), float(behind)
+    raise AssertionError("unreachable")
+
+
+def test_moving_object_keeps_its_colour_without_a_trail() -> None:
+    inside, behind = run_moving_square("flow")
+    # The square's colour is 72 Lab units from the background's: a smear or trail would show as tens of units.
+    assert inside < 10.0, f"the square's colour was smeared (max error {inside:.1f} Lab units)"
+    assert behind < 10.0, f"a trail of the square's colour stays behind it (max error {behind:.1f})"
+    # The same clip through a plain EMA does leave a trail: the test can see one.
+    _, ema_behind = run_moving_square("ema")
+    assert ema_behind > 20.0
+
+
+def test_flow_and_ema_reduce_jitter_on_a_static_shot() -> None:
+    rng = np.random.default_rng(7)
+    l_hw = texture(6, (H, W), 50.0)
+    smoothers = {m: TemporalSmoother(TemporalOptions(mode=m)) for m in ("off", "ema", "flow")}
+    outs: dict[str, list[np.ndarray]] = {m: [] for m in smoothers}
+    for _ in range(30):
+        ab_pred = np.full((H, W, 2), 10.0, np.float32) + jitter(rng)
+        for m, smoother in smoothers.items():
+            outs[m].append(smoother(l_hw, ab_pred))
+    steps = {m: np.mean([np.abs(b - a).mean() for a, b in zip(o[:-1], o[1:], strict=True)])
+             for m, o in outs.items()}
+    assert steps["ema"] < 0.5 * steps["off"] and steps["flow"] < 0.5 * steps["off"]
+    assert all(not s.cuts for s in smoothers.values())
+
+
+def test_off_and_zero_strength_return_the_prediction() -> None:
+    l_hw = texture(8, (H, W), 50.0)
+    for options in (TemporalOptions(mode="off"), TemporalOptions(mode="flow", strength=0.0)):
+        smoother = TemporalSmoother(options)
+        for value in (5.0, -30.0):
+            ab = np.full((H, W, 2), value, np.float32)
+            np.testing.assert_array_equal(smoother(l_hw, ab), ab)
+
+
+def test_reset_forgets_the_previous_frame() -> None:
+    l_hw = texture(9, (H, W), 50.0)
+    smoother = TemporalSmoother(TemporalOptions(mode="ema", strength=0.9))
+    smoother(l_hw, np.full((H, W, 2), 40.0, np.float32))
+    smoother.reset()
+    out = smoother(l_hw, np.full((H, W, 2), -40.0, np.float32))
+    np.testing.assert_array_equal(out, -40.0)
+
+
+@pytest.mark.parametrize("kwargs", [{"mode": "bilateral"}, {"strength": 1.5}, {"strength": -0.1},
+                                    {"cut_threshold": 0.5}])
+def test_bad_options_are_config_errors(kwargs: dict) -> None:
+    with pytest.raises(ConfigError):
+        TemporalOptions(**kwargs)
