@@ -1,4 +1,4 @@
-"""`filmcolor video`: options, report, and every bad input a user can hand it (exit 1, one line, no debris)."""
+"""`filmcolor video`: options, report, and every bad input from a user (exit 1, one line, no debris)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from media import decode_video, make_audio_only, make_clip
 
 from filmcolor.cli import main
-from media import decode_video, make_audio_only, make_clip
 
 FAST = ["--runtime", "torch", "--render-size", "64", "--preset", "ultrafast", "--temporal", "off", "-q"]
 

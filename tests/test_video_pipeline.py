@@ -7,6 +7,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from media import audio_packets, decode_audio, decode_video, gray_frame, make_clip
 from skimage.color import rgb2lab
 
 from filmcolor.colorize import Colorizer
@@ -14,7 +15,6 @@ from filmcolor.errors import InputError
 from filmcolor.lab import GRAY_TO_L
 from filmcolor.video import VideoOptions, colorize_video
 from filmcolor.video.pipeline import TemporalOptions
-from media import audio_packets, decode_audio, decode_video, gray_frame, make_clip
 
 FAST = dict(preset="ultrafast", temporal=TemporalOptions(mode="off"))
 

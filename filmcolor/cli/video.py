@@ -25,6 +25,7 @@ from filmcolor.colorize import DEFAULT_RENDER_SIZE, Colorizer
 from filmcolor.errors import InputError
 from filmcolor.fsutil import check_output_path, write_bytes_atomic
 from filmcolor.video.pipeline import TemporalOptions, VideoOptions, colorize_video
+from filmcolor.video.writer import DEFAULT_PRESET
 
 _TIME = re.compile(r"^(?:(?:(\d+):)?(\d+):)?(\d+(?:\.\d*)?)$")
 
@@ -65,7 +66,9 @@ class _FpsColumn(ProgressColumn):
               help="Scene-cut sensitivity; smoothing restarts at each cut (lower finds more cuts).")
 @click.option("--codec", default="libx264", show_default=True, help="Video encoder (libx264, libx265, ...).")
 @click.option("--crf", type=int, default=18, show_default=True, help="Encoder quality (lower is better).")
-@click.option("--preset", default="medium", show_default=True, help="Encoder speed preset.")
+@click.option("--preset", default=DEFAULT_PRESET, show_default=True,
+              help="Encoder speed preset (libx264/libx265): slower presets make smaller files, "
+                   "not better colour.")
 @click.option("--audio", type=click.Choice(["copy", "reencode"]), default="copy", show_default=True,
               help="Copy audio packets untouched, or re-encode them.")
 @click.option("--no-audio", is_flag=True, help="Drop audio and subtitle streams.")

@@ -28,7 +28,7 @@ from filmcolor.colorize import Colorizer
 from filmcolor.errors import ConfigError, FilmcolorError
 from filmcolor.fsutil import atomic_output, check_output_path
 from filmcolor.video.reader import LumaFrame, VideoReader
-from filmcolor.video.writer import EncoderOptions, VideoWriter
+from filmcolor.video.writer import DEFAULT_PRESET, EncoderOptions, VideoWriter
 
 try:  # issue 9 provides the smoother; until it lands, temporal smoothing is off
     from filmcolor.video.temporal import TemporalOptions, TemporalSmoother
@@ -52,7 +52,7 @@ class VideoOptions:
 
     codec: str = "libx264"
     crf: int | None = 18
-    preset: str | None = "medium"
+    preset: str | None = DEFAULT_PRESET
     pix_fmt: str | None = None  # None: yuv420p (yuv444p for odd sizes)
     batch_size: int | None = None  # None: chosen per device and runtime
     audio: str = "copy"  # copy | reencode | none
