@@ -72,6 +72,18 @@ def test_output_matches_input(tmp_path: Path, colorizer: Colorizer, name: str) -
     assert not list(tmp_path.glob(".*partial*"))
 
 
+@pytest.mark.parametrize("audio", ["copy", "reencode"])
+def test_audio_reencoded_only_where_it_must_be(tmp_path: Path, colorizer: Colorizer, audio: str) -> None:
+    src = make_clip(tmp_path / "in.mkv", audio="libopus", frames=10)
+    dst = tmp_path / ("out.avi" if audio == "copy" else "out.mkv")  # AVI cannot hold Opus
+    report = colorize_video(src, dst, colorizer, VideoOptions(**FAST, audio=audio))
+    assert any("re-encoded" in w for w in report.warnings)
+    with av.open(str(dst)) as c:
+        assert [s.codec_context.name for s in c.streams.audio] == ["aac"]
+    seconds_in, seconds_out = (decode_audio(p)[0].shape[1] / 48000 for p in (src, dst))
+    assert abs(seconds_out - seconds_in) < 0.05
+
+
 def test_report_fields_and_stage_times(tmp_path: Path, colorizer: Colorizer) -> None:
     src = make_clip(tmp_path / "in.mp4", audio="aac", frames=6)
     report = colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST, batch_size=4))

@@ -42,6 +42,21 @@ def parse_time(text: str | None, name: str) -> float | None:
     return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(secs)
 
 
+def video_options_from_cli(*, batch_size: int | None, temporal: str, temporal_strength: float,
+                           cut_threshold: float | None, codec: str, crf: int, preset: str, audio: str,
+                           no_audio: bool, start: str | None, duration: str | None, overwrite: bool,
+                           on_error: str, preview: Path | None = None) -> VideoOptions:
+    """Validated VideoOptions from this command's option values (`filmcolor batch` shares them)."""
+    temporal_kwargs = {} if cut_threshold is None else {"cut_threshold": cut_threshold}
+    options = VideoOptions(
+        codec=codec, crf=crf, preset=preset, batch_size=batch_size, audio="none" if no_audio else audio,
+        start=parse_time(start, "--start") or 0.0, duration=parse_time(duration, "--duration"),
+        overwrite=overwrite, on_error=on_error, preview=preview,
+        temporal=TemporalOptions(mode=temporal, strength=temporal_strength, **temporal_kwargs))
+    options.validate()
+    return options
+
+
 class _FpsColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
@@ -70,7 +85,8 @@ class _FpsColumn(ProgressColumn):
               help="Encoder speed preset (libx264/libx265): slower presets make smaller files, "
                    "not better colour.")
 @click.option("--audio", type=click.Choice(["copy", "reencode"]), default="copy", show_default=True,
-              help="Copy audio packets untouched, or re-encode them.")
+              help="copy: audio packets untouched (re-encoded, with a warning, only where the output "
+                   "container cannot hold the codec); reencode: always re-encode.")
 @click.option("--no-audio", is_flag=True, help="Drop audio and subtitle streams.")
 @click.option("--start", default=None, metavar="TIME", help="Start at TIME (seconds or HH:MM:SS).")
 @click.option("--duration", default=None, metavar="TIME", help="Colour only this long (seconds or HH:MM:SS).")
@@ -95,13 +111,10 @@ def video_command(input_path: Path, output: Path, model: str, device: str, runti
       filmcolor video old_movie.mp4 -o color.mp4
       filmcolor video old_movie.mp4 -o try.mp4 --start 00:10:00 --duration 20 --preview try.png
     """
-    temporal_kwargs = {} if cut_threshold is None else {"cut_threshold": cut_threshold}
-    options = VideoOptions(
-        codec=codec, crf=crf, preset=preset, batch_size=batch_size, audio="none" if no_audio else audio,
-        start=parse_time(start, "--start") or 0.0, duration=parse_time(duration, "--duration"),
-        overwrite=overwrite, on_error=on_error, preview=preview,
-        temporal=TemporalOptions(mode=temporal, strength=temporal_strength, **temporal_kwargs))
-    options.validate()
+    options = video_options_from_cli(
+        batch_size=batch_size, temporal=temporal, temporal_strength=temporal_strength,
+        cut_threshold=cut_threshold, codec=codec, crf=crf, preset=preset, audio=audio, no_audio=no_audio,
+        start=start, duration=duration, overwrite=overwrite, on_error=on_error, preview=preview)
     if not input_path.exists():
         raise InputError(f"{input_path}: file not found")
     if report is not None:

@@ -191,6 +191,8 @@ def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
     report.warnings = reader.warnings + writer.warnings + report.warnings
     if reader.repeated_frames:
         report.warnings.append(f"{reader.repeated_frames} corrupt frame(s) replaced by the last good frame")
+    if writer.bad_audio_packets:
+        report.warnings.append(f"{writer.bad_audio_packets} undecodable audio packet(s) skipped")
     if writer.fixed_pts:
         report.warnings.append(f"{writer.fixed_pts} frame(s) had non-increasing timestamps; nudged forward")
     return report

@@ -87,6 +87,7 @@ class VideoWriter:
         self._last_step = 1
         self._closed = False
         self.fixed_pts = 0
+        self.bad_audio_packets = 0
 
     # ---- setup ----------------------------------------------------------------------------------
 
@@ -128,20 +129,49 @@ class VideoWriter:
         self.stream = stream
 
     def _add_passthrough(self, streams: list[av.stream.Stream], audio: str) -> dict[int, av.stream.Stream]:
+        """Map input stream index -> output stream: copied, or (audio only) re-encoded where it must be."""
         supported = self.container.supported_codecs
         mapping: dict[int, av.stream.Stream] = {}
+        self._reencode: set[int] = set()
         for src in streams:
             name = src.codec_context.name if src.codec_context else "unknown"
+            fits = not supported or name in supported
             if src.type == "audio" and audio == "none":
                 continue
-            if src.type == "audio" and audio == "reencode":
-                raise ConfigError("--audio reencode is not supported yet; use --audio copy or --no-audio")
-            if supported and name not in supported:
+            if src.type == "audio" and (audio == "reencode" or not fits):
+                mapping[src.index] = self._add_audio_encoder(src)
+                self._reencode.add(src.index)
+                new = mapping[src.index].codec_context.name
+                what = f"audio stream #{src.index} ({name}) re-encoded to {new}"
+                why = "--audio reencode" if fits else \
+                    f"{self.shown.suffix} files cannot hold {name}; use .mkv to keep it untouched"
+                self.warnings.append(f"{what} ({why})")
+                continue
+            if not fits:
                 self.warnings.append(f"{src.type} stream #{src.index} ({name}) dropped: "
                                      f"{self.shown.suffix} files cannot hold {name}; try .mkv")
                 continue
             mapping[src.index] = self.container.add_stream_from_template(src)
         return mapping
+
+    def _add_audio_encoder(self, src: av.audio.stream.AudioStream) -> av.stream.Stream:
+        supported = self.container.supported_codecs
+        for name in ("aac", self.container.default_audio_codec, "libopus", "mp3", "ac3"):
+            try:
+                codec = av.codec.Codec(name, "w")
+            except (av.FFmpegError, ValueError):
+                continue
+            if supported and codec.name not in supported:
+                continue
+            rates = codec.audio_rates
+            rate = src.codec_context.sample_rate
+            if rates and rate not in rates:
+                rate = min(rates, key=lambda r: abs(r - rate))
+            out = self.container.add_stream(codec.name, rate=rate)
+            out.layout = src.codec_context.layout
+            out.metadata.update(src.metadata)
+            return out
+        raise OutputError(f"{self.shown}: no audio encoder for this container; use --no-audio or .mkv")
 
     # ---- writing --------------------------------------------------------------------------------
 
@@ -167,10 +197,21 @@ class VideoWriter:
 
     def mux(self, packet: av.Packet) -> None:
         """Copy one packet of a passthrough stream (dropped when its stream was not kept)."""
-        out = self._stream_map.get(packet.stream.index)
-        if out is not None:
+        index = packet.stream.index
+        out = self._stream_map.get(index)
+        if out is None:
+            return
+        if index not in self._reencode:
             packet.stream = out
             self._mux_all((packet,))
+            return
+        try:
+            frames = packet.decode()
+        except av.FFmpegError:
+            self.bad_audio_packets += 1
+            return
+        for frame in frames:
+            self._mux_all(out.encode(frame))
 
     def _mux_all(self, packets: list[av.Packet] | tuple[av.Packet, ...]) -> None:
         try:
@@ -192,6 +233,8 @@ class VideoWriter:
             return
         try:
             self._mux_all(self.stream.encode(None))
+            for index in self._reencode:
+                self._mux_all(self._stream_map[index].encode(None))
         finally:
             self.abort()
 
