@@ -22,7 +22,8 @@ def gray_frame(index: int, height: int, width: int) -> np.ndarray:
 
 def make_clip(path: Path, *, width: int = 96, height: int = 64, frames: int = 12, fps: int = 10,
               codec: str = "libx264", pix_fmt: str = "yuv420p", audio: str | None = None,
-              vfr: bool = False, bframes: bool = True) -> Path:
+              vfr: bool = False, bframes: bool = True, rotation: float = 0.0,
+              title: str | None = None) -> Path:
     """Write a gray clip; ``audio`` is an encoder name ("aac", "libopus") for a tone of the clip's length."""
     container = av.open(str(path), "w")
     stream = container.add_stream(codec, rate=fps)
@@ -32,6 +33,10 @@ def make_clip(path: Path, *, width: int = 96, height: int = 64, frames: int = 12
         stream.time_base = Fraction(1, 1000)
     if codec == "libx264":
         stream.options = {"preset": "veryfast", "crf": "20", **({} if bframes else {"bf": "0"})}
+    if rotation:
+        stream.set_display_rotation(rotation)
+    if title:
+        container.metadata["title"] = title
     astream = _audio_stream(container, audio) if audio else None
     video_seconds = 0.0
     pts = 0
@@ -122,3 +127,25 @@ def audio_packets(path: Path) -> list[list[bytes]]:
             if packet.size:
                 packets[packet.stream.index].append(bytes(packet))
         return list(packets.values())
+
+
+def color_photo(index: int, height: int = 64, width: int = 64, seed: int = 0) -> np.ndarray:
+    """A colourful RGB (H, W, 3) uint8 picture: smooth random colour blobs plus a little noise."""
+    import cv2
+
+    rng = np.random.default_rng((seed, index))
+    coarse = rng.integers(0, 256, size=(4, 4, 3)).astype(np.float32)
+    smooth = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
+    noisy = smooth + rng.normal(0, 6, size=smooth.shape)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def write_photos(folder: Path, count: int, height: int = 64, width: int = 64, seed: int = 0) -> Path:
+    """Write ``count`` colour PNGs (photo_000.png ...) into ``folder``; returns the folder."""
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        rgb = color_photo(i, height, width, seed)
+        cv2.imwrite(str(folder / f"photo_{i:03d}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return folder

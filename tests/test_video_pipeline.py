@@ -84,6 +84,17 @@ def test_audio_reencoded_only_where_it_must_be(tmp_path: Path, colorizer: Colori
     assert abs(seconds_out - seconds_in) < 0.05
 
 
+def test_rotation_title_and_colour_tags_carried(tmp_path: Path, colorizer: Colorizer) -> None:
+    src = make_clip(tmp_path / "in.mp4", frames=4, rotation=90, title="Night of the Living Dead")
+    dst = tmp_path / "out.mp4"
+    colorize_video(src, dst, colorizer, VideoOptions(**FAST))
+    with av.open(str(dst)) as c:
+        frame = next(c.decode(video=0))
+        assert c.metadata.get("title") == "Night of the Living Dead"
+        assert frame.rotation == 90
+        assert (int(frame.color_range), int(frame.colorspace)) == (1, 1)  # tv range, BT.709: what was written
+
+
 def test_report_fields_and_stage_times(tmp_path: Path, colorizer: Colorizer) -> None:
     src = make_clip(tmp_path / "in.mp4", audio="aac", frames=6)
     report = colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST, batch_size=4))
