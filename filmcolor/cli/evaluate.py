@@ -16,7 +16,9 @@ from filmcolor.fsutil import write_bytes_atomic
 
 
 @click.command("eval")
-@click.argument("folders", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("folders", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--data", "data", multiple=True, type=click.Path(path_type=Path),
+              help="Folder of colour photos (the same as FOLDERS); repeatable.")
 @model_options
 @click.option("--render-size", default=DEFAULT_RENDER_SIZE, show_default=True,
               help="Short side (pixels) the network sees.")
@@ -27,14 +29,18 @@ from filmcolor.fsutil import write_bytes_atomic
 @click.option("--json-out", type=click.Path(path_type=Path), default=None, help="Also write the JSON here.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @guarded
-def eval_command(folders: tuple[Path, ...], model: str, device: str, runtime: str, render_size: int,
-                 ab_gain: float | None, limit: int, by_source: bool, json_out: Path | None, quiet: bool) -> None:
+def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, device: str, runtime: str,
+                 render_size: int, ab_gain: float | None, limit: int, by_source: bool, json_out: Path | None,
+                 quiet: bool) -> None:
     """Score a model on colour photos in FOLDERS (e.g. ../shared/data/photos/val).
 
     Each photo's 8-bit luma (BT.601, what a B&W scan gives) is coloured and compared with the
     original: mean RGB PSNR (dB, 8-bit) and Hasler-Suesstrunk colourfulness, beside the gray
     baseline (the luma picture itself) and the originals' colourfulness. Prints JSON.
     """
+    folders = (*folders, *data)
+    if not folders:
+        raise click.UsageError("give the photo folder(s): FOLDERS or --data DIR")
     for folder in folders:
         if not folder.exists():
             raise InputError(f"{folder}: not found")

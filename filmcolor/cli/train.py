@@ -111,7 +111,7 @@ def train_command(arch_kwargs: str, resume: bool, quiet: bool, compile_: bool, *
         task = bar.add_task("epoch", total=None, info="")
 
         def progress(event: dict) -> None:
-            if event["event"] == "start":
+            if event["event"] == "start" and rank0:
                 console.print(f"training on {event['device']}: {event['train_images']} images, "
                               f"{event['val_images']} val, pretrained encoder: {event['pretrained_encoder']}")
                 bar.update(task, total=event["steps_per_epoch"])

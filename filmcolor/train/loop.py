@@ -72,8 +72,9 @@ class Trainer:
         self.rank = int(os.environ.get("RANK", "0"))
         self.is_main = self.rank == 0
         self.device = self._setup_device()
+        self.threads = cfg.threads or max(1, (os.cpu_count() or 1) // self.world)
         if self.device.type == "cpu":
-            torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // self.world))
+            torch.set_num_threads(self.threads)
         torch.manual_seed(cfg.seed)
         self.generator = self._build_generator()
         self.discriminator = create_model("patchgan", input_c=3).to(self.device)
@@ -91,9 +92,12 @@ class Trainer:
         if len(self.train_set) < cfg.batch_size * self.world:
             raise ConfigError(f"{len(self.train_set)} training images is fewer than one batch ({cfg.batch_size})")
         self.sampler = EpochOrder(len(self.train_set), cfg.seed, cfg.batch_size, self.rank, self.world)
+        # Its own generator: each iter(loader) draws a worker seed, which must not move the global RNG
+        # (dropout) or a resumed epoch would see other masks; augmentation is keyed by (seed, epoch, index).
         self.loader = DataLoader(self.train_set, batch_size=cfg.batch_size, sampler=self.sampler,
                                  num_workers=cfg.workers, drop_last=True, persistent_workers=cfg.workers > 0,
-                                 pin_memory=self.device.type == "cuda")
+                                 pin_memory=self.device.type == "cuda",
+                                 generator=torch.Generator().manual_seed(cfg.seed))
         self.steps_per_epoch = self.sampler.batches_per_epoch()
 
         self.opt_pre = self._adam(cfg.lr_pretrain, (0.9, 0.999))
@@ -104,6 +108,8 @@ class Trainer:
         self.best: dict | None = None
         self._ddp_g: nn.Module | None = None
         self._ddp_frozen: bool | None = None
+        self._ddp_d: nn.Module | None = None
+        self._compiled: dict[bool, nn.Module] = {}
 
     # ---- set-up ----
     def _setup_device(self) -> torch.device:
@@ -119,7 +125,13 @@ class Trainer:
 
     def _build_generator(self) -> nn.Module:
         cfg = self.cfg
-        model = create_model(cfg.arch, **cfg.arch_kwargs)
+        if not isinstance(cfg.arch_kwargs, dict):
+            raise ConfigError(f"--arch-kwargs must be a JSON object, got {json.dumps(cfg.arch_kwargs)}")
+        try:
+            model = create_model(cfg.arch, **cfg.arch_kwargs)
+        except (TypeError, ValueError) as err:
+            kwargs = json.dumps(cfg.arch_kwargs)
+            raise ConfigError(f"--arch-kwargs {kwargs} do not fit '{cfg.arch}' ({err})") from err
         has_encoder = hasattr(model, "encoder") and hasattr(model.encoder, "load_pretrained")
         use_pretrained = cfg.pretrained_encoder
         if use_pretrained is None:
@@ -170,8 +182,8 @@ class Trainer:
         }
 
     def load_state(self, state: dict) -> None:
-        self.generator.load_state_dict(state["generator"])
-        self.discriminator.load_state_dict(state["discriminator"])
+        self.generator.load_state_dict(_unwrapped(state["generator"]))
+        self.discriminator.load_state_dict(_unwrapped(state["discriminator"]))
         self.opt_pre.load_state_dict(state["opt_pre"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
@@ -207,16 +219,32 @@ class Trainer:
 
     def _generator_for_step(self, frozen: bool) -> nn.Module:
         if self.world == 1:
-            return self.generator
-        if self._ddp_g is None or self._ddp_frozen != frozen:  # DDP buckets fix the trainable set
-            self._ddp_g = nn.parallel.DistributedDataParallel(self.generator)
-            self._ddp_frozen = frozen
-        return self._ddp_g
+            net = self.generator
+        else:
+            if self._ddp_g is None or self._ddp_frozen != frozen:  # DDP buckets fix the trainable set
+                self._ddp_g = nn.parallel.DistributedDataParallel(self.generator)
+                self._ddp_frozen = frozen
+            net = self._ddp_g
+        if not self.cfg.compile:
+            return net
+        if frozen not in self._compiled:  # the wrapper only: state dicts stay those of the plain modules
+            self._compiled[frozen] = torch.compile(net)
+        return self._compiled[frozen]
+
+    def _discriminator_for_step(self) -> nn.Module:
+        if self.world == 1:
+            return self.discriminator
+        if self._ddp_d is None:  # self.discriminator stays unwrapped: its state dict has no 'module.' prefix
+            self._ddp_d = nn.parallel.DistributedDataParallel(self.discriminator)
+        return self._ddp_d
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
+                              enabled=self.amp_dtype is not None)
 
     # ---- steps ----
     def _forward_g(self, net: nn.Module, l_norm: torch.Tensor, ab_norm: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
-                            enabled=self.amp_dtype is not None):
+        with self._autocast():
             return upsample_to(net(l_norm), ab_norm).float()
 
     def pretrain_step(self, net: nn.Module, l_norm: torch.Tensor, ab_norm: torch.Tensor) -> dict[str, float]:
@@ -228,24 +256,27 @@ class Trainer:
         return {"loss_pixel": loss.item()}
 
     def gan_step(self, net: nn.Module, l_norm: torch.Tensor, ab_norm: torch.Tensor) -> dict[str, float]:
-        disc = self.discriminator
-        if self.world > 1 and not isinstance(disc, nn.parallel.DistributedDataParallel):
-            disc = self.discriminator = nn.parallel.DistributedDataParallel(self.discriminator)
+        disc = self._discriminator_for_step()
         fake = self._forward_g(net, l_norm, ab_norm)
         real_in = torch.cat([l_norm, ab_norm], 1)
         fake_in = torch.cat([l_norm, fake], 1)
         # discriminator: real vs fake, loss halved (the seed)
-        for p in disc.parameters():
+        for p in self.discriminator.parameters():
             p.requires_grad_(True)
         self.opt_d.zero_grad(set_to_none=True)
-        loss_d = 0.5 * (self.gan_loss(disc(fake_in.detach()), False) + self.gan_loss(disc(real_in), True))
+        with self._autocast():
+            logits_fake, logits_real = disc(fake_in.detach()), disc(real_in)
+        loss_d = 0.5 * (self.gan_loss(logits_fake.float(), False) + self.gan_loss(logits_real.float(), True))
         loss_d.backward()
         self.opt_d.step()
-        # generator: fool the discriminator + lambda * pixel loss
-        for p in disc.parameters():
+        # generator: fool the discriminator + lambda * pixel loss. Through the plain module: only the
+        # generator needs gradients here, so there is nothing for the discriminator's DDP to reduce.
+        for p in self.discriminator.parameters():
             p.requires_grad_(False)
         self.opt_g.zero_grad(set_to_none=True)
-        loss_gan = self.gan_loss(disc(fake_in), True)
+        with self._autocast():
+            logits_gen = self.discriminator(fake_in)
+        loss_gan = self.gan_loss(logits_gen.float(), True)
         loss_pix = pixel_loss(self.cfg.pixel_loss, fake, ab_norm, self.cfg.chroma_weight)
         (loss_gan + self.cfg.lambda_l1 * loss_pix).backward()
         self.opt_g.step()
@@ -257,15 +288,15 @@ class Trainer:
         last = self.run_dir / "last.pt"
         if resume and last.exists():
             self.load_state(load_checkpoint(last))
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "samples").mkdir(exist_ok=True)
         if self.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "samples").mkdir(exist_ok=True)
             (self.run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
         self.progress({"event": "start", "epochs": cfg.total_epochs, "steps_per_epoch": self.steps_per_epoch,
                        "train_images": len(self.train_set), "val_images": len(self.val_set),
                        "device": str(self.device), "resumed_at": [self.epoch, self.batch_in_epoch],
                        "pretrained_encoder": self.uses_pretrained})
-        stopped = False
+        stopped = bool(cfg.max_steps and self.step >= cfg.max_steps)  # a resumed run already there
         while self.epoch < cfg.total_epochs and not stopped:
             stopped = self.run_epoch()
             if not stopped:
@@ -372,6 +403,11 @@ class Trainer:
             metrics.update({f"holdout_{k}": summary[k] for k in ("psnr", "gray_psnr", "psnr_gain",
                                                                  "colorfulness", "colorfulness_ratio")})
         self.write_samples(colorizer)
+        # The Colorizer's runner sets its own CPU thread count and moves the model to channels_last;
+        # undo both, or training after the first validation differs from a resumed run.
+        if self.device.type == "cpu":
+            torch.set_num_threads(self.threads)
+        self.generator.to(memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format)
         self._train_mode(self._encoder_frozen(self.epoch))
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}
 
@@ -395,6 +431,13 @@ class Trainer:
         if self.is_main:
             with open(self.run_dir / "metrics.jsonl", "a") as fh:
                 fh.write(json.dumps(event) + "\n")
+
+
+def _unwrapped(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state dict without the 'module.' prefix that earlier DDP runs saved the discriminator with."""
+    if state and all(k.startswith("module.") for k in state):
+        return {k[len("module."):]: v for k, v in state.items()}
+    return state
 
 
 def train(cfg: TrainConfig, resume: bool = False, progress: Progress | None = None) -> TrainResult:

@@ -1,0 +1,245 @@
+"""filmcolor train: outputs of a short run, exact resume, overfitting, DDP (gloo) and the CLI's bad inputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from media import write_photos
+
+from filmcolor.cli import main
+from filmcolor.train import TrainConfig, train
+from filmcolor.train.checkpoint import load_checkpoint
+from filmcolor.weights import load_model, read_meta
+
+# A pix2pix U-Net small enough for 64 px (6 downs: one level with the seed's dropout) and 4 filters.
+TINY_PIX2PIX = {"n_down": 6, "num_filters": 4}
+
+
+def tiny_config(data: Path, out: Path, **overrides) -> TrainConfig:
+    """A CPU config of a few milliseconds per step: 64 px, batch 2, one thread, one epoch per phase."""
+    base = dict(data=(str(data),), out=str(out), arch="pix2pix-unet", arch_kwargs=TINY_PIX2PIX,
+                pretrained_encoder=False, image_size=64, batch_size=2, pretrain_epochs=1, epochs=1,
+                workers=0, device="cpu", threads=1, val_size=2, val_images=2, render_size=64,
+                sample_images=2, checkpoint_every=0, log_every=1)
+    base.update(overrides)
+    return TrainConfig(**base)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_photos(tmp_path_factory.mktemp("photos"), 8)
+
+
+@pytest.fixture(autouse=True)
+def _deterministic():
+    torch.use_deterministic_algorithms(True)
+    yield
+    torch.use_deterministic_algorithms(False)
+
+
+# ---- a short run through the CLI: every output, both phases ----
+
+def test_cli_run_writes_checkpoint_weights_samples_and_metrics(tmp_path: Path) -> None:
+    train_dir = write_photos(tmp_path / "train", 4, seed=1)
+    val_dir = write_photos(tmp_path / "val", 2, seed=2)
+    out = tmp_path / "run"
+    args = ["train", "--data", str(train_dir), "--val-data", str(val_dir), "--out", str(out),
+            "--arch", "filmcolor-fast", "--image-size", "64", "--batch-size", "2", "--pretrain-epochs", "1",
+            "--epochs", "1", "--workers", "0", "--device", "cpu", "--threads", "1", "--render-size", "64",
+            "--val-images", "2", "--sample-images", "2", "--log-every", "1", "--checkpoint-every", "1", "-q"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+
+    assert (out / "last.pt").is_file() and (out / "config.json").is_file()
+    state = load_checkpoint(out / "last.pt")
+    assert (state["epoch"], state["batch_in_epoch"], state["step"]) == (2, 0, 4)
+
+    events = read_jsonl(out / "metrics.jsonl")
+    steps = [e for e in events if e["event"] == "step"]
+    assert [e["step"] for e in steps] == [1, 2, 3, 4]
+    assert {e["phase"] for e in steps[:2]} == {"pretrain"} and {e["phase"] for e in steps[2:]} == {"gan"}
+    assert all(np.isfinite(e["loss_pixel"]) for e in steps)
+    assert all({"loss_d", "loss_g_gan"} <= e.keys() for e in steps[2:])
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert [e["epoch"] for e in epochs] == [1, 2]
+    assert all({"val_l1", "psnr", "gray_psnr", "colorfulness"} <= e.keys() for e in epochs)
+
+    for name in ("best.safetensors", "final.safetensors"):
+        model, meta = load_model(out / name)
+        assert meta.arch == "filmcolor-fast"
+        assert meta.info["config"]["image_size"] == 64 and meta.info["config"]["arch"] == "filmcolor-fast"
+        assert "psnr" in meta.info["metrics"]
+    assert read_meta(out / "final.safetensors").info["steps"] == 4
+    # final.safetensors holds the trained generator: the state in last.pt
+    final, _ = load_model(out / "final.safetensors")
+    for key, value in final.state_dict().items():
+        assert torch.equal(value, state["generator"][key]), key
+
+    # samples: one grid per epoch, rows of gray | prediction | ground truth at the training size
+    for epoch in (1, 2):
+        grid = cv2.imread(str(out / "samples" / f"epoch_{epoch:03d}.png"))
+        assert grid.shape == (2 * 64, 3 * 64, 3)
+    grid = cv2.cvtColor(cv2.imread(str(out / "samples" / "epoch_002.png")), cv2.COLOR_BGR2RGB)
+    truth = cv2.cvtColor(cv2.imread(str(val_dir / "photo_000.png")), cv2.COLOR_BGR2RGB)
+    np.testing.assert_array_equal(grid[:64, 128:], truth)
+    gray = grid[:64, :64].astype(int)
+    assert np.abs(gray[..., 0] - gray[..., 1]).max() <= 1 and np.abs(gray[..., 1] - gray[..., 2]).max() <= 1
+
+
+# ---- resume: the same weights as an uninterrupted run ----
+
+def _final_state(run: Path) -> dict:
+    return load_checkpoint(run / "last.pt")
+
+
+def _assert_same_training_state(a: dict, b: dict) -> None:
+    assert (a["epoch"], a["batch_in_epoch"], a["step"]) == (b["epoch"], b["batch_in_epoch"], b["step"])
+    for net in ("generator", "discriminator"):
+        assert a[net].keys() == b[net].keys()
+        for key in a[net]:
+            assert torch.equal(a[net][key], b[net][key]), f"{net}.{key} differs"
+    for opt in ("opt_pre", "opt_g", "opt_d"):
+        for pid, sa in a[opt]["state"].items():
+            for key, value in sa.items():
+                assert torch.equal(value, b[opt]["state"][pid][key]), f"{opt}[{pid}].{key} differs"
+    assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_resume_reaches_the_weights_of_an_uninterrupted_run(photos: Path, tmp_path: Path,
+                                                             workers: int) -> None:
+    # 8 photos -> 7 train + 1 val: 3 steps an epoch, 6 in all (3 L1, then 3 GAN with dropout in the U-Net).
+    whole = train(tiny_config(photos, tmp_path / "whole"))
+    assert whole.steps == 6
+    # stops: in the middle of phase 1, at the phase boundary (an epoch end), in the middle of phase 2, the end
+    run = tmp_path / "pieces"
+    for max_steps in (2, 3, 5, 6):
+        result = train(tiny_config(photos, run, workers=workers, max_steps=max_steps), resume=True)
+        assert result.steps == max_steps
+    _assert_same_training_state(_final_state(tmp_path / "whole"), _final_state(run))
+    whole_log = [e for e in read_jsonl(tmp_path / "whole" / "metrics.jsonl") if e["event"] == "step"]
+    piece_log = [e for e in read_jsonl(run / "metrics.jsonl") if e["event"] == "step"]
+    drop_rate = ("img_s",)
+    assert [{k: v for k, v in e.items() if k not in drop_rate} for e in piece_log] == \
+        [{k: v for k, v in e.items() if k not in drop_rate} for e in whole_log]
+
+
+def test_resume_when_already_at_max_steps_takes_no_step(photos: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    train(tiny_config(photos, run, max_steps=2))
+    before = load_checkpoint(run / "last.pt")
+    result = train(tiny_config(photos, run, max_steps=2), resume=True)
+    assert result.steps == 2
+    _assert_same_training_state(before, load_checkpoint(run / "last.pt"))
+
+
+# ---- learning: 4 photos overfit ----
+
+def test_overfitting_four_photos_drives_the_l1_loss_down(tmp_path: Path) -> None:
+    data = write_photos(tmp_path / "four", 4, seed=3)
+    cfg = tiny_config(data, tmp_path / "run", val_data=(str(data),), batch_size=4, pretrain_epochs=60,
+                      epochs=0, lr_pretrain=2e-3, arch_kwargs={"n_down": 6, "num_filters": 8}, val_images=0,
+                      sample_images=0)
+    train(cfg)
+    losses = [e["loss_pixel"] for e in read_jsonl(tmp_path / "run" / "metrics.jsonl") if e["event"] == "step"]
+    assert len(losses) == 60
+    assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:3]), losses
+
+
+# ---- data-parallel: torchrun, 2 gloo processes on the CPU ----
+
+def test_torchrun_two_cpu_processes_train_and_only_rank0_writes(photos: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "FILMCOLOR_DEBUG": "1"}
+    torchrun = Path(sys.executable).with_name("torchrun")
+    cmd = [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "filmcolor", "train",
+           "--data", str(photos), "--out", str(out), "--arch", "pix2pix-unet",
+           "--arch-kwargs", json.dumps(TINY_PIX2PIX), "--image-size", "64", "--batch-size", "1",
+           "--pretrain-epochs", "1", "--epochs", "1", "--workers", "0", "--device", "cpu", "--threads", "1",
+           "--val-size", "2", "--val-images", "1", "--render-size", "64", "--sample-images", "1",
+           "--log-every", "1", "-q"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # 7 training photos over 2 ranks: 3 each, batch 1 -> 3 steps an epoch, 6 in all, each logged once
+    steps = [e for e in read_jsonl(out / "metrics.jsonl") if e["event"] == "step"]
+    assert [e["step"] for e in steps] == [1, 2, 3, 4, 5, 6]
+    assert [e["epoch"] for e in read_jsonl(out / "metrics.jsonl") if e["event"] == "epoch"] == [1, 2]
+    assert (proc.stdout + proc.stderr).count("done: 6 steps") == 1
+    assert sorted(p.name for p in out.iterdir()) == ["best.safetensors", "config.json", "final.safetensors",
+                                                     "last.pt", "metrics.jsonl", "samples"]
+    state = load_checkpoint(out / "last.pt")
+    assert not any(k.startswith("module.") for k in state["discriminator"])  # resumable by any world size
+    load_model(out / "final.safetensors")
+
+
+# ---- the CLI: bad inputs, one line, exit code, nothing left behind ----
+
+def _invoke(*args: str):
+    return CliRunner().invoke(main, ["train", *args])
+
+
+def _error_lines(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.strip()]
+
+
+def test_cli_missing_data_is_a_usage_error(tmp_path: Path) -> None:
+    result = _invoke("--out", str(tmp_path / "run"))
+    assert result.exit_code == 2
+    assert "--data" in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ("{not json", "--arch-kwargs is not valid JSON"),
+    ("[1, 2]", "--arch-kwargs must be a JSON object"),
+    ('{"bogus": 1}', "--arch-kwargs"),
+])
+def test_cli_bad_arch_kwargs(photos: Path, tmp_path: Path, kwargs: str, message: str) -> None:
+    result = _invoke("--data", str(photos), "--out", str(tmp_path / "run"), "--arch-kwargs", kwargs,
+                     "--device", "cpu", "-q")
+    assert result.exit_code == 1
+    lines = _error_lines(result)
+    assert len(lines) == 1 and message in lines[0] and "FILMCOLOR_DEBUG" not in lines[0], result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_existing_run_needs_resume(photos: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    train(tiny_config(photos, run, max_steps=1))
+    before = {p.name: p.stat().st_mtime_ns for p in run.iterdir()}
+    result = _invoke("--data", str(photos), "--out", str(run), "--device", "cpu", "-q")
+    assert result.exit_code == 1
+    lines = _error_lines(result)
+    assert len(lines) == 1 and "--resume" in lines[0]
+    assert {p.name: p.stat().st_mtime_ns for p in run.iterdir()} == before
+
+
+def test_cli_folder_without_images(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = _invoke("--data", str(empty), "--out", str(tmp_path / "run"), "--device", "cpu", "-q")
+    assert result.exit_code == 1
+    lines = _error_lines(result)
+    assert len(lines) == 1 and "no training images" in lines[0]
+    assert not (tmp_path / "run").exists()
+
+
+def test_too_few_images_for_a_batch(photos: Path, tmp_path: Path) -> None:
+    result = _invoke("--data", str(photos), "--out", str(tmp_path / "run"), "--batch-size", "64", "--device",
+                     "cpu", "-q")
+    assert result.exit_code == 1
+    assert "fewer than one batch" in result.stderr
+    assert not (tmp_path / "run").exists()
