@@ -16,7 +16,10 @@ from filmcolor import lab
 from filmcolor.errors import ConfigError, InputError
 from filmcolor.weights import WeightsMeta, load_model, resolve_weights
 
-DEFAULT_RENDER_SIZE = 256
+DEFAULT_RENDER_SIZE = 256  # photos
+# Video: chroma is low-frequency and 192 costs < 0.1 dB on val against 256, for ~1.6x the frame rate on a
+# CPU (scripts/bench_video.py, MODEL_CARD.md).
+DEFAULT_VIDEO_RENDER_SIZE = 192
 MAX_IMAGE_PIXELS = 400_000_000  # 20000 x 20000; beyond this the Lab planes alone need > 5 GB
 
 
@@ -37,11 +40,15 @@ def choose_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+MAX_RENDER_ASPECT = 8  # a 2 x 300 strip would otherwise render at 256 x 38400
+
+
 def render_shape(height: int, width: int, render_size: int, multiple: int) -> tuple[int, int]:
-    """Network input size: short side ~render_size, aspect kept, both sides multiples of ``multiple``."""
+    """Network input size: short side ~render_size, aspect kept (up to 8:1), sides multiples of ``multiple``."""
     short, long = min(height, width), max(height, width)
     short_r = max(multiple, int(round(render_size / multiple)) * multiple)
     long_r = max(multiple, int(round(long * short_r / short / multiple)) * multiple)
+    long_r = min(long_r, MAX_RENDER_ASPECT * short_r)
     return (short_r, long_r) if height <= width else (long_r, short_r)
 
 

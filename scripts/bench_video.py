@@ -23,7 +23,7 @@ from filmcolor.video.writer import DEFAULT_PRESET  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CLIP = ROOT.parent / "shared" / "data" / "videos" / "cctv_pedestrians.avi"
-STAGES = ("decode", "luma", "inference", "temporal", "upsample", "lab_to_rgb", "encode")
+from filmcolor.video.pipeline import STAGES  # noqa: E402
 
 
 def peak_rss_mb() -> float:

@@ -21,7 +21,7 @@ from rich.progress import (
 from rich.text import Text
 
 from filmcolor.cli import console, guarded, model_options
-from filmcolor.colorize import DEFAULT_RENDER_SIZE, Colorizer
+from filmcolor.colorize import DEFAULT_VIDEO_RENDER_SIZE, Colorizer
 from filmcolor.errors import InputError
 from filmcolor.fsutil import check_output_path, write_bytes_atomic
 from filmcolor.video.pipeline import TemporalOptions, VideoOptions, colorize_video
@@ -69,7 +69,7 @@ class _FpsColumn(ProgressColumn):
               help="Output video file (.mp4, .mkv, .mov...).")
 @model_options
 @click.option("--render-size", type=int, default=None,
-              help=f"Short side (pixels) the network sees [default: {DEFAULT_RENDER_SIZE}]; colour is "
+              help=f"Short side (pixels) the network sees [default: {DEFAULT_VIDEO_RENDER_SIZE}]; colour is "
                    "upsampled to full size and the original full-resolution brightness is kept.")
 @click.option("--batch-size", type=int, default=None,
               help="Frames per network call [default: 1 with ONNX Runtime, 4 with torch on CPU, 16 on GPU].")
@@ -121,7 +121,7 @@ def video_command(input_path: Path, output: Path, model: str, device: str, runti
         check_output_path(report, [input_path, output], overwrite)
     check_output_path(output, [input_path], overwrite)
     colorizer = Colorizer.from_pretrained(model, device=device, runtime=runtime,
-                                          render_size=render_size or DEFAULT_RENDER_SIZE)
+                                          render_size=render_size or DEFAULT_VIDEO_RENDER_SIZE)
     if quiet:
         result = colorize_video(input_path, output, colorizer, options)
     else:

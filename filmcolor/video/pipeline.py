@@ -27,6 +27,7 @@ from filmcolor import lab
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import ConfigError, FilmcolorError
 from filmcolor.fsutil import atomic_output, check_output_path
+from filmcolor.video.compose import COMPOSED_PIX_FMTS, YuvComposer
 from filmcolor.video.reader import LumaFrame, VideoReader
 from filmcolor.video.writer import DEFAULT_PRESET, EncoderOptions, VideoWriter
 
@@ -84,7 +85,7 @@ class VideoOptions:
             raise ConfigError(f"--duration {self.duration:g}: must be positive")
 
 
-STAGES = ("decode", "luma", "inference", "temporal", "upsample", "lab_to_rgb", "encode")
+STAGES = ("decode", "luma", "inference", "temporal", "lab_to_rgb", "encode")
 
 
 @dataclass
@@ -160,7 +161,6 @@ class _Channel:
 @dataclass
 class _Colored:
     frame: LumaFrame
-    l_hw: np.ndarray  # (H, W) float32 L units
     ab_small: np.ndarray  # (h, w, 2) ab at the network's output size
 
 
@@ -249,6 +249,8 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
     threads = [threading.Thread(target=guard(read, frames_in), name="filmcolor-read", daemon=True),
                threading.Thread(target=guard(infer, colored), name="filmcolor-infer", daemon=True)]
     preview = _PreviewSampler(info.frames, options.preview_frames) if options.preview else None
+    composer = (YuvComposer(info.width, info.height, writer.pix_fmt, writer.colorspace)
+                if writer.pix_fmt in COMPOSED_PIX_FMTS else None)
     started = time.perf_counter()
     done = 0
     for thread in threads:
@@ -267,17 +269,21 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
                 seconds["encode"] += time.perf_counter() - t0
                 continue
             t0 = time.perf_counter()
-            ab_hw2 = colorizer.upsample_ab(item.ab_small, info.height, info.width)
-            t1 = time.perf_counter()
-            rgb = lab.lab_to_rgb_uint8(item.l_hw, ab_hw2)
+            if composer is not None:  # the input's luma plane + chroma computed at chroma resolution
+                frame = composer.compose(item.frame.gray, item.ab_small)
+                t1 = time.perf_counter()
+                writer.write_frame(frame, item.frame.pts)
+            else:  # other pixel formats: full-resolution RGB, converted by the encoder's scaler
+                ab_hw2 = colorizer.upsample_ab(item.ab_small, info.height, info.width)
+                rgb = lab.lab_to_rgb_uint8(lab.gray_to_l(item.frame.gray), ab_hw2)
+                t1 = time.perf_counter()
+                writer.write(rgb, item.frame.pts)
             t2 = time.perf_counter()
-            writer.write(rgb, item.frame.pts)
-            t3 = time.perf_counter()
-            seconds["upsample"] += t1 - t0
-            seconds["lab_to_rgb"] += t2 - t1
-            seconds["encode"] += t3 - t2
+            seconds["lab_to_rgb"] += t1 - t0
+            seconds["encode"] += t2 - t1
             if preview is not None:
-                preview.offer(item.frame.index, item.frame.gray, rgb)
+                preview.offer(item.frame.index, item.frame.gray,
+                              lambda it=item: YuvComposer.full_rgb(it.frame.gray, it.ab_small))
             done += 1
             if progress is not None:
                 progress(done, info.frames)
@@ -315,11 +321,15 @@ def _infer_batch(batch: list[LumaFrame], batch_size: int, colorizer: Colorizer, 
                  out: _Channel, seconds: dict[str, float]) -> None:
     t0 = time.perf_counter()
     height, width = batch[0].gray.shape
-    l_nhw = np.empty((batch_size, height, width), dtype=np.float32)
+    rh, rw = colorizer.network_shape(height, width)
+    l_net = np.empty((batch_size, rh, rw), dtype=np.float32)  # L at the network's input size
     for i in range(batch_size):  # a short last batch is padded so fixed-shape graphs are reused
-        cv2.LUT(batch[min(i, len(batch) - 1)].gray, lab.GRAY_TO_L, dst=l_nhw[i])
+        gray = batch[min(i, len(batch) - 1)].gray
+        if (rh, rw) != (height, width):  # shrink the 8-bit plane first: the lookup then touches few pixels
+            gray = cv2.resize(gray, (rw, rh), interpolation=cv2.INTER_AREA)
+        cv2.LUT(gray, lab.GRAY_TO_L, dst=l_net[i])
     t1 = time.perf_counter()
-    ab_nhw2 = colorizer.predict_ab(l_nhw)  # (N, h, w, 2) at the network's output size
+    ab_nhw2 = colorizer.predict_ab(l_net)  # (N, h, w, 2) at the network's output size
     t2 = time.perf_counter()
     seconds["luma"] += t1 - t0
     seconds["inference"] += t2 - t1
@@ -328,10 +338,10 @@ def _infer_batch(batch: list[LumaFrame], batch_size: int, colorizer: Colorizer, 
         if smoother is not None:
             t0 = time.perf_counter()
             h, w = ab_small.shape[:2]
-            l_small = cv2.resize(l_nhw[i], (w, h), interpolation=cv2.INTER_AREA)
+            l_small = cv2.resize(l_net[i], (w, h), interpolation=cv2.INTER_AREA)
             ab_small = smoother(l_small, ab_small)
             seconds["temporal"] += time.perf_counter() - t0
-        out.put(_Colored(frame, l_nhw[i], ab_small))
+        out.put(_Colored(frame, ab_small))
 
 
 def _make_smoother(options: TemporalOptions) -> Any:
@@ -357,13 +367,15 @@ class _PreviewSampler:
                        if total else None)
         self.samples: list[tuple[int, np.ndarray, np.ndarray]] = []
 
-    def offer(self, index: int, gray: np.ndarray, rgb: np.ndarray) -> None:
+    def offer(self, index: int, gray: np.ndarray, make_rgb: Callable[[], np.ndarray]) -> None:
+        """Keep this frame when it is one of the wanted ones; ``make_rgb`` is called only then."""
         if self.wanted is not None:
             keep = index in self.wanted
         else:  # unknown length: keep frames at 0, 1, 2, 4, 8, ... and use the last few
             keep = index & (index - 1) == 0
         if keep:
-            self.samples.append((index, self._small(np.repeat(gray[..., None], 3, axis=2)), self._small(rgb)))
+            before = self._small(np.repeat(gray[..., None], 3, axis=2))
+            self.samples.append((index, before, self._small(make_rgb())))
             self.samples = self.samples[-self.count:]
 
     def _small(self, image: np.ndarray) -> np.ndarray:

@@ -177,6 +177,16 @@ class VideoWriter:
 
     def write(self, rgb_hw3: np.ndarray, pts: int) -> None:
         """Encode one RGB uint8 (H, W, 3) frame at ``pts`` (``info.time_base`` units)."""
+        frame = av.VideoFrame.from_ndarray(rgb_hw3, format="rgb24")
+        if self.yuv:
+            frame = frame.reformat(format=self.pix_fmt, dst_colorspace=_SPC_TO_SWS[self.colorspace],
+                                   dst_color_range="MPEG", threads=1)
+        elif self.pix_fmt != "rgb24":
+            frame = frame.reformat(format=self.pix_fmt, threads=1)
+        self.write_frame(frame, pts)
+
+    def write_frame(self, frame: av.VideoFrame, pts: int) -> None:
+        """Encode a frame already in the stream's pixel format (limited range, ``self.colorspace``)."""
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1  # encoders need strictly increasing pts
             self.fixed_pts += 1
@@ -185,12 +195,6 @@ class VideoWriter:
         elif self._last_pts is not None:
             self._last_step = pts - self._last_pts
         self._last_pts = pts
-        frame = av.VideoFrame.from_ndarray(rgb_hw3, format="rgb24")
-        if self.yuv:
-            frame = frame.reformat(format=self.pix_fmt, dst_colorspace=_SPC_TO_SWS[self.colorspace],
-                                   dst_color_range="MPEG", threads=1)
-        elif self.pix_fmt != "rgb24":
-            frame = frame.reformat(format=self.pix_fmt, threads=1)
         frame.pts = pts
         frame.time_base = self.info.time_base
         self._mux_all(self.stream.encode(frame))
