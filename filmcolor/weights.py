@@ -83,6 +83,9 @@ def _open(path: Path, load_tensors: bool) -> tuple[WeightsMeta, dict[str, torch.
         )
     except json.JSONDecodeError as err:
         raise WeightsError(f"{path}: corrupt metadata ({err})") from err
+    for key in ("arch_kwargs", "normalization", "info"):
+        if not isinstance(getattr(meta, key), dict):
+            raise WeightsError(f"{path}: corrupt metadata ('{key}' is not a JSON object)")
     if meta.normalization and meta.normalization != lab_normalization():
         raise WeightsError(f"{path}: trained with another Lab normalisation {meta.normalization}")
     return meta, tensors
@@ -98,7 +101,11 @@ def load_model(path: Path) -> tuple[nn.Module, WeightsMeta]:
         raise WeightsError(f"{path}: {err}") from err
     except TypeError as err:
         raise WeightsError(f"{path}: arguments {meta.arch_kwargs} do not fit '{meta.arch}' ({err})") from err
-    result = model.load_state_dict(tensors, strict=False)
+    try:
+        result = model.load_state_dict(tensors, strict=False)
+    except RuntimeError as err:  # shape mismatches; torch's message spans several lines
+        detail = next((ln.strip() for ln in str(err).splitlines() if "mismatch" in ln), "shape mismatch")
+        raise WeightsError(f"{path}: tensors do not match architecture '{meta.arch}' ({detail})") from err
     if result.missing_keys or result.unexpected_keys:
         missing = ", ".join(result.missing_keys[:3])
         extra = ", ".join(result.unexpected_keys[:3])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from filmcolor.cli import console, error_line, guarded, model_options
 from filmcolor.colorize import DEFAULT_RENDER_SIZE, Colorizer
@@ -50,9 +51,9 @@ def image_command(inputs: tuple[Path, ...], output: Path, model: str, device: st
     The full-resolution luminance of each photo is kept; only colour is added. Files that fail
     are reported one line each and the others are still done (exit code 1 if any failed).
     """
-    for src in inputs:
-        if not src.exists():
-            raise InputError(f"{src}: file not found")
+    missing = [src for src in inputs if not src.exists()]
+    if len(missing) == len(inputs):  # nothing to do; the model is not even loaded
+        raise InputError(f"{missing[0]}: file not found")
     pairs = plan_outputs(inputs, output, ext)
     if len(pairs) > 1 or inputs[0].is_dir():
         output.mkdir(parents=True, exist_ok=True)
@@ -64,7 +65,7 @@ def image_command(inputs: tuple[Path, ...], output: Path, model: str, device: st
             check_output_path(dst, [src], overwrite)
             write_image(dst, colorizer.colorize_image(read_image(src)))
             if not quiet:
-                console.print(f"[green]ok[/] {src} -> {dst}")
+                console.print(f"[green]ok[/] {escape(str(src))} -> {escape(str(dst))}")
         except (InputError, OutputError) as err:
             failed += 1
             error_line(str(err))

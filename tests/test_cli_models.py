@@ -1,0 +1,56 @@
+"""`filmcolor models`: the architectures with their size and cost, and the shipped weights."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from filmcolor import weights
+from filmcolor.cli import main
+from filmcolor.models import create_model
+from filmcolor.weights import save_weights
+
+
+@pytest.fixture(scope="module")
+def listing(tmp_path_factory: pytest.TempPathFactory) -> str:
+    shipped = tmp_path_factory.mktemp("shipped")
+    model = create_model("filmcolor-fast")
+    save_weights(shipped / "filmcolor-fast.safetensors", model, "filmcolor-fast", {},
+                 {"metrics": {"psnr": 23.45, "gray_psnr": 22.1,
+                              "colorfulness": 20.5, "real_colorfulness": 33.0}})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(weights, "PACKAGE_WEIGHTS_DIR", shipped)
+        mp.setenv("COLUMNS", "200")  # rich sizes its tables from this: no wrapped cells
+        result = CliRunner().invoke(main, ["models"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+def row(text: str, name: str) -> str:
+    (line,) = [ln for ln in text.splitlines() if re.search(rf"\b{re.escape(name)}\b", ln) and "M" in ln]
+    return line
+
+
+def test_models_lists_fast_with_its_gflops(listing):
+    line = row(listing, "filmcolor-fast")
+    params, gflops = re.search(r"(\d+\.\d+) M\s*\S\s*(\d+\.\d+)", line).groups()
+    assert 3.8 < float(params) < 4.1
+    assert 0.5 < float(gflops) <= 2.0
+    assert "54.41 M" in row(listing, "pix2pix-unet")
+    assert "2.77 M" in row(listing, "patchgan")
+
+
+def test_models_lists_shipped_weights_with_metrics(listing):
+    assert "filmcolor-fast (default)" in listing
+    assert "23.45" in listing and "22.10" in listing
+
+
+def test_models_without_shipped_weights_says_how_to_train(tmp_path, monkeypatch):
+    monkeypatch.setattr(weights, "PACKAGE_WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr("filmcolor.cli.models.list_models", lambda: ["patchgan"])  # keep it quick
+    monkeypatch.setenv("COLUMNS", "200")
+    result = CliRunner().invoke(main, ["models"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert "(none installed)" in result.stdout and "filmcolor train" in result.stdout

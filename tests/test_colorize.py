@@ -1,0 +1,201 @@
+"""Colorizer: any 8-bit image in, same size out, its own L kept, colour added (skimage as reference)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import make_test_weights
+from skimage import color
+
+from filmcolor import lab
+from filmcolor.colorize import Colorizer, choose_device, image_l, render_shape
+from filmcolor.errors import ConfigError, InputError
+from filmcolor.imageio import read_image
+
+
+@pytest.fixture(scope="module")
+def colorizer(test_weights: Path) -> Colorizer:
+    return Colorizer.from_pretrained(test_weights, device="cpu", runtime="torch")
+
+
+@pytest.fixture(scope="module")
+def small_colorizer(test_weights: Path) -> Colorizer:
+    """Renders at short side 64: the same code path, a fraction of the CPU time."""
+    return Colorizer.from_pretrained(test_weights, device="cpu", runtime="torch", render_size=64)
+
+
+@pytest.fixture(scope="module")
+def mild_colorizer(tmp_path_factory: pytest.TempPathFactory) -> Colorizer:
+    """A sepia-strength test model: like a trained one, it rarely leaves the sRGB gamut."""
+    path = make_test_weights(tmp_path_factory.mktemp("mild") / "mild.safetensors", ab_bias=(0.04, 0.06))
+    return Colorizer.from_pretrained(path, device="cpu", runtime="torch")
+
+
+def smooth_image(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
+    """Photo-like content (smooth, some texture) of any shape, uint8."""
+    rng = np.random.default_rng(seed)
+    h, w = shape[:2]
+    channels = shape[2] if len(shape) == 3 else 1
+    coarse = rng.uniform(30, 230, (4, 5, channels)).astype(np.float32)
+    image = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC).reshape(h, w, channels)
+    image += rng.normal(0, 6, image.shape).astype(np.float32)
+    return np.clip(image, 0, 255).astype(np.uint8).reshape(shape)
+
+
+def skimage_l(image: np.ndarray) -> np.ndarray:
+    rgb = np.dstack([image] * 3) if image.ndim == 2 else image[..., :3]
+    return color.rgb2lab(rgb)[..., 0]
+
+
+def chroma(rgb: np.ndarray) -> np.ndarray:
+    ab = color.rgb2lab(rgb[..., :3])[..., 1:]
+    return np.hypot(ab[..., 0], ab[..., 1])
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (97, 61), (61, 97, 3), (33, 47, 4), (2, 300)])
+def test_any_size_and_layout(small_colorizer, shape):
+    image = smooth_image(shape)
+    out = small_colorizer.colorize_image(image)
+    channels = 4 if len(shape) == 3 and shape[2] == 4 else 3
+    assert out.dtype == np.uint8 and out.shape == (*shape[:2], channels)
+    if channels == 4:
+        np.testing.assert_array_equal(out[..., 3], image[..., 3])  # alpha passes through untouched
+    assert chroma(out).mean() > 15  # the test model's output is clearly coloured
+
+
+def test_output_keeps_input_l_on_real_photos(mild_colorizer, shared_data):
+    photos = sorted((shared_data / "photos" / "val").glob("*.jpg"))[:2]
+    assert photos
+    for path in photos:
+        rgb = read_image(path)
+        for image in (rgb, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)):
+            out = mild_colorizer.colorize_image(image)
+            dl = np.abs(skimage_l(out) - skimage_l(image))
+            assert dl.mean() < 0.5 and np.percentile(dl, 99) < 1.5, (path.name, image.ndim)
+            assert chroma(out).mean() > 5
+
+
+def test_only_gamut_clipping_moves_l(colorizer, shared_data):
+    """With a strongly coloured model, L may only change where the colour is outside sRGB: elsewhere the
+    output is skimage's own Lab -> sRGB of (input L, predicted ab), to 8-bit rounding."""
+    rgb = read_image(sorted((shared_data / "photos" / "val").glob("*.jpg"))[1])
+    l_in = skimage_l(rgb)
+    ab = colorizer.colorize_batch(image_l(rgb)[None])[0]
+    lab_pred = np.dstack([l_in, ab])
+    linear = color.lab2xyz(lab_pred) @ color.colorconv.rgb_from_xyz.T
+    in_gamut = np.all((linear >= 0) & (linear <= 1), axis=-1)
+    assert in_gamut.mean() > 0.1
+    out = colorizer.colorize_image(rgb)
+    dl = np.abs(skimage_l(out) - l_in)
+    assert dl[in_gamut].mean() < 0.5 and np.percentile(dl[in_gamut], 99) < 1.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = np.round(color.lab2rgb(lab_pred) * 255)
+    assert np.abs(out - reference).max() <= 1
+
+
+def test_gray_and_gray_as_rgb_give_the_same_output(small_colorizer):
+    gray = smooth_image((40, 56))
+    np.testing.assert_array_equal(small_colorizer.colorize_image(gray),
+                                  small_colorizer.colorize_image(np.dstack([gray] * 3)))
+
+
+def test_tinted_input_uses_only_its_l(small_colorizer):
+    """A sepia print and a blue-toned print of the same picture (same L) get the same colours."""
+    l_plane = skimage_l(smooth_image((48, 64)))
+    tints = []
+    for a, b in [(6.0, 22.0), (-4.0, -18.0)]:
+        lab_img = np.dstack([l_plane, np.full_like(l_plane, a), np.full_like(l_plane, b)])
+        tints.append(np.round(color.lab2rgb(lab_img) * 255).astype(np.uint8))
+    sepia, blue = tints
+    out_sepia, out_blue = small_colorizer.colorize_image(sepia), small_colorizer.colorize_image(blue)
+    diff = np.abs(out_sepia.astype(int) - out_blue)  # only the 8-bit rounding of the two tints differs
+    assert diff.mean() < 0.5 and diff.max() <= 4
+    # the colour comes from the network, not from the tint: b* of the output is far from the blue tone's
+    assert color.rgb2lab(out_blue)[..., 2].mean() > 0
+
+
+def test_batch_shapes_and_ab_clamp(small_colorizer):
+    colorizer = small_colorizer
+    l_frames = np.stack([image_l(smooth_image((50, 70), seed=i)) for i in range(3)])
+    ab_small = colorizer.predict_ab(l_frames)
+    h, w = colorizer.network_shape(50, 70)
+    assert ab_small.shape == (3, h // 4, w // 4, 2) and ab_small.dtype == np.float32
+    assert np.abs(ab_small).max() <= lab.AB_LIMIT
+    ab = colorizer.colorize_batch(l_frames)
+    assert ab.shape == (3, 50, 70, 2)
+    np.testing.assert_allclose(ab[1], colorizer.colorize_batch(l_frames[1:2])[0], atol=1e-3)
+    with pytest.raises(ValueError):
+        colorizer.predict_ab(l_frames[0])
+
+
+@pytest.mark.parametrize(("h", "w", "size", "expected"), [
+    (480, 640, 256, (256, 352)),   # 341.3 -> 352
+    (640, 480, 256, (352, 256)),   # orientation kept
+    (256, 256, 256, (256, 256)),
+    (1080, 1920, 192, (192, 352)),  # 341.3 -> 352
+    (1080, 1920, 200, (192, 352)),  # render size itself rounds to a multiple
+    (1, 1, 256, (256, 256)),
+    (3, 5, 256, (256, 416)),       # 426.7 -> 416
+    (10, 4000, 256, (256, 2048)),  # aspect capped at 8:1, else 256 x 102400
+    (2, 300, 64, (64, 512)),
+    (100, 100, 40, (32, 32)),      # never below one multiple
+])
+def test_render_shape_rounding(h, w, size, expected):
+    assert render_shape(h, w, size, 32) == expected
+
+
+def test_render_shape_properties():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        h, w = (int(v) for v in rng.integers(1, 5000, 2))
+        size, multiple = int(rng.integers(32, 600)), int(rng.choice([8, 32, 256]))
+        rh, rw = render_shape(h, w, size, multiple)
+        assert rh % multiple == 0 and rw % multiple == 0 and rh >= multiple and rw >= multiple
+        short_r, long_r = (rh, rw) if h <= w else (rw, rh)
+        assert abs(short_r - size) <= multiple / 2 or short_r == multiple
+        ideal_long = min(max(h, w) * short_r / min(h, w), 8 * short_r)
+        assert abs(long_r - ideal_long) <= multiple / 2 + 1e-6 or long_r == multiple
+
+
+def test_render_size_changes_network_shape(test_weights):
+    small = Colorizer.from_pretrained(test_weights, device="cpu", runtime="torch", render_size=128)
+    assert small.network_shape(480, 640) == (128, 160)
+    out = small.colorize_image(smooth_image((48, 64)))
+    assert out.shape == (48, 64, 3)
+
+
+def test_bad_images_and_options(colorizer, test_weights):
+    with pytest.raises(InputError, match="8-bit"):
+        colorizer.colorize_image(np.zeros((4, 4), np.uint16))
+    with pytest.raises(InputError, match="shape"):
+        colorizer.colorize_image(np.zeros((4, 4, 2), np.uint8))
+    with pytest.raises(ConfigError, match="render-size"):
+        Colorizer.from_pretrained(test_weights, device="cpu", render_size=16)
+    with pytest.raises(ConfigError, match="runtime"):
+        Colorizer.from_pretrained(test_weights, device="cpu", runtime="tensorrt")
+    with pytest.raises(ConfigError, match="--device"):
+        choose_device("tpu")
+
+
+def test_device_choice():
+    assert choose_device("cpu").type == "cpu"
+    assert choose_device("auto").type in ("cpu", "cuda", "mps")
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="CUDA is not available"):
+            choose_device("cuda")
+
+
+def test_large_image(colorizer):
+    image = np.ascontiguousarray(np.tile(smooth_image((300, 400)), (10, 10)))  # 3000 x 4000 gray
+    out = colorizer.colorize_image(image)
+    assert out.shape == (3000, 4000, 3)
+    sample = (slice(None, None, 7), slice(None, None, 7))  # skimage on a subsample keeps this quick
+    dl = np.abs(skimage_l(out[sample]) - skimage_l(image[sample]))
+    assert np.percentile(dl, 50) < 0.5  # the strong test colours clip in the darks; the rest keeps L

@@ -1,0 +1,173 @@
+"""Reading and writing stills: every bad file a user can hand us gives a one-line InputError naming it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from filmcolor.errors import InputError, OutputError
+from filmcolor.fsutil import PARTIAL_MARK
+from filmcolor.imageio import read_image, write_image
+
+
+def assert_input_error(path: Path, match: str) -> None:
+    with pytest.raises(InputError) as info:
+        read_image(path)
+    message = str(info.value)
+    assert str(path) in message and "\n" not in message and match in message, message
+
+
+@pytest.fixture(scope="module")
+def rgb() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    return cv2.resize(base, (80, 60), interpolation=cv2.INTER_LINEAR)  # smooth, so JPEG keeps it close
+
+
+def test_missing_file(tmp_path):
+    assert_input_error(tmp_path / "absent.jpg", "not found")
+
+
+def test_folder_is_not_an_image(tmp_path):
+    assert_input_error(tmp_path, "folder")
+
+
+def test_zero_byte_file(tmp_path):
+    path = tmp_path / "empty.jpg"
+    path.write_bytes(b"")
+    assert_input_error(path, "empty")
+
+
+def test_text_file_named_jpg(tmp_path):
+    path = tmp_path / "notes.jpg"
+    path.write_text("this is not a picture\n" * 20)
+    assert_input_error(path, "not an image")
+
+
+def test_truncated_jpeg(tmp_path, rgb):
+    path = tmp_path / "cut.jpg"
+    Image.fromarray(rgb).save(path, quality=95)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])
+    assert_input_error(path, "truncated")
+
+
+def test_truncated_jpeg_with_thumbnail_markers_before_the_scan(tmp_path, rgb):
+    """An EXIF thumbnail carries its own end-of-image marker; that one must not hide the truncation."""
+    path = tmp_path / "thumb.jpg"
+    Image.fromarray(rgb).save(path, quality=95)
+    data = path.read_bytes()
+    fake_thumbnail = b"Exif\x00\x00" + b"\xff\xd8\xff\xda\x00\x02" + b"\x55" * 64 + b"\xff\xd9"
+    app1 = b"\xff\xe1" + (len(fake_thumbnail) + 2).to_bytes(2, "big") + fake_thumbnail
+    whole = data[:2] + app1 + data[2:]
+    path.write_bytes(whole)
+    assert read_image(path).shape == (60, 80, 3)  # the segment walk reads it whole
+    path.write_bytes(whole[: len(whole) * 2 // 3])
+    assert_input_error(path, "truncated")
+
+
+def test_jpeg_with_data_after_the_end_marker_is_read(tmp_path, rgb):
+    """Phones append data (motion photos, depth maps) after the image's end marker: still a good JPEG."""
+    path = tmp_path / "motion.jpg"
+    Image.fromarray(rgb).save(path, quality=95)
+    path.write_bytes(path.read_bytes() + bytes(range(256)) * 40)
+    out = read_image(path)
+    assert out.shape == (60, 80, 3) and np.abs(out.astype(int) - rgb).mean() < 3
+
+
+def test_progressive_jpeg(tmp_path, rgb):
+    path = tmp_path / "prog.jpg"
+    Image.fromarray(rgb).save(path, quality=95, progressive=True)
+    assert np.abs(read_image(path).astype(int) - rgb).mean() < 3
+
+
+def test_rgb_gray_and_rgba_png_exact(tmp_path, rgb):
+    rgba = np.dstack([rgb, np.arange(60 * 80, dtype=np.uint32).reshape(60, 80).astype(np.uint8)])
+    for array, mode in [(rgb, "RGB"), (rgb[..., 1].copy(), "L"), (rgba, "RGBA")]:
+        path = tmp_path / f"{mode}.png"
+        Image.fromarray(array, mode).save(path)
+        np.testing.assert_array_equal(read_image(path), array)  # RGB order, not OpenCV's BGR
+
+
+def test_16bit_png_is_scaled_to_8bit(tmp_path):
+    rng = np.random.default_rng(0)
+    gray16 = rng.integers(0, 65536, (9, 11), dtype=np.uint16)
+    color16 = rng.integers(0, 65536, (9, 11, 3), dtype=np.uint16)
+    cv2.imwrite(str(tmp_path / "g16.png"), gray16)
+    cv2.imwrite(str(tmp_path / "c16.png"), color16[..., ::-1])  # OpenCV writes BGR
+    gray8, color8 = read_image(tmp_path / "g16.png"), read_image(tmp_path / "c16.png")
+    assert gray8.dtype == np.uint8 and gray8.shape == (9, 11)
+    assert color8.dtype == np.uint8 and color8.shape == (9, 11, 3)
+    np.testing.assert_array_equal(gray8, np.round(gray16 / 65535 * 255).astype(np.uint8))
+    np.testing.assert_array_equal(color8, np.round(color16 / 65535 * 255).astype(np.uint8))
+
+
+def test_cmyk_jpeg_is_read_as_rgb(tmp_path, rgb):
+    path = tmp_path / "cmyk.jpg"
+    Image.fromarray(rgb).convert("CMYK").save(path, quality=95)
+    out = read_image(path)
+    assert out.shape == (60, 80, 3) and out.dtype == np.uint8
+    with Image.open(path) as im:
+        assert im.mode == "CMYK"
+        reference = np.asarray(im.convert("RGB"))
+    assert np.abs(out.astype(int) - reference).mean() < 3
+
+
+def test_palette_and_one_bit_png(tmp_path, rgb):
+    Image.fromarray(rgb).convert("P").save(tmp_path / "p.png")
+    Image.fromarray(rgb[..., 0] > 128).save(tmp_path / "bit.png")
+    assert read_image(tmp_path / "p.png").shape == (60, 80, 3)
+    np.testing.assert_array_equal(read_image(tmp_path / "bit.png"), np.where(rgb[..., 0] > 128, 255, 0))
+
+
+@pytest.mark.parametrize("ext", [".png", ".jpg"])
+def test_one_pixel_image(tmp_path, ext):
+    path = tmp_path / f"one{ext}"
+    Image.fromarray(np.array([[200]], np.uint8)).save(path)
+    out = read_image(path)
+    assert out.shape == (1, 1) and abs(int(out[0, 0]) - 200) <= 2
+
+
+def test_huge_gray_image_reads_quickly(tmp_path):
+    path = tmp_path / "huge.png"
+    huge = np.zeros((10000, 10000), np.uint8)
+    huge[::97, :] = 255
+    assert cv2.imwrite(str(path), huge)
+    del huge
+    start = time.perf_counter()
+    out = read_image(path)
+    assert out.shape == (10000, 10000) and out.dtype == np.uint8
+    assert out[97, 5] == 255 and out[98, 5] == 0
+    assert time.perf_counter() - start < 20
+
+
+@pytest.mark.parametrize("ext", [".png", ".jpg", ".tif", ".bmp", ".webp"])
+def test_write_then_read(tmp_path, rgb, ext):
+    path = tmp_path / f"out{ext}"
+    write_image(path, rgb)
+    assert not list(tmp_path.glob(f"*{PARTIAL_MARK}*"))
+    back = read_image(path)
+    tolerance = 0 if ext in (".png", ".tif", ".bmp") else 4
+    assert back.shape == rgb.shape and np.abs(back.astype(int) - rgb).mean() <= tolerance
+
+
+def test_write_rgba_to_jpeg_drops_alpha_and_png_keeps_it(tmp_path, rgb):
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 128, np.uint8)])
+    write_image(tmp_path / "a.png", rgba)
+    write_image(tmp_path / "a.jpg", rgba)
+    np.testing.assert_array_equal(read_image(tmp_path / "a.png"), rgba)
+    assert read_image(tmp_path / "a.jpg").shape == rgb.shape
+
+
+def test_write_refuses_unknown_extension_and_missing_folder(tmp_path, rgb):
+    with pytest.raises(OutputError, match="unsupported output extension"):
+        write_image(tmp_path / "out.xyz", rgb)
+    with pytest.raises(OutputError) as info:
+        write_image(tmp_path / "no" / "such" / "out.png", rgb)
+    assert "\n" not in str(info.value)
+    assert not list(tmp_path.rglob(f"*{PARTIAL_MARK}*"))

@@ -1,0 +1,158 @@
+"""lab.py against skimage.color, the independent reference for sRGB (D65) <-> CIE Lab."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from skimage import color
+
+from filmcolor import lab
+from filmcolor.imageio import read_image
+
+TOL_LAB = 0.05  # Lab units, float32 against skimage's float64
+TOL_RGB = 0.5 / 255
+
+
+def gamut_grid() -> np.ndarray:
+    """Every combination of 60 levels per channel (all of 0-19 around sRGB's linear segment, 254, 255)."""
+    levels = np.unique(np.r_[np.linspace(0, 255, 40).round(), np.arange(20), 254]).astype(np.uint8)
+    r, g, b = np.meshgrid(levels, levels, levels, indexing="ij")
+    return np.stack([r, g, b], axis=-1).reshape(-1, 1, 3)  # (M, 1, 3)
+
+
+def to_nchw(hwc: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(hwc, dtype=np.float32)).permute(2, 0, 1)[None]
+
+
+def from_nchw(t: torch.Tensor) -> np.ndarray:
+    return t[0].permute(1, 2, 0).numpy()
+
+
+def max_abs_per_channel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.abs(np.asarray(a, np.float64) - b).reshape(-1, 3).max(axis=0)
+
+
+@pytest.fixture(scope="module")
+def grid() -> np.ndarray:
+    return gamut_grid()
+
+
+@pytest.fixture(scope="module")
+def grid_lab_ref(grid: np.ndarray) -> np.ndarray:
+    return color.rgb2lab(grid)
+
+
+def test_rgb_to_lab_uint8_matches_skimage_over_gamut(grid, grid_lab_ref):
+    ours = lab.rgb_to_lab(grid)
+    assert ours.dtype == np.float32 and ours.shape == grid.shape
+    assert (max_abs_per_channel(ours, grid_lab_ref) < TOL_LAB).all()
+
+
+def test_rgb_to_lab_float_matches_skimage_over_gamut(grid, grid_lab_ref):
+    ours = lab.rgb_to_lab(grid.astype(np.float32) / 255.0)
+    assert (max_abs_per_channel(ours, grid_lab_ref) < TOL_LAB).all()
+
+
+def test_rgb_to_lab_torch_matches_skimage_over_gamut(grid, grid_lab_ref):
+    ours = from_nchw(lab.rgb_to_lab_torch(to_nchw(grid / 255.0)))
+    assert (max_abs_per_channel(ours, grid_lab_ref) < TOL_LAB).all()
+
+
+def test_lab_to_rgb_matches_skimage_and_round_trips(grid, grid_lab_ref):
+    rgb_ref = grid / 255.0
+    numpy_rgb = lab.lab_to_rgb(grid_lab_ref.astype(np.float32))
+    torch_rgb = from_nchw(lab.lab_to_rgb_torch(to_nchw(grid_lab_ref)))
+    skimage_rgb = color.lab2rgb(grid_lab_ref)
+    for ours in (numpy_rgb, torch_rgb):
+        assert np.abs(ours - rgb_ref).max() < TOL_RGB
+        assert np.abs(ours - skimage_rgb).max() < TOL_RGB
+
+
+def test_lab_to_rgb_uint8_round_trips_exactly(grid, grid_lab_ref):
+    lab_f = grid_lab_ref.astype(np.float32)
+    out = lab.lab_to_rgb_uint8(lab_f[..., 0], lab_f[..., 1:])
+    assert out.dtype == np.uint8
+    np.testing.assert_array_equal(out, grid)
+
+
+def test_out_of_gamut_lab_is_clipped_like_skimage():
+    """The network can predict any ab in +-110: out-of-gamut colours must clip as skimage does (no red
+    blotches in dark yellow areas from a negative Z), on the numpy, uint8 and torch paths alike."""
+    rng = np.random.default_rng(1)
+    lab_pts = np.concatenate([rng.uniform(0, 100, (4000, 1, 1)), rng.uniform(-110, 110, (4000, 1, 2))],
+                             axis=-1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # skimage warns about the negative Z values it clips
+        ref = color.lab2rgb(lab_pts)
+    lab_f = lab_pts.astype(np.float32)
+    assert np.abs(lab.lab_to_rgb(lab_f) - ref).max() < TOL_RGB
+    assert np.abs(from_nchw(lab.lab_to_rgb_torch(to_nchw(lab_f))) - ref).max() < TOL_RGB
+    u8 = lab.lab_to_rgb_uint8(lab_f[..., 0].copy(), lab_f[..., 1:].copy())
+    assert np.abs(u8.astype(np.float64) - ref * 255).max() < 0.55  # rounding, plus float32 noise
+
+
+def test_random_images_any_batch_shape():
+    rng = np.random.default_rng(0)
+    for shape in [(7, 3), (5, 9, 3), (2, 4, 6, 3)]:
+        rgb = rng.integers(0, 256, shape, dtype=np.uint8)
+        ours = lab.rgb_to_lab(rgb)
+        assert ours.shape == shape
+        assert (max_abs_per_channel(ours, color.rgb2lab(rgb)) < TOL_LAB).all()
+        back = lab.lab_to_rgb(ours)
+        assert back.shape == shape and np.abs(back - rgb / 255.0).max() < TOL_RGB
+    rgb_n3hw = torch.rand(3, 3, 11, 13, generator=torch.Generator().manual_seed(0))
+    lab_t = lab.rgb_to_lab_torch(rgb_n3hw)
+    for i in range(3):
+        ref = color.rgb2lab(rgb_n3hw[i].permute(1, 2, 0).double().numpy())
+        assert (max_abs_per_channel(from_nchw(lab_t[i : i + 1]), ref) < TOL_LAB).all()
+    assert (lab.lab_to_rgb_torch(lab_t) - rgb_n3hw).abs().max() < TOL_RGB
+
+
+def test_real_photos_match_skimage(shared_data):
+    photos = sorted((shared_data / "photos" / "val").glob("*.jpg"))[:3]
+    assert photos
+    for path in photos:
+        rgb = read_image(path)
+        ref = color.rgb2lab(rgb)
+        assert (max_abs_per_channel(lab.rgb_to_lab(rgb), ref) < TOL_LAB).all(), path
+        torch_lab = from_nchw(lab.rgb_to_lab_torch(to_nchw(rgb / 255.0)))
+        assert (max_abs_per_channel(torch_lab, ref) < TOL_LAB).all()
+        np.testing.assert_array_equal(lab.lab_to_rgb_uint8(ref[..., 0].astype(np.float32),
+                                                           ref[..., 1:].astype(np.float32)), rgb)
+
+
+def test_gray_to_l_equals_skimage_l_of_gray_levels():
+    levels = np.arange(256, dtype=np.uint8)
+    gray_rgb = np.repeat(levels[:, None, None], 3, axis=2)  # (256, 1, 3)
+    ref = color.rgb2lab(gray_rgb)
+    assert lab.GRAY_TO_L.shape == (256,)
+    assert np.abs(lab.GRAY_TO_L - ref[:, 0, 0]).max() < 1e-4
+    assert np.abs(ref[..., 1:]).max() < 0.01  # skimage agrees a gray has (next to) no chroma
+    image = np.random.default_rng(0).integers(0, 256, (5, 7), dtype=np.uint8)
+    np.testing.assert_allclose(lab.gray_to_l(image), color.rgb2lab(np.dstack([image] * 3))[..., 0], atol=1e-4)
+    np.testing.assert_allclose(lab.GRAY_TO_L_NORM, lab.GRAY_TO_L / 50.0 - 1.0, atol=1e-6)
+
+
+def test_normalisation_is_the_seeds_and_round_trips():
+    l_vals = np.linspace(0, 100, 11, dtype=np.float32)
+    ab_vals = np.linspace(-110, 110, 11, dtype=np.float32)
+    np.testing.assert_allclose(lab.normalize_l(l_vals), l_vals / 50.0 - 1.0, atol=1e-6)
+    np.testing.assert_allclose(lab.normalize_ab(ab_vals), ab_vals / 110.0, atol=1e-6)
+    assert lab.normalize_l(np.float32(0)) == -1 and lab.normalize_l(np.float32(100)) == 1
+    np.testing.assert_allclose(lab.denormalize_l(lab.normalize_l(l_vals)), l_vals, atol=1e-5)
+    np.testing.assert_allclose(lab.denormalize_ab(lab.normalize_ab(ab_vals)), ab_vals, atol=1e-5)
+    t = torch.from_numpy(l_vals)
+    assert torch.allclose(lab.denormalize_l(lab.normalize_l(t)), t, atol=1e-5)
+
+
+def test_limited_to_full_range_lut():
+    lut = lab.limited_to_full_range_lut()
+    assert lut.dtype == np.uint8 and lut.shape == (256,)
+    assert lut[16] == 0 and lut[235] == 255
+    assert (lut[:17] == 0).all() and (lut[235:] == 255).all()
+    assert (np.diff(lut.astype(int)) >= 0).all()
+    levels = np.arange(16, 236)
+    assert np.abs(lut[levels] - (levels - 16) * 255 / 219).max() <= 0.5

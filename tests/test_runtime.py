@@ -1,0 +1,146 @@
+"""ONNX Runtime path (issue 11): same ab as torch, and an on-disk cache that builds once, loads, and heals."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from filmcolor import runtime
+from filmcolor.colorize import Colorizer, image_l
+from filmcolor.fsutil import PARTIAL_MARK
+from filmcolor.imageio import read_image
+from filmcolor.models import create_model
+from filmcolor.weights import save_weights
+
+ort = pytest.importorskip("onnxruntime")
+RENDER = 64  # short side: keeps each export and run small
+
+
+@pytest.fixture(scope="module")
+def busy_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Random filmcolor-fast with its full head: ab varies strongly across the picture, a hard comparison."""
+    torch.manual_seed(3)
+    model = create_model("filmcolor-fast")
+    path = tmp_path_factory.mktemp("busy") / "busy.safetensors"
+    save_weights(path, model, "filmcolor-fast", {})
+    return path
+
+
+def onnx_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*.onnx") if PARTIAL_MARK not in p.name)
+
+
+def test_onnx_gives_the_same_ab_as_torch_on_real_photos(busy_weights, shared_data, tmp_path, monkeypatch):
+    monkeypatch.setenv(runtime.CACHE_ENV, str(tmp_path / "cache"))
+    on_torch = Colorizer.from_pretrained(busy_weights, device="cpu", runtime="torch", render_size=RENDER)
+    on_onnx = Colorizer.from_pretrained(busy_weights, device="cpu", runtime="onnx", render_size=RENDER)
+    photos = sorted((shared_data / "photos" / "val").glob("*.jpg"))
+    full = read_image(photos[0])
+    images = [full, full[5:102, 11:72], read_image(photos[3])[:61, :97]]  # as shot, and two odd crops
+    shapes = set()
+    for image in images:
+        l_nhw = image_l(image)[None]
+        shapes.add(on_onnx.network_shape(*l_nhw.shape[1:]))
+        ab_torch, ab_onnx = on_torch.predict_ab(l_nhw), on_onnx.predict_ab(l_nhw)
+        assert ab_onnx.shape == ab_torch.shape
+        assert np.abs(ab_torch).std() > 1.0  # a real comparison, not of constants
+        assert np.abs(ab_onnx - ab_torch).max() < 1e-3, image.shape  # Lab units
+        full_torch, full_onnx = on_torch.colorize_batch(l_nhw), on_onnx.colorize_batch(l_nhw)
+        assert full_onnx.shape == (1, *image.shape[:2], 2)
+        assert np.abs(full_onnx - full_torch).max() < 1e-3
+    assert len(shapes) == 2  # the odd 97 x 61 crop rounds to the full photo's graph; 61 x 97 needs its own
+    assert len(onnx_files(tmp_path / "cache")) == len(shapes)  # one fixed-shape graph per network input size
+
+
+def test_auto_runtime_is_onnx_on_cpu(test_weights):
+    assert Colorizer.from_pretrained(test_weights, device="cpu").runtime == "onnx"
+    assert Colorizer.from_pretrained(test_weights, device="cpu", runtime="torch").runtime == "torch"
+
+
+def test_cache_builds_once_loads_after_and_rebuilds_a_truncated_entry(test_weights, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(runtime.CACHE_ENV, str(cache))
+    l_nhw = np.linspace(0, 100, 48 * 80, dtype=np.float32).reshape(1, 48, 80)
+
+    def fresh_prediction() -> np.ndarray:  # a new Colorizer each time: no in-memory runner to reuse
+        return Colorizer.from_pretrained(test_weights, device="cpu", runtime="onnx", render_size=RENDER) \
+            .predict_ab(l_nhw)
+
+    first = fresh_prediction()
+    (entry,) = onnx_files(cache)
+    assert entry.parent == cache / "onnx" and runtime.file_digest(test_weights) in entry.name
+    mtime, size = entry.stat().st_mtime_ns, entry.stat().st_size
+
+    real_export = runtime.export_onnx
+
+    def no_export(*args, **kwargs):
+        raise AssertionError("the cached graph should have been loaded, not exported again")
+
+    monkeypatch.setattr(runtime, "export_onnx", no_export)
+    np.testing.assert_array_equal(fresh_prediction(), first)
+    assert entry.stat().st_mtime_ns == mtime
+
+    exports = []
+    monkeypatch.setattr(runtime, "export_onnx", lambda *a, **k: exports.append(1) or real_export(*a, **k))
+    entry.write_bytes(entry.read_bytes()[: size // 3])  # truncated, as by a crash or a full disk
+    np.testing.assert_array_equal(fresh_prediction(), first)
+    assert entry.stat().st_size == size and len(exports) == 1  # rebuilt whole, once
+    assert onnx_files(cache) == [entry] and not list(cache.rglob(f"*{PARTIAL_MARK}*"))
+
+
+def test_cache_key_follows_the_weights_and_the_shape(tmp_path, test_weights):
+    model = create_model("filmcolor-fast")
+    other = tmp_path / "other.safetensors"
+    save_weights(other, model, "filmcolor-fast", {}, {"note": "different bytes"})
+    a = runtime.cache_path(model, test_weights, (1, 1, 64, 96))
+    assert a != runtime.cache_path(model, other, (1, 1, 64, 96))
+    assert a != runtime.cache_path(model, test_weights, (1, 1, 96, 64))
+    assert a == runtime.cache_path(model, test_weights, (1, 1, 64, 96))
+
+
+CHILD = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    import numpy as np
+    from filmcolor import runtime
+    from filmcolor.colorize import Colorizer
+
+    weights, barrier, me, out = sys.argv[1], Path(sys.argv[2]), sys.argv[3], sys.argv[4]
+    real_export = runtime.export_onnx
+
+    def export_then_wait(model, shape):  # both processes have exported before either writes
+        data = real_export(model, shape)
+        (barrier / me).touch()
+        deadline = time.time() + 120
+        while len(list(barrier.iterdir())) < 2 and time.time() < deadline:
+            time.sleep(0.01)
+        return data
+
+    runtime.export_onnx = export_then_wait
+    colorizer = Colorizer.from_pretrained(weights, device="cpu", runtime="onnx", render_size=64)
+    np.save(out, colorizer.predict_ab(np.linspace(0, 100, 48 * 80, dtype=np.float32).reshape(1, 48, 80)))
+""")
+
+
+def test_two_processes_building_the_same_entry(test_weights, tmp_path):
+    cache, barrier = tmp_path / "cache", tmp_path / "barrier"
+    barrier.mkdir()
+    env = {**os.environ, runtime.CACHE_ENV: str(cache), "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, "-c", CHILD, str(test_weights), str(barrier), name,
+                               str(tmp_path / f"{name}.npy")], env=env, stderr=subprocess.PIPE, text=True)
+             for name in ("a", "b")]
+    for proc in procs:
+        _, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err
+    assert sorted(p.name for p in barrier.iterdir()) == ["a", "b"]  # both really built the entry
+    (entry,) = onnx_files(cache)
+    assert not list(cache.rglob(f"*{PARTIAL_MARK}*"))
+    ort.InferenceSession(str(entry), providers=["CPUExecutionProvider"])  # one valid file
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))

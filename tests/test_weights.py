@@ -1,0 +1,168 @@
+"""Weights files: safetensors with our metadata, one-line errors naming the file, never unpickled."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from filmcolor import weights
+from filmcolor.errors import WeightsError
+from filmcolor.fsutil import PARTIAL_MARK
+from filmcolor.models import create_model
+from filmcolor.weights import load_model, read_meta, resolve_weights, save_weights
+
+ARCH = "patchgan"  # small and quick to build; the format does not depend on the architecture
+
+
+def good_metadata(**changes: str) -> dict[str, str]:
+    meta = {"format": "filmcolor", "format_version": "1", "arch": ARCH, "arch_kwargs": "{}",
+            "normalization": json.dumps(weights.lab_normalization()), "info": "{}"}
+    meta.update(changes)
+    return meta
+
+
+def small_state() -> dict[str, torch.Tensor]:
+    torch.manual_seed(0)
+    return {k: v.contiguous() for k, v in create_model(ARCH).state_dict().items()}
+
+
+def assert_one_line_error_naming(path: Path, match: str | None = None) -> WeightsError:
+    with pytest.raises(WeightsError) as info:
+        load_model(path)
+    message = str(info.value)
+    assert str(path) in message and "\n" not in message, message
+    if match:
+        assert match in message, message
+    return info.value
+
+
+def test_round_trip_keeps_outputs_and_metadata(tmp_path):
+    torch.manual_seed(0)
+    kwargs = {"decoder_channels": [32, 32, 16, 16]}
+    model = create_model("filmcolor-fast", **kwargs).eval()
+    with torch.no_grad():  # non-trivial BatchNorm statistics, so buffers must round-trip too
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+    info = {"epochs": 3, "data": "photos/train", "metrics": {"psnr": 24.5}}
+    path = tmp_path / "m.safetensors"
+    save_weights(path, model, "filmcolor-fast", kwargs, info)
+    assert not list(tmp_path.glob(f"*{PARTIAL_MARK}*"))
+
+    loaded, meta = load_model(path)
+    assert meta.arch == "filmcolor-fast" and meta.arch_kwargs == kwargs and meta.info == info
+    assert meta.normalization == {"l_scale": 50.0, "l_shift": 1.0, "ab_scale": 110.0}
+    assert read_meta(path) == meta
+    assert not loaded.training
+    x = torch.rand(2, 1, 64, 96) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=0)
+
+
+def test_loading_never_unpickles(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("weights loading must not unpickle")
+
+    path = tmp_path / "m.safetensors"
+    save_weights(path, create_model(ARCH), ARCH, {})
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "Unpickler", refuse)
+    monkeypatch.setattr(torch, "load", refuse)
+    load_model(path)
+    # and a pickled checkpoint is refused, not executed
+    pickled = tmp_path / "evil.safetensors"
+    torch.save(small_state(), pickled, _use_new_zipfile_serialization=False)
+    assert_one_line_error_naming(pickled, "not a valid .safetensors")
+
+
+@pytest.mark.parametrize("content", [b"", b"hello, this is text\n",
+                                     b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}"])
+def test_not_safetensors_is_a_weights_error(tmp_path, content):
+    path = tmp_path / "bad.safetensors"
+    path.write_bytes(content)
+    assert_one_line_error_naming(path, "not a valid .safetensors")
+
+
+def test_truncated_file_is_a_weights_error(tmp_path):
+    path = tmp_path / "m.safetensors"
+    save_weights(path, create_model(ARCH), ARCH, {})
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    assert_one_line_error_naming(path)
+
+
+def test_safetensors_without_our_metadata(tmp_path):
+    path = tmp_path / "plain.safetensors"
+    save_file(small_state(), str(path))
+    assert_one_line_error_naming(path, "without filmcolor metadata")
+    with pytest.raises(WeightsError):
+        read_meta(path)
+
+
+def test_missing_tensor(tmp_path):
+    state = small_state()
+    del state["model.0.0.weight"]
+    path = tmp_path / "missing.safetensors"
+    save_file(state, str(path), metadata=good_metadata())
+    assert_one_line_error_naming(path, "missing 1")
+
+
+def test_unexpected_tensor(tmp_path):
+    path = tmp_path / "extra.safetensors"
+    save_file({**small_state(), "extra.weight": torch.zeros(3)}, str(path), metadata=good_metadata())
+    assert_one_line_error_naming(path, "unexpected 1")
+
+
+def test_tensor_of_the_wrong_shape(tmp_path):
+    state = small_state()
+    state["model.0.0.weight"] = torch.zeros(64, 4, 4, 4)
+    path = tmp_path / "shape.safetensors"
+    save_file(state, str(path), metadata=good_metadata())
+    assert_one_line_error_naming(path, "model.0.0.weight")
+
+
+def test_wrong_architecture(tmp_path):
+    path = tmp_path / "arch.safetensors"
+    save_file(small_state(), str(path), metadata=good_metadata(arch="pix2pix-unet"))
+    assert_one_line_error_naming(path, "do not match architecture 'pix2pix-unet'")
+    save_file(small_state(), str(path), metadata=good_metadata(arch="no-such-net"))
+    assert_one_line_error_naming(path, "no-such-net")
+
+
+@pytest.mark.parametrize("changes", [{"arch_kwargs": "{broken"}, {"arch_kwargs": "[1, 2]"}, {"info": "[1]"},
+                                     {"arch_kwargs": '{"no_such_argument": 1}'},
+                                     {"normalization": '{"l_scale": 100.0, "l_shift": 0, "ab_scale": 128}'}])
+def test_bad_metadata(tmp_path, changes):
+    path = tmp_path / "meta.safetensors"
+    save_file(small_state(), str(path), metadata=good_metadata(**changes))
+    assert_one_line_error_naming(path)
+
+
+def test_missing_file_and_folder(tmp_path):
+    assert_one_line_error_naming(tmp_path / "absent.safetensors", "not found")
+    assert_one_line_error_naming(tmp_path, "folder")
+
+
+def test_resolve_weights(tmp_path, monkeypatch):
+    monkeypatch.setattr(weights, "PACKAGE_WEIGHTS_DIR", tmp_path / "none")
+    with pytest.raises(WeightsError, match="filmcolor train") as info:
+        resolve_weights("default")
+    assert "--model PATH" in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(WeightsError, match="unknown model 'nonsense'"):
+        resolve_weights("nonsense")
+    file = tmp_path / "x.safetensors"
+    assert resolve_weights(str(file)) == file  # a path is passed on; loading reports if it is missing
+
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    save_weights(shipped / "filmcolor-fast.safetensors", create_model(ARCH), ARCH, {})
+    monkeypatch.setattr(weights, "PACKAGE_WEIGHTS_DIR", shipped)
+    assert resolve_weights("default") == shipped / "filmcolor-fast.safetensors"
+    assert resolve_weights(None) == shipped / "filmcolor-fast.safetensors"
