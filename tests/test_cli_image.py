@@ -183,8 +183,6 @@ def test_no_shipped_weights_says_how_to_get_them(tmp_path, monkeypatch):
     assert stderr.strip().count("\n") == 0
 
 
-@pytest.mark.xfail(reason="cli/__init__.py error_line prints messages as rich markup: '[old]' vanishes, "
-                          "'[/]' crashes; fix: rich.markup.escape(message)", strict=False)
 def test_file_names_with_brackets_are_printed_as_they_are(tmp_path, test_weights):
     bad = tmp_path / "scan [old]" / "photo.jpg"
     bad.parent.mkdir()

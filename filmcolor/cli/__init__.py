@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from filmcolor import __version__
 from filmcolor.errors import FilmcolorError
@@ -27,7 +28,7 @@ DEBUG_ENV = "FILMCOLOR_DEBUG"  # set to 1 to see tracebacks of unexpected errors
 
 def error_line(message: str) -> None:
     """Print one error line to stderr."""
-    console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
 
 
 def guarded(func: F) -> F:
