@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the shipped default weights (filmcolor/weights/filmcolor-fast.safetensors) on a CPU.
 # Stage 1: ImageNet-pretrained EfficientNet-Lite0 encoder frozen, decoder trained on 128 px crops.
-# Stage 2: everything fine-tuned (encoder at 0.1x lr, BatchNorm statistics fixed) on 192 px crops.
+# Stage 2: everything fine-tuned (encoder at 1/3 of the lr, BatchNorm statistics fixed) on 160 px crops.
 # Usage: scripts/train_default.sh RUNS_DIR [DATA_DIR]   (DATA_DIR defaults to ../shared/data/photos)
 set -euo pipefail
 runs=${1:?usage: train_default.sh RUNS_DIR [DATA_DIR]}
@@ -14,6 +14,6 @@ resume=(); [ -f "$runs/stage1/last.pt" ] && resume=(--resume)
 filmcolor train "${common[@]}" "${resume[@]}" --out "$runs/stage1" --image-size 128 --batch-size 32 \
     --pretrain-epochs "${STAGE1_EPOCHS:-12}" --freeze-encoder-epochs 1000 --lr-pretrain 1e-3
 resume=(); [ -f "$runs/stage2/last.pt" ] && resume=(--resume)
-filmcolor train "${common[@]}" "${resume[@]}" --out "$runs/stage2" --image-size 192 --batch-size 16 \
-    --pretrain-epochs "${STAGE2_EPOCHS:-3}" --init-weights "$runs/stage1/best.safetensors" \
+filmcolor train "${common[@]}" "${resume[@]}" --out "$runs/stage2" --image-size 160 --batch-size 16 \
+    --pretrain-epochs "${STAGE2_EPOCHS:-2}" --init-weights "$runs/stage1/best.safetensors" \
     --lr-pretrain 3e-4 --encoder-lr-mult 0.33 --freeze-encoder-bn
