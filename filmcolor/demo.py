@@ -31,7 +31,7 @@ def _pan_zoom(rgb: np.ndarray, t: float, size: tuple[int, int]) -> np.ndarray:
     h, w = rgb.shape[:2]
     base = min(w / width, h / height)  # scale that fits the output inside the photo
     zoom = 1.0 + 0.25 * t
-    crop_w, crop_h = width * base / zoom, height * base / zoom
+    crop_w = width * base / zoom
     cx = crop_w / 2 + (w - crop_w) * (0.3 + 0.4 * t)
     cy = h / 2
     scale = width / crop_w
