@@ -29,18 +29,8 @@ from filmcolor.errors import ConfigError, FilmcolorError
 from filmcolor.fsutil import atomic_output, check_output_path
 from filmcolor.video.compose import COMPOSED_PIX_FMTS, YuvComposer
 from filmcolor.video.reader import LumaFrame, VideoReader
+from filmcolor.video.temporal import TemporalOptions, TemporalSmoother
 from filmcolor.video.writer import DEFAULT_PRESET, EncoderOptions, VideoWriter
-
-try:  # issue 9 provides the smoother; until it lands, temporal smoothing is off
-    from filmcolor.video.temporal import TemporalOptions, TemporalSmoother
-except ImportError:  # pragma: no cover - depends on the tree
-    TemporalSmoother = None  # type: ignore[assignment,misc]
-
-    @dataclass(frozen=True)
-    class TemporalOptions:  # type: ignore[no-redef]
-        mode: str = "off"
-        strength: float = 0.6
-        cut_threshold: float | None = None
 
 ON_ERROR = ("repeat", "fail")
 AUDIO_MODES = ("copy", "reencode", "none")
@@ -61,7 +51,7 @@ class VideoOptions:
     duration: float | None = None
     overwrite: bool = False
     on_error: str = "repeat"  # repeat the last good frame, or fail
-    temporal: TemporalOptions = field(default_factory=lambda: TemporalOptions(mode="off"))
+    temporal: TemporalOptions = field(default_factory=TemporalOptions)  # flow, the default
     preview: Path | None = None  # side-by-side before/after PNG
     preview_frames: int = 4
     queue_frames: int = 8  # per queue; bounds memory
@@ -202,7 +192,7 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
          progress: Progress | None) -> VideoReport:
     info = reader.info
     batch_size = options.batch_size or default_batch_size(colorizer)
-    smoother = _make_smoother(options.temporal)
+    smoother = TemporalSmoother(options.temporal)  # also finds scene cuts with --temporal off
     stop = threading.Event()
     frames_in = _Channel(max(options.queue_frames, batch_size), stop)
     colored = _Channel(max(options.queue_frames, batch_size), stop)
@@ -308,16 +298,10 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
         render_size=colorizer.render_size, network_shape=colorizer.network_shape(info.height, info.width),
         batch_size=batch_size, settings=_settings(options),
         stage_seconds={k: round(v, 4) for k, v in seconds.items()},
-        warnings=_temporal_warning(options.temporal), cuts=list(getattr(smoother, "cuts", []) or []))
+        warnings=[], cuts=list(smoother.cuts))
 
 
-def _temporal_warning(options: TemporalOptions) -> list[str]:
-    if TemporalSmoother is None and options.mode != "off":
-        return [f"--temporal {options.mode} is not available in this build; colour was not smoothed"]
-    return []
-
-
-def _infer_batch(batch: list[LumaFrame], batch_size: int, colorizer: Colorizer, smoother: Any,
+def _infer_batch(batch: list[LumaFrame], batch_size: int, colorizer: Colorizer, smoother: TemporalSmoother,
                  out: _Channel, seconds: dict[str, float]) -> None:
     t0 = time.perf_counter()
     height, width = batch[0].gray.shape
@@ -335,19 +319,11 @@ def _infer_batch(batch: list[LumaFrame], batch_size: int, colorizer: Colorizer, 
     seconds["inference"] += t2 - t1
     for i, frame in enumerate(batch):
         ab_small = ab_nhw2[i]
-        if smoother is not None:
-            t0 = time.perf_counter()
-            h, w = ab_small.shape[:2]
-            l_small = cv2.resize(l_net[i], (w, h), interpolation=cv2.INTER_AREA)
-            ab_small = smoother(l_small, ab_small)
-            seconds["temporal"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        h, w = ab_small.shape[:2]
+        ab_small = smoother(cv2.resize(l_net[i], (w, h), interpolation=cv2.INTER_AREA), ab_small)
+        seconds["temporal"] += time.perf_counter() - t0
         out.put(_Colored(frame, ab_small))
-
-
-def _make_smoother(options: TemporalOptions) -> Any:
-    if TemporalSmoother is None or options.mode == "off":
-        return None
-    return TemporalSmoother(options)
 
 
 def _settings(options: VideoOptions) -> dict[str, Any]:
