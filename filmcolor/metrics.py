@@ -8,10 +8,13 @@ from __future__ import annotations
 import numpy as np
 
 
+PSNR_CAP = 100.0  # dB for identical images, so that one exact match cannot make a mean infinite
+
+
 def psnr(reference: np.ndarray, test: np.ndarray, data_range: float = 255.0) -> float:
-    """PSNR in dB of two same-shaped images (uint8 RGB compared as 8-bit values)."""
+    """PSNR in dB of two same-shaped images (uint8 RGB compared as 8-bit values), capped at PSNR_CAP."""
     mse = np.mean((reference.astype(np.float64) - test.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10.0 * np.log10(data_range**2 / mse))
+    return PSNR_CAP if mse == 0 else min(PSNR_CAP, float(10.0 * np.log10(data_range**2 / mse)))
 
 
 def colorfulness(rgb: np.ndarray) -> float:

@@ -16,6 +16,7 @@ import numpy as np
 import skimage.data
 
 from filmcolor.imageio import read_image, write_image
+from filmcolor.metrics import colorfulness
 
 SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "cat")
 CLIPS = ("davis_dance_twirl.mp4", "scene_cuts.mp4", "cctv_pedestrians.avi", "bbb_with_audio.mp4")
@@ -53,6 +54,8 @@ def main() -> None:
         with av.open(str(src)) as container:
             frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
         for i in np.linspace(0, len(frames) - 1, args.frames_per_clip).round().astype(int):
+            if colorfulness(frames[i]) < 5.0:  # a black or title frame: nothing to score colour on
+                continue
             path = args.out / f"video_{Path(clip).stem}_{i:04d}.png"
             write_image(path, short_side(frames[i]))
             written.append(path)
