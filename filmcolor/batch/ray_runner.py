@@ -1,0 +1,154 @@
+"""The same batch on Ray: one task per file, results recorded by the driver as tasks finish.
+
+The driver (``BatchRunner``) discovers, plans, and is the only manifest writer, exactly as locally;
+only the executor differs. Each task runs ``process_file`` (the local code path) in a Ray worker with
+its own model: ``num_gpus=1`` per task when colouring on CUDA (Ray then gives a GPU worker one file
+and recycles it, so GPU memory is released), ``num_cpus=1`` otherwise (a CPU worker keeps its model
+loaded between files).
+
+Where it runs:
+  filmcolor batch IN -o OUT --ray                  # a Ray instance started here (ray.init())
+  filmcolor batch IN -o OUT --ray=auto             # the cluster this machine joined (`ray start` ran here)
+  filmcolor batch IN -o OUT --ray=ray://HEAD:10001 # a remote cluster through Ray Client
+On a cluster every node needs filmcolor installed (``pip install 'filmcolor[ray]'``), and IN, OUT and
+a --model file must be on storage that every node sees under the same path (NFS, a mounted bucket):
+workers read inputs and write outputs there directly (atomically), the driver writes the manifest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from pathlib import Path
+from typing import Any
+
+from filmcolor.batch.manifest import FileRecord
+from filmcolor.batch.runner import (
+    BatchEvent,
+    BatchOptions,
+    BatchResult,
+    BatchRunner,
+    FileJob,
+    ModelSpec,
+    check_folders,
+    process_file,
+)
+from filmcolor.colorize import Colorizer
+from filmcolor.errors import ConfigError, FilmcolorError, WeightsError
+from filmcolor.video.pipeline import VideoOptions
+from filmcolor.weights import resolve_weights
+
+LOCAL = "local"  # --ray with no address: start Ray on this machine
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError as err:
+        raise ConfigError("--ray needs Ray: pip install 'filmcolor[ray]'") from err
+    return ray
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_colorizer(spec: ModelSpec) -> Colorizer:
+    """One model per CPU worker process, reused by the files it is given."""
+    return spec.load()
+
+
+def colour_file_task(job: FileJob, spec: ModelSpec, video_options: VideoOptions, retries: int,
+                     retry_delay: float) -> FileRecord:
+    """Body of one Ray task: build (or reuse) the model, colour the file, return its record."""
+    try:
+        colorizer = _cached_colorizer(spec)
+    except FilmcolorError as err:
+        return job.record("failed", error=str(err))
+    return process_file(job, colorizer, video_options, retries, retry_delay)
+
+
+def ray_device(spec: ModelSpec, cluster_gpus: float) -> tuple[str, int]:
+    """(device for the workers, GPUs per task): CUDA when asked for, or 'auto' and the cluster has GPUs."""
+    if spec.device.startswith("cuda") or (spec.device == "auto" and cluster_gpus > 0):
+        if cluster_gpus <= 0:
+            raise ConfigError(f"--device {spec.device}: the Ray cluster has no GPUs (use --device cpu)")
+        return "cuda", 1  # Ray sets CUDA_VISIBLE_DEVICES to the task's GPU
+    if spec.device == "auto":
+        return "cpu", 0
+    return spec.device, 0
+
+
+class RayExecutor:
+    """Submits one Ray task per file and collects records with ``ray.wait`` as tasks finish."""
+
+    def __init__(self, spec: ModelSpec, video_options: VideoOptions, options: BatchOptions,
+                 address: str | None = LOCAL):
+        ray = self._ray = _import_ray()
+        self._owns_ray = not ray.is_initialized()
+        if self._owns_ray:
+            try:
+                ray.init(address=None if address in (None, LOCAL) else address, include_dashboard=False,
+                         log_to_driver=False, configure_logging=False)
+            except (ConnectionError, RuntimeError, ValueError) as err:
+                raise ConfigError(f"--ray {address}: cannot connect to Ray ({err})") from err
+        resources = ray.cluster_resources()
+        device, gpus = ray_device(spec, float(resources.get("GPU", 0)))
+        if Path(spec.name_or_path).exists():  # a weights file: workers need the same absolute path
+            spec = dataclasses.replace(spec, name_or_path=str(Path(spec.name_or_path).resolve()))
+        self.spec = dataclasses.replace(spec, device=device)
+        if not resolve_weights(self.spec.name_or_path).exists():  # fail fast, here, not once per file
+            raise WeightsError(f"{self.spec.name_or_path}: weights file not found")
+        slots = resources.get("GPU", 0) if gpus else resources.get("CPU", 1)
+        self.capacity = options.jobs or max(1, int(slots))
+        self.inflight = 0
+        self._video_options = video_options
+        self._options = options
+        # Ray retries a task whose worker died (OOM-killed, node lost); process_file retries errors itself
+        self._task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=options.retries,
+                                retry_exceptions=False)(colour_file_task)
+        self._refs: dict[Any, FileJob] = {}
+
+    def submit(self, job: FileJob) -> None:
+        ref = self._task.remote(job, self.spec, self._video_options, self._options.retries,
+                                self._options.retry_delay)
+        self._refs[ref] = job
+        self.inflight += 1
+
+    def collect(self, timeout: float) -> list[FileRecord]:
+        ray = self._ray
+        if not self._refs:
+            return []
+        ready, rest = ray.wait(list(self._refs), num_returns=1, timeout=timeout)
+        if ready and rest:
+            ready += ray.wait(rest, num_returns=len(rest), timeout=0)[0]
+        out = []
+        for ref in ready:
+            job = self._refs.pop(ref)
+            self.inflight -= 1
+            try:
+                out.append(ray.get(ref))
+            except ray.exceptions.TaskCancelledError:
+                out.append(job.record("interrupted", error="interrupted"))
+            except ray.exceptions.RayError as err:  # the worker or its node died, beyond max_retries
+                lines = str(err).strip().splitlines()
+                reason = f"ray: {type(err).__name__}: {lines[-1] if lines else ''}"
+                out.append(job.record("failed", error=reason))
+        return out
+
+    def cancel(self) -> None:
+        for ref in list(self._refs):  # running tasks get a KeyboardInterrupt: their partials are removed
+            self._ray.cancel(ref)
+
+    def shutdown(self) -> None:
+        if self._owns_ray and self._ray.is_initialized():
+            self._ray.shutdown()
+
+
+def run_ray(in_dir: Path, out_dir: Path, spec: ModelSpec, video_options: VideoOptions | None = None,
+            options: BatchOptions | None = None, address: str | None = LOCAL,
+            on_event: BatchEvent | None = None) -> BatchResult:
+    """Like ``runner.run_local`` but each file is a Ray task; ``address`` as for ``ray.init``."""
+    video_options, options = video_options or VideoOptions(), options or BatchOptions()
+    video_options.validate()
+    options.validate()
+    check_folders(Path(in_dir), Path(out_dir))
+    executor = RayExecutor(spec, video_options, options, address)
+    return BatchRunner(in_dir, out_dir, executor, options, on_event).run()

@@ -1,0 +1,202 @@
+"""`filmcolor batch`: colour whole folders into a mirrored tree, resumably, locally or on Ray."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn
+from rich.table import Table
+
+from filmcolor.batch.manifest import MANIFEST_NAME, FileRecord
+from filmcolor.batch.runner import BatchOptions, BatchResult, ModelSpec, run_local
+from filmcolor.cli import EXIT_FAILURE, EXIT_INTERRUPTED, console, error_line, guarded
+from filmcolor.cli.video import video_command, video_options_from_cli
+from filmcolor.colorize import DEFAULT_RENDER_SIZE
+from filmcolor.errors import OutputError
+from filmcolor.fsutil import write_bytes_atomic
+
+# Every `filmcolor video` option is a batch option too, except those naming one file.
+_PER_FILE_OPTIONS = {"input_path", "output", "report", "preview", "quiet"}
+_MODEL_OPTIONS = ("model", "device", "runtime", "render_size")
+_FAILED_SHOWN = 20
+
+
+def _video_params() -> list[click.Parameter]:
+    return [p for p in video_command.params if p.name not in _PER_FILE_OPTIONS]
+
+
+@click.command("batch")
+@click.argument("in_dir", metavar="IN_DIR", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path), metavar="OUT_DIR",
+              help="Output folder: IN_DIR's tree is mirrored here, with the manifest "
+                   f"({MANIFEST_NAME}) that makes reruns resume.")
+@click.option("--pattern", "patterns", multiple=True, metavar="GLOB",
+              help="Only files whose name or path under IN_DIR matches (repeatable), e.g. 'cam1/*.avi' "
+                   "[default: known video and image extensions].")
+@click.option("--force", is_flag=True, help="Redo every file, even those done before and unchanged.")
+@click.option("--retries", type=click.IntRange(0), default=1, show_default=True,
+              help="Extra attempts for a file after a transient error (I/O, out of memory); "
+                   "corrupt files are not retried.")
+@click.option("--jobs", type=click.IntRange(1), default=None,
+              help="Files in flight at once; locally they share one model while their decoding and "
+                   "encoding overlap [default: 1; with --ray, every slot of the cluster].")
+@click.option("--watch", is_flag=True,
+              help="Keep polling IN_DIR and colour new files once they stop growing; Ctrl-C to stop.")
+@click.option("--poll-interval", type=float, default=10.0, show_default=True, metavar="SECONDS",
+              help="With --watch: seconds between scans of IN_DIR.")
+@click.option("--settle", type=float, default=30.0, show_default=True, metavar="SECONDS",
+              help="With --watch: a file is taken once unchanged for this long.")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="Run one Ray task per file: --ray alone starts Ray here; --ray=auto joins this machine's "
+                   "cluster; --ray=ray://HEAD:10001 a remote one (IN_DIR and OUT_DIR on shared storage).")
+@click.option("--report", type=click.Path(path_type=Path), default=None, metavar="FILE.json",
+              help="Write a JSON report: counts, frames, hours of footage, fps, and every file's record.")
+@click.option("-q", "--quiet", is_flag=True, help="Print failures and the summary only.")
+@guarded
+def batch_command(in_dir: Path, out_dir: Path, patterns: tuple[str, ...], force: bool, retries: int,
+                  jobs: int | None, watch: bool, poll_interval: float, settle: float, ray_address: str | None,
+                  report: Path | None, quiet: bool, **video_kwargs: Any) -> None:
+    """Colour every video and photo under IN_DIR into OUT_DIR, resumably.
+
+    Takes every 'filmcolor video' option. Reruns skip files already done whose input has not changed
+    and redo the rest (interrupted, failed, changed); a file that fails is recorded with its reason and
+    the batch goes on. Exit code 0 only when nothing failed. Ctrl-C stops cleanly (partial outputs
+    removed); a second Ctrl-C stops at once; SIGTERM acts as Ctrl-C.
+
+    \b
+    Examples:
+      filmcolor batch reels/ -o reels_color/
+      filmcolor batch /cctv -o /cctv_color --pattern '*.mp4' --jobs 2 --report night.json
+      filmcolor batch /cctv -o /cctv_color --watch --settle 60
+      filmcolor batch /nfs/archive -o /nfs/archive_color --ray=auto
+
+    \b
+    Overnight, surviving logout:   nohup filmcolor batch /cctv -o /out --report /out/report.json -q \\
+                                     > /out/batch.log 2>&1 &
+    Morning:                       jq '.counts, .footage_hours, .files.failed' /out/report.json
+    Under systemd, run the same command as a service (Restart=on-failure, SuccessExitStatus=130);
+    a restart resumes where it stopped.
+    """
+    spec = ModelSpec(str(video_kwargs.pop("model")), video_kwargs.pop("device"), video_kwargs.pop("runtime"),
+                     video_kwargs.pop("render_size") or DEFAULT_RENDER_SIZE)
+    accepted = inspect.signature(video_options_from_cli).parameters
+    video_options = video_options_from_cli(**{k: v for k, v in video_kwargs.items() if k in accepted})
+    options = BatchOptions(patterns=patterns, force=force, overwrite=video_options.overwrite, retries=retries,
+                           jobs=jobs, watch=watch, poll_interval=poll_interval, settle=settle)
+    options.validate()
+    if report is not None and not report.parent.exists():
+        raise OutputError(f"{report}: report folder {report.parent} does not exist")
+    with _terminate_as_interrupt(), _BatchDisplay(quiet) as display:
+        if ray_address is not None:
+            from filmcolor.batch.ray_runner import run_ray
+
+            run = functools.partial(run_ray, in_dir, out_dir, spec, video_options, options, ray_address)
+        else:
+            run = functools.partial(run_local, in_dir, out_dir, spec.load(), video_options, options)
+        try:
+            result = run(on_event=display.on_event)
+        except KeyboardInterrupt:  # the second Ctrl-C: files in flight are abandoned where they stand
+            error_line("stopped at once; partial outputs are removed by the next run of the same command")
+            sys.stderr.flush()
+            os._exit(EXIT_INTERRUPTED)  # worker threads are inside FFmpeg / the model: do not wait for them
+    if report is not None:
+        write_bytes_atomic(report, json.dumps(result.to_dict(), indent=2).encode() + b"\n")
+    console.print(summary_table(result))
+    if result.failed:
+        for record in result.failed[:_FAILED_SHOWN]:
+            console.print(f"[red]failed[/] {record.path}: {record.error}", soft_wrap=True)
+        if len(result.failed) > _FAILED_SHOWN:
+            more = len(result.failed) - _FAILED_SHOWN
+            console.print(f"... and {more} more (see --report or {MANIFEST_NAME})")
+    if result.was_interrupted:
+        console.print("[yellow]interrupted[/]: partial outputs removed; run the same command to resume")
+        raise SystemExit(EXIT_INTERRUPTED)
+    if result.failed:
+        raise SystemExit(EXIT_FAILURE)
+
+
+batch_command.params[2:2] = _video_params()  # after IN_DIR and -o, as in `filmcolor video --help`
+
+
+def summary_table(result: BatchResult) -> Table:
+    table = Table(title=f"filmcolor batch: {result.in_dir} -> {result.out_dir}", show_header=False,
+                  title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("[green]done[/]", str(len(result.done)))
+    table.add_row("skipped (done before)", str(len(result.skipped)))
+    table.add_row("[red]failed[/]" if result.failed else "failed", str(len(result.failed)))
+    if result.interrupted:
+        table.add_row("[yellow]interrupted[/]", str(len(result.interrupted)))
+    table.add_row("frames", f"{result.frames:,}")
+    table.add_row("hours of footage", f"{result.footage_seconds / 3600:.3f}")
+    table.add_row("mean fps (per file)", f"{result.mean_fps:.1f}")
+    table.add_row("throughput (all files)", f"{result.throughput_fps:.1f} fps")
+    table.add_row("wall time", f"{result.elapsed:.1f} s")
+    return table
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (systemd stop, kill) takes the same clean path as Ctrl-C."""
+    try:
+        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _BatchDisplay:
+    """Rich progress: a line per file in flight (frames, fps) and one line per finished file."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TextColumn("{task.fields[fps]}"), console=console,
+                                 transient=True, disable=quiet)
+        self.tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> _BatchDisplay:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)  # type: ignore[arg-type]
+
+    def on_event(self, event: str, record: FileRecord, done: int, total: int | None) -> None:
+        if event == "queued":
+            self.tasks[record.path] = self.progress.add_task(record.path, total=None, fps="")
+        elif event == "frames" and record.path in self.tasks:
+            task = self.tasks[record.path]
+            speed = next((t.speed for t in self.progress.tasks if t.id == task), None)
+            self.progress.update(task, completed=done, total=max(total, done) if total else None,
+                                 fps=f"{speed:5.1f} fps" if speed else "")
+        elif event == "retry":
+            self.progress.console.print(f"[yellow]retry[/] {record.path}: {record.error}", soft_wrap=True)
+        elif event in ("done", "failed", "interrupted"):
+            task = self.tasks.pop(record.path, None)
+            if task is not None:
+                self.progress.remove_task(task)
+            if event == "done" and not self.quiet:
+                what = f"{record.frames} frames, {record.fps:.1f} fps" if record.kind == "video" else "image"
+                self.progress.console.print(f"[green]ok[/] {record.path} -> {record.output} ({what})",
+                                            soft_wrap=True)
+            elif event == "failed" and not self.quiet:
+                self.progress.console.print(f"[red]failed[/] {record.path}: {record.error}", soft_wrap=True)
+
+
+COMMANDS = [batch_command]

@@ -1,0 +1,350 @@
+"""`filmcolor batch`: mirrored outputs, bad files isolated, resume after rerun, kill -9 or Ctrl-C, --watch."""
+
+from __future__ import annotations
+
+import _thread
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from media import decode_video, gray_frame, make_clip
+
+import filmcolor.batch.runner as runner_mod
+from filmcolor import lab
+from filmcolor.batch import (
+    MANIFEST_NAME,
+    BatchOptions,
+    BatchRunner,
+    FileRecord,
+    Manifest,
+    ModelSpec,
+    read_manifest,
+    run_local,
+)
+from filmcolor.batch.runner import ThreadExecutor, output_rel
+from filmcolor.cli import main
+from filmcolor.errors import OutputError
+from filmcolor.fsutil import PARTIAL_MARK
+from filmcolor.video.pipeline import TemporalOptions, VideoOptions
+
+FAST = ["--runtime", "torch", "--render-size", "64", "--preset", "ultrafast", "--temporal", "off"]
+VIDEO = VideoOptions(preset="ultrafast", temporal=TemporalOptions(mode="off"))
+GOOD = {"a.mp4": "a.mp4", "sub/b.avi": "sub/b.mkv", "sub/deeper/c.mkv": "sub/deeper/c.mkv",
+        "photos/p.png": "photos/p.png"}
+BAD = ("bad/corrupt.mp4", "bad/empty.mov")
+
+
+def make_tree(root: Path) -> Path:
+    """Nested clips (mp4 with audio, MJPEG avi, mkv), a photo, a corrupt and an empty file, a text file."""
+    (root / "sub" / "deeper").mkdir(parents=True)
+    (root / "photos").mkdir()
+    (root / "bad").mkdir()
+    make_clip(root / "a.mp4", width=64, height=48, frames=6, audio="aac")
+    make_clip(root / "sub" / "b.avi", width=64, height=48, frames=5, codec="mjpeg", pix_fmt="yuvj420p")
+    make_clip(root / "sub" / "deeper" / "c.mkv", width=66, height=50, frames=4)
+    cv2.imwrite(str(root / "photos" / "p.png"), gray_frame(3, 40, 56))
+    (root / "bad" / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(3000))
+    (root / "bad" / "empty.mov").write_bytes(b"")
+    (root / "notes.txt").write_text("not media")
+    return root
+
+
+@pytest.fixture(scope="module")
+def colorizer(test_weights: Path):
+    return ModelSpec(str(test_weights), device="cpu", runtime="torch", render_size=64).load()
+
+
+@pytest.fixture()
+def tree(tmp_path: Path) -> Path:
+    return make_tree(tmp_path / "in")
+
+
+def outputs(out_dir: Path) -> dict[str, int]:
+    """Every file under OUT_DIR (manifest aside) -> mtime_ns."""
+    return {p.relative_to(out_dir).as_posix(): p.stat().st_mtime_ns for p in out_dir.rglob("*")
+            if p.is_file() and not p.name.startswith(".")}
+
+
+def partials(out_dir: Path) -> list[Path]:
+    return list(out_dir.rglob(f"*{PARTIAL_MARK}*"))
+
+
+def chroma(rgb: np.ndarray) -> float:
+    return float(np.abs(lab.rgb_to_lab(rgb)[..., 1:]).mean())
+
+
+def batch_cli(*args: str | Path):
+    return CliRunner().invoke(main, ["batch", *map(str, args), *FAST])
+
+
+def test_cli_colours_tree_reports_bad_files_exit_1(tmp_path: Path, tree: Path, test_weights: Path) -> None:
+    out, report = tmp_path / "out", tmp_path / "report.json"
+    result = batch_cli(tree, "-o", out, "--model", test_weights, "--retries", "0", "--report", report)
+    assert result.exit_code == 1, result.output
+    assert sorted(outputs(out)) == sorted(GOOD.values()) and not partials(out)  # mirrored, nothing else
+    for src, dst in GOOD.items():
+        if src.endswith(".png"):
+            assert cv2.imread(str(out / dst)).shape[:2] == (40, 56)
+            assert chroma(cv2.cvtColor(cv2.imread(str(out / dst)), cv2.COLOR_BGR2RGB)) > 3
+            continue
+        times_in, _, size_in = decode_video(tree / src)
+        times_out, frames_out, size_out = decode_video(out / dst)
+        assert len(times_out) == len(times_in) and size_out == size_in
+        assert chroma(frames_out[-1]) > 3
+    records = read_manifest(out)
+    assert {k: r.status for k, r in records.items()} == {**dict.fromkeys(GOOD, "done"),
+                                                         **dict.fromkeys(BAD, "failed")}
+    assert "empty" in records["bad/empty.mov"].error
+    assert "not a readable video file" in records["bad/corrupt.mp4"].error
+    assert records["a.mp4"].frames == 6 and records["a.mp4"].seconds == pytest.approx(0.6, abs=0.05)
+    data = json.loads(report.read_text())
+    assert data["counts"] == {"done": 4, "skipped": 0, "failed": 2, "interrupted": 0}
+    assert data["frames"] == 6 + 5 + 4
+    assert data["footage_hours"] == pytest.approx(1.5 / 3600, rel=0.1)
+    assert data["mean_fps"] > 0
+    assert {r["path"] for r in data["files"]["failed"]} == set(BAD)
+    assert "done" in result.stderr and "failed" in result.stderr and "bad/empty.mov" in result.stderr
+
+    # the rerun skips what is done (outputs untouched) and tries the failed ones again
+    before = outputs(out)
+    again = batch_cli(tree, "-o", out, "--model", test_weights, "--retries", "0", "--report", report, "-q")
+    assert again.exit_code == 1
+    assert outputs(out) == before
+    counts = json.loads(report.read_text())["counts"]
+    assert counts == {"done": 0, "skipped": 4, "failed": 2, "interrupted": 0}
+
+
+def test_all_good_exits_0_and_pattern_selects(tmp_path: Path, tree: Path, test_weights: Path) -> None:
+    out = tmp_path / "out"
+    result = batch_cli(tree, "-o", out, "--model", test_weights, "-q", "--pattern", "sub/*",
+                       "--pattern", "*.png")
+    assert result.exit_code == 0, result.output
+    assert sorted(outputs(out)) == ["photos/p.png", "sub/b.mkv", "sub/deeper/c.mkv"]
+
+
+def test_rerun_skips_unchanged_redoes_changed_and_force_redoes_all(tmp_path: Path, tree: Path,
+                                                                   colorizer) -> None:
+    out = tmp_path / "out"
+    for bad in BAD:
+        (tree / bad).unlink()
+    first = run_local(tree, out, colorizer, VIDEO, BatchOptions(retries=0))
+    assert len(first.done) == 4 and not first.failed
+    before = outputs(out)
+
+    second = run_local(tree, out, colorizer, VIDEO, BatchOptions(retries=0))
+    assert (len(second.done), len(second.skipped)) == (0, 4)
+    assert outputs(out) == before
+
+    make_clip(tree / "a.mp4", width=64, height=48, frames=9)  # the recorder rewrote it
+    third = run_local(tree, out, colorizer, VIDEO, BatchOptions(retries=0))
+    assert [r.path for r in third.done] == ["a.mp4"] and len(third.skipped) == 3
+    assert len(decode_video(out / "a.mp4")[0]) == 9
+    after = outputs(out)
+    assert after["a.mp4"] != before["a.mp4"]
+    assert all(after[k] == v for k, v in before.items() if k != "a.mp4")
+
+    (out / "sub" / "b.mkv").unlink()  # an output deleted by hand is made again
+    assert [r.path for r in run_local(tree, out, colorizer, VIDEO, BatchOptions()).done] == ["sub/b.avi"]
+
+    forced = run_local(tree, out, colorizer, VIDEO, BatchOptions(force=True))
+    assert len(forced.done) == 4 and not forced.skipped
+    assert all(outputs(out)[k] > after[k] for k in ("a.mp4", "photos/p.png"))
+
+
+def test_existing_output_not_written_by_the_batch_is_kept(tmp_path: Path, colorizer) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    cv2.imwrite(str(src / "p.png"), gray_frame(0, 32, 32))
+    (out).mkdir()
+    (out / "p.png").write_bytes(b"someone else's file")
+    result = run_local(src, out, colorizer, VIDEO, BatchOptions())
+    assert "not written by this batch" in result.failed[0].error
+    assert (out / "p.png").read_bytes() == b"someone else's file"
+    assert len(run_local(src, out, colorizer, VIDEO, BatchOptions(overwrite=True)).done) == 1
+
+
+def test_transient_errors_are_retried(tmp_path: Path, tree: Path, colorizer,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    real = runner_mod.colorize_video
+    calls: dict[str, int] = {}
+
+    def flaky(input_path: Path, *args, **kwargs):
+        calls[input_path.name] = calls.get(input_path.name, 0) + 1
+        if input_path.name == "a.mp4" and calls["a.mp4"] == 1:
+            raise OSError(5, "Input/output error (network share dropped)")
+        return real(input_path, *args, **kwargs)
+
+    monkeypatch.setattr(runner_mod, "colorize_video", flaky)
+    out = tmp_path / "out"
+    result = run_local(tree, out, colorizer, VIDEO, BatchOptions(retries=1, retry_delay=0))
+    record = next(r for r in result.done if r.path == "a.mp4")
+    assert record.attempts == 2
+    assert calls["corrupt.mp4"] == 1  # corrupt input is permanent: no retry
+    calls.clear()
+    result = run_local(tree, out, colorizer, VIDEO, BatchOptions(retries=0, force=True))
+    failed = {r.path: r.error for r in result.failed}
+    assert "Input/output error" in failed["a.mp4"]
+    assert len(result.done) == 3
+
+
+def _clip_tree(root: Path, big_frames: int) -> Path:
+    root.mkdir(parents=True)
+    for name in ("a1.mp4", "a2.mp4"):
+        make_clip(root / name, width=64, height=48, frames=4)
+    make_clip(root / "z_big.mp4", width=160, height=120, frames=big_frames, bframes=False)
+    return root
+
+
+def test_sigkill_mid_file_then_rerun_finishes_each_file_once(tmp_path: Path, test_weights: Path,
+                                                             colorizer) -> None:
+    src, out = _clip_tree(tmp_path / "in", big_frames=200), tmp_path / "out"
+    cmd = [sys.executable, "-m", "filmcolor", "batch", str(src), "-o", str(out), "--model", str(test_weights),
+           *FAST, "-q", "--batch-size", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None:
+            sizes = [p.stat().st_size for p in out.glob(f".z_big{PARTIAL_MARK}*") if p.exists()]
+            if sizes and sizes[0] > 0:  # the muxer flushed its first 32 KB: mid-file
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, f"finished before it could be killed: {proc.stderr.read().decode()}"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not (out / "z_big.mp4").exists()  # no half file under the final name
+    assert partials(out)  # the killed run's partial is still there
+    killed = read_manifest(out)
+    assert killed["z_big.mp4"].status == "running"
+    done_before = {k for k, r in killed.items() if r.status == "done"}
+    assert done_before == {"a1.mp4", "a2.mp4"}
+    mtimes = outputs(out)
+
+    rerun = run_local(src, out, colorizer, VIDEO, BatchOptions())
+    assert rerun.stale_partials_removed >= 1 and not partials(out)
+    assert [r.path for r in rerun.done] == ["z_big.mp4"] and {r.path for r in rerun.skipped} == done_before
+    assert {k: outputs(out)[k] for k in mtimes} == mtimes  # finished files not rewritten
+    assert len(decode_video(out / "z_big.mp4")[0]) == 200
+
+
+def test_ctrl_c_removes_the_partial_and_the_rerun_completes(tmp_path: Path, colorizer) -> None:
+    src, out = _clip_tree(tmp_path / "in", big_frames=120), tmp_path / "out"
+    interrupted = threading.Event()
+
+    def on_event(event: str, record: FileRecord, done: int, total: int | None) -> None:
+        if event == "frames" and record.path == "z_big.mp4" and done == 10 and not interrupted.is_set():
+            interrupted.set()
+            _thread.interrupt_main()  # what Ctrl-C does: KeyboardInterrupt in the driver's thread
+
+    result = run_local(src, out, colorizer, VIDEO, BatchOptions(jobs=2), on_event)
+    assert result.was_interrupted and [r.path for r in result.interrupted] == ["z_big.mp4"]
+    assert not (out / "z_big.mp4").exists() and not partials(out)
+    assert read_manifest(out)["z_big.mp4"].status == "interrupted"
+    rerun = run_local(src, out, colorizer, VIDEO, BatchOptions())
+    assert [r.path for r in rerun.done] == ["z_big.mp4"] and len(rerun.skipped) == 2
+    assert len(decode_video(out / "z_big.mp4")[0]) == 120
+
+
+def test_jobs_share_one_model(tmp_path: Path, tree: Path, colorizer) -> None:
+    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
+    run_local(tree, serial, colorizer, VIDEO, BatchOptions(retries=0))
+    result = run_local(tree, parallel, colorizer, VIDEO, BatchOptions(retries=0, jobs=3))
+    assert len(result.done) == 4 and len(result.failed) == 2
+    for src, dst in GOOD.items():
+        if not src.endswith(".png"):
+            a, b = decode_video(serial / dst)[1], decode_video(parallel / dst)[1]
+            assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_watch_takes_new_files_once_they_stop_growing(tmp_path: Path, colorizer) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    cv2.imwrite(str(src / "old.png"), gray_frame(0, 32, 32))
+    options = BatchOptions(watch=True, poll_interval=0.1, settle=0.5)
+    runner = BatchRunner(src, out, ThreadExecutor(colorizer, VIDEO, options), options)
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    try:
+        _wait_for(lambda: read_manifest(out).get("old.png", None) is not None, 20)
+        clip = make_clip(tmp_path / "staging.mp4", width=64, height=48, frames=5)
+        growing = src / "cam1" / "live.mp4"
+        growing.parent.mkdir()
+        data = clip.read_bytes()
+        with open(growing, "wb") as fh:  # a recorder writing the file in pieces
+            for i in range(0, len(data), len(data) // 4 + 1):
+                fh.write(data[i:i + len(data) // 4 + 1])
+                fh.flush()
+                time.sleep(0.2)
+                assert "cam1/live.mp4" not in read_manifest(out)  # not taken while growing
+        _wait_for(lambda: getattr(read_manifest(out).get("cam1/live.mp4"), "status", "") == "done", 30)
+    finally:
+        runner.request_stop()
+        thread.join(30)
+    assert not thread.is_alive()
+    assert len(decode_video(out / "cam1" / "live.mp4")[0]) == 5
+    assert {r.path for r in runner.result.done} == {"old.png", "cam1/live.mp4"}
+
+
+def _wait_for(condition, seconds: float) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def test_manifest_skips_a_torn_line_and_allows_one_writer(tmp_path: Path) -> None:
+    record = FileRecord(path="a.mp4", size=10, mtime_ns=5, status="done", output="a.mp4", frames=3)
+    with Manifest(tmp_path) as manifest:
+        manifest.append(record)
+        with pytest.raises(OutputError, match="another filmcolor batch"):
+            Manifest(tmp_path).open()
+    with open(tmp_path / MANIFEST_NAME, "ab") as fh:
+        fh.write(b'{"path": "b.mp4", "size": 1')  # power lost mid-append
+    with Manifest(tmp_path) as manifest:
+        assert list(manifest.records) == ["a.mp4"] and manifest.records["a.mp4"].frames == 3
+        assert manifest.torn_lines == 1
+    assert (tmp_path / MANIFEST_NAME).read_text().count("\n") == 1  # compacted
+
+
+def test_output_names() -> None:
+    assert output_rel("x/y.mp4") == "x/y.mp4" and output_rel("x/y.AVI") == "x/y.mkv"
+    assert output_rel("x/y.ts") == "x/y.mkv" and output_rel("p.TIF") == "p.TIF"
+
+
+@pytest.mark.parametrize("case", ["missing", "same", "file"])
+def test_bad_folders_exit_1_and_leave_nothing(tmp_path: Path, test_weights: Path, case: str) -> None:
+    src = tmp_path / "in"
+    if case != "missing":
+        src.mkdir()
+    if case == "file":
+        src.rmdir()
+        src.write_bytes(b"x")
+    out = src if case == "same" else tmp_path / "out"
+    result = batch_cli(src, "-o", out, "--model", test_weights)
+    assert result.exit_code == 1
+    expected = {"missing": "folder not found", "same": "must differ", "file": "not a folder"}[case]
+    assert expected in result.stderr
+    assert case == "same" or not out.exists()
+
+
+def test_same_clip_copied_twice_gives_two_outputs(tmp_path: Path, colorizer) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    make_clip(src / "x.avi", width=32, height=32, frames=2, codec="mjpeg", pix_fmt="yuvj420p")
+    make_clip(src / "x.mkv", width=32, height=32, frames=2)
+    result = run_local(src, out, colorizer, VIDEO, BatchOptions())
+    assert sorted(r.output for r in result.done) == ["x.avi.mkv", "x.mkv"]
