@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from filmcolor.batch.manifest import FileRecord, Manifest
-from filmcolor.colorize import DEFAULT_RENDER_SIZE, Colorizer
+from filmcolor.colorize import DEFAULT_VIDEO_RENDER_SIZE, Colorizer
 from filmcolor.errors import ConfigError, FilmcolorError, InputError, WeightsError
 from filmcolor.fsutil import PARTIAL_MARK, remove_stale_partials
 from filmcolor.imageio import IMAGE_EXTENSIONS, read_image, write_image
@@ -48,7 +48,7 @@ class ModelSpec:
     name_or_path: str = "default"
     device: str = "auto"
     runtime: str = "auto"
-    render_size: int = DEFAULT_RENDER_SIZE
+    render_size: int = DEFAULT_VIDEO_RENDER_SIZE  # one model serves videos and stills alike
 
     def load(self) -> Colorizer:
         return Colorizer.from_pretrained(self.name_or_path, device=self.device, runtime=self.runtime,

@@ -21,7 +21,7 @@ from filmcolor.batch.manifest import MANIFEST_NAME, FileRecord
 from filmcolor.batch.runner import BatchOptions, BatchResult, ModelSpec, run_local
 from filmcolor.cli import EXIT_FAILURE, EXIT_INTERRUPTED, console, error_line, guarded
 from filmcolor.cli.video import video_command, video_options_from_cli
-from filmcolor.colorize import DEFAULT_RENDER_SIZE
+from filmcolor.colorize import DEFAULT_VIDEO_RENDER_SIZE
 from filmcolor.errors import OutputError
 from filmcolor.fsutil import write_bytes_atomic
 
@@ -88,7 +88,7 @@ def batch_command(in_dir: Path, out_dir: Path, patterns: tuple[str, ...], force:
     a restart resumes where it stopped.
     """
     spec = ModelSpec(str(video_kwargs.pop("model")), video_kwargs.pop("device"), video_kwargs.pop("runtime"),
-                     video_kwargs.pop("render_size") or DEFAULT_RENDER_SIZE)
+                     video_kwargs.pop("render_size") or DEFAULT_VIDEO_RENDER_SIZE)
     accepted = inspect.signature(video_options_from_cli).parameters
     video_options = video_options_from_cli(**{k: v for k, v in video_kwargs.items() if k in accepted})
     options = BatchOptions(patterns=patterns, force=force, overwrite=video_options.overwrite, retries=retries,
