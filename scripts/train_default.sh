@@ -2,6 +2,7 @@
 # Reproduces the shipped default weights (filmcolor/weights/filmcolor-fast.safetensors) on a CPU.
 # Stage 1: ImageNet-pretrained EfficientNet-Lite0 encoder frozen, decoder trained on 128 px crops.
 # Stage 2: everything fine-tuned (encoder at 1/3 of the lr, BatchNorm statistics fixed) on 160 px crops.
+# Stage 3: fine-tuned on 192 px crops with a stronger pull toward saturated colours (chroma weight 2).
 # Usage: scripts/train_default.sh RUNS_DIR [DATA_DIR]   (DATA_DIR defaults to ../shared/data/photos)
 set -euo pipefail
 runs=${1:?usage: train_default.sh RUNS_DIR [DATA_DIR]}
@@ -17,3 +18,7 @@ resume=(); [ -f "$runs/stage2/last.pt" ] && resume=(--resume)
 filmcolor train "${common[@]}" "${resume[@]}" --out "$runs/stage2" --image-size 160 --batch-size 16 \
     --pretrain-epochs "${STAGE2_EPOCHS:-2}" --init-weights "$runs/stage1/best.safetensors" \
     --lr-pretrain 3e-4 --encoder-lr-mult 0.33 --freeze-encoder-bn
+resume=(); [ -f "$runs/stage3/last.pt" ] && resume=(--resume)
+filmcolor train "${common[@]}" "${resume[@]}" --out "$runs/stage3" --image-size 192 --batch-size 16 \
+    --pretrain-epochs "${STAGE3_EPOCHS:-3}" --init-weights "$runs/stage2/final.safetensors" \
+    --lr-pretrain 2e-4 --encoder-lr-mult 0.33 --freeze-encoder-bn --chroma-weight "${STAGE3_CHROMA_WEIGHT:-2.0}"
