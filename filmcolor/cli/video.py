@@ -24,7 +24,8 @@ from filmcolor.cli import console, guarded, model_options
 from filmcolor.colorize import DEFAULT_VIDEO_RENDER_SIZE, Colorizer
 from filmcolor.errors import InputError
 from filmcolor.fsutil import check_output_path, write_bytes_atomic
-from filmcolor.video.pipeline import TemporalOptions, VideoOptions, colorize_video
+from filmcolor.video.pipeline import VideoOptions, colorize_video
+from filmcolor.video.temporal import TEMPORAL_MODES, TemporalOptions
 from filmcolor.video.writer import DEFAULT_PRESET
 
 _TIME = re.compile(r"^(?:(?:(\d+):)?(\d+):)?(\d+(?:\.\d*)?)$")
@@ -73,9 +74,10 @@ class _FpsColumn(ProgressColumn):
                    "upsampled to full size and the original full-resolution brightness is kept.")
 @click.option("--batch-size", type=int, default=None,
               help="Frames per network call [default: 1 with ONNX Runtime, 4 with torch on CPU, 16 on GPU].")
-@click.option("--temporal", type=click.Choice(["off", "ema", "flow"]), default="flow", show_default=True,
+@click.option("--temporal", type=click.Choice(TEMPORAL_MODES), default=TemporalOptions().mode, show_default=True,
               help="Smooth colour over time to stop flicker: motion-compensated (flow), plain average (ema).")
-@click.option("--temporal-strength", type=click.FloatRange(0.0, 1.0), default=0.6, show_default=True,
+@click.option("--temporal-strength", type=click.FloatRange(0.0, 1.0), default=TemporalOptions().strength,
+              show_default=True,
               help="How much of the previous frames' colour is kept (0 = none).")
 @click.option("--cut-threshold", type=float, default=None,
               help="Scene-cut sensitivity; smoothing restarts at each cut (lower finds more cuts).")
