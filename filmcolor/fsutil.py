@@ -12,6 +12,8 @@ from pathlib import Path
 from filmcolor.errors import OutputError
 
 PARTIAL_MARK = ".filmcolor-partial-"
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once at import (os.umask can only be read by setting it)
 
 
 def partial_name(target: Path) -> Path:
@@ -43,6 +45,8 @@ def atomic_output(target: Path) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+            if os.fstat(fh.fileno()).st_mode & 0o777 == 0o600:  # some writers create private temp files
+                os.fchmod(fh.fileno(), 0o666 & ~_UMASK)
         os.replace(tmp, target)
         with contextlib.suppress(OSError):
             dir_fd = os.open(target.parent, os.O_RDONLY)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import click
 import torch
 from rich.console import Console
@@ -9,6 +12,7 @@ from rich.table import Table
 from torch.utils.flop_counter import FlopCounterMode
 
 from filmcolor.cli import guarded
+from filmcolor.colorize import DEFAULT_RENDER_SIZE, DEFAULT_VIDEO_RENDER_SIZE
 from filmcolor.models import create_model, list_models, model_info
 from filmcolor.weights import DEFAULT_WEIGHTS_NAME, read_meta, shipped_weights
 
@@ -26,7 +30,7 @@ def gflops_at(name: str, size: int = 256) -> float:
 @guarded
 def models_command() -> None:
     """List architectures (parameters, GFLOPs at 256x256) and shipped weights with their metrics."""
-    out = Console()
+    out = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 140)
     arch = Table(title="Architectures")
     for col in ("name", "kind", "parameters", "GFLOPs @256x256", "description"):
         arch.add_column(col)
@@ -35,18 +39,24 @@ def models_command() -> None:
         params = sum(p.numel() for p in create_model(name).parameters())
         arch.add_row(name, info.kind, f"{params / 1e6:.2f} M", f"{gflops_at(name):.2f}", info.description)
     out.print(arch)
-    weights = Table(title="Shipped weights")
-    for col in ("name", "architecture", "render size", "runtime (CPU)", "val PSNR / gray", "colourfulness / real"):
+    weights = Table(title="Shipped weights (no download: they are inside the package)")
+    for col in ("name", "architecture", "render size", "runtime", "ab gain", "on", "PSNR / gray",
+                "colourfulness / real"):
         weights.add_column(col)
     for name, path in shipped_weights().items():
         meta = read_meta(path)
-        m = meta.info.get("metrics", {})
         label = f"{name} (default)" if name == DEFAULT_WEIGHTS_NAME else name
-        psnr = f"{m['psnr']:.2f} / {m['gray_psnr']:.2f} dB" if "psnr" in m else "-"
-        colour = f"{m['colorfulness']:.1f} / {m['real_colorfulness']:.1f}" if "colorfulness" in m else "-"
-        weights.add_row(label, meta.arch, str(meta.info.get("render_size", 256)), "onnx", psnr, colour)
+        sizes = f"video {DEFAULT_VIDEO_RENDER_SIZE}, photos {DEFAULT_RENDER_SIZE}"
+        gain = f"{meta.info.get('ab_gain', 1.0):.2f}"
+        scored = [("val", meta.info.get("metrics", {})), ("unseen", meta.info.get("unseen_metrics", {}))]
+        for i, (where, m) in enumerate((w, m) for w, m in scored if m or w == "val"):
+            psnr = f"{m['psnr']:.2f} / {m['gray_psnr']:.2f} dB" if "psnr" in m else "-"
+            colour = f"{m['colorfulness']:.1f} / {m['real_colorfulness']:.1f}" if "colorfulness" in m else "-"
+            first = i == 0
+            weights.add_row(label if first else "", meta.arch if first else "", sizes if first else "",
+                            "onnx (CPU), torch (GPU)" if first else "", gain if first else "", where, psnr, colour)
     if not shipped_weights():
-        weights.add_row("(none installed)", "-", "-", "-", "train with 'filmcolor train'", "-")
+        weights.add_row("(none installed)", "-", "-", "-", "-", "-", "train with 'filmcolor train'", "-")
     out.print(weights)
 
 
