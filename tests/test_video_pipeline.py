@@ -103,7 +103,7 @@ def test_report_fields_and_stage_times(tmp_path: Path, colorizer: Colorizer) -> 
                 "settings", "stage_seconds", "warnings", "cuts"):
         assert key in data
     assert data["frames"] == 6 and data["batch_size"] == 4 and data["render_size"] == 64
-    assert set(data["stage_seconds"]) >= {"decode", "luma", "inference", "lab_to_rgb", "encode"}
+    assert set(data["stage_seconds"]) >= {"decode", "luma", "inference", "temporal", "chroma", "encode"}
     assert data["stage_seconds"]["inference"] > 0
     assert data["duration"] == pytest.approx(0.6, abs=1e-6)
 

@@ -75,7 +75,7 @@ class VideoOptions:
             raise ConfigError(f"--duration {self.duration:g}: must be positive")
 
 
-STAGES = ("decode", "luma", "inference", "temporal", "lab_to_rgb", "encode")
+STAGES = ("decode", "luma", "inference", "temporal", "chroma", "encode")  # chroma: Lab -> Cb/Cr
 
 
 @dataclass
@@ -269,7 +269,7 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
                 t1 = time.perf_counter()
                 writer.write(rgb, item.frame.pts)
             t2 = time.perf_counter()
-            seconds["lab_to_rgb"] += t1 - t0
+            seconds["chroma"] += t1 - t0
             seconds["encode"] += t2 - t1
             if preview is not None:
                 preview.offer(item.frame.index, item.frame.gray,
