@@ -21,7 +21,7 @@ from filmcolor.errors import FilmcolorError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line
 EXIT_FAILURE, EXIT_INTERRUPTED = 1, 130
 DEBUG_ENV = "FILMCOLOR_DEBUG"  # set to 1 to see tracebacks of unexpected errors
 
