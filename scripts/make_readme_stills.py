@@ -1,8 +1,9 @@
 """Before/after stills for the README and the model card, made by a model (default: the shipped one).
 
 Usage: python scripts/make_readme_stills.py [--model PATH] [--out docs] [--data ../shared/data]
-Writes docs/before_after_photos.jpg (historical B&W photographs) and docs/before_after_video.jpg
-(frames of the sample clips made gray, beside the colour originals).
+Writes docs/before_after_photos.jpg (historical B&W photographs), docs/before_after_video.jpg
+(frames of the sample clips made gray, beside the colour originals) and docs/val_samples.jpg
+(val photos: gray input | model | original), the model card's sample sheet.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ PHOTOS = ("1906_nyc_street_cleaning.jpg", "1890_hawaii_surfer.jpg", "1936_migran
           "c1900s_redwood_lumberjacks.jpg", "1911_easter_nyc.jpg", "1880s_locomotive.jpg")
 CLIP_FRAMES = (("davis_dance_twirl.mp4", 40), ("scene_cuts.mp4", 20), ("scene_cuts.mp4", 100),
                ("scene_cuts.mp4", 170), ("cctv_pedestrians.avi", 60), ("bw_film_excerpt.mp4", 120))
+VAL_SHEET_EVERY = 40  # every 40th val photo (sorted): 11 photos across the sources
 TILE_HEIGHT = 240
 
 
@@ -79,7 +81,13 @@ def main() -> None:
             row.append(rgb)
         rows.append(row)
     write_image(args.out / "before_after_video.jpg", sheet(rows))
-    print(f"wrote {args.out / 'before_after_photos.jpg'} and {args.out / 'before_after_video.jpg'}")
+    rows = []
+    for path in sorted((args.data / "photos" / "val").glob("*.jpg"))[::VAL_SHEET_EVERY]:
+        rgb = read_image(path)
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        rows.append([gray, colour_gray(colorizer, gray), rgb])
+    write_image(args.out / "val_samples.jpg", sheet(rows))
+    print(f"wrote before_after_photos.jpg, before_after_video.jpg and val_samples.jpg to {args.out}")
 
 
 if __name__ == "__main__":
