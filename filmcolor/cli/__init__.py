@@ -84,7 +84,7 @@ def main() -> None:
 def _register() -> None:
     import importlib
 
-    for name in ("image", "models", "video", "batch", "train", "evaluate", "evaluate_video", "demo"):
+    for name in ("image", "models", "video", "batch", "train", "evaluate", "evaluate_video", "demo", "data"):
         try:
             module = importlib.import_module(f"filmcolor.cli.{name}")
         except ModuleNotFoundError as err:
