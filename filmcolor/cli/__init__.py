@@ -42,7 +42,7 @@ def guarded(func: F) -> F:
             error_line(str(err))
             sys.exit(EXIT_FAILURE)
         except KeyboardInterrupt:
-            error_line("interrupted; partial outputs were removed")
+            error_line("interrupted; nothing half-written was left under a final name")
             sys.exit(EXIT_INTERRUPTED)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
