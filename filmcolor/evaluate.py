@@ -1,4 +1,4 @@
-"""Scoring a colouriser on colour photos: the photo's 8-bit luma in, RGB PSNR and colourfulness out.
+"""Scoring a colouriser on colour photos: the photo's 8-bit luma in; PSNR, SSIM, colourfulness, ab error out.
 
 The do-nothing baseline is the gray picture itself (the luma replicated to RGB), scored the same way.
 """
@@ -14,8 +14,9 @@ import numpy as np
 
 from filmcolor import lab
 from filmcolor.colorize import Colorizer
-from filmcolor.imageio import is_image_path, read_image
-from filmcolor.metrics import colorfulness, psnr
+from filmcolor.errors import OutputError
+from filmcolor.imageio import is_image_path, read_image, write_image
+from filmcolor.metrics import ab_auc, ab_error, colorfulness, psnr, ssim
 
 
 def list_images(folders: Iterable[Path]) -> list[Path]:
@@ -42,46 +43,142 @@ def source_of(path: Path) -> str:
     return match.group(1) if match else stem.split("_")[0]
 
 
-def score_image(colorizer: Colorizer, rgb: np.ndarray) -> dict[str, float]:
+def colorize_luma(colorizer: Colorizer, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The gray baseline (the luma replicated to RGB) and the colouriser's picture from that luma, uint8 RGB."""
     gray = luma_of(rgb)
     l_hw = lab.gray_to_l(gray)
     ab = colorizer.colorize_batch(l_hw[None])[0]
-    out = lab.lab_to_rgb_uint8(l_hw, ab)
-    gray_rgb = np.repeat(gray[..., None], 3, axis=2)
+    return np.repeat(gray[..., None], 3, axis=2), lab.lab_to_rgb_uint8(l_hw, ab)
+
+
+def score_prediction(rgb: np.ndarray, gray_rgb: np.ndarray, pred_rgb: np.ndarray) -> dict[str, float]:
+    """Every per-image metric of a prediction and of the gray baseline against the original (all uint8 RGB).
+
+    ab errors (Lab units) compare the ab of the pictures as written, at full resolution; the gray
+    baseline's ab is 0.
+    """
+    ab_true = lab.rgb_to_lab(rgb)[..., 1:]
+    ab_pred = lab.rgb_to_lab(pred_rgb)[..., 1:]
+    ab_gray = np.zeros_like(ab_true)
     return {
-        "psnr": psnr(rgb, out),
+        "psnr": psnr(rgb, pred_rgb),
         "gray_psnr": psnr(rgb, gray_rgb),
-        "colorfulness": colorfulness(out),
+        "colorfulness": colorfulness(pred_rgb),
         "real_colorfulness": colorfulness(rgb),
+        "gray_colorfulness": colorfulness(gray_rgb),
+        "ssim": ssim(rgb, pred_rgb),
+        "gray_ssim": ssim(rgb, gray_rgb),
+        "ab_error": ab_error(ab_true, ab_pred),
+        "gray_ab_error": ab_error(ab_true, ab_gray),
+        "auc": ab_auc(ab_true, ab_pred),
+        "gray_auc": ab_auc(ab_true, ab_gray),
     }
 
 
+def score_image(colorizer: Colorizer, rgb: np.ndarray) -> dict[str, float]:
+    return score_prediction(rgb, *colorize_luma(colorizer, rgb))
+
+
+# Called with (path, gray, prediction, original) for every scored image, all uint8 RGB (H, W, 3).
+ImageSink = Callable[[Path, np.ndarray, np.ndarray, np.ndarray], None]
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    image = read_image(path)
+    rgb = image[..., :3] if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
+    return np.ascontiguousarray(rgb)
+
+
 def evaluate_images(colorizer: Colorizer, paths: list[Path],
-                    progress: Callable[[int, int], None] | None = None) -> dict:
-    """Mean metrics over ``paths`` plus a per-source breakdown; PSNR in dB over 8-bit RGB."""
+                    progress: Callable[[int, int], None] | None = None,
+                    on_image: ImageSink | None = None) -> dict:
+    """Mean metrics over ``paths`` plus a per-source breakdown; PSNR in dB over 8-bit RGB.
+
+    ``on_image`` receives each gray / prediction / original triple (to save them or make a sheet).
+    """
     rows: list[tuple[str, dict[str, float]]] = []
     for i, path in enumerate(paths):
-        image = read_image(path)
-        rgb = image[..., :3] if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
-        rows.append((source_of(path), score_image(colorizer, np.ascontiguousarray(rgb))))
+        rgb = read_rgb(path)
+        gray_rgb, pred_rgb = colorize_luma(colorizer, rgb)
+        rows.append((source_of(path), score_prediction(rgb, gray_rgb, pred_rgb)))
+        if on_image is not None:
+            on_image(path, gray_rgb, pred_rgb, rgb)
         if progress is not None:
             progress(i + 1, len(paths))
     return summarize(rows)
 
 
 def summarize(rows: list[tuple[str, dict[str, float]]]) -> dict:
-    def mean_of(items: list[dict[str, float]]) -> dict[str, float]:
+    def mean_of(items: list[dict[str, float]]) -> dict:
         keys = items[0].keys()
         means = {k: float(np.mean([it[k] for it in items])) for k in keys}
         means["psnr_gain"] = means["psnr"] - means["gray_psnr"]
         means["colorfulness_ratio"] = means["colorfulness"] / max(means["real_colorfulness"], 1e-9)
-        return {k: round(v, 4) for k, v in means.items()} | {"images": len(items)}
+        means["delta_colorfulness"] = abs(means["colorfulness"] - means["real_colorfulness"])
+        means["gray_delta_colorfulness"] = abs(means["gray_colorfulness"] - means["real_colorfulness"])
+        return {k: round(v, 4) for k, v in means.items()} | {"images": len(items), "n": len(items)}
 
     if not rows:
-        return {"images": 0}
+        return {"images": 0, "n": 0}
     by_source: dict[str, list[dict[str, float]]] = {}
     for src, row in rows:
         by_source.setdefault(src, []).append(row)
     result = mean_of([r for _, r in rows])
     result["by_source"] = {src: mean_of(items) for src, items in sorted(by_source.items())}
     return result
+
+
+def mirrored_name(path: Path, folders: Iterable[Path]) -> Path:
+    """``path`` relative to the input folder it was found in (prefixed by that folder's name when several)."""
+    folders = [Path(f) for f in folders]
+    for folder in folders:
+        if folder.is_dir() and path.is_relative_to(folder):
+            relative = path.relative_to(folder)
+            return Path(folder.resolve().name) / relative if len(folders) > 1 else relative
+    return Path(path.name)
+
+
+class PredictionWriter:
+    """An ImageSink that writes each prediction to ``out_dir`` under its mirrored name (atomic writes)."""
+
+    def __init__(self, out_dir: Path, folders: Iterable[Path]):
+        self.out_dir = Path(out_dir)
+        self.folders = [Path(f) for f in folders]
+
+    def __call__(self, path: Path, gray: np.ndarray, pred: np.ndarray, original: np.ndarray) -> None:
+        target = self.out_dir / mirrored_name(path, self.folders)
+        if target.resolve() == Path(path).resolve():
+            raise OutputError(f"{target}: saving there would overwrite the original; choose another --save folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_image(target, pred)
+
+
+SHEET_TILE_HEIGHT = 200  # pixels
+
+
+class ContactSheet:
+    """An ImageSink that keeps the first ``rows`` images as gray | prediction | original tiles."""
+
+    def __init__(self, rows: int = 12, tile_height: int = SHEET_TILE_HEIGHT):
+        self.rows, self.tile_height = rows, tile_height
+        self._strips: list[np.ndarray] = []
+
+    def __call__(self, path: Path, gray: np.ndarray, pred: np.ndarray, original: np.ndarray) -> None:
+        if len(self._strips) < self.rows:
+            self._strips.append(np.concatenate([self._tile(im) for im in (gray, pred, original)], axis=1))
+
+    def _tile(self, rgb: np.ndarray) -> np.ndarray:
+        h, w = rgb.shape[:2]
+        width = max(1, round(w * self.tile_height / h))
+        interpolation = cv2.INTER_AREA if h > self.tile_height else cv2.INTER_CUBIC
+        return cv2.resize(rgb, (width, self.tile_height), interpolation=interpolation)
+
+    def image(self) -> np.ndarray:
+        """The sheet, uint8 RGB; rows narrower than the widest are padded with black on the right."""
+        if not self._strips:
+            raise OutputError("contact sheet: no images were scored")
+        width = max(s.shape[1] for s in self._strips)
+        return np.concatenate([np.pad(s, ((0, 0), (0, width - s.shape[1]), (0, 0))) for s in self._strips])
+
+    def write(self, path: Path) -> None:
+        write_image(Path(path), self.image())

@@ -13,12 +13,12 @@ import torch
 from click.testing import CliRunner
 from media import color_photo
 from skimage.color import lab2rgb, rgb2lab
-from skimage.metrics import peak_signal_noise_ratio
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from filmcolor.cli import main
 from filmcolor.colorize import Colorizer
 from filmcolor.evaluate import evaluate_images, list_images, luma_of
-from filmcolor.metrics import PSNR_CAP, colorfulness, psnr
+from filmcolor.metrics import PSNR_CAP, ab_auc, ab_error, colorfulness, psnr, ssim
 from filmcolor.models import create_model
 from filmcolor.weights import save_weights
 
@@ -172,3 +172,143 @@ def test_unreadable_image_is_one_line(test_weights: Path, tmp_path: Path) -> Non
     assert code == 1
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and "broken.png" in lines[0]
+
+
+# ---- SSIM, ab error and its AuC: the metrics themselves ----
+
+def test_ssim_against_skimage_and_by_hand() -> None:
+    rng = np.random.default_rng(1)
+    x = color_photo(0, 40, 52, seed=2)
+    y = np.clip(x.astype(int) + rng.integers(-30, 31, x.shape), 0, 255).astype(np.uint8)
+    assert ssim(x, x) == pytest.approx(1.0)
+    assert ssim(x, y) == pytest.approx(structural_similarity(x, y, channel_axis=2, data_range=255), abs=1e-12)
+    assert ssim(x, y) < 0.99
+    # constant images: no variance, so each channel is (2 mx my + C1) / (mx^2 + my^2 + C1), C1 = (0.01 * 255)^2
+    orange, gray = np.full((9, 9, 3), (200, 100, 50), np.uint8), np.full((9, 9, 3), 124, np.uint8)
+    c1 = (0.01 * 255) ** 2
+    by_hand = np.mean([(2 * m * 124 + c1) / (m * m + 124 * 124 + c1) for m in (200, 100, 50)])
+    assert ssim(orange, gray) == pytest.approx(by_hand)
+    # smaller than the 7x7 window: the largest odd window that fits, then the whole image
+    small = x[:5, :6]
+    assert ssim(small, y[:5, :6]) == pytest.approx(
+        structural_similarity(small, y[:5, :6], channel_axis=2, data_range=255, win_size=5))
+    assert ssim(orange[:2, :2], gray[:2, :2]) == pytest.approx(by_hand)
+
+
+def _auc_by_thresholds(distance: np.ndarray) -> float:
+    """The definition, literally: the fraction of pixels within t, averaged over t = 0, 1, ..., 150."""
+    return float(np.mean([np.mean(distance <= t) for t in range(151)]))
+
+
+def test_ab_error_and_auc_by_hand() -> None:
+    rng = np.random.default_rng(0)
+    ab_true = rng.uniform(-60, 60, (6, 7, 2))
+    shifted = ab_true + np.array([3.0, 4.0])  # off by (3, 4) everywhere: distance 5
+    assert ab_error(ab_true, shifted) == pytest.approx(5.0)
+    # within t for t = 5 .. 150: 146 of the 151 thresholds
+    assert ab_auc(ab_true, shifted) == pytest.approx(146 / 151)
+    assert ab_auc(ab_true, ab_true) == pytest.approx(1.0)
+    # half the pixels exact, half 200 away (beyond every threshold): area 1/2; mean error 100
+    far = ab_true.copy()
+    far[:3] += np.array([0.0, 200.0])
+    assert ab_error(ab_true, far) == pytest.approx(100.0)
+    assert ab_auc(ab_true, far) == pytest.approx(0.5)
+    # an error of 0.5 misses only t = 0
+    assert ab_auc(ab_true, ab_true + np.array([0.3, 0.4])) == pytest.approx(150 / 151)
+    # arbitrary errors: the closed form equals the literal sweep
+    noisy = ab_true + rng.normal(0, 40, ab_true.shape)
+    distance = np.linalg.norm(ab_true - noisy, axis=-1)
+    assert ab_auc(ab_true, noisy) == pytest.approx(_auc_by_thresholds(distance), abs=1e-12)
+
+
+# ---- eval: the new numbers, the gray baseline, --save and --sheet ----
+
+def test_eval_ssim_ab_error_auc_of_a_zero_ab_model(zero_ab_weights: Path, tmp_path: Path) -> None:
+    photos = [color_photo(i, 48, 64, seed=11) for i in range(3)]
+    for i, rgb in enumerate(photos):
+        write_rgb(tmp_path / "photos" / f"p{i}.png", rgb)
+    code, result, err = run_eval(str(tmp_path / "photos"), "--model", str(zero_ab_weights),
+                                 "--render-size", "64")
+    assert code == 0, err
+    assert result["n"] == result["images"] == 3
+    ssim_pred, ssim_gray, ab_err, auc = [], [], [], []
+    for rgb in photos:
+        gray_rgb = np.repeat(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+        lab_gray = rgb2lab(gray_rgb)
+        lab_gray[..., 1:] = 0.0
+        l_only = np.clip(np.round(lab2rgb(lab_gray) * 255), 0, 255).astype(np.uint8)
+        ssim_pred.append(structural_similarity(rgb, l_only, channel_axis=2, data_range=255))
+        ssim_gray.append(structural_similarity(rgb, gray_rgb, channel_axis=2, data_range=255))
+        chroma = np.linalg.norm(rgb2lab(rgb)[..., 1:], axis=-1)  # distance of the true ab from ab = 0
+        ab_err.append(chroma.mean())
+        auc.append(_auc_by_thresholds(chroma))
+    assert result["ssim"] == pytest.approx(np.mean(ssim_pred), abs=2e-3)
+    assert result["gray_ssim"] == pytest.approx(np.mean(ssim_gray), abs=1e-4)
+    # the model predicts ab = 0: its errors are the gray baseline's, both the originals' mean chroma
+    assert result["gray_ab_error"] == pytest.approx(np.mean(ab_err), abs=0.02)
+    assert result["ab_error"] == pytest.approx(np.mean(ab_err), abs=0.02)
+    assert result["gray_auc"] == pytest.approx(np.mean(auc), abs=2e-3)
+    assert result["auc"] == pytest.approx(np.mean(auc), abs=2e-3)
+    assert result["gray_colorfulness"] == 0.0
+    assert result["delta_colorfulness"] == pytest.approx(abs(result["colorfulness"] - result["real_colorfulness"]),
+                                                         abs=2e-4)
+    assert result["gray_delta_colorfulness"] == pytest.approx(result["real_colorfulness"], abs=1e-4)
+
+
+def test_eval_constant_colour_by_hand(zero_ab_weights: Path, tmp_path: Path) -> None:
+    write_rgb(tmp_path / "flat" / "orange.png", np.full((32, 48, 3), (200, 100, 50), np.uint8))
+    code, result, err = run_eval(str(tmp_path / "flat"), "--model", str(zero_ab_weights), "--render-size", "32")
+    assert code == 0, err
+    c1 = (0.01 * 255) ** 2  # constant pictures: SSIM is the luminance term of each channel (gray level 124)
+    assert result["gray_ssim"] == pytest.approx(np.mean([(2 * m * 124 + c1) / (m * m + 124 * 124 + c1)
+                                                         for m in (200, 100, 50)]), abs=1e-4)
+    chroma = float(np.hypot(*rgb2lab(np.array([[[200, 100, 50]]], np.uint8))[0, 0, 1:]))
+    assert result["gray_ab_error"] == pytest.approx(chroma, abs=0.01)
+    assert result["gray_auc"] == pytest.approx((151 - math.ceil(chroma)) / 151, abs=1e-4)
+
+
+def test_eval_save_and_sheet(zero_ab_weights: Path, tmp_path: Path) -> None:
+    photos = {"a.png": color_photo(0, 40, 60, seed=3), "sub/b.png": color_photo(1, 50, 40, seed=3),
+              "sub/c.png": color_photo(2, 30, 30, seed=3)}
+    for name, rgb in photos.items():
+        write_rgb(tmp_path / "photos" / name, rgb)
+    out, sheet = tmp_path / "out", tmp_path / "sheet.png"
+    code, result, err = run_eval(str(tmp_path / "photos"), "--model", str(zero_ab_weights), "--render-size", "32",
+                                 "--save", str(out), "--sheet", str(sheet), "--sheet-rows", "2")
+    assert code == 0, err
+    assert result["images"] == 3 and result["sheet"] == str(sheet)
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == ["a.png", "sub", "sub/b.png", "sub/c.png"]
+    for name, rgb in photos.items():  # the saved prediction of an ab = 0 model: the L-only picture
+        saved = cv2.cvtColor(cv2.imread(str(out / name)), cv2.COLOR_BGR2RGB)
+        gray_rgb = np.repeat(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+        lab_gray = rgb2lab(gray_rgb)
+        lab_gray[..., 1:] = 0.0
+        l_only = np.clip(np.round(lab2rgb(lab_gray) * 255), 0, 255)
+        assert saved.shape == rgb.shape and np.abs(saved - l_only).max() <= 1
+    # the first two images (sorted: a.png 40x60, sub/b.png 50x40), 200 px high, three tiles a row
+    grid = cv2.cvtColor(cv2.imread(str(sheet)), cv2.COLOR_BGR2RGB)
+    assert grid.shape == (400, 3 * 300, 3)
+    original_tile = cv2.resize(photos["a.png"], (300, 200), interpolation=cv2.INTER_CUBIC)
+    np.testing.assert_array_equal(grid[:200, 600:900], original_tile)
+    assert not grid[200:, 3 * 160:].any()  # the narrower second row is padded with black
+    assert not list(tmp_path.rglob("*partial*"))
+
+
+def test_eval_save_into_the_input_folder_is_refused(zero_ab_weights: Path, tmp_path: Path) -> None:
+    original = color_photo(0, 32, 32)
+    write_rgb(tmp_path / "photos" / "p.png", original)
+    before = (tmp_path / "photos" / "p.png").read_bytes()
+    code, _, err = run_eval(str(tmp_path / "photos"), "--model", str(zero_ab_weights), "--render-size", "32",
+                            "--save", str(tmp_path / "photos"))
+    assert code == 1
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "overwrite the original" in lines[0]
+    assert (tmp_path / "photos" / "p.png").read_bytes() == before
+
+
+def test_eval_sheet_needs_an_image_name(zero_ab_weights: Path, tmp_path: Path) -> None:
+    write_rgb(tmp_path / "photos" / "p.png", color_photo(0, 32, 32))
+    code, _, err = run_eval(str(tmp_path / "photos"), "--model", str(zero_ab_weights),
+                            "--sheet", str(tmp_path / "sheet.txt"))
+    assert code == 2 and "--sheet" in err
+    assert not (tmp_path / "sheet.txt").exists()

@@ -10,9 +10,10 @@ from rich.progress import Progress
 
 from filmcolor.cli import console, guarded, model_options
 from filmcolor.colorize import DEFAULT_RENDER_SIZE, Colorizer
-from filmcolor.errors import InputError
-from filmcolor.evaluate import evaluate_images, list_images
+from filmcolor.errors import InputError, OutputError
+from filmcolor.evaluate import ContactSheet, ImageSink, PredictionWriter, evaluate_images, list_images
 from filmcolor.fsutil import write_bytes_atomic
+from filmcolor.imageio import is_image_path
 
 
 @click.command("eval")
@@ -27,16 +28,23 @@ from filmcolor.fsutil import write_bytes_atomic
 @click.option("--limit", type=int, default=0, help="Score only the first N images (sorted by path).")
 @click.option("--by-source", is_flag=True, help="Include the per-source breakdown in the JSON.")
 @click.option("--json-out", type=click.Path(path_type=Path), default=None, help="Also write the JSON here.")
+@click.option("--save", "save_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the colourised images in this folder (names mirror the inputs').")
+@click.option("--sheet", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a contact sheet (rows of gray | prediction | original) to this .png/.jpg.")
+@click.option("--sheet-rows", type=click.IntRange(min=1), default=12, show_default=True,
+              help="Images (rows) on the contact sheet: the first N scored.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @guarded
 def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, device: str, runtime: str,
                  render_size: int, ab_gain: float | None, limit: int, by_source: bool, json_out: Path | None,
-                 quiet: bool) -> None:
+                 save_dir: Path | None, sheet: Path | None, sheet_rows: int, quiet: bool) -> None:
     """Score a model on colour photos in FOLDERS (e.g. ../shared/data/photos/val).
 
     Each photo's 8-bit luma (BT.601, what a B&W scan gives) is coloured and compared with the
-    original: mean RGB PSNR (dB, 8-bit) and Hasler-Suesstrunk colourfulness, beside the gray
-    baseline (the luma picture itself) and the originals' colourfulness. Prints JSON.
+    original, beside the gray baseline (the luma picture itself, ab = 0): mean RGB PSNR (dB, 8-bit),
+    SSIM, ab error (Lab units) and its AuC over thresholds 0..150 (Zhang et al. 2016), and
+    Hasler-Suesstrunk colourfulness of prediction and originals. Prints JSON.
     """
     folders = (*folders, *data)
     if not folders:
@@ -49,16 +57,39 @@ def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, 
         paths = paths[:limit]
     if not paths:
         raise InputError(f"no images found in {', '.join(map(str, folders))}")
+    if sheet is not None:
+        if not is_image_path(sheet):
+            raise click.BadParameter(f"{sheet}: give a .png or .jpg file name", param_hint="--sheet")
+        if not sheet.parent.exists():
+            raise OutputError(f"{sheet}: output folder {sheet.parent} does not exist")
+    sinks: list[ImageSink] = []
+    if save_dir is not None:
+        sinks.append(PredictionWriter(save_dir, folders))
+    contact_sheet = ContactSheet(sheet_rows) if sheet is not None else None
+    if contact_sheet is not None:
+        sinks.append(contact_sheet)
+
+    def keep(*images) -> None:
+        for sink in sinks:
+            sink(*images)
+
     colorizer = Colorizer.from_pretrained(model, device=device, render_size=render_size, runtime=runtime)
     if ab_gain is not None:
         colorizer.ab_gain = ab_gain
     with Progress(console=console, disable=quiet, transient=True) as bar:
         task = bar.add_task("scoring", total=len(paths))
-        summary = evaluate_images(colorizer, paths, progress=lambda done, total: bar.update(task, completed=done))
+        summary = evaluate_images(colorizer, paths, progress=lambda done, total: bar.update(task, completed=done),
+                                  on_image=keep if sinks else None)
+    if contact_sheet is not None:
+        contact_sheet.write(sheet)
     if not by_source:
         summary.pop("by_source", None)
     result = {"model": colorizer.model_name, "render_size": render_size, "runtime": colorizer.runtime,
               "ab_gain": colorizer.ab_gain, "folders": [str(f) for f in folders], **summary}
+    if save_dir is not None:
+        result["saved_to"] = str(save_dir)
+    if sheet is not None:
+        result["sheet"] = str(sheet)
     text = json.dumps(result, indent=2)
     click.echo(text)
     if json_out is not None:
