@@ -159,6 +159,62 @@ def test_overfitting_four_photos_drives_the_l1_loss_down(tmp_path: Path) -> None
     assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:3]), losses
 
 
+# ---- bad training data: unreadable and grayscale files are skipped and counted ----
+
+def _write_bad_files(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a picture")
+    (folder / "empty.jpg").write_bytes(b"")
+    gray = cv2.cvtColor(cv2.imread(str(write_photos(folder / "tmp", 1, seed=9) / "photo_000.png")),
+                        cv2.COLOR_BGR2GRAY)
+    cv2.imwrite(str(folder / "gray_one_channel.png"), gray)  # a single-channel file
+    cv2.imwrite(str(folder / "gray_three_channels.jpg"), cv2.merge([gray, gray, gray]))  # R = G = B (+ JPEG noise)
+    (folder / "tmp" / "photo_000.png").unlink()
+    (folder / "tmp").rmdir()
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_unreadable_and_gray_images_are_skipped_and_counted(tmp_path: Path, cache: bool) -> None:
+    data = write_photos(tmp_path / "train", 4, seed=4)
+    _write_bad_files(data)
+    val = write_photos(tmp_path / "val", 2, seed=5)
+    (val / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    events: list[dict] = []
+    cfg = tiny_config(data, tmp_path / "run", val_data=(str(val),), val_size=3, cache_images=cache, max_steps=2)
+    result = train(cfg, progress=events.append)
+    assert result.steps == 2
+    start = events[0]
+    assert start["event"] == "start"
+    assert (start["train_images"], start["val_images"]) == (4, 2)
+    assert (start["skipped_unreadable"], start["skipped_gray"], start["val_skipped_unreadable"]) == (2, 2, 1)
+    assert sorted(Path(line.split(":")[0]).name for line in start["unreadable"]) == \
+        ["broken.jpg", "corrupt.png", "empty.jpg"]
+    logged = read_jsonl(tmp_path / "run" / "metrics.jsonl")[0]
+    assert logged == start
+
+
+def test_cli_reports_the_skipped_images(tmp_path: Path) -> None:
+    data = write_photos(tmp_path / "train", 4, seed=4)
+    _write_bad_files(data)
+    result = _invoke("--data", str(data), "--val-data", str(write_photos(tmp_path / "val", 1, seed=5)),
+                     "--out", str(tmp_path / "run"), "--arch", "pix2pix-unet", "--arch-kwargs",
+                     json.dumps(TINY_PIX2PIX), "--image-size", "64", "--batch-size", "2", "--pretrain-epochs", "1",
+                     "--epochs", "0", "--workers", "0", "--device", "cpu", "--threads", "1", "--render-size", "64",
+                     "--val-images", "1", "--sample-images", "1", "--max-steps", "1", "-q")
+    assert result.exit_code == 0, result.output
+    assert "skipped 2 unreadable and 2 grayscale images" in result.stderr, result.stderr
+
+
+def test_cli_folder_of_only_bad_images(tmp_path: Path) -> None:
+    _write_bad_files(tmp_path / "bad")
+    result = _invoke("--data", str(tmp_path / "bad"), "--out", str(tmp_path / "run"), "--device", "cpu", "-q")
+    assert result.exit_code == 1
+    lines = _error_lines(result)
+    assert len(lines) == 1 and "no usable training images" in lines[0], result.stderr
+    assert "2 unreadable, 2 grayscale" in lines[0]
+    assert not (tmp_path / "run").exists()
+
+
 # ---- data-parallel: torchrun, 2 gloo processes on the CPU ----
 
 def test_torchrun_two_cpu_processes_train_and_only_rank0_writes(photos: Path, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from filmcolor.cli import console, guarded
@@ -114,6 +115,10 @@ def train_command(arch_kwargs: str, resume: bool, quiet: bool, compile_: bool, *
             if event["event"] == "start" and rank0:
                 console.print(f"training on {event['device']}: {event['train_images']} images, "
                               f"{event['val_images']} val, pretrained encoder: {event['pretrained_encoder']}")
+                unreadable = event["skipped_unreadable"] + event["val_skipped_unreadable"]
+                if unreadable or event["skipped_gray"]:
+                    console.print(f"skipped {unreadable} unreadable and {event['skipped_gray']} grayscale images"
+                                  + (f" (e.g. {escape(event['unreadable'][0])})" if event["unreadable"] else ""))
                 bar.update(task, total=event["steps_per_epoch"])
             elif event["event"] == "step":
                 losses = " ".join(f"{k[5:]}={v:.4f}" for k, v in event.items() if k.startswith("loss"))

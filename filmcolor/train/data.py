@@ -6,6 +6,8 @@ the batches an uninterrupted one would, whatever the number of loader workers.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -14,7 +16,7 @@ import torch
 from torch.utils.data import Dataset
 
 from filmcolor import lab
-from filmcolor.errors import InputError
+from filmcolor.errors import FilmcolorError, InputError
 from filmcolor.evaluate import list_images
 from filmcolor.imageio import read_image
 
@@ -48,6 +50,61 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image[..., :3])
 
 
+GRAY_CHROMA = 2.0  # Lab units: a picture whose mean chroma is below this has no colour to learn from
+_CHROMA_CHECK_SIDE = 64  # pixels: the chroma check looks at a copy this small (a mean needs no detail)
+
+
+def mean_chroma(rgb: np.ndarray) -> float:
+    """Mean chroma sqrt(a^2 + b^2) of an RGB uint8 image in Lab units, measured on a small copy."""
+    h, w = rgb.shape[:2]
+    scale = _CHROMA_CHECK_SIDE / max(h, w)
+    if scale < 1:
+        rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    ab = lab.rgb_to_lab(np.ascontiguousarray(rgb))[..., 1:]
+    return float(np.mean(np.hypot(ab[..., 0], ab[..., 1])))
+
+
+@dataclass
+class ScreenedImages:
+    """The usable images of a list, what was skipped, and (when kept) the decoded RGB of each usable one."""
+
+    paths: list[Path]
+    images: list[np.ndarray] | None
+    unreadable: list[tuple[Path, str]]  # (path, one-line reason)
+    gray: list[Path]
+
+
+def screen_images(paths: list[Path], skip_gray: bool = True, keep: bool = False,
+                  threads: int = 1) -> ScreenedImages:
+    """Decode every image once: skip unreadable ones and (``skip_gray``) those without chroma.
+
+    Order is kept, so the usable list is the same on every run over the same files (exact resume).
+    ``keep`` returns the decoded images so that --cache-images need not decode them again.
+    """
+    def check(path: Path) -> tuple[str, np.ndarray | str]:
+        try:
+            image = read_image(path)
+        except FilmcolorError as err:
+            return "unreadable", str(err)
+        if skip_gray and (image.ndim == 2 or mean_chroma(to_rgb(image)) < GRAY_CHROMA):
+            return "gray", ""
+        return "ok", to_rgb(image) if keep else ""
+
+    with ThreadPoolExecutor(max(1, threads)) as pool:  # OpenCV decodes without the GIL
+        verdicts = list(pool.map(check, paths))
+    screened = ScreenedImages([], [] if keep else None, [], [])
+    for path, (verdict, payload) in zip(paths, verdicts, strict=True):
+        if verdict == "unreadable":
+            screened.unreadable.append((path, payload))
+        elif verdict == "gray":
+            screened.gray.append(path)
+        else:
+            screened.paths.append(path)
+            if keep:
+                screened.images.append(payload)
+    return screened
+
+
 def lab_pair(rgb: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """RGB uint8 (H, W, 3) -> L_norm (1, H, W) and ab_norm (2, H, W) float32 tensors."""
     lab_hw3 = lab.rgb_to_lab(rgb)
@@ -60,13 +117,18 @@ class ColorImages(Dataset):
     """Colour photos as Lab training pairs; ``train`` adds the random crop/scale and flip."""
 
     def __init__(self, paths: list[Path], size: int, train: bool, crop_mode: str = "resize", seed: int = 0,
-                 cache: bool = False):
+                 cache: bool = False, images: list[np.ndarray] | None = None):
+        """``images``: the already decoded RGB of ``paths`` (from screen_images), used as the cache."""
         self.paths = paths
         self.size = size
         self.train = train
         self.crop_mode = crop_mode
         self.seed = seed
-        self._cache: list[np.ndarray] | None = [self._load(i) for i in range(len(paths))] if cache else None
+        if images is not None and len(images) != len(paths):
+            raise ValueError(f"{len(images)} decoded images for {len(paths)} paths")
+        self._cache: list[np.ndarray] | None = images
+        if self._cache is None and cache:
+            self._cache = [self._load(i) for i in range(len(paths))]
 
     def __len__(self) -> int:
         return len(self.paths)

@@ -22,17 +22,18 @@ from torch.utils.data import DataLoader
 
 from filmcolor import lab
 from filmcolor.colorize import Colorizer, choose_device
-from filmcolor.errors import ConfigError
+from filmcolor.errors import ConfigError, InputError
 from filmcolor.evaluate import evaluate_images, source_of
 from filmcolor.imageio import write_image
 from filmcolor.models import create_model
 from filmcolor.train.checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
 from filmcolor.train.config import TrainConfig
-from filmcolor.train.data import ColorImages, EpochOrder, split_paths
+from filmcolor.train.data import ColorImages, EpochOrder, screen_images, split_paths
 from filmcolor.train.losses import GANLoss, init_weights, pixel_loss, upsample_to
 from filmcolor.weights import WeightsMeta, lab_normalization, load_model, save_weights
 
 Progress = Callable[[dict], None]
+UNREADABLE_LISTED = 10  # unreadable files named in the start event (all are counted)
 
 
 @dataclass
@@ -87,8 +88,19 @@ class Trainer:
 
         train_paths, val_paths = split_paths(cfg.data, cfg.val_data, cfg.train_size, cfg.val_size, cfg.seed,
                                              cfg.holdout_sources)
-        self.train_set = ColorImages(train_paths, cfg.image_size, True, cfg.crop_mode, cfg.seed, cfg.cache_images)
-        self.val_set = ColorImages(val_paths, cfg.image_size, False, cfg.crop_mode, cfg.seed)
+        # Decoded once up front: unreadable files and pictures without colour are left out (and counted)
+        # here rather than failing or teaching nothing mid-run; --cache-images keeps these decodes.
+        train_ok = screen_images(train_paths, skip_gray=True, keep=cfg.cache_images, threads=self.threads)
+        val_ok = screen_images(val_paths, skip_gray=False, threads=self.threads)
+        if not train_ok.paths:
+            raise InputError(f"no usable training images in {', '.join(cfg.data)}: {len(train_ok.unreadable)} "
+                             f"unreadable, {len(train_ok.gray)} grayscale")
+        self.skipped = {"skipped_unreadable": len(train_ok.unreadable), "skipped_gray": len(train_ok.gray),
+                        "val_skipped_unreadable": len(val_ok.unreadable)}
+        self.unreadable = [reason for _, reason in train_ok.unreadable + val_ok.unreadable]
+        self.train_set = ColorImages(train_ok.paths, cfg.image_size, True, cfg.crop_mode, cfg.seed,
+                                     cfg.cache_images, train_ok.images)
+        self.val_set = ColorImages(val_ok.paths, cfg.image_size, False, cfg.crop_mode, cfg.seed)
         if len(self.train_set) < cfg.batch_size * self.world:
             raise ConfigError(f"{len(self.train_set)} training images is fewer than one batch ({cfg.batch_size})")
         self.sampler = EpochOrder(len(self.train_set), cfg.seed, cfg.batch_size, self.rank, self.world)
@@ -292,10 +304,13 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "samples").mkdir(exist_ok=True)
             (self.run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-        self.progress({"event": "start", "epochs": cfg.total_epochs, "steps_per_epoch": self.steps_per_epoch,
-                       "train_images": len(self.train_set), "val_images": len(self.val_set),
-                       "device": str(self.device), "resumed_at": [self.epoch, self.batch_in_epoch],
-                       "pretrained_encoder": self.uses_pretrained})
+        start = {"event": "start", "epochs": cfg.total_epochs, "steps_per_epoch": self.steps_per_epoch,
+                 "train_images": len(self.train_set), "val_images": len(self.val_set),
+                 "device": str(self.device), "resumed_at": [self.epoch, self.batch_in_epoch],
+                 "pretrained_encoder": self.uses_pretrained, **self.skipped,
+                 "unreadable": self.unreadable[:UNREADABLE_LISTED]}
+        self.log(start)
+        self.progress(start)
         stopped = bool(cfg.max_steps and self.step >= cfg.max_steps)  # a resumed run already there
         while self.epoch < cfg.total_epochs and not stopped:
             stopped = self.run_epoch()
