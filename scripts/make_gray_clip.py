@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import av
-import numpy as np
 
 
 def make_gray(src: Path, dst: Path) -> int:

@@ -23,7 +23,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0)
     args = parser.parse_args()
     colorizer = Colorizer.from_pretrained(args.weights, render_size=args.render_size)
-    print("| folder | gain | PSNR | gray PSNR | gain dB | colourfulness | real | ratio |\n|---|---|---|---|---|---|---|---|")
+    print("| folder | gain | PSNR | gray PSNR | gain dB | colourfulness | real | ratio |")
+    print("|---|---|---|---|---|---|---|---|")
     for folder in args.folders:
         paths = list_images([folder])
         paths = paths[: args.limit] if args.limit else paths
