@@ -2,10 +2,9 @@
 # Reproduces the shipped default weights (filmcolor/weights/filmcolor-fast.safetensors) on a CPU.
 # Stage 1: ImageNet-pretrained EfficientNet-Lite0 encoder frozen, decoder trained on 128 px crops.
 # Stage 2: everything fine-tuned (encoder at 1/3 of the lr, BatchNorm statistics fixed) on 160 px crops.
-# Stage 3: fine-tuned on 192 px crops with a stronger pull toward saturated colours (chroma weight 2).
-# Stage 4 (only with WITH_STAGE4=1; tried, not shipped: more colourful, better on unseen material, but
-# it misses the val PSNR bar at the gain the unseen colourfulness needs; see MODEL_CARD.md).
-# The shipped weights are stage 3's final.safetensors with ab gain 1.12 (scripts/ship_weights.py).
+# Stage 3: fine-tuned on 192 px crops with a stronger pull toward saturated colours (chroma weight 4).
+# Stage 4 (only with WITH_STAGE4=1; tried from a chroma-weight-2 stage 3, not shipped; see MODEL_CARD.md).
+# The shipped weights are stage 3's final.safetensors with ab gain 1.055 (scripts/ship_weights.py).
 # Usage: scripts/train_default.sh RUNS_DIR [DATA_DIR]   (DATA_DIR defaults to ../shared/data/photos)
 set -euo pipefail
 runs=${1:?usage: train_default.sh RUNS_DIR [DATA_DIR]}
@@ -24,7 +23,7 @@ filmcolor train "${common[@]}" "${resume[@]}" --out "$runs/stage2" --image-size 
 resume=(); [ -f "$runs/stage3/last.pt" ] && resume=(--resume)
 filmcolor train "${common[@]}" "${resume[@]}" --out "$runs/stage3" --image-size 192 --batch-size 16 \
     --pretrain-epochs "${STAGE3_EPOCHS:-3}" --init-weights "$runs/stage2/final.safetensors" \
-    --lr-pretrain 2e-4 --encoder-lr-mult 0.33 --freeze-encoder-bn --chroma-weight "${STAGE3_CHROMA_WEIGHT:-2.0}"
+    --lr-pretrain 2e-4 --encoder-lr-mult 0.33 --freeze-encoder-bn --chroma-weight "${STAGE3_CHROMA_WEIGHT:-4.0}"
 [ "${WITH_STAGE4:-0}" = 1 ] || exit 0
 resume=(); [ -f "$runs/stage4/last.pt" ] && resume=(--resume)
 filmcolor train "${common[@]}" "${resume[@]}" --out "$runs/stage4" --image-size 224 --batch-size 16 \

@@ -47,7 +47,7 @@ def models_command() -> None:
         meta = read_meta(path)
         label = f"{name} (default)" if name == DEFAULT_WEIGHTS_NAME else name
         sizes = f"video {DEFAULT_VIDEO_RENDER_SIZE}, photos {DEFAULT_RENDER_SIZE}"
-        gain = f"{meta.info.get('ab_gain', 1.0):.2f}"
+        gain = f"{meta.info.get('ab_gain', 1.0):g}"
         scored = [("val", meta.info.get("metrics", {})), ("unseen", meta.info.get("unseen_metrics", {}))]
         for i, (where, m) in enumerate((w, m) for w, m in scored if m or w == "val"):
             psnr = f"{m['psnr']:.2f} / {m['gray_psnr']:.2f} dB" if "psnr" in m else "-"

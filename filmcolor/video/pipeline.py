@@ -152,6 +152,7 @@ class _Channel:
 class _Colored:
     frame: LumaFrame
     ab_small: np.ndarray  # (h, w, 2) ab at the network's output size
+    l_small: np.ndarray  # (h, w) L at the same size, for the temporal smoother
 
 
 def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
@@ -229,7 +230,7 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
                 if item is not _END:
                     batch.append(item)
                 if batch and (item is _END or len(batch) == batch_size):
-                    _infer_batch(batch, batch_size, colorizer, smoother, colored, seconds)
+                    _infer_batch(batch, batch_size, colorizer, colored, seconds)
                     batch = []
                 if item is _END:
                     return
@@ -258,6 +259,11 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
                 writer.mux(item)
                 seconds["encode"] += time.perf_counter() - t0
                 continue
+            # The smoother runs here, in frame order, on the thread with the most room (the network's
+            # thread is the busiest).
+            t0 = time.perf_counter()
+            item.ab_small = smoother(item.l_small, item.ab_small)
+            seconds["temporal"] += time.perf_counter() - t0
             t0 = time.perf_counter()
             if composer is not None:  # the input's luma plane + chroma computed at chroma resolution
                 frame = composer.compose(item.frame.gray, item.ab_small)
@@ -301,7 +307,7 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
         warnings=[], cuts=list(smoother.cuts))
 
 
-def _infer_batch(batch: list[LumaFrame], batch_size: int, colorizer: Colorizer, smoother: TemporalSmoother,
+def _infer_batch(batch: list[LumaFrame], batch_size: int, colorizer: Colorizer,
                  out: _Channel, seconds: dict[str, float]) -> None:
     t0 = time.perf_counter()
     height, width = batch[0].gray.shape
@@ -317,13 +323,9 @@ def _infer_batch(batch: list[LumaFrame], batch_size: int, colorizer: Colorizer, 
     t2 = time.perf_counter()
     seconds["luma"] += t1 - t0
     seconds["inference"] += t2 - t1
+    h, w = ab_nhw2.shape[1:3]
     for i, frame in enumerate(batch):
-        ab_small = ab_nhw2[i]
-        t0 = time.perf_counter()
-        h, w = ab_small.shape[:2]
-        ab_small = smoother(cv2.resize(l_net[i], (w, h), interpolation=cv2.INTER_AREA), ab_small)
-        seconds["temporal"] += time.perf_counter() - t0
-        out.put(_Colored(frame, ab_small))
+        out.put(_Colored(frame, ab_nhw2[i], cv2.resize(l_net[i], (w, h), interpolation=cv2.INTER_AREA)))
 
 
 def _settings(options: VideoOptions) -> dict[str, Any]:
