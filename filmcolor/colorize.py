@@ -20,7 +20,6 @@ DEFAULT_RENDER_SIZE = 256  # photos
 # Video: chroma is low-frequency; 224 is the smallest size at which the shipped model keeps the quality
 # bars on val and unseen material, and it still runs at > 30 fps at 480p on 2 CPU cores (MODEL_CARD.md).
 DEFAULT_VIDEO_RENDER_SIZE = 224
-MAX_IMAGE_PIXELS = 400_000_000  # 20000 x 20000; beyond this the Lab planes alone need > 5 GB
 
 
 def choose_device(name: str = "auto") -> torch.device:
