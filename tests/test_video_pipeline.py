@@ -187,3 +187,28 @@ def test_shared_film_with_audio(tmp_path: Path, colorizer: Colorizer, shared_dat
     times_out, _, size_out = decode_video(dst)
     assert size_out == size_in and times_out == pytest.approx(times_in, abs=1e-4) and report.frames == 241
     assert audio_packets(dst) == audio_packets(src)
+
+
+def test_scene_cuts_are_reported_with_temporal_off(tmp_path: Path, colorizer: Colorizer) -> None:
+    """The smoother runs in every mode, so --temporal off still finds (and reports) the cuts."""
+    from fractions import Fraction
+
+    src = tmp_path / "cut.mp4"
+    rng = np.random.default_rng(0)
+    second_shot = (rng.integers(0, 256, (8, 12)).astype(np.uint8))
+    with av.open(str(src), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        for i in range(24):
+            if i < 12:
+                gray = gray_frame(i, 64, 96)
+            else:  # a different, blocky scene drifting slowly
+                gray = np.roll(np.kron(second_shot, np.ones((8, 8), np.uint8)), i - 12, axis=1)
+            frame = av.VideoFrame.from_ndarray(gray, format="gray").reformat(format="yuv420p")
+            frame.pts, frame.time_base = i, Fraction(1, 10)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    options = VideoOptions(preset="ultrafast", temporal=TemporalOptions(mode="off"))
+    report = colorize_video(src, tmp_path / "out.mp4", colorizer, options)
+    assert report.frames == 24
+    assert report.cuts == [12]
