@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -78,12 +77,6 @@ class TorchRunner:
         with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
             ab = self.model(x)
         return ab.float().cpu().numpy()
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    path: Path
-    meta: WeightsMeta
 
 
 class Colorizer:

@@ -65,6 +65,11 @@ def gray_to_l(gray_hw: np.ndarray) -> np.ndarray:
     return GRAY_TO_L[gray_hw]
 
 
+def full_to_limited_range_lut() -> np.ndarray:
+    """uint8 lookup mapping full-range luma (0-255) to limited range (16-235); inverse of the one below."""
+    return np.round(16.0 + np.arange(256, dtype=np.float64) * 219.0 / 255.0).astype(np.uint8)
+
+
 def limited_to_full_range_lut() -> np.ndarray:
     """uint8 lookup mapping limited-range luma (16-235) to full range (0-255), clipped."""
     levels = np.arange(256, dtype=np.float64)

@@ -17,6 +17,7 @@ import numpy as np
 
 from filmcolor import lab
 from filmcolor.colorize import Colorizer
+from filmcolor.evaluate import luma_of
 from filmcolor.imageio import read_image, write_image
 
 PHOTOS = ("1906_nyc_street_cleaning.jpg", "1890_hawaii_surfer.jpg", "1936_migrant_mother_lange.jpg",
@@ -66,7 +67,7 @@ def main() -> None:
     rows = []
     for name in PHOTOS:
         image = read_image(args.data / "bw_photos" / name)
-        gray = image if image.ndim == 2 else cv2.cvtColor(image[..., :3], cv2.COLOR_RGB2GRAY)
+        gray = image if image.ndim == 2 else luma_of(np.ascontiguousarray(image[..., :3]))
         gray = fit(gray, 320)[..., 0]
         rows.append([gray, colour_gray(colorizer, gray)])
     pairs = [np.concatenate([fit(a), fit(b)], axis=1) for a, b in rows]
@@ -75,7 +76,7 @@ def main() -> None:
     rows = []
     for clip, index in CLIP_FRAMES:
         rgb = frame_at(args.data / "videos" / clip, index)
-        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        gray = luma_of(rgb)
         row = [gray, colour_gray(colorizer, gray)]
         if "bw_film" not in clip:
             row.append(rgb)
@@ -84,7 +85,7 @@ def main() -> None:
     rows = []
     for path in sorted((args.data / "photos" / "val").glob("*.jpg"))[::VAL_SHEET_EVERY]:
         rgb = read_image(path)
-        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        gray = luma_of(rgb)
         rows.append([gray, colour_gray(colorizer, gray), rgb])
     write_image(args.out / "val_samples.jpg", sheet(rows))
     print(f"wrote before_after_photos.jpg, before_after_video.jpg and val_samples.jpg to {args.out}")

@@ -12,13 +12,14 @@ import cv2
 import numpy as np
 
 from filmcolor import lab
+from filmcolor.colorize import Colorizer
 
 AVCOL_SPC_BT709, AVCOL_SPC_BT470BG, AVCOL_SPC_SMPTE170M = 1, 5, 6
 # (Kr, Kb) of the luma equation Y' = Kr R' + (1 - Kr - Kb) G' + Kb B'
 _LUMA_WEIGHTS = {AVCOL_SPC_BT709: (0.2126, 0.0722), AVCOL_SPC_BT470BG: (0.299, 0.114),
                  AVCOL_SPC_SMPTE170M: (0.299, 0.114)}
 COMPOSED_PIX_FMTS = {"yuv420p": 2, "yuv444p": 1}  # pixel format -> chroma subsampling factor
-_FULL_TO_LIMITED = np.round(16.0 + np.arange(256) * 219.0 / 255.0).astype(np.uint8)
+_FULL_TO_LIMITED = lab.full_to_limited_range_lut()
 
 
 def cbcr_matrix(colorspace: int) -> np.ndarray:
@@ -58,7 +59,6 @@ class YuvComposer:
 
     @staticmethod
     def full_rgb(gray_hw: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
-        """The full-resolution RGB of a frame (for previews and stills), keeping the input's L."""
+        """The full-resolution RGB of a frame (for previews and other pixel formats), keeping the input's L."""
         height, width = gray_hw.shape
-        ab = cv2.resize(ab_small, (width, height), interpolation=cv2.INTER_LINEAR)
-        return lab.lab_to_rgb_uint8(lab.gray_to_l(gray_hw), ab)
+        return lab.lab_to_rgb_uint8(lab.gray_to_l(gray_hw), Colorizer.upsample_ab(ab_small, height, width))

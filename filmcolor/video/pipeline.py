@@ -270,8 +270,7 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
                 t1 = time.perf_counter()
                 writer.write_frame(frame, item.frame.pts)
             else:  # other pixel formats: full-resolution RGB, converted by the encoder's scaler
-                ab_hw2 = colorizer.upsample_ab(item.ab_small, info.height, info.width)
-                rgb = lab.lab_to_rgb_uint8(lab.gray_to_l(item.frame.gray), ab_hw2)
+                rgb = YuvComposer.full_rgb(item.frame.gray, item.ab_small)
                 t1 = time.perf_counter()
                 writer.write(rgb, item.frame.pts)
             t2 = time.perf_counter()
