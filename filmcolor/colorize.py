@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Protocol
-
 import cv2
 import numpy as np
 import torch
 import torch.nn as nn
 
+from filmcolor import guide as guidance
 from filmcolor import lab
 from filmcolor.errors import ConfigError, InputError
+from filmcolor.runtime import Runner, TorchRunner
 from filmcolor.weights import WeightsMeta, load_model, resolve_weights
 
 DEFAULT_RENDER_SIZE = 256  # photos
@@ -48,35 +48,6 @@ def render_shape(height: int, width: int, render_size: int, multiple: int) -> tu
     long_r = max(multiple, int(round(long * short_r / short / multiple)) * multiple)
     long_r = min(long_r, MAX_RENDER_ASPECT * short_r)
     return (short_r, long_r) if height <= width else (long_r, short_r)
-
-
-class Runner(Protocol):
-    """Runs the network: (N, 1, h, w) normalised L float32 -> (N, 2, h', w') normalised ab float32."""
-
-    name: str
-
-    def __call__(self, l_norm_n1hw: np.ndarray) -> np.ndarray: ...
-
-
-class TorchRunner:
-    name = "torch"
-
-    def __init__(self, model: nn.Module, device: torch.device):
-        self.device = device
-        self.dtype = torch.float32
-        if device.type == "cuda":
-            self.dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        elif device.type == "cpu":
-            torch.set_num_threads(max(1, os.cpu_count() or 1))
-        self.model = model.eval().to(device=device, memory_format=torch.channels_last)
-
-    @torch.inference_mode()
-    def __call__(self, l_norm_n1hw: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(l_norm_n1hw).to(self.device, non_blocking=True)
-        x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
-            ab = self.model(x)
-        return ab.float().cpu().numpy()
 
 
 class Colorizer:
@@ -127,27 +98,90 @@ class Colorizer:
         if key not in self._runners:
             from filmcolor.runtime import OnnxRunner
 
-            self._runners[key] = OnnxRunner.for_shape(self.model, self.meta, self.path, (n, 1, h, w))
+            self._runners[key] = OnnxRunner.for_shape(self.model, self.path, (n, 1, h, w))
         return self._runners[key]
 
     def network_shape(self, height: int, width: int) -> tuple[int, int]:
         return render_shape(height, width, self.render_size, self.size_multiple)
 
-    def predict_ab(self, l_nhw: np.ndarray) -> np.ndarray:
-        """L frames (N, H, W) in [0, 100] -> ab (N, h', w', 2) Lab units at the network's output size."""
+    @property
+    def guided(self) -> bool:
+        """Whether the model takes a colour guide (hints, references, keyframes)."""
+        return int(getattr(self.model, "guide_channels", 0)) > 0
+
+    def _require_guided(self) -> None:
+        if not self.guided:
+            raise ConfigError(f"model {self.model_name} ({self.meta.arch}) takes no hints, references or "
+                              "keyframes; use the default model or one trained as filmcolor-guided")
+
+    def _network_input(self, l_hw: np.ndarray) -> np.ndarray:
+        """L (H, W) in [0, 100] -> normalised L (h, w) at the render size."""
+        rh, rw = self.network_shape(*l_hw.shape)
+        small = cv2.resize(l_hw, (rw, rh), interpolation=cv2.INTER_AREA) if (rh, rw) != l_hw.shape else l_hw
+        return lab.normalize_l(small).astype(np.float32)
+
+    def predict_ab(self, l_nhw: np.ndarray, guides_n3hw: np.ndarray | None = None) -> np.ndarray:
+        """L frames (N, H, W) in [0, 100] -> ab (N, h', w', 2) Lab units at the network's output size.
+
+        ``guides_n3hw``: the colour guide of each frame at the render size (see guide_for); None: automatic.
+        """
         if l_nhw.ndim != 3:
             raise ValueError(f"expected L frames shaped (N, H, W), got {l_nhw.shape}")
         n, height, width = l_nhw.shape
         rh, rw = self.network_shape(height, width)
-        l_norm = np.empty((n, 1, rh, rw), dtype=np.float32)
-        for i in range(n):
-            small = cv2.resize(l_nhw[i], (rw, rh), interpolation=cv2.INTER_AREA) if (rh, rw) != (height, width) \
-                else l_nhw[i]
-            l_norm[i, 0] = lab.normalize_l(small)
-        ab_norm = self._runner(n, rh, rw)(l_norm)  # (N, 2, h', w')
+        l_norm = np.stack([self._network_input(l_nhw[i]) for i in range(n)])[:, None]  # (N, 1, h, w)
+        if guides_n3hw is not None:
+            self._require_guided()
+            if guides_n3hw.shape != (n, guidance.GUIDE_CHANNELS, rh, rw):
+                raise ValueError(f"guides shaped {guides_n3hw.shape}, expected {(n, 3, rh, rw)}")
+        elif self.guided:
+            guides_n3hw = np.zeros((n, guidance.GUIDE_CHANNELS, rh, rw), np.float32)
+        ab_norm = self._runner(n, rh, rw)(l_norm, guides_n3hw)  # (N, 2, h', w')
         scale = lab.AB_SCALE * self.ab_gain
         ab = np.clip(ab_norm.transpose(0, 2, 3, 1) * scale, -lab.AB_LIMIT, lab.AB_LIMIT)
         return np.ascontiguousarray(ab, dtype=np.float32)
+
+    # ---- guidance ----
+    @torch.inference_mode()
+    def match_features(self, l_hw: np.ndarray) -> torch.Tensor:
+        """The encoder's unit features (C, h/8, w/8) of a picture at the render size, for reference matching."""
+        self._require_guided()
+        if self._torch_runner is None:
+            self._torch_runner = TorchRunner(self.model, self.device)
+        x = torch.from_numpy(self._network_input(l_hw)[None, None]).to(self.device)
+        return guidance.match_features(self.model.encode(x)).float().cpu()
+
+    def reference(self, rgb: np.ndarray, name: str = "") -> guidance.Reference:
+        """A colour picture (uint8 RGB/RGBA) prepared as a reference: its features and ab per cell."""
+        lab_hw3 = lab.rgb_to_lab(np.ascontiguousarray(rgb[..., :3]))
+        features = self.match_features(np.ascontiguousarray(lab_hw3[..., 0]))
+        h8, w8 = features.shape[-2:]
+        return guidance.Reference(features, guidance.reference_cells(lab_hw3[..., 1:], h8, w8), name)
+
+    def guide_for(self, l_hw: np.ndarray, hints: guidance.Hints | None = None,
+                  references: list[guidance.Reference] | None = None,
+                  features: torch.Tensor | None = None) -> np.ndarray | None:
+        """The guide (3, h, w) at the render size for a picture's L (H, W): its hints and/or best reference.
+
+        A reference is used only when it matches the picture (guide.REFERENCE_MIN_SCORE); hints are laid
+        over it (where both speak, the hints win). None when there is no guidance.
+        """
+        if not hints and not references:
+            return None
+        self._require_guided()
+        rh, rw = self.network_shape(*l_hw.shape)
+        guides = []
+        if references:
+            features = self.match_features(l_hw) if features is None else features
+            scores = [guidance.match_score(features, ref) for ref in references]
+            best = int(np.argmax(scores))
+            if scores[best] >= guidance.REFERENCE_MIN_SCORE:
+                guides.append(guidance.guide_from_transfer(*guidance.transfer(features, references[best]), rh, rw))
+        if hints:
+            guides.append(guidance.guide_from_hints(hints, l_hw, rh, rw))
+        if not guides:
+            return None
+        return guidance.overlay_guides(guides)
 
     @staticmethod
     def upsample_ab(ab_hw2: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -156,16 +190,21 @@ class Colorizer:
             return ab_hw2
         return cv2.resize(ab_hw2, (width, height), interpolation=cv2.INTER_LINEAR)
 
-    def colorize_batch(self, l_nhw: np.ndarray) -> np.ndarray:
+    def colorize_batch(self, l_nhw: np.ndarray, guides_n3hw: np.ndarray | None = None) -> np.ndarray:
         """L frames (N, H, W) in [0, 100] -> ab (N, H, W, 2) Lab units at full resolution."""
-        ab_small = self.predict_ab(l_nhw)
+        ab_small = self.predict_ab(l_nhw, guides_n3hw)
         n, height, width = l_nhw.shape
         return np.stack([self.upsample_ab(ab_small[i], height, width) for i in range(n)])
 
-    def colorize_image(self, image: np.ndarray) -> np.ndarray:
-        """uint8 gray (H, W), RGB (H, W, 3) or RGBA (H, W, 4) -> RGB(A) uint8 with the input's own L."""
+    def colorize_image(self, image: np.ndarray, hints: guidance.Hints | None = None,
+                       references: list[guidance.Reference] | None = None) -> np.ndarray:
+        """uint8 gray (H, W), RGB (H, W, 3) or RGBA (H, W, 4) -> RGB(A) uint8 with the input's own L.
+
+        ``hints`` (pixel coordinates of ``image``) and ``references`` steer the colour (guided models).
+        """
         l_hw = image_l(image)
-        ab = self.colorize_batch(l_hw[None])[0]
+        guide = self.guide_for(l_hw, hints, references)
+        ab = self.colorize_batch(l_hw[None], None if guide is None else guide[None])[0]
         rgb = lab.lab_to_rgb_uint8(l_hw, ab)
         if image.ndim == 3 and image.shape[2] == 4:
             return np.concatenate([rgb, image[..., 3:4]], axis=2)

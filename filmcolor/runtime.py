@@ -1,4 +1,6 @@
-"""ONNX Runtime on the CPU: one fixed-shape graph per input size, exported from our own model and cached.
+"""The runners of the network: torch (any device) and ONNX Runtime (CPU).
+
+ONNX Runtime runs one fixed-shape graph per input size, exported from our own model and cached.
 
 Fixed-shape graphs run ~25% faster than dynamic ones (CALIBRATION.md). Cache entries are keyed by the
 weights' digest, the shape and the torch/onnxruntime versions, written atomically, and rebuilt when
@@ -12,13 +14,14 @@ import io
 import os
 import warnings
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
 import torch.nn as nn
 
 from filmcolor.fsutil import write_bytes_atomic
-from filmcolor.weights import WeightsMeta, file_digest
+from filmcolor.weights import file_digest
 
 CACHE_ENV = "FILMCOLOR_CACHE"  # read once here, at the edge: where exported graphs are kept
 
@@ -30,14 +33,56 @@ def cache_dir() -> Path:
     return Path(base) / "onnx"
 
 
+class Runner(Protocol):
+    """Runs the network: (N, 1, h, w) normalised L [+ (N, 3, h, w) guide] float32 -> (N, 2, h', w') ab_norm."""
+
+    name: str
+
+    def __call__(self, l_norm_n1hw: np.ndarray, guide_n3hw: np.ndarray | None = None) -> np.ndarray: ...
+
+
+def _takes_guide(model: nn.Module) -> bool:
+    return int(getattr(model, "guide_channels", 0)) > 0
+
+
+class TorchRunner:
+    name = "torch"
+
+    def __init__(self, model: nn.Module, device: torch.device):
+        self.device = device
+        self.dtype = torch.float32
+        if device.type == "cuda":
+            self.dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        elif device.type == "cpu":
+            torch.set_num_threads(default_threads())
+        self.model = model.eval().to(device=device, memory_format=torch.channels_last)
+        self.guided = _takes_guide(model)
+
+    @torch.inference_mode()
+    def __call__(self, l_norm_n1hw: np.ndarray, guide_n3hw: np.ndarray | None = None) -> np.ndarray:
+        x = torch.from_numpy(l_norm_n1hw).to(self.device, non_blocking=True)
+        x = x.contiguous(memory_format=torch.channels_last)
+        inputs = [x]
+        if self.guided:
+            guide = torch.from_numpy(guide_n3hw).to(self.device, non_blocking=True)
+            inputs.append(guide.contiguous(memory_format=torch.channels_last))
+        with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
+            ab = self.model(*inputs)
+        return ab.float().cpu().numpy()
+
+
 def export_onnx(model: nn.Module, shape: tuple[int, int, int, int]) -> bytes:
-    """Trace ``model`` at a fixed input shape (N, 1, H, W) and return the ONNX bytes."""
+    """Trace ``model`` at a fixed input shape (N, 1, H, W) (+ its (N, 3, H, W) guide) and return the ONNX bytes."""
     model = model.eval().to("cpu", memory_format=torch.contiguous_format)
+    n, _, h, w = shape
+    args, names = (torch.zeros(shape),), ["l_norm"]
+    if _takes_guide(model):
+        args, names = (torch.zeros(shape), torch.zeros(n, model.guide_channels, h, w)), ["l_norm", "guide"]
     buf = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (torch.zeros(shape),), buf, input_names=["l_norm"], output_names=["ab_norm"],
-                          opset_version=17, dynamo=False)
+        torch.onnx.export(model, args, buf, input_names=names, output_names=["ab_norm"], opset_version=17,
+                          dynamo=False)
     return buf.getvalue()
 
 
@@ -59,12 +104,16 @@ class OnnxRunner:
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
         self.path = onnx_path
+        self.guided = any(i.name == "guide" for i in self.session.get_inputs())
 
-    def __call__(self, l_norm_n1hw: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {"l_norm": np.ascontiguousarray(l_norm_n1hw, dtype=np.float32)})[0]
+    def __call__(self, l_norm_n1hw: np.ndarray, guide_n3hw: np.ndarray | None = None) -> np.ndarray:
+        feeds = {"l_norm": np.ascontiguousarray(l_norm_n1hw, dtype=np.float32)}
+        if self.guided:
+            feeds["guide"] = np.ascontiguousarray(guide_n3hw, dtype=np.float32)
+        return self.session.run(None, feeds)[0]
 
     @classmethod
-    def for_shape(cls, model: nn.Module, meta: WeightsMeta, weights_path: Path | None,
+    def for_shape(cls, model: nn.Module, weights_path: Path | None,
                   shape: tuple[int, int, int, int], threads: int | None = None) -> OnnxRunner:
         """Load the cached graph for this weights file and shape, exporting it on first use."""
         path = cache_path(model, weights_path, shape)

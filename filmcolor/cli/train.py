@@ -81,6 +81,9 @@ def _opt(name: str, help_text: str, **kw):
 @click.option("--select-metric", default=DEFAULTS.select_metric, show_default=True,
               help="Validation metric (higher is better) that picks best.safetensors, e.g. psnr, "
                    "holdout_psnr, colorfulness.")
+@_opt("--guide-none", "Guided generators: share of samples trained with no guidance (the automatic colour).")
+@_opt("--guide-reference", "Guided generators: share trained with a reference-like dense map (the rest: hints).")
+@_opt("--hints-mean", "Guided generators: mean number of simulated hints per hinted sample.")
 @click.option("--resume", is_flag=True, help="Continue from RUN_DIR/last.pt where it stopped.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @guarded

@@ -47,4 +47,4 @@ def model_info(name: str) -> ModelInfo:
 
 
 # Importing the architecture modules registers them.
-from filmcolor.models import fast, patchgan, pix2pix  # noqa: E402,F401
+from filmcolor.models import fast, guided, patchgan, pix2pix  # noqa: E402,F401

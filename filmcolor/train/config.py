@@ -51,6 +51,11 @@ class TrainConfig:
     sample_images: int = 6  # rows in samples/epoch_NNN.png
     max_steps: int = 0  # stop after this many optimiser steps in total (0: no limit; tests, smoke runs)
     select_metric: str = "psnr"  # validation metric that picks best.safetensors
+    # Guided generators (filmcolor-guided): the share of samples with no guidance, with a reference-like
+    # dense map (the rest get sparse hints), and the mean hint count (train/guides.py).
+    guide_none: float = 0.2
+    guide_reference: float = 0.3
+    hints_mean: float = 10.0
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -29,6 +29,7 @@ from filmcolor.models import create_model
 from filmcolor.train.checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
 from filmcolor.train.config import TrainConfig
 from filmcolor.train.data import ColorImages, EpochOrder, screen_images, split_paths
+from filmcolor.train.guides import GuideMix, simulate_guides
 from filmcolor.train.losses import GANLoss, init_weights, pixel_loss, upsample_to
 from filmcolor.weights import WeightsMeta, lab_normalization, load_model, save_weights
 
@@ -159,10 +160,19 @@ class Trainer:
             init_weights(model)
         if cfg.init_weights:
             initial, meta = load_model(Path(cfg.init_weights))
-            if meta.arch != cfg.arch:
+            if meta.arch == cfg.arch:
+                model.load_state_dict(initial.state_dict())
+            elif hasattr(model, "init_from_unguided") and not hasattr(initial, "guide_channels"):
+                try:  # an automatic colouriser's weights start a guided one (the guide's inputs at zero)
+                    model.init_from_unguided(initial.state_dict())
+                except ValueError as err:
+                    raise ConfigError(f"--init-weights {cfg.init_weights}: {meta.arch} does not fit {cfg.arch} "
+                                      f"({err})") from err
+            else:
                 raise ConfigError(f"--init-weights {cfg.init_weights}: architecture {meta.arch}, not {cfg.arch}")
-            model.load_state_dict(initial.state_dict())
         self.uses_pretrained = bool(use_pretrained) or (bool(cfg.init_weights) and has_encoder)
+        self.guided = int(getattr(model, "guide_channels", 0)) > 0
+        self.guide_mix = GuideMix(cfg.guide_none, cfg.guide_reference, cfg.hints_mean)
         return model.to(self.device)
 
     def _adam(self, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
@@ -255,21 +265,33 @@ class Trainer:
                               enabled=self.amp_dtype is not None)
 
     # ---- steps ----
-    def _forward_g(self, net: nn.Module, l_norm: torch.Tensor, ab_norm: torch.Tensor) -> torch.Tensor:
-        with self._autocast():
-            return upsample_to(net(l_norm), ab_norm).float()
+    def guides_for(self, l_norm: torch.Tensor, ab_norm: torch.Tensor) -> torch.Tensor | None:
+        """Simulated guidance for this step's batch (guided generators), keyed by (seed, step) for exact resume."""
+        if not self.guided:
+            return None
+        gen = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + self.step)
+        return simulate_guides(l_norm, ab_norm, self.generator.encode, self.guide_mix, gen)
 
-    def pretrain_step(self, net: nn.Module, l_norm: torch.Tensor, ab_norm: torch.Tensor) -> dict[str, float]:
-        fake = self._forward_g(net, l_norm, ab_norm)
+    def _forward_g(self, net: nn.Module, l_norm: torch.Tensor, ab_norm: torch.Tensor,
+                   guide: torch.Tensor | None = None) -> torch.Tensor:
+        if self.guided and guide is None:
+            guide = l_norm.new_zeros(l_norm.shape[0], 3, *l_norm.shape[-2:])
+        with self._autocast():
+            return upsample_to(net(l_norm) if guide is None else net(l_norm, guide), ab_norm).float()
+
+    def pretrain_step(self, net: nn.Module, l_norm: torch.Tensor, ab_norm: torch.Tensor,
+                      guide: torch.Tensor | None = None) -> dict[str, float]:
+        fake = self._forward_g(net, l_norm, ab_norm, guide)
         loss = pixel_loss(self.cfg.pixel_loss, fake, ab_norm, self.cfg.chroma_weight)
         self.opt_pre.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_pre.step()
         return {"loss_pixel": loss.item()}
 
-    def gan_step(self, net: nn.Module, l_norm: torch.Tensor, ab_norm: torch.Tensor) -> dict[str, float]:
+    def gan_step(self, net: nn.Module, l_norm: torch.Tensor, ab_norm: torch.Tensor,
+                 guide: torch.Tensor | None = None) -> dict[str, float]:
         disc = self._discriminator_for_step()
-        fake = self._forward_g(net, l_norm, ab_norm)
+        fake = self._forward_g(net, l_norm, ab_norm, guide)
         real_in = torch.cat([l_norm, ab_norm], 1)
         fake_in = torch.cat([l_norm, fake], 1)
         # discriminator: real vs fake, loss halved (the seed)
@@ -345,13 +367,14 @@ class Trainer:
                 l_norm = l_norm.contiguous(memory_format=torch.channels_last)
             done_in_phase = (self.epoch - phase_first) * self.steps_per_epoch + self.batch_in_epoch
             progress = done_in_phase / max(1, phase_len)
+            guide = self.guides_for(l_norm, ab_norm)
             if phase == "pretrain":
                 self._set_lr(self.opt_pre, progress)
-                losses = self.pretrain_step(net, l_norm, ab_norm)
+                losses = self.pretrain_step(net, l_norm, ab_norm, guide)
             else:
                 self._set_lr(self.opt_g, progress)
                 self._set_lr(self.opt_d, progress)
-                losses = self.gan_step(net, l_norm, ab_norm)
+                losses = self.gan_step(net, l_norm, ab_norm, guide)
             self.step += 1
             self.batch_in_epoch += 1
             seen += l_norm.shape[0] * self.world
@@ -417,6 +440,11 @@ class Trainer:
             summary = evaluate_images(colorizer, held)
             metrics.update({f"holdout_{k}": summary[k] for k in ("psnr", "gray_psnr", "psnr_gain",
                                                                  "colorfulness", "colorfulness_ratio")})
+        if self.guided and scored:  # 10 random hints per photo (Zhang et al. 2017), beside the naive floor
+            from filmcolor.guide_eval import evaluate_hints
+
+            hinted = evaluate_hints(colorizer, scored[: cfg.val_images // 2], 10, seed=cfg.seed)
+            metrics.update({f"hints10_{k}": hinted[k] for k in ("psnr_gain", "naive_gain", "over_naive")})
         self.write_samples(colorizer)
         # The Colorizer's runner sets its own CPU thread count and moves the model to channels_last;
         # undo both, or training after the first validation differs from a resumed run.

@@ -1,0 +1,291 @@
+"""The user's colour guide: hints (points, scribbles), reference photos, keyframes -> one dense map.
+
+Every kind of guidance ends as the same (3, h, w) map at the network's render size: normalised a, b
+and a confidence in [0, 1]. Sparse hints are spread by a Gaussian in space times a Gaussian in L (the
+"naive propagation": alone, it is the floor the network must beat); a reference photo's ab moves to the
+picture by matching the network encoder's features (cosine similarity, softmax over the reference's
+cells). The network (models/guided.py) then finishes: it follows the guide where it is confident and
+the picture's content agrees, and colours the rest itself.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from filmcolor import lab
+from filmcolor.errors import InputError
+
+GUIDE_CHANNELS = 3  # a_norm, b_norm, confidence in [0, 1]
+SIGMA_SPACE = 0.15  # of the picture's long side: how far one hint reaches
+SIGMA_L = 10.0  # L units: a hint fades across a change of lightness (an object's edge)
+MAX_POINTS = 512  # scribbles are thinned to this many hint cells at the render size
+MATCH_TEMPERATURE = 0.02  # softmax temperature over cosine similarities (CALIBRATION.md: +4.5 dB)
+# Confidence of a matched cell from its best cosine similarity: 0 at or below MATCH_FLOOR, 1 at MATCH_FULL.
+MATCH_FLOOR, MATCH_FULL = 0.55, 0.9
+# A reference is used for a picture when its mean best similarity reaches this (else it shows other content).
+REFERENCE_MIN_SCORE = 0.6
+
+_HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
+
+
+@dataclass(frozen=True)
+class Hints:
+    """Sparse colour hints in pixel coordinates of the picture: (P,) x, y, radius and (P, 2) ab."""
+
+    x: np.ndarray
+    y: np.ndarray
+    ab: np.ndarray  # Lab units
+    radius: np.ndarray  # pixels; 0: the pixel itself
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    @classmethod
+    def empty(cls) -> Hints:
+        zero = np.zeros(0, np.float32)
+        return cls(zero, zero, np.zeros((0, 2), np.float32), zero)
+
+
+def parse_color(text: object) -> np.ndarray:
+    """'#aa3311' (or 'aa3311') -> its ab in Lab units (the hint's own lightness is not used)."""
+    match = _HEX.match(text.strip()) if isinstance(text, str) else None
+    if not match:
+        raise ValueError(f"colour {text!r} is not #RRGGBB")
+    rgb = np.frombuffer(bytes.fromhex(match.group(1)), np.uint8).reshape(1, 1, 3)
+    return lab.rgb_to_lab(rgb)[0, 0, 1:].astype(np.float32)
+
+
+def load_hints(path: Path, width: int, height: int) -> Hints:
+    """HINTS.json ({"points": [{"x": 120, "y": 48, "color": "#aa3311", "radius": 3}, ...]}) for a W x H picture."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError as err:
+        raise InputError(f"{path}: hints file not found") from err
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"{path}: not a readable hints JSON file ({err})") from err
+    points = data.get("points") if isinstance(data, dict) else None
+    if not isinstance(points, list):
+        raise InputError(f'{path}: expected {{"points": [{{"x": .., "y": .., "color": "#rrggbb"}}, ...]}}')
+    xs, ys, abs_, radii = [], [], [], []
+    for i, point in enumerate(points):
+        where = f"{path}: point {i}"
+        if not isinstance(point, dict):
+            raise InputError(f"{where}: expected an object with x, y and color")
+        try:
+            x, y = float(point["x"]), float(point["y"])
+            radius = float(point.get("radius", 0))
+        except (KeyError, TypeError, ValueError) as err:
+            raise InputError(f"{where}: x and y must be numbers (pixels), radius a number if given") from err
+        if not (0 <= x < width and 0 <= y < height) or not np.isfinite([x, y]).all():
+            raise InputError(f"{where}: ({x:g}, {y:g}) is outside the {width}x{height} picture")
+        if not (0 <= radius <= max(width, height)):
+            raise InputError(f"{where}: radius {radius:g} must be between 0 and the picture's size")
+        try:
+            ab = parse_color(point.get("color"))
+        except ValueError as err:
+            raise InputError(f"{where}: {err}") from err
+        xs.append(x), ys.append(y), abs_.append(ab), radii.append(radius)
+    if not xs:
+        return Hints.empty()
+    return Hints(np.array(xs, np.float32), np.array(ys, np.float32), np.stack(abs_), np.array(radii, np.float32))
+
+
+def hints_from_scribbles(path: Path, width: int, height: int) -> Hints:
+    """An RGBA image the size of the picture: every opaque pixel (alpha >= 128) is a hint of its colour."""
+    from filmcolor.imageio import read_image
+
+    image = read_image(Path(path))
+    if image.ndim != 3 or image.shape[2] != 4:
+        raise InputError(f"{path}: hints image must be RGBA (opaque strokes on a transparent background)")
+    if image.shape[:2] != (height, width):
+        raise InputError(f"{path}: hints image is {image.shape[1]}x{image.shape[0]}, the picture {width}x{height}")
+    ys, xs = np.nonzero(image[..., 3] >= 128)
+    if len(xs) == 0:
+        return Hints.empty()
+    ab = lab.rgb_to_lab(np.ascontiguousarray(image[ys, xs, :3][None]))[0, :, 1:]
+    zero = np.zeros(len(xs), np.float32)
+    return Hints(xs.astype(np.float32), ys.astype(np.float32), ab.astype(np.float32), zero)
+
+
+def hints_at(hints: Hints, l_hw: np.ndarray, out_h: int, out_w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hints as cells of an out_h x out_w grid over the picture: (P, 2) yx cell centres, (P, 2) ab, (P,) L.
+
+    Each hint's L is the picture's own mean L over its disk (at least 3x3 pixels), the hint's ab is kept;
+    hints falling in one cell are averaged; more than MAX_POINTS cells are thinned evenly.
+    """
+    height, width = l_hw.shape
+    if len(hints) == 0:
+        return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32), np.zeros(0, np.float32)
+    sy, sx = out_h / height, out_w / width
+    l_blur = cv2.blur(l_hw, (3, 3))
+    cells: dict[tuple[int, int], list] = {}
+    for x, y, ab, r in zip(hints.x, hints.y, hints.ab, hints.radius, strict=True):
+        xi, yi = int(x), int(y)
+        if r >= 1.5:
+            ri = int(r)
+            y0, y1, x0, x1 = max(0, yi - ri), min(height, yi + ri + 1), max(0, xi - ri), min(width, xi + ri + 1)
+            l_here = float(l_hw[y0:y1, x0:x1].mean())
+        else:
+            l_here = float(l_blur[yi, xi])
+        key = (min(out_h - 1, int(y * sy)), min(out_w - 1, int(x * sx)))
+        cells.setdefault(key, []).append((ab, l_here))
+    keys = sorted(cells)
+    if len(keys) > MAX_POINTS:
+        keys = [keys[i] for i in np.linspace(0, len(keys) - 1, MAX_POINTS).round().astype(int)]
+    yx = np.array([(ky + 0.5, kx + 0.5) for ky, kx in keys], np.float32)
+    ab = np.array([np.mean([c[0] for c in cells[k]], axis=0) for k in keys], np.float32)
+    l_pts = np.array([np.mean([c[1] for c in cells[k]]) for k in keys], np.float32)
+    return yx, ab, l_pts
+
+
+def propagate(l_hw: torch.Tensor, yx: torch.Tensor, ab: torch.Tensor, l_pts: torch.Tensor,
+              sigma_space: float | None = None, sigma_l: float = SIGMA_L) -> tuple[torch.Tensor, torch.Tensor]:
+    """Spread P hints over an (H, W) L picture (L units): ab (2, H, W) Lab units and confidence (H, W).
+
+    Each hint weighs w = exp(-d^2 / 2 sigma_space^2) * exp(-dL^2 / 2 sigma_l^2) (sigma_space defaults to
+    SIGMA_SPACE of the long side); ab is the weighted mean of the hints, confidence 1 - prod(1 - w).
+    """
+    height, width = l_hw.shape
+    if sigma_space is None:
+        sigma_space = SIGMA_SPACE * max(height, width)
+    if len(yx) == 0:
+        return l_hw.new_zeros(2, height, width), l_hw.new_zeros(height, width)
+    gy = torch.arange(height, dtype=l_hw.dtype, device=l_hw.device) + 0.5
+    gx = torch.arange(width, dtype=l_hw.dtype, device=l_hw.device) + 0.5
+    dy2 = (gy[None, :] - yx[:, 0:1]) ** 2  # (P, H)
+    dx2 = (gx[None, :] - yx[:, 1:2]) ** 2  # (P, W)
+    log_w = -(dy2[:, :, None] + dx2[:, None, :]) / (2 * sigma_space**2)
+    log_w = log_w - (l_hw[None] - l_pts[:, None, None]) ** 2 / (2 * sigma_l**2)  # (P, H, W)
+    w = torch.exp(log_w)
+    total = w.sum(0)
+    ab_hw = torch.einsum("phw,pc->chw", w, ab) / total.clamp_min(1e-6)
+    conf = 1.0 - torch.exp(torch.log1p(-w.clamp(max=1.0 - 1e-6)).sum(0))
+    return ab_hw, conf
+
+
+def pack_guide(ab_2hw: torch.Tensor, conf_hw: torch.Tensor) -> torch.Tensor:
+    """ab (2, H, W) Lab units + confidence (H, W) -> the network's guide (3, H, W): a_norm, b_norm, conf."""
+    return torch.cat([lab.normalize_ab(ab_2hw) * (conf_hw > 0), conf_hw[None]], 0)
+
+
+def guide_from_hints(hints: Hints, l_hw: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
+    """The guide (3, out_h, out_w) float32 of sparse hints on a picture with L ``l_hw`` (full resolution)."""
+    yx, ab, l_pts = hints_at(hints, l_hw, out_h, out_w)
+    l_small = cv2.resize(l_hw, (out_w, out_h), interpolation=cv2.INTER_AREA)
+    ab_t, conf_t = propagate(torch.from_numpy(l_small), torch.from_numpy(yx), torch.from_numpy(ab),
+                             torch.from_numpy(l_pts))
+    return pack_guide(ab_t, conf_t).numpy()
+
+
+def naive_propagation(hints: Hints, l_hw: np.ndarray) -> np.ndarray:
+    """The no-network floor: the hints' ab spread over the full-resolution picture, faded by confidence.
+
+    Returns ab (H, W, 2) Lab units. Computed at a quarter of the size (the Gaussians are smooth), upsampled.
+    """
+    height, width = l_hw.shape
+    h4, w4 = max(1, height // 4), max(1, width // 4)
+    yx, ab, l_pts = hints_at(hints, l_hw, h4, w4)
+    l_small = cv2.resize(l_hw, (w4, h4), interpolation=cv2.INTER_AREA)
+    ab_t, conf_t = propagate(torch.from_numpy(l_small), torch.from_numpy(yx), torch.from_numpy(ab),
+                             torch.from_numpy(l_pts))
+    faded = (ab_t * conf_t).permute(1, 2, 0).numpy()
+    return cv2.resize(faded, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+# ---- reference photos and keyframes: feature matching ----
+
+
+def match_features(taps: list[torch.Tensor]) -> torch.Tensor:
+    """Encoder taps (strides 4, 8, 16, 32; batch 1) -> (C, h8, w8) unit-norm features at stride 8."""
+    s8, s16 = taps[1][0].float(), taps[2][0].float()
+    s16_up = F.interpolate(s16[None], size=s8.shape[-2:], mode="bilinear", align_corners=False)[0]
+    both = torch.cat([F.normalize(s8, dim=0), F.normalize(s16_up, dim=0)], 0)
+    return F.normalize(both, dim=0)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A colour picture prepared for matching: unit features (C, h8, w8) and its ab per cell (2, h8, w8)."""
+
+    features: torch.Tensor
+    ab_cells: torch.Tensor  # Lab units
+    name: str = ""
+
+
+def reference_cells(ab_hw2: np.ndarray, h8: int, w8: int) -> torch.Tensor:
+    """ab (H, W, 2) of a colour picture -> its mean ab per stride-8 cell (2, h8, w8), Lab units."""
+    small = cv2.resize(ab_hw2, (w8, h8), interpolation=cv2.INTER_AREA)
+    return torch.from_numpy(np.ascontiguousarray(small.transpose(2, 0, 1)))
+
+
+def similarity(features: torch.Tensor, reference: Reference) -> torch.Tensor:
+    """Cosine similarity (h8*w8, hr*wr) of every cell of a picture with every cell of a reference."""
+    return features.flatten(1).T @ reference.features.flatten(1)
+
+
+def match_score(features: torch.Tensor, reference: Reference) -> float:
+    """How well a reference shows a picture's content: the mean over its cells of the best similarity."""
+    return float(similarity(features, reference).max(1).values.mean())
+
+
+def transfer(features: torch.Tensor, reference: Reference,
+             temperature: float = MATCH_TEMPERATURE) -> tuple[torch.Tensor, torch.Tensor]:
+    """The reference's ab moved onto a picture's cells: ab (2, h8, w8) Lab units and confidence (h8, w8)."""
+    h8, w8 = features.shape[-2:]
+    sim = similarity(features, reference)  # (P, R)
+    weights = torch.softmax(sim / temperature, dim=1)
+    ab = (weights @ reference.ab_cells.flatten(1).T).T.reshape(2, h8, w8)
+    best = sim.max(1).values.reshape(h8, w8)
+    conf = ((best - MATCH_FLOOR) / (MATCH_FULL - MATCH_FLOOR)).clamp(0.0, 1.0)
+    return ab, conf
+
+
+def guide_from_transfer(ab_2hw: torch.Tensor, conf_hw: torch.Tensor, out_h: int, out_w: int) -> np.ndarray:
+    """A cell-level transfer -> the guide (3, out_h, out_w) at the render size (bilinear)."""
+    guide = pack_guide(ab_2hw, conf_hw)[None]
+    return F.interpolate(guide, size=(out_h, out_w), mode="bilinear", align_corners=False)[0].numpy()
+
+
+def blend_guides(guides: list[np.ndarray], weights: list[float]) -> np.ndarray:
+    """Several guides (3, h, w) in one: ab averaged by confidence x weight, confidence the weighted mean."""
+    if len(guides) == 1:
+        return guides[0]
+    w = np.asarray(weights, np.float32)
+    w = w / max(float(w.sum()), 1e-6)
+    conf = np.stack([g[2] * wi for g, wi in zip(guides, w, strict=True)])  # (K, h, w)
+    ab = np.stack([g[:2] for g in guides])  # (K, 2, h, w)
+    total = conf.sum(0)
+    ab_mix = (ab * conf[:, None]).sum(0) / np.maximum(total, 1e-6)
+    conf_mix = np.clip(np.stack([g[2] for g in guides]).max(0), 0, 1)
+    return np.concatenate([ab_mix, conf_mix[None]], 0).astype(np.float32)
+
+
+def overlay_guides(guides: list[np.ndarray]) -> np.ndarray:
+    """Guides (3, h, w) laid one over the other, the last on top: where it is confident it wins."""
+    ab, conf = guides[0][:2] * guides[0][2], guides[0][2]
+    for top in guides[1:]:
+        under = conf * (1.0 - top[2])
+        ab = top[:2] * top[2] + ab * (1.0 - top[2])
+        conf = top[2] + under
+    return np.concatenate([ab / np.maximum(conf, 1e-6) * (conf > 0), conf[None]], 0).astype(np.float32)
+
+
+def naive_reference(l_hw: np.ndarray, ref_rgb: np.ndarray, bins: int = 16) -> np.ndarray:
+    """The no-network reference floor: the reference's mean ab per L bin, applied by L. ab (H, W, 2)."""
+    ref_lab = lab.rgb_to_lab(np.ascontiguousarray(ref_rgb[..., :3]))
+    ref_bin = np.clip((ref_lab[..., 0] / 100.0 * bins).astype(int), 0, bins - 1).ravel()
+    counts = np.bincount(ref_bin, minlength=bins).astype(np.float64)
+    means = np.zeros((bins, 2), np.float64)
+    for c in range(2):
+        means[:, c] = np.bincount(ref_bin, weights=ref_lab[..., 1 + c].ravel(), minlength=bins)
+    means = np.where(counts[:, None] > 0, means / np.maximum(counts[:, None], 1), 0.0)
+    in_bin = np.clip((l_hw / 100.0 * bins).astype(int), 0, bins - 1)
+    return means[in_bin].astype(np.float32)
