@@ -1,0 +1,202 @@
+"""Colour guidance: hint files, propagation, reference transfer, and the guided network following them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from filmcolor import guide, lab
+from filmcolor.colorize import Colorizer
+from filmcolor.errors import ConfigError, InputError
+from filmcolor.imageio import write_image
+from filmcolor.models import create_model
+from filmcolor.weights import save_weights
+
+
+def make_guided_weights(path: Path, seed: int = 0) -> Path:
+    """A randomly initialised filmcolor-guided with near-gray automatic colour (the gate starts open)."""
+    torch.manual_seed(seed)
+    model = create_model("filmcolor-guided")
+    with torch.no_grad():
+        model.head.weight.mul_(0.01)
+        model.head.bias.zero_()
+    save_weights(path, model, "filmcolor-guided", {}, {"note": "test model, random weights"})
+    return path
+
+
+@pytest.fixture(scope="module")
+def guided_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_guided_weights(tmp_path_factory.mktemp("guided") / "guided.safetensors")
+
+
+@pytest.fixture(scope="module")
+def colorizer(guided_weights: Path) -> Colorizer:
+    return Colorizer.from_pretrained(guided_weights, device="cpu", runtime="torch", render_size=96)
+
+
+def two_halves(h: int = 96, w: int = 160) -> np.ndarray:
+    """A gray picture: a dark left half and a light right half (an object edge in L)."""
+    gray = np.full((h, w), 70, np.uint8)
+    gray[:, w // 2:] = 190
+    return gray
+
+
+def hint_file(tmp_path: Path, points: object) -> Path:
+    path = tmp_path / "hints.json"
+    path.write_text(json.dumps({"points": points}))
+    return path
+
+
+# ---- hint files ----
+
+def test_hints_json_is_read_in_pixel_coordinates(tmp_path):
+    path = hint_file(tmp_path, [{"x": 10, "y": 5, "color": "#aa3311"}, {"x": 150.5, "y": 90, "color": "00ff00",
+                                                                       "radius": 4}])
+    hints = guide.load_hints(path, 160, 96)
+    assert len(hints) == 2
+    assert hints.x.tolist() == [10, 150.5] and hints.y.tolist() == [5, 90] and hints.radius.tolist() == [0, 4]
+    red = lab.rgb_to_lab(np.array([[[0xAA, 0x33, 0x11]]], np.uint8))[0, 0, 1:]
+    np.testing.assert_allclose(hints.ab[0], red, atol=1e-4)
+    assert hints.ab[1][0] < -50  # green: negative a
+
+
+@pytest.mark.parametrize("points, message", [
+    ([{"x": 160, "y": 5, "color": "#aa3311"}], "outside the 160x96 picture"),
+    ([{"x": -1, "y": 5, "color": "#aa3311"}], "outside"),
+    ([{"x": 1, "y": 5, "color": "red"}], "is not #RRGGBB"),
+    ([{"x": 1, "y": 5, "color": "#12345"}], "is not #RRGGBB"),
+    ([{"x": "a", "y": 5, "color": "#123456"}], "must be numbers"),
+    ([{"y": 5, "color": "#123456"}], "must be numbers"),
+    (["not an object"], "expected an object"),
+    ("nope", "expected"),
+])
+def test_bad_hints_name_the_file_and_the_point(tmp_path, points, message):
+    path = hint_file(tmp_path, points)
+    with pytest.raises(InputError) as err:
+        guide.load_hints(path, 160, 96)
+    assert str(path) in str(err.value) and message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_unreadable_and_missing_hints_files(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(InputError, match="not a readable hints JSON file"):
+        guide.load_hints(bad, 10, 10)
+    with pytest.raises(InputError, match="hints file not found"):
+        guide.load_hints(tmp_path / "missing.json", 10, 10)
+
+
+def test_scribbles_image_opaque_pixels_are_hints(tmp_path):
+    rgba = np.zeros((20, 30, 4), np.uint8)
+    rgba[5, 7] = (200, 30, 30, 255)
+    rgba[6, 8] = (200, 30, 30, 100)  # mostly transparent: not a hint
+    path = tmp_path / "s.png"
+    write_image(path, rgba)
+    hints = guide.hints_from_scribbles(path, 30, 20)
+    assert len(hints) == 1 and (hints.x[0], hints.y[0]) == (7, 5) and hints.ab[0][0] > 30
+    with pytest.raises(InputError, match="is 30x20, the picture 31x20"):
+        guide.hints_from_scribbles(path, 31, 20)
+    write_image(tmp_path / "rgb.png", rgba[..., :3])
+    with pytest.raises(InputError, match="must be RGBA"):
+        guide.hints_from_scribbles(tmp_path / "rgb.png", 30, 20)
+
+
+# ---- propagation ----
+
+def test_propagation_keeps_the_hint_and_stops_at_an_edge_in_l():
+    l_hw = torch.from_numpy(lab.gray_to_l(two_halves()))
+    yx, ab, l_pt = torch.tensor([[48.5, 20.5]]), torch.tensor([[40.0, 30.0]]), l_hw[48, 20][None]
+    ab_map, conf = guide.propagate(l_hw, yx, ab, l_pt)
+    assert conf[48, 20] > 0.99 and torch.allclose(ab_map[:, 48, 20], ab[0])
+    assert conf[48, 45] > 0.5  # same half, 25 px away (sigma 24 px)
+    assert conf[48, 85] < 1e-3  # across the edge in L, 65 px away: stopped
+    # negative control: with no L term the hint crosses the edge
+    _, conf_flat = guide.propagate(l_hw, yx, ab, l_pt, sigma_l=1e6)
+    assert conf_flat[48, 85] > 0.02
+
+
+def test_naive_propagation_is_full_resolution_and_faded():
+    gray = two_halves()
+    hints = guide.Hints(np.array([20.0], np.float32), np.array([48.0], np.float32),
+                        np.array([[40.0, 30.0]], np.float32), np.zeros(1, np.float32))
+    ab = guide.naive_propagation(hints, lab.gray_to_l(gray))
+    assert ab.shape == (96, 160, 2)
+    assert np.abs(ab[48, 20] - [40, 30]).max() < 4 and np.abs(ab[48, 150]).max() < 0.5
+
+
+# ---- the guided network follows the guide ----
+
+def test_no_guide_is_the_automatic_colour(colorizer):
+    l_hw = lab.gray_to_l(two_halves())
+    auto = colorizer.colorize_batch(l_hw[None])
+    zero = np.zeros((1, 3, *colorizer.network_shape(*l_hw.shape)), np.float32)
+    np.testing.assert_array_equal(colorizer.colorize_batch(l_hw[None], zero), auto)
+    assert colorizer.guide_for(l_hw) is None
+
+
+def test_a_hint_moves_the_colour_where_it_is_and_barely_elsewhere(colorizer):
+    gray = two_halves()
+    l_hw = lab.gray_to_l(gray)
+    auto = colorizer.colorize_batch(l_hw[None])[0]
+    hints = guide.Hints(np.array([30.0], np.float32), np.array([40.0], np.float32),
+                        np.array([[50.0, 40.0]], np.float32), np.zeros(1, np.float32))
+    hinted = colorizer.colorize_batch(l_hw[None], colorizer.guide_for(l_hw, hints)[None])[0]
+    moved = np.abs(hinted - auto).max(axis=2)
+    assert hinted[40, 30, 0] > auto[40, 30, 0] + 25  # towards the hint's red-orange, at the hint
+    assert np.median(moved[:, 100:]) < 2.0  # the other half (lighter: another object) barely changes
+
+
+def test_an_unguided_model_refuses_hints(tmp_path):
+    from conftest import make_test_weights
+
+    plain = Colorizer.from_pretrained(make_test_weights(tmp_path / "f.safetensors"), device="cpu", runtime="torch")
+    hints = guide.Hints(np.zeros(1, np.float32), np.zeros(1, np.float32), np.zeros((1, 2), np.float32),
+                        np.zeros(1, np.float32))
+    with pytest.raises(ConfigError, match="takes no hints"):
+        plain.colorize_image(two_halves(), hints=hints)
+
+
+def colour_scene(h: int = 96, w: int = 160, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    coarse = rng.uniform(20, 235, (3, 5, 3)).astype(np.float32)
+    return cv2.resize(coarse, (w, h), interpolation=cv2.INTER_NEAREST).astype(np.uint8)
+
+
+def test_a_reference_of_the_same_picture_gives_back_its_colours(colorizer):
+    rgb = colour_scene()
+    reference = colorizer.reference(rgb)
+    l_hw = lab.rgb_to_lab(rgb)[..., 0]
+    features = colorizer.match_features(l_hw)
+    assert guide.match_score(features, reference) > 0.99
+    ab_true = lab.rgb_to_lab(rgb)[..., 1:]
+    guided = colorizer.colorize_batch(l_hw[None], colorizer.guide_for(l_hw, references=[reference])[None])[0]
+    auto = colorizer.colorize_batch(l_hw[None])[0]
+    err_guided = np.abs(guided - ab_true).mean()
+    assert err_guided < 0.5 * np.abs(auto - ab_true).mean()
+
+
+def test_an_unrelated_reference_is_not_used(colorizer):
+    reference = colorizer.reference(colour_scene(seed=1))
+    flat = np.full((96, 160), 128, np.uint8)  # no content at all in common
+    l_hw = lab.gray_to_l(flat)
+    score = guide.match_score(colorizer.match_features(l_hw), reference)
+    assert (colorizer.guide_for(l_hw, references=[reference]) is None) == (score < guide.REFERENCE_MIN_SCORE)
+
+
+def test_onnx_and_torch_agree_with_hints(guided_weights):
+    gray = two_halves()
+    l_hw = lab.gray_to_l(gray)
+    hints = guide.Hints(np.array([30.0, 120.0], np.float32), np.array([40.0, 70.0], np.float32),
+                        np.array([[50.0, 40.0], [-30.0, 20.0]], np.float32), np.zeros(2, np.float32))
+    results = []
+    for runtime in ("torch", "onnx"):
+        c = Colorizer.from_pretrained(guided_weights, device="cpu", runtime=runtime, render_size=96)
+        results.append(c.colorize_batch(l_hw[None], c.guide_for(l_hw, hints)[None]))
+    np.testing.assert_allclose(results[0], results[1], atol=0.05)
+    assert np.abs(results[0]).max() > 10  # the hints are in both
