@@ -55,8 +55,8 @@ def _shifted_copies(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     shift = (torch.rand(n, 2, generator=gen) - 0.5) * 0.3
     flip = torch.where(torch.rand(n, generator=gen) < 0.3, -1.0, 1.0)
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos * flip, -sin, shift[:, 0]], 1), torch.stack([sin * flip, cos, shift[:, 1]], 1)],
-                        1)
+    rows = [torch.stack([cos * flip, -sin, shift[:, 0]], 1), torch.stack([sin * flip, cos, shift[:, 1]], 1)]
+    theta = torch.stack(rows, 1)  # (N, 2, 3)
     grid = F.affine_grid(theta.to(x), list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 

@@ -1,0 +1,150 @@
+"""Keyframes and reference photos for a film: which colour guide each frame takes, shot by shot.
+
+A decode-only pre-pass finds the shots with the same cut detector, on the same L, as the temporal stage,
+so that a keyframe's colours reach back to the first frame of its shot as well as on to its last, and
+never across a cut. Each frame of a shot with keyframes is guided by them, matched onto the frame by the
+network encoder's features (guide.transfer) and blended by their distance in frames; the network fills
+what they do not show and the temporal stage (flow) keeps the result steady. A shot without keyframes
+takes the reference photo that matches its first frame best, if any matches. Keyframe pictures are read
+when their shot comes and dropped after it: memory stays flat in the film's length.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from filmcolor import guide as guidance
+from filmcolor import lab
+from filmcolor.colorize import Colorizer
+from filmcolor.errors import ConfigError, InputError
+from filmcolor.imageio import read_image
+from filmcolor.video.temporal import TemporalOptions, TemporalSmoother
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    """A colour version of frame ``index`` (0-based, decode order of the frames coloured) of the film."""
+
+    index: int
+    path: Path
+
+
+def parse_keyframe(text: str) -> Keyframe:
+    """'N=PATH' -> Keyframe; a one-line ConfigError otherwise."""
+    number, sep, path = text.partition("=")
+    if not sep or not number.strip().isdigit() or not path:
+        raise ConfigError(f"--keyframe {text}: expected N=PATH (N the 0-based frame number, PATH a colour image)")
+    return Keyframe(int(number), Path(path))
+
+
+def read_colour_image(path: Path, what: str) -> np.ndarray:
+    """A colour picture (uint8 RGB) for guidance; a gray one is refused, it has no colour to give."""
+    image = read_image(Path(path))
+    if image.ndim == 2 or image.shape[2] < 3:
+        raise InputError(f"{path}: {what} is a grayscale image; it must be a colour picture")
+    rgb = np.ascontiguousarray(image[..., :3])
+    chroma = np.abs(rgb.astype(np.int16) - rgb.mean(axis=2, keepdims=True).astype(np.int16)).max()
+    if chroma <= 2:
+        raise InputError(f"{path}: {what} has no colour (R = G = B); it must be a colour picture")
+    return rgb
+
+
+def check_keyframes(keyframes: Iterable[Keyframe], width: int, height: int, frames: int) -> None:
+    """Every keyframe reads as a colour picture of the video's size and names a frame that exists."""
+    seen: dict[int, Path] = {}
+    for key in keyframes:
+        if key.index >= frames:
+            raise InputError(f"{key.path}: keyframe {key.index} is past the end (the video has {frames} frames)")
+        if key.index in seen:
+            raise ConfigError(f"--keyframe {key.index} given twice ({seen[key.index]} and {key.path})")
+        seen[key.index] = key.path
+        rgb = read_colour_image(key.path, f"keyframe {key.index}")
+        if rgb.shape[:2] != (height, width):
+            raise InputError(f"{key.path}: keyframe {key.index} is {rgb.shape[1]}x{rgb.shape[0]}, "
+                             f"the video {width}x{height}")
+
+
+def network_l(gray: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """An 8-bit luma plane (H, W) -> L (h, w) in [0, 100] at the network's input size."""
+    rh, rw = shape
+    if gray.shape != (rh, rw):  # shrink the 8-bit plane first: the lookup then touches few pixels
+        gray = cv2.resize(gray, (rw, rh), interpolation=cv2.INTER_AREA)
+    return cv2.LUT(gray, lab.GRAY_TO_L)
+
+
+def ab_size_l(l_net: np.ndarray, ab_shape: tuple[int, int]) -> np.ndarray:
+    """L at the network's input size -> L at its output (ab) size, as the temporal stage sees it."""
+    return cv2.resize(l_net, (ab_shape[1], ab_shape[0]), interpolation=cv2.INTER_AREA)
+
+
+def scan_shots(grays: Iterable[np.ndarray], colorizer: Colorizer, temporal: TemporalOptions) -> tuple[list[int], int]:
+    """Decode-only pre-pass: (first frames of the shots after the first, frame count) of a film's luma planes."""
+    detector = TemporalSmoother(TemporalOptions(mode="off", cut_threshold=temporal.cut_threshold))
+    frames = 0
+    for gray in grays:
+        shape = colorizer.network_shape(*gray.shape)
+        out_shape = (shape[0] // colorizer.output_stride, shape[1] // colorizer.output_stride)
+        l_small = ab_size_l(network_l(gray, shape), out_shape)
+        detector(l_small, np.zeros((*l_small.shape, 2), np.float32))
+        frames += 1
+    return list(detector.cuts), frames
+
+
+class ShotGuides:
+    """The guide of each frame (in order of index) from keyframes and references, or None (automatic)."""
+
+    def __init__(self, colorizer: Colorizer, keyframes: list[Keyframe], reference_paths: list[Path],
+                 cuts: list[int]):
+        self.colorizer = colorizer
+        self.starts = [0, *sorted(cuts)]
+        self.keyframes = sorted(keyframes, key=lambda k: k.index)
+        self.references = [colorizer.reference(read_colour_image(p, "reference"), name=str(p))
+                           for p in reference_paths]
+        self._shot = -1
+        self._shot_keys: list[tuple[int, guidance.Reference]] = []
+        self._shot_reference: guidance.Reference | None = None
+        self.used_references: dict[str, int] = {}  # reference -> shots it coloured (for the report)
+
+    def shot_of(self, index: int) -> int:
+        return bisect.bisect_right(self.starts, index) - 1
+
+    def _enter(self, shot: int, l_net: np.ndarray) -> None:
+        start = self.starts[shot]
+        end = self.starts[shot + 1] if shot + 1 < len(self.starts) else None
+        self._shot = shot
+        self._shot_keys = [(k.index, self.colorizer.reference(read_colour_image(k.path, f"keyframe {k.index}"),
+                                                              name=str(k.path)))
+                           for k in self.keyframes if k.index >= start and (end is None or k.index < end)]
+        self._shot_reference = None
+        if not self._shot_keys and self.references:
+            features = self.colorizer.match_features(l_net)
+            scores = [guidance.match_score(features, ref) for ref in self.references]
+            best = int(np.argmax(scores))
+            if scores[best] >= guidance.REFERENCE_MIN_SCORE:
+                self._shot_reference = self.references[best]
+                self.used_references[self._shot_reference.name] = self.used_references.get(
+                    self._shot_reference.name, 0) + 1
+
+    def __call__(self, index: int, l_net: np.ndarray) -> np.ndarray | None:
+        """The guide (3, h, w) for frame ``index`` whose L at the network's input size is ``l_net``."""
+        shot = self.shot_of(index)
+        if shot != self._shot:
+            self._enter(shot, l_net)
+        if not self._shot_keys and self._shot_reference is None:
+            return None
+        features = self.colorizer.match_features(l_net)
+        rh, rw = l_net.shape
+        if self._shot_keys:
+            guides = [guidance.guide_from_transfer(*guidance.transfer(features, ref), rh, rw)
+                      for _, ref in self._shot_keys]
+            weights = [1.0 / (1.0 + abs(index - k)) for k, _ in self._shot_keys]
+            return guidance.blend_guides(guides, weights)
+        if self._shot_reference is not None:
+            return guidance.guide_from_transfer(*guidance.transfer(features, self._shot_reference), rh, rw)
+        return None
