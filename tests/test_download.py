@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from filmcolor.cli import main
-from filmcolor.data import download, extract, part_path
+from filmcolor.download import download, extract, part_path
 from filmcolor.errors import InputError, OutputError
 from filmcolor.fsutil import PARTIAL_MARK
 

@@ -19,7 +19,7 @@ from rich.progress import (
 )
 
 from filmcolor.cli import console, guarded
-from filmcolor.data import COCO_SAMPLE_SHA256, COCO_SAMPLE_URL, archive_name, download, extract, image_folder
+from filmcolor.download import COCO_SAMPLE_SHA256, COCO_SAMPLE_URL, archive_name, download, extract, image_folder
 from filmcolor.errors import OutputError
 
 
