@@ -24,7 +24,7 @@ import numpy as np
 
 from filmcolor.colorize import DEFAULT_RENDER_SIZE, Colorizer, render_shape
 from filmcolor.lab import rgb_to_lab
-from filmcolor.video.flicker import FlickerMeter, analysis_shape
+from filmcolor.metrics import FlickerMeter, analysis_shape
 from filmcolor.video.temporal import TEMPORAL_MODES, TemporalOptions, TemporalSmoother
 
 VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
