@@ -29,7 +29,7 @@ def listing(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def row(text: str, name: str) -> str:
-    (line,) = [ln for ln in text.splitlines() if re.search(rf"\b{re.escape(name)}\b", ln) and "M" in ln]
+    (line,) = [ln for ln in text.splitlines() if re.match(rf"\W*{re.escape(name)}\s", ln) and "M" in ln]
     return line
 
 

@@ -21,8 +21,11 @@ def gflops_at(name: str, size: int = 256) -> float:
     """Forward cost at size x size in GFLOPs (multiply-adds counted as 2)."""
     model = create_model(name).eval()
     channels = 3 if model_info(name).kind == "discriminator" else 1
+    inputs = [torch.zeros(1, channels, size, size)]
+    if getattr(model, "guide_channels", 0):  # a guided generator also takes its colour guide
+        inputs.append(torch.zeros(1, model.guide_channels, size, size))
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(torch.zeros(1, channels, size, size))
+        model(*inputs)
     return counter.get_total_flops() / 1e9
 
 
