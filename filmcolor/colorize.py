@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from pathlib import Path
+
 import cv2
 import numpy as np
 import torch
@@ -68,6 +69,7 @@ class Colorizer:
         self.runtime = self._choose_runtime(runtime)
         self._runners: dict[tuple[int, int, int], Runner] = {}
         self._torch_runner: TorchRunner | None = None
+        self._split: dict[tuple[int, int, int], tuple[Runner, Runner]] = {}
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path | None = "default", device: str = "auto",
@@ -100,6 +102,19 @@ class Colorizer:
 
             self._runners[key] = OnnxRunner.for_shape(self.model, self.path, (n, 1, h, w))
         return self._runners[key]
+
+    def _split_runners(self, n: int, h: int, w: int) -> tuple[Runner, Runner]:
+        """The encoder and decoder apart (guided models), for guidance made from the encoder's features."""
+        if self.runtime == "torch":
+            runner = self._runner(n, h, w)
+            return runner, runner
+        key = (n, h, w)
+        if key not in self._split:
+            from filmcolor.runtime import OnnxRunner
+
+            self._split[key] = tuple(OnnxRunner.for_shape(self.model, self.path, (n, 1, h, w), part=part)
+                                     for part in ("encode", "decode"))
+        return self._split[key]
 
     def network_shape(self, height: int, width: int) -> tuple[int, int]:
         return render_shape(height, width, self.render_size, self.size_multiple)
@@ -137,6 +152,31 @@ class Colorizer:
         elif self.guided:
             guides_n3hw = np.zeros((n, guidance.GUIDE_CHANNELS, rh, rw), np.float32)
         ab_norm = self._runner(n, rh, rw)(l_norm, guides_n3hw)  # (N, 2, h', w')
+        return self._to_ab(ab_norm)
+
+    def predict_ab_matched(self, l_nhw: np.ndarray,
+                           guide_of: Callable[[int, torch.Tensor], np.ndarray | None]) -> np.ndarray:
+        """As predict_ab, with each frame's guide made from its own encoder features in one encoder pass.
+
+        ``guide_of(i, features)`` gets frame i's unit features (C, h/8, w/8) (guide.match_features) and
+        returns its guide (3, h, w) at the render size, or None.
+        """
+        self._require_guided()
+        n, height, width = l_nhw.shape
+        rh, rw = self.network_shape(height, width)
+        l_norm = np.stack([self._network_input(l_nhw[i]) for i in range(n)])[:, None]
+        encoder, decoder = self._split_runners(n, rh, rw)
+        taps = encoder.encode(l_norm)
+        guides = np.zeros((n, guidance.GUIDE_CHANNELS, rh, rw), np.float32)
+        for i in range(n):
+            tap_i = [torch.as_tensor(t[i:i + 1]) for t in taps]
+            guide = guide_of(i, guidance.match_features(tap_i).cpu())
+            if guide is not None:
+                guides[i] = guide
+        return self._to_ab(decoder.decode(taps, guides))
+
+    def _to_ab(self, ab_norm: np.ndarray) -> np.ndarray:
+        """The network's (N, 2, h, w) normalised output -> ab (N, h, w, 2) Lab units, gain applied, clamped."""
         scale = lab.AB_SCALE * self.ab_gain
         ab = np.clip(ab_norm.transpose(0, 2, 3, 1) * scale, -lab.AB_LIMIT, lab.AB_LIMIT)
         return np.ascontiguousarray(ab, dtype=np.float32)

@@ -21,6 +21,7 @@ import torch
 import torch.nn as nn
 
 from filmcolor.fsutil import write_bytes_atomic
+from filmcolor.guide import GUIDE_CHANNELS
 from filmcolor.weights import file_digest
 
 CACHE_ENV = "FILMCOLOR_CACHE"  # read once here, at the edge: where exported graphs are kept
@@ -70,18 +71,67 @@ class TorchRunner:
             ab = self.model(*inputs)
         return ab.float().cpu().numpy()
 
+    @torch.inference_mode()
+    def encode(self, l_norm_n1hw: np.ndarray) -> list[torch.Tensor]:
+        """Guided models: the encoder's taps (kept on the device)."""
+        x = torch.from_numpy(l_norm_n1hw).to(self.device).contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
+            return self.model.encode(x)
 
-def export_onnx(model: nn.Module, shape: tuple[int, int, int, int]) -> bytes:
-    """Trace ``model`` at a fixed input shape (N, 1, H, W) (+ its (N, 3, H, W) guide) and return the ONNX bytes."""
+    @torch.inference_mode()
+    def decode(self, taps: list[torch.Tensor], guide_n3hw: np.ndarray) -> np.ndarray:
+        guide = torch.from_numpy(guide_n3hw).to(self.device).contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
+            return self.model.decode(taps, guide).float().cpu().numpy()
+
+
+TAP_NAMES = ("s4", "s8", "s16", "s32")  # encoder outputs of the split graphs (guided models)
+PARTS = ("full", "encode", "decode")  # the whole network, or its encoder and decoder apart
+
+
+class _Encode(nn.Module):
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, l_norm: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(self.model.encode(l_norm))
+
+
+class _Decode(nn.Module):
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, s4: torch.Tensor, s8: torch.Tensor, s16: torch.Tensor, s32: torch.Tensor,
+                guide: torch.Tensor) -> torch.Tensor:
+        return self.model.decode([s4, s8, s16, s32], guide)
+
+
+def export_onnx(model: nn.Module, shape: tuple[int, int, int, int], part: str = "full") -> bytes:
+    """Trace ``model`` at a fixed input shape (N, 1, H, W) and return the ONNX bytes.
+
+    Guided models take their (N, 3, H, W) guide too; ``part`` "encode" / "decode" exports the two halves
+    apart (L -> taps; taps + guide -> ab), so that a reference can be matched on the taps in between.
+    """
     model = model.eval().to("cpu", memory_format=torch.contiguous_format)
     n, _, h, w = shape
-    args, names = (torch.zeros(shape),), ["l_norm"]
-    if _takes_guide(model):
-        args, names = (torch.zeros(shape), torch.zeros(n, model.guide_channels, h, w)), ["l_norm", "guide"]
+    l_norm = torch.zeros(shape)
+    guide = torch.zeros(n, GUIDE_CHANNELS, h, w)
+    if part == "encode":
+        net, args, names, outputs = _Encode(model), (l_norm,), ["l_norm"], list(TAP_NAMES)
+    elif part == "decode":
+        with torch.no_grad():
+            taps = tuple(model.encode(l_norm))
+        net, args, names, outputs = _Decode(model), (*taps, guide), [*TAP_NAMES, "guide"], ["ab_norm"]
+    elif _takes_guide(model):
+        net, args, names, outputs = model, (l_norm, guide), ["l_norm", "guide"], ["ab_norm"]
+    else:
+        net, args, names, outputs = model, (l_norm,), ["l_norm"], ["ab_norm"]
     buf = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, args, buf, input_names=names, output_names=["ab_norm"], opset_version=17,
+        torch.onnx.export(net, args, buf, input_names=names, output_names=outputs, opset_version=17,
                           dynamo=False)
     return buf.getvalue()
 
@@ -112,11 +162,21 @@ class OnnxRunner:
             feeds["guide"] = np.ascontiguousarray(guide_n3hw, dtype=np.float32)
         return self.session.run(None, feeds)[0]
 
+    def encode(self, l_norm_n1hw: np.ndarray) -> list[np.ndarray]:
+        """The encode graph: the encoder's taps."""
+        return self.session.run(None, {"l_norm": np.ascontiguousarray(l_norm_n1hw, dtype=np.float32)})
+
+    def decode(self, taps: list[np.ndarray], guide_n3hw: np.ndarray) -> np.ndarray:
+        """The decode graph: taps + guide -> ab_norm."""
+        feeds = dict(zip(TAP_NAMES, taps, strict=True))
+        feeds["guide"] = np.ascontiguousarray(guide_n3hw, dtype=np.float32)
+        return self.session.run(None, feeds)[0]
+
     @classmethod
-    def for_shape(cls, model: nn.Module, weights_path: Path | None,
-                  shape: tuple[int, int, int, int], threads: int | None = None) -> OnnxRunner:
-        """Load the cached graph for this weights file and shape, exporting it on first use."""
-        path = cache_path(model, weights_path, shape)
+    def for_shape(cls, model: nn.Module, weights_path: Path | None, shape: tuple[int, int, int, int],
+                  threads: int | None = None, part: str = "full") -> OnnxRunner:
+        """Load the cached graph for this weights file, shape and part, exporting it on first use."""
+        path = cache_path(model, weights_path, shape, part)
         if path.exists():
             try:
                 return cls(path, threads)
@@ -124,11 +184,12 @@ class OnnxRunner:
                 with contextlib.suppress(OSError):
                     path.unlink()
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(path, export_onnx(model, shape))
+        write_bytes_atomic(path, export_onnx(model, shape, part))
         return cls(path, threads)
 
 
-def cache_path(model: nn.Module, weights_path: Path | None, shape: tuple[int, int, int, int]) -> Path:
+def cache_path(model: nn.Module, weights_path: Path | None, shape: tuple[int, int, int, int],
+               part: str = "full") -> Path:
     import onnxruntime as ort
 
     if weights_path is not None:
@@ -140,4 +201,5 @@ def cache_path(model: nn.Module, weights_path: Path | None, shape: tuple[int, in
         key = f"mem{digest & 0xFFFFFFFFFFFF:012x}"
     n, c, h, w = shape
     versions = f"torch{torch.__version__.split('+')[0]}-ort{ort.__version__}"
-    return cache_dir() / f"{key}-{n}x{c}x{h}x{w}-{versions}.onnx"
+    suffix = "" if part == "full" else f"-{part}"
+    return cache_dir() / f"{key}-{n}x{c}x{h}x{w}{suffix}-{versions}.onnx"

@@ -200,3 +200,17 @@ def test_onnx_and_torch_agree_with_hints(guided_weights):
         results.append(c.colorize_batch(l_hw[None], c.guide_for(l_hw, hints)[None]))
     np.testing.assert_allclose(results[0], results[1], atol=0.05)
     assert np.abs(results[0]).max() > 10  # the hints are in both
+
+
+@pytest.mark.parametrize("runtime", ["torch", "onnx"])
+def test_one_encoder_pass_matches_the_two_step_path(guided_weights, runtime):
+    """predict_ab_matched (encoder once, guide from its features) = guide_for + predict_ab."""
+    c = Colorizer.from_pretrained(guided_weights, device="cpu", runtime=runtime, render_size=96)
+    rgb = colour_scene()
+    reference = c.reference(rgb)
+    l_hw = lab.rgb_to_lab(rgb)[..., 0]
+    two_step = c.predict_ab(l_hw[None], c.guide_for(l_hw, references=[reference])[None])
+    rh, rw = c.network_shape(*l_hw.shape)
+    one_pass = c.predict_ab_matched(
+        l_hw[None], lambda i, f: guide.guide_from_transfer(*guide.transfer(f, reference), rh, rw))
+    np.testing.assert_allclose(one_pass, two_step, atol=0.05)
