@@ -18,6 +18,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
 from filmcolor import guide as guidance
 from filmcolor import lab
@@ -114,7 +115,7 @@ class ShotGuides:
     def shot_of(self, index: int) -> int:
         return bisect.bisect_right(self.starts, index) - 1
 
-    def _enter(self, shot: int, l_net: np.ndarray) -> None:
+    def _enter(self, shot: int, features: torch.Tensor) -> None:
         start = self.starts[shot]
         end = self.starts[shot + 1] if shot + 1 < len(self.starts) else None
         self._shot = shot
@@ -123,23 +124,19 @@ class ShotGuides:
                            for k in self.keyframes if k.index >= start and (end is None or k.index < end)]
         self._shot_reference = None
         if not self._shot_keys and self.references:
-            features = self.colorizer.match_features(l_net)
             scores = [guidance.match_score(features, ref) for ref in self.references]
             best = int(np.argmax(scores))
             if scores[best] >= guidance.REFERENCE_MIN_SCORE:
                 self._shot_reference = self.references[best]
-                self.used_references[self._shot_reference.name] = self.used_references.get(
-                    self._shot_reference.name, 0) + 1
+                name = self._shot_reference.name
+                self.used_references[name] = self.used_references.get(name, 0) + 1
 
-    def __call__(self, index: int, l_net: np.ndarray) -> np.ndarray | None:
-        """The guide (3, h, w) for frame ``index`` whose L at the network's input size is ``l_net``."""
+    def __call__(self, index: int, features: torch.Tensor, shape: tuple[int, int]) -> np.ndarray | None:
+        """The guide (3, h, w) at render size ``shape`` for frame ``index``, from its unit encoder features."""
         shot = self.shot_of(index)
         if shot != self._shot:
-            self._enter(shot, l_net)
-        if not self._shot_keys and self._shot_reference is None:
-            return None
-        features = self.colorizer.match_features(l_net)
-        rh, rw = l_net.shape
+            self._enter(shot, features)
+        rh, rw = shape
         if self._shot_keys:
             guides = [guidance.guide_from_transfer(*guidance.transfer(features, ref), rh, rw)
                       for _, ref in self._shot_keys]
