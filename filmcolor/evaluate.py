@@ -88,10 +88,6 @@ def score_prediction(rgb: np.ndarray, gray_rgb: np.ndarray, pred_rgb: np.ndarray
     }
 
 
-def score_image(colorizer: Colorizer, rgb: np.ndarray) -> dict[str, float]:
-    return score_prediction(rgb, *colorize_luma(colorizer, rgb))
-
-
 # Called with (path, gray, prediction, original) for every scored image, all uint8 RGB (H, W, 3).
 ImageSink = Callable[[Path, np.ndarray, np.ndarray, np.ndarray], None]
 

@@ -1,14 +1,18 @@
 """sRGB (D65, skimage's convention) <-> CIE Lab, the model normalisation and the gray->L lookup.
 
-The only home of these constants. CPU arrays go through OpenCV's float32 path (about 20x faster
-than skimage on a 1080p frame); torch tensors are converted where they live (GPU or CPU).
+The only home of these constants. Conversions go through OpenCV's float32 path (about 20x faster
+than skimage on a 1080p frame); the normalisation applies to numpy arrays and torch tensors alike.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 # skimage.color's sRGB -> XYZ matrix and D65 (2 degree observer) white point.
 XYZ_FROM_RGB = np.array(
@@ -130,32 +134,3 @@ def lab_to_rgb_uint8(l_hw: np.ndarray, ab_hw2: np.ndarray) -> np.ndarray:
     _clamp_b_to_nonnegative_z(lab)
     rgb = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
     return cv2.convertScaleAbs(rgb, alpha=255.0)  # scales, rounds and saturates to uint8
-
-
-# ---- torch versions, for tensors that live on a GPU (or in training) ----
-
-
-def _const(values: np.ndarray, like: torch.Tensor) -> torch.Tensor:
-    return torch.as_tensor(values, dtype=like.dtype, device=like.device)
-
-
-def rgb_to_lab_torch(rgb_n3hw: torch.Tensor) -> torch.Tensor:
-    """RGB (N, 3, H, W) float in [0, 1] -> Lab (N, 3, H, W), L in [0, 100]."""
-    lin = torch.where(rgb_n3hw > 0.04045, ((rgb_n3hw + 0.055) / 1.055) ** 2.4, rgb_n3hw / 12.92)
-    xyz = torch.einsum("ij,njhw->nihw", _const(XYZ_FROM_RGB, lin), lin)
-    xyz = xyz / _const(WHITE_D65, xyz).view(1, 3, 1, 1)
-    f = torch.where(xyz > 0.008856, xyz.clamp_min(1e-12) ** (1.0 / 3.0), 7.787 * xyz + 16.0 / 116.0)
-    fx, fy, fz = f[:, 0], f[:, 1], f[:, 2]
-    return torch.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], dim=1)
-
-
-def lab_to_rgb_torch(lab_n3hw: torch.Tensor) -> torch.Tensor:
-    """Lab (N, 3, H, W) -> RGB (N, 3, H, W) float in [0, 1], clipped."""
-    l, a, b = lab_n3hw[:, 0], lab_n3hw[:, 1], lab_n3hw[:, 2]
-    fy = (l + 16.0) / 116.0
-    f = torch.stack([fy + a / 500.0, fy, (fy - b / 200.0).clamp_min(0.0)], dim=1)
-    xyz = torch.where(f > 0.2068966, f**3, (f - 16.0 / 116.0) / 7.787)
-    xyz = xyz * _const(WHITE_D65, xyz).view(1, 3, 1, 1)
-    lin = torch.einsum("ij,njhw->nihw", _const(RGB_FROM_XYZ, xyz), xyz)
-    srgb = torch.where(lin > 0.0031308, 1.055 * lin.clamp_min(1e-12) ** (1.0 / 2.4) - 0.055, 12.92 * lin)
-    return srgb.clamp(0.0, 1.0)

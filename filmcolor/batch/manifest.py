@@ -21,7 +21,6 @@ from filmcolor.errors import OutputError
 from filmcolor.fsutil import write_bytes_atomic
 
 MANIFEST_NAME = ".filmcolor-batch.jsonl"
-STATUSES = ("running", "done", "failed", "interrupted")
 
 
 @dataclass

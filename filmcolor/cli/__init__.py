@@ -85,13 +85,7 @@ def _register() -> None:
     import importlib
 
     for name in ("image", "models", "video", "batch", "train", "evaluate", "evaluate_video", "demo", "data"):
-        try:
-            module = importlib.import_module(f"filmcolor.cli.{name}")
-        except ModuleNotFoundError as err:
-            if err.name == f"filmcolor.cli.{name}":
-                continue  # command not built yet
-            raise
-        for cmd in module.COMMANDS:
+        for cmd in importlib.import_module(f"filmcolor.cli.{name}").COMMANDS:
             main.add_command(cmd)
 
 

@@ -1,8 +1,9 @@
 """The loop that joins reader -> colourisation -> writer: three threads and two bounded queues.
 
-    reader thread:     demux + decode + luma plane        -> queue of LumaFrame / passthrough packets
-    inference thread:  L lookup, batched network, temporal -> queue of (frame, L, ab at network size)
-    calling thread:    ab upsample, Lab -> RGB, encode, mux, progress
+    reader thread:     demux + decode + luma plane           -> queue of LumaFrame / passthrough packets
+    inference thread:  L lookup at network size, batched network -> queue of (frame, L, ab at network size)
+    calling thread:    temporal smoothing, chroma (Lab -> Cb/Cr beside the input's own luma), encode, mux,
+                       progress
 
 PyAV, OpenCV and the runtimes release the GIL in their heavy calls, so the stages overlap on separate
 cores; memory is bounded by the queue sizes, whatever the film's length.

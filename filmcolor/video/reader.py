@@ -29,16 +29,12 @@ COPYABLE_TYPES = ("audio", "subtitle")
 class VideoInfo:
     """What the writer needs to reproduce the input's video stream; times in seconds."""
 
-    path: Path
     width: int
     height: int
     time_base: Fraction
     frame_rate: Fraction | None
     frames: int | None  # expected number of output frames; None when unknown
     duration: float | None
-    codec: str
-    pix_fmt: str
-    full_range: bool
     colorspace: int
     color_primaries: int
     color_trc: int
@@ -140,8 +136,8 @@ class VideoReader:
         raise InputError(f"{self.path}: no decodable video frames (truncated or corrupt file?)")
 
     def _make_info(self, first: av.VideoFrame) -> VideoInfo:
-        s, ctx = self.stream, self.stream.codec_context
-        rate = s.average_rate or s.guessed_rate or ctx.framerate or None
+        s = self.stream
+        rate = s.average_rate or s.guessed_rate or s.codec_context.framerate or None
         duration = None
         if s.duration is not None and s.time_base:
             duration = float(s.duration * s.time_base)
@@ -157,9 +153,8 @@ class VideoReader:
         elif duration is not None and rate:
             frames = max(1, math.ceil(duration * float(rate) - 1e-6))
         return VideoInfo(
-            path=self.path, width=first.width, height=first.height, time_base=s.time_base,
+            width=first.width, height=first.height, time_base=s.time_base,
             frame_rate=Fraction(rate) if rate else None, frames=frames, duration=duration,
-            codec=ctx.name, pix_fmt=first.format.name, full_range=self._full_range,
             colorspace=int(first.colorspace), color_primaries=int(first.color_primaries),
             color_trc=int(first.color_trc), rotation=float(first.rotation or 0.0),
             sample_aspect_ratio=s.sample_aspect_ratio,
@@ -189,7 +184,7 @@ class VideoReader:
         video_done = False
         for packet in self._demux():
             if packet.stream is not self.stream:
-                if self._keep_packet(packet, end_s, video_done):
+                if self._keep_packet(packet, end_s):
                     yield packet
                 elif video_done and self._past_end(packet, end_s):
                     return
@@ -273,7 +268,7 @@ class VideoReader:
                 raise InputError(f"{self.path}: corrupt video frame at {t:.3f} s")
             yield frame, bool(frame.is_corrupt)
 
-    def _keep_packet(self, packet: av.Packet, end_s: float | None, video_done: bool) -> bool:
+    def _keep_packet(self, packet: av.Packet, end_s: float | None) -> bool:
         if packet.pts is None or packet.size == 0:
             return False
         t = float(packet.pts * packet.time_base)

@@ -20,12 +20,9 @@ DEFAULT_FLOOR = 2.0  # L units; a static shot's median (~0.3) is raised to this,
 DEFAULT_WINDOW = 24  # frames of history that define "the shot's motion level"
 
 
-def change_score(l_cur: np.ndarray, l_prev_warped: np.ndarray, valid: np.ndarray | None = None) -> float:
-    """Mean |L_t - warp(L_{t-1})| in L units over the pixels the warp can reach (``valid``, or all)."""
-    diff = np.abs(l_cur - l_prev_warped)
-    if valid is not None and valid.any():
-        return float(diff[valid].mean())
-    return float(diff.mean())
+def change_score(l_cur: np.ndarray, l_prev_warped: np.ndarray) -> float:
+    """Mean |L_t - warp(L_{t-1})| in L units."""
+    return float(np.abs(l_cur - l_prev_warped).mean())
 
 
 class SceneCutDetector:
