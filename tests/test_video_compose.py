@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from filmcolor import lab
-from filmcolor.video.compose import AVCOL_SPC_BT709, AVCOL_SPC_SMPTE170M, YuvComposer
+from filmcolor.video.avcol import AVCOL_SPC_BT709, AVCOL_SPC_SMPTE170M
+from filmcolor.video.compose import YuvComposer
 
 
 def smooth_colour_image(height: int, width: int, seed: int = 0) -> np.ndarray:

@@ -13,8 +13,8 @@ import numpy as np
 
 from filmcolor import lab
 from filmcolor.colorize import Colorizer
+from filmcolor.video.avcol import AVCOL_SPC_BT470BG, AVCOL_SPC_BT709, AVCOL_SPC_SMPTE170M
 
-AVCOL_SPC_BT709, AVCOL_SPC_BT470BG, AVCOL_SPC_SMPTE170M = 1, 5, 6
 # (Kr, Kb) of the luma equation Y' = Kr R' + (1 - Kr - Kb) G' + Kb B'
 _LUMA_WEIGHTS = {AVCOL_SPC_BT709: (0.2126, 0.0722), AVCOL_SPC_BT470BG: (0.299, 0.114),
                  AVCOL_SPC_SMPTE170M: (0.299, 0.114)}

@@ -19,9 +19,9 @@ import numpy as np
 
 from filmcolor.errors import InputError
 from filmcolor.lab import limited_to_full_range_lut
+from filmcolor.video.avcol import AVCOL_RANGE_JPEG, AVCOL_RANGE_MPEG
 
 _LIMITED_TO_FULL = limited_to_full_range_lut()
-AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG = 1, 2
 COPYABLE_TYPES = ("audio", "subtitle")
 
 

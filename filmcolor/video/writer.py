@@ -13,10 +13,16 @@ import av
 import numpy as np
 
 from filmcolor.errors import ConfigError, OutputError
+from filmcolor.video.avcol import (
+    AVCOL_PRI_BT709,
+    AVCOL_RANGE_MPEG,
+    AVCOL_SPC_BT470BG,
+    AVCOL_SPC_BT709,
+    AVCOL_SPC_SMPTE170M,
+    AVCOL_TRC_BT709,
+)
 from filmcolor.video.reader import VideoInfo
 
-AVCOL_SPC_BT709, AVCOL_SPC_BT470BG, AVCOL_SPC_SMPTE170M = 1, 5, 6
-AVCOL_PRI_BT709, AVCOL_TRC_BT709, AVCOL_RANGE_MPEG = 1, 1, 1
 _SPC_TO_SWS = {AVCOL_SPC_BT709: "itu709", AVCOL_SPC_BT470BG: "itu601", AVCOL_SPC_SMPTE170M: "smpte170m"}
 X264_LIKE = ("libx264", "libx265")
 # x264 "medium" costs ~4x "veryfast" on CCTV-like footage (26 vs 123 fps at 768x576 on 2 cores): on a CPU
