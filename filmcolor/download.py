@@ -20,6 +20,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zlib
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from pathlib import Path
 from filmcolor import __version__
 from filmcolor.errors import InputError, OutputError
 from filmcolor.fsutil import PARTIAL_MARK
-from filmcolor.imageio import is_image_path
+from filmcolor.imageio import list_images
 
 # fast.ai's COCO sample (fastai ``URLs.COCO_SAMPLE``): about 21,800 COCO train2017 images, 3.2 GB.
 # It unpacks to coco_sample/train_sample/*.jpg (+ coco_sample/annotations/train_sample.json).
@@ -322,13 +323,5 @@ def _extract_member(tar: tarfile.TarFile, member: tarfile.TarInfo, root: str) ->
 
 def image_folder(paths: list[Path]) -> Path | None:
     """The folder under ``paths`` that holds the most images directly (the one to train on)."""
-    best, best_count = None, 0
-    for top in paths:
-        if not top.is_dir():
-            continue
-        for folder, _dirs, files in os.walk(top):
-            count = sum(1 for f in files if is_image_path(Path(f)))
-            if count > best_count:
-                best, best_count = Path(folder), count
-    return best
-
+    counts = Counter(image.parent for image in list_images(p for p in paths if p.is_dir()))
+    return max(counts, key=counts.__getitem__) if counts else None

@@ -18,7 +18,7 @@ import numpy as np
 from filmcolor import lab
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import InputError, OutputError
-from filmcolor.imageio import is_image_path, read_image, write_image
+from filmcolor.imageio import list_images, read_image, write_image  # noqa: F401 (list_images: see below)
 from filmcolor.metrics import (
     ANALYSIS_SHORT_SIDE,
     FlickerMeter,
@@ -31,17 +31,8 @@ from filmcolor.metrics import (
 )
 from filmcolor.video.scenecut import DEFAULT_CUT_THRESHOLD
 
-
-def list_images(folders: Iterable[Path]) -> list[Path]:
-    """All image files under the given folders (recursively), sorted, or the files themselves."""
-    found: list[Path] = []
-    for folder in folders:
-        folder = Path(folder)
-        if folder.is_file():
-            found.append(folder)
-        else:
-            found += [p for p in folder.rglob("*") if p.is_file() and is_image_path(p)]
-    return sorted(found)
+# list_images is imageio's: it is imported above only because filmcolor/train/data.py still takes it from
+# here. Drop it from that import once train/data.py imports it from filmcolor.imageio.
 
 
 def luma_of(rgb: np.ndarray) -> np.ndarray:

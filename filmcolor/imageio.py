@@ -1,7 +1,8 @@
-"""Reading and writing still images (OpenCV), with one-line errors for every bad file."""
+"""Finding, reading and writing still images (OpenCV), with one-line errors for every bad file."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import cv2
@@ -16,6 +17,17 @@ MAX_PIXELS = 400_000_000  # 20000 x 20000: the Lab planes of anything larger nee
 
 def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def list_images(paths: Iterable[Path]) -> list[Path]:
+    """The image files under the given folders (recursively) and the given files themselves, sorted."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_file():
+            found.append(path)
+        else:
+            found += [p for p in path.rglob("*") if p.is_file() and is_image_path(p)]
+    return sorted(found)
 
 
 def _jpeg_truncated(data: bytes) -> bool:

@@ -11,7 +11,8 @@ import argparse
 from pathlib import Path
 
 from filmcolor.colorize import Colorizer
-from filmcolor.evaluate import evaluate_images, list_images
+from filmcolor.evaluate import evaluate_images
+from filmcolor.imageio import list_images
 
 
 def main() -> None:

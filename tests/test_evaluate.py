@@ -17,7 +17,8 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from filmcolor.cli import main
 from filmcolor.colorize import Colorizer
-from filmcolor.evaluate import evaluate_images, list_images, luma_of
+from filmcolor.evaluate import evaluate_images, luma_of
+from filmcolor.imageio import list_images
 from filmcolor.metrics import PSNR_CAP, ab_auc, ab_error, colorfulness, psnr, ssim
 from filmcolor.models import create_model
 from filmcolor.weights import save_weights

@@ -12,7 +12,8 @@ from PIL import Image
 
 from filmcolor.errors import InputError, OutputError
 from filmcolor.fsutil import PARTIAL_MARK
-from filmcolor.imageio import read_image, write_image
+from filmcolor.download import image_folder
+from filmcolor.imageio import list_images, read_image, write_image
 
 
 def assert_input_error(path: Path, match: str) -> None:
@@ -171,3 +172,15 @@ def test_write_refuses_unknown_extension_and_missing_folder(tmp_path, rgb):
         write_image(tmp_path / "no" / "such" / "out.png", rgb)
     assert "\n" not in str(info.value)
     assert not list(tmp_path.rglob(f"*{PARTIAL_MARK}*"))
+
+
+def test_list_images_finds_images_under_folders_and_takes_files_as_given(tmp_path: Path) -> None:
+    for rel in ("b/x.PNG", "a/deep/y.jpg", "a/z.webp", "a/notes.txt", "a/clip.mp4", "c/w.png"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    found = list_images([tmp_path / "a", tmp_path / "b", tmp_path / "c" / "w.png"])
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a/deep/y.jpg", "a/z.webp", "b/x.PNG", "c/w.png"]
+    assert list_images([tmp_path / "a" / "clip.mp4"]) == [tmp_path / "a" / "clip.mp4"]  # a file is taken as given
+    (tmp_path / "b" / "x2.png").write_bytes(b"")
+    assert image_folder([tmp_path, tmp_path / "c" / "w.png"]) == tmp_path / "b"  # the most images directly
+    assert image_folder([tmp_path / "c" / "w.png"]) is None  # files are not folders to train on

@@ -11,9 +11,9 @@ from rich.progress import Progress
 from filmcolor.cli import console, guarded, model_options
 from filmcolor.colorize import DEFAULT_RENDER_SIZE, Colorizer
 from filmcolor.errors import InputError, OutputError
-from filmcolor.evaluate import ContactSheet, ImageSink, PredictionWriter, evaluate_images, list_images
+from filmcolor.evaluate import ContactSheet, ImageSink, PredictionWriter, evaluate_images
 from filmcolor.fsutil import write_bytes_atomic
-from filmcolor.imageio import is_image_path
+from filmcolor.imageio import is_image_path, list_images
 
 
 @click.command("eval")

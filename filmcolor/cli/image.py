@@ -11,7 +11,7 @@ from filmcolor.cli import console, error_line, guarded, model_options
 from filmcolor.colorize import DEFAULT_RENDER_SIZE, Colorizer
 from filmcolor.errors import FilmcolorError, InputError, OutputError
 from filmcolor.fsutil import check_output_path
-from filmcolor.imageio import IMAGE_EXTENSIONS, is_image_path, read_image, write_image
+from filmcolor.imageio import IMAGE_EXTENSIONS, list_images, read_image, write_image
 
 
 def plan_outputs(inputs: tuple[Path, ...], output: Path, ext: str | None) -> list[tuple[Path, Path]]:
@@ -22,7 +22,7 @@ def plan_outputs(inputs: tuple[Path, ...], output: Path, ext: str | None) -> lis
     pairs: list[tuple[Path, Path]] = []
     for src in inputs:
         if src.is_dir():
-            found = sorted(p for p in src.rglob("*") if p.is_file() and is_image_path(p))
+            found = list_images([src])
             if not found:
                 raise InputError(f"{src}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)})")
             pairs += [(p, output / p.relative_to(src)) for p in found]
