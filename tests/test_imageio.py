@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from filmcolor.download import image_folder
 from filmcolor.errors import InputError, OutputError
 from filmcolor.fsutil import PARTIAL_MARK
-from filmcolor.download import image_folder
 from filmcolor.imageio import list_images, read_image, write_image
 
 
