@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 from media import decode_video, gray_frame, make_clip
 
-import filmcolor.batch.runner as runner_mod
+import filmcolor.batch.worker as worker_mod
 from filmcolor import lab
 from filmcolor.batch import (
     MANIFEST_NAME,
@@ -30,7 +30,8 @@ from filmcolor.batch import (
     read_manifest,
     run_local,
 )
-from filmcolor.batch.runner import ThreadExecutor, output_rel
+from filmcolor.batch.plan import output_rel
+from filmcolor.batch.runner import ThreadExecutor
 from filmcolor.cli import main
 from filmcolor.errors import OutputError
 from filmcolor.fsutil import PARTIAL_MARK
@@ -174,7 +175,7 @@ def test_existing_output_not_written_by_the_batch_is_kept(tmp_path: Path, colori
 
 def test_transient_errors_are_retried(tmp_path: Path, tree: Path, colorizer,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    real = runner_mod.colorize_video
+    real = worker_mod.colorize_video
     calls: dict[str, int] = {}
 
     def flaky(input_path: Path, *args, **kwargs):
@@ -183,7 +184,7 @@ def test_transient_errors_are_retried(tmp_path: Path, tree: Path, colorizer,
             raise OSError(5, "Input/output error (network share dropped)")
         return real(input_path, *args, **kwargs)
 
-    monkeypatch.setattr(runner_mod, "colorize_video", flaky)
+    monkeypatch.setattr(worker_mod, "colorize_video", flaky)
     out = tmp_path / "out"
     result = run_local(tree, out, colorizer, VIDEO, BatchOptions(retries=1, retry_delay=0))
     record = next(r for r in result.done if r.path == "a.mp4")
@@ -273,8 +274,8 @@ def test_watch_takes_new_files_once_they_stop_growing(tmp_path: Path, colorizer)
     src.mkdir()
     cv2.imwrite(str(src / "old.png"), gray_frame(0, 32, 32))
     options = BatchOptions(watch=True, poll_interval=0.1, settle=0.5)
-    runner = BatchRunner(src, out, ThreadExecutor(colorizer, VIDEO, options), options)
-    thread = threading.Thread(target=runner.run, daemon=True)
+    runner = BatchRunner(src, out, options)
+    thread = threading.Thread(target=runner.run, args=(ThreadExecutor(colorizer, VIDEO, options),), daemon=True)
     thread.start()
     try:
         _wait_for(lambda: read_manifest(out).get("old.png", None) is not None, 20)

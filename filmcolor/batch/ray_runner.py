@@ -1,7 +1,7 @@
 """The same batch on Ray: one task per file, results recorded by the driver as tasks finish.
 
 The driver (``BatchRunner``) discovers, plans, and is the only manifest writer, exactly as locally;
-only the executor differs. Each task runs ``process_file`` (the local code path) in a Ray worker with
+only the executor differs. Each task runs ``worker.process_file`` (the local code path) in a Ray worker with
 its own model: ``num_gpus=1`` per task when colouring on CUDA (Ray then gives a GPU worker one file
 and recycles it, so GPU memory is released), ``num_cpus=1`` otherwise (a CPU worker keeps its model
 loaded between files).
@@ -23,16 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from filmcolor.batch.manifest import FileRecord
-from filmcolor.batch.runner import (
-    BatchEvent,
-    BatchOptions,
-    BatchResult,
-    BatchRunner,
-    FileJob,
-    ModelSpec,
-    check_folders,
-    process_file,
-)
+from filmcolor.batch.plan import FileJob
+from filmcolor.batch.runner import BatchOptions, BatchResult, BatchRunner, ModelSpec
+from filmcolor.batch.worker import BatchEvent, process_file
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import ConfigError, FilmcolorError, WeightsError
 from filmcolor.video.pipeline import VideoOptions
@@ -148,7 +141,5 @@ def run_ray(in_dir: Path, out_dir: Path, spec: ModelSpec, video_options: VideoOp
     """Like ``runner.run_local`` but each file is a Ray task; ``address`` as for ``ray.init``."""
     video_options, options = video_options or VideoOptions(), options or BatchOptions()
     video_options.validate()
-    options.validate()
-    check_folders(Path(in_dir), Path(out_dir))
-    executor = RayExecutor(spec, video_options, options, address)
-    return BatchRunner(in_dir, out_dir, executor, options, on_event).run()
+    runner = BatchRunner(in_dir, out_dir, options, on_event)  # checks the folders before Ray starts
+    return runner.run(RayExecutor(spec, video_options, options, address))

@@ -1,0 +1,131 @@
+"""What a batch has to do: the media under IN_DIR, their mirrored output names, and which of them to colour.
+
+Pure functions of the folder and the manifest's records: nothing here writes.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from filmcolor.batch.manifest import FileRecord
+from filmcolor.fsutil import PARTIAL_MARK
+from filmcolor.imageio import IMAGE_EXTENSIONS
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv",
+                    ".webm")
+KEPT_VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov")  # other containers become .mkv, which holds any stream
+
+
+@dataclass(frozen=True)
+class Found:
+    """A file under IN_DIR and its identity (size, mtime) when it was seen."""
+
+    rel: str  # POSIX path under IN_DIR
+    path: Path
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class FileJob(Found):
+    """One input to colour: a found file, where its output goes, and what kind of file it is."""
+
+    output_rel: str  # POSIX path under OUT_DIR
+    output: Path
+    kind: str  # video | image
+
+    def record(self, status: str, **values: Any) -> FileRecord:
+        return FileRecord(path=self.rel, size=self.size, mtime_ns=self.mtime_ns, status=status,
+                          output=self.output_rel, kind=self.kind, **values)
+
+
+@dataclass
+class Plan:
+    jobs: list[FileJob] = field(default_factory=list)  # to colour, in order
+    skipped: list[FileRecord] = field(default_factory=list)  # done before and unchanged
+    refused: list[FileRecord] = field(default_factory=list)  # failed: the output is someone else's file
+
+
+def file_kind(path: str | Path) -> str:
+    return "image" if Path(path).suffix.lower() in IMAGE_EXTENSIONS else "video"
+
+
+def output_rel(rel: str) -> str:
+    """Mirrored output path: images and .mp4/.mkv/.mov keep their name; other videos become .mkv."""
+    pure = PurePosixPath(rel)
+    if file_kind(rel) == "image" or pure.suffix.lower() in KEPT_VIDEO_EXTENSIONS:
+        return rel
+    return str(pure.with_suffix(".mkv"))
+
+
+def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = None) -> list[Found]:
+    """Files under ``in_dir`` to colour, sorted; hidden files and folders (and ``exclude``) are skipped."""
+    patterns = tuple(patterns)
+    wanted = VIDEO_EXTENSIONS + IMAGE_EXTENSIONS
+    exclude_resolved = exclude.resolve() if exclude is not None else None
+    found: list[Found] = []
+    for root, dirs, files in os.walk(in_dir):
+        root_path = Path(root)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
+                         and (exclude_resolved is None or (root_path / d).resolve() != exclude_resolved))
+        for name in sorted(files):
+            if name.startswith(".") or PARTIAL_MARK in name:
+                continue
+            path = root_path / name
+            rel = path.relative_to(in_dir).as_posix()
+            if patterns:
+                if not any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(rel, p) for p in patterns):
+                    continue
+            elif path.suffix.lower() not in wanted:
+                continue
+            try:
+                st = path.stat()
+            except OSError:  # vanished or a dangling link: nothing to colour
+                continue
+            if not os.path.isfile(path):
+                continue
+            found.append(Found(rel, path, st.st_size, st.st_mtime_ns))
+    return found
+
+
+def is_finished(record: FileRecord | None, found: Found, out_dir: Path) -> bool:
+    """Done before, input unchanged (size and mtime), and the output still there."""
+    return (record is not None and record.status == "done" and record.size == found.size
+            and record.mtime_ns == found.mtime_ns and (out_dir / record.output).exists())
+
+
+def plan(found: list[Found], records: dict[str, FileRecord], in_dir: Path, out_dir: Path, force: bool = False,
+         overwrite: bool = False, skip_failed: bool = False) -> Plan:
+    """Sort ``found`` against the manifest's ``records``: skip what is done, refuse to replace outputs this
+    batch did not write (unless ``force`` or ``overwrite``), and, with ``skip_failed``, leave unchanged
+    files that failed before (--watch does not retry them on every scan)."""
+    result = Plan()
+    taken: dict[str, str] = {}  # output -> input
+    for item in found:
+        record = records.get(item.rel)
+        if not force and record is not None and is_finished(record, item, out_dir):
+            result.skipped.append(record)
+            taken[record.output] = item.rel
+            continue
+        if (skip_failed and record is not None and record.status == "failed"
+                and (record.size, record.mtime_ns) == (item.size, item.mtime_ns)):
+            continue
+        out_rel = output_rel(item.rel)
+        if out_rel != item.rel and ((in_dir / out_rel).exists() or out_rel in taken):
+            out_rel = f"{item.rel}.mkv"  # clip.avi beside clip.mkv: both kept
+        taken[out_rel] = item.rel
+        job = FileJob(item.rel, item.path, item.size, item.mtime_ns, out_rel, out_dir / out_rel,
+                      file_kind(item.rel))
+        owned = record is not None and record.output == out_rel
+        if job.output.exists() and not (owned or force or overwrite):
+            reason = (f"{job.output}: output exists and was not written by this batch; "
+                      "pass --overwrite or --force to replace it")
+            result.refused.append(job.record("failed", error=reason))
+            continue
+        result.jobs.append(job)
+    return result

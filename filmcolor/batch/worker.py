@@ -1,0 +1,80 @@
+"""Colouring one file of a batch, the same on a local thread and in a Ray task: retries, cancel, one record."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+
+from filmcolor.batch.manifest import FileRecord
+from filmcolor.batch.plan import FileJob
+from filmcolor.colorize import Colorizer
+from filmcolor.errors import ConfigError, FilmcolorError, InputError, WeightsError
+from filmcolor.imageio import read_image, write_image
+from filmcolor.video.pipeline import VideoOptions, colorize_video
+
+PERMANENT_ERRORS = (InputError, ConfigError, WeightsError)  # retrying cannot help; the rest may be transient
+
+# (event, record, frames done, frames expected or None); events: queued, frames, retry, done, failed,
+# interrupted, skipped. "frames" and "retry" come from worker threads, the rest from the driver.
+BatchEvent = Callable[[str, FileRecord, int, "int | None"], None]
+
+
+class Cancelled(BaseException):
+    """Raised from the progress callback to stop a file mid-way; its partial output is removed on the way."""
+
+
+def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions, retries: int = 0,
+                 retry_delay: float = 0.0, cancel: threading.Event | None = None,
+                 on_event: BatchEvent | None = None) -> FileRecord:
+    """Colour one file, retrying transient errors; never raises: the outcome is the returned record.
+
+    The output is overwritten: the driver decided that this batch may write it.
+    """
+    options = dataclasses.replace(video_options, overwrite=True, preview=None)
+    error = ""
+    attempt = 0
+    for attempt in range(1, retries + 2):
+        if cancel is not None and cancel.is_set():
+            return job.record("interrupted", attempts=attempt - 1, error="interrupted")
+        started = time.perf_counter()
+        try:
+            job.output.parent.mkdir(parents=True, exist_ok=True)
+            if job.kind == "image":
+                write_image(job.output, colorizer.colorize_image(read_image(job.path)))
+                elapsed = time.perf_counter() - started
+                return job.record("done", frames=1, elapsed=round(elapsed, 4), attempts=attempt,
+                                  fps=round(1 / elapsed, 3) if elapsed > 0 else 0.0)
+            report = colorize_video(job.path, job.output, colorizer, options,
+                                    _frame_callback(job, cancel, on_event))
+            return job.record("done", frames=report.frames, seconds=round(report.duration, 4),
+                              elapsed=round(report.elapsed, 4), fps=round(report.fps, 3),
+                              warnings=list(report.warnings), attempts=attempt)
+        except (Cancelled, KeyboardInterrupt):
+            return job.record("interrupted", attempts=attempt, error="interrupted")
+        except PERMANENT_ERRORS as err:
+            return job.record("failed", attempts=attempt, error=str(err))
+        except Exception as err:  # possibly transient: I/O, out of memory, a flaky network share
+            error = str(err) if isinstance(err, FilmcolorError) else f"{type(err).__name__}: {err}"
+            if attempt <= retries:
+                if on_event is not None:
+                    on_event("retry", job.record("running", attempts=attempt, error=error), 0, None)
+                if cancel is not None and cancel.wait(retry_delay):
+                    return job.record("interrupted", attempts=attempt, error="interrupted")
+                if cancel is None:
+                    time.sleep(retry_delay)
+    return job.record("failed", attempts=attempt, error=error)
+
+
+def _frame_callback(job: FileJob, cancel: threading.Event | None,
+                    on_event: BatchEvent | None) -> Callable[[int, int | None], None]:
+    record = job.record("running")
+
+    def progress(done: int, total: int | None) -> None:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled
+        if on_event is not None:
+            on_event("frames", record, done, total)
+
+    return progress
