@@ -130,23 +130,18 @@ class _Channel:
         self.stop = stop
 
     def put(self, item: Any) -> None:
-        while True:
-            if self.stop.is_set():
-                raise _Stop
-            try:
-                self.queue.put(item, timeout=0.05)
-                return
-            except queue.Full:
-                continue
+        self._until_stopped(lambda: self.queue.put(item, timeout=0.05), queue.Full)
 
     def get(self) -> Any:
-        while True:
-            if self.stop.is_set():
-                raise _Stop
+        return self._until_stopped(lambda: self.queue.get(timeout=0.05), queue.Empty)
+
+    def _until_stopped(self, attempt: Callable[[], Any], busy: type[Exception]) -> Any:
+        while not self.stop.is_set():
             try:
-                return self.queue.get(timeout=0.05)
-            except queue.Empty:
+                return attempt()
+            except busy:
                 continue
+        raise _Stop
 
 
 @dataclass

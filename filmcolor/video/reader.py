@@ -289,16 +289,6 @@ class VideoReader:
             return False
         return float(packet.pts * packet.time_base) >= end_s + 1
 
-    @property
-    def _full_range(self) -> bool:
-        ctx = self.stream.codec_context
-        if ctx.color_range == AVCOL_RANGE_JPEG:
-            return True
-        if ctx.color_range == AVCOL_RANGE_MPEG:
-            return False
-        fmt = ctx.pix_fmt or ""
-        return fmt.startswith(("yuvj", "gray", "rgb", "bgr", "gbr", "pal"))
-
     def _luma(self, frame: av.VideoFrame) -> np.ndarray:
         """Full-range uint8 luma (H, W), read straight from plane 0 when the format has one."""
         name = frame.format.name
@@ -318,11 +308,12 @@ class VideoReader:
         return frame.to_ndarray(format="gray")  # sws expands to full range
 
     def _frame_full_range(self, frame: av.VideoFrame) -> bool:
-        if frame.color_range == AVCOL_RANGE_JPEG:
-            return True
-        if frame.color_range == AVCOL_RANGE_MPEG:
-            return False
-        return self._full_range
+        """The frame's range flag, else the stream's, else what the stream's pixel format implies."""
+        ctx = self.stream.codec_context
+        for color_range in (frame.color_range, ctx.color_range):
+            if color_range in (AVCOL_RANGE_JPEG, AVCOL_RANGE_MPEG):
+                return color_range == AVCOL_RANGE_JPEG
+        return (ctx.pix_fmt or "").startswith(("yuvj", "gray", "rgb", "bgr", "gbr", "pal"))
 
     def close(self) -> None:
         self.container.close()
