@@ -19,11 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from filmcolor.video.writer import DEFAULT_PRESET  # noqa: E402
+from filmcolor.video.pipeline import STAGES
+from filmcolor.video.writer import EncoderOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CLIP = ROOT.parent / "shared" / "data" / "videos" / "cctv_pedestrians.avi"
-from filmcolor.video.pipeline import STAGES  # noqa: E402
 
 
 def peak_rss_mb() -> float:
@@ -67,13 +67,11 @@ def make_clip(path: Path, width: int = 854, height: int = 480, frames: int = 150
 
 def measure_floor(clip: Path, out: Path, args: argparse.Namespace) -> dict:
     """Decode and re-encode with the writer's settings, audio copied; no model."""
-    from filmcolor.video.pipeline import VideoOptions
-    from filmcolor.video.reader import LumaFrame, VideoReader
+    from filmcolor.video.reader import LumaFrame, ReaderOptions, VideoReader
     from filmcolor.video.writer import VideoWriter
 
-    options = VideoOptions(preset=args.preset, crf=args.crf, duration=args.duration)
-    reader = VideoReader(clip, duration=args.duration)
-    writer = VideoWriter(out, reader.info, options.encoder(), reader.passthrough)
+    reader = VideoReader(clip, ReaderOptions(duration=args.duration))
+    writer = VideoWriter(out, reader.info, EncoderOptions(preset=args.preset, crf=args.crf), reader.passthrough)
     import av
 
     frames = 0
@@ -99,8 +97,9 @@ def measure_filmcolor(clip: Path, out: Path, args: argparse.Namespace, runtime: 
 
     from filmcolor.colorize import Colorizer
     from filmcolor.video import VideoOptions, colorize_video
-    from filmcolor.video.pipeline import TemporalOptions, default_batch_size
+    from filmcolor.video.pipeline import default_batch_size
     from filmcolor.video.reader import VideoReader
+    from filmcolor.video.temporal import TemporalOptions
 
     colorizer = Colorizer.from_pretrained(args.model, device="cpu", render_size=size, runtime=runtime)
     batch = args.batch_size or default_batch_size(colorizer)
@@ -108,8 +107,8 @@ def measure_filmcolor(clip: Path, out: Path, args: argparse.Namespace, runtime: 
         height, width = reader.info.height, reader.info.width
     colorizer.predict_ab(np.zeros((batch, height, width), np.float32))  # build/load the graph, warm up
     options = VideoOptions(preset=args.preset, crf=args.crf, batch_size=batch, duration=args.duration,
-                           overwrite=True, temporal=TemporalOptions(mode=args.temporal))
-    report = colorize_video(clip, out, colorizer, options)
+                           temporal=TemporalOptions(mode=args.temporal))
+    report = colorize_video(clip, out, colorizer, options, overwrite=True)
     return {"frames": report.frames, "elapsed": report.elapsed, "fps": report.fps, "rss_mb": peak_rss_mb(),
             "stages": report.to_dict()["stage_ms_per_frame"], "shape": report.network_shape,
             "batch": report.batch_size}
@@ -147,8 +146,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--runtimes", default="torch,onnx")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--temporal", default="off", choices=["off", "ema", "flow"])
-    parser.add_argument("--preset", default=DEFAULT_PRESET)
-    parser.add_argument("--crf", type=int, default=18)
+    parser.add_argument("--preset", default=EncoderOptions().preset)
+    parser.add_argument("--crf", type=int, default=EncoderOptions().crf)
     parser.add_argument("--duration", type=float, default=None, help="seconds of the clip to use")
     parser.add_argument("--repeat", type=int, default=1, help="runs per row; the best is kept")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)

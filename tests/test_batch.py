@@ -20,22 +20,15 @@ from media import decode_video, gray_frame, make_clip
 
 import filmcolor.batch.worker as worker_mod
 from filmcolor import lab
-from filmcolor.batch import (
-    MANIFEST_NAME,
-    BatchOptions,
-    BatchRunner,
-    FileRecord,
-    Manifest,
-    ModelSpec,
-    read_manifest,
-    run_local,
-)
+from filmcolor.batch import MANIFEST_NAME, BatchOptions, BatchRunner, FileRecord, Manifest, read_manifest, run_local
 from filmcolor.batch.plan import output_rel
 from filmcolor.batch.runner import ThreadExecutor
 from filmcolor.cli import main
 from filmcolor.errors import OutputError
 from filmcolor.fsutil import PARTIAL_MARK
-from filmcolor.video.pipeline import TemporalOptions, VideoOptions
+from filmcolor.options import ModelSpec
+from filmcolor.video.pipeline import VideoOptions
+from filmcolor.video.temporal import TemporalOptions
 
 FAST = ["--runtime", "torch", "--render-size", "64", "--preset", "ultrafast", "--temporal", "off"]
 VIDEO = VideoOptions(preset="ultrafast", temporal=TemporalOptions(mode="off"))
@@ -349,3 +342,14 @@ def test_same_clip_copied_twice_gives_two_outputs(tmp_path: Path, colorizer) -> 
     make_clip(src / "x.mkv", width=32, height=32, frames=2)
     result = run_local(src, out, colorizer, VIDEO, BatchOptions())
     assert sorted(r.output for r in result.done) == ["x.avi.mkv", "x.mkv"]
+
+
+def test_report_inside_a_new_out_dir_as_in_the_readme(tmp_path: Path, test_weights: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"  # `filmcolor batch /cctv -o /cctv_color --report /cctv_color/r.json`
+    src.mkdir()
+    cv2.imwrite(str(src / "p.png"), gray_frame(0, 32, 32))
+    result = batch_cli(src, "-o", out, "--model", test_weights, "--report", out / "report.json", "-q")
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "report.json").read_text())["counts"]["done"] == 1
+    missing = batch_cli(src, "-o", out, "--model", test_weights, "--report", tmp_path / "nope" / "r.json")
+    assert missing.exit_code == 1 and "does not exist" in missing.stderr

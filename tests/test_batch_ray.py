@@ -11,7 +11,8 @@ import pytest
 from media import decode_video
 from test_batch import BAD, GOOD, VIDEO, make_tree, outputs, partials
 
-from filmcolor.batch import BatchOptions, ModelSpec, read_manifest, run_local
+from filmcolor.batch import BatchOptions, read_manifest, run_local
+from filmcolor.options import ModelSpec
 
 ray = pytest.importorskip("ray")
 

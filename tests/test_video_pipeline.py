@@ -14,7 +14,7 @@ from filmcolor.colorize import Colorizer
 from filmcolor.errors import InputError
 from filmcolor.lab import GRAY_TO_L
 from filmcolor.video import VideoOptions, colorize_video
-from filmcolor.video.pipeline import TemporalOptions
+from filmcolor.video.temporal import TemporalOptions
 
 FAST = dict(preset="ultrafast", temporal=TemporalOptions(mode="off"))
 
@@ -166,7 +166,7 @@ def test_preview_is_side_by_side(tmp_path: Path, colorizer: Colorizer) -> None:
 
     src = make_clip(tmp_path / "in.mp4", frames=12)
     preview = tmp_path / "p.png"
-    colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST, preview=preview))
+    colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST), preview_path=preview)
     image = read_image(preview)
     assert image.shape[:2] == (4 * 64, 2 * 96)  # 4 frames, before | after
 

@@ -5,7 +5,7 @@ driver, manifest.py the resumable state.
 """
 
 from filmcolor.batch.manifest import MANIFEST_NAME, FileRecord, Manifest, read_manifest
-from filmcolor.batch.runner import BatchOptions, BatchResult, BatchRunner, ModelSpec, run_local
+from filmcolor.batch.runner import BatchOptions, BatchResult, BatchRunner, run_local
 
-__all__ = ["MANIFEST_NAME", "BatchOptions", "BatchResult", "BatchRunner", "FileRecord", "Manifest", "ModelSpec",
+__all__ = ["MANIFEST_NAME", "BatchOptions", "BatchResult", "BatchRunner", "FileRecord", "Manifest",
            "read_manifest", "run_local"]

@@ -24,10 +24,11 @@ from typing import Any
 
 from filmcolor.batch.manifest import FileRecord
 from filmcolor.batch.plan import FileJob
-from filmcolor.batch.runner import BatchOptions, BatchResult, BatchRunner, ModelSpec
+from filmcolor.batch.runner import BatchOptions, BatchResult, BatchRunner
 from filmcolor.batch.worker import BatchEvent, process_file
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import ConfigError, FilmcolorError, WeightsError
+from filmcolor.options import ModelSpec
 from filmcolor.video.pipeline import VideoOptions
 from filmcolor.weights import resolve_weights
 
@@ -84,11 +85,11 @@ class RayExecutor:
                 raise ConfigError(f"--ray {address}: cannot connect to Ray ({err})") from err
         resources = ray.cluster_resources()
         device, gpus = ray_device(spec, float(resources.get("GPU", 0)))
-        if Path(spec.name_or_path).exists():  # a weights file: workers need the same absolute path
-            spec = dataclasses.replace(spec, name_or_path=str(Path(spec.name_or_path).resolve()))
+        if Path(spec.model).exists():  # a weights file: workers need the same absolute path
+            spec = dataclasses.replace(spec, model=str(Path(spec.model).resolve()))
         self.spec = dataclasses.replace(spec, device=device)
-        if not resolve_weights(self.spec.name_or_path).exists():  # fail fast, here, not once per file
-            raise WeightsError(f"{self.spec.name_or_path}: weights file not found")
+        if not resolve_weights(self.spec.model).exists():  # fail fast, here, not once per file
+            raise WeightsError(f"{self.spec.model}: weights file not found")
         slots = resources.get("GPU", 0) if gpus else resources.get("CPU", 1)
         self.capacity = options.jobs or max(1, int(slots))
         self.inflight = 0
@@ -135,11 +136,9 @@ class RayExecutor:
             self._ray.shutdown()
 
 
-def run_ray(in_dir: Path, out_dir: Path, spec: ModelSpec, video_options: VideoOptions | None = None,
-            options: BatchOptions | None = None, address: str | None = LOCAL,
+def run_ray(in_dir: Path, out_dir: Path, spec: ModelSpec, video_options: VideoOptions = VideoOptions(),
+            options: BatchOptions = BatchOptions(), address: str | None = LOCAL,
             on_event: BatchEvent | None = None) -> BatchResult:
     """Like ``runner.run_local`` but each file is a Ray task; ``address`` as for ``ray.init``."""
-    video_options, options = video_options or VideoOptions(), options or BatchOptions()
-    video_options.validate()
     runner = BatchRunner(in_dir, out_dir, options, on_event)  # checks the folders before Ray starts
     return runner.run(RayExecutor(spec, video_options, options, address))

@@ -13,6 +13,7 @@ record is not ``done`` (or whose input changed, or whose output vanished) is red
 from __future__ import annotations
 
 import dataclasses
+import json
 import queue
 import threading
 import time
@@ -24,49 +25,36 @@ from typing import Any, Protocol
 from filmcolor.batch.manifest import FileRecord, Manifest
 from filmcolor.batch.plan import FileJob, Found, discover, plan
 from filmcolor.batch.worker import BatchEvent, process_file
-from filmcolor.colorize import DEFAULT_VIDEO_RENDER_SIZE, Colorizer
+from filmcolor.colorize import Colorizer
 from filmcolor.errors import ConfigError, InputError
-from filmcolor.fsutil import remove_stale_partials
+from filmcolor.fsutil import check_output_path, remove_stale_partials, write_bytes_atomic
+from filmcolor.options import Options, option
 from filmcolor.video.pipeline import VideoOptions
 
 
 @dataclass(frozen=True)
-class ModelSpec:
-    """How to build the Colorizer; a value (not a model) so Ray workers can build their own."""
-
-    name_or_path: str = "default"
-    device: str = "auto"
-    runtime: str = "auto"
-    render_size: int = DEFAULT_VIDEO_RENDER_SIZE  # one model serves videos and stills alike
-
-    def load(self) -> Colorizer:
-        return Colorizer.from_pretrained(self.name_or_path, device=self.device, runtime=self.runtime,
-                                         render_size=self.render_size)
-
-
-@dataclass(frozen=True)
-class BatchOptions:
+class BatchOptions(Options):
     """What `filmcolor batch` adds to the video options. Times in seconds."""
 
-    patterns: tuple[str, ...] = ()  # globs on the file name or the path under IN_DIR; () = known extensions
-    force: bool = False  # redo every file
-    overwrite: bool = False  # replace outputs this batch did not write
-    retries: int = 1  # extra attempts after a transient error
+    patterns: tuple[str, ...] = option((), "Only files whose name or path under IN_DIR matches (repeatable), "
+                                       "e.g. 'cam1/*.avi'.", flag="--pattern", metavar="GLOB",
+                                       default_text="known video and image extensions")
+    force: bool = option(False, "Redo every file, even those done before and unchanged.")
+    overwrite: bool = option(False, "Replace outputs that this batch did not write.")
+    retries: int = option(1, "Extra attempts for a file after a transient error (I/O, out of memory); corrupt "
+                          "files are not retried.", at_least=0)
     retry_delay: float = 2.0
-    jobs: int | None = None  # files in flight; None: 1 locally, the cluster's slots on Ray
-    watch: bool = False
-    poll_interval: float = 10.0
-    settle: float = 30.0  # a file is ready once unchanged for this long
-
-    def validate(self) -> None:
-        if self.retries < 0:
-            raise ConfigError(f"--retries {self.retries}: must not be negative")
-        if self.jobs is not None and self.jobs < 1:
-            raise ConfigError(f"--jobs {self.jobs}: must be at least 1")
-        if self.poll_interval <= 0:
-            raise ConfigError(f"--poll-interval {self.poll_interval:g}: must be positive")
-        if self.settle < 0:
-            raise ConfigError(f"--settle {self.settle:g}: must not be negative")
+    jobs: int | None = option(None, "Files in flight at once; locally they share one model while their decoding "
+                              "and encoding overlap.", at_least=1,
+                              default_text="1; with --ray, every slot of the cluster")
+    watch: bool = option(False, "Keep polling IN_DIR and colour new files once they stop growing; Ctrl-C to "
+                         "stop.")
+    poll_interval: float = option(10.0, "With --watch: seconds between scans of IN_DIR.", above=0,
+                                  metavar="SECONDS")
+    settle: float = option(30.0, "With --watch: a file is taken once unchanged for this long.", at_least=0,
+                           metavar="SECONDS")
+    report: Path | None = option(None, "Write a JSON report: counts, frames, hours of footage, fps, and every "
+                                 "file's record.", metavar="FILE.json")
 
 
 # ---- executors: who colours the files (the Ray one is in ray_runner.py) ----------------------------
@@ -206,17 +194,17 @@ class BatchResult:
 class BatchRunner:
     """Drives one batch: the only manifest writer. ``run(executor)`` returns when done, stopped or interrupted.
 
-    The folders are checked when the runner is made, before any executor starts.
+    The folders and the report path are checked when the runner is made, before any executor starts.
     The first KeyboardInterrupt cancels the files in flight (their partial outputs are removed) and
     waits for them; a second one propagates at once.
     """
 
-    def __init__(self, in_dir: Path, out_dir: Path, options: BatchOptions | None = None,
+    def __init__(self, in_dir: Path, out_dir: Path, options: BatchOptions = BatchOptions(),
                  on_event: BatchEvent | None = None):
-        options = options or BatchOptions()
-        options.validate()
         self.in_dir, self.out_dir = Path(in_dir), Path(out_dir)
         check_folders(self.in_dir, self.out_dir)
+        if options.report is not None:
+            check_report_path(options.report, self.out_dir)
         self.options = options
         self.on_event = on_event
         self.result = BatchResult(str(self.in_dir), str(self.out_dir))
@@ -241,6 +229,9 @@ class BatchRunner:
         finally:
             executor.shutdown()
             self.result.elapsed = time.perf_counter() - started
+        if self.options.report is not None:
+            write_bytes_atomic(self.options.report,
+                               json.dumps(self.result.to_dict(), indent=2).encode() + b"\n")
         return self.result
 
     def _discover(self) -> list[Found]:
@@ -325,10 +316,15 @@ def check_folders(in_dir: Path, out_dir: Path) -> None:
         raise ConfigError(f"{out_dir}: the output folder must not contain the input folder")
 
 
-def run_local(in_dir: Path, out_dir: Path, colorizer: Colorizer, video_options: VideoOptions | None = None,
-              options: BatchOptions | None = None, on_event: BatchEvent | None = None) -> BatchResult:
+def check_report_path(report: Path, out_dir: Path) -> None:
+    """The report's folder must exist, or be OUT_DIR (the run makes it); every run replaces the report."""
+    if report.parent.resolve() == out_dir.resolve() and not out_dir.exists():
+        return
+    check_output_path(report, overwrite=True)
+
+
+def run_local(in_dir: Path, out_dir: Path, colorizer: Colorizer, video_options: VideoOptions = VideoOptions(),
+              options: BatchOptions = BatchOptions(), on_event: BatchEvent | None = None) -> BatchResult:
     """Colour every file under ``in_dir`` into ``out_dir`` on this machine with one loaded model."""
-    video_options, options = video_options or VideoOptions(), options or BatchOptions()
-    video_options.validate()
     runner = BatchRunner(in_dir, out_dir, options, on_event)
     return runner.run(ThreadExecutor(colorizer, video_options, options, on_event))

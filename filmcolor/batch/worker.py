@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -32,7 +31,6 @@ def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions
 
     The output is overwritten: the driver decided that this batch may write it.
     """
-    options = dataclasses.replace(video_options, overwrite=True, preview=None)
     error = ""
     attempt = 0
     for attempt in range(1, retries + 2):
@@ -46,8 +44,8 @@ def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions
                 elapsed = time.perf_counter() - started
                 return job.record("done", frames=1, elapsed=round(elapsed, 4), attempts=attempt,
                                   fps=round(1 / elapsed, 3) if elapsed > 0 else 0.0)
-            report = colorize_video(job.path, job.output, colorizer, options,
-                                    _frame_callback(job, cancel, on_event))
+            report = colorize_video(job.path, job.output, colorizer, video_options,
+                                    _frame_callback(job, cancel, on_event), overwrite=True)
             return job.record("done", frames=report.frames, seconds=round(report.duration, 4),
                               elapsed=round(report.elapsed, 4), fps=round(report.fps, 3),
                               warnings=list(report.warnings), attempts=attempt)

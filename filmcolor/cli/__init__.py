@@ -6,10 +6,13 @@ Only this package talks to the terminal and chooses exit codes: 0 success, 1 fai
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import sys
-from collections.abc import Callable
+import typing
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -18,8 +21,10 @@ from rich.markup import escape
 
 from filmcolor import __version__
 from filmcolor.errors import FilmcolorError
+from filmcolor.options import ModelSpec, OptionSpec, flag_of, spec_of
 
 F = TypeVar("F", bound=Callable[..., Any])
+D = TypeVar("D")
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line
 EXIT_FAILURE, EXIT_INTERRUPTED = 1, 130
@@ -55,16 +60,101 @@ def guarded(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-# Options shared by the commands that run a model.
-def model_options(func: F) -> F:
-    func = click.option("--runtime", type=click.Choice(["auto", "torch", "onnx"]), default="auto",
-                        show_default=True,
-                        help="Inference engine: auto = ONNX Runtime on CPU, torch on GPU.")(func)
-    func = click.option("--device", default="auto", show_default=True,
-                        help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps.")(func)
-    func = click.option("--model", "model", default="default", show_default=True, metavar="NAME|PATH",
-                        help="Shipped weights name or a .safetensors file from 'filmcolor train'.")(func)
-    return func
+def dataclass_options(*classes: type, exclude: tuple[str, ...] = ()) -> Callable[[F], F]:
+    """Click options read off the ``option`` fields of option dataclasses (nested ones included), in order.
+
+    The command gets each value under the flag's name (``--temporal-strength`` -> ``temporal_strength``);
+    ``build_options`` turns them back into the dataclass.
+    """
+    params = [param for cls in classes for param in _click_params(cls, exclude)]
+
+    def decorate(func: F) -> F:
+        for param in reversed(params):  # click lists options in the order their decorators run, last first
+            func = param(func)
+        return func
+
+    return decorate
+
+
+def build_options(cls: type[D], values: dict[str, Any]) -> D:
+    """The dataclass ``cls`` from a command's values (those of its options are taken out of ``values``)."""
+    kwargs: dict[str, Any] = {}
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        spec = spec_of(f)
+        if dataclasses.is_dataclass(hints[f.name]):
+            kwargs[f.name] = build_options(hints[f.name], values)
+        elif spec is not None and _param_name(flag_of(f)) in values:
+            value = values.pop(_param_name(flag_of(f)))
+            for alias, alias_value, _ in spec.aliases:
+                if values.pop(_param_name(alias)):
+                    value = alias_value
+            kwargs[f.name] = tuple(value) if isinstance(value, list) else value
+    return cls(**kwargs)
+
+
+def _param_name(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
+def _click_params(cls: type, exclude: tuple[str, ...]) -> Iterator[Callable[[F], F]]:
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        kind = hints[f.name]
+        if dataclasses.is_dataclass(kind):
+            yield from _click_params(kind, exclude)
+            continue
+        spec = spec_of(f)
+        if spec is None or f.name in exclude:
+            continue
+        flag = flag_of(f)
+        base = next((t for t in typing.get_args(kind) if t is not type(None)), kind)  # X | None -> X
+        help_text, shown = spec.help, spec.default_text is None and f.default not in (None, False, ())
+        if spec.default_text:
+            help_text += f"  [default: {spec.default_text}]"
+        extra: dict[str, Any] = {}
+        if base is bool:
+            extra["is_flag"] = True
+        elif typing.get_origin(kind) is tuple:
+            extra.update(multiple=True, type=_FieldType(spec, str))
+        elif spec.choices is not None:
+            extra["type"] = click.Choice(spec.choices)
+        elif base is Path:
+            extra["type"] = click.Path(path_type=Path)
+        else:
+            extra["type"] = _FieldType(spec, base)
+        yield click.option(flag, _param_name(flag), default=f.default, show_default=shown, help=help_text,
+                           metavar=spec.metavar, **extra)
+        for alias, _, alias_help in spec.aliases:
+            yield click.option(alias, _param_name(alias), is_flag=True, help=alias_help)
+
+
+class _FieldType(click.ParamType):
+    """Converts with the field's parser (or its type) and rejects what the field's limits reject."""
+
+    def __init__(self, spec: OptionSpec, base: type):
+        self.spec = spec
+        self.base = {int: click.INT, float: click.FLOAT}.get(base, click.STRING)
+        self.name = self.base.name
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):  # a default, already a value
+            return value
+        if self.spec.parse is not None:
+            try:
+                parsed = self.spec.parse(value)
+            except ValueError as err:
+                self.fail(str(err), param, ctx)
+        else:
+            parsed = self.base.convert(value, param, ctx)
+        problem = self.spec.problem(parsed)
+        if problem is not None:
+            self.fail(f"{value}: {problem}", param, ctx)
+        return parsed
+
+
+# --model, --device and --runtime: every command that runs a model (video and batch take --render-size too).
+model_options = dataclass_options(ModelSpec, exclude=("render_size",))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

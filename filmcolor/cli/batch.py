@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import functools
-import inspect
-import json
 import os
 import signal
 import sys
@@ -18,21 +16,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from filmcolor.batch.manifest import MANIFEST_NAME, FileRecord
-from filmcolor.batch.runner import BatchOptions, BatchResult, ModelSpec, run_local
-from filmcolor.cli import EXIT_FAILURE, EXIT_INTERRUPTED, console, error_line, guarded
-from filmcolor.cli.video import video_command, video_options_from_cli
-from filmcolor.colorize import DEFAULT_VIDEO_RENDER_SIZE
-from filmcolor.errors import OutputError
-from filmcolor.fsutil import write_bytes_atomic
+from filmcolor.batch.runner import BatchOptions, BatchResult, run_local
+from filmcolor.cli import EXIT_FAILURE, EXIT_INTERRUPTED, build_options, console, dataclass_options, error_line, guarded
+from filmcolor.options import ModelSpec
+from filmcolor.video.pipeline import VideoOptions
 
-# Every `filmcolor video` option is a batch option too, except those naming one file.
-_PER_FILE_OPTIONS = {"input_path", "output", "report", "preview", "quiet"}
-_MODEL_OPTIONS = ("model", "device", "runtime", "render_size")
 _FAILED_SHOWN = 20
-
-
-def _video_params() -> list[click.Parameter]:
-    return [p for p in video_command.params if p.name not in _PER_FILE_OPTIONS]
 
 
 @click.command("batch")
@@ -40,38 +29,19 @@ def _video_params() -> list[click.Parameter]:
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path), metavar="OUT_DIR",
               help="Output folder: IN_DIR's tree is mirrored here, with the manifest "
                    f"({MANIFEST_NAME}) that makes reruns resume.")
-@click.option("--pattern", "patterns", multiple=True, metavar="GLOB",
-              help="Only files whose name or path under IN_DIR matches (repeatable), e.g. 'cam1/*.avi' "
-                   "[default: known video and image extensions].")
-@click.option("--force", is_flag=True, help="Redo every file, even those done before and unchanged.")
-@click.option("--retries", type=click.IntRange(0), default=1, show_default=True,
-              help="Extra attempts for a file after a transient error (I/O, out of memory); "
-                   "corrupt files are not retried.")
-@click.option("--jobs", type=click.IntRange(1), default=None,
-              help="Files in flight at once; locally they share one model while their decoding and "
-                   "encoding overlap [default: 1; with --ray, every slot of the cluster].")
-@click.option("--watch", is_flag=True,
-              help="Keep polling IN_DIR and colour new files once they stop growing; Ctrl-C to stop.")
-@click.option("--poll-interval", type=float, default=10.0, show_default=True, metavar="SECONDS",
-              help="With --watch: seconds between scans of IN_DIR.")
-@click.option("--settle", type=float, default=30.0, show_default=True, metavar="SECONDS",
-              help="With --watch: a file is taken once unchanged for this long.")
+@dataclass_options(ModelSpec, VideoOptions, BatchOptions)
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
               help="Run one Ray task per file: --ray alone starts Ray here; --ray=auto joins this machine's "
                    "cluster; --ray=ray://HEAD:10001 a remote one (IN_DIR and OUT_DIR on shared storage).")
-@click.option("--report", type=click.Path(path_type=Path), default=None, metavar="FILE.json",
-              help="Write a JSON report: counts, frames, hours of footage, fps, and every file's record.")
 @click.option("-q", "--quiet", is_flag=True, help="Print failures and the summary only.")
 @guarded
-def batch_command(in_dir: Path, out_dir: Path, patterns: tuple[str, ...], force: bool, retries: int,
-                  jobs: int | None, watch: bool, poll_interval: float, settle: float, ray_address: str | None,
-                  report: Path | None, quiet: bool, **video_kwargs: Any) -> None:
+def batch_command(in_dir: Path, out_dir: Path, ray_address: str | None, quiet: bool, **values: Any) -> None:
     """Colour every video and photo under IN_DIR into OUT_DIR, resumably.
 
-    Takes every 'filmcolor video' option. Reruns skip files already done whose input has not changed
-    and redo the rest (interrupted, failed, changed); a file that fails is recorded with its reason and
-    the batch goes on. Exit code 0 only when nothing failed. Ctrl-C stops cleanly (partial outputs
-    removed); a second Ctrl-C stops at once; SIGTERM acts as Ctrl-C.
+    Takes every 'filmcolor video' option that is not about one file. Reruns skip files already done
+    whose input has not changed and redo the rest (interrupted, failed, changed); a file that fails is
+    recorded with its reason and the batch goes on. Exit code 0 only when nothing failed. Ctrl-C stops
+    cleanly (partial outputs removed); a second Ctrl-C stops at once; SIGTERM acts as Ctrl-C.
 
     \b
     Examples:
@@ -87,15 +57,7 @@ def batch_command(in_dir: Path, out_dir: Path, patterns: tuple[str, ...], force:
     Under systemd, run the same command as a service (Restart=on-failure, SuccessExitStatus=130);
     a restart resumes where it stopped.
     """
-    spec = ModelSpec(str(video_kwargs.pop("model")), video_kwargs.pop("device"), video_kwargs.pop("runtime"),
-                     video_kwargs.pop("render_size") or DEFAULT_VIDEO_RENDER_SIZE)
-    accepted = inspect.signature(video_options_from_cli).parameters
-    video_options = video_options_from_cli(**{k: v for k, v in video_kwargs.items() if k in accepted})
-    options = BatchOptions(patterns=patterns, force=force, overwrite=video_options.overwrite, retries=retries,
-                           jobs=jobs, watch=watch, poll_interval=poll_interval, settle=settle)
-    options.validate()
-    if report is not None and not report.parent.exists():
-        raise OutputError(f"{report}: report folder {report.parent} does not exist")
+    spec, video_options, options = (build_options(cls, values) for cls in (ModelSpec, VideoOptions, BatchOptions))
     with _terminate_as_interrupt(), _BatchDisplay(quiet) as display:
         if ray_address is not None:
             from filmcolor.batch.ray_runner import run_ray
@@ -109,8 +71,6 @@ def batch_command(in_dir: Path, out_dir: Path, patterns: tuple[str, ...], force:
             error_line("stopped at once; partial outputs are removed by the next run of the same command")
             sys.stderr.flush()
             os._exit(EXIT_INTERRUPTED)  # worker threads are inside FFmpeg / the model: do not wait for them
-    if report is not None:
-        write_bytes_atomic(report, json.dumps(result.to_dict(), indent=2).encode() + b"\n")
     console.print(summary_table(result))
     if result.failed:
         for record in result.failed[:_FAILED_SHOWN]:
@@ -123,9 +83,6 @@ def batch_command(in_dir: Path, out_dir: Path, patterns: tuple[str, ...], force:
         raise SystemExit(EXIT_INTERRUPTED)
     if result.failed:
         raise SystemExit(EXIT_FAILURE)
-
-
-batch_command.params[2:2] = _video_params()  # after IN_DIR and -o, as in `filmcolor video --help`
 
 
 def summary_table(result: BatchResult) -> Table:

@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 
 from filmcolor.cli import console, guarded, model_options
-from filmcolor.colorize import DEFAULT_VIDEO_RENDER_SIZE, Colorizer
 from filmcolor.demo import DEMO_PHOTOS, write_demo_clip
 from filmcolor.errors import OutputError
-from filmcolor.video.pipeline import VideoOptions, colorize_video
+from filmcolor.options import ModelSpec
+from filmcolor.video.pipeline import colorize_video
 
 
 @click.command("demo")
@@ -32,9 +32,8 @@ def demo_command(out_dir: Path, model: str, device: str, runtime: str, overwrite
             raise OutputError(f"{path}: exists; pass --overwrite to replace the demo files")
     frames = write_demo_clip(gray)
     console.print(f"made {gray} ({frames} frames from scikit-image's {', '.join(DEMO_PHOTOS)} photos)")
-    colorizer = Colorizer.from_pretrained(model, device=device, runtime=runtime,
-                                           render_size=DEFAULT_VIDEO_RENDER_SIZE)
-    report = colorize_video(gray, color, colorizer, VideoOptions(overwrite=True, preview=preview))
+    colorizer = ModelSpec(model, device, runtime).load()  # at the video render size
+    report = colorize_video(gray, color, colorizer, overwrite=True, preview_path=preview)
     console.print(f"coloured {report.frames} frames at {report.fps:.1f} fps ({report.runtime}, {report.device})")
     console.print(f"wrote {color} and {preview}")
 

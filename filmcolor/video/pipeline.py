@@ -12,6 +12,7 @@ cores; memory is bounded by the queue sizes, whatever the film's length.
 from __future__ import annotations
 
 import dataclasses
+import json
 import queue
 import threading
 import time
@@ -26,60 +27,33 @@ import numpy as np
 
 from filmcolor import lab
 from filmcolor.colorize import Colorizer
-from filmcolor.errors import ConfigError, FilmcolorError
-from filmcolor.fsutil import atomic_output, check_output_path
+from filmcolor.errors import FilmcolorError
+from filmcolor.fsutil import atomic_output, check_output_path, write_bytes_atomic
+from filmcolor.options import option
 from filmcolor.video.compose import COMPOSED_PIX_FMTS, YuvComposer
-from filmcolor.video.reader import LumaFrame, VideoReader
+from filmcolor.video.reader import LumaFrame, ReaderOptions, VideoReader
 from filmcolor.video.temporal import TemporalOptions, TemporalSmoother
-from filmcolor.video.writer import DEFAULT_PRESET, EncoderOptions, VideoWriter
+from filmcolor.video.writer import EncoderOptions, VideoWriter
 
-ON_ERROR = ("repeat", "fail")
-AUDIO_MODES = ("copy", "reencode", "none")
 Progress = Callable[[int, "int | None"], None]  # (frames written, expected total or None)
 
 
 @dataclass(frozen=True)
-class VideoOptions:
-    """Everything `filmcolor video` can be told, built once by the CLI. Times in seconds."""
+class VideoOptions(ReaderOptions, EncoderOptions):
+    """Everything `filmcolor video` (and `filmcolor batch`, for each file) can be told about colouring a film:
+    the reader's options, the encoder's, and the pipeline's own. Each stage is handed the whole of it."""
 
-    codec: str = "libx264"
-    crf: int | None = 18
-    preset: str | None = DEFAULT_PRESET
-    pix_fmt: str | None = None  # None: yuv420p (yuv444p for odd sizes)
-    batch_size: int | None = None  # None: chosen per device and runtime
-    audio: str = "copy"  # copy | reencode | none
-    start: float = 0.0
-    duration: float | None = None
-    overwrite: bool = False
-    on_error: str = "repeat"  # repeat the last good frame, or fail
-    temporal: TemporalOptions = field(default_factory=TemporalOptions)  # flow, the default
-    preview: Path | None = None  # side-by-side before/after PNG
-    preview_frames: int = 4
+    batch_size: int | None = option(None, "Frames per network call.", at_least=1,
+                                    default_text="1 with ONNX Runtime, 4 with torch on CPU, 16 on GPU")
+    temporal: TemporalOptions = field(default_factory=TemporalOptions)
+    preview_frames: int = 4  # frames on the --preview still
     queue_frames: int = 8  # per queue; bounds memory
-    decoder_threads: int = 0  # 0: FFmpeg's choice
-    encoder_threads: int = 0
-
-    def encoder(self) -> EncoderOptions:
-        return EncoderOptions(codec=self.codec, crf=self.crf, preset=self.preset, pix_fmt=self.pix_fmt,
-                              threads=self.encoder_threads, audio=self.audio)
-
-    def validate(self) -> None:
-        if self.on_error not in ON_ERROR:
-            raise ConfigError(f"--on-error {self.on_error}: expected one of {', '.join(ON_ERROR)}")
-        if self.audio not in AUDIO_MODES:
-            raise ConfigError(f"--audio {self.audio}: expected one of {', '.join(AUDIO_MODES)}")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise ConfigError(f"--batch-size {self.batch_size}: must be at least 1")
-        if self.start < 0:
-            raise ConfigError(f"--start {self.start:g}: must not be negative")
-        if self.duration is not None and self.duration <= 0:
-            raise ConfigError(f"--duration {self.duration:g}: must be positive")
 
 
 STAGES = ("decode", "luma", "inference", "temporal", "chroma", "encode")  # chroma: Lab -> Cb/Cr
 
 
-@dataclass
+@dataclass(frozen=True)
 class VideoReport:
     """What a run did; ``to_dict()`` is the --report JSON. Stage times are busy seconds per thread."""
 
@@ -152,41 +126,34 @@ class _Colored:
 
 
 def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
-                   options: VideoOptions = VideoOptions(), progress: Progress | None = None) -> VideoReport:
-    """Colourise a whole film (or its --start/--duration slice) into ``output_path``, atomically."""
-    options.validate()
+                   options: VideoOptions = VideoOptions(), progress: Progress | None = None, *,
+                   overwrite: bool = False, preview_path: Path | None = None,
+                   report_path: Path | None = None) -> VideoReport:
+    """Colourise a whole film (or its --start/--duration slice) into ``output_path``, atomically.
+
+    ``preview_path`` gets a before/after still of a few frames, ``report_path`` the report as JSON; every
+    path is checked before the first frame is read.
+    """
     input_path, output_path = Path(input_path), Path(output_path)
-    reader = VideoReader(input_path, start=options.start, duration=options.duration,
-                         copy_streams=options.audio != "none", on_error=options.on_error,
-                         decoder_threads=options.decoder_threads)
-    try:
-        check_output_path(output_path, [input_path], options.overwrite)
-        if options.preview is not None:
-            check_output_path(options.preview, [input_path, output_path], options.overwrite)
+    with VideoReader(input_path, options, copy_streams=options.audio != "none") as reader:
+        check_output_path(output_path, [input_path], overwrite)
+        for extra in (preview_path, report_path):
+            if extra is not None:
+                check_output_path(Path(extra), [input_path, output_path], overwrite)
         with atomic_output(output_path) as tmp:
-            writer = VideoWriter(tmp, reader.info, options.encoder(), reader.passthrough,
-                                 display_path=output_path)
+            writer = VideoWriter(tmp, reader.info, options, reader.passthrough, display_path=output_path)
             try:
-                report = _run(reader, writer, colorizer, options, progress)
+                report = _run(reader, writer, colorizer, options, progress, preview_path)
             except BaseException:
                 writer.abort()
                 raise
-            writer.close()
-    finally:
-        reader.close()
-    report.input, report.output = str(input_path), str(output_path)
-    report.warnings = reader.warnings + writer.warnings + report.warnings
-    if reader.repeated_frames:
-        report.warnings.append(f"{reader.repeated_frames} corrupt frame(s) replaced by the last good frame")
-    if writer.bad_audio_packets:
-        report.warnings.append(f"{writer.bad_audio_packets} undecodable audio packet(s) skipped")
-    if writer.fixed_pts:
-        report.warnings.append(f"{writer.fixed_pts} frame(s) had non-increasing timestamps; nudged forward")
+    if report_path is not None:
+        write_bytes_atomic(Path(report_path), json.dumps(report.to_dict(), indent=2).encode() + b"\n")
     return report
 
 
 def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options: VideoOptions,
-         progress: Progress | None) -> VideoReport:
+         progress: Progress | None, preview_path: Path | None) -> VideoReport:
     info = reader.info
     batch_size = options.batch_size or default_batch_size(colorizer)
     smoother = TemporalSmoother(options.temporal)  # also finds scene cuts with --temporal off
@@ -235,7 +202,7 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
 
     threads = [threading.Thread(target=guard(read, frames_in), name="filmcolor-read", daemon=True),
                threading.Thread(target=guard(infer, colored), name="filmcolor-infer", daemon=True)]
-    preview = _PreviewSampler(info.frames, options.preview_frames) if options.preview else None
+    preview = _PreviewSampler(info.frames, options.preview_frames) if preview_path is not None else None
     composer = (YuvComposer(info.width, info.height, writer.pix_fmt, writer.colorspace)
                 if writer.pix_fmt in COMPOSED_PIX_FMTS else None)
     started = time.perf_counter()
@@ -285,21 +252,28 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
     if errors:
         raise errors[0]
     t0 = time.perf_counter()
-    writer.close()  # flush here so the encoder's tail counts in the timings; close() again is harmless
+    writer.close()  # flush the encoder's tail here, so that it counts in the timings
     seconds["encode"] += time.perf_counter() - t0
     elapsed = time.perf_counter() - started
-    if preview is not None and options.preview is not None:
-        preview.write(options.preview)
+    if preview is not None and preview_path is not None:
+        preview.write(Path(preview_path))
     seconds["decode"] = max(0.0, seconds["decode"] - reader.luma_seconds)
     seconds["luma"] += reader.luma_seconds
     return VideoReport(
-        input="", output="", frames=done, repeated_frames=reader.repeated_frames,
+        input=str(reader.path), output=str(writer.shown), frames=done, repeated_frames=reader.repeated_frames,
         duration=writer.duration_seconds, elapsed=elapsed, fps=done / elapsed if elapsed > 0 else 0.0,
         device=str(colorizer.device), runtime=colorizer.runtime, model=colorizer.model_name,
         render_size=colorizer.render_size, network_shape=colorizer.network_shape(info.height, info.width),
-        batch_size=batch_size, settings=_settings(options),
+        batch_size=batch_size, settings=dataclasses.asdict(options),
         stage_seconds={k: round(v, 4) for k, v in seconds.items()},
-        warnings=[], cuts=list(smoother.cuts))
+        warnings=reader.warnings + writer.warnings + _counted_warnings(reader, writer), cuts=list(smoother.cuts))
+
+
+def _counted_warnings(reader: VideoReader, writer: VideoWriter) -> list[str]:
+    counts = [(reader.repeated_frames, "corrupt frame(s) replaced by the last good frame"),
+              (writer.bad_audio_packets, "undecodable audio packet(s) skipped"),
+              (writer.fixed_pts, "frame(s) had non-increasing timestamps; nudged forward")]
+    return [f"{count} {what}" for count, what in counts if count]
 
 
 def _infer_batch(batch: list[LumaFrame], batch_size: int, colorizer: Colorizer,
@@ -321,12 +295,6 @@ def _infer_batch(batch: list[LumaFrame], batch_size: int, colorizer: Colorizer,
     h, w = ab_nhw2.shape[1:3]
     for i, frame in enumerate(batch):
         out.put(_Colored(frame, ab_nhw2[i], cv2.resize(l_net[i], (w, h), interpolation=cv2.INTER_AREA)))
-
-
-def _settings(options: VideoOptions) -> dict[str, Any]:
-    out = dataclasses.asdict(options)
-    out["preview"] = str(options.preview) if options.preview else None
-    return out
 
 
 class _PreviewSampler:

@@ -19,10 +19,24 @@ import numpy as np
 
 from filmcolor.errors import InputError
 from filmcolor.lab import limited_to_full_range_lut
+from filmcolor.options import Options, option, parse_time
 from filmcolor.video.avcol import AVCOL_RANGE_JPEG, AVCOL_RANGE_MPEG
 
 _LIMITED_TO_FULL = limited_to_full_range_lut()
 COPYABLE_TYPES = ("audio", "subtitle")
+
+
+@dataclass(frozen=True)
+class ReaderOptions(Options):
+    """Which part of the input is read and what a corrupt frame does; times in seconds."""
+
+    start: float = option(0.0, "Start at TIME (seconds or HH:MM:SS).", parse=parse_time, metavar="TIME",
+                          at_least=0, default_text="")
+    duration: float | None = option(None, "Colour only this long (seconds or HH:MM:SS).", parse=parse_time,
+                                    metavar="TIME", above=0)
+    on_error: str = option("repeat", "On a corrupt frame: repeat the last good one (and warn), or stop.",
+                           choices=("repeat", "fail"))
+    decoder_threads: int = 0  # 0: FFmpeg's choice
 
 
 @dataclass(frozen=True)
@@ -62,16 +76,14 @@ def _open_error(path: Path, err: BaseException) -> InputError:
 class VideoReader:
     """Iterate ``LumaFrame`` and passthrough ``av.Packet`` items in demux order; ``close()`` when done.
 
-    ``start`` and ``duration`` (seconds) select a slice; its timestamps are shifted to start at zero.
+    ``options.start`` and ``options.duration`` select a slice; its timestamps are shifted to start at zero.
     Decode errors mid-stream repeat the last good frame (``on_error="repeat"``) or raise InputError.
+    ``copy_streams=False`` leaves the audio and subtitle streams out.
     """
 
-    def __init__(self, path: Path, start: float = 0.0, duration: float | None = None,
-                 copy_streams: bool = True, on_error: str = "repeat", decoder_threads: int = 0):
+    def __init__(self, path: Path, options: ReaderOptions = ReaderOptions(), copy_streams: bool = True):
         self.path = Path(path)
-        self.start = start
-        self.duration = duration
-        self.on_error = on_error
+        self.options = options
         self.repeated_frames = 0
         self.luma_seconds = 0.0  # time spent reading and range-mapping luma planes
         self.warnings: list[str] = []
@@ -86,12 +98,12 @@ class VideoReader:
         except (av.FFmpegError, UnicodeDecodeError, ValueError) as err:
             raise _open_error(self.path, err) from err
         try:
-            self._setup(copy_streams, decoder_threads)
+            self._setup(copy_streams)
         except BaseException:
             self.container.close()
             raise
 
-    def _setup(self, copy_streams: bool, decoder_threads: int) -> None:
+    def _setup(self, copy_streams: bool) -> None:
         cover_art = av.stream.Disposition.attached_pic
         videos = [s for s in self.container.streams.video if not s.disposition & cover_art]
         if not videos:
@@ -103,13 +115,13 @@ class VideoReader:
         if ctx is None or not ctx.is_decoder:
             raise InputError(f"{self.path}: video codec not supported by this FFmpeg build")
         ctx.thread_type = "AUTO"
-        ctx.thread_count = decoder_threads
+        ctx.thread_count = self.options.decoder_threads
         self.passthrough = [s for s in self.container.streams
                             if copy_streams and s.type in COPYABLE_TYPES]
         self._demux_streams = [self.stream, *self.passthrough]
         self._offset_s = 0.0
-        if self.start > 0:
-            self._seek(self.start)
+        if self.options.start > 0:
+            self._seek(self.options.start)
         self._items = self._iterate()
         first = self._first_frame()
         self.info = self._make_info(first)
@@ -131,8 +143,8 @@ class VideoReader:
             self._pending.append(item)
             if isinstance(item, LumaFrame):
                 return self._first_av_frame
-        if self.start > 0:
-            raise InputError(f"{self.path}: no video frames after --start {self.start:g} s")
+        if self.options.start > 0:
+            raise InputError(f"{self.path}: no video frames after --start {self.options.start:g} s")
         raise InputError(f"{self.path}: no decodable video frames (truncated or corrupt file?)")
 
     def _make_info(self, first: av.VideoFrame) -> VideoInfo:
@@ -145,10 +157,10 @@ class VideoReader:
             duration = self.container.duration / av.time_base
         if duration is not None:
             duration = max(0.0, duration - max(0.0, self._offset_s - self._stream_start_s))
-            if self.duration is not None:
-                duration = min(duration, self.duration)
+            if self.options.duration is not None:
+                duration = min(duration, self.options.duration)
         frames: int | None = None
-        if self.start == 0 and self.duration is None and s.frames:
+        if self.options.start == 0 and self.options.duration is None and s.frames:
             frames = int(s.frames)
         elif duration is not None and rate:
             frames = max(1, math.ceil(duration * float(rate) - 1e-6))
@@ -174,9 +186,10 @@ class VideoReader:
 
     def _iterate(self) -> Iterator[LumaFrame | av.Packet]:
         tb = self.stream.time_base
-        start_pts = None if self.start <= 0 else round(self._offset_s / tb)
-        end_s = None if self.duration is None else self._offset_s + self.duration
-        shift_pts: int | None = 0 if self.start <= 0 else None  # video pts subtracted on output
+        start, duration = self.options.start, self.options.duration
+        start_pts = None if start <= 0 else round(self._offset_s / tb)
+        end_s = None if duration is None else self._offset_s + duration
+        shift_pts: int | None = 0 if start <= 0 else None  # video pts subtracted on output
         index = 0
         last_gray: np.ndarray | None = None
         last_pts: int | None = None
@@ -217,7 +230,7 @@ class VideoReader:
                 last_gray, last_pts = gray, pts
                 yield LumaFrame(index, pts - shift_pts, gray, repeated)
                 index += 1
-        if self.start <= 0 and self.duration is None:
+        if start <= 0 and duration is None:
             self._check_complete(index, last_pts)
 
     def _check_complete(self, frames: int, last_pts: int | None) -> None:
@@ -246,7 +259,7 @@ class VideoReader:
         try:
             yield from self.container.demux(*self._demux_streams)
         except av.FFmpegError as err:
-            if self.on_error == "fail":
+            if self.options.on_error == "fail":
                 raise InputError(f"{self.path}: unreadable data after frame {self.repeated_frames} ({err})") \
                     from err
             self.warnings.append(f"input stopped early: {err}")
@@ -256,14 +269,14 @@ class VideoReader:
             frames = self.stream.codec_context.decode(packet if packet.size else None)
         except av.FFmpegError as err:
             t = float(packet.pts * packet.time_base) if packet.pts is not None else float("nan")
-            if self.on_error == "fail":
+            if self.options.on_error == "fail":
                 raise InputError(f"{self.path}: corrupt video data at {t:.3f} s ({err})") from err
             if packet.pts is None:
                 return
             yield None, True
             return
         for frame in frames:
-            if frame.is_corrupt and self.on_error == "fail":
+            if frame.is_corrupt and self.options.on_error == "fail":
                 t = float(frame.pts * frame.time_base) if frame.pts is not None else float("nan")
                 raise InputError(f"{self.path}: corrupt video frame at {t:.3f} s")
             yield frame, bool(frame.is_corrupt)
@@ -272,11 +285,11 @@ class VideoReader:
         if packet.pts is None or packet.size == 0:
             return False
         t = float(packet.pts * packet.time_base)
-        if self.start > 0 and t < self._offset_s - 1e-9:
+        if self.options.start > 0 and t < self._offset_s - 1e-9:
             return False
         if end_s is not None and t >= end_s - 1e-9:
             return False
-        if self.start > 0:
+        if self.options.start > 0:
             shift = round(self._offset_s / packet.time_base)
             packet.pts -= shift
             if packet.dts is not None:

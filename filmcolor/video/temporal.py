@@ -4,8 +4,8 @@
 exactly) and blends it with the current prediction; the blend weight drops to zero where the warp is
 unreliable (forward-backward disagreement, pixels leaving the frame, L that does not match after the warp,
 a warped colour very far from the new prediction), so moving objects keep their colour without smearing or
-trailing. Everything runs at the ab resolution
-(about 64 x 112 for 480p), a few milliseconds per frame on one core.
+trailing. Everything runs at the ab resolution (about 64 x 112 for 480p), a few milliseconds per frame on
+one core.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from filmcolor.errors import ConfigError
+from filmcolor.options import Options, option
 from filmcolor.video.scenecut import DEFAULT_CUT_THRESHOLD, SceneCutDetector, change_score
 
 TEMPORAL_MODES = ("off", "ema", "flow")
@@ -25,21 +25,17 @@ AB_TOLERANCE = 30.0  # Lab units: a warped colour this far from the new predicti
 
 
 @dataclass(frozen=True)
-class TemporalOptions:
+class TemporalOptions(Options):
     """``strength`` (0..1) is the weight of the past at a fully reliable pixel; ``cut_threshold`` is the
     ratio of a frame's motion-compensated L change to the shot's median change that counts as a cut."""
 
-    mode: str = "flow"  # "off" | "ema" | "flow"
-    strength: float = 0.8  # chosen with the shipped model: -63..-67% flicker, ab error not worse (MODEL_CARD.md)
-    cut_threshold: float = DEFAULT_CUT_THRESHOLD
-
-    def __post_init__(self) -> None:
-        if self.mode not in TEMPORAL_MODES:
-            raise ConfigError(f"--temporal {self.mode}: expected one of {', '.join(TEMPORAL_MODES)}")
-        if not 0.0 <= self.strength <= 1.0:
-            raise ConfigError(f"--temporal-strength {self.strength}: must be between 0 and 1")
-        if self.cut_threshold <= 1.0:
-            raise ConfigError(f"--cut-threshold {self.cut_threshold}: must be above 1")
+    mode: str = option("flow", "Smooth colour over time to stop flicker: motion-compensated (flow), plain "
+                       "average (ema).", flag="--temporal", choices=TEMPORAL_MODES)
+    # chosen with the shipped model: -63..-67% flicker, ab error not worse (MODEL_CARD.md)
+    strength: float = option(0.8, "How much of the previous frames' colour is kept (0 = none).",
+                             flag="--temporal-strength", at_least=0.0, at_most=1.0)
+    cut_threshold: float = option(DEFAULT_CUT_THRESHOLD, "Scene-cut sensitivity; smoothing restarts at each cut "
+                                  "(lower finds more cuts).", above=1.0)
 
 
 def l_to_u8(l_hw: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ import av
 import numpy as np
 
 from filmcolor.errors import ConfigError, OutputError
+from filmcolor.options import Options, option
 from filmcolor.video.avcol import (
     AVCOL_PRI_BT709,
     AVCOL_RANGE_MPEG,
@@ -31,13 +32,19 @@ DEFAULT_PRESET = "veryfast"
 
 
 @dataclass(frozen=True)
-class EncoderOptions:
-    codec: str = "libx264"
-    crf: int | None = 18
-    preset: str | None = DEFAULT_PRESET
+class EncoderOptions(Options):
+    """How the video is encoded and what happens to the input's other streams."""
+
+    codec: str = option("libx264", "Video encoder (libx264, libx265, ...).")
+    crf: int | None = option(18, "Encoder quality (lower is better).")
+    preset: str | None = option(DEFAULT_PRESET, "Encoder speed preset (libx264/libx265): slower presets make "
+                                "smaller files, not better colour.")
+    audio: str = option("copy", "copy: audio packets untouched (re-encoded, with a warning, only where the output "
+                        "container cannot hold the codec); reencode: always re-encode; none: drop audio and "
+                        "subtitle streams.", choices=("copy", "reencode", "none"),
+                        aliases=(("--no-audio", "none", "Drop audio and subtitle streams (--audio none)."),))
     pix_fmt: str | None = None  # None: yuv420p, or yuv444p for odd sizes
-    threads: int = 0  # 0: the encoder's own choice
-    audio: str = "copy"  # copy | reencode | none
+    encoder_threads: int = 0  # 0: the encoder's own choice
 
 
 def choose_pix_fmt(codec: av.codec.Codec, width: int, height: int,
@@ -109,7 +116,7 @@ class VideoWriter:
         ctx.time_base = info.time_base
         if info.sample_aspect_ratio:
             ctx.sample_aspect_ratio = info.sample_aspect_ratio
-        ctx.thread_count = options.threads
+        ctx.thread_count = options.encoder_threads
         self.colorspace = info.colorspace if info.colorspace in _SPC_TO_SWS else AVCOL_SPC_BT709
         self.yuv = self.pix_fmt.startswith("yuv")
         if self.yuv:

@@ -1,0 +1,115 @@
+"""Options declared once: a dataclass field carries its default, its help and its limits.
+
+Every stage's configuration is a frozen dataclass built on ``Options``; a field made with ``option(...)``
+is a command-line option too (the CLI reads the flags, help and limits off the fields), and is checked
+here, once, when the dataclass is built. ``ModelSpec`` holds the options of every command that runs a model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from filmcolor.colorize import DEFAULT_VIDEO_RENDER_SIZE, Colorizer
+from filmcolor.errors import ConfigError
+
+_SPEC = "filmcolor.option"  # the metadata key of a field made by option()
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """How a field appears on the command line and what values it takes."""
+
+    help: str
+    flag: str | None = None  # None: --field-name
+    choices: tuple[str, ...] | None = None
+    at_least: float | None = None
+    above: float | None = None
+    at_most: float | None = None  # with at_least only
+    parse: Callable[[str], Any] | None = None  # text -> value, raising ValueError with a one-line reason
+    metavar: str | None = None
+    default_text: str | None = None  # shown as the default instead of the value; "" shows none
+    aliases: tuple[tuple[str, Any, str], ...] = ()  # (flag, value it sets, help): e.g. --no-audio = none
+
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` is not allowed, or None."""
+        if value is None:
+            return None
+        if self.choices is not None and value not in self.choices:
+            return f"expected one of {', '.join(self.choices)}"
+        if self.at_least is not None and self.at_most is not None:
+            if not self.at_least <= value <= self.at_most:
+                return f"must be between {self.at_least:g} and {self.at_most:g}"
+        elif self.at_least is not None and value < self.at_least:
+            return "must not be negative" if self.at_least == 0 else f"must be at least {self.at_least:g}"
+        if self.above is not None and value <= self.above:
+            return "must be positive" if self.above == 0 else f"must be above {self.above:g}"
+        return None
+
+
+def option(default: Any, help: str, **spec: Any) -> Any:
+    """A dataclass field that is also a command-line option (see ``OptionSpec`` for ``spec``)."""
+    return field(default=default, metadata={_SPEC: OptionSpec(help, **spec)})
+
+
+def spec_of(f: dataclasses.Field) -> OptionSpec | None:
+    return f.metadata.get(_SPEC)
+
+
+def flag_of(f: dataclasses.Field) -> str:
+    spec = spec_of(f)
+    return (spec.flag if spec is not None and spec.flag else None) or "--" + f.name.replace("_", "-")
+
+
+def option_fields(options: type | object) -> Iterator[tuple[dataclasses.Field, OptionSpec]]:
+    """The fields of a dataclass that are options, in declaration order (nested dataclasses not entered)."""
+    for f in dataclasses.fields(options):  # type: ignore[arg-type]
+        spec = spec_of(f)
+        if spec is not None:
+            yield f, spec
+
+
+@dataclass(frozen=True)
+class Options:
+    """Base of the option dataclasses: every ``option`` field is checked when an instance is made."""
+
+    def __post_init__(self) -> None:
+        for f, spec in option_fields(self):
+            value = getattr(self, f.name)
+            problem = spec.problem(value)
+            if problem is not None:
+                shown = f"{value:g}" if isinstance(value, float) else str(value)
+                raise ConfigError(f"{flag_of(f)} {shown}: {problem}")
+
+
+_TIME = re.compile(r"^(?:(?:(\d+):)?(\d+):)?(\d+(?:\.\d*)?)$")
+
+
+def parse_time(text: str) -> float:
+    """'90', '1.5', '01:30', '00:10:00.5' -> seconds."""
+    match = _TIME.match(text.strip())
+    if not match:
+        raise ValueError(f"'{text}' is not a time; use seconds (90) or HH:MM:SS (00:01:30)")
+    hours, minutes, secs = match.groups()
+    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(secs)
+
+
+@dataclass(frozen=True)
+class ModelSpec(Options):
+    """Which weights, on what, at which size: a value (not a model), so Ray workers can build their own."""
+
+    model: str = option("default", "Shipped weights name or a .safetensors file from 'filmcolor train'.",
+                        metavar="NAME|PATH")
+    device: str = option("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps.")
+    runtime: str = option("auto", "Inference engine: auto = ONNX Runtime on CPU, torch on GPU.",
+                          choices=("auto", "torch", "onnx"))
+    render_size: int = option(DEFAULT_VIDEO_RENDER_SIZE,  # one model serves a batch's videos and stills alike
+                              "Short side (pixels) the network sees; colour is upsampled to full size and the "
+                              "original full-resolution brightness is kept.")
+
+    def load(self) -> Colorizer:
+        return Colorizer.from_pretrained(self.model, device=self.device, runtime=self.runtime,
+                                         render_size=self.render_size)
