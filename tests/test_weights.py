@@ -1,4 +1,5 @@
-"""Weights files: safetensors with our metadata, one-line errors naming the file, never unpickled."""
+"""Weights files: safetensors with our metadata, one-line errors naming the file, never unpickled; and the
+shipped weights: they load, carry their colour gain and colour photos better than gray."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import pickle
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -166,3 +168,65 @@ def test_resolve_weights(tmp_path, monkeypatch):
     monkeypatch.setattr(weights, "PACKAGE_WEIGHTS_DIR", shipped)
     assert resolve_weights("default") == shipped / "filmcolor-fast.safetensors"
     assert resolve_weights(None) == shipped / "filmcolor-fast.safetensors"
+
+
+# ---- the weights that ship inside the package ----
+
+SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee")  # colour photos inside scikit-image's wheel: no download
+
+
+@pytest.fixture(scope="module")
+def shipped_path() -> Path:
+    path = weights.shipped_weights().get(weights.DEFAULT_WEIGHTS_NAME)
+    assert path is not None and path.is_file(), "the default weights must ship inside the package"
+    return path
+
+
+@pytest.fixture(scope="module")
+def shipped(shipped_path: Path):
+    from filmcolor.colorize import Colorizer
+
+    return Colorizer.from_pretrained(shipped_path, device="cpu", runtime="torch")
+
+
+def test_shipped_weights_load_and_apply_their_colour_gain(shipped_path: Path, shipped) -> None:
+    model, meta = load_model(shipped_path)
+    assert meta.arch == "filmcolor-fast" and not model.training
+    gain = meta.info["ab_gain"]
+    assert gain != 1.0 and shipped.ab_gain == gain
+    assert resolve_weights("default") == shipped_path
+    l_nhw = np.linspace(20, 80, 64 * 96, dtype=np.float32).reshape(1, 64, 96)
+    ab_gained = shipped.predict_ab(l_nhw)
+    shipped.ab_gain = 1.0
+    try:
+        ab_plain = shipped.predict_ab(l_nhw)
+    finally:
+        shipped.ab_gain = gain
+    inside = np.abs(ab_gained).max(axis=-1) < 100  # away from the +-110 clamp
+    np.testing.assert_allclose(ab_gained[inside], gain * ab_plain[inside], rtol=1e-4, atol=1e-3)
+
+
+def test_shipped_model_colours_photos_above_gray(shipped, tmp_path: Path) -> None:
+    import skimage.data
+
+    from filmcolor.evaluate import evaluate_images
+    from filmcolor.imageio import write_image
+
+    for name in SKIMAGE_PHOTOS:
+        write_image(tmp_path / f"{name}.png", getattr(skimage.data, name)())
+    for path in sorted(tmp_path.glob("*.png")):
+        scores = evaluate_images(shipped, [path])
+        assert scores["gray_colorfulness"] == 0  # the baseline: the photo's own luma, no colour
+        assert scores["psnr"] > scores["gray_psnr"] + 1.0, (path.name, scores)
+        assert scores["colorfulness"] > 20, (path.name, scores)
+
+
+def test_shipped_model_colours_val_photos_above_gray(shipped, shared_data: Path) -> None:
+    from filmcolor.evaluate import evaluate_images
+    from filmcolor.imageio import list_images
+
+    photos = list_images([shared_data / "photos" / "val"])[::55]  # a few from every source
+    assert len(photos) >= 5
+    scores = evaluate_images(shipped, photos)
+    assert scores["psnr"] > scores["gray_psnr"] + 0.5, scores
+    assert scores["colorfulness"] > 0.5 * scores["real_colorfulness"], scores

@@ -1,0 +1,77 @@
+"""`filmcolor demo`, the README's first run: its output lines, and the three files it promises."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from media import audio_packets, decode_video
+
+from filmcolor import lab
+from filmcolor.cli import main
+from filmcolor.demo import DEMO_FPS, DEMO_PHOTOS, DEMO_SIZE, SECONDS_PER_PHOTO
+from filmcolor.imageio import read_image
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+COLOURED = 8.0  # Lab units of mean chroma; the shipped model gives the demo clip about 24
+
+
+def readme_first_run() -> list[str]:
+    """The output lines of the README's `$ filmcolor demo` block, as regular expressions (any fps)."""
+    block = README.read_text().split("$ filmcolor demo\n", 1)[1].split("```", 1)[0]
+    return [re.escape(line).replace(r"46\.8", r"[0-9]+\.[0-9]") for line in block.strip().splitlines()]
+
+
+def mean_chroma(rgb_frames: list[np.ndarray]) -> float:
+    return float(np.mean([np.hypot(*lab.rgb_to_lab(f)[..., 1:].transpose(2, 0, 1)).mean() for f in rgb_frames]))
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """`filmcolor demo` exactly as the README runs it (default model, runtime and folder), once."""
+    cwd = tmp_path_factory.mktemp("demo")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(cwd)
+        result = CliRunner().invoke(main, ["demo"])
+    assert result.exit_code == 0, result.output
+    return cwd / "filmcolor-demo", result.stderr
+
+
+def test_demo_prints_the_readme_lines(demo_run: tuple[Path, str]) -> None:
+    _, stderr = demo_run
+    lines = stderr.strip().splitlines()
+    expected = readme_first_run()
+    assert len(lines) == len(expected) == 3
+    for line, pattern in zip(lines, expected, strict=True):
+        assert re.fullmatch(pattern, line), (line, pattern)
+
+
+def test_demo_colours_the_clip_and_keeps_frames_size_and_sound(demo_run: tuple[Path, str]) -> None:
+    out, _ = demo_run
+    times_in, frames_in, size_in = decode_video(out / "demo_gray.mp4")
+    times_out, frames_out, size_out = decode_video(out / "demo_color.mp4")
+    frames = len(DEMO_PHOTOS) * round(SECONDS_PER_PHOTO * DEMO_FPS)
+    assert len(frames_in) == len(frames_out) == frames and size_in == size_out == DEMO_SIZE
+    assert times_out == pytest.approx(times_in, abs=1e-4)
+    assert audio_packets(out / "demo_color.mp4") == audio_packets(out / "demo_gray.mp4")  # stream-copied
+    assert mean_chroma(frames_in[::12]) < 1.0  # gray in ...
+    assert mean_chroma(frames_out[::12]) > COLOURED  # ... colour out
+
+
+def test_demo_preview_is_before_and_after(demo_run: tuple[Path, str]) -> None:
+    out, _ = demo_run
+    preview = read_image(out / "demo_preview.png")
+    half = preview.shape[1] // 2
+    before, after = preview[:, :half], preview[:, half:]
+    assert mean_chroma([before]) < 1.0 and mean_chroma([after]) > COLOURED
+
+
+def test_demo_keeps_earlier_files_without_overwrite(demo_run: tuple[Path, str], tmp_path: Path) -> None:
+    out, _ = demo_run
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    result = CliRunner().invoke(main, ["demo", "-o", str(out)])
+    assert result.exit_code == 1 and "--overwrite" in result.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
