@@ -299,3 +299,111 @@ def test_too_few_images_for_a_batch(photos: Path, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "fewer than one batch" in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_too_few_usable_images_says_what_was_skipped(tmp_path: Path) -> None:
+    data = write_photos(tmp_path / "train", 2, seed=6)
+    gray = np.full((80, 96), 120, np.uint8)
+    cv2.imwrite(str(data / "gray.png"), gray)
+    result = _invoke("--data", str(data), "--out", str(tmp_path / "run"), "--batch-size", "4", "--device", "cpu",
+                     "-q")
+    assert result.exit_code == 1
+    line = _error_lines(result)[0]
+    assert "2 usable training images (3 found, 1 grayscale skipped)" in line, line
+
+
+def test_no_validation_images_writes_no_nan_and_claims_no_best(tmp_path: Path) -> None:
+    data = write_photos(tmp_path / "train", 2, seed=7)
+    out = tmp_path / "run"
+    result = _invoke("--data", str(data), "--out", str(out), "--arch", "pix2pix-unet", "--arch-kwargs",
+                     json.dumps(TINY_PIX2PIX), "--no-pretrained-encoder", "--image-size", "64", "--batch-size", "2",
+                     "--pretrain-epochs", "1", "--epochs", "0", "--val-size", "0", "--workers", "0", "--device",
+                     "cpu", "--threads", "1", "--render-size", "64", "-q")
+    assert result.exit_code == 0, result.stderr
+    events = read_jsonl(out / "metrics.jsonl")  # every line is valid JSON (no bare NaN)
+    assert events[0]["val_images"] == 0
+    assert not (out / "best.safetensors").exists() and (out / "final.safetensors").exists()
+    said = result.stdout + result.stderr
+    assert "best.safetensors" not in said.replace("no best.safetensors", "")
+    assert "only final.safetensors is written" in said
+
+
+# ---- the options the shipped recipe uses (scripts/train_default.sh) ----
+
+def fast_config(data: Path, out: Path, **overrides) -> TrainConfig:
+    base = dict(arch="filmcolor-fast", arch_kwargs={}, crop_mode="random-crop", pixel_loss="smooth_l1",
+                pretrain_epochs=1, epochs=0, max_steps=2, val_images=1, sample_images=1)
+    base.update(overrides)
+    return tiny_config(data, out, **base)
+
+
+def test_frozen_encoder_does_not_move_and_the_decoder_does(photos: Path, tmp_path: Path) -> None:
+    from filmcolor.models import create_model
+    from filmcolor.weights import save_weights
+
+    start = tmp_path / "start.safetensors"
+    save_weights(start, create_model("filmcolor-fast"), "filmcolor-fast", {})
+    cfg = fast_config(photos, tmp_path / "run", init_weights=str(start), freeze_encoder_epochs=1)
+    result = train(cfg)
+    before, _ = load_model(start)
+    after, _ = load_model(result.final_weights)
+    b, a = before.state_dict(), after.state_dict()
+    enc = [k for k in b if k.startswith("encoder.") and b[k].is_floating_point()]
+    dec = [k for k in b if not k.startswith("encoder.") and k.endswith("weight")]
+    assert all(torch.equal(b[k], a[k]) for k in enc)
+    assert any(not torch.equal(b[k], a[k]) for k in dec)
+
+
+def test_chroma_weight_weighs_saturated_pixels_more() -> None:
+    from filmcolor.train.losses import pixel_loss
+
+    target = torch.zeros(1, 2, 4, 4)
+    target[..., :2] = 0.6  # a saturated half and a gray half
+    pred_sat_wrong = target.clone()
+    pred_sat_wrong[..., :2] = 0.4
+    pred_gray_wrong = target.clone()
+    pred_gray_wrong[..., 2:] = 0.2
+    for weight, expect_more in ((0.0, False), (4.0, True)):
+        sat = pixel_loss("l1", pred_sat_wrong, target, weight)
+        gray = pixel_loss("l1", pred_gray_wrong, target, weight)
+        assert (sat > gray * 1.5) == expect_more, (weight, sat, gray)
+
+
+def test_guided_generator_starts_from_automatic_weights_and_trains_with_guidance(photos: Path,
+                                                                               tmp_path: Path) -> None:
+    from filmcolor.models import create_model
+    from filmcolor.weights import save_weights
+
+    start = tmp_path / "fast.safetensors"
+    fast = create_model("filmcolor-fast")
+    save_weights(start, fast, "filmcolor-fast", {})
+    cfg = fast_config(photos, tmp_path / "run", arch="filmcolor-guided", init_weights=str(start), max_steps=1,
+                      lr_pretrain=0.0, guide_none=0.0, guide_reference=0.5)
+    result = train(cfg)
+    guided, meta = load_model(result.final_weights)
+    assert meta.arch == "filmcolor-guided"
+    # lr 0: every learned weight is the starting model's (the guide's new input channels at zero), and with
+    # the same normalisation statistics the automatic colour is exactly the starting model's
+    params = dict(guided.named_parameters())
+    for name, p in fast.named_parameters():
+        torch.testing.assert_close(params[name][:, : p.shape[1]] if p.ndim == 4 else params[name], p)
+    guided.load_state_dict({**guided.state_dict(), **{k: v for k, v in fast.state_dict().items() if "running" in k}})
+    x = torch.rand(1, 1, 64, 64) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(guided(x, torch.zeros(1, 3, 64, 64)), fast.eval()(x))
+    epoch = [e for e in read_jsonl(tmp_path / "run" / "metrics.jsonl") if e["event"] == "epoch"]
+    assert not epoch or "hints10_psnr_gain" in epoch[-1]
+
+
+def test_paths_are_recorded_as_given_relative_to_the_working_folder(photos: Path, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "runs" / "r1"
+    result = _invoke("--data", str(photos), "--out", str(out), "--arch", "pix2pix-unet", "--arch-kwargs",
+                     json.dumps(TINY_PIX2PIX), "--no-pretrained-encoder", "--image-size", "64", "--batch-size", "2",
+                     "--pretrain-epochs", "1", "--epochs", "0", "--max-steps", "1", "--workers", "0", "--device",
+                     "cpu", "--threads", "1", "--render-size", "64", "--val-images", "1", "-q")
+    assert result.exit_code == 0, result.stderr
+    recorded = read_meta(out / "final.safetensors").info["config"]
+    assert recorded["out"] == "runs/r1"
+    assert recorded["data"] == [str(photos)]  # outside the working folder: as given

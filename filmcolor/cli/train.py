@@ -23,6 +23,18 @@ def _opt(name: str, help_text: str, **kw):
     return click.option(name, default=getattr(DEFAULTS, field), show_default=True, help=help_text, **kw)
 
 
+def _as_given(path: str) -> str:
+    """A path as recorded in the run's config and weights: relative to the working folder when inside it,
+    so that what ships names no folder of the machine it was trained on."""
+    p = Path(path)
+    if p.is_absolute():
+        try:
+            return str(p.relative_to(Path.cwd()))
+        except ValueError:
+            return path
+    return path
+
+
 @click.command("train")
 @click.option("--data", multiple=True, required=True, type=click.Path(exists=True, path_type=str),
               help="Folder of colour images (COCO train2017/val2017 or any flat folder); repeatable.")
@@ -102,7 +114,11 @@ def train_command(arch_kwargs: str, resume: bool, quiet: bool, compile_: bool, *
     except json.JSONDecodeError as err:
         raise ConfigError(f"--arch-kwargs is not valid JSON ({err})") from err
     options["holdout_sources"] = tuple(options["holdout_sources"])
-    options["data"], options["val_data"] = tuple(options["data"]), tuple(options["val_data"])
+    options["data"], options["val_data"] = tuple(map(_as_given, options["data"])), tuple(map(_as_given,
+                                                                                            options["val_data"]))
+    options["out"] = _as_given(options["out"])
+    if options["init_weights"]:
+        options["init_weights"] = _as_given(options["init_weights"])
     cfg = TrainConfig(arch_kwargs=kwargs, compile=compile_, **options)
     out = Path(cfg.out)
     if (out / "last.pt").exists() and not resume:
@@ -118,6 +134,8 @@ def train_command(arch_kwargs: str, resume: bool, quiet: bool, compile_: bool, *
             if event["event"] == "start" and rank0:
                 console.print(f"training on {event['device']}: {event['train_images']} images, "
                               f"{event['val_images']} val, pretrained encoder: {event['pretrained_encoder']}")
+                if not event["val_images"]:
+                    console.print("no validation images: nothing is scored, so only final.safetensors is written")
                 unreadable = event["skipped_unreadable"] + event["val_skipped_unreadable"]
                 if unreadable or event["skipped_gray"]:
                     console.print(f"skipped {unreadable} unreadable and {event['skipped_gray']} grayscale images"
@@ -134,8 +152,10 @@ def train_command(arch_kwargs: str, resume: bool, quiet: bool, compile_: bool, *
 
         result = train(cfg, resume=resume, progress=progress)
     if rank0:
-        console.print(f"done: {result.steps} steps; weights in {result.run_dir}/best.safetensors "
-                      f"and final.safetensors")
+        written = [p.name for p in (result.run_dir / "best.safetensors", result.final_weights) if p and p.exists()]
+        note = "" if result.best else " (no validation scores, so no best.safetensors)"
+        console.print(f"done: {result.steps} steps; weights in {escape(str(result.run_dir))}: "
+                      f"{' and '.join(written)}{note}")
 
 
 COMMANDS = [train_command]

@@ -103,7 +103,11 @@ class Trainer:
                                      cfg.cache_images, train_ok.images)
         self.val_set = ColorImages(val_ok.paths, cfg.image_size, False, cfg.crop_mode, cfg.seed)
         if len(self.train_set) < cfg.batch_size * self.world:
-            raise ConfigError(f"{len(self.train_set)} training images is fewer than one batch ({cfg.batch_size})")
+            skipped = [f"{n} {what}" for n, what in ((len(train_ok.gray), "grayscale"),
+                                                      (len(train_ok.unreadable), "unreadable")) if n]
+            found = f" ({len(train_paths)} found, {' and '.join(skipped)} skipped)" if skipped else ""
+            raise ConfigError(f"{len(self.train_set)} usable training images{found} is fewer than one batch "
+                              f"({cfg.batch_size * self.world}); add photos or lower --batch-size")
         self.sampler = EpochOrder(len(self.train_set), cfg.seed, cfg.batch_size, self.rank, self.world)
         # Its own generator: each iter(loader) draws a worker seed, which must not move the global RNG
         # (dropout) or a resumed epoch would see other masks; augmentation is keyed by (seed, epoch, index).
@@ -427,7 +431,8 @@ class Trainer:
             l_norm = torch.stack([b[0] for b in batch]).to(self.device)
             ab_norm = torch.stack([b[1] for b in batch]).to(self.device)
             losses.append(pixel_loss("l1", self._forward_g(self.generator, l_norm, ab_norm), ab_norm).item())
-        metrics["val_l1"] = float(np.mean(losses)) if losses else float("nan")
+        if losses:  # no validation images: no val_l1 at all (NaN is not JSON)
+            metrics["val_l1"] = float(np.mean(losses))
         paths = self.val_set.paths
         held = [p for p in paths if source_of(p) in cfg.holdout_sources]
         scored = [p for p in paths if source_of(p) not in cfg.holdout_sources][: cfg.val_images]
