@@ -89,7 +89,7 @@ def build_options(cls: type[D], values: dict[str, Any]) -> D:
             for alias, alias_value, _ in spec.aliases:
                 if values.pop(_param_name(alias)):
                     value = alias_value
-            kwargs[f.name] = tuple(value) if isinstance(value, list) else value
+            kwargs[f.name] = value
     return cls(**kwargs)
 
 
