@@ -29,6 +29,15 @@ def test_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_test_weights(tmp_path_factory.mktemp("weights") / "test.safetensors")
 
 
+@pytest.fixture(scope="session")
+def busy_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Random filmcolor-fast with its full head: ab varies strongly across the picture, a hard comparison."""
+    torch.manual_seed(3)
+    path = tmp_path_factory.mktemp("busy") / "busy.safetensors"
+    save_weights(path, create_model("filmcolor-fast"), "filmcolor-fast", {})
+    return path
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     mp = pytest.MonkeyPatch()

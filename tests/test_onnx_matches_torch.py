@@ -1,6 +1,7 @@
 """ONNX Runtime gives the ab that torch gives, on generated pictures (no shared data needed).
 
-A companion of test_runtime.py (whose real-photo version needs ../shared): same model, same tolerance.
+A companion of test_runtime.py (whose real-photo version needs ../shared): the same busy model (conftest.py),
+the same tolerance.
 """
 
 from __future__ import annotations
@@ -9,11 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from filmcolor.colorize import Colorizer
-from filmcolor.models import create_model
-from filmcolor.weights import save_weights
 
 pytest.importorskip("onnxruntime")
 RENDER = 64  # short side: keeps each export and run small
@@ -27,15 +25,6 @@ def generated_l(height: int, width: int, seed: int) -> np.ndarray:
     l_hw[height // 4: height // 2, width // 3: 2 * width // 3] = 90  # a bright block with sharp edges
     l_hw += rng.normal(0, 4, (height, width))
     return np.clip(l_hw, 0, 100).astype(np.float32)
-
-
-@pytest.fixture(scope="module")
-def busy_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Random filmcolor-fast with its full head: ab varies strongly across the picture, a hard comparison."""
-    torch.manual_seed(3)
-    path = tmp_path_factory.mktemp("busy") / "busy.safetensors"
-    save_weights(path, create_model("filmcolor-fast"), "filmcolor-fast", {})
-    return path
 
 
 @pytest.mark.parametrize("height,width", [(64, 96), (61, 97), (120, 50)])
