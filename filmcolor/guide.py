@@ -119,6 +119,33 @@ def hints_from_scribbles(path: Path, width: int, height: int) -> Hints:
     return Hints(xs.astype(np.float32), ys.astype(np.float32), ab.astype(np.float32), zero)
 
 
+def read_colour_image(path: Path, what: str) -> np.ndarray:
+    """A colour picture (uint8 RGB) for guidance; a gray one is refused, it has no colour to give."""
+    from filmcolor.imageio import read_image
+
+    image = read_image(Path(path))
+    if image.ndim == 2 or image.shape[2] < 3:
+        raise InputError(f"{path}: {what} is a grayscale image; it must be a colour picture")
+    rgb = np.ascontiguousarray(image[..., :3])
+    chroma = np.abs(rgb.astype(np.int16) - rgb.mean(axis=2, keepdims=True).astype(np.int16)).max()
+    if chroma <= 2:
+        raise InputError(f"{path}: {what} has no colour (R = G = B); it must be a colour picture")
+    return rgb
+
+
+def guidance_file(given: Path | None, image: Path, root: Path | None, suffixes: tuple[str, ...]) -> Path | None:
+    """The guidance file of one image: ``given`` itself when it is a file; when it is a folder, the file
+    named like the image (its path under the input folder ``root``, any of ``suffixes``), or None."""
+    if given is None or not given.is_dir():
+        return given
+    stem = image.relative_to(root).with_suffix("") if root is not None else Path(image.stem)
+    for suffix in suffixes:
+        candidate = given / stem.with_suffix(suffix)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def hints_at(hints: Hints, l_hw: np.ndarray, out_h: int, out_w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hints as cells of an out_h x out_w grid over the picture: (P, 2) yx cell centres, (P, 2) ab, (P,) L.
 

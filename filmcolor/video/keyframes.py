@@ -24,7 +24,6 @@ from filmcolor import guide as guidance
 from filmcolor import lab
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import ConfigError, InputError
-from filmcolor.imageio import read_image
 from filmcolor.video.temporal import TemporalOptions, TemporalSmoother
 
 
@@ -44,18 +43,6 @@ def parse_keyframe(text: str) -> Keyframe:
     return Keyframe(int(number), Path(path))
 
 
-def read_colour_image(path: Path, what: str) -> np.ndarray:
-    """A colour picture (uint8 RGB) for guidance; a gray one is refused, it has no colour to give."""
-    image = read_image(Path(path))
-    if image.ndim == 2 or image.shape[2] < 3:
-        raise InputError(f"{path}: {what} is a grayscale image; it must be a colour picture")
-    rgb = np.ascontiguousarray(image[..., :3])
-    chroma = np.abs(rgb.astype(np.int16) - rgb.mean(axis=2, keepdims=True).astype(np.int16)).max()
-    if chroma <= 2:
-        raise InputError(f"{path}: {what} has no colour (R = G = B); it must be a colour picture")
-    return rgb
-
-
 def check_keyframes(keyframes: Iterable[Keyframe], width: int, height: int, frames: int) -> None:
     """Every keyframe reads as a colour picture of the video's size and names a frame that exists."""
     seen: dict[int, Path] = {}
@@ -65,7 +52,7 @@ def check_keyframes(keyframes: Iterable[Keyframe], width: int, height: int, fram
         if key.index in seen:
             raise ConfigError(f"--keyframe {key.index} given twice ({seen[key.index]} and {key.path})")
         seen[key.index] = key.path
-        rgb = read_colour_image(key.path, f"keyframe {key.index}")
+        rgb = guidance.read_colour_image(key.path, f"keyframe {key.index}")
         if rgb.shape[:2] != (height, width):
             raise InputError(f"{key.path}: keyframe {key.index} is {rgb.shape[1]}x{rgb.shape[0]}, "
                              f"the video {width}x{height}")
@@ -105,7 +92,7 @@ class ShotGuides:
         self.colorizer = colorizer
         self.starts = [0, *sorted(cuts)]
         self.keyframes = sorted(keyframes, key=lambda k: k.index)
-        self.references = [colorizer.reference(read_colour_image(p, "reference"), name=str(p))
+        self.references = [colorizer.reference(guidance.read_colour_image(p, "reference"), name=str(p))
                            for p in reference_paths]
         self._shot = -1
         self._shot_keys: list[tuple[int, guidance.Reference]] = []
@@ -119,7 +106,7 @@ class ShotGuides:
         start = self.starts[shot]
         end = self.starts[shot + 1] if shot + 1 < len(self.starts) else None
         self._shot = shot
-        self._shot_keys = [(k.index, self.colorizer.reference(read_colour_image(k.path, f"keyframe {k.index}"),
+        self._shot_keys = [(k.index, self.colorizer.reference(guidance.read_colour_image(k.path, f"keyframe {k.index}"),
                                                               name=str(k.path)))
                            for k in self.keyframes if k.index >= start and (end is None or k.index < end)]
         self._shot_reference = None
