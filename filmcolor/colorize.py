@@ -124,7 +124,7 @@ class Colorizer:
         """Whether the model takes a colour guide (hints, references, keyframes)."""
         return int(getattr(self.model, "guide_channels", 0)) > 0
 
-    def _require_guided(self) -> None:
+    def require_guided(self) -> None:
         if not self.guided:
             raise ConfigError(f"model {self.model_name} ({self.meta.arch}) takes no hints, references or "
                               "keyframes; use the default model or one trained as filmcolor-guided")
@@ -146,7 +146,7 @@ class Colorizer:
         rh, rw = self.network_shape(height, width)
         l_norm = np.stack([self._network_input(l_nhw[i]) for i in range(n)])[:, None]  # (N, 1, h, w)
         if guides_n3hw is not None:
-            self._require_guided()
+            self.require_guided()
             if guides_n3hw.shape != (n, guidance.GUIDE_CHANNELS, rh, rw):
                 raise ValueError(f"guides shaped {guides_n3hw.shape}, expected {(n, 3, rh, rw)}")
         elif self.guided:
@@ -161,7 +161,7 @@ class Colorizer:
         ``guide_of(i, features)`` gets frame i's unit features (C, h/8, w/8) (guide.match_features) and
         returns its guide (3, h, w) at the render size, or None.
         """
-        self._require_guided()
+        self.require_guided()
         n, height, width = l_nhw.shape
         rh, rw = self.network_shape(height, width)
         l_norm = np.stack([self._network_input(l_nhw[i]) for i in range(n)])[:, None]
@@ -185,7 +185,7 @@ class Colorizer:
     @torch.inference_mode()
     def match_features(self, l_hw: np.ndarray) -> torch.Tensor:
         """The encoder's unit features (C, h/8, w/8) of a picture at the render size, for reference matching."""
-        self._require_guided()
+        self.require_guided()
         if self._torch_runner is None:
             self._torch_runner = TorchRunner(self.model, self.device)
         x = torch.from_numpy(self._network_input(l_hw)[None, None]).to(self.device)
@@ -208,7 +208,7 @@ class Colorizer:
         """
         if not hints and not references:
             return None
-        self._require_guided()
+        self.require_guided()
         rh, rw = self.network_shape(*l_hw.shape)
         guides = []
         if references:

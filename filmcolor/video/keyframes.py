@@ -36,10 +36,10 @@ class Keyframe:
 
 
 def parse_keyframe(text: str) -> Keyframe:
-    """'N=PATH' -> Keyframe; a one-line ConfigError otherwise."""
+    """'N=PATH' -> Keyframe; a ValueError with a one-line reason otherwise."""
     number, sep, path = text.partition("=")
     if not sep or not number.strip().isdigit() or not path:
-        raise ConfigError(f"--keyframe {text}: expected N=PATH (N the 0-based frame number, PATH a colour image)")
+        raise ValueError(f"'{text}' is not N=PATH (N the 0-based frame number, PATH a colour image)")
     return Keyframe(int(number), Path(path))
 
 

@@ -31,6 +31,7 @@ from filmcolor.errors import FilmcolorError
 from filmcolor.fsutil import atomic_output, check_output_path, write_bytes_atomic
 from filmcolor.options import option
 from filmcolor.video.compose import COMPOSED_PIX_FMTS, YuvComposer
+from filmcolor.video.keyframes import Keyframe, ShotGuides, check_keyframes, parse_keyframe, scan_shots
 from filmcolor.video.reader import LumaFrame, ReaderOptions, VideoReader
 from filmcolor.video.temporal import TemporalOptions, TemporalSmoother
 from filmcolor.video.writer import EncoderOptions, VideoWriter
@@ -46,11 +47,20 @@ class VideoOptions(ReaderOptions, EncoderOptions):
     batch_size: int | None = option(None, "Frames per network call.", at_least=1,
                                     default_text="1 with ONNX Runtime, 4 with torch on CPU, 16 on GPU")
     temporal: TemporalOptions = field(default_factory=TemporalOptions)
+    keyframes: tuple[Keyframe, ...] = option(
+        (), "A colour version of frame N of the film (0-based, counted from --start), e.g. made with 'filmcolor "
+        "image --hints': N=PATH, repeatable. Its colours reach every frame of its shot, never across a cut; "
+        "two keyframes in one shot blend.", parse=parse_keyframe, metavar="N=PATH", flag="--keyframe")
+    references: tuple[Path, ...] = option(
+        (), "A colour photo of similar content (same place, people, costumes), repeatable: each shot without "
+        "keyframes takes its colours from the one that matches it best, if any matches.", parse=Path,
+        metavar="PATH", flag="--reference")
     preview_frames: int = 4  # frames on the --preview still
     queue_frames: int = 8  # per queue; bounds memory
 
 
-STAGES = ("decode", "luma", "inference", "temporal", "chroma", "encode")  # chroma: Lab -> Cb/Cr
+# chroma: Lab -> Cb/Cr; scan: the decode-only pre-pass that finds the shots for keyframes and references
+STAGES = ("scan", "decode", "luma", "inference", "temporal", "chroma", "encode")
 
 
 @dataclass(frozen=True)
@@ -74,9 +84,11 @@ class VideoReport:
     stage_seconds: dict[str, float]
     warnings: list[str]
     cuts: list[int]
+    guidance: dict[str, Any]  # keyframes used, the shots each reference coloured; empty when automatic
 
     def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
+        """Plain JSON values (paths in the settings as strings)."""
+        out = json.loads(json.dumps(dataclasses.asdict(self), default=str))
         out["stage_ms_per_frame"] = {k: round(1000 * v / max(1, self.frames), 2)
                                      for k, v in self.stage_seconds.items()}
         return out
@@ -140,10 +152,11 @@ def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
         for extra in (preview_path, report_path):
             if extra is not None:
                 check_output_path(Path(extra), [input_path, output_path], overwrite)
+        guides, scan_seconds = _shot_guides(input_path, reader.info.width, reader.info.height, colorizer, options)
         with atomic_output(output_path) as tmp:
             writer = VideoWriter(tmp, reader.info, options, reader.passthrough, display_path=output_path)
             try:
-                report = _run(reader, writer, colorizer, options, progress, preview_path)
+                report = _run(reader, writer, colorizer, options, progress, preview_path, guides, scan_seconds)
             except BaseException:
                 writer.abort()
                 raise
@@ -152,8 +165,23 @@ def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
     return report
 
 
+def _shot_guides(input_path: Path, width: int, height: int, colorizer: Colorizer,
+                 options: VideoOptions) -> tuple[ShotGuides | None, float]:
+    """With keyframes or references: find the shots (a decode-only pre-pass) and check the keyframes."""
+    if not options.keyframes and not options.references:
+        return None, 0.0
+    colorizer.require_guided()
+    t0 = time.perf_counter()
+    with VideoReader(input_path, options, copy_streams=False) as scan:
+        cuts, frames = scan_shots((item.gray for item in scan if isinstance(item, LumaFrame)), colorizer,
+                                  options.temporal)
+    check_keyframes(options.keyframes, width, height, frames)
+    return ShotGuides(colorizer, list(options.keyframes), list(options.references), cuts), time.perf_counter() - t0
+
+
 def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options: VideoOptions,
-         progress: Progress | None, preview_path: Path | None) -> VideoReport:
+         progress: Progress | None, preview_path: Path | None, guides: ShotGuides | None,
+         scan_seconds: float) -> VideoReport:
     info = reader.info
     batch_size = options.batch_size or default_batch_size(colorizer)
     smoother = TemporalSmoother(options.temporal)  # also finds scene cuts with --temporal off
@@ -162,6 +190,7 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
     colored = _Channel(max(options.queue_frames, batch_size), stop)
     errors: list[BaseException] = []
     seconds = dict.fromkeys(STAGES, 0.0)
+    seconds["scan"] = scan_seconds
 
     def guard(body: Callable[[], None], out: _Channel) -> Callable[[], None]:
         def run() -> None:
@@ -193,7 +222,7 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
                 if item is not _END:
                     batch.append(item)
                 if batch and (item is _END or len(batch) == batch_size):
-                    _infer_batch(batch, batch_size, colorizer, colored, seconds)
+                    _infer_batch(batch, batch_size, colorizer, colored, seconds, guides)
                     batch = []
                 if item is _END:
                     return
@@ -266,7 +295,9 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
         render_size=colorizer.render_size, network_shape=colorizer.network_shape(info.height, info.width),
         batch_size=batch_size, settings=dataclasses.asdict(options),
         stage_seconds={k: round(v, 4) for k, v in seconds.items()},
-        warnings=reader.warnings + writer.warnings + _counted_warnings(reader, writer), cuts=list(smoother.cuts))
+        warnings=reader.warnings + writer.warnings + _counted_warnings(reader, writer), cuts=list(smoother.cuts),
+        guidance={} if guides is None else {"keyframes": [k.index for k in options.keyframes],
+                                            "shots": len(guides.starts), "reference_shots": guides.used_references})
 
 
 def _counted_warnings(reader: VideoReader, writer: VideoWriter) -> list[str]:
@@ -277,7 +308,7 @@ def _counted_warnings(reader: VideoReader, writer: VideoWriter) -> list[str]:
 
 
 def _infer_batch(batch: list[LumaFrame], batch_size: int, colorizer: Colorizer,
-                 out: _Channel, seconds: dict[str, float]) -> None:
+                 out: _Channel, seconds: dict[str, float], guides: ShotGuides | None = None) -> None:
     t0 = time.perf_counter()
     height, width = batch[0].gray.shape
     rh, rw = colorizer.network_shape(height, width)
@@ -288,7 +319,11 @@ def _infer_batch(batch: list[LumaFrame], batch_size: int, colorizer: Colorizer,
             gray = cv2.resize(gray, (rw, rh), interpolation=cv2.INTER_AREA)
         cv2.LUT(gray, lab.GRAY_TO_L, dst=l_net[i])
     t1 = time.perf_counter()
-    ab_nhw2 = colorizer.predict_ab(l_net)  # (N, h, w, 2) at the network's output size
+    if guides is None:
+        ab_nhw2 = colorizer.predict_ab(l_net)  # (N, h, w, 2) at the network's output size
+    else:  # one encoder pass: each frame's guide is matched on its own features
+        indices = [batch[min(i, len(batch) - 1)].index for i in range(batch_size)]
+        ab_nhw2 = colorizer.predict_ab_matched(l_net, lambda i, features: guides(indices[i], features, (rh, rw)))
     t2 = time.perf_counter()
     seconds["luma"] += t1 - t0
     seconds["inference"] += t2 - t1

@@ -1,0 +1,85 @@
+"""Keyframe benchmark: the colour clips made gray, coloured end to end by `filmcolor video` automatically and
+with the colour original of each shot's first frame as --keyframe; PSNR of every frame against the original,
+flicker against the original's, and speed, printed as a table.
+
+    .venv/bin/python scripts/bench_keyframes.py [--model PATH] [--clips davis_dance_twirl.mp4 ...] [--work DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import av
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_gray_clip import make_gray  # noqa: E402
+
+from filmcolor import lab  # noqa: E402
+from filmcolor.colorize import DEFAULT_VIDEO_RENDER_SIZE, Colorizer  # noqa: E402
+from filmcolor.imageio import write_image  # noqa: E402
+from filmcolor.metrics import FlickerMeter, psnr  # noqa: E402
+from filmcolor.video.keyframes import Keyframe  # noqa: E402
+from filmcolor.video.pipeline import VideoOptions, colorize_video  # noqa: E402
+
+VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
+# clip -> first frames of its shots (the clips' known cuts; see ../shared/data/README.md)
+SHOTS = {"davis_dance_twirl.mp4": [0], "scene_cuts.mp4": [0, 72, 144], "cctv_pedestrians.avi": [0]}
+
+
+def frames_rgb(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def score(original: list[np.ndarray], gray: list[np.ndarray], out: list[np.ndarray]) -> dict:
+    if len(out) != len(original):
+        raise SystemExit(f"output has {len(out)} frames, the original {len(original)}")
+    meter = FlickerMeter()
+    for rgb_out, rgb_true in zip(out, original, strict=True):
+        lab_out, lab_true = lab.rgb_to_lab(rgb_out), lab.rgb_to_lab(rgb_true)
+        meter.update(lab_out[..., 0], lab_out[..., 1:], lab_true[..., 1:])
+    result = meter.result()
+    return {"psnr": float(np.mean([psnr(t, o) for t, o in zip(original, out, strict=True)])),
+            "gray_psnr": float(np.mean([psnr(t, g) for t, g in zip(original, gray, strict=True)])),
+            "flicker": result.flicker, "ref_flicker": result.reference_flicker, "ratio": result.flicker_ratio}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--clips", nargs="*", default=list(SHOTS))
+    parser.add_argument("--render-size", type=int, default=DEFAULT_VIDEO_RENDER_SIZE)
+    parser.add_argument("--work", type=Path, default=None, help="folder for the gray clips, keyframes, outputs")
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="filmcolor-keyframes-"))
+    work.mkdir(parents=True, exist_ok=True)
+    colorizer = Colorizer.from_pretrained(args.model, render_size=args.render_size)
+    print(f"model {colorizer.model_name}, runtime {colorizer.runtime}, render size {args.render_size}; "
+          f"PSNR over every frame (8-bit RGB) against the colour original\n")
+    print("| clip | frames | shots | mode | PSNR | gray PSNR | gain | flicker | original's | ratio | fps |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for name in args.clips:
+        src = VIDEOS / name
+        gray_path = work / f"{Path(name).stem}_gray.mp4"
+        make_gray(src, gray_path)
+        original, gray = frames_rgb(src), frames_rgb(gray_path)
+        keyframes = []
+        for start in SHOTS[name]:
+            key_path = work / f"{Path(name).stem}_key{start:04d}.png"
+            write_image(key_path, original[start])
+            keyframes.append(Keyframe(start, key_path))
+        for mode, keys in (("automatic", ()), ("keyframe per shot", tuple(keyframes))):
+            out_path = work / f"{Path(name).stem}_{'auto' if not keys else 'keys'}.mp4"
+            report = colorize_video(gray_path, out_path, colorizer, VideoOptions(keyframes=keys), overwrite=True)
+            row = score(original, gray, frames_rgb(out_path))
+            print(f"| {name} | {len(original)} | {len(SHOTS[name])} | {mode} | {row['psnr']:.2f} "
+                  f"| {row['gray_psnr']:.2f} | {row['psnr'] - row['gray_psnr']:+.2f} | {row['flicker']:.2f} "
+                  f"| {row['ref_flicker']:.2f} | {row['ratio']:.2f} | {report.fps:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
