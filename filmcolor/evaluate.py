@@ -1,8 +1,11 @@
-"""Scoring colour: a colouriser on colour photos (``evaluate_images``) and a colourised video file
+"""Scoring colour: a colouriser on colour photos (``evaluate_images``), guided by simulated hints or
+reference photos (``evaluate_hints``, ``evaluate_references``), and a colourised video file
 (``evaluate_video``); the metrics themselves are in metrics.py.
 
 Photos: the photo's 8-bit luma in; PSNR, SSIM, colourfulness, ab error out. The do-nothing baseline is the
-gray picture itself (the luma replicated to RGB), scored the same way.
+gray picture itself (the luma replicated to RGB), scored the same way. Guided scores sit beside the naive
+floor of the same guidance with no network (guide.naive_propagation, guide.naive_reference), so that the
+network's own value is visible.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ import av
 import cv2
 import numpy as np
 
+from filmcolor import guide as guidance
 from filmcolor import lab
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import InputError, OutputError
-from filmcolor.imageio import list_images, read_image, write_image  # noqa: F401 (list_images: see below)
+from filmcolor.imageio import read_image, write_image
 from filmcolor.metrics import (
     ANALYSIS_SHORT_SIDE,
     FlickerMeter,
@@ -30,9 +34,6 @@ from filmcolor.metrics import (
     ssim,
 )
 from filmcolor.video.scenecut import DEFAULT_CUT_THRESHOLD
-
-# list_images is imageio's: it is imported above only because filmcolor/train/data.py still takes it from
-# here. Drop it from that import once train/data.py imports it from filmcolor.imageio.
 
 
 def luma_of(rgb: np.ndarray) -> np.ndarray:
@@ -126,6 +127,74 @@ def summarize(rows: list[tuple[str, dict[str, float]]]) -> dict:
     result = mean_of([r for _, r in rows])
     result["by_source"] = {src: mean_of(items) for src, items in sorted(by_source.items())}
     return result
+
+
+# ---- guided colour ----
+
+def random_hints(rgb: np.ndarray, count: int, rng: np.random.Generator) -> guidance.Hints:
+    """``count`` points drawn uniformly from a colour photo, each with the 3x3 mean colour of the original
+    (the protocol of Zhang et al. 2017)."""
+    height, width = rgb.shape[:2]
+    ab = lab.rgb_to_lab(rgb)[..., 1:]
+    xs, ys = rng.integers(0, width, count), rng.integers(0, height, count)
+    means = [ab[max(0, y - 1):y + 2, max(0, x - 1):x + 2].reshape(-1, 2).mean(0) for x, y in zip(xs, ys, strict=True)]
+    return guidance.Hints(xs.astype(np.float32), ys.astype(np.float32), np.array(means, np.float32).reshape(-1, 2),
+                          np.zeros(count, np.float32))
+
+
+def score_guided(colorizer: Colorizer, rgb: np.ndarray, hints: guidance.Hints | None = None,
+                 reference_rgb: np.ndarray | None = None) -> dict[str, float]:
+    """PSNR and colourfulness of the guided picture, of the gray picture and of the naive floor of the same
+    guidance (gray when there is none)."""
+    gray = luma_of(rgb)
+    gray_rgb = np.repeat(gray[..., None], 3, axis=2)
+    l_hw = lab.gray_to_l(gray)
+    references = None if reference_rgb is None else [colorizer.reference(reference_rgb)]
+    guide = colorizer.guide_for(l_hw, hints, references)
+    pred = lab.lab_to_rgb_uint8(l_hw, colorizer.colorize_batch(l_hw[None], None if guide is None else guide[None])[0])
+    floor = gray_rgb
+    if reference_rgb is not None:
+        floor = lab.lab_to_rgb_uint8(l_hw, guidance.naive_reference(l_hw, reference_rgb))
+    elif hints is not None:
+        floor = lab.lab_to_rgb_uint8(l_hw, guidance.naive_propagation(hints, l_hw))
+    return {"psnr": psnr(rgb, pred), "gray_psnr": psnr(rgb, gray_rgb), "naive_psnr": psnr(rgb, floor),
+            "colorfulness": colorfulness(pred), "real_colorfulness": colorfulness(rgb),
+            "used_guide": float(guide is not None)}
+
+
+def summarize_guided(rows: list[dict[str, float]]) -> dict[str, float]:
+    if not rows:
+        return {"images": 0}
+    out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    out["psnr_gain"] = out["psnr"] - out["gray_psnr"]
+    out["naive_gain"] = out["naive_psnr"] - out["gray_psnr"]
+    out["over_naive"] = out["psnr"] - out["naive_psnr"]
+    out["colorfulness_ratio"] = out["colorfulness"] / max(out["real_colorfulness"], 1e-9)
+    return {k: round(v, 4) for k, v in out.items()} | {"images": len(rows)}
+
+
+def evaluate_hints(colorizer: Colorizer, paths: list[Path], count: int, seed: int = 0,
+                   progress: Callable[[int, int], None] | None = None) -> dict[str, float]:
+    """Mean scores with ``count`` random hints per photo (photo i's points drawn with seed (seed, i))."""
+    rows = []
+    for i, path in enumerate(paths):
+        rgb = read_rgb(path)
+        rows.append(score_guided(colorizer, rgb, hints=random_hints(rgb, count, np.random.default_rng((seed, i)))))
+        if progress is not None:
+            progress(i + 1, len(paths))
+    return summarize_guided(rows) | {"hints": count, "seed": seed}
+
+
+def evaluate_references(colorizer: Colorizer, pairs: list[tuple[Path, Path]],
+                        progress: Callable[[int, int], None] | None = None) -> dict[str, float]:
+    """Mean scores of (photo, reference) pairs: each photo's luma coloured from its colour reference."""
+    rows = []
+    for i, (path, ref_path) in enumerate(pairs):
+        rows.append(score_guided(colorizer, read_rgb(path),
+                                 reference_rgb=guidance.read_colour_image(ref_path, "reference")))
+        if progress is not None:
+            progress(i + 1, len(pairs))
+    return summarize_guided(rows)
 
 
 def mirrored_name(path: Path, folders: Iterable[Path]) -> Path:

@@ -11,9 +11,17 @@ from rich.progress import Progress
 from filmcolor.cli import console, guarded, model_options
 from filmcolor.colorize import DEFAULT_RENDER_SIZE, Colorizer
 from filmcolor.errors import InputError, OutputError
-from filmcolor.evaluate import ContactSheet, ImageSink, PredictionWriter, evaluate_images
+from filmcolor.evaluate import (
+    ContactSheet,
+    ImageSink,
+    PredictionWriter,
+    evaluate_hints,
+    evaluate_images,
+    evaluate_references,
+)
 from filmcolor.fsutil import write_bytes_atomic
-from filmcolor.imageio import is_image_path, list_images
+from filmcolor.guide import guidance_file
+from filmcolor.imageio import IMAGE_EXTENSIONS, is_image_path, list_images
 
 
 @click.command("eval")
@@ -34,17 +42,31 @@ from filmcolor.imageio import is_image_path, list_images
               help="Write a contact sheet (rows of gray | prediction | original) to this .png/.jpg.")
 @click.option("--sheet-rows", type=click.IntRange(min=1), default=12, show_default=True,
               help="Images (rows) on the contact sheet: the first N scored.")
+@click.option("--hints", "hints", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Also score with N random hints per photo (3x3 mean colour of the original, Zhang et al. 2017's "
+                   "protocol), beside the naive propagation of the same hints with no network.")
+@click.option("--hints-seed", type=int, default=0, show_default=True, help="Seed of the --hints points.")
+@click.option("--reference-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also score each photo coloured from the colour reference of the same name in this folder "
+                   "(NAME.*), beside the naive transfer (the reference's mean ab per L bin).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @guarded
 def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, device: str, runtime: str,
                  render_size: int, ab_gain: float | None, limit: int, by_source: bool, json_out: Path | None,
-                 save_dir: Path | None, sheet: Path | None, sheet_rows: int, quiet: bool) -> None:
+                 save_dir: Path | None, sheet: Path | None, sheet_rows: int, hints: int | None, hints_seed: int,
+                 reference_dir: Path | None, quiet: bool) -> None:
     """Score a model on colour photos in FOLDERS (e.g. ../shared/data/photos/val).
 
     Each photo's 8-bit luma (BT.601, what a B&W scan gives) is coloured and compared with the
     original, beside the gray baseline (the luma picture itself, ab = 0): mean RGB PSNR (dB, 8-bit),
     SSIM, ab error (Lab units) and its AuC over thresholds 0..150 (Zhang et al. 2016), and
     Hasler-Suesstrunk colourfulness of prediction and originals. Prints JSON.
+
+    \b
+    Guided colour (models that take hints):
+      --hints 10            10 random hints per photo  -> "hints" section
+      --reference-dir DIR   a colour reference per photo -> "reference" section
+    Each beside its naive floor (the same guidance, no network): naive_gain, over_naive.
     """
     folders = (*folders, *data)
     if not folders:
@@ -57,6 +79,8 @@ def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, 
         paths = paths[:limit]
     if not paths:
         raise InputError(f"no images found in {', '.join(map(str, folders))}")
+    if reference_dir is not None and not reference_dir.is_dir():
+        raise InputError(f"{reference_dir}: reference folder not found")
     if sheet is not None:
         if not is_image_path(sheet):
             raise click.BadParameter(f"{sheet}: give a .png or .jpg file name", param_hint="--sheet")
@@ -80,12 +104,27 @@ def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, 
         task = bar.add_task("scoring", total=len(paths))
         summary = evaluate_images(colorizer, paths, progress=lambda done, total: bar.update(task, completed=done),
                                   on_image=keep if sinks else None)
+        guided = {}
+        if hints is not None:
+            task = bar.add_task(f"{hints} hints", total=len(paths))
+            guided["hints"] = evaluate_hints(colorizer, paths, hints, hints_seed,
+                                             progress=lambda done, total: bar.update(task, completed=done))
+        if reference_dir is not None:
+            pairs = [(p, ref) for p in paths
+                     if (ref := guidance_file(reference_dir, p, _root_of(p, folders), IMAGE_EXTENSIONS))]
+            if not pairs:
+                raise InputError(f"{reference_dir}: no reference named like any of the photos")
+            task = bar.add_task("references", total=len(pairs))
+            guided["reference"] = evaluate_references(colorizer, pairs,
+                                                      progress=lambda done, total: bar.update(task, completed=done))
+            guided["reference"]["without_reference"] = len(paths) - len(pairs)
     if contact_sheet is not None:
         contact_sheet.write(sheet)
     if not by_source:
         summary.pop("by_source", None)
     result = {"model": colorizer.model_name, "render_size": render_size, "runtime": colorizer.runtime,
               "ab_gain": colorizer.ab_gain, "folders": [str(f) for f in folders], **summary}
+    result.update(guided)
     if save_dir is not None:
         result["saved_to"] = str(save_dir)
     if sheet is not None:
@@ -94,6 +133,11 @@ def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, 
     click.echo(text)
     if json_out is not None:
         write_bytes_atomic(json_out, (text + "\n").encode())
+
+
+def _root_of(path: Path, folders: tuple[Path, ...]) -> Path | None:
+    """The input folder a photo was found in (references pair by the path under it), or None for a file."""
+    return next((f for f in folders if f.is_dir() and path.is_relative_to(f)), None)
 
 
 COMMANDS = [eval_command]

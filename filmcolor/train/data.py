@@ -17,8 +17,7 @@ from torch.utils.data import Dataset
 
 from filmcolor import lab
 from filmcolor.errors import FilmcolorError, InputError
-from filmcolor.evaluate import list_images
-from filmcolor.imageio import read_image
+from filmcolor.imageio import list_images, read_image
 
 
 def split_paths(data: tuple[str, ...], val_data: tuple[str, ...], train_size: int, val_size: int,

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 from filmcolor import lab
 from filmcolor.colorize import Colorizer, choose_device
 from filmcolor.errors import ConfigError, InputError
-from filmcolor.evaluate import evaluate_images, source_of
+from filmcolor.evaluate import evaluate_hints, evaluate_images, source_of
 from filmcolor.imageio import write_image
 from filmcolor.models import create_model
 from filmcolor.train.checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
@@ -446,8 +446,6 @@ class Trainer:
             metrics.update({f"holdout_{k}": summary[k] for k in ("psnr", "gray_psnr", "psnr_gain",
                                                                  "colorfulness", "colorfulness_ratio")})
         if self.guided and scored:  # 10 random hints per photo (Zhang et al. 2017), beside the naive floor
-            from filmcolor.guide_eval import evaluate_hints
-
             hinted = evaluate_hints(colorizer, scored[: cfg.val_images // 2], 10, seed=cfg.seed)
             metrics.update({f"hints10_{k}": hinted[k] for k in ("psnr_gain", "naive_gain", "over_naive")})
         self.write_samples(colorizer)
