@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,11 +134,13 @@ def read_colour_image(path: Path, what: str) -> np.ndarray:
     return rgb
 
 
-def guidance_file(given: Path | None, image: Path, root: Path | None, suffixes: tuple[str, ...]) -> Path | None:
+def guidance_file(given: Path | None, image: Path, inputs: Iterable[Path], suffixes: tuple[str, ...]) -> Path | None:
     """The guidance file of one image: ``given`` itself when it is a file; when it is a folder, the file
-    named like the image (its path under the input folder ``root``, any of ``suffixes``), or None."""
+    named like the image (its path under the input folder of ``inputs`` it was found in, with any of
+    ``suffixes``), or None."""
     if given is None or not given.is_dir():
         return given
+    root = next((Path(f) for f in inputs if Path(f).is_dir() and image.is_relative_to(f)), None)
     stem = image.relative_to(root).with_suffix("") if root is not None else Path(image.stem)
     for suffix in suffixes:
         candidate = given / stem.with_suffix(suffix)
@@ -146,28 +149,71 @@ def guidance_file(given: Path | None, image: Path, root: Path | None, suffixes: 
     return None
 
 
+def concat_hints(a: Hints | None, b: Hints | None) -> Hints | None:
+    if a is None or b is None:
+        return a if b is None else b
+    return Hints(*(np.concatenate([x, y]) for x, y in zip((a.x, a.y, a.ab, a.radius), (b.x, b.y, b.ab, b.radius),
+                                                          strict=True)))
+
+
+@dataclass(frozen=True)
+class GuidanceFiles:
+    """What the user gave to steer the colour of stills: each a file, or a folder of files named like the
+    images (NAME.json, NAME.png, NAME.*); an image without one of its own is coloured without it."""
+
+    hints: Path | None = None  # HINTS.json
+    hints_image: Path | None = None  # RGBA scribbles the size of the image
+    reference: Path | None = None  # a colour photo of similar content
+
+    def check(self) -> None:
+        for flag, path in (("--hints", self.hints), ("--hints-image", self.hints_image),
+                           ("--reference", self.reference)):
+            if path is not None and not path.exists():
+                raise InputError(f"{path}: {flag} file or folder not found")
+
+    def __bool__(self) -> bool:
+        return any(p is not None for p in (self.hints, self.hints_image, self.reference))
+
+    def for_image(self, image: Path, inputs: Iterable[Path], width: int,
+                  height: int) -> tuple[Hints | None, np.ndarray | None]:
+        """The hints (pixel coordinates) and the reference picture (uint8 RGB) of one image, if any."""
+        from filmcolor.imageio import IMAGE_EXTENSIONS
+
+        hints = None
+        if (path := guidance_file(self.hints, image, inputs, (".json",))) is not None:
+            hints = load_hints(path, width, height)
+        if (path := guidance_file(self.hints_image, image, inputs, (".png", ".webp", ".tif", ".tiff"))) is not None:
+            hints = concat_hints(hints, hints_from_scribbles(path, width, height))
+        reference = None
+        if (path := guidance_file(self.reference, image, inputs, IMAGE_EXTENSIONS)) is not None:
+            reference = read_colour_image(path, "reference")
+        return hints, reference
+
+
 def hints_at(hints: Hints, l_hw: np.ndarray, out_h: int, out_w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hints as cells of an out_h x out_w grid over the picture: (P, 2) yx cell centres, (P, 2) ab, (P,) L.
 
-    Each hint's L is the picture's own mean L over its disk (at least 3x3 pixels), the hint's ab is kept;
-    hints falling in one cell are averaged; more than MAX_POINTS cells are thinned evenly.
+    A point's L is the picture's own (3x3 mean) at the point; a hint with a radius covers every cell of its
+    disk, each with the L of its own cell (a disk across an edge keeps the edge). Hints falling in one cell
+    are averaged; more than MAX_POINTS cells are thinned evenly. The hints' own lightness is never used.
     """
     height, width = l_hw.shape
     if len(hints) == 0:
         return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32), np.zeros(0, np.float32)
     sy, sx = out_h / height, out_w / width
     l_blur = cv2.blur(l_hw, (3, 3))
+    l_out = cv2.resize(l_hw, (out_w, out_h), interpolation=cv2.INTER_AREA)
     cells: dict[tuple[int, int], list] = {}
     for x, y, ab, r in zip(hints.x, hints.y, hints.ab, hints.radius, strict=True):
-        xi, yi = int(x), int(y)
-        if r >= 1.5:
-            ri = int(r)
-            y0, y1, x0, x1 = max(0, yi - ri), min(height, yi + ri + 1), max(0, xi - ri), min(width, xi + ri + 1)
-            l_here = float(l_hw[y0:y1, x0:x1].mean())
-        else:
-            l_here = float(l_blur[yi, xi])
-        key = (min(out_h - 1, int(y * sy)), min(out_w - 1, int(x * sx)))
-        cells.setdefault(key, []).append((ab, l_here))
+        cy, cx = min(out_h - 1, int(y * sy)), min(out_w - 1, int(x * sx))
+        cells.setdefault((cy, cx), []).append((ab, float(l_blur[int(y), int(x)])))
+        ry, rx = r * sy, r * sx
+        if ry >= 1 or rx >= 1:
+            for ky in range(max(0, int(cy - ry)), min(out_h, int(cy + ry) + 1)):
+                for kx in range(max(0, int(cx - rx)), min(out_w, int(cx + rx) + 1)):
+                    inside = ((ky - cy) / max(ry, 1e-6)) ** 2 + ((kx - cx) / max(rx, 1e-6)) ** 2 <= 1
+                    if inside and (ky, kx) != (cy, cx):
+                        cells.setdefault((ky, kx), []).append((ab, float(l_out[ky, kx])))
     keys = sorted(cells)
     if len(keys) > MAX_POINTS:
         keys = [keys[i] for i in np.linspace(0, len(keys) - 1, MAX_POINTS).round().astype(int)]

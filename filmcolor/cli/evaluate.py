@@ -111,7 +111,7 @@ def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, 
                                              progress=lambda done, total: bar.update(task, completed=done))
         if reference_dir is not None:
             pairs = [(p, ref) for p in paths
-                     if (ref := guidance_file(reference_dir, p, _root_of(p, folders), IMAGE_EXTENSIONS))]
+                     if (ref := guidance_file(reference_dir, p, folders, IMAGE_EXTENSIONS))]
             if not pairs:
                 raise InputError(f"{reference_dir}: no reference named like any of the photos")
             task = bar.add_task("references", total=len(pairs))
@@ -133,11 +133,6 @@ def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, 
     click.echo(text)
     if json_out is not None:
         write_bytes_atomic(json_out, (text + "\n").encode())
-
-
-def _root_of(path: Path, folders: tuple[Path, ...]) -> Path | None:
-    """The input folder a photo was found in (references pair by the path under it), or None for a file."""
-    return next((f for f in folders if f.is_dir() and path.is_relative_to(f)), None)
 
 
 COMMANDS = [eval_command]

@@ -11,6 +11,7 @@ from filmcolor.cli import console, error_line, guarded, model_options
 from filmcolor.colorize import DEFAULT_RENDER_SIZE, Colorizer
 from filmcolor.errors import FilmcolorError, InputError, OutputError
 from filmcolor.fsutil import check_output_path
+from filmcolor.guide import GuidanceFiles
 from filmcolor.imageio import IMAGE_EXTENSIONS, list_images, read_image, write_image
 
 
@@ -41,16 +42,34 @@ def plan_outputs(inputs: tuple[Path, ...], output: Path, ext: str | None) -> lis
               help="Short side (pixels) the network sees; colour is upsampled to full size.")
 @click.option("--ext", type=click.Choice([".png", ".jpg"]), default=None,
               help="Output format for folder outputs (default: keep the input's extension).")
+@click.option("--hints", type=click.Path(path_type=Path), default=None, metavar="HINTS.json|DIR",
+              help='Colour hints: {"points": [{"x": 120, "y": 48, "color": "#aa3311", "radius": 3}, ...]} in '
+                   "pixels of the input (origin top-left; radius optional). With folder inputs, a folder of "
+                   "NAME.json for the images NAME.*; images without one are coloured automatically.")
+@click.option("--hints-image", type=click.Path(path_type=Path), default=None, metavar="SCRIBBLES.png|DIR",
+              help="Colour hints painted in any editor: an RGBA image the size of the input whose opaque pixels "
+                   "are hints (or a folder of NAME.png).")
+@click.option("--reference", type=click.Path(path_type=Path), default=None, metavar="REF.jpg|DIR",
+              help="A colour photo of similar content (same place, people, costumes): its colours are moved to "
+                   "where the content matches (or a folder of NAME.*).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 @guarded
 def image_command(inputs: tuple[Path, ...], output: Path, model: str, device: str, runtime: str,
-                  render_size: int, ext: str | None, overwrite: bool, quiet: bool) -> None:
+                  render_size: int, ext: str | None, hints: Path | None, hints_image: Path | None,
+                  reference: Path | None, overwrite: bool, quiet: bool) -> None:
     """Colour black-and-white photos: INPUT... is one or more image files or folders.
 
     The full-resolution luminance of each photo is kept; only colour is added. Files that fail
     are reported one line each and the others are still done (exit code 1 if any failed).
+
+    \b
+    Steer the colour where you know better:
+      filmcolor image photo.jpg -o color.png --hints hints.json
+      filmcolor image photo.jpg -o color.png --reference same_place_in_colour.jpg
     """
+    guidance = GuidanceFiles(hints, hints_image, reference)
+    guidance.check()
     missing = [src for src in inputs if not src.exists()]
     if len(missing) == len(inputs):  # nothing to do; the model is not even loaded
         raise InputError(f"{missing[0]}: file not found")
@@ -58,12 +77,17 @@ def image_command(inputs: tuple[Path, ...], output: Path, model: str, device: st
     if len(pairs) > 1 or inputs[0].is_dir():
         output.mkdir(parents=True, exist_ok=True)
     colorizer = Colorizer.from_pretrained(model, device=device, render_size=render_size, runtime=runtime)
+    if guidance:
+        colorizer.require_guided()
     failed = 0
     for src, dst in pairs:
         try:
             dst.parent.mkdir(parents=True, exist_ok=True)
             check_output_path(dst, [src], overwrite)
-            write_image(dst, colorizer.colorize_image(read_image(src)))
+            image = read_image(src)
+            src_hints, ref_rgb = guidance.for_image(src, inputs, image.shape[1], image.shape[0])
+            refs = None if ref_rgb is None else [colorizer.reference(ref_rgb)]
+            write_image(dst, colorizer.colorize_image(image, hints=src_hints, references=refs))
             if not quiet:
                 console.print(f"[green]ok[/] {escape(str(src))} -> {escape(str(dst))}")
         except (InputError, OutputError) as err:

@@ -1,0 +1,187 @@
+"""Guided colour through the commands: `image --hints/--hints-image/--reference` (file and folder forms) and
+`video --keyframe/--reference` (a keyframe's colour fills its shot and stops at the cut), with their bad inputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from media import decode_video
+from test_guide import make_guided_weights
+
+from filmcolor import lab
+from filmcolor.cli import main
+from filmcolor.imageio import read_image, write_image
+
+W, H = 128, 96
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(make_guided_weights(tmp_path_factory.mktemp("gw") / "guided.safetensors"))
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def mean_a(rgb: np.ndarray, ys: slice, xs: slice) -> float:
+    return float(lab.rgb_to_lab(np.ascontiguousarray(rgb[ys, xs, :3]))[..., 1].mean())
+
+
+def scene(seed: int) -> np.ndarray:
+    """A gray photo with some structure: a gradient and a few boxes."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:H, 0:W]
+    img = 60 + 100 * xx / W + 30 * yy / H
+    for _ in range(3):
+        y, x = rng.integers(0, H - 20), rng.integers(0, W - 30)
+        img[y:y + 20, x:x + 30] = rng.uniform(20, 230)
+    return img.astype(np.uint8)
+
+
+# ---- photos ----
+
+def test_image_hints_folder_pairs_by_name_and_moves_the_colour(tmp_path, weights):
+    photos = tmp_path / "in"
+    photos.mkdir()
+    for name in ("a", "b"):
+        write_image(photos / f"{name}.png", scene(1))  # the same picture twice
+    hints = tmp_path / "hints"
+    hints.mkdir()
+    (hints / "a.json").write_text(json.dumps({"points": [{"x": 20, "y": 20, "color": "#d02010", "radius": 3}]}))
+    result = run("image", str(photos), "-o", str(tmp_path / "out"), "--hints", str(hints), "--model", weights,
+                 "--render-size", "96", "-q")
+    assert result.exit_code == 0, result.output
+    a, b = read_image(tmp_path / "out" / "a.png"), read_image(tmp_path / "out" / "b.png")
+    near = (slice(14, 27), slice(14, 27))
+    assert mean_a(a, *near) > mean_a(b, *near) + 15  # a has its red hint, b (no hints file) is automatic
+    assert np.array_equal(a[:, 100:] // 8, b[:, 100:] // 8) or np.abs(a[:, 110:].astype(int) - b[:, 110:]).mean() < 3
+
+
+def test_image_hints_image_and_reference(tmp_path, weights):
+    gray = scene(2)
+    write_image(tmp_path / "g.png", gray)
+    scribbles = np.zeros((H, W, 4), np.uint8)
+    scribbles[40:44, 60:70] = (30, 40, 200, 255)  # a blue stroke
+    write_image(tmp_path / "s.png", scribbles)
+    result = run("image", str(tmp_path / "g.png"), "-o", str(tmp_path / "s_out.png"), "--hints-image",
+                 str(tmp_path / "s.png"), "--model", weights, "--render-size", "96", "-q")
+    assert result.exit_code == 0, result.output
+    out = read_image(tmp_path / "s_out.png")
+    assert float(lab.rgb_to_lab(out[40:44, 60:70])[..., 2].mean()) < -20  # blue: negative b
+    # a reference: the same picture in colour gives its colour back
+    colour = np.stack([gray, gray // 2, 255 - gray], axis=2)
+    write_image(tmp_path / "ref.png", colour)
+    result = run("image", str(tmp_path / "g.png"), "-o", str(tmp_path / "r_out.png"), "--reference",
+                 str(tmp_path / "ref.png"), "--model", weights, "--render-size", "96", "-q")
+    assert result.exit_code == 0, result.output
+    out_ab = lab.rgb_to_lab(read_image(tmp_path / "r_out.png"))[..., 1:]
+    true_ab = lab.rgb_to_lab(colour)[..., 1:]
+    assert np.abs(out_ab - true_ab).mean() < 0.5 * np.abs(true_ab).mean()
+
+
+@pytest.mark.parametrize("content, message", [
+    ({"points": [{"x": 500, "y": 1, "color": "#102030"}]}, "point 0: (500, 1) is outside the 128x96 picture"),
+    ({"points": [{"x": 5, "y": 1, "color": "blue"}]}, "point 0: colour 'blue' is not #RRGGBB"),
+    ("{not json", "not a readable hints JSON file"),
+])
+def test_image_bad_hints_one_line_exit_1_nothing_written(tmp_path, weights, content, message):
+    write_image(tmp_path / "g.png", scene(3))
+    hints = tmp_path / "h.json"
+    hints.write_text(content if isinstance(content, str) else json.dumps(content))
+    result = run("image", str(tmp_path / "g.png"), "-o", str(tmp_path / "out.png"), "--hints", str(hints),
+                 "--model", weights, "-q")
+    assert result.exit_code == 1
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and str(hints) in lines[0] and message in lines[0], result.stderr
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_image_gray_reference_is_refused(tmp_path, weights):
+    write_image(tmp_path / "g.png", scene(4))
+    result = run("image", str(tmp_path / "g.png"), "-o", str(tmp_path / "out.png"), "--reference",
+                 str(tmp_path / "g.png"), "--model", weights, "-q")
+    assert result.exit_code == 1 and "reference is a grayscale image" in result.stderr
+    assert not (tmp_path / "out.png").exists()
+
+
+# ---- video ----
+
+SHOT = 10  # frames per shot
+
+
+def shot_frame(shot: int, index: int) -> np.ndarray:
+    """Shot 0: a dark textured field with a box drifting right; shot 1: a bright one with stripes."""
+    yy, xx = np.mgrid[0:H, 0:W]
+    if shot == 0:
+        img = 50 + 40 * np.sin(xx / 9.0) * np.cos(yy / 7.0)
+        x0 = 10 + 3 * index
+        img[30:60, x0:x0 + 30] = 150
+    else:
+        img = 170 + 50 * np.sign(np.sin(yy / 5.0 + index * 0.2))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def two_shot_clip(path: Path) -> list[np.ndarray]:
+    frames = [shot_frame(s, i) for s in (0, 1) for i in range(SHOT)]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.options = {"crf": "10"}
+        for gray in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(gray, format="gray").reformat(format="yuv420p")))
+        container.mux(stream.encode(None))
+    return frames
+
+
+def keyframe_of(gray: np.ndarray) -> np.ndarray:
+    """A strongly red colour version of a gray frame."""
+    return np.stack([np.clip(gray.astype(int) + 80, 0, 255), gray // 3, gray // 3], axis=2).astype(np.uint8)
+
+
+def test_keyframe_colour_reaches_the_shot_end_and_never_the_next_shot(tmp_path, weights):
+    frames = two_shot_clip(tmp_path / "in.mp4")
+    write_image(tmp_path / "k3.png", keyframe_of(frames[3]))
+    report = tmp_path / "r.json"
+    result = run("video", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "auto.mp4"), "--model", weights, "-q")
+    assert result.exit_code == 0, result.output
+    result = run("video", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "key.mp4"), "--model", weights,
+                 "--keyframe", f"3={tmp_path / 'k3.png'}", "--report", str(report), "-q")
+    assert result.exit_code == 0, result.output
+    assert json.loads(report.read_text())["cuts"] == [SHOT]
+    _, auto, _ = decode_video(tmp_path / "auto.mp4")
+    _, keyed, _ = decode_video(tmp_path / "key.mp4")
+    assert len(keyed) == 2 * SHOT
+    red = [mean_a(keyed[i], slice(None), slice(None)) - mean_a(auto[i], slice(None), slice(None))
+           for i in range(2 * SHOT)]
+    assert min(red[:SHOT]) > 15, red  # every frame of the keyframe's shot, before and after frame 3
+    assert max(abs(r) for r in red[SHOT:]) < 2, red  # none of the next shot
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p, f: (write_image(p, keyframe_of(f[0])[:50]), "0"), "keyframe 0 is 128x50, the video 128x96"),
+    (lambda p, f: (write_image(p, keyframe_of(f[0])), "20"), "keyframe 20 is past the end (the video has 20 frames)"),
+    (lambda p, f: (write_image(p, f[0]), "0"), "keyframe 0 is a grayscale image"),
+])
+def test_bad_keyframes_one_line_exit_1_no_output(tmp_path, weights, make, message):
+    frames = two_shot_clip(tmp_path / "in.mp4")
+    key = tmp_path / "k.png"
+    _, number = make(key, frames)
+    result = run("video", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "out.mp4"), "--model", weights,
+                 "--keyframe", f"{number}={key}", "-q")
+    assert result.exit_code == 1
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and str(key) in lines[0] and message in lines[0], result.stderr
+    assert not (tmp_path / "out.mp4").exists()
+    assert not list(tmp_path.glob(".out*"))
+
+
+def test_keyframe_syntax_is_a_usage_error(tmp_path, weights):
+    two_shot_clip(tmp_path / "in.mp4")
+    result = run("video", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "out.mp4"), "--keyframe", "x.png")
+    assert result.exit_code == 2 and "is not N=PATH" in result.output
