@@ -28,7 +28,7 @@ GUIDE_CHANNELS = 3  # a_norm, b_norm, confidence in [0, 1]
 SIGMA_SPACE = 0.15  # of the picture's long side: how far one hint reaches
 SIGMA_L = 10.0  # L units: a hint fades across a change of lightness (an object's edge)
 MAX_POINTS = 512  # scribbles are thinned to this many hint cells at the render size
-MATCH_TEMPERATURE = 0.02  # softmax temperature over cosine similarities (CALIBRATION.md: +4.5 dB)
+MATCH_TEMPERATURE = 0.02  # softmax temperature over cosine similarities (../shared/CALIBRATION.md: +4.5 dB)
 # Confidence of a matched cell from its best cosine similarity: 0 at or below MATCH_FLOOR, 1 at MATCH_FULL.
 # Measured with the shipped encoder (short side 256): cells of a frame against a frame of the same shot 20
 # frames later have best similarities of 0.63 (10th percentile) / 0.78 (mean) / 0.90 (90th); the raw

@@ -2,7 +2,7 @@
 
 ONNX Runtime runs one fixed-shape graph per input size, exported from our own model and cached.
 
-Fixed-shape graphs run ~25% faster than dynamic ones (CALIBRATION.md). Cache entries are keyed by the
+Fixed-shape graphs run ~25% faster than dynamic ones (../shared/CALIBRATION.md). Cache entries are keyed by the
 weights' digest, the shape and the torch/onnxruntime versions, written atomically, and rebuilt when
 they fail to load.
 """

@@ -46,9 +46,6 @@ class FastColorNet(nn.Module):
         x = self.refine4(self.fuse4(self._up_cat(x, s4)))
         return torch.tanh(self.head(x))
 
-    def decoder_parameters(self) -> list[nn.Parameter]:
-        return [p for n, p in self.named_parameters() if not n.startswith("encoder.")]
-
 
 @register("filmcolor-fast", "generator", "EfficientNet-Lite0 U-Net, ab at 1/4 resolution (default)")
 def filmcolor_fast(decoder_channels: tuple[int, int, int, int] | list[int] = (128, 128, 64, 48)) -> FastColorNet:
