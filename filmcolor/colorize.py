@@ -155,10 +155,11 @@ class Colorizer:
         return self._to_ab(ab_norm)
 
     def predict_ab_matched(self, l_nhw: np.ndarray,
-                           guide_of: Callable[[int, torch.Tensor], np.ndarray | None]) -> np.ndarray:
+                           guide_of: Callable[[int, torch.Tensor, torch.Tensor], np.ndarray | None]) -> np.ndarray:
         """As predict_ab, with each frame's guide made from its own encoder features in one encoder pass.
 
-        ``guide_of(i, features)`` gets frame i's unit features (C, h/8, w/8) (guide.match_features) and
+        ``guide_of(i, features, l_cells)`` gets frame i's unit features (C, h/8, w/8) (guide.match_features)
+        and its L per cell (h/8, w/8), and
         returns its guide (3, h, w) at the render size, or None.
         """
         self.require_guided()
@@ -170,7 +171,8 @@ class Colorizer:
         guides = np.zeros((n, guidance.GUIDE_CHANNELS, rh, rw), np.float32)
         for i in range(n):
             tap_i = [torch.as_tensor(t[i:i + 1]) for t in taps]
-            guide = guide_of(i, guidance.match_features(tap_i).cpu())
+            features = guidance.match_features(tap_i).cpu()
+            guide = guide_of(i, features, guidance.cell_l(l_nhw[i], *features.shape[-2:]))
             if guide is not None:
                 guides[i] = guide
         return self._to_ab(decoder.decode(taps, guides))
@@ -196,7 +198,8 @@ class Colorizer:
         lab_hw3 = lab.rgb_to_lab(np.ascontiguousarray(rgb[..., :3]))
         features = self.match_features(np.ascontiguousarray(lab_hw3[..., 0]))
         h8, w8 = features.shape[-2:]
-        return guidance.Reference(features, guidance.reference_cells(lab_hw3[..., 1:], h8, w8), name)
+        return guidance.Reference(features, guidance.reference_cells(lab_hw3[..., 1:], h8, w8),
+                                  guidance.cell_l(np.ascontiguousarray(lab_hw3[..., 0]), h8, w8), name)
 
     def guide_for(self, l_hw: np.ndarray, hints: guidance.Hints | None = None,
                   references: list[guidance.Reference] | None = None,
@@ -216,7 +219,9 @@ class Colorizer:
             scores = [guidance.match_score(features, ref) for ref in references]
             best = int(np.argmax(scores))
             if scores[best] >= guidance.REFERENCE_MIN_SCORE:
-                guides.append(guidance.guide_from_transfer(*guidance.transfer(features, references[best]), rh, rw))
+                l_cells = guidance.cell_l(l_hw, *features.shape[-2:])
+                guides.append(guidance.guide_from_transfer(*guidance.transfer(features, references[best], l_cells),
+                                                           rh, rw))
         if hints:
             guides.append(guidance.guide_from_hints(hints, l_hw, rh, rw))
         if not guides:

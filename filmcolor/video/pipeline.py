@@ -323,7 +323,8 @@ def _infer_batch(batch: list[LumaFrame], batch_size: int, colorizer: Colorizer,
         ab_nhw2 = colorizer.predict_ab(l_net)  # (N, h, w, 2) at the network's output size
     else:  # one encoder pass: each frame's guide is matched on its own features
         indices = [batch[min(i, len(batch) - 1)].index for i in range(batch_size)]
-        ab_nhw2 = colorizer.predict_ab_matched(l_net, lambda i, features: guides(indices[i], features, (rh, rw)))
+        ab_nhw2 = colorizer.predict_ab_matched(
+            l_net, lambda i, features, l_cells: guides(indices[i], features, l_cells, (rh, rw)))
     t2 = time.perf_counter()
     seconds["luma"] += t1 - t0
     seconds["inference"] += t2 - t1
