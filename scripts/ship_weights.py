@@ -1,9 +1,10 @@
 """Package trained weights as the shipped default: copy the tensors, record the colour gain and metrics.
 
-Usage: python scripts/ship_weights.py RUN_DIR/best.safetensors --ab-gain G --eval-json val.json \
-           [--unseen-json unseen.json] [--out filmcolor/weights/filmcolor-fast.safetensors]
+Usage: python scripts/ship_weights.py RUN_DIR/best.safetensors --eval-json val.json [--ab-gain G] \
+           [--unseen-json unseen.json] [--out filmcolor/weights/filmcolor-guided.safetensors]
 The tensors are copied unchanged; only the metadata gains 'ab_gain' (applied by Colorizer at
-inference) and the evaluation summaries shown by `filmcolor models`.
+inference; 1 = none) and the evaluation summaries shown by `filmcolor models` (with the guided
+sections, "hints" and "reference", of the eval JSONs when they have them).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ METRIC_KEYS = ("psnr", "gray_psnr", "psnr_gain", "colorfulness", "real_colorfuln
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("weights", type=Path)
-    parser.add_argument("--ab-gain", type=float, required=True)
+    parser.add_argument("--ab-gain", type=float, default=1.0)
     parser.add_argument("--eval-json", type=Path, required=True, help="filmcolor eval JSON on photos/val")
     parser.add_argument("--unseen-json", type=Path, default=None, help="filmcolor eval JSON on unseen material")
     parser.add_argument("--render-size", type=int, default=None, help="render size the metrics were taken at")
@@ -33,9 +34,15 @@ def main() -> None:
     info["ab_gain"] = args.ab_gain
     info["metrics"] = {k: val[k] for k in METRIC_KEYS if k in val}
     info["metrics_render_size"] = args.render_size or val.get("render_size")
+    for section in ("hints", "reference"):
+        if section in val:
+            info["metrics"][section] = val[section]
     if args.unseen_json:
         unseen = json.loads(args.unseen_json.read_text())
         info["unseen_metrics"] = {k: unseen[k] for k in METRIC_KEYS if k in unseen}
+        for section in ("hints", "reference"):
+            if section in unseen:
+                info["unseen_metrics"][section] = unseen[section]
     info["shipped_from"] = args.weights.name
     args.out.parent.mkdir(parents=True, exist_ok=True)
     save_weights(args.out, model, meta.arch, meta.arch_kwargs, info)

@@ -52,8 +52,16 @@ def models_command() -> None:
         sizes = f"video {DEFAULT_VIDEO_RENDER_SIZE}, photos {DEFAULT_RENDER_SIZE}"
         gain = f"{meta.info.get('ab_gain', 1.0):g}"
         scored = [("val", meta.info.get("metrics", {})), ("unseen", meta.info.get("unseen_metrics", {}))]
-        for i, (where, m) in enumerate((w, m) for w, m in scored if m or w == "val"):
+        rows = []
+        for where, m in scored:
+            if m or where == "val":
+                rows.append((where, m))
+            rows += [(f"{where} + {m[s].get('hints', '')} {s}".replace("+  reference", "+ reference"), m[s])
+                     for s in ("hints", "reference") if s in m]
+        for i, (where, m) in enumerate(rows):
             psnr = f"{m['psnr']:.2f} / {m['gray_psnr']:.2f} dB" if "psnr" in m else "-"
+            if "naive_psnr" in m:
+                psnr += f" (no network: {m['naive_psnr']:.2f})"
             colour = f"{m['colorfulness']:.1f} / {m['real_colorfulness']:.1f}" if "colorfulness" in m else "-"
             first = i == 0
             weights.add_row(label if first else "", meta.arch if first else "", sizes if first else "",
