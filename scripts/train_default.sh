@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Reproduces the shipped default weights (filmcolor/weights/filmcolor-fast.safetensors) on a CPU.
+# Reproduces the shipped default weights (filmcolor/weights/filmcolor-guided.safetensors) on a CPU.
 # Stage 1: ImageNet-pretrained EfficientNet-Lite0 encoder frozen, decoder trained on 128 px crops.
 # Stage 2: everything fine-tuned (encoder at 1/3 of the lr, BatchNorm statistics fixed) on 160 px crops.
 # Stage 3: fine-tuned on 192 px crops with a stronger pull toward saturated colours (chroma weight 4).
 # Stage 4 (only with WITH_STAGE4=1; tried from a chroma-weight-2 stage 3, not shipped; see MODEL_CARD.md).
-# The shipped weights are stage 3's final.safetensors with ab gain 1.055 (scripts/ship_weights.py).
+# Stage G (the shipped default since the guided issue): filmcolor-guided, initialised from stage 3 (the guide's
+#   new inputs at zero), fine-tuned whole on 192 px crops with simulated guidance (20% none, 30% reference-like
+#   dense maps from a shifted copy, 50% sparse hints), chroma weight 4, 4 epochs of 8000 photos; no colour gain.
+#   It runs when RUNS_DIR/stage3 exists, or from the previously shipped filmcolor-fast weights (INIT_WEIGHTS=...).
 # Usage: scripts/train_default.sh RUNS_DIR [DATA_DIR]   (DATA_DIR defaults to ../shared/data/photos)
 set -euo pipefail
 runs=${1:?usage: train_default.sh RUNS_DIR [DATA_DIR]}
@@ -24,6 +27,11 @@ resume=(); [ -f "$runs/stage3/last.pt" ] && resume=(--resume)
 filmcolor train "${common[@]}" "${resume[@]}" --out "$runs/stage3" --image-size 192 --batch-size 16 \
     --pretrain-epochs "${STAGE3_EPOCHS:-3}" --init-weights "$runs/stage2/final.safetensors" \
     --lr-pretrain 2e-4 --encoder-lr-mult 0.33 --freeze-encoder-bn --chroma-weight "${STAGE3_CHROMA_WEIGHT:-4.0}"
+resume=(); [ -f "$runs/guided/last.pt" ] && resume=(--resume)
+filmcolor train "${common[@]}" "${resume[@]}" --out "$runs/guided" --arch filmcolor-guided --image-size 192 \
+    --batch-size 16 --pretrain-epochs "${GUIDED_EPOCHS:-4}" --val-images 100 \
+    --init-weights "${INIT_WEIGHTS:-$runs/stage3/final.safetensors}" --lr-pretrain 2e-4 --encoder-lr-mult 0.33 \
+    --freeze-encoder-bn --chroma-weight 4 --checkpoint-every 50
 [ "${WITH_STAGE4:-0}" = 1 ] || exit 0
 resume=(); [ -f "$runs/stage4/last.pt" ] && resume=(--resume)
 filmcolor train "${common[@]}" "${resume[@]}" --out "$runs/stage4" --image-size 224 --batch-size 16 \
