@@ -174,7 +174,8 @@ def main() -> None:
 def _register() -> None:
     import importlib
 
-    for name in ("image", "models", "video", "batch", "train", "evaluate", "evaluate_video", "demo", "data"):
+    for name in ("image", "models", "video", "batch", "train", "evaluate", "evaluate_video", "demo", "data",
+                 "studio"):
         for cmd in importlib.import_module(f"filmcolor.cli.{name}").COMMANDS:
             main.add_command(cmd)
 

@@ -1,0 +1,429 @@
+"""The studio's state, without HTTP: the pictures opened (photos, frames of films), coloured with hints, and saves.
+
+Everything the page can name lies under one folder (the studio's folder): files are opened from it and
+saves land in it, never elsewhere. Hints are the points of the hints JSON that `filmcolor image --hints`
+reads, in pixels of the full picture. The page sees a preview (long side PREVIEW_LONG_SIDE) coloured by
+the library's own ``Colorizer.colorize_image`` at the same render size as the full picture that is saved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import secrets
+import shlex
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from filmcolor.batch.plan import KEPT_VIDEO_EXTENSIONS, VIDEO_EXTENSIONS
+from filmcolor.colorize import Colorizer
+from filmcolor.errors import InputError, OutputError
+from filmcolor.fsutil import PARTIAL_MARK, check_output_path, write_bytes_atomic
+from filmcolor.guide import Hints, parse_color
+from filmcolor.imageio import IMAGE_EXTENSIONS, read_image, write_image
+from filmcolor.video.reader import LumaFrame, VideoReader
+
+# The page's picture: at 1024 px on the long side a hint costs 62 ms at render size 224 on 2 busy CPU cores
+# (ONNX Runtime; ~30 ms is the network, the rest Lab conversions that grow with the pixels) and it still
+# fills a laptop's window. The saved picture is coloured at full size.
+PREVIEW_LONG_SIDE = 1024
+MAX_PICTURES = 8  # pictures kept open (a film keeps a decoder); the least recently used is closed
+FRAMES_KEPT = 16  # luma planes kept per film, so that stepping back a few frames decodes nothing
+MAX_HINTS = 2000  # far more than a person places by hand: a bound on one request's work
+MAX_LISTED = 2000  # media files listed from the folder
+
+
+@dataclass(frozen=True)
+class PictureInfo:
+    """What the page needs to show a picture; sizes in pixels of the full picture."""
+
+    id: str
+    name: str  # its path under the folder (or as given on the command line), or the upload's name
+    kind: str  # "photo" or "video"
+    width: int
+    height: int
+    save_stem: str  # default save name under the folder, no extension; a film's frame adds its number
+    frames: int | None = None  # films: the frame count as the container states it (None: unknown)
+    frame_rate: float | None = None  # films: frames per second (average)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A coloured preview (RGB uint8, long side at most PREVIEW_LONG_SIDE) and, for a film, its frame's time."""
+
+    rgb_hw3: np.ndarray
+    time_s: float | None
+
+
+@dataclass(frozen=True)
+class Saved:
+    """Files written (paths under the folder) and, for a film's frame, the command that colours the film."""
+
+    written: list[str]
+    command: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def parse_points(points: object, width: int, height: int) -> tuple[list[dict[str, Any]], Hints]:
+    """The page's hints (the hints JSON's points, pixels of a W x H picture), checked: (points to save, Hints)."""
+    if not isinstance(points, list):
+        raise InputError('hints: expected a list of {"x": .., "y": .., "color": "#rrggbb", "radius": ..}')
+    if len(points) > MAX_HINTS:
+        raise InputError(f"hints: {len(points)} points, at most {MAX_HINTS}")
+    kept: list[dict[str, Any]] = []
+    xs, ys, abs_, radii = [], [], [], []
+    for i, point in enumerate(points):
+        if not isinstance(point, dict):
+            raise InputError(f"hint {i}: expected an object with x, y and color")
+        try:
+            x, y, radius = float(point["x"]), float(point["y"]), float(point.get("radius", 0))
+        except (KeyError, TypeError, ValueError) as err:
+            raise InputError(f"hint {i}: x and y must be numbers (pixels), radius a number if given") from err
+        if not np.isfinite([x, y, radius]).all() or not (0 <= x < width and 0 <= y < height):
+            raise InputError(f"hint {i}: ({x:g}, {y:g}) is outside the {width}x{height} picture")
+        if not 0 <= radius <= max(width, height):
+            raise InputError(f"hint {i}: radius {radius:g} must be between 0 and the picture's size")
+        try:
+            ab = parse_color(point.get("color"))
+        except ValueError as err:
+            raise InputError(f"hint {i}: {err}") from err
+        kept.append({"x": _number(x), "y": _number(y), "color": "#" + str(point["color"]).strip().lstrip("#").lower(),
+                     "radius": _number(radius)})
+        xs.append(x), ys.append(y), abs_.append(ab), radii.append(radius)
+    if not kept:
+        return kept, Hints.empty()
+    return kept, Hints(np.array(xs, np.float32), np.array(ys, np.float32), np.stack(abs_),
+                       np.array(radii, np.float32))
+
+
+def hints_json(points: list[dict[str, Any]]) -> bytes:
+    """The hints file that `filmcolor image --hints` reads (guide.load_hints): {"points": [...]}."""
+    body = ",\n".join("  " + json.dumps(point) for point in points)  # one point a line
+    return (f'{{"points": [\n{body}\n]}}\n' if points else '{"points": []}\n').encode()
+
+
+def _number(value: float) -> int | float:
+    return int(value) if value == int(value) else round(value, 2)
+
+
+def video_command(video: str, output: str, keyframes: dict[int, str]) -> str:
+    """The `filmcolor video` command line that colours ``video`` from its keyframes (frame -> PNG)."""
+    args = ["filmcolor", "video", video, "-o", output]
+    for index in sorted(keyframes):
+        args += ["--keyframe", f"{index}={keyframes[index]}"]
+    return shlex.join(args)
+
+
+class FilmFrames:
+    """Frame N of a film as its luma plane, N counted as `filmcolor video --keyframe N=PATH` counts (from 0).
+
+    Frames are decoded in order: reading on costs a decode per frame, and going back further than the
+    FRAMES_KEPT kept ones decodes again from the start. A seek by time would be faster on a long film but
+    cannot promise the video command's numbering (stand-ins for corrupt frames, timestamps that jump).
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._reader: VideoReader | None = None
+        self._items: Iterator[object] | None = None
+        self._next = 0
+        self._kept: OrderedDict[int, tuple[np.ndarray, float]] = OrderedDict()
+        self._open()
+        assert self._reader is not None
+        self.info = self._reader.info
+        self.frames = self.info.frames
+        self._end_known = False
+
+    def _open(self) -> None:
+        self.close()
+        self._reader = VideoReader(self.path, copy_streams=False)
+        self._items = iter(self._reader)
+        self._next = 0
+
+    def frame(self, index: int) -> tuple[np.ndarray, float]:
+        """Frame ``index``: (luma (H, W) uint8, full range; seconds from the film's first frame)."""
+        if index in self._kept:
+            self._kept.move_to_end(index)
+            return self._kept[index]
+        if index < 0:
+            raise InputError(f"{self.path.name}: frame {index}: frames are counted from 0")
+        if self._end_known and index >= (self.frames or 0):
+            raise self._past_end(index)
+        if self._items is None or index < self._next:
+            self._open()
+        assert self._items is not None
+        seconds_per_tick = float(self.info.time_base)
+        try:
+            for item in self._items:
+                if not isinstance(item, LumaFrame):
+                    continue
+                self._next = item.index + 1
+                if item.index >= index - FRAMES_KEPT:
+                    self._kept[item.index] = (item.gray, item.pts * seconds_per_tick)
+                    while len(self._kept) > FRAMES_KEPT:
+                        self._kept.popitem(last=False)
+                if item.index == index:
+                    return self._kept[index]
+        except BaseException:  # a decode error mid-film: the next request decodes again from the start
+            self.close()
+            raise
+        self.frames, self._end_known = self._next, True
+        self.close()
+        raise self._past_end(index)
+
+    def _past_end(self, index: int) -> InputError:
+        return InputError(f"{self.path.name}: frame {index} is past the end (the film has {self.frames} frames, "
+                          f"0 to {(self.frames or 1) - 1})")
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+        self._reader, self._items = None, None
+
+
+@dataclass
+class _Picture:
+    info: PictureInfo
+    source: Path | None  # the file read (None: an upload)
+    photo: np.ndarray | None = None  # photos: uint8 gray, RGB or RGBA, full size
+    preview: np.ndarray | None = None  # photos: the page's copy
+    film: FilmFrames | None = None
+
+    def full(self, frame: int) -> tuple[np.ndarray, float | None]:
+        """The full-size picture (a film's frame as its luma plane) and, for a film, the frame's time."""
+        if self.film is not None:
+            return self.film.frame(frame)
+        assert self.photo is not None
+        return self.photo, None
+
+
+class Studio:
+    """Pictures under one folder coloured with hints by a guided Colorizer; one request at a time (a lock)."""
+
+    def __init__(self, colorizer: Colorizer, folder: Path):
+        colorizer.require_guided()
+        self.colorizer = colorizer
+        self.folder = Path(folder).resolve()
+        if not self.folder.is_dir():
+            raise InputError(f"{folder}: not a folder")
+        self._lock = threading.Lock()
+        self._pictures: OrderedDict[str, _Picture] = OrderedDict()
+        self._keyframes: dict[Path, dict[int, str]] = {}  # film -> frame -> keyframe saved (under the folder)
+
+    # ---- the folder ----
+
+    def inside(self, relative: str, error: type[InputError] | type[OutputError] = OutputError) -> Path:
+        """``relative`` (a path under the folder) resolved, links included; an error when it leads elsewhere."""
+        if not isinstance(relative, str) or not relative.strip() or "\x00" in relative:
+            raise error("no file name given")
+        if Path(relative).is_absolute() or relative.startswith(("/", "\\")):
+            raise error(f"{relative}: give a path under the studio's folder {self.folder}, not an absolute one")
+        resolved = (self.folder / relative).resolve()
+        if not resolved.is_relative_to(self.folder):
+            raise error(f"{relative}: outside the studio's folder {self.folder}, the only one it reads and writes")
+        return resolved
+
+    def shown(self, path: Path) -> str:
+        """A path as the page and the commands show it: under the folder relative to it, else absolute."""
+        path = path.resolve()
+        return path.relative_to(self.folder).as_posix() if path.is_relative_to(self.folder) else str(path)
+
+    def files(self) -> list[str]:
+        """Photos and films under the folder (paths relative to it, hidden folders skipped), sorted."""
+        found: list[str] = []
+        media = IMAGE_EXTENSIONS + VIDEO_EXTENSIONS
+        for top, dirs, names in os.walk(self.folder):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(names):
+                if name.lower().endswith(media) and not name.startswith(".") and PARTIAL_MARK not in name:
+                    found.append(Path(top, name).relative_to(self.folder).as_posix())
+                    if len(found) >= MAX_LISTED:
+                        return found
+        return found
+
+    # ---- opening ----
+
+    def open(self, relative: str) -> PictureInfo:
+        """A photo or film under the folder."""
+        return self.open_file(self.inside(relative, InputError))
+
+    def open_file(self, path: Path) -> PictureInfo:
+        """A photo or film by path (the command line's FILE may lie outside the folder: it is only read)."""
+        path = Path(path)
+        with self._lock:
+            if path.suffix.lower() in VIDEO_EXTENSIONS:
+                film = FilmFrames(path)
+                try:
+                    info = film.info
+                    rate = float(info.frame_rate) if info.frame_rate else None
+                    return self._add(_Picture(self._info("video", self.shown(path), info.width, info.height,
+                                                         self._stem_for(path, "_key"), film.frames, rate),
+                                              path.resolve(), film=film))
+                except BaseException:
+                    film.close()
+                    raise
+            return self._add_photo(read_image(path), self.shown(path), path.resolve())
+
+    def open_upload(self, data: bytes, name: str) -> PictureInfo:
+        """A photo sent by the page (its bytes); nothing is written to the folder."""
+        name = Path(name or "upload").name
+        if name.lower().endswith(VIDEO_EXTENSIONS):
+            raise InputError(f"{name}: films are opened from the folder's list (put it under {self.folder}), "
+                             "where `filmcolor video` can read it too")
+        if not data:
+            raise InputError(f"{name}: empty file (0 bytes)")
+        image = decode_upload(data, name)
+        with self._lock:
+            return self._add_photo(image, name, None)
+
+    def _add_photo(self, image: np.ndarray, name: str, source: Path | None) -> PictureInfo:
+        height, width = image.shape[:2]
+        stem = self._stem_for(source if source is not None else self.folder / name, "_color")
+        picture = _Picture(self._info("photo", name, width, height, stem), source, photo=image,
+                           preview=_preview(image))
+        return self._add(picture)
+
+    def _info(self, kind: str, name: str, width: int, height: int, stem: str, frames: int | None = None,
+              rate: float | None = None) -> PictureInfo:
+        return PictureInfo(secrets.token_hex(6), name, kind, width, height, stem, frames, rate)
+
+    def _stem_for(self, source: Path, suffix: str) -> str:
+        """Default save name: beside the source when it lies under the folder, else at the folder's top."""
+        source = source.resolve()
+        where = source.parent if source.is_relative_to(self.folder) else self.folder
+        return (where / (source.stem + suffix)).relative_to(self.folder).as_posix()
+
+    def _add(self, picture: _Picture) -> PictureInfo:
+        self._pictures[picture.info.id] = picture
+        while len(self._pictures) > MAX_PICTURES:
+            _, old = self._pictures.popitem(last=False)
+            if old.film is not None:
+                old.film.close()
+        return picture.info
+
+    def _get(self, picture_id: object) -> _Picture:
+        picture = self._pictures.get(picture_id) if isinstance(picture_id, str) else None
+        if picture is None:
+            raise InputError("that picture is no longer open (the studio was restarted or opened many others); "
+                             "open it again")
+        self._pictures.move_to_end(picture.info.id)
+        return picture
+
+    # ---- colouring and saving ----
+
+    def render(self, picture_id: object, frame: int, points: object) -> Rendered:
+        """The picture (a film's frame ``frame``) coloured with the hints, at the page's preview size."""
+        with self._lock:
+            picture = self._get(picture_id)
+            _, hints = parse_points(points, picture.info.width, picture.info.height)
+            if picture.film is not None:
+                gray, time_s = picture.film.frame(_frame_number(frame))
+                preview = _preview(gray)
+            else:
+                preview, time_s = picture.preview, None
+            assert preview is not None
+            sy, sx = preview.shape[0] / picture.info.height, preview.shape[1] / picture.info.width
+            small = Hints(hints.x * sx, hints.y * sy, hints.ab, hints.radius * (sx + sy) / 2)
+            rgb = self.colorizer.colorize_image(preview, hints=small if len(small) else None)
+            return Rendered(rgb[..., :3], time_s)
+
+    def save(self, picture_id: object, frame: int, points: object, name: str, overwrite: bool = False) -> Saved:
+        """NAME.png (the full-size picture coloured; for a film's frame, a keyframe) and NAME.json (the hints)."""
+        with self._lock:
+            picture = self._get(picture_id)
+            kept, hints = parse_points(points, picture.info.width, picture.info.height)
+            stem = str(name).strip()
+            for ext in (".png", ".json"):
+                stem = stem.removesuffix(ext)
+            target = self.inside(stem)
+            image_path, hints_path = (target.with_name(target.name + ext) for ext in (".png", ".json"))
+            try:  # a new folder under the folder's own (its outputs cannot exist yet)
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise OutputError(f"{self.shown(target.parent)}: cannot make the folder ({err.strerror})") from err
+            inputs = [picture.source] if picture.source is not None else []
+            for path in (image_path, hints_path):
+                check_output_path(path, inputs, overwrite)
+            index = _frame_number(frame) if picture.film is not None else 0
+            full, _ = picture.full(index)
+            write_image(image_path, self.colorizer.colorize_image(full, hints=hints if len(hints) else None))
+            write_bytes_atomic(hints_path, hints_json(kept))
+            written = [self.shown(image_path), self.shown(hints_path)]
+            if picture.film is None or picture.source is None:
+                return Saved(written)
+            keys = self._keyframes.setdefault(picture.source, {})
+            keys[index] = self.shown(image_path)
+            return Saved(written, video_command(self.shown(picture.source), self._film_output(picture.source), keys))
+
+    def _film_output(self, film: Path) -> str:
+        suffix = film.suffix if film.suffix.lower() in KEPT_VIDEO_EXTENSIONS else ".mkv"
+        return self.shown(self.folder / (self._stem_for(film, "_color") + suffix))
+
+    def close(self) -> None:
+        with self._lock:
+            for picture in self._pictures.values():
+                if picture.film is not None:
+                    picture.film.close()
+            self._pictures.clear()
+
+
+def _frame_number(frame: object) -> int:
+    if isinstance(frame, bool) or not isinstance(frame, int):
+        raise InputError(f"frame {frame!r}: expected a whole number (frames are counted from 0)")
+    return frame
+
+
+def _preview(image: np.ndarray) -> np.ndarray:
+    """The picture shrunk to PREVIEW_LONG_SIDE on its long side (INTER_AREA), or itself if smaller."""
+    height, width = image.shape[:2]
+    scale = PREVIEW_LONG_SIDE / max(height, width)
+    if scale >= 1:
+        return image
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def decode_upload(data: bytes, name: str) -> np.ndarray:
+    """An uploaded image read by imageio.read_image (with all its checks), its errors naming the upload.
+
+    The bytes go to an anonymous in-memory file where the system has them (Linux), so nothing is written
+    to disk; elsewhere to a temporary file that is removed at once.
+    """
+    with _bytes_as_path(data) as path:
+        try:
+            return read_image(path)
+        except InputError as err:
+            raise InputError(str(err).replace(str(path), name)) from err
+
+
+@contextlib.contextmanager
+def _bytes_as_path(data: bytes) -> Iterator[Path]:
+    if hasattr(os, "memfd_create") and Path("/proc/self/fd").is_dir():
+        fd = os.memfd_create("filmcolor-upload")
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            yield Path(f"/proc/self/fd/{fd}")
+        finally:
+            os.close(fd)
+        return
+    with tempfile.TemporaryDirectory(prefix="filmcolor-upload-") as tmp:
+        path = Path(tmp) / "upload"
+        path.write_bytes(data)
+        yield path
