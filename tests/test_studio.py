@@ -1,0 +1,431 @@
+"""`filmcolor studio`: its HTTP API driven on a real server (127.0.0.1, a free port), the command, and the page
+itself in headless Chromium (skipped where Chromium or Playwright is absent)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from email.message import Message
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from media import decode_video, make_clip
+from skimage.color import rgb2lab
+from test_guide import make_guided_weights
+
+from filmcolor import guide
+from filmcolor.cli import main
+from filmcolor.colorize import Colorizer
+from filmcolor.errors import ConfigError
+from filmcolor.imageio import read_image, write_image
+
+pytest.importorskip("starlette", reason="the studio extra is not installed: pip install -e '.[studio]'")
+pytest.importorskip("uvicorn", reason="the studio extra is not installed: pip install -e '.[studio]'")
+
+from filmcolor.studio.server import HOST, REQUEST_HEADER, StudioServer, create_app  # noqa: E402
+from filmcolor.studio.session import Studio  # noqa: E402
+
+W, H = 160, 96
+RENDER = 96
+HINT = (40, 48)  # on the dark left half of the scene
+RED = "#c8321e"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def scene() -> np.ndarray:
+    """A gray photo: a dark textured left half and a light right half (another object, an edge in L)."""
+    rng = np.random.default_rng(0)
+    gray = np.full((H, W), 70.0)
+    gray[:, W // 2:] = 190.0
+    gray += rng.normal(0, 4, gray.shape)
+    return np.clip(gray, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_guided_weights(tmp_path_factory.mktemp("studio-weights") / "guided.safetensors")
+
+
+@pytest.fixture(scope="module")
+def place(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """base/folder (the studio's folder, with a photo, a film and a broken photo) beside base/outside."""
+    base = tmp_path_factory.mktemp("studio")
+    folder = base / "folder"
+    folder.mkdir()
+    (base / "outside").mkdir()
+    write_image(folder / "scene.png", scene())
+    make_clip(folder / "clip.mp4", width=96, height=64, frames=12, fps=10)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
+    (folder / "broken.mkv").write_bytes(b"\x1a\x45\xdf\xa3 this is not a film" * 4)
+    (folder / "link").symlink_to(base / "outside")
+    return folder
+
+
+class Served:
+    """A studio served in this process on 127.0.0.1, and its log lines."""
+
+    def __init__(self, folder: Path, weights: Path):
+        colorizer = Colorizer.from_pretrained(weights, device="cpu", runtime="torch", render_size=RENDER)
+        self.studio = Studio(colorizer, folder)
+        self.logs: list[str] = []
+        self.server = StudioServer(create_app(self.studio, self.logs.append)).start()
+        self.url = self.server.url.rstrip("/")
+
+    def call(self, path: str, body: object = None, *, raw: bytes | None = None,
+             headers: dict[str, str] | None = None) -> tuple[int, Message, bytes]:
+        """(status, headers, body) of a GET (no body) or a POST as the page sends it."""
+        data, sent = None, dict(headers if headers is not None else {REQUEST_HEADER: "1"})
+        if raw is not None:
+            data = raw
+            sent.setdefault("Content-Type", "application/octet-stream")
+        elif body is not None:
+            data = json.dumps(body).encode()
+            sent.setdefault("Content-Type", "application/json")
+        request = urllib.request.Request(self.url + path, data=data, headers=sent)
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return response.status, response.headers, response.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.headers, err.read()
+
+    def json(self, path: str, body: object = None, **kwargs) -> tuple[int, dict]:
+        status, _, data = self.call(path, body, **kwargs)
+        return status, json.loads(data)
+
+    def open(self, path: str) -> dict:
+        status, info = self.json("/api/open", {"path": path})
+        assert status == 200, info
+        return info
+
+    def render(self, picture: str, points: list[dict], frame: int = 0) -> tuple[np.ndarray, Message]:
+        status, headers, data = self.call("/api/render", {"picture": picture, "frame": frame, "points": points})
+        assert status == 200, data
+        assert headers["Content-Type"] == "image/jpeg"
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), headers
+
+
+@pytest.fixture(scope="module")
+def served(place: Path, weights: Path):
+    served = Served(place, weights)
+    yield served
+    served.server.stop()
+    served.studio.close()
+
+
+def hint(x: int = HINT[0], y: int = HINT[1], color: str = RED, radius: float = 3) -> dict:
+    return {"x": x, "y": y, "color": color, "radius": radius}
+
+
+def tree(path: Path) -> list[str]:
+    return sorted(p.relative_to(path).as_posix() for p in path.rglob("*"))
+
+
+# ---- the server ----
+
+def test_it_listens_on_the_loopback_address_only(served):
+    host, port = served.server.socket.getsockname()
+    assert served.server.socket.family == socket.AF_INET and host == HOST == "127.0.0.1"
+    assert served.url == f"http://127.0.0.1:{port}"
+    with pytest.raises(ConfigError, match=f"--port {port}: cannot listen on 127.0.0.1"):
+        StudioServer(create_app(served.studio, served.logs.append), port)  # taken: one line, no traceback
+
+
+def test_state_lists_the_folders_photos_and_films(served):
+    status, state = served.json("/api/state")
+    assert status == 200
+    assert state["files"] == ["broken.jpg", "broken.mkv", "clip.mp4", "scene.png"]  # link/ (to outside/) has none
+    assert state["render_size"] == RENDER and state["opened"] is None
+
+
+def test_the_page_and_its_files_come_from_the_server_alone(served):
+    status, _, page = served.call("/")
+    assert status == 200
+    text = page.decode()
+    assert "/static/studio.js" in text and "/static/studio.css" in text
+    for name in ("studio.js", "studio.css"):
+        status, _, body = served.call(f"/static/{name}")
+        assert status == 200 and len(body) > 500
+        text += body.decode()
+    assert "http://" not in text and "https://" not in text and "@import" not in text  # nothing from elsewhere
+
+
+def test_a_hint_changes_the_colour_where_it_is_and_barely_elsewhere(served):
+    picture = served.open("scene.png")
+    assert (picture["width"], picture["height"], picture["kind"]) == (W, H, "photo")
+    auto, _ = served.render(picture["id"], [])
+    again, _ = served.render(picture["id"], [])
+    hinted, _ = served.render(picture["id"], [hint()])
+    lab_auto, lab_again, lab_hinted = (rgb2lab(x) for x in (auto, again, hinted))
+    x, y = HINT
+    near = (slice(y - 6, y + 7), slice(x - 6, x + 7))
+    red_a = rgb2lab(np.array([[[0xC8, 0x32, 0x1E]]], np.uint8))[0, 0, 1]
+    assert np.abs(lab_again - lab_auto).max() < 1e-6  # the automatic colour is repeatable
+    a_auto, a_hinted = lab_auto[near][..., 1].mean(), lab_hinted[near][..., 1].mean()
+    assert a_hinted > a_auto + 0.4 * (red_a - a_auto)  # well on the way to the hint's red
+    moved = np.abs(lab_hinted[..., 1:] - lab_auto[..., 1:]).max(axis=2)
+    assert np.median(moved[:, W // 2 + 8:]) < 2.0  # the other object barely changes
+    assert np.abs(lab_hinted[..., 0] - lab_auto[..., 0]).mean() < 1.5  # the picture's own L is kept
+
+
+def test_the_saved_picture_and_hints_are_what_the_image_command_makes_of_them(served, place, weights):
+    picture = served.open("scene.png")
+    assert picture["save_stem"] == "scene_color"
+    points = [hint(), hint(120, 20, "#2255aa", 0)]
+    status, saved = served.json("/api/save", {"picture": picture["id"], "points": points, "name": "scene_color"})
+    assert status == 200, saved
+    assert saved["written"] == ["scene_color.png", "scene_color.json"] and saved["command"] is None
+    hints = guide.load_hints(place / "scene_color.json", W, H)  # the format `image --hints` reads
+    assert hints.x.tolist() == [40, 120] and hints.y.tolist() == [48, 20] and hints.radius.tolist() == [3, 0]
+    np.testing.assert_allclose(hints.ab[1], guide.parse_color("#2255aa"))
+    out = place.parent / "outside" / "by_the_command.png"
+    result = CliRunner().invoke(main, ["image", str(place / "scene.png"), "-o", str(out), "--hints",
+                                       str(place / "scene_color.json"), "--model", str(weights), "--device", "cpu",
+                                       "--runtime", "torch", "--render-size", str(RENDER)])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(read_image(place / "scene_color.png"), read_image(out))
+    out.unlink()
+    status, again = served.json("/api/save", {"picture": picture["id"], "points": [], "name": "scene_color"})
+    assert status == 400 and "exists" in again["error"]
+    status, again = served.json("/api/save", {"picture": picture["id"], "points": [], "name": "scene_color.png",
+                                              "overwrite": True})
+    assert status == 200 and json.loads((place / "scene_color.json").read_text()) == {"points": []}
+
+
+@pytest.mark.parametrize("name, message", [
+    ("../escaped", "outside the studio's folder"),
+    ("sub/../../escaped", "outside the studio's folder"),
+    ("link/escaped", "outside the studio's folder"),  # a link inside the folder to a folder outside it
+    ("/tmp/escaped", "not an absolute one"),
+    ("", "no file name given"),
+])
+def test_a_save_never_leaves_the_folder(served, place, name, message):
+    picture = served.open("scene.png")
+    before, outside = tree(place.parent), place.parent / "outside"
+    status, body = served.json("/api/save", {"picture": picture["id"], "points": [hint()], "name": name})
+    assert status == 400 and message in body["error"]
+    assert tree(place.parent) == before and not list(outside.iterdir())
+    assert not Path("/tmp/escaped.png").exists()
+    assert any(message in line for line in served.logs)  # the terminal hears of it too
+
+
+def test_a_save_into_a_new_subfolder_stays_inside(served, place):
+    picture = served.open("scene.png")
+    status, body = served.json("/api/save", {"picture": picture["id"], "points": [hint()], "name": "keys/a"})
+    assert status == 200 and body["written"] == ["keys/a.png", "keys/a.json"]
+    assert (place / "keys" / "a.png").is_file() and (place / "keys" / "a.json").is_file()
+
+
+def test_a_bad_upload_is_a_message_and_the_server_goes_on(served, place):
+    truncated = cv2.imencode(".jpg", scene())[1].tobytes()[:-200]
+    for name, data, message in [
+        ("photo.jpg", b"\x00\x01 not an image", "photo.jpg: not an image OpenCV can decode"),
+        ("cut.jpg", truncated, "cut.jpg: truncated JPEG"),
+        ("empty.png", b"", "empty.png: empty file"),
+        ("film.mp4", b"\x00" * 64, "film.mp4: films are opened from the folder's list"),
+    ]:
+        status, body = served.json(f"/api/upload?name={name}", raw=data)
+        assert status == 400 and body["error"].startswith(message), body
+        assert "/proc/" not in body["error"] and any(line.endswith(body["error"]) for line in served.logs)
+    for path, message in [("broken.jpg", "broken.jpg: truncated JPEG"),
+                          ("broken.mkv", "broken.mkv: not a readable video file"),
+                          ("gone.png", "gone.png: file not found"), ("../outside", "outside the studio's folder")]:
+        status, body = served.json("/api/open", {"path": path})
+        assert status == 400 and message in body["error"], body
+    good = cv2.imencode(".png", scene())[1].tobytes()
+    status, info = served.json("/api/upload?name=mine.png", raw=good)
+    assert status == 200 and (info["width"], info["height"], info["save_stem"]) == (W, H, "mine_color")
+    rendered, _ = served.render(info["id"], [hint()])
+    assert rendered.shape == (H, W, 3)
+    assert "mine.png" not in tree(place)  # an upload is not written to the folder
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"picture": "nope", "points": []}, "no longer open"),
+    ({"picture": None, "points": [{"x": 1, "y": 1, "color": "red"}]}, "no longer open"),
+])
+def test_bad_requests_get_one_line(served, body, message):
+    status, answer = served.json("/api/render", body)
+    assert status == 400 and message in answer["error"]
+
+
+@pytest.mark.parametrize("point, message", [
+    ({"x": W, "y": 1, "color": RED}, "outside the 160x96 picture"),
+    ({"x": 1, "y": 1, "color": "red"}, "is not #RRGGBB"),
+    ({"x": "a", "y": 1, "color": RED}, "must be numbers"),
+    ({"x": 1, "y": 1, "color": RED, "radius": -2}, "radius -2"),
+])
+def test_bad_hints_get_one_line(served, point, message):
+    picture = served.open("scene.png")
+    status, answer = served.json("/api/render", {"picture": picture["id"], "points": [hint(), point]})
+    assert status == 400 and answer["error"].startswith("hint 1: ") and message in answer["error"]
+
+
+def test_requests_from_other_pages_are_refused(served, place):
+    picture = served.open("scene.png")
+    before = tree(place)
+    body = {"picture": picture["id"], "points": [], "name": "forged"}
+    status, _, _ = served.call("/api/save", body, headers={"Content-Type": "text/plain"})  # a form or no-cors fetch
+    assert status == 403
+    status, _, _ = served.call("/api/save", body, headers={REQUEST_HEADER: "1", "Host": "evil.example"})
+    assert status == 400  # a DNS name rebound to 127.0.0.1
+    assert tree(place) == before
+
+
+def test_a_films_frames_are_numbered_as_the_video_command_counts(served, place):
+    film = served.open("clip.mp4")
+    assert (film["kind"], film["width"], film["height"], film["frames"]) == ("video", 96, 64, 12)
+    times, frames_rgb, _ = decode_video(place / "clip.mp4")
+    gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(float) for f in frames_rgb]
+    for index in (7, 2, 9):  # on, back (decoded again from the start), on
+        rendered, headers = served.render(film["id"], [], frame=index)
+        luma = cv2.cvtColor(rendered, cv2.COLOR_RGB2GRAY).astype(float)
+        errors = [np.abs(luma - g).mean() for g in gray]
+        assert int(np.argmin(errors)) == index and errors[index] < 3.0, errors
+        assert float(headers["X-Frame-Time"]) == pytest.approx(times[index], abs=1e-6)
+    for frame, message in [(12, "frame 12 is past the end (the film has 12 frames, 0 to 11)"),
+                           (-1, "counted from 0"), ("3", "expected a whole number")]:
+        status, body = served.json("/api/render", {"picture": film["id"], "frame": frame, "points": []})
+        assert status == 400 and message in body["error"]
+    rendered, _ = served.render(film["id"], [], frame=3)  # and the film still reads after the end
+    assert rendered.shape == (64, 96, 3)
+
+
+def test_a_keyframe_save_gives_the_command_that_colours_the_film(served, place, weights, monkeypatch):
+    film = served.open("clip.mp4")
+    assert film["save_stem"] == "clip_key"
+    for frame in (4, 9, 4):  # frame 4 saved twice: the command names its latest keyframe once
+        overwrite = frame == 4 and (place / "clip_key4.png").exists()
+        status, saved = served.json("/api/save", {"picture": film["id"], "frame": frame, "points": [hint(30, 30)],
+                                                  "name": f"clip_key{frame}", "overwrite": overwrite})
+        assert status == 200, saved
+    assert saved["command"] == ("filmcolor video clip.mp4 -o clip_color.mp4 "
+                                "--keyframe 4=clip_key4.png --keyframe 9=clip_key9.png")
+    assert read_image(place / "clip_key9.png").shape == (64, 96, 3)  # the film's size, as --keyframe wants
+    monkeypatch.chdir(place)  # the command is run in the studio's folder
+    args = shlex.split(saved["command"])[1:] + ["--model", str(weights), "--device", "cpu", "--runtime", "torch",
+                                                "--render-size", str(RENDER)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert len(decode_video(place / "clip_color.mp4")[1]) == 12
+
+
+# ---- the command ----
+
+def test_the_command_serves_on_127_0_0_1_prints_the_address_and_stops_on_ctrl_c(place, weights):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "filmcolor", "studio", str(place / "scene.png"), "--dir",
+                             str(place), "--no-browser", "--model", str(weights), "--device", "cpu", "--runtime",
+                             "torch", "--render-size", str(RENDER)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/"), (url, proc.stderr.read())
+        with urllib.request.urlopen(url + "api/state", timeout=60) as response:
+            state = json.loads(response.read())
+        assert state["opened"]["name"] == "scene.png" and state["folder"] == str(place.resolve())
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "studio stopped" in err
+
+
+def test_an_unguided_model_is_refused_in_one_line(tmp_path):
+    from conftest import make_test_weights
+
+    plain = make_test_weights(tmp_path / "plain.safetensors")
+    result = CliRunner().invoke(main, ["studio", "--dir", str(tmp_path), "--no-browser", "--model", str(plain),
+                                       "--runtime", "torch"])
+    assert result.exit_code == 1 and "takes no hints" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_without_the_studio_extra_the_command_names_it(monkeypatch, tmp_path):
+    for name in [name for name in sys.modules if name.split(".")[0] == "starlette"] + ["starlette"]:
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "filmcolor.studio.server")
+    result = CliRunner().invoke(main, ["studio", "--dir", str(tmp_path), "--no-browser"])
+    assert result.exit_code == 1
+    assert "filmcolor studio needs the studio extra" in result.output and "filmcolor[studio]" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+# ---- the page, in a real browser ----
+
+def _browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"end-to-end test needs Chromium at {CHROMIUM} (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="end-to-end test needs Playwright "
+                                                                 "(pip install playwright)")
+    return sync_api
+
+
+PIXEL_JS = """([x, y]) => {
+  const img = document.getElementById('picture');
+  const canvas = document.createElement('canvas');
+  canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+  const g = canvas.getContext('2d');
+  g.drawImage(img, 0, 0);
+  const d = g.getImageData(x - 2, y - 2, 5, 5).data;
+  const mean = [0, 0, 0];
+  for (let i = 0; i < d.length; i += 4) for (let c = 0; c < 3; c++) mean[c] += d[i + c] / 25;
+  return mean;
+}"""
+
+
+def _a_of(rgb: list[float]) -> float:
+    return float(rgb2lab(np.array([[rgb]], np.float64) / 255.0)[0, 0, 1])
+
+
+def test_the_page_in_chromium_places_a_hint_with_a_click_and_deletes_it(served, place, tmp_path):
+    sync_api = _browser()
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 640})
+            requests: list[str] = []
+            page.on("request", lambda request: requests.append(request.url))
+            page.goto(served.url + "/")
+
+            def rendered(count: int) -> None:
+                page.wait_for_function(f"Number(document.body.dataset.renders || 0) >= {count} "
+                                       "&& !document.body.dataset.busy", timeout=60_000)
+
+            page.select_option("#files", "scene.png")
+            rendered(1)
+            x, y = HINT
+            before, far_before = page.evaluate(PIXEL_JS, [x, y]), page.evaluate(PIXEL_JS, [140, 48])
+            page.fill("#color", RED)
+            box = page.locator("#picture").bounding_box()
+            page.mouse.click(box["x"] + (x + 0.5) * box["width"] / W, box["y"] + (y + 0.5) * box["height"] / H)
+            rendered(2)
+            assert page.locator(".mark").count() == 1
+            after = page.evaluate(PIXEL_JS, [x, y])
+            assert _a_of(after) > _a_of(before) + 10  # redder where clicked
+            assert abs(_a_of(page.evaluate(PIXEL_JS, [140, 48])) - _a_of(far_before)) < 2  # the other object
+            page.screenshot(path=str(tmp_path / "studio.png"))
+            assert (tmp_path / "studio.png").stat().st_size > 5000
+            page.keyboard.press("Delete")
+            rendered(3)
+            assert page.locator(".mark").count() == 0
+            assert abs(_a_of(page.evaluate(PIXEL_JS, [x, y])) - _a_of(before)) < 2  # back to the automatic colour
+            page.set_input_files("#upload", str(place / "broken.jpg"))
+            message = page.locator("#message")
+            message.wait_for(state="visible", timeout=30_000)
+            assert "broken.jpg" in message.inner_text()
+            assert all(url.startswith(served.url) or url.startswith("blob:") for url in requests), requests
+        finally:
+            browser.close()
