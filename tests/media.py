@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -149,3 +150,40 @@ def write_photos(folder: Path, count: int, height: int = 64, width: int = 64, se
         rgb = color_photo(i, height, width, seed)
         cv2.imwrite(str(folder / f"photo_{i:03d}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     return folder
+
+
+def remux(src: Path, dst: Path, edit: Callable[[int, av.Packet], av.Packet | None]) -> Path:
+    """Copy ``src`` packet by packet; ``edit(n, packet)`` may change or replace the n-th video packet (decode
+    order), or drop it (None). Audio packets are copied as they are."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams}
+        video = inp.streams.video[0].index
+        n = 0
+        for packet in inp.demux():
+            if not packet.size:
+                continue
+            if packet.stream.index == video:
+                edited = edit(n, packet)
+                n += 1
+                if edited is None:
+                    continue
+                packet = edited
+            packet.stream = streams[packet.stream.index]
+            out.mux(packet)
+    return dst
+
+
+def garbage_packet(packet: av.Packet, seed: int) -> av.Packet:
+    """A packet with ``packet``'s timestamps and size whose payload is random bytes (the decoder rejects it)."""
+    data = np.random.default_rng(seed).integers(0, 256, packet.size, dtype=np.uint8).tobytes()
+    out = av.Packet(data)
+    out.pts, out.dts, out.time_base = packet.pts, packet.dts, packet.time_base
+    out.stream = packet.stream
+    return out
+
+
+def video_packet_times(path: Path) -> list[float]:
+    """The pts (seconds) of every video packet of ``path``, sorted: the frames its container promises."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return sorted(float(p.pts * p.time_base) for p in container.demux(stream) if p.size and p.pts is not None)

@@ -5,9 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 from click.testing import CliRunner
-from media import decode_video, make_audio_only, make_clip
+from media import (
+    audio_packets,
+    decode_video,
+    garbage_packet,
+    make_audio_only,
+    make_clip,
+    remux,
+    video_packet_times,
+)
 
 from filmcolor.cli import main
 
@@ -107,3 +117,72 @@ def test_bad_input_is_one_line_exit_1_and_leaves_nothing(tmp_path: Path, clip: P
 def test_bad_time_is_a_usage_error(tmp_path: Path, clip: Path) -> None:
     code, err = run(clip, "-o", tmp_path / "o.mp4", "--start", "ten")
     assert code == 2 and "--start" in err
+
+
+def _output_timeline(path: Path) -> tuple[list[float], list[int]]:
+    """(frame times decoded from ``path``, its video packets' dts in file order); decoding errors raise."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        dts = [p.dts for p in container.demux(stream) if p.size]
+    with av.open(str(path)) as container:
+        times = [float(f.pts * f.time_base) for f in container.decode(container.streams.video[0])]
+    return times, dts
+
+
+def test_corrupt_h264_mid_stream_keeps_every_frame_at_its_time(tmp_path: Path, test_weights: Path) -> None:
+    """Issue 14: two undecodable packets mid-film gave pts 1.04, 1.28, 1.280078, ... and exit 0."""
+    src = make_clip(tmp_path / "clip.mp4", frames=30, audio="aac", fps=25)
+    lost = (12, 13)  # in decode order
+    bad = remux(src, tmp_path / "bad.mp4", lambda n, p: garbage_packet(p, n) if n in lost else p)
+    out, report = tmp_path / "out.mp4", tmp_path / "report.json"
+    code, err = run(bad, "-o", out, "--report", report, "--model", test_weights, *FAST[:-1])
+    assert code == 0, err
+    times, dts = _output_timeline(out)
+    assert times == pytest.approx(video_packet_times(src))  # every frame at its own timestamp, none squeezed
+    assert (np.diff(dts) > 0).all()  # what "non monotonically increasing dts" complained of
+    assert audio_packets(out) == audio_packets(src)  # the sound untouched, so in sync
+    warnings = json.loads(report.read_text())["warnings"]
+    assert any("repaired at 0.48-0.52 s" in w for w in warnings), warnings
+    assert not any("nudged" in w for w in warnings)
+    assert any(line.startswith("warning: corrupt video repaired at 0.48-0.52 s") for line in err.splitlines()), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.mp4", "clip.mp4", "out.mp4", "report.json"]
+
+
+@pytest.mark.slow
+def test_seeded_corruptions_exit_0_with_a_valid_file_or_1_with_one_line(tmp_path: Path,
+                                                                        test_weights: Path) -> None:
+    """The issue's fuzz: a few dozen damaged MP4, MKV and MJPEG/AVI clips through the whole command."""
+    clips = {"mp4": make_clip(tmp_path / "c.mp4", frames=40, audio="aac", fps=25),
+             "mkv": make_clip(tmp_path / "c.mkv", frames=40, audio="aac", fps=25),
+             "avi": make_clip(tmp_path / "c.avi", frames=40, fps=25, codec="mjpeg", pix_fmt="yuvj420p")}
+    outcomes = {0: 0, 1: 0}
+    for fmt, clip in clips.items():
+        for seed in range(12):
+            rng = np.random.default_rng(seed)
+            data = bytearray(clip.read_bytes())
+            size = len(data)
+            if seed % 3 == 0:  # 2 KB of noise
+                at = int(rng.integers(size // 10, size - 2100))
+                data[at:at + 2048] = rng.integers(0, 256, 2048, dtype=np.uint8).tobytes()
+            elif seed % 3 == 1:  # 20 flipped bytes
+                for at in rng.integers(size // 10, size, 20):
+                    data[at] ^= int(rng.integers(1, 256))
+            else:  # cut short
+                data = data[: int(rng.integers(size // 10, size))]
+            case = tmp_path / f"{fmt}{seed}"
+            case.mkdir()
+            src, out = case / f"in.{fmt}", case / "out.mkv"
+            src.write_bytes(bytes(data))
+            code, err = run(src, "-o", out, "--model", test_weights, *FAST)
+            assert code in (0, 1) and "Traceback" not in err, (fmt, seed, err)
+            outcomes[code] += 1
+            if code == 1:
+                lines = err.strip().splitlines()
+                assert len(lines) == 1 and lines[0].startswith("error:") and str(src) in lines[0], err
+                assert sorted(p.name for p in case.iterdir()) == [src.name]  # nothing left behind
+                continue
+            times, dts = _output_timeline(out)
+            assert (np.diff(dts) > 0).all(), (fmt, seed)
+            assert times and (np.diff(times) >= 0.5 / 25 - 1e-6).all(), (fmt, seed, times)
+            assert sorted(p.name for p in case.iterdir()) == [src.name, out.name]
+    assert outcomes[0] >= 12, outcomes

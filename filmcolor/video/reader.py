@@ -6,8 +6,10 @@ is mapped to full range here, so everything downstream sees sRGB gray levels.
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -189,62 +191,110 @@ class VideoReader:
         start, duration = self.options.start, self.options.duration
         start_pts = None if start <= 0 else round(self._offset_s / tb)
         end_s = None if duration is None else self._offset_s + duration
+        self._timeline = timeline = _Timeline(self._default_step(), start_pts, end_s, tb)
         shift_pts: int | None = 0 if start <= 0 else None  # video pts subtracted on output
         index = 0
         last_gray: np.ndarray | None = None
-        last_pts: int | None = None
-        step = self._default_step()
-        video_done = False
+
+        def start_at(pts: int) -> None:
+            nonlocal shift_pts
+            if shift_pts is None:
+                shift_pts = pts
+                self._offset_s = float(pts * tb)  # passthrough streams are shifted by the same time
+
+        def emit(pts: int, gray: np.ndarray, repeated: bool) -> LumaFrame:
+            nonlocal index
+            start_at(pts)
+            item = LumaFrame(index, pts - shift_pts, gray, repeated)  # type: ignore[operator]
+            index += 1
+            return item
+
+        def place(frame: av.VideoFrame | None, pts: int | None) -> Iterator[LumaFrame]:
+            """The repeats owed before ``frame``, then ``frame`` itself; None: only the repeats still owed."""
+            nonlocal last_gray
+            can_show = frame is not None and (not frame.is_corrupt or last_gray is not None)
+            missing, shown = timeline.place(pts, can_repeat=last_gray is not None, can_show=can_show)
+            for missing_pts in missing:
+                self.repeated_frames += 1
+                yield emit(missing_pts, last_gray, True)  # type: ignore[arg-type]
+            if frame is None or pts is None or not shown:
+                return
+            if frame.is_corrupt:  # shown as the last good frame
+                self.repeated_frames += 1
+                timeline.repaired.append(pts)
+                yield emit(pts, last_gray, True)  # type: ignore[arg-type]
+                return
+            t0 = time.perf_counter()
+            gray = self._luma(frame)
+            self.luma_seconds += time.perf_counter() - t0
+            if index == 0:
+                self._first_av_frame = frame
+            last_gray = gray
+            yield emit(pts, gray, False)
+
+        held: tuple[av.VideoFrame, int] | None = None  # a frame is placed once the next one's pts is known
+
+        def arrive(frame: av.VideoFrame | None) -> Iterator[LumaFrame]:
+            nonlocal held
+            pts = None if frame is None else timeline.pts_of(frame.pts, held[1] if held else timeline.last)
+            if pts is not None and start_pts is not None:
+                if pts < start_pts:
+                    return
+                start_at(pts)  # now, not when it is placed: the audio read meanwhile is shifted alike
+            if held is not None:
+                yield from place(held[0], timeline.settle(held[1], pts))
+            held = None if frame is None or pts is None else (frame, pts)
+
+        video_done = flushed = False
         for packet in self._demux():
             if packet.stream is not self.stream:
                 if self._keep_packet(packet, end_s):
                     yield packet
                 elif video_done and self._past_end(packet, end_s):
-                    return
+                    break
                 continue
             if video_done:
                 continue
-            for frame, bad in self._decode(packet):
-                pts = frame.pts if frame is not None else packet.pts
-                if pts is None:
-                    pts = (last_pts + step) if last_pts is not None else 0
-                if start_pts is not None and pts < start_pts:
-                    continue
-                if end_s is not None and float(pts * tb) >= end_s - 1e-9:
+            flushed = not packet.size
+            timeline.sent(packet)
+            for frame in self._decode(packet):
+                if timeline.past_end(frame.pts):
                     video_done = True
                     break
-                if shift_pts is None:
-                    shift_pts = pts
-                    self._offset_s = float(pts * tb)  # passthrough streams are shifted by the same time
-                if bad:
-                    if last_gray is None:
-                        continue  # nothing to repeat yet: the file's first frames are unreadable
-                    gray, repeated = last_gray, True
-                    self.repeated_frames += 1
-                else:
-                    t0 = time.perf_counter()
-                    gray, repeated = self._luma(frame), False
-                    self.luma_seconds += time.perf_counter() - t0
-                    if index == 0:
-                        self._first_av_frame = frame
-                last_gray, last_pts = gray, pts
-                yield LumaFrame(index, pts - shift_pts, gray, repeated)
-                index += 1
+                yield from arrive(frame)
+        if not flushed and not video_done:  # the demuxer stopped early: the decoder still holds frames
+            for frame in self._decode(None):
+                if timeline.past_end(frame.pts):
+                    break
+                yield from arrive(frame)
+        yield from arrive(None)  # the last frame
+        yield from place(None, None)  # and the frames lost to decode errors at the very end
+        self.warnings += timeline.warnings(self._stream_start_s)
         if start <= 0 and duration is None:
-            self._check_complete(index, last_pts)
+            self._check_complete(index, timeline.last)
 
     def _check_complete(self, frames: int, last_pts: int | None) -> None:
-        """Raise InputError when the file ends well before its header says it does (a truncated file)."""
+        """Raise InputError when the file ends well before its header says it does (a truncated file).
+
+        A shorter shortfall (over a second) is a warning: the video of a damaged Matroska file silently ends
+        where the damage starts (measured: 9 of 50 frames, exit 0 and no word before this warning).
+        """
         declared = self.stream.frames
         info = getattr(self, "info", None)
+        if not frames:
+            return  # nothing decoded at all: _first_frame says so
+        step_s = float(self._default_step() * self.stream.time_base)
         end_s = 0.0
         if last_pts is not None:
-            end_s = float((last_pts + self._default_step()) * self.stream.time_base) - self._stream_start_s
+            end_s = float(last_pts * self.stream.time_base) + step_s - self._stream_start_s
         if declared and frames < declared - 2 and frames < 0.98 * declared:
             found = f"frame {frames} of {declared}"
         elif info is not None and info.duration and end_s < info.duration - max(2.0, 0.1 * info.duration):
             found = f"{end_s:.1f} s of {info.duration:.1f} s"
         else:
+            if info is not None and info.duration and end_s < info.duration - max(1.0, 3 * step_s):
+                self.warnings.append(f"video data ends at {end_s:.2f} s of {info.duration:.2f} s: the rest of "
+                                     "the input is unreadable")
             return
         raise InputError(f"{self.path}: file is truncated or damaged: video data ends at {found} "
                          f"(use --duration {max(end_s, 0.0):.1f} to colour the readable part)")
@@ -264,22 +314,22 @@ class VideoReader:
                     from err
             self.warnings.append(f"input stopped early: {err}")
 
-    def _decode(self, packet: av.Packet) -> Iterator[tuple[av.VideoFrame | None, bool]]:
+    def _decode(self, packet: av.Packet | None) -> Iterator[av.VideoFrame]:
+        """Decoded frames (corrupt ones flagged); a packet the decoder rejects is recorded on the timeline."""
         try:
-            frames = self.stream.codec_context.decode(packet if packet.size else None)
+            frames = self.stream.codec_context.decode(packet if packet is not None and packet.size else None)
         except av.FFmpegError as err:
-            t = float(packet.pts * packet.time_base) if packet.pts is not None else float("nan")
             if self.options.on_error == "fail":
+                pts = packet.pts if packet is not None else None
+                t = float(pts * packet.time_base) if pts is not None else float("nan")  # type: ignore[union-attr]
                 raise InputError(f"{self.path}: corrupt video data at {t:.3f} s ({err})") from err
-            if packet.pts is None:
-                return
-            yield None, True
+            self._timeline.decode_error()
             return
         for frame in frames:
             if frame.is_corrupt and self.options.on_error == "fail":
                 t = float(frame.pts * frame.time_base) if frame.pts is not None else float("nan")
                 raise InputError(f"{self.path}: corrupt video frame at {t:.3f} s")
-            yield frame, bool(frame.is_corrupt)
+            yield frame
 
     def _keep_packet(self, packet: av.Packet, end_s: float | None) -> bool:
         if packet.pts is None or packet.size == 0:
@@ -336,3 +386,155 @@ class VideoReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Timeline:
+    """Where each decoded frame goes on the output timeline (input pts units), so that pts strictly increase.
+
+    Every video packet sent to the decoder is expected back as a frame at its own pts. When the decoder
+    rejects a packet, the frame it would have made shows as a gap in the expected pts that the next frames
+    leave, and a repeat of the last good frame takes that pts: with frame threads the error surfaces a few
+    packets after the packet that caused it (measured on a damaged H.264 clip: two packets later), so the
+    error itself does not say which frame was lost. A gap is filled only when a decode error explains it,
+    since packets that make no frame of their own (the first field of a field-coded frame) leave gaps too.
+
+    Each frame is placed once the next one is known: a frame whose pts is out of place between its
+    neighbours (a damaged timestamp: measured +0.19 s on one Matroska block), or that has none, takes the
+    slot one frame step after the frame before it. A repeat keeps at least half a frame step from its
+    neighbours.
+    """
+
+    def __init__(self, step: int, start_pts: int | None, end_s: float | None, time_base: Fraction):
+        self._rate_step = step  # from the stream's frame rate, until the frames themselves say
+        self._steps: deque[int] = deque(maxlen=15)  # the last gaps between frames in order
+        self.start_pts = start_pts
+        self.end_s = end_s
+        self.time_base = time_base
+        self.last: int | None = None  # pts of the last frame placed
+        self._expected: list[int] = []  # heap: pts of packets sent whose frames have not come back yet
+        self._sent_max: int | None = None
+        self._errors: deque[int] = deque()  # per unexplained decode error: the highest pts sent by then
+        self.repaired: list[int] = []  # pts given to a repeat of the last good frame
+        self.retimed: list[int] = []  # pts given to frames whose own pts was out of place
+        self.guessed: list[int] = []  # pts given to frames that had none
+        self.skipped: list[int] = []  # corrupt frames before the first good one: nothing to repeat yet
+
+    @property
+    def step(self) -> int:
+        """One frame, in pts units: the median gap between recent frames in order, else the stream's rate.
+
+        The rate FFmpeg guesses is not enough: one damaged timestamp among a Matroska file's first frames
+        made it guess 100 fps for a 25 fps film.
+        """
+        if len(self._steps) < 3:
+            return self._rate_step
+        return sorted(self._steps)[len(self._steps) // 2]
+
+    def past_end(self, pts: int | None) -> bool:
+        return self.end_s is not None and pts is not None and float(pts * self.time_base) >= self.end_s - 1e-9
+
+    def sent(self, packet: av.Packet) -> None:
+        """A video packet goes to the decoder: a frame at its pts is expected back."""
+        pts = packet.pts
+        if pts is None or not packet.size or packet.is_discard:
+            return
+        if (self.start_pts is not None and pts < self.start_pts) or self.past_end(pts):
+            return
+        heapq.heappush(self._expected, pts)
+        self._sent_max = pts if self._sent_max is None else max(self._sent_max, pts)
+
+    def decode_error(self) -> None:
+        """The decoder rejected a packet: one of the frames sent so far will not come back."""
+        if self._sent_max is not None:
+            self._errors.append(self._sent_max)
+
+    def pts_of(self, pts: int | None, after: int | None) -> int:
+        """The frame's own pts, or one frame step after ``after`` (the frame before it) when it has none."""
+        if pts is not None:
+            return pts
+        guess = after + self.step if after is not None else 0
+        self.guessed.append(guess)
+        return guess
+
+    def settle(self, pts: int, next_pts: int | None) -> int:
+        """The pts a frame gets, knowing the next frame's pts (None at the end).
+
+        Decoders return frames in presentation order, so a frame whose pts is out of order between its
+        neighbours has a damaged pts, not a wrong place: it takes the grid slot one frame step after the
+        frame before it (measured on an MP4 whose composition offsets were lost: 50 of 50 frames kept,
+        evenly timed, where dropping them lost 8 and moving them half-way broke the even timing).
+        """
+        last = self.last
+        if last is None:
+            if next_pts is None or next_pts > pts or next_pts - self.step < (self.start_pts or 0):
+                return pts
+            new = next_pts - self.step  # the first frame is the one out of place
+        elif pts > last and (next_pts is None or next_pts > pts or next_pts <= last):
+            self._steps.append(pts - last)
+            return pts  # in order (a variable frame rate may space frames closer than half a step)
+        else:
+            new = last + self.step
+        self._forget(pts)
+        self.retimed.append(new)
+        return new
+
+    def place(self, pts: int | None, can_repeat: bool, can_show: bool) -> tuple[list[int], bool]:
+        """(pts of the repeats owed before a frame at ``pts``, whether that frame is shown).
+
+        ``pts`` None: the stream ended; every frame still expected is owed. ``can_repeat``: a good frame
+        exists to repeat; ``can_show``: the frame can be shown (a corrupt one needs a good one before it).
+        """
+        missing: list[int] = []
+        half = self.step / 2
+        while self._expected and (pts is None or self._expected[0] < pts):
+            lost = heapq.heappop(self._expected)
+            while self._errors and self._errors[0] < lost:
+                self._errors.popleft()  # errors surface after their packet was sent, never before
+            fits = (self.last is not None and lost - self.last >= half) and (pts is None or pts - lost >= half)
+            if self._errors and can_repeat and fits:
+                self._errors.popleft()
+                missing.append(lost)
+                self.last = lost
+        self.repaired += missing
+        if pts is None:
+            return missing, False
+        self._forget(pts)
+        if can_show:
+            self.last = pts
+        else:
+            self.skipped.append(pts)
+        return missing, can_show
+
+    def _forget(self, pts: int) -> None:
+        if pts in self._expected:
+            self._expected.remove(pts)
+            heapq.heapify(self._expected)
+
+    def warnings(self, stream_start_s: float) -> list[str]:
+        """One line per kind of repair, naming the seconds of the input where it happened."""
+        kinds = ((self.repaired, "corrupt video repaired at {} s (input time): those frames repeat the last "
+                  "good one at their own timestamps"),
+                 (self.retimed, "{n} frame(s) with a damaged timestamp placed one frame after the one before "
+                  "at {} s"),
+                 (self.guessed, "{n} frame(s) without a timestamp placed one frame apart at {} s"),
+                 (self.skipped, "{n} corrupt frame(s) before the first good one skipped at {} s"))
+        out = []
+        for pts_list, what in kinds:
+            if pts_list:
+                seconds = [float(p * self.time_base) - stream_start_s for p in pts_list]
+                out.append(what.format(_spans(seconds, 1.5 * float(self.step * self.time_base)), n=len(pts_list)))
+        return out
+
+
+def _spans(seconds: list[float], gap: float, shown: int = 5) -> str:
+    """'1.12-1.20, 7.00' for times in seconds; times up to ``gap`` apart (consecutive frames) join a span."""
+    spans: list[list[float]] = []
+    for t in sorted(seconds):
+        if spans and t - spans[-1][1] <= gap:
+            spans[-1][1] = t
+        else:
+            spans.append([t, t])
+    text = [f"{a:.2f}" if a == b else f"{a:.2f}-{b:.2f}" for a, b in spans[:shown]]
+    if len(spans) > shown:
+        text.append(f"and {len(spans) - shown} more")
+    return ", ".join(text)

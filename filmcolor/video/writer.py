@@ -97,7 +97,7 @@ class VideoWriter:
             raise
         self._first_pts: int | None = None
         self._last_pts: int | None = None
-        self._last_step = 1
+        self._last_step = max(1, round(1 / (info.frame_rate * info.time_base))) if info.frame_rate else 1
         self._closed = False
         self.fixed_pts = 0
         self.bad_audio_packets = 0
@@ -201,7 +201,9 @@ class VideoWriter:
     def write_frame(self, frame: av.VideoFrame, pts: int) -> None:
         """Encode a frame already in the stream's pixel format (limited range, ``self.colorspace``)."""
         if self._last_pts is not None and pts <= self._last_pts:
-            pts = self._last_pts + 1  # encoders need strictly increasing pts
+            # Encoders need strictly increasing pts. One tick later packed frames 0.08 ms apart (issue 14);
+            # one frame later keeps the timing even. The reader already gives increasing pts: a last resort.
+            pts = self._last_pts + self._last_step
             self.fixed_pts += 1
         if self._first_pts is None:
             self._first_pts = pts
