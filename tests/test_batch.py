@@ -353,3 +353,43 @@ def test_report_inside_a_new_out_dir_as_in_the_readme(tmp_path: Path, test_weigh
     assert json.loads((out / "report.json").read_text())["counts"]["done"] == 1
     missing = batch_cli(src, "-o", out, "--model", test_weights, "--report", tmp_path / "nope" / "r.json")
     assert missing.exit_code == 1 and "does not exist" in missing.stderr
+
+
+def test_brackets_in_names_are_printed_as_they_are_and_reruns_skip(tmp_path: Path, test_weights: Path) -> None:
+    """Issue 14: `take [b]old.mp4` was printed `take old.mp4`; a path with `[/]` raised MarkupError after the
+    file was written and left it "running", so every rerun aborted on it again."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    (src / "take [").mkdir(parents=True)
+    names = ["take [b]old.mp4", "take [/] odd.mp4"]  # the second: folder "take [", file "] odd.mp4"
+    for name in names:
+        make_clip(src / name, width=32, height=32, frames=2)
+    for run_number in range(2):
+        result = batch_cli(src, "-o", out, "--model", test_weights)  # not -q: every line goes through rich
+        assert result.exit_code == 0, result.output
+        assert "MarkupError" not in result.output and "take old.mp4" not in result.output
+        if run_number == 0:
+            for name in names:
+                assert f"ok {name} -> {name}" in result.stderr, result.stderr
+        assert {k: r.status for k, r in read_manifest(out).items()} == dict.fromkeys(names, "done")
+    assert "skipped (done before)" in result.stderr
+
+
+def test_shutdown_joins_the_workers(tmp_path: Path, tree: Path, colorizer) -> None:
+    """A worker left holding the model at exit made `filmcolor batch` exit 134 after success (issue 14)."""
+    run_local(tree, tmp_path / "out", colorizer, VIDEO, BatchOptions(jobs=3, retries=0))
+    assert [t.name for t in threading.enumerate() if t.name.startswith("filmcolor-batch-")] == []
+
+
+@pytest.mark.slow
+def test_batch_exits_0_run_after_run(tmp_path: Path, test_weights: Path) -> None:
+    """The exit code the shell sees, over many whole processes (134 came in about 1 run in 6)."""
+    src = tmp_path / "in"
+    src.mkdir()
+    make_clip(src / "a.mp4", width=32, height=32, frames=3, audio="aac")
+    make_clip(src / "b.mkv", width=32, height=32, frames=3)
+    codes = []
+    for i in range(20):
+        cmd = [sys.executable, "-m", "filmcolor", "batch", str(src), "-o", str(tmp_path / f"out{i}"),
+               "--model", str(test_weights), *FAST, "-q", "--jobs", str(1 + i % 2)]
+        codes.append(subprocess.run(cmd, capture_output=True).returncode)
+    assert codes == [0] * 20, codes

@@ -1,7 +1,7 @@
 """The `filmcolor` command: a click group; each subcommand lives in its own module.
 
 Only this package talks to the terminal and chooses exit codes: 0 success, 1 failure, 2 usage error,
-130 interrupted.
+130 interrupted (Ctrl-C, or SIGTERM, which takes the same path).
 """
 
 from __future__ import annotations
@@ -9,9 +9,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import signal
 import sys
 import typing
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,7 +44,8 @@ def guarded(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
+            with terminate_as_interrupt():
+                return func(*args, **kwargs)
         except FilmcolorError as err:
             error_line(str(err))
             sys.exit(EXIT_FAILURE)
@@ -58,6 +61,24 @@ def guarded(func: F) -> F:
             sys.exit(EXIT_FAILURE)
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (timeout, docker stop, systemd stop, kill) takes the same clean path as Ctrl-C.
+
+    Library code removes its partial outputs on KeyboardInterrupt; a SIGTERM left to its default would end
+    the process on the spot and leave a hidden partial file beside the output.
+    """
+    try:
+        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def dataclass_options(*classes: type, exclude: tuple[str, ...] = ()) -> Callable[[F], F]:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import functools
 import os
-import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn
 from rich.table import Table
 
@@ -58,7 +56,7 @@ def batch_command(in_dir: Path, out_dir: Path, ray_address: str | None, quiet: b
     a restart resumes where it stopped.
     """
     spec, video_options, options = (build_options(cls, values) for cls in (ModelSpec, VideoOptions, BatchOptions))
-    with _terminate_as_interrupt(), _BatchDisplay(quiet) as display:
+    with _BatchDisplay(quiet) as display:
         if ray_address is not None:
             from filmcolor.batch.ray_runner import run_ray
 
@@ -74,7 +72,7 @@ def batch_command(in_dir: Path, out_dir: Path, ray_address: str | None, quiet: b
     console.print(summary_table(result))
     if result.failed:
         for record in result.failed[:_FAILED_SHOWN]:
-            console.print(f"[red]failed[/] {record.path}: {record.error}", soft_wrap=True)
+            console.print(f"[red]failed[/] {escape(record.path)}: {escape(str(record.error))}", soft_wrap=True)
         if len(result.failed) > _FAILED_SHOWN:
             more = len(result.failed) - _FAILED_SHOWN
             console.print(f"... and {more} more (see --report or {MANIFEST_NAME})")
@@ -86,7 +84,7 @@ def batch_command(in_dir: Path, out_dir: Path, ray_address: str | None, quiet: b
 
 
 def summary_table(result: BatchResult) -> Table:
-    table = Table(title=f"filmcolor batch: {result.in_dir} -> {result.out_dir}", show_header=False,
+    table = Table(title=f"filmcolor batch: {escape(result.in_dir)} -> {escape(result.out_dir)}", show_header=False,
                   title_justify="left")
     table.add_column(style="bold")
     table.add_column(justify="right")
@@ -101,20 +99,6 @@ def summary_table(result: BatchResult) -> Table:
     table.add_row("throughput (all files)", f"{result.throughput_fps:.1f} fps")
     table.add_row("wall time", f"{result.elapsed:.1f} s")
     return table
-
-
-@contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (systemd stop, kill) takes the same clean path as Ctrl-C."""
-    try:
-        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class _BatchDisplay:
@@ -136,24 +120,26 @@ class _BatchDisplay:
 
     def on_event(self, event: str, record: FileRecord, done: int, total: int | None) -> None:
         if event == "queued":
-            self.tasks[record.path] = self.progress.add_task(record.path, total=None, fps="")
+            self.tasks[record.path] = self.progress.add_task(escape(record.path), total=None, fps="")
         elif event == "frames" and record.path in self.tasks:
             task = self.tasks[record.path]
             speed = next((t.speed for t in self.progress.tasks if t.id == task), None)
             self.progress.update(task, completed=done, total=max(total, done) if total else None,
                                  fps=f"{speed:5.1f} fps" if speed else "")
         elif event == "retry":
-            self.progress.console.print(f"[yellow]retry[/] {record.path}: {record.error}", soft_wrap=True)
+            self.progress.console.print(f"[yellow]retry[/] {escape(record.path)}: {escape(str(record.error))}",
+                                        soft_wrap=True)
         elif event in ("done", "failed", "interrupted"):
             task = self.tasks.pop(record.path, None)
             if task is not None:
                 self.progress.remove_task(task)
             if event == "done" and not self.quiet:
                 what = f"{record.frames} frames, {record.fps:.1f} fps" if record.kind == "video" else "image"
-                self.progress.console.print(f"[green]ok[/] {record.path} -> {record.output} ({what})",
-                                            soft_wrap=True)
+                self.progress.console.print(f"[green]ok[/] {escape(record.path)} -> {escape(record.output)} "
+                                            f"({what})", soft_wrap=True)
             elif event == "failed" and not self.quiet:
-                self.progress.console.print(f"[red]failed[/] {record.path}: {record.error}", soft_wrap=True)
+                self.progress.console.print(f"[red]failed[/] {escape(record.path)}: {escape(str(record.error))}",
+                                            soft_wrap=True)
 
 
 COMMANDS = [batch_command]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from filmcolor.cli import console, guarded, model_options
 from filmcolor.demo import DEMO_PHOTOS, write_demo_clip
@@ -31,11 +32,12 @@ def demo_command(out_dir: Path, model: str, device: str, runtime: str, overwrite
         if path.exists() and not overwrite:
             raise OutputError(f"{path}: exists; pass --overwrite to replace the demo files")
     frames = write_demo_clip(gray)
-    console.print(f"made {gray} ({frames} frames from scikit-image's {', '.join(DEMO_PHOTOS)} photos)")
+    console.print(f"made {escape(str(gray))} ({frames} frames from scikit-image's {', '.join(DEMO_PHOTOS)} photos)")
     colorizer = ModelSpec(model, device, runtime).load()  # at the video render size
     report = colorize_video(gray, color, colorizer, overwrite=True, preview_path=preview)
-    console.print(f"coloured {report.frames} frames at {report.fps:.1f} fps ({report.runtime}, {report.device})")
-    console.print(f"wrote {color} and {preview}")
+    console.print(f"coloured {report.frames} frames at {report.fps:.1f} fps ({escape(report.runtime)}, "
+                  f"{escape(report.device)})")
+    console.print(f"wrote {escape(str(color))} and {escape(str(preview))}")
 
 
 COMMANDS = [demo_command]

@@ -8,6 +8,7 @@ import sys
 import click
 import torch
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -48,7 +49,7 @@ def models_command() -> None:
         weights.add_column(col)
     for name, path in shipped_weights().items():
         meta = read_meta(path)
-        label = f"{name} (default)" if name == DEFAULT_WEIGHTS_NAME else name
+        label = escape(f"{name} (default)" if name == DEFAULT_WEIGHTS_NAME else name)  # a file name
         sizes = f"video {DEFAULT_VIDEO_RENDER_SIZE}, photos {DEFAULT_RENDER_SIZE}"
         gain = f"{meta.info.get('ab_gain', 1.0):g}"
         scored = [("val", meta.info.get("metrics", {})), ("unseen", meta.info.get("unseen_metrics", {}))]
@@ -64,7 +65,7 @@ def models_command() -> None:
                 psnr += f" (no network: {m['naive_psnr']:.2f})"
             colour = f"{m['colorfulness']:.1f} / {m['real_colorfulness']:.1f}" if "colorfulness" in m else "-"
             first = i == 0
-            weights.add_row(label if first else "", meta.arch if first else "", sizes if first else "",
+            weights.add_row(label if first else "", escape(meta.arch) if first else "", sizes if first else "",
                             "onnx (CPU), torch (GPU)" if first else "", gain if first else "", where, psnr, colour)
     if not shipped_weights():
         weights.add_row("(none installed)", "-", "-", "-", "-", "-", "train with 'filmcolor train'", "-")
