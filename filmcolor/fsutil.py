@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
+import glob
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,10 +41,15 @@ def check_output_path(target: Path, inputs: list[Path] | tuple[Path, ...] = (), 
 def atomic_output(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success it is fsynced and renamed onto ``target``.
 
-    Any exception (KeyboardInterrupt included) removes the temporary file, so no half file is left.
+    Any exception (KeyboardInterrupt included) removes the temporary file, so no half file is left. What a
+    killed run (SIGKILL, power loss) left for the same target is removed first. The temporary file is locked
+    while it is written, so that no cleanup removes a partial whose writer is still running.
     """
     tmp = partial_name(target)
+    lock_fd: int | None = None
     try:
+        remove_stale_partials(target.parent, of=target)
+        lock_fd = _create_locked(tmp)
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
@@ -62,6 +70,17 @@ def atomic_output(target: Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        if lock_fd is not None:
+            os.close(lock_fd)
+
+
+def _create_locked(path: Path) -> int:
+    """Create ``path`` empty and hold an exclusive lock on it (released by closing, or by the process dying)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    with contextlib.suppress(OSError):  # a file system without locks: the partial is just not protected
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
 
 
 def write_bytes_atomic(target: Path, data: bytes) -> None:
@@ -69,11 +88,26 @@ def write_bytes_atomic(target: Path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
-def remove_stale_partials(folder: Path) -> int:
-    """Delete temporary outputs left by a killed run under ``folder``; returns how many."""
+def remove_stale_partials(folder: Path, of: Path | None = None) -> int:
+    """Delete the temporary outputs that killed runs left under ``folder`` (recursively), or only those of the
+    target ``of`` (beside it); returns how many. A partial that a running writer holds locked is kept."""
+    if of is not None:
+        found = of.parent.glob(f".{glob.escape(of.stem)}{PARTIAL_MARK}*{glob.escape(of.suffix)}")
+    else:
+        found = folder.rglob(f".*{PARTIAL_MARK}*")
     count = 0
-    for path in folder.rglob(f".*{PARTIAL_MARK}*"):
+    for path in found:
         with contextlib.suppress(OSError):
-            path.unlink()
-            count += 1
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    continue
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # its writer is alive
+                path.unlink()
+                count += 1
+            finally:
+                os.close(fd)
     return count

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import av
@@ -20,6 +23,7 @@ from media import (
 )
 
 from filmcolor.cli import main
+from filmcolor.fsutil import PARTIAL_MARK
 
 FAST = ["--runtime", "torch", "--render-size", "64", "--preset", "ultrafast", "--temporal", "off", "-q"]
 
@@ -186,3 +190,39 @@ def test_seeded_corruptions_exit_0_with_a_valid_file_or_1_with_one_line(tmp_path
             assert times and (np.diff(times) >= 0.5 / 25 - 1e-6).all(), (fmt, seed, times)
             assert sorted(p.name for p in case.iterdir()) == [src.name, out.name]
     assert outcomes[0] >= 12, outcomes
+
+
+def _start_and_wait_for_partial(cmd: list[str], folder: Path, ignore: set[Path]) -> subprocess.Popen:
+    """Start ``cmd`` and return once its partial output holds data (the muxer's first flush): mid-film."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 90
+    while time.time() < deadline and proc.poll() is None:
+        sizes = [p.stat().st_size for p in folder.glob(f".*{PARTIAL_MARK}*") if p not in ignore and p.exists()]
+        if sizes and sizes[0] > 0:
+            return proc
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError(f"finished or stalled before it could be stopped: {proc.communicate()[1]}")
+
+
+def test_sigkill_leaves_a_partial_the_next_run_removes_and_sigterm_leaves_none(tmp_path: Path,
+                                                                              test_weights: Path) -> None:
+    """Issue 14: SIGTERM or SIGKILL during `filmcolor video` left a hidden partial file beside the output."""
+    src = make_clip(tmp_path / "long.mp4", width=160, height=120, frames=200, bframes=False)
+    out = tmp_path / "out.mp4"
+    cmd = [sys.executable, "-m", "filmcolor", "video", str(src), "-o", str(out), "--model", str(test_weights),
+           *FAST, "--batch-size", "1"]
+    killed = _start_and_wait_for_partial(cmd, tmp_path, set())
+    killed.kill()  # SIGKILL: nothing can clean up
+    killed.communicate(timeout=30)
+    stale = set(tmp_path.glob(f".*{PARTIAL_MARK}*"))
+    assert len(stale) == 1 and not out.exists()
+
+    stopped = _start_and_wait_for_partial(cmd, tmp_path, stale)  # the same target again
+    assert not any(p.exists() for p in stale)  # the killed run's partial went when this one started
+    stopped.terminate()  # SIGTERM: timeout, docker stop, systemd
+    _, err = stopped.communicate(timeout=60)
+    assert stopped.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: interrupted") and "Traceback" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]  # no partial, no half output

@@ -1,0 +1,58 @@
+"""Atomic outputs: a partial file left by a killed run is removed by the next write of the same target, and a
+partial that a running writer holds is never removed (issue 14, item 5)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+import pytest
+
+from filmcolor.errors import OutputError
+from filmcolor.fsutil import PARTIAL_MARK, atomic_output, remove_stale_partials
+
+
+def _partial(folder: Path, stem: str, token: str, suffix: str = ".mp4") -> Path:
+    path = folder / f".{stem}{PARTIAL_MARK}{token}{suffix}"
+    path.write_bytes(b"half a film")
+    return path
+
+
+def test_stale_partials_of_the_target_go_and_others_stay(tmp_path: Path) -> None:
+    target = tmp_path / "film [1].mp4"  # glob characters in the name are taken literally
+    stale = _partial(tmp_path, "film [1]", "dead0001")  # its writer was killed: nobody holds it
+    live = _partial(tmp_path, "film [1]", "live0001")
+    other = _partial(tmp_path, "film 1", "dead0002")  # another target's: not ours to judge
+    holder = os.open(live, os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # a writer still at work (another process, or another thread here)
+    try:
+        with atomic_output(target) as tmp:
+            assert not stale.exists() and live.exists() and other.exists()
+            tmp.write_bytes(b"film")
+            assert remove_stale_partials(tmp_path) == 1  # the batch's sweep: only `other`, not tmp nor live
+        assert target.read_bytes() == b"film" and live.exists() and not other.exists()
+    finally:
+        os.close(holder)
+    assert remove_stale_partials(tmp_path) == 1 and not live.exists()  # its writer gone: now it is stale
+
+
+def test_a_failed_write_leaves_no_partial(tmp_path: Path) -> None:
+    with pytest.raises(KeyboardInterrupt), atomic_output(tmp_path / "out.png") as tmp:
+        tmp.write_bytes(b"half")
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_folder_is_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        if os.access(folder, os.W_OK):
+            pytest.skip("running as root: permissions are not enforced")
+        with pytest.raises(OutputError, match="cannot write output") as info, atomic_output(folder / "x.png"):
+            pass
+        assert str(folder / "x.png") in str(info.value) and "\n" not in str(info.value)
+    finally:
+        folder.chmod(0o700)
