@@ -1,0 +1,43 @@
+"""The `filmcolor` command's entry: Ctrl-C while the commands load is one line, as it is once one runs."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from importlib.metadata import entry_points
+
+# Ctrl-C at the moment torch is being imported (the longest part of the first second or two).
+CTRL_C_DURING_IMPORTS = """
+import sys
+class CtrlC:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch":
+            raise KeyboardInterrupt
+sys.meta_path.insert(0, CtrlC())
+sys.argv = ["filmcolor", "models"]
+"""
+
+
+def _run(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", CTRL_C_DURING_IMPORTS + code], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_ctrl_c_while_loading_is_one_line_and_exit_130() -> None:
+    proc = _run("from filmcolor.__main__ import run; run()")
+    assert proc.returncode == 130 and proc.stderr == "error: interrupted while starting\n", proc.stderr
+    control = _run("from filmcolor.cli import main; main()")  # the old entry point: Python's traceback
+    assert control.returncode != 0 and "Traceback" in control.stderr and len(control.stderr.splitlines()) > 10
+
+
+def test_the_console_script_and_python_dash_m_use_that_entry() -> None:
+    (script,) = entry_points(group="console_scripts", name="filmcolor")
+    assert script.value == "filmcolor.__main__:run"
+    proc = subprocess.Popen([sys.executable, "-m", "filmcolor", "models"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)  # a real Ctrl-C, early: while the modules load, or just after
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
