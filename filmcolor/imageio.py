@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import mimetypes
+import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import cv2
@@ -17,6 +19,29 @@ MAX_PIXELS = 400_000_000  # 20000 x 20000: the Lab planes of anything larger nee
 
 def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def output_is_file(output: Path, inputs: Sequence[Path]) -> bool:
+    """Whether an images' output path names one file (True) or a folder to write them into (False).
+
+    A name with an extension we write is a file (so one input, and not a folder); a picture, video or sound
+    extension we cannot write is an OutputError, not a folder named ``still.gif``; an existing folder, or
+    any other name, is a folder.
+    """
+    output = Path(output)
+    if output.is_dir():
+        return False
+    ext = output.suffix.lower()
+    if ext in IMAGE_EXTENSIONS:
+        if len(inputs) != 1 or Path(inputs[0]).is_dir():
+            given = "the input is a folder" if len(inputs) == 1 else f"{len(inputs)} inputs were given"
+            raise OutputError(f"{output}: names one image file, but {given}; name a folder instead")
+        return True
+    kind = (mimetypes.guess_type(output.name, strict=False)[0] or "").split("/")[0]
+    if kind in ("image", "video", "audio"):
+        raise OutputError(f"{output}: cannot write {output.suffix} files; use {', '.join(IMAGE_EXTENSIONS)}, "
+                          "or a folder name without an extension")
+    return False
 
 
 def list_images(paths: Iterable[Path]) -> list[Path]:
@@ -53,6 +78,84 @@ def _jpeg_truncated(data: bytes) -> bool:
     return True  # ended inside the headers
 
 
+def declared_size(data: bytes | memoryview) -> tuple[int, int] | None:
+    """(width, height) from a PNG, JPEG, BMP, WebP, TIFF or PNM header, without decoding; None when unknown.
+
+    A few hundred KB of PNG can declare 20000 x 20000 pixels (zeros compress ~1000:1): decoding it first
+    is what took 19 GB. Formats not listed here are still size-checked, after decoding.
+    """
+    head = bytes(data[:1024])
+    try:
+        if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+            return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+        if head[:2] == b"\xff\xd8":
+            return _jpeg_size(data)
+        if head[:2] == b"BM":
+            if int.from_bytes(head[14:18], "little") == 12:  # OS/2 core header: 16-bit sides
+                return int.from_bytes(head[18:20], "little"), int.from_bytes(head[20:22], "little")
+            width = int.from_bytes(head[18:22], "little", signed=True)
+            height = int.from_bytes(head[22:26], "little", signed=True)  # negative: stored top-down
+            return abs(width), abs(height)
+        if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+            return _webp_size(head)
+        if head[:4] in (b"II*\x00", b"MM\x00*"):
+            return _tiff_size(data)  # the directory may be anywhere, often after the pixels
+        if head[:1] == b"P" and head[1:2] in (b"1", b"2", b"3", b"4", b"5", b"6") and head[2:3].isspace():
+            fields = re.sub(rb"#[^\n]*", b" ", head[2:]).split()
+            return int(fields[0]), int(fields[1])
+    except (IndexError, ValueError):
+        return None
+    return None
+
+
+def _jpeg_size(data: bytes | memoryview) -> tuple[int, int] | None:
+    """The main image's frame header (SOFn), walking the marker segments before it (EXIF thumbnail skipped)."""
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:
+            pos += 1
+        elif 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # start of frame (not DHT, JPG, DAC)
+            height = int.from_bytes(data[pos + 5:pos + 7], "big")
+            width = int.from_bytes(data[pos + 7:pos + 9], "big")
+            return (width, height) if height else None  # 0: the height comes later (DNL); decode to know
+        elif 0xD0 <= marker <= 0xD9 or marker == 0x01:
+            pos += 2
+        elif marker == 0xDA:
+            return None
+        else:
+            pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+    return None
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8X":  # extended: the canvas size, 24-bit, minus one
+        return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
+    if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":  # lossy key frame: 14-bit sides
+        return int.from_bytes(data[26:28], "little") & 0x3FFF, int.from_bytes(data[28:30], "little") & 0x3FFF
+    if chunk == b"VP8L" and data[20] == 0x2F:  # lossless: 14-bit sides minus one, packed
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    return None
+
+
+def _tiff_size(data: bytes | memoryview) -> tuple[int, int] | None:
+    """ImageWidth and ImageLength of the first directory (the page OpenCV reads)."""
+    order = "little" if data[:2] == b"II" else "big"
+    ifd = int.from_bytes(data[4:8], order)
+    count = int.from_bytes(data[ifd:ifd + 2], order)
+    sides: dict[int, int] = {}
+    for i in range(count):
+        entry = data[ifd + 2 + 12 * i: ifd + 14 + 12 * i]
+        tag, kind = int.from_bytes(entry[0:2], order), int.from_bytes(entry[2:4], order)
+        if tag in (256, 257):
+            sides[tag] = int.from_bytes(entry[8:10] if kind == 3 else entry[8:12], order)
+    return (sides[256], sides[257]) if len(sides) == 2 else None
+
+
 def read_image(path: Path) -> np.ndarray:
     """Read an image as uint8 gray (H, W), RGB (H, W, 3) or RGBA (H, W, 4)."""
     path = Path(path)
@@ -66,6 +169,9 @@ def read_image(path: Path) -> np.ndarray:
         raise InputError(f"{path}: cannot read ({err.strerror or err})") from err
     if data.size == 0:
         raise InputError(f"{path}: empty file (0 bytes)")
+    size = declared_size(data.data)
+    if size is not None and size[0] * size[1] > MAX_PIXELS:
+        raise InputError(f"{path}: image too large ({size[0]}x{size[1]}, limit {MAX_PIXELS} pixels)")
     if data[:3].tobytes() == b"\xff\xd8\xff" and _jpeg_truncated(data.tobytes()):
         raise InputError(f"{path}: truncated JPEG (no end-of-image marker)")
     try:

@@ -51,3 +51,11 @@ def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.skip("../shared/data not present")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def png_bomb_over_limit(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Issue 14's picture, one column over the limit: 389 KB of PNG that declare 20001 x 20000 pixels."""
+    from media import png_bomb
+
+    return png_bomb(tmp_path_factory.mktemp("bomb") / "bomb.png", 20001, 20000)

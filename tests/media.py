@@ -187,3 +187,19 @@ def video_packet_times(path: Path) -> list[float]:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         return sorted(float(p.pts * p.time_base) for p in container.demux(stream) if p.size and p.pts is not None)
+
+
+def png_bomb(path: Path, width: int, height: int) -> Path:
+    """A valid gray PNG of zeros: about 1 KB per megapixel on disk, ``width * height`` bytes once decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    packer = zlib.compressobj(9)
+    row = bytes(width + 1)  # filter byte 0, then the row
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit gray
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path

@@ -197,3 +197,22 @@ def test_python_dash_m_reports_one_line(tmp_path):
     assert proc.returncode == 1
     assert "missing.jpg" in proc.stderr and "Traceback" not in proc.stderr
     assert len(error_lines(proc.stderr)) == 1
+
+
+def test_a_picture_over_the_limit_is_one_line_and_leaves_nothing(tmp_path, test_weights, png_bomb_over_limit):
+    out = tmp_path / "out.png"
+    code, _, stderr = run(str(png_bomb_over_limit), "-o", str(out), "--model", str(test_weights), *FAST)
+    assert code == 1 and stderr.strip().count("\n") == 0, stderr
+    assert f"{png_bomb_over_limit}: image too large (20001x20000" in stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.xfail(strict=True, reason="issue 14 item 7: cli/image.py's plan_outputs must call "
+                                       "imageio.output_is_file(output, inputs); remove this mark then")
+def test_an_output_we_cannot_write_is_an_error_not_a_folder(tmp_path, test_weights):
+    src = make_photo(tmp_path / "in.png")
+    code, _, stderr = run(str(src), "-o", str(tmp_path / "still.gif"), "--model", str(test_weights), *FAST)
+    assert code == 1 and error_lines(stderr) == [f"error: {tmp_path / 'still.gif'}: cannot write .gif files; use "
+                                                 ".jpg, .jpeg, .png, .tif, .tiff, .bmp, .webp, or a folder name "
+                                                 "without an extension"], stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from media import png_bomb
 from PIL import Image
 
 from filmcolor.download import image_folder
 from filmcolor.errors import InputError, OutputError
 from filmcolor.fsutil import PARTIAL_MARK
-from filmcolor.imageio import list_images, read_image, write_image
+from filmcolor.imageio import MAX_PIXELS, declared_size, list_images, output_is_file, read_image, write_image
 
 
 def assert_input_error(path: Path, match: str) -> None:
@@ -184,3 +187,76 @@ def test_list_images_finds_images_under_folders_and_takes_files_as_given(tmp_pat
     (tmp_path / "b" / "x2.png").write_bytes(b"")
     assert image_folder([tmp_path, tmp_path / "c" / "w.png"]) == tmp_path / "b"  # the most images directly
     assert image_folder([tmp_path / "c" / "w.png"]) is None  # files are not folders to train on
+
+
+def _pil_variants(path: Path, rgb: np.ndarray, kind: str) -> None:
+    """Headers OpenCV does not write: lossless and RGBA WebP, big-endian deflate TIFF, EXIF before the
+    JPEG frame header, progressive JPEG, 1-bit PBM."""
+    image = Image.fromarray(rgb)
+    if kind == "webp-lossless":
+        Image.fromarray(np.dstack([rgb, rgb[..., :1]])).save(path, lossless=True)
+    elif kind == "tif-big-endian":
+        image.save(path, compression="tiff_deflate", tiffinfo={}, big_endian=True)
+    elif kind == "jpg-exif":
+        exif = Image.Exif()
+        exif[0x010E] = "a long description " * 2000  # ~38 KB of EXIF before the SOF marker
+        image.save(path, exif=exif)
+    elif kind == "jpg-progressive":
+        image.save(path, progressive=True)
+    else:
+        Image.fromarray(rgb[..., 0] > 128).save(path)
+
+
+@pytest.mark.parametrize("kind", [".png", ".jpg", ".bmp", ".webp", ".tif", ".ppm", ".pgm", "webp-lossless",
+                                  "tif-big-endian", "jpg-exif", "jpg-progressive", "pbm"])
+def test_declared_size_is_the_decoded_size(tmp_path, rgb, kind):
+    odd = np.ascontiguousarray(rgb[:37, :53])  # odd sides: width and height cannot be mixed up unseen
+    ext = kind if kind.startswith(".") else "." + kind.split("-")[0]
+    path = tmp_path / f"a{ext}"
+    if kind.startswith("."):
+        assert cv2.imwrite(str(path), odd[..., 0] if ext == ".pgm" else odd)
+    else:
+        _pil_variants(path, odd, kind)
+    decoded = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)  # the reference
+    assert declared_size(path.read_bytes()) == (decoded.shape[1], decoded.shape[0])
+    assert declared_size(b"not a picture at all") is None
+
+
+def test_a_picture_over_the_limit_is_refused_from_its_header(png_bomb_over_limit: Path, tmp_path: Path) -> None:
+    """Issue 14: 389 KB of PNG declaring 400 megapixels was decoded first (19 GB to colour it)."""
+    probe = ("import re, sys\nfrom filmcolor.imageio import read_image\ntry:\n    read_image(sys.argv[1])\n"
+             "except Exception as err:\n    print(err)\n"  # peak RSS of this process (ru_maxrss counts the fork)
+             "print(re.search(r'VmHWM:\\s+(\\d+) kB', open('/proc/self/status').read())[1])\n")
+
+    def peak_kb(path: Path) -> tuple[str, int]:
+        out = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, check=True)
+        message, peak = out.stdout.strip().rsplit("\n", 1) if "\n" in out.stdout.strip() else ("", out.stdout)
+        return message, int(peak)
+
+    message, refused_kb = peak_kb(png_bomb_over_limit)
+    assert message == f"{png_bomb_over_limit}: image too large (20001x20000, limit {MAX_PIXELS} pixels)"
+    decoded_kb = peak_kb(png_bomb(tmp_path / "small_bomb.png", 8000, 8000))[1]  # control: 64 MB decoded
+    assert decoded_kb - refused_kb > 50_000, (refused_kb, decoded_kb)  # the probe sees a decode when one happens
+    assert refused_kb < 200_000  # python, numpy and OpenCV: nothing of the 400 MB the picture would take
+
+
+def test_output_is_file_or_folder_or_one_line_error(tmp_path: Path) -> None:
+    photo = tmp_path / "in.jpg"
+    photo.write_bytes(b"")
+    (tmp_path / "album").mkdir()
+    (tmp_path / "existing.png").mkdir()  # a folder that happens to look like a file name
+    assert output_is_file(tmp_path / "still.png", [photo]) is True
+    assert output_is_file(tmp_path / "STILL.JPG", [photo]) is True
+    assert output_is_file(tmp_path / "coloured", [photo]) is False
+    assert output_is_file(tmp_path / "scans.2019", [photo, photo]) is False  # a dotted folder name
+    assert output_is_file(tmp_path / "existing.png", [photo]) is False
+    for name, given, expected in [("still.gif", [photo], "cannot write .gif files"),
+                                  ("clip.mp4", [photo], "cannot write .mp4 files"),
+                                  ("x.HEIC", [photo], "cannot write .HEIC files"),
+                                  ("out.png", [photo, photo], "2 inputs were given"),
+                                  ("out.png", [tmp_path / "album"], "the input is a folder")]:
+        with pytest.raises(OutputError) as info:
+            output_is_file(tmp_path / name, given)
+        message = str(info.value)
+        assert message.startswith(str(tmp_path / name)) and expected in message and "\n" not in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["album", "existing.png", "in.jpg"]  # nothing made
