@@ -207,8 +207,6 @@ def test_a_picture_over_the_limit_is_one_line_and_leaves_nothing(tmp_path, test_
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 7: cli/image.py's plan_outputs must call "
-                                       "imageio.output_is_file(output, inputs); remove this mark then")
 def test_an_output_we_cannot_write_is_an_error_not_a_folder(tmp_path, test_weights):
     src = make_photo(tmp_path / "in.png")
     code, _, stderr = run(str(src), "-o", str(tmp_path / "still.gif"), "--model", str(test_weights), *FAST)

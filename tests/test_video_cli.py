@@ -228,9 +228,6 @@ def test_sigkill_leaves_a_partial_the_next_run_removes_and_sigterm_leaves_none(t
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]  # no partial, no half output
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 item 4: cli/video.py must print input_path, output, the "
-                                       "progress description and each warning through rich.markup.escape; "
-                                       "remove this mark then")
 def test_brackets_in_names_are_printed_as_they_are(tmp_path: Path, test_weights: Path) -> None:
     (tmp_path / "take [").mkdir()
     for name in ("take [b]old.mp4", "take [/] odd.mp4"):  # the second: folder "take [", file "] odd.mp4"

@@ -12,12 +12,12 @@ from filmcolor.colorize import DEFAULT_RENDER_SIZE, Colorizer
 from filmcolor.errors import FilmcolorError, InputError, OutputError
 from filmcolor.fsutil import check_output_path
 from filmcolor.guide import GuidanceFiles
-from filmcolor.imageio import IMAGE_EXTENSIONS, list_images, read_image, write_image
+from filmcolor.imageio import IMAGE_EXTENSIONS, list_images, output_is_file, read_image, write_image
 
 
 def plan_outputs(inputs: tuple[Path, ...], output: Path, ext: str | None) -> list[tuple[Path, Path]]:
     """Pair each input image with its output path (a file, or mirrored names under a folder)."""
-    single_file = len(inputs) == 1 and not inputs[0].is_dir() and output.suffix.lower() in IMAGE_EXTENSIONS
+    single_file = output_is_file(output, inputs)
     if single_file:
         return [(inputs[0], output)]
     pairs: list[tuple[Path, Path]] = []
