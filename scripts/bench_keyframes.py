@@ -3,6 +3,7 @@ with the colour original of each shot's first frame as --keyframe; PSNR of every
 flicker against the original's, and speed, printed as a table.
 
     .venv/bin/python scripts/bench_keyframes.py [--model PATH] [--clips davis_dance_twirl.mp4 ...] [--work DIR]
+        [--sheet OUT.jpg]   # per clip: the keyframe | a later frame gray | automatic | from the keyframe | original
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -54,6 +56,7 @@ def main() -> None:
     parser.add_argument("--clips", nargs="*", default=list(SHOTS))
     parser.add_argument("--render-size", type=int, default=DEFAULT_VIDEO_RENDER_SIZE)
     parser.add_argument("--work", type=Path, default=None, help="folder for the gray clips, keyframes, outputs")
+    parser.add_argument("--sheet", type=Path, default=None, help="write a before/after sheet here")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="filmcolor-keyframes-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -62,6 +65,7 @@ def main() -> None:
           f"PSNR over every frame (8-bit RGB) against the colour original\n")
     print("| clip | frames | shots | mode | PSNR | gray PSNR | gain | flicker | original's | ratio | fps |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
+    rows = []
     for name in args.clips:
         src = VIDEOS / name
         gray_path = work / f"{Path(name).stem}_gray.mp4"
@@ -72,13 +76,27 @@ def main() -> None:
             key_path = work / f"{Path(name).stem}_key{start:04d}.png"
             write_image(key_path, original[start])
             keyframes.append(Keyframe(start, key_path))
+        outputs = {}
         for mode, keys in (("automatic", ()), ("keyframe per shot", tuple(keyframes))):
             out_path = work / f"{Path(name).stem}_{'auto' if not keys else 'keys'}.mp4"
             report = colorize_video(gray_path, out_path, colorizer, VideoOptions(keyframes=keys), overwrite=True)
-            row = score(original, gray, frames_rgb(out_path))
+            outputs[mode] = frames_rgb(out_path)
+            row = score(original, gray, outputs[mode])
             print(f"| {name} | {len(original)} | {len(SHOTS[name])} | {mode} | {row['psnr']:.2f} "
                   f"| {row['gray_psnr']:.2f} | {row['psnr'] - row['gray_psnr']:+.2f} | {row['flicker']:.2f} "
                   f"| {row['ref_flicker']:.2f} | {row['ratio']:.2f} | {report.fps:.1f} |")
+        start = SHOTS[name][-1]
+        later = min(len(original) - 1, start + 40)  # 40 frames on from the last shot's keyframe
+        cells = [original[start], gray[later], outputs["automatic"][later], outputs["keyframe per shot"][later],
+                 original[later]]
+        rows.append(np.concatenate([cv2.resize(c, (round(c.shape[1] * 180 / c.shape[0]), 180),
+                                               interpolation=cv2.INTER_AREA) for c in cells], axis=1))
+    if args.sheet is not None and rows:
+        width = max(r.shape[1] for r in rows)
+        write_image(args.sheet, np.concatenate(
+            [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows], axis=0))
+        print(f"\nsheet: {args.sheet} (per clip: keyframe | 40 frames later: gray | automatic | from the keyframe "
+              "| original)")
 
 
 if __name__ == "__main__":
