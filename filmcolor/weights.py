@@ -23,7 +23,7 @@ from filmcolor.models import create_model
 
 FORMAT_VERSION = "1"
 PACKAGE_WEIGHTS_DIR = Path(__file__).parent / "weights"
-DEFAULT_WEIGHTS_NAME = "filmcolor-fast"  # shipped file: filmcolor/weights/filmcolor-fast.safetensors
+DEFAULT_WEIGHTS_NAME = "filmcolor-guided"  # shipped file: filmcolor/weights/filmcolor-guided.safetensors
 
 
 @dataclass(frozen=True)

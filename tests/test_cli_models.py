@@ -16,10 +16,11 @@ from filmcolor.weights import save_weights
 @pytest.fixture(scope="module")
 def listing(tmp_path_factory: pytest.TempPathFactory) -> str:
     shipped = tmp_path_factory.mktemp("shipped")
-    model = create_model("filmcolor-fast")
-    save_weights(shipped / "filmcolor-fast.safetensors", model, "filmcolor-fast", {},
-                 {"metrics": {"psnr": 23.45, "gray_psnr": 22.1,
-                              "colorfulness": 20.5, "real_colorfulness": 33.0}})
+    model = create_model("filmcolor-guided")
+    save_weights(shipped / "filmcolor-guided.safetensors", model, "filmcolor-guided", {},
+                 {"metrics": {"psnr": 23.45, "gray_psnr": 22.1, "colorfulness": 20.5, "real_colorfulness": 33.0,
+                              "hints": {"hints": 10, "psnr": 26.9, "gray_psnr": 22.1, "naive_psnr": 25.7,
+                                        "colorfulness": 30.0, "real_colorfulness": 33.0}}})
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(weights, "PACKAGE_WEIGHTS_DIR", shipped)
         mp.setenv("COLUMNS", "200")  # rich sizes its tables from this: no wrapped cells
@@ -43,8 +44,10 @@ def test_models_lists_fast_with_its_gflops(listing):
 
 
 def test_models_lists_shipped_weights_with_metrics(listing):
-    assert "filmcolor-fast (default)" in listing
+    assert "filmcolor-guided (default)" in listing
     assert "23.45" in listing and "22.10" in listing
+    line = next(ln for ln in listing.splitlines() if "10 hints" in ln)
+    assert "26.90 / 22.10 dB (no network: 25.70)" in line
 
 
 def test_models_without_shipped_weights_says_how_to_train(tmp_path, monkeypatch):

@@ -164,10 +164,10 @@ def test_resolve_weights(tmp_path, monkeypatch):
 
     shipped = tmp_path / "shipped"
     shipped.mkdir()
-    save_weights(shipped / "filmcolor-fast.safetensors", create_model(ARCH), ARCH, {})
+    save_weights(shipped / "filmcolor-guided.safetensors", create_model(ARCH), ARCH, {})
     monkeypatch.setattr(weights, "PACKAGE_WEIGHTS_DIR", shipped)
-    assert resolve_weights("default") == shipped / "filmcolor-fast.safetensors"
-    assert resolve_weights(None) == shipped / "filmcolor-fast.safetensors"
+    assert resolve_weights("default") == shipped / "filmcolor-guided.safetensors"
+    assert resolve_weights(None) == shipped / "filmcolor-guided.safetensors"
 
 
 # ---- the weights that ship inside the package ----
@@ -189,21 +189,37 @@ def shipped(shipped_path: Path):
     return Colorizer.from_pretrained(shipped_path, device="cpu", runtime="torch")
 
 
-def test_shipped_weights_load_and_apply_their_colour_gain(shipped_path: Path, shipped) -> None:
+def test_shipped_weights_load_as_the_guided_model_and_apply_the_stored_gain(shipped_path: Path, shipped) -> None:
     model, meta = load_model(shipped_path)
-    assert meta.arch == "filmcolor-fast" and not model.training
-    gain = meta.info["ab_gain"]
-    assert gain != 1.0 and shipped.ab_gain == gain
+    assert meta.arch == "filmcolor-guided" and not model.training and shipped.guided
     assert resolve_weights("default") == shipped_path
+    # no uniform colour gain: the colour is learned (issue 17); the Colorizer applies whatever is stored
+    assert meta.info.get("ab_gain", 1.0) == 1.0 == shipped.ab_gain
     l_nhw = np.linspace(20, 80, 64 * 96, dtype=np.float32).reshape(1, 64, 96)
-    ab_gained = shipped.predict_ab(l_nhw)
-    shipped.ab_gain = 1.0
+    ab_plain = shipped.predict_ab(l_nhw)
+    shipped.ab_gain = 1.1
     try:
-        ab_plain = shipped.predict_ab(l_nhw)
+        ab_gained = shipped.predict_ab(l_nhw)
     finally:
-        shipped.ab_gain = gain
+        shipped.ab_gain = 1.0
     inside = np.abs(ab_gained).max(axis=-1) < 100  # away from the +-110 clamp
-    np.testing.assert_allclose(ab_gained[inside], gain * ab_plain[inside], rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(ab_gained[inside], 1.1 * ab_plain[inside], rtol=1e-4, atol=1e-3)
+
+
+def test_shipped_model_follows_a_hint(shipped) -> None:
+    import skimage.data
+
+    from filmcolor import guide
+    from filmcolor.colorize import image_l
+
+    gray = skimage.data.camera()[::2, ::2]  # 256 x 256, a man with a camera on a lawn
+    l_hw = image_l(gray)
+    auto = shipped.colorize_batch(l_hw[None])[0]
+    hint = guide.Hints(np.array([60.0], np.float32), np.array([200.0], np.float32),
+                       guide.parse_color("#c0201a")[None], np.array([4.0], np.float32))  # the lawn made red
+    hinted = shipped.colorize_batch(l_hw[None], shipped.guide_for(l_hw, hint)[None])[0]
+    assert hinted[195:206, 55:66, 0].mean() > auto[195:206, 55:66, 0].mean() + 20  # a (red) up at the hint
+    assert np.abs(hinted[:40] - auto[:40]).mean() < 3  # the sky, far away and brighter: barely moved
 
 
 def test_shipped_model_colours_photos_above_gray(shipped, tmp_path: Path) -> None:

@@ -42,7 +42,8 @@ def _as_given(path: str) -> str:
 @click.option("--val-data", multiple=True, type=click.Path(exists=True, path_type=str),
               help="Validation folder(s); by default val is split off --data (the seed's 8000/2000).")
 @click.option("--arch", type=click.Choice(list_models("generator")), default=DEFAULTS.arch, show_default=True,
-              help="Generator: filmcolor-fast (default) or pix2pix-unet (the seed).")
+              help="Generator: filmcolor-fast (automatic), filmcolor-guided (also takes hints, references and "
+                   "keyframes: the shipped model) or pix2pix-unet (the seed).")
 @click.option("--arch-kwargs", default="{}", help="JSON constructor arguments for the generator.")
 @click.option("--pretrained-encoder/--no-pretrained-encoder", default=None,
               help="Start the encoder from ImageNet weights (default: when the architecture has one and "

@@ -47,6 +47,6 @@ class FastColorNet(nn.Module):
         return torch.tanh(self.head(x))
 
 
-@register("filmcolor-fast", "generator", "EfficientNet-Lite0 U-Net, ab at 1/4 resolution (default)")
+@register("filmcolor-fast", "generator", "EfficientNet-Lite0 U-Net, ab at 1/4 resolution")
 def filmcolor_fast(decoder_channels: tuple[int, int, int, int] | list[int] = (128, 128, 64, 48)) -> FastColorNet:
     return FastColorNet(tuple(decoder_channels))

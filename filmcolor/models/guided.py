@@ -96,6 +96,6 @@ class GuidedColorNet(nn.Module):
         self.load_state_dict(own)
 
 
-@register("filmcolor-guided", "generator", "filmcolor-fast + colour guide (hints, reference, keyframe); default")
+@register("filmcolor-guided", "generator", "filmcolor-fast + colour guide (hints, reference, keyframe); the default")
 def filmcolor_guided(decoder_channels: tuple[int, int, int, int] | list[int] = (128, 128, 64, 48)) -> GuidedColorNet:
     return GuidedColorNet(tuple(decoder_channels))
