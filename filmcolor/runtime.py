@@ -24,6 +24,9 @@ from filmcolor.fsutil import write_bytes_atomic
 from filmcolor.guide import GUIDE_CHANNELS
 from filmcolor.weights import file_digest
 
+# Part of every cache name: raised when graphs exported by earlier versions must not be reused
+# (g2: graphs exported after a split export could carry BatchNorm statistics it had disturbed).
+CACHE_FORMAT = "g2"
 CACHE_ENV = "FILMCOLOR_CACHE"  # read once here, at the edge: where exported graphs are kept
 
 
@@ -118,12 +121,15 @@ def export_onnx(model: nn.Module, shape: tuple[int, int, int, int], part: str = 
     n, _, h, w = shape
     l_norm = torch.zeros(shape)
     guide = torch.zeros(n, GUIDE_CHANNELS, h, w)
+    # The wrappers are made in eval mode: torch.onnx.export restores the exported module's own mode when it
+    # is done, and a new module is in train mode, which would leave ``model`` training (BatchNorm then
+    # updates its statistics on every later call: seen as wrong reference features after an export).
     if part == "encode":
-        net, args, names, outputs = _Encode(model), (l_norm,), ["l_norm"], list(TAP_NAMES)
+        net, args, names, outputs = _Encode(model).eval(), (l_norm,), ["l_norm"], list(TAP_NAMES)
     elif part == "decode":
         with torch.no_grad():
             taps = tuple(model.encode(l_norm))
-        net, args, names, outputs = _Decode(model), (*taps, guide), [*TAP_NAMES, "guide"], ["ab_norm"]
+        net, args, names, outputs = _Decode(model).eval(), (*taps, guide), [*TAP_NAMES, "guide"], ["ab_norm"]
     elif _takes_guide(model):
         net, args, names, outputs = model, (l_norm, guide), ["l_norm", "guide"], ["ab_norm"]
     else:
@@ -202,4 +208,4 @@ def cache_path(model: nn.Module, weights_path: Path | None, shape: tuple[int, in
     n, c, h, w = shape
     versions = f"torch{torch.__version__.split('+')[0]}-ort{ort.__version__}"
     suffix = "" if part == "full" else f"-{part}"
-    return cache_dir() / f"{key}-{n}x{c}x{h}x{w}{suffix}-{versions}.onnx"
+    return cache_dir() / f"{key}-{n}x{c}x{h}x{w}{suffix}-{versions}-{CACHE_FORMAT}.onnx"

@@ -214,3 +214,20 @@ def test_one_encoder_pass_matches_the_two_step_path(guided_weights, runtime):
     one_pass = c.predict_ab_matched(
         l_hw[None], lambda i, f, l_cells: guide.guide_from_transfer(*guide.transfer(f, reference, l_cells), rh, rw))
     np.testing.assert_allclose(one_pass, two_step, atol=0.05)
+
+
+def test_exporting_the_split_graphs_leaves_the_model_as_it_was(guided_weights, tmp_path, monkeypatch):
+    """Regression: torch.onnx.export put the model back in train mode after the split export, so later
+    torch features (references) used batch statistics and disturbed BatchNorm's running statistics."""
+    monkeypatch.setenv("FILMCOLOR_CACHE", str(tmp_path / "cache"))
+    c = Colorizer.from_pretrained(guided_weights, device="cpu", runtime="onnx", render_size=96)
+    l_hw = lab.rgb_to_lab(colour_scene())[..., 0]
+    before_state = {k: v.clone() for k, v in c.model.state_dict().items()}
+    before = c.match_features(l_hw)
+    encoder, _ = c._split_runners(1, *c.network_shape(*l_hw.shape))
+    assert not any(m.training for m in c.model.modules())
+    after = c.match_features(l_hw)
+    torch.testing.assert_close(after, before)
+    assert all(torch.equal(v, before_state[k]) for k, v in c.model.state_dict().items())
+    taps = encoder.encode(c._network_input(l_hw)[None, None])
+    torch.testing.assert_close(guide.match_features([torch.as_tensor(t) for t in taps]), before, atol=1e-4, rtol=0)
