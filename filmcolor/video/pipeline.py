@@ -283,7 +283,7 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
     t0 = time.perf_counter()
     writer.close()  # flush the encoder's tail here, so that it counts in the timings
     seconds["encode"] += time.perf_counter() - t0
-    elapsed = time.perf_counter() - started
+    elapsed = time.perf_counter() - started + scan_seconds  # end to end: the shots pre-pass counts
     if preview is not None and preview_path is not None:
         preview.write(Path(preview_path))
     seconds["decode"] = max(0.0, seconds["decode"] - reader.luma_seconds)
