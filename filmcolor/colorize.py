@@ -246,14 +246,33 @@ class Colorizer:
         """uint8 gray (H, W), RGB (H, W, 3) or RGBA (H, W, 4) -> RGB(A) uint8 with the input's own L.
 
         ``hints`` (pixel coordinates of ``image``) and ``references`` steer the colour (guided models).
+        The network sees a small picture; the full-resolution conversion runs in strips of STRIP_ROWS
+        rows, so a large picture costs its input, its L (4 bytes a pixel) and its output, not ~48 bytes
+        a pixel of whole-picture float arrays.
         """
+        height, width = image.shape[:2]
         l_hw = image_l(image)
         guide = self.guide_for(l_hw, hints, references)
-        ab = self.colorize_batch(l_hw[None], None if guide is None else guide[None])[0]
-        rgb = lab.lab_to_rgb_uint8(l_hw, ab)
-        if image.ndim == 3 and image.shape[2] == 4:
-            return np.concatenate([rgb, image[..., 3:4]], axis=2)
-        return rgb
+        ab_small = self.predict_ab(l_hw[None], None if guide is None else guide[None])[0]
+        channels = 4 if image.ndim == 3 and image.shape[2] == 4 else 3
+        out = np.empty((height, width, channels), np.uint8)
+        for y0 in range(0, height, STRIP_ROWS):
+            y1 = min(height, y0 + STRIP_ROWS)
+            out[y0:y1, :, :3] = lab.lab_to_rgb_uint8(l_hw[y0:y1], upsample_rows(ab_small, height, width, y0, y1))
+        if channels == 4:
+            out[..., 3] = image[..., 3]
+        return out
+
+
+STRIP_ROWS = 512  # rows of a picture converted at once (Lab -> RGB at full resolution)
+
+
+def upsample_rows(ab_hw2: np.ndarray, height: int, width: int, y0: int, y1: int) -> np.ndarray:
+    """Rows y0..y1 of ab (h', w', 2) upsampled bilinearly to (height, width), as cv2.resize would do it."""
+    h, w = ab_hw2.shape[:2]
+    map_x = ((np.arange(width, dtype=np.float32) + 0.5) * (w / width) - 0.5)[None, :].repeat(y1 - y0, 0)
+    map_y = ((np.arange(y0, y1, dtype=np.float32) + 0.5) * (h / height) - 0.5)[:, None].repeat(width, 1)
+    return cv2.remap(ab_hw2, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def image_l(image: np.ndarray) -> np.ndarray:
@@ -263,7 +282,11 @@ def image_l(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         return lab.gray_to_l(image)
     if image.ndim == 3 and image.shape[2] in (3, 4):
-        return lab.rgb_to_lab(np.ascontiguousarray(image[..., :3]))[..., 0].copy()
+        l_hw = np.empty(image.shape[:2], np.float32)
+        for y0 in range(0, image.shape[0], STRIP_ROWS):  # in strips: Lab of the whole picture is 12 bytes a pixel
+            strip = np.ascontiguousarray(image[y0:y0 + STRIP_ROWS, :, :3])
+            l_hw[y0:y0 + STRIP_ROWS] = lab.rgb_to_lab(strip)[..., 0]
+        return l_hw
     raise InputError(f"unsupported image shape {image.shape}")
 
 

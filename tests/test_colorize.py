@@ -199,3 +199,16 @@ def test_large_image(colorizer):
     sample = (slice(None, None, 7), slice(None, None, 7))  # skimage on a subsample keeps this quick
     dl = np.abs(skimage_l(out[sample]) - skimage_l(image[sample]))
     assert np.percentile(dl, 50) < 0.5  # the strong test colours clip in the darks; the rest keeps L
+
+
+def test_strips_give_the_whole_picture_result(small_colorizer, monkeypatch):
+    """Large pictures are converted in strips of rows: the result is that of one whole-picture conversion."""
+    import filmcolor.colorize as colorize
+
+    image = smooth_image((301, 157, 3), seed=5)
+    l_hw = lab.rgb_to_lab(image)[..., 0]
+    whole = lab.lab_to_rgb_uint8(l_hw, small_colorizer.colorize_batch(l_hw[None])[0])
+    monkeypatch.setattr(colorize, "STRIP_ROWS", 64)  # five strips and a short one
+    strips = small_colorizer.colorize_image(image)
+    assert np.abs(strips.astype(int) - whole).max() <= 1
+    np.testing.assert_allclose(colorize.image_l(image), l_hw, atol=1e-4)
