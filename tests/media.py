@@ -24,8 +24,11 @@ def gray_frame(index: int, height: int, width: int) -> np.ndarray:
 def make_clip(path: Path, *, width: int = 96, height: int = 64, frames: int = 12, fps: int = 10,
               codec: str = "libx264", pix_fmt: str = "yuv420p", audio: str | None = None,
               vfr: bool = False, bframes: bool = True, rotation: float = 0.0,
-              title: str | None = None) -> Path:
-    """Write a gray clip; ``audio`` is an encoder name ("aac", "libopus") for a tone of the clip's length."""
+              title: str | None = None, codec_options: dict[str, str] | None = None) -> Path:
+    """Write a gray clip; ``audio`` is an encoder name ("aac", "libopus") for a tone of the clip's length.
+
+    ``codec_options`` are added to the encoder's options (e.g. ``{"flags": "+ildct+ilme"}`` for interlaced).
+    """
     container = av.open(str(path), "w")
     stream = container.add_stream(codec, rate=fps)
     stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
@@ -34,6 +37,8 @@ def make_clip(path: Path, *, width: int = 96, height: int = 64, frames: int = 12
         stream.time_base = Fraction(1, 1000)
     if codec == "libx264":
         stream.options = {"preset": "veryfast", "crf": "20", **({} if bframes else {"bf": "0"})}
+    if codec_options:
+        stream.options = {**stream.options, **codec_options}
     if rotation:
         stream.set_display_rotation(rotation)
     if title:

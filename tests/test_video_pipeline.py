@@ -212,3 +212,26 @@ def test_scene_cuts_are_reported_with_temporal_off(tmp_path: Path, colorizer: Co
     report = colorize_video(src, tmp_path / "out.mp4", colorizer, options)
     assert report.frames == 24
     assert report.cuts == [12]
+
+
+FORMAT_CHANGES = {
+    "interlaced": (dict(codec_options={"flags": "+ildct+ilme"}), "interlaced input written as progressive"),
+    "10bit": (dict(pix_fmt="yuv420p10le"), "10-bit input (yuv420p10le) written as 8-bit"),
+}
+
+
+@pytest.mark.parametrize("name", list(FORMAT_CHANGES))
+def test_format_change_warns_and_still_writes(tmp_path: Path, colorizer: Colorizer, name: str) -> None:
+    spec, expected = FORMAT_CHANGES[name]
+    src = make_clip(tmp_path / "in.mp4", frames=6, **spec)
+    dst = tmp_path / "out.mp4"
+    report = colorize_video(src, dst, colorizer, VideoOptions(**FAST))
+    assert sum(expected in w for w in report.warnings) == 1, report.warnings
+    times, _, size = decode_video(dst)
+    assert len(times) == report.frames == 6 and size == (96, 64)
+    with av.open(str(dst)) as c:
+        frame = next(c.decode(video=0))
+        assert frame.format.name == "yuv420p" and not frame.interlaced_frame
+    plain = colorize_video(make_clip(tmp_path / "plain.mp4", frames=6), tmp_path / "plain_out.mp4", colorizer,
+                           VideoOptions(**FAST))  # negative control: an 8-bit progressive clip says nothing
+    assert not any("progressive" in w or "8-bit" in w for w in plain.warnings), plain.warnings

@@ -127,6 +127,18 @@ class VideoReader:
         self._items = self._iterate()
         first = self._first_frame()
         self.info = self._make_info(first)
+        self.warnings += self._format_warnings(first)
+
+    def _format_warnings(self, first: av.VideoFrame) -> list[str]:
+        """What the 8-bit progressive output changes about the input's format, one line each."""
+        notes = []
+        field_order = getattr(self.stream.codec_context, "field_order", 0) or 0
+        if first.interlaced_frame or field_order > 1:  # 0: unknown, 1: progressive
+            notes.append("interlaced input written as progressive (not deinterlaced: combing stays)")
+        depth = max((c.bits for c in first.format.components), default=8)
+        if depth > 8:
+            notes.append(f"{depth}-bit input ({first.format.name}) written as 8-bit")
+        return notes
 
     # ---- probing --------------------------------------------------------------------------------
 
