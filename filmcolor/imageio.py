@@ -156,8 +156,19 @@ def _tiff_size(data: bytes | memoryview) -> tuple[int, int] | None:
     return (sides[256], sides[257]) if len(sides) == 2 else None
 
 
-def read_image(path: Path) -> np.ndarray:
-    """Read an image as uint8 gray (H, W), RGB (H, W, 3) or RGBA (H, W, 4)."""
+def _gif_frames(path: Path) -> int:
+    """How many frames a GIF holds (1 when OpenCV cannot say)."""
+    try:
+        return max(1, int(cv2.imcount(str(path))))
+    except cv2.error:
+        return 1
+
+
+def read_image(path: Path, warnings: list[str] | None = None) -> np.ndarray:
+    """Read an image as uint8 gray (H, W), RGB (H, W, 3) or RGBA (H, W, 4).
+
+    Only the first frame of an animated GIF is read; ``warnings``, when given, gets a line saying so.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: file not found")
@@ -180,6 +191,10 @@ def read_image(path: Path) -> np.ndarray:
         raise InputError(f"{path}: cannot decode image ({str(err).strip().splitlines()[-1]})") from err
     if image is None:
         raise InputError(f"{path}: not an image OpenCV can decode (unknown format or corrupt)")
+    if warnings is not None and data[:6].tobytes() in (b"GIF87a", b"GIF89a"):
+        frames = _gif_frames(path)
+        if frames > 1:
+            warnings.append(f"{path}: animated GIF ({frames} frames): only the first frame is coloured")
     if image.shape[0] * image.shape[1] > MAX_PIXELS:
         raise InputError(
             f"{path}: image too large ({image.shape[1]}x{image.shape[0]}, limit {MAX_PIXELS} pixels)")

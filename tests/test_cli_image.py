@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -214,3 +215,31 @@ def test_an_output_we_cannot_write_is_an_error_not_a_folder(tmp_path, test_weigh
                                                  ".jpg, .jpeg, .png, .tif, .tiff, .bmp, .webp, or a folder name "
                                                  "without an extension"], stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
+
+
+def make_gif(path: Path, frames: int) -> Path:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("gif", rate=5)
+        stream.width, stream.height, stream.pix_fmt = 32, 24, "rgb8"
+        for i in range(frames):
+            gray = np.full((24, 32, 3), 40 + 60 * i, np.uint8)
+            gray[:12] = 200 - 60 * i
+            for packet in stream.encode(av.VideoFrame.from_ndarray(gray, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("frames", [3, 1])
+def test_animated_gif_warns_first_frame_only(tmp_path, test_weights, frames):
+    src = make_gif(tmp_path / "anim.gif", frames)
+    dst = tmp_path / "colour.png"
+    code, _, err = run(str(src), "-o", str(dst), "--model", str(test_weights), *FAST)
+    assert code == 0, err
+    assert read_image(dst).shape[:2] == (24, 32)  # still written
+    warned = [line for line in err.splitlines() if line.startswith("warning:")]
+    if frames > 1:  # the 1-frame GIF is the negative control: nothing to say
+        assert warned == [f"warning: {src}: animated GIF (3 frames): only the first frame is coloured"]
+    else:
+        assert warned == []

@@ -84,12 +84,15 @@ def image_command(inputs: tuple[Path, ...], output: Path, model: str, device: st
         try:
             dst.parent.mkdir(parents=True, exist_ok=True)
             check_output_path(dst, [src], overwrite)
-            image = read_image(src)
+            notes: list[str] = []
+            image = read_image(src, notes)
             src_hints, ref_rgb = guidance.for_image(src, inputs, image.shape[1], image.shape[0])
             refs = None if ref_rgb is None else [colorizer.reference(ref_rgb)]
             write_image(dst, colorizer.colorize_image(image, hints=src_hints, references=refs))
             if not quiet:
                 console.print(f"[green]ok[/] {escape(str(src))} -> {escape(str(dst))}")
+            for note in notes:
+                console.print(f"[yellow]warning:[/] {escape(note)}", soft_wrap=True)
         except (InputError, OutputError) as err:
             failed += 1
             error_line(str(err))
