@@ -92,21 +92,33 @@ def read_rgb(path: Path) -> np.ndarray:
 
 def evaluate_images(colorizer: Colorizer, paths: list[Path],
                     progress: Callable[[int, int], None] | None = None,
-                    on_image: ImageSink | None = None) -> dict:
+                    on_image: ImageSink | None = None,
+                    unreadable: list[tuple[Path, str]] | None = None) -> dict:
     """Mean metrics over ``paths`` plus a per-source breakdown; PSNR in dB over 8-bit RGB.
 
     ``on_image`` receives each gray / prediction / original triple (to save them or make a sheet).
+    An image that cannot be read is skipped, as ``train`` does: counted in ``skipped_unreadable`` and,
+    when ``unreadable`` is given, added to it as (path, one-line reason).
     """
     rows: list[tuple[str, dict[str, float]]] = []
+    skipped = 0
     for i, path in enumerate(paths):
-        rgb = read_rgb(path)
+        try:
+            rgb = read_rgb(path)
+        except InputError as err:
+            skipped += 1
+            if unreadable is not None:
+                unreadable.append((path, str(err)))
+            if progress is not None:
+                progress(i + 1, len(paths))
+            continue
         gray_rgb, pred_rgb = colorize_luma(colorizer, rgb)
         rows.append((source_of(path), score_prediction(rgb, gray_rgb, pred_rgb)))
         if on_image is not None:
             on_image(path, gray_rgb, pred_rgb, rgb)
         if progress is not None:
             progress(i + 1, len(paths))
-    return summarize(rows)
+    return summarize(rows) | {"skipped_unreadable": skipped}
 
 
 def summarize(rows: list[tuple[str, dict[str, float]]]) -> dict:

@@ -166,13 +166,32 @@ def test_missing_folder(test_weights: Path, tmp_path: Path) -> None:
     assert code == 1 and "not found" in err
 
 
-def test_unreadable_image_is_one_line(test_weights: Path, tmp_path: Path) -> None:
-    write_rgb(tmp_path / "photos" / "good.png", color_photo(0, 32, 32))
+def test_unreadable_images_are_skipped_and_counted(test_weights: Path, tmp_path: Path) -> None:
+    for i in range(2):
+        write_rgb(tmp_path / "photos" / f"good{i}.png", color_photo(i, 32, 32))
+    (tmp_path / "photos" / "a_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    (tmp_path / "photos" / "b_broken.jpg").write_bytes(b"not a jpeg")
+    code, result, err = run_eval(str(tmp_path / "photos"), "--model", str(test_weights), "--render-size", "32")
+    assert code == 0, err
+    assert result["images"] == 2 and result["skipped_unreadable"] == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("warning: skipped 2 unreadable image(s); first: ")
+    assert "a_broken.png" in lines[0]
+    # negative control: the readable ones alone score the same and skip nothing
+    for name in ("a_broken.png", "b_broken.jpg"):
+        (tmp_path / "photos" / name).unlink()
+    code, clean, err = run_eval(str(tmp_path / "photos"), "--model", str(test_weights), "--render-size", "32")
+    assert code == 0 and clean["skipped_unreadable"] == 0 and err.strip() == ""
+    assert clean["psnr"] == pytest.approx(result["psnr"], abs=1e-6)
+
+
+def test_only_unreadable_images_is_one_line(test_weights: Path, tmp_path: Path) -> None:
+    (tmp_path / "photos").mkdir()
     (tmp_path / "photos" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     code, _, err = run_eval(str(tmp_path / "photos"), "--model", str(test_weights))
     assert code == 1
     lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and "broken.png" in lines[0]
+    assert len(lines) == 1 and "no readable images" in lines[0] and "broken.png" in lines[0]
 
 
 # ---- SSIM, ab error and its AuC: the metrics themselves ----

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.progress import Progress
 
 from filmcolor.cli import console, guarded, model_options
@@ -102,8 +103,14 @@ def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, 
         colorizer.ab_gain = ab_gain
     with Progress(console=console, disable=quiet, transient=True) as bar:
         task = bar.add_task("scoring", total=len(paths))
+        unreadable: list[tuple[Path, str]] = []
         summary = evaluate_images(colorizer, paths, progress=lambda done, total: bar.update(task, completed=done),
-                                  on_image=keep if sinks else None)
+                                  on_image=keep if sinks else None, unreadable=unreadable)
+        if unreadable:
+            if len(unreadable) == len(paths):
+                raise InputError(f"no readable images ({len(paths)} unreadable; first: {unreadable[0][1]})")
+            skipped = {path for path, _ in unreadable}
+            paths = [p for p in paths if p not in skipped]
         guided = {}
         if hints is not None:
             task = bar.add_task(f"{hints} hints", total=len(paths))
@@ -130,6 +137,9 @@ def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, 
     if sheet is not None:
         result["sheet"] = str(sheet)
     text = json.dumps(result, indent=2)
+    if unreadable:
+        console.print(f"[yellow]warning:[/] skipped {len(unreadable)} unreadable image(s); first: "
+                      f"{escape(unreadable[0][1])}", soft_wrap=True)
     click.echo(text)
     if json_out is not None:
         write_bytes_atomic(json_out, (text + "\n").encode())
