@@ -22,7 +22,8 @@ COLOURED = 8.0  # Lab units of mean chroma; the shipped model gives the demo cli
 def readme_first_run() -> list[str]:
     """The output lines of the README's `$ filmcolor demo` block, as regular expressions (any fps)."""
     block = README.read_text().split("$ filmcolor demo\n", 1)[1].split("```", 1)[0]
-    return [re.escape(line).replace(r"46\.8", r"[0-9]+\.[0-9]") for line in block.strip().splitlines()]
+    return [re.sub(r"[0-9]+\\\.[0-9]+(?=\\ fps)", r"[0-9]+\\.[0-9]", re.escape(line))
+            for line in block.strip().splitlines()]
 
 
 def mean_chroma(rgb_frames: list[np.ndarray]) -> float:
