@@ -393,3 +393,31 @@ def test_batch_exits_0_run_after_run(tmp_path: Path, test_weights: Path) -> None
                "--model", str(test_weights), *FAST, "-q", "--jobs", str(1 + i % 2)]
         codes.append(subprocess.run(cmd, capture_output=True).returncode)
     assert codes == [0] * 20, codes
+
+
+@pytest.mark.parametrize("when", ["queued", "frames"])
+def test_file_still_being_written_is_not_called_ok(tmp_path: Path, colorizer, when: str) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    make_clip(src / "growing.mp4", width=64, height=48, frames=6)
+    make_clip(src / "steady.mp4", width=64, height=48, frames=6)  # negative control: untouched, done
+    out = tmp_path / "out"
+    touched: list[str] = []
+
+    def on_event(event: str, record: FileRecord, done: int, total: int | None) -> None:
+        if event == when and record.path == "growing.mp4" and not touched:  # the writer is still at it
+            st = (src / "growing.mp4").stat()
+            os.utime(src / "growing.mp4", ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
+            touched.append(event)
+
+    first = run_local(src, out, colorizer, VIDEO, BatchOptions(retries=1), on_event)
+    assert touched == [when]
+    assert [r.path for r in first.done] == ["steady.mp4"] and (out / "steady.mp4").is_file()
+    assert [r.path for r in first.failed] == ["growing.mp4"]
+    error = first.failed[0].error
+    expected = "still being written" if when == "queued" else "changed while it was being coloured"
+    assert expected in error and "\n" not in error and "run the batch again" in error
+    assert not (out / "growing.mp4").exists() and not partials(out)
+    second = run_local(src, out, colorizer, VIDEO, BatchOptions(retries=0))  # once it is complete: coloured
+    assert [r.path for r in second.done] == ["growing.mp4"] and not second.failed
+    assert len(decode_video(out / "growing.mp4")[0]) == 6

@@ -37,18 +37,29 @@ def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions
         if cancel is not None and cancel.is_set():
             return job.record("interrupted", attempts=attempt - 1, error="interrupted")
         started = time.perf_counter()
+        if _changed(job):
+            return job.record("failed", attempts=attempt - 1,
+                              error=f"{job.path}: still being written (size or time changed since it was found); "
+                                    "not coloured, run the batch again once it is complete")
         try:
             job.output.parent.mkdir(parents=True, exist_ok=True)
             if job.kind == "image":
                 write_image(job.output, colorizer.colorize_image(read_image(job.path)))
                 elapsed = time.perf_counter() - started
-                return job.record("done", frames=1, elapsed=round(elapsed, 4), attempts=attempt,
+                done = job.record("done", frames=1, elapsed=round(elapsed, 4), attempts=attempt,
                                   fps=round(1 / elapsed, 3) if elapsed > 0 else 0.0)
-            report = colorize_video(job.path, job.output, colorizer, video_options,
-                                    _frame_callback(job, cancel, on_event), overwrite=True)
-            return job.record("done", frames=report.frames, seconds=round(report.duration, 4),
-                              elapsed=round(report.elapsed, 4), fps=round(report.fps, 3),
-                              warnings=list(report.warnings), attempts=attempt)
+            else:
+                report = colorize_video(job.path, job.output, colorizer, video_options,
+                                        _frame_callback(job, cancel, on_event), overwrite=True)
+                done = job.record("done", frames=report.frames, seconds=round(report.duration, 4),
+                                  elapsed=round(report.elapsed, 4), fps=round(report.fps, 3),
+                                  warnings=list(report.warnings), attempts=attempt)
+            if _changed(job):  # coloured from a file still being written: the output may lack its end
+                job.output.unlink(missing_ok=True)
+                return job.record("failed", attempts=attempt,
+                                  error=f"{job.path}: changed while it was being coloured (still being written?); "
+                                        "output removed, run the batch again once it is complete")
+            return done
         except (Cancelled, KeyboardInterrupt):
             return job.record("interrupted", attempts=attempt, error="interrupted")
         except PERMANENT_ERRORS as err:
@@ -63,6 +74,15 @@ def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions
                 if cancel is None:
                     time.sleep(retry_delay)
     return job.record("failed", attempts=attempt, error=error)
+
+
+def _changed(job: FileJob) -> bool:
+    """Whether the input's size or modification time differs from when the batch found it."""
+    try:
+        st = job.path.stat()
+    except OSError:
+        return False  # gone: reading it says so
+    return (st.st_size, st.st_mtime_ns) != (job.size, job.mtime_ns)
 
 
 def _frame_callback(job: FileJob, cancel: threading.Event | None,
