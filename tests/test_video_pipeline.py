@@ -235,3 +235,24 @@ def test_format_change_warns_and_still_writes(tmp_path: Path, colorizer: Coloriz
     plain = colorize_video(make_clip(tmp_path / "plain.mp4", frames=6), tmp_path / "plain_out.mp4", colorizer,
                            VideoOptions(**FAST))  # negative control: an 8-bit progressive clip says nothing
     assert not any("progressive" in w or "8-bit" in w for w in plain.warnings), plain.warnings
+
+
+def test_luma_plane_is_kept_bit_for_bit(tmp_path: Path, colorizer: Colorizer) -> None:
+    """README: the output keeps the input's own luma plane bit for bit (seen through a lossless encode)."""
+    src = make_clip(tmp_path / "in.mp4", frames=6)
+
+    def luma_planes(path: Path) -> list[np.ndarray]:
+        with av.open(str(path)) as c:
+            return [np.frombuffer(f.planes[0], np.uint8).reshape(-1, f.planes[0].line_size)[: f.height, : f.width]
+                    .copy() for f in c.decode(video=0)]
+
+    lossless = colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST, crf=0))
+    assert lossless.frames == 6
+    y_in, y_out = luma_planes(src), luma_planes(tmp_path / "out.mp4")
+    assert len(y_out) == len(y_in) == 6
+    assert all(np.array_equal(a, b) for a, b in zip(y_in, y_out, strict=True))
+    _, frames_out, _ = decode_video(tmp_path / "out.mp4")
+    assert np.hypot(*(rgb2lab(frames_out[0])[..., 1:].transpose(2, 0, 1))).mean() > 8  # chroma was added
+    # negative control: a lossy encode does change the luma, so the check above can fail
+    colorize_video(src, tmp_path / "lossy.mp4", colorizer, VideoOptions(**FAST, crf=40))
+    assert not all(np.array_equal(a, b) for a, b in zip(y_in, luma_planes(tmp_path / "lossy.mp4"), strict=True))
