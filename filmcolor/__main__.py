@@ -5,20 +5,27 @@ Loading the commands (click, rich, torch, PyAV) takes a second or two; a Ctrl-C 
 """
 
 import os
+import signal
 import sys
 
 EXIT_INTERRUPTED = 130  # filmcolor.cli's, which is what is still loading when this one is needed
 
 
 def run() -> None:
+    # While the modules load, Ctrl-C is only noted: a KeyboardInterrupt raised inside an extension's C++
+    # initialisation aborts the process (pybind11's "terminate called", exit -6, seen in a fresh install).
+    interrupted: list[bool] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(True))
     try:
         from filmcolor.cli import main
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # raised by Python code on the way (before the handler above, or by a hook)
+        interrupted.append(True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
         sys.stderr.write("error: interrupted while starting\n")
         sys.stderr.flush()
-        # Nothing is open yet, and a half-imported module's exit hooks may be interrupted again (seen in a
-        # fresh install: the process then died of SIGINT, exit -2): leave at once.
-        os._exit(EXIT_INTERRUPTED)
+        os._exit(EXIT_INTERRUPTED)  # nothing is open yet; a half-imported module's exit hooks are skipped
     main()
 
 
