@@ -28,6 +28,7 @@ GUIDE_CHANNELS = 3  # a_norm, b_norm, confidence in [0, 1]
 SIGMA_SPACE = 0.15  # of the picture's long side: how far one hint reaches
 SIGMA_L = 10.0  # L units: a hint fades across a change of lightness (an object's edge)
 MAX_POINTS = 512  # scribbles are thinned to this many hint cells at the render size
+PROPAGATE_CHUNK = 32  # hints spread at once: 512 at a 224x384 render would need 176 MB per temporary
 MATCH_TEMPERATURE = 0.02  # softmax temperature over cosine similarities (../shared/CALIBRATION.md: +4.5 dB)
 # Confidence of a matched cell from its best cosine similarity: 0 at or below MATCH_FLOOR, 1 at MATCH_FULL.
 # Measured with the shipped encoder (short side 256): cells of a frame against a frame of the same shot 20
@@ -237,15 +238,20 @@ def propagate(l_hw: torch.Tensor, yx: torch.Tensor, ab: torch.Tensor, l_pts: tor
         return l_hw.new_zeros(2, height, width), l_hw.new_zeros(height, width)
     gy = torch.arange(height, dtype=l_hw.dtype, device=l_hw.device) + 0.5
     gx = torch.arange(width, dtype=l_hw.dtype, device=l_hw.device) + 0.5
-    dy2 = (gy[None, :] - yx[:, 0:1]) ** 2  # (P, H)
-    dx2 = (gx[None, :] - yx[:, 1:2]) ** 2  # (P, W)
-    log_w = -(dy2[:, :, None] + dx2[:, None, :]) / (2 * sigma_space**2)
-    log_w = log_w - (l_hw[None] - l_pts[:, None, None]) ** 2 / (2 * sigma_l**2)  # (P, H, W)
-    w = torch.exp(log_w)
-    total = w.sum(0)
-    ab_hw = torch.einsum("phw,pc->chw", w, ab) / total.clamp_min(1e-6)
-    conf = 1.0 - torch.exp(torch.log1p(-w.clamp(max=1.0 - 1e-6)).sum(0))
-    return ab_hw, conf
+    total = l_hw.new_zeros(height, width)
+    ab_sum = l_hw.new_zeros(2, height, width)
+    log_miss = l_hw.new_zeros(height, width)  # log prod(1 - w)
+    for i in range(0, len(yx), PROPAGATE_CHUNK):  # a chunk of hints at a time: memory is chunk x H x W
+        pts = slice(i, i + PROPAGATE_CHUNK)
+        dy2 = (gy[None, :] - yx[pts, 0:1]) ** 2  # (p, H)
+        dx2 = (gx[None, :] - yx[pts, 1:2]) ** 2  # (p, W)
+        log_w = -(dy2[:, :, None] + dx2[:, None, :]) / (2 * sigma_space**2)
+        log_w -= (l_hw[None] - l_pts[pts, None, None]) ** 2 / (2 * sigma_l**2)  # (p, H, W)
+        w = torch.exp(log_w)
+        total += w.sum(0)
+        ab_sum += torch.einsum("phw,pc->chw", w, ab[pts])
+        log_miss += torch.log1p(-w.clamp(max=1.0 - 1e-6)).sum(0)
+    return ab_sum / total.clamp_min(1e-6), 1.0 - torch.exp(log_miss)
 
 
 def pack_guide(ab_2hw: torch.Tensor, conf_hw: torch.Tensor) -> torch.Tensor:

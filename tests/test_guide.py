@@ -231,3 +231,17 @@ def test_exporting_the_split_graphs_leaves_the_model_as_it_was(guided_weights, t
     assert all(torch.equal(v, before_state[k]) for k, v in c.model.state_dict().items())
     taps = encoder.encode(c._network_input(l_hw)[None, None])
     torch.testing.assert_close(guide.match_features([torch.as_tensor(t) for t in taps]), before, atol=1e-4, rtol=0)
+
+
+def test_propagation_in_chunks_equals_all_at_once(monkeypatch):
+    rng = np.random.default_rng(1)
+    l_hw = torch.from_numpy(lab.gray_to_l(two_halves()))
+    yx = torch.from_numpy(rng.uniform(0, 96, (70, 2)).astype(np.float32))
+    ab = torch.from_numpy(rng.uniform(-60, 60, (70, 2)).astype(np.float32))
+    l_pts = torch.from_numpy(rng.uniform(20, 90, 70).astype(np.float32))
+    monkeypatch.setattr(guide, "PROPAGATE_CHUNK", 1000)
+    ab_once, conf_once = guide.propagate(l_hw, yx, ab, l_pts)
+    monkeypatch.setattr(guide, "PROPAGATE_CHUNK", 16)  # 5 chunks, the last one short
+    ab_chunks, conf_chunks = guide.propagate(l_hw, yx, ab, l_pts)
+    torch.testing.assert_close(ab_chunks, ab_once, atol=1e-3, rtol=1e-4)
+    torch.testing.assert_close(conf_chunks, conf_once, atol=1e-5, rtol=1e-5)
