@@ -13,6 +13,7 @@ import torch.nn as nn
 from filmcolor import guide as guidance
 from filmcolor import lab
 from filmcolor.errors import ConfigError, InputError
+from filmcolor.models import takes_guide
 from filmcolor.runtime import Runner, TorchRunner
 from filmcolor.weights import WeightsMeta, load_model, resolve_weights
 
@@ -93,15 +94,19 @@ class Colorizer:
 
     def _runner(self, n: int, h: int, w: int) -> Runner:
         if self.runtime == "torch":
-            if self._torch_runner is None:
-                self._torch_runner = TorchRunner(self.model, self.device)
-            return self._torch_runner
+            return self._runner_torch()
         key = (n, h, w)
         if key not in self._runners:
             from filmcolor.runtime import OnnxRunner
 
             self._runners[key] = OnnxRunner.for_shape(self.model, self.path, (n, 1, h, w))
         return self._runners[key]
+
+    def _runner_torch(self) -> TorchRunner:
+        """The torch runner (made once): the network on the GPU, and reference matching on any device."""
+        if self._torch_runner is None:
+            self._torch_runner = TorchRunner(self.model, self.device)
+        return self._torch_runner
 
     def _split_runners(self, n: int, h: int, w: int) -> tuple[Runner, Runner]:
         """The encoder and decoder apart (guided models), for guidance made from the encoder's features."""
@@ -122,7 +127,7 @@ class Colorizer:
     @property
     def guided(self) -> bool:
         """Whether the model takes a colour guide (hints, references, keyframes)."""
-        return int(getattr(self.model, "guide_channels", 0)) > 0
+        return takes_guide(self.model)
 
     def require_guided(self) -> None:
         if not self.guided:
@@ -188,10 +193,8 @@ class Colorizer:
     def match_features(self, l_hw: np.ndarray) -> torch.Tensor:
         """The encoder's unit features (C, h/8, w/8) of a picture at the render size, for reference matching."""
         self.require_guided()
-        if self._torch_runner is None:
-            self._torch_runner = TorchRunner(self.model, self.device)
-        x = torch.from_numpy(self._network_input(l_hw)[None, None]).to(self.device)
-        return guidance.match_features(self.model.encode(x)).float().cpu()
+        torch_runner = self._runner_torch()
+        return guidance.match_features(torch_runner.encode(self._network_input(l_hw)[None, None])).cpu()
 
     def reference(self, rgb: np.ndarray, name: str = "") -> guidance.Reference:
         """A colour picture (uint8 RGB/RGBA) prepared as a reference: its features and ab per cell."""
@@ -216,12 +219,10 @@ class Colorizer:
         guides = []
         if references:
             features = self.match_features(l_hw) if features is None else features
-            scores = [guidance.match_score(features, ref) for ref in references]
-            best = int(np.argmax(scores))
-            if scores[best] >= guidance.REFERENCE_MIN_SCORE:
+            reference = guidance.best_reference(features, references)
+            if reference is not None:
                 l_cells = guidance.cell_l(l_hw, *features.shape[-2:])
-                guides.append(guidance.guide_from_transfer(*guidance.transfer(features, references[best], l_cells),
-                                                           rh, rw))
+                guides.append(guidance.guide_from_transfer(*guidance.transfer(features, reference, l_cells), rh, rw))
         if hints:
             guides.append(guidance.guide_from_hints(hints, l_hw, rh, rw))
         if not guides:

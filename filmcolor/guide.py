@@ -259,13 +259,16 @@ def pack_guide(ab_2hw: torch.Tensor, conf_hw: torch.Tensor) -> torch.Tensor:
     return torch.cat([lab.normalize_ab(ab_2hw) * (conf_hw > 0), conf_hw[None]], 0)
 
 
-def guide_from_hints(hints: Hints, l_hw: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
-    """The guide (3, out_h, out_w) float32 of sparse hints on a picture with L ``l_hw`` (full resolution)."""
+def propagate_at(hints: Hints, l_hw: np.ndarray, out_h: int, out_w: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hints on a picture with L ``l_hw`` (full resolution) spread over an out_h x out_w grid: ab, confidence."""
     yx, ab, l_pts = hints_at(hints, l_hw, out_h, out_w)
     l_small = cv2.resize(l_hw, (out_w, out_h), interpolation=cv2.INTER_AREA)
-    ab_t, conf_t = propagate(torch.from_numpy(l_small), torch.from_numpy(yx), torch.from_numpy(ab),
-                             torch.from_numpy(l_pts))
-    return pack_guide(ab_t, conf_t).numpy()
+    return propagate(torch.from_numpy(l_small), torch.from_numpy(yx), torch.from_numpy(ab), torch.from_numpy(l_pts))
+
+
+def guide_from_hints(hints: Hints, l_hw: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
+    """The guide (3, out_h, out_w) float32 of sparse hints on a picture with L ``l_hw`` (full resolution)."""
+    return pack_guide(*propagate_at(hints, l_hw, out_h, out_w)).numpy()
 
 
 def naive_propagation(hints: Hints, l_hw: np.ndarray) -> np.ndarray:
@@ -274,11 +277,7 @@ def naive_propagation(hints: Hints, l_hw: np.ndarray) -> np.ndarray:
     Returns ab (H, W, 2) Lab units. Computed at a quarter of the size (the Gaussians are smooth), upsampled.
     """
     height, width = l_hw.shape
-    h4, w4 = max(1, height // 4), max(1, width // 4)
-    yx, ab, l_pts = hints_at(hints, l_hw, h4, w4)
-    l_small = cv2.resize(l_hw, (w4, h4), interpolation=cv2.INTER_AREA)
-    ab_t, conf_t = propagate(torch.from_numpy(l_small), torch.from_numpy(yx), torch.from_numpy(ab),
-                             torch.from_numpy(l_pts))
+    ab_t, conf_t = propagate_at(hints, l_hw, max(1, height // 4), max(1, width // 4))
     faded = (ab_t * conf_t).permute(1, 2, 0).numpy()
     return cv2.resize(faded, (width, height), interpolation=cv2.INTER_LINEAR)
 
@@ -324,6 +323,15 @@ def similarity(features: torch.Tensor, reference: Reference) -> torch.Tensor:
 def match_score(features: torch.Tensor, reference: Reference) -> float:
     """How well a reference shows a picture's content: the mean over its cells of the best similarity."""
     return float(similarity(features, reference).max(1).values.mean())
+
+
+def best_reference(features: torch.Tensor, references: list[Reference]) -> Reference | None:
+    """The reference that shows a picture's content best, if any reaches REFERENCE_MIN_SCORE."""
+    if not references:
+        return None
+    scores = [match_score(features, ref) for ref in references]
+    best = int(np.argmax(scores))
+    return references[best] if scores[best] >= REFERENCE_MIN_SCORE else None
 
 
 def transfer(features: torch.Tensor, reference: Reference, l_cells: torch.Tensor | None = None,

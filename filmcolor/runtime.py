@@ -22,6 +22,7 @@ import torch.nn as nn
 
 from filmcolor.fsutil import write_bytes_atomic
 from filmcolor.guide import GUIDE_CHANNELS
+from filmcolor.models import takes_guide
 from filmcolor.weights import file_digest
 
 # Part of every cache name: raised when graphs exported by earlier versions must not be reused
@@ -45,10 +46,6 @@ class Runner(Protocol):
     def __call__(self, l_norm_n1hw: np.ndarray, guide_n3hw: np.ndarray | None = None) -> np.ndarray: ...
 
 
-def _takes_guide(model: nn.Module) -> bool:
-    return int(getattr(model, "guide_channels", 0)) > 0
-
-
 class TorchRunner:
     name = "torch"
 
@@ -60,7 +57,7 @@ class TorchRunner:
         elif device.type == "cpu":
             torch.set_num_threads(default_threads())
         self.model = model.eval().to(device=device, memory_format=torch.channels_last)
-        self.guided = _takes_guide(model)
+        self.guided = takes_guide(model)
 
     @torch.inference_mode()
     def __call__(self, l_norm_n1hw: np.ndarray, guide_n3hw: np.ndarray | None = None) -> np.ndarray:
@@ -130,7 +127,7 @@ def export_onnx(model: nn.Module, shape: tuple[int, int, int, int], part: str = 
         with torch.no_grad():
             taps = tuple(model.encode(l_norm))
         net, args, names, outputs = _Decode(model).eval(), (*taps, guide), [*TAP_NAMES, "guide"], ["ab_norm"]
-    elif _takes_guide(model):
+    elif takes_guide(model):
         net, args, names, outputs = model, (l_norm, guide), ["l_norm", "guide"], ["ab_norm"]
     else:
         net, args, names, outputs = model, (l_norm,), ["l_norm"], ["ab_norm"]

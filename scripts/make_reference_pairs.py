@@ -9,22 +9,19 @@ Usage: python scripts/make_reference_pairs.py OUT_DIR [--data ../shared/data] [-
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 
-from filmcolor.imageio import write_image
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_unseen_set import short_side  # noqa: E402  (the same short side 256 as the unseen set)
+
+from filmcolor.imageio import write_image  # noqa: E402
 
 # clip -> first frames of its shots (the clip's end closes the last one)
 SHOTS = {"davis_dance_twirl.mp4": [0], "scene_cuts.mp4": [0, 72, 144], "cctv_pedestrians.avi": [0]}
-
-
-def short_side(rgb: np.ndarray, size: int = 256) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    scale = size / min(h, w)
-    return cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
 
 
 def main() -> None:

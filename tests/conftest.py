@@ -13,15 +13,22 @@ from filmcolor.weights import save_weights
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def make_test_weights(path: Path, ab_bias: tuple[float, float] = (0.3, 0.2), seed: int = 0) -> Path:
-    """A randomly initialised filmcolor-fast whose head bias makes every output clearly coloured."""
+def make_test_weights(path: Path, ab_bias: tuple[float, float] = (0.3, 0.2), seed: int = 0,
+                      arch: str = "filmcolor-fast", head_scale: float = 0.1) -> Path:
+    """A randomly initialised generator whose head bias sets its colour (by default: every output clearly
+    coloured) and whose head weights are scaled by ``head_scale``."""
     torch.manual_seed(seed)
-    model = create_model("filmcolor-fast")
+    model = create_model(arch)
     with torch.no_grad():
-        model.head.weight.mul_(0.1)
+        model.head.weight.mul_(head_scale)
         model.head.bias.copy_(torch.tensor(ab_bias))
-    save_weights(path, model, "filmcolor-fast", {}, {"note": "test model, random weights"})
+    save_weights(path, model, arch, {}, {"note": "test model, random weights"})
     return path
+
+
+def make_guided_weights(path: Path, seed: int = 0) -> Path:
+    """A randomly initialised filmcolor-guided with near-gray automatic colour (the gate starts open)."""
+    return make_test_weights(path, ab_bias=(0.0, 0.0), seed=seed, arch="filmcolor-guided", head_scale=0.01)
 
 
 @pytest.fixture(scope="session")

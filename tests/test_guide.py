@@ -9,24 +9,12 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import make_guided_weights
 
 from filmcolor import guide, lab
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import ConfigError, InputError
 from filmcolor.imageio import write_image
-from filmcolor.models import create_model
-from filmcolor.weights import save_weights
-
-
-def make_guided_weights(path: Path, seed: int = 0) -> Path:
-    """A randomly initialised filmcolor-guided with near-gray automatic colour (the gate starts open)."""
-    torch.manual_seed(seed)
-    model = create_model("filmcolor-guided")
-    with torch.no_grad():
-        model.head.weight.mul_(0.01)
-        model.head.bias.zero_()
-    save_weights(path, model, "filmcolor-guided", {}, {"note": "test model, random weights"})
-    return path
 
 
 @pytest.fixture(scope="module")

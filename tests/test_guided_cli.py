@@ -10,8 +10,8 @@ import av
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import make_guided_weights
 from media import decode_video
-from test_guide import make_guided_weights
 
 from filmcolor import lab
 from filmcolor.cli import main

@@ -19,9 +19,9 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import make_guided_weights
 from media import decode_video, make_clip
 from skimage.color import rgb2lab
-from test_guide import make_guided_weights
 
 from filmcolor import guide
 from filmcolor.cli import main

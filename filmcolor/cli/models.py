@@ -14,7 +14,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from filmcolor.cli import guarded
 from filmcolor.colorize import DEFAULT_RENDER_SIZE, DEFAULT_VIDEO_RENDER_SIZE
-from filmcolor.models import create_model, list_models, model_info
+from filmcolor.models import create_model, list_models, model_info, takes_guide
 from filmcolor.weights import DEFAULT_WEIGHTS_NAME, read_meta, shipped_weights
 
 
@@ -23,7 +23,7 @@ def gflops_at(name: str, size: int = 256) -> float:
     model = create_model(name).eval()
     channels = 3 if model_info(name).kind == "discriminator" else 1
     inputs = [torch.zeros(1, channels, size, size)]
-    if getattr(model, "guide_channels", 0):  # a guided generator also takes its colour guide
+    if takes_guide(model):  # a guided generator also takes its colour guide
         inputs.append(torch.zeros(1, model.guide_channels, size, size))
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(*inputs)

@@ -36,6 +36,11 @@ def create_model(name: str, **kwargs) -> nn.Module:
     return _REGISTRY[name].builder(**kwargs)
 
 
+def takes_guide(model: nn.Module) -> bool:
+    """Whether a generator takes a colour guide besides L (filmcolor-guided)."""
+    return int(getattr(model, "guide_channels", 0)) > 0
+
+
 def list_models(kind: str | None = None) -> list[str]:
     return sorted(n for n, info in _REGISTRY.items() if kind is None or info.kind == kind)
 

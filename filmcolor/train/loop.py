@@ -25,7 +25,7 @@ from filmcolor.colorize import Colorizer, choose_device
 from filmcolor.errors import ConfigError, InputError
 from filmcolor.evaluate import evaluate_hints, evaluate_images, source_of
 from filmcolor.imageio import write_image
-from filmcolor.models import create_model
+from filmcolor.models import create_model, takes_guide
 from filmcolor.train.checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
 from filmcolor.train.config import TrainConfig
 from filmcolor.train.data import ColorImages, EpochOrder, screen_images, split_paths
@@ -166,7 +166,7 @@ class Trainer:
             initial, meta = load_model(Path(cfg.init_weights))
             if meta.arch == cfg.arch:
                 model.load_state_dict(initial.state_dict())
-            elif hasattr(model, "init_from_unguided") and not hasattr(initial, "guide_channels"):
+            elif hasattr(model, "init_from_unguided") and not takes_guide(initial):
                 try:  # an automatic colouriser's weights start a guided one (the guide's inputs at zero)
                     model.init_from_unguided(initial.state_dict())
                 except ValueError as err:
@@ -175,7 +175,7 @@ class Trainer:
             else:
                 raise ConfigError(f"--init-weights {cfg.init_weights}: architecture {meta.arch}, not {cfg.arch}")
         self.uses_pretrained = bool(use_pretrained) or (bool(cfg.init_weights) and has_encoder)
-        self.guided = int(getattr(model, "guide_channels", 0)) > 0
+        self.guided = takes_guide(model)
         self.guide_mix = GuideMix(cfg.guide_none, cfg.guide_reference, cfg.hints_mean)
         return model.to(self.device)
 

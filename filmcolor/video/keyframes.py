@@ -58,12 +58,12 @@ def check_keyframes(keyframes: Iterable[Keyframe], width: int, height: int, fram
                              f"the video {width}x{height}")
 
 
-def network_l(gray: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """An 8-bit luma plane (H, W) -> L (h, w) in [0, 100] at the network's input size."""
+def network_l(gray: np.ndarray, shape: tuple[int, int], out: np.ndarray | None = None) -> np.ndarray:
+    """An 8-bit luma plane (H, W) -> L (h, w) in [0, 100] at the network's input size (into ``out``)."""
     rh, rw = shape
     if gray.shape != (rh, rw):  # shrink the 8-bit plane first: the lookup then touches few pixels
         gray = cv2.resize(gray, (rw, rh), interpolation=cv2.INTER_AREA)
-    return cv2.LUT(gray, lab.GRAY_TO_L)
+    return cv2.LUT(gray, lab.GRAY_TO_L, dst=out)
 
 
 def ab_size_l(l_net: np.ndarray, ab_shape: tuple[int, int]) -> np.ndarray:
@@ -109,14 +109,10 @@ class ShotGuides:
         self._shot_keys = [(k.index, self.colorizer.reference(guidance.read_colour_image(k.path, f"keyframe {k.index}"),
                                                               name=str(k.path)))
                            for k in self.keyframes if k.index >= start and (end is None or k.index < end)]
-        self._shot_reference = None
-        if not self._shot_keys and self.references:
-            scores = [guidance.match_score(features, ref) for ref in self.references]
-            best = int(np.argmax(scores))
-            if scores[best] >= guidance.REFERENCE_MIN_SCORE:
-                self._shot_reference = self.references[best]
-                name = self._shot_reference.name
-                self.used_references[name] = self.used_references.get(name, 0) + 1
+        self._shot_reference = None if self._shot_keys else guidance.best_reference(features, self.references)
+        if self._shot_reference is not None:
+            name = self._shot_reference.name
+            self.used_references[name] = self.used_references.get(name, 0) + 1
 
     def __call__(self, index: int, features: torch.Tensor, l_cells: torch.Tensor,
                  shape: tuple[int, int]) -> np.ndarray | None:

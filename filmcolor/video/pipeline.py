@@ -25,13 +25,20 @@ import av
 import cv2
 import numpy as np
 
-from filmcolor import lab
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import FilmcolorError
 from filmcolor.fsutil import atomic_output, check_output_path, write_bytes_atomic
 from filmcolor.options import option
 from filmcolor.video.compose import COMPOSED_PIX_FMTS, YuvComposer
-from filmcolor.video.keyframes import Keyframe, ShotGuides, check_keyframes, parse_keyframe, scan_shots
+from filmcolor.video.keyframes import (
+    Keyframe,
+    ShotGuides,
+    ab_size_l,
+    check_keyframes,
+    network_l,
+    parse_keyframe,
+    scan_shots,
+)
 from filmcolor.video.reader import LumaFrame, ReaderOptions, VideoReader
 from filmcolor.video.temporal import TemporalOptions, TemporalSmoother
 from filmcolor.video.writer import EncoderOptions, VideoWriter
@@ -314,10 +321,7 @@ def _infer_batch(batch: list[LumaFrame], batch_size: int, colorizer: Colorizer,
     rh, rw = colorizer.network_shape(height, width)
     l_net = np.empty((batch_size, rh, rw), dtype=np.float32)  # L at the network's input size
     for i in range(batch_size):  # a short last batch is padded so fixed-shape graphs are reused
-        gray = batch[min(i, len(batch) - 1)].gray
-        if (rh, rw) != (height, width):  # shrink the 8-bit plane first: the lookup then touches few pixels
-            gray = cv2.resize(gray, (rw, rh), interpolation=cv2.INTER_AREA)
-        cv2.LUT(gray, lab.GRAY_TO_L, dst=l_net[i])
+        network_l(batch[min(i, len(batch) - 1)].gray, (rh, rw), out=l_net[i])
     t1 = time.perf_counter()
     if guides is None:
         ab_nhw2 = colorizer.predict_ab(l_net)  # (N, h, w, 2) at the network's output size
@@ -328,9 +332,8 @@ def _infer_batch(batch: list[LumaFrame], batch_size: int, colorizer: Colorizer,
     t2 = time.perf_counter()
     seconds["luma"] += t1 - t0
     seconds["inference"] += t2 - t1
-    h, w = ab_nhw2.shape[1:3]
     for i, frame in enumerate(batch):
-        out.put(_Colored(frame, ab_nhw2[i], cv2.resize(l_net[i], (w, h), interpolation=cv2.INTER_AREA)))
+        out.put(_Colored(frame, ab_nhw2[i], ab_size_l(l_net[i], ab_nhw2.shape[1:3])))
 
 
 class _PreviewSampler:
