@@ -5,6 +5,7 @@ from __future__ import annotations
 import _thread
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -421,3 +422,27 @@ def test_file_still_being_written_is_not_called_ok(tmp_path: Path, colorizer, wh
     second = run_local(src, out, colorizer, VIDEO, BatchOptions(retries=0))  # once it is complete: coloured
     assert [r.path for r in second.done] == ["growing.mp4"] and not second.failed
     assert len(decode_video(out / "growing.mp4")[0]) == 6
+
+
+def test_sigterm_mid_file_is_exit_130_with_the_summary_and_no_partial(tmp_path: Path, test_weights: Path) -> None:
+    """The README's overnight promise: systemd or docker stopping `filmcolor batch` (SIGTERM) is exit 130 with the
+    run's summary (no traceback), no half file, and the file that was being coloured is left for the next run."""
+    src, out = _clip_tree(tmp_path / "in", big_frames=200), tmp_path / "out"
+    cmd = [sys.executable, "-m", "filmcolor", "batch", str(src), "-o", str(out), "--model", str(test_weights),
+           *FAST, "-q", "--batch-size", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None and not partials(out):
+            time.sleep(0.05)
+        assert proc.poll() is None, f"finished before it could be stopped: {proc.stderr.read()}"
+        proc.terminate()
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and re.search(r"interrupted\s*│\s*1\s*│", err), err
+    assert not partials(out) and not (out / "z_big.mp4").exists()
+    assert "z_big.mp4" not in {k for k, r in read_manifest(out).items() if r.status == "done"}
