@@ -16,6 +16,7 @@ from media import (
     audio_packets,
     decode_video,
     garbage_packet,
+    gray_frame,
     make_audio_only,
     make_clip,
     remux,
@@ -152,15 +153,123 @@ def test_corrupt_h264_mid_stream_keeps_every_frame_at_its_time(tmp_path: Path, t
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.mp4", "clip.mp4", "out.mp4", "report.json"]
 
 
+FUZZ_FPS, FUZZ_FRAMES = 25, 40
+FRAME_S = 1 / FUZZ_FPS
+STRICT = {"err_detect": "crccheck+bitstream+buffer+explode"}  # fail on damage the decoder would conceal
+
+
+def _fuzz_clips(tmp: Path) -> dict[str, Path]:
+    """The same bytes on every run, so that a seed names one case: x264's assembly made a slightly different
+    stream each time here (asm=0 does not), and Matroska writes random UIDs unless bitexact."""
+    mp4 = make_clip(tmp / "c.mp4", frames=FUZZ_FRAMES, fps=FUZZ_FPS, audio="aac",
+                    codec_options={"x264-params": "asm=0"})
+    mkv = tmp / "c.mkv"
+    with av.open(str(mp4)) as inp, av.open(str(mkv), "w", container_options={"fflags": "+bitexact"}) as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams}
+        for packet in inp.demux():
+            if packet.size:
+                packet.stream = streams[packet.stream.index]
+                out.mux(packet)
+    avi = make_clip(tmp / "c.avi", frames=FUZZ_FRAMES, fps=FUZZ_FPS, codec="mjpeg", pix_fmt="yuvj420p",
+                    audio="pcm_s16le")
+    return {"mp4": mp4, "mkv": mkv, "avi": avi}
+
+
+def _decode_strictly(path: Path) -> list[tuple[float, np.ndarray]]:
+    """(seconds, luma) of every video frame of ``path``, decoded as strictly as `ffmpeg -v error -xerror`.
+
+    One decoder thread with err_detect=...+explode, so that damage raises instead of being concealed; a
+    frame flagged corrupt, or any message FFmpeg logs at error level, fails too.
+    """
+    level, skip = av.logging.get_level(), av.logging.get_skip_repeated()
+    av.logging.set_level(av.logging.ERROR)
+    av.logging.set_skip_repeated(False)
+    try:
+        with av.logging.Capture(local=False) as logs, av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.codec_context.options = STRICT
+            stream.codec_context.thread_count = 1
+            frames = []
+            for frame in container.decode(stream):
+                assert not frame.is_corrupt, f"{path}: corrupt frame at pts {frame.pts}"
+                frames.append((float(frame.pts * frame.time_base), frame.to_ndarray(format="gray")))
+    finally:
+        av.logging.set_level(level)
+        av.logging.set_skip_repeated(skip)
+    errors = [log for log in logs if log[0] <= av.logging.ERROR]
+    assert not errors, (path, errors)
+    return frames
+
+
+def _audio_times(path: Path) -> list[tuple[float, bytes]]:
+    """(pts in seconds, bytes) of the first audio stream's packets that have a pts, as far as ``path`` demuxes."""
+    with av.open(str(path), metadata_errors="ignore") as container:
+        if not container.streams.audio:
+            return []
+        packets = []
+        try:
+            for packet in container.demux(container.streams.audio[0]):
+                if packet.size and packet.pts is not None:
+                    packets.append((float(packet.pts * packet.time_base), bytes(packet)))
+        except av.FFmpegError:
+            pass  # damaged: the packets before the damage are what a reader gets
+        return packets
+
+
+def _picture(gray: np.ndarray, pictures: np.ndarray) -> int | None:
+    """Which of the clip's pictures (media.gray_frame) ``gray`` shows; None when none matches clearly
+    (garbage decoded from damaged data). Colouring keeps the luma: a match is ~25 apart, a neighbour >50."""
+    err = ((pictures - gray.astype(np.float32)) ** 2).mean(axis=(1, 2))
+    best, second = np.partition(err, 1)[:2]
+    return int(err.argmin()) if best < 80 and second > 1.5 * best else None
+
+
+def _recorded(clean: Path) -> tuple[np.ndarray, list[float], dict[bytes, list[float]]]:
+    """What the ``clean`` clip holds: its pictures (media.gray_frame), the time of each, the times of each
+    audio packet's bytes."""
+    shown = _decode_strictly(clean)
+    pictures = np.stack([gray_frame(k, *shown[0][1].shape).astype(np.float32) for k in range(FUZZ_FRAMES)])
+    assert [_picture(gray, pictures) for _, gray in shown] == list(range(FUZZ_FRAMES))
+    sound: dict[bytes, list[float]] = {}
+    for t, data in _audio_times(clean):
+        sound.setdefault(data, []).append(t)
+    assert len(sound) > 60  # the clip has sound
+    return pictures, [t for t, _ in shown], sound
+
+
+def _sync_pairs(frames: list[tuple[float, np.ndarray]], audio: list[tuple[float, bytes]],
+                recorded: tuple[np.ndarray, list[float], dict[bytes, list[float]]]) -> list[tuple[float, ...]]:
+    """(output time, video lag, audio lag); a lag is the output time minus the content's time in the clean clip.
+
+    Video: each frame that shows a picture later than any shown before (a repeat, or an older picture that
+    damaged data decoded to, says nothing about timing). Audio: each packet with the bytes of one of the
+    clean clip's, within one frame of that video frame.
+    """
+    pictures, picture_times, sound = recorded
+    audio_lags = [(t, t - min(sound[data], key=lambda r: abs(r - t))) for t, data in audio if data in sound]
+    pairs, newest = [], -1
+    for t, gray in frames:
+        k = _picture(gray, pictures)
+        if k is None or k <= newest:
+            continue
+        newest = k
+        pairs += [(t, t - picture_times[k], lag) for ta, lag in audio_lags if abs(ta - t) <= FRAME_S]
+    return pairs
+
+
 @pytest.mark.slow
 def test_seeded_corruptions_exit_0_with_a_valid_file_or_1_with_one_line(tmp_path: Path,
                                                                         test_weights: Path) -> None:
-    """The issue's fuzz: a few dozen damaged MP4, MKV and MJPEG/AVI clips through the whole command."""
-    clips = {"mp4": make_clip(tmp_path / "c.mp4", frames=40, audio="aac", fps=25),
-             "mkv": make_clip(tmp_path / "c.mkv", frames=40, audio="aac", fps=25),
-             "avi": make_clip(tmp_path / "c.avi", frames=40, fps=25, codec="mjpeg", pix_fmt="yuvj420p")}
-    outcomes = {0: 0, 1: 0}
+    """The issue's fuzz: a few dozen damaged MP4, MKV and MJPEG/AVI clips (with sound) through the whole command.
+
+    Exit 0 must give a valid timeline (pts increasing, no step under half a frame, a strict decode) with the
+    sound in sync within one frame: the input's audio packets unchanged and at their own times, and what is
+    heard at any moment recorded within one frame of what is seen then.
+    """
+    clips = _fuzz_clips(tmp_path)
+    outcomes, synced = {0: 0, 1: 0}, 0
     for fmt, clip in clips.items():
+        recorded = _recorded(clip)
         for seed in range(12):
             rng = np.random.default_rng(seed)
             data = bytearray(clip.read_bytes())
@@ -185,11 +294,28 @@ def test_seeded_corruptions_exit_0_with_a_valid_file_or_1_with_one_line(tmp_path
                 assert len(lines) == 1 and lines[0].startswith("error:") and str(src) in lines[0], err
                 assert sorted(p.name for p in case.iterdir()) == [src.name]  # nothing left behind
                 continue
-            times, dts = _output_timeline(out)
-            assert (np.diff(dts) > 0).all(), (fmt, seed)
-            assert times and (np.diff(times) >= 0.5 / 25 - 1e-6).all(), (fmt, seed, times)
             assert sorted(p.name for p in case.iterdir()) == [src.name, out.name]
-    assert outcomes[0] >= 12, outcomes
+            frames = _decode_strictly(out)
+            times = [t for t, _ in frames]
+            _, dts = _output_timeline(out)
+            assert (np.diff(dts) > 0).all(), (fmt, seed)
+            assert times and (np.diff(times) >= 0.5 * FRAME_S - 1e-6).all(), (fmt, seed, times)
+            # The sound is copied: every packet of the input's, unchanged, in order, all moved alike (the
+            # muxer may shift the whole file, e.g. by AAC's 21 ms priming, which Matroska cannot start before).
+            # Not decoded strictly: damaged AAC packets of the input are copied as they are (10 of the 24
+            # outputs here), so `ffmpeg -xerror` over every stream fails on them; checked: nothing added.
+            audio, given = _audio_times(out), _audio_times(src)
+            assert [d for _, d in audio] == [d for _, d in given], (fmt, seed, len(audio), len(given))
+            shifts = [t - t_in for (t, _), (t_in, _) in zip(audio, given, strict=True)]
+            assert not shifts or max(shifts) - min(shifts) <= 0.002, (fmt, seed, shifts)
+            # In sync: what is seen and what is heard at the same moment were recorded within one frame.
+            pairs = _sync_pairs(frames, audio, recorded)
+            assert pairs, (fmt, seed, "no moment with both a known picture and known sound")
+            t, video_lag, audio_lag = max(pairs, key=lambda p: abs(p[1] - p[2]))
+            assert abs(video_lag - audio_lag) <= FRAME_S + 0.002, \
+                (fmt, seed, f"at {t:.3f} s video lags {video_lag:.3f} s, audio {audio_lag:.3f} s", case)
+            synced += 1
+    assert outcomes[0] >= 12 and synced == outcomes[0], outcomes
 
 
 def _start_and_wait_for_partial(cmd: list[str], folder: Path, ignore: set[Path]) -> subprocess.Popen:
