@@ -124,6 +124,10 @@ class Colorizer:
     def network_shape(self, height: int, width: int) -> tuple[int, int]:
         return render_shape(height, width, self.render_size, self.size_multiple)
 
+    def ab_shape(self, network_shape: tuple[int, int]) -> tuple[int, int]:
+        """The (h, w) of the ab the network predicts for an input of ``network_shape``."""
+        return network_shape[0] // self.output_stride, network_shape[1] // self.output_stride
+
     @property
     def guided(self) -> bool:
         """Whether the model takes a colour guide (hints, references, keyframes)."""

@@ -22,10 +22,10 @@ import av
 import cv2
 import numpy as np
 
-from filmcolor.colorize import DEFAULT_RENDER_SIZE, Colorizer, render_shape
+from filmcolor.colorize import DEFAULT_VIDEO_RENDER_SIZE, Colorizer, render_shape
 from filmcolor.lab import rgb_to_lab
 from filmcolor.metrics import FlickerMeter, analysis_shape
-from filmcolor.video.temporal import TEMPORAL_MODES, TemporalOptions, TemporalSmoother
+from filmcolor.video.temporal import TEMPORAL_MODES, NetworkSchedule, TemporalOptions, TemporalSmoother
 
 VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
 CLIPS = ("davis_dance_twirl.mp4", "scene_cuts.mp4", "cctv_pedestrians.avi")
@@ -89,16 +89,21 @@ def load_clip(path: Path, colorizer: Colorizer | None, render_size: int) -> Clip
 
 
 def run_mode(clip: Clip, options: TemporalOptions) -> dict:
+    """The pipeline's temporal stage on a clip: motion analysis, the network schedule, the blend."""
     smoother = TemporalSmoother(options)
+    schedule = NetworkSchedule(options.network_every)
     meter = FlickerMeter()
     seconds = moving_error = 0.0
-    moving_pixels = 0
+    moving_pixels = network_frames = 0
     l_before = clip.l_eval[0]
     for l_small, ab_pred, l_eval, ab_true in zip(clip.l_small, clip.ab_pred, clip.l_eval, clip.ab_true,
                                                  strict=True):
         start = time.perf_counter()
-        ab_out = smoother(l_small, ab_pred)
+        motion = smoother.analyzer(l_small)
+        run = schedule(motion)
+        ab_out = smoother.blend(motion, ab_pred if run else None)
         seconds += time.perf_counter() - start
+        network_frames += run
         meter.update(l_eval, ab_out, ab_true)
         # Where L changed a lot since the previous frame something moved: trails and smears show up here.
         moving = np.abs(l_eval - l_before) > MOVING_L_CHANGE
@@ -107,7 +112,8 @@ def run_mode(clip: Clip, options: TemporalOptions) -> dict:
         moving_pixels += int(moving.sum())
         l_before = l_eval
     result = meter.result()
-    return {"mode": options.mode, "flicker": result.flicker, "ratio": result.flicker_ratio,
+    return {"mode": options.mode, "every": options.network_every, "network": network_frames / len(clip.l_small),
+            "flicker": result.flicker, "ratio": result.flicker_ratio,
             "ab_error": result.ab_error,
             "moving_error": moving_error / max(moving_pixels, 1), "ms": 1000 * seconds / len(clip.l_small),
             "cuts": smoother.cuts,
@@ -120,34 +126,40 @@ def main() -> None:
     parser.add_argument("--clips", nargs="*", type=Path, default=[VIDEOS / c for c in CLIPS])
     parser.add_argument("--modes", nargs="*", default=list(TEMPORAL_MODES), choices=TEMPORAL_MODES)
     parser.add_argument("--strength", type=float, nargs="*", default=[TemporalOptions().strength])
-    parser.add_argument("--render-size", type=int, default=DEFAULT_RENDER_SIZE)
+    parser.add_argument("--network-every", type=int, nargs="*", default=sorted({1, TemporalOptions().network_every}),
+                        help="--network-every values to compare (rows of the smoothing modes)")
+    parser.add_argument("--render-size", type=int, default=DEFAULT_VIDEO_RENDER_SIZE)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     colorizer = None
     if args.model:
         colorizer = Colorizer.from_pretrained(args.model, device=args.device, render_size=args.render_size)
     source = f"model {args.model}" if args.model else "simulated per-frame colouriser"
-    print(f"ab from: {source}; metric at short side 128; smoother cost measured on one thread of this CPU\n")
-    print("| clip | ab size | mode | strength | flicker | ratio to original | ab error | flicker vs off "
-          "| ab error vs off | ab error, moving pixels | ms/frame | cuts |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print(f"ab from: {source}; metric at short side 128; smoother cost measured on one thread of this CPU")
+    print("vs every frame: against the same mode and strength with the network on every frame\n")
+    print("| clip | ab size | mode | strength | network every | network frames | flicker | ratio to original "
+          "| ab error | flicker vs off | ab error vs off | ab error vs every frame | ab error, moving pixels "
+          "| ms/frame | cuts |")
+    print("|" + "---|" * 15)
     for path in args.clips:
         clip = load_clip(path, colorizer, args.render_size)
-        rows = [run_mode(clip, TemporalOptions(mode="off"))]
-        for mode in args.modes:
-            if mode != "off":
-                rows += [run_mode(clip, TemporalOptions(mode=mode, strength=s)) for s in args.strength]
+        configs = [TemporalOptions(mode="off")]
+        configs += [TemporalOptions(mode=m, strength=s, network_every=k) for m in args.modes if m != "off"
+                    for s in args.strength for k in args.network_every]
+        rows = [run_mode(clip, options) for options in configs]
         off = rows[0]
-        for row, strength in zip(rows, [0.0] + [s for m in args.modes if m != "off" for s in args.strength],
-                                 strict=True):
+        for row, options in zip(rows, configs, strict=True):
+            every = next(r for r, o in zip(rows, configs, strict=True)
+                         if o.mode == options.mode and o.strength == options.strength and o.network_every == 1)
             h, w = row["shape"]
-            print(f"| {clip.name} | {h}x{w} | {row['mode']} | {strength:.2f} | {row['flicker']:.2f} "
+            print(f"| {clip.name} | {h}x{w} | {row['mode']} | {options.strength if options.mode != 'off' else 0:.2f} "
+                  f"| {row['every']} | {100 * row['network']:.0f}% | {row['flicker']:.2f} "
                   f"| {row['ratio']:.2f} | {row['ab_error']:.2f} "
                   f"| {100 * (row['flicker'] / off['flicker'] - 1):+.0f}% "
-                  f"| {100 * (row['ab_error'] / off['ab_error'] - 1):+.1f}% | {row['moving_error']:.2f} "
-                  f"| {row['ms']:.2f} "
-                  f"| {row['cuts']} |")
-        print(f"| {clip.name} | | original | | {off['ref_flicker']:.2f} | 1.00 | 0 | | | | | |")
+                  f"| {100 * (row['ab_error'] / off['ab_error'] - 1):+.1f}% "
+                  f"| {100 * (row['ab_error'] / every['ab_error'] - 1):+.1f}% | {row['moving_error']:.2f} "
+                  f"| {row['ms']:.2f} | {row['cuts']} |")
+        print(f"| {clip.name} | | original | | | | {off['ref_flicker']:.2f} | 1.00 | 0 | | | | | | |")
 
 
 if __name__ == "__main__":

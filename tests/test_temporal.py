@@ -1,4 +1,6 @@
-"""TemporalSmoother: no colour leaks across a hard cut; a moving object keeps its colour without a trail."""
+"""TemporalSmoother: no colour leaks across a hard cut; a moving object keeps its colour without a trail.
+NetworkSchedule: the network runs on each shot's first frame and whenever much has moved; carried colour
+follows the motion."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import numpy as np
 import pytest
 
 from filmcolor.errors import ConfigError
-from filmcolor.video.temporal import TemporalOptions, TemporalSmoother
+from filmcolor.video.temporal import MotionAnalyzer, NetworkSchedule, TemporalOptions, TemporalSmoother
 
 H, W = 64, 112  # the ab resolution of a 480p film
 
@@ -116,3 +118,45 @@ def test_reset_forgets_the_previous_frame() -> None:
 def test_bad_options_are_config_errors(kwargs: dict) -> None:
     with pytest.raises(ConfigError):
         TemporalOptions(**kwargs)
+
+
+def schedule_of(frames: list[np.ndarray], every: int) -> list[int]:
+    analyzer, schedule = MotionAnalyzer(), NetworkSchedule(every)
+    return [i for i, l_hw in enumerate(frames) if schedule(analyzer(np.ascontiguousarray(l_hw)))]
+
+
+def test_schedule_runs_the_network_every_n_frames_on_a_still_shot_and_at_each_cut() -> None:
+    still, other = texture(10, (H, W), 45.0), texture(11, (H, W), 60.0)
+    frames = [still] * 10 + [other] * 10  # a hard cut at frame 10
+    assert schedule_of(frames, 1) == list(range(20))
+    assert schedule_of(frames, 4) == [0, 4, 8, 10, 14, 18]
+
+
+def test_schedule_runs_the_network_sooner_when_the_picture_moves() -> None:
+    wide = texture(12, (H, W + 200), 50.0)
+    slow = [wide[:, t:t + W] for t in range(12)]  # 1 px a frame: just past the 3 px limit after 3 frames
+    fast = [wide[:, 4 * t:4 * t + W] for t in range(12)]  # 4 px a frame: past the limit every frame
+    assert schedule_of(slow, 6) == [0, 3, 6, 9]
+    assert schedule_of(fast, 6) == list(range(12))
+
+
+def test_carried_colour_moves_with_the_picture() -> None:
+    """A frame the network skips gets the previous frame's colour, warped by the motion."""
+    l_frames = [np.ascontiguousarray(l_hw) for _, _, l_hw, _ in moving_square_clip(4, 2)]
+    truths = [ab for _, _, _, ab in moving_square_clip(4, 2)]
+    smoother = TemporalSmoother(TemporalOptions(mode="flow"))
+    out = smoother.blend(smoother.analyzer(l_frames[0]), truths[0])
+    for t in range(1, 4):
+        out = smoother.blend(smoother.analyzer(l_frames[t]), None)
+    x0 = 10 + 2 * 3
+    inside = np.s_[26:38, x0 + 2:x0 + 14]
+    error = np.linalg.norm(out - truths[3], axis=-1)[inside]
+    assert np.percentile(error, 90) < 5.0  # the square's colour went with it, 6 px on (edges blur a little)
+    stale = np.linalg.norm(truths[0] - truths[3], axis=-1)[inside]
+    assert np.percentile(stale, 90) > 50.0  # not warping would leave it behind
+
+
+def test_a_frame_without_prediction_needs_a_previous_frame() -> None:
+    smoother = TemporalSmoother()
+    with pytest.raises(ValueError, match="no prediction"):
+        smoother.blend(smoother.analyzer(texture(13, (H, W), 50.0)), None)

@@ -21,10 +21,10 @@ import numpy as np
 import torch
 
 from filmcolor import guide as guidance
-from filmcolor import lab
+from filmcolor import imageio, lab
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import ConfigError, InputError
-from filmcolor.video.temporal import TemporalOptions, TemporalSmoother
+from filmcolor.video.temporal import MotionAnalyzer, TemporalOptions
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def network_l(gray: np.ndarray, shape: tuple[int, int], out: np.ndarray | None =
     """An 8-bit luma plane (H, W) -> L (h, w) in [0, 100] at the network's input size (into ``out``)."""
     rh, rw = shape
     if gray.shape != (rh, rw):  # shrink the 8-bit plane first: the lookup then touches few pixels
-        gray = cv2.resize(gray, (rw, rh), interpolation=cv2.INTER_AREA)
+        gray = imageio.shrink(gray, rh, rw)
     return cv2.LUT(gray, lab.GRAY_TO_L, dst=out)
 
 
@@ -73,15 +73,13 @@ def ab_size_l(l_net: np.ndarray, ab_shape: tuple[int, int]) -> np.ndarray:
 
 def scan_shots(grays: Iterable[np.ndarray], colorizer: Colorizer, temporal: TemporalOptions) -> tuple[list[int], int]:
     """Decode-only pre-pass: (first frames of the shots after the first, frame count) of a film's luma planes."""
-    detector = TemporalSmoother(TemporalOptions(mode="off", cut_threshold=temporal.cut_threshold))
+    analyzer = MotionAnalyzer(temporal.cut_threshold)
     frames = 0
     for gray in grays:
         shape = colorizer.network_shape(*gray.shape)
-        out_shape = (shape[0] // colorizer.output_stride, shape[1] // colorizer.output_stride)
-        l_small = ab_size_l(network_l(gray, shape), out_shape)
-        detector(l_small, np.zeros((*l_small.shape, 2), np.float32))
+        analyzer(ab_size_l(network_l(gray, shape), colorizer.ab_shape(shape)))
         frames += 1
-    return list(detector.cuts), frames
+    return list(analyzer.cuts), frames
 
 
 class ShotGuides:

@@ -40,7 +40,7 @@ from filmcolor.video.keyframes import (
     scan_shots,
 )
 from filmcolor.video.reader import LumaFrame, ReaderOptions, VideoReader
-from filmcolor.video.temporal import TemporalOptions, TemporalSmoother
+from filmcolor.video.temporal import Motion, NetworkSchedule, TemporalOptions, TemporalSmoother
 from filmcolor.video.writer import EncoderOptions, VideoWriter
 
 Progress = Callable[[int, "int | None"], None]  # (frames written, expected total or None)
@@ -77,6 +77,7 @@ class VideoReport:
     input: str
     output: str
     frames: int
+    network_frames: int  # frames the network ran on; the others' colour was carried (--network-every)
     repeated_frames: int
     duration: float  # seconds of video written
     elapsed: float  # wall seconds
@@ -140,8 +141,9 @@ class _Channel:
 @dataclass
 class _Colored:
     frame: LumaFrame
-    ab_small: np.ndarray  # (h, w, 2) ab at the network's output size
-    l_small: np.ndarray  # (h, w) L at the same size, for the temporal smoother
+    motion: Motion  # L at the network's output size and the motion from the previous frame
+    l_net: np.ndarray | None  # L at the network's input size when the network runs on this frame
+    ab_small: np.ndarray | None = None  # (h, w, 2) ab at the network's output size; None: carried
 
 
 def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
@@ -191,13 +193,15 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
          scan_seconds: float) -> VideoReport:
     info = reader.info
     batch_size = options.batch_size or default_batch_size(colorizer)
-    smoother = TemporalSmoother(options.temporal)  # also finds scene cuts with --temporal off
+    # its analyser (motion, scene cuts: in every mode) runs on the network's thread, its blend on this one
+    smoother = TemporalSmoother(options.temporal)
     stop = threading.Event()
     frames_in = _Channel(max(options.queue_frames, batch_size), stop)
     colored = _Channel(max(options.queue_frames, batch_size), stop)
     errors: list[BaseException] = []
     seconds = dict.fromkeys(STAGES, 0.0)
     seconds["scan"] = scan_seconds
+    counts = {"network": 0}
 
     def guard(body: Callable[[], None], out: _Channel) -> Callable[[], None]:
         def run() -> None:
@@ -222,18 +226,36 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
             frames_in.put(item)
 
     def infer() -> None:
-        batch: list[LumaFrame] = []
+        # Each frame: L at the network's size, its motion from the previous frame (and the cuts), and the
+        # schedule's word on whether the network runs on it. Frames wait here, in order, until a batch of
+        # network frames is full; the frames carried in between go on with them.
+        pending: list[_Colored] = []
+        runs = 0
+        analyzer, schedule = smoother.analyzer, NetworkSchedule(options.temporal.network_every)
         while True:
             item = frames_in.get()
-            if item is _END or isinstance(item, LumaFrame):
-                if item is not _END:
-                    batch.append(item)
-                if batch and (item is _END or len(batch) == batch_size):
-                    _infer_batch(batch, batch_size, colorizer, colored, seconds, guides)
-                    batch = []
-                if item is _END:
-                    return
-            else:
+            if isinstance(item, LumaFrame):
+                t0 = time.perf_counter()
+                shape = colorizer.network_shape(*item.gray.shape)
+                l_net = network_l(item.gray, shape)
+                t1 = time.perf_counter()
+                motion = analyzer(ab_size_l(l_net, colorizer.ab_shape(shape)))
+                run = schedule(motion)
+                seconds["luma"] += t1 - t0
+                seconds["temporal"] += time.perf_counter() - t1
+                pending.append(_Colored(item, motion, l_net if run else None))
+                runs += run
+                counts["network"] += run
+            if runs == batch_size or (item is _END and runs):
+                _infer_batch([c for c in pending if c.l_net is not None], batch_size, colorizer, seconds, guides)
+                runs = 0
+            if runs == 0:
+                for done_item in pending:
+                    colored.put(done_item)
+                pending = []
+            if item is _END:
+                return
+            if not isinstance(item, LumaFrame):
                 colored.put(item)  # a passthrough packet: on to the muxer
 
     threads = [threading.Thread(target=guard(read, frames_in), name="filmcolor-read", daemon=True),
@@ -261,7 +283,7 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
             # The smoother runs here, in frame order, on the thread with the most room (the network's
             # thread is the busiest).
             t0 = time.perf_counter()
-            item.ab_small = smoother(item.l_small, item.ab_small)
+            item.ab_small = smoother.blend(item.motion, item.ab_small)
             seconds["temporal"] += time.perf_counter() - t0
             t0 = time.perf_counter()
             if composer is not None:  # the input's luma plane + chroma computed at chroma resolution
@@ -296,7 +318,8 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
     seconds["decode"] = max(0.0, seconds["decode"] - reader.luma_seconds)
     seconds["luma"] += reader.luma_seconds
     return VideoReport(
-        input=str(reader.path), output=str(writer.shown), frames=done, repeated_frames=reader.repeated_frames,
+        input=str(reader.path), output=str(writer.shown), frames=done, network_frames=counts["network"],
+        repeated_frames=reader.repeated_frames,
         duration=writer.duration_seconds, elapsed=elapsed, fps=done / elapsed if elapsed > 0 else 0.0,
         device=str(colorizer.device), runtime=colorizer.runtime, model=colorizer.model_name,
         render_size=colorizer.render_size, network_shape=colorizer.network_shape(info.height, info.width),
@@ -314,26 +337,22 @@ def _counted_warnings(reader: VideoReader, writer: VideoWriter) -> list[str]:
     return [f"{count} {what}" for count, what in counts if count]
 
 
-def _infer_batch(batch: list[LumaFrame], batch_size: int, colorizer: Colorizer,
-                 out: _Channel, seconds: dict[str, float], guides: ShotGuides | None = None) -> None:
+def _infer_batch(batch: list[_Colored], batch_size: int, colorizer: Colorizer, seconds: dict[str, float],
+                 guides: ShotGuides | None = None) -> None:
+    """Predict ab for the frames the network runs on, into each item's ``ab_small``."""
     t0 = time.perf_counter()
-    height, width = batch[0].gray.shape
-    rh, rw = colorizer.network_shape(height, width)
-    l_net = np.empty((batch_size, rh, rw), dtype=np.float32)  # L at the network's input size
-    for i in range(batch_size):  # a short last batch is padded so fixed-shape graphs are reused
-        network_l(batch[min(i, len(batch) - 1)].gray, (rh, rw), out=l_net[i])
-    t1 = time.perf_counter()
+    l_net = np.stack([batch[min(i, len(batch) - 1)].l_net for i in range(batch_size)])  # a short last batch
+    # is padded so fixed-shape graphs are reused
     if guides is None:
         ab_nhw2 = colorizer.predict_ab(l_net)  # (N, h, w, 2) at the network's output size
     else:  # one encoder pass: each frame's guide is matched on its own features
-        indices = [batch[min(i, len(batch) - 1)].index for i in range(batch_size)]
+        indices = [batch[min(i, len(batch) - 1)].frame.index for i in range(batch_size)]
+        rh, rw = l_net.shape[1:]
         ab_nhw2 = colorizer.predict_ab_matched(
             l_net, lambda i, features, l_cells: guides(indices[i], features, l_cells, (rh, rw)))
-    t2 = time.perf_counter()
-    seconds["luma"] += t1 - t0
-    seconds["inference"] += t2 - t1
-    for i, frame in enumerate(batch):
-        out.put(_Colored(frame, ab_nhw2[i], ab_size_l(l_net[i], ab_nhw2.shape[1:3])))
+    seconds["inference"] += time.perf_counter() - t0
+    for i, item in enumerate(batch):
+        item.ab_small = ab_nhw2[i]
 
 
 class _PreviewSampler:

@@ -4,8 +4,13 @@
 exactly) and blends it with the current prediction; the blend weight drops to zero where the warp is
 unreliable (forward-backward disagreement, pixels leaving the frame, L that does not match after the warp,
 a warped colour very far from the new prediction), so moving objects keep their colour without smearing or
-trailing. Everything runs at the ab resolution (about 64 x 112 for 480p), a few milliseconds per frame on
-one core.
+trailing. Everything runs at the ab resolution (56 x 96 for 480p and 1080p alike), a few milliseconds per
+frame on one core.
+
+Two stages, so that they can run on different threads: MotionAnalyzer (flow to the previous frame, scene
+cuts) runs before the network and tells NetworkSchedule whether this frame needs the network at all
+(--network-every); TemporalSmoother.blend then smooths a prediction, or carries the previous frame's colour
+by the motion into a frame the network skipped.
 """
 
 from __future__ import annotations
@@ -36,6 +41,11 @@ class TemporalOptions(Options):
                              flag="--temporal-strength", at_least=0.0, at_most=1.0)
     cut_threshold: float = option(DEFAULT_CUT_THRESHOLD, "Scene-cut sensitivity; smoothing restarts at each cut "
                                   "(lower finds more cuts).", above=1.0)
+    # 4: the largest of 1, 2, 3, 4, 6 within +1% ab error of every frame on a tuning clip (Big Buck Bunny);
+    # the motion limits below usually run it sooner (scripts/bench_temporal.py, MODEL_CARD.md)
+    network_every: int = option(4, "Run the network on at least every N-th frame; in between, while little moves, "
+                                "the colour is carried from the last network frame by the motion (1: every "
+                                "frame). The first frame of each shot always runs it.", at_least=1)
 
 
 def l_to_u8(l_hw: np.ndarray) -> np.ndarray:
@@ -94,60 +104,157 @@ def warp_reliability(flow_back: np.ndarray, flow_fwd: np.ndarray, map_x: np.ndar
 
 
 @dataclass
-class _State:
-    l_u8: np.ndarray
-    l: np.ndarray
-    ab: np.ndarray  # the smoothed ab returned for the previous frame
+class Motion:
+    """One frame's motion analysis (MotionAnalyzer), handed on to TemporalSmoother.blend.
+
+    ``flow_back`` and the fields after it are None on the first frame of a shot (and of the film).
+    """
+
+    index: int  # 0-based, counted over the analyser's calls
+    l: np.ndarray  # (h, w) L units at the ab resolution
+    l_u8: np.ndarray  # the same, as uint8 for the optical flow
+    cut: bool = False  # the first frame of a new shot (never the film's first frame)
+    flow_back: np.ndarray | None = None  # (h, w, 2) frame t -> t-1
+    map_x: np.ndarray | None = None
+    map_y: np.ndarray | None = None
+    l_prev_warped: np.ndarray | None = None  # L of frame t-1 warped into frame t
+    change: float = 0.0  # motion-compensated L change from frame t-1 (scenecut.change_score)
+    shift: float = 0.0  # mean motion from frame t-1, ab pixels
+
+    @property
+    def follows(self) -> bool:
+        """Whether the previous frame is in the same shot, so its colour may be carried here."""
+        return self.flow_back is not None
 
 
-class TemporalSmoother:
-    """Call once per frame, in order: (L (h, w) L units, predicted ab (h, w, 2) Lab units) -> smoothed ab.
+class MotionAnalyzer:
+    """Call once per frame, in order: L (h, w) at the ab resolution -> Motion. Finds the scene cuts.
 
-    ``cuts`` lists the 0-based indices (counted over calls) of frames found to start a new shot; the
-    smoothing state is reset there so no colour leaks across the cut. Cuts are detected in every mode.
+    ``cuts`` lists the 0-based indices of frames found to start a new shot.
     """
 
     cuts: list[int]
 
-    def __init__(self, options: TemporalOptions | None = None):
-        self.options = options or TemporalOptions()
-        self.blend = min(self.options.strength, MAX_BLEND)
+    def __init__(self, cut_threshold: float = DEFAULT_CUT_THRESHOLD):
         self.cuts = []
         self._motion = MotionEstimator()
-        self._detector = SceneCutDetector(self.options.cut_threshold)
-        self._state: _State | None = None
+        self._detector = SceneCutDetector(cut_threshold)
+        self._prev: Motion | None = None
         self._frames = 0
 
     def reset(self) -> None:
         """Forget the previous frame (as at a cut); the frame count and ``cuts`` go on."""
-        self._state = None
+        self._prev = None
         self._detector.reset()
+
+    def __call__(self, l_small: np.ndarray) -> Motion:
+        l_cur = np.ascontiguousarray(l_small, dtype=np.float32)
+        motion = Motion(self._frames, l_cur, l_to_u8(l_cur))
+        self._frames += 1
+        prev, self._prev = self._prev, motion
+        if prev is None or prev.l.shape != l_cur.shape:
+            return motion
+        flow_back = self._motion.flow(motion.l_u8, prev.l_u8)
+        map_x, map_y = self._motion.coords(flow_back)
+        l_prev_warped = self._motion.warp(prev.l, map_x, map_y)
+        change = change_score(l_cur, l_prev_warped)
+        if self._detector.update(change):
+            self.cuts.append(motion.index)
+            motion.cut = True
+            return motion
+        motion.flow_back, motion.map_x, motion.map_y, motion.l_prev_warped = flow_back, map_x, map_y, l_prev_warped
+        motion.change = change
+        motion.shift = float(np.sqrt(np.einsum("hwc,hwc->hw", flow_back, flow_back)).mean())
+        return motion
+
+
+# Frames whose colour is carried from the last network frame instead of predicted (--network-every): only
+# while what changed since that frame is small, so the carried colour stays where it belongs.
+CARRY_MAX_CHANGE = 3.0  # L units of motion-compensated change, summed since the last network frame
+CARRY_MAX_SHIFT = 3.0  # ab pixels of motion (~5% of the frame's height), summed since the last network frame
+
+
+class NetworkSchedule:
+    """Decides, frame by frame in order, whether the network must run or the colour can be carried.
+
+    The network runs on the first frame of each shot, at least every ``every`` frames, and as soon as the
+    motion or the motion-compensated change summed since its last run passes CARRY_MAX_SHIFT / CARRY_MAX_CHANGE.
+    ``every`` = 1 runs it on every frame.
+    """
+
+    def __init__(self, every: int = 1):
+        self.every = max(1, every)
+        self._since = 0
+        self._change = 0.0
+        self._shift = 0.0
+
+    def __call__(self, motion: Motion) -> bool:
+        self._since += 1
+        self._change += motion.change
+        self._shift += motion.shift
+        run = (not motion.follows or self._since >= self.every or self._change > CARRY_MAX_CHANGE
+               or self._shift > CARRY_MAX_SHIFT)
+        if run:
+            self._since, self._change, self._shift = 0, 0.0, 0.0
+        return run
+
+
+class TemporalSmoother:
+    """Blends each frame's predicted ab with the previous frame's smoothed ab, warped by the motion.
+
+    Use ``blend(motion, ab)`` with a MotionAnalyzer's output (ab None: no prediction for this frame, its
+    colour is the previous frame's carried by the motion), or call it with (L (h, w), ab (h, w, 2)) to do
+    both. ``cuts`` are the analyser's: the state is reset there, so no colour leaks across a cut.
+    """
+
+    def __init__(self, options: TemporalOptions | None = None):
+        self.options = options or TemporalOptions()
+        self.blend_weight = min(self.options.strength, MAX_BLEND)
+        self.analyzer = MotionAnalyzer(self.options.cut_threshold)
+        self._estimator = MotionEstimator()  # its own: blend may run on another thread than the analyser
+        self._prev: tuple[Motion, np.ndarray] | None = None  # the previous frame and its smoothed ab
+
+    @property
+    def cuts(self) -> list[int]:
+        return self.analyzer.cuts
+
+    def reset(self) -> None:
+        """Forget the previous frame (as at a cut); the frame count and ``cuts`` go on."""
+        self.analyzer.reset()
+        self._prev = None
 
     def __call__(self, l_small: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
         if l_small.shape != ab_small.shape[:2] or ab_small.ndim != 3 or ab_small.shape[2] != 2:
             raise ValueError(f"expected L (h, w) and ab (h, w, 2), got {l_small.shape} and {ab_small.shape}")
-        index = self._frames
-        self._frames += 1
-        l_cur = np.ascontiguousarray(l_small, dtype=np.float32)
-        ab_cur = np.ascontiguousarray(ab_small, dtype=np.float32)
-        l_u8 = l_to_u8(l_cur)
-        prev, out = self._state, ab_cur
-        if prev is not None and prev.l.shape == l_cur.shape:
-            flow_back = self._motion.flow(l_u8, prev.l_u8)  # (h, w, 2): frame t -> t-1
-            map_x, map_y = self._motion.coords(flow_back)
-            l_prev_warped = self._motion.warp(prev.l, map_x, map_y)
-            if self._detector.update(change_score(l_cur, l_prev_warped)):
-                self.cuts.append(index)
-            elif self.options.mode == "ema" and self.blend > 0:
-                out = ab_cur + self.blend * (prev.ab - ab_cur)
-            elif self.options.mode == "flow" and self.blend > 0:
-                flow_fwd = self._motion.flow(prev.l_u8, l_u8)  # frame t-1 -> t
-                trust = warp_reliability(flow_back, flow_fwd, map_x, map_y, l_cur, l_prev_warped)
-                ab_prev_warped = self._motion.warp(prev.ab, map_x, map_y)
-                # A warped colour far from the new prediction is more likely a half-pixel slip across an
-                # object's edge than flicker: trust it less, so edges leave no one-pixel trail.
-                gap = ab_prev_warped - ab_cur
-                trust *= np.exp(np.einsum("hwc,hwc->hw", gap, gap) * (-1.0 / AB_TOLERANCE**2))
-                out = ab_cur + (self.blend * trust)[..., None] * (ab_prev_warped - ab_cur)
-        self._state = _State(l_u8=l_u8, l=l_cur, ab=out)
+        return self.blend(self.analyzer(l_small), ab_small)
+
+    def blend(self, motion: Motion, ab_small: np.ndarray | None) -> np.ndarray:
+        prev = self._prev if motion.follows else None
+        if ab_small is None:
+            if prev is None:
+                raise ValueError(f"frame {motion.index}: no prediction and no previous frame to carry colour from")
+            out = self._warp(prev[1], motion)  # carried: the previous frame's colour, moved with the picture
+        else:
+            ab_cur = np.ascontiguousarray(ab_small, dtype=np.float32)
+            out = ab_cur if prev is None else self._smooth(motion, prev[0], prev[1], ab_cur)
+        self._prev = (motion, out)
         return out
+
+    @staticmethod
+    def _warp(ab: np.ndarray, motion: Motion) -> np.ndarray:
+        return MotionEstimator.warp(ab, motion.map_x, motion.map_y)
+
+    def _smooth(self, motion: Motion, prev: Motion, prev_ab: np.ndarray, ab_cur: np.ndarray) -> np.ndarray:
+        if self.options.mode == "ema" and self.blend_weight > 0:
+            return ab_cur + self.blend_weight * (prev_ab - ab_cur)
+        if self.options.mode != "flow" or self.blend_weight <= 0:
+            return ab_cur
+        flow_fwd = self._estimator.flow(prev.l_u8, motion.l_u8)  # frame t-1 -> t
+        trust = warp_reliability(motion.flow_back, flow_fwd, motion.map_x, motion.map_y, motion.l,
+                                 motion.l_prev_warped)
+        ab_prev_warped = self._warp(prev_ab, motion)
+        # A warped colour far from the new prediction is more likely a half-pixel slip across an
+        # object's edge than flicker: trust it less, so edges leave no one-pixel trail.
+        gap = ab_prev_warped - ab_cur
+        trust *= np.exp(np.einsum("hwc,hwc->hw", gap, gap) * (-1.0 / AB_TOLERANCE**2))
+        return ab_cur + (self.blend_weight * trust)[..., None] * (ab_prev_warped - ab_cur)
