@@ -53,3 +53,29 @@ def test_full_rgb_keeps_the_input_l() -> None:
     rgb = YuvComposer.full_rgb(gray, ab)
     l_out = lab.rgb_to_lab(rgb)[..., 0]
     assert np.abs(l_out - lab.gray_to_l(gray)).mean() < 0.5
+
+
+def test_reduced_grid_adds_under_half_a_lab_unit_at_1080p() -> None:
+    """Cb/Cr computed on the reduced grid and scaled up vs. computed at chroma resolution: mean colour
+    difference of the decoded pictures (Lab units) under 0.5 on a 1080p frame with hard edges, film grain
+    and saturated colour (scripts/bench_chroma.py measures real pictures)."""
+    height, width = 1080, 1920
+    rng = np.random.default_rng(4)
+    gray = smooth_colour_image(height, width, seed=5).mean(axis=2)
+    for _ in range(12):  # hard-edged objects
+        y, x = rng.integers(0, height - 200), rng.integers(0, width - 300)
+        gray[y:y + rng.integers(20, 200), x:x + rng.integers(20, 300)] = rng.integers(10, 245)
+    grain = cv2.GaussianBlur(rng.normal(0, 1, (height, width)).astype(np.float32), (0, 0), 1.0)
+    gray = np.clip(gray + 8 * grain / grain.std(), 0, 255).astype(np.uint8)
+    ab = cv2.resize(rng.normal(0, 35, (6, 10, 2)).astype(np.float32), (96, 56), interpolation=cv2.INTER_CUBIC)
+    fast = YuvComposer(width, height, "yuv420p", AVCOL_SPC_BT709)
+    exact = YuvComposer(width, height, "yuv420p", AVCOL_SPC_BT709, work_lines=0)
+    assert fast.work_size == (480, 270) and exact.work_size == (960, 540)
+    out, ref = fast.compose(gray, ab), exact.compose(gray, ab)
+    np.testing.assert_array_equal(out.to_ndarray()[:height], ref.to_ndarray()[:height])  # luma untouched
+    ref_lab = lab.rgb_to_lab(ref.to_ndarray(format="rgb24"))
+    delta = np.linalg.norm(lab.rgb_to_lab(out.to_ndarray(format="rgb24")) - ref_lab, axis=-1)
+    assert delta.mean() < 0.5, delta.mean()
+    # the measure can tell: the same frame with its colour shifted by 2 Lab units is well past it
+    shifted = fast.compose(gray, ab + 2.0)
+    assert np.linalg.norm(lab.rgb_to_lab(shifted.to_ndarray(format="rgb24")) - ref_lab, axis=-1).mean() > 1.0
