@@ -28,7 +28,15 @@ _SPC_TO_SWS = {AVCOL_SPC_BT709: "itu709", AVCOL_SPC_BT470BG: "itu601", AVCOL_SPC
 X264_LIKE = ("libx264", "libx265")
 # x264 "medium" costs ~4x "veryfast" on CCTV-like footage (26 vs 123 fps at 768x576 on 2 cores): on a CPU
 # the encoder would take more time than the network. Slower presets only shrink the file at a given crf.
-DEFAULT_PRESET = "veryfast"
+# Above 720p even veryfast is most of the work (30 fps for a 1080p encode alone on 2 cores): superfast
+# encodes 1080p 1.7x faster, at the same crf, for files ~15% larger and 0.5 dB lower luma PSNR (still ~45 dB).
+PRESET_UP_TO_720P, PRESET_ABOVE_720P = "veryfast", "superfast"
+AUTO_PRESET_PIXELS = 1280 * 720
+
+
+def auto_preset(width: int, height: int) -> str:
+    """The x264/x265 preset ``--preset auto`` picks for this frame size."""
+    return PRESET_UP_TO_720P if width * height <= AUTO_PRESET_PIXELS else PRESET_ABOVE_720P
 
 
 @dataclass(frozen=True)
@@ -37,8 +45,9 @@ class EncoderOptions(Options):
 
     codec: str = option("libx264", "Video encoder (libx264, libx265, ...).")
     crf: int | None = option(18, "Encoder quality (lower is better).")
-    preset: str | None = option(DEFAULT_PRESET, "Encoder speed preset (libx264/libx265): slower presets make "
-                                "smaller files, not better colour.")
+    preset: str | None = option("auto", "Encoder speed preset (libx264/libx265): slower presets make smaller "
+                                f"files, not better colour. auto: {PRESET_UP_TO_720P} up to 1280x720, "
+                                f"{PRESET_ABOVE_720P} above (the encoder is most of the work at 1080p).")
     audio: str = option("copy", "copy: audio packets untouched (re-encoded, with a warning, only where the output "
                         "container cannot hold the codec); reencode: always re-encode; none: drop audio and "
                         "subtitle streams.", choices=("copy", "reencode", "none"),
@@ -128,9 +137,10 @@ class VideoWriter:
         opts: dict[str, str] = {}
         if options.crf is not None and codec.name.startswith(("libx26", "libvpx", "libaom", "libsvtav1")):
             opts["crf"] = str(options.crf)
-        numeric_preset = codec.name == "libsvtav1" and (options.preset or "").isdigit()
-        if options.preset and (codec.name in X264_LIKE or numeric_preset):
-            opts["preset"] = options.preset
+        preset = auto_preset(info.width, info.height) if options.preset == "auto" else options.preset
+        numeric_preset = codec.name == "libsvtav1" and (preset or "").isdigit()
+        if preset and (codec.name in X264_LIKE or numeric_preset):
+            opts["preset"] = preset
         if codec.name == "libx265":
             opts["x265-params"] = "log-level=error"
         stream.options = opts
