@@ -8,10 +8,11 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from media import decode_video, garbage_packet, make_clip, remux, video_packet_times
+from media import decode_video, garbage_packet, gray_frame, make_clip, remux, video_packet_times
 
 from filmcolor.errors import InputError
 from filmcolor.video.reader import LumaFrame, ReaderOptions, VideoReader
+from filmcolor.video.writer import EncoderOptions, VideoWriter
 
 FPS = 25
 STEP = 1 / FPS
@@ -102,6 +103,142 @@ def test_variable_frame_rate_is_left_as_it_is(tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "vfr.mp4", frames=14, vfr=True, bframes=False)
     times, repeated, warnings = read_times(clip)
     assert times == pytest.approx(decode_video(clip)[0]) and not any(repeated) and warnings == []
+
+
+def _move_video_packet(src: Path, dst: Path, packet: int, after: int) -> Path:
+    """Copy ``src`` with its ``packet``-th video packet stored after its ``after``-th, each keeping its pts: an
+    intra-only decoder then returns that frame late, as damage made the H.264 decoder do (issue 14, MKV seed 10).
+    The dts are renumbered 0, 1, 2... ticks so that they stay increasing and never above a pts."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        stream = out.add_stream_from_template(inp.streams.video[0])
+        packets = [p for p in inp.demux(inp.streams.video[0]) if p.size]
+        order = [n for n in range(len(packets)) if n != packet]
+        order.insert(order.index(after) + 1, packet)
+        for dts, n in enumerate(order):
+            packets[n].dts = dts
+            packets[n].stream = stream
+            out.mux(packets[n])
+    return dst
+
+
+def test_a_frame_returned_late_is_dropped_and_the_frames_after_it_keep_their_timestamps(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "clip.mkv", frames=40, fps=FPS, codec="mjpeg", pix_fmt="yuvj420p")
+    late = _move_video_packet(clip, tmp_path / "late.mkv", packet=13, after=25)
+    with av.open(str(late)) as container:  # the bug's input: 0.52 s comes back after 1.00 s
+        returned = [round(float(f.pts * f.time_base), 2) for f in container.decode(video=0)]
+    assert returned[12:15] == [0.48, 0.56, 0.60] and returned[24:27] == [1.0, 0.52, 1.04]
+
+    with VideoReader(late) as reader:
+        frames = [item for item in reader if isinstance(item, LumaFrame)]
+    times = [float(f.pts * reader.info.time_base) for f in frames]
+    expected = [i * STEP for i in range(40) if i != 13]
+    assert times == pytest.approx(expected)  # every intact timestamp kept: nothing pushed one frame late
+    assert not any(f.repeated for f in frames)
+    pictures = np.stack([gray_frame(i, 64, 96).astype(np.float32) for i in range(40)])
+    shown = [int(((pictures - f.gray.astype(np.float32)) ** 2).mean(axis=(1, 2)).argmin()) for f in frames]
+    assert shown == [i for i in range(40) if i != 13]  # and each picture stays at its own time
+    assert [w for w in reader.warnings if "dropped" in w] == [
+        "1 frame(s) the decoder returned after later ones dropped at 0.52 s (input time): their time had passed"]
+    assert not any("damaged timestamp" in w for w in reader.warnings), reader.warnings
+
+
+def test_frames_that_jump_ahead_and_come_back_name_the_input(tmp_path: Path) -> None:
+    """Five blocks 3 s ahead (a damaged cluster time), then the rest at their own times: the frames after the jump
+    all come back late. Moving them pushed the rest of the film 3 s late; dropping them would lose it: one line."""
+    clip = make_clip(tmp_path / "clip.mkv", frames=40, fps=FPS, codec="mjpeg", pix_fmt="yuvj420p")
+    damaged = tmp_path / "damaged.mkv"
+    _shift_block_times(clip, damaged, "video", range(10, 15), 3000)
+    with pytest.raises(InputError) as err, VideoReader(damaged) as reader:
+        list(reader)
+    assert str(err.value) == f"{damaged}: damaged video timestamps: the frames jump ahead to 3.56 s and go back " \
+                             "to 0.60 s"
+
+
+def _shift_block_times(path: Path, dst: Path, stream_type: str, packets: range, ms: int) -> list[float]:
+    """Copy a Matroska file with the block timestamps of its ``packets`` (n-th packets of its first
+    ``stream_type`` stream) moved by ``ms``: damaged bytes in a block header, the data untouched. Returns the
+    original times (s) of those packets."""
+    data = bytearray(path.read_bytes())
+    times = []
+    with av.open(str(path)) as container:
+        stream = getattr(container.streams, stream_type)[0]
+        for n, packet in enumerate(p for p in container.demux(stream) if p.size):
+            if n in packets:  # pos: the block's track number (one byte here), then its int16 time, in ms
+                assert data[packet.pos] == 0x80 | (stream.index + 1)
+                at = packet.pos + 1
+                data[at:at + 2] = (int.from_bytes(data[at:at + 2], "big", signed=True) + ms).to_bytes(2, "big",
+                                                                                                    signed=True)
+                times.append(float(packet.pts * packet.time_base))
+    dst.write_bytes(bytes(data))
+    return times
+
+
+def _copy_through_writer(src: Path, out: Path) -> list[str]:
+    """What the pipeline does, without the network: read ``src``, write its gray frames, copy its sound."""
+    with VideoReader(src) as reader:
+        writer = VideoWriter(out, reader.info, EncoderOptions(preset="ultrafast"), reader.passthrough)
+        try:
+            for item in reader:
+                if isinstance(item, LumaFrame):
+                    writer.write(np.repeat(item.gray[..., None], 3, axis=2), item.pts)
+                else:
+                    writer.mux(item)
+        finally:
+            writer.close()
+    return reader.warnings + writer.warnings
+
+
+def _audio_packet_times(path: Path) -> list[tuple[float, bytes]]:
+    with av.open(str(path)) as container:
+        return [(float(p.pts * p.time_base), bytes(p)) for p in container.demux(audio=0) if p.size]
+
+
+@pytest.fixture(scope="module")
+def mkv_with_sound(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("mkv") / "clip.mkv", frames=40, fps=FPS, codec="mjpeg",
+                     pix_fmt="yuvj420p", audio="aac")
+
+
+def test_an_audio_packet_with_a_damaged_timestamp_is_dropped_and_the_rest_copied(tmp_path: Path,
+                                                                                  mkv_with_sound: Path) -> None:
+    clean = _audio_packet_times(mkv_with_sound)
+    n = min(range(len(clean)), key=lambda i: abs(clean[i][0] - 1.131))
+    [was] = _shift_block_times(mkv_with_sound, tmp_path / "damaged.mkv", "audio", range(n, n + 1), 7424)
+    damaged = _audio_packet_times(tmp_path / "damaged.mkv")
+    assert damaged[n][0] == pytest.approx(was + 7.424) and damaged[n + 1] == clean[n + 1]  # the issue's input
+
+    warnings = _copy_through_writer(tmp_path / "damaged.mkv", tmp_path / "out.mkv")  # was: OutputError
+    assert [w for w in warnings if "audio" in w] == [
+        f"audio stream #1: 1 packet(s) with a damaged timestamp dropped at {was:.2f} s (input time)"]
+    copied = _audio_packet_times(tmp_path / "out.mkv")
+    kept = clean[:n] + clean[n + 1:]
+    assert [data for _, data in copied] == [data for _, data in kept]  # every other packet, bit-identical
+    shifts = [t - t_in for (t, _), (t_in, _) in zip(copied, kept, strict=True)]
+    assert max(shifts) - min(shifts) < 1e-6  # and at its own time (the muxer may move the whole stream)
+
+    with pytest.raises(InputError) as err, VideoReader(tmp_path / "damaged.mkv", ReaderOptions(on_error="fail")) as r:
+        list(r)  # --on-error fail stops there instead
+    message = str(err.value)
+    assert message.startswith(f"{tmp_path / 'damaged.mkv'}: audio stream #1: damaged timestamp at {was:.2f}")
+    assert message.endswith(f" s (reads {was + 7.424:.3f} s)")
+
+    warnings = _copy_through_writer(mkv_with_sound, tmp_path / "clean.mkv")  # negative control
+    assert warnings == [] and _audio_packet_times(tmp_path / "clean.mkv") == clean
+
+
+def test_audio_timestamps_that_jump_ahead_and_back_name_the_input(tmp_path: Path, mkv_with_sound: Path) -> None:
+    """A run of packets a few seconds ahead (a damaged cluster time) cannot be undone once copied: one line."""
+    clean = _audio_packet_times(mkv_with_sound)
+    n = min(range(len(clean)), key=lambda i: abs(clean[i][0] - 0.5))
+    damaged = tmp_path / "damaged.mkv"
+    _shift_block_times(mkv_with_sound, damaged, "audio", range(n, n + 6), 3000)
+    with pytest.raises(InputError) as err, VideoReader(damaged) as reader:
+        list(reader)
+    message = str(err.value)
+    assert message.startswith(f"{damaged}: audio stream #1: timestamps go back") and "\n" not in message
+    assert "--no-audio" in message
+    with VideoReader(damaged, copy_streams=False) as reader:  # the way out it names works
+        assert sum(isinstance(item, LumaFrame) for item in reader) == 40
 
 
 def _corrupt(data: bytes, kind: str, rng: np.random.Generator) -> bytes:

@@ -10,7 +10,7 @@ import heapq
 import math
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -204,6 +204,8 @@ class VideoReader:
         start_pts = None if start <= 0 else round(self._offset_s / tb)
         end_s = None if duration is None else self._offset_s + duration
         self._timeline = timeline = _Timeline(self._default_step(), start_pts, end_s, tb)
+        copied = _PacketTimes(self.path, strict=self.options.on_error == "fail",
+                              shift_s=lambda: self._offset_s if start > 0 else 0.0)
         shift_pts: int | None = 0 if start <= 0 else None  # video pts subtracted on output
         index = 0
         last_gray: np.ndarray | None = None
@@ -254,17 +256,25 @@ class VideoReader:
                     return
                 start_at(pts)  # now, not when it is placed: the audio read meanwhile is shifted alike
             if held is not None:
-                yield from place(held[0], timeline.settle(held[1], pts))
+                settled = timeline.settle(held[1], pts)
+                if settled is not None:
+                    yield from place(held[0], settled)
+                elif timeline.dropped_in_a_row > _Timeline.MAX_DROPPED:  # the frames before jumped ahead
+                    back = float(timeline.dropped[-timeline.dropped_in_a_row] * tb) - self._stream_start_s
+                    ahead = float(timeline.last * tb) - self._stream_start_s  # type: ignore[operator]
+                    raise InputError(f"{self.path}: damaged video timestamps: the frames jump ahead to {ahead:.2f} s "
+                                     f"and go back to {back:.2f} s")
             held = None if frame is None or pts is None else (frame, pts)
 
         video_done = flushed = False
         for packet in self._demux():
             if packet.stream is not self.stream:
                 if self._keep_packet(packet, end_s):
-                    yield packet
+                    yield from copied.arrive(packet)
                 elif video_done and self._past_end(packet, end_s):
                     break
                 continue
+            yield from copied.passed(packet)
             if video_done:
                 continue
             flushed = not packet.size
@@ -281,7 +291,8 @@ class VideoReader:
                 yield from arrive(frame)
         yield from arrive(None)  # the last frame
         yield from place(None, None)  # and the frames lost to decode errors at the very end
-        self.warnings += timeline.warnings(self._stream_start_s)
+        yield from copied.arrive(None)  # the last packet of each copied stream
+        self.warnings += timeline.warnings(self._stream_start_s) + copied.warnings()
         if start <= 0 and duration is None:
             self._check_complete(index, timeline.last)
 
@@ -412,9 +423,11 @@ class _Timeline:
 
     Each frame is placed once the next one is known: a frame whose pts is out of place between its
     neighbours (a damaged timestamp: measured +0.19 s on one Matroska block), or that has none, takes the
-    slot one frame step after the frame before it. A repeat keeps at least half a frame step from its
-    neighbours.
+    slot one frame step after the frame before it, unless it is a frame the decoder returned late (see
+    ``settle``): that one is dropped. A repeat keeps at least half a frame step from its neighbours.
     """
+
+    MAX_DROPPED = 10  # late frames in a row: more say that the frames before them jumped ahead
 
     def __init__(self, step: int, start_pts: int | None, end_s: float | None, time_base: Fraction):
         self._rate_step = step  # from the stream's frame rate, until the frames themselves say
@@ -423,6 +436,9 @@ class _Timeline:
         self.end_s = end_s
         self.time_base = time_base
         self.last: int | None = None  # pts of the last frame placed
+        self.first: int | None = None  # pts of the first frame placed
+        self._placed: deque[int] = deque(maxlen=64)  # pts of the last frames placed, repeats included
+        self._moved: set[int] = set()  # pts given to frames that were not their own (retimed or guessed)
         self._expected: list[int] = []  # heap: pts of packets sent whose frames have not come back yet
         self._sent_max: int | None = None
         self._errors: deque[int] = deque()  # per unexplained decode error: the highest pts sent by then
@@ -430,6 +446,8 @@ class _Timeline:
         self.retimed: list[int] = []  # pts given to frames whose own pts was out of place
         self.guessed: list[int] = []  # pts given to frames that had none
         self.skipped: list[int] = []  # corrupt frames before the first good one: nothing to repeat yet
+        self.dropped: list[int] = []  # own pts of frames returned after their time had passed
+        self.dropped_in_a_row = 0  # since the last frame placed
 
     @property
     def step(self) -> int:
@@ -466,16 +484,26 @@ class _Timeline:
             return pts
         guess = after + self.step if after is not None else 0
         self.guessed.append(guess)
+        self._moved.add(guess)
         return guess
 
-    def settle(self, pts: int, next_pts: int | None) -> int:
-        """The pts a frame gets, knowing the next frame's pts (None at the end).
+    def settle(self, pts: int, next_pts: int | None) -> int | None:
+        """The pts a frame gets, knowing the next frame's pts (None at the end); None: the frame is dropped.
 
         Decoders return frames in presentation order, so a frame whose pts is out of order between its
         neighbours has a damaged pts, not a wrong place: it takes the grid slot one frame step after the
         frame before it (measured on an MP4 whose composition offsets were damaged: all 48 decodable frames
         kept, evenly timed, where dropping the out-of-order ones kept 40 and moving them half-way between
-        their neighbours broke the even timing).
+        their neighbours broke the even timing). There, the slot a frame's own pts names holds a frame that
+        was itself moved there, so each frame moved makes room for the next.
+
+        A damaged decoder can also return a frame late, at its own, intact pts (measured on a damaged H.264
+        Matroska clip: the frame at 0.52 s came back after the one at 1.00 s). Its slot already passed,
+        empty; moving it to the slot after the last frame took the next frame's own slot, that frame took
+        the one after, and so on: every later frame one frame late, the picture behind its sound. So when
+        the slot after the last frame is the next frame's own, a late frame is dropped instead, unless the
+        slot its pts names holds a frame moved there (the chain above, which the next frames end) or is
+        before the first frame.
         """
         last = self.last
         if last is None:
@@ -487,9 +515,23 @@ class _Timeline:
             return pts  # in order (a variable frame rate may space frames closer than half a step)
         else:
             new = last + self.step
+            if pts <= last and next_pts is not None and next_pts - new < self.step / 2 and self._passed(pts):
+                self._forget(pts)
+                self.dropped.append(pts)
+                self.dropped_in_a_row += 1
+                return None
         self._forget(pts)
         self.retimed.append(new)
+        self._moved.add(new)
         return new
+
+    def _passed(self, pts: int) -> bool:
+        """Whether the slot ``pts`` names, behind the last frame placed, passed empty or with a frame at its
+        own pts; not when it holds a frame moved there, or is before the first frame."""
+        near = [q for q in self._placed if abs(q - pts) < self.step / 2]
+        if not near:
+            return self.first is not None and pts > self.first
+        return min(near, key=lambda q: abs(q - pts)) not in self._moved
 
     def place(self, pts: int | None, can_repeat: bool, can_show: bool) -> tuple[list[int], bool]:
         """(pts of the repeats owed before a frame at ``pts``, whether that frame is shown).
@@ -507,16 +549,22 @@ class _Timeline:
             if self._errors and can_repeat and fits:
                 self._errors.popleft()
                 missing.append(lost)
-                self.last = lost
+                self._placed_at(lost)
         self.repaired += missing
         if pts is None:
             return missing, False
         self._forget(pts)
         if can_show:
-            self.last = pts
+            self._placed_at(pts)
         else:
             self.skipped.append(pts)
         return missing, can_show
+
+    def _placed_at(self, pts: int) -> None:
+        self.last = pts
+        self.dropped_in_a_row = 0
+        self.first = pts if self.first is None else self.first
+        self._placed.append(pts)
 
     def _forget(self, pts: int) -> None:
         if pts in self._expected:
@@ -530,13 +578,117 @@ class _Timeline:
                  (self.retimed, "{n} frame(s) with a damaged timestamp placed one frame after the one before "
                   "at {} s"),
                  (self.guessed, "{n} frame(s) without a timestamp placed one frame apart at {} s"),
-                 (self.skipped, "{n} corrupt frame(s) before the first good one skipped at {} s"))
+                 (self.skipped, "{n} corrupt frame(s) before the first good one skipped at {} s"),
+                 (self.dropped, "{n} frame(s) the decoder returned after later ones dropped at {} s (input time): "
+                  "their time had passed"))
         out = []
         for pts_list, what in kinds:
             if pts_list:
                 seconds = [float(p * self.time_base) - stream_start_s for p in pts_list]
                 out.append(what.format(_spans(seconds, 1.5 * float(self.step * self.time_base)), n=len(pts_list)))
         return out
+
+
+class _PacketTimes:
+    """Checks the timestamps of the copied (audio, subtitle) streams' packets; a damaged one is dropped.
+
+    The muxer refuses a packet whose dts goes back (audio: or repeats), and one refused packet failed the
+    whole run with an error about the output: a damaged Matroska block time (1.131 s read as 8.555 s) was
+    copied, and the next packet, at 1.152 s, was refused. Each packet is released once the next one of its
+    stream is known: a packet whose dts goes back, or whose pts is before its dts, is dropped, and so is one
+    ahead of the packet after it (the one further from where the stream had got to is the damaged one).
+    ``strict``: raise InputError instead. Packets kept are untouched. A packet is released without waiting
+    for the next one once the demuxer is ``WAIT_S`` past it (a sparse subtitle stream, a sound track that
+    ends before the film), so that the muxer still gets every stream in time order.
+
+    A run of packets ahead and then back (a damaged cluster time) cannot be undone once the run is copied:
+    more than ``MAX_DROPPED`` packets in a row dropped raise InputError.
+    """
+
+    MAX_DROPPED = 10
+    WAIT_S = 1.0
+
+    def __init__(self, path: Path, strict: bool, shift_s: Callable[[], float]):
+        self.path = path
+        self.strict = strict
+        self.shift_s = shift_s  # input seconds - packet seconds: --start moves the packets kept
+        self._held: dict[int, av.Packet] = {}  # per stream: the packet waiting for its successor
+        self._kept: dict[int, tuple[int, int]] = {}  # per stream: (dts, dts + duration) of the last packet kept
+        self._in_a_row: dict[int, int] = {}  # per stream: packets dropped since the last one kept
+        self._dropped: dict[int, tuple[str, list[float]]] = {}  # per stream: (type, seconds where dropped)
+
+    def arrive(self, packet: av.Packet | None) -> Iterator[av.Packet]:
+        """Packets released by ``packet``'s arrival: its stream's one before it, unless damaged. None: the end."""
+        if packet is None:
+            held, self._held = list(self._held.values()), {}
+            for h in held:
+                yield from self._settle(h, None)
+            return
+        held = self._held.get(packet.stream.index)
+        self._held[packet.stream.index] = packet
+        if held is not None:
+            yield from self._settle(held, packet)
+
+    def passed(self, packet: av.Packet) -> Iterator[av.Packet]:
+        """The held packets the demuxer, now at ``packet`` (any stream, not shifted), is ``WAIT_S`` past."""
+        t = _dts(packet)
+        if t is None or not self._held:
+            return
+        now = float(t * packet.time_base) - self.shift_s()
+        for index, held in list(self._held.items()):
+            t_held = _dts(held)
+            if t_held is not None and float(t_held * held.time_base) < now - self.WAIT_S:
+                del self._held[index]
+                yield from self._settle(held, None)
+
+    def input_seconds(self, seconds: float) -> float:
+        return seconds + self.shift_s()
+
+    def _settle(self, packet: av.Packet, after: av.Packet | None) -> Iterator[av.Packet]:
+        index, t = packet.stream.index, _dts(packet)
+        if t is None or not self._damaged(packet, t, after):
+            self._in_a_row[index] = 0
+            if t is not None:
+                self._kept[index] = (t, t + max(0, packet.duration or 0))
+            yield packet
+            return
+        kind, seconds = packet.stream.type, float(t * packet.time_base)
+        kept = self._kept.get(index)
+        at = kept[1] if kept else _dts(after) if after is not None else None  # where the stream had got to
+        where = self.input_seconds(float(at * packet.time_base) if at is not None else seconds)
+        if self.strict:
+            raise InputError(f"{self.path}: {kind} stream #{index}: damaged timestamp at {where:.3f} s "
+                             f"(reads {self.input_seconds(seconds):.3f} s)")
+        self._in_a_row[index] = self._in_a_row.get(index, 0) + 1
+        if self._in_a_row[index] > self.MAX_DROPPED and kept is not None:
+            last = self.input_seconds(float(kept[0] * packet.time_base))
+            raise InputError(f"{self.path}: {kind} stream #{index}: timestamps go back from {last:.2f} s to "
+                             f"{self.input_seconds(seconds):.2f} s (damaged; --no-audio colours the video "
+                             "without the other streams)")
+        self._dropped.setdefault(index, (kind, []))[1].append(where)
+
+    def _damaged(self, packet: av.Packet, t: int, after: av.Packet | None) -> bool:
+        if packet.pts is not None and packet.dts is not None and packet.pts < packet.dts:
+            return True
+        t_next = _dts(after) if after is not None else None
+        kept = self._kept.get(packet.stream.index)
+        if kept is None:  # the first packet: ahead of the next one, keeping it would drop every one before it
+            return t_next is not None and t_next < t
+        last, end = kept
+        if t < last or (t == last and packet.stream.type != "subtitle"):
+            return True  # what the muxer refuses (equal subtitle times are allowed)
+        if t_next is not None and last < t_next < t:  # one of the two is out of place
+            return abs(t - end) > abs(t_next - (end + max(0, packet.duration or 0)))
+        return False
+
+    def warnings(self) -> list[str]:
+        return [f"{kind} stream #{index}: {len(seconds)} packet(s) with a damaged timestamp dropped at "
+                f"{_spans(seconds, 0.5)} s (input time)" for index, (kind, seconds) in sorted(self._dropped.items())]
+
+
+def _dts(packet: av.Packet) -> int | None:
+    """The packet's dts, else its pts: the time the muxer checks."""
+    return packet.dts if packet.dts is not None else packet.pts
 
 
 def _spans(seconds: list[float], gap: float, shown: int = 5) -> str:
