@@ -18,6 +18,8 @@ def run() -> None:
     previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(True))
     try:
         from filmcolor.cli import main
+
+        main.preload(sys.argv[1:])  # the command's own modules (torch, for some)
     except KeyboardInterrupt:  # raised by Python code on the way (before the handler above, or by a hook)
         interrupted.append(True)
     finally:

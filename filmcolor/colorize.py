@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import torch
-import torch.nn as nn
 
-from filmcolor import guide as guidance
 from filmcolor import lab
 from filmcolor.errors import ConfigError, InputError
-from filmcolor.models import takes_guide
-from filmcolor.runtime import Runner, TorchRunner
-from filmcolor.weights import WeightsMeta, load_model, resolve_weights
+from filmcolor.runtime import ModelFacts, Runner, cached_facts, note_facts
+from filmcolor.weights import WeightsMeta, load_model, read_meta, resolve_weights
+
+if TYPE_CHECKING:  # torch (~0.8 s to load) and guide.py (which needs it) load only when used: an automatic
+    import torch  # film on the CPU with cached ONNX graphs runs without them
+    import torch.nn as nn
+
+    from filmcolor import guide as guidance
+    from filmcolor.runtime import TorchRunner
 
 DEFAULT_RENDER_SIZE = 256  # photos
 # Video: chroma is low-frequency; 224 is the smallest size at which the shipped model keeps the quality
@@ -23,21 +30,38 @@ DEFAULT_RENDER_SIZE = 256  # photos
 DEFAULT_VIDEO_RENDER_SIZE = 224
 
 
-def choose_device(name: str = "auto") -> torch.device:
+def choose_device(name: str = "auto") -> str:
     """'auto' picks cuda, then mps, then cpu; an unavailable explicit device is a ConfigError."""
+    if name == "cpu" or (name == "auto" and not _gpu_possible()):
+        return "cpu"
+    if name not in ("auto", "mps") and not name.startswith("cuda"):
+        raise ConfigError(f"--device {name}: expected auto, cpu, cuda, cuda:N or mps")
+    import torch
+
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
+        return "cuda" if torch.cuda.is_available() else "mps" if mps else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"--device {name}: CUDA is not available on this machine (use --device cpu)")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+    if name == "mps" and not mps:
         raise ConfigError("--device mps: Apple MPS is not available on this machine (use --device cpu)")
-    if name not in ("cpu", "mps") and not name.startswith("cuda"):
-        raise ConfigError(f"--device {name}: expected auto, cpu, cuda, cuda:N or mps")
-    return torch.device(name)
+    return str(torch.device(name))
+
+
+GPU_DEVICE_NODES = ("/dev/nvidiactl", "/dev/dxg", "/dev/kfd")  # NVIDIA, WSL2 GPU passthrough, AMD ROCm
+
+
+def _gpu_possible() -> bool:
+    """False when torch certainly sees no GPU, known without loading it: a CPU-only torch build, or Linux
+    with none of the device nodes a GPU driver makes. Otherwise torch is asked (an 0.8 s import)."""
+    if "torch" in sys.modules:
+        return True
+    try:
+        if importlib.metadata.version("torch").endswith("+cpu"):
+            return False
+    except importlib.metadata.PackageNotFoundError:
+        return True  # the import that follows says what is missing
+    return not (sys.platform.startswith("linux") and not any(os.path.exists(p) for p in GPU_DEVICE_NODES))
 
 
 MAX_RENDER_ASPECT = 8  # a 2 x 300 strip would otherwise render at 256 x 38400
@@ -55,17 +79,22 @@ def render_shape(height: int, width: int, render_size: int, multiple: int) -> tu
 class Colorizer:
     """Predicts ab for L frames; the caller's full-resolution L is never passed through the network."""
 
-    def __init__(self, model: nn.Module, meta: WeightsMeta, path: Path | None = None, device: str = "auto",
-                 render_size: int = DEFAULT_RENDER_SIZE, runtime: str = "auto"):
+    def __init__(self, model: nn.Module | None, meta: WeightsMeta, path: Path | None = None, device: str = "auto",
+                 render_size: int = DEFAULT_RENDER_SIZE, runtime: str = "auto", facts: ModelFacts | None = None):
+        """``model`` None: built from ``path`` when first needed (``facts`` must then be given)."""
         if render_size < 32:
             raise ConfigError(f"--render-size {render_size}: must be at least 32")
-        self.model = model.eval()
+        if model is None and (path is None or facts is None):
+            raise ValueError("a Colorizer without a model needs its weights path and facts")
+        self._model = None if model is None else model.eval()
         self.meta = meta
         self.path = path
-        self.device = choose_device(device)
+        self.device_name = choose_device(device)
+        self.device_type = self.device_name.split(":")[0]
         self.render_size = render_size
-        self.size_multiple = int(getattr(model, "size_multiple", 32))
-        self.output_stride = int(getattr(model, "output_stride", 1))
+        self.facts = facts or ModelFacts.of(self._model)
+        self.size_multiple = self.facts.size_multiple
+        self.output_stride = self.facts.output_stride
         self.ab_gain = float(meta.info.get("ab_gain", 1.0))
         self.runtime = self._choose_runtime(runtime)
         self._runners: dict[tuple[int, int, int], Runner] = {}
@@ -75,9 +104,29 @@ class Colorizer:
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path | None = "default", device: str = "auto",
                         render_size: int = DEFAULT_RENDER_SIZE, runtime: str = "auto") -> Colorizer:
+        """The weights' metadata is read at once; the torch model is built when a runner needs it (ONNX
+        Runtime with graphs cached by an earlier run never does) or when this file is new to the cache."""
         path = resolve_weights(name_or_path)
-        model, meta = load_model(path)
-        return cls(model, meta, path=path, device=device, render_size=render_size, runtime=runtime)
+        facts = cached_facts(path) if path.exists() else None
+        if facts is None:
+            model, meta = load_model(path)
+            note_facts(path, ModelFacts.of(model))
+            return cls(model, meta, path=path, device=device, render_size=render_size, runtime=runtime)
+        return cls(None, read_meta(path), path=path, device=device, render_size=render_size, runtime=runtime,
+                   facts=facts)
+
+    @property
+    def model(self) -> nn.Module:
+        """The torch model (built from the weights file on first use)."""
+        if self._model is None:
+            self._model = load_model(self.path)[0].eval()
+        return self._model
+
+    @property
+    def device(self) -> torch.device:
+        import torch
+
+        return torch.device(self.device_name)
 
     @property
     def model_name(self) -> str:
@@ -87,8 +136,8 @@ class Colorizer:
         if runtime not in ("auto", "torch", "onnx"):
             raise ConfigError(f"--runtime {runtime}: expected auto, torch or onnx")
         if runtime == "auto":
-            return "onnx" if self.device.type == "cpu" and _onnx_available() else "torch"
-        if runtime == "onnx" and self.device.type != "cpu":
+            return "onnx" if self.device_type == "cpu" and _onnx_available() else "torch"
+        if runtime == "onnx" and self.device_type != "cpu":
             raise ConfigError("--runtime onnx runs on the CPU only; use --runtime torch with a GPU")
         return runtime
 
@@ -99,12 +148,14 @@ class Colorizer:
         if key not in self._runners:
             from filmcolor.runtime import OnnxRunner
 
-            self._runners[key] = OnnxRunner.for_shape(self.model, self.path, (n, 1, h, w))
+            self._runners[key] = OnnxRunner.for_shape(lambda: self.model, self.path, (n, 1, h, w))
         return self._runners[key]
 
     def _runner_torch(self) -> TorchRunner:
         """The torch runner (made once): the network on the GPU, and reference matching on any device."""
         if self._torch_runner is None:
+            from filmcolor.runtime import TorchRunner
+
             self._torch_runner = TorchRunner(self.model, self.device)
         return self._torch_runner
 
@@ -117,7 +168,7 @@ class Colorizer:
         if key not in self._split:
             from filmcolor.runtime import OnnxRunner
 
-            self._split[key] = tuple(OnnxRunner.for_shape(self.model, self.path, (n, 1, h, w), part=part)
+            self._split[key] = tuple(OnnxRunner.for_shape(lambda: self.model, self.path, (n, 1, h, w), part=part)
                                      for part in ("encode", "decode"))
         return self._split[key]
 
@@ -131,7 +182,7 @@ class Colorizer:
     @property
     def guided(self) -> bool:
         """Whether the model takes a colour guide (hints, references, keyframes)."""
-        return takes_guide(self.model)
+        return self.facts.guided
 
     def require_guided(self) -> None:
         if not self.guided:
@@ -155,11 +206,11 @@ class Colorizer:
         rh, rw = self.network_shape(height, width)
         l_norm = np.stack([self._network_input(l_nhw[i]) for i in range(n)])[:, None]  # (N, 1, h, w)
         if guides_n3hw is not None:
+            from filmcolor.guide import GUIDE_CHANNELS
+
             self.require_guided()
-            if guides_n3hw.shape != (n, guidance.GUIDE_CHANNELS, rh, rw):
-                raise ValueError(f"guides shaped {guides_n3hw.shape}, expected {(n, 3, rh, rw)}")
-        elif self.guided:
-            guides_n3hw = np.zeros((n, guidance.GUIDE_CHANNELS, rh, rw), np.float32)
+            if guides_n3hw.shape != (n, GUIDE_CHANNELS, rh, rw):
+                raise ValueError(f"guides shaped {guides_n3hw.shape}, expected {(n, GUIDE_CHANNELS, rh, rw)}")
         ab_norm = self._runner(n, rh, rw)(l_norm, guides_n3hw)  # (N, 2, h', w')
         return self._to_ab(ab_norm)
 
@@ -171,6 +222,10 @@ class Colorizer:
         and its L per cell (h/8, w/8), and
         returns its guide (3, h, w) at the render size, or None.
         """
+        import torch
+
+        from filmcolor import guide as guidance
+
         self.require_guided()
         n, height, width = l_nhw.shape
         rh, rw = self.network_shape(height, width)
@@ -193,15 +248,21 @@ class Colorizer:
         return np.ascontiguousarray(ab, dtype=np.float32)
 
     # ---- guidance ----
-    @torch.inference_mode()
     def match_features(self, l_hw: np.ndarray) -> torch.Tensor:
         """The encoder's unit features (C, h/8, w/8) of a picture at the render size, for reference matching."""
+        import torch
+
+        from filmcolor import guide as guidance
+
         self.require_guided()
         torch_runner = self._runner_torch()
-        return guidance.match_features(torch_runner.encode(self._network_input(l_hw)[None, None])).cpu()
+        with torch.inference_mode():
+            return guidance.match_features(torch_runner.encode(self._network_input(l_hw)[None, None])).cpu()
 
     def reference(self, rgb: np.ndarray, name: str = "") -> guidance.Reference:
         """A colour picture (uint8 RGB/RGBA) prepared as a reference: its features and ab per cell."""
+        from filmcolor import guide as guidance
+
         lab_hw3 = lab.rgb_to_lab(np.ascontiguousarray(rgb[..., :3]))
         features = self.match_features(np.ascontiguousarray(lab_hw3[..., 0]))
         h8, w8 = features.shape[-2:]
@@ -218,6 +279,8 @@ class Colorizer:
         """
         if not hints and not references:
             return None
+        from filmcolor import guide as guidance
+
         self.require_guided()
         rh, rw = self.network_shape(*l_hw.shape)
         guides = []

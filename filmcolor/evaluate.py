@@ -22,7 +22,7 @@ from filmcolor import guide as guidance
 from filmcolor import lab
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import InputError, OutputError
-from filmcolor.imageio import read_image, write_image
+from filmcolor.imageio import read_colour_image, read_image, write_image
 from filmcolor.metrics import (
     ANALYSIS_SHORT_SIDE,
     FlickerMeter,
@@ -203,7 +203,7 @@ def evaluate_references(colorizer: Colorizer, pairs: list[tuple[Path, Path]],
     rows = []
     for i, (path, ref_path) in enumerate(pairs):
         rows.append(score_guided(colorizer, read_rgb(path),
-                                 reference_rgb=guidance.read_colour_image(ref_path, "reference")))
+                                 reference_rgb=read_colour_image(ref_path, "reference")))
         if progress is not None:
             progress(i + 1, len(pairs))
     return summarize_guided(rows)

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from filmcolor import lab
 from filmcolor.errors import InputError
+from filmcolor.imageio import read_colour_image
 
 GUIDE_CHANNELS = 3  # a_norm, b_norm, confidence in [0, 1]
 SIGMA_SPACE = 0.15  # of the picture's long side: how far one hint reaches
@@ -119,20 +120,6 @@ def hints_from_scribbles(path: Path, width: int, height: int) -> Hints:
     ab = lab.rgb_to_lab(np.ascontiguousarray(image[ys, xs, :3][None]))[0, :, 1:]
     zero = np.zeros(len(xs), np.float32)
     return Hints(xs.astype(np.float32), ys.astype(np.float32), ab.astype(np.float32), zero)
-
-
-def read_colour_image(path: Path, what: str) -> np.ndarray:
-    """A colour picture (uint8 RGB) for guidance; a gray one is refused, it has no colour to give."""
-    from filmcolor.imageio import read_image
-
-    image = read_image(Path(path))
-    if image.ndim == 2 or image.shape[2] < 3:
-        raise InputError(f"{path}: {what} is a grayscale image; it must be a colour picture")
-    rgb = np.ascontiguousarray(image[..., :3])
-    chroma = np.abs(rgb.astype(np.int16) - rgb.mean(axis=2, keepdims=True).astype(np.int16)).max()
-    if chroma <= 2:
-        raise InputError(f"{path}: {what} has no colour (R = G = B); it must be a colour picture")
-    return rgb
 
 
 def guidance_file(given: Path | None, image: Path, inputs: Iterable[Path], suffixes: tuple[str, ...]) -> Path | None:

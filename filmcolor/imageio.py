@@ -245,3 +245,15 @@ def shrink(plane: np.ndarray, height: int, width: int) -> np.ndarray:
     if plane.shape[:2] == (height, width):
         return plane
     return cv2.resize(plane, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def read_colour_image(path: Path, what: str) -> np.ndarray:
+    """A colour picture (uint8 RGB) for guidance; a gray one is refused, it has no colour to give."""
+    image = read_image(Path(path))
+    if image.ndim == 2 or image.shape[2] < 3:
+        raise InputError(f"{path}: {what} is a grayscale image; it must be a colour picture")
+    rgb = np.ascontiguousarray(image[..., :3])
+    chroma = np.abs(rgb.astype(np.int16) - rgb.mean(axis=2, keepdims=True).astype(np.int16)).max()
+    if chroma <= 2:
+        raise InputError(f"{path}: {what} has no colour (R = G = B); it must be a colour picture")
+    return rgb

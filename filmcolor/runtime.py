@@ -10,20 +10,24 @@ they fail to load.
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import io
+import json
 import os
 import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import torch
-import torch.nn as nn
 
 from filmcolor.fsutil import write_bytes_atomic
-from filmcolor.guide import GUIDE_CHANNELS
-from filmcolor.models import takes_guide
 from filmcolor.weights import file_digest
+
+if TYPE_CHECKING:  # torch loads only for the torch runner and for exporting graphs (~0.8 s): with a cached
+    import torch  # graph, ONNX Runtime colours a film without it
+    import torch.nn as nn
 
 # Part of every cache name: raised when graphs exported by earlier versions must not be reused
 # (g2: graphs exported after a split export could carry BatchNorm statistics it had disturbed).
@@ -50,6 +54,11 @@ class TorchRunner:
     name = "torch"
 
     def __init__(self, model: nn.Module, device: torch.device):
+        import torch
+
+        from filmcolor.models import takes_guide
+
+        self.torch = torch
         self.device = device
         self.dtype = torch.float32
         if device.type == "cuda":
@@ -59,53 +68,62 @@ class TorchRunner:
         self.model = model.eval().to(device=device, memory_format=torch.channels_last)
         self.guided = takes_guide(model)
 
-    @torch.inference_mode()
-    def __call__(self, l_norm_n1hw: np.ndarray, guide_n3hw: np.ndarray | None = None) -> np.ndarray:
-        x = torch.from_numpy(l_norm_n1hw).to(self.device, non_blocking=True)
-        x = x.contiguous(memory_format=torch.channels_last)
-        inputs = [x]
-        if self.guided:
-            guide = torch.from_numpy(guide_n3hw).to(self.device, non_blocking=True)
-            inputs.append(guide.contiguous(memory_format=torch.channels_last))
-        with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
-            ab = self.model(*inputs)
-        return ab.float().cpu().numpy()
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        x = self.torch.from_numpy(array).to(self.device, non_blocking=True)
+        return x.contiguous(memory_format=self.torch.channels_last)
 
-    @torch.inference_mode()
+    def _autocast(self) -> Any:
+        return self.torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != self.torch.float32)
+
+    def __call__(self, l_norm_n1hw: np.ndarray, guide_n3hw: np.ndarray | None = None) -> np.ndarray:
+        with self.torch.inference_mode():
+            inputs = [self._tensor(l_norm_n1hw)]
+            if self.guided:
+                if guide_n3hw is None:  # a guided model used automatically: no guidance anywhere
+                    from filmcolor.guide import GUIDE_CHANNELS
+
+                    guide_n3hw = np.zeros((l_norm_n1hw.shape[0], GUIDE_CHANNELS, *l_norm_n1hw.shape[2:]), np.float32)
+                inputs.append(self._tensor(guide_n3hw))
+            with self._autocast():
+                ab = self.model(*inputs)
+            return ab.float().cpu().numpy()
+
     def encode(self, l_norm_n1hw: np.ndarray) -> list[torch.Tensor]:
         """Guided models: the encoder's taps (kept on the device)."""
-        x = torch.from_numpy(l_norm_n1hw).to(self.device).contiguous(memory_format=torch.channels_last)
-        with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
-            return self.model.encode(x)
+        with self.torch.inference_mode(), self._autocast():
+            return self.model.encode(self._tensor(l_norm_n1hw))
 
-    @torch.inference_mode()
     def decode(self, taps: list[torch.Tensor], guide_n3hw: np.ndarray) -> np.ndarray:
-        guide = torch.from_numpy(guide_n3hw).to(self.device).contiguous(memory_format=torch.channels_last)
-        with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
-            return self.model.decode(taps, guide).float().cpu().numpy()
+        with self.torch.inference_mode(), self._autocast():
+            return self.model.decode(taps, self._tensor(guide_n3hw)).float().cpu().numpy()
 
 
 TAP_NAMES = ("s4", "s8", "s16", "s32")  # encoder outputs of the split graphs (guided models)
 PARTS = ("full", "encode", "decode")  # the whole network, or its encoder and decoder apart
 
 
-class _Encode(nn.Module):
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
+def _halves(model: nn.Module) -> tuple[nn.Module, nn.Module]:
+    """Wrappers that export a guided model's encoder and decoder apart (made here: they need torch)."""
+    import torch.nn as nn
 
-    def forward(self, l_norm: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return tuple(self.model.encode(l_norm))
+    class Encode(nn.Module):
+        def __init__(self, model: nn.Module):
+            super().__init__()
+            self.model = model
 
+        def forward(self, l_norm: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            return tuple(self.model.encode(l_norm))
 
-class _Decode(nn.Module):
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
+    class Decode(nn.Module):
+        def __init__(self, model: nn.Module):
+            super().__init__()
+            self.model = model
 
-    def forward(self, s4: torch.Tensor, s8: torch.Tensor, s16: torch.Tensor, s32: torch.Tensor,
-                guide: torch.Tensor) -> torch.Tensor:
-        return self.model.decode([s4, s8, s16, s32], guide)
+        def forward(self, s4: torch.Tensor, s8: torch.Tensor, s16: torch.Tensor, s32: torch.Tensor,
+                    guide: torch.Tensor) -> torch.Tensor:
+            return self.model.decode([s4, s8, s16, s32], guide)
+
+    return Encode(model), Decode(model)
 
 
 def export_onnx(model: nn.Module, shape: tuple[int, int, int, int], part: str = "full") -> bytes:
@@ -114,6 +132,11 @@ def export_onnx(model: nn.Module, shape: tuple[int, int, int, int], part: str = 
     Guided models take their (N, 3, H, W) guide too; ``part`` "encode" / "decode" exports the two halves
     apart (L -> taps; taps + guide -> ab), so that a reference can be matched on the taps in between.
     """
+    import torch
+
+    from filmcolor.guide import GUIDE_CHANNELS
+    from filmcolor.models import takes_guide
+
     model = model.eval().to("cpu", memory_format=torch.contiguous_format)
     n, _, h, w = shape
     l_norm = torch.zeros(shape)
@@ -122,11 +145,11 @@ def export_onnx(model: nn.Module, shape: tuple[int, int, int, int], part: str = 
     # is done, and a new module is in train mode, which would leave ``model`` training (BatchNorm then
     # updates its statistics on every later call: seen as wrong reference features after an export).
     if part == "encode":
-        net, args, names, outputs = _Encode(model).eval(), (l_norm,), ["l_norm"], list(TAP_NAMES)
+        net, args, names, outputs = _halves(model)[0].eval(), (l_norm,), ["l_norm"], list(TAP_NAMES)
     elif part == "decode":
         with torch.no_grad():
             taps = tuple(model.encode(l_norm))
-        net, args, names, outputs = _Decode(model).eval(), (*taps, guide), [*TAP_NAMES, "guide"], ["ab_norm"]
+        net, args, names, outputs = _halves(model)[1].eval(), (*taps, guide), [*TAP_NAMES, "guide"], ["ab_norm"]
     elif takes_guide(model):
         net, args, names, outputs = model, (l_norm, guide), ["l_norm", "guide"], ["ab_norm"]
     else:
@@ -157,12 +180,14 @@ class OnnxRunner:
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
         self.path = onnx_path
-        self.guided = any(i.name == "guide" for i in self.session.get_inputs())
+        guide_inputs = [i for i in self.session.get_inputs() if i.name == "guide"]
+        self.guided = bool(guide_inputs)
+        self._no_guide = np.zeros(guide_inputs[0].shape, np.float32) if self.guided else None
 
     def __call__(self, l_norm_n1hw: np.ndarray, guide_n3hw: np.ndarray | None = None) -> np.ndarray:
         feeds = {"l_norm": np.ascontiguousarray(l_norm_n1hw, dtype=np.float32)}
-        if self.guided:
-            feeds["guide"] = np.ascontiguousarray(guide_n3hw, dtype=np.float32)
+        if self.guided:  # a guided model used automatically gets an empty guide
+            feeds["guide"] = self._no_guide if guide_n3hw is None else np.ascontiguousarray(guide_n3hw, np.float32)
         return self.session.run(None, feeds)[0]
 
     def encode(self, l_norm_n1hw: np.ndarray) -> list[np.ndarray]:
@@ -176,10 +201,13 @@ class OnnxRunner:
         return self.session.run(None, feeds)[0]
 
     @classmethod
-    def for_shape(cls, model: nn.Module, weights_path: Path | None, shape: tuple[int, int, int, int],
-                  threads: int | None = None, part: str = "full") -> OnnxRunner:
-        """Load the cached graph for this weights file, shape and part, exporting it on first use."""
-        path = cache_path(model, weights_path, shape, part)
+    def for_shape(cls, model: nn.Module | Callable[[], nn.Module], weights_path: Path | None,
+                  shape: tuple[int, int, int, int], threads: int | None = None, part: str = "full") -> OnnxRunner:
+        """Load the cached graph for this weights file, shape and part, exporting it on first use.
+
+        ``model`` may be a function that builds it: it is called only when the graph must be exported."""
+        get_model = model if callable(model) and not hasattr(model, "state_dict") else (lambda: model)
+        path = cache_path(get_model, weights_path, shape, part)
         if path.exists():
             try:
                 return cls(path, threads)
@@ -187,22 +215,71 @@ class OnnxRunner:
                 with contextlib.suppress(OSError):
                     path.unlink()
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(path, export_onnx(model, shape, part))
+        write_bytes_atomic(path, export_onnx(get_model(), shape, part))
         return cls(path, threads)
 
 
-def cache_path(model: nn.Module, weights_path: Path | None, shape: tuple[int, int, int, int],
+def cache_path(get_model: Callable[[], nn.Module], weights_path: Path | None, shape: tuple[int, int, int, int],
                part: str = "full") -> Path:
     import onnxruntime as ort
 
     if weights_path is not None:
-        key = file_digest(weights_path)
+        key = weights_key(weights_path)
     else:  # an in-memory model: key on its parameters
         digest = 0
-        for t in model.state_dict().values():
+        for t in get_model().state_dict().values():
             digest = hash((digest, t.float().sum().item(), tuple(t.shape)))
         key = f"mem{digest & 0xFFFFFFFFFFFF:012x}"
     n, c, h, w = shape
-    versions = f"torch{torch.__version__.split('+')[0]}-ort{ort.__version__}"
+    versions = f"torch{importlib.metadata.version('torch').split('+')[0]}-ort{ort.__version__}"
     suffix = "" if part == "full" else f"-{part}"
     return cache_dir() / f"{key}-{n}x{c}x{h}x{w}{suffix}-{versions}-{CACHE_FORMAT}.onnx"
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def weights_key(path: Path) -> str:
+    """The weights file's digest (file_digest), computed once per process for an unchanged file."""
+    stat = Path(path).stat()
+    key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = file_digest(path)
+    return _DIGESTS[key]
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What the pipeline needs to know about a network besides its graph: input sides are multiples of
+    ``size_multiple``, ab comes out at 1/``output_stride`` of the input, ``guided``: it takes a guide."""
+
+    size_multiple: int
+    output_stride: int
+    guided: bool
+
+    @classmethod
+    def of(cls, model: nn.Module) -> ModelFacts:
+        from filmcolor.models import takes_guide
+
+        return cls(int(getattr(model, "size_multiple", 32)), int(getattr(model, "output_stride", 1)),
+                   takes_guide(model))
+
+
+def _facts_path(weights_path: Path) -> Path:
+    return cache_dir() / f"{weights_key(weights_path)}-facts-{CACHE_FORMAT}.json"
+
+
+def cached_facts(weights_path: Path) -> ModelFacts | None:
+    """The facts of this weights file noted by an earlier run (so that a run with cached graphs never
+    builds the torch model), or None."""
+    try:
+        return ModelFacts(**json.loads(_facts_path(weights_path).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def note_facts(weights_path: Path, facts: ModelFacts) -> None:
+    with contextlib.suppress(OSError):
+        path = _facts_path(weights_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(path, json.dumps(asdict(facts)).encode())

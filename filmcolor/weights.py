@@ -9,17 +9,17 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-import torch.nn as nn
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 
 from filmcolor import lab
 from filmcolor.errors import FilmcolorError, WeightsError
 from filmcolor.fsutil import atomic_output
-from filmcolor.models import create_model
+
+if TYPE_CHECKING:  # torch is imported only where tensors are read or written: it takes ~0.8 s to load
+    import torch
+    import torch.nn as nn
 
 FORMAT_VERSION = "1"
 PACKAGE_WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -41,6 +41,8 @@ def lab_normalization() -> dict[str, float]:
 def save_weights(path: Path, model: nn.Module, arch: str, arch_kwargs: dict[str, Any],
                  info: dict[str, Any] | None = None) -> None:
     """Write the model's state dict and metadata to ``path`` atomically."""
+    from safetensors.torch import save_file
+
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     metadata = {
         "format": "filmcolor",
@@ -67,7 +69,7 @@ def _open(path: Path, load_tensors: bool) -> tuple[WeightsMeta, dict[str, torch.
     if path.is_dir():
         raise WeightsError(f"{path}: is a folder, not a .safetensors weights file")
     try:
-        with safe_open(str(path), framework="pt") as fh:
+        with safe_open(str(path), framework="pt" if load_tensors else "numpy") as fh:
             raw = fh.metadata() or {}
             tensors = {k: fh.get_tensor(k) for k in fh.keys()} if load_tensors else {}
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
@@ -93,6 +95,8 @@ def _open(path: Path, load_tensors: bool) -> tuple[WeightsMeta, dict[str, torch.
 
 def load_model(path: Path) -> tuple[nn.Module, WeightsMeta]:
     """Build the recorded architecture and load the tensors strictly; model in eval mode."""
+    from filmcolor.models import create_model
+
     path = Path(path)
     meta, tensors = _open(path, load_tensors=True)
     try:

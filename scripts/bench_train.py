@@ -117,7 +117,7 @@ def main() -> None:
     parser.add_argument("--cases", nargs="*", default=None, help="substrings of case labels to run")
     parser.add_argument("--quick", action="store_true", help="batch 2, 1 warm-up step, 2 timed steps")
     args = parser.parse_args()
-    on_cuda = choose_device(args.device).type == "cuda"
+    on_cuda = choose_device(args.device).startswith("cuda")
     if args.quick:
         args.batch_size, args.warmup, args.steps = min(args.batch_size, 2), 1, 2
     args.warmup = args.warmup if args.warmup is not None else (5 if on_cuda else 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -183,13 +184,33 @@ def test_bad_images_and_options(colorizer, test_weights):
 
 
 def test_device_choice():
-    assert choose_device("cpu").type == "cpu"
-    assert choose_device("auto").type in ("cpu", "cuda", "mps")
+    assert choose_device("cpu") == "cpu"
     import torch
 
+    expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    assert choose_device("auto") == expected  # with or without the shortcut that skips loading torch
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="CUDA is not available"):
             choose_device("cuda")
+
+
+def test_automatic_video_on_cpu_never_loads_torch(tmp_path, test_weights):
+    """With the model's graph and facts cached by a first run, `filmcolor video` starts without torch."""
+    import subprocess
+    import sys
+
+    from media import make_clip
+
+    clip = make_clip(tmp_path / "in.mp4", frames=3)
+    env = {**os.environ, "FILMCOLOR_CACHE": str(tmp_path / "cache")}
+    probe = ("import sys, runpy; sys.argv = ['filmcolor', 'video', sys.argv[1], '-o', sys.argv[2], '--model', "
+             "sys.argv[3], '--device', 'cpu', '--runtime', 'onnx', '-q', '--overwrite']\n"
+             "try:\n    runpy.run_module('filmcolor', run_name='__main__')\nexcept SystemExit as e:\n"
+             "    assert not e.code, e.code\nprint('torch loaded:', 'torch' in sys.modules)")
+    runs = [subprocess.run([sys.executable, "-c", probe, str(clip), str(tmp_path / "out.mp4"), str(test_weights)],
+                           env=env, capture_output=True, text=True, timeout=120) for _ in range(2)]
+    assert [r.stdout.strip().splitlines()[-1] for r in runs] == ["torch loaded: True", "torch loaded: False"], \
+        [r.stderr[-2000:] for r in runs]
 
 
 def test_large_image(colorizer):

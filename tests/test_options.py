@@ -19,7 +19,7 @@ from filmcolor.video.temporal import TemporalOptions
 
 def parse(command: str, *args: str) -> dict:
     """The values click gives the command for these arguments (nothing runs)."""
-    cmd = main.commands[command]
+    cmd = main.get_command(click.Context(main), command)
     return dict(cmd.make_context(command, list(args)).params)
 
 

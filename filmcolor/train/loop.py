@@ -131,14 +131,14 @@ class Trainer:
     # ---- set-up ----
     def _setup_device(self) -> torch.device:
         if self.world > 1:
-            device = choose_device(self.cfg.device)
+            device = torch.device(choose_device(self.cfg.device))
             if device.type == "cuda":
                 device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
                 torch.cuda.set_device(device)
             if not dist.is_initialized():
                 dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
             return device
-        return choose_device(self.cfg.device)
+        return torch.device(choose_device(self.cfg.device))
 
     def _build_generator(self) -> nn.Module:
         cfg = self.cfg

@@ -15,16 +15,20 @@ import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import torch
 
-from filmcolor import guide as guidance
 from filmcolor import imageio, lab
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import ConfigError, InputError
 from filmcolor.video.temporal import MotionAnalyzer, TemporalOptions
+
+if TYPE_CHECKING:  # guide.py needs torch: it loads with the first keyframe or reference (pipeline imports us)
+    import torch
+
+    from filmcolor import guide as guidance
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ def check_keyframes(keyframes: Iterable[Keyframe], width: int, height: int, fram
         if key.index in seen:
             raise ConfigError(f"--keyframe {key.index} given twice ({seen[key.index]} and {key.path})")
         seen[key.index] = key.path
-        rgb = guidance.read_colour_image(key.path, f"keyframe {key.index}")
+        rgb = imageio.read_colour_image(key.path, f"keyframe {key.index}")
         if rgb.shape[:2] != (height, width):
             raise InputError(f"{key.path}: keyframe {key.index} is {rgb.shape[1]}x{rgb.shape[0]}, "
                              f"the video {width}x{height}")
@@ -90,7 +94,7 @@ class ShotGuides:
         self.colorizer = colorizer
         self.starts = [0, *sorted(cuts)]
         self.keyframes = sorted(keyframes, key=lambda k: k.index)
-        self.references = [colorizer.reference(guidance.read_colour_image(p, "reference"), name=str(p))
+        self.references = [colorizer.reference(imageio.read_colour_image(p, "reference"), name=str(p))
                            for p in reference_paths]
         self._shot = -1
         self._shot_keys: list[tuple[int, guidance.Reference]] = []
@@ -101,10 +105,12 @@ class ShotGuides:
         return bisect.bisect_right(self.starts, index) - 1
 
     def _enter(self, shot: int, features: torch.Tensor) -> None:
+        from filmcolor import guide as guidance
+
         start = self.starts[shot]
         end = self.starts[shot + 1] if shot + 1 < len(self.starts) else None
         self._shot = shot
-        self._shot_keys = [(k.index, self.colorizer.reference(guidance.read_colour_image(k.path, f"keyframe {k.index}"),
+        self._shot_keys = [(k.index, self.colorizer.reference(imageio.read_colour_image(k.path, f"keyframe {k.index}"),
                                                               name=str(k.path)))
                            for k in self.keyframes if k.index >= start and (end is None or k.index < end)]
         self._shot_reference = None if self._shot_keys else guidance.best_reference(features, self.references)
@@ -116,6 +122,8 @@ class ShotGuides:
                  shape: tuple[int, int]) -> np.ndarray | None:
         """The guide (3, h, w) at render size ``shape`` for frame ``index``, from its unit encoder features
         and L per cell."""
+        from filmcolor import guide as guidance
+
         shot = self.shot_of(index)
         if shot != self._shot:
             self._enter(shot, features)

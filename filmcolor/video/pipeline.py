@@ -104,7 +104,7 @@ class VideoReport:
 
 def default_batch_size(colorizer: Colorizer) -> int:
     """ONNX Runtime on CPU is as fast frame by frame; torch wants batches, GPUs bigger ones."""
-    if colorizer.device.type != "cpu":
+    if colorizer.device_type != "cpu":
         return 16
     return 1 if colorizer.runtime == "onnx" else 4
 
@@ -321,7 +321,7 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
         input=str(reader.path), output=str(writer.shown), frames=done, network_frames=counts["network"],
         repeated_frames=reader.repeated_frames,
         duration=writer.duration_seconds, elapsed=elapsed, fps=done / elapsed if elapsed > 0 else 0.0,
-        device=str(colorizer.device), runtime=colorizer.runtime, model=colorizer.model_name,
+        device=colorizer.device_name, runtime=colorizer.runtime, model=colorizer.model_name,
         render_size=colorizer.render_size, network_shape=colorizer.network_shape(info.height, info.width),
         batch_size=batch_size, settings=dataclasses.asdict(options),
         stage_seconds={k: round(v, 4) for k, v in seconds.items()},
