@@ -51,8 +51,17 @@ def child(clip: Path, model: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         report = colorize_video(clip, Path(tmp) / "out.mp4", colorizer,
                                 VideoOptions(temporal=TemporalOptions(mode="flow")))
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print("RESULT " + json.dumps({"frames": report.frames, "fps": report.fps, "rss_mb": rss}))
+    print("RESULT " + json.dumps({"frames": report.frames, "fps": report.fps, "rss_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS. On Linux getrusage's ru_maxrss survives execve, so a child would report
+    the parent's size at fork (hundreds of MB after making a long clip): VmHWM starts afresh at exec."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        return int(status.split("VmHWM:")[1].split()[0]) / 1024
+    except (OSError, IndexError, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:
