@@ -242,6 +242,9 @@ def test_ctrl_c_removes_the_partial_and_the_rerun_completes(tmp_path: Path, colo
         if event == "frames" and record.path == "z_big.mp4" and done == 10 and not interrupted.is_set():
             interrupted.set()
             _thread.interrupt_main()  # what Ctrl-C does: KeyboardInterrupt in the driver's thread
+            # ... which sees it within its 0.2 s poll; the file must still be in flight then (120 small
+            # frames take less than that since issue 15's speed-ups)
+            time.sleep(1.0)
 
     result = run_local(src, out, colorizer, VIDEO, BatchOptions(jobs=2), on_event)
     assert result.was_interrupted and [r.path for r in result.interrupted] == ["z_big.mp4"]
