@@ -43,7 +43,7 @@ class TemporalOptions(Options):
                                   "(lower finds more cuts).", above=1.0)
     # 4: the largest of 1, 2, 3, 4, 6 within +1% ab error of every frame on a tuning clip (Big Buck Bunny);
     # the motion limits below usually run it sooner (scripts/bench_temporal.py, MODEL_CARD.md)
-    network_every: int = option(4, "Run the network on at least every N-th frame; in between, while little moves, "
+    network_every: int = option(4, "Run the network at least once every N frames; in between, while little moves, "
                                 "the colour is carried from the last network frame by the motion (1: every "
                                 "frame). The first frame of each shot always runs it.", at_least=1)
 
