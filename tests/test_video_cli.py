@@ -201,19 +201,49 @@ def _decode_strictly(path: Path) -> list[tuple[float, np.ndarray]]:
     return frames
 
 
-def _audio_times(path: Path) -> list[tuple[float, bytes]]:
-    """(pts in seconds, bytes) of the first audio stream's packets that have a pts, as far as ``path`` demuxes."""
+def _audio_times(path: Path, decodable: bool = False) -> list[tuple[float, bytes]]:
+    """(pts in seconds, bytes) of the first audio stream's packets that have a pts, as far as ``path`` demuxes.
+
+    ``decodable``: without the packets its decoder rejects once it has decoded one (what the tool copies).
+    """
     with av.open(str(path), metadata_errors="ignore") as container:
         if not container.streams.audio:
             return []
-        packets = []
+        packets, decoded = [], False
         try:
             for packet in container.demux(container.streams.audio[0]):
-                if packet.size and packet.pts is not None:
+                if not packet.size:
+                    continue
+                if decodable:
+                    try:
+                        packet.decode()
+                        decoded = True
+                    except av.FFmpegError:
+                        if decoded:
+                            continue
+                if packet.pts is not None:
                     packets.append((float(packet.pts * packet.time_base), bytes(packet)))
         except av.FFmpegError:
             pass  # damaged: the packets before the damage are what a reader gets
         return packets
+
+
+def _decode_audio_strictly(path: Path) -> int:
+    """Decode the first audio stream of ``path`` as `ffmpeg -v error -xerror` would; the frames decoded."""
+    level, skip = av.logging.get_level(), av.logging.get_skip_repeated()
+    av.logging.set_level(av.logging.ERROR)
+    av.logging.set_skip_repeated(False)
+    try:
+        with av.logging.Capture(local=False) as logs, av.open(str(path)) as container:
+            stream = container.streams.audio[0]
+            stream.codec_context.options = STRICT
+            count = sum(1 for _ in container.decode(stream))
+    finally:
+        av.logging.set_level(level)
+        av.logging.set_skip_repeated(skip)
+    errors = [log for log in logs if log[0] <= av.logging.ERROR]
+    assert not errors, (path, errors)
+    return count
 
 
 def _picture(gray: np.ndarray, pictures: np.ndarray) -> int | None:
@@ -300,12 +330,12 @@ def test_seeded_corruptions_exit_0_with_a_valid_file_or_1_with_one_line(tmp_path
             _, dts = _output_timeline(out)
             assert (np.diff(dts) > 0).all(), (fmt, seed)
             assert times and (np.diff(times) >= 0.5 * FRAME_S - 1e-6).all(), (fmt, seed, times)
-            # The sound is copied: every packet of the input's, unchanged, in order, all moved alike (the
-            # muxer may shift the whole file, e.g. by AAC's 21 ms priming, which Matroska cannot start before).
-            # Not decoded strictly: damaged AAC packets of the input are copied as they are (10 of the 24
-            # outputs here), so `ffmpeg -xerror` over every stream fails on them; checked: nothing added.
-            audio, given = _audio_times(out), _audio_times(src)
+            # The sound is copied: every packet of the input's that decodes, unchanged, in order, all moved
+            # alike (the muxer may shift the whole file, e.g. by AAC's 21 ms priming, which Matroska cannot
+            # start before); damaged ones are left out, so the output's sound decodes strictly too.
+            audio, given = _audio_times(out), _audio_times(src, decodable=True)
             assert [d for _, d in audio] == [d for _, d in given], (fmt, seed, len(audio), len(given))
+            assert not audio or _decode_audio_strictly(out) > 0
             shifts = [t - t_in for (t, _), (t_in, _) in zip(audio, given, strict=True)]
             assert not shifts or max(shifts) - min(shifts) <= 0.002, (fmt, seed, shifts)
             # In sync: what is seen and what is heard at the same moment were recorded within one frame.

@@ -256,3 +256,20 @@ def test_luma_plane_is_kept_bit_for_bit(tmp_path: Path, colorizer: Colorizer) ->
     # negative control: a lossy encode does change the luma, so the check above can fail
     colorize_video(src, tmp_path / "lossy.mp4", colorizer, VideoOptions(**FAST, crf=40))
     assert not all(np.array_equal(a, b) for a, b in zip(y_in, luma_planes(tmp_path / "lossy.mp4"), strict=True))
+
+
+def test_undecodable_audio_packet_is_dropped_and_the_rest_copied(tmp_path: Path, colorizer: Colorizer) -> None:
+    """Damaged sound in the input: the packet the decoder rejects is left out (one counted warning), every
+    other packet is copied byte for byte; a clean copy of the clip keeps all of them and warns of nothing."""
+    src = make_clip(tmp_path / "in.mkv", frames=20, audio="aac")
+    with av.open(str(src)) as container:
+        payloads = [bytes(p) for p in container.demux(container.streams.audio[0]) if p.size]
+    raw = src.read_bytes()
+    at = raw.find(payloads[10])
+    damaged = tmp_path / "damaged.mkv"
+    damaged.write_bytes(raw[:at] + bytes(len(payloads[10])) + raw[at + len(payloads[10]):])  # zeroed
+    report = colorize_video(damaged, tmp_path / "out.mkv", colorizer, VideoOptions(**FAST))
+    assert audio_packets(tmp_path / "out.mkv") == [payloads[:10] + payloads[11:]]
+    assert "1 undecodable audio packet(s) skipped" in report.warnings
+    clean = colorize_video(src, tmp_path / "clean.mkv", colorizer, VideoOptions(**FAST))
+    assert audio_packets(tmp_path / "clean.mkv") == [payloads] and not any("audio" in w for w in clean.warnings)

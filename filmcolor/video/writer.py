@@ -110,6 +110,7 @@ class VideoWriter:
         self._closed = False
         self.fixed_pts = 0
         self.bad_audio_packets = 0
+        self._decoded: set[int] = set()  # copied audio streams whose decoder has worked on a packet
 
     # ---- setup ----------------------------------------------------------------------------------
 
@@ -231,6 +232,9 @@ class VideoWriter:
         if out is None:
             return
         if index not in self._reencode:
+            if out.type == "audio" and not self._decodes(packet, index):
+                self.bad_audio_packets += 1
+                return
             packet.stream = out
             self._mux_all((packet,))
             return
@@ -241,6 +245,18 @@ class VideoWriter:
             return
         for frame in frames:
             self._mux_all(out.encode(frame))
+
+    def _decodes(self, packet: av.Packet, index: int) -> bool:
+        """Whether a copied audio packet decodes. Damaged data in the input's sound would otherwise be copied
+        as it is, and players (or `ffmpeg -xerror`) stumble on it; a good packet is copied untouched. A
+        stream is judged only once its decoder has decoded one of its packets (an FFmpeg without a decoder
+        for that codec judges nothing and copies all)."""
+        try:
+            packet.decode()
+        except av.FFmpegError:
+            return index not in self._decoded
+        self._decoded.add(index)
+        return True
 
     def _mux_all(self, packets: list[av.Packet] | tuple[av.Packet, ...]) -> None:
         try:
