@@ -246,7 +246,13 @@ def test_ctrl_c_removes_the_partial_and_the_rerun_completes(tmp_path: Path, colo
             # frames take less than that since issue 15's speed-ups)
             time.sleep(1.0)
 
-    result = run_local(src, out, colorizer, VIDEO, BatchOptions(jobs=2), on_event)
+    # Python's own Ctrl-C handler: a shell starts background jobs with SIGINT ignored, and then
+    # interrupt_main() does nothing (seen when .ci/run ran in the background)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        result = run_local(src, out, colorizer, VIDEO, BatchOptions(jobs=2), on_event)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert result.was_interrupted and [r.path for r in result.interrupted] == ["z_big.mp4"]
     assert not (out / "z_big.mp4").exists() and not partials(out)
     assert read_manifest(out)["z_big.mp4"].status == "interrupted"
