@@ -15,6 +15,7 @@ from filmcolor.errors import InputError
 from filmcolor.lab import GRAY_TO_L
 from filmcolor.video import VideoOptions, colorize_video
 from filmcolor.video.temporal import TemporalOptions
+from filmcolor.video.writer import auto_preset
 
 FAST = dict(preset="ultrafast", temporal=TemporalOptions(mode="off"))
 
@@ -106,6 +107,12 @@ def test_report_fields_and_stage_times(tmp_path: Path, colorizer: Colorizer) -> 
     assert set(data["stage_seconds"]) >= {"decode", "luma", "inference", "temporal", "chroma", "encode"}
     assert data["stage_seconds"]["inference"] > 0
     assert data["duration"] == pytest.approx(0.6, abs=1e-6)
+    assert data["encoder"] == "libx264 preset ultrafast crf 18" and 1 <= data["network_frames"] <= 6
+    # --preset auto resolves by frame size, and the report says what was used
+    auto = colorize_video(src, tmp_path / "auto.mp4", colorizer, VideoOptions(temporal=TemporalOptions(mode="off")))
+    assert auto.encoder == f"libx264 preset {auto_preset(96, 64)} crf 18"
+    assert (auto_preset(854, 480), auto_preset(1280, 720), auto_preset(1920, 1080)) == \
+        ("veryfast", "veryfast", "superfast")
 
 
 def test_slice_start_duration(tmp_path: Path, colorizer: Colorizer) -> None:

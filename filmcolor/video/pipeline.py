@@ -84,6 +84,7 @@ class VideoReport:
     fps: float
     device: str
     runtime: str
+    encoder: str  # codec and the preset and crf it was given, e.g. "libx264 preset superfast crf 18"
     model: str
     render_size: int
     network_shape: tuple[int, int]
@@ -321,7 +322,8 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
         input=str(reader.path), output=str(writer.shown), frames=done, network_frames=counts["network"],
         repeated_frames=reader.repeated_frames,
         duration=writer.duration_seconds, elapsed=elapsed, fps=done / elapsed if elapsed > 0 else 0.0,
-        device=colorizer.device_name, runtime=colorizer.runtime, model=colorizer.model_name,
+        device=colorizer.device_name, runtime=colorizer.runtime, encoder=writer.encoder,
+        model=colorizer.model_name,
         render_size=colorizer.render_size, network_shape=colorizer.network_shape(info.height, info.width),
         batch_size=batch_size, settings=dataclasses.asdict(options),
         stage_seconds={k: round(v, 4) for k, v in seconds.items()},

@@ -145,6 +145,8 @@ class VideoWriter:
         if codec.name == "libx265":
             opts["x265-params"] = "log-level=error"
         stream.options = opts
+        # what was used, for the report (--preset auto resolves here)
+        self.encoder = " ".join([codec.name, *(f"{k} {opts[k]}" for k in ("preset", "crf") if k in opts)])
         self.container.metadata.update({k: v for k, v in info.metadata.items() if k.lower() != "encoder"})
         stream.metadata.update({k: v for k, v in info.stream_metadata.items()
                                 if k.lower() not in ("encoder", "duration", "handler_name")})
