@@ -93,8 +93,6 @@ class Colorizer:
         self.device_type = self.device_name.split(":")[0]
         self.render_size = render_size
         self.facts = facts or ModelFacts.of(self._model)
-        self.size_multiple = self.facts.size_multiple
-        self.output_stride = self.facts.output_stride
         self.ab_gain = float(meta.info.get("ab_gain", 1.0))
         self.runtime = self._choose_runtime(runtime)
         self._runners: dict[tuple[int, int, int], Runner] = {}
@@ -173,11 +171,12 @@ class Colorizer:
         return self._split[key]
 
     def network_shape(self, height: int, width: int) -> tuple[int, int]:
-        return render_shape(height, width, self.render_size, self.size_multiple)
+        return render_shape(height, width, self.render_size, self.facts.size_multiple)
 
     def ab_shape(self, network_shape: tuple[int, int]) -> tuple[int, int]:
         """The (h, w) of the ab the network predicts for an input of ``network_shape``."""
-        return network_shape[0] // self.output_stride, network_shape[1] // self.output_stride
+        stride = self.facts.output_stride
+        return network_shape[0] // stride, network_shape[1] // stride
 
     @property
     def guided(self) -> bool:

@@ -201,12 +201,12 @@ class OnnxRunner:
         return self.session.run(None, feeds)[0]
 
     @classmethod
-    def for_shape(cls, model: nn.Module | Callable[[], nn.Module], weights_path: Path | None,
+    def for_shape(cls, get_model: Callable[[], nn.Module], weights_path: Path | None,
                   shape: tuple[int, int, int, int], threads: int | None = None, part: str = "full") -> OnnxRunner:
         """Load the cached graph for this weights file, shape and part, exporting it on first use.
 
-        ``model`` may be a function that builds it: it is called only when the graph must be exported."""
-        get_model = model if callable(model) and not hasattr(model, "state_dict") else (lambda: model)
+        ``get_model`` builds (or returns) the model: called only when the graph must be exported, or to key
+        an in-memory model's graphs."""
         path = cache_path(get_model, weights_path, shape, part)
         if path.exists():
             try:

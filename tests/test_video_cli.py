@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -181,24 +183,31 @@ def _decode_strictly(path: Path) -> list[tuple[float, np.ndarray]]:
     One decoder thread with err_detect=...+explode, so that damage raises instead of being concealed; a
     frame flagged corrupt, or any message FFmpeg logs at error level, fails too.
     """
+    with _no_errors_logged(path), av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.options = STRICT
+        stream.codec_context.thread_count = 1
+        frames = []
+        for frame in container.decode(stream):
+            assert not frame.is_corrupt, f"{path}: corrupt frame at pts {frame.pts}"
+            frames.append((float(frame.pts * frame.time_base), frame.to_ndarray(format="gray")))
+    return frames
+
+
+@contextlib.contextmanager
+def _no_errors_logged(path: Path) -> Iterator[None]:
+    """Fails when FFmpeg logs anything at error level inside the block (repeated messages included)."""
     level, skip = av.logging.get_level(), av.logging.get_skip_repeated()
     av.logging.set_level(av.logging.ERROR)
     av.logging.set_skip_repeated(False)
     try:
-        with av.logging.Capture(local=False) as logs, av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            stream.codec_context.options = STRICT
-            stream.codec_context.thread_count = 1
-            frames = []
-            for frame in container.decode(stream):
-                assert not frame.is_corrupt, f"{path}: corrupt frame at pts {frame.pts}"
-                frames.append((float(frame.pts * frame.time_base), frame.to_ndarray(format="gray")))
+        with av.logging.Capture(local=False) as logs:
+            yield
     finally:
         av.logging.set_level(level)
         av.logging.set_skip_repeated(skip)
     errors = [log for log in logs if log[0] <= av.logging.ERROR]
     assert not errors, (path, errors)
-    return frames
 
 
 def _audio_times(path: Path, decodable: bool = False) -> list[tuple[float, bytes]]:
@@ -230,20 +239,10 @@ def _audio_times(path: Path, decodable: bool = False) -> list[tuple[float, bytes
 
 def _decode_audio_strictly(path: Path) -> int:
     """Decode the first audio stream of ``path`` as `ffmpeg -v error -xerror` would; the frames decoded."""
-    level, skip = av.logging.get_level(), av.logging.get_skip_repeated()
-    av.logging.set_level(av.logging.ERROR)
-    av.logging.set_skip_repeated(False)
-    try:
-        with av.logging.Capture(local=False) as logs, av.open(str(path)) as container:
-            stream = container.streams.audio[0]
-            stream.codec_context.options = STRICT
-            count = sum(1 for _ in container.decode(stream))
-    finally:
-        av.logging.set_level(level)
-        av.logging.set_skip_repeated(skip)
-    errors = [log for log in logs if log[0] <= av.logging.ERROR]
-    assert not errors, (path, errors)
-    return count
+    with _no_errors_logged(path), av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        stream.codec_context.options = STRICT
+        return sum(1 for _ in container.decode(stream))
 
 
 def _picture(gray: np.ndarray, pictures: np.ndarray) -> int | None:
