@@ -295,6 +295,18 @@ class Colorizer:
             return None
         return guidance.overlay_guides(guides)
 
+    def guided_ab(self, l_hw: np.ndarray, guide: np.ndarray | None,
+                  hints: guidance.Hints | None = None) -> np.ndarray:
+        """ab (h', w', 2) at the network's output size for one picture's L (H, W) and its guide (guide_for;
+        None: automatic); with hints, corrected so that the colour at each hint is the hint's
+        (guide.honour_hints)."""
+        ab_small = self.predict_ab(l_hw[None], None if guide is None else guide[None])[0]
+        if hints:
+            from filmcolor import guide as guidance
+
+            ab_small = guidance.honour_hints(ab_small, hints, l_hw)
+        return ab_small
+
     @staticmethod
     def upsample_ab(ab_hw2: np.ndarray, height: int, width: int) -> np.ndarray:
         """ab (h', w', 2) -> (H, W, 2), bilinear; chroma is low-frequency."""
@@ -319,8 +331,7 @@ class Colorizer:
         """
         height, width = image.shape[:2]
         l_hw = image_l(image)
-        guide = self.guide_for(l_hw, hints, references)
-        ab_small = self.predict_ab(l_hw[None], None if guide is None else guide[None])[0]
+        ab_small = self.guided_ab(l_hw, self.guide_for(l_hw, hints, references), hints)
         channels = 4 if image.ndim == 3 and image.shape[2] == 4 else 3
         out = np.empty((height, width, channels), np.uint8)
         for y0 in range(0, height, STRIP_ROWS):

@@ -163,7 +163,7 @@ def score_guided(colorizer: Colorizer, rgb: np.ndarray, hints: guidance.Hints | 
     l_hw = lab.gray_to_l(gray)
     references = None if reference_rgb is None else [colorizer.reference(reference_rgb)]
     guide = colorizer.guide_for(l_hw, hints, references)
-    pred = lab.lab_to_rgb_uint8(l_hw, colorizer.colorize_batch(l_hw[None], None if guide is None else guide[None])[0])
+    pred = lab.lab_to_rgb_uint8(l_hw, colorizer.upsample_ab(colorizer.guided_ab(l_hw, guide, hints), *l_hw.shape))
     floor = gray_rgb
     if reference_rgb is not None:
         floor = lab.lab_to_rgb_uint8(l_hw, guidance.naive_reference(l_hw, reference_rgb))

@@ -140,6 +140,32 @@ def test_a_hint_moves_the_colour_where_it_is_and_barely_elsewhere(colorizer):
     assert np.median(moved[:, 100:]) < 2.0  # the other half (lighter: another object) barely changes
 
 
+def test_honour_hints_moves_the_colour_at_each_hint_to_it_and_leaves_other_objects():
+    gray = two_halves()
+    l_hw = lab.gray_to_l(gray)
+    net_ab = np.full((24, 40, 2), [5.0, -5.0], np.float32)  # the network's output grid (stride 4)
+    one = guide.Hints(np.array([30.0], np.float32), np.array([40.0], np.float32),
+                      np.array([[50.0, 40.0]], np.float32), np.zeros(1, np.float32))
+    out = guide.honour_hints(net_ab, one, l_hw)
+    np.testing.assert_allclose(out[10, 7], [50.0, 40.0], atol=0.5)  # the hint's cell (y 40 / 4, x 30 / 4)
+    assert np.abs(out[:, 25:] - net_ab[:, 25:]).max() < 0.5  # the lighter half: another object, untouched
+    # two hints in one object: their residuals blend (a smooth correction), each cell moves towards its own
+    two = guide.concat_hints(one, guide.Hints(np.array([34.0], np.float32), np.array([70.0], np.float32),
+                                              np.array([[30.0, 20.0]], np.float32), np.zeros(1, np.float32)))
+    out = guide.honour_hints(net_ab, two, l_hw)
+    for cell, ab in (((10, 7), [50.0, 40.0]), ((17, 8), [30.0, 20.0])):
+        assert np.abs(out[cell] - ab).max() < 0.5 * np.abs(net_ab[cell] - ab).max()
+    np.testing.assert_array_equal(guide.honour_hints(net_ab, guide.Hints.empty(), l_hw), net_ab)
+
+
+def test_a_photo_with_hints_has_the_hint_colour_at_the_hint(colorizer):
+    gray = two_halves()
+    hints = guide.Hints(np.array([30.0], np.float32), np.array([40.0], np.float32),
+                        np.array([[50.0, 40.0]], np.float32), np.zeros(1, np.float32))
+    ab = lab.rgb_to_lab(colorizer.colorize_image(gray, hints=hints))[..., 1:]
+    assert np.abs(ab[38:43, 28:33].mean((0, 1)) - [50.0, 40.0]).max() < 4.0
+
+
 def test_an_unguided_model_refuses_hints(tmp_path):
     from conftest import make_test_weights
 
