@@ -8,6 +8,8 @@
 #   new inputs at zero), fine-tuned whole on 192 px crops with simulated guidance (20% none, 30% reference-like
 #   dense maps from a shifted copy, 50% sparse hints), chroma weight 4, 4 epochs of 8000 photos; no colour gain.
 #   It runs when RUNS_DIR/stage3 exists, or from the previously shipped filmcolor-fast weights (INIT_WEIGHTS=...).
+# Stage G2 (shipped since): stage G's best weights trained longer, on 224 px crops, lr 1e-4 cosine over 5 epochs,
+#   seed 2; the epoch kept is the best on the held-out sources (--select-metric holdout_psnr).
 # Usage: scripts/train_default.sh RUNS_DIR [DATA_DIR]   (DATA_DIR defaults to ../shared/data/photos)
 set -euo pipefail
 runs=${1:?usage: train_default.sh RUNS_DIR [DATA_DIR]}
@@ -32,6 +34,11 @@ filmcolor train "${common[@]}" "${resume[@]}" --out "$runs/guided" --arch filmco
     --batch-size 16 --pretrain-epochs "${GUIDED_EPOCHS:-4}" --val-images 100 \
     --init-weights "${INIT_WEIGHTS:-$runs/stage3/final.safetensors}" --lr-pretrain 2e-4 --encoder-lr-mult 0.33 \
     --freeze-encoder-bn --chroma-weight 4 --checkpoint-every 50
+resume=(); [ -f "$runs/guided_long/last.pt" ] && resume=(--resume)
+filmcolor train "${common[@]}" "${resume[@]}" --out "$runs/guided_long" --arch filmcolor-guided --image-size 224 \
+    --batch-size 16 --pretrain-epochs "${GUIDED_LONG_EPOCHS:-5}" --val-images 100 --seed 2 \
+    --init-weights "$runs/guided/best.safetensors" --lr-pretrain 1e-4 --encoder-lr-mult 0.33 \
+    --freeze-encoder-bn --chroma-weight 4 --checkpoint-every 50 --select-metric holdout_psnr
 [ "${WITH_STAGE4:-0}" = 1 ] || exit 0
 resume=(); [ -f "$runs/stage4/last.pt" ] && resume=(--resume)
 filmcolor train "${common[@]}" "${resume[@]}" --out "$runs/stage4" --image-size 224 --batch-size 16 \
