@@ -149,8 +149,8 @@ def main() -> None:
         rows = [run_mode(clip, options) for options in configs]
         off = rows[0]
         for row, options in zip(rows, configs, strict=True):
-            every = next(r for r, o in zip(rows, configs, strict=True)
-                         if o.mode == options.mode and o.strength == options.strength and o.network_every == 1)
+            every = next((r for r, o in zip(rows, configs, strict=True)  # the "off" row has no such row
+                          if o.mode == options.mode and o.strength == options.strength and o.network_every == 1), row)
             h, w = row["shape"]
             print(f"| {clip.name} | {h}x{w} | {row['mode']} | {options.strength if options.mode != 'off' else 0:.2f} "
                   f"| {row['every']} | {100 * row['network']:.0f}% | {row['flicker']:.2f} "

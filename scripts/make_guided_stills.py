@@ -13,7 +13,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from filmcolor import lab
 from filmcolor.colorize import Colorizer
 from filmcolor.evaluate import luma_of, random_hints, read_rgb
 from filmcolor.imageio import write_image
@@ -46,19 +45,14 @@ def main() -> None:
     for i, name in enumerate(args.names):
         rgb, ref = read_rgb(args.frames / name), read_rgb(args.refs / name)
         gray = luma_of(rgb)
-        l_hw = lab.gray_to_l(gray)
-        auto = lab.lab_to_rgb_uint8(l_hw, colorizer.colorize_batch(l_hw[None])[0])
+        auto = colorizer.colorize_image(gray)
         hints = random_hints(rgb, 10, np.random.default_rng((0, i)))
-        hinted = lab.lab_to_rgb_uint8(
-            l_hw, colorizer.colorize_batch(l_hw[None], colorizer.guide_for(l_hw, hints)[None])[0])
-        shown = hinted.copy()
+        shown = colorizer.colorize_image(gray, hints=hints)  # what `filmcolor image --hints` writes
         for x, y in zip(hints.x.astype(int), hints.y.astype(int), strict=True):
             colour = tuple(int(c) for c in rgb[y, x])
             cv2.circle(shown, (x, y), 5, (255, 255, 255), 2)
             cv2.circle(shown, (x, y), 3, colour, -1)
-        guide = colorizer.guide_for(l_hw, references=[colorizer.reference(ref)])
-        referenced = lab.lab_to_rgb_uint8(
-            l_hw, colorizer.colorize_batch(l_hw[None], None if guide is None else guide[None])[0])
+        referenced = colorizer.colorize_image(gray, references=[colorizer.reference(ref)])
         cells = [label(np.repeat(gray[..., None], 3, 2), "gray input"), label(auto, "automatic"),
                  label(shown, "10 hints"), label(ref, "reference (colour)"),
                  label(referenced, "from the reference"), label(rgb, "original")]
