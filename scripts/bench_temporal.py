@@ -143,14 +143,14 @@ def main() -> None:
     print("|" + "---|" * 15)
     for path in args.clips:
         clip = load_clip(path, colorizer, args.render_size)
-        configs = [TemporalOptions(mode="off")]
+        configs = [TemporalOptions(mode="off", network_every=1)]  # the baseline: the network on every frame, raw
         configs += [TemporalOptions(mode=m, strength=s, network_every=k) for m in args.modes if m != "off"
                     for s in args.strength for k in args.network_every]
         rows = [run_mode(clip, options) for options in configs]
         off = rows[0]
         for row, options in zip(rows, configs, strict=True):
-            every = next((r for r, o in zip(rows, configs, strict=True)  # the "off" row has no such row
-                          if o.mode == options.mode and o.strength == options.strength and o.network_every == 1), row)
+            every = next(r for r, o in zip(rows, configs, strict=True)
+                         if o.mode == options.mode and o.strength == options.strength and o.network_every == 1)
             h, w = row["shape"]
             print(f"| {clip.name} | {h}x{w} | {row['mode']} | {options.strength if options.mode != 'off' else 0:.2f} "
                   f"| {row['every']} | {100 * row['network']:.0f}% | {row['flicker']:.2f} "
