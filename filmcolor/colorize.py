@@ -298,13 +298,13 @@ class Colorizer:
     def guided_ab(self, l_hw: np.ndarray, guide: np.ndarray | None,
                   hints: guidance.Hints | None = None) -> np.ndarray:
         """ab (h', w', 2) at the network's output size for one picture's L (H, W) and its guide (guide_for;
-        None: automatic); with hints, corrected so that the colour at each hint is the hint's
-        (guide.honour_hints)."""
+        None: automatic); with hints, corrected by what they say of the network's colour
+        (guide.follow_hints: it costs a second, automatic pass of the network)."""
         ab_small = self.predict_ab(l_hw[None], None if guide is None else guide[None])[0]
         if hints:
             from filmcolor import guide as guidance
 
-            ab_small = guidance.honour_hints(ab_small, hints, l_hw)
+            ab_small = guidance.follow_hints(ab_small, self.predict_ab(l_hw[None])[0], hints, l_hw)
         return ab_small
 
     @staticmethod

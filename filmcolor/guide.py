@@ -28,10 +28,10 @@ from filmcolor.imageio import read_colour_image
 GUIDE_CHANNELS = 3  # a_norm, b_norm, confidence in [0, 1]
 SIGMA_SPACE = 0.15  # of the picture's long side: how far one hint reaches
 SIGMA_L = 10.0  # L units: a hint fades across a change of lightness (an object's edge)
-# After the network, what it left of each hint (hint ab - its ab there) is spread this far (of the long
-# side; with SIGMA_L) and added, so the colour at a hint is the hint's. Chosen on our held-out split
-# (10 random hints): 0.15 / 0.3 / 0.5 gave +0.10 / +0.20 / +0.23 dB over the network alone.
-RESIDUAL_SIGMA_SPACE = 0.5
+# After the network, what the hints tell of its colour (how far to trust its own guess, what it left of each
+# hint) is spread this far (of the long side; with SIGMA_L). Chosen on our held-out split (10 random hints,
+# the residual alone): 0.15 / 0.3 / 0.5 gave +0.10 / +0.20 / +0.23 dB over the network alone.
+CORRECTION_SIGMA_SPACE = 0.5
 MAX_POINTS = 512  # scribbles are thinned to this many hint cells at the render size
 PROPAGATE_CHUNK = 32  # hints spread at once: 512 at a 224x384 render would need 176 MB per temporary
 MATCH_TEMPERATURE = 0.02  # softmax temperature over cosine similarities (../shared/CALIBRATION.md: +4.5 dB)
@@ -257,10 +257,37 @@ def propagate_at(hints: Hints, l_hw: np.ndarray, out_h: int, out_w: int) -> tupl
     return propagate(torch.from_numpy(l_small), torch.from_numpy(yx), torch.from_numpy(ab), torch.from_numpy(l_pts))
 
 
+def follow_hints(ab_guided: np.ndarray, ab_auto: np.ndarray, hints: Hints, l_hw: np.ndarray) -> np.ndarray:
+    """The network's ab with hints (h, w, 2) (Lab units, any grid over the picture) corrected by what the
+    hints say of it, given its automatic ab on the same grid (no guide):
+
+    1. **Trust.** Each hint measures how far the network's own guess can be trusted where it is: the
+       least-squares scale t = clip(hint . auto / |auto|^2, 0, 1) of the automatic ab at the hint onto the
+       hint (1: the guess points the hint's way; 0: it is unrelated or opposite). The scales are spread
+       like a hint (a Gaussian in space, CORRECTION_SIGMA_SPACE of the long side, times one in L) and
+       the colour is multiplied by 1 - confidence * (1 - t): where the hints show the network guessing
+       wrong (the gray pavement it paints green), its colour fades; where no hint speaks, it stays.
+    2. **Residual** (honour_hints): what is still left of each hint is spread the same way and added.
+    """
+    out_h, out_w = ab_guided.shape[:2]
+    yx, ab, l_pts = hints_at(hints, l_hw, out_h, out_w)
+    if len(yx) == 0:
+        return ab_guided
+    cells = yx.astype(int)  # yx are cell centres (+0.5)
+    auto = ab_auto[cells[:, 0], cells[:, 1]]
+    trust = np.clip((ab * auto).sum(1) / np.maximum((auto * auto).sum(1), 1.0), 0.0, 1.0).astype(np.float32)
+    l_small = torch.from_numpy(cv2.resize(l_hw, (out_w, out_h), interpolation=cv2.INTER_AREA))
+    sigma = CORRECTION_SIGMA_SPACE * max(out_h, out_w)
+    spread, conf = propagate(l_small, torch.from_numpy(yx), torch.from_numpy(np.repeat(trust[:, None], 2, 1)),
+                             torch.from_numpy(l_pts), sigma_space=sigma)
+    scale = (1.0 - conf * (1.0 - spread[0])).numpy()
+    return honour_hints(ab_guided * scale[..., None], hints, l_hw)
+
+
 def honour_hints(ab_hw2: np.ndarray, hints: Hints, l_hw: np.ndarray) -> np.ndarray:
     """The network's ab (h, w, 2) (Lab units, any grid over the picture) moved towards the hints: each
     hint's residual (its ab minus the network's in its cell) spread like a hint (a Gaussian in space,
-    RESIDUAL_SIGMA_SPACE of the long side, times one in L), the weighted mean added by its confidence.
+    CORRECTION_SIGMA_SPACE of the long side, times one in L), the weighted mean added by its confidence.
 
     The network follows a hint only as far as its learned gate opens. A lone hint's cell gets the hint's
     colour; hints close together in one object blend their residuals (a smooth correction, not an
@@ -274,7 +301,7 @@ def honour_hints(ab_hw2: np.ndarray, hints: Hints, l_hw: np.ndarray) -> np.ndarr
     residual = np.ascontiguousarray(ab - ab_hw2[cells[:, 0], cells[:, 1]], dtype=np.float32)
     l_small = cv2.resize(l_hw, (out_w, out_h), interpolation=cv2.INTER_AREA)
     spread, conf = propagate(torch.from_numpy(l_small), torch.from_numpy(yx), torch.from_numpy(residual),
-                             torch.from_numpy(l_pts), sigma_space=RESIDUAL_SIGMA_SPACE * max(out_h, out_w))
+                             torch.from_numpy(l_pts), sigma_space=CORRECTION_SIGMA_SPACE * max(out_h, out_w))
     corrected = ab_hw2 + (spread * conf).permute(1, 2, 0).numpy()
     return np.clip(corrected, -lab.AB_LIMIT, lab.AB_LIMIT).astype(np.float32)
 

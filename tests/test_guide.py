@@ -158,6 +158,24 @@ def test_honour_hints_moves_the_colour_at_each_hint_to_it_and_leaves_other_objec
     np.testing.assert_array_equal(guide.honour_hints(net_ab, guide.Hints.empty(), l_hw), net_ab)
 
 
+def test_follow_hints_fades_a_guess_the_hints_contradict_and_keeps_the_rest():
+    l_hw = lab.gray_to_l(two_halves())
+    ramp = np.arange(40, dtype=np.float32) * 1.5  # the network guesses green, paler to the left
+    auto = np.stack([np.broadcast_to(-ramp, (24, 40)), np.broadcast_to(ramp, (24, 40))], 2).astype(np.float32)
+    # two hints on the dark half say it is neutral gray: the guess there is wrong
+    hints = guide.Hints(np.array([20.0, 60.0], np.float32), np.array([30.0, 70.0], np.float32),
+                        np.zeros((2, 2), np.float32), np.zeros(2, np.float32))
+    dark = np.s_[:, :20]
+    faded = np.abs(guide.follow_hints(auto.copy(), auto, hints, l_hw)[dark]).max(axis=2).mean()
+    offset = np.abs(guide.honour_hints(auto, hints, l_hw)[dark]).max(axis=2).mean()  # the residual alone
+    assert faded < 1.0 and offset > 5.0  # a constant offset cannot undo a guess that varies; the trust can
+    out = guide.follow_hints(auto.copy(), auto, hints, l_hw)
+    np.testing.assert_allclose(out[:, 22:], auto[:, 22:], atol=0.5)  # the light half (no hint there): kept
+    # hints that agree with the guess (same hue, stronger) leave it trusted: nothing fades
+    agree = guide.Hints(hints.x, hints.y, np.full((2, 2), [-40.0, 40.0], np.float32), hints.radius)
+    assert (np.abs(guide.follow_hints(auto.copy(), auto, agree, l_hw)) >= np.abs(auto) - 0.5).all()
+
+
 def test_a_photo_with_hints_has_the_hint_colour_at_the_hint(colorizer):
     gray = two_halves()
     hints = guide.Hints(np.array([30.0], np.float32), np.array([40.0], np.float32),
