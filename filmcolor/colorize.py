@@ -299,13 +299,15 @@ class Colorizer:
                   hints: guidance.Hints | None = None) -> np.ndarray:
         """ab (h', w', 2) at the network's output size for one picture's L (H, W) and its guide (guide_for;
         None: automatic); with hints, corrected by what they say of the network's colour
-        (guide.follow_hints: it costs a second, automatic pass of the network)."""
-        ab_small = self.predict_ab(l_hw[None], None if guide is None else guide[None])[0]
-        if hints:
-            from filmcolor import guide as guidance
+        (guide.follow_hints), which needs its automatic colour too: one encoder pass, the decoder twice."""
+        if not hints:
+            return self.predict_ab(l_hw[None], None if guide is None else guide[None])[0]
+        from filmcolor import guide as guidance
 
-            ab_small = guidance.follow_hints(ab_small, self.predict_ab(l_hw[None])[0], hints, l_hw)
-        return ab_small
+        encoder, decoder = self._split_runners(1, *self.network_shape(*l_hw.shape))
+        taps = encoder.encode(self._network_input(l_hw)[None, None])
+        guided, auto = (self._to_ab(decoder.decode(taps, g[None]))[0] for g in (guide, np.zeros_like(guide)))
+        return guidance.follow_hints(guided, auto, hints, l_hw)
 
     @staticmethod
     def upsample_ab(ab_hw2: np.ndarray, height: int, width: int) -> np.ndarray:

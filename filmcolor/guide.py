@@ -217,20 +217,21 @@ def hints_at(hints: Hints, l_hw: np.ndarray, out_h: int, out_w: int) -> tuple[np
 
 def propagate(l_hw: torch.Tensor, yx: torch.Tensor, ab: torch.Tensor, l_pts: torch.Tensor,
               sigma_space: float | None = None, sigma_l: float = SIGMA_L) -> tuple[torch.Tensor, torch.Tensor]:
-    """Spread P hints over an (H, W) L picture (L units): ab (2, H, W) Lab units and confidence (H, W).
+    """Spread P hints over an (H, W) L picture (L units): their ab (P, 2) Lab units (or any (P, C) values)
+    -> (C, H, W), and a confidence (H, W).
 
     Each hint weighs w = exp(-d^2 / 2 sigma_space^2) * exp(-dL^2 / 2 sigma_l^2) (sigma_space defaults to
-    SIGMA_SPACE of the long side); ab is the weighted mean of the hints, confidence 1 - prod(1 - w).
+    SIGMA_SPACE of the long side); the values are the weighted mean of the hints', confidence 1 - prod(1 - w).
     """
     height, width = l_hw.shape
     if sigma_space is None:
         sigma_space = SIGMA_SPACE * max(height, width)
     if len(yx) == 0:
-        return l_hw.new_zeros(2, height, width), l_hw.new_zeros(height, width)
+        return l_hw.new_zeros(ab.shape[1], height, width), l_hw.new_zeros(height, width)
     gy = torch.arange(height, dtype=l_hw.dtype, device=l_hw.device) + 0.5
     gx = torch.arange(width, dtype=l_hw.dtype, device=l_hw.device) + 0.5
     total = l_hw.new_zeros(height, width)
-    ab_sum = l_hw.new_zeros(2, height, width)
+    ab_sum = l_hw.new_zeros(ab.shape[1], height, width)
     log_miss = l_hw.new_zeros(height, width)  # log prod(1 - w)
     for i in range(0, len(yx), PROPAGATE_CHUNK):  # a chunk of hints at a time: memory is chunk x H x W
         pts = slice(i, i + PROPAGATE_CHUNK)
@@ -257,6 +258,41 @@ def propagate_at(hints: Hints, l_hw: np.ndarray, out_h: int, out_w: int) -> tupl
     return propagate(torch.from_numpy(l_small), torch.from_numpy(yx), torch.from_numpy(ab), torch.from_numpy(l_pts))
 
 
+@dataclass(frozen=True)
+class _HintCells:
+    """Hints placed once on a grid over the picture (the network's output), to spread values from them."""
+
+    yx: torch.Tensor  # (P, 2) cell centres
+    ab: np.ndarray  # (P, 2) the hints' ab, Lab units
+    l_pts: torch.Tensor  # (P,) the picture's L at each hint
+    l_grid: torch.Tensor  # (h, w) the picture's L on the grid
+
+    @classmethod
+    def of(cls, hints: Hints, l_hw: np.ndarray, out_h: int, out_w: int) -> _HintCells | None:
+        yx, ab, l_pts = hints_at(hints, l_hw, out_h, out_w)
+        if len(yx) == 0:
+            return None
+        l_grid = cv2.resize(l_hw, (out_w, out_h), interpolation=cv2.INTER_AREA)
+        return cls(torch.from_numpy(yx), ab, torch.from_numpy(l_pts), torch.from_numpy(l_grid))
+
+    def at(self, values_hwc: np.ndarray) -> np.ndarray:
+        """(P, C) the values of a grid (h, w, C) in the hints' cells."""
+        cells = self.yx.numpy().astype(int)  # centres (+0.5) -> indices
+        return values_hwc[cells[:, 0], cells[:, 1]]
+
+    def spread(self, values_pc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-hint values (P, C) spread like a hint, CORRECTION_SIGMA_SPACE of the long side: their weighted
+        mean (h, w, C) and its confidence (h, w)."""
+        mean, conf = propagate(self.l_grid, self.yx, torch.from_numpy(np.ascontiguousarray(values_pc, np.float32)),
+                               self.l_pts, sigma_space=CORRECTION_SIGMA_SPACE * max(self.l_grid.shape))
+        return mean.permute(1, 2, 0).numpy(), conf.numpy()
+
+    def add_residual(self, ab_hw2: np.ndarray) -> np.ndarray:
+        """ab moved towards the hints by what it lacks at each (see honour_hints), clamped."""
+        spread, conf = self.spread(self.ab - self.at(ab_hw2))
+        return np.clip(ab_hw2 + spread * conf[..., None], -lab.AB_LIMIT, lab.AB_LIMIT).astype(np.float32)
+
+
 def follow_hints(ab_guided: np.ndarray, ab_auto: np.ndarray, hints: Hints, l_hw: np.ndarray) -> np.ndarray:
     """The network's ab with hints (h, w, 2) (Lab units, any grid over the picture) corrected by what the
     hints say of it, given its automatic ab on the same grid (no guide):
@@ -269,19 +305,13 @@ def follow_hints(ab_guided: np.ndarray, ab_auto: np.ndarray, hints: Hints, l_hw:
        wrong (the gray pavement it paints green), its colour fades; where no hint speaks, it stays.
     2. **Residual** (honour_hints): what is still left of each hint is spread the same way and added.
     """
-    out_h, out_w = ab_guided.shape[:2]
-    yx, ab, l_pts = hints_at(hints, l_hw, out_h, out_w)
-    if len(yx) == 0:
+    cells = _HintCells.of(hints, l_hw, *ab_guided.shape[:2])
+    if cells is None:
         return ab_guided
-    cells = yx.astype(int)  # yx are cell centres (+0.5)
-    auto = ab_auto[cells[:, 0], cells[:, 1]]
-    trust = np.clip((ab * auto).sum(1) / np.maximum((auto * auto).sum(1), 1.0), 0.0, 1.0).astype(np.float32)
-    l_small = torch.from_numpy(cv2.resize(l_hw, (out_w, out_h), interpolation=cv2.INTER_AREA))
-    sigma = CORRECTION_SIGMA_SPACE * max(out_h, out_w)
-    spread, conf = propagate(l_small, torch.from_numpy(yx), torch.from_numpy(np.repeat(trust[:, None], 2, 1)),
-                             torch.from_numpy(l_pts), sigma_space=sigma)
-    scale = (1.0 - conf * (1.0 - spread[0])).numpy()
-    return honour_hints(ab_guided * scale[..., None], hints, l_hw)
+    auto = cells.at(ab_auto)
+    trust = np.clip((cells.ab * auto).sum(1) / np.maximum((auto * auto).sum(1), 1.0), 0.0, 1.0)
+    spread, conf = cells.spread(trust[:, None])
+    return cells.add_residual(ab_guided * (1.0 - conf * (1.0 - spread[..., 0]))[..., None])
 
 
 def honour_hints(ab_hw2: np.ndarray, hints: Hints, l_hw: np.ndarray) -> np.ndarray:
@@ -293,17 +323,8 @@ def honour_hints(ab_hw2: np.ndarray, hints: Hints, l_hw: np.ndarray) -> np.ndarr
     colour; hints close together in one object blend their residuals (a smooth correction, not an
     interpolation through every hint).
     """
-    out_h, out_w = ab_hw2.shape[:2]
-    yx, ab, l_pts = hints_at(hints, l_hw, out_h, out_w)
-    if len(yx) == 0:
-        return ab_hw2
-    cells = yx.astype(int)  # yx are cell centres (+0.5)
-    residual = np.ascontiguousarray(ab - ab_hw2[cells[:, 0], cells[:, 1]], dtype=np.float32)
-    l_small = cv2.resize(l_hw, (out_w, out_h), interpolation=cv2.INTER_AREA)
-    spread, conf = propagate(torch.from_numpy(l_small), torch.from_numpy(yx), torch.from_numpy(residual),
-                             torch.from_numpy(l_pts), sigma_space=CORRECTION_SIGMA_SPACE * max(out_h, out_w))
-    corrected = ab_hw2 + (spread * conf).permute(1, 2, 0).numpy()
-    return np.clip(corrected, -lab.AB_LIMIT, lab.AB_LIMIT).astype(np.float32)
+    cells = _HintCells.of(hints, l_hw, *ab_hw2.shape[:2])
+    return ab_hw2 if cells is None else cells.add_residual(ab_hw2)
 
 
 def guide_from_hints(hints: Hints, l_hw: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
