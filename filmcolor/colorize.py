@@ -299,15 +299,19 @@ class Colorizer:
                   hints: guidance.Hints | None = None) -> np.ndarray:
         """ab (h', w', 2) at the network's output size for one picture's L (H, W) and its guide (guide_for;
         None: automatic); with hints, corrected by what they say of the network's colour
-        (guide.follow_hints), which needs its automatic colour too: one encoder pass, the decoder twice."""
+        (guide.follow_hints), which needs its automatic colour and its encoder's features too: one encoder
+        pass, the decoder twice."""
         if not hints:
             return self.predict_ab(l_hw[None], None if guide is None else guide[None])[0]
+        import torch
+
         from filmcolor import guide as guidance
 
         encoder, decoder = self._split_runners(1, *self.network_shape(*l_hw.shape))
         taps = encoder.encode(self._network_input(l_hw)[None, None])
         guided, auto = (self._to_ab(decoder.decode(taps, g[None]))[0] for g in (guide, np.zeros_like(guide)))
-        return guidance.follow_hints(guided, auto, hints, l_hw)
+        features = guidance.match_features([torch.as_tensor(t) for t in taps]).cpu()
+        return guidance.follow_hints(guided, auto, hints, l_hw, features)
 
     @staticmethod
     def upsample_ab(ab_hw2: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -158,6 +158,23 @@ def test_honour_hints_moves_the_colour_at_each_hint_to_it_and_leaves_other_objec
     np.testing.assert_array_equal(guide.honour_hints(net_ab, guide.Hints.empty(), l_hw), net_ab)
 
 
+def test_the_residual_follows_content_the_encoder_tells_apart_where_lightness_cannot():
+    l_hw = np.full((96, 160), 50.0, np.float32)  # one lightness: only the features tell the halves apart
+    features = torch.zeros(2, 12, 20)  # unit features at stride 8: the left half one thing, the right another
+    features[0, :, :10], features[1, :, 10:] = 1.0, 1.0
+    red, blue = [50.0, 40.0], [10.0, -45.0]
+    hints = guide.Hints(np.array([70.0, 150.0], np.float32), np.array([48.0, 48.0], np.float32),
+                        np.array([red, blue], np.float32), np.zeros(2, np.float32))
+    net_ab = np.zeros((24, 40, 2), np.float32)
+    near_red_but_right = (12, 22)  # x 90: 20 px from the red hint, 60 from the blue one, on the blue hint's side
+    by_content = guide.honour_hints(net_ab, hints, l_hw, features)[near_red_but_right]
+    by_distance = guide.honour_hints(net_ab, hints, l_hw)[near_red_but_right]
+    # the reach (confidence) is the same; which hint the cell listens to is not
+    assert np.abs(by_content - blue).max() < 8.0
+    assert np.abs(by_distance - blue).max() > 20.0
+    np.testing.assert_allclose(guide.honour_hints(net_ab, hints, l_hw, features)[12, 17], red, atol=2.0)
+
+
 def test_follow_hints_fades_a_guess_the_hints_contradict_and_keeps_the_rest():
     l_hw = lab.gray_to_l(two_halves())
     ramp = np.arange(40, dtype=np.float32) * 1.5  # the network guesses green, paler to the left
