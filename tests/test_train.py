@@ -369,6 +369,18 @@ def test_chroma_weight_weighs_saturated_pixels_more() -> None:
         assert (sat > gray * 1.5) == expect_more, (weight, sat, gray)
 
 
+def test_mode_weight_prefers_one_of_two_colours_to_the_gray_between() -> None:
+    from filmcolor.train.losses import pixel_loss
+
+    target = torch.zeros(1, 2, 4, 4)
+    target[:, 0, :, :2], target[:, 0, :, 2:] = 0.4, -0.4  # a place that is red in half the photos, green in half
+    between, one_mode = torch.zeros_like(target), torch.zeros_like(target)
+    one_mode[:, 0] = 0.4
+    # L1 is indifferent anywhere between the two; the mode-seeking term makes the mode cheaper
+    assert abs(pixel_loss("l1", between, target) - pixel_loss("l1", one_mode, target)) < 1e-6
+    assert pixel_loss("l1", one_mode, target, mode_weight=0.1) < pixel_loss("l1", between, target, mode_weight=0.1) - 0.02
+
+
 def test_guided_generator_starts_from_automatic_weights_and_trains_with_guidance(photos: Path,
                                                                                tmp_path: Path) -> None:
     from filmcolor.models import create_model

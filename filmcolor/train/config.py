@@ -24,6 +24,7 @@ class TrainConfig:
     epochs: int = 20  # phase 2: conditional GAN
     pixel_loss: str = "l1"  # "l1" or "smooth_l1" (on normalised ab)
     chroma_weight: float = 0.0  # > 0: weight saturated target pixels more (see losses.pixel_loss)
+    mode_weight: float = 0.0  # > 0: add a mode-seeking (Welsch) term to the pixel loss (see losses.pixel_loss)
     init_weights: str = ""  # start the generator from these .safetensors (fine-tuning)
     lr_pretrain: float = 1e-4
     lr_g: float = 2e-4

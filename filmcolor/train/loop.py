@@ -286,7 +286,7 @@ class Trainer:
     def pretrain_step(self, net: nn.Module, l_norm: torch.Tensor, ab_norm: torch.Tensor,
                       guide: torch.Tensor | None = None) -> dict[str, float]:
         fake = self._forward_g(net, l_norm, ab_norm, guide)
-        loss = pixel_loss(self.cfg.pixel_loss, fake, ab_norm, self.cfg.chroma_weight)
+        loss = pixel_loss(self.cfg.pixel_loss, fake, ab_norm, self.cfg.chroma_weight, self.cfg.mode_weight)
         self.opt_pre.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_pre.step()
@@ -315,7 +315,7 @@ class Trainer:
         with self._autocast():
             logits_gen = self.discriminator(fake_in)
         loss_gan = self.gan_loss(logits_gen.float(), True)
-        loss_pix = pixel_loss(self.cfg.pixel_loss, fake, ab_norm, self.cfg.chroma_weight)
+        loss_pix = pixel_loss(self.cfg.pixel_loss, fake, ab_norm, self.cfg.chroma_weight, self.cfg.mode_weight)
         (loss_gan + self.cfg.lambda_l1 * loss_pix).backward()
         self.opt_g.step()
         return {"loss_d": loss_d.item(), "loss_g_gan": loss_gan.item(), "loss_pixel": loss_pix.item()}
