@@ -310,7 +310,7 @@ class Colorizer:
         encoder, decoder = self._split_runners(1, *self.network_shape(*l_hw.shape))
         taps = encoder.encode(self._network_input(l_hw)[None, None])
         guided, auto = (self._to_ab(decoder.decode(taps, g[None]))[0] for g in (guide, np.zeros_like(guide)))
-        features = guidance.match_features([torch.as_tensor(t) for t in taps]).cpu()
+        features = guidance.content_features([torch.as_tensor(t) for t in taps]).cpu()
         return guidance.follow_hints(guided, auto, hints, l_hw, features)
 
     @staticmethod

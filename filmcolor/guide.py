@@ -31,13 +31,21 @@ SIGMA_L = 10.0  # L units: a hint fades across a change of lightness (an object'
 # After the network, what the hints tell of its colour (how far to trust its own guess, what it left of each
 # hint) is spread this far (of the long side; with SIGMA_L). Chosen on our held-out split (10 random hints):
 # with the residual alone 0.15 / 0.3 / 0.5 gave +0.10 / +0.20 / +0.23 dB over the network alone; once the
-# residual follows content (CONTENT_TAU), 0.5 / 0.8 / 1.2 / 3 gave +4.28 / +4.34 / +4.34 / +4.34 dB over gray.
+# residual follows content (CONTENT_TAU 0.1, coarse features), 0.5 / 0.8 / 1.2 / 3 gave +4.28 / +4.34 / +4.34
+# / +4.34 dB over gray: 0.8, the least that reaches the plateau.
 CORRECTION_SIGMA_SPACE = 0.8
 # Which hints' residual a cell takes is also weighed by how alike the encoder sees the two places:
-# exp((cosine - 1) / CONTENT_TAU) of their unit features (match_features). Only the mix, not the reach (the
-# confidence): a cell of the sky takes the sky hint's residual, not the nearer roof's. Chosen on our held-out
-# split: 0.05 / 0.1 / 0.15 / 0.2 gave +4.15 / +4.28 / +4.28 / +4.27 dB at a spread of 0.5 (+4.05 without).
-CONTENT_TAU = 0.1
+# exp((cosine - 1) / CONTENT_TAU) of their unit features (content_features). Only the mix, not the reach (the
+# confidence): a cell of the sky takes the sky hint's residual, not the nearer roof's. On our held-out split,
+# at a spread of 0.5 with the coarse features: 0.05 / 0.1 / 0.15 / 0.2 gave +4.15 / +4.28 / +4.28 / +4.27 dB
+# (+4.05 without); with the fine share, a spread of 0.8: 0.1 / 0.2 / 0.3 gave +4.37 / +4.32 / +4.28. 0.2 is
+# taken, not 0.1: at 0.1 a hint's colour glows past an object's edge (the surfer's skin onto the water of
+# docs/surfer_hints.jpg), at 0.2 barely.
+CONTENT_TAU = 0.2
+# The content features are the matching features (strides 8 and 16) and, for sharper object edges, the
+# encoder's stride-4 tap, this share of the cosine. On our held-out split (CONTENT_TAU 0.1, spread 0.8):
+# 0 / 0.3 / 0.5 gave +4.34 / +4.37 / +4.34 dB; the glow past edges shrinks from ~3 cells to ~1.
+CONTENT_FINE_SHARE = 0.3
 MAX_POINTS = 512  # scribbles are thinned to this many hint cells at the render size
 PROPAGATE_CHUNK = 32  # hints spread at once: 512 at a 224x384 render would need 176 MB per temporary
 MATCH_TEMPERATURE = 0.02  # softmax temperature over cosine similarities (../shared/CALIBRATION.md: +4.5 dB)
@@ -279,7 +287,7 @@ class _HintCells:
     ab: np.ndarray  # (P, 2) the hints' ab, Lab units
     l_pts: torch.Tensor  # (P,) the picture's L at each hint
     l_grid: torch.Tensor  # (h, w) the picture's L on the grid
-    features: torch.Tensor | None = None  # (F, h, w) unit features on the grid (match_features, upsampled)
+    features: torch.Tensor | None = None  # (F, h, w) unit features on the grid (content_features)
 
     @classmethod
     def of(cls, hints: Hints, l_hw: np.ndarray, out_h: int, out_w: int,
@@ -346,7 +354,8 @@ def honour_hints(ab_hw2: np.ndarray, hints: Hints, l_hw: np.ndarray,
     """The network's ab (h, w, 2) (Lab units, any grid over the picture) moved towards the hints: each
     hint's residual (its ab minus the network's in its cell) spread like a hint (a Gaussian in space,
     CORRECTION_SIGMA_SPACE of the long side, times one in L), the weighted mean added by its confidence.
-    With the picture's unit features (F, h8, w8), the mean favours hints on content like the cell's.
+    With the picture's unit features (F, h', w') (content_features), the mean favours hints on content
+    like the cell's.
 
     The network follows a hint only as far as its learned gate opens. A lone hint's cell gets the hint's
     colour; hints close together in one object blend their residuals (a smooth correction, not an
@@ -381,6 +390,15 @@ def match_features(taps: list[torch.Tensor]) -> torch.Tensor:
     s16_up = F.interpolate(s16[None], size=s8.shape[-2:], mode="bilinear", align_corners=False)[0]
     both = torch.cat([F.normalize(s8, dim=0), F.normalize(s16_up, dim=0)], 0)
     return F.normalize(both, dim=0)
+
+
+def content_features(taps: list[torch.Tensor]) -> torch.Tensor:
+    """Encoder taps (batch 1) -> (C, h4, w4) unit features at stride 4 that say what is where, for the
+    hints' correction: the matching features upsampled, and the stride-4 tap (CONTENT_FINE_SHARE)."""
+    s4 = F.normalize(taps[0][0].float(), dim=0)
+    coarse = F.interpolate(match_features(taps)[None], size=s4.shape[-2:], mode="bilinear", align_corners=False)[0]
+    share = CONTENT_FINE_SHARE
+    return F.normalize(torch.cat([F.normalize(coarse, dim=0) * (1 - share) ** 0.5, s4 * share**0.5]), dim=0)
 
 
 @dataclass(frozen=True)
