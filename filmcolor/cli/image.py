@@ -44,8 +44,9 @@ def plan_outputs(inputs: tuple[Path, ...], output: Path, ext: str | None) -> lis
               help="Output format for folder outputs (default: keep the input's extension).")
 @click.option("--hints", type=click.Path(path_type=Path), default=None, metavar="HINTS.json|DIR",
               help='Colour hints: {"points": [{"x": 120, "y": 48, "color": "#aa3311", "radius": 3}, ...]} in '
-                   "pixels of the input (origin top-left; radius optional). A hint colours what is near it "
-                   "and of similar lightness; where hints contradict the automatic colour, that colour fades. "
+                   "pixels of the input (origin top-left; radius optional). A hint colours what is near it, of "
+                   "similar lightness and of the same kind (the network's features); where hints contradict "
+                   "the automatic colour, that colour fades. "
                    "With folder inputs, a folder of NAME.json for the images NAME.*; images without one are "
                    "coloured automatically.")
 @click.option("--hints-image", type=click.Path(path_type=Path), default=None, metavar="SCRIBBLES.png|DIR",
