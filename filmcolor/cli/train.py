@@ -60,7 +60,8 @@ def _as_given(path: str) -> str:
 @click.option("--pixel-loss", type=click.Choice(["l1", "smooth_l1"]), default=DEFAULTS.pixel_loss,
               show_default=True, help="Pixel loss on normalised ab.")
 @_opt("--chroma-weight", "Weight saturated target pixels up to 1+2w in the pixel loss (0: the seed's loss).")
-@_opt("--mode-weight", "Add w x a mode-seeking (Welsch, 10 Lab units) term to the pixel loss (0: none).")
+@_opt("--mode-weight", "Add w x a mode-seeking (Welsch) term to the pixel loss (0: none).")
+@_opt("--mode-sigma", "Width of the mode-seeking term, Lab units.")
 @click.option("--init-weights", default="", metavar="PATH", help="Start the generator from these weights.")
 @_opt("--lr-pretrain", "Adam learning rate of phase 1.")
 @_opt("--lr-g", "Generator learning rate of phase 2.")

@@ -25,6 +25,7 @@ class TrainConfig:
     pixel_loss: str = "l1"  # "l1" or "smooth_l1" (on normalised ab)
     chroma_weight: float = 0.0  # > 0: weight saturated target pixels more (see losses.pixel_loss)
     mode_weight: float = 0.0  # > 0: add a mode-seeking (Welsch) term to the pixel loss (see losses.pixel_loss)
+    mode_sigma: float = 10.0  # its width, Lab units
     init_weights: str = ""  # start the generator from these .safetensors (fine-tuning)
     lr_pretrain: float = 1e-4
     lr_g: float = 2e-4

@@ -283,10 +283,14 @@ class Trainer:
         with self._autocast():
             return upsample_to(net(l_norm) if guide is None else net(l_norm, guide), ab_norm).float()
 
+    def _pixel_loss(self, fake: torch.Tensor, ab_norm: torch.Tensor) -> torch.Tensor:
+        cfg = self.cfg
+        return pixel_loss(cfg.pixel_loss, fake, ab_norm, cfg.chroma_weight, cfg.mode_weight, cfg.mode_sigma)
+
     def pretrain_step(self, net: nn.Module, l_norm: torch.Tensor, ab_norm: torch.Tensor,
                       guide: torch.Tensor | None = None) -> dict[str, float]:
         fake = self._forward_g(net, l_norm, ab_norm, guide)
-        loss = pixel_loss(self.cfg.pixel_loss, fake, ab_norm, self.cfg.chroma_weight, self.cfg.mode_weight)
+        loss = self._pixel_loss(fake, ab_norm)
         self.opt_pre.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_pre.step()
@@ -315,7 +319,7 @@ class Trainer:
         with self._autocast():
             logits_gen = self.discriminator(fake_in)
         loss_gan = self.gan_loss(logits_gen.float(), True)
-        loss_pix = pixel_loss(self.cfg.pixel_loss, fake, ab_norm, self.cfg.chroma_weight, self.cfg.mode_weight)
+        loss_pix = self._pixel_loss(fake, ab_norm)
         (loss_gan + self.cfg.lambda_l1 * loss_pix).backward()
         self.opt_g.step()
         return {"loss_d": loss_d.item(), "loss_g_gan": loss_gan.item(), "loss_pixel": loss_pix.item()}

@@ -15,20 +15,20 @@ def upsample_to(ab: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 CHROMA_REF = 50.0 / 110.0  # normalised chroma that gets weight 1 + chroma_weight
-MODE_SIGMA = 10.0 / 110.0  # normalised ab: the width of the mode-seeking term (10 Lab units)
 
 
 def pixel_loss(kind: str, pred: torch.Tensor, target: torch.Tensor, chroma_weight: float = 0.0,
-               mode_weight: float = 0.0) -> torch.Tensor:
+               mode_weight: float = 0.0, mode_sigma: float = 10.0) -> torch.Tensor:
     """Pixel loss on normalised ab (N, 2, H, W).
 
     ``chroma_weight`` > 0 weights each pixel by 1 + w * chroma / CHROMA_REF (capped at 1 + 2w),
     normalised to mean 1: a mild rebalancing toward saturated targets, against the pale, brownish
     average a plain regression converges to.
-    ``mode_weight`` > 0 adds w * (1 - exp(-|error|^2 / 2 MODE_SIGMA^2)) (the Welsch loss, the negative
-    log of a Gaussian kernel around the prediction: a soft classification term). Its optimum is a mode
-    of the colours a place can have, not their median: where a grass could be green or brown it picks
-    one instead of the gray between them.
+    ``mode_weight`` > 0 adds w * (1 - exp(-|error|^2 / 2 sigma^2)), sigma = ``mode_sigma`` Lab units (the
+    Welsch loss, the negative log of a Gaussian kernel around the prediction: a soft classification term).
+    Its optimum is a mode of the colours a place can have, not their median: where a grass could be green
+    or brown it picks one instead of the gray between them. It pulls only within a few sigma: a sigma
+    narrower than the gap between two colours leaves a prediction between them where it is.
     """
     if kind == "l1":
         per_pixel = F.l1_loss(pred, target, reduction="none")
@@ -38,7 +38,8 @@ def pixel_loss(kind: str, pred: torch.Tensor, target: torch.Tensor, chroma_weigh
         raise ValueError(f"unknown pixel loss {kind}")
     if mode_weight > 0:
         error2 = ((pred - target) ** 2).sum(1, keepdim=True)
-        per_pixel = per_pixel + mode_weight * (1.0 - torch.exp(-error2 / (2 * MODE_SIGMA**2)))
+        sigma = mode_sigma / 110.0  # normalised ab
+        per_pixel = per_pixel + mode_weight * (1.0 - torch.exp(-error2 / (2 * sigma**2)))
     if chroma_weight <= 0:
         return per_pixel.mean()
     chroma = torch.linalg.vector_norm(target, dim=1, keepdim=True)
