@@ -63,7 +63,8 @@ class GuidedColorNet(nn.Module):
         """Encoder taps at strides 4, 8, 16, 32 (also the features that reference matching compares)."""
         return self.encoder(l_norm)
 
-    def decode(self, taps: list[torch.Tensor], guide: torch.Tensor) -> torch.Tensor:
+    def decode_features(self, taps: list[torch.Tensor], guide: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The decoder's last features (N, d4, H/4, W/4), before the ab head, and the guide pooled to them."""
         s4, s8, s16, s32 = taps
         g4 = pool_guide(guide, 4)
         g8, g16 = pool_guide(g4, 2), pool_guide(g4, 4)
@@ -71,7 +72,10 @@ class GuidedColorNet(nn.Module):
         x = self.fuse16(torch.cat([FastColorNet._up_cat(x, s16), _guide_features(g16)], 1))
         x = self.fuse8(torch.cat([FastColorNet._up_cat(x, s8), _guide_features(g8)], 1))
         x = self.fuse4(torch.cat([FastColorNet._up_cat(x, s4), _guide_features(g4)], 1))
-        x = self.refine4(torch.cat([x, _guide_features(g4)], 1))
+        return self.refine4(torch.cat([x, _guide_features(g4)], 1)), g4
+
+    def decode(self, taps: list[torch.Tensor], guide: torch.Tensor) -> torch.Tensor:
+        x, g4 = self.decode_features(taps, guide)
         ab_net = torch.tanh(self.head(x))
         gate = torch.sigmoid(self.gate(torch.cat([x, _guide_features(g4)], 1))) * g4[:, 2:3]
         return ab_net + gate * (g4[:, :2] - ab_net)

@@ -1,0 +1,148 @@
+"""Would a classification head make the automatic colour more colourful without making it wrong?
+
+    python scripts/probe_class_head.py [--model NAME|PATH] [--train-images 3000] [--rebalance 1.0 0.9 0.5]
+                                       DIR [DIR ...]
+
+A probe, not training: the shipped network stays frozen. Its decoder's last features (no guide) are
+cached for train photos (the held-out sources excluded; short side 224, centre crop, a quarter of the
+cells), and a linear head over quantised ab (22 x 22 bins of 10 Lab units) is fitted to them with
+cross-entropy on soft targets (the 5 nearest bins, sigma 5) weighed by class rebalancing: weights
+1 / ((1 - lambda) p + lambda / Q) of the smoothed colour prior p (Zhang et al. 2016; lambda 1 = none).
+Each folder's photos are then coloured at render 256 by the regression head that ships and by the
+classification head decoded as the annealed mean at T 1 / 0.6 / 0.38, and scored as `filmcolor eval`
+scores them: PSNR gain over the gray picture and colourfulness / the originals'.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from filmcolor import lab
+from filmcolor.colorize import Colorizer
+from filmcolor.evaluate import colorfulness, luma_of, psnr, read_rgb, source_of
+from filmcolor.imageio import list_images, read_image
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+HELD_OUT_SOURCES = ("debian", "dreambooth")  # as in scripts/train_default.sh
+CROP = 224
+BINS, BIN_SIZE = 22, 10.0
+TEMPERATURES = (1.0, 0.6, 0.38)
+CENTRES = torch.stack(torch.meshgrid(torch.arange(BINS) * BIN_SIZE - 105.0, torch.arange(BINS) * BIN_SIZE - 105.0,
+                                     indexing="ij"), -1).reshape(-1, 2)
+
+
+def decoder_features(net: torch.nn.Module, l_hw: np.ndarray) -> torch.Tensor:
+    """(48, h/4, w/4) last decoder features of an L picture already at a size the network takes."""
+    l_norm = torch.from_numpy(lab.normalize_l(l_hw).astype(np.float32))[None, None]
+    guide = torch.zeros(1, 3, *l_hw.shape)
+    return net.decode_features(net.encode(l_norm), guide)[0][0]
+
+
+def cache_train(net: torch.nn.Module, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    rng = np.random.default_rng(0)
+    paths = [p for p in list_images([SHARED / "photos" / "train"]) if source_of(p) not in HELD_OUT_SOURCES]
+    xs, ys = [], []
+    for i in rng.permutation(len(paths))[:count]:
+        rgb = read_image(paths[i])
+        if rgb.ndim != 3:
+            continue
+        h, w = rgb.shape[:2]
+        scale = CROP / min(h, w)
+        rgb = cv2.resize(rgb[..., :3], (max(CROP, round(w * scale)), max(CROP, round(h * scale))),
+                         interpolation=cv2.INTER_AREA)
+        y0, x0 = (rgb.shape[0] - CROP) // 2, (rgb.shape[1] - CROP) // 2
+        lab_hw3 = lab.rgb_to_lab(np.ascontiguousarray(rgb[y0:y0 + CROP, x0:x0 + CROP]))
+        x = decoder_features(net, lab_hw3[..., 0]).flatten(1).T
+        side = CROP // 4
+        ab = cv2.resize(lab_hw3[..., 1:].astype(np.float32), (side, side), interpolation=cv2.INTER_AREA).reshape(-1, 2)
+        keep = rng.choice(side * side, side * side // 4, replace=False)
+        xs.append(x[keep]), ys.append(torch.from_numpy(ab[keep]))
+    return torch.cat(xs), torch.cat(ys)
+
+
+def soft_targets(ab: torch.Tensor) -> torch.Tensor:
+    nearest = (torch.cdist(ab, CENTRES) ** 2).topk(5, largest=False)
+    weights = torch.exp(-nearest.values / (2 * 5.0**2))
+    return torch.zeros(len(ab), len(CENTRES)).scatter_(1, nearest.indices, weights / weights.sum(1, keepdim=True))
+
+
+def fit_head(x: torch.Tensor, ab: torch.Tensor, rebalance: float) -> torch.nn.Linear:
+    prior = sum(soft_targets(ab[i:i + 200_000]).sum(0) for i in range(0, len(ab), 200_000))
+    prior = torch.from_numpy(cv2.GaussianBlur((prior / prior.sum()).reshape(BINS, BINS).numpy(), (0, 0), 0.5))
+    prior = (prior / prior.sum()).reshape(-1)
+    weight = 1.0 / ((1 - rebalance) * prior + rebalance / len(CENTRES))
+    weight = weight / (prior * weight).sum()
+    torch.manual_seed(0)
+    head = torch.nn.Linear(x.shape[1], len(CENTRES))
+    opt = torch.optim.Adam(head.parameters(), lr=3e-3)
+    for _ in range(3):
+        for batch in torch.randperm(len(x)).split(8192):
+            target = soft_targets(ab[batch])
+            loss = (-(target * F.log_softmax(head(x[batch]), 1)).sum(1) * weight[target.argmax(1)]).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return head.eval()
+
+
+def annealed_mean(logits: torch.Tensor, temperature: float) -> np.ndarray:
+    probs = F.softmax(F.log_softmax(logits, 0) / temperature, 0)
+    return torch.einsum("qhw,qc->hwc", probs, CENTRES).numpy()
+
+
+def score(colorizer: Colorizer, heads: dict[float, torch.nn.Linear], folder: Path) -> dict[str, tuple[float, float]]:
+    net = colorizer.model
+    rows: dict[str, list[tuple[float, float]]] = {}
+    grays, reals = [], []
+    for path in list_images([folder]):
+        rgb = read_rgb(path)
+        height, width = rgb.shape[:2]
+        l_hw = lab.gray_to_l(luma_of(rgb))
+        rh, rw = colorizer.network_shape(height, width)
+        x = decoder_features(net, cv2.resize(l_hw, (rw, rh), interpolation=cv2.INTER_AREA))
+        outs = {"regression (shipped)": (torch.tanh(net.head(x[None]))[0] * lab.AB_SCALE).permute(1, 2, 0).numpy()}
+        for rebalance, head in heads.items():
+            logits = torch.einsum("chw,qc->qhw", x, head.weight) + head.bias[:, None, None]
+            for t in TEMPERATURES:
+                outs[f"classes, lambda {rebalance:g}, T {t:g}"] = annealed_mean(logits, t)
+        grays.append(psnr(rgb, np.repeat(luma_of(rgb)[..., None], 3, 2)))
+        reals.append(colorfulness(rgb))
+        for name, ab in outs.items():
+            ab_full = cv2.resize(np.ascontiguousarray(ab, np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+            pred = lab.lab_to_rgb_uint8(l_hw, ab_full)
+            rows.setdefault(name, []).append((psnr(rgb, pred), colorfulness(pred)))
+    gray, real = np.mean(grays), np.mean(reals)
+    return {name: (float(np.mean([p for p, _ in v]) - gray), float(np.mean([c for _, c in v]) / real))
+            for name, v in rows.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="+", type=Path)
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--train-images", type=int, default=3000)
+    parser.add_argument("--rebalance", type=float, nargs="+", default=[1.0, 0.9, 0.5])
+    args = parser.parse_args()
+    colorizer = Colorizer.from_pretrained(args.model, device="cpu", runtime="torch")
+    with torch.inference_mode():
+        x, ab = cache_train(colorizer.model.eval(), args.train_images)
+    heads = {r: fit_head(x, ab, r) for r in args.rebalance}
+    results = {}
+    with torch.inference_mode():
+        for folder in args.folders:
+            results[folder.name] = score(colorizer, heads, folder)
+    names = list(next(iter(results.values())))
+    print("| decoding | " + " | ".join(f"{f}: gain, CF ratio" for f in results) + " |")
+    print("|---|" + "---|" * len(results))
+    for name in names:
+        print(f"| {name} | " + " | ".join(f"{r[name][0]:+.2f} dB, {r[name][1]:.2f}" for r in results.values()) + " |")
+
+
+if __name__ == "__main__":
+    main()
