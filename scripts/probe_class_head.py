@@ -9,8 +9,10 @@ cells), and a linear head over quantised ab (22 x 22 bins of 10 Lab units) is fi
 cross-entropy on soft targets (the 5 nearest bins, sigma 5) weighed by class rebalancing: weights
 1 / ((1 - lambda) p + lambda / Q) of the smoothed colour prior p (Zhang et al. 2016; lambda 1 = none).
 Each folder's photos are then coloured at render 256 by the regression head that ships and by the
-classification head decoded as the annealed mean at T 1 / 0.6 / 0.38, and scored as `filmcolor eval`
-scores them: PSNR gain over the gray picture and colourfulness / the originals'.
+classification head decoded as the annealed mean at T 1 / 0.6 / 0.38, and by the regression moved toward
+the rebalanced classes (lambda 0.5, T 1) by the plain classes' confidence (their top probability, or 1 -
+their normalised entropy), then scored as `filmcolor eval` scores them: PSNR gain over the gray picture
+and colourfulness / the originals'.
 """
 
 from __future__ import annotations
@@ -107,10 +109,17 @@ def score(colorizer: Colorizer, heads: dict[float, torch.nn.Linear], folder: Pat
         rh, rw = colorizer.network_shape(height, width)
         x = decoder_features(net, cv2.resize(l_hw, (rw, rh), interpolation=cv2.INTER_AREA))
         outs = {"regression (shipped)": (torch.tanh(net.head(x[None]))[0] * lab.AB_SCALE).permute(1, 2, 0).numpy()}
-        for rebalance, head in heads.items():
-            logits = torch.einsum("chw,qc->qhw", x, head.weight) + head.bias[:, None, None]
+        logits = {r: torch.einsum("chw,qc->qhw", x, h.weight) + h.bias[:, None, None] for r, h in heads.items()}
+        for rebalance, lg in logits.items():
             for t in TEMPERATURES:
-                outs[f"classes, lambda {rebalance:g}, T {t:g}"] = annealed_mean(logits, t)
+                outs[f"classes, lambda {rebalance:g}, T {t:g}"] = annealed_mean(lg, t)
+        if 1.0 in logits and 0.5 in logits:  # weighing by confidence: vivid where the plain classes are sure
+            regression, vivid = outs["regression (shipped)"], annealed_mean(logits[0.5], 1.0)
+            probs = F.softmax(logits[1.0], 0)
+            entropy = -(probs * torch.log(probs.clamp_min(1e-12))).sum(0) / np.log(len(CENTRES))
+            for name, conf in (("max probability", probs.max(0).values), ("1 - entropy", 1.0 - entropy)):
+                outs[f"regression + {name} x (lambda 0.5 - regression)"] = (
+                    regression + conf.numpy()[..., None] * (vivid - regression))
         grays.append(psnr(rgb, np.repeat(luma_of(rgb)[..., None], 3, 2)))
         reals.append(colorfulness(rgb))
         for name, ab in outs.items():
