@@ -296,13 +296,13 @@ class _HintCells:
         if len(yx) == 0:
             return None
         l_grid = cv2.resize(l_hw, (out_w, out_h), interpolation=cv2.INTER_AREA)
-        if features is not None:
+        if features is not None and features.shape[-2:] != (out_h, out_w):  # content_features are on the grid
             features = F.normalize(F.interpolate(features[None].float(), size=(out_h, out_w), mode="bilinear",
                                                  align_corners=False)[0], dim=0)
         return cls(torch.from_numpy(yx), ab, torch.from_numpy(l_pts), torch.from_numpy(l_grid), features)
 
-    def at(self, values_hwc: np.ndarray) -> np.ndarray:
-        """(P, C) the values of a grid (h, w, C) in the hints' cells."""
+    def at(self, values_hwc: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+        """(P, C) the values of a grid (h, w, C) in the hints' cells (numpy or torch)."""
         cells = self.yx.numpy().astype(int)  # centres (+0.5) -> indices
         return values_hwc[cells[:, 0], cells[:, 1]]
 
@@ -312,8 +312,7 @@ class _HintCells:
         sees each cell and each hint's place (CONTENT_TAU), when the features are known."""
         content = None
         if by_content and self.features is not None:
-            cells = self.yx.numpy().astype(int)
-            content = (self.features, self.features[:, cells[:, 0], cells[:, 1]].T)
+            content = (self.features, self.at(self.features.permute(1, 2, 0)))
         mean, conf = propagate(self.l_grid, self.yx, torch.from_numpy(np.ascontiguousarray(values_pc, np.float32)),
                                self.l_pts, sigma_space=CORRECTION_SIGMA_SPACE * max(self.l_grid.shape),
                                content=content)
@@ -329,7 +328,7 @@ def follow_hints(ab_guided: np.ndarray, ab_auto: np.ndarray, hints: Hints, l_hw:
                  features: torch.Tensor | None = None) -> np.ndarray:
     """The network's ab with hints (h, w, 2) (Lab units, any grid over the picture) corrected by what the
     hints say of it, given its automatic ab on the same grid (no guide) and, if known, the picture's unit
-    features (F, h8, w8) (match_features):
+    features (F, h', w') (content_features):
 
     1. **Trust.** Each hint measures how far the network's own guess can be trusted where it is: the
        least-squares scale t = clip(hint . auto / |auto|^2, 0, 1) of the automatic ab at the hint onto the

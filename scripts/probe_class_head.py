@@ -39,11 +39,10 @@ CENTRES = torch.stack(torch.meshgrid(torch.arange(BINS) * BIN_SIZE - 105.0, torc
                                      indexing="ij"), -1).reshape(-1, 2)
 
 
-def decoder_features(net: torch.nn.Module, l_hw: np.ndarray) -> torch.Tensor:
-    """(48, h/4, w/4) last decoder features of an L picture already at a size the network takes."""
-    l_norm = torch.from_numpy(lab.normalize_l(l_hw).astype(np.float32))[None, None]
-    guide = torch.zeros(1, 3, *l_hw.shape)
-    return net.decode_features(net.encode(l_norm), guide)[0][0]
+def decoder_features(net: torch.nn.Module, l_norm: np.ndarray) -> torch.Tensor:
+    """(48, h/4, w/4) last decoder features (no guide) of a normalised L picture (h, w) the network takes."""
+    guide = torch.zeros(1, 3, *l_norm.shape)
+    return net.decode_features(net.encode(torch.from_numpy(l_norm)[None, None]), guide)[0][0]
 
 
 def cache_train(net: torch.nn.Module, count: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -60,7 +59,7 @@ def cache_train(net: torch.nn.Module, count: int) -> tuple[torch.Tensor, torch.T
                          interpolation=cv2.INTER_AREA)
         y0, x0 = (rgb.shape[0] - CROP) // 2, (rgb.shape[1] - CROP) // 2
         lab_hw3 = lab.rgb_to_lab(np.ascontiguousarray(rgb[y0:y0 + CROP, x0:x0 + CROP]))
-        x = decoder_features(net, lab_hw3[..., 0]).flatten(1).T
+        x = decoder_features(net, lab.normalize_l(lab_hw3[..., 0]).astype(np.float32)).flatten(1).T
         side = CROP // 4
         ab = cv2.resize(lab_hw3[..., 1:].astype(np.float32), (side, side), interpolation=cv2.INTER_AREA).reshape(-1, 2)
         keep = rng.choice(side * side, side * side // 4, replace=False)
@@ -106,8 +105,7 @@ def score(colorizer: Colorizer, heads: dict[float, torch.nn.Linear], folder: Pat
         rgb = read_rgb(path)
         height, width = rgb.shape[:2]
         l_hw = lab.gray_to_l(luma_of(rgb))
-        rh, rw = colorizer.network_shape(height, width)
-        x = decoder_features(net, cv2.resize(l_hw, (rw, rh), interpolation=cv2.INTER_AREA))
+        x = decoder_features(net, colorizer._network_input(l_hw))
         outs = {"regression (shipped)": (torch.tanh(net.head(x[None]))[0] * lab.AB_SCALE).permute(1, 2, 0).numpy()}
         logits = {r: torch.einsum("chw,qc->qhw", x, h.weight) + h.bias[:, None, None] for r, h in heads.items()}
         for rebalance, lg in logits.items():
