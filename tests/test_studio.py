@@ -60,8 +60,12 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def place(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The studio's folder shared by the module's tests (saves add files to it: see make_place)."""
+    return make_place(tmp_path_factory.mktemp("studio"))
+
+
+def make_place(base: Path) -> Path:
     """base/folder (the studio's folder, with a photo, a film and a broken photo) beside base/outside."""
-    base = tmp_path_factory.mktemp("studio")
     folder = base / "folder"
     folder.mkdir()
     (base / "outside").mkdir()
@@ -143,8 +147,13 @@ def test_it_listens_on_the_loopback_address_only(served):
         StudioServer(create_app(served.studio, served.logs.append), port)  # taken: one line, no traceback
 
 
-def test_state_lists_the_folders_photos_and_films(served):
-    status, state = served.json("/api/state")
+def test_state_lists_the_folders_photos_and_films(weights, tmp_path):
+    served = Served(make_place(tmp_path), weights)  # a folder of its own: other tests save into the shared one
+    try:
+        status, state = served.json("/api/state")
+    finally:
+        served.server.stop()
+        served.studio.close()
     assert status == 200
     assert state["files"] == ["broken.jpg", "broken.mkv", "clip.mp4", "scene.png"]  # link/ (to outside/) has none
     assert state["render_size"] == RENDER and state["opened"] is None
