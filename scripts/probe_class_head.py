@@ -1,13 +1,14 @@
 """Would a classification head make the automatic colour more colourful without making it wrong?
 
-    python scripts/probe_class_head.py [--model NAME|PATH] [--train-images 3000] [--rebalance 1.0 0.9 0.5]
-                                       DIR [DIR ...]
+    python scripts/probe_class_head.py DIR [DIR ...] [--model NAME|PATH] [--train-images 3000]
+                                       [--rebalance 1.0 0.9 0.5] [--features last|multi]
 
-A probe, not training: the shipped network stays frozen. Its decoder's last features (no guide) are
-cached for train photos (the held-out sources excluded; short side 224, centre crop, a quarter of the
-cells), and a linear head over quantised ab (22 x 22 bins of 10 Lab units) is fitted to them with
-cross-entropy on soft targets (the 5 nearest bins, sigma 5) weighed by class rebalancing: weights
-1 / ((1 - lambda) p + lambda / Q) of the smoothed colour prior p (Zhang et al. 2016; lambda 1 = none).
+A probe, not training: the shipped network stays frozen. Its decoder's last features (no guide; with
+--features multi also its deeper stages) are cached for train photos (the held-out sources excluded;
+short side 224, centre crop, a quarter of the cells), and a linear head over quantised ab (22 x 22
+bins of 10 Lab units) is fitted to them with cross-entropy on soft targets (the 5 nearest bins, sigma
+5) weighed by class rebalancing: weights 1 / ((1 - lambda) p + lambda / Q) of the smoothed colour
+prior p (Zhang et al. 2016; lambda 1 = none).
 Each folder's photos are then coloured at render 256 by the regression head that ships and by the
 classification head decoded as the annealed mean at T 1 / 0.6 / 0.38, and by the regression moved toward
 the rebalanced classes (lambda 0.5, T 1) by the plain classes' confidence (their top probability, or 1 -
@@ -29,20 +30,35 @@ from filmcolor import lab
 from filmcolor.colorize import Colorizer
 from filmcolor.evaluate import colorfulness, luma_of, psnr, read_rgb, source_of
 from filmcolor.imageio import list_images, read_image
+from filmcolor.train.losses import AB_BINS, AB_CENTRES, soft_classes
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 HELD_OUT_SOURCES = ("debian", "dreambooth")  # as in scripts/train_default.sh
 CROP = 224
-BINS, BIN_SIZE = 22, 10.0
 TEMPERATURES = (1.0, 0.6, 0.38)
-CENTRES = torch.stack(torch.meshgrid(torch.arange(BINS) * BIN_SIZE - 105.0, torch.arange(BINS) * BIN_SIZE - 105.0,
-                                     indexing="ij"), -1).reshape(-1, 2)
+
+
+FEATURES = "last"  # or "multi": also the decoder's stride-32 and stride-16 features, upsampled to stride 4
 
 
 def decoder_features(net: torch.nn.Module, l_norm: np.ndarray) -> torch.Tensor:
-    """(48, h/4, w/4) last decoder features (no guide) of a normalised L picture (h, w) the network takes."""
+    """(C, h/4, w/4) decoder features (no guide) of a normalised L picture (h, w) the network takes.
+
+    The last features (48, what the regression head sees), and with FEATURES "multi" also the decoder's
+    deeper stages (its stride-32 lateral and stride-16 fusion, 128 each) upsampled: more of what the
+    encoder recognises, before it is squeezed to the 48 the regression needs."""
     guide = torch.zeros(1, 3, *l_norm.shape)
-    return net.decode_features(net.encode(torch.from_numpy(l_norm)[None, None]), guide)[0][0]
+    seen: list[torch.Tensor] = []
+    hooks = [m.register_forward_hook(lambda _m, _i, out: seen.append(out)) for m in (net.lateral32, net.fuse16)]
+    try:
+        last = net.decode_features(net.encode(torch.from_numpy(l_norm)[None, None]), guide)[0]
+    finally:
+        for h in hooks:
+            h.remove()
+    if FEATURES == "last":
+        return last[0]
+    deep = [F.interpolate(t, size=last.shape[2:], mode="bilinear", align_corners=False) for t in seen]
+    return torch.cat([last, *deep], 1)[0]
 
 
 def cache_train(net: torch.nn.Module, count: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -67,24 +83,18 @@ def cache_train(net: torch.nn.Module, count: int) -> tuple[torch.Tensor, torch.T
     return torch.cat(xs), torch.cat(ys)
 
 
-def soft_targets(ab: torch.Tensor) -> torch.Tensor:
-    nearest = (torch.cdist(ab, CENTRES) ** 2).topk(5, largest=False)
-    weights = torch.exp(-nearest.values / (2 * 5.0**2))
-    return torch.zeros(len(ab), len(CENTRES)).scatter_(1, nearest.indices, weights / weights.sum(1, keepdim=True))
-
-
 def fit_head(x: torch.Tensor, ab: torch.Tensor, rebalance: float) -> torch.nn.Linear:
-    prior = sum(soft_targets(ab[i:i + 200_000]).sum(0) for i in range(0, len(ab), 200_000))
-    prior = torch.from_numpy(cv2.GaussianBlur((prior / prior.sum()).reshape(BINS, BINS).numpy(), (0, 0), 0.5))
+    prior = sum(soft_classes(ab[i:i + 200_000]).sum(0) for i in range(0, len(ab), 200_000))
+    prior = torch.from_numpy(cv2.GaussianBlur((prior / prior.sum()).reshape(AB_BINS, AB_BINS).numpy(), (0, 0), 0.5))
     prior = (prior / prior.sum()).reshape(-1)
-    weight = 1.0 / ((1 - rebalance) * prior + rebalance / len(CENTRES))
+    weight = 1.0 / ((1 - rebalance) * prior + rebalance / len(AB_CENTRES))
     weight = weight / (prior * weight).sum()
     torch.manual_seed(0)
-    head = torch.nn.Linear(x.shape[1], len(CENTRES))
+    head = torch.nn.Linear(x.shape[1], len(AB_CENTRES))
     opt = torch.optim.Adam(head.parameters(), lr=3e-3)
     for _ in range(3):
         for batch in torch.randperm(len(x)).split(8192):
-            target = soft_targets(ab[batch])
+            target = soft_classes(ab[batch])
             loss = (-(target * F.log_softmax(head(x[batch]), 1)).sum(1) * weight[target.argmax(1)]).mean()
             opt.zero_grad()
             loss.backward()
@@ -94,7 +104,7 @@ def fit_head(x: torch.Tensor, ab: torch.Tensor, rebalance: float) -> torch.nn.Li
 
 def annealed_mean(logits: torch.Tensor, temperature: float) -> np.ndarray:
     probs = F.softmax(F.log_softmax(logits, 0) / temperature, 0)
-    return torch.einsum("qhw,qc->hwc", probs, CENTRES).numpy()
+    return torch.einsum("qhw,qc->hwc", probs, AB_CENTRES).numpy()
 
 
 def score(colorizer: Colorizer, heads: dict[float, torch.nn.Linear], folder: Path) -> dict[str, tuple[float, float]]:
@@ -106,7 +116,8 @@ def score(colorizer: Colorizer, heads: dict[float, torch.nn.Linear], folder: Pat
         height, width = rgb.shape[:2]
         l_hw = lab.gray_to_l(luma_of(rgb))
         x = decoder_features(net, colorizer._network_input(l_hw))
-        outs = {"regression (shipped)": (torch.tanh(net.head(x[None]))[0] * lab.AB_SCALE).permute(1, 2, 0).numpy()}
+        outs = {"regression (shipped)":
+                (torch.tanh(net.head(x[None, :net.head.in_channels]))[0] * lab.AB_SCALE).permute(1, 2, 0).numpy()}
         logits = {r: torch.einsum("chw,qc->qhw", x, h.weight) + h.bias[:, None, None] for r, h in heads.items()}
         for rebalance, lg in logits.items():
             for t in TEMPERATURES:
@@ -114,7 +125,7 @@ def score(colorizer: Colorizer, heads: dict[float, torch.nn.Linear], folder: Pat
         if 1.0 in logits and 0.5 in logits:  # weighing by confidence: vivid where the plain classes are sure
             regression, vivid = outs["regression (shipped)"], annealed_mean(logits[0.5], 1.0)
             probs = F.softmax(logits[1.0], 0)
-            entropy = -(probs * torch.log(probs.clamp_min(1e-12))).sum(0) / np.log(len(CENTRES))
+            entropy = -(probs * torch.log(probs.clamp_min(1e-12))).sum(0) / np.log(len(AB_CENTRES))
             for name, conf in (("max probability", probs.max(0).values), ("1 - entropy", 1.0 - entropy)):
                 outs[f"regression + {name} x (lambda 0.5 - regression)"] = (
                     regression + conf.numpy()[..., None] * (vivid - regression))
@@ -135,7 +146,10 @@ def main() -> None:
     parser.add_argument("--model", default="default")
     parser.add_argument("--train-images", type=int, default=3000)
     parser.add_argument("--rebalance", type=float, nargs="+", default=[1.0, 0.9, 0.5])
+    parser.add_argument("--features", choices=["last", "multi"], default="last")
     args = parser.parse_args()
+    global FEATURES
+    FEATURES = args.features
     colorizer = Colorizer.from_pretrained(args.model, device="cpu", runtime="torch")
     with torch.inference_mode():
         x, ab = cache_train(colorizer.model.eval(), args.train_images)

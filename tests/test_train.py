@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -381,6 +382,39 @@ def test_mode_weight_prefers_one_of_two_colours_to_the_gray_between() -> None:
     with_mode = {name: pixel_loss("l1", pred, target, mode_weight=0.1) for name, pred in
                  (("between", between), ("one_mode", one_mode))}
     assert with_mode["one_mode"] < with_mode["between"] - 0.02
+
+
+def test_class_loss_is_lowest_for_the_targets_own_colour_class() -> None:
+    from filmcolor.train.losses import AB_CENTRES, class_loss, soft_classes
+
+    red = torch.tensor([[40.0, 30.0]])  # Lab a, b
+    soft = soft_classes(red)
+    assert soft.sum().item() == pytest.approx(1.0) and (soft > 0).sum().item() == 5
+    own = int(torch.cdist(red, AB_CENTRES).argmin())
+    assert int(soft.argmax()) == own
+    target = (red / 110.0).reshape(1, 2, 1, 1).expand(1, 2, 4, 4)  # normalised ab, 4x4 pixels
+
+    def peaked(at: int) -> torch.Tensor:
+        logits = torch.zeros(1, len(AB_CENTRES), 2, 2)
+        logits[:, at] = 8.0
+        return logits
+    gray = int(torch.cdist(torch.zeros(1, 2), AB_CENTRES).argmin())
+    right, wrong = class_loss(peaked(own), target), class_loss(peaked(gray), target)
+    assert right < wrong - 1.0, (right, wrong)
+
+
+def test_class_weight_trains_a_head_beside_the_network_and_resumes_with_it(photos: Path, tmp_path: Path) -> None:
+    cfg = fast_config(photos, tmp_path / "run", arch="filmcolor-guided", class_weight=0.05, max_steps=1)
+    train(cfg)
+    first = _final_state(tmp_path / "run")["class_head"]
+    train(dataclasses.replace(cfg, max_steps=2), resume=True)
+    second = _final_state(tmp_path / "run")["class_head"]
+    whole = tmp_path / "whole"
+    train(dataclasses.replace(cfg, out=str(whole), max_steps=2))
+    assert not torch.equal(first["weight"], second["weight"])  # it learns
+    assert torch.equal(second["weight"], _final_state(whole)["class_head"]["weight"])  # and resumes exactly
+    weights, _ = load_model(whole / "final.safetensors")
+    assert not any("class" in key for key in weights.state_dict())  # not shipped
 
 
 def test_guided_generator_starts_from_automatic_weights_and_trains_with_guidance(photos: Path,

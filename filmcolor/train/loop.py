@@ -30,7 +30,7 @@ from filmcolor.train.checkpoint import load_checkpoint, restore_rng, rng_state, 
 from filmcolor.train.config import TrainConfig
 from filmcolor.train.data import ColorImages, EpochOrder, screen_images, split_paths
 from filmcolor.train.guides import GuideMix, simulate_guides
-from filmcolor.train.losses import GANLoss, init_weights, pixel_loss, upsample_to
+from filmcolor.train.losses import AB_CENTRES, GANLoss, class_loss, init_weights, pixel_loss, upsample_to
 from filmcolor.weights import WeightsMeta, lab_normalization, load_model, save_weights
 
 Progress = Callable[[dict], None]
@@ -63,6 +63,9 @@ def _pretrained_wheel_installed() -> bool:
     except ImportError:
         return False
     return True
+
+
+CLASS_HEAD_LR_MULT = 10.0  # --class-weight's head learns at this multiple of the generator's learning rate
 
 
 class Trainer:
@@ -117,6 +120,7 @@ class Trainer:
                                  generator=torch.Generator().manual_seed(cfg.seed))
         self.steps_per_epoch = self.sampler.batches_per_epoch()
 
+        self.class_head = self._build_class_head()
         self.opt_pre = self._adam(cfg.lr_pretrain, (0.9, 0.999))
         self.opt_g = self._adam(cfg.lr_g, (cfg.beta1, cfg.beta2))
         self.opt_d = torch.optim.Adam([{"params": self.discriminator.parameters(), "base_lr": cfg.lr_d}],
@@ -179,11 +183,35 @@ class Trainer:
         self.guide_mix = GuideMix(cfg.guide_none, cfg.guide_reference, cfg.hints_mean)
         return model.to(self.device)
 
+    def _build_class_head(self) -> nn.Module | None:
+        """--class-weight: a 1x1 conv from the features the ab head sees to the colour classes. It is trained
+        beside the generator and kept in the checkpoint, not in the shipped weights; the features it reads
+        are caught by a hook on the generator's ab head."""
+        if self.cfg.class_weight <= 0:
+            return None
+        head = getattr(self.generator, "head", None)
+        if not isinstance(head, nn.Conv2d):
+            raise ConfigError(f"--class-weight: architecture '{self.cfg.arch}' has no ab head to read features from")
+        if self.world > 1:
+            raise ConfigError("--class-weight is not supported with several processes yet (its head is not in DDP)")
+        self._features: torch.Tensor | None = None
+
+        def keep(_module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+            self._features = args[0]
+
+        head.register_forward_pre_hook(keep)
+        class_head = nn.Conv2d(head.in_channels, len(AB_CENTRES), 1).to(self.device)
+        init_weights(class_head)
+        return class_head
+
     def _adam(self, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
         enc, rest = [], []
         for name, p in self.generator.named_parameters():
             (enc if name.startswith("encoder.") else rest).append(p)
         groups = [{"params": rest, "lr": lr, "base_lr": lr}]
+        if self.class_head is not None:  # it starts from nothing beside a network that starts trained
+            groups.append({"params": list(self.class_head.parameters()), "lr": lr * CLASS_HEAD_LR_MULT,
+                           "base_lr": lr * CLASS_HEAD_LR_MULT})
         if enc:
             groups.append({"params": enc, "lr": lr * self.cfg.encoder_lr_mult,
                            "base_lr": lr * self.cfg.encoder_lr_mult})
@@ -200,6 +228,7 @@ class Trainer:
             "opt_pre": self.opt_pre.state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
+            "class_head": self.class_head.state_dict() if self.class_head is not None else {},
             "epoch": self.epoch,
             "batch_in_epoch": self.batch_in_epoch,
             "step": self.step,
@@ -213,6 +242,8 @@ class Trainer:
         self.opt_pre.load_state_dict(state["opt_pre"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
+        if self.class_head is not None and state.get("class_head"):  # a run may add the term when resumed
+            self.class_head.load_state_dict(state["class_head"])
         self.epoch, self.batch_in_epoch, self.step = state["epoch"], state["batch_in_epoch"], state["step"]
         self.best = json.loads(state["best"])
         restore_rng(state["rng"])
@@ -283,18 +314,26 @@ class Trainer:
         with self._autocast():
             return upsample_to(net(l_norm) if guide is None else net(l_norm, guide), ab_norm).float()
 
-    def _pixel_loss(self, fake: torch.Tensor, ab_norm: torch.Tensor) -> torch.Tensor:
+    def _pixel_loss(self, fake: torch.Tensor, ab_norm: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """The pixel loss of the last generator forward, plus the classification term on its features
+        (--class-weight), and what to log of them."""
         cfg = self.cfg
-        return pixel_loss(cfg.pixel_loss, fake, ab_norm, cfg.chroma_weight, cfg.mode_weight, cfg.mode_sigma)
+        loss = pixel_loss(cfg.pixel_loss, fake, ab_norm, cfg.chroma_weight, cfg.mode_weight, cfg.mode_sigma)
+        logged = {"loss_pixel": loss.item()}
+        if self.class_head is not None:
+            term = class_loss(self.class_head(self._features), ab_norm)
+            logged["loss_class"] = term.item()
+            loss = loss + cfg.class_weight * term
+        return loss, logged
 
     def pretrain_step(self, net: nn.Module, l_norm: torch.Tensor, ab_norm: torch.Tensor,
                       guide: torch.Tensor | None = None) -> dict[str, float]:
         fake = self._forward_g(net, l_norm, ab_norm, guide)
-        loss = self._pixel_loss(fake, ab_norm)
+        loss, logged = self._pixel_loss(fake, ab_norm)
         self.opt_pre.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_pre.step()
-        return {"loss_pixel": loss.item()}
+        return logged
 
     def gan_step(self, net: nn.Module, l_norm: torch.Tensor, ab_norm: torch.Tensor,
                  guide: torch.Tensor | None = None) -> dict[str, float]:
@@ -319,10 +358,10 @@ class Trainer:
         with self._autocast():
             logits_gen = self.discriminator(fake_in)
         loss_gan = self.gan_loss(logits_gen.float(), True)
-        loss_pix = self._pixel_loss(fake, ab_norm)
+        loss_pix, logged = self._pixel_loss(fake, ab_norm)
         (loss_gan + self.cfg.lambda_l1 * loss_pix).backward()
         self.opt_g.step()
-        return {"loss_d": loss_d.item(), "loss_g_gan": loss_gan.item(), "loss_pixel": loss_pix.item()}
+        return {"loss_d": loss_d.item(), "loss_g_gan": loss_gan.item(), **logged}
 
     # ---- run ----
     def run(self, resume: bool) -> TrainResult:

@@ -6,6 +6,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from filmcolor import lab
+
 
 def upsample_to(ab: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """Bring a low-resolution ab prediction to the target's size (bilinear), as inference does."""
@@ -38,13 +40,41 @@ def pixel_loss(kind: str, pred: torch.Tensor, target: torch.Tensor, chroma_weigh
         raise ValueError(f"unknown pixel loss {kind}")
     if mode_weight > 0:
         error2 = ((pred - target) ** 2).sum(1, keepdim=True)
-        sigma = mode_sigma / 110.0  # normalised ab
+        sigma = mode_sigma / lab.AB_SCALE  # normalised ab
         per_pixel = per_pixel + mode_weight * (1.0 - torch.exp(-error2 / (2 * sigma**2)))
     if chroma_weight <= 0:
         return per_pixel.mean()
     chroma = torch.linalg.vector_norm(target, dim=1, keepdim=True)
     weight = 1.0 + chroma_weight * torch.clamp(chroma / CHROMA_REF, max=2.0)
     return (per_pixel * weight).mean() / weight.mean()
+
+
+# Colour classes of the classification term: a grid of AB_BINS x AB_BINS cells AB_BIN Lab units wide over
+# a and b in [-110, 110] (Zhang et al. 2016 use 10 units too); each target is spread over its nearest 5
+# centres by a Gaussian (sigma 5 units), so neighbouring classes are not counted as wrong.
+AB_BIN, AB_BINS = 10.0, 22
+AB_CENTRES = torch.stack(torch.meshgrid(torch.arange(AB_BINS) * AB_BIN - 105.0, torch.arange(AB_BINS) * AB_BIN - 105.0,
+                                        indexing="ij"), -1).reshape(-1, 2)
+SOFT_NEIGHBOURS, SOFT_SIGMA = 5, 5.0
+
+
+def soft_classes(ab: torch.Tensor) -> torch.Tensor:
+    """(M, 2) ab in Lab units -> (M, Q) soft class targets over AB_CENTRES (each row sums to 1)."""
+    centres = AB_CENTRES.to(ab.device, ab.dtype)
+    nearest = (torch.cdist(ab, centres) ** 2).topk(SOFT_NEIGHBOURS, largest=False)
+    weights = torch.exp(-nearest.values / (2 * SOFT_SIGMA**2))
+    return torch.zeros(len(ab), len(centres), device=ab.device, dtype=ab.dtype).scatter_(
+        1, nearest.indices, weights / weights.sum(1, keepdim=True))
+
+
+def class_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of (N, Q, h, w) class logits against soft classes of the (N, 2, H, W) normalised ab target,
+    area-averaged to the logits' grid: a classification term that makes the features tell colours apart
+    (where a place could be red or blue, the classes keep both; a regression learns only the gray between)."""
+    ab = F.adaptive_avg_pool2d(target, logits.shape[-2:]) * lab.AB_SCALE
+    soft = soft_classes(ab.permute(0, 2, 3, 1).reshape(-1, 2))
+    log_probs = F.log_softmax(logits.float(), 1).permute(0, 2, 3, 1).reshape(-1, logits.shape[1])
+    return -(soft * log_probs).sum(1).mean()
 
 
 class GANLoss(nn.Module):
