@@ -38,15 +38,12 @@ CROP = 224
 TEMPERATURES = (1.0, 0.6, 0.38)
 
 
-FEATURES = "last"  # or "multi": also the decoder's stride-32 and stride-16 features, upsampled to stride 4
-
-
-def decoder_features(net: torch.nn.Module, l_norm: np.ndarray) -> torch.Tensor:
+def decoder_features(net: torch.nn.Module, l_norm: np.ndarray, multi: bool = False) -> torch.Tensor:
     """(C, h/4, w/4) decoder features (no guide) of a normalised L picture (h, w) the network takes.
 
-    The last features (48, what the regression head sees), and with FEATURES "multi" also the decoder's
+    The last features (48, what the regression head sees), and with ``multi`` also the decoder's
     deeper stages (its stride-32 lateral and stride-16 fusion, 128 each) upsampled: more of what the
-    encoder recognises, before it is squeezed to the 48 the regression needs."""
+    encoder recognises (multi), before it is squeezed to the 48 the regression needs."""
     guide = torch.zeros(1, 3, *l_norm.shape)
     seen: list[torch.Tensor] = []
     hooks = [m.register_forward_hook(lambda _m, _i, out: seen.append(out)) for m in (net.lateral32, net.fuse16)]
@@ -55,13 +52,13 @@ def decoder_features(net: torch.nn.Module, l_norm: np.ndarray) -> torch.Tensor:
     finally:
         for h in hooks:
             h.remove()
-    if FEATURES == "last":
+    if not multi:
         return last[0]
     deep = [F.interpolate(t, size=last.shape[2:], mode="bilinear", align_corners=False) for t in seen]
     return torch.cat([last, *deep], 1)[0]
 
 
-def cache_train(net: torch.nn.Module, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+def cache_train(net: torch.nn.Module, count: int, multi: bool) -> tuple[torch.Tensor, torch.Tensor]:
     rng = np.random.default_rng(0)
     paths = [p for p in list_images([SHARED / "photos" / "train"]) if source_of(p) not in HELD_OUT_SOURCES]
     xs, ys = [], []
@@ -75,7 +72,7 @@ def cache_train(net: torch.nn.Module, count: int) -> tuple[torch.Tensor, torch.T
                          interpolation=cv2.INTER_AREA)
         y0, x0 = (rgb.shape[0] - CROP) // 2, (rgb.shape[1] - CROP) // 2
         lab_hw3 = lab.rgb_to_lab(np.ascontiguousarray(rgb[y0:y0 + CROP, x0:x0 + CROP]))
-        x = decoder_features(net, lab.normalize_l(lab_hw3[..., 0]).astype(np.float32)).flatten(1).T
+        x = decoder_features(net, lab.normalize_l(lab_hw3[..., 0]).astype(np.float32), multi).flatten(1).T
         side = CROP // 4
         ab = cv2.resize(lab_hw3[..., 1:].astype(np.float32), (side, side), interpolation=cv2.INTER_AREA).reshape(-1, 2)
         keep = rng.choice(side * side, side * side // 4, replace=False)
@@ -107,7 +104,8 @@ def annealed_mean(logits: torch.Tensor, temperature: float) -> np.ndarray:
     return torch.einsum("qhw,qc->hwc", probs, AB_CENTRES).numpy()
 
 
-def score(colorizer: Colorizer, heads: dict[float, torch.nn.Linear], folder: Path) -> dict[str, tuple[float, float]]:
+def score(colorizer: Colorizer, heads: dict[float, torch.nn.Linear], folder: Path,
+          multi: bool) -> dict[str, tuple[float, float]]:
     net = colorizer.model
     rows: dict[str, list[tuple[float, float]]] = {}
     grays, reals = [], []
@@ -115,7 +113,7 @@ def score(colorizer: Colorizer, heads: dict[float, torch.nn.Linear], folder: Pat
         rgb = read_rgb(path)
         height, width = rgb.shape[:2]
         l_hw = lab.gray_to_l(luma_of(rgb))
-        x = decoder_features(net, colorizer._network_input(l_hw))
+        x = decoder_features(net, colorizer._network_input(l_hw), multi)
         outs = {"regression (shipped)":
                 (torch.tanh(net.head(x[None, :net.head.in_channels]))[0] * lab.AB_SCALE).permute(1, 2, 0).numpy()}
         logits = {r: torch.einsum("chw,qc->qhw", x, h.weight) + h.bias[:, None, None] for r, h in heads.items()}
@@ -148,16 +146,15 @@ def main() -> None:
     parser.add_argument("--rebalance", type=float, nargs="+", default=[1.0, 0.9, 0.5])
     parser.add_argument("--features", choices=["last", "multi"], default="last")
     args = parser.parse_args()
-    global FEATURES
-    FEATURES = args.features
+    multi = args.features == "multi"
     colorizer = Colorizer.from_pretrained(args.model, device="cpu", runtime="torch")
     with torch.inference_mode():
-        x, ab = cache_train(colorizer.model.eval(), args.train_images)
+        x, ab = cache_train(colorizer.model.eval(), args.train_images, multi)
     heads = {r: fit_head(x, ab, r) for r in args.rebalance}
     results = {}
     with torch.inference_mode():
         for folder in args.folders:
-            results[folder.name] = score(colorizer, heads, folder)
+            results[folder.name] = score(colorizer, heads, folder, multi)
     names = list(next(iter(results.values())))
     print("| decoding | " + " | ".join(f"{f}: gain, CF ratio" for f in results) + " |")
     print("|---|" + "---|" * len(results))
