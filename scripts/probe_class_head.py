@@ -2,6 +2,7 @@
 
     python scripts/probe_class_head.py DIR [DIR ...] [--model NAME|PATH] [--train-images 3000]
                                        [--rebalance 1.0 0.9 0.5] [--features last|multi]
+                                       [--joint-head RUN/last.pt]
 
 A probe, not training: the shipped network stays frozen. Its decoder's last features (no guide; with
 --features multi also its deeper stages) are cached for train photos (the held-out sources excluded;
@@ -14,6 +15,10 @@ classification head decoded as the annealed mean at T 1 / 0.6 / 0.38, and by the
 the rebalanced classes (lambda 0.5, T 1) by the plain classes' confidence (their top probability, or 1 -
 their normalised entropy), then scored as `filmcolor eval` scores them: PSNR gain over the gray picture
 and colourfulness / the originals'.
+With --joint-head, the head a `filmcolor train --class-weight` run trained beside the network (pass that
+run's weights as --model) is decoded too: plain, rebalanced at decoding by the colour prior (its
+probabilities times the rebalancing weights, which is what training with those weights would give),
+and the regression moved toward its lambda-0.5 colour by its own top probability.
 """
 
 from __future__ import annotations
@@ -80,12 +85,21 @@ def cache_train(net: torch.nn.Module, count: int, multi: bool) -> tuple[torch.Te
     return torch.cat(xs), torch.cat(ys)
 
 
-def fit_head(x: torch.Tensor, ab: torch.Tensor, rebalance: float) -> torch.nn.Linear:
+def colour_prior(ab: torch.Tensor) -> torch.Tensor:
+    """(Q,) smoothed share of each colour class among (M, 2) ab samples."""
     prior = sum(soft_classes(ab[i:i + 200_000]).sum(0) for i in range(0, len(ab), 200_000))
     prior = torch.from_numpy(cv2.GaussianBlur((prior / prior.sum()).reshape(AB_BINS, AB_BINS).numpy(), (0, 0), 0.5))
-    prior = (prior / prior.sum()).reshape(-1)
+    return (prior / prior.sum()).reshape(-1)
+
+
+def rebalancing(prior: torch.Tensor, rebalance: float) -> torch.Tensor:
+    """(Q,) class weights 1 / ((1 - lambda) p + lambda / Q), normalised to a mean of 1 under the prior."""
     weight = 1.0 / ((1 - rebalance) * prior + rebalance / len(AB_CENTRES))
-    weight = weight / (prior * weight).sum()
+    return weight / (prior * weight).sum()
+
+
+def fit_head(x: torch.Tensor, ab: torch.Tensor, rebalance: float) -> torch.nn.Linear:
+    weight = rebalancing(colour_prior(ab), rebalance)
     torch.manual_seed(0)
     head = torch.nn.Linear(x.shape[1], len(AB_CENTRES))
     opt = torch.optim.Adam(head.parameters(), lr=3e-3)
@@ -104,8 +118,19 @@ def annealed_mean(logits: torch.Tensor, temperature: float) -> np.ndarray:
     return torch.einsum("qhw,qc->hwc", probs, AB_CENTRES).numpy()
 
 
-def score(colorizer: Colorizer, heads: dict[float, torch.nn.Linear], folder: Path,
-          multi: bool) -> dict[str, tuple[float, float]]:
+def load_joint_head(checkpoint: Path, features: int) -> torch.nn.Linear:
+    """The class head a run with --class-weight trained beside the network (kept in its last.pt), as a linear map."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False).get("class_head") or {}
+    if "weight" not in state:
+        raise SystemExit(f"{checkpoint}: no class head in this checkpoint (was the run trained with --class-weight?)")
+    head = torch.nn.Linear(features, len(AB_CENTRES))
+    head.weight.data.copy_(state["weight"].reshape(len(AB_CENTRES), -1))
+    head.bias.data.copy_(state["bias"])
+    return head.eval()
+
+
+def score(colorizer: Colorizer, heads: dict[float, torch.nn.Linear], folder: Path, multi: bool,
+          joint: tuple[torch.nn.Linear, torch.Tensor] | None = None) -> dict[str, tuple[float, float]]:
     net = colorizer.model
     rows: dict[str, list[tuple[float, float]]] = {}
     grays, reals = [], []
@@ -127,6 +152,16 @@ def score(colorizer: Colorizer, heads: dict[float, torch.nn.Linear], folder: Pat
             for name, conf in (("max probability", probs.max(0).values), ("1 - entropy", 1.0 - entropy)):
                 outs[f"regression + {name} x (lambda 0.5 - regression)"] = (
                     regression + conf.numpy()[..., None] * (vivid - regression))
+        if joint is not None:  # the jointly trained head: plain, and rebalanced at decoding by its training prior
+            head, prior = joint
+            plain = torch.einsum("chw,qc->qhw", x[:head.in_features], head.weight) + head.bias[:, None, None]
+            outs["joint head, plain, T 1"] = annealed_mean(plain, 1.0)
+            for rebalance in (0.9, 0.5):
+                shift = torch.log(rebalancing(prior, rebalance))[:, None, None]
+                outs[f"joint head, lambda {rebalance:g} at decoding, T 1"] = annealed_mean(plain + shift, 1.0)
+            regression, conf = outs["regression (shipped)"], F.softmax(plain, 0).max(0).values.numpy()[..., None]
+            outs["regression + joint max probability x (joint lambda 0.5 - regression)"] = (
+                regression + conf * (outs["joint head, lambda 0.5 at decoding, T 1"] - regression))
         grays.append(psnr(rgb, np.repeat(luma_of(rgb)[..., None], 3, 2)))
         reals.append(colorfulness(rgb))
         for name, ab in outs.items():
@@ -145,16 +180,21 @@ def main() -> None:
     parser.add_argument("--train-images", type=int, default=3000)
     parser.add_argument("--rebalance", type=float, nargs="+", default=[1.0, 0.9, 0.5])
     parser.add_argument("--features", choices=["last", "multi"], default="last")
+    parser.add_argument("--joint-head", type=Path, metavar="LAST_PT",
+                        help="also decode the class head a run with --class-weight trained (its last.pt)")
     args = parser.parse_args()
     multi = args.features == "multi"
     colorizer = Colorizer.from_pretrained(args.model, device="cpu", runtime="torch")
     with torch.inference_mode():
         x, ab = cache_train(colorizer.model.eval(), args.train_images, multi)
     heads = {r: fit_head(x, ab, r) for r in args.rebalance}
+    joint = None
+    if args.joint_head is not None:
+        joint = (load_joint_head(args.joint_head, colorizer.model.head.in_channels), colour_prior(ab))
     results = {}
     with torch.inference_mode():
         for folder in args.folders:
-            results[folder.name] = score(colorizer, heads, folder, multi)
+            results[folder.name] = score(colorizer, heads, folder, multi, joint)
     names = list(next(iter(results.values())))
     print("| decoding | " + " | ".join(f"{f}: gain, CF ratio" for f in results) + " |")
     print("|---|" + "---|" * len(results))
