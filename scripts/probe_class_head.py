@@ -35,6 +35,7 @@ from filmcolor import lab
 from filmcolor.colorize import Colorizer
 from filmcolor.evaluate import colorfulness, luma_of, psnr, read_rgb, source_of
 from filmcolor.imageio import list_images, read_image
+from filmcolor.train.checkpoint import load_checkpoint
 from filmcolor.train.losses import AB_BINS, AB_CENTRES, soft_classes
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -118,9 +119,19 @@ def annealed_mean(logits: torch.Tensor, temperature: float) -> np.ndarray:
     return torch.einsum("qhw,qc->hwc", probs, AB_CENTRES).numpy()
 
 
+def head_logits(head: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    """(Q, h, w) class logits of a linear head over the first ``head.in_features`` of the (C, h, w) features."""
+    return torch.einsum("chw,qc->qhw", x[:head.in_features], head.weight) + head.bias[:, None, None]
+
+
+def moved_toward(regression: np.ndarray, vivid: np.ndarray, confidence: torch.Tensor) -> np.ndarray:
+    """The regression's (h, w, 2) ab moved toward the vivid decoding's by a (h, w) confidence in [0, 1]."""
+    return regression + confidence.numpy()[..., None] * (vivid - regression)
+
+
 def load_joint_head(checkpoint: Path, features: int) -> torch.nn.Linear:
     """The class head a run with --class-weight trained beside the network (kept in its last.pt), as a linear map."""
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False).get("class_head") or {}
+    state = load_checkpoint(checkpoint).get("class_head") or {}
     if "weight" not in state:
         raise SystemExit(f"{checkpoint}: no class head in this checkpoint (was the run trained with --class-weight?)")
     head = torch.nn.Linear(features, len(AB_CENTRES))
@@ -141,7 +152,7 @@ def score(colorizer: Colorizer, heads: dict[float, torch.nn.Linear], folder: Pat
         x = decoder_features(net, colorizer._network_input(l_hw), multi)
         outs = {"regression (shipped)":
                 (torch.tanh(net.head(x[None, :net.head.in_channels]))[0] * lab.AB_SCALE).permute(1, 2, 0).numpy()}
-        logits = {r: torch.einsum("chw,qc->qhw", x, h.weight) + h.bias[:, None, None] for r, h in heads.items()}
+        logits = {r: head_logits(h, x) for r, h in heads.items()}
         for rebalance, lg in logits.items():
             for t in TEMPERATURES:
                 outs[f"classes, lambda {rebalance:g}, T {t:g}"] = annealed_mean(lg, t)
@@ -150,18 +161,17 @@ def score(colorizer: Colorizer, heads: dict[float, torch.nn.Linear], folder: Pat
             probs = F.softmax(logits[1.0], 0)
             entropy = -(probs * torch.log(probs.clamp_min(1e-12))).sum(0) / np.log(len(AB_CENTRES))
             for name, conf in (("max probability", probs.max(0).values), ("1 - entropy", 1.0 - entropy)):
-                outs[f"regression + {name} x (lambda 0.5 - regression)"] = (
-                    regression + conf.numpy()[..., None] * (vivid - regression))
+                outs[f"regression + {name} x (lambda 0.5 - regression)"] = moved_toward(regression, vivid, conf)
         if joint is not None:  # the jointly trained head: plain, and rebalanced at decoding by its training prior
             head, prior = joint
-            plain = torch.einsum("chw,qc->qhw", x[:head.in_features], head.weight) + head.bias[:, None, None]
+            plain = head_logits(head, x)
             outs["joint head, plain, T 1"] = annealed_mean(plain, 1.0)
             for rebalance in (0.9, 0.5):
                 shift = torch.log(rebalancing(prior, rebalance))[:, None, None]
                 outs[f"joint head, lambda {rebalance:g} at decoding, T 1"] = annealed_mean(plain + shift, 1.0)
-            regression, conf = outs["regression (shipped)"], F.softmax(plain, 0).max(0).values.numpy()[..., None]
-            outs["regression + joint max probability x (joint lambda 0.5 - regression)"] = (
-                regression + conf * (outs["joint head, lambda 0.5 at decoding, T 1"] - regression))
+            outs["regression + joint max probability x (joint lambda 0.5 - regression)"] = moved_toward(
+                outs["regression (shipped)"], outs["joint head, lambda 0.5 at decoding, T 1"],
+                F.softmax(plain, 0).max(0).values)
         grays.append(psnr(rgb, np.repeat(luma_of(rgb)[..., None], 3, 2)))
         reals.append(colorfulness(rgb))
         for name, ab in outs.items():
