@@ -384,6 +384,38 @@ def test_mode_weight_prefers_one_of_two_colours_to_the_gray_between() -> None:
     assert with_mode["one_mode"] < with_mode["between"] - 0.02
 
 
+def test_saturation_loss_is_blind_to_hue_and_place_and_asks_for_the_originals_saturation() -> None:
+    from filmcolor.train.losses import HIST_POOL, saturation_loss
+
+    gen = torch.Generator().manual_seed(0)
+    blocks = torch.rand(2, 2, 6, 6, generator=gen) * 0.8 - 0.4  # normalised ab, one colour per output cell
+    target = blocks.repeat_interleave(HIST_POOL, 2).repeat_interleave(HIST_POOL, 3)
+    rotated = torch.stack([-target[:, 1], target[:, 0]], 1)  # every hue turned by 90 degrees
+    moved = target.flip(2).roll(HIST_POOL, 3)  # the same colours in other places
+    assert saturation_loss(target, target) == 0
+    assert saturation_loss(rotated, target) < 1e-6 and saturation_loss(moved, target) < 1e-6
+    gain = torch.tensor(0.5, requires_grad=True)
+    paler = saturation_loss(gain * target, target)
+    paler.backward()
+    assert paler > 0.02 and gain.grad < 0  # a paler picture is pushed toward the original's saturation
+    gain = torch.tensor(1.5, requires_grad=True)
+    saturation_loss(gain * target, target).backward()
+    assert gain.grad > 0  # and a garish one back
+
+
+def test_saturation_weight_adds_its_term_to_the_training_loss(photos: Path, tmp_path: Path) -> None:
+    cfg = fast_config(photos, tmp_path / "plain", max_steps=1)
+    train(cfg)
+    train(dataclasses.replace(cfg, out=str(tmp_path / "sat"), saturation_weight=1.0))
+    steps = [e for e in read_jsonl(tmp_path / "sat" / "metrics.jsonl") if "loss_saturation" in e]
+    assert steps and steps[0]["loss_saturation"] > 0
+    plain, _ = load_model(tmp_path / "plain" / "final.safetensors")
+    sat, _ = load_model(tmp_path / "sat" / "final.safetensors")
+    pairs = zip(plain.state_dict().values(), sat.state_dict().values(), strict=True)
+    moved = max((a - b).abs().max().item() for a, b in pairs if a.is_floating_point())
+    assert moved > 1e-6  # the term moves the weights by Adam steps (~lr 1e-4), not rounding (~1e-11)
+
+
 def test_class_loss_is_lowest_for_the_targets_own_colour_class() -> None:
     from filmcolor.train.losses import AB_CENTRES, class_loss, soft_classes
 

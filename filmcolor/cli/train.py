@@ -62,6 +62,8 @@ def _as_given(path: str) -> str:
 @_opt("--chroma-weight", "Weight saturated target pixels up to 1+2w in the pixel loss (0: the seed's loss).")
 @_opt("--mode-weight", "Add w x a mode-seeking (Welsch) term to the pixel loss (0: none).")
 @_opt("--mode-sigma", "Width of the mode-seeking term, Lab units.")
+@_opt("--saturation-weight", "Add w x the distance between each picture's predicted and true distribution of "
+      "chroma (hue-blind: learn how saturated a picture is, not where) (0: none).")
 @_opt("--class-weight", "Add w x a colour-class cross-entropy (22x22 ab bins) from a head on the decoder's "
       "features, trained beside it and not shipped (0: none).")
 @click.option("--init-weights", default="", metavar="PATH", help="Start the generator from these weights.")

@@ -26,6 +26,8 @@ class TrainConfig:
     chroma_weight: float = 0.0  # > 0: weight saturated target pixels more (see losses.pixel_loss)
     mode_weight: float = 0.0  # > 0: add a mode-seeking (Welsch) term to the pixel loss (see losses.pixel_loss)
     mode_sigma: float = 10.0  # its width, Lab units
+    saturation_weight: float = 0.0  # > 0: add w x each picture's chroma-distribution distance (see
+    #                                 losses.saturation_loss)
     class_weight: float = 0.0  # > 0: add w x a colour-class cross-entropy on the decoder's features (a head
     #                            trained beside the network, not shipped; see losses.class_loss)
     init_weights: str = ""  # start the generator from these .safetensors (fine-tuning)

@@ -30,7 +30,15 @@ from filmcolor.train.checkpoint import load_checkpoint, restore_rng, rng_state, 
 from filmcolor.train.config import TrainConfig
 from filmcolor.train.data import ColorImages, EpochOrder, screen_images, split_paths
 from filmcolor.train.guides import GuideMix, simulate_guides
-from filmcolor.train.losses import AB_CENTRES, GANLoss, class_loss, init_weights, pixel_loss, upsample_to
+from filmcolor.train.losses import (
+    AB_CENTRES,
+    GANLoss,
+    class_loss,
+    init_weights,
+    pixel_loss,
+    saturation_loss,
+    upsample_to,
+)
 from filmcolor.weights import WeightsMeta, lab_normalization, load_model, save_weights
 
 Progress = Callable[[dict], None]
@@ -315,11 +323,15 @@ class Trainer:
             return upsample_to(net(l_norm) if guide is None else net(l_norm, guide), ab_norm).float()
 
     def _pixel_loss(self, fake: torch.Tensor, ab_norm: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """The pixel loss of the last generator forward, plus the classification term on its features
-        (--class-weight), and what to log of them."""
+        """The pixel loss of the last generator forward, plus the saturation term (--saturation-weight) and
+        the classification term on its features (--class-weight), and what to log of them."""
         cfg = self.cfg
         loss = pixel_loss(cfg.pixel_loss, fake, ab_norm, cfg.chroma_weight, cfg.mode_weight, cfg.mode_sigma)
         logged = {"loss_pixel": loss.item()}
+        if cfg.saturation_weight > 0:
+            term = saturation_loss(fake, ab_norm)
+            logged["loss_saturation"] = term.item()
+            loss = loss + cfg.saturation_weight * term
         if self.class_head is not None:
             term = class_loss(self.class_head(self._features), ab_norm)
             logged["loss_class"] = term.item()
