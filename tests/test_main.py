@@ -34,6 +34,24 @@ def test_ctrl_c_while_loading_is_one_line_and_exit_130() -> None:
     assert control.returncode == 1 and "Aborted!" in control.stderr
 
 
+def _wait_until_loading_torch(proc: subprocess.Popen, seconds: float = 60) -> None:
+    """Until the process maps torch's libraries (so it is past Python's own start-up and inside the commands'
+    loading), or 0.3 s where /proc is not there. A fixed sleep alone can land in the interpreter's start-up
+    on a loaded machine, before the entry can do anything about a Ctrl-C."""
+    maps = Path(f"/proc/{proc.pid}/maps")
+    if not maps.parent.exists():
+        time.sleep(0.3)
+        return
+    deadline = time.time() + seconds
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            if "torch" in maps.read_text():
+                return
+        except OSError:  # it ended meanwhile
+            return
+        time.sleep(0.005)
+
+
 def test_the_console_script_and_python_dash_m_use_that_entry() -> None:
     # The project's declaration, not the installed metadata: an editable install made before the entry moved
     # keeps the old one until it is reinstalled, and the test is about the source.
@@ -42,7 +60,8 @@ def test_the_console_script_and_python_dash_m_use_that_entry() -> None:
     assert re.search(r'^filmcolor\s*=\s*"filmcolor\.__main__:run"\s*$', scripts, re.M), scripts
     proc = subprocess.Popen([sys.executable, "-m", "filmcolor", "models"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
-    time.sleep(0.3)  # a real Ctrl-C, early: while the modules load, or just after
+    _wait_until_loading_torch(proc)  # a real Ctrl-C, early: while the modules load
+    assert proc.poll() is None, "it ended before the Ctrl-C"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
