@@ -201,7 +201,8 @@ def _clip_tree(root: Path, big_frames: int) -> Path:
 
 def test_sigkill_mid_file_then_rerun_finishes_each_file_once(tmp_path: Path, test_weights: Path,
                                                              colorizer) -> None:
-    src, out = _clip_tree(tmp_path / "in", big_frames=200), tmp_path / "out"
+    # 400 frames: over a second between the muxer's first flush and the file's end, to kill it in
+    src, out = _clip_tree(tmp_path / "in", big_frames=400), tmp_path / "out"
     cmd = [sys.executable, "-m", "filmcolor", "batch", str(src), "-o", str(out), "--model", str(test_weights),
            *FAST, "-q", "--batch-size", "1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -231,7 +232,7 @@ def test_sigkill_mid_file_then_rerun_finishes_each_file_once(tmp_path: Path, tes
     assert rerun.stale_partials_removed >= 1 and not partials(out)
     assert [r.path for r in rerun.done] == ["z_big.mp4"] and {r.path for r in rerun.skipped} == done_before
     assert {k: outputs(out)[k] for k in mtimes} == mtimes  # finished files not rewritten
-    assert len(decode_video(out / "z_big.mp4")[0]) == 200
+    assert len(decode_video(out / "z_big.mp4")[0]) == 400
 
 
 def test_ctrl_c_removes_the_partial_and_the_rerun_completes(tmp_path: Path, colorizer) -> None:

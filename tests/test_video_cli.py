@@ -363,7 +363,8 @@ def _start_and_wait_for_partial(cmd: list[str], folder: Path, ignore: set[Path])
 def test_sigkill_leaves_a_partial_the_next_run_removes_and_sigterm_leaves_none(tmp_path: Path,
                                                                               test_weights: Path) -> None:
     """Issue 14: SIGTERM or SIGKILL during `filmcolor video` left a hidden partial file beside the output."""
-    src = make_clip(tmp_path / "long.mp4", width=160, height=120, frames=200, bframes=False)
+    # 400 frames: over a second between the muxer's first flush and the film's end, to stop it in
+    src = make_clip(tmp_path / "long.mp4", width=160, height=120, frames=400, bframes=False)
     out = tmp_path / "out.mp4"
     cmd = [sys.executable, "-m", "filmcolor", "video", str(src), "-o", str(out), "--model", str(test_weights),
            *FAST, "--batch-size", "1"]
