@@ -385,21 +385,22 @@ def test_mode_weight_prefers_one_of_two_colours_to_the_gray_between() -> None:
 
 
 def test_saturation_loss_is_blind_to_hue_and_place_and_asks_for_the_originals_saturation() -> None:
-    from filmcolor.train.losses import HIST_POOL, saturation_loss
+    from filmcolor.train.losses import saturation_loss
 
+    stride = 4  # compared on a grid 4x coarser, as for filmcolor-guided
     gen = torch.Generator().manual_seed(0)
     blocks = torch.rand(2, 2, 6, 6, generator=gen) * 0.8 - 0.4  # normalised ab, one colour per output cell
-    target = blocks.repeat_interleave(HIST_POOL, 2).repeat_interleave(HIST_POOL, 3)
+    target = blocks.repeat_interleave(stride, 2).repeat_interleave(stride, 3)
     rotated = torch.stack([-target[:, 1], target[:, 0]], 1)  # every hue turned by 90 degrees
-    moved = target.flip(2).roll(HIST_POOL, 3)  # the same colours in other places
-    assert saturation_loss(target, target) == 0
-    assert saturation_loss(rotated, target) < 1e-6 and saturation_loss(moved, target) < 1e-6
+    moved = target.flip(2).roll(stride, 3)  # the same colours in other places
+    assert saturation_loss(target, target, stride) == 0
+    assert saturation_loss(rotated, target, stride) < 1e-6 and saturation_loss(moved, target, stride) < 1e-6
     gain = torch.tensor(0.5, requires_grad=True)
-    paler = saturation_loss(gain * target, target)
+    paler = saturation_loss(gain * target, target, stride)
     paler.backward()
     assert paler > 0.02 and gain.grad < 0  # a paler picture is pushed toward the original's saturation
     gain = torch.tensor(1.5, requires_grad=True)
-    saturation_loss(gain * target, target).backward()
+    saturation_loss(gain * target, target, stride).backward()
     assert gain.grad > 0  # and a garish one back
 
 

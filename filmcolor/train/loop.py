@@ -329,7 +329,7 @@ class Trainer:
         loss = pixel_loss(cfg.pixel_loss, fake, ab_norm, cfg.chroma_weight, cfg.mode_weight, cfg.mode_sigma)
         logged = {"loss_pixel": loss.item()}
         if cfg.saturation_weight > 0:
-            term = saturation_loss(fake, ab_norm)
+            term = saturation_loss(fake, ab_norm, self.generator.output_stride)
             logged["loss_saturation"] = term.item()
             loss = loss + cfg.saturation_weight * term
         if self.class_head is not None:

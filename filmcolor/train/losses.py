@@ -49,18 +49,16 @@ def pixel_loss(kind: str, pred: torch.Tensor, target: torch.Tensor, chroma_weigh
     return (per_pixel * weight).mean() / weight.mean()
 
 
-HIST_POOL = 4  # the saturation term compares colours on a grid this much coarser (the network's output grid)
-
-
-def saturation_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def saturation_loss(pred: torch.Tensor, target: torch.Tensor, stride: int = 1) -> torch.Tensor:
     """Wasserstein-1 distance between each picture's predicted and true distribution of chroma (|ab|) on
-    the network's output grid: both sets of chroma are sorted and compared rank by rank (N, 2, H, W in).
+    the network's output grid (``stride``: its model's ``output_stride``): both sets of chroma are sorted
+    and compared rank by rank (N, 2, H, W in).
 
     It is blind to hue and to place: it asks each picture to be as saturated, in the same proportions, as
     its original, and leaves to the pixel loss where the colour goes and which. Where a regression keeps a
     place gray because it could be red or blue, this term pays for committing, and the pixel loss makes
     the commitment where the hue is surest: colour that is learned per picture, not a uniform gain."""
-    size = (max(1, pred.shape[-2] // HIST_POOL), max(1, pred.shape[-1] // HIST_POOL))
+    size = (max(1, pred.shape[-2] // stride), max(1, pred.shape[-1] // stride))
     chroma_pred, chroma_target = (torch.linalg.vector_norm(F.adaptive_avg_pool2d(x.float(), size), dim=1)
                                   .flatten(1).sort(1).values for x in (pred, target))
     return (chroma_pred - chroma_target).abs().mean()
