@@ -404,6 +404,29 @@ def test_saturation_loss_is_blind_to_hue_and_place_and_asks_for_the_originals_sa
     assert gain.grad > 0  # and a garish one back
 
 
+def test_training_and_photo_scoring_run_without_pyav(tmp_path: Path) -> None:
+    """A GPU box for training may have no video library: training, its validation and `eval` need none."""
+    train_dir = write_photos(tmp_path / "train", 4, seed=1)
+    val_dir = write_photos(tmp_path / "val", 2, seed=2)
+    out = tmp_path / "run"
+    code = (
+        "import sys\n"
+        "sys.modules['av'] = None  # import av now fails, as where PyAV is not installed\n"
+        "from filmcolor.cli import main\n"
+        "main(sys.argv[1:])\n"
+    )
+    common = ["--device", "cpu", "--render-size", "64", "-q"]
+    runs = [["train", "--data", str(train_dir), "--val-data", str(val_dir), "--out", str(out), "--arch",
+             "filmcolor-fast", "--image-size", "64", "--batch-size", "2", "--pretrain-epochs", "1", "--epochs", "0",
+             "--workers", "0", "--threads", "1", "--val-images", "2", "--sample-images", "1", *common],
+            ["eval", str(val_dir), "--model", str(out / "final.safetensors"), "--runtime", "torch", *common]]
+    for args in runs:
+        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert (out / "final.safetensors").is_file()
+    assert json.loads(done.stdout)["images"] == 2
+
+
 def test_saturation_weight_adds_its_term_to_the_training_loss(photos: Path, tmp_path: Path) -> None:
     cfg = fast_config(photos, tmp_path / "plain", max_steps=1)
     train(cfg)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from filmcolor.cli import guarded
-from filmcolor.evaluate import evaluate_video
+from filmcolor.video.quality import evaluate_video
 from filmcolor.video.scenecut import DEFAULT_CUT_THRESHOLD
 
 
