@@ -1,0 +1,158 @@
+"""Train for a fixed number of minutes on a lent machine: measure the speed, fit a whole schedule, return weights.
+
+    python scripts/device_train.py --minutes 8 --out "$OUT" [--pack .pack] [--store /tmp/filmcolor_pack]
+                                   [--stage-only] -- TRAIN_OPTION ...
+
+A device machine is lent for minutes and takes 64 MiB a call, so the training photos travel packed
+(scripts/pack_photos.py) as PACK/train_* shards and PACK/val. They are copied into STORE, outside the
+working tree, where shards carried by earlier calls to the same (still warm) machine are kept:
+--stage-only stops there, so that two calls can carry all the photos.
+
+Then `filmcolor train TRAIN_OPTION ...` runs twice on every shard in STORE (--data) and on STORE/val
+(--val-data): first one short epoch of CALIBRATION_STEPS steps, with its validation, to measure this
+machine's images per second and the time an epoch costs besides its steps; then as many whole epochs
+(--pretrain-epochs) as fit in the minutes left, so that the learning-rate schedule ends where the time
+does. TRAIN_OPTION must not set --data, --val-data, --out, --pretrain-epochs or --max-steps. The
+run's final and best weights, metrics and config are copied to --out, with a log of both runs.
+
+A GPU session's recipe (the shards are about 32 MiB each, val 7.6 MiB; the repository travels too):
+
+    # here, once (.pack and .pack_b listed in .git/info/exclude)
+    python scripts/pack_photos.py ../shared/data/photos/train --out .pack/train_0 --shards 2 --shard 0 \
+        --exclude-source debian --exclude-source dreambooth          # and --shard 1 --out .pack_b/train_1
+    python scripts/pack_photos.py ../shared/data/photos/val --out .pack/val --no-crop --size 256 --quality 85
+    # device call 1, carry [".pack"]:   python3 scripts/device_train.py --stage-only
+    # device call 2 at once, carry [".pack_b"]:
+    #   python3 scripts/device_train.py --pack .pack_b --minutes 9 --out "$OUT" -- --device cuda \
+    #       --init-weights filmcolor/weights/filmcolor-guided.safetensors --workers 8 ...   (the run's options)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from filmcolor.imageio import list_images
+from filmcolor.train.config import TrainConfig
+
+CALIBRATION_STEPS = 40
+RESERVED_S = 90.0  # the real run's start-up (its photos decoded into memory), last save and the copy back
+POLL_S = 0.2
+OWNED = ("--data", "--val-data", "--out", "--pretrain-epochs", "--max-steps")
+
+
+def stage(pack: Path, store: Path) -> list[Path]:
+    """Copy the carried shards into ``store`` (keeping earlier calls' ones); the training shards there."""
+    store.mkdir(parents=True, exist_ok=True)
+    for shard in sorted(pack.glob("*")) if pack.is_dir() else []:
+        if shard.is_dir() and not (store / shard.name).exists():
+            shutil.copytree(shard, store / shard.name)
+    return sorted(p for p in store.glob("train_*") if p.is_dir())
+
+
+def train(options: list[str], log, **owned: object) -> dict[str, float]:
+    """Run `filmcolor train` with ``options`` plus the owned ones; when (seconds from its start) its log
+    first showed each event ("start", "step", "epoch") and last showed a step, and when it ended."""
+    args = [sys.executable, "-m", "filmcolor", "train", *options, "-q"]
+    for name, value in owned.items():
+        for item in value if isinstance(value, list) else [value]:
+            args += [f"--{name.replace('_', '-')}", str(item)]
+    log.write(f"$ {' '.join(args)}\n")
+    log.flush()
+    metrics = Path(str(owned["out"])) / "metrics.jsonl"
+    start, seen, lines = time.monotonic(), {}, 0
+    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    while True:
+        ended = process.poll() is not None
+        events = metrics.read_text().splitlines() if metrics.exists() else []
+        for line in events[lines:]:
+            event = json.loads(line)["event"]
+            seen.setdefault(event, time.monotonic() - start)
+            if event == "step":
+                seen["last step"] = time.monotonic() - start
+        lines = len(events)
+        if ended:
+            break
+        time.sleep(POLL_S)
+    if process.returncode:
+        raise SystemExit(f"filmcolor train failed (exit {process.returncode}); see device_train.log")
+    seen["end"] = time.monotonic() - start
+    return seen
+
+
+def speed(run: Path) -> tuple[float, int]:
+    """The calibration run's images per second, and the images in its epoch."""
+    events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    steps = [e for e in events if e["event"] == "step"]
+    if not steps:
+        raise SystemExit(f"{run}: the calibration run logged no step")
+    start = next(e for e in events if e["event"] == "start")
+    batch = json.loads((run / "config.json").read_text())["batch_size"]
+    return float(steps[-1]["img_s"]), start["steps_per_epoch"] * batch
+
+
+def option(options: list[str], name: str, default: object) -> object:
+    """The value ``options`` give the `filmcolor train` option ``name`` (the last one wins), else ``default``."""
+    value = default
+    for i, item in enumerate(options):
+        if item == name and i + 1 < len(options):
+            value = options[i + 1]
+        elif item.startswith(name + "="):
+            value = item.split("=", 1)[1]
+    return value
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, help="wall-clock minutes for this whole script")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--pack", type=Path, default=Path(".pack"))
+    parser.add_argument("--store", type=Path, default=Path("/tmp/filmcolor_pack"))
+    parser.add_argument("--stage-only", action="store_true")
+    parser.add_argument("train_options", nargs="*", metavar="TRAIN_OPTION")
+    args = parser.parse_args()
+    start = time.monotonic()
+    clash = [o for o in args.train_options if o.split("=")[0] in OWNED]
+    if clash:
+        parser.error(f"{', '.join(clash)}: set by this script")
+    shards = stage(args.pack, args.store)
+    print(f"{args.store}: {len(shards)} training shard(s): {', '.join(s.name for s in shards)}")
+    if args.stage_only:
+        return
+    if args.minutes is None or args.out is None:
+        parser.error("--minutes and --out are needed unless --stage-only")
+    if not shards or not (args.store / "val").is_dir():
+        raise SystemExit(f"{args.store}: needs train_* shards and val (scripts/pack_photos.py)")
+    args.out.mkdir(parents=True, exist_ok=True)
+    with open(args.out / "device_train.log", "w") as log:
+        calibration = Path("/tmp/filmcolor_calibration")
+        shutil.rmtree(calibration, ignore_errors=True)
+        common = dict(data=shards, val_data=args.store / "val")
+        batch = int(option(args.train_options, "--batch-size", TrainConfig.batch_size))
+        times = train(args.train_options, log, **common, out=calibration, pretrain_epochs=1,
+                      train_size=CALIBRATION_STEPS * batch)
+        rate, _ = speed(calibration)
+        besides = times["end"] - times["last step"]  # validation and saves, at each epoch's end (a bound)
+        size = min(int(option(args.train_options, "--train-size", TrainConfig.train_size)), len(list_images(shards)))
+        per_epoch = size // batch * batch / rate + besides
+        left = args.minutes * 60.0 - (time.monotonic() - start) - RESERVED_S
+        epochs = max(1, math.floor(left / per_epoch))
+        print(f"{rate:.1f} img/s and {besides:.1f} s of validation and saves -> {per_epoch:.0f} s an epoch; "
+              f"{left:.0f} s left: {epochs} epoch(s)")
+        run = Path("/tmp/filmcolor_run")
+        shutil.rmtree(run, ignore_errors=True)
+        took = train(args.train_options, log, **common, out=run, pretrain_epochs=epochs)["end"]
+    print(f"trained {epochs} epoch(s) in {took:.0f} s; {time.monotonic() - start:.0f} s in all")
+    for name in ("final.safetensors", "best.safetensors", "metrics.jsonl", "config.json"):
+        if (run / name).exists():
+            shutil.copy2(run / name, args.out / name)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Pack colour photos small enough to carry to another machine (the device machine takes 64 MiB a call).
+
+    python scripts/pack_photos.py SRC [SRC ...] --out DIR [--size 224] [--crop | --no-crop]
+                                  [--format webp] [--quality 80] [--exclude-source NAME ...]
+                                  [--shards N] [--shard K]
+
+Each photo is resized (area) to short side SIZE and, with --crop (the default), centre-cropped to SIZE x
+SIZE: training crops of --image-size SIZE then see the whole packed square. --no-crop keeps the whole
+picture (for validation photos, which are scored whole). File stems are kept, so the data source that
+`filmcolor train --holdout-source` and `eval --by-source` read from the name survives. With --shards N
+only shard K of a seeded permutation is written (every N-th photo of it), so that N calls can each carry
+a share. Prints what it wrote. Measured on ../shared/data/photos/train (8,502 photos, 183 MB): at 224 px,
+WebP quality 80 is about 8 KB a photo, JPEG quality 85 about 12.6 KB.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from filmcolor.evaluate import source_of
+from filmcolor.imageio import list_images
+
+ENCODE_FLAGS = {"webp": cv2.IMWRITE_WEBP_QUALITY, "jpg": cv2.IMWRITE_JPEG_QUALITY}
+
+
+def packed(bgr: np.ndarray, size: int, crop: bool) -> np.ndarray:
+    """``bgr`` at short side ``size`` (never enlarged), centre-cropped to a square when ``crop``."""
+    h, w = bgr.shape[:2]
+    scale = min(1.0, size / min(h, w))
+    if scale < 1.0:
+        bgr = cv2.resize(bgr, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    if crop:
+        h, w = bgr.shape[:2]
+        side = min(h, w)
+        y0, x0 = (h - side) // 2, (w - side) // 2
+        bgr = bgr[y0:y0 + side, x0:x0 + side]
+    return bgr
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sources", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--crop", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--format", choices=sorted(ENCODE_FLAGS), default="webp")
+    parser.add_argument("--quality", type=int, default=80)
+    parser.add_argument("--exclude-source", action="append", default=[], metavar="NAME")
+    parser.add_argument("--shards", type=int, default=1)
+    parser.add_argument("--shard", type=int, default=0)
+    args = parser.parse_args()
+    if not 0 <= args.shard < args.shards:
+        parser.error(f"--shard must be in 0..{args.shards - 1}")
+    paths = [p for p in list_images(args.sources) if source_of(p) not in args.exclude_source]
+    order = np.random.default_rng(0).permutation(len(paths))
+    chosen = [paths[i] for i in order[args.shard::args.shards]]
+    args.out.mkdir(parents=True, exist_ok=True)
+    written = skipped = size_bytes = 0
+    for path in chosen:
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            skipped += 1
+            continue
+        ok, data = cv2.imencode(f".{args.format}", packed(bgr, args.size, args.crop),
+                                [ENCODE_FLAGS[args.format], args.quality])
+        if not ok:
+            skipped += 1
+            continue
+        (args.out / f"{path.stem}.{args.format}").write_bytes(data.tobytes())
+        written += 1
+        size_bytes += len(data)
+    print(f"{args.out}: {written} photos, {size_bytes / 2**20:.1f} MiB (shard {args.shard} of {args.shards}; "
+          f"{skipped} unreadable skipped; {len(paths)} after --exclude-source)")
+
+
+if __name__ == "__main__":
+    main()
