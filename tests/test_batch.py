@@ -199,6 +199,7 @@ def _clip_tree(root: Path, big_frames: int) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_sigkill_mid_file_then_rerun_finishes_each_file_once(tmp_path: Path, test_weights: Path,
                                                              colorizer) -> None:
     # 400 frames: over a second between the muxer's first flush and the file's end, to kill it in
@@ -273,6 +274,7 @@ def test_jobs_share_one_model(tmp_path: Path, tree: Path, colorizer) -> None:
             assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
+@pytest.mark.slow
 def test_watch_takes_new_files_once_they_stop_growing(tmp_path: Path, colorizer) -> None:
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()

@@ -20,6 +20,7 @@ SAME_FIELDS = ("path", "size", "mtime_ns", "status", "output", "kind", "frames",
                "error")
 
 
+@pytest.mark.slow
 def test_ray_matches_local(tmp_path: Path, test_weights: Path) -> None:
     tree = make_tree(tmp_path / "in")
     spec = ModelSpec(str(test_weights), device="cpu", runtime="torch", render_size=64)

@@ -194,6 +194,7 @@ def test_device_choice():
             choose_device("cuda")
 
 
+@pytest.mark.slow
 def test_automatic_video_on_cpu_never_loads_torch(tmp_path, test_weights):
     """With the model's graph and facts cached by a first run, `filmcolor video` starts without torch."""
     import subprocess

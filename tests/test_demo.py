@@ -41,6 +41,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return cwd / "filmcolor-demo", result.stderr
 
 
+@pytest.mark.slow
 def test_demo_prints_the_readme_lines(demo_run: tuple[Path, str]) -> None:
     _, stderr = demo_run
     lines = stderr.strip().splitlines()

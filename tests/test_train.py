@@ -53,6 +53,7 @@ def _deterministic():
 
 # ---- a short run through the CLI: every output, both phases ----
 
+@pytest.mark.slow
 def test_cli_run_writes_checkpoint_weights_samples_and_metrics(tmp_path: Path) -> None:
     train_dir = write_photos(tmp_path / "train", 4, seed=1)
     val_dir = write_photos(tmp_path / "val", 2, seed=2)
@@ -119,7 +120,7 @@ def _assert_same_training_state(a: dict, b: dict) -> None:
     assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])
 
 
-@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("workers", [0, pytest.param(2, marks=pytest.mark.slow)])
 def test_resume_reaches_the_weights_of_an_uninterrupted_run(photos: Path, tmp_path: Path,
                                                              workers: int) -> None:
     # 8 photos -> 7 train + 1 val: 3 steps an epoch, 6 in all (3 L1, then 3 GAN with dropout in the U-Net).
@@ -149,6 +150,7 @@ def test_resume_when_already_at_max_steps_takes_no_step(photos: Path, tmp_path: 
 
 # ---- learning: 4 photos overfit ----
 
+@pytest.mark.slow
 def test_overfitting_four_photos_drives_the_l1_loss_down(tmp_path: Path) -> None:
     data = write_photos(tmp_path / "four", 4, seed=3)
     cfg = tiny_config(data, tmp_path / "run", val_data=(str(data),), batch_size=4, pretrain_epochs=60,
@@ -218,6 +220,7 @@ def test_cli_folder_of_only_bad_images(tmp_path: Path) -> None:
 
 # ---- data-parallel: torchrun, 2 gloo processes on the CPU ----
 
+@pytest.mark.slow
 def test_torchrun_two_cpu_processes_train_and_only_rank0_writes(photos: Path, tmp_path: Path) -> None:
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "FILMCOLOR_DEBUG": "1"}
@@ -404,6 +407,7 @@ def test_saturation_loss_is_blind_to_hue_and_place_and_asks_for_the_originals_sa
     assert gain.grad > 0  # and a garish one back
 
 
+@pytest.mark.slow
 def test_training_and_photo_scoring_run_without_pyav(tmp_path: Path) -> None:
     """A GPU box for training may have no video library: training, its validation and `eval` need none."""
     train_dir = write_photos(tmp_path / "train", 4, seed=1)

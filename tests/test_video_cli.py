@@ -360,6 +360,7 @@ def _start_and_wait_for_partial(cmd: list[str], folder: Path, ignore: set[Path])
     raise AssertionError(f"finished or stalled before it could be stopped: {proc.communicate()[1]}")
 
 
+@pytest.mark.slow
 def test_sigkill_leaves_a_partial_the_next_run_removes_and_sigterm_leaves_none(tmp_path: Path,
                                                                               test_weights: Path) -> None:
     """Issue 14: SIGTERM or SIGKILL during `filmcolor video` left a hidden partial file beside the output."""

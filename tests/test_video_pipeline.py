@@ -186,6 +186,7 @@ def test_shared_cctv_slice(tmp_path: Path, colorizer: Colorizer, shared_data: Pa
     assert size == (768, 576) and report.frames == len(times) == 15
 
 
+@pytest.mark.slow
 def test_shared_film_with_audio(tmp_path: Path, colorizer: Colorizer, shared_data: Path) -> None:
     src = shared_data / "videos" / "bw_film_excerpt.mp4"
     dst = tmp_path / "film.mp4"
