@@ -56,9 +56,9 @@ def stage(pack: Path, store: Path) -> list[Path]:
     return sorted(p for p in store.glob("train_*") if p.is_dir())
 
 
-def train(options: list[str], log, **owned: object) -> dict[str, float]:
+def train(options: list[str], log, **owned: object) -> tuple[float, float]:
     """Run `filmcolor train` with ``options`` plus the owned ones; when (seconds from its start) its log
-    first showed each event ("start", "step", "epoch") and last showed a step, and when it ended."""
+    last showed a step, and when it ended."""
     args = [sys.executable, "-m", "filmcolor", "train", *options, "-q"]
     for name, value in owned.items():
         for item in value if isinstance(value, list) else [value]:
@@ -66,35 +66,28 @@ def train(options: list[str], log, **owned: object) -> dict[str, float]:
     log.write(f"$ {' '.join(args)}\n")
     log.flush()
     metrics = Path(str(owned["out"])) / "metrics.jsonl"
-    start, seen, lines = time.monotonic(), {}, 0
+    start, last_step, lines = time.monotonic(), 0.0, 0
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     while True:
         ended = process.poll() is not None
         events = metrics.read_text().splitlines() if metrics.exists() else []
-        for line in events[lines:]:
-            event = json.loads(line)["event"]
-            seen.setdefault(event, time.monotonic() - start)
-            if event == "step":
-                seen["last step"] = time.monotonic() - start
+        if any('"event": "step"' in line for line in events[lines:]):
+            last_step = time.monotonic() - start
         lines = len(events)
         if ended:
             break
         time.sleep(POLL_S)
     if process.returncode:
         raise SystemExit(f"filmcolor train failed (exit {process.returncode}); see device_train.log")
-    seen["end"] = time.monotonic() - start
-    return seen
+    return last_step, time.monotonic() - start
 
 
-def speed(run: Path) -> tuple[float, int]:
-    """The calibration run's images per second, and the images in its epoch."""
-    events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    steps = [e for e in events if e["event"] == "step"]
+def images_per_second(run: Path) -> float:
+    """The speed the calibration run logged at its last step."""
+    steps = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if '"event": "step"' in line]
     if not steps:
         raise SystemExit(f"{run}: the calibration run logged no step")
-    start = next(e for e in events if e["event"] == "start")
-    batch = json.loads((run / "config.json").read_text())["batch_size"]
-    return float(steps[-1]["img_s"]), start["steps_per_epoch"] * batch
+    return float(steps[-1]["img_s"])
 
 
 def option(options: list[str], name: str, default: object) -> object:
@@ -135,10 +128,10 @@ def main() -> None:
         shutil.rmtree(calibration, ignore_errors=True)
         common = dict(data=shards, val_data=args.store / "val")
         batch = int(option(args.train_options, "--batch-size", TrainConfig.batch_size))
-        times = train(args.train_options, log, **common, out=calibration, pretrain_epochs=1,
-                      train_size=CALIBRATION_STEPS * batch)
-        rate, _ = speed(calibration)
-        besides = times["end"] - times["last step"]  # validation and saves, at each epoch's end (a bound)
+        last_step, end = train(args.train_options, log, **common, out=calibration, pretrain_epochs=1,
+                               train_size=CALIBRATION_STEPS * batch)
+        rate = images_per_second(calibration)
+        besides = end - last_step  # validation and saves, at each epoch's end (a bound)
         size = min(int(option(args.train_options, "--train-size", TrainConfig.train_size)), len(list_images(shards)))
         per_epoch = size // batch * batch / rate + besides
         left = args.minutes * 60.0 - (time.monotonic() - start) - RESERVED_S
@@ -147,7 +140,7 @@ def main() -> None:
               f"{left:.0f} s left: {epochs} epoch(s)")
         run = Path("/tmp/filmcolor_run")
         shutil.rmtree(run, ignore_errors=True)
-        took = train(args.train_options, log, **common, out=run, pretrain_epochs=epochs)["end"]
+        took = train(args.train_options, log, **common, out=run, pretrain_epochs=epochs)[1]
     print(f"trained {epochs} epoch(s) in {took:.0f} s; {time.monotonic() - start:.0f} s in all")
     for name in ("final.safetensors", "best.safetensors", "metrics.jsonl", "config.json"):
         if (run / name).exists():

@@ -23,16 +23,16 @@ import numpy as np
 
 from filmcolor.evaluate import source_of
 from filmcolor.imageio import list_images
+from filmcolor.metrics import analysis_shape
 
 ENCODE_FLAGS = {"webp": cv2.IMWRITE_WEBP_QUALITY, "jpg": cv2.IMWRITE_JPEG_QUALITY}
 
 
 def packed(bgr: np.ndarray, size: int, crop: bool) -> np.ndarray:
     """``bgr`` at short side ``size`` (never enlarged), centre-cropped to a square when ``crop``."""
-    h, w = bgr.shape[:2]
-    scale = min(1.0, size / min(h, w))
-    if scale < 1.0:
-        bgr = cv2.resize(bgr, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    h, w = analysis_shape(*bgr.shape[:2], size)
+    if (h, w) != bgr.shape[:2]:
+        bgr = cv2.resize(bgr, (w, h), interpolation=cv2.INTER_AREA)
     if crop:
         h, w = bgr.shape[:2]
         side = min(h, w)
