@@ -1,6 +1,6 @@
 """Keyframe benchmark: the colour clips made gray, coloured end to end by `filmcolor video` automatically and
 with the colour original of each shot's first frame as --keyframe; PSNR of every frame against the original,
-flicker against the original's, and speed, printed as a table.
+colourfulness and flicker against the original's, and speed, printed as a table.
 
     .venv/bin/python scripts/bench_keyframes.py [--model PATH] [--clips davis_dance_twirl.mp4 ...] [--work DIR]
         [--sheet OUT.jpg]   # per clip: the keyframe | a later frame gray | automatic | from the keyframe | original
@@ -23,7 +23,7 @@ from make_gray_clip import make_gray  # noqa: E402
 from filmcolor import lab  # noqa: E402
 from filmcolor.colorize import DEFAULT_VIDEO_RENDER_SIZE, Colorizer  # noqa: E402
 from filmcolor.imageio import write_image  # noqa: E402
-from filmcolor.metrics import FlickerMeter, psnr  # noqa: E402
+from filmcolor.metrics import FlickerMeter, colorfulness, psnr  # noqa: E402
 from filmcolor.video.keyframes import Keyframe  # noqa: E402
 from filmcolor.video.pipeline import VideoOptions, colorize_video  # noqa: E402
 
@@ -47,7 +47,9 @@ def score(original: list[np.ndarray], gray: list[np.ndarray], out: list[np.ndarr
     result = meter.result()
     return {"psnr": float(np.mean([psnr(t, o) for t, o in zip(original, out, strict=True)])),
             "gray_psnr": float(np.mean([psnr(t, g) for t, g in zip(original, gray, strict=True)])),
-            "flicker": result.flicker, "ref_flicker": result.reference_flicker, "ratio": result.flicker_ratio}
+            "flicker": result.flicker, "ref_flicker": result.reference_flicker, "ratio": result.flicker_ratio,
+            "colorfulness_ratio": float(np.mean([colorfulness(o) for o in out])
+                                        / np.mean([colorfulness(t) for t in original]))}
 
 
 def main() -> None:
@@ -63,8 +65,9 @@ def main() -> None:
     colorizer = Colorizer.from_pretrained(args.model, render_size=args.render_size)
     print(f"model {colorizer.model_name}, runtime {colorizer.runtime}, render size {args.render_size}; "
           f"PSNR over every frame (8-bit RGB) against the colour original\n")
-    print("| clip | frames | shots | mode | PSNR | gray PSNR | gain | flicker | original's | ratio | fps |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| clip | frames | shots | mode | PSNR | gray PSNR | gain | colourfulness ratio | flicker | original's "
+          "| ratio | fps |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     rows = []
     for name in args.clips:
         src = VIDEOS / name
@@ -83,7 +86,8 @@ def main() -> None:
             outputs[mode] = frames_rgb(out_path)
             row = score(original, gray, outputs[mode])
             print(f"| {name} | {len(original)} | {len(SHOTS[name])} | {mode} | {row['psnr']:.2f} "
-                  f"| {row['gray_psnr']:.2f} | {row['psnr'] - row['gray_psnr']:+.2f} | {row['flicker']:.2f} "
+                  f"| {row['gray_psnr']:.2f} | {row['psnr'] - row['gray_psnr']:+.2f} | {row['colorfulness_ratio']:.2f} "
+                  f"| {row['flicker']:.2f} "
                   f"| {row['ref_flicker']:.2f} | {row['ratio']:.2f} | {report.fps:.1f} |")
         start = SHOTS[name][-1]
         later = min(len(original) - 1, start + 40)  # 40 frames on from the last shot's keyframe
