@@ -14,7 +14,7 @@ predicted on the original colourfulness over the pictures, and the least and mos
 originals' colourfulness) with their colourfulness and PSNR gain.
 
     .venv/bin/python scripts/eval_bars.py [--model PATH] [--work .eval_sets] [--sets heldout unseen frames val]
-        [--no-hints] [--by-vividness] [--json-out bars.json]
+        [--ab-gain G] [--no-hints] [--by-vividness] [--json-out bars.json]
 """
 
 from __future__ import annotations
@@ -88,6 +88,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
     parser.add_argument("--render-size", type=int, default=256)
+    parser.add_argument("--ab-gain", type=float, default=None, help="multiply predicted ab (as filmcolor eval)")
     parser.add_argument("--no-hints", action="store_true", help="automatic colour only")
     parser.add_argument("--by-vividness", action="store_true", help="also how colour follows each picture's own")
     parser.add_argument("--json-out", type=Path, default=None)
@@ -95,6 +96,8 @@ def main() -> None:
 
     sets = build_sets(args.work, args.data)
     colorizer = Colorizer.from_pretrained(args.model, render_size=args.render_size)
+    if args.ab_gain is not None:
+        colorizer.ab_gain = args.ab_gain
     results: dict[str, dict] = {}
     for name in args.sets:
         start = time.perf_counter()
@@ -112,7 +115,7 @@ def main() -> None:
                 colorizer, [(p, args.work / "pairs" / "refs" / p.name) for p in frames])
         print(f"{name}: {len(sets[name])} images in {time.perf_counter() - start:.0f} s", file=sys.stderr)
 
-    print(f"model: {args.model}, render {args.render_size}\n")
+    print(f"model: {args.model}, render {args.render_size}, ab gain {colorizer.ab_gain}\n")
     print("| set | images | automatic: gain over gray | colourfulness ratio | bar | met? |"
           + ("" if args.no_hints else " 10 hints: gain | over naive | met? |"))
     print("|---|---|---|---|---|---|" + ("" if args.no_hints else "---|---|---|"))
