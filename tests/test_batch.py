@@ -236,6 +236,7 @@ def test_sigkill_mid_file_then_rerun_finishes_each_file_once(tmp_path: Path, tes
     assert len(decode_video(out / "z_big.mp4")[0]) == 400
 
 
+@pytest.mark.slow
 def test_ctrl_c_removes_the_partial_and_the_rerun_completes(tmp_path: Path, colorizer) -> None:
     src, out = _clip_tree(tmp_path / "in", big_frames=120), tmp_path / "out"
     interrupted = threading.Event()
@@ -436,6 +437,7 @@ def test_file_still_being_written_is_not_called_ok(tmp_path: Path, colorizer, wh
     assert len(decode_video(out / "growing.mp4")[0]) == 6
 
 
+@pytest.mark.slow
 def test_sigterm_mid_file_is_exit_130_with_the_summary_and_no_partial(tmp_path: Path, test_weights: Path) -> None:
     """The README's overnight promise: systemd or docker stopping `filmcolor batch` (SIGTERM) is exit 130 with the
     run's summary (no traceback), no half file, and the file that was being coloured is left for the next run."""

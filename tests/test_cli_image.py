@@ -59,6 +59,7 @@ def test_one_file_to_one_file(tmp_path, test_weights):
     assert_no_partials(tmp_path)
 
 
+@pytest.mark.slow
 def test_default_runtime_runs(tmp_path, test_weights):
     src = make_photo(tmp_path / "old.png")
     code, _, err = run(str(src), "-o", str(tmp_path / "c.jpg"), "--model", str(test_weights),
@@ -192,6 +193,7 @@ def test_file_names_with_brackets_are_printed_as_they_are(tmp_path, test_weights
     assert code == 1 and str(bad) in stderr
 
 
+@pytest.mark.slow
 def test_python_dash_m_reports_one_line(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "filmcolor", "image", str(tmp_path / "missing.jpg"), "-o",
                            str(tmp_path / "o.png")], capture_output=True, text=True, timeout=120)

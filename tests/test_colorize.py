@@ -214,6 +214,7 @@ def test_automatic_video_on_cpu_never_loads_torch(tmp_path, test_weights):
         [r.stderr[-2000:] for r in runs]
 
 
+@pytest.mark.slow
 def test_large_image(colorizer):
     image = np.ascontiguousarray(np.tile(smooth_image((300, 400)), (10, 10)))  # 3000 x 4000 gray
     out = colorizer.colorize_image(image)

@@ -51,6 +51,7 @@ def test_demo_prints_the_readme_lines(demo_run: tuple[Path, str]) -> None:
         assert re.fullmatch(pattern, line), (line, pattern)
 
 
+@pytest.mark.slow
 def test_demo_colours_the_clip_and_keeps_frames_size_and_sound(demo_run: tuple[Path, str]) -> None:
     out, _ = demo_run
     times_in, frames_in, size_in = decode_video(out / "demo_gray.mp4")
@@ -63,6 +64,7 @@ def test_demo_colours_the_clip_and_keeps_frames_size_and_sound(demo_run: tuple[P
     assert mean_chroma(frames_out[::12]) > COLOURED  # ... colour out
 
 
+@pytest.mark.slow
 def test_demo_preview_is_before_and_after(demo_run: tuple[Path, str]) -> None:
     out, _ = demo_run
     preview = read_image(out / "demo_preview.png")
@@ -71,6 +73,7 @@ def test_demo_preview_is_before_and_after(demo_run: tuple[Path, str]) -> None:
     assert mean_chroma([before]) < 1.0 and mean_chroma([after]) > COLOURED
 
 
+@pytest.mark.slow
 def test_demo_keeps_earlier_files_without_overwrite(demo_run: tuple[Path, str], tmp_path: Path) -> None:
     out, _ = demo_run
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}

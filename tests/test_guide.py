@@ -238,6 +238,7 @@ def test_an_unrelated_reference_is_not_used(colorizer):
     assert (colorizer.guide_for(l_hw, references=[reference]) is None) == (score < guide.REFERENCE_MIN_SCORE)
 
 
+@pytest.mark.slow
 def test_onnx_and_torch_agree_with_hints(guided_weights):
     gray = two_halves()
     l_hw = lab.gray_to_l(gray)
@@ -251,6 +252,7 @@ def test_onnx_and_torch_agree_with_hints(guided_weights):
     assert np.abs(results[0]).max() > 10  # the hints are in both
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("runtime", ["torch", "onnx"])
 def test_one_encoder_pass_matches_the_two_step_path(guided_weights, runtime):
     """predict_ab_matched (encoder once, guide from its features) = guide_for + predict_ab."""
@@ -265,6 +267,7 @@ def test_one_encoder_pass_matches_the_two_step_path(guided_weights, runtime):
     np.testing.assert_allclose(one_pass, two_step, atol=0.05)
 
 
+@pytest.mark.slow
 def test_exporting_the_split_graphs_leaves_the_model_as_it_was(guided_weights, tmp_path, monkeypatch):
     """Regression: torch.onnx.export put the model back in train mode after the split export, so later
     torch features (references) used batch statistics and disturbed BatchNorm's running statistics."""

@@ -46,6 +46,7 @@ def scene(seed: int) -> np.ndarray:
 
 # ---- photos ----
 
+@pytest.mark.slow
 def test_image_hints_folder_pairs_by_name_and_moves_the_colour(tmp_path, weights):
     photos = tmp_path / "in"
     photos.mkdir()
@@ -63,6 +64,7 @@ def test_image_hints_folder_pairs_by_name_and_moves_the_colour(tmp_path, weights
     assert np.array_equal(a[:, 100:] // 8, b[:, 100:] // 8) or np.abs(a[:, 110:].astype(int) - b[:, 110:]).mean() < 3
 
 
+@pytest.mark.slow
 def test_image_hints_image_and_reference(tmp_path, weights):
     gray = scene(2)
     write_image(tmp_path / "g.png", gray)
@@ -144,6 +146,7 @@ def keyframe_of(gray: np.ndarray) -> np.ndarray:
     return np.stack([np.clip(gray.astype(int) + 80, 0, 255), gray // 3, gray // 3], axis=2).astype(np.uint8)
 
 
+@pytest.mark.slow
 def test_keyframe_colour_reaches_the_shot_end_and_never_the_next_shot(tmp_path, weights):
     frames = two_shot_clip(tmp_path / "in.mp4")
     write_image(tmp_path / "k3.png", keyframe_of(frames[3]))

@@ -137,6 +137,7 @@ def test_one_pixel_image(tmp_path, ext):
     assert out.shape == (1, 1) and abs(int(out[0, 0]) - 200) <= 2
 
 
+@pytest.mark.slow
 def test_huge_gray_image_reads_quickly(tmp_path):
     path = tmp_path / "huge.png"
     huge = np.zeros((10000, 10000), np.uint8)
@@ -222,6 +223,7 @@ def test_declared_size_is_the_decoded_size(tmp_path, rgb, kind):
     assert declared_size(b"not a picture at all") is None
 
 
+@pytest.mark.slow
 def test_a_picture_over_the_limit_is_refused_from_its_header(png_bomb_over_limit: Path, tmp_path: Path) -> None:
     """Issue 14: 389 KB of PNG declaring 400 megapixels was decoded first (19 GB to colour it)."""
     probe = ("import re, sys\nfrom filmcolor.imageio import read_image\ntry:\n    read_image(sys.argv[1])\n"

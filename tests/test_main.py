@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 # Ctrl-C at the moment torch is being imported (the longest part of the first second or two).
 CTRL_C_DURING_IMPORTS = """
 import sys
@@ -26,6 +28,7 @@ def _run(code: str) -> subprocess.CompletedProcess[str]:
                           timeout=120)
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_loading_is_one_line_and_exit_130() -> None:
     proc = _run("from filmcolor.__main__ import run; run()")
     assert proc.returncode == 130 and proc.stderr == "error: interrupted while starting\n", proc.stderr
@@ -52,6 +55,7 @@ def _wait_until_loading_torch(proc: subprocess.Popen, seconds: float = 60) -> No
         time.sleep(0.005)
 
 
+@pytest.mark.slow
 def test_the_console_script_and_python_dash_m_use_that_entry() -> None:
     # The project's declaration, not the installed metadata: an editable install made before the entry moved
     # keeps the old one until it is reinstalled, and the test is about the source.

@@ -82,6 +82,7 @@ def test_fast_shape_and_size(fast_model):
     assert fast_model.output_stride == 4 and fast_model.size_multiple == 32
 
 
+@pytest.mark.slow
 def test_fast_costs_at_most_2_gflops_at_256():
     with torch.device("meta"), FlopCounterMode(display=False) as counter:
         create_model("filmcolor-fast").eval()(torch.empty(1, 1, 256, 256))
@@ -102,6 +103,7 @@ def _pretrained_state() -> dict[str, torch.Tensor]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+@pytest.mark.slow
 def test_pretrained_efficientnet_lite0_loads_strictly_and_folds_the_rgb_stem():
     state = _pretrained_state()
     assert any(k.startswith("_fc.") for k in state)

@@ -27,6 +27,7 @@ def generated_l(height: int, width: int, seed: int) -> np.ndarray:
     return np.clip(l_hw, 0, 100).astype(np.float32)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("height,width", [(64, 96), (61, 97), (120, 50)])
 def test_onnx_gives_the_same_ab_as_torch(busy_weights: Path, height: int, width: int) -> None:
     on_torch = Colorizer.from_pretrained(busy_weights, device="cpu", runtime="torch", render_size=RENDER)

@@ -26,6 +26,7 @@ def onnx_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*.onnx") if PARTIAL_MARK not in p.name)
 
 
+@pytest.mark.slow
 def test_onnx_gives_the_same_ab_as_torch_on_real_photos(busy_weights, shared_data, tmp_path, monkeypatch):
     monkeypatch.setenv(runtime.CACHE_ENV, str(tmp_path / "cache"))
     on_torch = Colorizer.from_pretrained(busy_weights, device="cpu", runtime="torch", render_size=RENDER)
@@ -53,6 +54,7 @@ def test_auto_runtime_is_onnx_on_cpu(test_weights):
     assert Colorizer.from_pretrained(test_weights, device="cpu", runtime="torch").runtime == "torch"
 
 
+@pytest.mark.slow
 def test_cache_builds_once_loads_after_and_rebuilds_a_truncated_entry(test_weights, tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     monkeypatch.setenv(runtime.CACHE_ENV, str(cache))

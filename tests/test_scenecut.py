@@ -27,10 +27,12 @@ def cuts_in(path: Path) -> list[int]:
     return smoother.cuts
 
 
+@pytest.mark.slow
 def test_scene_cuts_clip_has_exactly_its_two_cuts(shared_data: Path) -> None:
     assert cuts_in(shared_data / "videos" / "scene_cuts.mp4") == [72, 144]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["davis_dance_twirl.mp4", "cctv_pedestrians.avi"])
 def test_one_shot_clips_have_no_cut(shared_data: Path, name: str) -> None:
     assert cuts_in(shared_data / "videos" / name) == []

@@ -333,6 +333,7 @@ def test_a_keyframe_save_gives_the_command_that_colours_the_film(served, place, 
 
 # ---- the command ----
 
+@pytest.mark.slow
 def test_the_command_serves_on_127_0_0_1_prints_the_address_and_stops_on_ctrl_c(place, weights):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "filmcolor", "studio", str(place / "scene.png"), "--dir",

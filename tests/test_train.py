@@ -120,7 +120,8 @@ def _assert_same_training_state(a: dict, b: dict) -> None:
     assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])
 
 
-@pytest.mark.parametrize("workers", [0, pytest.param(2, marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [0, 2])
 def test_resume_reaches_the_weights_of_an_uninterrupted_run(photos: Path, tmp_path: Path,
                                                              workers: int) -> None:
     # 8 photos -> 7 train + 1 val: 3 steps an epoch, 6 in all (3 L1, then 3 GAN with dropout in the U-Net).
@@ -341,6 +342,7 @@ def fast_config(data: Path, out: Path, **overrides) -> TrainConfig:
     return tiny_config(data, out, **base)
 
 
+@pytest.mark.slow
 def test_frozen_encoder_does_not_move_and_the_decoder_does(photos: Path, tmp_path: Path) -> None:
     from filmcolor.models import create_model
     from filmcolor.weights import save_weights
@@ -431,6 +433,7 @@ def test_training_and_photo_scoring_run_without_pyav(tmp_path: Path) -> None:
     assert json.loads(done.stdout)["images"] == 2
 
 
+@pytest.mark.slow
 def test_saturation_weight_adds_its_term_to_the_training_loss(photos: Path, tmp_path: Path) -> None:
     cfg = fast_config(photos, tmp_path / "plain", max_steps=1)
     train(cfg)
@@ -463,6 +466,7 @@ def test_class_loss_is_lowest_for_the_targets_own_colour_class() -> None:
     assert right < wrong - 1.0, (right, wrong)
 
 
+@pytest.mark.slow
 def test_class_weight_trains_a_head_beside_the_network_and_resumes_with_it(photos: Path, tmp_path: Path) -> None:
     cfg = fast_config(photos, tmp_path / "run", arch="filmcolor-guided", class_weight=0.05, max_steps=1)
     train(cfg)
@@ -477,6 +481,7 @@ def test_class_weight_trains_a_head_beside_the_network_and_resumes_with_it(photo
     assert not any("class" in key for key in weights.state_dict())  # not shipped
 
 
+@pytest.mark.slow
 def test_guided_generator_starts_from_automatic_weights_and_trains_with_guidance(photos: Path,
                                                                                tmp_path: Path) -> None:
     from filmcolor.models import create_model

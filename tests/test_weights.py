@@ -222,6 +222,7 @@ def test_shipped_model_follows_a_hint(shipped) -> None:
     assert np.abs(hinted[:40] - auto[:40]).mean() < 3  # the sky, far away and brighter: barely moved
 
 
+@pytest.mark.slow
 def test_shipped_model_colours_photos_above_gray(shipped, tmp_path: Path) -> None:
     import skimage.data
 
@@ -237,6 +238,7 @@ def test_shipped_model_colours_photos_above_gray(shipped, tmp_path: Path) -> Non
         assert scores["colorfulness"] > 20, (path.name, scores)
 
 
+@pytest.mark.slow
 def test_shipped_model_colours_val_photos_above_gray(shipped, shared_data: Path) -> None:
     from filmcolor.evaluate import evaluate_images
     from filmcolor.imageio import list_images
