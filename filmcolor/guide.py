@@ -240,36 +240,53 @@ def propagate(l_hw: torch.Tensor, yx: torch.Tensor, ab: torch.Tensor, l_pts: tor
     ``content``: unit features of the picture (F, H, W) and of the hints (P, F); the mean then also weighs
     each hint by exp((cosine - 1) / CONTENT_TAU) (the confidence does not).
     """
-    height, width = l_hw.shape
+    owner = torch.zeros(len(yx), dtype=torch.long, device=l_hw.device)
+    batched = None if content is None else (content[0][None], content[1])
+    mean, conf = propagate_batch(l_hw[None], yx, ab, l_pts, owner, sigma_space, sigma_l, batched)
+    return mean[0], conf[0]
+
+
+def propagate_batch(l_nhw: torch.Tensor, yx: torch.Tensor, values: torch.Tensor, l_pts: torch.Tensor,
+                    owner: torch.Tensor, sigma_space: float | None = None, sigma_l: float = SIGMA_L,
+                    content: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """propagate() for N pictures at once, on their device: L (N, H, W) and Q hints of any of them, each
+    with yx (Q, 2), values (Q, C), L (Q,) and the index of its picture ``owner`` (Q,); ``content``: (N, F,
+    H, W) and (Q, F). -> (N, C, H, W) weighted means and (N, H, W) confidences (0 where no hint reaches).
+    """
+    n, height, width = l_nhw.shape
     if sigma_space is None:
         sigma_space = SIGMA_SPACE * max(height, width)
-    if len(yx) == 0:
-        return l_hw.new_zeros(ab.shape[1], height, width), l_hw.new_zeros(height, width)
-    gy = torch.arange(height, dtype=l_hw.dtype, device=l_hw.device) + 0.5
-    gx = torch.arange(width, dtype=l_hw.dtype, device=l_hw.device) + 0.5
-    total = l_hw.new_zeros(height, width)
-    ab_sum = l_hw.new_zeros(ab.shape[1], height, width)
-    log_miss = l_hw.new_zeros(height, width)  # log prod(1 - w)
+    gy = torch.arange(height, dtype=l_nhw.dtype, device=l_nhw.device) + 0.5
+    gx = torch.arange(width, dtype=l_nhw.dtype, device=l_nhw.device) + 0.5
+    total = l_nhw.new_zeros(n, height, width)
+    mean = l_nhw.new_zeros(n, values.shape[1], height, width)
+    log_miss = l_nhw.new_zeros(n, height, width)  # log prod(1 - w)
     for i in range(0, len(yx), PROPAGATE_CHUNK):  # a chunk of hints at a time: memory is chunk x H x W
         pts = slice(i, i + PROPAGATE_CHUNK)
+        whose = owner[pts]
         dy2 = (gy[None, :] - yx[pts, 0:1]) ** 2  # (p, H)
         dx2 = (gx[None, :] - yx[pts, 1:2]) ** 2  # (p, W)
         log_w = -(dy2[:, :, None] + dx2[:, None, :]) / (2 * sigma_space**2)
-        log_w -= (l_hw[None] - l_pts[pts, None, None]) ** 2 / (2 * sigma_l**2)  # (p, H, W)
+        log_w -= (l_nhw[whose] - l_pts[pts, None, None]) ** 2 / (2 * sigma_l**2)  # (p, H, W)
         w = torch.exp(log_w)
         w_mix = w
         if content is not None:
-            cosine = torch.einsum("fhw,pf->phw", content[0], content[1][pts])
+            if n == 1:  # no copy of the picture's features per hint
+                cosine = torch.einsum("fhw,pf->phw", content[0][0], content[1][pts])
+            else:
+                cosine = torch.einsum("pfhw,pf->phw", content[0][whose], content[1][pts])
             w_mix = torch.exp(log_w + (cosine - 1.0) / CONTENT_TAU)
-        total += w_mix.sum(0)
-        ab_sum += torch.einsum("phw,pc->chw", w_mix, ab[pts])
-        log_miss += torch.log1p(-w.clamp(max=1.0 - 1e-6)).sum(0)
-    return ab_sum / total.clamp_min(1e-6), 1.0 - torch.exp(log_miss)
+        total.index_add_(0, whose, w_mix)
+        mean.index_add_(0, whose, w_mix[:, None] * values[pts, :, None, None])
+        log_miss.index_add_(0, whose, torch.log1p(-w.clamp(max=1.0 - 1e-6)))
+    return mean / total.clamp_min(1e-6)[:, None], 1.0 - torch.exp(log_miss)
 
 
 def pack_guide(ab_2hw: torch.Tensor, conf_hw: torch.Tensor) -> torch.Tensor:
-    """ab (2, H, W) Lab units + confidence (H, W) -> the network's guide (3, H, W): a_norm, b_norm, conf."""
-    return torch.cat([lab.normalize_ab(ab_2hw) * (conf_hw > 0), conf_hw[None]], 0)
+    """ab (2, H, W) Lab units + confidence (H, W) -> the network's guide (3, H, W): a_norm, b_norm, conf.
+    Also for a batch: (N, 2, H, W) and (N, H, W) -> (N, 3, H, W)."""
+    conf = conf_hw.unsqueeze(-3)
+    return torch.cat([lab.normalize_ab(ab_2hw) * (conf > 0), conf], -3)
 
 
 def propagate_at(hints: Hints, l_hw: np.ndarray, out_h: int, out_w: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -297,3 +297,29 @@ def test_propagation_in_chunks_equals_all_at_once(monkeypatch):
     ab_chunks, conf_chunks = guide.propagate(l_hw, yx, ab, l_pts)
     torch.testing.assert_close(ab_chunks, ab_once, atol=1e-3, rtol=1e-4)
     torch.testing.assert_close(conf_chunks, conf_once, atol=1e-5, rtol=1e-5)
+
+
+def test_training_hints_for_a_batch_equal_each_crop_spread_on_its_own():
+    """The trainer simulates hints for a whole batch at once (on its device); each crop's guide must be what
+    spreading its own hints' patch means with guide.propagate gives."""
+    from filmcolor.train.guides import PATCH_SIZES, _draw_hints, _hints_guides
+
+    rng = np.random.default_rng(3)
+    n, height, width = 3, 40, 56
+    l_units = torch.from_numpy(rng.uniform(0, 100, (n, height, width)).astype(np.float32))
+    ab_units = torch.from_numpy(rng.uniform(-80, 80, (n, 2, height, width)).astype(np.float32))
+    gen = torch.Generator().manual_seed(5)
+    drawn = [_draw_hints(height, width, count, gen) for count in (1, 12, 5)]  # padded to 12 in the batch
+    drawn[1][:4] = torch.tensor([[2, 0, 0], [2, height - 1, width - 1], [1, 0, width - 1], [0, 7, 9]])
+    batch = _hints_guides(l_units, ab_units, drawn)
+    for i, table in enumerate(drawn):
+        yx, abs_, ls = [], [], []
+        for size, y, x in table.tolist():
+            r = PATCH_SIZES[size] // 2  # the patch, cut by the border
+            window = (slice(max(0, y - r), y + r + 1), slice(max(0, x - r), x + r + 1))
+            yx.append((y + 0.5, x + 0.5))
+            abs_.append(ab_units[i][(slice(None), *window)].mean((1, 2)))
+            ls.append(l_units[i][window].mean())
+        ab, conf = guide.propagate(l_units[i], torch.tensor(yx), torch.stack(abs_), torch.stack(ls))
+        torch.testing.assert_close(batch[i], guide.pack_guide(ab, conf), atol=2e-4, rtol=1e-4)
+    assert batch[0, 2].max() > 0.9 and batch[0, 2].min() < 0.1  # one hint: confident near it, not far away
