@@ -9,11 +9,15 @@ working tree, where shards carried by earlier calls to the same (still warm) mac
 --stage-only stops there, so that two calls can carry all the photos.
 
 Then `filmcolor train TRAIN_OPTION ...` runs twice on every shard in STORE (--data) and on STORE/val
-(--val-data): first one short epoch of CALIBRATION_STEPS steps, with its validation, to measure this
-machine's images per second and the time an epoch costs besides its steps; then as many whole epochs
-(--pretrain-epochs) as fit in the minutes left, so that the learning-rate schedule ends where the time
-does. TRAIN_OPTION must not set --data, --val-data, --out, --pretrain-epochs or --max-steps. The
+(--val-data): first one short epoch of CALIBRATION_STEPS steps, with its validation, to time this
+machine's steps (from when they appear in its log) and one validation; then as many whole epochs
+(--pretrain-epochs) as fit in the minutes left, validated every few (--val-every) so that validation
+takes at most VALIDATION_SHARE of the time, and the learning-rate schedule ends where the time does.
+TRAIN_OPTION must not set --data, --val-data, --out, --pretrain-epochs, --max-steps or --val-every. The
 run's final and best weights, metrics and config are copied to --out, with a log of both runs.
+
+A shard travels best as one tar file (PACK/train_0.tar): the 64 MiB is counted in disk blocks, and
+thousands of small photos take a third more blocks than bytes.
 
 A GPU session's recipe (the shards are about 32 MiB each, val 7.6 MiB; the repository travels too):
 
@@ -35,30 +39,36 @@ import math
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
 from filmcolor.imageio import list_images
 from filmcolor.train.config import TrainConfig
 
-CALIBRATION_STEPS = 40
+CALIBRATION_STEPS = 60
+VALIDATION_SHARE = 0.15  # of the time left: validations every few epochs cost at most this much
 RESERVED_S = 90.0  # the real run's start-up (its photos decoded into memory), last save and the copy back
 POLL_S = 0.2
-OWNED = ("--data", "--val-data", "--out", "--pretrain-epochs", "--max-steps")
+OWNED = ("--data", "--val-data", "--out", "--pretrain-epochs", "--max-steps", "--val-every")
 
 
 def stage(pack: Path, store: Path) -> list[Path]:
-    """Copy the carried shards into ``store`` (keeping earlier calls' ones); the training shards there."""
+    """Copy the carried shards (folders, or NAME.tar files of one) into ``store``, keeping earlier calls'
+    ones; the training shards there."""
     store.mkdir(parents=True, exist_ok=True)
     for shard in sorted(pack.glob("*")) if pack.is_dir() else []:
         if shard.is_dir() and not (store / shard.name).exists():
             shutil.copytree(shard, store / shard.name)
+        elif shard.suffix == ".tar" and not (store / shard.stem).exists():
+            with tarfile.open(shard) as archive:
+                archive.extractall(store / shard.stem, filter="data")
     return sorted(p for p in store.glob("train_*") if p.is_dir())
 
 
-def train(options: list[str], log, **owned: object) -> tuple[float, float]:
-    """Run `filmcolor train` with ``options`` plus the owned ones; when (seconds from its start) its log
-    last showed a step, and when it ended."""
+def train(options: list[str], log, **owned: object) -> tuple[list[tuple[float, int]], float]:
+    """Run `filmcolor train` with ``options`` plus the owned ones; when (seconds from its start) each step
+    its log showed appeared there, and when it ended."""
     args = [sys.executable, "-m", "filmcolor", "train", *options, "-q"]
     for name, value in owned.items():
         for item in value if isinstance(value, list) else [value]:
@@ -66,28 +76,29 @@ def train(options: list[str], log, **owned: object) -> tuple[float, float]:
     log.write(f"$ {' '.join(args)}\n")
     log.flush()
     metrics = Path(str(owned["out"])) / "metrics.jsonl"
-    start, last_step, lines = time.monotonic(), 0.0, 0
+    start, seen, lines = time.monotonic(), [], 0
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     while True:
         ended = process.poll() is not None
         events = metrics.read_text().splitlines() if metrics.exists() else []
-        if any('"event": "step"' in line for line in events[lines:]):
-            last_step = time.monotonic() - start
+        for line in events[lines:]:
+            if '"event": "step"' in line:
+                seen.append((time.monotonic() - start, int(json.loads(line)["step"])))
         lines = len(events)
         if ended:
             break
         time.sleep(POLL_S)
     if process.returncode:
         raise SystemExit(f"filmcolor train failed (exit {process.returncode}); see device_train.log")
-    return last_step, time.monotonic() - start
+    return seen, time.monotonic() - start
 
 
-def images_per_second(run: Path) -> float:
-    """The speed the calibration run logged at its last step."""
-    steps = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if '"event": "step"' in line]
-    if not steps:
-        raise SystemExit(f"{run}: the calibration run logged no step")
-    return float(steps[-1]["img_s"])
+def images_per_second(seen: list[tuple[float, int]], batch: int) -> float:
+    """The steady speed of a run: images between the first and the last step it logged, over the time
+    between them (the first step's start-up left out)."""
+    if len(seen) < 2 or seen[-1][0] <= seen[0][0]:
+        raise SystemExit("the calibration run logged too few steps to time; raise CALIBRATION_STEPS")
+    return (seen[-1][1] - seen[0][1]) * batch / (seen[-1][0] - seen[0][0])
 
 
 def option(options: list[str], name: str, default: object) -> object:
@@ -128,19 +139,21 @@ def main() -> None:
         shutil.rmtree(calibration, ignore_errors=True)
         common = dict(data=shards, val_data=args.store / "val")
         batch = int(option(args.train_options, "--batch-size", TrainConfig.batch_size))
-        last_step, end = train(args.train_options, log, **common, out=calibration, pretrain_epochs=1,
-                               train_size=CALIBRATION_STEPS * batch)
-        rate = images_per_second(calibration)
-        besides = end - last_step  # validation and saves, at each epoch's end (a bound)
+        seen, end = train(args.train_options, log, **common, out=calibration, pretrain_epochs=1,
+                          train_size=CALIBRATION_STEPS * batch)
+        rate = images_per_second(seen, batch)
+        validation = end - seen[-1][0]  # one validation, the saves and the exit (a bound)
         size = min(int(option(args.train_options, "--train-size", TrainConfig.train_size)), len(list_images(shards)))
-        per_epoch = size // batch * batch / rate + besides
+        epoch_s = size // batch * batch / rate
         left = args.minutes * 60.0 - (time.monotonic() - start) - RESERVED_S
-        epochs = max(1, math.floor(left / per_epoch))
-        print(f"{rate:.1f} img/s and {besides:.1f} s of validation and saves -> {per_epoch:.0f} s an epoch; "
-              f"{left:.0f} s left: {epochs} epoch(s)")
+        checks = max(1, math.floor(VALIDATION_SHARE * left / validation))
+        epochs = max(1, math.floor((left - checks * validation) / epoch_s))
+        every = max(1, math.ceil(epochs / checks))
+        print(f"{rate:.1f} img/s, {epoch_s:.0f} s an epoch, {validation:.0f} s a validation; {left:.0f} s left: "
+              f"{epochs} epoch(s), validated every {every}")
         run = Path("/tmp/filmcolor_run")
         shutil.rmtree(run, ignore_errors=True)
-        took = train(args.train_options, log, **common, out=run, pretrain_epochs=epochs)[1]
+        took = train(args.train_options, log, **common, out=run, pretrain_epochs=epochs, val_every=every)[1]
     print(f"trained {epochs} epoch(s) in {took:.0f} s; {time.monotonic() - start:.0f} s in all")
     for name in ("final.safetensors", "best.safetensors", "metrics.jsonl", "config.json"):
         if (run / name).exists():

@@ -333,6 +333,15 @@ def test_no_validation_images_writes_no_nan_and_claims_no_best(tmp_path: Path) -
     assert "only final.safetensors is written" in said
 
 
+def test_val_every_validates_every_nth_epoch_and_the_last(photos: Path, tmp_path: Path) -> None:
+    cfg = tiny_config(photos, tmp_path / "run", pretrain_epochs=3, epochs=0, val_every=2, select_metric="psnr")
+    train(cfg)
+    epochs = [e for e in read_jsonl(tmp_path / "run" / "metrics.jsonl") if e["event"] == "epoch"]
+    assert [e["epoch"] for e in epochs] == [1, 2, 3]
+    assert ["psnr" in e for e in epochs] == [False, True, True]
+    assert (tmp_path / "run" / "best.safetensors").exists()
+
+
 # ---- the options the shipped recipe uses (scripts/train_default.sh) ----
 
 def fast_config(data: Path, out: Path, **overrides) -> TrainConfig:

@@ -91,6 +91,8 @@ def _as_given(path: str) -> str:
 @_opt("--checkpoint-every", "Write RUN_DIR/last.pt every N steps (and at each epoch end).")
 @_opt("--log-every", "Log losses to metrics.jsonl every N steps.")
 @_opt("--val-images", "Validation photos scored at full size each epoch (PSNR, colourfulness).")
+@_opt("--val-every", "Validate (and pick best.safetensors) after every N-th epoch and the last.",
+      type=click.IntRange(min=1))
 @click.option("--holdout-source", "holdout_sources", multiple=True,
               help="Data source (file-name prefix, e.g. debian) kept out of training and scored apart; "
                    "repeatable.")

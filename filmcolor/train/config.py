@@ -52,6 +52,7 @@ class TrainConfig:
     checkpoint_every: int = 200  # steps
     log_every: int = 10  # steps
     val_images: int = 100  # photos scored at full size each epoch (PSNR, colourfulness)
+    val_every: int = 1  # validate after every N-th epoch (and the last): on a GPU an epoch can take less
     holdout_sources: tuple[str, ...] = ()  # sources scored separately at validation (generalisation)
     render_size: int = 256  # render size of the validation scoring
     sample_images: int = 6  # rows in samples/epoch_NNN.png

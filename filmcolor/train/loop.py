@@ -454,7 +454,8 @@ class Trainer:
         return False
 
     def end_epoch(self) -> None:
-        metrics = self.validate() if self.is_main else {}
+        due = (self.epoch + 1) % self.cfg.val_every == 0 or self.epoch + 1 == self.cfg.total_epochs
+        metrics = self.validate() if self.is_main and due else {}
         self.epoch += 1
         self.batch_in_epoch = 0
         if self.is_main:
