@@ -4,12 +4,12 @@
                                    [--stage-only] -- TRAIN_OPTION ...
 
 A device machine is lent for minutes and takes 64 MiB a call, so the training photos travel packed
-(scripts/pack_photos.py) as PACK/train_* shards and PACK/val. They are copied into STORE, outside the
+(scripts/pack_photos.py) as PACK/train_* shards and PACK/val* ones. They are copied into STORE, outside the
 working tree, where shards carried by earlier calls to the same (still warm) machine are kept:
 --stage-only stops there, so that two calls can carry all the photos.
 
-Then `filmcolor train TRAIN_OPTION ...` runs twice on every shard in STORE (--data) and on STORE/val
-(--val-data): first one short epoch of CALIBRATION_STEPS steps, with its validation, to time this
+Then `filmcolor train TRAIN_OPTION ...` runs twice on every train_* shard in STORE (--data) and every
+val* one (--val-data): first one short epoch of CALIBRATION_STEPS steps, with its validation, to time this
 machine's steps (from when they appear in its log) and one validation; then as many whole epochs
 (--pretrain-epochs) as fit in the minutes left, validated every few (--val-every) so that validation
 takes at most VALIDATION_SHARE of the time, and the learning-rate schedule ends where the time does.
@@ -17,18 +17,21 @@ TRAIN_OPTION must not set --data, --val-data, --out, --pretrain-epochs, --max-st
 run's final and best weights, metrics and config are copied to --out, with a log of both runs.
 
 A shard travels best as one tar file (PACK/train_0.tar): the 64 MiB is counted in disk blocks, and
-thousands of small photos take a third more blocks than bytes.
+thousands of small photos take a third more blocks than bytes. The repository itself takes about 20 MiB.
 
-A GPU session's recipe (the shards are about 32 MiB each, val 7.6 MiB; the repository travels too):
+A GPU session's recipe (the held-out split travels in val_holdout, so that --holdout-source scores it):
 
-    # here, once (.pack and .pack_b listed in .git/info/exclude)
-    python scripts/pack_photos.py ../shared/data/photos/train --out .pack/train_0 --shards 2 --shard 0 \
-        --exclude-source debian --exclude-source dreambooth          # and --shard 1 --out .pack_b/train_1
-    python scripts/pack_photos.py ../shared/data/photos/val --out .pack/val --no-crop --size 256 --quality 85
-    # device call 1, carry [".pack"]:   python3 scripts/device_train.py --stage-only
-    # device call 2 at once, carry [".pack_b"]:
-    #   python3 scripts/device_train.py --pack .pack_b --minutes 9 --out "$OUT" -- --device cuda \
-    #       --init-weights filmcolor/weights/filmcolor-guided.safetensors --workers 8 ...   (the run's options)
+    # here, once (.pack and .pack_b listed in .git/info/exclude); 37 MB, 37 MB, 3.7 MB and 2.2 MB
+    python scripts/pack_photos.py ../shared/data/photos/train --out .pack/train_0.tar --shards 2 --shard 0 \
+        --exclude-source debian --exclude-source dreambooth          # and --shard 1 --out .pack_b/train_1.tar
+    python scripts/pack_photos.py ../shared/data/photos/val --out .pack_b/val.tar --no-crop --size 256 \
+        --quality 85 --first 160
+    python scripts/pack_photos.py ../shared/data/photos/train --out .pack_b/val_holdout.tar --no-crop \
+        --size 256 --quality 85 --only-source debian --only-source dreambooth
+    # device call 1, carry [".pack"]:   PYTHONPATH=$PWD python3 scripts/device_train.py --stage-only
+    # device call 2 at once (a warm machine waits 30 s), carry [".pack_b"]:
+    #   PYTHONPATH=$PWD python3 scripts/device_train.py --pack .pack_b --minutes 9 --out "$OUT" -- \
+    #       --device cuda --workers 12 --holdout-source debian --holdout-source dreambooth ...  (the run's options)
 """
 
 from __future__ import annotations
@@ -131,13 +134,14 @@ def main() -> None:
         return
     if args.minutes is None or args.out is None:
         parser.error("--minutes and --out are needed unless --stage-only")
-    if not shards or not (args.store / "val").is_dir():
-        raise SystemExit(f"{args.store}: needs train_* shards and val (scripts/pack_photos.py)")
+    vals = sorted(p for p in args.store.glob("val*") if p.is_dir())
+    if not shards or not vals:
+        raise SystemExit(f"{args.store}: needs train_* and val* shards (scripts/pack_photos.py)")
     args.out.mkdir(parents=True, exist_ok=True)
     with open(args.out / "device_train.log", "w") as log:
         calibration = Path("/tmp/filmcolor_calibration")
         shutil.rmtree(calibration, ignore_errors=True)
-        common = dict(data=shards, val_data=args.store / "val")
+        common = dict(data=shards, val_data=vals)
         batch = int(option(args.train_options, "--batch-size", TrainConfig.batch_size))
         seen, end = train(args.train_options, log, **common, out=calibration, pretrain_epochs=1,
                           train_size=CALIBRATION_STEPS * batch)
