@@ -81,7 +81,7 @@ def simulate_guides(l_norm: torch.Tensor, ab_norm: torch.Tensor, encoder: nn.Mod
     """(N, 1, H, W) L and (N, 2, H, W) ab (normalised) -> simulated guides (N, 3, H, W).
 
     ``encoder`` maps normalised L to the generator's taps (the generator's ``encode``), for reference
-    samples only; it runs without gradients. The random draws use ``gen`` (on the CPU: the same guides on
+    samples only; it runs without gradients. The random draws use ``gen`` (on the CPU: the same draws on
     any device, and after a resume); the rest runs on the batch's device, for all samples of a kind at once.
     """
     n, _, height, width = l_norm.shape
