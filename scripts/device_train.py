@@ -1,7 +1,7 @@
 """Train for a fixed number of minutes on a lent machine: measure the speed, fit a whole schedule, return weights.
 
     python scripts/device_train.py --minutes 8 --out "$OUT" [--pack .pack] [--store /tmp/filmcolor_pack]
-                                   [--stage-only] -- TRAIN_OPTION ...
+                                   [--stage-only] [--gan] -- TRAIN_OPTION ...
 
 A device machine is lent for minutes and takes 64 MiB a call, so the training photos travel packed
 (scripts/pack_photos.py) as PACK/train_* shards and PACK/val* ones. They are copied into STORE, outside the
@@ -13,7 +13,9 @@ val* one (--val-data): first one short epoch of CALIBRATION_STEPS steps, with it
 machine's steps (from when they appear in its log) and one validation; then as many whole epochs
 (--pretrain-epochs) as fit in the minutes left, validated every few (--val-every) so that validation
 takes at most VALIDATION_SHARE of the time, and the learning-rate schedule ends where the time does.
-TRAIN_OPTION must not set --data, --val-data, --out, --pretrain-epochs, --max-steps or --val-every. The
+With --gan the epochs are the conditional GAN's (--epochs) instead, with no pixel-loss phase.
+TRAIN_OPTION must not set --data, --val-data, --out, --pretrain-epochs, --epochs, --max-steps or
+--val-every. The
 run's final and best weights, metrics and config are copied to --out, with a log of both runs.
 
 A shard travels best as one tar file (PACK/train_0.tar): the 64 MiB is counted in disk blocks, and
@@ -53,7 +55,7 @@ CALIBRATION_STEPS = 60
 VALIDATION_SHARE = 0.15  # of the time left: validations every few epochs cost at most this much
 RESERVED_S = 90.0  # the real run's start-up (its photos decoded into memory), last save and the copy back
 POLL_S = 0.2
-OWNED = ("--data", "--val-data", "--out", "--pretrain-epochs", "--max-steps", "--val-every")
+OWNED = ("--data", "--val-data", "--out", "--pretrain-epochs", "--epochs", "--max-steps", "--val-every")
 
 
 def stage(pack: Path, store: Path) -> list[Path]:
@@ -122,6 +124,7 @@ def main() -> None:
     parser.add_argument("--pack", type=Path, default=Path(".pack"))
     parser.add_argument("--store", type=Path, default=Path("/tmp/filmcolor_pack"))
     parser.add_argument("--stage-only", action="store_true")
+    parser.add_argument("--gan", action="store_true", help="fit GAN epochs (--epochs), not pixel-loss ones")
     parser.add_argument("train_options", nargs="*", metavar="TRAIN_OPTION")
     args = parser.parse_args()
     start = time.monotonic()
@@ -143,7 +146,9 @@ def main() -> None:
         shutil.rmtree(calibration, ignore_errors=True)
         common = dict(data=shards, val_data=vals)
         batch = int(option(args.train_options, "--batch-size", TrainConfig.batch_size))
-        seen, end = train(args.train_options, log, **common, out=calibration, pretrain_epochs=1,
+        phase = "epochs" if args.gan else "pretrain_epochs"  # the phase whose epochs fill the time
+        idle = "pretrain_epochs" if args.gan else "epochs"
+        seen, end = train(args.train_options, log, **common, out=calibration, **{phase: 1, idle: 0},
                           train_size=CALIBRATION_STEPS * batch)
         rate = images_per_second(seen, batch)
         validation = end - seen[-1][0]  # one validation, the saves and the exit (a bound)
@@ -157,7 +162,7 @@ def main() -> None:
               f"{epochs} epoch(s), validated every {every}")
         run = Path("/tmp/filmcolor_run")
         shutil.rmtree(run, ignore_errors=True)
-        took = train(args.train_options, log, **common, out=run, pretrain_epochs=epochs, val_every=every)[1]
+        took = train(args.train_options, log, **common, out=run, **{phase: epochs, idle: 0}, val_every=every)[1]
     print(f"trained {epochs} epoch(s) in {took:.0f} s; {time.monotonic() - start:.0f} s in all")
     for name in ("final.safetensors", "best.safetensors", "metrics.jsonl", "config.json"):
         if (run / name).exists():
