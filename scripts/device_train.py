@@ -15,8 +15,8 @@ machine's steps (from when they appear in its log) and one validation; then as m
 takes at most VALIDATION_SHARE of the time, and the learning-rate schedule ends where the time does.
 With --gan the epochs are the conditional GAN's (--epochs) instead, with no pixel-loss phase.
 TRAIN_OPTION must not set --data, --val-data, --out, --pretrain-epochs, --epochs, --max-steps or
---val-every. The
-run's final and best weights, metrics and config are copied to --out, with a log of both runs.
+--val-every. The run's final and best weights, metrics and config are copied to --out, with a log of
+both runs.
 
 A shard travels best as one tar file (PACK/train_0.tar): the 64 MiB is counted in disk blocks, and
 thousands of small photos take a third more blocks than bytes. The repository itself takes about 20 MiB.
