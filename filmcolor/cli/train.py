@@ -101,7 +101,8 @@ def _as_given(path: str) -> str:
 @_opt("--max-steps", "Stop after this many steps in total (0: no limit).")
 @click.option("--select-metric", default=DEFAULTS.select_metric, show_default=True,
               help="Validation metric (higher is better) that picks best.safetensors, e.g. psnr, "
-                   "holdout_psnr, colorfulness.")
+                   "holdout_psnr, colorfulness, holdout_trade (held-out PSNR gain "
+                   "+ 1.5 x its colourfulness ratio).")
 @_opt("--guide-none", "Guided generators: share of samples trained with no guidance (the automatic colour).")
 @_opt("--guide-reference", "Guided generators: share trained with a reference-like dense map (the rest: hints).")
 @_opt("--hints-mean", "Guided generators: mean number of simulated hints per hinted sample.")

@@ -73,6 +73,9 @@ def _pretrained_wheel_installed() -> bool:
     return True
 
 
+# holdout_trade = held-out PSNR gain + this x colourfulness ratio: the shipping rule's exchange rate (0.15 dB
+# per 0.1 of colourfulness), so the epoch it picks is the one whose colour cost the least PSNR.
+TRADE_DB_PER_RATIO = 1.5
 CLASS_HEAD_LR_MULT = 10.0  # --class-weight's head learns at this multiple of the generator's learning rate
 
 
@@ -501,6 +504,7 @@ class Trainer:
             summary = evaluate_images(colorizer, held)
             metrics.update({f"holdout_{k}": summary[k] for k in ("psnr", "gray_psnr", "psnr_gain",
                                                                  "colorfulness", "colorfulness_ratio")})
+            metrics["holdout_trade"] = summary["psnr_gain"] + TRADE_DB_PER_RATIO * summary["colorfulness_ratio"]
         if self.guided and scored:  # 10 random hints per photo (Zhang et al. 2017), beside the naive floor
             hinted = evaluate_hints(colorizer, scored[: cfg.val_images // 2], 10, seed=cfg.seed)
             metrics.update({f"hints10_{k}": hinted[k] for k in ("psnr_gain", "naive_gain", "over_naive")})
