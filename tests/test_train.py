@@ -342,6 +342,22 @@ def test_val_every_validates_every_nth_epoch_and_the_last(photos: Path, tmp_path
     assert (tmp_path / "run" / "best.safetensors").exists()
 
 
+def test_holdout_trade_scores_the_held_out_photos_and_picks_best(photos: Path, tmp_path: Path) -> None:
+    from filmcolor.train.loop import TRADE_DB_PER_RATIO
+
+    held = write_photos(tmp_path / "held", 2, seed=5)
+    for path in held.iterdir():
+        path.rename(held / path.name.replace("photo", "heldout"))
+    cfg = tiny_config(photos, tmp_path / "run", pretrain_epochs=1, epochs=0, val_size=0,
+                      val_data=(str(photos), str(held)), holdout_sources=("heldout",), select_metric="holdout_trade")
+    train(cfg)
+    (epoch,) = [e for e in read_jsonl(tmp_path / "run" / "metrics.jsonl") if e["event"] == "epoch"]
+    expected = epoch["holdout_psnr_gain"] + TRADE_DB_PER_RATIO * epoch["holdout_colorfulness_ratio"]
+    assert epoch["holdout_trade"] == pytest.approx(expected, abs=2e-4)
+    assert epoch["holdout_psnr_gain"] != epoch["psnr_gain"]  # the held-out photos, not the scored ones
+    assert (tmp_path / "run" / "best.safetensors").exists()
+
+
 # ---- the options the shipped recipe uses (scripts/train_default.sh) ----
 
 def fast_config(data: Path, out: Path, **overrides) -> TrainConfig:
