@@ -164,6 +164,9 @@ def test_existing_output_not_written_by_the_batch_is_kept(tmp_path: Path, colori
     result = run_local(src, out, colorizer, VIDEO, BatchOptions())
     assert "not written by this batch" in result.failed[0].error
     assert (out / "p.png").read_bytes() == b"someone else's file"
+    again = run_local(src, out, colorizer, VIDEO, BatchOptions())  # the refusal is no claim on the file
+    assert "not written by this batch" in again.failed[0].error and not again.done
+    assert (out / "p.png").read_bytes() == b"someone else's file"
     assert len(run_local(src, out, colorizer, VIDEO, BatchOptions(overwrite=True)).done) == 1
 
 

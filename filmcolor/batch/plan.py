@@ -8,7 +8,7 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -125,7 +125,8 @@ def plan(found: list[Found], records: dict[str, FileRecord], in_dir: Path, out_d
         if job.output.exists() and not (owned or force or overwrite):
             reason = (f"{job.output}: output exists and was not written by this batch; "
                       "pass --overwrite or --force to replace it")
-            result.refused.append(job.record("failed", error=reason))
+            # no output: the file there stays someone else's, and the next run refuses it again
+            result.refused.append(replace(job.record("failed", error=reason), output=""))
             continue
         result.jobs.append(job)
     return result
