@@ -108,7 +108,7 @@ class _BatchDisplay:
         self.quiet = quiet
         self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                                  MofNCompleteColumn(), TextColumn("{task.fields[fps]}"), console=console,
-                                 transient=True, disable=quiet)
+                                 transient=True, disable=quiet or not console.is_terminal)
         self.tasks: dict[str, TaskID] = {}
 
     def __enter__(self) -> _BatchDisplay:

@@ -137,7 +137,7 @@ def train_command(arch_kwargs: str, resume: bool, quiet: bool, compile_: bool, *
     show = rank0 and not quiet
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=console,
-                  disable=not show) as bar:
+                  disable=not show or not console.is_terminal) as bar:
         task = bar.add_task("epoch", total=None, info="")
 
         def progress(event: dict) -> None:

@@ -60,7 +60,7 @@ def video_command(input_path: Path, output: Path, preview: Path | None, report: 
         return
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                _FpsColumn(), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task(f"colouring {escape(input_path.name)}", total=None)
 
         def on_progress(done: int, total: int | None) -> None:
