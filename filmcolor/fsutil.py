@@ -31,10 +31,22 @@ def check_output_path(target: Path, inputs: list[Path] | tuple[Path, ...] = (), 
             raise OutputError(f"{target}: output is the same file as the input; choose another output path")
     if not target.parent.exists():
         raise OutputError(f"{target}: output folder {target.parent} does not exist")
+    if not target.parent.is_dir():
+        raise OutputError(f"{target}: {target.parent} is a file, not a folder")
     if target.exists() and not overwrite:
         raise OutputError(f"{target}: output exists; pass --overwrite to replace it")
     if target.is_dir():
         raise OutputError(f"{target}: output is a folder; give a file name")
+
+
+def make_output_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents) for outputs, or raise OutputError saying why it cannot be."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as err:
+        raise OutputError(f"{err.filename or folder}: output folder is a file; give a folder") from err
+    except OSError as err:
+        raise OutputError(f"{folder}: cannot create the output folder ({err.strerror or err})") from err
 
 
 @contextlib.contextmanager
@@ -63,16 +75,22 @@ def atomic_output(target: Path) -> Iterator[Path]:
             finally:
                 os.close(dir_fd)
     except OSError as err:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         if err.errno == errno.ENOSPC:
             raise OutputError(f"{target}: disk full while writing the output") from err
         raise OutputError(f"{target}: cannot write output ({err.strerror or err})") from err
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         raise
     finally:
         if lock_fd is not None:
             os.close(lock_fd)
+
+
+def _discard(tmp: Path) -> None:
+    """Remove a temporary output; one that could not even be made (its folder is a file, say) is no error."""
+    with contextlib.suppress(OSError):
+        tmp.unlink(missing_ok=True)
 
 
 def _create_locked(path: Path) -> int:

@@ -180,19 +180,23 @@ class GuidanceFiles:
     def __bool__(self) -> bool:
         return any(p is not None for p in (self.hints, self.hints_image, self.reference))
 
+    def files_for(self, image: Path, inputs: Iterable[Path]) -> tuple[Path | None, Path | None, Path | None]:
+        """The hints, scribbles and reference files of one image (None where it has none)."""
+        from filmcolor.imageio import IMAGE_EXTENSIONS
+
+        inputs = list(inputs)
+        return (guidance_file(self.hints, image, inputs, (".json",)),
+                guidance_file(self.hints_image, image, inputs, (".png", ".webp", ".tif", ".tiff")),
+                guidance_file(self.reference, image, inputs, IMAGE_EXTENSIONS))
+
     def for_image(self, image: Path, inputs: Iterable[Path], width: int,
                   height: int) -> tuple[Hints | None, np.ndarray | None]:
         """The hints (pixel coordinates) and the reference picture (uint8 RGB) of one image, if any."""
-        from filmcolor.imageio import IMAGE_EXTENSIONS
-
-        hints = None
-        if (path := guidance_file(self.hints, image, inputs, (".json",))) is not None:
-            hints = load_hints(path, width, height)
-        if (path := guidance_file(self.hints_image, image, inputs, (".png", ".webp", ".tif", ".tiff"))) is not None:
-            hints = concat_hints(hints, hints_from_scribbles(path, width, height))
-        reference = None
-        if (path := guidance_file(self.reference, image, inputs, IMAGE_EXTENSIONS)) is not None:
-            reference = read_colour_image(path, "reference")
+        hints_path, scribbles_path, reference_path = self.files_for(image, inputs)
+        hints = None if hints_path is None else load_hints(hints_path, width, height)
+        if scribbles_path is not None:
+            hints = concat_hints(hints, hints_from_scribbles(scribbles_path, width, height))
+        reference = None if reference_path is None else read_colour_image(reference_path, "reference")
         return hints, reference
 
 

@@ -166,6 +166,16 @@ def test_output_equal_to_input_is_refused(tmp_path, test_weights):
     assert_no_partials(tmp_path)
 
 
+def test_output_folder_that_cannot_be_made_is_one_line(tmp_path, test_weights):
+    src = make_photo(tmp_path / "a.png")
+    (tmp_path / "notes.txt").write_text("mine")
+    for target, said in ((tmp_path / "notes.txt", "output folder is a file"),
+                         (tmp_path / "notes.txt" / "sub", "cannot create the output folder")):
+        code, _, stderr = run(str(src), "-o", str(target), "--model", str(test_weights), *FAST, "--overwrite")
+        assert code == 1 and said in stderr and len(stderr.strip().splitlines()) == 1, stderr
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
 def test_bad_model_file(tmp_path):
     src = make_photo(tmp_path / "a.png")
     bogus = tmp_path / "model.safetensors"

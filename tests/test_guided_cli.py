@@ -188,3 +188,59 @@ def test_keyframe_syntax_is_a_usage_error(tmp_path, weights):
     two_shot_clip(tmp_path / "in.mp4")
     result = run("video", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "out.mp4"), "--keyframe", "x.png")
     assert result.exit_code == 2 and "is not N=PATH" in result.output
+
+
+@pytest.mark.parametrize("flag", ["--hints-image", "--reference", "--hints"])
+def test_image_output_onto_a_guidance_file_is_refused(tmp_path, weights, flag):
+    write_image(tmp_path / "g.png", scene(5))
+    if flag == "--hints":
+        guide = tmp_path / "h.json"
+        guide.write_text(json.dumps({"points": [{"x": 5, "y": 5, "color": "#aa3311"}]}))
+    else:
+        guide = tmp_path / "guide.png"
+        rgba = np.zeros((H, W, 4), np.uint8)
+        rgba[10:20, 10:20] = (200, 40, 40, 255)
+        write_image(guide, rgba if flag == "--hints-image" else keyframe_of(scene(5)))
+    before = guide.read_bytes()
+    result = run("image", str(tmp_path / "g.png"), "-o", str(guide), flag, str(guide), "--model", weights,
+                 "--overwrite", "-q")
+    said = "output folder is a file" if flag == "--hints" else "same file as the input"  # .json: no image name
+    assert result.exit_code == 1 and said in result.stderr, result.stderr
+    assert guide.read_bytes() == before
+
+
+@pytest.mark.parametrize("guide", ["--keyframe", "--reference"])
+def test_video_preview_onto_a_keyframe_or_reference_is_refused(tmp_path, weights, guide):
+    frames = two_shot_clip(tmp_path / "in.mp4")
+    key = tmp_path / "k.png"
+    write_image(key, keyframe_of(frames[0]))
+    before = key.read_bytes()
+    value = f"0={key}" if guide == "--keyframe" else str(key)
+    result = run("video", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "out.mp4"), "--model", weights,
+                 guide, value, "--preview", str(key), "--overwrite", "-q")
+    assert result.exit_code == 1 and "same file as the input" in result.stderr, result.stderr
+    assert key.read_bytes() == before and not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.parametrize("where", ["a file as its folder", "a write that fails"])
+def test_video_report_that_cannot_be_written_leaves_no_film(tmp_path, weights, where, monkeypatch):
+    from filmcolor.errors import OutputError
+    from filmcolor.video import pipeline
+
+    two_shot_clip(tmp_path / "in.mp4")
+    report = tmp_path / "r.json"
+    if where == "a file as its folder":  # refused before the first frame
+        (tmp_path / "taken").write_text("a file where the report's folder should be")
+        report = tmp_path / "taken" / "r.json"
+    else:  # a folder that takes no file (/proc, a full disk): found out only when the report is written
+
+        def refuse(path, data):
+            raise OutputError(f"{path}: cannot write output (Permission denied)")
+
+        monkeypatch.setattr(pipeline, "write_bytes_atomic", refuse)
+    result = run("video", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "out.mp4"), "--model", weights,
+                 "--report", str(report), "-q")
+    assert result.exit_code == 1
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "r.json" in lines[0], result.stderr
+    assert not (tmp_path / "out.mp4").exists() and not list(tmp_path.glob(".out*"))

@@ -10,6 +10,7 @@ from rich.markup import escape
 from filmcolor.cli import console, guarded, model_options
 from filmcolor.demo import DEMO_PHOTOS, write_demo_clip
 from filmcolor.errors import OutputError
+from filmcolor.fsutil import make_output_folder
 from filmcolor.options import ModelSpec
 from filmcolor.video.pipeline import colorize_video
 
@@ -26,7 +27,7 @@ def demo_command(out_dir: Path, model: str, device: str, runtime: str, overwrite
     Writes OUT/demo_gray.mp4 (the input), OUT/demo_color.mp4 (the result, audio stream-copied) and
     OUT/demo_preview.png (before/after). No download, no data needed.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_output_folder(out_dir)
     gray, color, preview = out_dir / "demo_gray.mp4", out_dir / "demo_color.mp4", out_dir / "demo_preview.png"
     for path in (color, preview):
         if path.exists() and not overwrite:

@@ -10,7 +10,7 @@ from rich.markup import escape
 from filmcolor.cli import console, error_line, guarded, model_options
 from filmcolor.colorize import DEFAULT_RENDER_SIZE, Colorizer
 from filmcolor.errors import FilmcolorError, InputError, OutputError
-from filmcolor.fsutil import check_output_path
+from filmcolor.fsutil import check_output_path, make_output_folder
 from filmcolor.guide import GuidanceFiles
 from filmcolor.imageio import IMAGE_EXTENSIONS, list_images, output_is_file, read_image, write_image
 
@@ -78,15 +78,15 @@ def image_command(inputs: tuple[Path, ...], output: Path, model: str, device: st
         raise InputError(f"{missing[0]}: file not found")
     pairs = plan_outputs(inputs, output, ext)
     if len(pairs) > 1 or inputs[0].is_dir():
-        output.mkdir(parents=True, exist_ok=True)
+        make_output_folder(output)
     colorizer = Colorizer.from_pretrained(model, device=device, render_size=render_size, runtime=runtime)
     if guidance:
         colorizer.require_guided()
     failed = 0
     for src, dst in pairs:
         try:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            check_output_path(dst, [src], overwrite)
+            make_output_folder(dst.parent)
+            check_output_path(dst, [src, *filter(None, guidance.files_for(src, inputs))], overwrite)
             notes: list[str] = []
             image = read_image(src, notes)
             src_hints, ref_rgb = guidance.for_image(src, inputs, image.shape[1], image.shape[0])

@@ -24,6 +24,7 @@ from filmcolor import lab
 from filmcolor.colorize import Colorizer, choose_device
 from filmcolor.errors import ConfigError, InputError
 from filmcolor.evaluate import evaluate_hints, evaluate_images, source_of
+from filmcolor.fsutil import make_output_folder
 from filmcolor.imageio import write_image
 from filmcolor.models import create_model, takes_guide
 from filmcolor.train.checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
@@ -385,7 +386,7 @@ class Trainer:
         if resume and last.exists():
             self.load_state(load_checkpoint(last))
         if self.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            make_output_folder(self.run_dir)
             (self.run_dir / "samples").mkdir(exist_ok=True)
             (self.run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
         start = {"event": "start", "epochs": cfg.total_epochs, "steps_per_epoch": self.steps_per_epoch,

@@ -154,14 +154,17 @@ def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
     """Colourise a whole film (or its --start/--duration slice) into ``output_path``, atomically.
 
     ``preview_path`` gets a before/after still of a few frames, ``report_path`` the report as JSON; every
-    path is checked before the first frame is read.
+    path is checked before the first frame is read (none may be an input: the film, a keyframe, a
+    reference), and the report is written before the film is renamed into place, so that a report that
+    cannot be written leaves no film behind.
     """
     input_path, output_path = Path(input_path), Path(output_path)
+    inputs = [input_path, *(key.path for key in options.keyframes), *options.references]
     with VideoReader(input_path, options, copy_streams=options.audio != "none") as reader:
-        check_output_path(output_path, [input_path], overwrite)
+        check_output_path(output_path, inputs, overwrite)
         for extra in (preview_path, report_path):
             if extra is not None:
-                check_output_path(Path(extra), [input_path, output_path], overwrite)
+                check_output_path(Path(extra), [*inputs, output_path], overwrite)
         guides, scan_seconds = _shot_guides(input_path, reader.info.width, reader.info.height, colorizer, options)
         with atomic_output(output_path) as tmp:
             writer = VideoWriter(tmp, reader.info, options, reader.passthrough, display_path=output_path)
@@ -170,8 +173,8 @@ def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
             except BaseException:
                 writer.abort()
                 raise
-    if report_path is not None:
-        write_bytes_atomic(Path(report_path), json.dumps(report.to_dict(), indent=2).encode() + b"\n")
+            if report_path is not None:
+                write_bytes_atomic(Path(report_path), json.dumps(report.to_dict(), indent=2).encode() + b"\n")
     return report
 
 
