@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -356,6 +357,22 @@ def test_holdout_trade_scores_the_held_out_photos_and_picks_best(photos: Path, t
     assert epoch["holdout_trade"] == pytest.approx(expected, abs=2e-4)
     assert epoch["holdout_psnr_gain"] != epoch["psnr_gain"]  # the held-out photos, not the scored ones
     assert (tmp_path / "run" / "best.safetensors").exists()
+
+
+@pytest.mark.parametrize("name, value, said", [
+    ("batch_size", 0, "--batch-size 0: must be at least 1"),
+    ("image_size", 7, "--image-size 7: must be at least 32"),
+    ("epochs", -1, "--epochs -1: must be at least 0"), ("lr_g", -1.0, "--lr-g -1.0: must be positive"),
+    ("lr_pretrain", float("nan"), "--lr-pretrain nan: must be positive"),
+    ("guide_none", 2.0, "--guide-none 2.0: must be between 0 and 1"),
+    ("select_metric", "banana", "--select-metric banana: expected one of psnr"),
+])
+def test_values_no_run_can_use_are_refused_by_name(photos: Path, tmp_path: Path, name, value, said) -> None:
+    from filmcolor.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        tiny_config(photos, tmp_path / "run", **{name: value})
+    assert not (tmp_path / "run").exists()
 
 
 # ---- the options the shipped recipe uses (scripts/train_default.sh) ----

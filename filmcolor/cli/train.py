@@ -14,6 +14,7 @@ from filmcolor.cli import console, guarded
 from filmcolor.errors import ConfigError
 from filmcolor.models import list_models
 from filmcolor.train import TrainConfig, train
+from filmcolor.train.config import SELECT_METRICS
 
 DEFAULTS = TrainConfig(data=(), out="")
 
@@ -100,9 +101,9 @@ def _as_given(path: str) -> str:
 @_opt("--sample-images", "Rows of the samples/epoch_NNN.png grid.")
 @_opt("--max-steps", "Stop after this many steps in total (0: no limit).")
 @click.option("--select-metric", default=DEFAULTS.select_metric, show_default=True,
-              help="Validation metric (higher is better) that picks best.safetensors, e.g. psnr, "
-                   "holdout_psnr, colorfulness, holdout_trade (held-out PSNR gain "
-                   "+ 1.5 x its colourfulness ratio).")
+              help="Validation metric (higher is better) that picks best.safetensors: "
+                   f"{', '.join(SELECT_METRICS)} (holdout_*: the --holdout-source photos; holdout_trade: "
+                   "their PSNR gain + 1.5 x their colourfulness ratio).")
 @_opt("--guide-none", "Guided generators: share of samples trained with no guidance (the automatic colour).")
 @_opt("--guide-reference", "Guided generators: share trained with a reference-like dense map (the rest: hints).")
 @_opt("--hints-mean", "Guided generators: mean number of simulated hints per hinted sample.")

@@ -5,6 +5,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from filmcolor.errors import ConfigError
+
+# validation metrics that --select-metric may name (higher is better; train/loop.py's validate() makes them)
+SELECT_METRICS = ("psnr", "psnr_gain", "colorfulness", "colorfulness_ratio", "holdout_psnr", "holdout_psnr_gain",
+                  "holdout_colorfulness", "holdout_colorfulness_ratio", "holdout_trade", "hints10_psnr_gain",
+                  "hints10_over_naive")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -63,6 +70,32 @@ class TrainConfig:
     guide_none: float = 0.2
     guide_reference: float = 0.3
     hints_mean: float = 10.0
+
+    def __post_init__(self) -> None:
+        """Refuse values no run can use, as one-line errors naming the option."""
+        at_least = {"batch_size": 1, "image_size": 32, "train_size": 1, "val_size": 0, "pretrain_epochs": 0,
+                    "epochs": 0, "workers": 0, "threads": 0, "val_every": 1, "val_images": 0, "sample_images": 0,
+                    "render_size": 32, "max_steps": 0, "checkpoint_every": 0, "log_every": 1,
+                    "freeze_encoder_epochs": 0}
+        positive = ("lr_pretrain", "lr_g", "lr_d", "encoder_lr_mult")
+        not_negative = ("chroma_weight", "mode_weight", "saturation_weight", "class_weight", "lambda_l1",
+                        "weight_decay", "hints_mean")
+        shares = ("guide_none", "guide_reference", "beta1", "beta2")
+        for name, low in at_least.items():
+            if getattr(self, name) < low:
+                raise ConfigError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least {low}")
+        for name in positive + not_negative + shares + ("mode_sigma",):
+            value = getattr(self, name)
+            bad = (value != value or (value <= 0 if name in positive + ("mode_sigma",) else value < 0)
+                   or (name in shares and value > 1))
+            if bad:
+                need = "between 0 and 1" if name in shares else "positive" if name in positive else "not negative"
+                raise ConfigError(f"--{name.replace('_', '-')} {value}: must be {need}")
+        if self.guide_none + self.guide_reference > 1:
+            raise ConfigError(f"--guide-none {self.guide_none} and --guide-reference {self.guide_reference}: "
+                              "shares of the samples, together at most 1")
+        if self.select_metric not in SELECT_METRICS:
+            raise ConfigError(f"--select-metric {self.select_metric}: expected one of {', '.join(SELECT_METRICS)}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
