@@ -255,3 +255,9 @@ def test_animated_gif_warns_first_frame_only(tmp_path, test_weights, frames):
         assert warned == [f"warning: {src}: animated GIF (3 frames): only the first frame is coloured"]
     else:
         assert warned == []
+
+
+def test_file_names_are_printed_as_given(tmp_path, test_weights):
+    src = make_photo(tmp_path / "a:x:b.png")  # rich would print ":x:" as an emoji
+    code, _, stderr = run(str(src), "-o", str(tmp_path / "out:smile:.png"), "--model", str(test_weights), *FAST)
+    assert code == 0 and "a:x:b.png" in stderr and "out:smile:.png" in stderr, stderr

@@ -28,7 +28,7 @@ from filmcolor.options import ModelSpec, OptionSpec, flag_of, spec_of
 F = TypeVar("F", bound=Callable[..., Any])
 D = TypeVar("D")
 
-console = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line
+console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)  # one message, one line; names as given
 EXIT_FAILURE, EXIT_INTERRUPTED = 1, 130
 DEBUG_ENV = "FILMCOLOR_DEBUG"  # set to 1 to see tracebacks of unexpected errors
 
