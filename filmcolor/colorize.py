@@ -28,6 +28,7 @@ DEFAULT_RENDER_SIZE = 256  # photos
 # Video: chroma is low-frequency; 224 is the smallest size at which the shipped model keeps the quality
 # bars on val and unseen material, and it still runs at > 30 fps at 480p on 2 CPU cores (MODEL_CARD.md).
 DEFAULT_VIDEO_RENDER_SIZE = 224
+MIN_RENDER_SIZE, MAX_RENDER_SIZE = 32, 2048  # the network was trained at 224-256; past 2048 only memory grows
 
 
 def choose_device(name: str = "auto") -> str:
@@ -82,8 +83,8 @@ class Colorizer:
     def __init__(self, model: nn.Module | None, meta: WeightsMeta, path: Path | None = None, device: str = "auto",
                  render_size: int = DEFAULT_RENDER_SIZE, runtime: str = "auto", facts: ModelFacts | None = None):
         """``model`` None: built from ``path`` when first needed (``facts`` must then be given)."""
-        if render_size < 32:
-            raise ConfigError(f"--render-size {render_size}: must be at least 32")
+        if not MIN_RENDER_SIZE <= render_size <= MAX_RENDER_SIZE:
+            raise ConfigError(f"--render-size {render_size}: must be between {MIN_RENDER_SIZE} and {MAX_RENDER_SIZE}")
         if model is None and (path is None or facts is None):
             raise ValueError("a Colorizer without a model needs its weights path and facts")
         self._model = None if model is None else model.eval()

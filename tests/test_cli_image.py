@@ -261,3 +261,10 @@ def test_file_names_are_printed_as_given(tmp_path, test_weights):
     src = make_photo(tmp_path / "a:x:b.png")  # rich would print ":x:" as an emoji
     code, _, stderr = run(str(src), "-o", str(tmp_path / "out:smile:.png"), "--model", str(test_weights), *FAST)
     assert code == 0 and "a:x:b.png" in stderr and "out:smile:.png" in stderr, stderr
+
+
+def test_render_size_out_of_range_is_one_line(tmp_path, test_weights):
+    src = make_photo(tmp_path / "a.png")
+    code, _, stderr = run(str(src), "-o", str(tmp_path / "o.png"), "--model", str(test_weights), "--render-size",
+                          "100000")
+    assert code == 1 and stderr.strip() == "error: --render-size 100000: must be between 32 and 2048", stderr

@@ -44,7 +44,8 @@ class EncoderOptions(Options):
     """How the video is encoded and what happens to the input's other streams."""
 
     codec: str = option("libx264", "Video encoder (libx264, libx265, ...).")
-    crf: int | None = option(18, "Encoder quality (lower is better).")
+    crf: int | None = option(18, "Encoder quality (lower is better; x264/x265 take 0-51, VP9 and AV1 0-63).",
+                             at_least=0, at_most=63)
     preset: str | None = option("auto", "Encoder speed preset (libx264/libx265): slower presets make smaller "
                                 f"files, not better colour. auto: {PRESET_UP_TO_720P} up to 1280x720, "
                                 f"{PRESET_ABOVE_720P} above (the encoder is most of the work at 1080p).")
