@@ -268,3 +268,20 @@ def test_render_size_out_of_range_is_one_line(tmp_path, test_weights):
     code, _, stderr = run(str(src), "-o", str(tmp_path / "o.png"), "--model", str(test_weights), "--render-size",
                           "100000")
     assert code == 1 and stderr.strip() == "error: --render-size 100000: must be between 32 and 2048", stderr
+
+
+def test_two_inputs_onto_one_output_are_refused_before_any_work(tmp_path, test_weights):
+    a, b = make_photo(tmp_path / "x" / "a.png"), make_photo(tmp_path / "y" / "a.png")
+    code, _, stderr = run(str(a), str(b), "-o", str(tmp_path / "out"), "--model", str(test_weights), *FAST,
+                          "--overwrite")
+    assert code == 1 and "both" in stderr and len(stderr.strip().splitlines()) == 1, stderr
+    assert not (tmp_path / "out").exists()  # refused while planning, before the folder is made
+
+
+def test_output_folder_inside_the_input_folder_is_not_input(tmp_path, test_weights):
+    make_photo(tmp_path / "a.png")
+    for _ in range(2):
+        code, _, stderr = run(str(tmp_path), "-o", str(tmp_path / "out"), "--model", str(test_weights), *FAST,
+                              "--overwrite")
+        assert code == 0, stderr
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.png")) == ["a.png", "out/a.png"]

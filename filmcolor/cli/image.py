@@ -23,14 +23,21 @@ def plan_outputs(inputs: tuple[Path, ...], output: Path, ext: str | None) -> lis
     pairs: list[tuple[Path, Path]] = []
     for src in inputs:
         if src.is_dir():
-            found = list_images([src])
+            # an output folder inside the input folder: what earlier runs wrote there is not input
+            found = [p for p in list_images([src]) if not p.resolve().is_relative_to(output.resolve())]
             if not found:
                 raise InputError(f"{src}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)})")
             pairs += [(p, output / p.relative_to(src)) for p in found]
         else:
             pairs.append((src, output / src.name))
-    return [(s, d.with_suffix(ext or (d.suffix if d.suffix.lower() in IMAGE_EXTENSIONS else ".png")))
-            for s, d in pairs]
+    pairs = [(s, d.with_suffix(ext or (d.suffix if d.suffix.lower() in IMAGE_EXTENSIONS else ".png")))
+             for s, d in pairs]
+    taken: dict[Path, Path] = {}
+    for src, dst in pairs:
+        if (other := taken.setdefault(dst, src)) != src:
+            raise InputError(f"{dst}: both {other} and {src} would be written there; colour them into "
+                             "separate output folders")
+    return pairs
 
 
 @click.command("image")
