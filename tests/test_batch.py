@@ -329,6 +329,16 @@ def test_manifest_skips_a_torn_line_and_allows_one_writer(tmp_path: Path) -> Non
         assert list(manifest.records) == ["a.mp4"] and manifest.records["a.mp4"].frames == 3
         assert manifest.torn_lines == 1
     assert (tmp_path / MANIFEST_NAME).read_text().count("\n") == 1  # compacted
+    with open(tmp_path / MANIFEST_NAME, "ab") as fh:  # edited by hand: JSON, but no record
+        fh.write(b'[1, 2, 3]\n"text"\n{"path": 5, "size": 1, "mtime_ns": 1, "status": "done", "output": "x"}\n')
+    with Manifest(tmp_path) as manifest:
+        assert list(manifest.records) == ["a.mp4"] and manifest.torn_lines == 3
+
+
+def test_manifest_that_is_a_folder_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / MANIFEST_NAME).mkdir()
+    with pytest.raises(OutputError, match="cannot read the batch manifest"):
+        Manifest(tmp_path).open()
 
 
 def test_output_names() -> None:

@@ -70,11 +70,15 @@ class Manifest:
             os.close(lock_fd)
             raise OutputError(f"{self.path.parent}: another filmcolor batch is writing here") from None
         self._lock_fd = lock_fd
-        self.records = self._read()
-        if self.path.exists():
-            body = "".join(r.to_json() + "\n" for r in self.records.values())
-            write_bytes_atomic(self.path, body.encode())
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            self.records = self._read()
+            if self.path.exists():
+                body = "".join(r.to_json() + "\n" for r in self.records.values())
+                write_bytes_atomic(self.path, body.encode())
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except BaseException:
+            self.close()  # the lock too: the next batch here may start
+            raise
         return self
 
     def _read(self) -> dict[str, FileRecord]:
@@ -83,10 +87,14 @@ class Manifest:
             lines = self.path.read_bytes().splitlines()
         except FileNotFoundError:
             return records
+        except OSError as err:  # a folder in its place, unreadable
+            raise OutputError(f"{self.path}: cannot read the batch manifest ({err.strerror or err})") from err
         for line in lines:
             try:
                 record = FileRecord.from_dict(json.loads(line))
-            except (ValueError, TypeError):  # a line torn by a crash mid-append
+                if not isinstance(record.path, str) or not isinstance(record.output, str):
+                    raise TypeError("not a record")
+            except (ValueError, TypeError, AttributeError):  # torn by a crash mid-append, or not a record
                 self.torn_lines += 1
                 continue
             records[record.path] = record
