@@ -45,7 +45,7 @@ def zero_ab_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def run_eval(*args: str) -> tuple[int, dict | None, str]:
     result = CliRunner().invoke(main, ["eval", *args, "--runtime", "torch", "--device", "cpu", "-q"])
-    data = json.loads(result.stdout) if result.exit_code == 0 else None
+    data = json.loads(result.stdout) if result.stdout.strip() else None  # printed even when some photos failed
     return result.exit_code, data, result.stderr
 
 
@@ -172,7 +172,7 @@ def test_unreadable_images_are_skipped_and_counted(test_weights: Path, tmp_path:
     (tmp_path / "photos" / "a_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     (tmp_path / "photos" / "b_broken.jpg").write_bytes(b"not a jpeg")
     code, result, err = run_eval(str(tmp_path / "photos"), "--model", str(test_weights), "--render-size", "32")
-    assert code == 0, err
+    assert code == 1, err  # scored what it could read, and says the run was not whole
     assert result["images"] == 2 and result["skipped_unreadable"] == 2
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("warning: skipped 2 unreadable image(s); first: ")
@@ -332,3 +332,11 @@ def test_eval_sheet_needs_an_image_name(zero_ab_weights: Path, tmp_path: Path) -
                             "--sheet", str(tmp_path / "sheet.txt"))
     assert code == 2 and "--sheet" in err
     assert not (tmp_path / "sheet.txt").exists()
+
+
+@pytest.mark.parametrize("args, said", [(["--limit", "-1"], "--limit"), (["--ab-gain", "nan"], "nan is not a gain"),
+                                        (["--ab-gain", "-1"], "--ab-gain")])
+def test_bad_limit_and_gain_are_usage_errors(test_weights: Path, tmp_path: Path, args, said) -> None:
+    write_rgb(tmp_path / "photos" / "good.png", color_photo(0, 32, 32))
+    code, data, err = run_eval(str(tmp_path / "photos"), "--model", str(test_weights), *args)
+    assert code == 2 and said in err and data is None, err

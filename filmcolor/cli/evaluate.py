@@ -32,9 +32,10 @@ from filmcolor.imageio import IMAGE_EXTENSIONS, is_image_path, list_images
 @model_options
 @click.option("--render-size", default=DEFAULT_RENDER_SIZE, show_default=True,
               help="Short side (pixels) the network sees.")
-@click.option("--ab-gain", type=float, default=None,
+@click.option("--ab-gain", type=click.FloatRange(min=0), default=None, callback=lambda _c, _p, value: _finite(value),
               help="Multiply predicted ab by this (default: the gain stored in the weights, else 1).")
-@click.option("--limit", type=int, default=0, help="Score only the first N images (sorted by path).")
+@click.option("--limit", type=click.IntRange(min=0), default=0,
+              help="Score only the first N images (sorted by path; 0: all).")
 @click.option("--by-source", is_flag=True, help="Include the per-source breakdown in the JSON.")
 @click.option("--json-out", type=click.Path(path_type=Path), default=None, help="Also write the JSON here.")
 @click.option("--save", "save_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -143,6 +144,14 @@ def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, 
     click.echo(text)
     if json_out is not None:
         write_bytes_atomic(json_out, (text + "\n").encode())
+    if unreadable:  # the scores stand for the readable photos; the run as a whole did not succeed
+        raise SystemExit(1)
+
+
+def _finite(value: float | None) -> float | None:
+    if value is not None and value != value:
+        raise click.BadParameter("nan is not a gain")
+    return value
 
 
 COMMANDS = [eval_command]
