@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from filmcolor import lab
 from filmcolor.errors import InputError
-from filmcolor.imageio import read_colour_image
+from filmcolor.imageio import IMAGE_EXTENSIONS, read_colour_image
 
 GUIDE_CHANNELS = 3  # a_norm, b_norm, confidence in [0, 1]
 SIGMA_SPACE = 0.15  # of the picture's long side: how far one hint reaches
@@ -162,6 +162,11 @@ def concat_hints(a: Hints | None, b: Hints | None) -> Hints | None:
                                                           strict=True)))
 
 
+# the files each folder form takes, by suffix (a reference is any image)
+_GUIDE_SUFFIXES = {"hints": (".json",), "scribbles": (".png", ".webp", ".tif", ".tiff"),
+                   "reference": IMAGE_EXTENSIONS}
+
+
 @dataclass(frozen=True)
 class GuidanceFiles:
     """What the user gave to steer the colour of stills: each a file, or a folder of files named like the
@@ -182,12 +187,22 @@ class GuidanceFiles:
 
     def files_for(self, image: Path, inputs: Iterable[Path]) -> tuple[Path | None, Path | None, Path | None]:
         """The hints, scribbles and reference files of one image (None where it has none)."""
-        from filmcolor.imageio import IMAGE_EXTENSIONS
-
         inputs = list(inputs)
-        return (guidance_file(self.hints, image, inputs, (".json",)),
-                guidance_file(self.hints_image, image, inputs, (".png", ".webp", ".tif", ".tiff")),
-                guidance_file(self.reference, image, inputs, IMAGE_EXTENSIONS))
+        return (guidance_file(self.hints, image, inputs, _GUIDE_SUFFIXES["hints"]),
+                guidance_file(self.hints_image, image, inputs, _GUIDE_SUFFIXES["scribbles"]),
+                guidance_file(self.reference, image, inputs, _GUIDE_SUFFIXES["reference"]))
+
+    def unmatched(self, images: Iterable[Path], inputs: Iterable[Path]) -> list[Path]:
+        """The files in the folder forms that no image of ``images`` takes (a misspelt name, say)."""
+        inputs, used = list(inputs), set()
+        for image in images:
+            used.update(self.files_for(image, inputs))
+        suffixes = _GUIDE_SUFFIXES
+        found = [path for folder, kind in ((self.hints, "hints"), (self.hints_image, "scribbles"),
+                                           (self.reference, "reference"))
+                 if folder is not None and folder.is_dir()
+                 for path in sorted(folder.rglob("*")) if path.is_file() and path.suffix.lower() in suffixes[kind]]
+        return [path for path in found if path not in used]
 
     def for_image(self, image: Path, inputs: Iterable[Path], width: int,
                   height: int) -> tuple[Hints | None, np.ndarray | None]:

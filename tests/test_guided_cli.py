@@ -244,3 +244,19 @@ def test_video_report_that_cannot_be_written_leaves_no_film(tmp_path, weights, w
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "r.json" in lines[0], result.stderr
     assert not (tmp_path / "out.mp4").exists() and not list(tmp_path.glob(".out*"))
+
+
+def test_guidance_files_named_like_no_image_are_named_in_a_warning(tmp_path, weights):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "h").mkdir()
+    for name in ("a", "b"):
+        write_image(tmp_path / "in" / f"{name}.png", scene(6))
+    point = json.dumps({"points": [{"x": 5, "y": 5, "color": "#aa3311"}]})
+    for name in ("a", "typo_b"):
+        (tmp_path / "h" / f"{name}.json").write_text(point)
+    result = run("image", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--hints", str(tmp_path / "h"),
+                 "--model", weights, "-q")
+    assert result.exit_code == 0, result.stderr
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "typo_b.json" in lines[0] and "a.json" not in lines[0], result.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png"]

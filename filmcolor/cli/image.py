@@ -14,6 +14,8 @@ from filmcolor.fsutil import check_output_path, make_output_folder
 from filmcolor.guide import GuidanceFiles
 from filmcolor.imageio import IMAGE_EXTENSIONS, list_images, output_is_file, read_image, write_image
 
+UNMATCHED_SHOWN = 3  # guidance files named in the warning about those no image takes
+
 
 def plan_outputs(inputs: tuple[Path, ...], output: Path, ext: str | None) -> list[tuple[Path, Path]]:
     """Pair each input image with its output path (a file, or mirrored names under a folder)."""
@@ -84,6 +86,11 @@ def image_command(inputs: tuple[Path, ...], output: Path, model: str, device: st
     if len(missing) == len(inputs):  # nothing to do; the model is not even loaded
         raise InputError(f"{missing[0]}: file not found")
     pairs = plan_outputs(inputs, output, ext)
+    if unmatched := guidance.unmatched([src for src, _ in pairs], inputs):
+        shown = ", ".join(str(path) for path in unmatched[:UNMATCHED_SHOWN])
+        more = f" and {len(unmatched) - UNMATCHED_SHOWN} more" if len(unmatched) > UNMATCHED_SHOWN else ""
+        console.print(f"[yellow]warning:[/] {len(unmatched)} guidance file(s) named like no input image, not used: "
+                      f"{escape(shown)}{more}", soft_wrap=True)
     if len(pairs) > 1 or inputs[0].is_dir():
         make_output_folder(output)
     colorizer = Colorizer.from_pretrained(model, device=device, render_size=render_size, runtime=runtime)
