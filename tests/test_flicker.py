@@ -75,3 +75,5 @@ def test_eval_video_bad_input(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["eval-video", str(tmp_path / "missing.mp4")])
     assert result.exit_code == 1
     assert "missing.mp4: file not found" in result.output
+    result = CliRunner().invoke(main, ["eval-video", str(tmp_path)])
+    assert result.exit_code == 1 and "is a folder, expected a video file" in result.output

@@ -20,8 +20,10 @@ from filmcolor.video.scenecut import DEFAULT_CUT_THRESHOLD
 
 def lab_frames(path: Path, short_side: int) -> Iterator[np.ndarray]:
     """Lab (h, w, 3) of each frame at the analysis size (RGB shrunk first: cheap on long films)."""
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"{path}: file not found")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, expected a video file")
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError) as err:
