@@ -181,6 +181,8 @@ class GuidanceFiles:
                            ("--reference", self.reference)):
             if path is not None and not path.exists():
                 raise InputError(f"{path}: {flag} file or folder not found")
+        if self.reference is not None and self.reference.is_file():  # one reference for all: said once, first
+            read_colour_image(self.reference, "reference")
 
     def __bool__(self) -> bool:
         return any(p is not None for p in (self.hints, self.hints_image, self.reference))

@@ -260,3 +260,16 @@ def test_guidance_files_named_like_no_image_are_named_in_a_warning(tmp_path, wei
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "typo_b.json" in lines[0] and "a.json" not in lines[0], result.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png"]
+
+
+def test_one_bad_reference_for_a_folder_is_said_once_before_any_work(tmp_path, weights):
+    (tmp_path / "in").mkdir()
+    for name in ("a", "b", "c"):
+        write_image(tmp_path / "in" / f"{name}.png", scene(7))
+    (tmp_path / "ref.json").write_text("{}")
+    result = run("image", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--reference",
+                 str(tmp_path / "ref.json"), "--model", weights, "-q")
+    assert result.exit_code == 1
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "ref.json" in lines[0], result.stderr
+    assert not (tmp_path / "out").exists()
