@@ -84,6 +84,7 @@ def test_values_reach_the_right_fields() -> None:
                                           (["--temporal-strength", "1.5"], "must be between 0 and 1"),
                                           (["--cut-threshold", "1"], "must be above 1"),
                                           (["--crf", "100"], "must be between 0 and 63"),
+                                          (["--preset", "banana"], "'banana' is not auto, a number"),
                                           (["--on-error", "skip"], "'skip' is not one of")])
 def test_out_of_range_is_a_usage_error(args: list[str], message: str) -> None:
     result = CliRunner().invoke(main, ["video", "in.mp4", "-o", "out.mp4", *args])

@@ -34,6 +34,17 @@ PRESET_UP_TO_720P, PRESET_ABOVE_720P = "veryfast", "superfast"
 AUTO_PRESET_PIXELS = 1280 * 720
 
 
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+                "placebo")
+
+
+def _preset(text: str) -> str:
+    """--preset's text, checked: auto, an x264/x265 preset name, or a libsvtav1 number."""
+    if text == "auto" or text in X264_PRESETS or text.isdigit():
+        return text
+    raise ValueError(f"{text!r} is not auto, a number or one of {', '.join(X264_PRESETS)}")
+
+
 def auto_preset(width: int, height: int) -> str:
     """The x264/x265 preset ``--preset auto`` picks for this frame size."""
     return PRESET_UP_TO_720P if width * height <= AUTO_PRESET_PIXELS else PRESET_ABOVE_720P
@@ -46,9 +57,10 @@ class EncoderOptions(Options):
     codec: str = option("libx264", "Video encoder (libx264, libx265, ...).")
     crf: int | None = option(18, "Encoder quality (lower is better; x264/x265 take 0-51, VP9 and AV1 0-63).",
                              at_least=0, at_most=63)
-    preset: str | None = option("auto", "Encoder speed preset (libx264/libx265): slower presets make smaller "
-                                f"files, not better colour. auto: {PRESET_UP_TO_720P} up to 1280x720, "
-                                f"{PRESET_ABOVE_720P} above (the encoder is most of the work at 1080p).")
+    preset: str | None = option("auto", "Encoder speed preset (libx264/libx265; a number for libsvtav1): slower "
+                                f"presets make smaller files, not better colour. auto: {PRESET_UP_TO_720P} up to "
+                                f"1280x720, {PRESET_ABOVE_720P} above (the encoder is most of the work at 1080p).",
+                                parse=lambda text: _preset(text))
     audio: str = option("copy", "copy: audio packets untouched (re-encoded, with a warning, only where the output "
                         "container cannot hold the codec); reencode: always re-encode; none: drop audio and "
                         "subtitle streams.", choices=("copy", "reencode", "none"),
