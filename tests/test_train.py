@@ -362,8 +362,8 @@ def test_holdout_trade_scores_the_held_out_photos_and_picks_best(photos: Path, t
 @pytest.mark.parametrize("name, value, said", [
     ("batch_size", 0, "--batch-size 0: must be at least 1"),
     ("image_size", 7, "--image-size 7: must be at least 32"),
-    ("epochs", -1, "--epochs -1: must be at least 0"), ("lr_g", -1.0, "--lr-g -1.0: must be positive"),
-    ("lr_pretrain", float("nan"), "--lr-pretrain nan: must be positive"),
+    ("epochs", -1, "--epochs -1: must be at least 0"), ("lr_g", -1.0, "--lr-g -1.0: must not be negative"),
+    ("lr_pretrain", float("nan"), "--lr-pretrain nan: must not be negative"),
     ("guide_none", 2.0, "--guide-none 2.0: must be between 0 and 1"),
     ("select_metric", "banana", "--select-metric banana: expected one of psnr"),
 ])

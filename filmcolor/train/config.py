@@ -77,20 +77,23 @@ class TrainConfig:
                     "epochs": 0, "workers": 0, "threads": 0, "val_every": 1, "val_images": 0, "sample_images": 0,
                     "render_size": 32, "max_steps": 0, "checkpoint_every": 0, "log_every": 1,
                     "freeze_encoder_epochs": 0}
-        positive = ("lr_pretrain", "lr_g", "lr_d", "encoder_lr_mult")
-        not_negative = ("chroma_weight", "mode_weight", "saturation_weight", "class_weight", "lambda_l1",
+        not_negative = ("lr_pretrain", "lr_g", "lr_d", "encoder_lr_mult",  # 0: that part does not learn
+                        "chroma_weight", "mode_weight", "saturation_weight", "class_weight", "lambda_l1",
                         "weight_decay", "hints_mean")
         shares = ("guide_none", "guide_reference", "beta1", "beta2")
         for name, low in at_least.items():
             if getattr(self, name) < low:
                 raise ConfigError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least {low}")
-        for name in positive + not_negative + shares + ("mode_sigma",):
+        for name in not_negative + shares + ("mode_sigma",):
             value = getattr(self, name)
-            bad = (value != value or (value <= 0 if name in positive + ("mode_sigma",) else value < 0)
-                   or (name in shares and value > 1))
-            if bad:
-                need = "between 0 and 1" if name in shares else "positive" if name in positive else "not negative"
-                raise ConfigError(f"--{name.replace('_', '-')} {value}: must be {need}")
+            if name == "mode_sigma":
+                need, bad = "be positive", not value > 0
+            elif name in shares:
+                need, bad = "be between 0 and 1", not 0 <= value <= 1
+            else:
+                need, bad = "not be negative", not value >= 0
+            if bad:  # NaN too: every comparison with it is false
+                raise ConfigError(f"--{name.replace('_', '-')} {value}: must {need}")
         if self.guide_none + self.guide_reference > 1:
             raise ConfigError(f"--guide-none {self.guide_none} and --guide-reference {self.guide_reference}: "
                               "shares of the samples, together at most 1")
