@@ -162,11 +162,6 @@ def concat_hints(a: Hints | None, b: Hints | None) -> Hints | None:
                                                           strict=True)))
 
 
-# the files each folder form takes, by suffix (a reference is any image)
-_GUIDE_SUFFIXES = {"hints": (".json",), "scribbles": (".png", ".webp", ".tif", ".tiff"),
-                   "reference": IMAGE_EXTENSIONS}
-
-
 @dataclass(frozen=True)
 class GuidanceFiles:
     """What the user gave to steer the colour of stills: each a file, or a folder of files named like the
@@ -187,24 +182,24 @@ class GuidanceFiles:
     def __bool__(self) -> bool:
         return any(p is not None for p in (self.hints, self.hints_image, self.reference))
 
-    def files_for(self, image: Path, inputs: Iterable[Path]) -> tuple[Path | None, Path | None, Path | None]:
+    def _forms(self) -> tuple[tuple[Path | None, tuple[str, ...]], ...]:
+        """Each of hints, scribbles and reference: what was given, and the suffixes of the files it takes."""
+        return ((self.hints, (".json",)), (self.hints_image, (".png", ".webp", ".tif", ".tiff")),
+                (self.reference, IMAGE_EXTENSIONS))
+
+    def files_for(self, image: Path, inputs: Iterable[Path]) -> tuple[Path | None, ...]:
         """The hints, scribbles and reference files of one image (None where it has none)."""
         inputs = list(inputs)
-        return (guidance_file(self.hints, image, inputs, _GUIDE_SUFFIXES["hints"]),
-                guidance_file(self.hints_image, image, inputs, _GUIDE_SUFFIXES["scribbles"]),
-                guidance_file(self.reference, image, inputs, _GUIDE_SUFFIXES["reference"]))
+        return tuple(guidance_file(given, image, inputs, suffixes) for given, suffixes in self._forms())
 
     def unmatched(self, images: Iterable[Path], inputs: Iterable[Path]) -> list[Path]:
         """The files in the folder forms that no image of ``images`` takes (a misspelt name, say)."""
         inputs, used = list(inputs), set()
         for image in images:
             used.update(self.files_for(image, inputs))
-        suffixes = _GUIDE_SUFFIXES
-        found = [path for folder, kind in ((self.hints, "hints"), (self.hints_image, "scribbles"),
-                                           (self.reference, "reference"))
-                 if folder is not None and folder.is_dir()
-                 for path in sorted(folder.rglob("*")) if path.is_file() and path.suffix.lower() in suffixes[kind]]
-        return [path for path in found if path not in used]
+        return [path for given, suffixes in self._forms() if given is not None and given.is_dir()
+                for path in sorted(given.rglob("*"))
+                if path.is_file() and path.suffix.lower() in suffixes and path not in used]
 
     def for_image(self, image: Path, inputs: Iterable[Path], width: int,
                   height: int) -> tuple[Hints | None, np.ndarray | None]:
