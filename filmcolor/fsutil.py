@@ -37,6 +37,12 @@ def check_output_path(target: Path, inputs: list[Path] | tuple[Path, ...] = (), 
         raise OutputError(f"{target}: output exists; pass --overwrite to replace it")
     if target.is_dir():
         raise OutputError(f"{target}: output is a folder; give a file name")
+    probe = partial_name(target)  # a folder that exists but takes no file (read-only, /proc): found now, not
+    try:  # after the work
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        probe.unlink()
+    except OSError as err:
+        raise OutputError(f"{target}: cannot write output ({err.strerror or err})") from err
 
 
 def make_output_folder(folder: Path) -> None:

@@ -340,3 +340,10 @@ def test_bad_limit_and_gain_are_usage_errors(test_weights: Path, tmp_path: Path,
     write_rgb(tmp_path / "photos" / "good.png", color_photo(0, 32, 32))
     code, data, err = run_eval(str(tmp_path / "photos"), "--model", str(test_weights), *args)
     assert code == 2 and said in err and data is None, err
+
+
+def test_json_out_that_cannot_be_written_is_refused_before_scoring(test_weights: Path, tmp_path: Path) -> None:
+    write_rgb(tmp_path / "photos" / "good.png", color_photo(0, 32, 32))
+    code, data, err = run_eval(str(tmp_path / "photos"), "--model", str(test_weights), "--json-out",
+                               str(tmp_path / "missing" / "x.json"))
+    assert code == 1 and data is None and "output folder" in err and "does not exist" in err, err

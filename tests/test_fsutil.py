@@ -56,3 +56,21 @@ def test_unwritable_folder_is_one_line(tmp_path: Path) -> None:
         assert str(folder / "x.png") in str(info.value) and "\n" not in str(info.value)
     finally:
         folder.chmod(0o700)
+
+
+def test_a_folder_that_takes_no_file_is_refused_before_any_work(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from filmcolor import fsutil
+
+    real_open = os.open
+
+    def refuse_partials(path, *args, **kwargs):  # as /proc or a read-only mount answers, also to root
+        if PARTIAL_MARK in str(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    fsutil.check_output_path(tmp_path / "report.json", overwrite=True)  # a folder that takes files: fine
+    assert list(tmp_path.iterdir()) == []  # and the probe is gone
+    monkeypatch.setattr(fsutil.os, "open", refuse_partials)
+    with pytest.raises(OutputError, match="report.json: cannot write output \\(Permission denied\\)"):
+        fsutil.check_output_path(tmp_path / "report.json", overwrite=True)

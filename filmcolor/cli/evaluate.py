@@ -20,7 +20,7 @@ from filmcolor.evaluate import (
     evaluate_images,
     evaluate_references,
 )
-from filmcolor.fsutil import write_bytes_atomic
+from filmcolor.fsutil import check_output_path, write_bytes_atomic
 from filmcolor.guide import guidance_file
 from filmcolor.imageio import IMAGE_EXTENSIONS, is_image_path, list_images
 
@@ -81,6 +81,8 @@ def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, 
         paths = paths[:limit]
     if not paths:
         raise InputError(f"no images found in {', '.join(map(str, folders))}")
+    if json_out is not None:
+        check_output_path(json_out, overwrite=True)
     if reference_dir is not None and not reference_dir.is_dir():
         raise InputError(f"{reference_dir}: reference folder not found")
     if sheet is not None:
