@@ -40,7 +40,7 @@ def check_output_path(target: Path, inputs: list[Path] | tuple[Path, ...] = (), 
     probe = partial_name(target)  # a folder that exists but takes no file (read-only, /proc): found now, not
     try:  # after the work
         os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        probe.unlink()
+        probe.unlink(missing_ok=True)  # a cleanup beside us may have taken it
     except OSError as err:
         raise OutputError(f"{target}: cannot write output ({err.strerror or err})") from err
 
