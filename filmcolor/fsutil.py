@@ -33,10 +33,10 @@ def check_output_path(target: Path, inputs: list[Path] | tuple[Path, ...] = (), 
         raise OutputError(f"{target}: output folder {target.parent} does not exist")
     if not target.parent.is_dir():
         raise OutputError(f"{target}: {target.parent} is a file, not a folder")
-    if target.exists() and not overwrite:
-        raise OutputError(f"{target}: output exists; pass --overwrite to replace it")
     if target.is_dir():
         raise OutputError(f"{target}: output is a folder; give a file name")
+    if target.exists() and not overwrite:
+        raise OutputError(f"{target}: output exists; pass --overwrite to replace it")
     probe = partial_name(target)  # a folder that exists but takes no file (read-only, /proc): found now, not
     try:  # after the work
         os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

@@ -96,13 +96,15 @@ def _bad_inputs(tmp: Path, clip: Path) -> dict[str, tuple[list[str | Path], str]
         "output is input": ([clip, "-o", clip], "same file as the input"),
         "no such folder": ([clip, "-o", tmp / "missing" / "o.mp4"], "does not exist"),
         "output exists": ([clip, "-o", existing], "--overwrite"),
+        "output is a folder": ([clip, "-o", tmp], "output is a folder"),  # said at once, with no --overwrite
         "unknown container": ([clip, "-o", tmp / "o.xyz"], "cannot write"),
         "unknown codec": ([clip, "-o", tmp / "o7.mp4", "--codec", "nosuchcodec"], "not an encoder"),
     }
 
 
 BAD = ["not a video", "audio only", "zero bytes", "truncated mp4", "truncated avi", "missing input",
-       "output is input", "no such folder", "output exists", "unknown container", "unknown codec"]
+       "output is input", "no such folder", "output exists", "output is a folder", "unknown container",
+       "unknown codec"]
 
 
 @pytest.mark.parametrize("case", BAD)
