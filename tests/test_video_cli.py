@@ -394,3 +394,11 @@ def test_brackets_in_names_are_printed_as_they_are(tmp_path: Path, test_weights:
         out = tmp_path / f"{name}.out.mp4"
         code, err = run(src, "-o", out, "--model", test_weights, *FAST[:-1])  # not -q: the ok line is printed
         assert code == 0 and f"ok {src} -> {out}:" in err, err
+
+
+def test_messages_off_a_terminal_are_the_lines_alone(tmp_path: Path, clip: Path, test_weights: Path) -> None:
+    # no progress bar when stderr is a file or a pipe: it left a blank line before every message
+    code, err = run(tmp_path / "nope.mp4", "-o", tmp_path / "o.mp4")
+    assert code == 1 and err.startswith("error: ") and err.count("\n") == 1, repr(err)
+    code, err = run(clip, "-o", tmp_path / "o.mp4", "--model", test_weights, *[a for a in FAST if a != "-q"])
+    assert code == 0 and err.startswith("ok ") and err.count("\n") == 1, repr(err)
