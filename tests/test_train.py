@@ -562,3 +562,20 @@ def test_paths_are_recorded_as_given_relative_to_the_working_folder(photos: Path
     recorded = read_meta(out / "final.safetensors").info["config"]
     assert recorded["out"] == "runs/r1"
     assert recorded["data"] == [str(photos)]  # outside the working folder: as given
+
+
+@pytest.mark.parametrize("content", [b"not a checkpoint", "foreign pickle"])
+def test_a_broken_checkpoint_is_one_line(tmp_path: Path, content) -> None:
+    from filmcolor.errors import WeightsError
+    from filmcolor.train.checkpoint import load_checkpoint
+
+    path = tmp_path / "last.pt"
+    if content == "foreign pickle":  # weights_only refuses it with a message of many lines
+        import argparse
+
+        torch.save({"config": argparse.Namespace(epochs=1)}, path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(WeightsError, match="cannot resume from this checkpoint") as info:
+        load_checkpoint(path)
+    assert "\n" not in str(info.value) and str(path) in str(info.value)

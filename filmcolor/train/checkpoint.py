@@ -20,7 +20,8 @@ def load_checkpoint(path: Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated, not a checkpoint, foreign pickle
-        raise WeightsError(f"{path}: cannot resume from this checkpoint ({type(err).__name__}: {err})") from err
+        first = (str(err).strip().splitlines() or [""])[0]  # torch's own message runs to many lines
+        raise WeightsError(f"{path}: cannot resume from this checkpoint ({type(err).__name__}: {first})") from err
 
 
 def rng_state() -> dict:
