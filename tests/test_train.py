@@ -579,3 +579,10 @@ def test_a_broken_checkpoint_is_one_line(tmp_path: Path, content) -> None:
     with pytest.raises(WeightsError, match="cannot resume from this checkpoint") as info:
         load_checkpoint(path)
     assert "\n" not in str(info.value) and str(path) in str(info.value)
+
+
+def test_an_image_size_the_generator_cannot_halve_is_refused_by_name(photos: Path, tmp_path: Path) -> None:
+    from filmcolor.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--image-size 96: 'pix2pix-unet' takes a multiple of 64"):
+        train(tiny_config(photos, tmp_path / "run", image_size=96))  # TINY_PIX2PIX halves 6 times

@@ -165,6 +165,9 @@ class Trainer:
         except (TypeError, ValueError) as err:
             kwargs = json.dumps(cfg.arch_kwargs)
             raise ConfigError(f"--arch-kwargs {kwargs} do not fit '{cfg.arch}' ({err})") from err
+        multiple = getattr(model, "size_multiple", 1)  # the picture is halved this many times, in effect
+        if cfg.image_size % multiple:
+            raise ConfigError(f"--image-size {cfg.image_size}: '{cfg.arch}' takes a multiple of {multiple}")
         has_encoder = hasattr(model, "encoder") and hasattr(model.encoder, "load_pretrained")
         use_pretrained = cfg.pretrained_encoder
         if use_pretrained is None:
