@@ -87,8 +87,28 @@ def test_values_reach_the_right_fields() -> None:
                                           (["--preset", "banana"], "'banana' is not auto, a number"),
                                           (["--on-error", "skip"], "'skip' is not one of")])
 def test_out_of_range_is_a_usage_error(args: list[str], message: str) -> None:
-    result = CliRunner().invoke(main, ["video", "in.mp4", "-o", "out.mp4", *args])
+    result = CliRunner().invoke(main, ["video", "in.mp4", "-o", "out.mp4", *args], prog_name="filmcolor")
     assert result.exit_code == 2 and args[0] in result.stderr and message in result.stderr
+    assert result.stderr.count("\n") == 1 and "Usage:" not in result.stderr  # one line, not click's block
+    assert result.stderr.rstrip().endswith("(see 'filmcolor video --help')")
+
+
+@pytest.mark.parametrize("args,message,where", [
+    (["video", "in.mp4", "--bogus"], "No such option '--bogus'", "filmcolor video"),
+    (["image", "in.png", "--hints"], "Option '--hints' requires an argument", "filmcolor image"),
+    (["video"], "Missing argument 'INPUT'", "filmcolor video"),
+    (["colour", "in.mp4"], "No such command 'colour'", "filmcolor"),
+    (["--bogus"], "No such option '--bogus'", "filmcolor"),
+])
+def test_a_mistyped_command_is_one_line(args: list[str], message: str, where: str) -> None:
+    result = CliRunner().invoke(main, args, prog_name="filmcolor")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert message in result.stderr and result.stderr.rstrip().endswith(f"(see '{where} --help')")
+
+
+def test_no_command_still_shows_the_help() -> None:
+    result = CliRunner().invoke(main, [])
+    assert "Commands:" in result.output and "video" in result.output
 
 
 @pytest.mark.parametrize("cls,changes,message", [

@@ -184,9 +184,40 @@ COMMAND_MODULES = {"batch": "batch", "data": "data", "demo": "demo", "eval": "ev
                    "train": "train", "video": "video"}
 
 
+@contextmanager
+def usage_as_one_line(command_path: str) -> Iterator[None]:
+    """A usage error (an unknown option, a value out of range) as one line with exit code 2, like every other
+    error, instead of click's usage block ("Usage: ... Try ... Error: ...", four lines)."""
+    try:
+        yield
+    except click.UsageError as err:
+        if isinstance(err, OneLineUsageError) or type(err).__name__ == "NoArgsIsHelpError":  # click >= 8.2: help
+            raise
+        path = err.ctx.command_path if err.ctx is not None else command_path
+        raise OneLineUsageError(f"{err.format_message()} (see '{path} --help')") from err
+
+
+class OneLineUsageError(click.UsageError):
+    def show(self, file: Any = None) -> None:
+        error_line(self.format_message())
+
+
 class LazyGroup(click.Group):
     """Loads a command's module only when that command runs (or help lists them all): `filmcolor video`
-    then never imports the trainer, the evaluator or torch, and starts in half a second instead of 1.5."""
+    then never imports the trainer, the evaluator or torch, and starts in half a second instead of 1.5.
+    Its usage errors, and its commands', are one line (usage_as_one_line)."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        path = " ".join(filter(None, [parent.command_path if parent else None, info_name]))
+        with usage_as_one_line(path):
+            return super().make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        words = [*getattr(ctx, "_protected_args", ()), *ctx.args]  # the command's name comes first
+        path = ctx.command_path + (f" {words[0]}" if words and words[0] in COMMAND_MODULES else "")
+        with usage_as_one_line(path):  # its options' parsing errors carry no context of their own
+            return super().invoke(ctx)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMAND_MODULES)
