@@ -241,6 +241,16 @@ class Colorizer:
                 guides[i] = guide
         return self._to_ab(decoder.decode(taps, guides))
 
+    def prepare_matched(self, n: int, height: int, width: int) -> None:
+        """Load what predict_ab_matched on (n, height, width) network inputs needs (torch, the graphs) ahead
+        of it, to overlap with other work. Best effort: a failure here is met again, and reported, there."""
+        try:
+            from filmcolor import guide  # noqa: F401
+
+            self._split_runners(n, height, width)
+        except Exception:  # noqa: BLE001
+            return
+
     def _to_ab(self, ab_norm: np.ndarray) -> np.ndarray:
         """The network's (N, 2, h, w) normalised output -> ab (N, h, w, 2) Lab units, gain applied, clamped."""
         scale = lab.AB_SCALE * self.ab_gain

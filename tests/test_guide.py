@@ -323,3 +323,24 @@ def test_training_hints_for_a_batch_equal_each_crop_spread_on_its_own():
         ab, conf = guide.propagate(l_units[i], torch.tensor(yx), torch.stack(abs_), torch.stack(ls))
         torch.testing.assert_close(batch[i], guide.pack_guide(ab, conf), atol=2e-4, rtol=1e-4)
     assert batch[0, 2].max() > 0.9 and batch[0, 2].min() < 0.1  # one hint: confident near it, not far away
+
+
+@pytest.mark.slow
+def test_prepare_matched_loads_the_graphs_the_run_then_uses(guided_weights):
+    """The video pipeline warms the split graphs while its pre-pass decodes; the run must reuse them."""
+    c = Colorizer.from_pretrained(guided_weights, device="cpu", runtime="onnx", render_size=96)
+    l_hw = lab.rgb_to_lab(colour_scene())[..., 0]
+    shape = c.network_shape(*l_hw.shape)
+    assert (1, *shape) not in c._split
+    c.prepare_matched(1, *shape)
+    runners = c._split[(1, *shape)]  # the encoder's and the decoder's graphs, loaded
+    c.predict_ab_matched(l_hw[None], lambda i, f, l_cells: None)
+    assert c._split_runners(1, *shape) is runners
+
+
+def test_prepare_matched_is_best_effort(test_weights):
+    """An automatic-only model cannot be matched: warming says nothing, the run itself says why."""
+    c = Colorizer.from_pretrained(test_weights, device="cpu", runtime="onnx", render_size=96)
+    c.prepare_matched(1, 96, 96)
+    with pytest.raises(ConfigError, match="takes no hints"):
+        c.predict_ab_matched(np.zeros((1, 96, 96), np.float32), lambda i, f, l_cells: None)

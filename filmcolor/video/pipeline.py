@@ -185,9 +185,17 @@ def _shot_guides(input_path: Path, width: int, height: int, colorizer: Colorizer
         return None, 0.0
     colorizer.require_guided()
     t0 = time.perf_counter()
+    # torch (the matching needs it: ~1.2 s to import) and the encoder's and decoder's graphs load while the
+    # pre-pass decodes: the pre-pass waits on FFmpeg and OpenCV, which let other threads run
+    batch_size = options.batch_size or default_batch_size(colorizer)
+    shape = colorizer.network_shape(height, width)
+    warm = threading.Thread(target=colorizer.prepare_matched, args=(batch_size, *shape), name="filmcolor-warm",
+                            daemon=True)
+    warm.start()
     with VideoReader(input_path, options, copy_streams=False) as scan:
         cuts, frames = scan_shots((item.gray for item in scan if isinstance(item, LumaFrame)), colorizer,
                                   options.temporal)
+    warm.join()
     check_keyframes(options.keyframes, width, height, frames)
     return ShotGuides(colorizer, list(options.keyframes), list(options.references), cuts), time.perf_counter() - t0
 
