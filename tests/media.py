@@ -121,7 +121,8 @@ def decode_audio(path: Path) -> list[np.ndarray]:
     out = []
     for i in range(count):
         with av.open(str(path)) as container:
-            chunks = [f.to_ndarray() for f in container.decode(container.streams.audio[i])]
+            chunks = [f.to_ndarray() if f.format.is_planar else f.to_ndarray().reshape(-1, len(f.layout.channels)).T
+                      for f in container.decode(container.streams.audio[i])]  # packed (PCM): interleaved
         out.append(np.concatenate(chunks, axis=1) if chunks else np.zeros((0, 0)))
     return out
 

@@ -190,7 +190,9 @@ class VideoWriter:
                 self.warnings.append(f"{src.type} stream #{src.index} ({name}) dropped: "
                                      f"{self.shown.suffix} files cannot hold {name}; try .mkv")
                 continue
-            mapping[src.index] = self.container.add_stream_from_template(src)
+            mapping[src.index] = out = self.container.add_stream_from_template(src)
+            if src.type == "audio":
+                out.codec_context.layout = named_layout(src.codec_context.layout)  # the packets stay as they are
         return mapping
 
     def _add_audio_encoder(self, src: av.audio.stream.AudioStream) -> av.stream.Stream:
@@ -207,7 +209,7 @@ class VideoWriter:
             if rates and rate not in rates:
                 rate = min(rates, key=lambda r: abs(r - rate))
             out = self.container.add_stream(codec.name, rate=rate)
-            out.layout = src.codec_context.layout
+            out.layout = named_layout(src.codec_context.layout)
             out.metadata.update(src.metadata)
             return out
         raise OutputError(f"{self.shown}: no audio encoder for this container; use --no-audio or .mkv")
@@ -259,7 +261,12 @@ class VideoWriter:
             self.bad_audio_packets += 1
             return
         for frame in frames:
-            self._mux_all(out.encode(frame))
+            try:
+                packets = out.encode(frame)
+            except av.FFmpegError as err:
+                raise OutputError(f"{self.shown}: cannot re-encode audio stream #{index} to "
+                                  f"{out.codec_context.name} ({_reason(err)}); --no-audio drops it") from err
+            self._mux_all(packets)
 
     def _decodes(self, packet: av.Packet, index: int) -> bool:
         """Whether a copied audio packet decodes. Damaged data in the input's sound would otherwise be copied
@@ -306,6 +313,20 @@ class VideoWriter:
             self.container.close()
         except av.FFmpegError as err:
             raise OutputError(f"{self.shown}: cannot finish output ({_reason(err)})") from err
+
+
+# FFmpeg's default layouts of the channel counts that have one standard name
+_DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}
+
+
+def named_layout(layout: av.AudioLayout) -> av.AudioLayout:
+    """A layout with only a channel count ('2 channels': all Matroska and AVI keep of a PCM track's layout)
+    -> the count's standard layout, as FFmpeg assumes on decoding. MP4 refuses a count alone, when it
+    finishes the file (after the whole film); the AAC encoder refuses it on opening."""
+    count = len(layout.channels)
+    if layout.name == f"{count} channels" and count in _DEFAULT_LAYOUTS:
+        return av.AudioLayout(_DEFAULT_LAYOUTS[count])
+    return layout
 
 
 def _reason(err: BaseException) -> str:
