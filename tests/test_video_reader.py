@@ -3,6 +3,7 @@ timestamp takes the free slot, and whatever the damage the frames it yields are 
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -286,3 +287,76 @@ def test_seeded_corruptions_give_a_valid_timeline_or_one_line(tmp_path: Path, cl
             assert all("\n" not in w for w in warnings)
             outcomes["read"] += 1
     assert outcomes["read"] >= 4, outcomes  # the damage is mostly survivable; a test that only refuses proves little
+
+
+def matroska_clip(path: Path, first_ms: int, frames: int = 25, sound_s: float | None = None,
+                  sound_codec: str = "pcm_s16le") -> Path:
+    """A clip (1 ms ticks; Matroska unless ``path`` says otherwise) whose frames, 40 ms apart, start at
+    ``first_ms``; ``sound_s`` seconds of silence from 0."""
+    container = av.open(str(path), "w")
+    video = container.add_stream("libx264", rate=FPS, options={"preset": "veryfast"})
+    video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+    video.time_base = Fraction(1, 1000)
+    sound = None
+    if sound_s is not None:
+        sound = container.add_stream(sound_codec, rate=48000)
+        sound.layout = "stereo"
+    for i in range(frames):
+        frame = av.VideoFrame.from_ndarray(np.repeat(gray_frame(i, 48, 64)[..., None], 3, axis=2), format="rgb24")
+        frame.pts, frame.time_base = first_ms + 40 * i, Fraction(1, 1000)
+        for packet in video.encode(frame):
+            container.mux(packet)
+    for packet in video.encode(None):
+        container.mux(packet)
+    if sound is not None:
+        for k in range(round(sound_s * 10)):
+            chunk = av.AudioFrame.from_ndarray(np.zeros((1, 9600), np.int16), format="s16", layout="stereo")
+            chunk.sample_rate, chunk.pts, chunk.time_base = 48000, 4800 * k, Fraction(1, 48000)
+            for packet in sound.encode(chunk):
+                container.mux(packet)
+        for packet in sound.encode(None):
+            container.mux(packet)
+    container.close()
+    return path
+
+
+def test_a_matroska_film_that_starts_late_is_whole(tmp_path: Path) -> None:
+    """Matroska's only duration counts from 0: a film starting at 10 s was refused as truncated (1 s of 11)."""
+    clip = matroska_clip(tmp_path / "late.mkv", first_ms=10_000)
+    times, _, warnings = read_times(clip)
+    assert len(times) == 25 and warnings == []
+    sliced, _, _ = read_times(clip, duration=0.5)  # counted from the file's start, not from 0
+    assert len(sliced) == 13
+
+
+def test_sound_that_outlasts_the_picture_is_not_a_truncated_file(tmp_path: Path) -> None:
+    clip = matroska_clip(tmp_path / "long_sound.mkv", first_ms=0, sound_s=4.0)
+    with VideoReader(clip) as reader:
+        items = list(reader)
+    frames = [i for i in items if isinstance(i, LumaFrame)]
+    sound = [i for i in items if isinstance(i, av.Packet)]
+    assert len(frames) == 25 and reader.warnings == []
+    assert len(sound) == 40  # every packet of the 4 s of sound
+
+
+def test_a_matroska_file_cut_short_says_so(tmp_path: Path) -> None:
+    """Its video ends where the cut is, with no error from FFmpeg: 18 of 150 frames went without a word."""
+    whole = matroska_clip(tmp_path / "whole.mkv", first_ms=0, frames=150)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[:int(len(data) * 0.9)])
+    times, _, warnings = read_times(cut)
+    assert len(times) < 150
+    assert any("video data ends at" in w and "of 6.00 s" in w for w in warnings), warnings
+
+
+def test_a_start_before_the_first_frame_keeps_the_sound_in_step(tmp_path: Path) -> None:
+    """Sound from 0, picture from 1.5 s, --start 1: the sound read while the decoder still held the first
+    frames was shifted by 1 s, the rest by 1.5 s, and the run failed on "timestamps go back"."""
+    clip = matroska_clip(tmp_path / "late_picture.mp4", first_ms=1500, frames=50, sound_s=3.0, sound_codec="aac")
+    with VideoReader(clip, ReaderOptions(start=1.0)) as reader:
+        items = list(reader)
+    frames = [i for i in items if isinstance(i, LumaFrame)]
+    sound = [float(p.pts * p.time_base) for p in items if isinstance(p, av.Packet)]
+    assert len(frames) == 50 and frames[0].pts == 0  # the slice starts at its first frame
+    assert sound == sorted(sound) and 0 <= sound[0] < 0.05 and sound[-1] == pytest.approx(1.5, abs=0.05)

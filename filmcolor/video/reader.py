@@ -120,7 +120,11 @@ class VideoReader:
         ctx.thread_count = self.options.decoder_threads
         self.passthrough = [s for s in self.container.streams
                             if copy_streams and s.type in COPYABLE_TYPES]
-        self._demux_streams = [self.stream, *self.passthrough]
+        self._copied = {s.index for s in self.passthrough}
+        # every stream is demuxed (FFmpeg reads their packets anyway): where the other streams' data end tells
+        # a film whose sound outlasts its picture from a truncated one
+        self._demux_streams = list(self.container.streams)
+        self._others_end_s = 0.0  # input seconds where the last packet of a stream other than the video ends
         self._offset_s = 0.0
         if self.options.start > 0:
             self._seek(self.options.start)
@@ -143,8 +147,7 @@ class VideoReader:
     # ---- probing --------------------------------------------------------------------------------
 
     def _seek(self, start: float) -> None:
-        base = (self.container.start_time or 0) / av.time_base
-        self._offset_s = base + start
+        self._offset_s = self._file_start_s + start
         try:
             self.container.seek(int(self._offset_s * av.time_base), backward=True)
         except av.FFmpegError as err:
@@ -202,7 +205,8 @@ class VideoReader:
         tb = self.stream.time_base
         start, duration = self.options.start, self.options.duration
         start_pts = None if start <= 0 else round(self._offset_s / tb)
-        end_s = None if duration is None else self._offset_s + duration
+        # --duration counts from --start, which counts from the file's start (its earliest stream's)
+        end_s = None if duration is None else (self._offset_s if start > 0 else self._file_start_s) + duration
         self._timeline = timeline = _Timeline(self._default_step(), start_pts, end_s, tb)
         copied = _PacketTimes(self.path, strict=self.options.on_error == "fail",
                               shift_s=lambda: self._offset_s if start > 0 else 0.0)
@@ -266,9 +270,29 @@ class VideoReader:
                                      f"and go back to {back:.2f} s")
             held = None if frame is None or pts is None else (frame, pts)
 
+        # With --start, the packets of the other streams read before the slice's first frame is decoded wait
+        # for it: the slice starts there, and they are shifted by its time (by the seek's time before, they
+        # went back in time once it was known: "timestamps go back")
+        early: list[av.Packet] = []
+
+        def release_early() -> Iterator[av.Packet]:
+            waiting = list(early)
+            early.clear()
+            for packet in waiting:
+                if self._keep_packet(packet, end_s):
+                    yield from copied.arrive(packet)
+
         video_done = flushed = False
         for packet in self._demux():
+            if early and shift_pts is not None:
+                yield from release_early()
             if packet.stream is not self.stream:
+                self._note_end(packet)
+                if packet.stream.index not in self._copied:
+                    continue
+                if shift_pts is None:
+                    early.append(packet)
+                    continue
                 if self._keep_packet(packet, end_s):
                     yield from copied.arrive(packet)
                 elif video_done and self._past_end(packet, end_s):
@@ -291,36 +315,53 @@ class VideoReader:
                 yield from arrive(frame)
         yield from arrive(None)  # the last frame
         yield from place(None, None)  # and the frames lost to decode errors at the very end
+        if shift_pts is not None:
+            yield from release_early()
         yield from copied.arrive(None)  # the last packet of each copied stream
         self.warnings += timeline.warnings(self._stream_start_s) + copied.warnings()
         if start <= 0 and duration is None:
             self._check_complete(index, timeline.last)
 
+    def _note_end(self, packet: av.Packet) -> None:
+        if packet.pts is not None and packet.time_base:
+            end = float((packet.pts + max(0, packet.duration or 0)) * packet.time_base)
+            self._others_end_s = max(self._others_end_s, end)
+
     def _check_complete(self, frames: int, last_pts: int | None) -> None:
         """Raise InputError when the file ends well before its header says it does (a truncated file).
 
-        A shorter shortfall (over a second) is a warning: the video of a damaged Matroska file silently ends
-        where the damage starts (measured: 9 of 50 frames, exit 0 and no word before this warning).
+        The header's word is the video stream's own duration, else the container's (Matroska has only that:
+        it covers every stream and counts from 0, wherever the video starts), which the file's data fall
+        short of when it was cut, the sound's included. A shorter shortfall is a warning: the video of a
+        damaged Matroska file silently ends where the damage starts (measured: 9 of 50 frames).
         """
-        declared = self.stream.frames
-        info = getattr(self, "info", None)
+        declared_frames = self.stream.frames
         if not frames:
             return  # nothing decoded at all: _first_frame says so
-        step_s = float(self._default_step() * self.stream.time_base)
-        end_s = 0.0
-        if last_pts is not None:
-            end_s = float(last_pts * self.stream.time_base) + step_s - self._stream_start_s
-        if declared and frames < declared - 2 and frames < 0.98 * declared:
-            found = f"frame {frames} of {declared}"
-        elif info is not None and info.duration and end_s < info.duration - max(2.0, 0.1 * info.duration):
-            found = f"{end_s:.1f} s of {info.duration:.1f} s"
+        tb = self.stream.time_base
+        step_s = float(self._default_step() * tb)
+        video_end = float(last_pts * tb) + step_s if last_pts is not None else 0.0  # input time, as --duration
+        declared: float | None = None
+        if self.stream.duration:
+            declared, data_end, slack = self._stream_start_s + float(self.stream.duration * tb), video_end, 1.0
+        elif self.container.duration:  # the earlier of its two readings (from 0 / from the start) is taken
+            declared, data_end, slack = self.container.duration / av.time_base, max(video_end, self._others_end_s), 0.5
+        if declared_frames and frames < declared_frames - 2 and frames < 0.98 * declared_frames:
+            found = f"frame {frames} of {declared_frames}"
+        elif declared and data_end < declared - max(2.0, 0.1 * declared):
+            found = f"{video_end:.1f} s of {declared:.1f} s"
         else:
-            if info is not None and info.duration and end_s < info.duration - max(1.0, 3 * step_s):
-                self.warnings.append(f"video data ends at {end_s:.2f} s of {info.duration:.2f} s: the rest of "
+            if declared and data_end < declared - max(slack, 3 * step_s):
+                self.warnings.append(f"video data ends at {video_end:.2f} s of {declared:.2f} s: the rest of "
                                      "the input is unreadable")
             return
+        readable = max(video_end - self._file_start_s, 0.0)
         raise InputError(f"{self.path}: file is truncated or damaged: video data ends at {found} "
-                         f"(use --duration {max(end_s, 0.0):.1f} to colour the readable part)")
+                         f"(use --duration {readable:.1f} to colour the readable part)")
+
+    @property
+    def _file_start_s(self) -> float:
+        return (self.container.start_time or 0) / av.time_base
 
     def _default_step(self) -> int:
         rate = self.stream.average_rate or self.stream.guessed_rate
