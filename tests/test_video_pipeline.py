@@ -289,3 +289,13 @@ def test_undecodable_audio_packet_is_dropped_and_the_rest_copied(tmp_path: Path,
     assert "1 undecodable audio packet(s) skipped" in report.warnings
     clean = colorize_video(src, tmp_path / "clean.mkv", colorizer, VideoOptions(**FAST))
     assert audio_packets(tmp_path / "clean.mkv") == [payloads] and not any("audio" in w for w in clean.warnings)
+
+
+def test_avi_output_keeps_the_frames_in_time_order(tmp_path: Path, colorizer: Colorizer) -> None:
+    """AVI keeps one time a frame, in decode order: H.264's B-frames read back with shuffled times."""
+    src = make_clip(tmp_path / "in.mp4", frames=12)  # with B-frames
+    report = colorize_video(src, tmp_path / "out.avi", colorizer, VideoOptions(**FAST))
+    times, _, _ = decode_video(tmp_path / "out.avi")
+    assert len(times) == 12 and times == sorted(times)  # in order (the last one's time FFmpeg guesses)
+    assert np.allclose(np.diff(times[:-1]), 0.1)
+    assert any("keep no timestamps" in w for w in report.warnings)

@@ -157,6 +157,13 @@ class VideoWriter:
             opts["preset"] = preset
         if codec.name == "libx265":
             opts["x265-params"] = "log-level=error"
+        if self.container.format.name == "avi":  # one time a frame, in decode order: B-frames read back shuffled
+            if codec.name == "libx264":
+                opts["bf"] = "0"
+            elif codec.name == "libx265":
+                opts["x265-params"] += ":bframes=0"
+            self.warnings.append(f"{self.shown.suffix} files keep no timestamps: frames are timed by their count "
+                                 "(FFmpeg reads H.264 in AVI one frame late); .mkv or .mp4 keep every timestamp")
         stream.options = opts
         # what was used, for the report (--preset auto resolves here)
         self.encoder = " ".join([codec.name, *(f"{k} {opts[k]}" for k in ("preset", "crf") if k in opts)])
