@@ -11,7 +11,7 @@ from media import audio_packets, decode_audio, decode_video, gray_frame, make_cl
 from skimage.color import rgb2lab
 
 from filmcolor.colorize import Colorizer
-from filmcolor.errors import InputError
+from filmcolor.errors import ConfigError, InputError
 from filmcolor.lab import GRAY_TO_L
 from filmcolor.video import VideoOptions, colorize_video
 from filmcolor.video.temporal import TemporalOptions
@@ -299,3 +299,25 @@ def test_avi_output_keeps_the_frames_in_time_order(tmp_path: Path, colorizer: Co
     assert len(times) == 12 and times == sorted(times)  # in order (the last one's time FFmpeg guesses)
     assert np.allclose(np.diff(times[:-1]), 0.1)
     assert any("keep no timestamps" in w for w in report.warnings)
+
+
+def test_mpeg_ts_output_takes_h264(tmp_path: Path, colorizer: Colorizer) -> None:
+    """FFmpeg's codec query answers for MPEG-TS's defaults only (MPEG-2): H.264 was refused."""
+    src = make_clip(tmp_path / "in.mp4", frames=6, audio="aac")
+    colorize_video(src, tmp_path / "out.ts", colorizer, VideoOptions(**FAST))
+    with av.open(str(tmp_path / "out.ts")) as c:
+        assert [s.codec_context.name for s in c.streams] == ["h264", "aac"]
+    assert len(decode_video(tmp_path / "out.ts")[0]) == 6
+
+
+@pytest.mark.parametrize("out,options,message", [
+    ("out.webm", {}, "--codec libx264: .webm files cannot hold it; try --codec vp9"),
+    ("out.png", {}, "out.png: a picture's name; give the video a video file name"),
+    ("out.mp4", {"crf": 60}, "--crf 60: libx264 takes 0-51"),
+])
+def test_an_output_the_encoder_cannot_make_is_refused_before_any_frame(tmp_path: Path, colorizer: Colorizer,
+                                                                       out: str, options: dict, message: str) -> None:
+    src = make_clip(tmp_path / "in.mp4", frames=4)
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        colorize_video(src, tmp_path / out, colorizer, VideoOptions(**FAST, **options))
+    assert not (tmp_path / out).exists() and not list(tmp_path.glob(".*partial*"))

@@ -34,6 +34,11 @@ PRESET_UP_TO_720P, PRESET_ABOVE_720P = "veryfast", "superfast"
 AUTO_PRESET_PIXELS = 1280 * 720
 
 
+# What a muxer holds beyond what FFmpeg's query says: MPEG-TS answers the query for its defaults only
+# (MPEG-2 video and audio), though broadcast TS carries H.264, HEVC, AAC and AC-3 every day.
+ALSO_HOLDS = {"mpegts": {"h264", "libx264", "hevc", "libx265", "aac", "ac3", "eac3", "mp3", "opus", "dvb_subtitle"}}
+X264_CRF_MAX = 51  # x264 and x265 take crf 0-51; --crf goes to 63 for VP9 and AV1
+
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
                 "placebo")
 
@@ -129,9 +134,15 @@ class VideoWriter:
 
     def _add_video(self, codec: av.codec.Codec, options: EncoderOptions) -> None:
         info = self.info
-        supported = self.container.supported_codecs
+        supported = self._holds()
+        if self.container.format.name.startswith("image2"):
+            raise ConfigError(f"{self.shown}: a picture's name; give the video a video file name (.mp4, .mkv, .mov)")
         if supported and codec.name not in supported:
-            raise ConfigError(f"--codec {codec.name}: {self.shown.suffix or 'this'} files cannot hold it")
+            own = self.container.default_video_codec
+            hint = f"; try --codec {own}" if own and own != "none" else ""
+            raise ConfigError(f"--codec {codec.name}: {self.shown.suffix or 'this'} files cannot hold it{hint}")
+        if codec.name in X264_LIKE and options.crf is not None and options.crf > X264_CRF_MAX:
+            raise ConfigError(f"--crf {options.crf}: {codec.name} takes 0-{X264_CRF_MAX}")
         stream = self.container.add_stream(codec.name, rate=info.frame_rate or 25)
         stream.width, stream.height, stream.pix_fmt = info.width, info.height, self.pix_fmt
         stream.time_base = info.time_base
@@ -174,9 +185,13 @@ class VideoWriter:
             stream.set_display_rotation(info.rotation)
         self.stream = stream
 
+    def _holds(self) -> set[str]:
+        """The codec (and encoder) names the output container holds; empty: FFmpeg cannot tell."""
+        return set(self.container.supported_codecs or ()) | ALSO_HOLDS.get(self.container.format.name, set())
+
     def _add_passthrough(self, streams: list[av.stream.Stream], audio: str) -> dict[int, av.stream.Stream]:
         """Map input stream index -> output stream: copied, or (audio only) re-encoded where it must be."""
-        supported = self.container.supported_codecs
+        supported = self._holds()
         mapping: dict[int, av.stream.Stream] = {}
         self._reencode: set[int] = set()
         for src in streams:
@@ -194,8 +209,9 @@ class VideoWriter:
                 self.warnings.append(f"{what} ({why})")
                 continue
             if not fits:
+                elsewhere = "" if self.container.format.name == "matroska" else "; try .mkv"
                 self.warnings.append(f"{src.type} stream #{src.index} ({name}) dropped: "
-                                     f"{self.shown.suffix} files cannot hold {name}; try .mkv")
+                                     f"{self.shown.suffix} files cannot hold {name}{elsewhere}")
                 continue
             mapping[src.index] = out = self.container.add_stream_from_template(src)
             if src.type == "audio":
@@ -203,7 +219,7 @@ class VideoWriter:
         return mapping
 
     def _add_audio_encoder(self, src: av.audio.stream.AudioStream) -> av.stream.Stream:
-        supported = self.container.supported_codecs
+        supported = self._holds()
         for name in ("aac", self.container.default_audio_codec, "libopus", "mp3", "ac3"):
             try:
                 codec = av.codec.Codec(name, "w")
