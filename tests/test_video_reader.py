@@ -360,3 +360,25 @@ def test_a_start_before_the_first_frame_keeps_the_sound_in_step(tmp_path: Path) 
     sound = [float(p.pts * p.time_base) for p in items if isinstance(p, av.Packet)]
     assert len(frames) == 50 and frames[0].pts == 0  # the slice starts at its first frame
     assert sound == sorted(sound) and 0 <= sound[0] < 0.05 and sound[-1] == pytest.approx(1.5, abs=0.05)
+
+
+def test_streams_that_are_not_copied_are_named(tmp_path: Path) -> None:
+    """A second picture (another camera angle) is not coloured or copied: the user is told, not left to find out."""
+    container = av.open(str(tmp_path / "two_angles.mkv"), "w")
+    streams = [container.add_stream("libx264", rate=FPS) for _ in range(2)]
+    for stream in streams:
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+    for i in range(5):
+        for stream in streams:
+            frame = av.VideoFrame.from_ndarray(np.repeat(gray_frame(i, 48, 64)[..., None], 3, axis=2),
+                                               format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                container.mux(packet)
+    for stream in streams:
+        for packet in stream.encode(None):
+            container.mux(packet)
+    container.close()
+    times, _, warnings = read_times(tmp_path / "two_angles.mkv")
+    assert len(times) == 5
+    assert any(w.startswith("video stream #1 (h264) not copied") for w in warnings), warnings

@@ -121,6 +121,12 @@ class VideoReader:
         self.passthrough = [s for s in self.container.streams
                             if copy_streams and s.type in COPYABLE_TYPES]
         self._copied = {s.index for s in self.passthrough}
+        if copy_streams:
+            self.warnings += [f"{_stream_name(s, cover_art)} not copied: the output has the coloured picture, "
+                              "the sound and the subtitles"
+                              for s in self.container.streams
+                              if s is not self.stream and s.index not in self._copied
+                              and "timecode" not in s.metadata]  # a timecode track comes back from the video's tag
         # every stream is demuxed (FFmpeg reads their packets anyway): where the other streams' data end tells
         # a film whose sound outlasts its picture from a truncated one
         self._demux_streams = list(self.container.streams)
@@ -725,6 +731,13 @@ class _PacketTimes:
     def warnings(self) -> list[str]:
         return [f"{kind} stream #{index}: {len(seconds)} packet(s) with a damaged timestamp dropped at "
                 f"{_spans(seconds, 0.5)} s (input time)" for index, (kind, seconds) in sorted(self._dropped.items())]
+
+
+def _stream_name(stream: av.stream.Stream, cover_art: int) -> str:
+    """'video stream #2 (h264)', 'data stream #3', 'cover art #1 (mjpeg)'."""
+    kind = "cover art" if stream.type == "video" and stream.disposition & cover_art else f"{stream.type} stream"
+    codec = stream.codec_context.name if stream.codec_context else None
+    return f"{kind} #{stream.index}" + (f" ({codec})" if codec else "")
 
 
 def _dts(packet: av.Packet) -> int | None:
