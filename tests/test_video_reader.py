@@ -290,9 +290,10 @@ def test_seeded_corruptions_give_a_valid_timeline_or_one_line(tmp_path: Path, cl
 
 
 def matroska_clip(path: Path, first_ms: int, frames: int = 25, sound_s: float | None = None,
-                  sound_codec: str = "pcm_s16le") -> Path:
+                  sound_codec: str = "pcm_s16le", times_ms: list[int] | None = None) -> Path:
     """A clip (1 ms ticks; Matroska unless ``path`` says otherwise) whose frames, 40 ms apart, start at
-    ``first_ms``; ``sound_s`` seconds of silence from 0."""
+    ``first_ms`` (or are at ``times_ms``); ``sound_s`` seconds of silence from 0."""
+    times_ms = times_ms or [first_ms + 40 * i for i in range(frames)]
     container = av.open(str(path), "w")
     video = container.add_stream("libx264", rate=FPS, options={"preset": "veryfast"})
     video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
@@ -301,9 +302,9 @@ def matroska_clip(path: Path, first_ms: int, frames: int = 25, sound_s: float | 
     if sound_s is not None:
         sound = container.add_stream(sound_codec, rate=48000)
         sound.layout = "stereo"
-    for i in range(frames):
+    for i, t in enumerate(times_ms):
         frame = av.VideoFrame.from_ndarray(np.repeat(gray_frame(i, 48, 64)[..., None], 3, axis=2), format="rgb24")
-        frame.pts, frame.time_base = first_ms + 40 * i, Fraction(1, 1000)
+        frame.pts, frame.time_base = t, Fraction(1, 1000)
         for packet in video.encode(frame):
             container.mux(packet)
     for packet in video.encode(None):
@@ -382,3 +383,13 @@ def test_streams_that_are_not_copied_are_named(tmp_path: Path) -> None:
     times, _, warnings = read_times(tmp_path / "two_angles.mkv")
     assert len(times) == 5
     assert any(w.startswith("video stream #1 (h264) not copied") for w in warnings), warnings
+
+
+def test_a_gap_in_the_frames_is_kept_and_named(tmp_path: Path) -> None:
+    """Matroska resyncs past damaged data without an error: 40 of 150 frames went without a word."""
+    times = [40 * i for i in range(10)] + [2000 + 40 * i for i in range(10)]
+    got, _, warnings = read_times(matroska_clip(tmp_path / "gap.mkv", 0, times_ms=times))
+    assert got == pytest.approx([t / 1000 for t in times])  # the gap is kept, not filled
+    assert [w for w in warnings if "no frames for a while after 0.36 s" in w], warnings
+    _, _, vfr_warnings = read_times(make_clip(tmp_path / "vfr.mkv", frames=30, vfr=True))
+    assert not [w for w in vfr_warnings if "no frames" in w]  # irregular durations are no gap

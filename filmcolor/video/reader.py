@@ -475,6 +475,9 @@ class _Timeline:
     """
 
     MAX_DROPPED = 10  # late frames in a row: more say that the frames before them jumped ahead
+    # A jump between frames in order this long (and this many steps) is named: frames the demuxer skipped with
+    # damaged data (Matroska resyncs past it, no error), or a pause in a recording (motion-triggered CCTV)
+    GAP_S, GAP_STEPS = 1.0, 8
 
     def __init__(self, step: int, start_pts: int | None, end_s: float | None, time_base: Fraction):
         self._rate_step = step  # from the stream's frame rate, until the frames themselves say
@@ -495,6 +498,7 @@ class _Timeline:
         self.skipped: list[int] = []  # corrupt frames before the first good one: nothing to repeat yet
         self.dropped: list[int] = []  # own pts of frames returned after their time had passed
         self.dropped_in_a_row = 0  # since the last frame placed
+        self.gaps: list[int] = []  # pts of the frames after which the input has no frames for a while
 
     @property
     def step(self) -> int:
@@ -558,6 +562,8 @@ class _Timeline:
                 return pts
             new = next_pts - self.step  # the first frame is the one out of place
         elif pts > last and (next_pts is None or next_pts > pts or next_pts <= last):
+            if pts - last > max(self.GAP_STEPS * self.step, self.GAP_S / self.time_base):
+                self.gaps.append(last)
             self._steps.append(pts - last)
             return pts  # in order (a variable frame rate may space frames closer than half a step)
         else:
@@ -627,7 +633,9 @@ class _Timeline:
                  (self.guessed, "{n} frame(s) without a timestamp placed one frame apart at {} s"),
                  (self.skipped, "{n} corrupt frame(s) before the first good one skipped at {} s"),
                  (self.dropped, "{n} frame(s) the decoder returned after later ones dropped at {} s (input time): "
-                  "their time had passed"))
+                  "their time had passed"),
+                 (self.gaps, "the input has no frames for a while after {} s (input time): damaged data skipped "
+                  "by the demuxer, or a pause in the recording; the gap is kept"))
         out = []
         for pts_list, what in kinds:
             if pts_list:
