@@ -351,7 +351,7 @@ class VideoReader:
         if self.stream.duration:
             declared, data_end, slack = self._stream_start_s + float(self.stream.duration * tb), video_end, 1.0
         elif self.container.duration:  # the earlier of its two readings (from 0 / from the start) is taken
-            declared, data_end, slack = self.container.duration / av.time_base, max(video_end, self._others_end_s), 0.5
+            declared, data_end, slack = self.container.duration / av.time_base, max(video_end, self._others_end_s), 0.2
         if declared_frames and frames < declared_frames - 2 and frames < 0.98 * declared_frames:
             found = f"frame {frames} of {declared_frames}"
         elif declared and data_end < declared - max(2.0, 0.1 * declared):
