@@ -122,6 +122,20 @@ def test_cmyk_jpeg_is_read_as_rgb(tmp_path, rgb):
     assert np.abs(out.astype(int) - reference).mean() < 3
 
 
+@pytest.mark.parametrize("orientation,turn", [(1, None), (3, cv2.ROTATE_180), (6, cv2.ROTATE_90_CLOCKWISE),
+                                              (8, cv2.ROTATE_90_COUNTERCLOCKWISE)])
+def test_a_jpeg_is_turned_as_its_exif_says(tmp_path, rgb, orientation, turn):
+    """A phone's photo of a print is stored sideways with an EXIF orientation; viewers turn it, so must we."""
+    path = tmp_path / "turned.jpg"
+    image = Image.fromarray(rgb)
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    image.save(path, quality=95, exif=exif)
+    out = read_image(path)
+    expected = rgb if turn is None else cv2.rotate(rgb, turn)
+    assert out.shape == expected.shape and np.abs(out.astype(int) - expected).mean() < 3
+
+
 def test_palette_and_one_bit_png(tmp_path, rgb):
     Image.fromarray(rgb).convert("P").save(tmp_path / "p.png")
     Image.fromarray(rgb[..., 0] > 128).save(tmp_path / "bit.png")
