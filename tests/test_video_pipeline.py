@@ -321,3 +321,9 @@ def test_an_output_the_encoder_cannot_make_is_refused_before_any_frame(tmp_path:
     with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
         colorize_video(src, tmp_path / out, colorizer, VideoOptions(**FAST, **options))
     assert not (tmp_path / out).exists() and not list(tmp_path.glob(".*partial*"))
+
+
+def test_warnings_name_the_format_not_the_decoder(tmp_path: Path, colorizer: Colorizer) -> None:
+    src = make_clip(tmp_path / "in.mkv", audio="libmp3lame", frames=6)
+    report = colorize_video(src, tmp_path / "out.webm", colorizer, VideoOptions(**FAST, codec="libvpx-vp9"))
+    assert any(w.startswith("audio stream #1 (mp3) re-encoded") for w in report.warnings), report.warnings

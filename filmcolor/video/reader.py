@@ -741,10 +741,17 @@ class _PacketTimes:
                 f"{_spans(seconds, 0.5)} s (input time)" for index, (kind, seconds) in sorted(self._dropped.items())]
 
 
+def codec_name(stream: av.stream.Stream) -> str:
+    """The format's name ('mp3'), not its decoder's ('mp3float')."""
+    if stream.codec_context is None:
+        return "unknown"
+    return getattr(stream.codec_context.codec, "canonical_name", None) or stream.codec_context.name
+
+
 def _stream_name(stream: av.stream.Stream, cover_art: int) -> str:
     """'video stream #2 (h264)', 'data stream #3', 'cover art #1 (mjpeg)'."""
     kind = "cover art" if stream.type == "video" and stream.disposition & cover_art else f"{stream.type} stream"
-    codec = stream.codec_context.name if stream.codec_context else None
+    codec = codec_name(stream) if stream.codec_context else None
     return f"{kind} #{stream.index}" + (f" ({codec})" if codec else "")
 
 

@@ -22,7 +22,7 @@ from filmcolor.video.avcol import (
     AVCOL_SPC_SMPTE170M,
     AVCOL_TRC_BT709,
 )
-from filmcolor.video.reader import VideoInfo
+from filmcolor.video.reader import VideoInfo, codec_name
 
 _SPC_TO_SWS = {AVCOL_SPC_BT709: "itu709", AVCOL_SPC_BT470BG: "itu601", AVCOL_SPC_SMPTE170M: "smpte170m"}
 X264_LIKE = ("libx264", "libx265")
@@ -195,8 +195,8 @@ class VideoWriter:
         mapping: dict[int, av.stream.Stream] = {}
         self._reencode: set[int] = set()
         for src in streams:
-            name = src.codec_context.name if src.codec_context else "unknown"
-            fits = not supported or name in supported
+            name = codec_name(src)
+            fits = not supported or name in supported or (src.codec_context and src.codec_context.name in supported)
             if src.type == "audio" and audio == "none":
                 continue
             if src.type == "audio" and (audio == "reencode" or not fits):
