@@ -327,3 +327,12 @@ def test_warnings_name_the_format_not_the_decoder(tmp_path: Path, colorizer: Col
     src = make_clip(tmp_path / "in.mkv", audio="libmp3lame", frames=6)
     report = colorize_video(src, tmp_path / "out.webm", colorizer, VideoOptions(**FAST, codec="libvpx-vp9"))
     assert any(w.startswith("audio stream #1 (mp3) re-encoded") for w in report.warnings), report.warnings
+
+
+def test_an_encoder_that_refuses_the_settings_is_one_line_before_any_frame(tmp_path: Path,
+                                                                           colorizer: Colorizer) -> None:
+    """MJPEG takes full-range YUV only: it failed at the first frame with 'cannot write output'."""
+    src = make_clip(tmp_path / "in.mp4", frames=4)
+    with pytest.raises(ConfigError, match=r"--codec mjpeg cannot encode this video as yuv420p"):
+        colorize_video(src, tmp_path / "out.avi", colorizer, VideoOptions(**FAST, codec="mjpeg"))
+    assert not (tmp_path / "out.avi").exists() and not list(tmp_path.glob(".*partial*"))

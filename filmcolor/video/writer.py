@@ -183,6 +183,11 @@ class VideoWriter:
                                 if k.lower() not in ("encoder", "duration", "handler_name")})
         if info.rotation:
             stream.set_display_rotation(info.rotation)
+        try:  # now, so that an encoder that refuses these settings says so before any frame is decoded
+            stream.codec_context.open()
+        except av.FFmpegError as err:
+            raise ConfigError(f"--codec {codec.name} cannot encode this video as {self.pix_fmt} "
+                              f"({_reason(err)})") from err
         self.stream = stream
 
     def _holds(self) -> set[str]:
