@@ -183,11 +183,11 @@ def read_image(path: Path, warnings: list[str] | None = None) -> np.ndarray:
     size = declared_size(data.data)
     if size is not None and size[0] * size[1] > MAX_PIXELS:
         raise InputError(f"{path}: image too large ({size[0]}x{size[1]}, limit {MAX_PIXELS} pixels)")
-    if data[:3].tobytes() == b"\xff\xd8\xff" and _jpeg_truncated(data.tobytes()):
+    jpeg = data[:3].tobytes() == b"\xff\xd8\xff"
+    if jpeg and _jpeg_truncated(data.tobytes()):
         raise InputError(f"{path}: truncated JPEG (no end-of-image marker)")
     # A JPEG is turned as its EXIF orientation says (a phone's photo of a print is stored sideways), as every
     # viewer shows it; OpenCV does that for any flags but IMREAD_UNCHANGED, which the alpha of a PNG needs
-    jpeg = data[:3].tobytes() == b"\xff\xd8\xff"
     flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH if jpeg else cv2.IMREAD_UNCHANGED
     try:
         image = cv2.imdecode(data, flags)
