@@ -67,11 +67,12 @@ def make_clip(path: Path, width: int = 854, height: int = 480, frames: int = 388
     return path
 
 
-def bench_clip(height: int, loops: int, cache_dir: Path) -> Path:
-    """The gray benchmark clip for this height (16:9, even sides), made once and kept in ``cache_dir``."""
+def bench_clip(height: int, loops: int, cache_dir: Path, source: Path | None = SOURCE_CLIP) -> Path:
+    """The gray benchmark clip for this height (16:9, even sides) made from ``source`` (a synthetic one when
+    that is missing), made once and kept in ``cache_dir``."""
     width = round(height * 16 / 9 / 2) * 2
     cache_dir.mkdir(parents=True, exist_ok=True)
-    source = SOURCE_CLIP if SOURCE_CLIP.exists() else None
+    source = source if source and source.exists() else None
     name = f"{source.stem if source else 'synthetic'}-gray-{width}x{height}-x{loops}.mp4"
     path = cache_dir / name
     if path.exists():
@@ -198,6 +199,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("clips", nargs="*", type=Path, help="clips to time (default: made for each of --sizes)")
     parser.add_argument("--sizes", default="480,1080", help="heights of the made clips, e.g. 480,1080,2160")
+    parser.add_argument("--source", type=Path, default=SOURCE_CLIP,
+                        help="colour clip the made clips are grayed from (default: the shared scene_cuts.mp4)")
     parser.add_argument("--loops", type=int, default=2, help="times the source plays in a made clip")
     parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR, help="where made clips are kept")
     parser.add_argument("--repeat", type=int, default=1, help="runs per row; the best is kept")
@@ -214,7 +217,8 @@ def main(argv: list[str]) -> None:
         result.write_text(json.dumps(measure_floor(clip, out, preset, crf)))
         return
     args = parse_args(argv)
-    clips = args.clips or [bench_clip(int(h), args.loops, args.cache_dir) for h in args.sizes.split(",")]
+    clips = args.clips or [bench_clip(int(h), args.loops, args.cache_dir, args.source)
+                           for h in args.sizes.split(",")]
     variants = [("default", [])] + [(text, shlex.split(text)) for text in args.video_args]
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench-video-") as tmp_name:

@@ -2,6 +2,7 @@
 
     python scripts/device_train.py --minutes 8 --out "$OUT" [--pack .pack] [--store /tmp/filmcolor_pack]
                                    [--stage-only] [--gan] -- TRAIN_OPTION ...
+    python scripts/device_train.py --epochs 6 --val-every 3 --out "$OUT" ... -- TRAIN_OPTION ...
 
 A device machine is lent for minutes and takes 64 MiB a call, so the training photos travel packed
 (scripts/pack_photos.py) as PACK/train_* shards and PACK/val* ones. They are copied into STORE, outside the
@@ -16,6 +17,9 @@ several times slower than the rest (161 against 700 img/s on an H200); then as m
 (--pretrain-epochs) as fit in the minutes left, validated every few (--val-every) so that validation
 takes at most VALIDATION_SHARE of the time, and the learning-rate schedule ends where the time does.
 With --gan the epochs are the conditional GAN's (--epochs) instead, with no pixel-loss phase.
+--epochs N skips the calibration and runs N epochs, validated every --val-every: for a machine whose speed
+is known from an earlier call. The calibration can under-count it: on 2026-12-04 (runs/gpu3) its short
+second epoch ran at 188 img/s, so it planned one epoch for 7 minutes, and the run ended after 251 s.
 TRAIN_OPTION must not set --data, --val-data, --out, --pretrain-epochs, --epochs, --max-steps or
 --val-every. The run's final and best weights, metrics and config are copied to --out, with a log of
 both runs.
@@ -119,9 +123,35 @@ def option(options: list[str], name: str, default: object) -> object:
     return value
 
 
+def calibrate(options: list[str], log, common: dict, phase: str, idle: str, seconds: float) -> tuple[int, int]:
+    """Time two short epochs of ``options`` on this machine; the epochs that fit in ``seconds`` (less
+    RESERVED_S) and how often to validate them."""
+    start = time.monotonic()
+    calibration = Path("/tmp/filmcolor_calibration")
+    shutil.rmtree(calibration, ignore_errors=True)
+    batch = int(option(options, "--batch-size", TrainConfig.batch_size))
+    half = CALIBRATION_STEPS // 2
+    seen, end = train(options, log, **common, out=calibration, **{phase: 2, idle: 0}, train_size=half * batch,
+                      val_every=2)
+    cold = images_per_second([s for s in seen if s[1] <= half], batch)
+    rate = images_per_second([s for s in seen if s[1] > half], batch)
+    validation = end - seen[-1][0]  # one validation, the saves and the exit (a bound)
+    size = min(int(option(options, "--train-size", TrainConfig.train_size)), len(list_images(common["data"])))
+    first_s, epoch_s = size // batch * batch / cold, size // batch * batch / rate
+    left = seconds - (time.monotonic() - start) - RESERVED_S
+    checks = max(1, math.floor(VALIDATION_SHARE * left / validation))
+    epochs = 1 + max(0, math.floor((left - checks * validation - first_s) / epoch_s))
+    every = max(1, math.ceil(epochs / checks))
+    print(f"{cold:.0f} img/s in the first epoch, {rate:.0f} after: {first_s:.0f} s, then {epoch_s:.0f} s an "
+          f"epoch; {validation:.0f} s a validation; {left:.0f} s left: {epochs} epoch(s), validated every {every}")
+    return epochs, every
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, help="wall-clock minutes for this whole script")
+    parser.add_argument("--epochs", type=int, help="run this many epochs, without calibrating (not with --minutes)")
+    parser.add_argument("--val-every", type=int, default=1, help="with --epochs: validate every this many")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--pack", type=Path, default=Path(".pack"))
     parser.add_argument("--store", type=Path, default=Path("/tmp/filmcolor_pack"))
@@ -137,33 +167,23 @@ def main() -> None:
     print(f"{args.store}: {len(shards)} training shard(s): {', '.join(s.name for s in shards)}")
     if args.stage_only:
         return
-    if args.minutes is None or args.out is None:
-        parser.error("--minutes and --out are needed unless --stage-only")
+    if (args.minutes is None) == (args.epochs is None) or args.out is None:
+        parser.error("--out and one of --minutes and --epochs are needed unless --stage-only")
+    if args.epochs is not None and (args.epochs < 1 or args.val_every < 1):
+        parser.error("--epochs and --val-every must be at least 1")
     vals = sorted(p for p in args.store.glob("val*") if p.is_dir())
     if not shards or not vals:
         raise SystemExit(f"{args.store}: needs train_* and val* shards (scripts/pack_photos.py)")
     args.out.mkdir(parents=True, exist_ok=True)
     with open(args.out / "device_train.log", "w") as log:
-        calibration = Path("/tmp/filmcolor_calibration")
-        shutil.rmtree(calibration, ignore_errors=True)
         common = dict(data=shards, val_data=vals)
-        batch = int(option(args.train_options, "--batch-size", TrainConfig.batch_size))
         phase = "epochs" if args.gan else "pretrain_epochs"  # the phase whose epochs fill the time
         idle = "pretrain_epochs" if args.gan else "epochs"
-        half = CALIBRATION_STEPS // 2
-        seen, end = train(args.train_options, log, **common, out=calibration, **{phase: 2, idle: 0},
-                          train_size=half * batch, val_every=2)
-        cold = images_per_second([s for s in seen if s[1] <= half], batch)
-        rate = images_per_second([s for s in seen if s[1] > half], batch)
-        validation = end - seen[-1][0]  # one validation, the saves and the exit (a bound)
-        size = min(int(option(args.train_options, "--train-size", TrainConfig.train_size)), len(list_images(shards)))
-        first_s, epoch_s = size // batch * batch / cold, size // batch * batch / rate
-        left = args.minutes * 60.0 - (time.monotonic() - start) - RESERVED_S
-        checks = max(1, math.floor(VALIDATION_SHARE * left / validation))
-        epochs = 1 + max(0, math.floor((left - checks * validation - first_s) / epoch_s))
-        every = max(1, math.ceil(epochs / checks))
-        print(f"{cold:.0f} img/s in the first epoch, {rate:.0f} after: {first_s:.0f} s, then {epoch_s:.0f} s an "
-              f"epoch; {validation:.0f} s a validation; {left:.0f} s left: {epochs} epoch(s), validated every {every}")
+        if args.epochs is not None:
+            epochs, every = args.epochs, args.val_every
+        else:
+            epochs, every = calibrate(args.train_options, log, common, phase, idle, args.minutes * 60.0 - (
+                time.monotonic() - start))
         run = Path("/tmp/filmcolor_run")
         shutil.rmtree(run, ignore_errors=True)
         took = train(args.train_options, log, **common, out=run, **{phase: epochs, idle: 0}, val_every=every)[1]
