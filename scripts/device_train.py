@@ -20,6 +20,10 @@ With --gan the epochs are the conditional GAN's (--epochs) instead, with no pixe
 --epochs N skips the calibration and runs N epochs, validated every --val-every: for a machine whose speed
 is known from an earlier call. The calibration can under-count it: on 2026-12-04 (runs/gpu3) its short
 second epoch ran at 188 img/s, so it planned one epoch for 7 minutes, and the run ended after 251 s.
+Both GPU runs so far sped up within their first epoch only (150-160 img/s over it, 700-870 after), and
+a validation of 294 photos took 44 s. Not measured yet, a guess to test first on the next machine:
+kernels chosen per new tensor shape (the reference samples' encoder pass has a random batch size, every
+validation photo its own shape), which no CPU run shows.
 TRAIN_OPTION must not set --data, --val-data, --out, --pretrain-epochs, --epochs, --max-steps or
 --val-every. The run's final and best weights, metrics and config are copied to --out, with a log of
 both runs.
