@@ -4,6 +4,7 @@
     python scripts/bench_video.py --sizes 480,1080,2160 --repeat 3
     python scripts/bench_video.py --video-args "--network-every 1"     # adds an every-frame row per clip
     python scripts/bench_video.py my_clip.mp4 other.mkv --loops 1
+    python scripts/bench_video.py --against ../base --repeat 3  # this tree and another checkout, alternating
 
 Each row spawns the installed CLI, `filmcolor video IN -o OUT --report R.json` with default settings (plus any
 --video-args), and times it from spawn to exit: "fps" is frames / wall seconds, process start included. Beside
@@ -14,6 +15,10 @@ outside the pipeline's clock (interpreter, imports, model load, ONNX session and
 files, exit); the report's busy milliseconds per frame of each stage's thread; and the peak RSS of that child
 process alone (os.wait4). One short untimed warm-up run per row first builds the ONNX graph cache for its shape,
 so the timings measure a normal start. --repeat N keeps each row's best run.
+
+--against DIR times another checkout of filmcolor (a `git worktree add DIR REV`) beside this one: each row is
+run from both trees (`python -m filmcolor` with PYTHONPATH set to the tree), alternating run by run so that
+the machine's moods fall on both alike, and the table gets a row per tree and the ratio of their fps.
 
 Clips: without paths, gray copies of ../shared/data/videos/scene_cuts.mp4 rescaled to each --sizes height
 (16:9) and played --loops times (2: 388 frames, 16 s), made once by scripts/make_gray_clip.py into
@@ -122,11 +127,11 @@ def measure_floor(clip: Path, out: Path, preset: str, crf: int | None) -> dict:
 # ---- the parent: spawn each run, time it, read its report --------------------------------------------------
 
 
-def spawn(cmd: list[str], log: Path) -> tuple[float, float, int]:
+def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> tuple[float, float, int]:
     """Run ``cmd``; (wall seconds from spawn to exit, peak RSS MB of that child alone, exit status)."""
     with open(log, "wb") as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -137,17 +142,27 @@ def failed(what: str, log: Path) -> SystemExit:
     return SystemExit(f"{what} failed:\n{log.read_text(errors='replace')[-3000:]}")
 
 
-def filmcolor_cmd() -> list[str]:
+def filmcolor_cmd(tree: Path | None = None) -> list[str]:
+    """The installed CLI, or with ``tree`` the interpreter running that checkout's package (see tree_env)."""
     entry = Path(sys.executable).with_name("filmcolor")
-    return [str(entry)] if entry.exists() else [sys.executable, "-m", "filmcolor"]
+    return [str(entry)] if entry.exists() and tree is None else [sys.executable, "-m", "filmcolor"]
 
 
-def run_filmcolor(clip: Path, extra: list[str], tmp: Path, duration: float | None = None) -> dict:
+def tree_env(tree: Path | None) -> dict[str, str] | None:
+    """The environment that makes ``python -m filmcolor`` import the checkout ``tree`` (None: inherited)."""
+    if tree is None:
+        return None
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree), *filter(None, [os.environ.get("PYTHONPATH")])])}
+
+
+def run_filmcolor(clip: Path, extra: list[str], tmp: Path, duration: float | None = None,
+                  tree: Path | None = None) -> dict:
     out, report, log = tmp / "out.mp4", tmp / "report.json", tmp / "filmcolor.log"
-    cmd = [*filmcolor_cmd(), "video", str(clip), "-o", str(out), "--report", str(report), "--overwrite", *extra]
+    cmd = [*filmcolor_cmd(tree), "video", str(clip), "-o", str(out), "--report", str(report), "--overwrite",
+           *extra]
     if duration is not None:
         cmd += ["--duration", str(duration)]
-    wall, rss, status = spawn(cmd, log)
+    wall, rss, status = spawn(cmd, log, tree_env(tree))
     if status != 0:
         raise failed(shlex.join(cmd), log)
     rep = json.loads(report.read_text())
@@ -204,6 +219,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--loops", type=int, default=2, help="times the source plays in a made clip")
     parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR, help="where made clips are kept")
     parser.add_argument("--repeat", type=int, default=1, help="runs per row; the best is kept")
+    parser.add_argument("--against", type=Path, metavar="DIR",
+                        help="another filmcolor checkout to time beside this one, run by run (a row each)")
     parser.add_argument("--video-args", action="append", default=[], metavar="ARGS",
                         help='extra `filmcolor video` arguments for one more row per clip, e.g. "--network-every 1"'
                         " (repeatable; the default-settings row is always run)")
@@ -220,6 +237,9 @@ def main(argv: list[str]) -> None:
     clips = args.clips or [bench_clip(int(h), args.loops, args.cache_dir, args.source)
                            for h in args.sizes.split(",")]
     variants = [("default", [])] + [(text, shlex.split(text)) for text in args.video_args]
+    trees: list[Path | None] = [None] if args.against is None else [ROOT, args.against.resolve()]
+    if args.against is not None and not (args.against / "filmcolor" / "__init__.py").is_file():
+        raise SystemExit(f"--against {args.against}: not a filmcolor checkout (no filmcolor/__init__.py)")
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench-video-") as tmp_name:
         tmp = Path(tmp_name)
@@ -227,19 +247,31 @@ def main(argv: list[str]) -> None:
             floors: dict[tuple[str, int | None], dict] = {}
             for label, extra in variants:
                 print(f"{clip.name} {label}: warm-up", flush=True)
-                run_filmcolor(clip, extra, tmp, duration=1)  # builds (or loads) the ONNX graph for this shape
+                for tree in trees:  # builds (or loads) the ONNX graph for this shape
+                    run_filmcolor(clip, extra, tmp, duration=1, tree=tree)
                 settings = encoder_args(extra)
                 if settings not in floors:
                     floors[settings] = best([run_floor(clip, *settings, tmp) for _ in range(args.repeat)])
                     f = floors[settings]
                     print(f"  floor {f['size']} {f['preset']} crf {f['crf']}: {f['fps']:.1f} fps", flush=True)
-                run = best([run_filmcolor(clip, extra, tmp) for _ in range(args.repeat)])
-                rows.append({**run, "clip": clip.name, "run": label, "floor": floors[settings]})
-                print(f"  filmcolor {label}: {run['fps']:.1f} fps whole process, "
-                      f"{run['pipeline_fps']:.1f} in the pipeline", flush=True)
+                runs: dict[Path | None, list[dict]] = {tree: [] for tree in trees}
+                for _ in range(args.repeat):  # the trees alternate, run by run
+                    for tree in trees:
+                        runs[tree].append(run_filmcolor(clip, extra, tmp, tree=tree))
+                for tree in trees:
+                    run = best(runs[tree])
+                    name = label if args.against is None else f"{label} @ {tree.name}"
+                    rows.append({**run, "clip": clip.name, "run": name, "floor": floors[settings]})
+                    print(f"  filmcolor {name}: {run['fps']:.1f} fps whole process, "
+                          f"{run['pipeline_fps']:.1f} in the pipeline", flush=True)
+                if args.against is not None:
+                    this, other = best(runs[trees[0]]), best(runs[trees[1]])
+                    print(f"  {trees[0].name} / {trees[1].name}: whole process x{this['fps'] / other['fps']:.3f}, "
+                          f"pipeline x{this['pipeline_fps'] / other['pipeline_fps']:.3f}", flush=True)
     print()
     print(table(rows))
-    print(f"\nmachine: nproc {len(os.sched_getaffinity(0))}; {shlex.join(filmcolor_cmd())} video, model "
+    command = shlex.join(filmcolor_cmd(trees[0])) + ("" if args.against is None else " (PYTHONPATH: each tree)")
+    print(f"\nmachine: nproc {len(os.sched_getaffinity(0))}; {command} video, model "
           f"{Path(rows[0]['model']).name}, runtime {rows[0]['runtime']}, best of {args.repeat} run(s) per row.")
     print("fps = frames / wall seconds from spawn to exit; the floor (bare decode+encode, same encoder settings) "
           "is timed around its loop, without process start. Stage columns are busy ms per frame in each stage's "
