@@ -152,7 +152,8 @@ def tree_env(tree: Path | None) -> dict[str, str] | None:
     """The environment that makes ``python -m filmcolor`` import the checkout ``tree`` (None: inherited)."""
     if tree is None:
         return None
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    inherited = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{inherited}" if inherited else str(tree)}
 
 
 def run_filmcolor(clip: Path, extra: list[str], tmp: Path, duration: float | None = None,
@@ -234,12 +235,12 @@ def main(argv: list[str]) -> None:
         result.write_text(json.dumps(measure_floor(clip, out, preset, crf)))
         return
     args = parse_args(argv)
+    if args.against is not None and not (args.against / "filmcolor" / "__init__.py").is_file():
+        raise SystemExit(f"--against {args.against}: not a filmcolor checkout (no filmcolor/__init__.py)")
+    trees: list[Path | None] = [None] if args.against is None else [ROOT, args.against.resolve()]
     clips = args.clips or [bench_clip(int(h), args.loops, args.cache_dir, args.source)
                            for h in args.sizes.split(",")]
     variants = [("default", [])] + [(text, shlex.split(text)) for text in args.video_args]
-    trees: list[Path | None] = [None] if args.against is None else [ROOT, args.against.resolve()]
-    if args.against is not None and not (args.against / "filmcolor" / "__init__.py").is_file():
-        raise SystemExit(f"--against {args.against}: not a filmcolor checkout (no filmcolor/__init__.py)")
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench-video-") as tmp_name:
         tmp = Path(tmp_name)
@@ -258,14 +259,14 @@ def main(argv: list[str]) -> None:
                 for _ in range(args.repeat):  # the trees alternate, run by run
                     for tree in trees:
                         runs[tree].append(run_filmcolor(clip, extra, tmp, tree=tree))
-                for tree in trees:
-                    run = best(runs[tree])
+                kept = [best(runs[tree]) for tree in trees]
+                for tree, run in zip(trees, kept, strict=True):
                     name = label if args.against is None else f"{label} @ {tree.name}"
                     rows.append({**run, "clip": clip.name, "run": name, "floor": floors[settings]})
                     print(f"  filmcolor {name}: {run['fps']:.1f} fps whole process, "
                           f"{run['pipeline_fps']:.1f} in the pipeline", flush=True)
                 if args.against is not None:
-                    this, other = best(runs[trees[0]]), best(runs[trees[1]])
+                    this, other = kept
                     print(f"  {trees[0].name} / {trees[1].name}: whole process x{this['fps'] / other['fps']:.3f}, "
                           f"pipeline x{this['pipeline_fps'] / other['pipeline_fps']:.3f}", flush=True)
     print()

@@ -23,7 +23,8 @@ second epoch ran at 188 img/s, so it planned one epoch for 7 minutes, and the ru
 Both GPU runs so far sped up within their first epoch only (150-160 img/s over it, 700-870 after), and
 a validation of 294 photos took 44 s. Not measured yet, a guess to test first on the next machine:
 kernels chosen per new tensor shape (the reference samples' encoder pass has a random batch size, every
-validation photo its own shape), which no CPU run shows.
+validation photo its own shape). On a 2-core CPU a batch size the encoder has not seen costs ~100 ms more
+on its first pass; 294 shapes in 44 s would be ~0.15 s a shape there.
 TRAIN_OPTION must not set --data, --val-data, --out, --pretrain-epochs, --epochs, --max-steps or
 --val-every. The run's final and best weights, metrics and config are copied to --out, with a log of
 both runs.
