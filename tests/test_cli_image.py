@@ -132,11 +132,11 @@ def test_missing_input_and_empty_folder(tmp_path, test_weights):
     assert not (tmp_path / "x.png").exists()
 
 
-def test_usage_errors_exit_2(tmp_path):
+def test_usage_errors_exit_2_bad_values_1(tmp_path):
     src = make_photo(tmp_path / "a.png")
     assert run(str(src))[0] == 2  # no -o
     assert run("-o", str(tmp_path / "b.png"))[0] == 2  # no input
-    assert run(str(src), "-o", str(tmp_path / "b.png"), "--runtime", "warp")[0] == 2
+    assert run(str(src), "-o", str(tmp_path / "b.png"), "--runtime", "warp")[0] == 1  # a bad value: bad input
     assert not (tmp_path / "b.png").exists()
 
 
@@ -169,11 +169,13 @@ def test_output_equal_to_input_is_refused(tmp_path, test_weights):
 def test_output_folder_that_cannot_be_made_is_one_line(tmp_path, test_weights):
     src = make_photo(tmp_path / "a.png")
     (tmp_path / "notes.txt").write_text("mine")
-    for target, said in ((tmp_path / "notes.txt", "output folder is a file"),
+    (tmp_path / "notes").write_text("mine too")
+    for target, said in ((tmp_path / "notes", "output folder is a file"),
+                         (tmp_path / "notes.txt", "cannot write .txt files"),
                          (tmp_path / "notes.txt" / "sub", "cannot create the output folder")):
         code, _, stderr = run(str(src), "-o", str(target), "--model", str(test_weights), *FAST, "--overwrite")
         assert code == 1 and said in stderr and len(stderr.strip().splitlines()) == 1, stderr
-    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert (tmp_path / "notes.txt").read_text() == "mine" and (tmp_path / "notes").read_text() == "mine too"
 
 
 def test_bad_model_file(tmp_path):

@@ -228,9 +228,9 @@ def test_wrong_sha256_is_one_line_and_unpacks_nothing(server, tmp_path: Path) ->
     assert_no_partials(out)
 
 
-def test_malformed_sha256_is_a_usage_error(tmp_path: Path) -> None:
+def test_malformed_sha256_is_bad_input(tmp_path: Path) -> None:
     code, _, stderr = run(str(tmp_path / "data"), "--sha256", "abc")
-    assert code == 2 and "64 hexadecimal digits" in stderr
+    assert code == 1 and "64 hexadecimal digits" in stderr
     assert not (tmp_path / "data").exists()
 
 

@@ -184,10 +184,11 @@ def test_bad_keyframes_one_line_exit_1_no_output(tmp_path, weights, make, messag
     assert not list(tmp_path.glob(".out*"))
 
 
-def test_keyframe_syntax_is_a_usage_error(tmp_path, weights):
+@pytest.mark.parametrize("value", ["x.png", "-1=x.png", "0:x.png", "a=x.png", "1.5=x.png", "0="])
+def test_keyframe_syntax_is_bad_input(tmp_path, weights, value):
     two_shot_clip(tmp_path / "in.mp4")
-    result = run("video", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "out.mp4"), "--keyframe", "x.png")
-    assert result.exit_code == 2 and "is not N=PATH" in result.output
+    result = run("video", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "out.mp4"), "--keyframe", value)
+    assert result.exit_code == 1 and "is not N=PATH" in result.output and result.stderr.count("\n") == 1
 
 
 @pytest.mark.parametrize("flag", ["--hints-image", "--reference", "--hints"])
@@ -204,7 +205,7 @@ def test_image_output_onto_a_guidance_file_is_refused(tmp_path, weights, flag):
     before = guide.read_bytes()
     result = run("image", str(tmp_path / "g.png"), "-o", str(guide), flag, str(guide), "--model", weights,
                  "--overwrite", "-q")
-    said = "output folder is a file" if flag == "--hints" else "same file as the input"  # .json: no image name
+    said = "cannot write .json files" if flag == "--hints" else "same file as the input"  # .json: no image name
     assert result.exit_code == 1 and said in result.stderr, result.stderr
     assert guide.read_bytes() == before
 

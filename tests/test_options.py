@@ -86,9 +86,9 @@ def test_values_reach_the_right_fields() -> None:
                                           (["--crf", "100"], "must be between 0 and 63"),
                                           (["--preset", "banana"], "'banana' is not auto, a number"),
                                           (["--on-error", "skip"], "'skip' is not one of")])
-def test_out_of_range_is_a_usage_error(args: list[str], message: str) -> None:
+def test_out_of_range_is_bad_input(args: list[str], message: str) -> None:
     result = CliRunner().invoke(main, ["video", "in.mp4", "-o", "out.mp4", *args], prog_name="filmcolor")
-    assert result.exit_code == 2 and args[0] in result.stderr and message in result.stderr
+    assert result.exit_code == 1 and args[0] in result.stderr and message in result.stderr
     assert result.stderr.count("\n") == 1 and "Usage:" not in result.stderr  # one line, not click's block
     assert result.stderr.rstrip().endswith("(see 'filmcolor video --help')")
 

@@ -123,9 +123,9 @@ def test_bad_input_is_one_line_exit_1_and_leaves_nothing(tmp_path: Path, clip: P
     assert (tmp_path / "exists.mp4").read_bytes() == b"keep me"
 
 
-def test_bad_time_is_a_usage_error(tmp_path: Path, clip: Path) -> None:
+def test_bad_time_is_bad_input(tmp_path: Path, clip: Path) -> None:
     code, err = run(clip, "-o", tmp_path / "o.mp4", "--start", "ten")
-    assert code == 2 and "--start" in err
+    assert code == 1 and "--start" in err
 
 
 def _output_timeline(path: Path) -> tuple[list[float], list[int]]:

@@ -1,7 +1,9 @@
 """The `filmcolor` command: a click group; each subcommand lives in its own module.
 
-Only this package talks to the terminal and chooses exit codes: 0 success, 1 failure, 2 usage error,
-130 interrupted (Ctrl-C, or SIGTERM, which takes the same path).
+Only this package talks to the terminal and chooses exit codes: 0 success; 1 failure, bad input included
+(a file, or an option's value: `--keyframe -1=k.png`, `--crf 100`); 2 a command line that cannot be read (an
+unknown option or command, a missing argument); 130 interrupted (Ctrl-C, or SIGTERM, which takes the same
+path).
 """
 
 from __future__ import annotations
@@ -33,9 +35,22 @@ EXIT_FAILURE, EXIT_INTERRUPTED = 1, 130
 DEBUG_ENV = "FILMCOLOR_DEBUG"  # set to 1 to see tracebacks of unexpected errors
 
 
+_CONTROL_ESCAPES = {code: repr(chr(code))[1:-1] for code in (*range(32), 127)}
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters (a newline in a file's name) written as escapes: one message, one line."""
+    return text.translate(_CONTROL_ESCAPES)
+
+
+def plain(text: object) -> str:
+    """A name or message shown as it is, on one line: no rich markup, control characters escaped."""
+    return escape(one_line(str(text)))
+
+
 def error_line(message: str) -> None:
     """Print one error line to stderr."""
-    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    console.print(f"[bold red]error:[/] {plain(message)}", soft_wrap=True)
 
 
 def guarded(func: F) -> F:
@@ -186,15 +201,19 @@ COMMAND_MODULES = {"batch": "batch", "data": "data", "demo": "demo", "eval": "ev
 
 @contextmanager
 def usage_as_one_line(command_path: str) -> Iterator[None]:
-    """A usage error (an unknown option, a value out of range) as one line with exit code 2, like every other
-    error, instead of click's usage block ("Usage: ... Try ... Error: ...", four lines)."""
+    """A usage error (an unknown option, a value out of range) as one line, like every other error, instead of
+    click's usage block ("Usage: ... Try ... Error: ...", four lines). An option's bad value is bad input,
+    exit code 1; a command line that cannot be read (unknown option, missing argument) keeps click's 2."""
     try:
         yield
     except click.UsageError as err:
         if isinstance(err, OneLineUsageError) or type(err).__name__ == "NoArgsIsHelpError":  # click >= 8.2: help
             raise
         path = err.ctx.command_path if err.ctx is not None else command_path
-        raise OneLineUsageError(f"{err.format_message()} (see '{path} --help')") from err
+        one_line = OneLineUsageError(f"{err.format_message()} (see '{path} --help')")
+        if isinstance(err, click.BadParameter) and not isinstance(err, click.MissingParameter):
+            one_line.exit_code = EXIT_FAILURE
+        raise one_line from err
 
 
 class OneLineUsageError(click.UsageError):
