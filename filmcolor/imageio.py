@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import mimetypes
+import os
 import re
+import sys
+import tempfile
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -25,8 +29,9 @@ def output_is_file(output: Path, inputs: Sequence[Path]) -> bool:
     """Whether an images' output path names one file (True) or a folder to write them into (False).
 
     A name with an extension we write is a file (so one input, and not a folder); a picture, video or sound
-    extension we cannot write is an OutputError, not a folder named ``still.gif``; an existing folder, or
-    any other name, is a folder.
+    extension we cannot write is an OutputError, not a folder named ``still.gif``, and so is any other
+    extension for one input file (``photo.jpg -o out.txt``); an existing folder, or a name for the outputs
+    of a folder or of several inputs (``-o results.v2``), is a folder.
     """
     output = Path(output)
     if output.is_dir():
@@ -38,7 +43,8 @@ def output_is_file(output: Path, inputs: Sequence[Path]) -> bool:
             raise OutputError(f"{output}: names one image file, but {given}; name a folder instead")
         return True
     kind = (mimetypes.guess_type(output.name, strict=False)[0] or "").split("/")[0]
-    if kind in ("image", "video", "audio"):
+    one_file = len(inputs) == 1 and not Path(inputs[0]).is_dir()
+    if kind in ("image", "video", "audio") or (ext and one_file):
         raise OutputError(f"{output}: cannot write {output.suffix} files; use {', '.join(IMAGE_EXTENSIONS)}, "
                           "or a folder name without an extension")
     return False
@@ -190,11 +196,14 @@ def read_image(path: Path, warnings: list[str] | None = None) -> np.ndarray:
     # viewer shows it; OpenCV does that for any flags but IMREAD_UNCHANGED, which the alpha of a PNG needs
     flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH if jpeg else cv2.IMREAD_UNCHANGED
     try:
-        image = cv2.imdecode(data, flags)
+        image, said = _decode(data, flags)
     except cv2.error as err:
         raise InputError(f"{path}: cannot decode image ({str(err).strip().splitlines()[-1]})") from err
     if image is None:
-        raise InputError(f"{path}: not an image OpenCV can decode (unknown format or corrupt)")
+        why = said[-1] if said else "unknown format or corrupt"
+        raise InputError(f"{path}: not an image OpenCV can decode ({why})")
+    if warnings is not None:
+        warnings.extend(f"{path}: {line}" for line in said)
     if warnings is not None and data[:6].tobytes() in (b"GIF87a", b"GIF89a"):
         frames = _gif_frames(path)
         if frames > 1:
@@ -218,6 +227,36 @@ def read_image(path: Path, warnings: list[str] | None = None) -> np.ndarray:
     if image.shape[2] == 4:
         return cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
     raise InputError(f"{path}: unsupported number of channels ({image.shape[2]})")
+
+
+# OpenCV's log line prefix ("[ WARN:0@1.1] global grfmt_png.cpp:855 "); libpng and libtiff print their own
+_OPENCV_LOG = re.compile(r"^\[\s*(?:WARN|ERROR|INFO)[^\]]*\]\s*(?:global\s+)?\S+:\d+\s+")
+_STDERR_LOCK = threading.Lock()  # one redirection of fd 2 at a time
+
+
+def _decode(data: np.ndarray, flags: int) -> tuple[np.ndarray | None, list[str]]:
+    """cv2.imdecode, with what OpenCV, libpng and libtiff print to stderr while decoding (a broken PNG's "libpng
+    error: Not enough image data", each on a line of its own) caught and returned instead: the caller makes
+    it part of its own one-line message. Anything else written to stderr meanwhile is passed on."""
+    with _STDERR_LOCK, tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr to redirect
+            return cv2.imdecode(data, flags), []
+        os.dup2(sink.fileno(), 2)
+        try:
+            image = cv2.imdecode(data, flags)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        sink.seek(0)
+        lines = [line.strip() for line in sink.read().decode(errors="replace").splitlines() if line.strip()]
+    native = [line for line in lines if _OPENCV_LOG.match(line) or line.startswith(("libpng", "TIFF"))]
+    others = [line for line in lines if line not in native]
+    if others:
+        sys.stderr.write("\n".join(others) + "\n")
+    return image, [_OPENCV_LOG.sub("", line) for line in native]
 
 
 def write_image(path: Path, image: np.ndarray) -> None:

@@ -195,8 +195,9 @@ def video_packet_times(path: Path) -> list[float]:
         return sorted(float(p.pts * p.time_base) for p in container.demux(stream) if p.size and p.pts is not None)
 
 
-def png_bomb(path: Path, width: int, height: int) -> Path:
-    """A valid gray PNG of zeros: about 1 KB per megapixel on disk, ``width * height`` bytes once decoded."""
+def png_bomb(path: Path, width: int, height: int, rows: int | None = None) -> Path:
+    """A valid gray PNG of zeros: about 1 KB per megapixel on disk, ``width * height`` bytes once decoded.
+    With ``rows`` < ``height``, a broken one: it declares ``height`` rows and holds only ``rows``."""
     import struct
     import zlib
 
@@ -205,7 +206,7 @@ def png_bomb(path: Path, width: int, height: int) -> Path:
 
     packer = zlib.compressobj(9)
     row = bytes(width + 1)  # filter byte 0, then the row
-    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    idat = b"".join(packer.compress(row) for _ in range(height if rows is None else rows)) + packer.flush()
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit gray
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
     return path

@@ -265,10 +265,13 @@ def test_output_is_file_or_folder_or_one_line_error(tmp_path: Path) -> None:
     assert output_is_file(tmp_path / "STILL.JPG", [photo]) is True
     assert output_is_file(tmp_path / "coloured", [photo]) is False
     assert output_is_file(tmp_path / "scans.2019", [photo, photo]) is False  # a dotted folder name
+    assert output_is_file(tmp_path / "scans.2019", [tmp_path / "album"]) is False
     assert output_is_file(tmp_path / "existing.png", [photo]) is False
     for name, given, expected in [("still.gif", [photo], "cannot write .gif files"),
                                   ("clip.mp4", [photo], "cannot write .mp4 files"),
                                   ("x.HEIC", [photo], "cannot write .HEIC files"),
+                                  ("out.xyz", [photo], "cannot write .xyz files"),  # one photo: a file name
+                                  ("out.txt", [photo], "cannot write .txt files"),
                                   ("out.png", [photo, photo], "2 inputs were given"),
                                   ("out.png", [tmp_path / "album"], "the input is a folder")]:
         with pytest.raises(OutputError) as info:
@@ -276,3 +279,16 @@ def test_output_is_file_or_folder_or_one_line_error(tmp_path: Path) -> None:
         message = str(info.value)
         assert message.startswith(str(tmp_path / name)) and expected in message and "\n" not in message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["album", "existing.png", "in.jpg"]  # nothing made
+
+
+def test_what_libpng_prints_becomes_part_of_the_one_line(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
+    """A PNG that declares more rows than it holds: libpng prints "libpng error: Not enough image data" on
+    stderr (fd 2) itself; it must be in our one-line error instead, and nowhere else."""
+    short = png_bomb(tmp_path / "short.png", 2000, 2000, rows=10)
+    with pytest.raises(InputError) as info:
+        read_image(short)
+    assert "Not enough image data" in str(info.value) and str(short) in str(info.value)
+    assert capfd.readouterr().err == ""
+    # negative control: the whole picture decodes, and stderr stays as it was
+    assert read_image(png_bomb(tmp_path / "whole.png", 200, 100)).shape == (100, 200)
+    assert capfd.readouterr().err == ""

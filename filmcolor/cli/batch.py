@@ -9,13 +9,21 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn
 from rich.table import Table
 
 from filmcolor.batch.manifest import MANIFEST_NAME, FileRecord
 from filmcolor.batch.runner import BatchOptions, BatchResult, run_local
-from filmcolor.cli import EXIT_FAILURE, EXIT_INTERRUPTED, build_options, console, dataclass_options, error_line, guarded
+from filmcolor.cli import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    build_options,
+    console,
+    dataclass_options,
+    error_line,
+    guarded,
+    plain,
+)
 from filmcolor.options import ModelSpec
 from filmcolor.video.pipeline import VideoOptions
 
@@ -72,7 +80,7 @@ def batch_command(in_dir: Path, out_dir: Path, ray_address: str | None, quiet: b
     console.print(summary_table(result))
     if result.failed:
         for record in result.failed[:_FAILED_SHOWN]:
-            console.print(f"[red]failed[/] {escape(record.path)}: {escape(str(record.error))}", soft_wrap=True)
+            console.print(f"[red]failed[/] {plain(record.path)}: {plain(str(record.error))}", soft_wrap=True)
         if len(result.failed) > _FAILED_SHOWN:
             more = len(result.failed) - _FAILED_SHOWN
             console.print(f"... and {more} more (see --report or {MANIFEST_NAME})")
@@ -84,7 +92,7 @@ def batch_command(in_dir: Path, out_dir: Path, ray_address: str | None, quiet: b
 
 
 def summary_table(result: BatchResult) -> Table:
-    table = Table(title=f"filmcolor batch: {escape(result.in_dir)} -> {escape(result.out_dir)}", show_header=False,
+    table = Table(title=f"filmcolor batch: {plain(result.in_dir)} -> {plain(result.out_dir)}", show_header=False,
                   title_justify="left")
     table.add_column(style="bold")
     table.add_column(justify="right")
@@ -120,14 +128,14 @@ class _BatchDisplay:
 
     def on_event(self, event: str, record: FileRecord, done: int, total: int | None) -> None:
         if event == "queued":
-            self.tasks[record.path] = self.progress.add_task(escape(record.path), total=None, fps="")
+            self.tasks[record.path] = self.progress.add_task(plain(record.path), total=None, fps="")
         elif event == "frames" and record.path in self.tasks:
             task = self.tasks[record.path]
             speed = next((t.speed for t in self.progress.tasks if t.id == task), None)
             self.progress.update(task, completed=done, total=max(total, done) if total else None,
                                  fps=f"{speed:5.1f} fps" if speed else "")
         elif event == "retry":
-            self.progress.console.print(f"[yellow]retry[/] {escape(record.path)}: {escape(str(record.error))}",
+            self.progress.console.print(f"[yellow]retry[/] {plain(record.path)}: {plain(str(record.error))}",
                                         soft_wrap=True)
         elif event in ("done", "failed", "interrupted"):
             task = self.tasks.pop(record.path, None)
@@ -135,10 +143,10 @@ class _BatchDisplay:
                 self.progress.remove_task(task)
             if event == "done" and not self.quiet:
                 what = f"{record.frames} frames, {record.fps:.1f} fps" if record.kind == "video" else "image"
-                self.progress.console.print(f"[green]ok[/] {escape(record.path)} -> {escape(record.output)} "
+                self.progress.console.print(f"[green]ok[/] {plain(record.path)} -> {plain(record.output)} "
                                             f"({what})", soft_wrap=True)
             elif event == "failed" and not self.quiet:
-                self.progress.console.print(f"[red]failed[/] {escape(record.path)}: {escape(str(record.error))}",
+                self.progress.console.print(f"[red]failed[/] {plain(record.path)}: {plain(str(record.error))}",
                                             soft_wrap=True)
 
 

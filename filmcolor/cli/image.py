@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
-from filmcolor.cli import console, error_line, guarded, model_options
+from filmcolor.cli import console, error_line, guarded, model_options, plain
 from filmcolor.colorize import DEFAULT_RENDER_SIZE, Colorizer
 from filmcolor.errors import FilmcolorError, InputError, OutputError
 from filmcolor.fsutil import check_output_path, make_output_folder
@@ -90,7 +89,7 @@ def image_command(inputs: tuple[Path, ...], output: Path, model: str, device: st
         shown = ", ".join(str(path) for path in unmatched[:UNMATCHED_SHOWN])
         more = f" and {len(unmatched) - UNMATCHED_SHOWN} more" if len(unmatched) > UNMATCHED_SHOWN else ""
         console.print(f"[yellow]warning:[/] {len(unmatched)} guidance file(s) named like no input image, not used: "
-                      f"{escape(shown)}{more}", soft_wrap=True)
+                      f"{plain(shown)}{more}", soft_wrap=True)
     if len(pairs) > 1 or inputs[0].is_dir():
         make_output_folder(output)
     colorizer = Colorizer.from_pretrained(model, device=device, render_size=render_size, runtime=runtime)
@@ -107,9 +106,9 @@ def image_command(inputs: tuple[Path, ...], output: Path, model: str, device: st
             refs = None if ref_rgb is None else [colorizer.reference(ref_rgb)]
             write_image(dst, colorizer.colorize_image(image, hints=src_hints, references=refs))
             if not quiet:
-                console.print(f"[green]ok[/] {escape(str(src))} -> {escape(str(dst))}")
+                console.print(f"[green]ok[/] {plain(str(src))} -> {plain(str(dst))}")
             for note in notes:
-                console.print(f"[yellow]warning:[/] {escape(note)}", soft_wrap=True)
+                console.print(f"[yellow]warning:[/] {plain(note)}", soft_wrap=True)
         except (InputError, OutputError) as err:
             failed += 1
             error_line(str(err))

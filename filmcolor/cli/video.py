@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -20,7 +19,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from filmcolor.cli import build_options, console, dataclass_options, guarded
+from filmcolor.cli import build_options, console, dataclass_options, guarded, plain
 from filmcolor.options import ModelSpec
 from filmcolor.video.pipeline import VideoOptions, colorize_video
 
@@ -61,15 +60,15 @@ def video_command(input_path: Path, output: Path, preview: Path | None, report: 
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                _FpsColumn(), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
-        task = bar.add_task(f"colouring {escape(input_path.name)}", total=None)
+        task = bar.add_task(f"colouring {plain(input_path.name)}", total=None)
 
         def on_progress(done: int, total: int | None) -> None:
             bar.update(task, completed=done, total=max(total, done) if total else None)
 
         result = colorize_video(input_path, output, colorizer, options, on_progress, **run)
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
-    console.print(f"[green]ok[/] {escape(str(input_path))} -> {escape(str(output))}: {result.frames} frames, "
+        console.print(f"[yellow]warning:[/] {plain(warning)}", soft_wrap=True)
+    console.print(f"[green]ok[/] {plain(str(input_path))} -> {plain(str(output))}: {result.frames} frames, "
                   f"{result.duration:.2f} s of video in {result.elapsed:.1f} s ({result.fps:.1f} fps, "
                   f"{result.runtime} on {result.device}, render size {result.render_size})", soft_wrap=True)
 
