@@ -21,6 +21,7 @@ from filmcolor import guide as guidance
 from filmcolor import lab
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import InputError, OutputError
+from filmcolor.fsutil import make_output_folder
 from filmcolor.imageio import read_colour_image, read_image, write_image
 from filmcolor.metrics import (
     ab_auc,
@@ -225,7 +226,7 @@ class PredictionWriter:
         target = self.out_dir / mirrored_name(path, self.folders)
         if target.resolve() == Path(path).resolve():
             raise OutputError(f"{target}: saving there would overwrite the original; choose another --save folder")
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_output_folder(target.parent)
         write_image(target, pred)
 
 

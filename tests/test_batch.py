@@ -382,6 +382,40 @@ def test_report_inside_a_new_out_dir_as_in_the_readme(tmp_path: Path, test_weigh
     assert missing.exit_code == 1 and "does not exist" in missing.stderr
 
 
+def test_report_never_replaces_an_input(tmp_path: Path, test_weights: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    cv2.imwrite(str(src / "p.png"), gray_frame(0, 32, 32))
+    before = (src / "p.png").read_bytes()
+    result = batch_cli(src, "-o", out, "--model", test_weights, "--report", src / "p.png", "-q")
+    assert result.exit_code == 1 and "inside the input folder" in result.stderr, result.output
+    assert (src / "p.png").read_bytes() == before and not out.exists()
+    # an output folder inside the input folder may hold the report (its files are not inputs)
+    inner = src / "colour"
+    result = batch_cli(src, "-o", inner, "--model", test_weights, "--report", inner / "r.json", "-q")
+    assert result.exit_code == 0 and json.loads((inner / "r.json").read_text())["counts"]["done"] == 1
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc, a folder that takes no new folder")
+def test_output_folder_that_cannot_be_made_is_one_line(tmp_path: Path, test_weights: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    cv2.imwrite(str(src / "p.png"), gray_frame(0, 32, 32))
+    result = batch_cli(src, "-o", "/proc/filmcolor-batch-test", "--model", test_weights, "-q")
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 1 and len(lines) == 1 and "cannot create the output folder" in lines[0], lines
+
+
+def test_newline_in_a_name_stays_one_line(tmp_path: Path, test_weights: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    (src / "bad\nname.mp4").write_bytes(b"not a video")
+    result = batch_cli(src, "-o", out, "--model", test_weights, "--retries", "0")
+    failed = [line for line in result.stderr.splitlines() if line.startswith("failed ")]
+    assert result.exit_code == 1 and failed and all("bad\\nname.mp4" in line for line in failed), result.stderr
+    assert not [line for line in result.stderr.splitlines() if line.startswith("name.mp4")]  # never split
+
+
 def test_brackets_in_names_are_printed_as_they_are_and_reruns_skip(tmp_path: Path, test_weights: Path) -> None:
     """Issue 14: `take [b]old.mp4` was printed `take old.mp4`; a path with `[/]` raised MarkupError after the
     file was written and left it "running", so every rerun aborted on it again."""

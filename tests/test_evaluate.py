@@ -175,14 +175,37 @@ def test_unreadable_images_are_skipped_and_counted(test_weights: Path, tmp_path:
     assert code == 1, err  # scored what it could read, and says the run was not whole
     assert result["images"] == 2 and result["skipped_unreadable"] == 2
     lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("warning: skipped 2 unreadable image(s); first: ")
-    assert "a_broken.png" in lines[0]
+    assert len(lines) == 3 and lines[2].startswith("warning: 2 of 4 images were unreadable"), lines
+    assert lines[0].startswith("skipped ") and "a_broken.png" in lines[0]  # each one named, one line each
+    assert lines[1].startswith("skipped ") and "b_broken.jpg" in lines[1]
     # negative control: the readable ones alone score the same and skip nothing
     for name in ("a_broken.png", "b_broken.jpg"):
         (tmp_path / "photos" / name).unlink()
     code, clean, err = run_eval(str(tmp_path / "photos"), "--model", str(test_weights), "--render-size", "32")
     assert code == 0 and clean["skipped_unreadable"] == 0 and err.strip() == ""
     assert clean["psnr"] == pytest.approx(result["psnr"], abs=1e-6)
+
+
+@pytest.mark.parametrize("option", ["--json-out", "--sheet"])
+def test_outputs_never_replace_a_photo_being_scored(test_weights: Path, tmp_path: Path, option: str) -> None:
+    photo = tmp_path / "photos" / "a.png"
+    write_rgb(photo, color_photo(0, 32, 32))
+    before = photo.read_bytes()
+    code, _, err = run_eval(str(tmp_path / "photos"), "--model", str(test_weights), option, str(photo))
+    assert code == 1 and "same file as the input" in err and err.count("\n") == 1, err
+    assert photo.read_bytes() == before
+    # negative control: beside the photos, not on one, it is written
+    code, _, err = run_eval(str(tmp_path / "photos"), "--model", str(test_weights), "--render-size", "32",
+                            option, str(tmp_path / "photos" / "out.png"))
+    assert code == 0 and (tmp_path / "photos" / "out.png").stat().st_size > 0, err
+
+
+def test_json_out_and_sheet_must_differ(test_weights: Path, tmp_path: Path) -> None:
+    write_rgb(tmp_path / "photos" / "a.png", color_photo(0, 32, 32))
+    target = str(tmp_path / "out.png")
+    code, _, err = run_eval(str(tmp_path / "photos"), "--model", str(test_weights), "--json-out", target,
+                            "--sheet", target)
+    assert code == 1 and "name the same file" in err and not (tmp_path / "out.png").exists()
 
 
 def test_only_unreadable_images_is_one_line(test_weights: Path, tmp_path: Path) -> None:
@@ -330,16 +353,16 @@ def test_eval_sheet_needs_an_image_name(zero_ab_weights: Path, tmp_path: Path) -
     write_rgb(tmp_path / "photos" / "p.png", color_photo(0, 32, 32))
     code, _, err = run_eval(str(tmp_path / "photos"), "--model", str(zero_ab_weights),
                             "--sheet", str(tmp_path / "sheet.txt"))
-    assert code == 2 and "--sheet" in err
+    assert code == 1 and "--sheet" in err
     assert not (tmp_path / "sheet.txt").exists()
 
 
 @pytest.mark.parametrize("args, said", [(["--limit", "-1"], "--limit"), (["--ab-gain", "nan"], "nan is not a gain"),
                                         (["--ab-gain", "-1"], "--ab-gain")])
-def test_bad_limit_and_gain_are_usage_errors(test_weights: Path, tmp_path: Path, args, said) -> None:
+def test_bad_limit_and_gain_are_bad_input(test_weights: Path, tmp_path: Path, args, said) -> None:
     write_rgb(tmp_path / "photos" / "good.png", color_photo(0, 32, 32))
     code, data, err = run_eval(str(tmp_path / "photos"), "--model", str(test_weights), *args)
-    assert code == 2 and said in err and data is None, err
+    assert code == 1 and said in err and data is None, err
 
 
 def test_json_out_that_cannot_be_written_is_refused_before_scoring(test_weights: Path, tmp_path: Path) -> None:

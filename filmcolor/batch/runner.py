@@ -26,8 +26,8 @@ from filmcolor.batch.manifest import FileRecord, Manifest
 from filmcolor.batch.plan import FileJob, Found, discover, plan
 from filmcolor.batch.worker import BatchEvent, process_file
 from filmcolor.colorize import Colorizer
-from filmcolor.errors import ConfigError, InputError
-from filmcolor.fsutil import check_output_path, remove_stale_partials, write_bytes_atomic
+from filmcolor.errors import ConfigError, InputError, OutputError
+from filmcolor.fsutil import check_output_path, make_output_folder, remove_stale_partials, write_bytes_atomic
 from filmcolor.options import Options, option
 from filmcolor.video.pipeline import VideoOptions
 
@@ -215,7 +215,7 @@ class BatchRunner:
         self.in_dir, self.out_dir = Path(in_dir), Path(out_dir)
         check_folders(self.in_dir, self.out_dir)
         if options.report is not None:
-            check_report_path(options.report, self.out_dir)
+            check_report_path(options.report, self.in_dir, self.out_dir)
         self.options = options
         self.on_event = on_event
         self.result = BatchResult(str(self.in_dir), str(self.out_dir))
@@ -229,7 +229,7 @@ class BatchRunner:
     def run(self, executor: Executor) -> BatchResult:
         started = time.perf_counter()
         try:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
+            make_output_folder(self.out_dir)
             with Manifest(self.out_dir) as manifest:
                 self._manifest = manifest
                 self.result.stale_partials_removed = remove_stale_partials(self.out_dir)
@@ -330,8 +330,12 @@ def check_folders(in_dir: Path, out_dir: Path) -> None:
         raise ConfigError(f"{out_dir}: the output folder must not contain the input folder")
 
 
-def check_report_path(report: Path, out_dir: Path) -> None:
-    """The report's folder must exist, or be OUT_DIR (the run makes it); every run replaces the report."""
+def check_report_path(report: Path, in_dir: Path, out_dir: Path) -> None:
+    """The report's folder must exist, or be OUT_DIR (the run makes it); every run replaces the report, so it
+    must not be under IN_DIR (but for an OUT_DIR inside it), where it could replace a file to be coloured."""
+    where = report.resolve()
+    if where.is_relative_to(in_dir.resolve()) and not where.is_relative_to(out_dir.resolve()):
+        raise OutputError(f"{report}: the report must not be written inside the input folder {in_dir}")
     if report.parent.resolve() == out_dir.resolve() and not out_dir.exists():
         return
     check_output_path(report, overwrite=True)

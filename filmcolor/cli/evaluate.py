@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import click
-from rich.markup import escape
 from rich.progress import Progress
 
-from filmcolor.cli import console, guarded, model_options
+from filmcolor.cli import console, guarded, model_options, plain
 from filmcolor.colorize import DEFAULT_RENDER_SIZE, Colorizer
 from filmcolor.errors import InputError, OutputError
 from filmcolor.evaluate import (
@@ -81,15 +80,15 @@ def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, 
         paths = paths[:limit]
     if not paths:
         raise InputError(f"no images found in {', '.join(map(str, folders))}")
-    if json_out is not None:
-        check_output_path(json_out, overwrite=True)
     if reference_dir is not None and not reference_dir.is_dir():
         raise InputError(f"{reference_dir}: reference folder not found")
-    if sheet is not None:
-        if not is_image_path(sheet):
-            raise click.BadParameter(f"{sheet}: give a .png or .jpg file name", param_hint="--sheet")
-        if not sheet.parent.exists():
-            raise OutputError(f"{sheet}: output folder {sheet.parent} does not exist")
+    if sheet is not None and not is_image_path(sheet):
+        raise click.BadParameter(f"{sheet}: give a .png or .jpg file name", param_hint="--sheet")
+    for output in (json_out, sheet):  # each run replaces them, but never a photo being scored
+        if output is not None:
+            check_output_path(output, paths, overwrite=True)
+    if json_out is not None and sheet is not None and json_out.resolve() == sheet.resolve():
+        raise OutputError(f"{sheet}: --json-out and --sheet name the same file")
     sinks: list[ImageSink] = []
     if save_dir is not None:
         sinks.append(PredictionWriter(save_dir, folders))
@@ -140,9 +139,11 @@ def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, 
     if sheet is not None:
         result["sheet"] = str(sheet)
     text = json.dumps(result, indent=2)
+    for _, why in unreadable:  # one line each, as `filmcolor image` reports them
+        console.print(f"[yellow]skipped[/] {plain(why)}", soft_wrap=True)
     if unreadable:
-        console.print(f"[yellow]warning:[/] skipped {len(unreadable)} unreadable image(s); first: "
-                      f"{escape(unreadable[0][1])}", soft_wrap=True)
+        console.print(f"[yellow]warning:[/] {len(unreadable)} of {len(unreadable) + len(paths)} images were "
+                      "unreadable; the scores are the others'", soft_wrap=True)
     click.echo(text)
     if json_out is not None:
         write_bytes_atomic(json_out, (text + "\n").encode())
