@@ -78,6 +78,14 @@ class Hints:
         zero = np.zeros(0, np.float32)
         return cls(zero, zero, np.zeros((0, 2), np.float32), zero)
 
+    @classmethod
+    def of(cls, points: list[tuple[float, float, np.ndarray, float]]) -> Hints:
+        """Hints from (x, y, ab, radius) points (parse_point's)."""
+        if not points:
+            return cls.empty()
+        xs, ys, abs_, radii = zip(*points, strict=True)
+        return cls(np.array(xs, np.float32), np.array(ys, np.float32), np.stack(abs_), np.array(radii, np.float32))
+
 
 def parse_color(text: object) -> np.ndarray:
     """'#aa3311' (or 'aa3311') -> its ab in Lab units (the hint's own lightness is not used)."""
@@ -99,28 +107,27 @@ def load_hints(path: Path, width: int, height: int) -> Hints:
     points = data.get("points") if isinstance(data, dict) else None
     if not isinstance(points, list):
         raise InputError(f'{path}: expected {{"points": [{{"x": .., "y": .., "color": "#rrggbb"}}, ...]}}')
-    xs, ys, abs_, radii = [], [], [], []
-    for i, point in enumerate(points):
-        where = f"{path}: point {i}"
-        if not isinstance(point, dict):
-            raise InputError(f"{where}: expected an object with x, y and color")
-        try:
-            x, y = float(point["x"]), float(point["y"])
-            radius = float(point.get("radius", 0))
-        except (KeyError, TypeError, ValueError) as err:
-            raise InputError(f"{where}: x and y must be numbers (pixels), radius a number if given") from err
-        if not (0 <= x < width and 0 <= y < height) or not np.isfinite([x, y]).all():
-            raise InputError(f"{where}: ({x:g}, {y:g}) is outside the {width}x{height} picture")
-        if not (0 <= radius <= max(width, height)):
-            raise InputError(f"{where}: radius {radius:g} must be between 0 and the picture's size")
-        try:
-            ab = parse_color(point.get("color"))
-        except ValueError as err:
-            raise InputError(f"{where}: {err}") from err
-        xs.append(x), ys.append(y), abs_.append(ab), radii.append(radius)
-    if not xs:
-        return Hints.empty()
-    return Hints(np.array(xs, np.float32), np.array(ys, np.float32), np.stack(abs_), np.array(radii, np.float32))
+    return Hints.of([parse_point(point, width, height, f"{path}: point {i}") for i, point in enumerate(points)])
+
+
+def parse_point(point: object, width: int, height: int, where: str) -> tuple[float, float, np.ndarray, float]:
+    """One hint of a hints JSON ({"x": 120, "y": 48, "color": "#aa3311", "radius": 3}) for a W x H picture,
+    checked: (x, y, ab, radius). ``where`` starts the error's message ("HINTS.json: point 3")."""
+    if not isinstance(point, dict):
+        raise InputError(f"{where}: expected an object with x, y and color")
+    values = [point.get("x"), point.get("y"), point.get("radius", 0)]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):  # JSON numbers only
+        raise InputError(f"{where}: x and y must be numbers (pixels), radius a number if given")
+    x, y, radius = map(float, values)
+    if not np.isfinite([x, y, radius]).all() or not (0 <= x < width and 0 <= y < height):
+        raise InputError(f"{where}: ({x:g}, {y:g}) is outside the {width}x{height} picture")
+    if not 0 <= radius <= max(width, height):
+        raise InputError(f"{where}: radius {radius:g} must be between 0 and the picture's size")
+    try:
+        ab = parse_color(point.get("color"))
+    except ValueError as err:
+        raise InputError(f"{where}: {err}") from err
+    return x, y, ab, radius
 
 
 def hints_from_scribbles(path: Path, width: int, height: int) -> Hints:

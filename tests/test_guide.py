@@ -60,6 +60,8 @@ def test_hints_json_is_read_in_pixel_coordinates(tmp_path):
     ([{"x": 1, "y": 5, "color": "#12345"}], "is not #RRGGBB"),
     ([{"x": "a", "y": 5, "color": "#123456"}], "must be numbers"),
     ([{"y": 5, "color": "#123456"}], "must be numbers"),
+    ([{"x": True, "y": 5, "color": "#123456"}], "must be numbers"),  # JSON true is not a coordinate
+    ([{"x": 1, "y": 5, "radius": "3", "color": "#123456"}], "must be numbers"),
     (["not an object"], "expected an object"),
     ("nope", "expected"),
 ])

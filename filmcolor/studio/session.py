@@ -29,7 +29,7 @@ from filmcolor.batch.plan import KEPT_VIDEO_EXTENSIONS, VIDEO_EXTENSIONS
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import InputError, OutputError
 from filmcolor.fsutil import PARTIAL_MARK, check_output_path, write_bytes_atomic
-from filmcolor.guide import Hints, parse_color
+from filmcolor.guide import Hints, parse_point
 from filmcolor.imageio import IMAGE_EXTENSIONS, read_image, write_image
 from filmcolor.video.reader import LumaFrame, VideoReader
 
@@ -86,29 +86,13 @@ def parse_points(points: object, width: int, height: int) -> tuple[list[dict[str
     if len(points) > MAX_HINTS:
         raise InputError(f"hints: {len(points)} points, at most {MAX_HINTS}")
     kept: list[dict[str, Any]] = []
-    xs, ys, abs_, radii = [], [], [], []
+    parsed = []
     for i, point in enumerate(points):
-        if not isinstance(point, dict):
-            raise InputError(f"hint {i}: expected an object with x, y and color")
-        try:
-            x, y, radius = float(point["x"]), float(point["y"]), float(point.get("radius", 0))
-        except (KeyError, TypeError, ValueError) as err:
-            raise InputError(f"hint {i}: x and y must be numbers (pixels), radius a number if given") from err
-        if not np.isfinite([x, y, radius]).all() or not (0 <= x < width and 0 <= y < height):
-            raise InputError(f"hint {i}: ({x:g}, {y:g}) is outside the {width}x{height} picture")
-        if not 0 <= radius <= max(width, height):
-            raise InputError(f"hint {i}: radius {radius:g} must be between 0 and the picture's size")
-        try:
-            ab = parse_color(point.get("color"))
-        except ValueError as err:
-            raise InputError(f"hint {i}: {err}") from err
+        x, y, ab, radius = parse_point(point, width, height, f"hint {i}")
         kept.append({"x": _number(x), "y": _number(y), "color": "#" + str(point["color"]).strip().lstrip("#").lower(),
                      "radius": _number(radius)})
-        xs.append(x), ys.append(y), abs_.append(ab), radii.append(radius)
-    if not kept:
-        return kept, Hints.empty()
-    return kept, Hints(np.array(xs, np.float32), np.array(ys, np.float32), np.stack(abs_),
-                       np.array(radii, np.float32))
+        parsed.append((x, y, ab, radius))
+    return kept, Hints.of(parsed)
 
 
 def hints_json(points: list[dict[str, Any]]) -> bytes:
