@@ -28,7 +28,17 @@ def run() -> None:
         sys.stderr.write("error: interrupted while starting\n")
         sys.stderr.flush()
         os._exit(EXIT_INTERRUPTED)  # nothing is open yet; a half-imported module's exit hooks are skipped
-    main()
+    try:
+        main()
+    except SystemExit as done:
+        if done.code != EXIT_INTERRUPTED:
+            raise
+        # Interrupted, and the partial outputs already removed on the way here. Threads inside FFmpeg or ONNX
+        # Runtime may still be winding down; an interpreter finalising under them can abort ("terminate called
+        # without an active exception", exit 134), so the process ends here, as it is.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":
