@@ -180,6 +180,8 @@ def read_image(path: Path, warnings: list[str] | None = None) -> np.ndarray:
         raise InputError(f"{path}: file not found")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not an image")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file (a device, a pipe or a socket); give an image file")
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as err:

@@ -47,6 +47,13 @@ def test_zero_byte_file(tmp_path):
     assert_input_error(path, "empty")
 
 
+@pytest.mark.parametrize("device", ["/dev/null", "/dev/zero"])
+def test_a_device_is_not_an_image(device):
+    if not Path(device).exists():
+        pytest.skip(f"no {device} here")
+    assert_input_error(Path(device), "not a regular file")
+
+
 def test_text_file_named_jpg(tmp_path):
     path = tmp_path / "notes.jpg"
     path.write_text("this is not a picture\n" * 20)

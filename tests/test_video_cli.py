@@ -99,12 +99,13 @@ def _bad_inputs(tmp: Path, clip: Path) -> dict[str, tuple[list[str | Path], str]
         "output is a folder": ([clip, "-o", tmp], "output is a folder"),  # said at once, with no --overwrite
         "unknown container": ([clip, "-o", tmp / "o.xyz"], "cannot write"),
         "unknown codec": ([clip, "-o", tmp / "o7.mp4", "--codec", "nosuchcodec"], "not an encoder"),
+        "a device": ([Path("/dev/zero"), "-o", tmp / "o8.mp4"], "not a regular file"),
     }
 
 
 BAD = ["not a video", "audio only", "zero bytes", "truncated mp4", "truncated avi", "missing input",
        "output is input", "no such folder", "output exists", "output is a folder", "unknown container",
-       "unknown codec"]
+       "unknown codec", "a device"]
 
 
 @pytest.mark.parametrize("case", BAD)

@@ -70,6 +70,13 @@ class LumaFrame:
     repeated: bool = False  # a copy of the last good frame standing in for a corrupt one
 
 
+def _when(item: av.Packet | av.VideoFrame) -> str:
+    """Where in the stream a packet or frame lies, for a message: "at 1.240 s" ("at an unknown time")."""
+    if item.pts is None or item.time_base is None:
+        return "at an unknown time"
+    return f"at {float(item.pts * item.time_base):.3f} s"
+
+
 def _open_error(path: Path, err: BaseException) -> InputError:
     detail = (getattr(err, "strerror", None) or type(err).__name__).lower()
     return InputError(f"{path}: not a readable video file (truncated, corrupt or not a video: {detail})")
@@ -93,6 +100,8 @@ class VideoReader:
             raise InputError(f"{self.path}: file not found")
         if self.path.is_dir():
             raise InputError(f"{self.path}: is a folder, expected a video file")
+        if not self.path.is_file():
+            raise InputError(f"{self.path}: not a regular file (a device, a pipe or a socket); give a video file")
         if self.path.stat().st_size == 0:
             raise InputError(f"{self.path}: file is empty (0 bytes)")
         try:
@@ -114,8 +123,9 @@ class VideoReader:
             raise InputError(f"{self.path}: {what} with no video stream")
         self.stream = videos[0]
         ctx = self.stream.codec_context
-        if ctx is None or not ctx.is_decoder:
-            raise InputError(f"{self.path}: video codec not supported by this FFmpeg build")
+        if ctx is None or not ctx.is_decoder:  # no parameters at all: also what a cut-off file's header gives
+            raise InputError(f"{self.path}: video codec not supported by this FFmpeg build, or the file is "
+                             "truncated or corrupt")
         ctx.thread_type = "AUTO"
         ctx.thread_count = self.options.decoder_threads
         self.passthrough = [s for s in self.container.streams
@@ -390,15 +400,13 @@ class VideoReader:
             frames = self.stream.codec_context.decode(packet if packet is not None and packet.size else None)
         except av.FFmpegError as err:
             if self.options.on_error == "fail":
-                pts = packet.pts if packet is not None else None
-                t = float(pts * packet.time_base) if pts is not None else float("nan")  # type: ignore[union-attr]
-                raise InputError(f"{self.path}: corrupt video data at {t:.3f} s ({err})") from err
+                where = _when(packet) if packet is not None and packet.size else "at the end of the stream"
+                raise InputError(f"{self.path}: corrupt video data {where} ({err})") from err
             self._timeline.decode_error()
             return
         for frame in frames:
             if frame.is_corrupt and self.options.on_error == "fail":
-                t = float(frame.pts * frame.time_base) if frame.pts is not None else float("nan")
-                raise InputError(f"{self.path}: corrupt video frame at {t:.3f} s")
+                raise InputError(f"{self.path}: corrupt video frame {_when(frame)}")
             yield frame
 
     def _keep_packet(self, packet: av.Packet, end_s: float | None) -> bool:
