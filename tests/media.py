@@ -24,10 +24,12 @@ def gray_frame(index: int, height: int, width: int) -> np.ndarray:
 def make_clip(path: Path, *, width: int = 96, height: int = 64, frames: int = 12, fps: int = 10,
               codec: str = "libx264", pix_fmt: str = "yuv420p", audio: str | None = None,
               vfr: bool = False, bframes: bool = True, rotation: float = 0.0,
-              title: str | None = None, codec_options: dict[str, str] | None = None) -> Path:
+              title: str | None = None, codec_options: dict[str, str] | None = None, hidden: int = 0) -> Path:
     """Write a gray clip; ``audio`` is an encoder name ("aac", "libopus") for a tone of the clip's length.
 
     ``codec_options`` are added to the encoder's options (e.g. ``{"flags": "+ildct+ilme"}`` for interlaced).
+    ``hidden``: the first frames get negative times, which an MP4's edit list hides (what `ffmpeg -ss X -c copy`
+    makes): the header counts them, no player shows them.
     """
     container = av.open(str(path), "w")
     stream = container.add_stream(codec, rate=fps)
@@ -56,7 +58,7 @@ def make_clip(path: Path, *, width: int = 96, height: int = 64, frames: int = 12
             pts += step
             video_seconds += step / 1000
         else:
-            frame.pts = i
+            frame.pts = i - hidden
             video_seconds += 1 / fps
         for packet in stream.encode(frame):
             container.mux(packet)

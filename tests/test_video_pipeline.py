@@ -93,6 +93,20 @@ def test_audio_reencoded_only_where_it_must_be(tmp_path: Path, colorizer: Colori
     assert abs(seconds_out - seconds_in) < 0.05
 
 
+def test_frames_an_edit_list_hides_are_not_a_truncation(tmp_path: Path, colorizer: Colorizer) -> None:
+    """An `ffmpeg -ss X -c copy` cut: its header counts frames that its edit list hides. It was refused as
+    "truncated or damaged: video data ends at frame 14 of 20"."""
+    src = make_clip(tmp_path / "cut.mp4", frames=20, hidden=6, audio="aac")
+    with av.open(str(src)) as c:
+        assert c.streams.video[0].frames == 20  # the header counts the hidden frames
+    times_in = decode_video(src)[0]
+    assert len(times_in) == 14  # and no player shows them
+    dst = tmp_path / "out.mp4"
+    report = colorize_video(src, dst, colorizer, VideoOptions(**FAST))
+    assert report.frames == 14 and decode_video(dst)[0] == pytest.approx(times_in, abs=1e-3)
+    assert audio_packets(dst) == audio_packets(src)
+
+
 def test_rotation_title_and_colour_tags_carried(tmp_path: Path, colorizer: Colorizer) -> None:
     src = make_clip(tmp_path / "in.mp4", frames=4, rotation=90, title="Night of the Living Dead")
     dst = tmp_path / "out.mp4"

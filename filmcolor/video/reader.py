@@ -141,6 +141,7 @@ class VideoReader:
         # a film whose sound outlasts its picture from a truncated one
         self._demux_streams = list(self.container.streams)
         self._others_end_s = 0.0  # input seconds where the last packet of a stream other than the video ends
+        self._hidden_frames = 0  # video packets an edit list hides (an `ffmpeg -ss X -c copy` cut): never shown
         self._offset_s = 0.0
         if self.options.start > 0:
             self._seek(self.options.start)
@@ -317,6 +318,7 @@ class VideoReader:
             yield from copied.passed(packet)
             if video_done:
                 continue
+            self._hidden_frames += bool(packet.size and packet.is_discard)
             flushed = not packet.size
             timeline.sent(packet)
             for frame in self._decode(packet):
@@ -351,7 +353,7 @@ class VideoReader:
         short of when it was cut, the sound's included. A shorter shortfall is a warning: the video of a
         damaged Matroska file silently ends where the damage starts (measured: 9 of 50 frames).
         """
-        declared_frames = self.stream.frames
+        declared_frames = self.stream.frames and self.stream.frames - self._hidden_frames  # the header counts those
         if not frames:
             return  # nothing decoded at all: _first_frame says so
         tb = self.stream.time_base
