@@ -79,6 +79,8 @@ def test_output_matches_input(tmp_path: Path, colorizer: Colorizer, name: str) -
 
 
 @pytest.mark.parametrize("audio,codec,out", [("copy", "libopus", "out.avi"),  # AVI cannot hold Opus
+                                              ("copy", "libopus", "out.mov"),  # MOV lists Opus and FLAC but
+                                              ("copy", "flac", "out.mov"),     # refuses them at its header
                                               ("reencode", "libopus", "out.mkv"),
                                               ("reencode", "pcm_s16le", "out.mp4")])  # a layout of 2 channels
 def test_audio_reencoded_only_where_it_must_be(tmp_path: Path, colorizer: Colorizer, audio: str, codec: str,

@@ -6,6 +6,8 @@ so odd-sized video is encoded 4:4:4 (same codec) to keep the exact width and hei
 
 from __future__ import annotations
 
+import contextlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,6 +196,20 @@ class VideoWriter:
         """The codec (and encoder) names the output container holds; empty: FFmpeg cannot tell."""
         return set(self.container.supported_codecs or ()) | ALSO_HOLDS.get(self.container.format.name, set())
 
+    def _takes(self, src: av.stream.Stream) -> bool:
+        """Whether this container's muxer writes a header with ``src`` copied into it. Its codec list can claim
+        more than it takes: MOV lists Opus and FLAC and then refuses them ("Invalid argument")."""
+        scratch = av.open(io.BytesIO(), "w", format=self.container.format.name)
+        try:
+            scratch.add_stream_from_template(src)
+            scratch.start_encoding()
+            return True
+        except (av.FFmpegError, ValueError):
+            return False
+        finally:
+            with contextlib.suppress(av.FFmpegError, ValueError):
+                scratch.close()
+
     def _add_passthrough(self, streams: list[av.stream.Stream], audio: str) -> dict[int, av.stream.Stream]:
         """Map input stream index -> output stream: copied, or (audio only) re-encoded where it must be."""
         supported = self._holds()
@@ -202,6 +218,7 @@ class VideoWriter:
         for src in streams:
             name = codec_name(src)
             fits = not supported or name in supported or (src.codec_context and src.codec_context.name in supported)
+            fits = fits and (src.type != "audio" or audio == "reencode" or self._takes(src))
             if src.type == "audio" and audio == "none":
                 continue
             if src.type == "audio" and (audio == "reencode" or not fits):
