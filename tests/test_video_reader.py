@@ -12,6 +12,7 @@ import pytest
 from media import decode_video, garbage_packet, gray_frame, make_clip, remux, video_packet_times
 
 from filmcolor.errors import InputError
+from filmcolor.lab import limited_to_full_range_lut
 from filmcolor.video.reader import LumaFrame, ReaderOptions, VideoReader
 from filmcolor.video.writer import EncoderOptions, VideoWriter
 
@@ -393,3 +394,27 @@ def test_a_gap_in_the_frames_is_kept_and_named(tmp_path: Path) -> None:
     assert [w for w in warnings if "no frames for a while after 0.36 s" in w], warnings
     _, _, vfr_warnings = read_times(make_clip(tmp_path / "vfr.mkv", frames=30, vfr=True))
     assert not [w for w in vfr_warnings if "no frames" in w]  # irregular durations are no gap
+
+
+def test_ten_bit_luma_is_rounded_to_eight_bits(tmp_path: Path) -> None:
+    """10-bit Y 64..940 -> 8-bit 16..235, rounded: truncating darkened every 10-bit film by half a level."""
+    width, height = 64, 16
+    y10 = (64 + np.arange(width * height, dtype=np.uint16) % 877).reshape(height, width)  # every level, 64..940
+    path = tmp_path / "ten.mkv"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("ffv1", rate=10)  # lossless: the decoder gives back these very levels
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p10le"
+        frame = av.VideoFrame(width, height, "yuv420p10le")
+        for index, plane in enumerate(frame.planes):
+            view = np.frombuffer(plane, np.uint16).reshape(-1, plane.line_size // 2)
+            view[...] = 512
+            if index == 0:
+                view[:height, :width] = y10
+        frame.pts = 0
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    with VideoReader(path) as reader:
+        gray = next(item for item in reader if isinstance(item, LumaFrame)).gray
+    expected = limited_to_full_range_lut()[np.minimum((y10.astype(np.uint32) + 2) >> 2, 255).astype(np.uint8)]
+    assert np.array_equal(gray, expected)
+    assert not np.array_equal(gray, limited_to_full_range_lut()[(y10 >> 2).astype(np.uint8)])  # truncation differs

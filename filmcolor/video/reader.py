@@ -442,8 +442,9 @@ class VideoReader:
             if depth == 8:
                 y = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: frame.height, : frame.width]
             elif depth <= 16:
-                y16 = np.frombuffer(plane, np.uint16).reshape(-1, plane.line_size // 2)
-                y = (y16[: frame.height, : frame.width] >> (depth - 8)).astype(np.uint8)
+                y16 = np.frombuffer(plane, np.uint16).reshape(-1, plane.line_size // 2)[: frame.height, : frame.width]
+                shift = depth - 8  # rounded, not truncated (which darkened 10-bit input by half a level)
+                y = np.minimum((y16.astype(np.uint32) + (1 << (shift - 1))) >> shift, 255).astype(np.uint8)
             else:
                 y = None
             if y is not None:
