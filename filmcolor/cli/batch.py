@@ -45,9 +45,11 @@ def batch_command(in_dir: Path, out_dir: Path, ray_address: str | None, quiet: b
     """Colour every video and photo under IN_DIR into OUT_DIR, resumably.
 
     Takes every 'filmcolor video' option that is not about one file. Reruns skip files already done
-    whose input has not changed and redo the rest (interrupted, failed, changed); a file that fails is
-    recorded with its reason and the batch goes on. Exit code 0 only when nothing failed. Ctrl-C stops
-    cleanly (partial outputs removed); a second Ctrl-C stops at once; SIGTERM acts as Ctrl-C.
+    whose input has not changed (same size and modification time, as rsync and make judge it) and whose
+    output is still there, and redo the rest (interrupted, failed, changed, output deleted; --force: all);
+    a file that fails is recorded with its reason and the batch goes on. Exit code 0 only when nothing
+    failed. Ctrl-C stops cleanly (partial outputs removed); a second Ctrl-C stops at once; SIGTERM acts as
+    Ctrl-C.
 
     \b
     Examples:
