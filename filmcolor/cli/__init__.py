@@ -210,10 +210,10 @@ def usage_as_one_line(command_path: str) -> Iterator[None]:
         if isinstance(err, OneLineUsageError) or type(err).__name__ == "NoArgsIsHelpError":  # click >= 8.2: help
             raise
         path = err.ctx.command_path if err.ctx is not None else command_path
-        one_line = OneLineUsageError(f"{err.format_message()} (see '{path} --help')")
+        short = OneLineUsageError(f"{err.format_message()} (see '{path} --help')")
         if isinstance(err, click.BadParameter) and not isinstance(err, click.MissingParameter):
-            one_line.exit_code = EXIT_FAILURE
-        raise one_line from err
+            short.exit_code = EXIT_FAILURE
+        raise short from err
 
 
 class OneLineUsageError(click.UsageError):
