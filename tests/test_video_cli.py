@@ -100,12 +100,14 @@ def _bad_inputs(tmp: Path, clip: Path) -> dict[str, tuple[list[str | Path], str]
         "unknown container": ([clip, "-o", tmp / "o.xyz"], "cannot write"),
         "unknown codec": ([clip, "-o", tmp / "o7.mp4", "--codec", "nosuchcodec"], "not an encoder"),
         "a device": ([Path("/dev/zero"), "-o", tmp / "o8.mp4"], "not a regular file"),
+        "report onto the output": ([clip, "-o", tmp / "o9.mp4", "--report", tmp / "o9.mp4"],
+                                   "the same file as the video's output"),
     }
 
 
 BAD = ["not a video", "audio only", "zero bytes", "truncated mp4", "truncated avi", "missing input",
        "output is input", "no such folder", "output exists", "output is a folder", "unknown container",
-       "unknown codec", "a device"]
+       "unknown codec", "a device", "report onto the output"]
 
 
 @pytest.mark.parametrize("case", BAD)

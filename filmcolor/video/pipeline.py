@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from filmcolor.colorize import Colorizer
-from filmcolor.errors import FilmcolorError
+from filmcolor.errors import FilmcolorError, OutputError
 from filmcolor.fsutil import atomic_output, check_output_path, write_bytes_atomic
 from filmcolor.options import option
 from filmcolor.video.compose import COMPOSED_PIX_FMTS, YuvComposer
@@ -163,8 +163,11 @@ def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
     with VideoReader(input_path, options, copy_streams=options.audio != "none") as reader:
         check_output_path(output_path, inputs, overwrite)
         for extra in (preview_path, report_path):
-            if extra is not None:
-                check_output_path(Path(extra), [*inputs, output_path], overwrite)
+            if extra is None:
+                continue
+            if Path(extra).resolve() == output_path.resolve():
+                raise OutputError(f"{extra}: the same file as the video's output; give it a name of its own")
+            check_output_path(Path(extra), [*inputs, output_path], overwrite)
         guides, scan_seconds = _shot_guides(input_path, reader.info.width, reader.info.height, colorizer, options)
         with atomic_output(output_path) as tmp:
             writer = VideoWriter(tmp, reader.info, options, reader.passthrough, display_path=output_path)
