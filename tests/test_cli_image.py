@@ -287,3 +287,14 @@ def test_output_folder_inside_the_input_folder_is_not_input(tmp_path, test_weigh
                               "--overwrite")
         assert code == 0, stderr
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.png")) == ["a.png", "out/a.png"]
+
+
+def test_output_folder_that_is_the_input_folder_says_so(tmp_path, test_weights):
+    folder = tmp_path / "photos"
+    make_photo(folder / "a.png")
+    before = (folder / "a.png").read_bytes()
+    for target in (folder, tmp_path):  # the input folder itself, or a folder that holds it
+        code, _, stderr = run(str(folder), "-o", str(target), "--model", str(test_weights), *FAST, "--overwrite")
+        assert code == 1 and "the output folder holds the images of" in stderr, stderr
+        assert len(stderr.strip().splitlines()) == 1
+    assert (folder / "a.png").read_bytes() == before and sorted(p.name for p in folder.iterdir()) == ["a.png"]

@@ -25,7 +25,11 @@ def plan_outputs(inputs: tuple[Path, ...], output: Path, ext: str | None) -> lis
     for src in inputs:
         if src.is_dir():
             # an output folder inside the input folder: what earlier runs wrote there is not input
-            found = [p for p in list_images([src]) if not p.resolve().is_relative_to(output.resolve())]
+            listed = list_images([src])
+            found = [p for p in listed if not p.resolve().is_relative_to(output.resolve())]
+            if listed and not found:  # `-o` is the input folder, or holds it: each output would be an input
+                raise OutputError(f"{output}: the output folder holds the images of {src}; give an output "
+                                  "folder outside it")
             if not found:
                 raise InputError(f"{src}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)})")
             pairs += [(p, output / p.relative_to(src)) for p in found]
