@@ -33,8 +33,9 @@ _FAILED_SHOWN = 20
 @click.command("batch")
 @click.argument("in_dir", metavar="IN_DIR", type=click.Path(path_type=Path))
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path), metavar="OUT_DIR",
-              help="Output folder: IN_DIR's tree is mirrored here, with the manifest "
-                   f"({MANIFEST_NAME}) that makes reruns resume.")
+              help="Output folder: IN_DIR's tree is mirrored here (photos and .mp4/.mkv/.mov keep their names, "
+                   f"other videos become NAME.mkv), with the manifest ({MANIFEST_NAME}) that makes reruns "
+                   "resume.")
 @dataclass_options(ModelSpec, VideoOptions, BatchOptions, exclude=("keyframes", "references"))  # per film
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
               help="Run one Ray task per file: --ray alone starts Ray here; --ray=auto joins this machine's "
