@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from filmcolor.colorize import DEFAULT_VIDEO_RENDER_SIZE, Colorizer
+from filmcolor.colorize import DEFAULT_VIDEO_RENDER_SIZE, MAX_RENDER_SIZE, MIN_RENDER_SIZE, Colorizer
 from filmcolor.errors import ConfigError
 
 _SPEC = "filmcolor.option"  # the metadata key of a field made by option()
@@ -33,6 +33,14 @@ class OptionSpec:
     metavar: str | None = None
     default_text: str | None = None  # shown as the default instead of the value; "" shows none
     aliases: tuple[tuple[str, Any, str], ...] = ()  # (flag, value it sets, help): e.g. --no-audio = none
+
+    def range_text(self) -> str | None:
+        """The limits as click shows a range ("1<=x<=4", "x>=1", "x>1"), or None."""
+        if self.at_least is not None and self.at_most is not None:
+            return f"{self.at_least:g}<=x<={self.at_most:g}"
+        parts = [f"x>={self.at_least:g}"] if self.at_least is not None else []
+        parts += [f"x>{self.above:g}"] if self.above is not None else []
+        return "; ".join(parts) or None
 
     def problem(self, value: Any) -> str | None:
         """Why ``value`` is not allowed, or None."""
@@ -101,14 +109,15 @@ def parse_time(text: str) -> float:
 class ModelSpec(Options):
     """Which weights, on what, at which size: a value (not a model), so Ray workers can build their own."""
 
-    model: str = option("default", "Shipped weights name or a .safetensors file from 'filmcolor train'.",
-                        metavar="NAME|PATH")
+    model: str = option("default", "Shipped weights name ('default': filmcolor-guided; 'filmcolor models' lists "
+                        "them) or a .safetensors file from 'filmcolor train'.", metavar="NAME|PATH")
     device: str = option("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps.")
     runtime: str = option("auto", "Inference engine: auto = ONNX Runtime on CPU, torch on GPU.",
                           choices=("auto", "torch", "onnx"))
     render_size: int = option(DEFAULT_VIDEO_RENDER_SIZE,  # one model serves a batch's videos and stills alike
                               "Short side (pixels) the network sees; colour is upsampled to full size and the "
-                              "original full-resolution brightness is kept.")
+                              "original full-resolution brightness is kept.",
+                              at_least=MIN_RENDER_SIZE, at_most=MAX_RENDER_SIZE)
 
     def load(self) -> Colorizer:
         return Colorizer.from_pretrained(self.model, device=self.device, runtime=self.runtime,

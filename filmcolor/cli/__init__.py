@@ -148,6 +148,8 @@ def _click_params(cls: type, exclude: tuple[str, ...]) -> Iterator[Callable[[F],
         help_text, shown = spec.help, spec.default_text is None and f.default not in (None, False, ())
         if spec.default_text:
             help_text += f"  [default: {spec.default_text}]"
+        if spec.range_text():
+            help_text += f"  [{spec.range_text()}]"
         extra: dict[str, Any] = {}
         if base is bool:
             extra["is_flag"] = True

@@ -64,6 +64,10 @@ def coco_sample_command(folder: Path, url: str, sha256: str | None, keep_archive
 
     An interrupted download resumes where it stopped when the same command is run again. Then train
     on it with the command printed at the end.
+
+    \b
+    Example:
+      filmcolor data coco-sample COCO/
     """
     name = archive_name(url)
     unpacked = folder / name.split(".")[0]  # fast.ai archives unpack to a folder named like the file

@@ -9,7 +9,7 @@ import click
 from rich.progress import Progress
 
 from filmcolor.cli import console, guarded, model_options, plain
-from filmcolor.colorize import DEFAULT_RENDER_SIZE, Colorizer
+from filmcolor.colorize import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MIN_RENDER_SIZE, Colorizer
 from filmcolor.errors import InputError, OutputError
 from filmcolor.evaluate import (
     ContactSheet,
@@ -29,13 +29,15 @@ from filmcolor.imageio import IMAGE_EXTENSIONS, is_image_path, list_images
 @click.option("--data", "data", multiple=True, type=click.Path(path_type=Path),
               help="Folder of colour photos (the same as FOLDERS); repeatable.")
 @model_options
-@click.option("--render-size", default=DEFAULT_RENDER_SIZE, show_default=True,
+@click.option("--render-size", type=click.IntRange(MIN_RENDER_SIZE, MAX_RENDER_SIZE), default=DEFAULT_RENDER_SIZE,
+              show_default=True,
               help="Short side (pixels) the network sees.")
 @click.option("--ab-gain", type=click.FloatRange(min=0), default=None, callback=lambda _c, _p, value: _finite(value),
               help="Multiply predicted ab by this (default: the gain stored in the weights, else 1).")
-@click.option("--limit", type=click.IntRange(min=0), default=0,
+@click.option("--limit", type=click.IntRange(min=0), default=0, show_default=True,
               help="Score only the first N images (sorted by path; 0: all).")
-@click.option("--by-source", is_flag=True, help="Include the per-source breakdown in the JSON.")
+@click.option("--by-source", is_flag=True,
+              help="Include a breakdown by source in the JSON (the file name's prefix before '_': coco, ade20k).")
 @click.option("--json-out", type=click.Path(path_type=Path), default=None, help="Also write the JSON here.")
 @click.option("--save", "save_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the colourised images in this folder (names mirror the inputs').")
@@ -68,6 +70,11 @@ def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, 
       --hints 10            10 random hints per photo  -> "hints" section
       --reference-dir DIR   a colour reference per photo -> "reference" section
     Each beside its naive floor (the same guidance, no network): naive_gain, over_naive.
+
+    \b
+    Examples:
+      filmcolor eval ../shared/data/photos/val
+      filmcolor eval ../shared/data/photos/val --hints 10 --json-out val.json --sheet val.png
     """
     folders = (*folders, *data)
     if not folders:

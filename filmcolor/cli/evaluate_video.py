@@ -26,6 +26,11 @@ def eval_video_command(output: Path, original: Path | None, cut_threshold: float
     \b
     flicker: mean |ab_t - warp(ab_t-1)| over frame pairs, Lab units, where the flow from L is reliable.
     With --original: ab_error against it, original_flicker and flicker_ratio (1.0 is as steady as reality).
+
+    \b
+    Examples:
+      filmcolor eval-video color.mp4
+      filmcolor eval-video color.mp4 --original colour_original.mp4
     """
     click.echo(json.dumps(evaluate_video(output, original, cut_threshold), indent=2))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from filmcolor.cli import console, error_line, guarded, model_options, plain
-from filmcolor.colorize import DEFAULT_RENDER_SIZE, Colorizer
+from filmcolor.colorize import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MIN_RENDER_SIZE, Colorizer
 from filmcolor.errors import FilmcolorError, InputError, OutputError
 from filmcolor.fsutil import check_output_path, make_output_folder
 from filmcolor.guide import GuidanceFiles
@@ -50,7 +50,8 @@ def plan_outputs(inputs: tuple[Path, ...], output: Path, ext: str | None) -> lis
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="Output file (one input) or folder (several inputs or a folder; created if missing).")
 @model_options
-@click.option("--render-size", default=DEFAULT_RENDER_SIZE, show_default=True,
+@click.option("--render-size", type=click.IntRange(MIN_RENDER_SIZE, MAX_RENDER_SIZE), default=DEFAULT_RENDER_SIZE,
+              show_default=True,
               help="Short side (pixels) the network sees; colour is upsampled to full size.")
 @click.option("--ext", type=click.Choice([".png", ".jpg"]), default=None,
               help="Output format for folder outputs (default: keep the input's extension).")

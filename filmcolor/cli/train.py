@@ -117,8 +117,13 @@ def train_command(arch_kwargs: str, resume: bool, quiet: bool, compile_: bool, *
     The seed's recipe is the default: 256x256 bicubic resize, flips, Lab with L/50-1 and ab/110,
     phase 1 L1 (Adam 1e-4), phase 2 GAN (BCE, lambda_L1 100, Adam 2e-4, betas 0.5/0.999).
     Writes RUN_DIR/last.pt (resume), best.safetensors and final.safetensors (use with --model),
-    metrics.jsonl and samples/epoch_NNN.png. Multi-GPU:
-      torchrun --nproc_per_node=N -m filmcolor train --data DIR --out RUN_DIR
+    metrics.jsonl and samples/epoch_NNN.png.
+
+    \b
+    Examples:
+      filmcolor train --data photos/train --val-data photos/val --out runs/x
+      filmcolor train --data photos/train --val-data photos/val --out runs/x --resume   # after a stop
+      torchrun --nproc_per_node=N -m filmcolor train --data DIR --out RUN_DIR           # multi-GPU
     """
     try:
         kwargs = json.loads(arch_kwargs)
