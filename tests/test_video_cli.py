@@ -126,6 +126,12 @@ def test_bad_input_is_one_line_exit_1_and_leaves_nothing(tmp_path: Path, clip: P
     assert (tmp_path / "exists.mp4").read_bytes() == b"keep me"
 
 
+def test_a_number_preset_is_for_svtav1_only(tmp_path: Path, clip: Path, test_weights: Path) -> None:
+    code, err = run(clip, "-o", tmp_path / "o.mp4", "--model", test_weights, "--preset", "5")
+    assert code == 1 and "--preset 5: a number is for libsvtav1" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o.mp4").exists()
+
+
 def test_bad_time_is_bad_input(tmp_path: Path, clip: Path) -> None:
     code, err = run(clip, "-o", tmp_path / "o.mp4", "--start", "ten")
     assert code == 1 and "--start" in err

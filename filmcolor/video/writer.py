@@ -165,6 +165,9 @@ class VideoWriter:
         if options.crf is not None and codec.name.startswith(("libx26", "libvpx", "libaom", "libsvtav1")):
             opts["crf"] = str(options.crf)
         preset = auto_preset(info.width, info.height) if options.preset == "auto" else options.preset
+        if codec.name in X264_LIKE and (preset or "").isdigit():
+            raise ConfigError(f"--preset {preset}: a number is for libsvtav1; {codec.name} takes auto or one of "
+                              f"{', '.join(X264_PRESETS)}")
         numeric_preset = codec.name == "libsvtav1" and (preset or "").isdigit()
         if preset and (codec.name in X264_LIKE or numeric_preset):
             # Known, left: x264's MB-tree with B-frames (from veryfast up) reads memory it never wrote, so the
