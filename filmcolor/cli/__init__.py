@@ -38,14 +38,10 @@ DEBUG_ENV = "FILMCOLOR_DEBUG"  # set to 1 to see tracebacks of unexpected errors
 _CONTROL_ESCAPES = {code: repr(chr(code))[1:-1] for code in (*range(32), 127)}
 
 
-def one_line(text: str) -> str:
-    """``text`` with control characters (a newline in a file's name) written as escapes: one message, one line."""
-    return text.translate(_CONTROL_ESCAPES)
-
-
 def plain(text: object) -> str:
-    """A name or message shown as it is, on one line: no rich markup, control characters escaped."""
-    return escape(one_line(str(text)))
+    """A name or message shown as it is, on one line: no rich markup, and control characters (a newline in a
+    file's name) written as escapes."""
+    return escape(str(text).translate(_CONTROL_ESCAPES))
 
 
 def error_line(message: str) -> None:
