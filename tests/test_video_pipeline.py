@@ -247,26 +247,47 @@ def test_scene_cuts_are_reported_with_temporal_off(tmp_path: Path, colorizer: Co
 
 
 FORMAT_CHANGES = {
-    "interlaced": (dict(codec_options={"flags": "+ildct+ilme"}), "interlaced input written as progressive"),
-    "10bit": (dict(pix_fmt="yuv420p10le"), "10-bit input (yuv420p10le) written as 8-bit"),
+    "interlaced, ffv1": (dict(codec_options={"flags": "+ildct+ilme"}), "ffv1",
+                         "interlaced input written as progressive by ffv1"),
+    "10bit": (dict(pix_fmt="yuv420p10le"), "libx264", "10-bit input (yuv420p10le) written as 8-bit"),
 }
 
 
 @pytest.mark.parametrize("name", list(FORMAT_CHANGES))
 def test_format_change_warns_and_still_writes(tmp_path: Path, colorizer: Colorizer, name: str) -> None:
-    spec, expected = FORMAT_CHANGES[name]
+    spec, codec, expected = FORMAT_CHANGES[name]
     src = make_clip(tmp_path / "in.mp4", frames=6, **spec)
-    dst = tmp_path / "out.mp4"
-    report = colorize_video(src, dst, colorizer, VideoOptions(**FAST))
+    dst = tmp_path / "out.mkv"
+    report = colorize_video(src, dst, colorizer, VideoOptions(**FAST, codec=codec))
     assert sum(expected in w for w in report.warnings) == 1, report.warnings
     times, _, size = decode_video(dst)
     assert len(times) == report.frames == 6 and size == (96, 64)
     with av.open(str(dst)) as c:
         frame = next(c.decode(video=0))
         assert frame.format.name == "yuv420p" and not frame.interlaced_frame
-    plain = colorize_video(make_clip(tmp_path / "plain.mp4", frames=6), tmp_path / "plain_out.mp4", colorizer,
-                           VideoOptions(**FAST))  # negative control: an 8-bit progressive clip says nothing
+    plain = colorize_video(make_clip(tmp_path / "plain.mp4", frames=6), tmp_path / "plain_out.mkv", colorizer,
+                           VideoOptions(**FAST, codec=codec))  # negative control: 8-bit progressive says nothing
     assert not any("progressive" in w or "8-bit" in w for w in plain.warnings), plain.warnings
+
+
+def _field_order(path: Path) -> tuple[int, bool]:
+    """(the decoder's field order after the whole stream, whether its first frame is interlaced)"""
+    with av.open(str(path)) as c:
+        frames = list(c.decode(video=0))
+        return c.streams.video[0].codec_context.field_order, frames[0].interlaced_frame
+
+
+@pytest.mark.parametrize("x264_params, order", [("tff=1", 2), ("bff=1", 3)])  # FFmpeg's AV_FIELD_TT, _BB
+def test_interlaced_input_stays_interlaced_in_its_field_order(tmp_path: Path, colorizer: Colorizer,
+                                                              x264_params: str, order: int) -> None:
+    src = make_clip(tmp_path / "in.mp4", frames=6, codec_options={"flags": "+ildct+ilme", "x264-params": x264_params})
+    assert _field_order(src) == (order, True)
+    report = colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST))
+    assert report.frames == 6 and not any("interlaced" in w for w in report.warnings), report.warnings
+    assert _field_order(tmp_path / "out.mp4") == (order, True)
+    # negative control: progressive input stays progressive
+    colorize_video(make_clip(tmp_path / "p.mp4", frames=6), tmp_path / "p_out.mp4", colorizer, VideoOptions(**FAST))
+    assert _field_order(tmp_path / "p_out.mp4") == (1, False)
 
 
 def test_luma_plane_is_kept_bit_for_bit(tmp_path: Path, colorizer: Colorizer) -> None:

@@ -41,6 +41,11 @@ class ReaderOptions(Options):
     decoder_threads: int = 0  # 0: FFmpeg's choice
 
 
+# FFmpeg's AVFieldOrder: how a frame's two fields are ordered in time (0 unknown, 1 progressive)
+FIELD_PROGRESSIVE, FIELD_TT, FIELD_BB, FIELD_TB, FIELD_BT = 1, 2, 3, 4, 5
+TOP_FIELD_FIRST = (FIELD_TT, FIELD_TB)
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     """What the writer needs to reproduce the input's video stream; times in seconds."""
@@ -56,6 +61,7 @@ class VideoInfo:
     color_trc: int
     rotation: float
     sample_aspect_ratio: Fraction | None
+    field_order: int = FIELD_PROGRESSIVE  # FIELD_TT ... FIELD_BT: interlaced
     metadata: dict[str, str] = field(default_factory=dict)
     stream_metadata: dict[str, str] = field(default_factory=dict)
 
@@ -151,11 +157,9 @@ class VideoReader:
         self.warnings += self._format_warnings(first)
 
     def _format_warnings(self, first: av.VideoFrame) -> list[str]:
-        """What the 8-bit progressive output changes about the input's format, one line each."""
+        """What the 8-bit output changes about the input's format, one line each (the writer says whether it
+        keeps interlacing: that depends on the encoder)."""
         notes = []
-        field_order = getattr(self.stream.codec_context, "field_order", 0) or 0
-        if first.interlaced_frame or field_order > 1:  # 0: unknown, 1: progressive
-            notes.append("interlaced input written as progressive (not deinterlaced: combing stays)")
         depth = max((c.bits for c in first.format.components), default=8)
         if depth > 8:
             notes.append(f"{depth}-bit input ({first.format.name}) written as 8-bit")
@@ -203,8 +207,16 @@ class VideoReader:
             frame_rate=Fraction(rate) if rate else None, frames=frames, duration=duration,
             colorspace=int(first.colorspace), color_primaries=int(first.color_primaries),
             color_trc=int(first.color_trc), rotation=float(first.rotation or 0.0),
-            sample_aspect_ratio=s.sample_aspect_ratio,
+            sample_aspect_ratio=s.sample_aspect_ratio, field_order=self._field_order(first),
             metadata=dict(self.container.metadata), stream_metadata=dict(s.metadata))
+
+    def _field_order(self, first: av.VideoFrame) -> int:
+        """The stream's field order; an interlaced first frame of a stream that does not say is taken as top
+        field first (PyAV does not show the frame's own flag; TT is H.264's and most HD's order)."""
+        order = getattr(self.stream.codec_context, "field_order", 0) or 0
+        if order > FIELD_PROGRESSIVE:
+            return order
+        return FIELD_TT if first.interlaced_frame else FIELD_PROGRESSIVE
 
     @property
     def _stream_start_s(self) -> float:

@@ -24,7 +24,7 @@ from filmcolor.video.avcol import (
     AVCOL_SPC_SMPTE170M,
     AVCOL_TRC_BT709,
 )
-from filmcolor.video.reader import VideoInfo, codec_name
+from filmcolor.video.reader import FIELD_PROGRESSIVE, TOP_FIELD_FIRST, VideoInfo, codec_name
 
 _SPC_TO_SWS = {AVCOL_SPC_BT709: "itu709", AVCOL_SPC_BT470BG: "itu601", AVCOL_SPC_SMPTE170M: "smpte170m"}
 X264_LIKE = ("libx264", "libx265")
@@ -177,6 +177,8 @@ class VideoWriter:
             opts["preset"] = preset
         if codec.name == "libx265":
             opts["x265-params"] = "log-level=error"
+        if info.field_order > FIELD_PROGRESSIVE:
+            self._keep_interlacing(codec.name, ctx, opts)
         if self.container.format.name == "avi":  # one time a frame, in decode order: B-frames read back shuffled
             if codec.name == "libx264":
                 opts["bf"] = "0"
@@ -198,6 +200,18 @@ class VideoWriter:
             raise ConfigError(f"--codec {codec.name} cannot encode this video as {self.pix_fmt} "
                               f"({_reason(err)})") from err
         self.stream = stream
+
+    def _keep_interlacing(self, codec: str, ctx: av.codec.context.CodecContext, opts: dict[str, str]) -> None:
+        """Interlaced input stays interlaced where the encoder can code it so, in the input's field order:
+        players then deinterlace it as they did the input. The colour is computed per frame either way (it
+        is smooth, so both fields get the same); only the luma carries the two fields' motion."""
+        if codec == "libx264":
+            opts["flags"] = "+ildct+ilme"  # interlaced coding (MBAFF)
+            opts["x264-params"] = "tff=1" if self.info.field_order in TOP_FIELD_FIRST else "bff=1"
+            ctx.field_order = self.info.field_order  # for the container's own flag (MOV's fiel, MKV's FieldOrder)
+        else:
+            self.warnings.append(f"interlaced input written as progressive by {codec} (not deinterlaced: combing "
+                                 "stays); --codec libx264 keeps it interlaced")
 
     def _holds(self) -> set[str]:
         """The codec (and encoder) names the output container holds; empty: FFmpeg cannot tell."""
