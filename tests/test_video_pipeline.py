@@ -290,6 +290,37 @@ def test_interlaced_input_stays_interlaced_in_its_field_order(tmp_path: Path, co
     assert _field_order(tmp_path / "p_out.mp4") == (1, False)
 
 
+def _chapters(path: Path) -> list[tuple[float, float, str]]:
+    with av.open(str(path)) as c:
+        return [(round(float(ch["start"] * ch["time_base"]), 3), round(float(ch["end"] * ch["time_base"]), 3),
+                 ch["metadata"]["title"]) for ch in c.chapters()]
+
+
+@pytest.mark.parametrize("src_ext, dst_ext", [(".mkv", ".mp4"), (".mp4", ".mkv")])
+def test_chapters_are_kept_and_follow_a_slice(tmp_path: Path, colorizer: Colorizer, src_ext: str, dst_ext: str) -> None:
+    chapters = [(0.0, 1.0, "One"), (1.0, 3.0, "Two")]
+    src = make_clip(tmp_path / f"in{src_ext}", frames=30, fps=10, audio="aac", chapters=chapters)
+    assert _chapters(src) == chapters
+    whole = colorize_video(src, tmp_path / f"whole{dst_ext}", colorizer, VideoOptions(**FAST))
+    assert _chapters(tmp_path / f"whole{dst_ext}") == chapters
+    # an MP4 keeps chapter titles in a text track, which FFmpeg also lists as a data stream: not "not copied"
+    assert not any("not copied" in w for w in whole.warnings), whole.warnings
+    colorize_video(src, tmp_path / f"late{dst_ext}", colorizer, VideoOptions(**FAST, start=1.5))
+    assert _chapters(tmp_path / f"late{dst_ext}") == [(0.0, 1.5, "Two")]  # shifted; "One" is before the slice
+    colorize_video(src, tmp_path / f"mid{dst_ext}", colorizer, VideoOptions(**FAST, start=0.5, duration=1.0))
+    assert _chapters(tmp_path / f"mid{dst_ext}") == [(0.0, 0.5, "One"), (0.5, 1.0, "Two")]  # cut at both ends
+
+
+def test_chapters_an_avi_cannot_hold_are_named_in_a_warning(tmp_path: Path, colorizer: Colorizer) -> None:
+    src = make_clip(tmp_path / "in.mkv", frames=12, chapters=[(0.0, 0.6, "One"), (0.6, 1.2, "Two")])
+    report = colorize_video(src, tmp_path / "out.avi", colorizer, VideoOptions(**FAST))
+    assert sum("2 chapters not kept: .avi files cannot hold them" in w for w in report.warnings) == 1
+    assert report.frames == 12 and _chapters(tmp_path / "out.avi") == []
+    plain = colorize_video(make_clip(tmp_path / "plain.mkv", frames=12), tmp_path / "plain.avi", colorizer,
+                           VideoOptions(**FAST))  # negative control: no chapters, nothing said about them
+    assert not any("chapter" in w for w in plain.warnings)
+
+
 def test_luma_plane_is_kept_bit_for_bit(tmp_path: Path, colorizer: Colorizer) -> None:
     """README: the output keeps the input's own luma plane bit for bit (seen through a lossless encode)."""
     src = make_clip(tmp_path / "in.mp4", frames=6)

@@ -63,6 +63,8 @@ class VideoInfo:
     sample_aspect_ratio: Fraction | None
     field_order: int = FIELD_PROGRESSIVE  # FIELD_TT ... FIELD_BT: interlaced
     metadata: dict[str, str] = field(default_factory=dict)
+    # the input's chapters on the output's timeline, as PyAV's set_chapters() takes them
+    chapters: tuple[dict, ...] = ()
     stream_metadata: dict[str, str] = field(default_factory=dict)
 
 
@@ -142,7 +144,8 @@ class VideoReader:
                               "the sound and the subtitles"
                               for s in self.container.streams
                               if s is not self.stream and s.index not in self._copied
-                              and "timecode" not in s.metadata]  # a timecode track comes back from the video's tag
+                              and "timecode" not in s.metadata  # a timecode track comes back from the video's tag
+                              and not self._is_chapter_track(s)]  # chapters are copied as chapters
         # every stream is demuxed (FFmpeg reads their packets anyway): where the other streams' data end tells
         # a film whose sound outlasts its picture from a truncated one
         self._demux_streams = list(self.container.streams)
@@ -155,6 +158,31 @@ class VideoReader:
         first = self._first_frame()
         self.info = self._make_info(first)
         self.warnings += self._format_warnings(first)
+
+    def _is_chapter_track(self, stream: av.stream.Stream) -> bool:
+        """An MP4/MOV keeps its chapter titles in a text track, which FFmpeg shows as a data stream too."""
+        return (stream.type == "data" and self.container.format.name.startswith("mov")
+                and stream.frames == len(self.container.chapters()) > 0)
+
+    def _chapters(self) -> tuple[dict, ...]:
+        """The input's chapters moved onto the output's timeline: shifted by --start, cut at --duration's end,
+        those wholly outside the slice left out."""
+        sliced = self.options.start > 0
+        shift = self._offset_s if sliced else 0.0
+        end = None
+        if self.options.duration is not None:
+            end = (self._offset_s if sliced else self._file_start_s) + self.options.duration - shift
+        kept = []
+        for chapter in self.container.chapters():
+            tb = chapter["time_base"]
+            start, stop = float(chapter["start"] * tb) - shift, float(chapter["end"] * tb) - shift
+            if sliced:
+                start = max(start, 0.0)
+            if end is not None:
+                stop = min(stop, end)
+            if stop > start:
+                kept.append({**chapter, "start": round(start / tb), "end": round(stop / tb)})
+        return tuple(kept)
 
     def _format_warnings(self, first: av.VideoFrame) -> list[str]:
         """What the 8-bit output changes about the input's format, one line each (the writer says whether it
@@ -208,7 +236,7 @@ class VideoReader:
             colorspace=int(first.colorspace), color_primaries=int(first.color_primaries),
             color_trc=int(first.color_trc), rotation=float(first.rotation or 0.0),
             sample_aspect_ratio=s.sample_aspect_ratio, field_order=self._field_order(first),
-            metadata=dict(self.container.metadata), stream_metadata=dict(s.metadata))
+            metadata=dict(self.container.metadata), stream_metadata=dict(s.metadata), chapters=self._chapters())
 
     def _field_order(self, first: av.VideoFrame) -> int:
         """The stream's field order; an interlaced first frame of a stream that does not say is taken as top

@@ -28,6 +28,7 @@ from filmcolor.video.reader import FIELD_PROGRESSIVE, TOP_FIELD_FIRST, VideoInfo
 
 _SPC_TO_SWS = {AVCOL_SPC_BT709: "itu709", AVCOL_SPC_BT470BG: "itu601", AVCOL_SPC_SMPTE170M: "smpte170m"}
 X264_LIKE = ("libx264", "libx265")
+CHAPTER_FORMATS = ("matroska", "webm", "mov", "mp4", "ipod", "ismv", "3gp", "3g2", "ogg")  # muxers that write them
 # x264 "medium" costs ~4x "veryfast" on CCTV-like footage (26 vs 123 fps at 768x576 on 2 cores): on a CPU
 # the encoder would take more time than the network. Slower presets only shrink the file at a given crf.
 # Above 720p even veryfast is most of the work (30 fps for a 1080p encode alone on 2 cores): superfast
@@ -121,6 +122,7 @@ class VideoWriter:
         try:
             self._add_video(codec, options)
             self._stream_map = self._add_passthrough(passthrough, options.audio)
+            self._add_chapters()
         except BaseException:
             self.container.close()
             raise
@@ -212,6 +214,16 @@ class VideoWriter:
         else:
             self.warnings.append(f"interlaced input written as progressive by {codec} (not deinterlaced: combing "
                                  "stays); --codec libx264 keeps it interlaced")
+
+    def _add_chapters(self) -> None:
+        if not self.info.chapters:
+            return
+        if self.container.format.name not in CHAPTER_FORMATS:
+            count = len(self.info.chapters)
+            self.warnings.append(f"{count} chapter{'s' if count > 1 else ''} not kept: {self.shown.suffix or 'these'} "
+                                 "files cannot hold them; .mkv, .mp4 and .mov can")
+            return
+        self.container.set_chapters(list(self.info.chapters))
 
     def _holds(self) -> set[str]:
         """The codec (and encoder) names the output container holds; empty: FFmpeg cannot tell."""
