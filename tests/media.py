@@ -25,13 +25,14 @@ def make_clip(path: Path, *, width: int = 96, height: int = 64, frames: int = 12
               codec: str = "libx264", pix_fmt: str = "yuv420p", audio: str | None = None,
               vfr: bool = False, bframes: bool = True, rotation: float = 0.0,
               title: str | None = None, codec_options: dict[str, str] | None = None, hidden: int = 0,
-              chapters: list[tuple[float, float, str]] | None = None) -> Path:
+              chapters: list[tuple[float, float, str]] | None = None,
+              attachments: dict[str, bytes] | None = None) -> Path:
     """Write a gray clip; ``audio`` is an encoder name ("aac", "libopus") for a tone of the clip's length.
 
     ``codec_options`` are added to the encoder's options (e.g. ``{"flags": "+ildct+ilme"}`` for interlaced).
     ``hidden``: the first frames get negative times, which an MP4's edit list hides (what `ffmpeg -ss X -c copy`
     makes): the header counts them, no player shows them.
-    ``chapters``: (start s, end s, title) each.
+    ``chapters``: (start s, end s, title) each; ``attachments``: file name -> bytes (MKV only).
     """
     container = av.open(str(path), "w")
     stream = container.add_stream(codec, rate=fps)
@@ -51,6 +52,8 @@ def make_clip(path: Path, *, width: int = 96, height: int = 64, frames: int = 12
         container.set_chapters([{"id": i + 1, "start": round(a * 1000), "end": round(b * 1000),
                                  "time_base": Fraction(1, 1000), "metadata": {"title": name}}
                                 for i, (a, b, name) in enumerate(chapters)])
+    for name, data in (attachments or {}).items():
+        container.add_attachment(name, "application/x-truetype-font", data)
     astream = _audio_stream(container, audio) if audio else None
     video_seconds = 0.0
     pts = 0

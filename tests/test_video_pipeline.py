@@ -321,6 +321,23 @@ def test_chapters_an_avi_cannot_hold_are_named_in_a_warning(tmp_path: Path, colo
     assert not any("chapter" in w for w in plain.warnings)
 
 
+def test_attached_files_are_copied_into_an_mkv_and_named_when_dropped(tmp_path: Path, colorizer: Colorizer) -> None:
+    fonts = {"DejaVuSans.ttf": bytes(range(256)) * 4, "Title.otf": b"OTTO" + bytes(500)}
+    src = make_clip(tmp_path / "in.mkv", frames=8, audio="aac", attachments=fonts)
+
+    def attached(path: Path) -> dict[str, bytes]:
+        with av.open(str(path)) as c:
+            return {s.metadata["filename"]: bytes(s.data) for s in c.streams if s.type == "attachment"}
+
+    assert attached(src) == fonts
+    kept = colorize_video(src, tmp_path / "out.mkv", colorizer, VideoOptions(**FAST))
+    assert attached(tmp_path / "out.mkv") == fonts and not kept.warnings, kept.warnings
+    dropped = colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST))
+    assert attached(tmp_path / "out.mp4") == {}
+    assert dropped.warnings == ["2 attached files (DejaVuSans.ttf, Title.otf) dropped: .mp4 files cannot hold them; "
+                                ".mkv keeps them"]
+
+
 def test_luma_plane_is_kept_bit_for_bit(tmp_path: Path, colorizer: Colorizer) -> None:
     """README: the output keeps the input's own luma plane bit for bit (seen through a lossless encode)."""
     src = make_clip(tmp_path / "in.mp4", frames=6)

@@ -25,7 +25,7 @@ from filmcolor.options import Options, option, parse_time
 from filmcolor.video.avcol import AVCOL_RANGE_JPEG, AVCOL_RANGE_MPEG
 
 _LIMITED_TO_FULL = limited_to_full_range_lut()
-COPYABLE_TYPES = ("audio", "subtitle")
+COPYABLE_TYPES = ("audio", "subtitle", "attachment")  # an attachment (an MKV's fonts) has no packets
 
 
 @dataclass(frozen=True)

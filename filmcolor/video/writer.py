@@ -248,7 +248,10 @@ class VideoWriter:
         supported = self._holds()
         mapping: dict[int, av.stream.Stream] = {}
         self._reencode: set[int] = set()
+        self._add_attachments([s for s in streams if s.type == "attachment"])
         for src in streams:
+            if src.type == "attachment":
+                continue
             name = codec_name(src)
             fits = not supported or name in supported or (src.codec_context and src.codec_context.name in supported)
             fits = fits and (src.type != "audio" or audio == "reencode" or self._takes(src))
@@ -272,6 +275,19 @@ class VideoWriter:
             if src.type == "audio":
                 out.codec_context.layout = named_layout(src.codec_context.layout)  # the packets stay as they are
         return mapping
+
+    def _add_attachments(self, streams: list[av.stream.Stream]) -> None:
+        """An MKV's attached files (the subtitles' fonts, a cover) go into an MKV as they are."""
+        names = [s.metadata.get("filename") or f"attachment #{s.index}" for s in streams]
+        if not streams:
+            return
+        if self.container.format.name != "matroska":
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            self.warnings.append(f"{len(names)} attached file{'s' if len(names) > 1 else ''} ({shown}) dropped: "
+                                 f"{self.shown.suffix} files cannot hold them; .mkv keeps them")
+            return
+        for src, name in zip(streams, names, strict=True):
+            self.container.add_attachment(name, src.metadata.get("mimetype") or "application/octet-stream", src.data)
 
     def _add_audio_encoder(self, src: av.audio.stream.AudioStream) -> av.stream.Stream:
         supported = self._holds()
