@@ -10,7 +10,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from filmcolor.errors import ConfigError, FilmcolorError
 from filmcolor.models import create_model, list_models, model_info
-from filmcolor.models.efficientnet_lite import EfficientNetLite0Encoder
+from filmcolor.models.efficientnet_lite import LITE0_STAGES, LITE_SCALES, EfficientNetLite0Encoder, scaled_stages
 from filmcolor.models.pix2pix import UnetBlock
 
 
@@ -95,6 +95,22 @@ def test_fast_takes_kwargs_from_weights_metadata():
     assert model.head.in_channels == 16
     with pytest.raises(TypeError):
         create_model("filmcolor-fast", no_such_argument=1)
+
+
+def test_scaled_lite_stages_match_the_published_variants():
+    assert scaled_stages(*LITE_SCALES["lite0"]) == LITE0_STAGES
+    # Lite2 as published (its state dict loads strictly into these): stem 32 and head 1280 kept,
+    # channels x1.1 rounded to 8s, repeats x1.2 rounded up except the first and last stages'
+    lite2 = scaled_stages(*LITE_SCALES["lite2"])
+    assert [s[5] for s in lite2] == [16, 24, 48, 88, 120, 208, 352]
+    assert [s[0] for s in lite2] == [1, 3, 3, 4, 4, 5, 1]
+    assert [s[4] for s in lite2] == [32, 16, 24, 48, 88, 120, 208]
+    encoder = EfficientNetLite0Encoder(1, lite2).eval()
+    assert encoder.tap_after == (3, 6, 14) and encoder.tap_channels == (24, 48, 120, 1280)
+    with torch.no_grad():
+        taps = encoder(torch.zeros(1, 1, 64, 96))
+    assert [tuple(t.shape[1:]) for t in taps] == [(24, 16, 24), (48, 8, 12), (120, 4, 6), (1280, 2, 3)]
+    assert EfficientNetLite0Encoder(1).tap_after == (2, 4, 10)  # Lite0's, which the shipped weights were built with
 
 
 def _pretrained_state() -> dict[str, torch.Tensor]:
