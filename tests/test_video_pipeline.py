@@ -338,6 +338,44 @@ def test_attached_files_are_copied_into_an_mkv_and_named_when_dropped(tmp_path: 
                                 ".mkv keeps them"]
 
 
+def _with_two_tagged_audio_tracks(src: Path, dst: Path) -> Path:
+    """``src`` remuxed with its audio track twice: English, default, and French commentary (plus stale stats)."""
+    tags = [({"language": "eng", "title": "Original", "BPS": "128000", "NUMBER_OF_FRAMES": "99"},
+             av.stream.Disposition.default),
+            ({"language": "fra", "title": "Commentary"}, av.stream.Disposition.comment)]
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        video = out.add_stream_from_template(inp.streams.video[0])
+        audio = [out.add_stream_from_template(inp.streams.audio[0]) for _ in tags]
+        for stream, (meta, disposition) in zip(audio, tags, strict=True):
+            stream.metadata.update(meta)
+            stream.disposition = disposition
+        for packet in inp.demux():
+            if packet.size == 0:
+                continue
+            targets = [video] if packet.stream.type == "video" else audio
+            for target in targets:
+                copy = av.Packet(bytes(packet))
+                copy.pts, copy.dts, copy.time_base, copy.is_keyframe = (packet.pts, packet.dts, packet.time_base,
+                                                                         packet.is_keyframe)
+                copy.stream = target
+                out.mux(copy)
+    return dst
+
+
+@pytest.mark.parametrize("ext", [".mkv", ".mp4"])
+def test_audio_tracks_keep_their_language_title_and_role(tmp_path: Path, colorizer: Colorizer, ext: str) -> None:
+    src = _with_two_tagged_audio_tracks(make_clip(tmp_path / "plain.mkv", frames=10, audio="aac"), tmp_path / "in.mkv")
+    report = colorize_video(src, tmp_path / f"out{ext}", colorizer, VideoOptions(**FAST))
+    assert report.frames == 10
+    with av.open(str(tmp_path / f"out{ext}")) as c:
+        tracks = [(s.metadata.get("language"), s.metadata.get("title") or s.metadata.get("name"), s.disposition)
+                  for s in c.streams.audio]
+        tags = dict(c.streams.audio[0].metadata)
+    assert tracks == [("eng", "Original", av.stream.Disposition.default),
+                      ("fra", "Commentary", av.stream.Disposition.comment)]
+    assert "BPS" not in tags and "NUMBER_OF_FRAMES" not in tags  # the input's statistics would be stale
+
+
 def test_luma_plane_is_kept_bit_for_bit(tmp_path: Path, colorizer: Colorizer) -> None:
     """README: the output keeps the input's own luma plane bit for bit (seen through a lossless encode)."""
     src = make_clip(tmp_path / "in.mp4", frames=6)

@@ -192,8 +192,7 @@ class VideoWriter:
         # what was used, for the report (--preset auto resolves here)
         self.encoder = " ".join([codec.name, *(f"{k} {opts[k]}" for k in ("preset", "crf") if k in opts)])
         self.container.metadata.update({k: v for k, v in info.metadata.items() if k.lower() != "encoder"})
-        stream.metadata.update({k: v for k, v in info.stream_metadata.items()
-                                if k.lower() not in ("encoder", "duration", "handler_name")})
+        stream.metadata.update(_lasting_tags(info.stream_metadata, also=("handler_name",)))
         if info.rotation:
             stream.set_display_rotation(info.rotation)
         try:  # now, so that an encoder that refuses these settings says so before any frame is decoded
@@ -274,6 +273,10 @@ class VideoWriter:
             mapping[src.index] = out = self.container.add_stream_from_template(src)
             if src.type == "audio":
                 out.codec_context.layout = named_layout(src.codec_context.layout)  # the packets stay as they are
+        for src in streams:  # language, title, default / commentary / forced: what players list the tracks by
+            if src.index in mapping:
+                mapping[src.index].metadata.update(_lasting_tags(src.metadata))
+                mapping[src.index].disposition = src.disposition
         return mapping
 
     def _add_attachments(self, streams: list[av.stream.Stream]) -> None:
@@ -304,7 +307,6 @@ class VideoWriter:
                 rate = min(rates, key=lambda r: abs(r - rate))
             out = self.container.add_stream(codec.name, rate=rate)
             out.layout = named_layout(src.codec_context.layout)
-            out.metadata.update(src.metadata)
             return out
         raise OutputError(f"{self.shown}: no audio encoder for this container; use --no-audio or .mkv")
 
@@ -411,6 +413,17 @@ class VideoWriter:
 
 # FFmpeg's default layouts of the channel counts that have one standard name
 _DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}
+
+
+# tags that describe the bits rather than the content: wrong once the stream is re-encoded or cut (mkvmerge
+# writes BPS, NUMBER_OF_FRAMES, NUMBER_OF_BYTES and _STATISTICS_*; the muxers write their own DURATION)
+STALE_TAGS = ("encoder", "duration", "bps", "number_of_frames", "number_of_bytes")
+
+
+def _lasting_tags(tags: dict[str, str], also: tuple[str, ...] = ()) -> dict[str, str]:
+    """A stream's tags less those that would be stale in the output (any language variant: BPS-eng)."""
+    return {k: v for k, v in tags.items()
+            if k.lower().split("-")[0] not in STALE_TAGS + also and not k.startswith("_STATISTICS_")}
 
 
 def named_layout(layout: av.AudioLayout) -> av.AudioLayout:
