@@ -14,10 +14,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from filmcolor import photometa
 from filmcolor.errors import InputError, OutputError
 from filmcolor.fsutil import write_bytes_atomic
+from filmcolor.photometa import PhotoMetadata
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
+TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 MAX_PIXELS = 400_000_000  # 20000 x 20000: the Lab planes of anything larger need many GB
 
 
@@ -194,8 +197,9 @@ def read_image(path: Path, warnings: list[str] | None = None) -> np.ndarray:
     jpeg = data[:3].tobytes() == b"\xff\xd8\xff"
     if jpeg and _jpeg_truncated(data.tobytes()):
         raise InputError(f"{path}: truncated JPEG (no end-of-image marker)")
-    # A JPEG is turned as its EXIF orientation says (a phone's photo of a print is stored sideways), as every
-    # viewer shows it; OpenCV does that for any flags but IMREAD_UNCHANGED, which the alpha of a PNG needs
+    # A picture is turned as its EXIF orientation says (a phone's photo of a print is stored sideways), as every
+    # viewer shows it; OpenCV does that for any flags but IMREAD_UNCHANGED, which the alpha of a PNG needs, so
+    # other formats are turned below
     flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH if jpeg else cv2.IMREAD_UNCHANGED
     try:
         image, said = _decode(data, flags)
@@ -204,6 +208,8 @@ def read_image(path: Path, warnings: list[str] | None = None) -> np.ndarray:
     if image is None:
         why = said[-1] if said else "unknown format or corrupt"
         raise InputError(f"{path}: not an image OpenCV can decode ({why})")
+    if not jpeg and data[:4].tobytes() not in TIFF_MAGIC:  # (libtiff turns a TIFF itself, whatever the flags)
+        image = photometa.upright(image, photometa.orientation(data.data))
     if warnings is not None:
         warnings.extend(f"{path}: {line}" for line in said)
     if warnings is not None and data[:6].tobytes() in (b"GIF87a", b"GIF89a"):
@@ -261,8 +267,10 @@ def _decode(data: np.ndarray, flags: int) -> tuple[np.ndarray | None, list[str]]
     return image, [_OPENCV_LOG.sub("", line) for line in native]
 
 
-def write_image(path: Path, image: np.ndarray) -> None:
-    """Write an RGB(A) or gray uint8 image atomically; the format follows the extension."""
+def write_image(path: Path, image: np.ndarray, metadata: PhotoMetadata | None = None) -> list[str]:
+    """Write an RGB(A) or gray uint8 image atomically; the format follows the extension. ``metadata`` (the
+    input photo's, `photometa.read_metadata`) goes into a JPEG or PNG; returns a line for each part of it that
+    this output could not keep."""
     path = Path(path)
     ext = path.suffix.lower()
     if ext not in IMAGE_EXTENSIONS:
@@ -276,7 +284,9 @@ def write_image(path: Path, image: np.ndarray) -> None:
     ok, buf = cv2.imencode(ext, image, params)
     if not ok:
         raise OutputError(f"{path}: could not encode the image")
-    write_bytes_atomic(path, buf.tobytes())
+    encoded, left = photometa.with_metadata(buf.tobytes(), ext, metadata or PhotoMetadata())
+    write_bytes_atomic(path, encoded)
+    return [f"{path}: not kept: {what}" for what in left]
 
 
 def shrink(plane: np.ndarray, height: int, width: int) -> np.ndarray:

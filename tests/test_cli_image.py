@@ -299,3 +299,20 @@ def test_output_folder_that_is_the_input_folder_says_so(tmp_path, test_weights):
         assert code == 1 and "the output folder holds the images of" in stderr, stderr
         assert len(stderr.strip().splitlines()) == 1
     assert (folder / "a.png").read_bytes() == before and sorted(p.name for p in folder.iterdir()) == ["a.png"]
+
+
+def test_a_photos_caption_and_date_reach_its_coloured_copy(tmp_path: Path) -> None:
+    from PIL import ExifTags
+
+    exif = Image.Exif()
+    exif[ExifTags.Base.ImageDescription] = "Street cleaning, 1906"
+    exif[ExifTags.Base.Orientation] = 8  # stored sideways
+    gray = np.asarray(Image.open(make_photo(tmp_path / "plain.png")))
+    Image.fromarray(gray).save(tmp_path / "scan.jpg", exif=exif, quality=95)
+    code, _, stderr = run(str(tmp_path / "scan.jpg"), "-o", str(tmp_path / "out.png"), *FAST)
+    assert code == 0 and "warning" not in stderr and "error" not in stderr
+    out = Image.open(tmp_path / "out.png")
+    assert out.getexif().get(ExifTags.Base.ImageDescription) == "Street cleaning, 1906"
+    assert ExifTags.Base.Orientation not in out.getexif() and out.size == (40, 56)  # upright: 40 wide, 56 high
+    code, stdout, stderr = run(str(tmp_path / "scan.jpg"), "-o", str(tmp_path / "out.tif"), *FAST)
+    assert code == 0 and "not kept: the photo's EXIF/XMP/IPTC (a .tif output keeps none" in stdout + stderr

@@ -11,6 +11,7 @@ from filmcolor.batch.plan import FileJob
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import ConfigError, FilmcolorError, InputError, WeightsError
 from filmcolor.imageio import read_image, write_image
+from filmcolor.photometa import read_metadata
 from filmcolor.video.pipeline import VideoOptions, colorize_video
 
 PERMANENT_ERRORS = (InputError, ConfigError, WeightsError)  # retrying cannot help; the rest may be transient
@@ -44,10 +45,12 @@ def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions
         try:
             job.output.parent.mkdir(parents=True, exist_ok=True)
             if job.kind == "image":
-                write_image(job.output, colorizer.colorize_image(read_image(job.path)))
+                notes: list[str] = []
+                notes += write_image(job.output, colorizer.colorize_image(read_image(job.path, notes)),
+                                     read_metadata(job.path))
                 elapsed = time.perf_counter() - started
                 done = job.record("done", frames=1, elapsed=round(elapsed, 4), attempts=attempt,
-                                  fps=round(1 / elapsed, 3) if elapsed > 0 else 0.0)
+                                  fps=round(1 / elapsed, 3) if elapsed > 0 else 0.0, warnings=notes)
             else:
                 report = colorize_video(job.path, job.output, colorizer, video_options,
                                         _frame_callback(job, cancel, on_event), overwrite=True)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from filmcolor import photometa
 from filmcolor.cli import console, error_line, guarded, model_options, plain
 from filmcolor.colorize import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MIN_RENDER_SIZE, Colorizer
 from filmcolor.errors import FilmcolorError, InputError, OutputError
@@ -76,7 +77,9 @@ def image_command(inputs: tuple[Path, ...], output: Path, model: str, device: st
                   reference: Path | None, overwrite: bool, quiet: bool) -> None:
     """Colour black-and-white photos: INPUT... is one or more image files or folders.
 
-    The full-resolution luminance of each photo is kept; only colour is added. Files that fail
+    The full-resolution luminance of each photo is kept; only colour is added. A photo's EXIF (caption,
+    date, place, credits), XMP and IPTC go into a .jpg or .png output; a sideways-stored photo (EXIF
+    orientation) is written upright. Files that fail
     are reported one line each and the others are still done (exit code 1 if any failed).
 
     \b
@@ -109,7 +112,8 @@ def image_command(inputs: tuple[Path, ...], output: Path, model: str, device: st
             image = read_image(src, notes)
             src_hints, ref_rgb = guidance.for_image(src, inputs, image.shape[1], image.shape[0])
             refs = None if ref_rgb is None else [colorizer.reference(ref_rgb)]
-            write_image(dst, colorizer.colorize_image(image, hints=src_hints, references=refs))
+            notes += write_image(dst, colorizer.colorize_image(image, hints=src_hints, references=refs),
+                                 photometa.read_metadata(src))
             if not quiet:
                 console.print(f"[green]ok[/] {plain(str(src))} -> {plain(str(dst))}")
             for note in notes:

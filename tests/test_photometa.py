@@ -1,0 +1,127 @@
+"""A photo's EXIF, XMP and IPTC reach its coloured copy; its orientation is applied the same in every format."""
+
+from __future__ import annotations
+
+import io
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import ExifTags, Image
+
+from filmcolor.imageio import read_image, write_image
+from filmcolor.photometa import PhotoMetadata, read_metadata
+
+CAPTION = "Harbour at low tide, 1921"
+XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><dc:subject>harbour</dc:subject></x:xmpmeta>'
+IIM_CAPTION = b"Fishing boats"
+
+
+def _stored() -> np.ndarray:
+    """A 40 x 60 gray picture with a bright corner top left, so every turn and flip tells apart."""
+    gray = np.tile(np.linspace(20, 200, 60).astype(np.uint8), (40, 1))
+    gray[:8, :12] = 255
+    return gray
+
+
+def _exif(orientation: int) -> Image.Exif:
+    exif = Image.Exif()
+    exif[ExifTags.Base.ImageDescription] = CAPTION
+    exif[ExifTags.Base.Artist] = "A. Photographer"
+    exif[ExifTags.Base.Orientation] = orientation
+    exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = "1921:06:01 10:00:00"
+    exif.get_ifd(ExifTags.IFD.GPSInfo)[ExifTags.GPS.GPSLatitudeRef] = "N"
+    return exif
+
+
+def _with_iptc(jpeg: bytes) -> bytes:
+    """``jpeg`` with an APP13 IPTC caption after its first segment (as Photoshop writes one)."""
+    iim = b"\x1c\x02\x78" + struct.pack(">H", len(IIM_CAPTION)) + IIM_CAPTION
+    resource = b"8BIM\x04\x04\x00\x00" + struct.pack(">I", len(iim)) + iim
+    payload = b"Photoshop 3.0\x00" + resource
+    return jpeg[:2] + b"\xff\xed" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:]
+
+
+def _photo(path: Path, orientation: int = 6, **extra) -> Path:
+    Image.fromarray(_stored()).save(path, exif=_exif(orientation), **extra)
+    return path
+
+
+# EXIF orientation -> the turn that shows it upright (the EXIF standard's table, as Pillow's exif_transpose has it)
+TURNS = {1: None, 2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+         5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+         8: Image.Transpose.ROTATE_90}
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".png", ".webp", ".tif"])
+@pytest.mark.parametrize("orientation", list(TURNS))
+def test_every_format_is_read_upright_as_viewers_show_it(tmp_path: Path, ext: str, orientation: int) -> None:
+    extra = {"quality": 100} if ext == ".jpg" else {"lossless": True} if ext == ".webp" else {}
+    path = _photo(tmp_path / f"in{ext}", orientation, **extra)
+    stored = Image.fromarray(_stored())
+    shown = np.asarray(stored if TURNS[orientation] is None else stored.transpose(TURNS[orientation]))
+    image = read_image(path)
+    image = image[..., 0] if image.ndim == 3 else image  # WebP has no gray: R = G = B
+    assert image.shape == shown.shape  # (60, 40) for the turned ones
+    assert np.abs(image.astype(int) - shown.astype(int)).max() <= 3  # the same pixels, JPEG's rounding aside
+
+
+def test_jpeg_keeps_exif_xmp_and_iptc_but_not_the_orientation(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    Image.fromarray(_stored()).save(buf, "JPEG", exif=_exif(6), xmp=XMP, quality=95)
+    src = tmp_path / "scan.jpg"
+    src.write_bytes(_with_iptc(buf.getvalue()))
+    meta = read_metadata(src)
+    assert meta.exif and meta.xmp == XMP and IIM_CAPTION in meta.iptc
+    rgb = np.repeat(read_image(src)[..., None], 3, axis=2)
+    assert write_image(tmp_path / "out.jpg", rgb, meta) == []
+    out = Image.open(tmp_path / "out.jpg")
+    exif = out.getexif()
+    assert out.size == (40, 60)  # written upright ...
+    assert ExifTags.Base.Orientation not in exif  # ... so no orientation is left to turn it again
+    assert exif[ExifTags.Base.ImageDescription] == CAPTION and exif[ExifTags.Base.Artist] == "A. Photographer"
+    assert exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] == "1921:06:01 10:00:00"
+    assert exif.get_ifd(ExifTags.IFD.GPSInfo)[ExifTags.GPS.GPSLatitudeRef] == "N"
+    assert out.info["xmp"] == XMP
+    assert any(m == "APP13" and IIM_CAPTION in p for m, p in out.applist)
+    assert np.abs(np.asarray(out.convert("RGB")).astype(int) - rgb).mean() < 2  # the picture is OpenCV's encode
+
+
+def test_png_keeps_exif_and_xmp_and_says_iptc_has_no_place(tmp_path: Path) -> None:
+    meta = PhotoMetadata(exif=_exif(1).tobytes().removeprefix(b"Exif\x00\x00"), xmp=XMP, iptc=b"Photoshop 3.0\x00")
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    notes = write_image(tmp_path / "out.png", rgb, meta)
+    assert notes == [f"{tmp_path / 'out.png'}: not kept: IPTC (a PNG has no place for it)"]
+    out = Image.open(tmp_path / "out.png")
+    out.load()  # the chunks are checked (CRCs) and read
+    assert out.getexif()[ExifTags.Base.ImageDescription] == CAPTION
+    assert out.info["XML:com.adobe.xmp"] == XMP.decode()
+    assert np.array_equal(np.asarray(out), rgb)
+
+
+def test_other_outputs_name_what_they_drop_and_plain_photos_change_nothing(tmp_path: Path) -> None:
+    src = _photo(tmp_path / "in.png")
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    assert write_image(tmp_path / "out.tif", rgb, read_metadata(src)) == [
+        f"{tmp_path / 'out.tif'}: not kept: the photo's EXIF/XMP/IPTC (a .tif output keeps none; .jpg and .png do)"]
+    Image.fromarray(_stored()).save(tmp_path / "plain.png")
+    plain = read_metadata(tmp_path / "plain.png")
+    assert not plain
+    assert write_image(tmp_path / "a.jpg", rgb, plain) == [] and write_image(tmp_path / "b.jpg", rgb) == []
+    assert (tmp_path / "a.jpg").read_bytes() == (tmp_path / "b.jpg").read_bytes()
+
+
+def test_a_broken_or_oversized_block_is_left_behind_not_fatal(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    Image.fromarray(_stored()).save(buf, "JPEG", quality=90)
+    jpeg = buf.getvalue()
+    garbage = b"Exif\x00\x00" + b"MM\x00*\x00\x00\x00\x08\xff\xff" + bytes(20)  # an IFD claiming 65535 entries
+    src = tmp_path / "broken.jpg"
+    src.write_bytes(jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(garbage) + 2) + garbage + jpeg[2:])
+    assert read_image(src).shape == (40, 60)
+    assert read_metadata(src).exif is None
+    huge = PhotoMetadata(xmp=b"<x>" + b" " * 70_000 + b"</x>")
+    notes = write_image(tmp_path / "out.jpg", np.zeros((8, 8, 3), np.uint8), huge)
+    assert notes == [f"{tmp_path / 'out.jpg'}: not kept: XMP (70036 bytes, more than a JPEG segment holds)"]
+    assert Image.open(tmp_path / "out.jpg").size == (8, 8)
