@@ -13,6 +13,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from filmcolor import photometa
 from filmcolor.errors import InputError, OutputError
@@ -22,6 +23,9 @@ from filmcolor.photometa import PhotoMetadata
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 MAX_PIXELS = 400_000_000  # 20000 x 20000: the Lab planes of anything larger need many GB
+# Pillow reads only the photos' metadata (photometa); its decompression-bomb guard, which refuses even to read
+# the header of a picture over 2 x 179 M pixels, is raised to this limit, checked before OpenCV decodes
+Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, MAX_PIXELS)
 
 
 def is_image_path(path: Path) -> bool:

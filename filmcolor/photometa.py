@@ -47,7 +47,7 @@ class PhotoMetadata:
         return bool(self.exif or self.xmp or self.iptc)
 
 
-def _open(source: bytes | Path) -> Image.Image | None:
+def _open(source: bytes | memoryview | Path) -> Image.Image | None:
     """Pillow's lazy open (headers only) of encoded bytes or a file."""
     try:
         with warnings.catch_warnings():

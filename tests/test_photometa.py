@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -125,3 +126,17 @@ def test_a_broken_or_oversized_block_is_left_behind_not_fatal(tmp_path: Path) ->
     notes = write_image(tmp_path / "out.jpg", np.zeros((8, 8, 3), np.uint8), huge)
     assert notes == [f"{tmp_path / 'out.jpg'}: not kept: XMP (70036 bytes, more than a JPEG segment holds)"]
     assert Image.open(tmp_path / "out.jpg").size == (8, 8)
+
+
+def test_a_huge_scans_metadata_is_read_from_its_header_alone(tmp_path: Path) -> None:
+    """19000 x 19000 (361 M pixels, within filmcolor's limit, past Pillow's own bomb guard): header only."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 19000, 19000, 8, 0, 0, 0, 0)  # 8-bit gray
+    exif = _exif(1).tobytes().removeprefix(b"Exif\x00\x00")
+    path = tmp_path / "huge.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"eXIf", exif) + chunk(b"IEND", b""))
+    meta = read_metadata(path)
+    assert meta.exif is not None and CAPTION.encode() in meta.exif
