@@ -169,8 +169,19 @@ def _tiff_size(data: bytes | memoryview) -> tuple[int, int] | None:
     return (sides[256], sides[257]) if len(sides) == 2 else None
 
 
-def _gif_frames(path: Path) -> int:
-    """How many frames a GIF holds (1 when OpenCV cannot say)."""
+def _many_pictures_kind(head: bytes) -> str | None:
+    """The name of a format whose file can hold several pictures, from its first bytes; None for others."""
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "animated GIF"
+    if head[:4] in TIFF_MAGIC:
+        return "multi-page TIFF"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "animated WebP"
+    return None
+
+
+def _frame_count(path: Path) -> int:
+    """How many pictures a GIF, TIFF or WebP holds (1 when OpenCV cannot say)."""
     try:
         return max(1, int(cv2.imcount(str(path))))
     except cv2.error:
@@ -216,10 +227,12 @@ def read_image(path: Path, warnings: list[str] | None = None) -> np.ndarray:
         image = photometa.upright(image, photometa.orientation(data.data))
     if warnings is not None:
         warnings.extend(f"{path}: {line}" for line in said)
-    if warnings is not None and data[:6].tobytes() in (b"GIF87a", b"GIF89a"):
-        frames = _gif_frames(path)
+    kind = _many_pictures_kind(data[:16].tobytes())
+    if warnings is not None and kind:
+        frames = _frame_count(path)
         if frames > 1:
-            warnings.append(f"{path}: animated GIF ({frames} frames): only the first frame is coloured")
+            what = "pages" if kind == "multi-page TIFF" else "frames"
+            warnings.append(f"{path}: {kind} ({frames} {what}): only the first {what[:-1]} is coloured")
     if image.shape[0] * image.shape[1] > MAX_PIXELS:
         raise InputError(
             f"{path}: image too large ({image.shape[1]}x{image.shape[0]}, limit {MAX_PIXELS} pixels)")

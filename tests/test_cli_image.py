@@ -259,6 +259,20 @@ def test_animated_gif_warns_first_frame_only(tmp_path, test_weights, frames):
         assert warned == []
 
 
+@pytest.mark.parametrize("ext, said", [(".tif", "multi-page TIFF (3 pages): only the first page is coloured"),
+                                       (".webp", "animated WebP (3 frames): only the first frame is coloured")])
+def test_multi_page_tiff_and_animated_webp_warn_first_picture_only(tmp_path, test_weights, ext, said):
+    pages = [Image.fromarray(np.full((24, 32), v, np.uint8)) for v in (40, 120, 200)]
+    src = tmp_path / f"scans{ext}"
+    pages[0].save(src, save_all=True, append_images=pages[1:])
+    single = tmp_path / f"single{ext}"
+    pages[0].save(single)  # the negative control: one picture, nothing to say
+    for path, expected in ((src, [f"warning: {src}: {said}"]), (single, [])):
+        code, _, err = run(str(path), "-o", str(tmp_path / f"{path.stem}.png"), "--model", str(test_weights), *FAST)
+        assert code == 0, err
+        assert [line for line in err.splitlines() if line.startswith("warning:")] == expected
+
+
 def test_file_names_are_printed_as_given(tmp_path, test_weights):
     src = make_photo(tmp_path / "a:x:b.png")  # rich would print ":x:" as an emoji
     code, _, stderr = run(str(src), "-o", str(tmp_path / "out:smile:.png"), "--model", str(test_weights), *FAST)
