@@ -11,6 +11,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from filmcolor.colorize import DEFAULT_VIDEO_RENDER_SIZE, MAX_RENDER_SIZE, MIN_RENDER_SIZE, Colorizer
@@ -103,6 +104,19 @@ def parse_time(text: str) -> float:
         raise ValueError(f"'{text}' is not a time; use seconds (90) or HH:MM:SS (00:01:30)")
     hours, minutes, secs = match.groups()
     return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(secs)
+
+
+_NTSC_RATES = tuple(Fraction(n * 1000, 1001) for n in (24, 30, 48, 60, 120))  # what 23.976, 29.97... mean
+
+
+def parse_rate(text: str) -> Fraction:
+    """'24', '25', '24000/1001', '23.976' (read as 24000/1001, as video tools do) -> frames per second."""
+    try:
+        rate = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"'{text}' is not a frame rate; use a number (24, 25, 23.976) or a ratio "
+                         "(24000/1001)") from None
+    return next((ntsc for ntsc in _NTSC_RATES if abs(float(rate - ntsc)) < 0.001), rate)
 
 
 @dataclass(frozen=True)

@@ -46,10 +46,14 @@ def video_command(input_path: Path, output: Path, preview: Path | None, report: 
                   quiet: bool, **values: Any) -> None:
     """Colour a black-and-white video: INPUT -> OUTPUT with the same frames, timing and audio.
 
+    INPUT is a video file, or a folder of numbered frames (a film scan: scan_000001.dpx, ...; every number
+    there, one name) read as a film at --frame-rate.
+
     \b
     Examples:
       filmcolor video old_movie.mp4 -o color.mp4
       filmcolor video old_movie.mp4 -o try.mp4 --start 00:10:00 --duration 20 --preview try.png
+      filmcolor video reel1_scans/ -o reel1.mkv --frame-rate 24 --codec ffv1
     """
     spec, options = build_options(ModelSpec, values), build_options(VideoOptions, values)
     colorizer = spec.load()

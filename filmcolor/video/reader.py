@@ -19,10 +19,11 @@ import av
 import cv2
 import numpy as np
 
-from filmcolor.errors import InputError
+from filmcolor.errors import ConfigError, InputError
 from filmcolor.lab import limited_to_full_range_lut
-from filmcolor.options import Options, option, parse_time
+from filmcolor.options import Options, option, parse_rate, parse_time
 from filmcolor.video.avcol import AVCOL_RANGE_JPEG, AVCOL_RANGE_MPEG
+from filmcolor.video.sequence import DEFAULT_FRAME_RATE, FrameSequence, find_sequence
 
 _LIMITED_TO_FULL = limited_to_full_range_lut()
 COPYABLE_TYPES = ("audio", "subtitle", "attachment")  # an attachment (an MKV's fonts) has no packets
@@ -38,6 +39,9 @@ class ReaderOptions(Options):
                                     metavar="TIME", above=0)
     on_error: str = option("repeat", "On a corrupt frame: repeat the last good one (and warn), or stop.",
                            choices=("repeat", "fail"))
+    frame_rate: Fraction | None = option(None, "Frames per second when INPUT is a folder of numbered frames (film "
+                                         "scans: DPX, TIFF, PNG...); default 24. A video file keeps its own.",
+                                         parse=parse_rate, metavar="FPS", above=0, default_text="")
     decoder_threads: int = 0  # 0: FFmpeg's choice
 
 
@@ -104,16 +108,25 @@ class VideoReader:
         self.repeated_frames = 0
         self.luma_seconds = 0.0  # time spent reading and range-mapping luma planes
         self.warnings: list[str] = []
+        self.sequence: FrameSequence | None = None
         if not self.path.exists():
             raise InputError(f"{self.path}: file not found")
         if self.path.is_dir():
-            raise InputError(f"{self.path}: is a folder, expected a video file")
-        if not self.path.is_file():
+            self.sequence = find_sequence(self.path)
+        elif options.frame_rate is not None:
+            raise ConfigError(f"--frame-rate {options.frame_rate}: only for a folder of frames; {self.path} keeps "
+                              "its own timing")
+        elif not self.path.is_file():
             raise InputError(f"{self.path}: not a regular file (a device, a pipe or a socket); give a video file")
-        if self.path.stat().st_size == 0:
+        elif self.path.stat().st_size == 0:
             raise InputError(f"{self.path}: file is empty (0 bytes)")
         try:
-            self.container = av.open(str(self.path), metadata_errors="ignore")
+            if self.sequence:
+                rate = options.frame_rate or DEFAULT_FRAME_RATE
+                self.container = av.open(self.sequence.pattern, format="image2",
+                                         options=self.sequence.demuxer_options(rate))
+            else:
+                self.container = av.open(str(self.path), metadata_errors="ignore")
         except (av.FFmpegError, UnicodeDecodeError, ValueError) as err:
             raise _open_error(self.path, err) from err
         try:

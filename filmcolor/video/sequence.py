@@ -1,0 +1,73 @@
+"""A folder of numbered frames (a film scanner's DPX or TIFF, an export's PNG) read as one video.
+
+Film archives scan reels to one picture per frame (`reel1/scan_000001.dpx`, ...). FFmpeg's image2 demuxer
+reads such a folder as a video stream given a printf pattern, the first number and a frame rate; this finds
+those in the folder and refuses what it cannot read as one film without losing or reordering frames:
+pictures of several names, numbers padded unevenly, or a missing frame (image2 would stop there, or, with
+a glob, close the gap and shift every later frame in time).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from filmcolor.errors import InputError
+
+# what FFmpeg decodes as single pictures (film scans: DPX, Cineon, OpenEXR; exports: TIFF, PNG, JPEG...)
+FRAME_EXTENSIONS = (".dpx", ".cin", ".exr", ".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".webp")
+DEFAULT_FRAME_RATE = Fraction(24)  # sound film; pass --frame-rate for anything else
+NUMBERED = re.compile(r"^(.*?)(\d+)$")  # the name's stem: a prefix, then the frame number at its end
+SHOWN = 3  # names shown in a message
+
+
+@dataclass(frozen=True)
+class FrameSequence:
+    folder: Path
+    pattern: str  # printf pattern for image2, e.g. "reel1/scan_%06d.dpx"
+    first: int  # the first frame's number
+    count: int
+
+    def demuxer_options(self, rate: Fraction) -> dict[str, str]:
+        return {"framerate": str(rate), "start_number": str(self.first)}
+
+
+def find_sequence(folder: Path) -> FrameSequence:
+    """The numbered frames of ``folder``; an InputError naming the folder and the problem otherwise."""
+    pictures = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FRAME_EXTENSIONS)
+    if not pictures:
+        raise InputError(f"{folder}: a folder with no frames in it ({', '.join(FRAME_EXTENSIONS)}); give a video "
+                         "file, or a folder of numbered frames")
+    names: dict[tuple[str, str], list[tuple[int, str, Path]]] = {}
+    unnumbered = []
+    for path in pictures:
+        match = NUMBERED.match(path.stem)
+        if not match:
+            unnumbered.append(path.name)
+            continue
+        prefix, digits = match.groups()
+        names.setdefault((prefix, path.suffix), []).append((int(digits), digits, path))
+    if unnumbered or len(names) > 1:
+        kinds = [f"{prefix}N{ext}" for prefix, ext in names] + unnumbered
+        raise InputError(f"{folder}: holds pictures of more than one name ({', '.join(kinds[:SHOWN])}"
+                         f"{' ...' if len(kinds) > SHOWN else ''}); a folder of frames holds one numbered sequence")
+    (prefix, ext), frames = next(iter(names.items()))
+    frames.sort()
+    widths = {len(digits) for _, digits, _ in frames}
+    padded = any(digits.startswith("0") and len(digits) > 1 for _, digits, _ in frames)
+    if len(widths) > 1 and padded:
+        raise InputError(f"{folder}: frame numbers padded unevenly ({frames[0][2].name}, {frames[-1][2].name}); "
+                         "number them all to one width")
+    missing = [(a, b) for (a, _, _), (b, _, _) in zip(frames, frames[1:], strict=False) if b != a + 1]
+    if missing:
+        a, b = missing[0]
+        gap = f"frame {a + 1}" if b == a + 2 else f"frames {a + 1}-{b - 1}"
+        more = f" and {len(missing) - 1} more gaps" if len(missing) > 1 else ""
+        after = next(path.name for n, _, path in frames if n == a)
+        raise InputError(f"{folder}: {gap} missing (after {after}){more}; every frame must be there, or the film "
+                         "would jump")
+    number = f"%0{widths.pop()}d" if padded else "%d"
+    pattern = str(folder / (prefix.replace("%", "%%") + number + ext))
+    return FrameSequence(folder, pattern, frames[0][0], len(frames))

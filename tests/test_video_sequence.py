@@ -1,0 +1,117 @@
+"""A folder of numbered frames (a film scan) is coloured as one film: every frame, in number order, at a rate."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from filmcolor.cli import main
+from filmcolor.colorize import Colorizer
+from filmcolor.errors import InputError
+from filmcolor.options import parse_rate
+from filmcolor.video.pipeline import VideoOptions, colorize_video
+from filmcolor.video.sequence import find_sequence
+from filmcolor.video.temporal import TemporalOptions
+
+FAST = dict(preset="ultrafast", temporal=TemporalOptions(mode="off"))
+
+
+@pytest.fixture(scope="module")
+def colorizer(test_weights: Path) -> Colorizer:
+    return Colorizer.from_pretrained(test_weights, device="cpu", render_size=64, runtime="torch")
+
+
+def scan(folder: Path, numbers: list[int], name: str = "scan_{:04d}.png") -> Path:
+    """Frames whose gray level says their number (10 + 15 x number), so order and loss show."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in numbers:
+        Image.fromarray(np.full((48, 64), 10 + 15 * n, np.uint8)).save(folder / name.format(n))
+    return folder
+
+
+def frames_of(path: Path) -> tuple[list[float], list[float], Fraction]:
+    with av.open(str(path)) as c:
+        frames = list(c.decode(video=0))
+        return [float(f.time) for f in frames], [f.to_ndarray(format="gray").mean() for f in frames], \
+            c.streams.video[0].average_rate
+
+
+def test_every_frame_in_number_order_at_the_rate_given(tmp_path: Path, colorizer: Colorizer) -> None:
+    folder = scan(tmp_path / "reel", list(range(1, 13)))
+    report = colorize_video(folder, tmp_path / "out.mkv", colorizer, VideoOptions(**FAST, crf=0))
+    assert report.frames == 12
+    times, levels, rate = frames_of(tmp_path / "out.mkv")
+    assert rate == 24 and times == pytest.approx([i / 24 for i in range(12)], abs=1e-3)
+    assert np.all(np.diff(levels) > 10)  # frame n+1 after frame n, none lost
+    colorize_video(folder, tmp_path / "ntsc.mp4", colorizer, VideoOptions(**FAST, frame_rate=parse_rate("23.976")))
+    assert frames_of(tmp_path / "ntsc.mp4")[2] == Fraction(24000, 1001)
+
+
+def test_unpadded_numbers_keep_number_order_not_name_order(tmp_path: Path, colorizer: Colorizer) -> None:
+    folder = scan(tmp_path / "reel", list(range(8, 13)), name="f{}.png")  # f8 .. f12: by name f10 < f8
+    seq = find_sequence(folder)
+    assert (seq.first, seq.count, Path(seq.pattern).name) == (8, 5, "f%d.png")
+    colorize_video(folder, tmp_path / "out.mkv", colorizer, VideoOptions(**FAST, crf=0))
+    assert np.all(np.diff(frames_of(tmp_path / "out.mkv")[1]) > 10)
+
+
+@pytest.mark.parametrize("make, said", [
+    (lambda d: scan(d, [1, 2, 3, 4, 6, 7]), "frame 5 missing (after scan_0004.png)"),
+    (lambda d: scan(d, [1, 2, 5, 6, 9]), "frames 3-4 missing (after scan_0002.png) and 1 more gaps"),
+    (lambda d: scan(scan(d, [1, 2]), [1], name="other_{:04d}.png"), "holds pictures of more than one name"),
+    (lambda d: scan(scan(d, [1, 2]), [3], name="scan_{:06d}.png"), "frame numbers padded unevenly"),
+    (lambda d: scan(scan(d, [8, 9], name="s{:02d}.png"), [10, 11], name="s{:03d}.png"),
+     "frame numbers padded unevenly"),
+    (lambda d: d.mkdir(), "a folder with no frames in it"),
+])
+def test_a_folder_that_is_not_one_whole_film_is_refused_saying_why(tmp_path: Path, make, said: str) -> None:
+    folder = tmp_path / "reel"
+    make(folder)
+    with pytest.raises(InputError, match=said.replace("(", r"\(").replace(")", r"\)")):
+        find_sequence(folder)
+
+
+def test_cli_colours_a_folder_and_refuses_a_rate_for_a_file(tmp_path: Path, test_weights) -> None:
+    folder = scan(tmp_path / "reel", list(range(0, 6)))
+    runner = CliRunner()
+    ok = runner.invoke(main, ["video", str(folder), "-o", str(tmp_path / "out.mkv"), "--model", str(test_weights),
+                              "--frame-rate", "25", "-q"])
+    assert ok.exit_code == 0, ok.output
+    assert len(frames_of(tmp_path / "out.mkv")[0]) == 6 and frames_of(tmp_path / "out.mkv")[2] == 25
+    bad = runner.invoke(main, ["video", str(tmp_path / "out.mkv"), "-o", str(tmp_path / "again.mkv"),
+                               "--model", str(test_weights), "--frame-rate", "25"])
+    assert bad.exit_code == 1 and "--frame-rate 25: only for a folder of frames" in bad.output
+    gap = scan(tmp_path / "gappy", [1, 3])
+    bad = runner.invoke(main, ["video", str(gap), "-o", str(tmp_path / "g.mkv"), "--model", str(test_weights)])
+    assert bad.exit_code == 1 and bad.output.count("\n") == 1 and "frame 2 missing" in bad.output
+
+
+def test_frame_rates_read_as_video_tools_read_them() -> None:
+    assert parse_rate("24") == 24 and parse_rate("25") == 25 and parse_rate("12.5") == Fraction(25, 2)
+    assert parse_rate("23.976") == parse_rate("24000/1001") == Fraction(24000, 1001)
+    assert parse_rate("29.97") == Fraction(30000, 1001)
+    with pytest.raises(ValueError, match="is not a frame rate"):
+        parse_rate("fast")
+
+
+def test_a_16_bit_dpx_scan_is_read(tmp_path: Path, colorizer: Colorizer) -> None:
+    """DPX, what film scanners write: 16-bit RGB frames, encoded here with FFmpeg's own DPX encoder."""
+    folder = tmp_path / "reel"
+    folder.mkdir()
+    for n in range(4):
+        ctx = av.CodecContext.create("dpx", "w")
+        ctx.width, ctx.height, ctx.pix_fmt = 64, 48, "rgb48le"
+        ctx.time_base = Fraction(1, 24)
+        level = (10 + 60 * n) * 257
+        frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), level, np.uint16), format="rgb48le")
+        (folder / f"A001_{n:07d}.dpx").write_bytes(b"".join(bytes(p) for p in ctx.encode(frame)))
+    report = colorize_video(folder, tmp_path / "out.mkv", colorizer, VideoOptions(**FAST, crf=0))
+    times, levels, _ = frames_of(tmp_path / "out.mkv")
+    assert report.frames == 4 and len(times) == 4
+    assert np.all(np.diff(levels) > 40)  # 60 levels apart in the scan (the added colour moves luma a little)
