@@ -115,3 +115,22 @@ def test_a_16_bit_dpx_scan_is_read(tmp_path: Path, colorizer: Colorizer) -> None
     times, levels, _ = frames_of(tmp_path / "out.mkv")
     assert report.frames == 4 and len(times) == 4
     assert np.all(np.diff(levels) > 40)  # 60 levels apart in the scan (the added colour moves luma a little)
+
+
+@pytest.mark.parametrize("broken", [[3], [6], [5, 6], [7]])
+def test_a_broken_frame_file_is_named_and_no_good_frame_is_lost(tmp_path: Path, colorizer: Colorizer,
+                                                               broken: list[int]) -> None:
+    """The next-to-last file broken: FFmpeg's frame-threaded decoder reports it while draining, and the good
+    last frame it still held was lost (before the tail was decoded again on one thread)."""
+    folder = scan(tmp_path / "reel", list(range(8)))
+    for n in broken:
+        data = (folder / f"scan_{n:04d}.png").read_bytes()
+        (folder / f"scan_{n:04d}.png").write_bytes(data[: len(data) // 2])
+    report = colorize_video(folder, tmp_path / "out.mkv", colorizer, VideoOptions(**FAST, crf=0))
+    times, levels, _ = frames_of(tmp_path / "out.mkv")
+    assert report.frames == len(times) == 8  # every frame, each broken one as the one before it
+    steps = np.diff(levels)
+    assert [i + 1 for i, step in enumerate(steps) if abs(step) < 3] == broken
+    assert all(step > 10 for i, step in enumerate(steps) if i + 1 not in broken)
+    names = ", ".join(f"scan_{n:04d}.png" for n in broken)
+    assert f"{folder}: unreadable frame file(s) {names}, each replaced by the frame before it" in report.warnings

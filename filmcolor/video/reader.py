@@ -26,6 +26,7 @@ from filmcolor.video.avcol import AVCOL_RANGE_JPEG, AVCOL_RANGE_MPEG
 from filmcolor.video.sequence import DEFAULT_FRAME_RATE, FrameSequence, find_sequence
 
 _LIMITED_TO_FULL = limited_to_full_range_lut()
+SHOWN_NAMES = 5  # frame files named in a warning
 COPYABLE_TYPES = ("audio", "subtitle", "attachment")  # an attachment (an MKV's fonts) has no packets
 
 
@@ -290,9 +291,14 @@ class VideoReader:
                 shift_pts = pts
                 self._offset_s = float(pts * tb)  # passthrough streams are shifted by the same time
 
+        resized: list[tuple[int, int, int]] = []  # (pts, width, height) of frames not the first one's size
+        repeated_at: list[int] = []  # pts of the frames that repeat the last good one
+
         def emit(pts: int, gray: np.ndarray, repeated: bool) -> LumaFrame:
             nonlocal index
             start_at(pts)
+            if repeated:
+                repeated_at.append(pts)
             item = LumaFrame(index, pts - shift_pts, gray, repeated)  # type: ignore[operator]
             index += 1
             return item
@@ -317,6 +323,8 @@ class VideoReader:
             self.luma_seconds += time.perf_counter() - t0
             if index == 0:
                 self._first_av_frame = frame
+            elif (frame.width, frame.height) != (self._first_av_frame.width, self._first_av_frame.height):
+                resized.append((pts, frame.width, frame.height))
             last_gray = gray
             yield emit(pts, gray, False)
 
@@ -384,14 +392,42 @@ class VideoReader:
                 if timeline.past_end(frame.pts):
                     break
                 yield from arrive(frame)
+        if not video_done:  # frames sent that never came back, nor failed: decode the tail again, see there
+            for frame in self._recover_tail(timeline.outstanding(held[1] if held else None)):
+                if timeline.past_end(frame.pts):
+                    break
+                yield from arrive(frame)
         yield from arrive(None)  # the last frame
         yield from place(None, None)  # and the frames lost to decode errors at the very end
         if shift_pts is not None:
             yield from release_early()
         yield from copied.arrive(None)  # the last packet of each copied stream
         self.warnings += timeline.warnings(self._stream_start_s) + copied.warnings()
+        self.warnings += self._frame_warnings(resized, repeated_at)
         if start <= 0 and duration is None:
             self._check_complete(index, timeline.last)
+
+    def _frame_warnings(self, resized: list[tuple[int, int, int]], repeated_at: list[int]) -> list[str]:
+        """Frames of another picture size (scaled to the first frame's by the encoder) and, in a folder of
+        frames, the files that could not be read, by name."""
+        notes = []
+        if resized:
+            pts, width, height = resized[0]
+            first = self._first_av_frame
+            notes.append(f"{len(resized)} frame(s) of another picture size, from {self._frame_name(pts)} "
+                         f"({width}x{height}; the film is {first.width}x{first.height}): scaled to the film's size")
+        if self.sequence and repeated_at:
+            names = [self._frame_name(pts) for pts in repeated_at]
+            more = f" and {len(names) - SHOWN_NAMES} more" if len(names) > SHOWN_NAMES else ""
+            notes.append(f"{self.path}: unreadable frame file(s) {', '.join(names[:SHOWN_NAMES])}{more}, each "
+                         "replaced by the frame before it")
+        return notes
+
+    def _frame_name(self, pts: int) -> str:
+        """'scan_000123.dpx' in a folder of frames (image2 numbers them from 0 at the first file), else 'at 1.240 s'."""
+        if self.sequence:
+            return Path(self.sequence.pattern % (self.sequence.first + pts)).name
+        return f"{float(pts * self.stream.time_base):.3f} s"
 
     def _note_end(self, packet: av.Packet) -> None:
         if packet.pts is not None and packet.time_base:
@@ -449,13 +485,14 @@ class VideoReader:
                     from err
             self.warnings.append(f"input stopped early: {err}")
 
-    def _decode(self, packet: av.Packet | None) -> Iterator[av.VideoFrame]:
+    def _decode(self, packet: av.Packet | None, decoder: av.CodecContext | None = None) -> Iterator[av.VideoFrame]:
         """Decoded frames (corrupt ones flagged); a packet the decoder rejects is recorded on the timeline."""
+        draining = packet is None or not packet.size
         try:
-            frames = self.stream.codec_context.decode(packet if packet is not None and packet.size else None)
+            frames = (decoder or self.stream.codec_context).decode(None if draining else packet)
         except av.FFmpegError as err:
             if self.options.on_error == "fail":
-                where = _when(packet) if packet is not None and packet.size else "at the end of the stream"
+                where = "at the end of the stream" if draining else _when(packet)
                 raise InputError(f"{self.path}: corrupt video data {where} ({err})") from err
             self._timeline.decode_error()
             return
@@ -463,6 +500,29 @@ class VideoReader:
             if frame.is_corrupt and self.options.on_error == "fail":
                 raise InputError(f"{self.path}: corrupt video frame {_when(frame)}")
             yield frame
+
+    def _recover_tail(self, wanted: set[int]) -> Iterator[av.VideoFrame]:
+        """The frames sent to the decoder that neither came back nor failed by the end of the stream, decoded
+        again on one thread from the keyframe before them. A frame-threaded decoder drained at the end can
+        keep good frames behind an error (PyAV's drain stops at the error), or drop a bad last frame without
+        any error (measured on a folder of PNG frames with 3 decoder threads: a broken next-to-last file lost
+        the good last frame too; a broken last file vanished, unnamed). On one thread each frame comes back
+        or fails, and a failed one is repaired as any other."""
+        if not wanted:
+            return
+        decoder = av.CodecContext.create(self.stream.codec_context.name, "r")
+        decoder.extradata = self.stream.codec_context.extradata
+        decoder.thread_count = 1
+        try:
+            self.container.seek(min(wanted), stream=self.stream, backward=True)
+            packets = list(self.container.demux(self.stream))  # the tail: from a keyframe to the end
+        except av.FFmpegError:
+            return
+        for packet in packets:
+            for frame in self._decode(packet, decoder):
+                if frame.pts in wanted:
+                    wanted.discard(frame.pts)
+                    yield frame
 
     def _keep_packet(self, packet: av.Packet, end_s: float | None) -> bool:
         if packet.pts is None or packet.size == 0:
@@ -587,6 +647,11 @@ class _Timeline:
             return
         heapq.heappush(self._expected, pts)
         self._sent_max = pts if self._sent_max is None else max(self._sent_max, pts)
+
+    def outstanding(self, held: int | None) -> set[int]:
+        """The pts of the frames sent to the decoder that have not come back (``held``: one that has, not yet
+        placed)."""
+        return set(self._expected) - {held}
 
     def decode_error(self) -> None:
         """The decoder rejected a packet: one of the frames sent so far will not come back."""
