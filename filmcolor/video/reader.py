@@ -515,10 +515,14 @@ class VideoReader:
         decoder.thread_count = 1
         try:
             self.container.seek(min(wanted), stream=self.stream, backward=True)
-            packets = list(self.container.demux(self.stream))  # the tail: from a keyframe to the end
         except av.FFmpegError:
             return
-        for packet in packets:
+        packets = self.container.demux(self.stream)  # the tail: from that keyframe to the end, one at a time
+        while wanted:
+            try:
+                packet = next(packets)
+            except (StopIteration, av.FFmpegError):
+                return
             for frame in self._decode(packet, decoder):
                 if frame.pts in wanted:
                     wanted.discard(frame.pts)
