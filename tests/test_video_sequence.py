@@ -55,6 +55,8 @@ def test_every_frame_in_number_order_at_the_rate_given(tmp_path: Path, colorizer
 
 def test_unpadded_numbers_keep_number_order_not_name_order(tmp_path: Path, colorizer: Colorizer) -> None:
     folder = scan(tmp_path / "reel", list(range(8, 13)), name="f{}.png")  # f8 .. f12: by name f10 < f8
+    (folder / "._f8.png").write_bytes(b"\x00\x05\x16\x07")  # a Mac's AppleDouble file: hidden, left out
+    (folder / "notes.txt").write_text("reel 1")
     seq = find_sequence(folder)
     assert (seq.first, seq.count, Path(seq.pattern).name) == (8, 5, "f%d.png")
     colorize_video(folder, tmp_path / "out.mkv", colorizer, VideoOptions(**FAST, crf=0))

@@ -36,7 +36,9 @@ class FrameSequence:
 
 def find_sequence(folder: Path) -> FrameSequence:
     """The numbered frames of ``folder``; an InputError naming the folder and the problem otherwise."""
-    pictures = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FRAME_EXTENSIONS)
+    # hidden files left out: a Mac writes "._scan_000001.dpx" beside each frame on a non-Mac disk
+    pictures = sorted(p for p in folder.iterdir()
+                      if p.is_file() and p.suffix.lower() in FRAME_EXTENSIONS and not p.name.startswith("."))
     if not pictures:
         raise InputError(f"{folder}: a folder with no frames in it ({', '.join(FRAME_EXTENSIONS)}); give a video "
                          "file, or a folder of numbered frames")
