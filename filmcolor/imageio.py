@@ -58,13 +58,16 @@ def output_is_file(output: Path, inputs: Sequence[Path]) -> bool:
 
 
 def list_images(paths: Iterable[Path]) -> list[Path]:
-    """The image files under the given folders (recursively) and the given files themselves, sorted."""
+    """The image files under the given folders (recursively) and the given files themselves, sorted. Hidden
+    files and folders under a folder are left out, as `batch` leaves them: a Mac writes "._photo.jpg" (not a
+    picture) beside each photo on a non-Mac disk."""
     found: list[Path] = []
     for path in map(Path, paths):
         if path.is_file():
             found.append(path)
         else:
-            found += [p for p in path.rglob("*") if p.is_file() and is_image_path(p)]
+            found += [p for p in path.rglob("*") if p.is_file() and is_image_path(p)
+                      and not any(part.startswith(".") for part in p.relative_to(path).parts)]
     return sorted(found)
 
 

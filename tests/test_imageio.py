@@ -200,11 +200,14 @@ def test_write_refuses_unknown_extension_and_missing_folder(tmp_path, rgb):
 
 
 def test_list_images_finds_images_under_folders_and_takes_files_as_given(tmp_path: Path) -> None:
-    for rel in ("b/x.PNG", "a/deep/y.jpg", "a/z.webp", "a/notes.txt", "a/clip.mp4", "c/w.png"):
+    hidden = ("a/._z.webp", "a/.thumbs/t.jpg", ".trash/a/q.png")  # a Mac's AppleDouble files, hidden folders
+    for rel in ("b/x.PNG", "a/deep/y.jpg", "a/z.webp", "a/notes.txt", "a/clip.mp4", "c/w.png", *hidden):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"")
     found = list_images([tmp_path / "a", tmp_path / "b", tmp_path / "c" / "w.png"])
     assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a/deep/y.jpg", "a/z.webp", "b/x.PNG", "c/w.png"]
+    assert list_images([tmp_path / ".trash"]) == [tmp_path / ".trash" / "a" / "q.png"]  # hidden only below the root
+    assert list_images([tmp_path / "a" / "._z.webp"]) == [tmp_path / "a" / "._z.webp"]  # a file named is taken
     assert list_images([tmp_path / "a" / "clip.mp4"]) == [tmp_path / "a" / "clip.mp4"]  # a file is taken as given
     (tmp_path / "b" / "x2.png").write_bytes(b"")
     assert image_folder([tmp_path, tmp_path / "c" / "w.png"]) == tmp_path / "b"  # the most images directly
