@@ -653,9 +653,9 @@ class _Timeline:
         self._sent_max = pts if self._sent_max is None else max(self._sent_max, pts)
 
     def outstanding(self, held: int | None) -> set[int]:
-        """The pts of the frames sent to the decoder that have not come back (``held``: one that has, not yet
-        placed)."""
-        return set(self._expected) - {held}
+        """The pts of the frames sent to the decoder that have not come back, after ``held`` (the last one that
+        has, not yet placed: frames come back in order, so one before it is lost for good, and repaired)."""
+        return {pts for pts in self._expected if held is None or pts > held}
 
     def decode_error(self) -> None:
         """The decoder rejected a packet: one of the frames sent so far will not come back."""
