@@ -1,5 +1,7 @@
 """Demux and decode a video with PyAV: full-range 8-bit luma per frame, plus the other streams' packets.
 
+The input is a video file, or a folder of numbered frames (sequence.py) read by FFmpeg's image2 demuxer.
+
 Only the luma plane is read (no RGB round trip). Limited-range luma (16-235, what most video stores)
 is mapped to full range here, so everything downstream sees sRGB gray levels.
 """

@@ -28,6 +28,7 @@ from filmcolor.video.reader import FIELD_PROGRESSIVE, TOP_FIELD_FIRST, VideoInfo
 
 _SPC_TO_SWS = {AVCOL_SPC_BT709: "itu709", AVCOL_SPC_BT470BG: "itu601", AVCOL_SPC_SMPTE170M: "smpte170m"}
 X264_LIKE = ("libx264", "libx265")
+NAMES_SHOWN = 3  # attached files named in the warning that they were dropped
 CHAPTER_FORMATS = ("matroska", "webm", "mov", "mp4", "ipod", "ismv", "3gp", "3g2", "ogg")  # muxers that write them
 # x264 "medium" costs ~4x "veryfast" on CCTV-like footage (26 vs 123 fps at 768x576 on 2 cores): on a CPU
 # the encoder would take more time than the network. Slower presets only shrink the file at a given crf.
@@ -281,11 +282,12 @@ class VideoWriter:
 
     def _add_attachments(self, streams: list[av.stream.Stream]) -> None:
         """An MKV's attached files (the subtitles' fonts, a cover) go into an MKV as they are."""
-        names = [s.metadata.get("filename") or f"attachment #{s.index}" for s in streams]
         if not streams:
             return
+        names = [s.metadata.get("filename") or f"attachment #{s.index}" for s in streams]
         if self.container.format.name != "matroska":
-            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            shown = ", ".join(names[:NAMES_SHOWN]) + (f" and {len(names) - NAMES_SHOWN} more"
+                                                     if len(names) > NAMES_SHOWN else "")
             self.warnings.append(f"{len(names)} attached file{'s' if len(names) > 1 else ''} ({shown}) dropped: "
                                  f"{self.shown.suffix} files cannot hold them; .mkv keeps them")
             return
