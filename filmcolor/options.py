@@ -106,6 +106,7 @@ def parse_time(text: str) -> float:
     return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(secs)
 
 
+MIN_RATE, MAX_RATE = Fraction(1, 100), Fraction(1000)  # frames a second: a time-lapse to a high-speed camera
 _NTSC_RATES = tuple(Fraction(n * 1000, 1001) for n in (24, 30, 48, 60, 120))  # what 23.976, 29.97... mean
 
 
@@ -113,10 +114,12 @@ def parse_rate(text: str) -> Fraction:
     """'24', '25', '24000/1001', '23.976' (read as 24000/1001, as video tools do) -> frames per second."""
     try:
         rate = Fraction(text.strip())
-    except (ValueError, ZeroDivisionError):
+    except (ValueError, ZeroDivisionError, OverflowError):
         raise ValueError(f"'{text}' is not a frame rate; use a number (24, 25, 23.976) or a ratio "
                          "(24000/1001)") from None
-    return next((ntsc for ntsc in _NTSC_RATES if abs(float(rate - ntsc)) < 0.001), rate)
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise ValueError(f"'{text}': a frame rate between {MIN_RATE} and {MAX_RATE} frames a second")
+    return next((ntsc for ntsc in _NTSC_RATES if abs(rate - ntsc) < Fraction(1, 1000)), rate)
 
 
 @dataclass(frozen=True)

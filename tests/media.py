@@ -50,7 +50,7 @@ def make_clip(path: Path, *, width: int = 96, height: int = 64, frames: int = 12
         container.metadata["title"] = title
     if chapters:
         container.set_chapters([{"id": i + 1, "start": round(a * 1000), "end": round(b * 1000),
-                                 "time_base": Fraction(1, 1000), "metadata": {"title": name}}
+                                 "time_base": Fraction(1, 1000), "metadata": {"title": name} if name else {}}
                                 for i, (a, b, name) in enumerate(chapters)])
     for name, data in (attachments or {}).items():
         container.add_attachment(name, "application/x-truetype-font", data)

@@ -293,7 +293,7 @@ def test_interlaced_input_stays_interlaced_in_its_field_order(tmp_path: Path, co
 def _chapters(path: Path) -> list[tuple[float, float, str]]:
     with av.open(str(path)) as c:
         return [(round(float(ch["start"] * ch["time_base"]), 3), round(float(ch["end"] * ch["time_base"]), 3),
-                 ch["metadata"]["title"]) for ch in c.chapters()]
+                 ch["metadata"].get("title", "")) for ch in c.chapters()]
 
 
 @pytest.mark.parametrize("src_ext, dst_ext", [(".mkv", ".mp4"), (".mp4", ".mkv")])
@@ -309,6 +309,17 @@ def test_chapters_are_kept_and_follow_a_slice(tmp_path: Path, colorizer: Coloriz
     assert _chapters(tmp_path / f"late{dst_ext}") == [(0.0, 1.5, "Two")]  # shifted; "One" is before the slice
     colorize_video(src, tmp_path / f"mid{dst_ext}", colorizer, VideoOptions(**FAST, start=0.5, duration=1.0))
     assert _chapters(tmp_path / f"mid{dst_ext}") == [(0.0, 0.5, "One"), (0.5, 1.0, "Two")]  # cut at both ends
+
+
+@pytest.mark.parametrize("dst_ext, untitled", [(".mkv", ""), (".mp4", "Chapter 2")])
+def test_chapters_past_the_end_are_dropped_and_an_untitled_one_kept(tmp_path: Path, colorizer: Colorizer,
+                                                                     dst_ext: str, untitled: str) -> None:
+    src = make_clip(tmp_path / "in.mkv", frames=30, fps=10,
+                    chapters=[(0.0, 1.0, "One"), (1.0, 2.0, ""), (2.0, 4.0, "Three"), (5.0, 6.0, "After")])
+    colorize_video(src, tmp_path / f"out{dst_ext}", colorizer, VideoOptions(**FAST))
+    # the video is 3 s long: "After" is dropped (an MP4 stretched "Three" to reach it), "Three" cut at 3 s;
+    # an MP4 drops a chapter without a title, so it gets one
+    assert _chapters(tmp_path / f"out{dst_ext}") == [(0.0, 1.0, "One"), (1.0, 2.0, untitled), (2.0, 3.0, "Three")]
 
 
 def test_chapters_an_avi_cannot_hold_are_named_in_a_warning(tmp_path: Path, colorizer: Colorizer) -> None:

@@ -28,10 +28,10 @@ def colorizer(test_weights: Path) -> Colorizer:
 
 
 def scan(folder: Path, numbers: list[int], name: str = "scan_{:04d}.png") -> Path:
-    """Frames whose gray level says their number (10 + 15 x number), so order and loss show."""
+    """Frames whose gray level says their number (10 + 15 x number, modulo 250), so order and loss show."""
     folder.mkdir(parents=True, exist_ok=True)
     for n in numbers:
-        Image.fromarray(np.full((48, 64), 10 + 15 * n, np.uint8)).save(folder / name.format(n))
+        Image.fromarray(np.full((48, 64), (10 + 15 * n) % 250, np.uint8)).save(folder / name.format(n))
     return folder
 
 
@@ -71,6 +71,10 @@ def test_unpadded_numbers_keep_number_order_not_name_order(tmp_path: Path, color
     (lambda d: scan(scan(d, [8, 9], name="s{:02d}.png"), [10, 11], name="s{:03d}.png"),
      "frame numbers padded unevenly"),
     (lambda d: d.mkdir(), "a folder with no frames in it"),
+    (lambda d: scan(d, [1], name="cover.png"), "no numbered frames (cover.png)"),
+    (lambda d: scan(d, [1, 2], name="f_{:02d}.png") and scan(d, [3], name="f_{:03d}.png"), "padded unevenly"),
+    (lambda d: scan(d, [2**31 - 1, 2**31], name="f_{}.png"), "frame number 2147483648 (f_2147483648.png) is past"),
+    (lambda d: scan(d, [1, 2, 3]) and (d / "scan_0002.png").write_bytes(b""), "scan_0002.png: empty frame file"),
 ])
 def test_a_folder_that_is_not_one_whole_film_is_refused_saying_why(tmp_path: Path, make, said: str) -> None:
     folder = tmp_path / "reel"
@@ -100,6 +104,9 @@ def test_frame_rates_read_as_video_tools_read_them() -> None:
     assert parse_rate("29.97") == Fraction(30000, 1001)
     with pytest.raises(ValueError, match="is not a frame rate"):
         parse_rate("fast")
+    for bad in ("1e400", "100000", "0"):
+        with pytest.raises(ValueError, match="a frame rate between 1/100 and 1000"):
+            parse_rate(bad)
 
 
 def test_a_16_bit_dpx_scan_is_read(tmp_path: Path, colorizer: Colorizer) -> None:
@@ -136,3 +143,41 @@ def test_a_broken_frame_file_is_named_and_no_good_frame_is_lost(tmp_path: Path, 
     assert all(step > 10 for i, step in enumerate(steps) if i + 1 not in broken)
     names = ", ".join(f"scan_{n:04d}.png" for n in broken)
     assert f"{folder}: unreadable frame file(s) {names}, each replaced by the frame before it" in report.warnings
+
+
+def test_numbering_past_its_padding_a_percent_sign_and_a_16_bit_big_endian_scan(tmp_path: Path,
+                                                                               colorizer: Colorizer) -> None:
+    folder = scan(tmp_path / "100%", list(range(1, 101)), name="f_{:02d}.png")  # f_01 ... f_99, f_100 (%02d)
+    seq = find_sequence(folder)
+    assert (Path(seq.pattern).name, seq.first, seq.count) == ("f_%02d.png", 1, 100)
+    report = colorize_video(folder, tmp_path / "out.mkv", colorizer,
+                            VideoOptions(**FAST, crf=0, start=95 / 24))  # the last 5, through image2 with a '%'
+    assert report.frames == 5 and np.all(np.diff(frames_of(tmp_path / "out.mkv")[1]) != 0)
+    big_endian = tmp_path / "dpx"
+    big_endian.mkdir()
+    for n in range(3):
+        ctx = av.CodecContext.create("dpx", "w")
+        ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = 64, 48, "gray16be", Fraction(1, 24)
+        frame = av.VideoFrame.from_ndarray(np.full((48, 64), (40 + 80 * n) * 257, np.uint16), format="gray16le")
+        packets = ctx.encode(frame.reformat(format="gray16be"))
+        (big_endian / f"r_{n}.dpx").write_bytes(b"".join(bytes(p) for p in packets))
+    colorize_video(big_endian, tmp_path / "dpx.mkv", colorizer, VideoOptions(**FAST, crf=0))
+    levels = frames_of(tmp_path / "dpx.mkv")[1]
+    assert levels == pytest.approx([40, 120, 200], abs=6)  # read in its own byte order (was noise near 127)
+
+
+def test_a_frame_of_another_size_is_scaled_and_a_lost_first_frame_named(tmp_path: Path, colorizer: Colorizer) -> None:
+    folder = scan(tmp_path / "reel", [1, 2, 4, 5])
+    Image.fromarray(np.full((60, 80), 10 + 15 * 3, np.uint8)).save(folder / "scan_0003.png")  # 80x60 in 64x48
+    report = colorize_video(folder, tmp_path / "out.mkv", colorizer, VideoOptions(**FAST, crf=0))
+    times, levels, _ = frames_of(tmp_path / "out.mkv")
+    assert len(times) == 5 and np.all(np.diff(levels) > 8)  # its own picture, scaled (it was left-over memory)
+    assert any("1 frame(s) of another picture size, from scan_0003.png (80x60; the film is 64x48)" in w
+               for w in report.warnings)
+    (folder / "scan_0001.png").write_bytes(b"not a picture")
+    late = colorize_video(folder, tmp_path / "late.mkv", colorizer, VideoOptions(**FAST))
+    assert late.frames == 4
+    assert f"{folder}: unreadable frame file(s) scan_0001.png left out: the film starts at scan_0002.png, " \
+           "0.042 s in" in late.warnings
+    with pytest.raises(InputError, match="no video frames after --start 10 s"):
+        colorize_video(folder, tmp_path / "none.mkv", colorizer, VideoOptions(**FAST, start=10))

@@ -178,16 +178,17 @@ class VideoReader:
     def _is_chapter_track(self, stream: av.stream.Stream) -> bool:
         """An MP4/MOV keeps its chapter titles in a text track, which FFmpeg shows as a data stream too."""
         return (stream.type == "data" and self.container.format.name.startswith("mov")
-                and stream.frames == len(self.container.chapters()) > 0)
+                and bool(self.container.chapters()))
 
-    def _chapters(self) -> tuple[dict, ...]:
-        """The input's chapters moved onto the output's timeline: shifted by --start, cut at --duration's end,
-        those wholly outside the slice left out."""
+    def _chapters(self, duration: float | None) -> tuple[dict, ...]:
+        """The input's chapters moved onto the output's timeline: shifted by --start, cut at the end of the
+        video (``duration`` seconds of it are read: --duration's, or the rest of the stream), those wholly
+        outside it left out (an MP4 would stretch the chapter before one past the end to reach it)."""
         sliced = self.options.start > 0
         shift = self._offset_s if sliced else 0.0
         end = None
-        if self.options.duration is not None:
-            end = (self._offset_s if sliced else self._file_start_s) + self.options.duration - shift
+        if duration is not None:
+            end = (self._offset_s if sliced else self._stream_start_s) + duration - shift
         kept = []
         for chapter in self.container.chapters():
             tb = chapter["time_base"]
@@ -213,6 +214,9 @@ class VideoReader:
 
     def _seek(self, start: float) -> None:
         self._offset_s = self._file_start_s + start
+        if self.sequence and start * (self.options.frame_rate or DEFAULT_FRAME_RATE) >= self.sequence.count:
+            raise InputError(f"{self.path}: no video frames after --start {start:g} s (the folder's "
+                             f"{self.sequence.count} frames end before)")
         try:
             self.container.seek(int(self._offset_s * av.time_base), backward=True)
         except av.FFmpegError as err:
@@ -252,7 +256,8 @@ class VideoReader:
             colorspace=int(first.colorspace), color_primaries=int(first.color_primaries),
             color_trc=int(first.color_trc), rotation=float(first.rotation or 0.0),
             sample_aspect_ratio=s.sample_aspect_ratio, field_order=self._field_order(first),
-            metadata=dict(self.container.metadata), stream_metadata=dict(s.metadata), chapters=self._chapters())
+            metadata=dict(self.container.metadata), stream_metadata=dict(s.metadata),
+            chapters=self._chapters(duration))
 
     def _field_order(self, first: av.VideoFrame) -> int:
         """The stream's field order; an interlaced first frame of a stream that does not say is taken as top
@@ -322,11 +327,13 @@ class VideoReader:
                 return
             t0 = time.perf_counter()
             gray = self._luma(frame)
-            self.luma_seconds += time.perf_counter() - t0
             if index == 0:
                 self._first_av_frame = frame
-            elif (frame.width, frame.height) != (self._first_av_frame.width, self._first_av_frame.height):
-                resized.append((pts, frame.width, frame.height))
+            elif gray.shape != (size := (self._first_av_frame.height, self._first_av_frame.width)):
+                resized.append((pts, frame.width, frame.height))  # the film keeps its first frame's size
+                gray = cv2.resize(gray, size[::-1], interpolation=cv2.INTER_AREA if gray.shape[0] > size[0]
+                                  else cv2.INTER_LINEAR)
+            self.luma_seconds += time.perf_counter() - t0
             last_gray = gray
             yield emit(pts, gray, False)
 
@@ -423,6 +430,12 @@ class VideoReader:
             more = f" and {len(names) - SHOWN_NAMES} more" if len(names) > SHOWN_NAMES else ""
             notes.append(f"{self.path}: unreadable frame file(s) {', '.join(names[:SHOWN_NAMES])}{more}, each "
                          "replaced by the frame before it")
+        first = self._timeline.first
+        if self.sequence and self.options.start <= 0 and first:  # no frame before them to stand in
+            names = [self._frame_name(pts) for pts in range(min(first, SHOWN_NAMES))]
+            more = f" and {first - SHOWN_NAMES} more" if first > SHOWN_NAMES else ""
+            notes.append(f"{self.path}: unreadable frame file(s) {', '.join(names)}{more} left out: the film "
+                         f"starts at {self._frame_name(first)}, {float(first * self.stream.time_base):.3f} s in")
         return notes
 
     def _frame_name(self, pts: int) -> str:
@@ -561,7 +574,8 @@ class VideoReader:
             if depth == 8:
                 y = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: frame.height, : frame.width]
             elif depth <= 16:
-                y16 = np.frombuffer(plane, np.uint16).reshape(-1, plane.line_size // 2)[: frame.height, : frame.width]
+                words = np.dtype(">u2" if name.endswith("be") else "<u2")  # gray16be: a 16-bit DPX's byte order
+                y16 = np.frombuffer(plane, words).reshape(-1, plane.line_size // 2)[: frame.height, : frame.width]
                 shift = depth - 8  # rounded, not truncated (which darkened 10-bit input by half a level)
                 y = np.minimum((y16.astype(np.uint32) + (1 << (shift - 1))) >> shift, 255).astype(np.uint8)
             else:

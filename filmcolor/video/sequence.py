@@ -21,6 +21,7 @@ FRAME_EXTENSIONS = (".dpx", ".cin", ".exr", ".tif", ".tiff", ".png", ".jpg", ".j
 DEFAULT_FRAME_RATE = Fraction(24)  # sound film; pass --frame-rate for anything else
 NUMBERED = re.compile(r"^(.*?)(\d+)$")  # the name's stem: a prefix, then the frame number at its end
 SHOWN = 3  # names shown in a message
+MAX_NUMBER = 2**31 - 1  # image2 counts frames in a C int
 
 
 @dataclass(frozen=True)
@@ -51,17 +52,30 @@ def find_sequence(folder: Path) -> FrameSequence:
             continue
         prefix, digits = match.groups()
         names.setdefault((prefix, path.suffix), []).append((int(digits), digits, path))
+    if not names:
+        raise InputError(f"{folder}: no numbered frames ({', '.join(unnumbered[:SHOWN])}"
+                         f"{' ...' if len(unnumbered) > SHOWN else ''}); frames are named like scan_000001.dpx")
     if unnumbered or len(names) > 1:
         kinds = [f"{prefix}N{ext}" for prefix, ext in names] + unnumbered
         raise InputError(f"{folder}: holds pictures of more than one name ({', '.join(kinds[:SHOWN])}"
                          f"{' ...' if len(kinds) > SHOWN else ''}); a folder of frames holds one numbered sequence")
     (prefix, ext), frames = next(iter(names.items()))
     frames.sort()
-    widths = {len(digits) for _, digits, _ in frames}
-    padded = any(digits.startswith("0") and len(digits) > 1 for _, digits, _ in frames)
-    if len(widths) > 1 and padded:
-        raise InputError(f"{folder}: frame numbers padded unevenly ({frames[0][2].name}, {frames[-1][2].name}); "
-                         "number them all to one width")
+    if frames[-1][0] > MAX_NUMBER:
+        raise InputError(f"{folder}: frame number {frames[-1][0]} ({frames[-1][2].name}) is past FFmpeg's limit "
+                         f"({MAX_NUMBER}); renumber the frames")
+    # zero-padded to one width W (FFmpeg's %0Wd, which writes wider numbers unpadded past 10^W - 1), or not at all
+    padded_widths = {len(digits) for _, digits, _ in frames if _padded(digits)}
+    width = min(padded_widths, default=0)
+    uneven = [path for _, digits, path in frames if len(digits) < width or (len(digits) > width and _padded(digits))]
+    if len(padded_widths) > 1 or uneven:
+        odd = uneven[0] if uneven else frames[-1][2]
+        raise InputError(f"{folder}: frame numbers padded unevenly ({frames[0][2].name}, {odd.name}); number "
+                         "them all to one width")
+    if empty := [path for _, _, path in frames if path.stat().st_size == 0]:
+        more = f" and {len(empty) - 1} more" if len(empty) > 1 else ""
+        raise InputError(f"{empty[0]}: empty frame file (0 bytes){more}; FFmpeg would end the film there: put the "
+                         "frame back (or a copy of the one before)")
     missing = [(a, b) for (a, _, _), (b, _, _) in zip(frames, frames[1:], strict=False) if b != a + 1]
     if missing:
         a, b = missing[0]
@@ -70,6 +84,10 @@ def find_sequence(folder: Path) -> FrameSequence:
         after = next(path.name for n, _, path in frames if n == a)
         raise InputError(f"{folder}: {gap} missing (after {after}){more}; every frame must be there, or the film "
                          "would jump")
-    number = f"%0{widths.pop()}d" if padded else "%d"
-    pattern = str(folder / (prefix.replace("%", "%%") + number + ext))
+    number = f"%0{width}d" if width else "%d"
+    pattern = str(folder).replace("%", "%%") + "/" + prefix.replace("%", "%%") + number + ext
     return FrameSequence(folder, pattern, frames[0][0], len(frames))
+
+
+def _padded(digits: str) -> bool:
+    return len(digits) > 1 and digits.startswith("0")

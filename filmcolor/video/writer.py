@@ -29,6 +29,7 @@ from filmcolor.video.reader import FIELD_PROGRESSIVE, TOP_FIELD_FIRST, VideoInfo
 _SPC_TO_SWS = {AVCOL_SPC_BT709: "itu709", AVCOL_SPC_BT470BG: "itu601", AVCOL_SPC_SMPTE170M: "smpte170m"}
 X264_LIKE = ("libx264", "libx265")
 NAMES_SHOWN = 3  # attached files named in the warning that they were dropped
+TITLED_CHAPTER_FORMATS = ("mov", "mp4", "ipod", "ismv", "3gp", "3g2")
 CHAPTER_FORMATS = ("matroska", "webm", "mov", "mp4", "ipod", "ismv", "3gp", "3g2", "ogg")  # muxers that write them
 # x264 "medium" costs ~4x "veryfast" on CCTV-like footage (26 vs 123 fps at 768x576 on 2 cores): on a CPU
 # the encoder would take more time than the network. Slower presets only shrink the file at a given crf.
@@ -223,7 +224,12 @@ class VideoWriter:
             self.warnings.append(f"{count} chapter{'s' if count > 1 else ''} not kept: {self.shown.suffix or 'these'} "
                                  "files cannot hold them; .mkv, .mp4 and .mov can")
             return
-        self.container.set_chapters(list(self.info.chapters))
+        chapters = list(self.info.chapters)
+        if self.container.format.name in TITLED_CHAPTER_FORMATS:  # MP4/MOV drop a chapter without a title
+            chapters = [c if c["metadata"].get("title") else
+                        {**c, "metadata": {**c["metadata"], "title": f"Chapter {i}"}}
+                        for i, c in enumerate(chapters, 1)]
+        self.container.set_chapters(chapters)
 
     def _holds(self) -> set[str]:
         """The codec (and encoder) names the output container holds; empty: FFmpeg cannot tell."""
