@@ -2,20 +2,25 @@
 
 Archives describe their scans in these: who took the picture, when, where, under what licence, with which
 caption and keywords. The coloured picture keeps them in a JPEG or PNG output, less what would now be
-wrong: the orientation (the output is written upright, as viewers show the input), the pixel dimensions,
-the EXIF thumbnail (a gray picture), the maker notes (offsets into the old file) and the file-structure tags
-of a TIFF. Pillow (a dependency of scikit-image) parses and writes the EXIF; the segments and chunks that
-hold them are spliced into OpenCV's encoded bytes, so the picture itself is encoded as without metadata.
+wrong: the orientation (the output is written upright, as viewers show the input: set to 1, in the XMP
+too) and the EXIF thumbnail (a gray picture: unlinked). A JPEG's, PNG's or WebP's EXIF block is otherwise
+copied byte for byte (text in any encoding, maker notes, tag types); a TIFF's descriptive tags are rebuilt
+by Pillow (a dependency of scikit-image), since its IFD0 also lays out its strips. Nothing is decoded
+here; the segments and chunks are spliced into OpenCV's encoded bytes, so the picture is encoded as
+without metadata.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import struct
 import warnings
 import zlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import ExifTags, Image
@@ -33,38 +38,47 @@ DROPPED_EXIF = (ExifTags.Base.ExifImageWidth, ExifTags.Base.ExifImageHeight, Exi
 JPEG_APP_PAYLOAD_MAX = 65533  # a JPEG marker segment's length field counts itself: 65535 - 2
 XMP_JPEG_NAMESPACE = b"http://ns.adobe.com/xap/1.0/\x00"
 XMP_PNG_KEYWORD = b"XML:com.adobe.xmp"
+# what exif_transpose rewrites too: the attribute and the element forms
+XMP_ORIENTATION = re.compile(rb"""(tiff:Orientation\s*=\s*["']|<tiff:Orientation>)[0-9](?=["']|</tiff:Orientation>)""")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+TIFF_MAGIC, TIFF_SHORT = 42, 3
 IPTC_JPEG_HEADER = b"Photoshop 3.0\x00"
 ORIENTATION = ExifTags.Base.Orientation
 
 
 @dataclass(frozen=True)
 class PhotoMetadata:
-    exif: bytes | None = None  # a TIFF structure (no "Exif\0\0" prefix), orientation left out
-    xmp: bytes | None = None  # the XMP packet
+    exif: bytes | None = None  # a TIFF structure (no "Exif\0\0" prefix), orientation 1, no thumbnail
+    xmp: bytes | None = None  # the XMP packet (its tiff:Orientation 1 when the picture was turned)
     iptc: bytes | None = None  # a JPEG's APP13 payload ("Photoshop 3.0" resources), carried JPEG to JPEG
 
     def __bool__(self) -> bool:
         return bool(self.exif or self.xmp or self.iptc)
 
 
-def _open(source: bytes | memoryview | Path) -> Image.Image | None:
-    """Pillow's lazy open (headers only) of encoded bytes or a file."""
+def _open(source: io.BytesIO | Path) -> Image.Image | None:
+    """Pillow's lazy open (headers only; the caller ignores Pillow's warnings)."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Pillow warns on odd EXIF; what it can read is enough here
-            return Image.open(io.BytesIO(source) if isinstance(source, bytes | memoryview) else source)
+        return Image.open(source)
     except Exception:  # noqa: BLE001 - any format Pillow cannot open simply has no metadata to carry
         return None
 
 
 def orientation(data: bytes | memoryview) -> int:
-    """The EXIF orientation (1-8) of an encoded picture; 1 when it has none or it cannot be read."""
-    image = _open(data)
-    try:
-        value = int(image.getexif().get(ORIENTATION, 1)) if image else 1
-    except Exception:  # noqa: BLE001 - a broken EXIF block: shown as stored, as viewers do
+    """The EXIF orientation (1-8, a SHORT in IFD0 as the standard has it, which OpenCV also reads in a JPEG)
+    of a PNG or WebP, read without decoding its picture; 1 when it has none. (OpenCV turns a JPEG itself,
+    libtiff a TIFF.)"""
+    head = bytes(data[:12])
+    if head[:8] == PNG_SIGNATURE:
+        raw, _ = _png_metadata(io.BytesIO(data))
+    elif head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image = _open(io.BytesIO(data))
+            raw = image.info.get("exif") if image else None
+    else:
         return 1
-    return value if 1 <= value <= 8 else 1
+    return _orientation_of(_strip(raw))
 
 
 def upright(image: np.ndarray, orientation: int) -> np.ndarray:
@@ -76,37 +90,161 @@ def upright(image: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def read_metadata(path: Path) -> PhotoMetadata:
-    """What of a picture file's EXIF, XMP and IPTC its coloured copy keeps; empty when it has none."""
-    image = _open(Path(path))
-    if image is None:
-        return PhotoMetadata()
-    try:
-        exif = _kept_exif(image.getexif())
-    except Exception:  # noqa: BLE001 - unreadable EXIF is left behind, the rest still carried
-        exif = None
-    xmp = image.info.get("xmp") or image.info.get(XMP_PNG_KEYWORD.decode())
+    """What of a picture file's EXIF, XMP and IPTC its coloured copy keeps; empty when it has none.
+
+    The EXIF block of a JPEG, PNG or WebP is copied byte for byte (text in any encoding, maker notes and
+    tag types as they were), with IFD0's orientation set to 1 and the link to the thumbnail cut; a TIFF's
+    descriptive tags are rebuilt by Pillow (its IFD0 also describes its strips). Nothing is decoded."""
+    path = Path(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow warns on odd EXIF; what it can read is enough here
+        image = _open(path)
+        if image is None:
+            return PhotoMetadata()
+        with image:
+            if image.format == "PNG":
+                with path.open("rb") as file:
+                    raw, xmp = _png_metadata(file)
+            else:
+                raw, xmp = image.info.get("exif"), image.info.get("xmp")
+            raw = _strip(raw)
+            if image.format == "TIFF":
+                turned = _tag(image, ORIENTATION)
+                exif = _rebuilt(_tiff_exif(image))
+            else:
+                turned = _orientation_of(raw)
+                exif = _patched(raw) if raw else None
+                if raw and exif is None:  # not a TIFF structure this parser follows: Pillow's reading of it
+                    exif = _rebuilt(_exif_of(raw))
+            iptc = next((payload for marker, payload in getattr(image, "applist", [])
+                         if marker == "APP13" and payload.startswith(IPTC_JPEG_HEADER)), None)
     if isinstance(xmp, str):
         xmp = xmp.encode()
-    iptc = next((payload for marker, payload in getattr(image, "applist", [])
-                 if marker == "APP13" and payload.startswith(IPTC_JPEG_HEADER)), None)
-    image.close()
+    if xmp and turned != 1:  # written upright: an orientation left in the XMP would turn it again
+        xmp = XMP_ORIENTATION.sub(rb"\g<1>1", xmp)
     return PhotoMetadata(exif, xmp or None, iptc)
 
 
-def _kept_exif(source: Image.Exif) -> bytes | None:
-    kept = Image.Exif()
-    for tag in KEPT_IFD0:
-        if tag in source:
-            kept[tag] = source[tag]
-    sub = {k: v for k, v in source.get_ifd(ExifTags.IFD.Exif).items() if k not in DROPPED_EXIF}
-    if sub:
-        kept.get_ifd(ExifTags.IFD.Exif).update(sub)
-    gps = source.get_ifd(ExifTags.IFD.GPSInfo)
-    if gps:
-        kept.get_ifd(ExifTags.IFD.GPSInfo).update(gps)
-    if not kept and not sub and not gps:
+def _strip(raw: bytes | None) -> bytes | None:
+    return raw.removeprefix(b"Exif\x00\x00") if raw else None
+
+
+def _png_metadata(file: BinaryIO) -> tuple[bytes | None, bytes | None]:
+    """(eXIf data, XMP) of a PNG wherever their chunks are (after the picture data too), reading chunk heads
+    and skipping the rest: Pillow would decode the whole picture to find chunks after IDAT."""
+    exif = xmp = None
+    if file.read(8) != PNG_SIGNATURE:
+        return None, None
+    while len(head := file.read(8)) == 8:
+        length, kind = struct.unpack(">I4s", head)
+        if kind == b"IEND":
+            break
+        if kind == b"eXIf" and exif is None:
+            exif = file.read(length)
+        elif kind == b"iTXt" and xmp is None:
+            data = file.read(length)
+            keyword, _, rest = data.partition(b"\x00")
+            if keyword == XMP_PNG_KEYWORD and len(rest) >= 2:
+                compressed, text = rest[0], rest[2:].split(b"\x00", 2)[-1]  # past language and translated keyword
+                try:
+                    xmp = zlib.decompress(text) if compressed else text
+                except zlib.error:
+                    pass
+        else:
+            file.seek(length, io.SEEK_CUR)
+        file.seek(4, io.SEEK_CUR)  # CRC
+    return exif, xmp
+
+
+def _ifd0(tiff: bytes) -> tuple[str, int, list[tuple[int, int, int, int]]] | None:
+    """(byte order, offset of the next-IFD link, [(offset, tag, type, count)] of each entry) of IFD0."""
+    if len(tiff) < 8 or tiff[:2] not in (b"II", b"MM"):
         return None
-    return kept.tobytes().removeprefix(b"Exif\x00\x00")
+    order = "<" if tiff[:2] == b"II" else ">"
+    magic, first = struct.unpack(order + "HI", tiff[2:8])
+    if magic != TIFF_MAGIC or first + 2 > len(tiff):
+        return None
+    count = struct.unpack(order + "H", tiff[first:first + 2])[0]
+    link = first + 2 + 12 * count
+    if link + 4 > len(tiff):
+        return None
+    entries = [(at, *struct.unpack(order + "HHI", tiff[at:at + 8])) for at in range(first + 2, link, 12)]
+    return order, link, entries
+
+
+def _orientation_of(tiff: bytes | None) -> int:
+    parsed = _ifd0(tiff) if tiff else None
+    if parsed is None:
+        return 1
+    order, _, entries = parsed
+    value = next((struct.unpack(order + "H", tiff[at + 8:at + 10])[0] for at, tag, kind, count in entries
+                  if tag == ORIENTATION and kind == TIFF_SHORT and count == 1), 1)
+    return value if 1 <= value <= 8 else 1
+
+
+def _patched(tiff: bytes) -> bytes | None:
+    """The EXIF block as it is, with IFD0's orientation set to 1 and the link to IFD1 (the thumbnail) cut."""
+    parsed = _ifd0(tiff)
+    if parsed is None:
+        return None
+    order, link, entries = parsed
+    out = bytearray(tiff)
+    for at, tag, kind, count in entries:
+        if tag == ORIENTATION and kind == TIFF_SHORT and count == 1:
+            out[at + 8:at + 10] = struct.pack(order + "H", 1)
+    out[link:link + 4] = bytes(4)
+    return bytes(out)
+
+
+def _tag(image: Image.Image, tag: int) -> int:
+    try:
+        return int(image.getexif().get(tag, 1))
+    except Exception:  # noqa: BLE001 - unreadable: as if absent
+        return 1
+
+
+def _exif_of(raw: bytes) -> Image.Exif | None:
+    exif = Image.Exif()
+    try:
+        exif.load(b"Exif\x00\x00" + raw)
+    except Exception:  # noqa: BLE001 - not EXIF at all
+        return None
+    return exif
+
+
+def _tiff_exif(image: Image.Image) -> Image.Exif | None:
+    try:
+        return image.getexif()
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _rebuilt(source: Image.Exif | None, leave_out: Collection[int] = ()) -> bytes | None:
+    """The descriptive part of an EXIF rebuilt by Pillow: IFD0's KEPT_IFD0 tags, the Exif sub-IFD less
+    DROPPED_EXIF, GPS. Text that is not ASCII goes back as the bytes it was read from (Pillow reads Latin-1)."""
+    if source is None:
+        return None
+    try:
+        kept = Image.Exif()
+        for tag in KEPT_IFD0:
+            if tag in source and tag not in leave_out:
+                kept[tag] = _as_read(source[tag])
+        for ifd, dropped in ((ExifTags.IFD.Exif, DROPPED_EXIF), (ExifTags.IFD.GPSInfo, ())):
+            values = {k: _as_read(v) for k, v in source.get_ifd(ifd).items() if k not in dropped and k not in leave_out}
+            if values:
+                kept.get_ifd(ifd).update(values)
+        if not kept and not kept.get_ifd(ExifTags.IFD.Exif) and not kept.get_ifd(ExifTags.IFD.GPSInfo):
+            return None
+        return kept.tobytes().removeprefix(b"Exif\x00\x00")
+    except Exception:  # noqa: BLE001 - what Pillow cannot write back is left behind
+        return None
+
+
+def _as_read(value: object) -> object:
+    """Pillow writes text back as ASCII, '?' for the rest: text that is not ASCII goes back as its bytes."""
+    if isinstance(value, str) and not value.isascii():
+        return value.encode("latin-1", "replace")
+    return value
 
 
 def with_metadata(encoded: bytes, ext: str, meta: PhotoMetadata) -> tuple[bytes, list[str]]:
@@ -129,7 +267,12 @@ def with_metadata(encoded: bytes, ext: str, meta: PhotoMetadata) -> tuple[bytes,
 
 def _jpeg_with(encoded: bytes, meta: PhotoMetadata) -> tuple[bytes, list[str]]:
     segments, left = [], []
-    for name, payload in (("EXIF", b"Exif\x00\x00" + meta.exif if meta.exif else None),
+    exif = meta.exif
+    if exif and len(exif) + 6 > JPEG_APP_PAYLOAD_MAX:
+        exif, dropped = _fit_exif(exif)
+        left.append(f"EXIF {', '.join(dropped)} (more than a JPEG segment holds)" if exif else
+                    f"EXIF ({len(meta.exif)} bytes, more than a JPEG segment holds)")
+    for name, payload in (("EXIF", b"Exif\x00\x00" + exif if exif else None),
                           ("XMP", XMP_JPEG_NAMESPACE + meta.xmp if meta.xmp else None),
                           ("IPTC", meta.iptc)):
         if payload is None:
@@ -144,6 +287,26 @@ def _jpeg_with(encoded: bytes, meta: PhotoMetadata) -> tuple[bytes, list[str]]:
     if encoded[2:4] == b"\xff\xe0":
         at += 2 + struct.unpack(">H", encoded[4:6])[0]
     return encoded[:at] + b"".join(segments) + encoded[at:], left
+
+
+def _fit_exif(tiff: bytes) -> tuple[bytes | None, list[str]]:
+    """An EXIF too large for a JPEG segment (a long comment), rebuilt without its largest tags until it fits:
+    (the EXIF or None, the names of the tags left out)."""
+    source = _exif_of(tiff)
+    if source is None:
+        return None, []
+    values = [(tag, value) for tag, value in source.items() if tag in KEPT_IFD0]
+    values += [(tag, value) for ifd in (ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo)
+               for tag, value in source.get_ifd(ifd).items()]
+    by_size = sorted(values, key=lambda tv: -len(tv[1]) if isinstance(tv[1], bytes | str) else 0)
+    left_out: list[int] = []
+    for tag, _ in by_size:
+        rebuilt = _rebuilt(source, left_out)
+        if rebuilt is None or len(rebuilt) + 6 <= JPEG_APP_PAYLOAD_MAX:
+            break
+        left_out.append(tag)
+    names = [ExifTags.TAGS.get(tag, f"tag {tag:#06x}") for tag in left_out]
+    return (rebuilt if rebuilt and len(rebuilt) + 6 <= JPEG_APP_PAYLOAD_MAX else None), names
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

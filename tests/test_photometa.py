@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image
 
+from filmcolor import photometa
 from filmcolor.imageio import read_image, write_image
 from filmcolor.photometa import PhotoMetadata, read_metadata
 
@@ -80,7 +81,7 @@ def test_jpeg_keeps_exif_xmp_and_iptc_but_not_the_orientation(tmp_path: Path) ->
     out = Image.open(tmp_path / "out.jpg")
     exif = out.getexif()
     assert out.size == (40, 60)  # written upright ...
-    assert ExifTags.Base.Orientation not in exif  # ... so no orientation is left to turn it again
+    assert exif.get(ExifTags.Base.Orientation, 1) == 1  # ... so its orientation no longer turns it
     assert exif[ExifTags.Base.ImageDescription] == CAPTION and exif[ExifTags.Base.Artist] == "A. Photographer"
     assert exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] == "1921:06:01 10:00:00"
     assert exif.get_ifd(ExifTags.IFD.GPSInfo)[ExifTags.GPS.GPSLatitudeRef] == "N"
@@ -140,3 +141,76 @@ def test_a_huge_scans_metadata_is_read_from_its_header_alone(tmp_path: Path) -> 
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"eXIf", exif) + chunk(b"IEND", b""))
     meta = read_metadata(path)
     assert meta.exif is not None and CAPTION.encode() in meta.exif
+
+
+def _png_with(chunks_after_data: list[tuple[bytes, bytes]], exif: bytes | None = None) -> bytes:
+    """A small gray PNG (by Pillow), with an eXIf chunk before its picture data and ``chunks_after_data`` after."""
+    buf = io.BytesIO()
+    Image.fromarray(_stored()).save(buf, "PNG")
+    data = buf.getvalue()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    head_end = 8 + 25  # signature and IHDR
+    early = chunk(b"eXIf", exif) if exif else b""
+    late = b"".join(chunk(kind, body) for kind, body in chunks_after_data)
+    return data[:head_end] + early + data[head_end:-12] + late + data[-12:]
+
+
+def test_text_keeps_its_bytes_and_an_xmp_orientation_is_set_upright_too(tmp_path: Path) -> None:
+    """EXIF text in UTF-8 or Latin-1 (as cameras and Windows write it) comes back byte for byte (Pillow's
+    rewrite made it '?'); an XMP that says the picture is turned is told it no longer is."""
+    exif = _exif(6)
+    exif[ExifTags.Base.Artist] = "Zoë Ångström".encode()  # UTF-8 bytes
+    exif[ExifTags.Base.Copyright] = "© 2024 Archiv".encode("latin-1")
+    xmp = b'<x:xmpmeta><rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></x:xmpmeta>'
+    Image.fromarray(_stored()).save(tmp_path / "in.jpg", exif=exif, xmp=xmp, quality=95)
+    meta = read_metadata(tmp_path / "in.jpg")
+    write_image(tmp_path / "out.png", np.repeat(read_image(tmp_path / "in.jpg")[..., None], 3, 2), meta)
+    out = Image.open(tmp_path / "out.png")
+    out_exif = out.getexif()
+    assert out_exif[ExifTags.Base.Artist].encode("latin-1") == "Zoë Ångström".encode()
+    assert out_exif[ExifTags.Base.Copyright].encode("latin-1") == "© 2024 Archiv".encode("latin-1")
+    assert out.size == (40, 60) and out_exif.get(ExifTags.Base.Orientation) == 1
+    assert b'tiff:Orientation="1"' in meta.xmp and b'tiff:Orientation="6"' not in meta.xmp
+    assert out.info["XML:com.adobe.xmp"] == meta.xmp.decode()
+
+
+def test_png_metadata_after_the_picture_is_found_without_decoding_it(tmp_path: Path, monkeypatch) -> None:
+    from PIL import PngImagePlugin
+
+    def no_decoding(self):
+        raise AssertionError("the picture was decoded to read its metadata")
+
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/">late title</x:xmpmeta>'
+    itxt = b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp
+    raw = _exif(6).tobytes().removeprefix(b"Exif\x00\x00")
+    path = tmp_path / "late.png"
+    path.write_bytes(_png_with([(b"iTXt", itxt)], exif=raw))
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", no_decoding)
+    meta = read_metadata(path)
+    assert meta.xmp == xmp and CAPTION.encode() in meta.exif
+    assert photometa.orientation(path.read_bytes()) == 6
+    plain = tmp_path / "plain.png"
+    Image.fromarray(_stored()).save(plain)
+    assert not read_metadata(plain) and photometa.orientation(plain.read_bytes()) == 1
+
+
+def test_a_long_comment_too_big_for_a_jpeg_leaves_only_itself_behind(tmp_path: Path) -> None:
+    exif = _exif(1)
+    exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.UserComment] = b"ASCII\x00\x00\x00" + b"x" * 70_000
+    Image.fromarray(_stored()).save(tmp_path / "in.png", exif=exif)
+    notes = write_image(tmp_path / "out.jpg", np.zeros((8, 8, 3), np.uint8), read_metadata(tmp_path / "in.png"))
+    assert notes == [f"{tmp_path / 'out.jpg'}: not kept: EXIF UserComment (more than a JPEG segment holds)"]
+    out = Image.open(tmp_path / "out.jpg").getexif()
+    assert out[ExifTags.Base.ImageDescription] == CAPTION
+    assert out.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] == "1921:06:01 10:00:00"
+
+
+def test_pillows_warnings_about_a_broken_exif_are_not_printed(tmp_path: Path, recwarn) -> None:
+    exif = _exif(1)
+    raw = bytearray(exif.tobytes())
+    Image.fromarray(_stored()).save(tmp_path / "in.jpg", exif=bytes(raw[:-20]), quality=90)  # cut short
+    read_metadata(tmp_path / "in.jpg")
+    assert not [w for w in recwarn if "EXIF" in str(w.message) or "Corrupt" in str(w.message)]
