@@ -72,9 +72,10 @@ class EncoderOptions(Options):
                                 f"1280x720, {PRESET_ABOVE_720P} above (the encoder is most of the work at 1080p).",
                                 parse=lambda text: _preset(text))
     audio: str = option("copy", "copy: audio packets untouched (re-encoded, with a warning, only where the output "
-                        "container cannot hold the codec); reencode: always re-encode; none: drop audio and "
-                        "subtitle streams.", choices=("copy", "reencode", "none"),
-                        aliases=(("--no-audio", "none", "Drop audio and subtitle streams (--audio none)."),))
+                        "container cannot hold the codec); reencode: always re-encode; none: drop audio, "
+                        "subtitle streams and attached files.", choices=("copy", "reencode", "none"),
+                        aliases=(("--no-audio", "none", "Drop audio, subtitles and attached files (--audio "
+                                  "none)."),))
     pix_fmt: str | None = None  # None: yuv420p, or yuv444p for odd sizes
     encoder_threads: int = 0  # 0: the encoder's own choice
 
