@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -470,3 +471,31 @@ def test_an_encoder_that_refuses_the_settings_is_one_line_before_any_frame(tmp_p
     with pytest.raises(ConfigError, match=r"--codec mjpeg cannot encode this video as yuv420p"):
         colorize_video(src, tmp_path / "out.avi", colorizer, VideoOptions(**FAST, codec="mjpeg"))
     assert not (tmp_path / "out.avi").exists() and not list(tmp_path.glob(".*partial*"))
+
+
+def test_a_resolution_change_mid_stream_is_scaled_to_the_first_size(tmp_path: Path, colorizer: Colorizer) -> None:
+    """Two MPEG-TS recordings of different sizes joined (a broadcast capture switching from SD to HD): the
+    larger frames are scaled to the film's size and said; they were left-over memory in the luma plane."""
+
+    def ts(path: Path, width: int, height: int, level: int, first: int) -> bytes:
+        with av.open(str(path), "w", format="mpegts") as out:
+            stream = out.add_stream("libx264", rate=25)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream.options = {"preset": "ultrafast"}
+            for i in range(first, first + 6):
+                frame = av.VideoFrame.from_ndarray(np.full((height, width), level, np.uint8), format="gray")
+                frame = frame.reformat(format="yuv420p")
+                frame.pts, frame.time_base = i, Fraction(1, 25)
+                out.mux(stream.encode(frame))
+            out.mux(stream.encode(None))
+        return path.read_bytes()
+
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(ts(tmp_path / "a.ts", 96, 64, 60, 0) + ts(tmp_path / "b.ts", 160, 90, 180, 6))
+    report = colorize_video(joined, tmp_path / "out.mkv", colorizer, VideoOptions(**FAST, crf=0))
+    with av.open(str(tmp_path / "out.mkv")) as c:
+        levels = [f.to_ndarray(format="gray").mean() for f in c.decode(video=0)]
+    assert report.frames == len(levels) == 12
+    assert levels == pytest.approx([60] * 6 + [180] * 6, abs=6)
+    assert any("6 frame(s) of another picture size, from 0.240 s (160x90; the film is 96x64)" in w
+               for w in report.warnings), report.warnings
