@@ -525,12 +525,13 @@ class VideoReader:
         or fails, and a failed one is repaired as any other."""
         if not wanted:
             return
-        decoder = av.CodecContext.create(self.stream.codec_context.name, "r")
-        decoder.extradata = self.stream.codec_context.extradata
-        decoder.thread_count = 1
+        ctx = self.stream.codec_context
         try:
+            decoder = av.CodecContext.create(ctx.name, "r")
+            decoder.extradata, decoder.thread_count = ctx.extradata, 1
+            decoder.width, decoder.height = ctx.width, ctx.height  # what a raw decoder cannot find in the data
             self.container.seek(min(wanted), stream=self.stream, backward=True)
-        except av.FFmpegError:
+        except (av.FFmpegError, ValueError):
             return
         packets = self.container.demux(self.stream)  # the tail: from that keyframe to the end, one at a time
         while wanted:
