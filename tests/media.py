@@ -53,7 +53,7 @@ def make_clip(path: Path, *, width: int = 96, height: int = 64, frames: int = 12
                                  "time_base": Fraction(1, 1000), "metadata": {"title": name} if name else {}}
                                 for i, (a, b, name) in enumerate(chapters)])
     for name, data in (attachments or {}).items():
-        container.add_attachment(name, "application/x-truetype-font", data)
+        container.add_attachment(name, "image/jpeg" if name.endswith(".jpg") else "application/x-truetype-font", data)
     astream = _audio_stream(container, audio) if audio else None
     video_seconds = 0.0
     pts = 0

@@ -6,6 +6,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 from media import audio_packets, decode_audio, decode_video, gray_frame, make_clip
@@ -334,20 +335,28 @@ def test_chapters_an_avi_cannot_hold_are_named_in_a_warning(tmp_path: Path, colo
 
 
 def test_attached_files_are_copied_into_an_mkv_and_named_when_dropped(tmp_path: Path, colorizer: Colorizer) -> None:
-    fonts = {"DejaVuSans.ttf": bytes(range(256)) * 4, "Title.otf": b"OTTO" + bytes(500)}
+    cover = cv2.imencode(".jpg", np.full((16, 16, 3), 200, np.uint8))[1].tobytes()
+    fonts = {"DejaVuSans.ttf": bytes(range(256)) * 4, "Title.otf": b"OTTO" + bytes(500), "cover.jpg": cover}
     src = make_clip(tmp_path / "in.mkv", frames=8, audio="aac", attachments=fonts)
 
     def attached(path: Path) -> dict[str, bytes]:
+        """Attached files by name; FFmpeg shows an attached picture as a picture stream whose packet is the file."""
         with av.open(str(path)) as c:
-            return {s.metadata["filename"]: bytes(s.data) for s in c.streams if s.type == "attachment"}
+            files = {s.metadata["filename"]: bytes(s.data) for s in c.streams if s.type == "attachment"}
+            pictures = {s.index: s.metadata["filename"] for s in c.streams if "filename" in s.metadata
+                        and s.type == "video"}
+            for packet in c.demux():
+                if packet.stream.index in pictures and packet.size:
+                    files.setdefault(pictures[packet.stream.index], bytes(packet))
+        return files
 
     assert attached(src) == fonts
     kept = colorize_video(src, tmp_path / "out.mkv", colorizer, VideoOptions(**FAST))
-    assert attached(tmp_path / "out.mkv") == fonts and not kept.warnings, kept.warnings
+    assert attached(tmp_path / "out.mkv") == fonts and not kept.warnings, kept.warnings  # the cover too
     dropped = colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST))
     assert attached(tmp_path / "out.mp4") == {}
-    assert dropped.warnings == ["2 attached files (DejaVuSans.ttf, Title.otf) dropped: .mp4 files cannot hold them; "
-                                ".mkv keeps them"]
+    assert dropped.warnings == ["3 attached files (DejaVuSans.ttf, Title.otf, cover.jpg) dropped: .mp4 files cannot "
+                                "hold them; .mkv keeps them"]
 
 
 def _with_two_tagged_audio_tracks(src: Path, dst: Path) -> Path:

@@ -170,7 +170,8 @@ def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
             check_output_path(Path(extra), [*inputs, output_path], overwrite)
         guides, scan_seconds = _shot_guides(input_path, reader.info.width, reader.info.height, colorizer, options)
         with atomic_output(output_path) as tmp:
-            writer = VideoWriter(tmp, reader.info, options, reader.passthrough, display_path=output_path)
+            writer = VideoWriter(tmp, reader.info, options, reader.passthrough, display_path=output_path,
+                                 attached=reader.attached_pictures())
             try:
                 report = _run(reader, writer, colorizer, options, progress, preview_path, guides, scan_seconds)
             except BaseException:

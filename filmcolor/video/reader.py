@@ -155,11 +155,16 @@ class VideoReader:
         self.passthrough = [s for s in self.container.streams
                             if copy_streams and s.type in COPYABLE_TYPES]
         self._copied = {s.index for s in self.passthrough}
+        # an MKV's attached picture (cover.jpg) is an attachment that FFmpeg shows as a picture stream whose one
+        # packet, demuxed first, is the file: kept for the writer as an attached file
+        self._covers = {s.index: s for s in self.container.streams if copy_streams and s is not self.stream
+                        and s.type == "video" and s.disposition & cover_art and "filename" in s.metadata}
+        self.covers: dict[int, tuple[str, str, bytes]] = {}  # stream index -> (file name, MIME type, bytes)
         if copy_streams:
             self.warnings += [f"{_stream_name(s, cover_art)} not copied: the output has the coloured picture, "
                               "the sound and the subtitles"
                               for s in self.container.streams
-                              if s is not self.stream and s.index not in self._copied
+                              if s is not self.stream and s.index not in self._copied and s.index not in self._covers
                               and "timecode" not in s.metadata  # a timecode track comes back from the video's tag
                               and not self._is_chapter_track(s)]  # chapters are copied as chapters
         # every stream is demuxed (FFmpeg reads their packets anyway): where the other streams' data end tells
@@ -174,6 +179,14 @@ class VideoReader:
         first = self._first_frame()
         self.info = self._make_info(first)
         self.warnings += self._format_warnings(first)
+
+    def attached_pictures(self) -> list[tuple[str, str, bytes]]:
+        """(file name, MIME type, bytes) of the MKV attached pictures read so far, for the writer to attach;
+        one not read yet (its packet comes after the first frame's) is named in a warning instead."""
+        for index in self._covers.keys() - self.covers.keys():
+            self.warnings.append(f"cover art #{index} ({self._covers[index].metadata['filename']}) not copied: "
+                                 "its picture comes late in the file")
+        return list(self.covers.values())
 
     def _is_chapter_track(self, stream: av.stream.Stream) -> bool:
         """An MP4/MOV keeps its chapter titles in a text track, which FFmpeg shows as a data stream too."""
@@ -375,6 +388,9 @@ class VideoReader:
                 yield from release_early()
             if packet.stream is not self.stream:
                 self._note_end(packet)
+                if packet.stream.index in self._covers and packet.stream.index not in self.covers:
+                    cover = self._covers[packet.stream.index].metadata
+                    self.covers[packet.stream.index] = (cover["filename"], cover.get("mimetype", ""), bytes(packet))
                 if packet.stream.index not in self._copied:
                     continue
                 if shift_pts is None:

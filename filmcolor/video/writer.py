@@ -103,7 +103,8 @@ class VideoWriter:
     """Write frames (``write``) and passthrough packets (``mux``) to ``path``; ``close()`` flushes."""
 
     def __init__(self, path: Path, info: VideoInfo, options: EncoderOptions,
-                 passthrough: list[av.stream.Stream], display_path: Path | None = None):
+                 passthrough: list[av.stream.Stream], display_path: Path | None = None,
+                 attached: list[tuple[str, str, bytes]] = ()):
         self.path = Path(path)
         self.shown = display_path or self.path
         self.info = info
@@ -124,6 +125,7 @@ class VideoWriter:
                               "use .mp4, .mkv or .mov") from err
         try:
             self._add_video(codec, options)
+            self._attached = list(attached)  # (name, MIME type, bytes): an MKV's attached pictures
             self._stream_map = self._add_passthrough(passthrough, options.audio)
             self._add_chapters()
         except BaseException:
@@ -289,18 +291,21 @@ class VideoWriter:
         return mapping
 
     def _add_attachments(self, streams: list[av.stream.Stream]) -> None:
-        """An MKV's attached files (the subtitles' fonts, a cover) go into an MKV as they are."""
-        if not streams:
+        """An MKV's attached files (the subtitles' fonts, a cover picture) go into an MKV as they are."""
+        files = [(s.metadata.get("filename") or f"attachment #{s.index}",
+                  s.metadata.get("mimetype") or "application/octet-stream", s.data) for s in streams]
+        files += self._attached
+        if not files:
             return
-        names = [s.metadata.get("filename") or f"attachment #{s.index}" for s in streams]
+        names = [name for name, _, _ in files]
         if self.container.format.name != "matroska":
             shown = ", ".join(names[:NAMES_SHOWN]) + (f" and {len(names) - NAMES_SHOWN} more"
                                                      if len(names) > NAMES_SHOWN else "")
             self.warnings.append(f"{len(names)} attached file{'s' if len(names) > 1 else ''} ({shown}) dropped: "
                                  f"{self.shown.suffix} files cannot hold them; .mkv keeps them")
             return
-        for src, name in zip(streams, names, strict=True):
-            self.container.add_attachment(name, src.metadata.get("mimetype") or "application/octet-stream", src.data)
+        for name, mimetype, data in files:
+            self.container.add_attachment(name, mimetype or "application/octet-stream", data)
 
     def _add_audio_encoder(self, src: av.audio.stream.AudioStream) -> av.stream.Stream:
         supported = self._holds()
