@@ -179,5 +179,8 @@ def test_a_frame_of_another_size_is_scaled_and_a_lost_first_frame_named(tmp_path
     assert late.frames == 4
     assert f"{folder}: unreadable frame file(s) scan_0001.png left out: the film starts at scan_0002.png, " \
            "0.042 s in" in late.warnings
-    with pytest.raises(InputError, match="no video frames after --start 10 s"):
-        colorize_video(folder, tmp_path / "none.mkv", colorizer, VideoOptions(**FAST, start=10))
+    for start in (10, 4.5 / 24):  # past the end; within the last frame's half (the seek rounded to a 6th frame)
+        with pytest.raises(InputError, match="no video frames after --start"):
+            colorize_video(folder, tmp_path / "none.mkv", colorizer, VideoOptions(**FAST, start=start))
+    # --start takes the first frame at or after it, as for a video file (image2's 1/24 s clock rounded it back)
+    assert colorize_video(folder, tmp_path / "on.mkv", colorizer, VideoOptions(**FAST, start=1.01 / 24)).frames == 3

@@ -23,7 +23,7 @@ import numpy as np
 
 from filmcolor.errors import ConfigError, InputError
 from filmcolor.lab import limited_to_full_range_lut
-from filmcolor.options import Options, option, parse_rate, parse_time
+from filmcolor.options import MAX_RATE, MIN_RATE, Options, option, parse_rate, parse_time
 from filmcolor.video.avcol import AVCOL_RANGE_JPEG, AVCOL_RANGE_MPEG
 from filmcolor.video.sequence import DEFAULT_FRAME_RATE, FrameSequence, find_sequence
 
@@ -44,7 +44,8 @@ class ReaderOptions(Options):
                            choices=("repeat", "fail"))
     frame_rate: Fraction | None = option(None, "Frames per second when INPUT is a folder of numbered frames (film "
                                          "scans: DPX, TIFF, PNG...); default 24. A video file keeps its own.",
-                                         parse=parse_rate, metavar="FPS", above=0, default_text="")
+                                         parse=parse_rate, metavar="FPS", at_least=float(MIN_RATE),
+                                         at_most=float(MAX_RATE), default_text="")
     decoder_threads: int = 0  # 0: FFmpeg's choice
 
 
@@ -227,7 +228,7 @@ class VideoReader:
 
     def _seek(self, start: float) -> None:
         self._offset_s = self._file_start_s + start
-        if self.sequence and start * (self.options.frame_rate or DEFAULT_FRAME_RATE) >= self.sequence.count:
+        if self.sequence and start * (self.options.frame_rate or DEFAULT_FRAME_RATE) > self.sequence.count - 1:
             raise InputError(f"{self.path}: no video frames after --start {start:g} s (the folder's "
                              f"{self.sequence.count} frames end before)")
         try:
@@ -295,7 +296,7 @@ class VideoReader:
     def _iterate(self) -> Iterator[LumaFrame | av.Packet]:
         tb = self.stream.time_base
         start, duration = self.options.start, self.options.duration
-        start_pts = None if start <= 0 else round(self._offset_s / tb)
+        start_pts = None if start <= 0 else math.ceil(self._offset_s / tb - 1e-9)  # the first frame at or after it
         # --duration counts from --start, which counts from the file's start (its earliest stream's)
         end_s = None if duration is None else (self._offset_s if start > 0 else self._file_start_s) + duration
         self._timeline = timeline = _Timeline(self._default_step(), start_pts, end_s, tb)
