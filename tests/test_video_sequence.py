@@ -184,3 +184,11 @@ def test_a_frame_of_another_size_is_scaled_and_a_lost_first_frame_named(tmp_path
             colorize_video(folder, tmp_path / "none.mkv", colorizer, VideoOptions(**FAST, start=start))
     # --start takes the first frame at or after it, as for a video file (image2's 1/24 s clock rounded it back)
     assert colorize_video(folder, tmp_path / "on.mkv", colorizer, VideoOptions(**FAST, start=1.01 / 24)).frames == 3
+
+
+def test_on_error_fail_names_the_broken_frame_file(tmp_path: Path, colorizer: Colorizer) -> None:
+    folder = scan(tmp_path / "reel", list(range(1, 9)))
+    (folder / "scan_0003.png").write_bytes(b"not a picture")
+    with pytest.raises(InputError, match=r"reel: unreadable frame file scan_0003\.png \("):
+        colorize_video(folder, tmp_path / "out.mkv", colorizer, VideoOptions(**FAST, on_error="fail"))
+    assert not (tmp_path / "out.mkv").exists()

@@ -152,7 +152,10 @@ class VideoReader:
             raise InputError(f"{self.path}: video codec not supported by this FFmpeg build, or the file is "
                              "truncated or corrupt")
         ctx.thread_type = "AUTO"
-        ctx.thread_count = self.options.decoder_threads
+        # a folder that must fail at its first broken file decodes on one thread, so the error comes with the
+        # file's own packet (frame threads report it a frame or two later) and names the right file
+        exact = self.sequence is not None and self.options.on_error == "fail"
+        ctx.thread_count = 1 if exact else self.options.decoder_threads
         self.passthrough = [s for s in self.container.streams
                             if copy_streams and s.type in COPYABLE_TYPES]
         self._copied = {s.index for s in self.passthrough}
@@ -524,6 +527,9 @@ class VideoReader:
             frames = (decoder or self.stream.codec_context).decode(None if draining else packet)
         except av.FFmpegError as err:
             if self.options.on_error == "fail":
+                if self.sequence and not draining and packet.pts is not None:
+                    raise InputError(f"{self.path}: unreadable frame file {self._frame_name(packet.pts)} "
+                                     f"({ffmpeg_reason(err)})") from err
                 where = "at the end of the stream" if draining else _when(packet)
                 raise InputError(f"{self.path}: corrupt video data {where} ({err})") from err
             self._timeline.decode_error()
@@ -906,6 +912,12 @@ class _PacketTimes:
     def warnings(self) -> list[str]:
         return [f"{kind} stream #{index}: {len(seconds)} packet(s) with a damaged timestamp dropped at "
                 f"{_spans(seconds, 0.5)} s (input time)" for index, (kind, seconds) in sorted(self._dropped.items())]
+
+
+def ffmpeg_reason(err: BaseException) -> str:
+    """FFmpeg's words for an error, without PyAV's errno and function name."""
+    text = getattr(err, "strerror", None) or str(err)
+    return text.split(": '")[0]
 
 
 def codec_name(stream: av.stream.Stream) -> str:

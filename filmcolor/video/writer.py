@@ -24,7 +24,7 @@ from filmcolor.video.avcol import (
     AVCOL_SPC_SMPTE170M,
     AVCOL_TRC_BT709,
 )
-from filmcolor.video.reader import FIELD_PROGRESSIVE, TOP_FIELD_FIRST, VideoInfo, codec_name
+from filmcolor.video.reader import FIELD_PROGRESSIVE, TOP_FIELD_FIRST, VideoInfo, codec_name, ffmpeg_reason
 
 _SPC_TO_SWS = {AVCOL_SPC_BT709: "itu709", AVCOL_SPC_BT470BG: "itu601", AVCOL_SPC_SMPTE170M: "smpte170m"}
 X264_LIKE = ("libx264", "libx265")
@@ -121,7 +121,7 @@ class VideoWriter:
         try:
             self.container = av.open(str(self.path), "w")
         except (av.FFmpegError, ValueError) as err:
-            raise OutputError(f"{self.shown}: cannot write this kind of file ({_reason(err)}); "
+            raise OutputError(f"{self.shown}: cannot write this kind of file ({ffmpeg_reason(err)}); "
                               "use .mp4, .mkv or .mov") from err
         try:
             self._add_video(codec, options)
@@ -205,7 +205,7 @@ class VideoWriter:
             stream.codec_context.open()
         except av.FFmpegError as err:
             raise ConfigError(f"--codec {codec.name} cannot encode this video as {self.pix_fmt} "
-                              f"({_reason(err)})") from err
+                              f"({ffmpeg_reason(err)})") from err
         self.stream = stream
 
     def _keep_interlacing(self, codec: str, ctx: av.codec.context.CodecContext, opts: dict[str, str]) -> None:
@@ -376,7 +376,7 @@ class VideoWriter:
                 packets = out.encode(frame)
             except av.FFmpegError as err:
                 raise OutputError(f"{self.shown}: cannot re-encode audio stream #{index} to "
-                                  f"{out.codec_context.name} ({_reason(err)}); --no-audio drops it") from err
+                                  f"{out.codec_context.name} ({ffmpeg_reason(err)}); --no-audio drops it") from err
             self._mux_all(packets)
 
     def _decodes(self, packet: av.Packet, index: int) -> bool:
@@ -413,7 +413,7 @@ class VideoWriter:
             for packet in packets:
                 self.container.mux(packet)
         except av.FFmpegError as err:
-            raise OutputError(f"{self.shown}: cannot write output ({_reason(err)})") from err
+            raise OutputError(f"{self.shown}: cannot write output ({ffmpeg_reason(err)})") from err
 
     @property
     def duration_seconds(self) -> float:
@@ -440,7 +440,7 @@ class VideoWriter:
         try:
             self.container.close()
         except av.FFmpegError as err:
-            raise OutputError(f"{self.shown}: cannot finish output ({_reason(err)})") from err
+            raise OutputError(f"{self.shown}: cannot finish output ({ffmpeg_reason(err)})") from err
 
 
 # FFmpeg's default layouts of the channel counts that have one standard name
@@ -466,8 +466,3 @@ def named_layout(layout: av.AudioLayout) -> av.AudioLayout:
     if layout.name == f"{count} channels" and count in _DEFAULT_LAYOUTS:
         return av.AudioLayout(_DEFAULT_LAYOUTS[count])
     return layout
-
-
-def _reason(err: BaseException) -> str:
-    text = getattr(err, "strerror", None) or str(err)
-    return text.split(": '")[0]
