@@ -178,7 +178,7 @@ def _many_pictures_kind(head: bytes) -> str | None:
         return "animated GIF"
     if head[:4] in TIFF_MAGIC:
         return "multi-page TIFF"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+    if photometa.is_webp(head):
         return "animated WebP"
     return None
 
@@ -226,7 +226,7 @@ def read_image(path: Path, warnings: list[str] | None = None) -> np.ndarray:
     if image is None:
         why = said[-1] if said else "unknown format or corrupt"
         raise InputError(f"{path}: not an image OpenCV can decode ({why})")
-    if not jpeg and data[:4].tobytes() not in TIFF_MAGIC:  # (libtiff turns a TIFF itself, whatever the flags)
+    if not jpeg:  # a PNG or WebP (libtiff turns a TIFF itself, whatever the flags; see photometa.orientation)
         image = photometa.upright(image, photometa.orientation(data.data))
     if warnings is not None:
         warnings.extend(f"{path}: {line}" for line in said)

@@ -71,7 +71,7 @@ def orientation(data: bytes | memoryview) -> int:
     head = bytes(data[:12])
     if head[:8] == PNG_SIGNATURE:
         raw, _ = _png_metadata(io.BytesIO(data))
-    elif head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+    elif is_webp(head):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             image = _open(io.BytesIO(data))
@@ -79,6 +79,11 @@ def orientation(data: bytes | memoryview) -> int:
     else:
         return 1
     return _orientation_of(_strip(raw))
+
+
+def is_webp(head: bytes) -> bool:
+    """Whether a file's first 12 bytes are a WebP's RIFF header."""
+    return head[:4] == b"RIFF" and head[8:12] == b"WEBP"
 
 
 def upright(image: np.ndarray, orientation: int) -> np.ndarray:

@@ -437,7 +437,7 @@ class VideoReader:
             self._check_complete(index, timeline.last)
 
     def _frame_warnings(self, resized: list[tuple[int, int, int]], repeated_at: list[int]) -> list[str]:
-        """Frames of another picture size (scaled to the first frame's by the encoder) and, in a folder of
+        """Frames of another picture size (scaled to the first frame's in ``_iterate``) and, in a folder of
         frames, the files that could not be read, by name."""
         notes = []
         if resized:
@@ -459,7 +459,7 @@ class VideoReader:
         return notes
 
     def _frame_name(self, pts: int) -> str:
-        """'scan_000123.dpx' in a folder of frames (image2 numbers them from 0 at the first file), else 'at 1.240 s'."""
+        """'scan_000123.dpx' in a folder of frames (image2 numbers them from 0 at the first file), else '1.240 s'."""
         if self.sequence:
             return Path(self.sequence.pattern % (self.sequence.first + pts)).name
         return f"{float(pts * self.stream.time_base):.3f} s"
