@@ -80,6 +80,38 @@ def limited_to_full_range_lut() -> np.ndarray:
     return np.clip(np.round((levels - 16.0) * 255.0 / 219.0), 0, 255).astype(np.uint8)
 
 
+DEEP_MAX = 65535  # deep luma: luma of input deeper than 8 bits, full range on 16 bits whatever its depth
+
+
+def _range(bits: int, full_range: bool) -> tuple[float, float]:
+    """(black level, black-to-white span) of ``bits``-bit luma: limited range is 16-235 scaled by 2^(bits-8)."""
+    if full_range:
+        return 0.0, float((1 << bits) - 1)
+    scale = 1 << (bits - 8)
+    return 16.0 * scale, 219.0 * scale
+
+
+def deep_luma(samples: np.ndarray, bits: int, full_range: bool) -> np.ndarray:
+    """uint16 luma samples of ``bits`` bits (native byte order) -> deep luma (uint16, 0..DEEP_MAX), rounded and
+    clipped (limited range's footroom and headroom are cut, as the 8-bit lookups cut them)."""
+    black, span = _range(bits, full_range)
+    alpha = DEEP_MAX / span
+    return cv2.addWeighted(samples, alpha, samples, 0.0, -black * alpha, dtype=cv2.CV_16U)
+
+
+def deep_to_gray(deep: np.ndarray) -> np.ndarray:
+    """Deep luma -> full-range 8-bit gray, rounded."""
+    return cv2.convertScaleAbs(deep, alpha=255.0 / DEEP_MAX)
+
+
+def limited_luma(luma: np.ndarray, bits: int, dst: np.ndarray | None = None) -> np.ndarray:
+    """Full-range luma (8-bit gray, or deep luma when uint16) -> limited-range ``bits``-bit samples (uint16),
+    rounded; written into ``dst`` (a uint16 view, e.g. a frame's plane) when given."""
+    black, span = _range(bits, full_range=False)
+    top = 255.0 if luma.dtype == np.uint8 else DEEP_MAX
+    return cv2.addWeighted(luma, span / top, luma, 0.0, black, dst=dst, dtype=cv2.CV_16U)
+
+
 _LINEAR_OF_LEVEL = _srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
 _XYZN_FROM_RGB = (XYZ_FROM_RGB / WHITE_D65[:, None]).astype(np.float32)  # XYZ already divided by white
 _LAB_FROM_F = np.array([[0, 116, 0, -16], [500, -500, 0, 0], [0, 200, -200, 0]], dtype=np.float32)

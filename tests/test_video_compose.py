@@ -29,15 +29,37 @@ def test_luma_plane_is_the_input_luma_in_limited_range(pix_fmt: str, size: tuple
     assert np.array_equal(y, expected.astype(np.uint8))
 
 
+@pytest.mark.parametrize("pix_fmt,bits", [("yuv420p10le", 10), ("yuv422p12le", 12), ("yuv444p16le", 16)])
+def test_deep_luma_is_written_at_the_format_depth(pix_fmt: str, bits: int) -> None:
+    height, width = 30, 50
+    deep = np.random.default_rng(4).integers(0, 65536, (height, width)).astype(np.uint16)
+    gray = (deep // 257).astype(np.uint8)
+    ab = np.zeros((8, 13, 2), np.float32)
+    composer = YuvComposer(width, height, pix_fmt, AVCOL_SPC_BT709)
+    frame = composer.compose(gray, ab, deep)
+    plane = frame.planes[0]
+    y = np.frombuffer(plane, np.uint16).reshape(-1, plane.line_size // 2)[:height, :width]
+    scale = 2 ** (bits - 8)
+    exact = 16 * scale + 219 * scale * deep.astype(np.float64) / 65535
+    assert np.abs(y - exact).max() <= 0.51  # rounded (to within float32 arithmetic)
+    cb = np.frombuffer(frame.planes[1], np.uint16)
+    assert composer.chroma_size == (-(-width // (1 if "444" in pix_fmt else 2)), -(-height // (2 if "420" in pix_fmt
+                                                                                                 else 1)))
+    assert np.all(cb[: composer.chroma_size[0]] == 128 * scale)  # no colour: the middle of the range
+    eight_bit = np.frombuffer(composer.compose(gray, ab).planes[0], np.uint16)  # no deep luma: the gray's
+    assert not np.array_equal(eight_bit[:width], y[0]) and len(np.unique(y)) > len(np.unique(gray))
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuv444p", "yuv444p10le"])
 @pytest.mark.parametrize("colorspace,sws", [(AVCOL_SPC_BT709, "itu709"), (AVCOL_SPC_SMPTE170M, "smpte170m")])
-def test_colour_decodes_back_to_the_lab_colour(colorspace: int, sws: str) -> None:
+def test_colour_decodes_back_to_the_lab_colour(colorspace: int, sws: str, pix_fmt: str) -> None:
     height, width = 40, 56
     rgb = smooth_colour_image(height, width)
     lab_img = lab.rgb_to_lab(rgb)
     # the luma a B&W transfer of this picture has in this colour space
     kr, kb = (0.2126, 0.0722) if colorspace == AVCOL_SPC_BT709 else (0.299, 0.114)
     gray = np.round(rgb @ np.array([kr, 1 - kr - kb, kb])).astype(np.uint8)
-    frame = YuvComposer(width, height, "yuv444p", colorspace).compose(gray, lab_img[..., 1:].copy())
+    frame = YuvComposer(width, height, pix_fmt, colorspace).compose(gray, lab_img[..., 1:].copy())
     back = frame.reformat(format="rgb24", src_colorspace=sws, src_color_range="MPEG").to_ndarray()
     error = np.abs(back.astype(int) - rgb.astype(int))
     # The L the network works with is the gray's, which differs a little from the colour pixel's own L

@@ -251,7 +251,7 @@ def test_scene_cuts_are_reported_with_temporal_off(tmp_path: Path, colorizer: Co
 FORMAT_CHANGES = {
     "interlaced, ffv1": (dict(codec_options={"flags": "+ildct+ilme"}), "ffv1",
                          "interlaced input written as progressive by ffv1"),
-    "10bit": (dict(pix_fmt="yuv420p10le"), "libx264", "10-bit input (yuv420p10le) written as 8-bit"),
+    "10bit": (dict(pix_fmt="yuv420p10le"), "mpeg4", "10-bit input written as 8-bit (mpeg4 has no deeper format"),
 }
 
 
@@ -508,3 +508,80 @@ def test_a_resolution_change_mid_stream_is_scaled_to_the_first_size(tmp_path: Pa
     assert levels == pytest.approx([60] * 6 + [180] * 6, abs=6)
     assert any("6 frame(s) of another picture size, from 0.240 s (160x90; the film is 96x64)" in w
                for w in report.warnings), report.warnings
+
+
+def ten_bit_clip(path: Path, frames: int = 4, width: int = 96, height: int = 64) -> list[np.ndarray]:
+    """A lossless 10-bit clip (ffv1) whose luma uses levels that 8 bits cannot hold; returns its luma planes."""
+    ramp = 64 + (np.arange(width * height, dtype=np.uint32) * 7 % 877).reshape(height, width).astype(np.uint16)
+    lumas = []
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("ffv1", rate=10)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p10le"
+        for i in range(frames):
+            y10 = np.roll(ramp, 3 * i, axis=1)
+            frame = av.VideoFrame(width, height, "yuv420p10le")
+            for index, plane in enumerate(frame.planes):
+                view = np.frombuffer(plane, np.uint16).reshape(-1, plane.line_size // 2)
+                view[...] = 512
+                if index == 0:
+                    view[:height, :width] = y10
+            frame.pts = i
+            out.mux(stream.encode(frame))
+            lumas.append(y10)
+        out.mux(stream.encode(None))
+    return lumas
+
+
+def planes_of(path: Path) -> tuple[str, list[list[np.ndarray]]]:
+    """(pixel format, each frame's Y, Cb, Cr planes as int arrays) of a decoded planar Y'CbCr video."""
+    with av.open(str(path)) as c:
+        frames = list(c.decode(video=0))
+    fmt = frames[0].format
+    dtype = np.uint16 if fmt.components[0].bits > 8 else np.uint8
+    sizes = [(frames[0].height, frames[0].width)] + [(fmt.chroma_height(), fmt.chroma_width())] * 2
+    return fmt.name, [[np.frombuffer(p, dtype).reshape(-1, p.line_size // dtype().itemsize)[:h, :w].astype(int)
+                       for p, (h, w) in zip(frame.planes, sizes, strict=True)] for frame in frames]
+
+
+def test_ten_bit_input_keeps_every_luma_level_at_ten_bits(tmp_path: Path, colorizer: Colorizer) -> None:
+    """A 10-bit master written at 10 bits gives back its luma level for level (ffv1: lossless); its colour is
+    the 8-bit run's at 4x the levels."""
+    lumas = ten_bit_clip(tmp_path / "in.mkv")
+    report = colorize_video(tmp_path / "in.mkv", tmp_path / "out.mkv", colorizer, VideoOptions(**FAST, codec="ffv1"))
+    assert not [w for w in report.warnings if "bit" in w], report.warnings
+    pix_fmt, frames = planes_of(tmp_path / "out.mkv")
+    assert pix_fmt == "yuv420p10le" and len(frames) == len(lumas) == report.frames
+    colorize_video(tmp_path / "in.mkv", tmp_path / "eight.mkv", colorizer,
+                   VideoOptions(**FAST, codec="ffv1", bit_depth="8"))
+    eight_fmt, eight = planes_of(tmp_path / "eight.mkv")
+    assert eight_fmt == "yuv420p"
+    for (y, cb, cr), y10, (_, cb8, cr8) in zip(frames, lumas, eight, strict=True):
+        assert np.array_equal(y, y10)
+        assert np.abs(cb - 4 * cb8).max() <= 2 and np.abs(cr - 4 * cr8).max() <= 2
+    assert max(np.ptp(cb8) for _, cb8, _ in eight) > 2  # there is colour to compare
+
+
+def test_ten_bit_h264_says_where_it_plays_and_bit_depth_8_writes_8_bits(tmp_path: Path,
+                                                                      colorizer: Colorizer) -> None:
+    ten_bit_clip(tmp_path / "in.mkv")
+    deep = colorize_video(tmp_path / "in.mkv", tmp_path / "deep.mp4", colorizer, VideoOptions(**FAST))
+    assert [w for w in deep.warnings if "10-bit H.264" in w and "--bit-depth 8" in w]
+    eight = colorize_video(tmp_path / "in.mkv", tmp_path / "eight.mp4", colorizer,
+                           VideoOptions(**FAST, bit_depth="8"))
+    assert not [w for w in eight.warnings if "bit" in w], eight.warnings  # it was asked for: no warning
+    for path, expected in ((tmp_path / "deep.mp4", "yuv420p10le"), (tmp_path / "eight.mp4", "yuv420p")):
+        with av.open(str(path)) as c:
+            assert next(c.decode(video=0)).format.name == expected
+    with pytest.raises(ConfigError, match="--bit-depth 16: --codec libx264 cannot encode it .it takes 8, 10."):
+        colorize_video(tmp_path / "in.mkv", tmp_path / "x.mp4", colorizer, VideoOptions(**FAST, bit_depth="16"))
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_prores_takes_an_eight_bit_film_at_ten_bits(tmp_path: Path, colorizer: Colorizer) -> None:
+    """ProRes has only 10-bit 4:2:2 and 4:4:4 formats: it was refused ("cannot encode a 96x64 frame")."""
+    src = make_clip(tmp_path / "in.mp4", frames=4)
+    report = colorize_video(src, tmp_path / "out.mov", colorizer, VideoOptions(**FAST, codec="prores_ks"))
+    pix_fmt, frames = planes_of(tmp_path / "out.mov")
+    assert pix_fmt == "yuv422p10le" and len(frames) == report.frames == 4
+    for (y, _, _), (y8, _, _) in zip(frames, planes_of(src)[1], strict=True):
+        assert np.abs(y - 4 * y8).mean() < 4  # 8-bit luma at 10 bits is its level times 4 (ProRes: near-lossless)

@@ -396,8 +396,9 @@ def test_a_gap_in_the_frames_is_kept_and_named(tmp_path: Path) -> None:
     assert not [w for w in vfr_warnings if "no frames" in w]  # irregular durations are no gap
 
 
-def test_ten_bit_luma_is_rounded_to_eight_bits(tmp_path: Path) -> None:
-    """10-bit Y 64..940 -> 8-bit 16..235, rounded: truncating darkened every 10-bit film by half a level."""
+def test_ten_bit_luma_is_kept_deep_and_rounded_once_to_eight_bits(tmp_path: Path) -> None:
+    """10-bit Y 64..940: the deep luma maps it onto 0..65535 (so a 10-bit output gives back every level), and
+    the 8-bit luma is it rounded once (rounding to 8 bits, then mapping the range, moved levels by one)."""
     width, height = 64, 16
     y10 = (64 + np.arange(width * height, dtype=np.uint16) % 877).reshape(height, width)  # every level, 64..940
     path = tmp_path / "ten.mkv"
@@ -414,7 +415,17 @@ def test_ten_bit_luma_is_rounded_to_eight_bits(tmp_path: Path) -> None:
         out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
     with VideoReader(path) as reader:
-        gray = next(item for item in reader if isinstance(item, LumaFrame)).gray
-    expected = limited_to_full_range_lut()[np.minimum((y10.astype(np.uint32) + 2) >> 2, 255).astype(np.uint8)]
-    assert np.array_equal(gray, expected)
-    assert not np.array_equal(gray, limited_to_full_range_lut()[(y10 >> 2).astype(np.uint8)])  # truncation differs
+        item = next(item for item in reader if isinstance(item, LumaFrame))
+        assert reader.info.bit_depth == 10 and reader.info.pix_fmt == "yuv420p10le"
+    black_to_white = (y10.astype(np.float64) - 64) / 876
+    assert item.deep is not None and np.array_equal(item.deep, np.round(black_to_white * 65535))
+    assert len(np.unique(item.deep)) == 877  # every level kept
+    assert np.array_equal(item.gray, np.round(black_to_white * 255))
+    truncated = limited_to_full_range_lut()[(y10 >> 2).astype(np.uint8)]
+    assert not np.array_equal(item.gray, truncated)  # what truncating darkened
+
+
+def test_eight_bit_input_has_no_deep_luma(tmp_path: Path) -> None:
+    with VideoReader(make_clip(tmp_path / "in.mp4", frames=2)) as reader:
+        item = next(item for item in reader if isinstance(item, LumaFrame))
+        assert item.deep is None and reader.info.bit_depth == 8

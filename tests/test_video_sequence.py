@@ -166,6 +166,30 @@ def test_numbering_past_its_padding_a_percent_sign_and_a_16_bit_big_endian_scan(
     assert levels == pytest.approx([40, 120, 200], abs=6)  # read in its own byte order (was noise near 127)
 
 
+def test_a_16_bit_scan_written_by_ffv1_keeps_16_bits(tmp_path: Path, colorizer: Colorizer) -> None:
+    """Levels 8 bits cannot tell apart stay apart: a 16-bit gray DPX ramp comes out as 16-bit luma (limited
+    range, 4096 + 56064 x level / 65535), not as 256 steps."""
+    folder = tmp_path / "reel"
+    folder.mkdir()
+    ramp = (np.arange(48 * 64, dtype=np.uint32) * 13 % 65536).reshape(48, 64).astype(np.uint16)
+    for n in range(3):
+        ctx = av.CodecContext.create("dpx", "w")
+        ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = 64, 48, "gray16be", Fraction(1, 24)
+        frame = av.VideoFrame.from_ndarray(np.roll(ramp, n, axis=0), format="gray16le")
+        (folder / f"r_{n}.dpx").write_bytes(b"".join(bytes(p) for p in ctx.encode(frame.reformat(format="gray16be"))))
+    report = colorize_video(folder, tmp_path / "out.mkv", colorizer, VideoOptions(**FAST, codec="ffv1"))
+    assert not [w for w in report.warnings if "bit" in w], report.warnings
+    with av.open(str(tmp_path / "out.mkv")) as c:
+        frames = list(c.decode(video=0))
+    assert len(frames) == 3 and frames[0].format.name == "yuv420p16le"
+    for n, frame in enumerate(frames):
+        plane = frame.planes[0]
+        y = np.frombuffer(plane, np.uint16).reshape(-1, plane.line_size // 2)[:48, :64]
+        expected = np.round(4096 + 56064 * np.roll(ramp, n, axis=0).astype(np.float64) / 65535)
+        assert np.abs(y - expected).max() <= 1
+        assert len(np.unique(y)) > 2000  # 3072 distinct levels in, not 220
+
+
 def test_a_frame_of_another_size_is_scaled_and_a_lost_first_frame_named(tmp_path: Path, colorizer: Colorizer) -> None:
     folder = scan(tmp_path / "reel", [1, 2, 4, 5])
     Image.fromarray(np.full((60, 80), 10 + 15 * 3, np.uint8)).save(folder / "scan_0003.png")  # 80x60 in 64x48

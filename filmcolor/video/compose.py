@@ -8,10 +8,13 @@ each way: against the exact conversion this adds a mean colour error of 0.15 Lab
 scaled to 1080p and 0.45 on pixel-sharp photos (the worst case, scripts/bench_chroma.py), for about a quarter
 of the cost (4.9 ms instead of 17.8). There is no full-resolution RGB frame and no RGB -> YUV conversion
 by the encoder. The luma written is the input's luma, exactly (limited range), so no detail or tone of
-the film is lost.
+the film is lost: at 8 bits from the 8-bit gray, deeper (10, 12, 16 bits) from the deep luma of an input
+deeper than 8 bits, so a 10-bit master written at 10 bits keeps its luma level for level.
 """
 
 from __future__ import annotations
+
+import re
 
 import av
 import cv2
@@ -24,19 +27,30 @@ from filmcolor.video.avcol import AVCOL_SPC_BT470BG, AVCOL_SPC_BT709, AVCOL_SPC_
 # (Kr, Kb) of the luma equation Y' = Kr R' + (1 - Kr - Kb) G' + Kb B'
 _LUMA_WEIGHTS = {AVCOL_SPC_BT709: (0.2126, 0.0722), AVCOL_SPC_BT470BG: (0.299, 0.114),
                  AVCOL_SPC_SMPTE170M: (0.299, 0.114)}
-COMPOSED_PIX_FMTS = {"yuv420p": 2, "yuv444p": 1}  # pixel format -> chroma subsampling factor
 _FULL_TO_LIMITED = lab.full_to_limited_range_lut()
+# the planar Y'CbCr formats built here: 4:2:0, 4:2:2 or 4:4:4, 8 bits or 10-16 little-endian
+_COMPOSED = re.compile(r"yuv(420|422|444)p(?:(9|10|12|14|16)le)?")
+_SUBSAMPLING = {"420": (2, 2), "422": (2, 1), "444": (1, 1)}  # chroma subsampling (across, down)
 
 
-def cbcr_matrix(colorspace: int) -> np.ndarray:
-    """2x4 matrix (with offset column) from R'G'B' in [0, 1] to limited-range 8-bit Cb, Cr."""
+def composed_layout(pix_fmt: str) -> tuple[int, int, int] | None:
+    """(chroma subsampling across, down, bits per sample) of a pixel format YuvComposer builds, else None."""
+    match = _COMPOSED.fullmatch(pix_fmt)
+    if match is None:
+        return None
+    return (*_SUBSAMPLING[match.group(1)], int(match.group(2) or 8))
+
+
+def cbcr_matrix(colorspace: int, bits: int = 8) -> np.ndarray:
+    """2x4 matrix (with offset column) from R'G'B' in [0, 1] to limited-range ``bits``-bit Cb, Cr."""
     kr, kb = _LUMA_WEIGHTS.get(colorspace, _LUMA_WEIGHTS[AVCOL_SPC_BT709])
     kg = 1.0 - kr - kb
     luma = np.array([kr, kg, kb])
     cb = (np.array([0.0, 0.0, 1.0]) - luma) / (2.0 * (1.0 - kb))
     cr = (np.array([1.0, 0.0, 0.0]) - luma) / (2.0 * (1.0 - kr))
-    rows = np.stack([cb, cr]) * 224.0
-    return np.concatenate([rows, [[128.0], [128.0]]], axis=1).astype(np.float32)
+    scale = float(1 << (bits - 8))
+    rows = np.stack([cb, cr]) * 224.0 * scale
+    return np.concatenate([rows, [[128.0 * scale], [128.0 * scale]]], axis=1).astype(np.float32)
 
 
 CHROMA_WORK_LINES = 240  # Lab -> Cb/Cr is computed on a grid of at most about this many lines
@@ -51,22 +65,26 @@ def work_size(chroma_size: tuple[int, int], lines: int = CHROMA_WORK_LINES) -> t
 
 
 class YuvComposer:
-    """(full-range gray (H, W) uint8, ab (h, w, 2)) -> av.VideoFrame in yuv420p or yuv444p.
+    """(full-range gray (H, W) uint8, ab (h, w, 2)[, deep luma]) -> av.VideoFrame in a format of
+    ``composed_layout`` (yuv420p, yuv444p, yuv422p10le, ...).
 
     ``work_lines`` sets the grid of the colour conversion (see work_size); 0 converts at chroma resolution.
     """
 
     def __init__(self, width: int, height: int, pix_fmt: str, colorspace: int,
                  work_lines: int = CHROMA_WORK_LINES):
-        if pix_fmt not in COMPOSED_PIX_FMTS:
+        layout = composed_layout(pix_fmt)
+        if layout is None:
             raise ValueError(f"cannot compose {pix_fmt}")
-        sub = COMPOSED_PIX_FMTS[pix_fmt]
+        across, down, self.bits = layout
         self.width, self.height, self.pix_fmt = width, height, pix_fmt
-        self.chroma_size = (-(-width // sub), -(-height // sub))  # (w, h), rounded up
+        self.chroma_size = (-(-width // across), -(-height // down))  # (w, h), rounded up
         self.work_size = work_size(self.chroma_size, work_lines) if work_lines else self.chroma_size
-        self.matrix = cbcr_matrix(colorspace)
+        self.matrix = cbcr_matrix(colorspace, self.bits)
 
-    def compose(self, gray_hw: np.ndarray, ab_small: np.ndarray) -> av.VideoFrame:
+    def compose(self, gray_hw: np.ndarray, ab_small: np.ndarray, deep: np.ndarray | None = None) -> av.VideoFrame:
+        """``deep``: the input's deep luma (lab.DEEP_MAX full range), written instead of ``gray`` when the
+        format has more than 8 bits (an 8-bit gray is scaled up to them)."""
         ww, wh = self.work_size
         l_w = lab.gray_to_l(imageio.shrink(gray_hw, wh, ww))
         ab_w = cv2.resize(ab_small, (ww, wh), interpolation=cv2.INTER_LINEAR)
@@ -74,12 +92,17 @@ class YuvComposer:
         cbcr = cv2.transform(rgb_w, self.matrix)  # float, values within 16..240
         if self.work_size != self.chroma_size:
             cbcr = cv2.resize(cbcr, self.chroma_size, interpolation=cv2.INTER_LINEAR)
-        cb, cr = cv2.split(cv2.convertScaleAbs(cbcr))
         frame = av.VideoFrame(self.width, self.height, self.pix_fmt)
-        cv2.LUT(gray_hw, _FULL_TO_LIMITED, dst=_plane(frame, 0, self.height, self.width))
+        if self.bits == 8:
+            cb, cr = cv2.split(cv2.convertScaleAbs(cbcr))
+            cv2.LUT(gray_hw, _FULL_TO_LIMITED, dst=_plane(frame, 0, self.height, self.width))
+        else:
+            cb, cr = cv2.split(np.clip(np.rint(cbcr), 0, (1 << self.bits) - 1).astype(np.uint16))
+            lab.limited_luma(gray_hw if deep is None else deep, self.bits,
+                             dst=_plane(frame, 0, self.height, self.width, np.uint16))
         ch = self.chroma_size[1]
         for index, values in ((1, cb), (2, cr)):
-            _plane(frame, index, ch, values.shape[1])[...] = values
+            _plane(frame, index, ch, values.shape[1], values.dtype)[...] = values
         return frame
 
     @staticmethod
@@ -89,7 +112,8 @@ class YuvComposer:
         return lab.lab_to_rgb_uint8(lab.gray_to_l(gray_hw), Colorizer.upsample_ab(ab_small, height, width))
 
 
-def _plane(frame: av.VideoFrame, index: int, height: int, width: int) -> np.ndarray:
+def _plane(frame: av.VideoFrame, index: int, height: int, width: int, dtype: type = np.uint8) -> np.ndarray:
     """A writable (height, width) view of one of the frame's planes (its lines may be padded)."""
     plane = frame.planes[index]
-    return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:height, :width]
+    size = np.dtype(dtype).itemsize
+    return np.frombuffer(plane, dtype).reshape(-1, plane.line_size // size)[:height, :width]

@@ -29,7 +29,7 @@ from filmcolor.colorize import Colorizer
 from filmcolor.errors import FilmcolorError, OutputError
 from filmcolor.fsutil import atomic_output, check_output_path, write_bytes_atomic
 from filmcolor.options import option
-from filmcolor.video.compose import COMPOSED_PIX_FMTS, YuvComposer
+from filmcolor.video.compose import YuvComposer, composed_layout
 from filmcolor.video.keyframes import (
     Keyframe,
     ShotGuides,
@@ -278,7 +278,7 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
                threading.Thread(target=guard(infer, colored), name="filmcolor-infer", daemon=True)]
     preview = _PreviewSampler(info.frames, options.preview_frames) if preview_path is not None else None
     composer = (YuvComposer(info.width, info.height, writer.pix_fmt, writer.colorspace)
-                if writer.pix_fmt in COMPOSED_PIX_FMTS else None)
+                if composed_layout(writer.pix_fmt) else None)
     started = time.perf_counter()
     done = 0
     for thread in threads:
@@ -303,7 +303,7 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
             seconds["temporal"] += time.perf_counter() - t0
             t0 = time.perf_counter()
             if composer is not None:  # the input's luma plane + chroma computed at chroma resolution
-                frame = composer.compose(item.frame.gray, item.ab_small)
+                frame = composer.compose(item.frame.gray, item.ab_small, item.frame.deep)
                 t1 = time.perf_counter()
                 writer.write_frame(frame, item.frame.pts)
             else:  # other pixel formats: full-resolution RGB, converted by the encoder's scaler

@@ -1,9 +1,10 @@
-"""Demux and decode a video with PyAV: full-range 8-bit luma per frame, plus the other streams' packets.
+"""Demux and decode a video with PyAV: full-range luma per frame, plus the other streams' packets.
 
 The input is a video file, or a folder of numbered frames (sequence.py) read by FFmpeg's image2 demuxer.
 
 Only the luma plane is read (no RGB round trip). Limited-range luma (16-235, what most video stores)
-is mapped to full range here, so everything downstream sees sRGB gray levels.
+is mapped to full range here, so everything downstream sees sRGB gray levels. Input deeper than 8 bits (a
+10-bit master, a 16-bit DPX scan) also keeps its luma at 16 bits, for an output as deep as the input.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import cv2
 import numpy as np
 
 from filmcolor.errors import ConfigError, InputError
-from filmcolor.lab import limited_to_full_range_lut
+from filmcolor.lab import deep_luma, deep_to_gray, limited_to_full_range_lut
 from filmcolor.options import MAX_RATE, MIN_RATE, Options, option, parse_rate, parse_time
 from filmcolor.video.avcol import AVCOL_RANGE_JPEG, AVCOL_RANGE_MPEG
 from filmcolor.video.sequence import DEFAULT_FRAME_RATE, FrameSequence, find_sequence
@@ -74,6 +75,8 @@ class VideoInfo:
     # the input's chapters on the output's timeline, as PyAV's set_chapters() takes them
     chapters: tuple[dict, ...] = ()
     stream_metadata: dict[str, str] = field(default_factory=dict)
+    bit_depth: int = 8  # bits per sample of the input's first frame
+    pix_fmt: str = ""  # the input's pixel format (of its first frame)
 
 
 @dataclass
@@ -84,6 +87,7 @@ class LumaFrame:
     pts: int
     gray: np.ndarray  # (H, W) uint8, full range
     repeated: bool = False  # a copy of the last good frame standing in for a corrupt one
+    deep: np.ndarray | None = None  # (H, W) uint16 full range on 0..lab.DEEP_MAX: input deeper than 8 bits
 
 
 def _when(item: av.Packet | av.VideoFrame) -> str:
@@ -182,7 +186,6 @@ class VideoReader:
         self._items = self._iterate()
         first = self._first_frame()
         self.info = self._make_info(first)
-        self.warnings += self._format_warnings(first)
 
     def attached_pictures(self) -> list[tuple[str, str, bytes]]:
         """(file name, MIME type, bytes) of the MKV attached pictures read so far, for the writer to attach;
@@ -217,15 +220,6 @@ class VideoReader:
             if stop > start:
                 kept.append({**chapter, "start": round(start / tb), "end": round(stop / tb)})
         return tuple(kept)
-
-    def _format_warnings(self, first: av.VideoFrame) -> list[str]:
-        """What the 8-bit output changes about the input's format, one line each (the writer says whether it
-        keeps interlacing: that depends on the encoder)."""
-        notes = []
-        depth = max((c.bits for c in first.format.components), default=8)
-        if depth > 8:
-            notes.append(f"{depth}-bit input ({first.format.name}) written as 8-bit")
-        return notes
 
     # ---- probing --------------------------------------------------------------------------------
 
@@ -274,7 +268,7 @@ class VideoReader:
             color_trc=int(first.color_trc), rotation=float(first.rotation or 0.0),
             sample_aspect_ratio=s.sample_aspect_ratio, field_order=self._field_order(first),
             metadata=dict(self.container.metadata), stream_metadata=dict(s.metadata),
-            chapters=self._chapters(duration))
+            chapters=self._chapters(duration), bit_depth=_bit_depth(first.format), pix_fmt=first.format.name)
 
     def _field_order(self, first: av.VideoFrame) -> int:
         """The stream's field order; an interlaced first frame of a stream that does not say is taken as top
@@ -307,7 +301,7 @@ class VideoReader:
                               shift_s=lambda: self._offset_s if start > 0 else 0.0)
         shift_pts: int | None = 0 if start <= 0 else None  # video pts subtracted on output
         index = 0
-        last_gray: np.ndarray | None = None
+        last_luma: tuple[np.ndarray, np.ndarray | None] | None = None  # the last good frame's (gray, deep)
 
         def start_at(pts: int) -> None:
             nonlocal shift_pts
@@ -318,41 +312,40 @@ class VideoReader:
         resized: list[tuple[int, int, int]] = []  # (pts, width, height) of frames not the first one's size
         repeated_at: list[int] = []  # pts of the frames that repeat the last good one
 
-        def emit(pts: int, gray: np.ndarray, repeated: bool) -> LumaFrame:
+        def emit(pts: int, luma: tuple[np.ndarray, np.ndarray | None], repeated: bool) -> LumaFrame:
             nonlocal index
             start_at(pts)
             if repeated:
                 repeated_at.append(pts)
-            item = LumaFrame(index, pts - shift_pts, gray, repeated)  # type: ignore[operator]
+            item = LumaFrame(index, pts - shift_pts, luma[0], repeated, luma[1])  # type: ignore[operator]
             index += 1
             return item
 
         def place(frame: av.VideoFrame | None, pts: int | None) -> Iterator[LumaFrame]:
             """The repeats owed before ``frame``, then ``frame`` itself; None: only the repeats still owed."""
-            nonlocal last_gray
-            can_show = frame is not None and (not frame.is_corrupt or last_gray is not None)
-            missing, shown = timeline.place(pts, can_repeat=last_gray is not None, can_show=can_show)
+            nonlocal last_luma
+            can_show = frame is not None and (not frame.is_corrupt or last_luma is not None)
+            missing, shown = timeline.place(pts, can_repeat=last_luma is not None, can_show=can_show)
             for missing_pts in missing:
                 self.repeated_frames += 1
-                yield emit(missing_pts, last_gray, True)  # type: ignore[arg-type]
+                yield emit(missing_pts, last_luma, True)  # type: ignore[arg-type]
             if frame is None or pts is None or not shown:
                 return
             if frame.is_corrupt:  # shown as the last good frame
                 self.repeated_frames += 1
                 timeline.repaired.append(pts)
-                yield emit(pts, last_gray, True)  # type: ignore[arg-type]
+                yield emit(pts, last_luma, True)  # type: ignore[arg-type]
                 return
             t0 = time.perf_counter()
-            gray = self._luma(frame)
+            luma = self._luma(frame)
             if index == 0:
                 self._first_av_frame = frame
-            elif gray.shape != (size := (self._first_av_frame.height, self._first_av_frame.width)):
-                resized.append((pts, frame.width, frame.height))  # the film keeps its first frame's size
-                gray = cv2.resize(gray, size[::-1], interpolation=cv2.INTER_AREA if gray.shape[0] > size[0]
-                                  else cv2.INTER_LINEAR)
+                self._deep = luma[1] is not None
+            else:
+                luma = self._conform(luma, pts, frame, resized)
             self.luma_seconds += time.perf_counter() - t0
-            last_gray = gray
-            yield emit(pts, gray, False)
+            last_luma = luma
+            yield emit(pts, luma, False)
 
         held: tuple[av.VideoFrame, int] | None = None  # a frame is placed once the next one's pts is known
 
@@ -588,25 +581,45 @@ class VideoReader:
             return False
         return float(packet.pts * packet.time_base) >= end_s + 1
 
-    def _luma(self, frame: av.VideoFrame) -> np.ndarray:
-        """Full-range uint8 luma (H, W), read straight from plane 0 when the format has one."""
+    def _luma(self, frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        """(full-range uint8 luma (H, W), deep luma (H, W) uint16 or None), read straight from plane 0 when the
+        format has one. Deep luma comes with input deeper than 8 bits; the 8-bit luma is then made from it,
+        rounded once (rounding to 8 bits and then mapping the range moved some levels by one)."""
         name = frame.format.name
-        full = self._frame_full_range(frame)
+        deep = _bit_depth(frame.format) > 8
         if name.startswith(("yuv", "nv", "gray")) and not name.startswith(("yuva", "gbr")):
+            full = self._frame_full_range(frame)
             plane = frame.planes[0]
             depth = frame.format.components[0].bits
             if depth == 8:
                 y = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: frame.height, : frame.width]
-            elif depth <= 16:
-                words = np.dtype(">u2" if name.endswith("be") else "<u2")  # gray16be: a 16-bit DPX's byte order
+                return (np.ascontiguousarray(y) if full else cv2.LUT(y, _LIMITED_TO_FULL)), None
+            if depth <= 16:
+                words = np.dtype(">u2" if frame.format.is_big_endian else "<u2")  # gray16be: a 16-bit DPX's order
                 y16 = np.frombuffer(plane, words).reshape(-1, plane.line_size // 2)[: frame.height, : frame.width]
-                shift = depth - 8  # rounded, not truncated (which darkened 10-bit input by half a level)
-                y = np.minimum((y16.astype(np.uint32) + (1 << (shift - 1))) >> shift, 255).astype(np.uint8)
-            else:
-                y = None
-            if y is not None:
-                return np.ascontiguousarray(y) if full else cv2.LUT(y, _LIMITED_TO_FULL)
-        return frame.to_ndarray(format="gray")  # sws expands to full range
+                deep_y = deep_luma(y16.astype(np.uint16), depth, full)  # astype: native order, contiguous
+                return deep_to_gray(deep_y), deep_y
+        if deep:  # RGB (a 10-bit DPX is gbrp10le) or another layout: sws's gray is full range
+            deep_y = frame.to_ndarray(format="gray16le")
+            return deep_to_gray(deep_y), deep_y
+        return frame.to_ndarray(format="gray"), None  # sws expands to full range
+
+    def _conform(self, luma: tuple[np.ndarray, np.ndarray | None], pts: int, frame: av.VideoFrame,
+                 resized: list[tuple[int, int, int]]) -> tuple[np.ndarray, np.ndarray | None]:
+        """A later frame's luma made like the first frame's: its size (a film keeps its first frame's size,
+        noted in ``resized``) and its depth (deep luma only when the first frame had it)."""
+        gray, deep = luma
+        if not self._deep:
+            deep = None
+        elif deep is None:
+            deep = (gray.astype(np.uint16) * 257).astype(np.uint16)  # 255 -> 65535
+        size = (self._first_av_frame.height, self._first_av_frame.width)
+        if gray.shape != size:
+            resized.append((pts, frame.width, frame.height))
+            interpolation = cv2.INTER_AREA if gray.shape[0] > size[0] else cv2.INTER_LINEAR
+            gray = cv2.resize(gray, size[::-1], interpolation=interpolation)
+            deep = None if deep is None else cv2.resize(deep, size[::-1], interpolation=interpolation)
+        return gray, deep
 
     def _frame_full_range(self, frame: av.VideoFrame) -> bool:
         """The frame's range flag, else the stream's, else what the stream's pixel format implies."""
@@ -912,6 +925,11 @@ class _PacketTimes:
     def warnings(self) -> list[str]:
         return [f"{kind} stream #{index}: {len(seconds)} packet(s) with a damaged timestamp dropped at "
                 f"{_spans(seconds, 0.5)} s (input time)" for index, (kind, seconds) in sorted(self._dropped.items())]
+
+
+def _bit_depth(fmt: av.VideoFormat) -> int:
+    """Bits per sample of a pixel format (its deepest component; 8 for the 8-bit and smaller ones)."""
+    return max((c.bits for c in fmt.components), default=8)
 
 
 def ffmpeg_reason(err: BaseException) -> str:

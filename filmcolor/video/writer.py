@@ -1,7 +1,8 @@
 """Encode RGB frames and mux them with the input's other streams (copied packet by packet) using PyAV.
 
 Frames keep their input pts and time base, so variable frame rate survives. 4:2:0 needs even sides,
-so odd-sized video is encoded 4:4:4 (same codec) to keep the exact width and height.
+so odd-sized video is encoded 4:2:2 or 4:4:4 (same codec) to keep the exact width and height. The output
+is as deep as the input (10 bits for a 10-bit master) where the codec can hold it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from filmcolor.video.avcol import (
     AVCOL_SPC_SMPTE170M,
     AVCOL_TRC_BT709,
 )
+from filmcolor.video.compose import composed_layout
 from filmcolor.video.reader import FIELD_PROGRESSIVE, TOP_FIELD_FIRST, VideoInfo, codec_name, ffmpeg_reason
 
 _SPC_TO_SWS = {AVCOL_SPC_BT709: "itu709", AVCOL_SPC_BT470BG: "itu601", AVCOL_SPC_SMPTE170M: "smpte170m"}
@@ -76,27 +78,56 @@ class EncoderOptions(Options):
                         "subtitle streams and attached files.", choices=("copy", "reencode", "none"),
                         aliases=(("--no-audio", "none", "Drop audio, subtitles and attached files (--audio "
                                   "none)."),))
-    pix_fmt: str | None = None  # None: yuv420p, or yuv444p for odd sizes
+    bit_depth: str = option("auto", "Bits per sample of the output video. auto: the input's (10 for a 10-bit "
+                            "master or scan) as far as the codec holds them, else 8. 10-bit H.264 does not play in "
+                            "browsers and most phones and TVs: 8 for those.", choices=("auto", "8", "10", "12", "16"))
+    pix_fmt: str | None = None  # None: chosen by choose_pix_fmt
     encoder_threads: int = 0  # 0: the encoder's own choice
 
 
-def choose_pix_fmt(codec: av.codec.Codec, width: int, height: int,
-                   wanted: str | None) -> tuple[str, str | None]:
-    """(pixel format, warning or None) for ``codec`` at this size."""
+def choose_pix_fmt(codec: av.codec.Codec, width: int, height: int, wanted: str | None = None,
+                   input_depth: int = 8, bit_depth: str = "auto") -> tuple[str, list[str]]:
+    """(pixel format, warnings) for ``codec`` at this size: a planar Y'CbCr format the composer builds, as
+    deep as the input (or ``bit_depth``) where the codec has one, else the nearest below; with the least
+    chroma subsampling the size allows (4:2:0 needs even sides, 4:2:2 an even width); else RGB."""
     formats = [f.name for f in (codec.video_formats or [])]
     if wanted:
         if formats and wanted not in formats:
             raise ConfigError(f"--codec {codec.name} cannot encode pixel format {wanted}")
-        return wanted, None
-    odd = width % 2 or height % 2
-    if not formats or ("yuv420p" in formats and not odd):
-        return "yuv420p", None
-    for fmt in ("yuv444p", "rgb24", "bgr24", "yuv420p"):
-        if fmt in formats and (fmt != "yuv420p" or not odd):
-            note = (f"odd frame size {width}x{height}: encoded as {fmt} to keep the exact size "
-                    "(4:2:0 needs even sides; some players only play 4:2:0)") if odd else None
-            return fmt, note
-    raise ConfigError(f"--codec {codec.name} cannot encode a {width}x{height} frame")
+        return wanted, []
+    depth = min(16, max(8, input_depth)) if bit_depth == "auto" else int(bit_depth)
+    if not formats:  # the encoder does not say: the common format, as deep as asked
+        return "yuv420p" if depth == 8 else f"yuv420p{depth}le", []
+
+    def best(even: bool) -> str | None:
+        """Keep as many bits as asked, then the fewest beyond them, then the most chroma subsampling that fits
+        the size (``even``: as if its sides were even)."""
+        layouts = {f: layout for f in formats if (layout := composed_layout(f))
+                   and (even or (not width % layout[0] and not height % layout[1]))
+                   and (bit_depth == "auto" or layout[2] == depth)}
+        return min(layouts, default=None,
+                   key=lambda f: (-min(layouts[f][2], depth), layouts[f][2], -layouts[f][0] * layouts[f][1]))
+
+    fmt = best(even=False)
+    if fmt is None and bit_depth != "auto":
+        held = sorted({layout[2] for f in formats if (layout := composed_layout(f))})
+        raise ConfigError(f"--bit-depth {bit_depth}: --codec {codec.name} cannot encode it"
+                          + (f" (it takes {', '.join(map(str, held))})" if held else ""))
+    fmt = fmt or next((f for f in ("rgb24", "bgr24") if f in formats), None)
+    if fmt is None:
+        raise ConfigError(f"--codec {codec.name} cannot encode a {width}x{height} frame")
+    out_depth = (composed_layout(fmt) or (0, 0, 8))[2]
+    notes = []
+    if (width % 2 or height % 2) and fmt != (best(even=True) or fmt):
+        notes.append(f"odd frame size {width}x{height}: encoded as {fmt} to keep the exact size "
+                     "(4:2:0 needs even sides, 4:2:2 an even width; some players only play 4:2:0)")
+    if input_depth > out_depth and bit_depth == "auto":  # not when --bit-depth asked for it
+        notes.append(f"{input_depth}-bit input written as {out_depth}-bit ({codec.name} has no deeper format; "
+                     "ffv1 has)")
+    if codec.name == "libx264" and out_depth > 8 and bit_depth == "auto":
+        notes.append(f"written as {out_depth}-bit H.264 like the input: editors, VLC and mpv play it, browsers "
+                     "and most phones and TVs do not (--bit-depth 8 for those)")
+    return fmt, notes
 
 
 class VideoWriter:
@@ -115,9 +146,9 @@ class VideoWriter:
             raise ConfigError(f"--codec {options.codec}: not an encoder in this FFmpeg build") from err
         if codec.type != "video":
             raise ConfigError(f"--codec {options.codec}: not a video encoder")
-        self.pix_fmt, note = choose_pix_fmt(codec, info.width, info.height, options.pix_fmt)
-        if note:
-            self.warnings.append(note)
+        self.pix_fmt, notes = choose_pix_fmt(codec, info.width, info.height, options.pix_fmt, info.bit_depth,
+                                             options.bit_depth)
+        self.warnings += notes
         try:
             self.container = av.open(str(self.path), "w")
         except (av.FFmpegError, ValueError) as err:
