@@ -339,7 +339,8 @@ class Colorizer:
 
     def colorize_image(self, image: np.ndarray, hints: guidance.Hints | None = None,
                        references: list[guidance.Reference] | None = None) -> np.ndarray:
-        """uint8 gray (H, W), RGB (H, W, 3) or RGBA (H, W, 4) -> RGB(A) uint8 with the input's own L.
+        """Gray (H, W), RGB (H, W, 3) or RGBA (H, W, 4) -> RGB(A) with the input's own L, in the input's type:
+        uint8, or uint16 (a 16-bit scan, whose L is then kept at 16 bits).
 
         ``hints`` (pixel coordinates of ``image``) and ``references`` steer the colour (guided models).
         The network sees a small picture; the full-resolution conversion runs in strips of STRIP_ROWS
@@ -350,10 +351,11 @@ class Colorizer:
         l_hw = image_l(image)
         ab_small = self.guided_ab(l_hw, self.guide_for(l_hw, hints, references), hints)
         channels = 4 if image.ndim == 3 and image.shape[2] == 4 else 3
-        out = np.empty((height, width, channels), np.uint8)
+        out = np.empty((height, width, channels), image.dtype)
         for y0 in range(0, height, STRIP_ROWS):
             y1 = min(height, y0 + STRIP_ROWS)
-            out[y0:y1, :, :3] = lab.lab_to_rgb_uint8(l_hw[y0:y1], upsample_rows(ab_small, height, width, y0, y1))
+            out[y0:y1, :, :3] = lab.lab_to_rgb_levels(l_hw[y0:y1], upsample_rows(ab_small, height, width, y0, y1),
+                                                      image.dtype)
         if channels == 4:
             out[..., 3] = image[..., 3]
         return out
@@ -371,9 +373,10 @@ def upsample_rows(ab_hw2: np.ndarray, height: int, width: int, y0: int, y1: int)
 
 
 def image_l(image: np.ndarray) -> np.ndarray:
-    """L (H, W) float32 of a uint8 gray, RGB or RGBA image; only the luminance of tinted input is used."""
-    if image.dtype != np.uint8:
-        raise InputError(f"expected an 8-bit image, got {image.dtype}")
+    """L (H, W) float32 of a uint8 or uint16 gray, RGB or RGBA image; only the luminance of tinted input is
+    used."""
+    if image.dtype not in (np.uint8, np.uint16):
+        raise InputError(f"expected an 8-bit or 16-bit image, got {image.dtype}")
     if image.ndim == 2:
         return lab.gray_to_l(image)
     if image.ndim == 3 and image.shape[2] in (3, 4):

@@ -49,7 +49,7 @@ def colorize_luma(colorizer: Colorizer, rgb: np.ndarray) -> tuple[np.ndarray, np
     gray = luma_of(rgb)
     l_hw = lab.gray_to_l(gray)
     ab = colorizer.colorize_batch(l_hw[None])[0]
-    return np.repeat(gray[..., None], 3, axis=2), lab.lab_to_rgb_uint8(l_hw, ab)
+    return np.repeat(gray[..., None], 3, axis=2), lab.lab_to_rgb_levels(l_hw, ab)
 
 
 def score_prediction(rgb: np.ndarray, gray_rgb: np.ndarray, pred_rgb: np.ndarray) -> dict[str, float]:
@@ -159,12 +159,12 @@ def score_guided(colorizer: Colorizer, rgb: np.ndarray, hints: guidance.Hints | 
     l_hw = lab.gray_to_l(gray)
     references = None if reference_rgb is None else [colorizer.reference(reference_rgb)]
     guide = colorizer.guide_for(l_hw, hints, references)
-    pred = lab.lab_to_rgb_uint8(l_hw, colorizer.upsample_ab(colorizer.guided_ab(l_hw, guide, hints), *l_hw.shape))
+    pred = lab.lab_to_rgb_levels(l_hw, colorizer.upsample_ab(colorizer.guided_ab(l_hw, guide, hints), *l_hw.shape))
     floor = gray_rgb
     if reference_rgb is not None:
-        floor = lab.lab_to_rgb_uint8(l_hw, guidance.naive_reference(l_hw, reference_rgb))
+        floor = lab.lab_to_rgb_levels(l_hw, guidance.naive_reference(l_hw, reference_rgb))
     elif hints is not None:
-        floor = lab.lab_to_rgb_uint8(l_hw, guidance.naive_propagation(hints, l_hw))
+        floor = lab.lab_to_rgb_levels(l_hw, guidance.naive_propagation(hints, l_hw))
     return {"psnr": psnr(rgb, pred), "gray_psnr": psnr(rgb, gray_rgb), "naive_psnr": psnr(rgb, floor),
             "colorfulness": colorfulness(pred), "real_colorfulness": colorfulness(rgb),
             "used_guide": float(guide is not None)}

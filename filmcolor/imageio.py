@@ -21,6 +21,7 @@ from filmcolor.fsutil import write_bytes_atomic
 from filmcolor.photometa import PhotoMetadata
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
+SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff")  # outputs that keep 16 bits a channel
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 MAX_PIXELS = 400_000_000  # 20000 x 20000: the Lab planes of anything larger need many GB
 # Pillow reads only the photos' metadata (photometa); its decompression-bomb guard, which refuses even to read
@@ -191,8 +192,9 @@ def _frame_count(path: Path) -> int:
         return 1
 
 
-def read_image(path: Path, warnings: list[str] | None = None) -> np.ndarray:
-    """Read an image as uint8 gray (H, W), RGB (H, W, 3) or RGBA (H, W, 4).
+def read_image(path: Path, warnings: list[str] | None = None, deep: bool = False) -> np.ndarray:
+    """Read an image as uint8 gray (H, W), RGB (H, W, 3) or RGBA (H, W, 4); with ``deep``, a 16-bit or float
+    picture (a scan) as uint16 instead.
 
     Only the first frame of an animated GIF is read; ``warnings``, when given, gets a line saying so.
     """
@@ -239,12 +241,13 @@ def read_image(path: Path, warnings: list[str] | None = None) -> np.ndarray:
     if image.shape[0] * image.shape[1] > MAX_PIXELS:
         raise InputError(
             f"{path}: image too large ({image.shape[1]}x{image.shape[0]}, limit {MAX_PIXELS} pixels)")
-    if image.dtype == np.uint16:
+    top, dtype = (65535.0, np.uint16) if deep else (255.0, np.uint8)
+    if image.dtype == np.uint16 and not deep:
         image = (image.astype(np.uint32) * 255 + 32767) // 65535
         image = image.astype(np.uint8)
     elif image.dtype in (np.float32, np.float64):
-        image = np.clip(np.nan_to_num(image) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    elif image.dtype != np.uint8:
+        image = np.clip(np.nan_to_num(image) * top + 0.5, 0, top).astype(dtype)
+    elif image.dtype not in (np.uint8, np.uint16):
         raise InputError(f"{path}: unsupported pixel type {image.dtype}")
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[..., 0]
@@ -288,13 +291,18 @@ def _decode(data: np.ndarray, flags: int) -> tuple[np.ndarray | None, list[str]]
 
 
 def write_image(path: Path, image: np.ndarray, metadata: PhotoMetadata | None = None) -> list[str]:
-    """Write an RGB(A) or gray uint8 image atomically; the format follows the extension. ``metadata`` (the
-    input photo's, `photometa.read_metadata`) goes into a JPEG or PNG; returns a line for each part of it that
-    this output could not keep."""
+    """Write an RGB(A) or gray uint8 or uint16 image atomically; the format follows the extension (a uint16
+    image goes into a PNG or TIFF at 16 bits, into the others at 8). ``metadata`` (the input photo's,
+    `photometa.read_metadata`) goes into a JPEG or PNG; returns a line for each part of it that this output
+    could not keep."""
     path = Path(path)
     ext = path.suffix.lower()
     if ext not in IMAGE_EXTENSIONS:
         raise OutputError(f"{path}: unsupported output extension '{path.suffix}' (use .png or .jpg)")
+    left = []
+    if image.dtype == np.uint16 and ext not in SIXTEEN_BIT_EXTENSIONS:
+        image = cv2.convertScaleAbs(image, alpha=255.0 / 65535.0)
+        left.append("16 bits a channel (written as 8; .png and .tif keep 16)")
     if image.ndim == 3 and image.shape[2] == 4 and ext in (".jpg", ".jpeg"):
         image = image[..., :3]
     if image.ndim == 3:
@@ -304,7 +312,8 @@ def write_image(path: Path, image: np.ndarray, metadata: PhotoMetadata | None = 
     ok, buf = cv2.imencode(ext, image, params)
     if not ok:
         raise OutputError(f"{path}: could not encode the image")
-    encoded, left = photometa.with_metadata(buf.tobytes(), ext, metadata or PhotoMetadata())
+    encoded, lost = photometa.with_metadata(buf.tobytes(), ext, metadata or PhotoMetadata())
+    left += lost
     write_bytes_atomic(path, encoded)
     return [f"{path}: not kept: {what}" for what in left]
 

@@ -6,6 +6,7 @@ than skimage on a 1080p frame); the normalisation applies to numpy arrays and to
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 import cv2
@@ -65,8 +66,18 @@ GRAY_TO_L_NORM = normalize_l(GRAY_TO_L).astype(np.float32)  # (256,) network inp
 
 
 def gray_to_l(gray_hw: np.ndarray) -> np.ndarray:
-    """uint8 gray levels (any shape) -> L in [0, 100] float32, one gather."""
-    return GRAY_TO_L[gray_hw]
+    """uint8 or uint16 gray levels (any shape) -> L in [0, 100] float32, one gather."""
+    return (_gray16_to_l() if gray_hw.dtype == np.uint16 else GRAY_TO_L)[gray_hw]
+
+
+@functools.cache
+def _linear_of_level16() -> np.ndarray:
+    return _srgb_to_linear(np.arange(65536, dtype=np.float64) / 65535.0).astype(np.float32)
+
+
+@functools.cache
+def _gray16_to_l() -> np.ndarray:
+    return (116.0 * _lab_f(_linear_of_level16().astype(np.float64)) - 16.0).astype(np.float32)
 
 
 def full_to_limited_range_lut() -> np.ndarray:
@@ -118,7 +129,7 @@ _LAB_FROM_F = np.array([[0, 116, 0, -16], [500, -500, 0, 0], [0, 200, -200, 0]],
 
 
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """RGB (..., 3) uint8, or float in [0, 1] -> Lab float32 (..., 3), L in [0, 100].
+    """RGB (..., 3) uint8, uint16, or float in [0, 1] -> Lab float32 (..., 3), L in [0, 100].
 
     OpenCV's own float Lab path is up to 0.5 units off skimage, so only its fast primitives are used.
     """
@@ -126,6 +137,8 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     img = rgb.reshape(-1, 1, 3) if rgb.ndim != 3 else rgb
     if img.dtype == np.uint8:
         lin = cv2.LUT(np.ascontiguousarray(img), _LINEAR_OF_LEVEL)
+    elif img.dtype == np.uint16:
+        lin = _linear_of_level16()[img]
     else:
         lin = _srgb_to_linear(np.clip(img, 0.0, 1.0).astype(np.float64)).astype(np.float32)
     xyz = cv2.transform(lin, _XYZN_FROM_RGB)
@@ -159,10 +172,13 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     return np.clip(rgb, 0.0, 1.0, out=rgb).reshape(shape)
 
 
-def lab_to_rgb_uint8(l_hw: np.ndarray, ab_hw2: np.ndarray) -> np.ndarray:
-    """Full-resolution L (H, W) and ab (H, W, 2) -> RGB uint8 (H, W, 3)."""
+def lab_to_rgb_levels(l_hw: np.ndarray, ab_hw2: np.ndarray, dtype: type = np.uint8) -> np.ndarray:
+    """Full-resolution L (H, W) and ab (H, W, 2) -> RGB (H, W, 3) levels: uint8, or uint16 with ``dtype``."""
     a_hw, b_hw = cv2.split(np.asarray(ab_hw2, dtype=np.float32))
     lab = cv2.merge([np.asarray(l_hw, dtype=np.float32), a_hw, b_hw])  # 5x faster than numpy's channel writes
     _clamp_b_to_nonnegative_z(lab)
     rgb = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
+    if dtype == np.uint16:  # clipped to [0, 1] first: OpenCV's Lab -> RGB leaves out-of-gamut values outside
+        np.clip(rgb, 0.0, 1.0, out=rgb)
+        return (rgb * 65535.0 + 0.5).astype(np.uint16)
     return cv2.convertScaleAbs(rgb, alpha=255.0)  # scales, rounds and saturates to uint8

@@ -45,7 +45,7 @@ def frame_at(path: Path, index: int) -> np.ndarray:
 
 def colour_gray(colorizer: Colorizer, gray: np.ndarray) -> np.ndarray:
     l_hw = lab.gray_to_l(gray)
-    return lab.lab_to_rgb_uint8(l_hw, colorizer.colorize_batch(l_hw[None])[0])
+    return lab.lab_to_rgb_levels(l_hw, colorizer.colorize_batch(l_hw[None])[0])
 
 
 def sheet(rows: list[list[np.ndarray]]) -> np.ndarray:

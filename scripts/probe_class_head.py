@@ -176,7 +176,7 @@ def score(colorizer: Colorizer, heads: dict[float, torch.nn.Linear], folder: Pat
         reals.append(colorfulness(rgb))
         for name, ab in outs.items():
             ab_full = cv2.resize(np.ascontiguousarray(ab, np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-            pred = lab.lab_to_rgb_uint8(l_hw, ab_full)
+            pred = lab.lab_to_rgb_levels(l_hw, ab_full)
             rows.setdefault(name, []).append((psnr(rgb, pred), colorfulness(pred)))
     gray, real = np.mean(grays), np.mean(reals)
     return {name: (float(np.mean([p for p, _ in v]) - gray), float(np.mean([c for _, c in v]) / real))

@@ -157,7 +157,7 @@ def score_set(colorizer: Colorizer, ridges: list[Ridge], paths: list[Path],
         reals.append(colorfulness(rgb))
         ab_full = cv2.resize(ab, (width, height), interpolation=cv2.INTER_LINEAR)
         for name, g in gains.items():
-            pred = lab.lab_to_rgb_uint8(l_hw, np.clip(ab_full * g[i], -lab.AB_LIMIT, lab.AB_LIMIT))
+            pred = lab.lab_to_rgb_levels(l_hw, np.clip(ab_full * g[i], -lab.AB_LIMIT, lab.AB_LIMIT))
             scores[name].append((psnr(rgb, pred), colorfulness(pred)))
     gray, real = np.mean(grays), np.mean(reals)
     return ({name: (float(np.mean([p for p, _ in v]) - gray), float(np.mean([c for _, c in v]) / real))

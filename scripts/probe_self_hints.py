@@ -64,8 +64,8 @@ def main() -> None:
             auto_ab = colorizer.colorize_batch(l_hw[None])[0]
             hints = self_hints(auto_ab, args.grid, args.at)
             hinted_ab = colorizer.guided_ab(l_hw, colorizer.guide_for(l_hw, hints), hints)
-            auto = lab.lab_to_rgb_uint8(l_hw, auto_ab)
-            hinted = lab.lab_to_rgb_uint8(l_hw, colorizer.upsample_ab(hinted_ab, *l_hw.shape))
+            auto = lab.lab_to_rgb_levels(l_hw, auto_ab)
+            hinted = lab.lab_to_rgb_levels(l_hw, colorizer.upsample_ab(hinted_ab, *l_hw.shape))
             rows.append([psnr(rgb, np.repeat(gray[..., None], 3, axis=2)), psnr(rgb, auto), psnr(rgb, hinted),
                          colorfulness(rgb), colorfulness(auto), colorfulness(hinted)])
         gray_db, auto_db, hinted_db, real, auto_c, hinted_c = np.mean(rows, axis=0)

@@ -66,7 +66,7 @@ def main() -> None:
             for setting in SETTINGS:
                 up = (cv2.resize(ab, (width, height), interpolation=cv2.INTER_LINEAR) if setting is None
                       else guided_upsample(ab, l_hw, *setting))
-                pred = lab.lab_to_rgb_uint8(l_hw, np.clip(up, -lab.AB_LIMIT, lab.AB_LIMIT))
+                pred = lab.lab_to_rgb_levels(l_hw, np.clip(up, -lab.AB_LIMIT, lab.AB_LIMIT))
                 scores[setting].append((psnr(rgb, pred), colorfulness(pred)))
         print(f"\n{name} ({len(paths)} photos)\n| upsampling | PSNR gain | colourfulness ratio |\n|---|---|---|")
         for setting, rows in scores.items():

@@ -7,12 +7,13 @@ import sys
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from filmcolor import weights
+from filmcolor import lab, weights
 from filmcolor.cli import main
 from filmcolor.fsutil import PARTIAL_MARK
 from filmcolor.imageio import read_image
@@ -330,3 +331,21 @@ def test_a_photos_caption_and_date_reach_its_coloured_copy(tmp_path: Path) -> No
     assert out.getexif().get(ExifTags.Base.Orientation, 1) == 1 and out.size == (40, 56)  # upright: 40 x 56
     code, stdout, stderr = run(str(tmp_path / "scan.jpg"), "-o", str(tmp_path / "out.tif"), *FAST)
     assert code == 0 and "not kept: the photo's EXIF/XMP/IPTC (a .tif output keeps none" in stdout + stderr
+
+
+def test_a_16_bit_scan_is_coloured_at_16_bits(tmp_path, test_weights):
+    """A 16-bit gray scan (a ramp finer than 256 levels) comes out 16-bit with its own L, in a .png or .tif;
+    a .jpg says it could keep only 8 bits."""
+    ramp = np.linspace(0, 65535, 60 * 80).reshape(60, 80).astype(np.uint16)
+    src = tmp_path / "scan.tif"
+    assert cv2.imwrite(str(src), ramp)
+    code, _, err = run(str(src), "-o", str(tmp_path / "out"), "--ext", ".png", "--model", str(test_weights), *FAST)
+    assert code == 0, err
+    out = read_image(tmp_path / "out" / "scan.png", deep=True)
+    assert out.dtype == np.uint16 and out.shape == (60, 80, 3)
+    assert len(np.unique(out.astype(np.uint32) @ [1, 1 << 16, 1 << 32])) > 1000  # not 256 steps
+    error = np.abs(lab.rgb_to_lab(out)[..., 0] - lab.gray_to_l(ramp))
+    in_gamut = (out.min(axis=2) > 0) & (out.max(axis=2) < 65535)  # (clipped colours move L, at any depth)
+    assert in_gamut.mean() > 0.3 and error[in_gamut].max() < 0.01  # its own L at 16 bits (8 bits: ~0.12 mean)
+    code, _, err = run(str(src), "-o", str(tmp_path / "out.jpg"), "--model", str(test_weights), *FAST)
+    assert code == 0 and "not kept: 16 bits a channel" in err

@@ -11,7 +11,7 @@ import numpy as np
 from click.testing import CliRunner
 
 from filmcolor.cli import main
-from filmcolor.lab import lab_to_rgb_uint8
+from filmcolor.lab import lab_to_rgb_levels
 from filmcolor.metrics import FlickerMeter, flicker
 
 H, W, FRAMES = 96, 160, 12  # short side under the analysis size: measured as given
@@ -59,8 +59,8 @@ def write_clip(path: Path, frames: list[np.ndarray]) -> None:
 
 def test_eval_video_prints_json(tmp_path: Path) -> None:
     frames = list(panning_clip((6.0, 8.0)))
-    write_clip(tmp_path / "original.mp4", [lab_to_rgb_uint8(l, ab) for l, ab, _ in frames])
-    write_clip(tmp_path / "output.mp4", [lab_to_rgb_uint8(l, ab) for l, _, ab in frames])
+    write_clip(tmp_path / "original.mp4", [lab_to_rgb_levels(l, ab) for l, ab, _ in frames])
+    write_clip(tmp_path / "output.mp4", [lab_to_rgb_levels(l, ab) for l, _, ab in frames])
     result = CliRunner().invoke(main, ["eval-video", str(tmp_path / "output.mp4"),
                                        "--original", str(tmp_path / "original.mp4")])
     assert result.exit_code == 0, result.output

@@ -118,6 +118,27 @@ def test_16bit_png_is_scaled_to_8bit(tmp_path):
     np.testing.assert_array_equal(color8, np.round(color16 / 65535 * 255).astype(np.uint8))
 
 
+def test_deep_read_keeps_16_bits_and_a_16_bit_picture_writes_16_bits_where_the_format_holds_them(tmp_path):
+    rng = np.random.default_rng(1)
+    color16 = rng.integers(0, 65536, (9, 11, 3), dtype=np.uint16)
+    cv2.imwrite(str(tmp_path / "c16.tif"), color16[..., ::-1])
+    deep = read_image(tmp_path / "c16.tif", deep=True)
+    assert deep.dtype == np.uint16 and np.array_equal(deep, color16)
+    eight = np.zeros((4, 5), np.uint8)
+    assert read_image(_png(tmp_path / "g8.png", eight), deep=True).dtype == np.uint8  # 8 bits stay 8
+    for ext in (".png", ".tif"):
+        assert write_image(tmp_path / f"out{ext}", deep) == []
+        assert np.array_equal(read_image(tmp_path / f"out{ext}", deep=True), color16)
+    notes = write_image(tmp_path / "out.jpg", deep)
+    assert notes == [f"{tmp_path / 'out.jpg'}: not kept: 16 bits a channel (written as 8; .png and .tif keep 16)"]
+    assert read_image(tmp_path / "out.jpg").dtype == np.uint8
+
+
+def _png(path, array):
+    Image.fromarray(array).save(path)
+    return path
+
+
 def test_cmyk_jpeg_is_read_as_rgb(tmp_path, rgb):
     path = tmp_path / "cmyk.jpg"
     Image.fromarray(rgb).convert("CMYK").save(path, quality=95)

@@ -46,7 +46,7 @@ def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions
             job.output.parent.mkdir(parents=True, exist_ok=True)
             if job.kind == "image":
                 notes: list[str] = []
-                notes += write_image(job.output, colorizer.colorize_image(read_image(job.path, notes)),
+                notes += write_image(job.output, colorizer.colorize_image(read_image(job.path, notes, deep=True)),
                                      read_metadata(job.path))
                 elapsed = time.perf_counter() - started
                 done = job.record("done", frames=1, elapsed=round(elapsed, 4), attempts=attempt,

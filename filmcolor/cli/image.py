@@ -109,7 +109,7 @@ def image_command(inputs: tuple[Path, ...], output: Path, model: str, device: st
             make_output_folder(dst.parent)
             check_output_path(dst, [src, *filter(None, guidance.files_for(src, inputs))], overwrite)
             notes: list[str] = []
-            image = read_image(src, notes)
+            image = read_image(src, notes, deep=True)  # a 16-bit scan stays 16-bit in a .png or .tif
             src_hints, ref_rgb = guidance.for_image(src, inputs, image.shape[1], image.shape[0])
             refs = None if ref_rgb is None else [colorizer.reference(ref_rgb)]
             notes += write_image(dst, colorizer.colorize_image(image, hints=src_hints, references=refs),

@@ -526,8 +526,8 @@ class Trainer:
         for i in range(min(self.cfg.sample_images, len(self.val_set))):
             rgb = self.val_set.transform(self.val_set.image(i), None)
             l_hw = lab.rgb_to_lab(rgb)[..., 0]
-            pred = lab.lab_to_rgb_uint8(l_hw, colorizer.colorize_batch(l_hw[None])[0])
-            gray = lab.lab_to_rgb_uint8(l_hw, np.zeros((*l_hw.shape, 2), np.float32))
+            pred = lab.lab_to_rgb_levels(l_hw, colorizer.colorize_batch(l_hw[None])[0])
+            gray = lab.lab_to_rgb_levels(l_hw, np.zeros((*l_hw.shape, 2), np.float32))
             rows.append(np.concatenate([gray, pred, rgb], axis=1))
         if rows:
             write_image(self.run_dir / "samples" / f"epoch_{self.epoch + 1:03d}.png", np.concatenate(rows, axis=0))

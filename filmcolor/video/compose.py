@@ -109,7 +109,7 @@ class YuvComposer:
     def full_rgb(gray_hw: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
         """The full-resolution RGB of a frame (for previews and other pixel formats), keeping the input's L."""
         height, width = gray_hw.shape
-        return lab.lab_to_rgb_uint8(lab.gray_to_l(gray_hw), Colorizer.upsample_ab(ab_small, height, width))
+        return lab.lab_to_rgb_levels(lab.gray_to_l(gray_hw), Colorizer.upsample_ab(ab_small, height, width))
 
 
 def _plane(frame: av.VideoFrame, index: int, height: int, width: int, dtype: type = np.uint8) -> np.ndarray:
