@@ -156,6 +156,30 @@ def test_frames_that_jump_ahead_and_come_back_name_the_input(tmp_path: Path) -> 
                              "to 0.60 s"
 
 
+def test_frames_that_all_share_one_timestamp_are_placed_one_frame_apart(tmp_path: Path) -> None:
+    """A muxer given no timestamps writes every frame at 0: that is no late frame to drop (the reader used to
+    drop them and stop with "the frames jump ahead to 0.00 s and go back to 0.00 s")."""
+    clip = make_clip(tmp_path / "clip.mkv", frames=30, fps=FPS, codec="mjpeg", pix_fmt="yuvj420p")
+
+    def at_zero(n: int, packet: av.Packet) -> av.Packet:
+        packet.pts = packet.dts = 0
+        return packet
+
+    flat = remux(clip, tmp_path / "flat.mkv", at_zero)
+    assert set(video_packet_times(flat)) == {0.0}
+    with VideoReader(flat) as reader:
+        frames = [item for item in reader if isinstance(item, LumaFrame)]
+    # the clip's rate (FFmpeg's MJPEG carries none) is known only from its timestamps: none here
+    assert [float(f.pts * reader.info.time_base) for f in frames] == pytest.approx([i * 0.042 for i in range(30)])
+    # (1/24 s in Matroska's milliseconds)
+    pictures = np.stack([gray_frame(i, 64, 96).astype(np.float32) for i in range(30)])
+    assert [int(((pictures - f.gray.astype(np.float32)) ** 2).mean(axis=(1, 2)).argmin()) for f in frames] == \
+        list(range(30))  # each picture in its place
+    assert [w for w in reader.warnings if "damaged timestamp" in w or "rate" in w] == [
+        "29 frame(s) with a damaged timestamp placed one frame after the one before at 0.04-1.22 s",
+        "the file gives no frame rate: those frames were placed 24 fps apart"]
+
+
 def _shift_block_times(path: Path, dst: Path, stream_type: str, packets: range, ms: int) -> list[float]:
     """Copy a Matroska file with the block timestamps of its ``packets`` (n-th packets of its first
     ``stream_type`` stream) moved by ``ms``: damaged bytes in a block header, the data untouched. Returns the

@@ -296,7 +296,8 @@ class VideoReader:
         start_pts = None if start <= 0 else math.ceil(self._offset_s / tb - 1e-9)  # the first frame at or after it
         # --duration counts from --start, which counts from the file's start (its earliest stream's)
         end_s = None if duration is None else (self._offset_s if start > 0 else self._file_start_s) + duration
-        self._timeline = timeline = _Timeline(self._default_step(), start_pts, end_s, tb)
+        self._timeline = timeline = _Timeline(self._default_step(), start_pts, end_s, tb,
+                                              rate_known=self._stream_rate is not None)
         copied = _PacketTimes(self.path, strict=self.options.on_error == "fail",
                               shift_s=lambda: self._offset_s if start > 0 else 0.0)
         shift_pts: int | None = 0 if start <= 0 else None  # video pts subtracted on output
@@ -499,10 +500,22 @@ class VideoReader:
         return (self.container.start_time or 0) / av.time_base
 
     def _default_step(self) -> int:
-        rate = self.stream.average_rate or self.stream.guessed_rate
-        if rate and self.stream.time_base:
-            return max(1, round(1 / (rate * self.stream.time_base)))
-        return 1
+        """One frame in pts units, from the stream's frame rate; DEFAULT_FRAME_RATE's when it has none."""
+        tb = self.stream.time_base
+        if not tb:
+            return 1
+        return max(1, round(1 / ((self._stream_rate or DEFAULT_FRAME_RATE) * tb)))
+
+    @property
+    def _stream_rate(self) -> Fraction | None:
+        """The frame rate the stream says (from its timestamps or its codec), or None. A guessed rate of one
+        frame per time-base tick (1000 fps in Matroska) is FFmpeg saying it does not know."""
+        s = self.stream
+        if s.average_rate:
+            return Fraction(s.average_rate)
+        if s.guessed_rate and s.time_base and s.guessed_rate * s.time_base < 1:
+            return Fraction(s.guessed_rate)
+        return None
 
     def _demux(self) -> Iterator[av.Packet]:
         try:
@@ -660,8 +673,10 @@ class _Timeline:
     # damaged data (Matroska resyncs past it, no error), or a pause in a recording (motion-triggered CCTV)
     GAP_S, GAP_STEPS = 1.0, 8
 
-    def __init__(self, step: int, start_pts: int | None, end_s: float | None, time_base: Fraction):
+    def __init__(self, step: int, start_pts: int | None, end_s: float | None, time_base: Fraction,
+                 rate_known: bool = True):
         self._rate_step = step  # from the stream's frame rate, until the frames themselves say
+        self._rate_known = rate_known  # False: the stream says no rate; ``step`` assumes DEFAULT_FRAME_RATE
         self._steps: deque[int] = deque(maxlen=15)  # the last gaps between frames in order
         self.start_pts = start_pts
         self.end_s = end_s
@@ -754,7 +769,10 @@ class _Timeline:
             return pts  # in order (a variable frame rate may space frames closer than half a step)
         else:
             new = last + self.step
-            if pts <= last and next_pts is not None and next_pts - new < self.step / 2 and self._passed(pts):
+            # (a late frame: the next frame moves on from it; frames that all share one pts, as a muxer given no
+            # timestamps writes them, are retimed one frame apart instead)
+            if pts <= last and next_pts is not None and pts < next_pts and next_pts - new < self.step / 2 \
+                    and self._passed(pts):
                 self._forget(pts)
                 self.dropped.append(pts)
                 self.dropped_in_a_row += 1
@@ -827,6 +845,8 @@ class _Timeline:
             if pts_list:
                 seconds = [float(p * self.time_base) - stream_start_s for p in pts_list]
                 out.append(what.format(_spans(seconds, 1.5 * float(self.step * self.time_base)), n=len(pts_list)))
+        if (self.retimed or self.guessed) and not self._rate_known and len(self._steps) < 3:
+            out.append(f"the file gives no frame rate: those frames were placed {DEFAULT_FRAME_RATE} fps apart")
         return out
 
 
