@@ -11,8 +11,10 @@ import subprocess
 import sys
 import threading
 import time
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -507,3 +509,63 @@ def test_sigterm_mid_file_is_exit_130_with_the_summary_and_no_partial(tmp_path: 
     assert "Traceback" not in err and re.search(r"interrupted\s*│\s*1\s*│", err), err
     assert not partials(out) and not (out / "z_big.mp4").exists()
     assert "z_big.mp4" not in {k for k, r in read_manifest(out).items() if r.status == "done"}
+
+
+def dpx_reel(folder: Path, frames: int, first: int = 0) -> Path:
+    """A film scan: 16-bit gray DPX frames (FFmpeg's own encoder) whose level says their number."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in range(first, first + frames):
+        ctx = av.CodecContext.create("dpx", "w")
+        ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = 64, 48, "gray16be", Fraction(1, 24)
+        picture = av.VideoFrame.from_ndarray(gray_frame(n, 48, 64).astype(np.uint16) * 257, format="gray16le")
+        (folder / f"scan_{n:06d}.dpx").write_bytes(b"".join(bytes(p) for p in ctx.encode(
+            picture.reformat(format="gray16be"))))
+    return folder
+
+
+def test_a_folder_of_a_films_frames_is_one_film(tmp_path: Path, colorizer) -> None:
+    """A scan archive: DPX reels are films (FOLDER.mkv at --frame-rate, with the temporal stage), numbered PNGs
+    stay photos unless --frame-folders film, a video keeps its own rate, a reel with a gap fails alone, and
+    a touched frame redoes its reel only."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    dpx_reel(src / "reels" / "reel1", 12)
+    broken = dpx_reel(src / "reels" / "reel2", 6)
+    (broken / "scan_000003.dpx").unlink()
+    numbered = src / "stills"
+    numbered.mkdir()
+    for n in range(3):
+        cv2.imwrite(str(numbered / f"IMG_{n:04d}.png"), gray_frame(n, 40, 56))
+    make_clip(src / "cam.mp4", width=64, height=48, frames=6, fps=10)
+    video = VideoOptions(preset="ultrafast", temporal=TemporalOptions(mode="off"), frame_rate=Fraction(18))
+    first = run_local(src, out, colorizer, video, BatchOptions(retries=0))
+    assert sorted(r.path for r in first.done) == ["cam.mp4", "reels/reel1", "stills/IMG_0000.png",
+                                                  "stills/IMG_0001.png", "stills/IMG_0002.png"]
+    assert [(r.path, r.error) for r in first.failed] == [
+        ("reels/reel2", f"{broken}: frame 3 missing (after scan_000002.dpx); every frame must be there, or the "
+                        "film would jump")]
+    times, frames, _ = decode_video(out / "reels" / "reel1.mkv")
+    assert times == pytest.approx([n / 18 for n in range(12)], abs=2e-3)  # --frame-rate: for the reel
+    pictures = np.stack([gray_frame(n, 48, 64).astype(np.float32) for n in range(12)])
+    grays = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32) for f in frames]
+    assert [int(((pictures - g) ** 2).mean(axis=(1, 2)).argmin()) for g in grays] == list(range(12))  # in order
+    assert decode_video(out / "cam.mp4")[0] == pytest.approx([n / 10 for n in range(6)])  # its own rate
+    assert not (out / "reels" / "reel1").exists() and not (out / "reels" / "reel2.mkv").exists()
+
+    again = run_local(src, out, colorizer, video, BatchOptions(retries=0))
+    assert [r.path for r in again.done] == [] and len(again.skipped) == 5
+    os.utime(src / "reels" / "reel1" / "scan_000004.dpx", ns=(time.time_ns(), time.time_ns()))
+    touched = run_local(src, out, colorizer, video, BatchOptions(retries=0))
+    assert [r.path for r in touched.done] == ["reels/reel1"]
+
+    films = run_local(src, tmp_path / "films", colorizer, video, BatchOptions(retries=0, frame_folders="film"))
+    assert "stills" in [r.path for r in films.done] and (tmp_path / "films" / "stills.mkv").exists()
+    photos = run_local(src, tmp_path / "photos", colorizer, video, BatchOptions(retries=0, frame_folders="photos"))
+    assert not [r for r in photos.done if r.path.startswith("reels")]  # DPX frames are no photos: left alone
+
+
+def test_a_reel_given_as_the_batch_folder_says_to_use_video(tmp_path: Path, test_weights: Path) -> None:
+    reel = dpx_reel(tmp_path / "reel1", 3)
+    result = batch_cli(reel, "-o", tmp_path / "out", "--model", test_weights)
+    assert result.exit_code == 1
+    assert f"{reel}: is itself a film's frames (a folder of a scan); colour it with 'filmcolor video" in result.stderr
+    assert not (tmp_path / "out").exists()

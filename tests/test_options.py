@@ -52,8 +52,8 @@ def test_every_field_is_an_option_once() -> None:
     video = flags_of(ModelSpec, VideoOptions, TemporalOptions)
     assert sorted(video) == sorted(f for f in help_flags("video") if f not in
                                    ("--output", "--preview", "--report", "--overwrite", "--quiet", "--help"))
-    # a film's own keyframes, and the rate of a folder of frames (batch colours such a folder's pictures one by one)
-    per_film = ("--keyframe", "--reference", "--frame-rate")
+    # a film's own keyframes and references (batch's --frame-rate applies to its folders of frames)
+    per_film = ("--keyframe", "--reference")
     batch = [f for f in flags_of(ModelSpec, VideoOptions, TemporalOptions, BatchOptions) if f not in per_film]
     assert sorted(batch) == sorted(f for f in help_flags("batch") if f not in
                                    ("--output", "--ray", "--quiet", "--help"))

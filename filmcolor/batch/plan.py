@@ -15,10 +15,13 @@ from typing import Any
 from filmcolor.batch.manifest import FileRecord
 from filmcolor.fsutil import PARTIAL_MARK
 from filmcolor.imageio import IMAGE_EXTENSIONS
+from filmcolor.video.sequence import SCAN_EXTENSIONS, frame_names, one_numbered_name
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv",
                     ".webm")
 KEPT_VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov")  # other containers become .mkv, which holds any stream
+FILM_OUTPUT = ".mkv"  # a folder of frames (a film scan) becomes FOLDER.mkv
+FRAME_FOLDERS = ("auto", "film", "photos")  # what a folder of numbered frames is (--frame-folders)
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,9 @@ class Found:
 
     rel: str  # POSIX path under IN_DIR
     path: Path
-    size: int
-    mtime_ns: int
+    size: int  # a film folder: of all its frames
+    mtime_ns: int  # a film folder: the latest of its frames'
+    film: bool = field(default=False, kw_only=True)  # a folder of numbered frames, coloured as one film
 
 
 @dataclass(frozen=True)
@@ -55,31 +59,72 @@ def file_kind(path: str | Path) -> str:
     return "image" if Path(path).suffix.lower() in IMAGE_EXTENSIONS else "video"
 
 
-def output_rel(rel: str) -> str:
-    """Mirrored output path: images and .mp4/.mkv/.mov keep their name; other videos become .mkv."""
+def output_rel(rel: str, film: bool = False) -> str:
+    """Mirrored output path: images and .mp4/.mkv/.mov keep their name; other videos, and folders of frames,
+    become .mkv."""
     pure = PurePosixPath(rel)
+    if film:
+        return rel + FILM_OUTPUT
     if file_kind(rel) == "image" or pure.suffix.lower() in KEPT_VIDEO_EXTENSIONS:
         return rel
     return str(pure.with_suffix(".mkv"))
 
 
-def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = None) -> list[Found]:
-    """Files under ``in_dir`` to colour, sorted; hidden files and folders (and ``exclude``) are skipped."""
+def is_film_folder(names: list[str], frame_folders: str = "auto") -> bool:
+    """Whether a folder holding the files ``names`` is a film scan, coloured as one film: with frames of a
+    film scanner's formats (DPX, Cineon, OpenEXR), or, with ``frame_folders`` "film", pictures all numbered
+    under one name. A folder of photos named by a camera (IMG_0001.jpg, ...) is numbered too: only "film"
+    makes those a film."""
+    pictures = frame_names(names)
+    if not pictures or frame_folders == "photos":
+        return False
+    if any(Path(n).suffix.lower() in SCAN_EXTENSIONS for n in pictures):
+        return True
+    return frame_folders == "film" and one_numbered_name(pictures)
+
+
+def identity(path: Path, film: bool = False) -> tuple[int, int]:
+    """(size, modification time in ns) of a file, or of a film folder's frames together (their total size,
+    the latest time): what tells a file changed, or still being written. OSError when it is gone."""
+    if not film:
+        st = path.stat()
+        return st.st_size, st.st_mtime_ns
+    stats = [(path / n).stat() for n in frame_names(os.listdir(path))]
+    return sum(st.st_size for st in stats), max((st.st_mtime_ns for st in stats), default=0)
+
+
+def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = None,
+             frame_folders: str = "auto") -> list[Found]:
+    """Files (and film folders: ``is_film_folder``) under ``in_dir`` to colour, sorted; hidden files and
+    folders (and ``exclude``) are skipped."""
     patterns = tuple(patterns)
     wanted = VIDEO_EXTENSIONS + IMAGE_EXTENSIONS
     exclude_resolved = exclude.resolve() if exclude is not None else None
     found: list[Found] = []
+
+    def matches(name: str, rel: str) -> bool:
+        return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(rel, p) for p in patterns)
+
     for root, dirs, files in os.walk(in_dir):
         root_path = Path(root)
         dirs[:] = sorted(d for d in dirs if not d.startswith(".")
                          and (exclude_resolved is None or (root_path / d).resolve() != exclude_resolved))
+        frames: set[str] = set()
+        if root_path != in_dir and is_film_folder(files, frame_folders):
+            frames = set(frame_names(files))
+            rel = root_path.relative_to(in_dir).as_posix()
+            if not patterns or matches(root_path.name, rel) or any(matches(n, f"{rel}/{n}") for n in frames):
+                try:
+                    found.append(Found(rel, root_path, *identity(root_path, film=True), film=True))
+                except OSError:  # a frame vanished meanwhile: found again on the next run
+                    pass
         for name in sorted(files):
-            if name.startswith(".") or PARTIAL_MARK in name:
+            if name.startswith(".") or PARTIAL_MARK in name or name in frames:
                 continue
             path = root_path / name
             rel = path.relative_to(in_dir).as_posix()
             if patterns:
-                if not any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(rel, p) for p in patterns):
+                if not matches(name, rel):
                     continue
             elif path.suffix.lower() not in wanted:
                 continue
@@ -115,12 +160,12 @@ def plan(found: list[Found], records: dict[str, FileRecord], in_dir: Path, out_d
         if (skip_failed and record is not None and record.status == "failed"
                 and (record.size, record.mtime_ns) == (item.size, item.mtime_ns)):
             continue
-        out_rel = output_rel(item.rel)
+        out_rel = output_rel(item.rel, item.film)
         if out_rel != item.rel and ((in_dir / out_rel).exists() or out_rel in taken):
             out_rel = f"{item.rel}.mkv"  # clip.avi beside clip.mkv: both kept
         taken[out_rel] = item.rel
         job = FileJob(item.rel, item.path, item.size, item.mtime_ns, out_rel, out_dir / out_rel,
-                      file_kind(item.rel))
+                      "video" if item.film else file_kind(item.rel), film=item.film)
         owned = record is not None and record.output == out_rel
         if job.output.exists() and not (owned or force or overwrite):
             reason = (f"{job.output}: output exists and was not written by this batch; "

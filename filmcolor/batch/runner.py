@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import queue
 import threading
 import time
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from filmcolor.batch.manifest import FileRecord, Manifest
-from filmcolor.batch.plan import FileJob, Found, discover, plan
+from filmcolor.batch.plan import FRAME_FOLDERS, FileJob, Found, discover, is_film_folder, plan
 from filmcolor.batch.worker import BatchEvent, process_file
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import ConfigError, InputError, OutputError
@@ -39,6 +40,10 @@ class BatchOptions(Options):
     patterns: tuple[str, ...] = option((), "Only files whose name or path under IN_DIR matches (repeatable), "
                                        "e.g. 'cam1/*.avi'.", flag="--pattern", metavar="GLOB",
                                        default_text="known video and image extensions")
+    frame_folders: str = option("auto", "What a folder of numbered frames is: film (coloured as one video, with "
+                                "its motion, into FOLDER.mkv; --frame-rate sets its speed) or photos (each frame "
+                                "alone). auto: film for DPX, Cineon and OpenEXR scans, photos for other pictures "
+                                "(a camera numbers its photos too).", choices=FRAME_FOLDERS)
     force: bool = option(False, "Redo every file, even those done before and unchanged.")
     overwrite: bool = option(False, "Replace outputs that this batch did not write.")
     retries: int = option(1, "Extra attempts for a file after a transient error (I/O, out of memory); corrupt "
@@ -213,7 +218,7 @@ class BatchRunner:
     def __init__(self, in_dir: Path, out_dir: Path, options: BatchOptions = BatchOptions(),
                  on_event: BatchEvent | None = None):
         self.in_dir, self.out_dir = Path(in_dir), Path(out_dir)
-        check_folders(self.in_dir, self.out_dir)
+        check_folders(self.in_dir, self.out_dir, options.frame_folders)
         if options.report is not None:
             check_report_path(options.report, self.in_dir, self.out_dir)
         self.options = options
@@ -249,7 +254,8 @@ class BatchRunner:
         return self.result
 
     def _discover(self) -> list[Found]:
-        return discover(self.in_dir, self.options.patterns, exclude=self.out_dir)
+        return discover(self.in_dir, self.options.patterns, exclude=self.out_dir,
+                        frame_folders=self.options.frame_folders)
 
     def _plan_and_run(self, executor: Executor, found: list[Found], first: bool) -> None:
         """Plan ``found`` and colour it; on a later --watch scan, what failed before is left alone."""
@@ -317,11 +323,14 @@ class BatchRunner:
             self.on_event(event, record, done, total)
 
 
-def check_folders(in_dir: Path, out_dir: Path) -> None:
+def check_folders(in_dir: Path, out_dir: Path, frame_folders: str = "auto") -> None:
     if not in_dir.exists():
         raise InputError(f"{in_dir}: folder not found")
     if not in_dir.is_dir():
         raise InputError(f"{in_dir}: not a folder (use 'filmcolor video' or 'filmcolor image' for one file)")
+    if is_film_folder(os.listdir(in_dir), frame_folders):
+        raise InputError(f"{in_dir}: is itself a film's frames (a folder of a scan); colour it with 'filmcolor "
+                         f"video {in_dir} -o FILM.mkv', or give batch the folder that holds such folders")
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"{out_dir}: output exists and is not a folder")
     if in_dir.resolve() == out_dir.resolve():

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
 
 from filmcolor.batch.manifest import FileRecord
-from filmcolor.batch.plan import FileJob
+from filmcolor.batch.plan import FileJob, identity
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import ConfigError, FilmcolorError, InputError, WeightsError
 from filmcolor.imageio import read_image, write_image
@@ -51,8 +52,9 @@ def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions
                 elapsed = time.perf_counter() - started
                 done = job.record("done", frames=1, elapsed=round(elapsed, 4), attempts=attempt,
                                   fps=round(1 / elapsed, 3) if elapsed > 0 else 0.0, warnings=notes)
-            else:
-                report = colorize_video(job.path, job.output, colorizer, video_options,
+            else:  # --frame-rate is for folders of frames (a video file keeps its own timing)
+                options = video_options if job.film else dataclasses.replace(video_options, frame_rate=None)
+                report = colorize_video(job.path, job.output, colorizer, options,
                                         _frame_callback(job, cancel, on_event), overwrite=True)
                 done = job.record("done", frames=report.frames, seconds=round(report.duration, 4),
                                   elapsed=round(report.elapsed, 4), fps=round(report.fps, 3),
@@ -80,12 +82,12 @@ def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions
 
 
 def _changed(job: FileJob) -> bool:
-    """Whether the input's size or modification time differs from when the batch found it."""
+    """Whether the input's size or modification time (a film folder's: its frames') differs from when the batch
+    found it."""
     try:
-        st = job.path.stat()
+        return identity(job.path, job.film) != (job.size, job.mtime_ns)
     except OSError:
         return False  # gone: reading it says so
-    return (st.st_size, st.st_mtime_ns) != (job.size, job.mtime_ns)
 
 
 def _frame_callback(job: FileJob, cancel: threading.Event | None,

@@ -34,16 +34,17 @@ _FAILED_SHOWN = 20
 @click.argument("in_dir", metavar="IN_DIR", type=click.Path(path_type=Path))
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path), metavar="OUT_DIR",
               help="Output folder: IN_DIR's tree is mirrored here (photos and .mp4/.mkv/.mov keep their names, "
-                   f"other videos become NAME.mkv), with the manifest ({MANIFEST_NAME}) that makes reruns "
-                   "resume.")
-@dataclass_options(ModelSpec, VideoOptions, BatchOptions, exclude=("keyframes", "references", "frame_rate"))  # per film
+                   "other videos become NAME.mkv, a folder of a film's frames FOLDER.mkv), with the manifest "
+                   f"({MANIFEST_NAME}) that makes reruns resume.")
+@dataclass_options(ModelSpec, VideoOptions, BatchOptions, exclude=("keyframes", "references"))  # those: per film
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
               help="Run one Ray task per file: --ray alone starts Ray here; --ray=auto joins this machine's "
                    "cluster; --ray=ray://HEAD:10001 a remote one (IN_DIR and OUT_DIR on shared storage).")
 @click.option("-q", "--quiet", is_flag=True, help="Print failures and the summary only.")
 @guarded
 def batch_command(in_dir: Path, out_dir: Path, ray_address: str | None, quiet: bool, **values: Any) -> None:
-    """Colour every video and photo under IN_DIR into OUT_DIR, resumably.
+    """Colour every video, photo and film scan (a folder of a film's DPX frames) under IN_DIR into OUT_DIR,
+    resumably.
 
     Takes every 'filmcolor video' option that is not about one file. Reruns skip files already done
     whose input has not changed (same size and modification time, as rsync and make judge it) and whose

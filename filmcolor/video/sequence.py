@@ -17,7 +17,8 @@ from pathlib import Path
 from filmcolor.errors import InputError
 
 # what FFmpeg decodes as single pictures (film scans: DPX, Cineon, OpenEXR; exports: TIFF, PNG, JPEG...)
-FRAME_EXTENSIONS = (".dpx", ".cin", ".exr", ".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".webp")
+SCAN_EXTENSIONS = (".dpx", ".cin", ".exr")  # pictures that are frames of a film scan, never photos
+FRAME_EXTENSIONS = (*SCAN_EXTENSIONS, ".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".webp")
 DEFAULT_FRAME_RATE = Fraction(24)  # sound film; pass --frame-rate for anything else
 NUMBERED = re.compile(r"^(.*?)(\d+)$")  # the name's stem: a prefix, then the frame number at its end
 SHOWN = 3  # names shown in a message
@@ -35,11 +36,22 @@ class FrameSequence:
         return {"framerate": str(rate), "start_number": str(self.first)}
 
 
+def frame_names(names: list[str]) -> list[str]:
+    """The names of ``names`` that could be frames of a sequence (a frame picture's extension, not hidden: a
+    Mac writes "._scan_000001.dpx" beside each frame on a non-Mac disk)."""
+    return [n for n in names if Path(n).suffix.lower() in FRAME_EXTENSIONS and not n.startswith(".")]
+
+
+def one_numbered_name(names: list[str]) -> bool:
+    """Whether these pictures are all numbered under one name (``prefix`` + number + extension), as a film's
+    frames are; checked by name only (find_sequence checks the rest: gaps, padding, empty files)."""
+    stems = {(m.group(1), Path(n).suffix) if (m := NUMBERED.match(Path(n).stem)) else None for n in names}
+    return len(stems) == 1 and None not in stems
+
+
 def find_sequence(folder: Path) -> FrameSequence:
     """The numbered frames of ``folder``; an InputError naming the folder and the problem otherwise."""
-    # hidden files left out: a Mac writes "._scan_000001.dpx" beside each frame on a non-Mac disk
-    pictures = sorted(p for p in folder.iterdir()
-                      if p.is_file() and p.suffix.lower() in FRAME_EXTENSIONS and not p.name.startswith("."))
+    pictures = sorted(folder / n for n in frame_names([p.name for p in folder.iterdir() if p.is_file()]))
     if not pictures:
         raise InputError(f"{folder}: a folder with no frames in it ({', '.join(FRAME_EXTENSIONS)}); give a video "
                          "file, or a folder of numbered frames")
