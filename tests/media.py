@@ -107,9 +107,10 @@ def _add_tone(container: av.container.OutputContainer, astream: av.audio.stream.
         container.mux(packet)
 
 
-def make_audio_only(path: Path, seconds: float = 1.0) -> Path:
+def make_audio_only(path: Path, seconds: float = 1.0, codec: str = "aac") -> Path:
+    """A sound file: a stereo tone at 48 kHz (a .wav with ``codec`` pcm_s16le: a reel's soundtrack)."""
     container = av.open(str(path), "w")
-    _add_tone(container, _audio_stream(container, "aac"), seconds)
+    _add_tone(container, _audio_stream(container, codec), seconds)
     container.close()
     return path
 

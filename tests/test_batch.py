@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import _thread
+import dataclasses
 import json
 import os
 import re
@@ -19,7 +20,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from media import decode_video, gray_frame, make_clip
+from media import audio_packets, decode_video, gray_frame, make_audio_only, make_clip
 
 import filmcolor.batch.worker as worker_mod
 from filmcolor import lab
@@ -569,3 +570,19 @@ def test_a_reel_given_as_the_batch_folder_says_to_use_video(tmp_path: Path, test
     assert result.exit_code == 1
     assert f"{reel}: is itself a film's frames (a folder of a scan); colour it with 'filmcolor video" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_reels_one_sound_file_is_its_soundtrack(tmp_path: Path, colorizer) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    reel = dpx_reel(src / "reel1", 12)
+    sound = make_audio_only(reel / "reel1_optical.wav", seconds=0.5, codec="pcm_s16le")
+    first = run_local(src, out, colorizer, VIDEO, BatchOptions(retries=0))
+    assert [r.path for r in first.done] == ["reel1"] and not first.failed
+    assert audio_packets(out / "reel1.mkv") == audio_packets(sound)  # copied byte for byte
+    os.utime(sound, ns=(time.time_ns(), time.time_ns()))  # the sound re-transferred: the reel is redone
+    assert [r.path for r in run_local(src, out, colorizer, VIDEO, BatchOptions(retries=0)).done] == ["reel1"]
+    silent = run_local(src, tmp_path / "silent", colorizer, dataclasses.replace(VIDEO, audio="none"),
+                       BatchOptions(retries=0))
+    assert [r.path for r in silent.done] == ["reel1"]
+    with av.open(str(tmp_path / "silent" / "reel1.mkv")) as c:
+        assert not c.streams.audio

@@ -33,7 +33,7 @@ def flags_of(*classes: type) -> list[str]:
 
 def help_flags(command: str) -> list[str]:
     text = CliRunner().invoke(main, [command, "--help"], terminal_width=200).output
-    return re.findall(r"^\s+(?:-\w, )?(--[\w-]+)", text, flags=re.M)
+    return re.findall(r"^  (?:-\w, )?(--[\w-]+)", text, flags=re.M)  # the option column, not wrapped help
 
 
 @pytest.mark.parametrize("text,seconds", [("90", 90.0), ("1.5", 1.5), ("01:30", 90.0), ("00:10:00.5", 600.5),
@@ -52,8 +52,9 @@ def test_every_field_is_an_option_once() -> None:
     video = flags_of(ModelSpec, VideoOptions, TemporalOptions)
     assert sorted(video) == sorted(f for f in help_flags("video") if f not in
                                    ("--output", "--preview", "--report", "--overwrite", "--quiet", "--help"))
-    # a film's own keyframes and references (batch's --frame-rate applies to its folders of frames)
-    per_film = ("--keyframe", "--reference")
+    # a film's own keyframes, references and sound (batch takes a reel's sound file from its folder; its
+    # --frame-rate applies to its folders of frames)
+    per_film = ("--keyframe", "--reference", "--sound")
     batch = [f for f in flags_of(ModelSpec, VideoOptions, TemporalOptions, BatchOptions) if f not in per_film]
     assert sorted(batch) == sorted(f for f in help_flags("batch") if f not in
                                    ("--output", "--ray", "--quiet", "--help"))

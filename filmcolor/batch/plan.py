@@ -21,6 +21,7 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".t
                     ".webm")
 KEPT_VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov")  # other containers become .mkv, which holds any stream
 FILM_OUTPUT = ".mkv"  # a folder of frames (a film scan) becomes FOLDER.mkv
+SOUND_EXTENSIONS = (".wav", ".bwf", ".w64", ".rf64", ".flac", ".aif", ".aiff", ".mka")  # a reel's soundtrack
 FRAME_FOLDERS = ("auto", "film", "photos")  # what a folder of numbered frames is (--frame-folders)
 
 
@@ -33,6 +34,7 @@ class Found:
     size: int  # a film folder: of all its frames
     mtime_ns: int  # a film folder: the latest of its frames'
     film: bool = field(default=False, kw_only=True)  # a folder of numbered frames, coloured as one film
+    sound: Path | None = field(default=None, kw_only=True)  # a film folder's one sound file: its soundtrack
 
 
 @dataclass(frozen=True)
@@ -83,13 +85,21 @@ def is_film_folder(names: list[str], frame_folders: str = "auto") -> bool:
     return frame_folders == "film" and one_numbered_name(pictures)
 
 
+def sound_of(names: list[str]) -> str | None:
+    """The one sound file among a film folder's files ``names`` (its soundtrack), or None (none, or several)."""
+    sounds = [n for n in names if Path(n).suffix.lower() in SOUND_EXTENSIONS and not n.startswith(".")]
+    return sounds[0] if len(sounds) == 1 else None
+
+
 def identity(path: Path, film: bool = False) -> tuple[int, int]:
-    """(size, modification time in ns) of a file, or of a film folder's frames together (their total size,
-    the latest time): what tells a file changed, or still being written. OSError when it is gone."""
+    """(size, modification time in ns) of a file, or of a film folder's frames and sound together (their total
+    size, the latest time): what tells a file changed, or still being written. OSError when it is gone."""
     if not film:
         st = path.stat()
         return st.st_size, st.st_mtime_ns
-    stats = [(path / n).stat() for n in frame_names(os.listdir(path))]
+    names = os.listdir(path)
+    sound = sound_of(names)
+    stats = [(path / n).stat() for n in frame_names(names) + ([sound] if sound else [])]
     return sum(st.st_size for st in stats), max((st.st_mtime_ns for st in stats), default=0)
 
 
@@ -115,7 +125,9 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
             rel = root_path.relative_to(in_dir).as_posix()
             if not patterns or matches(root_path.name, rel) or any(matches(n, f"{rel}/{n}") for n in frames):
                 try:
-                    found.append(Found(rel, root_path, *identity(root_path, film=True), film=True))
+                    sound = sound_of(files)
+                    found.append(Found(rel, root_path, *identity(root_path, film=True), film=True,
+                                       sound=root_path / sound if sound else None))
                 except OSError:  # a frame vanished meanwhile: found again on the next run
                     pass
         for name in sorted(files):
@@ -165,7 +177,7 @@ def plan(found: list[Found], records: dict[str, FileRecord], in_dir: Path, out_d
             out_rel = f"{item.rel}.mkv"  # clip.avi beside clip.mkv: both kept
         taken[out_rel] = item.rel
         job = FileJob(item.rel, item.path, item.size, item.mtime_ns, out_rel, out_dir / out_rel,
-                      "video" if item.film else file_kind(item.rel), film=item.film)
+                      "video" if item.film else file_kind(item.rel), film=item.film, sound=item.sound)
         owned = record is not None and record.output == out_rel
         if job.output.exists() and not (owned or force or overwrite):
             reason = (f"{job.output}: output exists and was not written by this batch; "

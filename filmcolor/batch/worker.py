@@ -52,8 +52,10 @@ def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions
                 elapsed = time.perf_counter() - started
                 done = job.record("done", frames=1, elapsed=round(elapsed, 4), attempts=attempt,
                                   fps=round(1 / elapsed, 3) if elapsed > 0 else 0.0, warnings=notes)
-            else:  # --frame-rate is for folders of frames (a video file keeps its own timing)
-                options = video_options if job.film else dataclasses.replace(video_options, frame_rate=None)
+            else:  # --frame-rate is for folders of frames (a video file keeps its own timing), as is their sound
+                sound = job.sound if job.film and video_options.audio != "none" else None
+                options = dataclasses.replace(video_options, frame_rate=video_options.frame_rate if job.film else None,
+                                              sound=sound)
                 report = colorize_video(job.path, job.output, colorizer, options,
                                         _frame_callback(job, cancel, on_event), overwrite=True)
                 done = job.record("done", frames=report.frames, seconds=round(report.duration, 4),

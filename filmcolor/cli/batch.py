@@ -36,7 +36,7 @@ _FAILED_SHOWN = 20
               help="Output folder: IN_DIR's tree is mirrored here (photos and .mp4/.mkv/.mov keep their names, "
                    "other videos become NAME.mkv, a folder of a film's frames FOLDER.mkv), with the manifest "
                    f"({MANIFEST_NAME}) that makes reruns resume.")
-@dataclass_options(ModelSpec, VideoOptions, BatchOptions, exclude=("keyframes", "references"))  # those: per film
+@dataclass_options(ModelSpec, VideoOptions, BatchOptions, exclude=("keyframes", "references", "sound"))  # per film
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
               help="Run one Ray task per file: --ray alone starts Ray here; --ray=auto joins this machine's "
                    "cluster; --ray=ray://HEAD:10001 a remote one (IN_DIR and OUT_DIR on shared storage).")

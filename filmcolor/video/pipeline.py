@@ -11,6 +11,7 @@ cores; memory is bounded by the queue sizes, whatever the film's length.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import queue
@@ -26,7 +27,7 @@ import cv2
 import numpy as np
 
 from filmcolor.colorize import Colorizer
-from filmcolor.errors import FilmcolorError, OutputError
+from filmcolor.errors import ConfigError, FilmcolorError, OutputError
 from filmcolor.fsutil import atomic_output, check_output_path, write_bytes_atomic
 from filmcolor.options import option
 from filmcolor.video.compose import YuvComposer, composed_layout
@@ -40,6 +41,8 @@ from filmcolor.video.keyframes import (
     scan_shots,
 )
 from filmcolor.video.reader import LumaFrame, ReaderOptions, VideoReader
+from filmcolor.video.sequence import DEFAULT_FRAME_RATE
+from filmcolor.video.sound import SoundTrack
 from filmcolor.video.temporal import Motion, NetworkSchedule, TemporalOptions, TemporalSmoother
 from filmcolor.video.writer import EncoderOptions, VideoWriter
 
@@ -159,8 +162,12 @@ def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
     cannot be written leaves no film behind.
     """
     input_path, output_path = Path(input_path), Path(output_path)
-    inputs = [input_path, *(key.path for key in options.keyframes), *options.references]
-    with VideoReader(input_path, options, copy_streams=options.audio != "none") as reader:
+    if options.sound is not None and options.audio == "none":
+        raise ConfigError(f"--sound {options.sound} with --no-audio: give one or the other")
+    inputs = [input_path, *(key.path for key in options.keyframes), *options.references,
+              *([options.sound] if options.sound is not None else [])]
+    with VideoReader(input_path, options, copy_streams=options.audio != "none") as reader, \
+            contextlib.ExitStack() as stack:
         check_output_path(output_path, inputs, overwrite)
         for extra in (preview_path, report_path):
             if extra is None:
@@ -168,12 +175,17 @@ def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
             if Path(extra).resolve() == output_path.resolve():
                 raise OutputError(f"{extra}: the same file as the video's output; give it a name of its own")
             check_output_path(Path(extra), [*inputs, output_path], overwrite)
+        sound = None
+        if options.sound is not None:
+            sound = stack.enter_context(contextlib.closing(SoundTrack(
+                options.sound, options.start, options.duration, strict=options.on_error == "fail")))
         guides, scan_seconds = _shot_guides(input_path, reader.info.width, reader.info.height, colorizer, options)
         with atomic_output(output_path) as tmp:
-            writer = VideoWriter(tmp, reader.info, options, reader.passthrough, display_path=output_path,
-                                 attached=reader.attached_pictures())
+            writer = VideoWriter(tmp, reader.info, options, reader.passthrough + (sound.streams if sound else []),
+                                 display_path=output_path, attached=reader.attached_pictures())
             try:
-                report = _run(reader, writer, colorizer, options, progress, preview_path, guides, scan_seconds)
+                report = _run(reader, writer, colorizer, options, progress, preview_path, guides, scan_seconds,
+                              sound)
             except BaseException:
                 writer.abort()
                 raise
@@ -206,7 +218,7 @@ def _shot_guides(input_path: Path, width: int, height: int, colorizer: Colorizer
 
 def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options: VideoOptions,
          progress: Progress | None, preview_path: Path | None, guides: ShotGuides | None,
-         scan_seconds: float) -> VideoReport:
+         scan_seconds: float, sound: SoundTrack | None = None) -> VideoReport:
     info = reader.info
     batch_size = options.batch_size or default_batch_size(colorizer)
     # its analyser (motion, scene cuts: in every mode) runs on the network's thread, its blend on this one
@@ -232,7 +244,7 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
         return run
 
     def read() -> None:
-        items: Iterator[Any] = iter(reader)
+        items: Iterator[Any] = iter(reader) if sound is None else sound.merge(iter(reader), info.time_base)
         while True:
             t0 = time.perf_counter()
             item = next(items, _END)
@@ -342,9 +354,19 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
         render_size=colorizer.render_size, network_shape=colorizer.network_shape(info.height, info.width),
         batch_size=batch_size, settings=dataclasses.asdict(options),
         stage_seconds={k: round(v, 4) for k, v in seconds.items()},
-        warnings=reader.warnings + writer.warnings + _counted_warnings(reader, writer), cuts=list(smoother.cuts),
+        warnings=reader.warnings + writer.warnings + _counted_warnings(reader, writer)
+        + (_sound_warnings(sound, reader, writer, done, options) if sound is not None else []),
+        cuts=list(smoother.cuts),
         guidance={} if guides is None else {"keyframes": [k.index for k in options.keyframes],
                                             "shots": len(guides.starts), "reference_shots": guides.used_references})
+
+
+def _sound_warnings(sound: SoundTrack, reader: VideoReader, writer: VideoWriter, frames: int,
+                    options: VideoOptions) -> list[str]:
+    """The --sound file's own warnings, and a line when it runs longer or shorter than the picture."""
+    rate = (options.frame_rate or DEFAULT_FRAME_RATE) if reader.sequence is not None else None
+    note = sound.length_note(writer.duration_seconds, frames, rate)
+    return sound.warnings + ([note] if note else [])
 
 
 def _counted_warnings(reader: VideoReader, writer: VideoWriter) -> list[str]:

@@ -47,6 +47,9 @@ class ReaderOptions(Options):
                                          "scans: DPX, TIFF, PNG...); default 24. A video file keeps its own.",
                                          parse=parse_rate, metavar="FPS", at_least=float(MIN_RATE),
                                          at_most=float(MAX_RATE), default_text="")
+    sound: Path | None = option(None, "Take the film's sound from FILE (a reel's soundtrack transferred to WAV, "
+                                "say) in place of INPUT's own audio: copied packet for packet, starting with the "
+                                "first frame; --start and --duration cut it alike.", parse=Path, metavar="FILE")
     decoder_threads: int = 0  # 0: FFmpeg's choice
 
 
@@ -160,8 +163,10 @@ class VideoReader:
         # file's own packet (frame threads report it a frame or two later) and names the right file
         exact = self.sequence is not None and self.options.on_error == "fail"
         ctx.thread_count = 1 if exact else self.options.decoder_threads
+        # with --sound, that file's audio comes in place of the input's (sound.py; the pipeline adds it)
+        copied_types = tuple(t for t in COPYABLE_TYPES if t != "audio" or self.options.sound is None)
         self.passthrough = [s for s in self.container.streams
-                            if copy_streams and s.type in COPYABLE_TYPES]
+                            if copy_streams and s.type in copied_types]
         self._copied = {s.index for s in self.passthrough}
         # an MKV's attached picture (cover.jpg) is an attachment that FFmpeg shows as a picture stream whose one
         # packet, demuxed first, is the file: kept for the writer as an attached file
@@ -174,6 +179,7 @@ class VideoReader:
                               for s in self.container.streams
                               if s is not self.stream and s.index not in self._copied and s.index not in self._covers
                               and "timecode" not in s.metadata  # a timecode track comes back from the video's tag
+                              and not (s.type == "audio" and self.options.sound is not None)  # replaced
                               and not self._is_chapter_track(s)]  # chapters are copied as chapters
         # every stream is demuxed (FFmpeg reads their packets anyway): where the other streams' data end tells
         # a film whose sound outlasts its picture from a truncated one
@@ -298,7 +304,7 @@ class VideoReader:
         end_s = None if duration is None else (self._offset_s if start > 0 else self._file_start_s) + duration
         self._timeline = timeline = _Timeline(self._default_step(), start_pts, end_s, tb,
                                               rate_known=self._stream_rate is not None)
-        copied = _PacketTimes(self.path, strict=self.options.on_error == "fail",
+        copied = PacketTimes(self.path, strict=self.options.on_error == "fail",
                               shift_s=lambda: self._offset_s if start > 0 else 0.0)
         shift_pts: int | None = 0 if start <= 0 else None  # video pts subtracted on output
         index = 0
@@ -850,7 +856,7 @@ class _Timeline:
         return out
 
 
-class _PacketTimes:
+class PacketTimes:
     """Checks the timestamps of the copied (audio, subtitle) streams' packets; a damaged one is dropped.
 
     The muxer refuses a packet whose dts goes back (audio: or repeats), and one refused packet failed the

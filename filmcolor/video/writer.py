@@ -168,8 +168,8 @@ class VideoWriter:
         self._closed = False
         self.fixed_pts = 0
         self.bad_audio_packets = 0
-        self._decoded: set[int] = set()  # copied audio streams whose decoder has worked on a packet
-        self._checkers: dict[int, av.codec.context.CodecContext | None] = {}  # see _decodes
+        self._decoded: set[av.stream.Stream] = set()  # copied audio streams whose decoder has worked on a packet
+        self._checkers: dict[av.stream.Stream, av.codec.context.CodecContext | None] = {}  # see _decodes
 
     # ---- setup ----------------------------------------------------------------------------------
 
@@ -284,11 +284,13 @@ class VideoWriter:
             with contextlib.suppress(av.FFmpegError, ValueError):
                 scratch.close()
 
-    def _add_passthrough(self, streams: list[av.stream.Stream], audio: str) -> dict[int, av.stream.Stream]:
-        """Map input stream index -> output stream: copied, or (audio only) re-encoded where it must be."""
+    def _add_passthrough(self, streams: list[av.stream.Stream],
+                         audio: str) -> dict[av.stream.Stream, av.stream.Stream]:
+        """Map input stream -> output stream: copied, or (audio only) re-encoded where it must be. The streams
+        may come from several files (the input, a --sound file): they are told apart as objects."""
         supported = self._holds()
-        mapping: dict[int, av.stream.Stream] = {}
-        self._reencode: set[int] = set()
+        mapping: dict[av.stream.Stream, av.stream.Stream] = {}
+        self._reencode: set[av.stream.Stream] = set()
         self._add_attachments([s for s in streams if s.type == "attachment"])
         for src in streams:
             if src.type == "attachment":
@@ -299,9 +301,9 @@ class VideoWriter:
             if src.type == "audio" and audio == "none":
                 continue
             if src.type == "audio" and (audio == "reencode" or not fits):
-                mapping[src.index] = self._add_audio_encoder(src)
-                self._reencode.add(src.index)
-                new = mapping[src.index].codec_context.name
+                mapping[src] = self._add_audio_encoder(src)
+                self._reencode.add(src)
+                new = mapping[src].codec_context.name
                 what = f"audio stream #{src.index} ({name}) re-encoded to {new}"
                 why = "--audio reencode" if fits else \
                     f"{self.shown.suffix} files cannot hold {name}; use .mkv to keep it untouched"
@@ -312,13 +314,13 @@ class VideoWriter:
                 self.warnings.append(f"{src.type} stream #{src.index} ({name}) dropped: "
                                      f"{self.shown.suffix} files cannot hold {name}{elsewhere}")
                 continue
-            mapping[src.index] = out = self.container.add_stream_from_template(src)
+            mapping[src] = out = self.container.add_stream_from_template(src)
             if src.type == "audio":
                 out.codec_context.layout = named_layout(src.codec_context.layout)  # the packets stay as they are
         for src in streams:  # language, title, default / commentary / forced: what players list the tracks by
-            if src.index in mapping:
-                mapping[src.index].metadata.update(_lasting_tags(src.metadata))
-                mapping[src.index].disposition = src.disposition
+            if src in mapping:
+                mapping[src].metadata.update(_lasting_tags(src.metadata))
+                mapping[src].disposition = src.disposition
         return mapping
 
     def _add_attachments(self, streams: list[av.stream.Stream]) -> None:
@@ -386,12 +388,12 @@ class VideoWriter:
 
     def mux(self, packet: av.Packet) -> None:
         """Copy one packet of a passthrough stream (dropped when its stream was not kept)."""
-        index = packet.stream.index
-        out = self._stream_map.get(index)
+        src = packet.stream
+        out = self._stream_map.get(src)
         if out is None:
             return
-        if index not in self._reencode:
-            if out.type == "audio" and not self._decodes(packet, index):
+        if src not in self._reencode:
+            if out.type == "audio" and not self._decodes(packet, src):
                 self.bad_audio_packets += 1
                 return
             packet.stream = out
@@ -406,25 +408,25 @@ class VideoWriter:
             try:
                 packets = out.encode(frame)
             except av.FFmpegError as err:
-                raise OutputError(f"{self.shown}: cannot re-encode audio stream #{index} to "
+                raise OutputError(f"{self.shown}: cannot re-encode audio stream #{src.index} to "
                                   f"{out.codec_context.name} ({ffmpeg_reason(err)}); --no-audio drops it") from err
             self._mux_all(packets)
 
-    def _decodes(self, packet: av.Packet, index: int) -> bool:
+    def _decodes(self, packet: av.Packet, src: av.stream.Stream) -> bool:
         """Whether a copied audio packet decodes. Damaged data in the input's sound would otherwise be copied
         as it is, and players (or `ffmpeg -xerror`) stumble on it; a good packet is copied untouched. A
         stream is judged only once its decoder has decoded one of its packets (an FFmpeg without a decoder
         for that codec judges nothing and copies all)."""
-        if index not in self._checkers:
-            self._checkers[index] = self._checker(packet.stream.codec_context)
-        checker = self._checkers[index]
+        if src not in self._checkers:
+            self._checkers[src] = self._checker(src.codec_context)
+        checker = self._checkers[src]
         if checker is None:
             return True
         try:
             checker.decode(packet)
         except av.FFmpegError:
-            return index not in self._decoded
-        self._decoded.add(index)
+            return src not in self._decoded
+        self._decoded.add(src)
         return True
 
     @staticmethod
@@ -459,8 +461,8 @@ class VideoWriter:
             return
         try:
             self._mux_all(self.stream.encode(None))
-            for index in self._reencode:
-                self._mux_all(self._stream_map[index].encode(None))
+            for src in self._reencode:
+                self._mux_all(self._stream_map[src].encode(None))
         finally:
             self.abort()
 
