@@ -222,3 +222,23 @@ def png_bomb(path: Path, width: int, height: int, rows: int | None = None) -> Pa
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit gray
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
     return path
+
+
+def make_ten_bit_clip(path: Path, lumas: list[np.ndarray], fps: int = 10) -> Path:
+    """A lossless (ffv1) 10-bit clip whose frames have these luma planes (uint16 levels) and no colour: the
+    decoder gives back these very levels."""
+    height, width = lumas[0].shape
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("ffv1", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p10le"
+        for i, y10 in enumerate(lumas):
+            frame = av.VideoFrame(width, height, "yuv420p10le")
+            for index, plane in enumerate(frame.planes):
+                view = np.frombuffer(plane, np.uint16).reshape(-1, plane.line_size // 2)
+                view[...] = 512
+                if index == 0:
+                    view[:height, :width] = y10
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path

@@ -9,7 +9,7 @@ import av
 import cv2
 import numpy as np
 import pytest
-from media import audio_packets, decode_audio, decode_video, gray_frame, make_clip
+from media import audio_packets, decode_audio, decode_video, gray_frame, make_clip, make_ten_bit_clip
 from skimage.color import rgb2lab
 
 from filmcolor.colorize import Colorizer
@@ -511,24 +511,10 @@ def test_a_resolution_change_mid_stream_is_scaled_to_the_first_size(tmp_path: Pa
 
 
 def ten_bit_clip(path: Path, frames: int = 4, width: int = 96, height: int = 64) -> list[np.ndarray]:
-    """A lossless 10-bit clip (ffv1) whose luma uses levels that 8 bits cannot hold; returns its luma planes."""
+    """A lossless 10-bit clip whose luma uses levels that 8 bits cannot hold; returns its luma planes."""
     ramp = 64 + (np.arange(width * height, dtype=np.uint32) * 7 % 877).reshape(height, width).astype(np.uint16)
-    lumas = []
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("ffv1", rate=10)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p10le"
-        for i in range(frames):
-            y10 = np.roll(ramp, 3 * i, axis=1)
-            frame = av.VideoFrame(width, height, "yuv420p10le")
-            for index, plane in enumerate(frame.planes):
-                view = np.frombuffer(plane, np.uint16).reshape(-1, plane.line_size // 2)
-                view[...] = 512
-                if index == 0:
-                    view[:height, :width] = y10
-            frame.pts = i
-            out.mux(stream.encode(frame))
-            lumas.append(y10)
-        out.mux(stream.encode(None))
+    lumas = [np.roll(ramp, 3 * i, axis=1) for i in range(frames)]
+    make_ten_bit_clip(path, lumas)
     return lumas
 
 

@@ -9,7 +9,15 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from media import decode_video, garbage_packet, gray_frame, make_clip, remux, video_packet_times
+from media import (
+    decode_video,
+    garbage_packet,
+    gray_frame,
+    make_clip,
+    make_ten_bit_clip,
+    remux,
+    video_packet_times,
+)
 
 from filmcolor.errors import InputError
 from filmcolor.lab import limited_to_full_range_lut
@@ -425,19 +433,7 @@ def test_ten_bit_luma_is_kept_deep_and_rounded_once_to_eight_bits(tmp_path: Path
     the 8-bit luma is it rounded once (rounding to 8 bits, then mapping the range, moved levels by one)."""
     width, height = 64, 16
     y10 = (64 + np.arange(width * height, dtype=np.uint16) % 877).reshape(height, width)  # every level, 64..940
-    path = tmp_path / "ten.mkv"
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("ffv1", rate=10)  # lossless: the decoder gives back these very levels
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p10le"
-        frame = av.VideoFrame(width, height, "yuv420p10le")
-        for index, plane in enumerate(frame.planes):
-            view = np.frombuffer(plane, np.uint16).reshape(-1, plane.line_size // 2)
-            view[...] = 512
-            if index == 0:
-                view[:height, :width] = y10
-        frame.pts = 0
-        out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
+    path = make_ten_bit_clip(tmp_path / "ten.mkv", [y10])
     with VideoReader(path) as reader:
         item = next(item for item in reader if isinstance(item, LumaFrame))
         assert reader.info.bit_depth == 10 and reader.info.pix_fmt == "yuv420p10le"
