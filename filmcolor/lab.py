@@ -110,6 +110,17 @@ def deep_luma(samples: np.ndarray, bits: int, full_range: bool) -> np.ndarray:
     return cv2.addWeighted(samples, alpha, samples, 0.0, -black * alpha, dtype=cv2.CV_16U)
 
 
+REC709_KR_KB = (0.2126, 0.0722)  # luma weights of R and B in HD video's Y' (G gets the rest)
+_REC709_ROW = np.array([[REC709_KR_KB[0], 1.0 - sum(REC709_KR_KB), REC709_KR_KB[1]]], np.float32)
+
+
+def deep_luma_of_rgb(rgb48: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint16 R'G'B' (an RGB scan, e.g. a 10-bit DPX made 16-bit) -> deep luma: its Rec. 709 Y',
+    rounded, so a neutral scan (R = G = B) keeps its levels exactly."""
+    y = cv2.transform(rgb48.astype(np.float32), _REC709_ROW)
+    return np.clip(np.rint(y), 0, DEEP_MAX).astype(np.uint16)
+
+
 def deep_to_gray(deep: np.ndarray) -> np.ndarray:
     """Deep luma -> full-range 8-bit gray, rounded."""
     return cv2.convertScaleAbs(deep, alpha=255.0 / DEEP_MAX)

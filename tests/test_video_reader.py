@@ -164,6 +164,20 @@ def test_frames_that_jump_ahead_and_come_back_name_the_input(tmp_path: Path) -> 
                              "to 0.60 s"
 
 
+def test_a_broken_first_frame_is_named_not_lost_in_silence(tmp_path: Path) -> None:
+    """No good frame before it to repeat: the film starts at the next one, and says so (it said nothing); with
+    --on-error fail the error names its time, not that of the packet in flight when the decoder spoke."""
+    clip = make_clip(tmp_path / "clip.mkv", frames=12, fps=FPS, codec="mjpeg", pix_fmt="yuvj420p")
+    damaged = remux(clip, tmp_path / "damaged.mkv", lambda n, p: garbage_packet(p, n) if n == 0 else p)
+    times, repeated, warnings = read_times(damaged)
+    assert times == pytest.approx([i * STEP for i in range(1, 12)]) and not any(repeated)
+    assert "1 corrupt frame(s) before the first good one skipped at 0.00 s" in warnings
+    with pytest.raises(InputError, match=r"damaged.mkv: corrupt video data at 0.000 s \(Invalid data found when "
+                                         r"processing input\)$"), \
+            VideoReader(damaged, ReaderOptions(on_error="fail")) as reader:
+        list(reader)
+
+
 def test_frames_that_all_share_one_timestamp_are_placed_one_frame_apart(tmp_path: Path) -> None:
     """A muxer given no timestamps writes every frame at 0: that is no late frame to drop (the reader used to
     drop them and stop with "the frames jump ahead to 0.00 s and go back to 0.00 s")."""
@@ -178,13 +192,13 @@ def test_frames_that_all_share_one_timestamp_are_placed_one_frame_apart(tmp_path
     with VideoReader(flat) as reader:
         frames = [item for item in reader if isinstance(item, LumaFrame)]
     # the clip's rate (FFmpeg's MJPEG carries none) is known only from its timestamps: none here
-    assert [float(f.pts * reader.info.time_base) for f in frames] == pytest.approx([i * 0.042 for i in range(30)])
-    # (1/24 s in Matroska's milliseconds)
+    # 1/24 s apart, to Matroska's millisecond (adding a rounded 42 ms each frame drifted 29 s an hour)
+    assert [f.pts for f in frames] == [round(i * 1000 / 24) for i in range(30)]
     pictures = np.stack([gray_frame(i, 64, 96).astype(np.float32) for i in range(30)])
     assert [int(((pictures - f.gray.astype(np.float32)) ** 2).mean(axis=(1, 2)).argmin()) for f in frames] == \
         list(range(30))  # each picture in its place
     assert [w for w in reader.warnings if "damaged timestamp" in w or "rate" in w] == [
-        "29 frame(s) with a damaged timestamp placed one frame after the one before at 0.04-1.22 s",
+        "29 frame(s) with a damaged timestamp placed one frame after the one before at 0.04-1.21 s",
         "the file gives no frame rate: those frames were placed 24 fps apart"]
 
 

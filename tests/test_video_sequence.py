@@ -6,6 +6,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -166,28 +167,44 @@ def test_numbering_past_its_padding_a_percent_sign_and_a_16_bit_big_endian_scan(
     assert levels == pytest.approx([40, 120, 200], abs=6)  # read in its own byte order (was noise near 127)
 
 
-def test_a_16_bit_scan_written_by_ffv1_keeps_16_bits(tmp_path: Path, colorizer: Colorizer) -> None:
-    """Levels 8 bits cannot tell apart stay apart: a 16-bit gray DPX ramp comes out as 16-bit luma (limited
-    range, 4096 + 56064 x level / 65535), not as 256 steps."""
+def dpx_frame(levels: np.ndarray, pix_fmt: str) -> bytes:
+    """One DPX file of these levels: gray16be, or gbrp10le (a 10-bit RGB scan, R = G = B: a neutral one)."""
+    ctx = av.CodecContext.create("dpx", "w")
+    ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = levels.shape[1], levels.shape[0], pix_fmt, Fraction(1, 24)
+    if pix_fmt == "gray16be":
+        frame = av.VideoFrame.from_ndarray(levels, format="gray16le").reformat(format="gray16be")
+    else:
+        frame = av.VideoFrame(levels.shape[1], levels.shape[0], pix_fmt)
+        for plane in frame.planes:
+            np.frombuffer(plane, np.uint16).reshape(-1, plane.line_size // 2)[:levels.shape[0], :levels.shape[1]] \
+                = levels
+    return b"".join(bytes(p) for p in ctx.encode(frame))
+
+
+@pytest.mark.parametrize("pix_fmt,bits,out_fmt", [("gray16be", 16, "yuv420p16le"), ("gbrp10le", 10, "yuv420p10le")])
+def test_a_deep_scan_written_by_ffv1_keeps_its_levels(tmp_path: Path, colorizer: Colorizer, pix_fmt: str,
+                                                     bits: int, out_fmt: str) -> None:
+    """Levels 8 bits cannot tell apart stay apart: a 16-bit gray or a 10-bit RGB DPX ramp comes out as luma of
+    its own depth (limited range: 16 x 2^(bits-8) + 219 x 2^(bits-8) x level / max), not as 256 steps. The
+    RGB scan's luma was up to 3 levels off (sws's gray16)."""
     folder = tmp_path / "reel"
     folder.mkdir()
-    ramp = (np.arange(48 * 64, dtype=np.uint32) * 13 % 65536).reshape(48, 64).astype(np.uint16)
+    top = 2**bits - 1
+    ramp = (np.arange(48 * 64, dtype=np.uint32) * 13 % (top + 1)).reshape(48, 64).astype(np.uint16)
     for n in range(3):
-        ctx = av.CodecContext.create("dpx", "w")
-        ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = 64, 48, "gray16be", Fraction(1, 24)
-        frame = av.VideoFrame.from_ndarray(np.roll(ramp, n, axis=0), format="gray16le")
-        (folder / f"r_{n}.dpx").write_bytes(b"".join(bytes(p) for p in ctx.encode(frame.reformat(format="gray16be"))))
+        (folder / f"r_{n}.dpx").write_bytes(dpx_frame(np.roll(ramp, n, axis=0), pix_fmt))
     report = colorize_video(folder, tmp_path / "out.mkv", colorizer, VideoOptions(**FAST, codec="ffv1"))
     assert not [w for w in report.warnings if "bit" in w], report.warnings
     with av.open(str(tmp_path / "out.mkv")) as c:
         frames = list(c.decode(video=0))
-    assert len(frames) == 3 and frames[0].format.name == "yuv420p16le"
+    assert len(frames) == 3 and frames[0].format.name == out_fmt
+    scale = 2 ** (bits - 8)
     for n, frame in enumerate(frames):
         plane = frame.planes[0]
         y = np.frombuffer(plane, np.uint16).reshape(-1, plane.line_size // 2)[:48, :64]
-        expected = np.round(4096 + 56064 * np.roll(ramp, n, axis=0).astype(np.float64) / 65535)
-        assert np.abs(y - expected).max() <= 1
-        assert len(np.unique(y)) > 2000  # 3072 distinct levels in, not 220
+        exact = 16 * scale + 219 * scale * np.roll(ramp, n, axis=0).astype(np.float64) / top
+        assert np.abs(y - exact).max() <= 0.51  # rounded
+        assert len(np.unique(y)) > min(700, top // 2)  # not 220 steps
 
 
 def test_a_frame_of_another_size_is_scaled_and_a_lost_first_frame_named(tmp_path: Path, colorizer: Colorizer) -> None:
@@ -216,3 +233,26 @@ def test_on_error_fail_names_the_broken_frame_file(tmp_path: Path, colorizer: Co
     with pytest.raises(InputError, match=r"reel: unreadable frame file scan_0003\.png \("):
         colorize_video(folder, tmp_path / "out.mkv", colorizer, VideoOptions(**FAST, on_error="fail"))
     assert not (tmp_path / "out.mkv").exists()
+
+
+def test_deeper_frames_after_an_8_bit_first_one_say_so_and_bit_depth_keeps_them(tmp_path: Path,
+                                                                                 colorizer: Colorizer) -> None:
+    """A slate scanned at 8 bits before a 16-bit reel (TIFF holds both): the output's depth follows the first
+    frame and says so; --bit-depth 16 keeps the reel's levels."""
+    folder = tmp_path / "reel"
+    folder.mkdir()
+    assert cv2.imwrite(str(folder / "r_0.tif"), np.full((48, 64), 128, np.uint8))
+    ramp = (np.arange(48 * 64, dtype=np.uint32) * 13 % 65536).reshape(48, 64).astype(np.uint16)
+    for n in (1, 2):
+        assert cv2.imwrite(str(folder / f"r_{n}.tif"), ramp)
+    auto = colorize_video(folder, tmp_path / "auto.mkv", colorizer, VideoOptions(**FAST, codec="ffv1"))
+    assert "16-bit frames from r_1.tif on, after an 8-bit first frame: the output's depth follows the first frame " \
+           "unless --bit-depth sets it" in auto.warnings
+    kept = colorize_video(folder, tmp_path / "kept.mkv", colorizer, VideoOptions(**FAST, codec="ffv1", bit_depth="16"))
+    assert kept.frames == auto.frames == 3
+    with av.open(str(tmp_path / "kept.mkv")) as c:
+        frames = list(c.decode(video=0))
+    assert frames[0].format.name == "yuv420p16le"
+    plane = frames[1].planes[0]
+    y = np.frombuffer(plane, np.uint16).reshape(-1, plane.line_size // 2)[:48, :64]
+    assert np.abs(y - (4096 + 56064 * ramp.astype(np.float64) / 65535)).max() <= 0.51  # the reel's own levels

@@ -90,6 +90,15 @@ def test_a_sound_of_another_length_names_the_rate_that_would_match(tmp_path: Pat
     assert not [w for w in matched.warnings if "of sound" in w]
 
 
+def test_an_aac_sounds_priming_packet_is_kept(tmp_path: Path, colorizer: Colorizer) -> None:
+    """AAC starts with a packet before time 0 (the encoder's priming): it was left out, as before the film."""
+    sound = make_audio_only(tmp_path / "s.m4a", seconds=1.0)
+    with av.open(str(sound)) as c:
+        assert next(p for p in c.demux(audio=0) if p.size).pts < 0
+    colorize_video(reel(tmp_path / "r", 24), tmp_path / "out.mkv", colorizer, VideoOptions(**FAST, sound=sound))
+    assert audio_packets(tmp_path / "out.mkv") == audio_packets(sound)
+
+
 def test_sound_replaces_a_videos_own_audio(tmp_path: Path, colorizer: Colorizer) -> None:
     clip = make_clip(tmp_path / "in.mp4", frames=10, fps=10, audio="aac")
     sound = make_audio_only(tmp_path / "s.wav", seconds=1.0, codec="pcm_s16le")
@@ -100,9 +109,9 @@ def test_sound_replaces_a_videos_own_audio(tmp_path: Path, colorizer: Colorizer)
     assert audio_packets(tmp_path / "out.mkv") == audio_packets(sound)
 
 
-@pytest.mark.parametrize("case", ["missing", "empty", "picture", "no_audio_flag"])
+@pytest.mark.parametrize("case", ["missing", "empty", "picture", "no_audio_flag", "past_end", "truncated"])
 def test_a_bad_sound_file_is_one_line_and_no_output(tmp_path: Path, test_weights: Path, case: str) -> None:
-    folder = reel(tmp_path / "r", 4)
+    folder = reel(tmp_path / "r", 48 if case == "past_end" else 4)
     sound = tmp_path / "s.wav"
     extra: list[str] = []
     if case == "empty":
@@ -112,12 +121,21 @@ def test_a_bad_sound_file_is_one_line_and_no_output(tmp_path: Path, test_weights
     elif case == "no_audio_flag":
         make_audio_only(sound, seconds=0.5, codec="pcm_s16le")
         extra = ["--no-audio"]
+    elif case == "past_end":
+        make_audio_only(sound, seconds=0.5, codec="pcm_s16le")
+        extra = ["--start", "1"]
+    elif case == "truncated":  # a copy cut short: FFmpeg reads what is there and says nothing
+        data = make_audio_only(sound, seconds=1.0, codec="pcm_s16le").read_bytes()
+        sound.write_bytes(data[: len(data) // 3])
     result = CliRunner().invoke(main, ["video", str(folder), "-o", str(tmp_path / "out.mkv"), "--sound", str(sound),
                                        "--model", str(test_weights), "--render-size", "64", *extra])
     expected = {"missing": f"error: {sound}: file not found (--sound)",
                 "empty": f"error: {sound}: file is empty (0 bytes)",
                 "picture": f"error: {sound}: no audio stream (--sound takes a sound file: WAV, FLAC, ...)",
-                "no_audio_flag": f"error: --sound {sound} with --no-audio: give one or the other"}[case]
+                "no_audio_flag": f"error: --sound {sound} with --no-audio: give one or the other",
+                "past_end": f"error: {sound}: --start 1 s is past the end of the sound (0.50 s)",
+                "truncated": f"error: {sound}: sound file is truncated: it holds 63,948 of the 192,000 bytes of "
+                             "sound its header says"}[case]
     assert result.exit_code == 1 and result.stderr.strip() == expected, result.output
     assert not (tmp_path / "out.mkv").exists()
 

@@ -25,7 +25,7 @@ from filmcolor.colorize import Colorizer
 from filmcolor.video.avcol import AVCOL_SPC_BT470BG, AVCOL_SPC_BT709, AVCOL_SPC_SMPTE170M
 
 # (Kr, Kb) of the luma equation Y' = Kr R' + (1 - Kr - Kb) G' + Kb B'
-_LUMA_WEIGHTS = {AVCOL_SPC_BT709: (0.2126, 0.0722), AVCOL_SPC_BT470BG: (0.299, 0.114),
+_LUMA_WEIGHTS = {AVCOL_SPC_BT709: lab.REC709_KR_KB, AVCOL_SPC_BT470BG: (0.299, 0.114),
                  AVCOL_SPC_SMPTE170M: (0.299, 0.114)}
 _FULL_TO_LIMITED = lab.full_to_limited_range_lut()
 # the planar Y'CbCr formats built here: 4:2:0, 4:2:2 or 4:4:4, 8 bits or 10-16 little-endian
@@ -98,8 +98,11 @@ class YuvComposer:
             cv2.LUT(gray_hw, _FULL_TO_LIMITED, dst=_plane(frame, 0, self.height, self.width))
         else:
             cb, cr = cv2.split(np.clip(np.rint(cbcr), 0, (1 << self.bits) - 1).astype(np.uint16))
-            lab.limited_luma(gray_hw if deep is None else deep, self.bits,
-                             dst=_plane(frame, 0, self.height, self.width, np.uint16))
+            y_plane = _plane(frame, 0, self.height, self.width, np.uint16)
+            if deep is not None:
+                lab.limited_luma(deep, self.bits, dst=y_plane)
+            else:  # 8-bit luma at more bits: its level times 2^(bits - 8), as video tools widen it
+                np.left_shift(cv2.LUT(gray_hw, _FULL_TO_LIMITED), self.bits - 8, out=y_plane, dtype=np.uint16)
         ch = self.chroma_size[1]
         for index, values in ((1, cb), (2, cr)):
             _plane(frame, index, ch, values.shape[1], values.dtype)[...] = values

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from filmcolor.errors import ConfigError, InputError
-from filmcolor.lab import deep_luma, deep_to_gray, limited_to_full_range_lut
+from filmcolor.lab import deep_luma, deep_luma_of_rgb, deep_to_gray, limited_to_full_range_lut
 from filmcolor.options import MAX_RATE, MIN_RATE, Options, option, parse_rate, parse_time
 from filmcolor.video.avcol import AVCOL_RANGE_JPEG, AVCOL_RANGE_MPEG
 from filmcolor.video.sequence import DEFAULT_FRAME_RATE, FrameSequence, find_sequence
@@ -80,6 +80,7 @@ class VideoInfo:
     stream_metadata: dict[str, str] = field(default_factory=dict)
     bit_depth: int = 8  # bits per sample of the input's first frame
     pix_fmt: str = ""  # the input's pixel format (of its first frame)
+    source: str = ""  # the name FFmpeg opened the input by (its path; a folder's frame pattern)
 
 
 @dataclass
@@ -252,7 +253,7 @@ class VideoReader:
 
     def _make_info(self, first: av.VideoFrame) -> VideoInfo:
         s = self.stream
-        rate = s.average_rate or s.guessed_rate or s.codec_context.framerate or None
+        rate = self._stream_rate or s.codec_context.framerate or DEFAULT_FRAME_RATE  # see _default_step
         duration = None
         if s.duration is not None and s.time_base:
             duration = float(s.duration * s.time_base)
@@ -274,7 +275,8 @@ class VideoReader:
             color_trc=int(first.color_trc), rotation=float(first.rotation or 0.0),
             sample_aspect_ratio=s.sample_aspect_ratio, field_order=self._field_order(first),
             metadata=dict(self.container.metadata), stream_metadata=dict(s.metadata),
-            chapters=self._chapters(duration), bit_depth=_bit_depth(first.format), pix_fmt=first.format.name)
+            chapters=self._chapters(duration), bit_depth=_bit_depth(first.format), pix_fmt=first.format.name,
+            source=self.container.name)
 
     def _field_order(self, first: av.VideoFrame) -> int:
         """The stream's field order; an interlaced first frame of a stream that does not say is taken as top
@@ -302,8 +304,9 @@ class VideoReader:
         start_pts = None if start <= 0 else math.ceil(self._offset_s / tb - 1e-9)  # the first frame at or after it
         # --duration counts from --start, which counts from the file's start (its earliest stream's)
         end_s = None if duration is None else (self._offset_s if start > 0 else self._file_start_s) + duration
-        self._timeline = timeline = _Timeline(self._default_step(), start_pts, end_s, tb,
-                                              rate_known=self._stream_rate is not None)
+        rate = self._stream_rate
+        self._timeline = timeline = _Timeline(self._default_step(), start_pts, end_s, tb, rate_known=rate is not None,
+                                              exact_step=1 / ((rate or DEFAULT_FRAME_RATE) * tb) if tb else None)
         copied = PacketTimes(self.path, strict=self.options.on_error == "fail",
                               shift_s=lambda: self._offset_s if start > 0 else 0.0)
         shift_pts: int | None = 0 if start <= 0 else None  # video pts subtracted on output
@@ -348,6 +351,7 @@ class VideoReader:
             if index == 0:
                 self._first_av_frame = frame
                 self._deep = luma[1] is not None
+                self._deeper_at: tuple[int, int] | None = None  # (pts, bits) of the first frame deeper than it
             else:
                 luma = self._conform(luma, pts, frame, resized)
             self.luma_seconds += time.perf_counter() - t0
@@ -450,6 +454,10 @@ class VideoReader:
             more = f" and {len(names) - SHOWN_NAMES} more" if len(names) > SHOWN_NAMES else ""
             notes.append(f"{self.path}: unreadable frame file(s) {', '.join(names[:SHOWN_NAMES])}{more}, each "
                          "replaced by the frame before it")
+        if self._deeper_at is not None:  # the output's depth follows the first frame (a slate, a leader)
+            pts, bits = self._deeper_at
+            notes.append(f"{bits}-bit frames from {self._frame_name(pts)} on, after an 8-bit first frame: the "
+                         "output's depth follows the first frame unless --bit-depth sets it")
         first = self._timeline.first
         if self.sequence and self.options.start <= 0 and first:  # no frame before them to stand in
             names = [self._frame_name(pts) for pts in range(min(first, SHOWN_NAMES))]
@@ -542,14 +550,22 @@ class VideoReader:
                 if self.sequence and not draining and packet.pts is not None:
                     raise InputError(f"{self.path}: unreadable frame file {self._frame_name(packet.pts)} "
                                      f"({ffmpeg_reason(err)})") from err
-                where = "at the end of the stream" if draining else _when(packet)
-                raise InputError(f"{self.path}: corrupt video data {where} ({err})") from err
+                raise InputError(f"{self.path}: corrupt video data {self._where_damaged(packet, draining)} "
+                                 f"({ffmpeg_reason(err)})") from err
             self._timeline.decode_error()
             return
         for frame in frames:
             if frame.is_corrupt and self.options.on_error == "fail":
                 raise InputError(f"{self.path}: corrupt video frame {_when(frame)}")
             yield frame
+
+    def _where_damaged(self, packet: av.Packet | None, draining: bool) -> str:
+        """Where a packet the decoder rejected lies: the earliest frame sent and not come back (frame threads
+        report an error a frame or two after its packet), else ``packet``'s time."""
+        held = self._timeline.outstanding(None)
+        if held:
+            return f"at {float(min(held) * self.stream.time_base) - self._stream_start_s:.3f} s"
+        return "at the end of the stream" if draining or packet is None else _when(packet)
 
     def _recover_tail(self, wanted: set[int]) -> Iterator[av.VideoFrame]:
         """The frames sent to the decoder that neither came back nor failed by the end of the stream, decoded
@@ -618,19 +634,21 @@ class VideoReader:
                 y16 = np.frombuffer(plane, words).reshape(-1, plane.line_size // 2)[: frame.height, : frame.width]
                 deep_y = deep_luma(y16.astype(np.uint16), depth, full)  # astype: native order, contiguous
                 return deep_to_gray(deep_y), deep_y
-        if deep:  # RGB (a 10-bit DPX is gbrp10le) or another layout: sws's gray is full range
-            deep_y = frame.to_ndarray(format="gray16le")
+        if deep:  # RGB (a 10-bit DPX is gbrp10le) or another layout: Y' of its RGB at 16 bits (sws's own gray16
+            # was up to 3 levels of 10 bits off on neutral gray)
+            deep_y = deep_luma_of_rgb(frame.to_ndarray(format="rgb48le"))
             return deep_to_gray(deep_y), deep_y
         return frame.to_ndarray(format="gray"), None  # sws expands to full range
 
     def _conform(self, luma: tuple[np.ndarray, np.ndarray | None], pts: int, frame: av.VideoFrame,
                  resized: list[tuple[int, int, int]]) -> tuple[np.ndarray, np.ndarray | None]:
         """A later frame's luma made like the first frame's: its size (a film keeps its first frame's size,
-        noted in ``resized``) and its depth (deep luma only when the first frame had it)."""
+        noted in ``resized``), and deep luma when the first frame had it (a deeper frame after an 8-bit first
+        one keeps its own, noted in ``_deeper_at``)."""
         gray, deep = luma
-        if not self._deep:
-            deep = None
-        elif deep is None:
+        if deep is not None and not self._deep and self._deeper_at is None:
+            self._deeper_at = (pts, _bit_depth(frame.format))
+        elif deep is None and self._deep:
             deep = (gray.astype(np.uint16) * 257).astype(np.uint16)  # 255 -> 65535
         size = (self._first_av_frame.height, self._first_av_frame.width)
         if gray.shape != size:
@@ -680,9 +698,11 @@ class _Timeline:
     GAP_S, GAP_STEPS = 1.0, 8
 
     def __init__(self, step: int, start_pts: int | None, end_s: float | None, time_base: Fraction,
-                 rate_known: bool = True):
+                 rate_known: bool = True, exact_step: Fraction | None = None):
         self._rate_step = step  # from the stream's frame rate, until the frames themselves say
         self._rate_known = rate_known  # False: the stream says no rate; ``step`` assumes DEFAULT_FRAME_RATE
+        self._exact_step = exact_step if exact_step is not None else Fraction(step)  # the rate's, unrounded
+        self._run: tuple[int, int, int] | None = None  # frames placed one step apart: (anchor, count, last pts)
         self._steps: deque[int] = deque(maxlen=15)  # the last gaps between frames in order
         self.start_pts = start_pts
         self.end_s = end_s
@@ -740,7 +760,7 @@ class _Timeline:
         """The frame's own pts, or one frame step after ``after`` (the frame before it) when it has none."""
         if pts is not None:
             return pts
-        guess = after + self.step if after is not None else 0
+        guess = self._place_after(after) if after is not None else 0
         self.guessed.append(guess)
         self._moved.add(guess)
         return guess
@@ -774,7 +794,7 @@ class _Timeline:
             self._steps.append(pts - last)
             return pts  # in order (a variable frame rate may space frames closer than half a step)
         else:
-            new = last + self.step
+            new = self._slot_after(last)[0]
             # (a late frame: the next frame moves on from it; frames that all share one pts, as a muxer given no
             # timestamps writes them, are retimed one frame apart instead)
             if pts <= last and next_pts is not None and pts < next_pts and next_pts - new < self.step / 2 \
@@ -784,9 +804,26 @@ class _Timeline:
                 self.dropped_in_a_row += 1
                 return None
         self._forget(pts)
+        if last is not None:
+            new = self._place_after(last)
         self.retimed.append(new)
         self._moved.add(new)
         return new
+
+    def _slot_after(self, last: int) -> tuple[int, tuple[int, int, int]]:
+        """(the pts one frame after ``last``, the run it makes). Frames placed so in a row (a stream whose frames
+        all carry one timestamp) count their steps from the run's start, unrounded: 1/24 s in Matroska's
+        milliseconds is 41.67 ticks, and adding a rounded 42 each time ran the picture 29 s behind its sound
+        in an hour."""
+        step = self._exact_step if abs(self._exact_step - self.step) <= 1 else Fraction(self.step)  # the rate's,
+        # unless the frames say it is wrong
+        anchor, count = (self._run[0], self._run[1] + 1) if self._run and self._run[2] == last else (last, 1)
+        slot = anchor + round(count * step)
+        return slot, (anchor, count, slot)
+
+    def _place_after(self, last: int) -> int:
+        slot, self._run = self._slot_after(last)
+        return slot
 
     def _passed(self, pts: int) -> bool:
         """Whether the slot ``pts`` names, behind the last frame placed, passed empty or with a frame at its
@@ -813,6 +850,9 @@ class _Timeline:
                 self._errors.popleft()
                 missing.append(lost)
                 self._placed_at(lost)
+            elif self._errors and self.last is None:  # lost before the first good frame: nothing to repeat
+                self._errors.popleft()
+                self.skipped.append(lost)
         self.repaired += missing
         if pts is None:
             return missing, False

@@ -10,6 +10,7 @@ at 24 fps but shot at 18 runs a third short of its sound.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -45,6 +46,11 @@ class SoundTrack:
             self.container.close()
             raise InputError(f"{self.path}: no audio stream (--sound takes a sound file: WAV, FLAC, ...)")
         self._t0 = (self.container.start_time or 0) / av.time_base  # the file's own first time
+        self.length_s = (self.container.duration or 0) / av.time_base or None  # what the file says it holds
+        if start > 0 and self.length_s is not None and start >= self.length_s:
+            self.container.close()
+            raise InputError(f"{self.path}: --start {start:g} s is past the end of the sound ({self.length_s:.2f} s)")
+        self._check_size()
         if start > 0:
             try:
                 self.container.seek(int((self._t0 + start) * av.time_base), backward=True)
@@ -94,11 +100,13 @@ class SoundTrack:
 
     def _shifted(self, packet: av.Packet, end_s: float | None) -> bool:
         """Move ``packet`` onto the output's timeline; False (and left alone) when it lies outside the slice, or
-        is empty."""
+        is empty. Without --start every packet from the file's start is kept, an encoder's priming packet
+        (AAC's, before time 0) too, as the input's own audio keeps it."""
         if packet.pts is None or not packet.size:
             return False
         out_s = float(packet.pts * packet.time_base) - self._shift_s
-        if out_s < self._first_s - 1e-9 or (end_s is not None and out_s >= end_s - 1e-9):
+        before = self.start > 0 and out_s < self._first_s - 1e-9
+        if before or (end_s is not None and out_s >= end_s - 1e-9):
             return False
         shift = round(self._shift_s / packet.time_base)
         packet.pts -= shift
@@ -110,6 +118,15 @@ class SoundTrack:
         end = float((packet.pts + max(0, packet.duration or 0)) * packet.time_base)
         self._end_s = max(self._end_s, end)
         return packet
+
+    def _check_size(self) -> None:
+        """A WAV whose header promises more sound than the file holds was cut short (FFmpeg reads what is there
+        and says no more): say so before the film is coloured."""
+        promised, held = _wav_data_sizes(self.path)
+        if promised is not None and held < promised:
+            self.container.close()
+            raise InputError(f"{self.path}: sound file is truncated: it holds {held:,} of the {promised:,} bytes of "
+                             "sound its header says")
 
     def length_note(self, picture_s: float, frames: int, frame_rate: Fraction | None) -> str | None:
         """A line when the sound copied runs longer or shorter than the ``picture_s`` seconds of picture (not
@@ -129,3 +146,20 @@ class SoundTrack:
 
     def close(self) -> None:
         self.container.close()
+
+
+def _wav_data_sizes(path: Path) -> tuple[int | None, int]:
+    """(bytes of sound a RIFF WAV's data chunk header promises, bytes after it in the file); (None, 0) for other
+    files, and for RF64 / BW64 (whose sizes live elsewhere)."""
+    with open(path, "rb") as f:
+        if f.read(12)[8:12] != b"WAVE":
+            return None, 0
+        size = path.stat().st_size
+        while True:
+            head = f.read(8)
+            if len(head) < 8:
+                return None, 0
+            kind, length = head[:4], struct.unpack("<I", head[4:])[0]
+            if kind == b"data":
+                return (None, 0) if length == 0xFFFFFFFF else (length, size - f.tell())
+            f.seek(length + (length & 1), 1)  # chunks are padded to an even length

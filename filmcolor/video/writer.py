@@ -304,14 +304,14 @@ class VideoWriter:
                 mapping[src] = self._add_audio_encoder(src)
                 self._reencode.add(src)
                 new = mapping[src].codec_context.name
-                what = f"audio stream #{src.index} ({name}) re-encoded to {new}"
+                what = f"{self._label(src)} ({name}) re-encoded to {new}"
                 why = "--audio reencode" if fits else \
                     f"{self.shown.suffix} files cannot hold {name}; use .mkv to keep it untouched"
                 self.warnings.append(f"{what} ({why})")
                 continue
             if not fits:
                 elsewhere = "" if self.container.format.name == "matroska" else "; try .mkv"
-                self.warnings.append(f"{src.type} stream #{src.index} ({name}) dropped: "
+                self.warnings.append(f"{self._label(src)} ({name}) dropped: "
                                      f"{self.shown.suffix} files cannot hold {name}{elsewhere}")
                 continue
             mapping[src] = out = self.container.add_stream_from_template(src)
@@ -322,6 +322,13 @@ class VideoWriter:
                 mapping[src].metadata.update(_lasting_tags(src.metadata))
                 mapping[src].disposition = src.disposition
         return mapping
+
+    def _label(self, src: av.stream.Stream) -> str:
+        """'audio stream #1', and the file it is in when that is not the input (a --sound file)."""
+        label = f"{src.type} stream #{src.index}"
+        if self.info.source and src.container.name != self.info.source:
+            label += f" of {Path(src.container.name).name}"
+        return label
 
     def _add_attachments(self, streams: list[av.stream.Stream]) -> None:
         """An MKV's attached files (the subtitles' fonts, a cover picture) go into an MKV as they are."""
@@ -408,7 +415,7 @@ class VideoWriter:
             try:
                 packets = out.encode(frame)
             except av.FFmpegError as err:
-                raise OutputError(f"{self.shown}: cannot re-encode audio stream #{src.index} to "
+                raise OutputError(f"{self.shown}: cannot re-encode {self._label(src)} to "
                                   f"{out.codec_context.name} ({ffmpeg_reason(err)}); --no-audio drops it") from err
             self._mux_all(packets)
 
