@@ -586,3 +586,51 @@ def test_a_reels_one_sound_file_is_its_soundtrack(tmp_path: Path, colorizer) -> 
     assert [r.path for r in silent.done] == ["reel1"]
     with av.open(str(tmp_path / "silent" / "reel1.mkv")) as c:
         assert not c.streams.audio
+
+
+def test_reels_beside_videos_photos_and_strays_each_keep_their_own(tmp_path: Path, colorizer) -> None:
+    """Found by an audit: a reel 'a' beside a video 'a.mkv' wrote one output over the other; --pattern on a reel
+    took its sound file for a video; one stray .exr made a folder of photos a failed reel; a folder named
+    like a frame made IN_DIR a reel; two sound files were dropped without a word; a frame renamed (not
+    touched) left the old film in place."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    dpx_reel(src / "a", 6)
+    make_clip(src / "a.mkv", width=64, height=48, frames=5, fps=10)
+    (src / "A001.dpx").mkdir()  # a folder named like a frame, holding a reel
+    dpx_reel(src / "A001.dpx" / "reel", 4)
+    two = dpx_reel(src / "two", 4)
+    for name in ("left.wav", "right.wav"):
+        make_audio_only(two / name, seconds=0.2, codec="pcm_s16le")
+    holiday = src / "holiday"
+    holiday.mkdir()
+    for n in range(3):
+        cv2.imwrite(str(holiday / f"IMG_{n:04d}.png"), gray_frame(n, 40, 56))
+    (holiday / "pano_hdr.exr").write_bytes(b"v/1\x01" + bytes(60))  # not a frame of any film
+    first = run_local(src, out, colorizer, VIDEO, BatchOptions(retries=0))
+    assert not first.failed, [(r.path, r.error) for r in first.failed]
+    outputs_of = {r.path: r.output for r in first.done}
+    assert outputs_of["a.mkv"] == "a.mkv" and outputs_of["a"] == "a-2.mkv"  # each its own file
+    assert decode_video(out / "a.mkv")[0] == pytest.approx([n / 10 for n in range(5)])  # the video's, 10 fps
+    assert len(decode_video(out / "a-2.mkv")[0]) == 6  # the reel's
+    assert outputs_of["A001.dpx/reel"] == "A001.dpx/reel.mkv"
+    assert {"holiday/IMG_0000.png", "holiday/IMG_0001.png", "holiday/IMG_0002.png"} <= set(outputs_of)
+    two_sounds = next(r for r in first.done if r.path == "two")
+    assert "2 sound files (left.wav, right.wav): none taken as the soundtrack; keep one in the folder" \
+        in two_sounds.warnings
+    again = run_local(src, out, colorizer, VIDEO, BatchOptions(retries=0))
+    assert not again.done and len(again.skipped) == len(first.done)  # the same names on a rerun
+
+    only_reel = run_local(src, tmp_path / "sel", colorizer, VIDEO, BatchOptions(retries=0, patterns=("two/*",)))
+    assert [r.path for r in only_reel.done] == ["two"] and not only_reel.failed  # its sound files are the reel's
+
+    (src / "a" / "scan_000000.dpx").rename(src / "a" / "tmp.dpx")  # frames swapped by name, times kept
+    (src / "a" / "scan_000005.dpx").rename(src / "a" / "scan_000000.dpx")
+    (src / "a" / "tmp.dpx").rename(src / "a" / "scan_000005.dpx")
+    assert [r.path for r in run_local(src, out, colorizer, VIDEO, BatchOptions(retries=0)).done] == ["a"]
+
+    (src / "two" / "scan_000002.dpx").unlink()
+    (src / "two" / "scan_000002.dpx").symlink_to(src / "gone.dpx")  # a dangling link: the reel fails by name
+    dangling = run_local(src, out, colorizer, VIDEO, BatchOptions(retries=0))
+    assert [(r.path, r.error) for r in dangling.failed] == [
+        ("two", f"{src / 'two'}: frame 2 missing (after scan_000001.dpx); every frame must be there, or the film "
+                "would jump")]

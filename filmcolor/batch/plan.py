@@ -6,6 +6,7 @@ Pure functions of the folder and the manifest's records: nothing here writes.
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -35,6 +36,7 @@ class Found:
     mtime_ns: int  # a film folder: the latest of its frames'
     film: bool = field(default=False, kw_only=True)  # a folder of numbered frames, coloured as one film
     sound: Path | None = field(default=None, kw_only=True)  # a film folder's one sound file: its soundtrack
+    note: str = field(default="", kw_only=True)  # what was found but not used (a film folder's two sound files)
 
 
 @dataclass(frozen=True)
@@ -73,34 +75,48 @@ def output_rel(rel: str, film: bool = False) -> str:
 
 
 def is_film_folder(names: list[str], frame_folders: str = "auto") -> bool:
-    """Whether a folder holding the files ``names`` is a film scan, coloured as one film: with frames of a
-    film scanner's formats (DPX, Cineon, OpenEXR), or, with ``frame_folders`` "film", pictures all numbered
-    under one name. A folder of photos named by a camera (IMG_0001.jpg, ...) is numbered too: only "film"
-    makes those a film."""
+    """Whether a folder holding the files ``names`` is a film scan, coloured as one film: its film scanner's
+    frames (DPX, Cineon, OpenEXR) numbered under one name, or, with ``frame_folders`` "film", its pictures
+    all numbered under one name. A folder of photos named by a camera (IMG_0001.jpg, ...) is numbered too:
+    only "film" makes those a film; and one stray .exr among photos is no film."""
     pictures = frame_names(names)
     if not pictures or frame_folders == "photos":
         return False
-    if any(Path(n).suffix.lower() in SCAN_EXTENSIONS for n in pictures):
-        return True
-    return frame_folders == "film" and one_numbered_name(pictures)
+    scans = [n for n in pictures if Path(n).suffix.lower() in SCAN_EXTENSIONS]
+    return one_numbered_name(scans) or (frame_folders == "film" and one_numbered_name(pictures))
 
 
-def sound_of(names: list[str]) -> str | None:
-    """The one sound file among a film folder's files ``names`` (its soundtrack), or None (none, or several)."""
-    sounds = [n for n in names if Path(n).suffix.lower() in SOUND_EXTENSIONS and not n.startswith(".")]
-    return sounds[0] if len(sounds) == 1 else None
+def sounds_in(names: list[str]) -> list[str]:
+    """The sound files among a film folder's files ``names``: one is the reel's soundtrack."""
+    return sorted(n for n in names if Path(n).suffix.lower() in SOUND_EXTENSIONS and not n.startswith("."))
+
+
+def files_in(folder: Path) -> list[str]:
+    """The names of the regular files in ``folder`` (not its folders, even one named like a frame)."""
+    with os.scandir(folder) as entries:
+        return [e.name for e in entries if e.is_file()]
 
 
 def identity(path: Path, film: bool = False) -> tuple[int, int]:
-    """(size, modification time in ns) of a file, or of a film folder's frames and sound together (their total
-    size, the latest time): what tells a file changed, or still being written. OSError when it is gone."""
+    """(size, modification time in ns) of a file; of a film folder, its frames' and sound's total size and the
+    latest of their times and the folder's own (which a frame renamed, swapped, added or removed moves, even
+    when copied with its old time): what tells an input changed, or is still being written. OSError when a
+    file is gone; a film folder's frame that cannot be read (a dangling link) counts as nothing: the film
+    then fails by name when coloured."""
     if not film:
         st = path.stat()
         return st.st_size, st.st_mtime_ns
-    names = os.listdir(path)
-    sound = sound_of(names)
-    stats = [(path / n).stat() for n in frame_names(names) + ([sound] if sound else [])]
-    return sum(st.st_size for st in stats), max((st.st_mtime_ns for st in stats), default=0)
+    names = files_in(path)
+    sounds = sounds_in(names)
+    parts = frame_names(names) + (sounds if len(sounds) == 1 else [])
+    size, latest = 0, path.stat().st_mtime_ns
+    for name in parts:
+        try:
+            st = (path / name).stat()
+        except OSError:
+            continue
+        size, latest = size + st.st_size, max(latest, st.st_mtime_ns)
+    return size, latest
 
 
 def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = None,
@@ -119,19 +135,21 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
         root_path = Path(root)
         dirs[:] = sorted(d for d in dirs if not d.startswith(".")
                          and (exclude_resolved is None or (root_path / d).resolve() != exclude_resolved))
-        frames: set[str] = set()
+        reel: set[str] = set()  # a film folder's frames and sound files: the film's, not inputs of their own
         if root_path != in_dir and is_film_folder(files, frame_folders):
-            frames = set(frame_names(files))
+            sounds = sounds_in(files)
+            reel = set(frame_names(files)) | set(sounds)
             rel = root_path.relative_to(in_dir).as_posix()
-            if not patterns or matches(root_path.name, rel) or any(matches(n, f"{rel}/{n}") for n in frames):
+            if not patterns or matches(root_path.name, rel) or any(matches(n, f"{rel}/{n}") for n in reel):
                 try:
-                    sound = sound_of(files)
                     found.append(Found(rel, root_path, *identity(root_path, film=True), film=True,
-                                       sound=root_path / sound if sound else None))
-                except OSError:  # a frame vanished meanwhile: found again on the next run
+                                       sound=root_path / sounds[0] if len(sounds) == 1 else None,
+                                       note=f"{len(sounds)} sound files ({', '.join(sounds)}): none taken as "
+                                            "the soundtrack; keep one in the folder" if len(sounds) > 1 else ""))
+                except OSError:  # the folder vanished meanwhile: found again on the next run
                     pass
         for name in sorted(files):
-            if name.startswith(".") or PARTIAL_MARK in name or name in frames:
+            if name.startswith(".") or PARTIAL_MARK in name or name in reel:
                 continue
             path = root_path / name
             rel = path.relative_to(in_dir).as_posix()
@@ -150,6 +168,20 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
     return found
 
 
+def _free_output(item: Found, in_dir: Path, taken: dict[str, str]) -> str:
+    """``item``'s mirrored output name, or, when another input has it or it is an input itself (clip.avi beside
+    clip.mkv, a reel folder 'a' beside a video 'a.mkv'), the first free of NAME.mkv, NAME-2.mkv, ..."""
+    def free(name: str) -> bool:
+        return name not in taken and (name == item.rel or not (in_dir / name).exists())
+
+    first = output_rel(item.rel, item.film)
+    if free(first):
+        return first
+    stem = item.rel if item.film else str(PurePosixPath(item.rel).with_suffix(""))
+    candidates = itertools.chain([f"{item.rel}.mkv"], (f"{stem}-{n}.mkv" for n in itertools.count(2)))
+    return next(name for name in candidates if free(name))
+
+
 def is_finished(record: FileRecord | None, found: Found, out_dir: Path) -> bool:
     """Done before, input unchanged (size and mtime), and the output still there."""
     return (record is not None and record.status == "done" and record.size == found.size
@@ -162,22 +194,21 @@ def plan(found: list[Found], records: dict[str, FileRecord], in_dir: Path, out_d
     batch did not write (unless ``force`` or ``overwrite``), and, with ``skip_failed``, leave unchanged
     files that failed before (--watch does not retry them on every scan)."""
     result = Plan()
-    taken: dict[str, str] = {}  # output -> input
+    done = {item.rel for item in found if not force and is_finished(records.get(item.rel), item, out_dir)}
+    taken: dict[str, str] = {records[rel].output: rel for rel in done}  # output -> input; the finished first
     for item in found:
         record = records.get(item.rel)
-        if not force and record is not None and is_finished(record, item, out_dir):
-            result.skipped.append(record)
-            taken[record.output] = item.rel
+        if item.rel in done:
+            result.skipped.append(record)  # type: ignore[arg-type]
             continue
         if (skip_failed and record is not None and record.status == "failed"
                 and (record.size, record.mtime_ns) == (item.size, item.mtime_ns)):
             continue
-        out_rel = output_rel(item.rel, item.film)
-        if out_rel != item.rel and ((in_dir / out_rel).exists() or out_rel in taken):
-            out_rel = f"{item.rel}.mkv"  # clip.avi beside clip.mkv: both kept
+        out_rel = _free_output(item, in_dir, taken)
         taken[out_rel] = item.rel
         job = FileJob(item.rel, item.path, item.size, item.mtime_ns, out_rel, out_dir / out_rel,
-                      "video" if item.film else file_kind(item.rel), film=item.film, sound=item.sound)
+                      "video" if item.film else file_kind(item.rel), film=item.film, sound=item.sound,
+                      note=item.note)
         owned = record is not None and record.output == out_rel
         if job.output.exists() and not (owned or force or overwrite):
             reason = (f"{job.output}: output exists and was not written by this batch; "

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import queue
 import threading
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from filmcolor.batch.manifest import FileRecord, Manifest
-from filmcolor.batch.plan import FRAME_FOLDERS, FileJob, Found, discover, is_film_folder, plan
+from filmcolor.batch.plan import FRAME_FOLDERS, FileJob, Found, discover, files_in, is_film_folder, plan
 from filmcolor.batch.worker import BatchEvent, process_file
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import ConfigError, InputError, OutputError
@@ -328,7 +327,7 @@ def check_folders(in_dir: Path, out_dir: Path, frame_folders: str = "auto") -> N
         raise InputError(f"{in_dir}: folder not found")
     if not in_dir.is_dir():
         raise InputError(f"{in_dir}: not a folder (use 'filmcolor video' or 'filmcolor image' for one file)")
-    if is_film_folder(os.listdir(in_dir), frame_folders):
+    if is_film_folder(files_in(in_dir), frame_folders):
         raise InputError(f"{in_dir}: is itself a film's frames (a folder of a scan); colour it with 'filmcolor "
                          f"video {in_dir} -o FILM.mkv', or give batch the folder that holds such folders")
     if out_dir.exists() and not out_dir.is_dir():

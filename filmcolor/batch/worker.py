@@ -60,7 +60,8 @@ def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions
                                         _frame_callback(job, cancel, on_event), overwrite=True)
                 done = job.record("done", frames=report.frames, seconds=round(report.duration, 4),
                                   elapsed=round(report.elapsed, 4), fps=round(report.fps, 3),
-                                  warnings=list(report.warnings), attempts=attempt)
+                                  warnings=list(report.warnings) + ([job.note] if job.note else []),
+                                  attempts=attempt)
             if _changed(job):  # coloured from a file still being written: the output may lack its end
                 job.output.unlink(missing_ok=True)
                 return job.record("failed", attempts=attempt,
