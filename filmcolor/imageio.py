@@ -8,8 +8,9 @@ import re
 import sys
 import tempfile
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -185,9 +186,11 @@ def _many_pictures_kind(head: bytes) -> str | None:
 
 
 def _frame_count(path: Path) -> int:
-    """How many pictures a GIF, TIFF or WebP holds (1 when OpenCV cannot say)."""
+    """How many pictures a GIF, TIFF or WebP holds (1 when OpenCV cannot say). What libtiff prints meanwhile
+    was said already, once, by the decoding (_decode)."""
     try:
-        return max(1, int(cv2.imcount(str(path))))
+        count, _ = _quietly(lambda: cv2.imcount(str(path)))
+        return max(1, int(count))
     except cv2.error:
         return 1
 
@@ -246,7 +249,11 @@ def read_image(path: Path, warnings: list[str] | None = None, deep: bool = False
         image = (image.astype(np.uint32) * 255 + 32767) // 65535
         image = image.astype(np.uint8)
     elif image.dtype in (np.float32, np.float64):
-        image = np.clip(np.nan_to_num(image) * top + 0.5, 0, top).astype(dtype)
+        image = np.nan_to_num(image)
+        if warnings is not None and (over := float((image > 1.0).mean())) > 0:
+            warnings.append(f"{path}: {over:.0%} of the picture's values lie above 1.0 (high dynamic range): "
+                            "clipped to white")
+        image = np.clip(image * top + 0.5, 0, top).astype(dtype)
     elif image.dtype not in (np.uint8, np.uint16):
         raise InputError(f"{path}: unsupported pixel type {image.dtype}")
     if image.ndim == 3 and image.shape[2] == 1:
@@ -263,21 +270,28 @@ def read_image(path: Path, warnings: list[str] | None = None, deep: bool = False
 # OpenCV's log line prefix ("[ WARN:0@1.1] global grfmt_png.cpp:855 "); libpng and libtiff print their own
 _OPENCV_LOG = re.compile(r"^\[\s*(?:WARN|ERROR|INFO)[^\]]*\]\s*(?:global\s+)?\S+:\d+\s+")
 _STDERR_LOCK = threading.Lock()  # one redirection of fd 2 at a time
+T = TypeVar("T")
 
 
 def _decode(data: np.ndarray, flags: int) -> tuple[np.ndarray | None, list[str]]:
     """cv2.imdecode, with what OpenCV, libpng and libtiff print to stderr while decoding (a broken PNG's "libpng
     error: Not enough image data", each on a line of its own) caught and returned instead: the caller makes
-    it part of its own one-line message. Anything else written to stderr meanwhile is passed on."""
+    it part of its own one-line message."""
+    return _quietly(lambda: cv2.imdecode(data, flags))
+
+
+def _quietly(call: Callable[[], T]) -> tuple[T, list[str]]:
+    """``call()``, and the lines OpenCV, libpng and libtiff printed to stderr meanwhile, caught instead of
+    printed. Anything else written to stderr meanwhile is passed on."""
     with _STDERR_LOCK, tempfile.TemporaryFile() as sink:
         sys.stderr.flush()
         try:
             saved = os.dup(2)
         except OSError:  # no stderr to redirect
-            return cv2.imdecode(data, flags), []
+            return call(), []
         os.dup2(sink.fileno(), 2)
         try:
-            image = cv2.imdecode(data, flags)
+            result = call()
         finally:
             os.dup2(saved, 2)
             os.close(saved)
@@ -287,7 +301,7 @@ def _decode(data: np.ndarray, flags: int) -> tuple[np.ndarray | None, list[str]]
     others = [line for line in lines if line not in native]
     if others:
         sys.stderr.write("\n".join(others) + "\n")
-    return image, [_OPENCV_LOG.sub("", line) for line in native]
+    return result, [_OPENCV_LOG.sub("", line) for line in native]
 
 
 def write_image(path: Path, image: np.ndarray, metadata: PhotoMetadata | None = None) -> list[str]:

@@ -323,3 +323,20 @@ def test_what_libpng_prints_becomes_part_of_the_one_line(tmp_path: Path, capfd: 
     # negative control: the whole picture decodes, and stderr stays as it was
     assert read_image(png_bomb(tmp_path / "whole.png", 200, 100)).shape == (100, 200)
     assert capfd.readouterr().err == ""
+
+
+def test_libtiff_speaks_once_through_the_warnings_and_hdr_values_are_named(tmp_path, capfd):
+    """An RGBA TIFF as OpenCV writes it makes libtiff warn: that went to the terminal raw as well (from the page
+    count), besides the warning line. A float picture's values above 1.0 were clipped without a word."""
+    rgba = np.random.default_rng(2).integers(0, 65536, (9, 11, 4), dtype=np.uint16)
+    assert cv2.imwrite(str(tmp_path / "rgba.tif"), rgba)
+    notes: list[str] = []
+    read_image(tmp_path / "rgba.tif", notes, deep=True)
+    assert "[ WARN" not in capfd.readouterr().err
+    assert sum("TIFF" in n for n in notes) == 1, notes
+    hdr = (np.arange(40 * 50).reshape(40, 50) / (40 * 50) * 4).astype(np.float32)
+    assert cv2.imwrite(str(tmp_path / "hdr.tif"), hdr)
+    notes = []
+    read_image(tmp_path / "hdr.tif", notes, deep=True)
+    assert notes == [f"{tmp_path / 'hdr.tif'}: 75% of the picture's values lie above 1.0 (high dynamic range): "
+                     "clipped to white"]
