@@ -111,14 +111,15 @@ def deep_luma(samples: np.ndarray, bits: int, full_range: bool) -> np.ndarray:
 
 
 REC709_KR_KB = (0.2126, 0.0722)  # luma weights of R and B in HD video's Y' (G gets the rest)
-_REC709_ROW = np.array([[REC709_KR_KB[0], 1.0 - sum(REC709_KR_KB), REC709_KR_KB[1]]], np.float32)
 
 
-def deep_luma_of_rgb(rgb48: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint16 R'G'B' (an RGB scan, e.g. a 10-bit DPX made 16-bit) -> deep luma: its Rec. 709 Y',
-    rounded, so a neutral scan (R = G = B) keeps its levels exactly."""
-    y = cv2.transform(rgb48.astype(np.float32), _REC709_ROW)
-    return np.clip(np.rint(y), 0, DEEP_MAX).astype(np.uint16)
+def deep_luma_of_rgb(r: np.ndarray, g: np.ndarray, b: np.ndarray, bits: int) -> np.ndarray:
+    """The R', G', B' planes (uint16, ``bits`` bits: an RGB scan such as a 10-bit DPX) -> deep luma: their
+    Rec. 709 Y', rounded, so that a neutral scan (R = G = B) keeps its levels."""
+    scale = DEEP_MAX / ((1 << bits) - 1)
+    kr, kb = REC709_KR_KB
+    rg = cv2.addWeighted(r, kr * scale, g, (1.0 - kr - kb) * scale, 0.0, dtype=cv2.CV_32F)
+    return cv2.addWeighted(rg, 1.0, b.astype(np.float32), kb * scale, 0.0, dtype=cv2.CV_16U)
 
 
 def deep_to_gray(deep: np.ndarray) -> np.ndarray:

@@ -545,6 +545,8 @@ def test_ten_bit_input_keeps_every_luma_level_at_ten_bits(tmp_path: Path, colori
         assert np.array_equal(y, y10)
         assert np.abs(cb - 4 * cb8).max() <= 2 and np.abs(cr - 4 * cr8).max() <= 2
     assert max(np.ptp(cb8) for _, cb8, _ in eight) > 2  # there is colour to compare
+    with av.open(str(tmp_path / "out.mkv")) as c:  # FFV1 as archives write it: every frame on its own
+        assert all(p.is_keyframe for p in c.demux(video=0) if p.size)
 
 
 def test_ten_bit_h264_says_where_it_plays_and_bit_depth_8_writes_8_bits(tmp_path: Path,

@@ -634,11 +634,27 @@ class VideoReader:
                 y16 = np.frombuffer(plane, words).reshape(-1, plane.line_size // 2)[: frame.height, : frame.width]
                 deep_y = deep_luma(y16.astype(np.uint16), depth, full)  # astype: native order, contiguous
                 return deep_to_gray(deep_y), deep_y
-        if deep:  # RGB (a 10-bit DPX is gbrp10le) or another layout: Y' of its RGB at 16 bits (sws's own gray16
-            # was up to 3 levels of 10 bits off on neutral gray)
-            deep_y = deep_luma_of_rgb(frame.to_ndarray(format="rgb48le"))
+        if deep:  # RGB (a 10-bit DPX is gbrp10le) or another layout: Y' of its RGB (sws's own gray16 was up to
+            # 3 levels of 10 bits off on neutral gray)
+            deep_y = self._rgb_luma(frame)
             return deep_to_gray(deep_y), deep_y
         return frame.to_ndarray(format="gray"), None  # sws expands to full range
+
+    @staticmethod
+    def _rgb_luma(frame: av.VideoFrame) -> np.ndarray:
+        """Deep luma of a frame deeper than 8 bits that has no luma plane: straight from a planar RGB scan's
+        planes (G, B, R: a DPX's gbrp10le), else from its RGB made 16-bit by sws (exact for 10-bit)."""
+        fmt = frame.format
+        bits = fmt.components[0].bits
+        if fmt.name.startswith("gbr") and bits <= 16 and not any(c.bits != bits for c in fmt.components):
+            words = np.dtype(">u2" if fmt.is_big_endian else "<u2")
+            g, b, r = (np.frombuffer(p, words).reshape(-1, p.line_size // 2)[: frame.height, : frame.width]
+                       for p in frame.planes[:3])
+            if fmt.is_big_endian:
+                g, b, r = (x.astype(np.uint16) for x in (g, b, r))
+            return deep_luma_of_rgb(r, g, b, bits)
+        rgb = frame.to_ndarray(format="rgb48le")
+        return deep_luma_of_rgb(rgb[..., 0], rgb[..., 1], rgb[..., 2], 16)
 
     def _conform(self, luma: tuple[np.ndarray, np.ndarray | None], pts: int, frame: av.VideoFrame,
                  resized: list[tuple[int, int, int]]) -> tuple[np.ndarray, np.ndarray | None]:
