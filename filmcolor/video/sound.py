@@ -41,14 +41,23 @@ class SoundTrack:
             self.container = av.open(str(self.path), metadata_errors="ignore")
         except (av.FFmpegError, UnicodeDecodeError, ValueError) as err:
             raise InputError(f"{self.path}: not a readable sound file ({ffmpeg_reason(err)})") from err
+        try:
+            self._check(start)
+        except BaseException:
+            self.container.close()
+            raise
+        self._first_s: float | None = None  # output time of the film's first frame
+        self._end_s = 0.0  # output time where the last sound packet copied ends
+        self._shift_s = 0.0  # sound-file seconds minus output seconds
+
+    def _check(self, start: float) -> None:
+        """Refuse what cannot be the film's sound, and seek to --start."""
         self.streams = list(self.container.streams.audio)
         if not self.streams:
-            self.container.close()
             raise InputError(f"{self.path}: no audio stream (--sound takes a sound file: WAV, FLAC, ...)")
         self._t0 = (self.container.start_time or 0) / av.time_base  # the file's own first time
         self.length_s = (self.container.duration or 0) / av.time_base or None  # what the file says it holds
         if start > 0 and self.length_s is not None and start >= self.length_s:
-            self.container.close()
             raise InputError(f"{self.path}: --start {start:g} s is past the end of the sound ({self.length_s:.2f} s)")
         self._check_size()
         if start > 0:
@@ -56,9 +65,6 @@ class SoundTrack:
                 self.container.seek(int((self._t0 + start) * av.time_base), backward=True)
             except av.FFmpegError as err:
                 raise InputError(f"{self.path}: cannot seek to {start:.3f} s ({ffmpeg_reason(err)})") from err
-        self._first_s: float | None = None  # output time of the film's first frame
-        self._end_s = 0.0  # output time where the last sound packet copied ends
-        self._shift_s = 0.0  # sound-file seconds minus output seconds
 
     def merge(self, items: Iterator[LumaFrame | av.Packet], time_base: Fraction) -> Iterator[LumaFrame | av.Packet]:
         """``items`` (a VideoReader's) with this sound's packets placed among them, LEAD_S ahead of the frames."""
@@ -124,7 +130,6 @@ class SoundTrack:
         and says no more): say so before the film is coloured."""
         promised, held = _wav_data_sizes(self.path)
         if promised is not None and held < promised:
-            self.container.close()
             raise InputError(f"{self.path}: sound file is truncated: it holds {held:,} of the {promised:,} bytes of "
                              "sound its header says")
 
