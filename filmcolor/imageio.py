@@ -249,10 +249,14 @@ def read_image(path: Path, warnings: list[str] | None = None, deep: bool = False
         image = (image.astype(np.uint32) * 255 + 32767) // 65535
         image = image.astype(np.uint8)
     elif image.dtype in (np.float32, np.float64):
-        image = np.nan_to_num(image)
-        if warnings is not None and (over := float((image > 1.0).mean())) > 0:
-            warnings.append(f"{path}: {over:.0%} of the picture's values lie above 1.0 (high dynamic range): "
-                            "clipped to white")
+        image = image.astype(np.float32, copy=False)
+        outside = [(float(share), what) for share, what in (
+            ((image > 1.0).mean(), "above 1.0 (high dynamic range)"), ((image < 0.0).mean(), "below 0"),
+            ((~np.isfinite(image)).mean(), "not numbers")) if share > 0]
+        if warnings is not None and outside:
+            warnings.append(f"{path}: values outside 0-1 clipped: "
+                            + ", ".join(f"{max(share, 0.01):.0%} {what}" for share, what in outside))
+        image = np.nan_to_num(image, nan=0.0, posinf=1.0, neginf=0.0)
         image = np.clip(image * top + 0.5, 0, top).astype(dtype)
     elif image.dtype not in (np.uint8, np.uint16):
         raise InputError(f"{path}: unsupported pixel type {image.dtype}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import cv2
@@ -338,5 +339,14 @@ def test_libtiff_speaks_once_through_the_warnings_and_hdr_values_are_named(tmp_p
     assert cv2.imwrite(str(tmp_path / "hdr.tif"), hdr)
     notes = []
     read_image(tmp_path / "hdr.tif", notes, deep=True)
-    assert notes == [f"{tmp_path / 'hdr.tif'}: 75% of the picture's values lie above 1.0 (high dynamic range): "
-                     "clipped to white"]
+    assert notes == [f"{tmp_path / 'hdr.tif'}: values outside 0-1 clipped: 75% above 1.0 (high dynamic range)"]
+    odd = hdr - 0.5
+    odd[0, :5] = [np.nan, np.inf, -np.inf, np.nan, np.nan]  # a float scan's holes
+    assert cv2.imwrite(str(tmp_path / "odd.tif"), odd)
+    notes = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's overflow warning went to the terminal
+        image = read_image(tmp_path / "odd.tif", notes, deep=True)
+    assert notes == [f"{tmp_path / 'odd.tif'}: values outside 0-1 clipped: 62% above 1.0 (high dynamic range), "
+                     "12% below 0, 1% not numbers"]
+    assert image[0, :3].tolist() == [0, 65535, 0]

@@ -200,6 +200,18 @@ def test_frames_that_all_share_one_timestamp_are_placed_one_frame_apart(tmp_path
     assert [w for w in reader.warnings if "damaged timestamp" in w or "rate" in w] == [
         "29 frame(s) with a damaged timestamp placed one frame after the one before at 0.04-1.21 s",
         "the file gives no frame rate: those frames were placed 24 fps apart"]
+    with VideoReader(flat, ReaderOptions(duration=0.2)) as reader:  # --duration ends by the time they are placed at
+        assert [f.pts for f in reader if isinstance(f, LumaFrame)] == [0, 42, 83, 125, 167]
+        assert [w for w in reader.warnings if "damaged timestamp" in w] == [
+            "4 frame(s) with a damaged timestamp placed one frame after the one before at 0.04-0.17 s"]
+
+
+def test_start_past_the_last_frame_is_one_line(tmp_path: Path) -> None:
+    """It was an AttributeError (found by an audit): the reader's frame warnings asked for a field that only the
+    first frame made."""
+    clip = make_clip(tmp_path / "clip.mkv", frames=10, fps=FPS)
+    with pytest.raises(InputError, match=r"clip.mkv: no video frames after --start 3 s$"):
+        VideoReader(clip, ReaderOptions(start=3.0))
 
 
 def _shift_block_times(path: Path, dst: Path, stream_type: str, packets: range, ms: int) -> list[float]:

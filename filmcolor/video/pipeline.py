@@ -244,7 +244,9 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
         return run
 
     def read() -> None:
-        items: Iterator[Any] = iter(reader) if sound is None else sound.merge(iter(reader), info.time_base)
+        items: Iterator[Any] = iter(reader)
+        if sound is not None:
+            items = sound.merge(items, info.time_base, lambda: reader.seconds_in)
         while True:
             t0 = time.perf_counter()
             item = next(items, _END)

@@ -169,6 +169,7 @@ class VideoReader:
         self.passthrough = [s for s in self.container.streams
                             if copy_streams and s.type in copied_types]
         self._copied = {s.index for s in self.passthrough}
+        self._deeper_at: tuple[int, int] | None = None  # (pts, bits) of a frame deeper than the 8-bit first one
         # an MKV's attached picture (cover.jpg) is an attachment that FFmpeg shows as a picture stream whose one
         # packet, demuxed first, is the file: kept for the writer as an attached file
         self._covers = {s.index: s for s in self.container.streams if copy_streams and s is not self.stream
@@ -287,6 +288,12 @@ class VideoReader:
         return FIELD_TT if first.interlaced_frame else FIELD_PROGRESSIVE
 
     @property
+    def seconds_in(self) -> float:
+        """How far into the film, from its first frame, the first frame read lies: 0, or where --start's first
+        frame is (known once that frame is read)."""
+        return max(0.0, self._offset_s - self._stream_start_s) if self.options.start > 0 else 0.0
+
+    @property
     def _stream_start_s(self) -> float:
         st = self.stream.start_time
         return float(st * self.stream.time_base) if st is not None else 0.0
@@ -333,10 +340,13 @@ class VideoReader:
 
         def place(frame: av.VideoFrame | None, pts: int | None) -> Iterator[LumaFrame]:
             """The repeats owed before ``frame``, then ``frame`` itself; None: only the repeats still owed."""
-            nonlocal last_luma
+            nonlocal last_luma, placed_past_end
             can_show = frame is not None and (not frame.is_corrupt or last_luma is not None)
             missing, shown = timeline.place(pts, can_repeat=last_luma is not None, can_show=can_show)
-            for missing_pts in missing:
+            if timeline.past_end(pts):  # placed past --duration's end (its own pts said otherwise: retimed)
+                placed_past_end, shown = True, False
+                timeline.unplace(pts)
+            for missing_pts in (m for m in missing if not timeline.past_end(m)):
                 self.repeated_frames += 1
                 yield emit(missing_pts, last_luma, True)  # type: ignore[arg-type]
             if frame is None or pts is None or not shown:
@@ -351,7 +361,6 @@ class VideoReader:
             if index == 0:
                 self._first_av_frame = frame
                 self._deep = luma[1] is not None
-                self._deeper_at: tuple[int, int] | None = None  # (pts, bits) of the first frame deeper than it
             else:
                 luma = self._conform(luma, pts, frame, resized)
             self.luma_seconds += time.perf_counter() - t0
@@ -359,6 +368,7 @@ class VideoReader:
             yield emit(pts, luma, False)
 
         held: tuple[av.VideoFrame, int] | None = None  # a frame is placed once the next one's pts is known
+        placed_past_end = False
 
         def arrive(frame: av.VideoFrame | None) -> Iterator[LumaFrame]:
             nonlocal held
@@ -416,18 +426,18 @@ class VideoReader:
             flushed = not packet.size
             timeline.sent(packet)
             for frame in self._decode(packet):
-                if timeline.past_end(frame.pts):
+                if timeline.past_end(frame.pts) or placed_past_end:
                     video_done = True
                     break
                 yield from arrive(frame)
         if not flushed and not video_done:  # the demuxer stopped early: the decoder still holds frames
             for frame in self._decode(None):
-                if timeline.past_end(frame.pts):
+                if timeline.past_end(frame.pts) or placed_past_end:
                     break
                 yield from arrive(frame)
         if not video_done:  # frames sent that never came back, nor failed: decode the tail again, see there
             for frame in self._recover_tail(timeline.outstanding(held[1] if held else None)):
-                if timeline.past_end(frame.pts):
+                if timeline.past_end(frame.pts) or placed_past_end:
                     break
                 yield from arrive(frame)
         yield from arrive(None)  # the last frame
@@ -878,6 +888,12 @@ class _Timeline:
         else:
             self.skipped.append(pts)
         return missing, can_show
+
+    def unplace(self, pts: int) -> None:
+        """A frame placed at ``pts`` is not shown after all (past the end): no repair is said of it."""
+        for placed in (self.retimed, self.guessed):
+            if placed and placed[-1] == pts:
+                placed.pop()
 
     def _placed_at(self, pts: int) -> None:
         self.last = pts

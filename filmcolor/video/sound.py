@@ -11,7 +11,7 @@ at 24 fps but shot at 18 runs a third short of its sound.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -66,8 +66,11 @@ class SoundTrack:
             except av.FFmpegError as err:
                 raise InputError(f"{self.path}: cannot seek to {start:.3f} s ({ffmpeg_reason(err)})") from err
 
-    def merge(self, items: Iterator[LumaFrame | av.Packet], time_base: Fraction) -> Iterator[LumaFrame | av.Packet]:
-        """``items`` (a VideoReader's) with this sound's packets placed among them, LEAD_S ahead of the frames."""
+    def merge(self, items: Iterator[LumaFrame | av.Packet], time_base: Fraction,
+              seconds_in: Callable[[], float] = lambda: 0.0) -> Iterator[LumaFrame | av.Packet]:
+        """``items`` (a VideoReader's) with this sound's packets placed among them, LEAD_S ahead of the frames.
+        ``seconds_in()``, asked at the first frame, says how far into the film that frame lies (--start's first
+        frame, which may lie after --start): the sound from there goes with it."""
         packets: Iterator[av.Packet] | None = None
         waiting: av.Packet | None = None
         last_s = 0.0
@@ -75,7 +78,7 @@ class SoundTrack:
             if isinstance(item, LumaFrame):
                 last_s = float(item.pts * time_base)
                 if packets is None:
-                    packets = self._packets(last_s)
+                    packets = self._packets(last_s, seconds_in())
                     waiting = next(packets, None)
                 while waiting is not None and float(waiting.pts * waiting.time_base) <= last_s + LEAD_S:
                     yield waiting
@@ -86,10 +89,11 @@ class SoundTrack:
                 yield waiting
             yield from packets
 
-    def _packets(self, first_s: float) -> Iterator[av.Packet]:
-        """The sound's packets shifted onto the output's timeline, the film's first frame at ``first_s``."""
+    def _packets(self, first_s: float, into_s: float) -> Iterator[av.Packet]:
+        """The sound's packets shifted onto the output's timeline: ``into_s`` seconds into the sound at the film's
+        first frame, ``first_s``."""
         self._first_s = first_s
-        self._shift_s = self._t0 + self.start - first_s
+        self._shift_s = self._t0 + into_s - first_s
         end_s = None if self.duration is None else first_s + self.duration
         checked = PacketTimes(self.path, self.strict, shift_s=lambda: self._shift_s)
         try:
