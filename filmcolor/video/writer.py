@@ -89,7 +89,7 @@ class EncoderOptions(Options):
 def choose_pix_fmt(codec: av.codec.Codec, width: int, height: int, wanted: str | None = None,
                    input_depth: int = 8, bit_depth: str = "auto") -> tuple[str, list[str]]:
     """(pixel format, warnings) for ``codec`` at this size: a planar Y'CbCr format the composer builds, as
-    deep as the input (or ``bit_depth``) where the codec has one, else the nearest below; with the least
+    deep as the input (or ``bit_depth``) where the codec has one, else the nearest below; with the most
     chroma subsampling the size allows (4:2:0 needs even sides, 4:2:2 an even width); else RGB."""
     formats = [f.name for f in (codec.video_formats or [])]
     if wanted:
