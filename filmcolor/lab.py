@@ -127,12 +127,11 @@ def deep_to_gray(deep: np.ndarray) -> np.ndarray:
     return cv2.convertScaleAbs(deep, alpha=255.0 / DEEP_MAX)
 
 
-def limited_luma(luma: np.ndarray, bits: int, dst: np.ndarray | None = None) -> np.ndarray:
-    """Full-range luma (8-bit gray, or deep luma when uint16) -> limited-range ``bits``-bit samples (uint16),
-    rounded; written into ``dst`` (a uint16 view, e.g. a frame's plane) when given."""
+def limited_luma(deep: np.ndarray, bits: int, dst: np.ndarray | None = None) -> np.ndarray:
+    """Deep luma -> limited-range ``bits``-bit samples (uint16), rounded; written into ``dst`` (a uint16 view,
+    e.g. a frame's plane) when given."""
     black, span = _range(bits, full_range=False)
-    top = 255.0 if luma.dtype == np.uint8 else DEEP_MAX
-    return cv2.addWeighted(luma, span / top, luma, 0.0, black, dst=dst, dtype=cv2.CV_16U)
+    return cv2.addWeighted(deep, span / DEEP_MAX, deep, 0.0, black, dst=dst, dtype=cv2.CV_16U)
 
 
 _LINEAR_OF_LEVEL = _srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
