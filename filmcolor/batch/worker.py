@@ -85,8 +85,8 @@ def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions
 
 
 def _changed(job: FileJob) -> bool:
-    """Whether the input's size or modification time (a film folder's: its frames') differs from when the batch
-    found it."""
+    """Whether the input's identity (size and modification time; a film folder's: plan.identity) differs from
+    when the batch found it."""
     try:
         return identity(job.path, job.film) != (job.size, job.mtime_ns)
     except OSError:
