@@ -311,8 +311,8 @@ def _quietly(call: Callable[[], T]) -> tuple[T, list[str]]:
 def write_image(path: Path, image: np.ndarray, metadata: PhotoMetadata | None = None) -> list[str]:
     """Write an RGB(A) or gray uint8 or uint16 image atomically; the format follows the extension (a uint16
     image goes into a PNG or TIFF at 16 bits, into the others at 8). ``metadata`` (the input photo's,
-    `photometa.read_metadata`) goes into a JPEG or PNG; returns a line for each part of it that this output
-    could not keep."""
+    `photometa.read_metadata`) goes into a JPEG, PNG or TIFF; returns a line for each part of it that this
+    output could not keep."""
     path = Path(path)
     ext = path.suffix.lower()
     if ext not in IMAGE_EXTENSIONS:
@@ -323,14 +323,17 @@ def write_image(path: Path, image: np.ndarray, metadata: PhotoMetadata | None = 
         left.append("16 bits a channel (written as 8; .png and .tif keep 16)")
     if image.ndim == 3 and image.shape[2] == 4 and ext in (".jpg", ".jpeg"):
         image = image[..., :3]
-    if image.ndim == 3:
-        code = cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR
-        image = cv2.cvtColor(image, code)
-    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if ext in (".jpg", ".jpeg") else []
-    ok, buf = cv2.imencode(ext, image, params)
-    if not ok:
-        raise OutputError(f"{path}: could not encode the image")
-    encoded, lost = photometa.with_metadata(buf.tobytes(), ext, metadata or PhotoMetadata())
+    if ext in (".tif", ".tiff"):  # tifffile: IFD0 tags for the metadata, alpha marked as alpha
+        encoded, lost = photometa.tiff_with(image, metadata or PhotoMetadata())
+    else:
+        if image.ndim == 3:
+            code = cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR
+            image = cv2.cvtColor(image, code)
+        params = [cv2.IMWRITE_JPEG_QUALITY, 95] if ext in (".jpg", ".jpeg") else []
+        ok, buf = cv2.imencode(ext, image, params)
+        if not ok:
+            raise OutputError(f"{path}: could not encode the image")
+        encoded, lost = photometa.with_metadata(buf.tobytes(), ext, metadata or PhotoMetadata())
     left += lost
     write_bytes_atomic(path, encoded)
     return [f"{path}: not kept: {what}" for what in left]

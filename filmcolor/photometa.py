@@ -267,7 +267,55 @@ def with_metadata(encoded: bytes, ext: str, meta: PhotoMetadata) -> tuple[bytes,
         end_of_header = 8 + 8 + 13 + 4  # signature, then IHDR: length, type, 13 bytes, CRC
         left = ["IPTC (a PNG has no place for it)"] if meta.iptc else []
         return encoded[:end_of_header] + b"".join(chunks) + encoded[end_of_header:], left
-    return encoded, [f"the photo's EXIF/XMP/IPTC (a {ext} output keeps none; .jpg and .png do)"]
+    return encoded, [f"the photo's EXIF/XMP/IPTC (a {ext} output keeps none; .jpg, .png and .tif do)"]
+
+
+def tiff_with(image: np.ndarray, meta: PhotoMetadata) -> tuple[bytes, list[str]]:
+    """``image`` (gray, RGB or RGBA, uint8 or uint16, RGB order) as a TIFF holding ``meta``, and a line
+    for each part left out. tifffile writes IFD0's tags, not sub-IFDs: the EXIF's descriptive IFD0 tags
+    (KEPT_IFD0: description, camera, date, artist, copyright, resolution) go in as TIFF tags, the XMP as tag
+    700, a JPEG's IPTC (Photoshop resources) as tag 34377; the Exif and GPS sub-IFDs are named as left out."""
+    import tifffile
+
+    tags: list[tuple[int, str, int, object, bool]] = []
+    left: list[str] = []
+    resolution: tuple[float, float] | None = None
+    unit = 1  # none
+    if meta.exif:
+        exif = _exif_of(meta.exif)
+        if exif is not None:
+            for tag in KEPT_IFD0:
+                value = exif.get(tag)
+                if value is None or tag in (ExifTags.Base.XResolution, ExifTags.Base.YResolution,
+                                            ExifTags.Base.ResolutionUnit):
+                    continue
+                if isinstance(value, str):
+                    tags.append((int(tag), "s", 0, value.encode("latin-1", "replace"), True))
+                elif isinstance(value, bytes):  # the Windows XP* tags: UCS-2 text as bytes
+                    tags.append((int(tag), "B", len(value), value, True))
+            x, y = exif.get(ExifTags.Base.XResolution), exif.get(ExifTags.Base.YResolution)
+            if x and y:
+                resolution, unit = (float(x), float(y)), int(exif.get(ExifTags.Base.ResolutionUnit, 2))
+            lost = [name for ifd, name in ((ExifTags.IFD.Exif, "Exif"), (ExifTags.IFD.GPSInfo, "GPS"))
+                    if exif.get_ifd(ifd)]
+            if lost:
+                left.append(f"EXIF's {' and '.join(lost)} sub-IFD (shooting date, exposure, place; a .tif output "
+                            "keeps IFD0's description, camera, artist, copyright and resolution; .jpg and .png keep "
+                            "all)")
+    if meta.xmp:
+        tags.append((700, "B", len(meta.xmp), meta.xmp, True))
+    if meta.iptc:
+        resources = meta.iptc.removeprefix(IPTC_JPEG_HEADER)
+        tags.append((34377, "B", len(resources), resources, True))
+    buffer = io.BytesIO()
+    channels = image.shape[2] if image.ndim == 3 else 1
+    # Deflate at level 1 after horizontal differencing: a 24-megapixel 16-bit scan in 1.8 s and 68 MB (OpenCV's
+    # LZW: 2.2 s, 85 MB; level 6: 5.2 s, 61 MB)
+    tifffile.imwrite(buffer, image, photometric="minisblack" if channels == 1 else "rgb",
+                     extrasamples=("unassalpha",) if channels == 4 else None, compression="zlib",
+                     compressionargs={"level": 1}, predictor=True, resolution=resolution,
+                     resolutionunit=unit if resolution else None, metadata=None, extratags=tags)
+    return buffer.getvalue(), left
 
 
 def _jpeg_with(encoded: bytes, meta: PhotoMetadata) -> tuple[bytes, list[str]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
 from PIL import ExifTags, Image
 
 from filmcolor import photometa
@@ -102,11 +103,35 @@ def test_png_keeps_exif_and_xmp_and_says_iptc_has_no_place(tmp_path: Path) -> No
     assert np.array_equal(np.asarray(out), rgb)
 
 
+def test_tiff_keeps_ifd0_xmp_and_iptc_and_names_the_sub_ifds(tmp_path: Path) -> None:
+    """A TIFF master keeps what an archive wrote into the scan (it kept none): IFD0's caption and artist, the
+    XMP, a JPEG's IPTC, and its alpha marked as alpha; the Exif and GPS sub-IFDs, which tifffile cannot
+    write, are named, at 8 and at 16 bits."""
+    buf = io.BytesIO()
+    Image.fromarray(_stored()).save(buf, "JPEG", exif=_exif(6), xmp=XMP, quality=95)
+    src = tmp_path / "scan.jpg"
+    src.write_bytes(_with_iptc(buf.getvalue()))
+    for dtype in (np.uint8, np.uint16):
+        rgba = np.full((8, 8, 4), 200, dtype)
+        out = tmp_path / f"out_{np.dtype(dtype).name}.tif"
+        assert write_image(out, rgba, read_metadata(src)) == [
+            f"{out}: not kept: EXIF's Exif and GPS sub-IFD (shooting date, exposure, place; a .tif output keeps "
+            "IFD0's description, camera, artist, copyright and resolution; .jpg and .png keep all)"]
+        with Image.open(out) as tif:
+            tags = tif.tag_v2
+            assert tags[ExifTags.Base.ImageDescription] == CAPTION and tags[ExifTags.Base.Artist] == "A. Photographer"
+            assert bytes(tags[700]) == XMP and IIM_CAPTION in bytes(tags[34377])
+            assert tags[338] == (2,)  # ExtraSamples: unassociated alpha
+            assert tags.get(ExifTags.Base.Orientation, 1) == 1  # written upright
+        assert np.array_equal(tifffile.imread(out), rgba)  # (OpenCV's reader premultiplies unassociated alpha)
+
+
 def test_other_outputs_name_what_they_drop_and_plain_photos_change_nothing(tmp_path: Path) -> None:
     src = _photo(tmp_path / "in.png")
     rgb = np.zeros((8, 8, 3), np.uint8)
-    assert write_image(tmp_path / "out.tif", rgb, read_metadata(src)) == [
-        f"{tmp_path / 'out.tif'}: not kept: the photo's EXIF/XMP/IPTC (a .tif output keeps none; .jpg and .png do)"]
+    assert write_image(tmp_path / "out.bmp", rgb, read_metadata(src)) == [
+        f"{tmp_path / 'out.bmp'}: not kept: the photo's EXIF/XMP/IPTC (a .bmp output keeps none; .jpg, .png and "
+        ".tif do)"]
     Image.fromarray(_stored()).save(tmp_path / "plain.png")
     plain = read_metadata(tmp_path / "plain.png")
     assert not plain
