@@ -274,6 +274,8 @@ def read_image(path: Path, warnings: list[str] | None = None, deep: bool = False
 # OpenCV's log line prefix ("[ WARN:0@1.1] global grfmt_png.cpp:855 "); libpng and libtiff print their own
 _OPENCV_LOG = re.compile(r"^\[\s*(?:WARN|ERROR|INFO)[^\]]*\]\s*(?:global\s+)?\S+:\d+\s+")
 _STDERR_LOCK = threading.Lock()  # one redirection of fd 2 at a time
+# what libtiff says of tags it does not know (EXIF's XP* tags, which a TIFF keeps in IFD0): nothing is wrong
+_HARMLESS = re.compile(r"Unknown field with tag \d+")
 T = TypeVar("T")
 
 
@@ -305,7 +307,7 @@ def _quietly(call: Callable[[], T]) -> tuple[T, list[str]]:
     others = [line for line in lines if line not in native]
     if others:
         sys.stderr.write("\n".join(others) + "\n")
-    return result, [_OPENCV_LOG.sub("", line) for line in native]
+    return result, [_OPENCV_LOG.sub("", line) for line in native if not _HARMLESS.search(line)]
 
 
 def write_image(path: Path, image: np.ndarray, metadata: PhotoMetadata | None = None) -> list[str]:

@@ -19,6 +19,7 @@ import warnings
 import zlib
 from collections.abc import Collection
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO
 
@@ -274,34 +275,43 @@ def tiff_with(image: np.ndarray, meta: PhotoMetadata) -> tuple[bytes, list[str]]
     """``image`` (gray, RGB or RGBA, uint8 or uint16, RGB order) as a TIFF holding ``meta``, and a line
     for each part left out. tifffile writes IFD0's tags, not sub-IFDs: the EXIF's descriptive IFD0 tags
     (KEPT_IFD0: description, camera, date, artist, copyright, resolution) go in as TIFF tags, the XMP as tag
-    700, a JPEG's IPTC (Photoshop resources) as tag 34377; the Exif and GPS sub-IFDs are named as left out."""
+    700, a JPEG's IPTC (Photoshop resources) as tag 34377; the rest of the EXIF is named as left out."""
     import tifffile
 
     tags: list[tuple[int, str, int, object, bool]] = []
     left: list[str] = []
-    resolution: tuple[float, float] | None = None
-    unit = 1  # none
+    resolution: tuple[tuple[int, int], tuple[int, int]] | None = None
+    unit = None
     if meta.exif:
-        exif = _exif_of(meta.exif)
-        if exif is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow warns on odd EXIF; what it can read is enough here
+            exif = _exif_of(meta.exif)
+            sub_ifds = [] if exif is None else [name for ifd, name in ((ExifTags.IFD.Exif, "Exif sub-IFD"),
+                                                                       (ExifTags.IFD.GPSInfo, "GPS sub-IFD"))
+                                                 if exif.get_ifd(ifd)]
+        if exif is None:
+            left.append("the EXIF (unreadable)")
+        else:
+            resolution, unit = _resolution(exif)
+            kept = {int(tag) for tag in KEPT_IFD0}
+            dropped = [ExifTags.TAGS.get(tag, f"tag {tag}") for tag in exif if tag not in kept
+                       and tag not in _LAYOUT_TAGS]
             for tag in KEPT_IFD0:
                 value = exif.get(tag)
-                if value is None or tag in (ExifTags.Base.XResolution, ExifTags.Base.YResolution,
-                                            ExifTags.Base.ResolutionUnit):
-                    continue
                 if isinstance(value, str):
-                    tags.append((int(tag), "s", 0, value.encode("latin-1", "replace"), True))
-                elif isinstance(value, bytes):  # the Windows XP* tags: UCS-2 text as bytes
-                    tags.append((int(tag), "B", len(value), value, True))
-            x, y = exif.get(ExifTags.Base.XResolution), exif.get(ExifTags.Base.YResolution)
-            if x and y:
-                resolution, unit = (float(x), float(y)), int(exif.get(ExifTags.Base.ResolutionUnit, 2))
-            lost = [name for ifd, name in ((ExifTags.IFD.Exif, "Exif"), (ExifTags.IFD.GPSInfo, "GPS"))
-                    if exif.get_ifd(ifd)]
-            if lost:
-                left.append(f"EXIF's {' and '.join(lost)} sub-IFD (shooting date, exposure, place; a .tif output "
-                            "keeps IFD0's description, camera, artist, copyright and resolution; .jpg and .png keep "
-                            "all)")
+                    value = value.encode("latin-1", "replace")
+                if not isinstance(value, bytes) or tag in _RESOLUTION_TAGS:
+                    if value is not None and tag not in _RESOLUTION_TAGS:
+                        dropped.append(ExifTags.TAGS.get(tag, f"tag {tag}"))  # a kept tag of an odd type
+                    continue
+                xp = tag in (ExifTags.Base.XPTitle, ExifTags.Base.XPComment, ExifTags.Base.XPAuthor,
+                             ExifTags.Base.XPKeywords, ExifTags.Base.XPSubject)  # UCS-2 text as bytes
+                tags.append((int(tag), "B" if xp else "s", len(value) if xp else 0, value, True))
+            if exif.get(ExifTags.Base.XResolution) is not None and resolution is None:
+                dropped.append("its resolution (not a positive number)")
+            if dropped or sub_ifds:
+                left.append(f"EXIF's {', '.join([*sub_ifds, *dropped])} (a .tif output keeps IFD0's description, "
+                            "camera, date, artist, copyright and resolution; .jpg and .png keep all)")
     if meta.xmp:
         tags.append((700, "B", len(meta.xmp), meta.xmp, True))
     if meta.iptc:
@@ -309,13 +319,42 @@ def tiff_with(image: np.ndarray, meta: PhotoMetadata) -> tuple[bytes, list[str]]
         tags.append((34377, "B", len(resources), resources, True))
     buffer = io.BytesIO()
     channels = image.shape[2] if image.ndim == 3 else 1
+    # Alpha is marked unassociated at 16 bits; at 8, OpenCV (and so filmcolor itself) reads a marked one
+    # premultiplied, darkening it, so it goes in as an extra sample of no stated kind, as OpenCV writes it.
+    alpha = ("unassalpha" if image.dtype == np.uint16 else "unspecified",) if channels == 4 else None
     # Deflate at level 1 after horizontal differencing: a 24-megapixel 16-bit scan in 1.8 s and 68 MB (OpenCV's
     # LZW: 2.2 s, 85 MB; level 6: 5.2 s, 61 MB)
-    tifffile.imwrite(buffer, image, photometric="minisblack" if channels == 1 else "rgb",
-                     extrasamples=("unassalpha",) if channels == 4 else None, compression="zlib",
-                     compressionargs={"level": 1}, predictor=True, resolution=resolution,
-                     resolutionunit=unit if resolution else None, metadata=None, extratags=tags)
+    tifffile.imwrite(buffer, image, photometric="minisblack" if channels == 1 else "rgb", extrasamples=alpha,
+                     compression="zlib", compressionargs={"level": 1}, predictor=True, resolution=resolution,
+                     resolutionunit=unit, metadata=None, software=False, extratags=tags)
     return buffer.getvalue(), left
+
+
+_RESOLUTION_TAGS = (ExifTags.Base.XResolution, ExifTags.Base.YResolution, ExifTags.Base.ResolutionUnit)
+# IFD0 entries that describe a file's layout or point elsewhere, not the picture: not named as lost
+_LAYOUT_TAGS = {int(t) for t in (ExifTags.Base.Orientation, ExifTags.Base.ExifOffset, ExifTags.Base.GPSInfo,
+                                 ExifTags.Base.ImageWidth, ExifTags.Base.ImageLength, ExifTags.Base.BitsPerSample,
+                                 ExifTags.Base.Compression, ExifTags.Base.PhotometricInterpretation,
+                                 ExifTags.Base.StripOffsets, ExifTags.Base.SamplesPerPixel,
+                                 ExifTags.Base.RowsPerStrip, ExifTags.Base.StripByteCounts,
+                                 ExifTags.Base.PlanarConfiguration, ExifTags.Base.YCbCrPositioning,
+                                 ExifTags.Base.JpegIFOffset, ExifTags.Base.JpegIFByteCount, *_RESOLUTION_TAGS)}
+
+
+def _resolution(exif: Image.Exif) -> tuple[tuple[tuple[int, int], tuple[int, int]] | None, int | None]:
+    """(X and Y resolution as TIFF rationals, the unit 1-3) of an EXIF, or (None, None) when they are not
+    positive numbers a TIFF can hold (0/0 and a unit of 0 occur in the wild)."""
+    values = []
+    for tag in (ExifTags.Base.XResolution, ExifTags.Base.YResolution):
+        try:
+            ratio = Fraction(float(exif.get(tag))).limit_denominator(2**32 - 1)
+        except (TypeError, ValueError, OverflowError, ZeroDivisionError):
+            return None, None
+        if not 0 < ratio < 2**32:
+            return None, None
+        values.append((ratio.numerator, ratio.denominator))
+    unit = exif.get(ExifTags.Base.ResolutionUnit, 2)
+    return (values[0], values[1]), (unit if unit in (1, 2, 3) else 2)
 
 
 def _jpeg_with(encoded: bytes, meta: PhotoMetadata) -> tuple[bytes, list[str]]:

@@ -105,25 +105,47 @@ def test_png_keeps_exif_and_xmp_and_says_iptc_has_no_place(tmp_path: Path) -> No
 
 def test_tiff_keeps_ifd0_xmp_and_iptc_and_names_the_sub_ifds(tmp_path: Path) -> None:
     """A TIFF master keeps what an archive wrote into the scan (it kept none): IFD0's caption and artist, the
-    XMP, a JPEG's IPTC, and its alpha marked as alpha; the Exif and GPS sub-IFDs, which tifffile cannot
-    write, are named, at 8 and at 16 bits."""
+    XMP, a JPEG's IPTC, and its alpha; the Exif and GPS sub-IFDs, which tifffile cannot write, are named, at
+    8 and at 16 bits. Alpha is marked unassociated at 16 bits; at 8, OpenCV would read a marked one
+    premultiplied (an audit: colouring the output again darkened it), so it comes back exactly."""
     buf = io.BytesIO()
     Image.fromarray(_stored()).save(buf, "JPEG", exif=_exif(6), xmp=XMP, quality=95)
     src = tmp_path / "scan.jpg"
     src.write_bytes(_with_iptc(buf.getvalue()))
-    for dtype in (np.uint8, np.uint16):
-        rgba = np.full((8, 8, 4), 200, dtype)
+    for dtype, alpha_kind in ((np.uint8, (0,)), (np.uint16, (2,))):
+        rgba = np.zeros((8, 8, 4), dtype)
+        rgba[..., :3], rgba[..., 3] = (175, 164, 130), 118
         out = tmp_path / f"out_{np.dtype(dtype).name}.tif"
         assert write_image(out, rgba, read_metadata(src)) == [
-            f"{out}: not kept: EXIF's Exif and GPS sub-IFD (shooting date, exposure, place; a .tif output keeps "
-            "IFD0's description, camera, artist, copyright and resolution; .jpg and .png keep all)"]
+            f"{out}: not kept: EXIF's Exif sub-IFD, GPS sub-IFD (a .tif output keeps IFD0's description, camera, "
+            "date, artist, copyright and resolution; .jpg and .png keep all)"]
         with Image.open(out) as tif:
             tags = tif.tag_v2
             assert tags[ExifTags.Base.ImageDescription] == CAPTION and tags[ExifTags.Base.Artist] == "A. Photographer"
             assert bytes(tags[700]) == XMP and IIM_CAPTION in bytes(tags[34377])
-            assert tags[338] == (2,)  # ExtraSamples: unassociated alpha
+            assert tags[338] == alpha_kind  # ExtraSamples
             assert tags.get(ExifTags.Base.Orientation, 1) == 1  # written upright
-        assert np.array_equal(tifffile.imread(out), rgba)  # (OpenCV's reader premultiplies unassociated alpha)
+            assert ExifTags.Base.Software not in tags  # not "tifffile.py"
+        assert np.array_equal(tifffile.imread(out), rgba)
+        assert np.array_equal(read_image(out, deep=True), rgba)  # and as filmcolor reads it
+
+
+def test_tiff_leaves_out_a_resolution_it_cannot_hold_and_says_so(tmp_path: Path, capfd) -> None:
+    """XResolution 0/0 and a unit of 0 (both in the wild) stopped the run with a ValueError (an audit)."""
+    exif = Image.Exif()
+    exif[ExifTags.Base.ImageDescription] = CAPTION
+    exif[ExifTags.Base.XResolution] = exif[ExifTags.Base.YResolution] = 0
+    exif[ExifTags.Base.ResolutionUnit] = 0
+    exif[ExifTags.Base.Software] = "ScanSoft 2.0"
+    src = tmp_path / "in.png"
+    Image.fromarray(_stored()).save(src, exif=exif)
+    out = tmp_path / "out.tif"
+    assert write_image(out, np.zeros((8, 8), np.uint8), read_metadata(src)) == [
+        f"{out}: not kept: EXIF's Software, its resolution (not a positive number) (a .tif output keeps IFD0's "
+        "description, camera, date, artist, copyright and resolution; .jpg and .png keep all)"]
+    with Image.open(out) as tif:
+        assert tif.tag_v2[ExifTags.Base.ImageDescription] == CAPTION
+    assert "Warning" not in capfd.readouterr().err
 
 
 def test_other_outputs_name_what_they_drop_and_plain_photos_change_nothing(tmp_path: Path) -> None:
