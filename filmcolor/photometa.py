@@ -280,38 +280,16 @@ def tiff_with(image: np.ndarray, meta: PhotoMetadata) -> tuple[bytes, list[str]]
 
     tags: list[tuple[int, str, int, object, bool]] = []
     left: list[str] = []
-    resolution: tuple[tuple[int, int], tuple[int, int]] | None = None
-    unit = None
+    resolution, unit = None, None
     if meta.exif:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Pillow warns on odd EXIF; what it can read is enough here
-            exif = _exif_of(meta.exif)
-            sub_ifds = [] if exif is None else [name for ifd, name in ((ExifTags.IFD.Exif, "Exif sub-IFD"),
-                                                                       (ExifTags.IFD.GPSInfo, "GPS sub-IFD"))
-                                                 if exif.get_ifd(ifd)]
-        if exif is None:
-            left.append("the EXIF (unreadable)")
-        else:
-            resolution, unit = _resolution(exif)
-            kept = {int(tag) for tag in KEPT_IFD0}
-            dropped = [ExifTags.TAGS.get(tag, f"tag {tag}") for tag in exif if tag not in kept
-                       and tag not in _LAYOUT_TAGS]
-            for tag in KEPT_IFD0:
-                value = exif.get(tag)
-                if isinstance(value, str):
-                    value = value.encode("latin-1", "replace")
-                if not isinstance(value, bytes) or tag in _RESOLUTION_TAGS:
-                    if value is not None and tag not in _RESOLUTION_TAGS:
-                        dropped.append(ExifTags.TAGS.get(tag, f"tag {tag}"))  # a kept tag of an odd type
-                    continue
-                xp = tag in (ExifTags.Base.XPTitle, ExifTags.Base.XPComment, ExifTags.Base.XPAuthor,
-                             ExifTags.Base.XPKeywords, ExifTags.Base.XPSubject)  # UCS-2 text as bytes
-                tags.append((int(tag), "B" if xp else "s", len(value) if xp else 0, value, True))
-            if exif.get(ExifTags.Base.XResolution) is not None and resolution is None:
-                dropped.append("its resolution (not a positive number)")
-            if dropped or sub_ifds:
-                left.append(f"EXIF's {', '.join([*sub_ifds, *dropped])} (a .tif output keeps IFD0's description, "
-                            "camera, date, artist, copyright and resolution; .jpg and .png keep all)")
+            warnings.simplefilter("ignore")  # Pillow warns on odd EXIF (as it reads it); what it reads is enough
+            exif_tags, resolution, unit, lost = _ifd0_tags(meta.exif)
+        tags += exif_tags
+        if lost:
+            left.append(f"EXIF's {', '.join(lost)} (a .tif output keeps IFD0's description, camera, date, artist, "
+                        "copyright and resolution; .jpg and .png keep all)" if lost != ["all"] else
+                        "the EXIF (unreadable)")
     if meta.xmp:
         tags.append((700, "B", len(meta.xmp), meta.xmp, True))
     if meta.iptc:
@@ -328,6 +306,34 @@ def tiff_with(image: np.ndarray, meta: PhotoMetadata) -> tuple[bytes, list[str]]
                      compression="zlib", compressionargs={"level": 1}, predictor=True, resolution=resolution,
                      resolutionunit=unit, metadata=None, software=False, extratags=tags)
     return buffer.getvalue(), left
+
+
+def _ifd0_tags(raw: bytes) -> tuple[list[tuple[int, str, int, object, bool]], tuple | None, int | None, list[str]]:
+    """(tifffile extratags of an EXIF's KEPT_IFD0 tags, resolution, unit, what of the EXIF they leave out:
+    ["all"] when it cannot be read)."""
+    exif = _exif_of(raw)
+    if exif is None:
+        return [], None, None, ["all"]
+    resolution, unit = _resolution(exif)
+    lost = [name for ifd, name in ((ExifTags.IFD.Exif, "Exif sub-IFD"), (ExifTags.IFD.GPSInfo, "GPS sub-IFD"))
+            if exif.get_ifd(ifd)]
+    kept = {int(tag) for tag in KEPT_IFD0}
+    lost += [ExifTags.TAGS.get(tag, f"tag {tag}") for tag in exif if tag not in kept and tag not in _LAYOUT_TAGS]
+    tags = []
+    for tag in KEPT_IFD0:
+        value = exif.get(tag)
+        if isinstance(value, str):
+            value = value.encode("latin-1", "replace")
+        if not isinstance(value, bytes) or tag in _RESOLUTION_TAGS:
+            if value is not None and tag not in _RESOLUTION_TAGS:
+                lost.append(ExifTags.TAGS.get(tag, f"tag {tag}"))  # a kept tag of an odd type
+            continue
+        xp = tag in (ExifTags.Base.XPTitle, ExifTags.Base.XPComment, ExifTags.Base.XPAuthor,
+                     ExifTags.Base.XPKeywords, ExifTags.Base.XPSubject)  # UCS-2 text as bytes
+        tags.append((int(tag), "B" if xp else "s", len(value) if xp else 0, value, True))
+    if exif.get(ExifTags.Base.XResolution) is not None and resolution is None:
+        lost.append("resolution (not a positive number)")
+    return tags, resolution, unit, lost
 
 
 _RESOLUTION_TAGS = (ExifTags.Base.XResolution, ExifTags.Base.YResolution, ExifTags.Base.ResolutionUnit)

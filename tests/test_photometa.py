@@ -141,7 +141,7 @@ def test_tiff_leaves_out_a_resolution_it_cannot_hold_and_says_so(tmp_path: Path,
     Image.fromarray(_stored()).save(src, exif=exif)
     out = tmp_path / "out.tif"
     assert write_image(out, np.zeros((8, 8), np.uint8), read_metadata(src)) == [
-        f"{out}: not kept: EXIF's Software, its resolution (not a positive number) (a .tif output keeps IFD0's "
+        f"{out}: not kept: EXIF's Software, resolution (not a positive number) (a .tif output keeps IFD0's "
         "description, camera, date, artist, copyright and resolution; .jpg and .png keep all)"]
     with Image.open(out) as tif:
         assert tif.tag_v2[ExifTags.Base.ImageDescription] == CAPTION
