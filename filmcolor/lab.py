@@ -55,9 +55,9 @@ def _lab_f(t: np.ndarray) -> np.ndarray:
     return np.where(t > 0.008856, np.cbrt(t), 7.787 * t + 16.0 / 116.0)
 
 
-def _gray_to_l_table() -> np.ndarray:
-    """L of the sRGB gray (g, g, g) for each 8-bit level g; float64 for exactness."""
-    y = _srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0)  # Y of a gray is its linear value
+def _gray_to_l_table(top: int = 255) -> np.ndarray:
+    """L of the sRGB gray (g, g, g) for each level g of 0..top; float64 for exactness."""
+    y = _srgb_to_linear(np.arange(top + 1, dtype=np.float64) / top)  # Y of a gray is its linear value
     return 116.0 * _lab_f(y) - 16.0
 
 
@@ -77,7 +77,7 @@ def _linear_of_level16() -> np.ndarray:
 
 @functools.cache
 def _gray16_to_l() -> np.ndarray:
-    return (116.0 * _lab_f(_linear_of_level16().astype(np.float64)) - 16.0).astype(np.float32)
+    return _gray_to_l_table(65535).astype(np.float32)
 
 
 def full_to_limited_range_lut() -> np.ndarray:
@@ -116,7 +116,7 @@ REC709_KR_KB = (0.2126, 0.0722)  # luma weights of R and B in HD video's Y' (G g
 def deep_luma_of_rgb(r: np.ndarray, g: np.ndarray, b: np.ndarray, bits: int) -> np.ndarray:
     """The R', G', B' planes (uint16, ``bits`` bits: an RGB scan such as a 10-bit DPX) -> deep luma: their
     Rec. 709 Y', rounded, so that a neutral scan (R = G = B) keeps its levels."""
-    scale = DEEP_MAX / ((1 << bits) - 1)
+    scale = DEEP_MAX / _range(bits, full_range=True)[1]
     kr, kb = REC709_KR_KB
     rg = cv2.addWeighted(r, kr * scale, g, (1.0 - kr - kb) * scale, 0.0, dtype=cv2.CV_32F)
     return cv2.addWeighted(rg, 1.0, b.astype(np.float32), kb * scale, 0.0, dtype=cv2.CV_16U)

@@ -26,12 +26,14 @@ from typing import BinaryIO
 import numpy as np
 from PIL import ExifTags, Image
 
+# Windows' text tags: UCS-2, stored as bytes
+XP_TAGS = (ExifTags.Base.XPTitle, ExifTags.Base.XPComment, ExifTags.Base.XPAuthor, ExifTags.Base.XPKeywords,
+           ExifTags.Base.XPSubject)
 # IFD0 tags that describe the picture rather than the file's layout (a TIFF's IFD0 also holds its strips)
 KEPT_IFD0 = (
     ExifTags.Base.ImageDescription, ExifTags.Base.Make, ExifTags.Base.Model, ExifTags.Base.XResolution,
     ExifTags.Base.YResolution, ExifTags.Base.ResolutionUnit, ExifTags.Base.DateTime, ExifTags.Base.Artist,
-    ExifTags.Base.Copyright, ExifTags.Base.XPTitle, ExifTags.Base.XPComment, ExifTags.Base.XPAuthor,
-    ExifTags.Base.XPKeywords, ExifTags.Base.XPSubject,
+    ExifTags.Base.Copyright, *XP_TAGS,
 )
 # Exif sub-IFD tags that would be wrong or broken in the new file
 DROPPED_EXIF = (ExifTags.Base.ExifImageWidth, ExifTags.Base.ExifImageHeight, ExifTags.Base.MakerNote,
@@ -328,8 +330,7 @@ def _ifd0_tags(raw: bytes) -> tuple[list[tuple[int, str, int, object, bool]], tu
             if value is not None and tag not in _RESOLUTION_TAGS:
                 lost.append(ExifTags.TAGS.get(tag, f"tag {tag}"))  # a kept tag of an odd type
             continue
-        xp = tag in (ExifTags.Base.XPTitle, ExifTags.Base.XPComment, ExifTags.Base.XPAuthor,
-                     ExifTags.Base.XPKeywords, ExifTags.Base.XPSubject)  # UCS-2 text as bytes
+        xp = tag in XP_TAGS
         tags.append((int(tag), "B" if xp else "s", len(value) if xp else 0, value, True))
     if exif.get(ExifTags.Base.XResolution) is not None and resolution is None:
         lost.append("resolution (not a positive number)")
