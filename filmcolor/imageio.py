@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from filmcolor import photometa
+from filmcolor import iccprofile, photometa
 from filmcolor.errors import InputError, OutputError
 from filmcolor.fsutil import write_bytes_atomic
 from filmcolor.photometa import PhotoMetadata
@@ -262,13 +262,22 @@ def read_image(path: Path, warnings: list[str] | None = None, deep: bool = False
         raise InputError(f"{path}: unsupported pixel type {image.dtype}")
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[..., 0]
-    if image.ndim == 2:
+    if image.ndim == 3:
+        if image.shape[2] not in (3, 4):
+            raise InputError(f"{path}: unsupported number of channels ({image.shape[2]})")
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB if image.shape[2] == 3 else cv2.COLOR_BGRA2RGBA)
+    return _in_srgb(path, image, warnings)
+
+
+def _in_srgb(path: Path, image: np.ndarray, warnings: list[str] | None) -> np.ndarray:
+    """``image`` turned into sRGB from the ICC profile its file holds, if any (see `iccprofile`)."""
+    icc = iccprofile.embedded(path)
+    if icc is None:
         return image
-    if image.shape[2] == 3:
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    if image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
-    raise InputError(f"{path}: unsupported number of channels ({image.shape[2]})")
+    image, said = iccprofile.to_srgb(image, icc)
+    if said and warnings is not None:
+        warnings.append(f"{path}: {said}")
+    return image
 
 
 # OpenCV's log line prefix ("[ WARN:0@1.1] global grfmt_png.cpp:855 "); libpng and libtiff print their own

@@ -47,8 +47,12 @@ def denormalize_ab(ab_norm: np.ndarray | torch.Tensor) -> np.ndarray | torch.Ten
     return ab_norm * AB_SCALE
 
 
+# sRGB's tone curve (IEC 61966-2-1): linear = ((c + OFFSET) / (1 + OFFSET)) ** GAMMA above KNEE, c / SLOPE below
+SRGB_GAMMA, SRGB_OFFSET, SRGB_SLOPE, SRGB_KNEE = 2.4, 0.055, 12.92, 0.04045
+
+
 def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
-    return np.where(c > 0.04045, ((c + 0.055) / 1.055) ** 2.4, c / 12.92)
+    return np.where(c > SRGB_KNEE, ((c + SRGB_OFFSET) / (1 + SRGB_OFFSET)) ** SRGB_GAMMA, c / SRGB_SLOPE)
 
 
 def _lab_f(t: np.ndarray) -> np.ndarray:

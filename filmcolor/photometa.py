@@ -7,7 +7,7 @@ too) and the EXIF thumbnail (a gray picture: unlinked). A JPEG's, PNG's or WebP'
 copied byte for byte (text in any encoding, maker notes, tag types); a TIFF's descriptive tags are rebuilt
 by Pillow (a dependency of scikit-image), since its IFD0 also lays out its strips. Nothing is decoded
 here; the segments and chunks are spliced into OpenCV's encoded bytes, so the picture is encoded as
-without metadata.
+without metadata. A photo that had an ICC profile was read into sRGB (`iccprofile`): its copy carries sRGB's.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from typing import BinaryIO
 
 import numpy as np
 from PIL import ExifTags, Image
+
+from filmcolor import iccprofile
 
 # Windows' text tags: UCS-2, stored as bytes
 XP_TAGS = (ExifTags.Base.XPTitle, ExifTags.Base.XPComment, ExifTags.Base.XPAuthor, ExifTags.Base.XPKeywords,
@@ -46,6 +48,8 @@ XMP_ORIENTATION = re.compile(rb"""(tiff:Orientation\s*=\s*["']|<tiff:Orientation
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TIFF_MAGIC, TIFF_SHORT = 42, 3
 IPTC_JPEG_HEADER = b"Photoshop 3.0\x00"
+ICC_JPEG_HEADER = b"ICC_PROFILE\x00"  # APP2, then the part's number and the count of parts
+ICC_TIFF_TAG = 34675  # InterColorProfile
 ORIENTATION = ExifTags.Base.Orientation
 
 
@@ -54,9 +58,10 @@ class PhotoMetadata:
     exif: bytes | None = None  # a TIFF structure (no "Exif\0\0" prefix), orientation 1, no thumbnail
     xmp: bytes | None = None  # the XMP packet (its tiff:Orientation 1 when the picture was turned)
     iptc: bytes | None = None  # a JPEG's APP13 payload ("Photoshop 3.0" resources), carried JPEG to JPEG
+    icc: bytes | None = None  # sRGB's ICC profile when the photo had a profile (it was read into sRGB)
 
     def __bool__(self) -> bool:
-        return bool(self.exif or self.xmp or self.iptc)
+        return bool(self.exif or self.xmp or self.iptc or self.icc)
 
 
 def _open(source: io.BytesIO | Path) -> Image.Image | None:
@@ -126,11 +131,12 @@ def read_metadata(path: Path) -> PhotoMetadata:
                     exif = _rebuilt(_exif_of(raw))
             iptc = next((payload for marker, payload in getattr(image, "applist", [])
                          if marker == "APP13" and payload.startswith(IPTC_JPEG_HEADER)), None)
+            icc = iccprofile.srgb_profile() if image.info.get("icc_profile") else None
     if isinstance(xmp, str):
         xmp = xmp.encode()
     if xmp and turned != 1:  # written upright: an orientation left in the XMP would turn it again
         xmp = XMP_ORIENTATION.sub(rb"\g<1>1", xmp)
-    return PhotoMetadata(exif, xmp or None, iptc)
+    return PhotoMetadata(exif, xmp or None, iptc, icc)
 
 
 def _strip(raw: bytes | None) -> bytes | None:
@@ -267,9 +273,13 @@ def with_metadata(encoded: bytes, ext: str, meta: PhotoMetadata) -> tuple[bytes,
             chunks.append(_png_chunk(b"eXIf", meta.exif))
         if meta.xmp:
             chunks.append(_png_chunk(b"iTXt", XMP_PNG_KEYWORD + b"\x00\x00\x00\x00\x00" + meta.xmp))
+        if meta.icc:  # a profile's name, compression method 0 (zlib), the profile
+            chunks.append(_png_chunk(b"iCCP", b"sRGB\x00\x00" + zlib.compress(meta.icc)))
         end_of_header = 8 + 8 + 13 + 4  # signature, then IHDR: length, type, 13 bytes, CRC
         left = ["IPTC (a PNG has no place for it)"] if meta.iptc else []
         return encoded[:end_of_header] + b"".join(chunks) + encoded[end_of_header:], left
+    if not (meta.exif or meta.xmp or meta.iptc):  # a picture without a profile is sRGB: nothing is lost
+        return encoded, []
     return encoded, [f"the photo's EXIF/XMP/IPTC (a {ext} output keeps none; .jpg, .png and .tif do)"]
 
 
@@ -297,6 +307,8 @@ def tiff_with(image: np.ndarray, meta: PhotoMetadata) -> tuple[bytes, list[str]]
     if meta.iptc:
         resources = meta.iptc.removeprefix(IPTC_JPEG_HEADER)
         tags.append((34377, "B", len(resources), resources, True))
+    if meta.icc:
+        tags.append((ICC_TIFF_TAG, "B", len(meta.icc), meta.icc, True))
     buffer = io.BytesIO()
     channels = image.shape[2] if image.ndim == 3 else 1
     # Alpha is marked unassociated at 16 bits; at 8, OpenCV (and so filmcolor itself) reads a marked one
@@ -373,13 +385,14 @@ def _jpeg_with(encoded: bytes, meta: PhotoMetadata) -> tuple[bytes, list[str]]:
                     f"EXIF ({len(meta.exif)} bytes, more than a JPEG segment holds)")
     for name, payload in (("EXIF", b"Exif\x00\x00" + exif if exif else None),
                           ("XMP", XMP_JPEG_NAMESPACE + meta.xmp if meta.xmp else None),
-                          ("IPTC", meta.iptc)):
+                          ("IPTC", meta.iptc),
+                          ("ICC", ICC_JPEG_HEADER + b"\x01\x01" + meta.icc if meta.icc else None)):  # part 1 of 1
         if payload is None:
             continue
         if len(payload) > JPEG_APP_PAYLOAD_MAX:
             left.append(f"{name} ({len(payload)} bytes, more than a JPEG segment holds)")
             continue
-        marker = b"\xff\xed" if name == "IPTC" else b"\xff\xe1"
+        marker = {"IPTC": b"\xff\xed", "ICC": b"\xff\xe2"}.get(name, b"\xff\xe1")
         segments.append(marker + struct.pack(">H", len(payload) + 2) + payload)
     # after SOI and OpenCV's JFIF APP0, as exiftool places them
     at = 2

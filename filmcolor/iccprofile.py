@@ -1,0 +1,205 @@
+"""Colour profiles: a picture's embedded ICC profile, and its levels turned into the sRGB the colouriser works in.
+
+A scan's levels mean what its profile says. Photoshop keeps a grayscale scan in "Dot Gain 20%" or "Gray Gamma
+2.2", a museum's scanner an RGB one in "Adobe RGB (1998)" or "ProPhoto RGB", and a colour-managed viewer shows
+their tones through it. The colouriser's Lab is sRGB's, so a picture in another profile is turned into sRGB as
+it is read, by LittleCMS (Pillow's ImageCms), and its coloured copy says it is sRGB (`photometa` embeds sRGB's
+profile). A picture without a profile is sRGB, as the web has it, and is left as it is.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import struct
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageCms
+
+from filmcolor import lab
+
+# A profile whose conversion moves no level by more than this many 8-bit levels is sRGB already (an sRGB
+# profile of another maker: HP's moves none by more than 1); the picture is then left as it is
+SAME_LEVELS = 1
+ROWS_AT_ONCE = 1024  # rows of an RGB picture converted at once: a whole picture copied twice over is ~8 bytes a pixel
+_D50 = (0.9642, 1.0, 0.8249)  # the ICC profile connection space's white (s15Fixed16 numbers)
+_TRC_TAGS = (b"rTRC", b"gTRC", b"bTRC")
+
+
+def embedded(path: Path) -> bytes | None:
+    """The ICC profile a JPEG, PNG, TIFF or WebP file holds, read from its headers; None when it has none."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow warns on odd headers; what it can read is enough here
+        try:
+            with Image.open(path) as image:
+                return image.info.get("icc_profile") or None
+        except Exception:  # noqa: BLE001 - a file Pillow cannot open has no profile it could read
+            return None
+
+
+def to_srgb(image: np.ndarray, icc: bytes) -> tuple[np.ndarray, str]:
+    """``image`` (gray, RGB or RGBA in RGB order; uint8 or uint16) in the profile ``icc``, turned into sRGB,
+    and a line saying what was done: '' when the profile is sRGB's already (the image is then returned as it
+    is). A profile that cannot be used leaves the image as sRGB, and the line says why."""
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    except (OSError, ImageCms.PyCMSError):
+        return image, "its ICC profile cannot be read: taken as sRGB"
+    name = _name(source)
+    gray = image.ndim == 2
+    space = bytes(icc[16:20])
+    if space != (b"GRAY" if gray else b"RGB "):
+        kind = space.decode("latin-1").strip() or "another colour space"
+        return image, (f"its ICC profile {name} is for {kind} pictures, not {'gray' if gray else 'RGB'} ones: "
+                       "taken as sRGB")
+    try:
+        if gray:
+            converted, how = _gray_to_srgb(image, source), ""
+        else:
+            converted, how = _rgb_to_srgb(image, source, icc)
+    except (ImageCms.PyCMSError, ValueError, OSError) as err:
+        return image, f"its ICC profile {name} cannot be used ({err}): taken as sRGB"
+    if converted is image:
+        return image, ""
+    return converted, f"converted from its ICC profile {name} to sRGB{how}"
+
+
+@functools.cache
+def srgb_profile() -> bytes:
+    """sRGB's ICC profile (LittleCMS's own, 588 bytes), which a coloured copy of a profiled picture carries."""
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def gray_profile(trc: bytes, white: bytes | None = None, name: str = "gray") -> bytes:
+    """A minimal ICC display profile for gray pictures: the tone curve tag ``trc`` (a 'curv' or 'para' tag's
+    bytes), the white point tag ``white`` (an 'XYZ ' tag's bytes; D50 when None), and a name."""
+    return display_profile(b"GRAY", {b"wtpt": white or xyz_tag(*_D50), b"kTRC": trc}, name)
+
+
+def display_profile(space: bytes, tags: dict[bytes, bytes], name: str) -> bytes:
+    """A minimal ICC (v2.1) display profile of colour space ``space`` (b"GRAY", b"RGB ") holding ``tags``
+    (signature: the tag's bytes) and a name."""
+    text = name.encode("ascii", "replace") + b"\x00"
+    desc = b"desc" + bytes(4) + struct.pack(">I", len(text)) + text + bytes(8) + bytes(3) + bytes(67)
+    every = [(b"desc", desc), *tags.items(), (b"cprt", b"text" + bytes(4) + b"none\x00")]
+    start = 128 + 4 + 12 * len(every)
+    table, body = b"", b""
+    for sig, data in every:
+        table += sig + struct.pack(">II", start + len(body), len(data))
+        body += data + bytes(-len(data) % 4)
+    header = (struct.pack(">I", start + len(body)) + b"lcms" + struct.pack(">I", 0x02100000) + b"mntr" + space
+              + b"XYZ " + bytes(12) + b"acsp" + bytes(24) + struct.pack(">I", 0) + xyz_tag(*_D50)[8:] + bytes(48))
+    return header + struct.pack(">I", len(every)) + table + body
+
+
+def xyz_tag(x: float, y: float, z: float) -> bytes:
+    """An ICC 'XYZ ' tag of one colour."""
+    return b"XYZ " + bytes(4) + b"".join(_s15(v) for v in (x, y, z))
+
+
+def _s15(value: float) -> bytes:
+    """An ICC s15Fixed16Number."""
+    return struct.pack(">i", round(value * 65536))
+
+
+@functools.cache
+def _srgb_gray() -> ImageCms.ImageCmsProfile:
+    """A gray profile with sRGB's tone curve (a 'para' curve of type 3), the target of a gray picture."""
+    g, offset, slope, knee = lab.SRGB_GAMMA, lab.SRGB_OFFSET, lab.SRGB_SLOPE, lab.SRGB_KNEE
+    params = (g, 1 / (1 + offset), offset / (1 + offset), 1 / slope, knee)  # Y = (aX + b)^g above d, cX below
+    curve = b"para" + bytes(4) + struct.pack(">HH", 3, 0) + b"".join(_s15(v) for v in params)
+    return ImageCms.ImageCmsProfile(io.BytesIO(gray_profile(curve, name="sRGB gray")))
+
+
+def _name(profile: ImageCms.ImageCmsProfile) -> str:
+    try:
+        name = ImageCms.getProfileDescription(profile).strip()
+    except ImageCms.PyCMSError:
+        name = ""
+    return repr(name[:60]) if name else "(unnamed)"
+
+
+def _gray_table(source: ImageCms.ImageCmsProfile, top: int) -> np.ndarray:
+    """The sRGB level of each level 0..top (255 or 65535) of a gray picture in ``source``."""
+    mode, dtype = ("I;16", np.uint16) if top == 65535 else ("L", np.uint8)
+    # unoptimised: LittleCMS's precalculated curves put the shadows of a gamma-1.8 gray up to 1.5 8-bit levels
+    # (350 16-bit ones) off; computed level by level, 0.5 (12). A table of 65536 levels takes 25 ms.
+    transform = ImageCms.buildTransformFromOpenProfiles(source, _srgb_gray(), mode, mode,
+                                                        flags=ImageCms.Flags.NOOPTIMIZE)
+    ramp = np.arange(top + 1, dtype=dtype).reshape(-1, 256)
+    return np.asarray(ImageCms.applyTransform(Image.fromarray(ramp), transform)).reshape(-1)
+
+
+def _same(table: np.ndarray, top: int) -> bool:
+    return bool(np.abs(table.astype(np.int64) - np.arange(top + 1)).max() <= SAME_LEVELS * (top // 255))
+
+
+def _gray_to_srgb(image: np.ndarray, source: ImageCms.ImageCmsProfile) -> np.ndarray:
+    top = 65535 if image.dtype == np.uint16 else 255
+    table = _gray_table(source, top)
+    return image if _same(table, top) else table[image]
+
+
+def _rgb_to_srgb(image: np.ndarray, source: ImageCms.ImageCmsProfile, icc: bytes) -> tuple[np.ndarray, str]:
+    """An RGB(A) picture in ``source`` as sRGB, and what the conversion could not keep. 8-bit pictures go
+    through LittleCMS whole. Pillow holds no 16-bit RGB, so a 16-bit one is turned channel by channel along
+    its profile's neutral axis, exact for a gray picture (what a black-and-white scan is), when the profile is
+    three matrix columns and one curve (Adobe RGB, ProPhoto RGB, sRGB); with any other profile, at 8 bits."""
+    if image.dtype == np.uint16:
+        neutral = _neutral_axis(icc)
+        if neutral is not None:
+            table = _gray_table(neutral, 65535)
+            if _same(table, 65535):
+                return image, ""
+            out = image.copy()
+            out[..., :3] = table[image[..., :3]]
+            return out, ""
+        image = ((image.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+        converted, _ = _rgb_to_srgb(image, source, icc)
+        return converted, " at 8 bits (16 bits are kept when a profile has one curve for R, G and B)"
+    transform = ImageCms.buildTransformFromOpenProfiles(source, ImageCms.createProfile("sRGB"), "RGB", "RGB")
+    probe = _probe_colours()
+    if np.abs(_apply(transform, probe).astype(np.int16) - probe).max() <= SAME_LEVELS:
+        return image, ""
+    out = image.copy()
+    for y0 in range(0, image.shape[0], ROWS_AT_ONCE):
+        out[y0:y0 + ROWS_AT_ONCE, :, :3] = _apply(transform, image[y0:y0 + ROWS_AT_ONCE, :, :3])
+    return out, ""
+
+
+def _apply(transform: ImageCms.ImageCmsTransform, rgb: np.ndarray) -> np.ndarray:
+    return np.asarray(ImageCms.applyTransform(Image.fromarray(np.ascontiguousarray(rgb)), transform))
+
+
+@functools.cache
+def _probe_colours() -> np.ndarray:
+    """Every 8-bit gray and a 6x6x6 cube of colours, (1, 472, 3) uint8: what tells an sRGB profile."""
+    grays = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
+    steps = np.linspace(0, 255, 6).round().astype(np.uint8)
+    cube = np.stack(np.meshgrid(steps, steps, steps, indexing="ij"), axis=-1).reshape(-1, 3)
+    return np.concatenate([grays, cube])[None]
+
+
+def _neutral_axis(icc: bytes) -> ImageCms.ImageCmsProfile | None:
+    """A gray profile of an RGB matrix profile's neutral axis (R = G = B): its one tone curve, its white; None
+    when its three curves differ or it is a table profile (A2B0), whose neutral axis is no one curve."""
+    tags = _tags(icc)
+    curves = [tags.get(sig) for sig in _TRC_TAGS]
+    if b"A2B0" in tags or curves[0] is None or curves.count(curves[0]) != 3:
+        return None
+    return ImageCms.ImageCmsProfile(io.BytesIO(gray_profile(curves[0], tags.get(b"wtpt"), "neutral axis")))
+
+
+def _tags(icc: bytes) -> dict[bytes, bytes]:
+    """An ICC profile's tags by signature (their data's bytes); {} when its tag table is broken."""
+    try:
+        (count,) = struct.unpack_from(">I", icc, 128)
+        tags = {}
+        for i in range(min(count, 256)):
+            sig, offset, size = struct.unpack_from(">4sII", icc, 132 + 12 * i)
+            tags[sig] = bytes(icc[offset:offset + size])
+        return tags
+    except struct.error:
+        return {}
