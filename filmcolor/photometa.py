@@ -51,6 +51,7 @@ IPTC_JPEG_HEADER = b"Photoshop 3.0\x00"
 ICC_JPEG_HEADER = b"ICC_PROFILE\x00"  # APP2, then the part's number and the count of parts
 ICC_TIFF_TAG = 34675  # InterColorProfile
 ORIENTATION = ExifTags.Base.Orientation
+QUARTER_TURNS = (5, 6, 7, 8)  # orientations whose upright picture swaps width and height
 
 
 @dataclass(frozen=True)
@@ -123,12 +124,12 @@ def read_metadata(path: Path) -> PhotoMetadata:
             raw = _strip(raw)
             if image.format == "TIFF":
                 turned = _tag(image, ORIENTATION)
-                exif = _rebuilt(_tiff_exif(image))
+                exif = _rebuilt(_turned(_tiff_exif(image), turned))
             else:
                 turned = _orientation_of(raw)
                 exif = _patched(raw) if raw else None
                 if raw and exif is None:  # not a TIFF structure this parser follows: Pillow's reading of it
-                    exif = _rebuilt(_exif_of(raw))
+                    exif = _rebuilt(_turned(_exif_of(raw), turned))
             iptc = next((payload for marker, payload in getattr(image, "applist", [])
                          if marker == "APP13" and payload.startswith(IPTC_JPEG_HEADER)), None)
             icc = iccprofile.srgb_profile() if image.info.get("icc_profile") else None
@@ -176,14 +177,19 @@ def _ifd0(tiff: bytes) -> tuple[str, int, list[tuple[int, int, int, int]]] | Non
         return None
     order = "<" if tiff[:2] == b"II" else ">"
     magic, first = struct.unpack(order + "HI", tiff[2:8])
-    if magic != TIFF_MAGIC or first + 2 > len(tiff):
+    parsed = _ifd_at(tiff, order, first) if magic == TIFF_MAGIC else None
+    return (order, *parsed) if parsed else None
+
+
+def _ifd_at(tiff: bytes, order: str, start: int) -> tuple[int, list[tuple[int, int, int, int]]] | None:
+    """(offset of the next-IFD link, [(offset, tag, type, count)] of each entry) of the IFD at ``start``."""
+    if start + 2 > len(tiff):
         return None
-    count = struct.unpack(order + "H", tiff[first:first + 2])[0]
-    link = first + 2 + 12 * count
+    count = struct.unpack(order + "H", tiff[start:start + 2])[0]
+    link = start + 2 + 12 * count
     if link + 4 > len(tiff):
         return None
-    entries = [(at, *struct.unpack(order + "HHI", tiff[at:at + 8])) for at in range(first + 2, link, 12)]
-    return order, link, entries
+    return link, [(at, *struct.unpack(order + "HHI", tiff[at:at + 8])) for at in range(start + 2, link, 12)]
 
 
 def _orientation_of(tiff: bytes | None) -> int:
@@ -197,7 +203,8 @@ def _orientation_of(tiff: bytes | None) -> int:
 
 
 def _patched(tiff: bytes) -> bytes | None:
-    """The EXIF block as it is, with IFD0's orientation set to 1 and the link to IFD1 (the thumbnail) cut."""
+    """The EXIF block as it is, with IFD0's orientation set to 1 and the link to IFD1 (the thumbnail) cut; for
+    a picture turned a quarter (orientations 5-8), its X and Y resolutions and pixel dimensions swapped."""
     parsed = _ifd0(tiff)
     if parsed is None:
         return None
@@ -207,7 +214,30 @@ def _patched(tiff: bytes) -> bytes | None:
         if tag == ORIENTATION and kind == TIFF_SHORT and count == 1:
             out[at + 8:at + 10] = struct.pack(order + "H", 1)
     out[link:link + 4] = bytes(4)
+    if _orientation_of(tiff) in QUARTER_TURNS:
+        _swap_entries(out, entries, ExifTags.Base.XResolution, ExifTags.Base.YResolution)
+        sub = next((struct.unpack(order + "I", tiff[at + 8:at + 12])[0] for at, tag, _, count in entries
+                    if tag == ExifTags.Base.ExifOffset and count == 1), None)
+        parsed_sub = _ifd_at(tiff, order, sub) if sub else None
+        if parsed_sub:
+            _swap_entries(out, parsed_sub[1], ExifTags.Base.ExifImageWidth, ExifTags.Base.ExifImageHeight)
     return bytes(out)
+
+
+def _swap_entries(out: bytearray, entries: list[tuple[int, int, int, int]], first: int, second: int) -> None:
+    """Swap the values (type, count and value or its offset) of two tags of an IFD, when it has both."""
+    found = {tag: at for at, tag, _, _ in entries if tag in (first, second)}
+    if len(found) == 2:
+        a, b = found[first], found[second]
+        out[a + 2:a + 12], out[b + 2:b + 12] = out[b + 2:b + 12], out[a + 2:a + 12]
+
+
+def _turned(exif: Image.Exif | None, orientation: int) -> Image.Exif | None:
+    """Pillow's reading of an EXIF, its X and Y resolutions swapped when the picture was turned a quarter."""
+    x, y = ExifTags.Base.XResolution, ExifTags.Base.YResolution
+    if exif is not None and orientation in QUARTER_TURNS and x in exif and y in exif:
+        exif[x], exif[y] = exif[y], exif[x]
+    return exif
 
 
 def _tag(image: Image.Image, tag: int) -> int:

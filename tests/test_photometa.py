@@ -261,3 +261,27 @@ def test_pillows_warnings_about_a_broken_exif_are_not_printed(tmp_path: Path, re
     Image.fromarray(_stored()).save(tmp_path / "in.jpg", exif=bytes(raw[:-20]), quality=90)  # cut short
     read_metadata(tmp_path / "in.jpg")
     assert not [w for w in recwarn if "EXIF" in str(w.message) or "Corrupt" in str(w.message)]
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".png", ".tif"])
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_a_photo_turned_a_quarter_swaps_its_resolutions_and_sizes(tmp_path: Path, ext: str, orientation: int) -> None:
+    """A scan at 600 x 300 dpi stored sideways is 300 x 600 dpi upright; its EXIF's pixel sizes swap too."""
+    exif = _exif(orientation)
+    exif[ExifTags.Base.XResolution], exif[ExifTags.Base.YResolution] = 600, 300
+    exif[ExifTags.Base.ResolutionUnit] = 2
+    exif.get_ifd(ExifTags.IFD.Exif).update({ExifTags.Base.ExifImageWidth: 60, ExifTags.Base.ExifImageHeight: 40})
+    src = tmp_path / f"in{ext}"
+    Image.fromarray(_stored()).save(src, exif=exif, **({"dpi": (600, 300)} if ext == ".tif" else {}))
+    dst = tmp_path / f"out{ext}"
+    write_image(dst, np.dstack([read_image(src)] * 3), read_metadata(src))
+    quarter = orientation in (6, 8)
+    with Image.open(dst) as out:
+        assert out.size == ((40, 60) if quarter else (60, 40))
+        written = out.getexif()
+        resolution = (float(written[ExifTags.Base.XResolution]), float(written[ExifTags.Base.YResolution]))
+        assert resolution == ((300, 600) if quarter else (600, 300))
+        if ext != ".tif":  # a .tif output keeps no Exif sub-IFD (named in a warning: see above)
+            sizes = written.get_ifd(ExifTags.IFD.Exif)
+            assert (sizes[ExifTags.Base.ExifImageWidth], sizes[ExifTags.Base.ExifImageHeight]) == (
+                (40, 60) if quarter else (60, 40))
