@@ -17,7 +17,7 @@ import re
 import struct
 import warnings
 import zlib
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -50,6 +50,8 @@ TIFF_MAGIC, TIFF_SHORT = 42, 3
 IPTC_JPEG_HEADER = b"Photoshop 3.0\x00"
 ICC_JPEG_HEADER = b"ICC_PROFILE\x00"  # APP2, then the part's number and the count of parts
 ICC_TIFF_TAG = 34675  # InterColorProfile
+IPTC_TIFF_TAG, PHOTOSHOP_TIFF_TAG = 33723, 34377  # IPTC-NAA; Photoshop's image resources
+IPTC_RESOURCE = b"8BIM\x04\x04"  # the Photoshop image resource that holds IPTC
 ORIENTATION = ExifTags.Base.Orientation
 QUARTER_TURNS = (5, 6, 7, 8)  # orientations whose upright picture swaps width and height
 
@@ -132,6 +134,8 @@ def read_metadata(path: Path) -> PhotoMetadata:
                     exif = _rebuilt(_turned(_exif_of(raw), turned))
             iptc = next((payload for marker, payload in getattr(image, "applist", [])
                          if marker == "APP13" and payload.startswith(IPTC_JPEG_HEADER)), None)
+            if image.format == "TIFF":
+                iptc = _tiff_iptc(path)
             icc = iccprofile.srgb_profile() if image.info.get("icc_profile") else None
     if isinstance(xmp, str):
         xmp = xmp.encode()
@@ -240,6 +244,64 @@ def _turned(exif: Image.Exif | None, orientation: int) -> Image.Exif | None:
     return exif
 
 
+def _tiff_iptc(path: Path) -> bytes | None:
+    """A TIFF's IPTC as a JPEG's APP13 payload: the IPTC resource of its Photoshop resources (tag 34377), or
+    else its IPTC-NAA record (tag 33723) put in such a resource. Read by tifffile: Pillow keeps one value of
+    33723, which Photoshop types as LONGs."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            tags, order = tif.pages.first.tags, tif.byteorder
+            resources, record = (tags[code].value if code in tags else None
+                                 for code in (PHOTOSHOP_TIFF_TAG, IPTC_TIFF_TAG))
+    except Exception:  # noqa: BLE001 - a TIFF tifffile cannot read has no IPTC to carry
+        return None
+    resource = _iptc_resource(resources)
+    if resource is None:
+        if isinstance(record, tuple | int):  # LONGs: their bytes, in the file's order
+            record = np.asarray(record, dtype=np.int64).astype(order + "u4").tobytes()
+        if isinstance(record, bytes) and record.startswith(b"\x1c"):  # an IIM record starts with its tag marker
+            record = record[:_iim_length(record)]  # LONGs pad it to 4 bytes
+            resource = (IPTC_RESOURCE + b"\x00\x00" + struct.pack(">I", len(record)) + record
+                        + bytes(len(record) % 2))
+    return IPTC_JPEG_HEADER + resource if resource else None
+
+
+def _iim_length(record: bytes) -> int:
+    """How many bytes of ``record`` its IIM datasets fill (0x1C, record, dataset, length, data: each in turn)."""
+    at = 0
+    while record[at:at + 1] == b"\x1c" and at + 5 <= len(record):
+        length = struct.unpack(">H", record[at + 3:at + 5])[0]
+        if length & 0x8000:  # an extended dataset: the next (length & 0x7FFF) bytes hold its length
+            octets = length & 0x7FFF
+            length = int.from_bytes(record[at + 5:at + 5 + octets], "big")
+            at += octets
+        at += 5 + length
+    return min(at, len(record))
+
+
+def _iptc_resource(resources: object) -> bytes | None:
+    """The IPTC resource (id 0x0404) of Photoshop's image resources, as it is; None when there is none."""
+    return next((block for block, _ in _resources(resources) if block.startswith(IPTC_RESOURCE)), None)
+
+
+def _resources(resources: object) -> Iterator[tuple[bytes, bytes]]:
+    """(the block, its data) of each of Photoshop's image resources ("8BIM", id, Pascal name, size, data)."""
+    if not isinstance(resources, bytes):
+        return
+    at = 0
+    while resources[at:at + 4] == b"8BIM" and at + 8 <= len(resources):
+        name_length = resources[at + 6]
+        size_at = at + 6 + name_length + 1 + (name_length + 1) % 2  # the name is padded to an even length
+        if size_at + 4 > len(resources):
+            return
+        size = struct.unpack(">I", resources[size_at:size_at + 4])[0]
+        end = size_at + 4 + size + size % 2
+        yield resources[at:end], resources[size_at + 4:size_at + 4 + size]
+        at = end
+
+
 def _tag(image: Image.Image, tag: int) -> int:
     try:
         return int(image.getexif().get(tag, 1))
@@ -334,9 +396,12 @@ def tiff_with(image: np.ndarray, meta: PhotoMetadata) -> tuple[bytes, list[str]]
                         "the EXIF (unreadable)")
     if meta.xmp:
         tags.append((700, "B", len(meta.xmp), meta.xmp, True))
-    if meta.iptc:
+    if meta.iptc:  # as Photoshop writes it: in its resources, and the IPTC record on its own (IPTC-NAA)
         resources = meta.iptc.removeprefix(IPTC_JPEG_HEADER)
-        tags.append((34377, "B", len(resources), resources, True))
+        tags.append((PHOTOSHOP_TIFF_TAG, "B", len(resources), resources, True))
+        record = next((data for block, data in _resources(resources) if block.startswith(IPTC_RESOURCE)), None)
+        if record:
+            tags.append((IPTC_TIFF_TAG, "B", len(record), record, True))
     if meta.icc:
         tags.append((ICC_TIFF_TAG, "B", len(meta.icc), meta.icc, True))
     buffer = io.BytesIO()

@@ -285,3 +285,32 @@ def test_a_photo_turned_a_quarter_swaps_its_resolutions_and_sizes(tmp_path: Path
             sizes = written.get_ifd(ExifTags.IFD.Exif)
             assert (sizes[ExifTags.Base.ExifImageWidth], sizes[ExifTags.Base.ExifImageHeight]) == (
                 (40, 60) if quarter else (60, 40))
+
+
+@pytest.mark.parametrize("where", ["IPTC-NAA as LONGs", "IPTC-NAA as bytes", "Photoshop resources"])
+def test_a_tiff_scans_iptc_goes_into_its_copy(tmp_path: Path, where: str) -> None:
+    """Archives' TIFF scans keep their caption in IPTC-NAA (tag 33723, which Photoshop types as LONGs, padding
+    the record with zeros) or in Photoshop's resources (34377, among others such as a thumbnail): a JPEG or TIFF
+    copy keeps the IPTC, and only it."""
+    iim = b"\x1c\x02\x78" + struct.pack(">H", len(IIM_CAPTION)) + IIM_CAPTION + b"\x1c\x02\x50\x00\x02AB"
+    iptc = b"8BIM\x04\x04\x00\x00" + struct.pack(">I", len(iim)) + iim + bytes(len(iim) % 2)
+    thumbnail = b"8BIM\x04\x0c\x05thumb" + struct.pack(">I", 3) + b"xyz\x00"  # a name of odd length: no pad
+    if where == "Photoshop resources":
+        tag = (34377, "B", len(thumbnail + iptc), thumbnail + iptc, True)
+    elif where == "IPTC-NAA as LONGs":
+        padded = iim + bytes(-len(iim) % 4)
+        tag = (33723, "I", len(padded) // 4, np.frombuffer(padded, "<u4").tolist(), True)
+    else:
+        tag = (33723, "B", len(iim), iim, True)
+    src = tmp_path / "scan.tif"
+    tifffile.imwrite(src, _stored(), extratags=[tag])
+    for ext in (".jpg", ".tif"):
+        dst = tmp_path / f"out{ext}"
+        assert write_image(dst, np.dstack([read_image(src)] * 3), read_metadata(src)) == []
+        with Image.open(dst) as out:
+            from PIL import IptcImagePlugin
+
+            info = IptcImagePlugin.getiptcinfo(out)
+            assert info[(2, 120)] == IIM_CAPTION and info[(2, 80)] == b"AB"
+            if ext == ".tif":
+                assert bytes(out.tag_v2[34377]) == iptc  # only the IPTC resource, not the thumbnail
