@@ -362,14 +362,29 @@ class Colorizer:
 
 
 STRIP_ROWS = 512  # rows of a picture converted at once (Lab -> RGB at full resolution)
+# cv2.remap refuses a destination with a side of 32767 (SHRT_MAX) or more, so ab is upsampled in tiles of at
+# most this side; each pixel depends only on its own map values, so the tiles give the one call's result
+# exactly. 4096: ab of a 20000 x 8000 picture upsampled in 0.76 s (one call a strip: 0.70-1.11 s over three
+# runs), with maps of 8 MB each, not 40 MB.
+REMAP_TILE = 4096
 
 
 def upsample_rows(ab_hw2: np.ndarray, height: int, width: int, y0: int, y1: int) -> np.ndarray:
-    """Rows y0..y1 of ab (h', w', 2) upsampled bilinearly to (height, width), as cv2.resize would do it."""
+    """Rows y0..y1 of ab (h', w', 2) upsampled bilinearly to (height, width), sampled at pixel centres as
+    cv2.resize samples them; any size (in tiles of REMAP_TILE)."""
     h, w = ab_hw2.shape[:2]
-    map_x = ((np.arange(width, dtype=np.float32) + 0.5) * (w / width) - 0.5)[None, :].repeat(y1 - y0, 0)
-    map_y = ((np.arange(y0, y1, dtype=np.float32) + 0.5) * (h / height) - 0.5)[:, None].repeat(width, 1)
-    return cv2.remap(ab_hw2, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    xs = (np.arange(width, dtype=np.float32) + 0.5) * (w / width) - 0.5
+    ys = (np.arange(y0, y1, dtype=np.float32) + 0.5) * (h / height) - 0.5
+    out = np.empty((y1 - y0, width, ab_hw2.shape[2]), ab_hw2.dtype)
+    for r0 in range(0, y1 - y0, REMAP_TILE):
+        ys_tile = ys[r0:r0 + REMAP_TILE]
+        for c0 in range(0, width, REMAP_TILE):
+            xs_tile = xs[c0:c0 + REMAP_TILE]
+            map_x = xs_tile[None, :].repeat(len(ys_tile), 0)
+            map_y = ys_tile[:, None].repeat(len(xs_tile), 1)
+            out[r0:r0 + len(ys_tile), c0:c0 + len(xs_tile)] = cv2.remap(ab_hw2, map_x, map_y, cv2.INTER_LINEAR,
+                                                                        borderMode=cv2.BORDER_REPLICATE)
+    return out
 
 
 def image_l(image: np.ndarray) -> np.ndarray:

@@ -562,6 +562,31 @@ def test_a_folder_of_a_films_frames_is_one_film(tmp_path: Path, colorizer) -> No
     assert "stills" in [r.path for r in films.done] and (tmp_path / "films" / "stills.mkv").exists()
     photos = run_local(src, tmp_path / "photos", colorizer, video, BatchOptions(retries=0, frame_folders="photos"))
     assert not [r for r in photos.done if r.path.startswith("reels")]  # DPX frames are no photos: left alone
+    assert sorted(photos.passed_over) == ["reels/reel1", "reels/reel2"]  # and said so
+
+
+def test_frame_folders_photos_says_which_reels_it_leaves_alone(tmp_path: Path, test_weights: Path) -> None:
+    """--frame-folders photos passed over a reel without a word ("done 0"): now one note a reel, in the output
+    and the report, on every run; not a failure (the user chose photos). None for a reel --pattern leaves out."""
+    src, out, report = tmp_path / "in", tmp_path / "out", tmp_path / "report.json"
+    dpx_reel(src / "reels" / "reel1", 3)
+    cv2.imwrite(str(src / "p.png"), gray_frame(1, 40, 56))
+    said = ("reels/reel1/: 3 DPX frames not coloured: --frame-folders photos takes numbered frames as photos, and "
+            "DPX is no photo format; use --frame-folders auto or film")
+    for attempt in range(2):  # the rerun skips the photo, and says it again
+        result = batch_cli(src, "-o", out, "--model", test_weights, "--frame-folders", "photos", "--report", report)
+        assert result.exit_code == 0, result.output
+        assert [line for line in result.stderr.splitlines() if line.startswith("note")] == [f"note {said}"]
+        data = json.loads(report.read_text())
+        assert data["passed_over"] == {"reels/reel1": said}
+        assert data["counts"]["done"] == 1 - attempt and outputs(out).keys() == {"p.png"}
+    only_png = batch_cli(src, "-o", tmp_path / "png", "--model", test_weights, "--frame-folders", "photos",
+                         "--pattern", "*.png")
+    assert only_png.exit_code == 0 and "note" not in only_png.stderr  # the reel left out by the user's own pattern
+    reel = src / "reels" / "reel1"  # IN_DIR a reel: 'auto' refuses it, so the note sends the user to 'video'
+    alone = batch_cli(reel, "-o", tmp_path / "reel_out", "--model", test_weights, "--frame-folders", "photos")
+    assert alone.exit_code == 0 and f"note {reel}/: 3 DPX frames not coloured" in alone.stderr
+    assert f"colour it with 'filmcolor video {reel} -o FILM.mkv'" in alone.stderr
 
 
 def test_a_reel_given_as_the_batch_folder_says_to_use_video(tmp_path: Path, test_weights: Path) -> None:

@@ -12,8 +12,8 @@ import pytest
 from conftest import make_test_weights
 from skimage import color
 
-from filmcolor import lab
-from filmcolor.colorize import Colorizer, choose_device, image_l, render_shape
+from filmcolor import guide, lab
+from filmcolor.colorize import Colorizer, choose_device, image_l, render_shape, upsample_rows
 from filmcolor.errors import ConfigError, InputError
 from filmcolor.imageio import read_image
 
@@ -235,3 +235,48 @@ def test_strips_give_the_whole_picture_result(small_colorizer, monkeypatch):
     strips = small_colorizer.colorize_image(image)
     assert np.abs(strips.astype(int) - whole).max() <= 1
     np.testing.assert_allclose(colorize.image_l(image), l_hw, atol=1e-4)
+
+
+# ---- pictures wider or taller than OpenCV's remap takes (a side of 32767, SHRT_MAX) ----
+
+
+def test_ab_upsampled_in_tiles_is_the_one_call_result(monkeypatch):
+    """Tiles of 7 (rows and columns, the last ones short) give exactly what one cv2.remap of the strip gives,
+    and that samples like cv2.resize, to remap's 1/32-pixel interpolation steps."""
+    import filmcolor.colorize as colorize
+
+    ab = np.random.default_rng(1).uniform(-50, 50, (9, 13, 2)).astype(np.float32)
+    height, width, y0, y1 = 61, 83, 5, 40
+    map_x = ((np.arange(width, dtype=np.float32) + 0.5) * (13 / width) - 0.5)[None, :].repeat(y1 - y0, 0)
+    map_y = ((np.arange(y0, y1, dtype=np.float32) + 0.5) * (9 / height) - 0.5)[:, None].repeat(width, 1)
+    one_call = cv2.remap(ab, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    monkeypatch.setattr(colorize, "REMAP_TILE", 7)
+    tiled = upsample_rows(ab, height, width, y0, y1)
+    np.testing.assert_array_equal(tiled, one_call)
+    resized = cv2.resize(ab, (width, height), interpolation=cv2.INTER_LINEAR)[y0:y1]
+    assert np.abs(tiled - resized).max() <= np.ptp(ab) / 32
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Colorizer:
+    return Colorizer.from_pretrained("default", device="cpu", runtime="torch")
+
+
+@pytest.mark.parametrize("wide", [True, False])
+def test_a_picture_over_32767_pixels_long_is_coloured_with_its_own_l(shipped, wide):
+    """A 33000 x 40 panorama (and the same picture turned upright): cv2.remap refused it whole. Coloured
+    automatically and with a red hint, which reddens the picture where it was put."""
+    strip = smooth_image((40, 33000), seed=2)
+    image = strip if wide else np.ascontiguousarray(strip.T)
+    x, y = (300.0, 20.0) if wide else (20.0, 300.0)
+    hint = guide.Hints(np.array([x], np.float32), np.array([y], np.float32), guide.parse_color("#c0201a")[None],
+                       np.array([4.0], np.float32))
+    auto, hinted = shipped.colorize_image(image), shipped.colorize_image(image, hints=hint)
+    near = (slice(int(y) - 10, int(y) + 10), slice(int(x) - 10, int(x) + 10))
+    sample = (slice(None, None, 7), slice(None, None, 7))  # skimage on a subsample keeps this quick
+    for out in (auto, hinted):
+        assert out.shape == (*image.shape, 3) and out.dtype == np.uint8
+        dl = np.abs(skimage_l(out[sample]) - skimage_l(image[sample]))
+        in_gamut = (out[sample].min(axis=2) > 0) & (out[sample].max(axis=2) < 255)  # (clipping moves L)
+        assert in_gamut.mean() > 0.5 and dl[in_gamut].max() < 1.0
+    assert color.rgb2lab(hinted[near])[..., 1].mean() > color.rgb2lab(auto[near])[..., 1].mean() + 10

@@ -16,7 +16,7 @@ from typing import Any
 from filmcolor.batch.manifest import FileRecord
 from filmcolor.fsutil import PARTIAL_MARK
 from filmcolor.imageio import IMAGE_EXTENSIONS
-from filmcolor.video.sequence import SCAN_EXTENSIONS, frame_names, one_numbered_name
+from filmcolor.video.sequence import SCAN_EXTENSIONS, SCAN_FORMATS, frame_names, one_numbered_name
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv",
                     ".webm")
@@ -119,10 +119,11 @@ def identity(path: Path, film: bool = False) -> tuple[int, int]:
     return size, latest
 
 
-def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = None,
-             frame_folders: str = "auto") -> list[Found]:
+def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = None, frame_folders: str = "auto",
+             passed_over: dict[str, str] | None = None) -> list[Found]:
     """Files (and film folders: ``is_film_folder``) under ``in_dir`` to colour, sorted; hidden files and
-    folders (and ``exclude``) are skipped."""
+    folders (and ``exclude``) are skipped. ``passed_over`` gets a line for each folder whose film scan is left
+    alone (--frame-folders photos: its frames are no photos), keyed by the folder."""
     patterns = tuple(patterns)
     wanted = VIDEO_EXTENSIONS + IMAGE_EXTENSIONS
     exclude_resolved = exclude.resolve() if exclude is not None else None
@@ -136,6 +137,16 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
         dirs[:] = sorted(d for d in dirs if not d.startswith(".")
                          and (exclude_resolved is None or (root_path / d).resolve() != exclude_resolved))
         reel: set[str] = set()  # a film folder's frames and sound files: the film's, not inputs of their own
+        if passed_over is not None and frame_folders == "photos" and is_film_folder(files):
+            rel = root_path.relative_to(in_dir).as_posix()
+            if not patterns or matches(root_path.name, rel):
+                shown = str(in_dir) if root_path == in_dir else rel
+                advice = (f"colour it with 'filmcolor video {in_dir} -o FILM.mkv'" if root_path == in_dir
+                          else "use --frame-folders auto or film")  # (auto refuses IN_DIR as a reel)
+                line = _scan_not_coloured(shown, [n for n in frame_names(files)
+                                                  if not (patterns and matches(n, f"{rel}/{n}"))], advice)
+                if line:
+                    passed_over[shown] = line
         if root_path != in_dir and is_film_folder(files, frame_folders):
             sounds = sounds_in(files)
             reel = set(frame_names(files)) | set(sounds)
@@ -166,6 +177,17 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
                 continue
             found.append(Found(rel, path, st.st_size, st.st_mtime_ns))
     return found
+
+
+def _scan_not_coloured(folder: str, names: list[str], advice: str) -> str:
+    """The line that says a folder's film-scan frames ``names`` (those no --pattern takes one by one) are not
+    coloured under --frame-folders photos, and what to do instead; "" when there are none."""
+    scans = [n for n in names if Path(n).suffix.lower() in SCAN_EXTENSIONS]
+    if not scans:
+        return ""
+    kind = SCAN_FORMATS[Path(scans[0]).suffix.lower()]  # a reel's frames share one extension
+    return (f"{folder}/: {len(scans)} {kind} frame{'s' if len(scans) > 1 else ''} not coloured: --frame-folders "
+            f"photos takes numbered frames as photos, and {kind} is no photo format; {advice}")
 
 
 def _free_output(item: Found, in_dir: Path, taken: dict[str, str]) -> str:

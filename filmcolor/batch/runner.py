@@ -41,7 +41,8 @@ class BatchOptions(Options):
                                        default_text="known video and image extensions")
     frame_folders: str = option("auto", "What a folder of numbered frames is: film (coloured as one video, with "
                                 "its motion, into FOLDER.mkv; --frame-rate sets its speed) or photos (each frame "
-                                "alone). auto: film for DPX, Cineon and OpenEXR scans, photos for other pictures "
+                                "alone; a scan's DPX, Cineon or OpenEXR frames, no photos, are left alone with a "
+                                "note). auto: film for DPX, Cineon and OpenEXR scans, photos for other pictures "
                                 "(a camera numbers its photos too).", choices=FRAME_FOLDERS)
     force: bool = option(False, "Redo every file, even those done before and unchanged.")
     overwrite: bool = option(False, "Replace outputs that this batch did not write.")
@@ -170,6 +171,7 @@ class BatchResult:
     skipped: list[FileRecord] = field(default_factory=list)
     failed: list[FileRecord] = field(default_factory=list)
     interrupted: list[FileRecord] = field(default_factory=list)
+    passed_over: dict[str, str] = field(default_factory=dict)  # folder -> why it was left alone (plan.discover)
     stale_partials_removed: int = 0
     was_interrupted: bool = False
     elapsed: float = 0.0  # wall seconds
@@ -200,7 +202,7 @@ class BatchResult:
             "frames": self.frames, "footage_hours": round(self.footage_seconds / 3600, 6),
             "mean_fps": round(self.mean_fps, 3), "throughput_fps": round(self.throughput_fps, 3),
             "elapsed": round(self.elapsed, 3), "interrupted": self.was_interrupted,
-            "stale_partials_removed": self.stale_partials_removed,
+            "stale_partials_removed": self.stale_partials_removed, "passed_over": self.passed_over,
             "files": {name: [dataclasses.asdict(r) for r in getattr(self, name)]
                       for name in ("done", "failed", "interrupted", "skipped")},
         }
@@ -254,7 +256,7 @@ class BatchRunner:
 
     def _discover(self) -> list[Found]:
         return discover(self.in_dir, self.options.patterns, exclude=self.out_dir,
-                        frame_folders=self.options.frame_folders)
+                        frame_folders=self.options.frame_folders, passed_over=self.result.passed_over)
 
     def _plan_and_run(self, executor: Executor, found: list[Found], first: bool) -> None:
         """Plan ``found`` and colour it; on a later --watch scan, what failed before is left alone."""

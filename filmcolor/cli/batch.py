@@ -82,6 +82,8 @@ def batch_command(in_dir: Path, out_dir: Path, ray_address: str | None, quiet: b
             sys.stderr.flush()
             os._exit(EXIT_INTERRUPTED)  # worker threads are inside FFmpeg / the model: do not wait for them
     console.print(summary_table(result))
+    for line in result.passed_over.values():  # not failures: the exit code stays; said even with -q
+        console.print(f"[yellow]note[/] {plain(line)}", soft_wrap=True)
     if result.failed:
         for record in result.failed[:_FAILED_SHOWN]:
             console.print(f"[red]failed[/] {plain(record.path)}: {plain(str(record.error))}", soft_wrap=True)

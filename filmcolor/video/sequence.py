@@ -17,7 +17,8 @@ from pathlib import Path
 from filmcolor.errors import InputError
 
 # what FFmpeg decodes as single pictures (film scans: DPX, Cineon, OpenEXR; exports: TIFF, PNG, JPEG...)
-SCAN_EXTENSIONS = (".dpx", ".cin", ".exr")  # pictures that are frames of a film scan, never photos
+SCAN_FORMATS = {".dpx": "DPX", ".cin": "Cineon", ".exr": "OpenEXR"}  # frames of a film scan, never photos
+SCAN_EXTENSIONS = tuple(SCAN_FORMATS)
 FRAME_EXTENSIONS = (*SCAN_EXTENSIONS, ".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".webp")
 DEFAULT_FRAME_RATE = Fraction(24)  # sound film; pass --frame-rate for anything else
 NUMBERED = re.compile(r"^(.*?)(\d+)$")  # the name's stem: a prefix, then the frame number at its end
