@@ -103,6 +103,9 @@ def summary_table(result: BatchResult) -> Table:
     table.add_column(style="bold")
     table.add_column(justify="right")
     table.add_row("[green]done[/]", str(len(result.done)))
+    warned = sum(1 for record in result.done if record.warnings)
+    if warned:
+        table.add_row("[yellow]done, with warnings[/]", f"{warned} (see --report or {MANIFEST_NAME})")
     table.add_row("skipped (done before)", str(len(result.skipped)))
     table.add_row("[red]failed[/]" if result.failed else "failed", str(len(result.failed)))
     if result.interrupted:
@@ -151,6 +154,8 @@ class _BatchDisplay:
                 what = f"{record.frames} frames, {record.fps:.1f} fps" if record.kind == "video" else "image"
                 self.progress.console.print(f"[green]ok[/] {plain(record.path)} -> {plain(record.output)} "
                                             f"({what})", soft_wrap=True)
+                for line in record.warnings:  # the file's own notes: a dropped stream, a profile converted
+                    self.progress.console.print(f"  [yellow]warning:[/] {plain(line)}", soft_wrap=True)
             elif event == "failed" and not self.quiet:
                 self.progress.console.print(f"[red]failed[/] {plain(record.path)}: {plain(str(record.error))}",
                                             soft_wrap=True)
