@@ -24,6 +24,7 @@ from filmcolor.photometa import PhotoMetadata
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff")  # outputs that keep 16 bits a channel
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
+MAX_SIDE = {".webp": 16383, ".jpg": 65500, ".jpeg": 65500}  # the formats' own limits (libwebp, libjpeg)
 MAX_PIXELS = 400_000_000  # 20000 x 20000: the Lab planes of anything larger need many GB
 # Pillow reads only the photos' metadata (photometa); its decompression-bomb guard, which refuses even to read
 # the header of a picture over 2 x 179 M pixels, is raised to this limit, checked before OpenCV decodes
@@ -341,9 +342,13 @@ def write_image(path: Path, image: np.ndarray, metadata: PhotoMetadata | None = 
             code = cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR
             image = cv2.cvtColor(image, code)
         params = [cv2.IMWRITE_JPEG_QUALITY, 95] if ext in (".jpg", ".jpeg") else []
-        ok, buf = cv2.imencode(ext, image, params)
+        side = MAX_SIDE.get(ext)
+        if side and max(image.shape[:2]) > side:
+            raise OutputError(f"{path}: a {ext} picture is at most {side} pixels a side, and this one is "
+                              f"{image.shape[1]}x{image.shape[0]}; write .png or .tif")
+        (ok, buf), said = _quietly(lambda: cv2.imencode(ext, image, params))
         if not ok:
-            raise OutputError(f"{path}: could not encode the image")
+            raise OutputError(f"{path}: could not encode the image" + (f" ({said[-1]})" if said else ""))
         encoded, lost = photometa.with_metadata(buf.tobytes(), ext, metadata or PhotoMetadata())
     left += lost
     write_bytes_atomic(path, encoded)

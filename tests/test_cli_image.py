@@ -368,3 +368,16 @@ def test_a_panorama_over_32767_pixels_wide_is_coloured(tmp_path, test_weights):
     in_gamut = (out.min(axis=2) > 0) & (out.max(axis=2) < 255)
     error = np.abs(color.rgb2lab(out)[..., 0] - color.rgb2lab(np.dstack([gray] * 3))[..., 0])
     assert in_gamut.mean() > 0.5 and error[in_gamut].max() < 1.0
+
+
+@pytest.mark.parametrize(("ext", "side"), [(".webp", 16383), (".jpg", 65500)])
+def test_an_output_format_too_small_for_the_picture_is_named(tmp_path, test_weights, ext, side):
+    """WebP holds 16383 pixels a side, JPEG 65500: a wider picture was 'could not encode' and OpenCV's own
+    lines on stderr; now one line that says what to write instead, and no file."""
+    src, dst = tmp_path / "panorama.png", tmp_path / f"out{ext}"
+    assert cv2.imwrite(str(src), np.full((8, side + 1), 128, np.uint8))
+    code, out, err = run(str(src), "-o", str(dst), "--model", str(test_weights), *FAST)
+    assert code == 1
+    assert err.strip() == (f"error: {dst}: a {ext} picture is at most {side} pixels a side, and this one is "
+                           f"{side + 1}x8; write .png or .tif")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["panorama.png"]
