@@ -24,6 +24,7 @@ from filmcolor.photometa import PhotoMetadata
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff")  # outputs that keep 16 bits a channel
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
+SAMPLES_PER_PIXEL, ORIENTATION = 277, 274  # TIFF tags
 MAX_SIDE = {".webp": 16383, ".jpg": 65500, ".jpeg": 65500}  # the formats' own limits (libwebp, libjpeg)
 MAX_PIXELS = 400_000_000  # 20000 x 20000: the Lab planes of anything larger need many GB
 # Pillow reads only the photos' metadata (photometa); its decompression-bomb guard, which refuses even to read
@@ -163,16 +164,42 @@ def _webp_size(data: bytes) -> tuple[int, int] | None:
 
 def _tiff_size(data: bytes | memoryview) -> tuple[int, int] | None:
     """ImageWidth and ImageLength of the first directory (the page OpenCV reads)."""
+    tags = _tiff_tags(data)
+    return (tags[256], tags[257]) if 256 in tags and 257 in tags else None
+
+
+def _tiff_tags(data: bytes | memoryview) -> dict[int, int]:
+    """The first value of each SHORT or LONG tag of a TIFF's first directory (the page OpenCV reads), when it
+    sits in the entry (one value; a SHORT's first of two)."""
     order = "little" if data[:2] == b"II" else "big"
     ifd = int.from_bytes(data[4:8], order)
     count = int.from_bytes(data[ifd:ifd + 2], order)
-    sides: dict[int, int] = {}
+    tags: dict[int, int] = {}
     for i in range(count):
         entry = data[ifd + 2 + 12 * i: ifd + 14 + 12 * i]
-        tag, kind = int.from_bytes(entry[0:2], order), int.from_bytes(entry[2:4], order)
-        if tag in (256, 257):
-            sides[tag] = int.from_bytes(entry[8:10] if kind == 3 else entry[8:12], order)
-    return (sides[256], sides[257]) if len(sides) == 2 else None
+        tag, kind, values = (int.from_bytes(entry[a:b], order) for a, b in ((0, 2), (2, 4), (4, 8)))
+        if kind == 3 and values <= 2 or kind == 4 and values == 1:
+            tags[tag] = int.from_bytes(entry[8:10] if kind == 3 else entry[8:12], order)
+    return tags
+
+
+def _gray_alpha(path: Path, gray: np.ndarray, orientation: int, said: list[str]) -> np.ndarray:
+    """A gray+alpha TIFF as BGRA (gray thrice) in its own depth, read by tifffile and turned upright as libtiff
+    turns it; OpenCV's 8-bit gray, and a line in ``said``, when tifffile lacks its compression's codec."""
+    import tifffile
+
+    try:
+        pixels = tifffile.imread(path, key=0)
+    except Exception as err:  # noqa: BLE001 - LZW, JPEG, PackBits need imagecodecs, which tifffile may lack
+        said.append(f"gray with alpha, read as 8-bit gray without its alpha (tifffile: {err}; "
+                    "'pip install imagecodecs' reads it whole)")
+        return gray
+    if pixels.ndim == 3 and pixels.shape[0] == 2 and pixels.shape[2] != 2:  # stored plane by plane
+        pixels = np.moveaxis(pixels, 0, -1)
+    if pixels.ndim != 3 or pixels.shape[2] != 2:
+        return gray
+    pixels = photometa.upright(pixels, orientation if 1 <= orientation <= 8 else 1)
+    return np.dstack([pixels[..., 0]] * 3 + [pixels[..., 1]])
 
 
 def _many_pictures_kind(head: bytes) -> str | None:
@@ -234,6 +261,10 @@ def read_image(path: Path, warnings: list[str] | None = None, deep: bool = False
         raise InputError(f"{path}: not an image OpenCV can decode ({why})")
     if not jpeg:  # a PNG or WebP (libtiff turns a TIFF itself, whatever the flags; see photometa.orientation)
         image = photometa.upright(image, photometa.orientation(data.data))
+    if image.ndim == 2 and data[:4].tobytes() in TIFF_MAGIC:
+        tags = _tiff_tags(data.data)
+        if tags.get(SAMPLES_PER_PIXEL) == 2:  # gray and alpha, which OpenCV reads as 8-bit gray alone
+            image = _gray_alpha(path, image, tags.get(ORIENTATION, 1), said)
     if warnings is not None:
         warnings.extend(f"{path}: {line}" for line in said)
     kind = _many_pictures_kind(data[:16].tobytes())

@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import tifffile
 from media import png_bomb
 from PIL import Image
 
@@ -350,3 +351,37 @@ def test_libtiff_speaks_once_through_the_warnings_and_hdr_values_are_named(tmp_p
     assert notes == [f"{tmp_path / 'odd.tif'}: values outside 0-1 clipped: 62% above 1.0 (high dynamic range), "
                      "12% below 0, 1% not numbers"]
     assert image[0, :3].tolist() == [0, 65535, 0]
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_a_gray_and_alpha_tiff_keeps_its_alpha_and_its_depth(tmp_path: Path, dtype) -> None:
+    """OpenCV reads a gray+alpha TIFF as 8-bit gray alone; it is read whole (tifffile), upright as libtiff turns
+    it, and its coloured copy keeps the alpha."""
+    top = np.iinfo(dtype).max
+    stored = np.zeros((30, 20, 2), dtype)
+    stored[..., 0] = (np.linspace(0.1, 0.9, 20) * top).astype(dtype)
+    stored[:10, :, 1] = top  # opaque top rows, transparent below
+    path = tmp_path / "cutout.tif"
+    tifffile.imwrite(path, stored, photometric="minisblack", extrasamples=("unassalpha",), compression="zlib",
+                     extratags=[(274, "H", 1, 6, True)])  # stored sideways: shown turned a quarter clockwise
+    shown = np.rot90(stored, -1)
+    image = read_image(path, deep=True)
+    assert image.dtype == dtype and image.shape == (20, 30, 4)
+    assert np.array_equal(image[..., 3], shown[..., 1])
+    assert all(np.array_equal(image[..., c], shown[..., 0]) for c in range(3))
+
+
+def test_a_gray_and_alpha_tiff_tifffile_cannot_read_says_what_it_loses(tmp_path: Path) -> None:
+    la = np.dstack([np.tile(np.arange(0, 200, 10, dtype=np.uint8), (6, 1)), np.full((6, 20), 255, np.uint8)])
+    path = tmp_path / "cutout.tif"
+    Image.fromarray(la, "LA").save(path, compression="tiff_lzw")  # LZW: tifffile needs imagecodecs for it
+    try:
+        import imagecodecs  # noqa: F401
+        pytest.skip("imagecodecs is installed: tifffile reads LZW")
+    except ImportError:
+        pass
+    image = read_image(path, notes := [])
+    assert np.array_equal(image, la[..., 0])
+    assert len(notes) == 1 and notes[0].startswith(f"{path}: gray with alpha, read as 8-bit gray without its alpha "
+                                                   "(tifffile: ")
+    assert notes[0].endswith("'pip install imagecodecs' reads it whole)")
