@@ -684,3 +684,32 @@ def test_a_files_warnings_are_shown_under_it_and_counted(tmp_path: Path, test_we
     assert sum("warning:" in line for line in lines) == 1  # the plain photo has none
     assert any(re.search(r"done, with warnings\W+1 \(see --report or ", line) for line in lines)
     assert read_manifest(out)["scan.png"].warnings == [lines[at + 1].removeprefix("  warning: ")]
+
+
+def test_a_videos_sound_transferred_apart_is_its_soundtrack(tmp_path: Path, colorizer) -> None:
+    """reel1.mov with no sound and reel1.wav beside it (picture and sound transferred apart): the WAV is copied in,
+    byte for byte, and a new transfer of it redoes the film. A video with sound of its own keeps it, and says
+    so; two sound files beside one are named, none taken."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    make_clip(src / "reel1.mov", width=64, height=48, frames=5, fps=10)
+    sound = make_audio_only(src / "reel1.wav", seconds=0.5, codec="pcm_s16le")
+    make_clip(src / "talkie.mp4", width=64, height=48, frames=5, fps=10, audio="aac")
+    make_audio_only(src / "talkie.wav", seconds=0.5, codec="pcm_s16le")
+    make_clip(src / "twice.mkv", width=64, height=48, frames=5, fps=10)
+    for name in ("twice.wav", "twice.flac"):
+        make_audio_only(src / name, seconds=0.5, codec="pcm_s16le" if name.endswith(".wav") else "flac")
+    first = run_local(src, out, colorizer, VIDEO, BatchOptions(retries=0))
+    assert sorted(r.path for r in first.done) == ["reel1.mov", "talkie.mp4", "twice.mkv"] and not first.failed
+    warnings = {r.path: r.warnings for r in first.done}
+    # the same bytes (a MOV's demuxer hands PCM back in chunks of its own size)
+    assert [b"".join(p) for p in audio_packets(out / "reel1.mov")] == [b"".join(p) for p in audio_packets(sound)]
+    assert warnings["reel1.mov"] == []
+    assert audio_packets(out / "talkie.mp4") == audio_packets(src / "talkie.mp4")  # its own sound
+    assert warnings["talkie.mp4"] == ["talkie.wav beside it not taken as its soundtrack: it has sound of its own"]
+    assert warnings["twice.mkv"] == ["2 sound files beside it (twice.flac, twice.wav): none taken as its "
+                                     "soundtrack; keep one"]
+    with av.open(str(out / "twice.mkv")) as c:
+        assert not c.streams.audio
+    os.utime(sound, ns=(time.time_ns(), time.time_ns()))  # the sound transferred again: the film is redone
+    assert [r.path for r in run_local(src, out, colorizer, VIDEO, BatchOptions(retries=0)).done] == ["reel1.mov"]

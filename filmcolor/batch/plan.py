@@ -35,8 +35,9 @@ class Found:
     size: int  # a film folder: of all its frames
     mtime_ns: int  # a film folder: the latest of its frames'
     film: bool = field(default=False, kw_only=True)  # a folder of numbered frames, coloured as one film
-    sound: Path | None = field(default=None, kw_only=True)  # a film folder's one sound file: its soundtrack
-    note: str = field(default="", kw_only=True)  # what was found but not used (a film folder's two sound files)
+    # a film folder's one sound file, or the one beside a video file under its name: its soundtrack
+    sound: Path | None = field(default=None, kw_only=True)
+    note: str = field(default="", kw_only=True)  # what was found but not used (two sound files)
 
 
 @dataclass(frozen=True)
@@ -97,15 +98,20 @@ def files_in(folder: Path) -> list[str]:
         return [e.name for e in entries if e.is_file()]
 
 
-def identity(path: Path, film: bool = False) -> tuple[int, int]:
-    """(size, modification time in ns) of a file; of a film folder, its frames' and sound's total size and the
-    latest of their times and the folder's own (which a frame renamed, swapped, added or removed moves, even
-    when copied with its old time): what tells an input changed, or is still being written. OSError when a
-    file is gone; a film folder's frame that cannot be read (a dangling link) counts as nothing: the film
-    then fails by name when coloured."""
+def identity(path: Path, film: bool = False, sound: Path | None = None) -> tuple[int, int]:
+    """(size, modification time in ns) of a file, with its ``sound`` file's (the total size, the later time); of
+    a film folder, its frames' and sound's total size and the latest of their times and the folder's own (which
+    a frame renamed, swapped, added or removed moves, even when copied with its old time): what tells an input
+    changed, or is still being written. OSError when a file is gone; a film folder's frame or a sound file
+    that cannot be read (a dangling link) counts as nothing: the film then fails by name when coloured."""
     if not film:
         st = path.stat()
-        return st.st_size, st.st_mtime_ns
+        size, latest = st.st_size, st.st_mtime_ns
+        try:
+            beside = sound.stat() if sound is not None else None
+        except OSError:
+            beside = None
+        return (size + beside.st_size, max(latest, beside.st_mtime_ns)) if beside else (size, latest)
     names = files_in(path)
     sounds = sounds_in(names)
     parts = frame_names(names) + (sounds if len(sounds) == 1 else [])
@@ -169,14 +175,24 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
                     continue
             elif path.suffix.lower() not in wanted:
                 continue
+            sounds = sounds_beside(name, files) if path.suffix.lower() in VIDEO_EXTENSIONS else []
             try:
-                st = path.stat()
+                size, mtime_ns = identity(path, sound=root_path / sounds[0] if len(sounds) == 1 else None)
             except OSError:  # vanished or a dangling link: nothing to colour
                 continue
             if not os.path.isfile(path):
                 continue
-            found.append(Found(rel, path, st.st_size, st.st_mtime_ns))
+            found.append(Found(rel, path, size, mtime_ns, sound=root_path / sounds[0] if len(sounds) == 1 else None,
+                               note=f"{len(sounds)} sound files beside it ({', '.join(sounds)}): none taken as its "
+                                    "soundtrack; keep one" if len(sounds) > 1 else ""))
     return found
+
+
+def sounds_beside(video: str, names: list[str]) -> list[str]:
+    """The sound files among ``names`` named as the video file ``video`` is (reel1.mov: reel1.wav), which is
+    then a picture whose sound was transferred apart: one is its soundtrack, when it has none of its own."""
+    stem = Path(video).stem
+    return sorted(n for n in names if Path(n).stem == stem and Path(n).suffix.lower() in SOUND_EXTENSIONS)
 
 
 def _scan_not_coloured(folder: str, names: list[str], advice: str) -> str:

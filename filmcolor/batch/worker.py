@@ -14,6 +14,7 @@ from filmcolor.errors import ConfigError, FilmcolorError, InputError, WeightsErr
 from filmcolor.imageio import read_image, write_image
 from filmcolor.photometa import read_metadata
 from filmcolor.video.pipeline import VideoOptions, colorize_video
+from filmcolor.video.sound import has_sound
 
 PERMANENT_ERRORS = (InputError, ConfigError, WeightsError)  # retrying cannot help; the rest may be transient
 
@@ -52,16 +53,18 @@ def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions
                 elapsed = time.perf_counter() - started
                 done = job.record("done", frames=1, elapsed=round(elapsed, 4), attempts=attempt,
                                   fps=round(1 / elapsed, 3) if elapsed > 0 else 0.0, warnings=notes)
-            else:  # --frame-rate is for folders of frames (a video file keeps its own timing), as is their sound
-                sound = job.sound if job.film and video_options.audio != "none" else None
+            else:  # --frame-rate is for folders of frames (a video file keeps its own timing)
+                sound, notes = job.sound if video_options.audio != "none" else None, [job.note] if job.note else []
+                if sound is not None and not job.film and has_sound(job.path):
+                    notes.append(f"{sound.name} beside it not taken as its soundtrack: it has sound of its own")
+                    sound = None
                 options = dataclasses.replace(video_options, frame_rate=video_options.frame_rate if job.film else None,
                                               sound=sound)
                 report = colorize_video(job.path, job.output, colorizer, options,
                                         _frame_callback(job, cancel, on_event), overwrite=True)
                 done = job.record("done", frames=report.frames, seconds=round(report.duration, 4),
                                   elapsed=round(report.elapsed, 4), fps=round(report.fps, 3),
-                                  warnings=list(report.warnings) + ([job.note] if job.note else []),
-                                  attempts=attempt)
+                                  warnings=list(report.warnings) + notes, attempts=attempt)
             if _changed(job):  # coloured from a file still being written: the output may lack its end
                 job.output.unlink(missing_ok=True)
                 return job.record("failed", attempts=attempt,
@@ -88,7 +91,7 @@ def _changed(job: FileJob) -> bool:
     """Whether the input's identity (size and modification time; a film folder's: plan.identity) differs from
     when the batch found it."""
     try:
-        return identity(job.path, job.film) != (job.size, job.mtime_ns)
+        return identity(job.path, job.film, None if job.film else job.sound) != (job.size, job.mtime_ns)
     except OSError:
         return False  # gone: reading it says so
 

@@ -46,6 +46,9 @@ def batch_command(in_dir: Path, out_dir: Path, ray_address: str | None, quiet: b
     """Colour every video, photo and film scan (a folder of a film's DPX frames) under IN_DIR into OUT_DIR,
     resumably.
 
+    A film scan's one sound file in its folder is its soundtrack, as is a sound file named as a video file
+    that has no sound of its own (reel2.mov beside reel2.wav).
+
     Takes every 'filmcolor video' option that is not about one file. Reruns skip files already done
     whose input has not changed (same size and modification time, as rsync and make judge it) and whose
     output is still there, and redo the rest (interrupted, failed, changed, output deleted; --force: all);

@@ -24,6 +24,16 @@ LEAD_S = 0.5  # sound packets go to the muxer up to this far ahead of the frame 
 MISMATCH_S = 0.5  # a sound longer or shorter than the picture by more than this is named
 
 
+def has_sound(path: Path) -> bool:
+    """Whether a video file has an audio stream of its own; False when it cannot be opened (colouring it then
+    says why)."""
+    try:
+        with av.open(str(path)) as container:
+            return bool(container.streams.audio)
+    except (av.FFmpegError, OSError, ValueError):
+        return False
+
+
 class SoundTrack:
     """The audio streams of ``path``, to copy beside a film's picture. ``close()`` when done."""
 
