@@ -87,6 +87,11 @@ def test_several_files_and_folders_mirror_names(tmp_path, test_weights):
                      *FAST)
     assert code == 0
     assert sorted(p.name for p in (tmp_path / "pngs").rglob("*.png")) == ["a.png", "b.png", "c.png"]
+    code, _, _ = run(str(album), "-o", str(tmp_path / "tifs"), "--ext", ".tif", "--model", str(test_weights),
+                     *FAST)
+    assert code == 0
+    assert sorted(p.name for p in (tmp_path / "tifs").rglob("*.tif")) == ["a.tif", "b.tif", "c.tif"]
+    assert read_image(tmp_path / "tifs" / "sub" / "b.tif").shape == (30, 20, 3)
     assert_no_partials(tmp_path)
 
 

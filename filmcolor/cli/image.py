@@ -54,8 +54,9 @@ def plan_outputs(inputs: tuple[Path, ...], output: Path, ext: str | None) -> lis
 @click.option("--render-size", type=click.IntRange(MIN_RENDER_SIZE, MAX_RENDER_SIZE), default=DEFAULT_RENDER_SIZE,
               show_default=True,
               help="Short side (pixels) the network sees; colour is upsampled to full size.")
-@click.option("--ext", type=click.Choice([".png", ".jpg"]), default=None,
-              help="Output format for folder outputs (default: keep the input's extension).")
+@click.option("--ext", type=click.Choice([".png", ".jpg", ".tif"]), default=None,
+              help="Output format for folder outputs (default: keep the input's extension; .png and .tif keep "
+                   "16 bits).")
 @click.option("--hints", type=click.Path(path_type=Path), default=None, metavar="HINTS.json|DIR",
               help='Colour hints: {"points": [{"x": 120, "y": 48, "color": "#aa3311", "radius": 3}, ...]} in '
                    "pixels of the input (origin top-left; radius optional). A hint colours what is near it, of "
@@ -77,10 +78,12 @@ def image_command(inputs: tuple[Path, ...], output: Path, model: str, device: st
                   reference: Path | None, overwrite: bool, quiet: bool) -> None:
     """Colour black-and-white photos: INPUT... is one or more image files or folders.
 
-    The full-resolution luminance of each photo is kept; only colour is added. A photo's EXIF (caption,
-    date, place, credits), XMP and IPTC go into a .jpg or .png output; a sideways-stored photo (EXIF
-    orientation) is written upright. Files that fail
-    are reported one line each and the others are still done (exit code 1 if any failed).
+    The full-resolution luminance of each photo is kept; only colour is added. A 16-bit scan stays 16-bit
+    in a .png or .tif output. A photo's EXIF (caption, date, place, credits), XMP and IPTC go into a .jpg or
+    .png output, and all but the EXIF's sub-IFDs (shooting details, GPS) into a .tif; a sideways-stored
+    photo (EXIF orientation) is written upright. A photo in a colour profile other than sRGB (a gray scan's
+    "Dot Gain 20%", "Adobe RGB") is read through its ICC profile, and its copy is sRGB and says so. Files
+    that fail are reported one line each and the others are still done (exit code 1 if any failed).
 
     \b
     Steer the colour where you know better:
