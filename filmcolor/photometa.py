@@ -377,19 +377,21 @@ def with_metadata(encoded: bytes, ext: str, meta: PhotoMetadata) -> tuple[bytes,
 
 def tiff_with(image: np.ndarray, meta: PhotoMetadata) -> tuple[bytes, list[str]]:
     """``image`` (gray, RGB or RGBA, uint8 or uint16, RGB order) as a TIFF holding ``meta``, and a line
-    for each part left out. tifffile writes IFD0's tags, not sub-IFDs: the EXIF's descriptive IFD0 tags
-    (KEPT_IFD0: description, camera, date, artist, copyright, resolution) go in as TIFF tags, the XMP as tag
-    700, a JPEG's IPTC (Photoshop resources) as tag 34377; the rest of the EXIF is named as left out."""
+    for each part left out. The EXIF's descriptive IFD0 tags (KEPT_IFD0: description, camera, date, artist,
+    copyright, resolution) go in as TIFF tags, its Exif and GPS sub-IFDs (shooting date and details, place)
+    after the picture (`_add_sub_ifds`), the XMP as tag 700, the IPTC as Photoshop writes it; the rest of
+    the EXIF is named as left out."""
     import tifffile
 
     tags: list[tuple[int, str, int, object, bool]] = []
     left: list[str] = []
-    resolution, unit = None, None
+    resolution, unit, sub_ifds = None, None, {}
     if meta.exif:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow warns on odd EXIF (as it reads it); what it reads is enough
             exif_tags, resolution, unit, lost = _ifd0_tags(meta.exif)
-        tags += exif_tags
+            sub_ifds = _sub_ifds(meta.exif)
+        tags += exif_tags + [(SUB_IFD_STAND_INS[ifd], "I", 1, 0, True) for ifd in sub_ifds]
         if lost:
             left.append(f"EXIF's {', '.join(lost)} (a .tif output keeps IFD0's description, camera, date, artist, "
                         "copyright and resolution; .jpg and .png keep all)" if lost != ["all"] else
@@ -414,7 +416,57 @@ def tiff_with(image: np.ndarray, meta: PhotoMetadata) -> tuple[bytes, list[str]]
     tifffile.imwrite(buffer, image, photometric="minisblack" if channels == 1 else "rgb", extrasamples=alpha,
                      compression="zlib", compressionargs={"level": 1}, predictor=True, resolution=resolution,
                      resolutionunit=unit, metadata=None, software=False, extratags=tags)
-    return buffer.getvalue(), left
+    tiff = buffer.getvalue()
+    if sub_ifds:
+        tiff, kept = _add_sub_ifds(tiff, sub_ifds)
+        if not kept:
+            left.append("EXIF's Exif and GPS sub-IFDs (not in a BigTIFF)")
+    return tiff, left
+
+
+# tifffile writes no Exif or GPS IFD pointer (it refuses the tags), so private tags next to them in number stand
+# in for them, in the sorted place the real ones take, and are renamed once their IFDs are written
+SUB_IFD_STAND_INS = {ExifTags.IFD.Exif: int(ExifTags.IFD.Exif) + 1, ExifTags.IFD.GPSInfo: int(ExifTags.IFD.GPSInfo) + 1}
+TIFF_LONG = 4
+
+
+def _sub_ifds(raw: bytes) -> dict[ExifTags.IFD, dict[int, object]]:
+    """An EXIF's Exif (less DROPPED_EXIF) and GPS sub-IFDs as Pillow reads them, those that have tags."""
+    exif = _exif_of(raw)
+    if exif is None:
+        return {}
+    found = {}
+    for ifd, dropped in ((ExifTags.IFD.Exif, DROPPED_EXIF), (ExifTags.IFD.GPSInfo, ())):
+        values = {tag: _as_read(value) for tag, value in exif.get_ifd(ifd).items() if tag not in dropped}
+        if values:
+            found[ifd] = values
+    return found
+
+
+def _add_sub_ifds(tiff: bytes, sub_ifds: dict[ExifTags.IFD, dict[int, object]]) -> tuple[bytes, bool]:
+    """``tiff`` (tifffile's, little-endian, with SUB_IFD_STAND_INS in IFD0) with ``sub_ifds`` written after it
+    by Pillow and pointed to from IFD0, as the EXIF standard has them; (tiff, False) for a BigTIFF."""
+    from PIL import TiffImagePlugin
+
+    parsed = _ifd0(tiff) if tiff[:4] == b"II*\x00" else None
+    if parsed is None:
+        return tiff, False
+    _, _, entries = parsed
+    out = bytearray(tiff)
+    for ifd, values in sub_ifds.items():
+        at = next(at for at, tag, _, _ in entries if tag == SUB_IFD_STAND_INS[ifd])
+        out += bytes(len(out) % 2)  # an IFD starts on a word boundary
+        directory = TiffImagePlugin.ImageFileDirectory_v2(prefix=b"II")
+        for tag, value in values.items():
+            directory[tag] = value
+        start = len(out)
+        try:
+            out += directory.tobytes(start)
+        except Exception:  # noqa: BLE001 - a value Pillow cannot write back: the IFD is left out, as in _rebuilt
+            del out[start:]
+            continue
+        out[at:at + 12] = struct.pack("<HHII", int(ifd), TIFF_LONG, 1, start)
+    return bytes(out), True
 
 
 def _ifd0_tags(raw: bytes) -> tuple[list[tuple[int, str, int, object, bool]], tuple | None, int | None, list[str]]:
@@ -424,8 +476,8 @@ def _ifd0_tags(raw: bytes) -> tuple[list[tuple[int, str, int, object, bool]], tu
     if exif is None:
         return [], None, None, ["all"]
     resolution, unit = _resolution(exif)
-    lost = [name for ifd, name in ((ExifTags.IFD.Exif, "Exif sub-IFD"), (ExifTags.IFD.GPSInfo, "GPS sub-IFD"))
-            if exif.get_ifd(ifd)]
+    # a maker note's offsets point into the file it came from (the rest of DROPPED_EXIF the new file makes up)
+    lost = ["MakerNote"] if ExifTags.Base.MakerNote in exif.get_ifd(ExifTags.IFD.Exif) else []
     kept = {int(tag) for tag in KEPT_IFD0}
     lost += [ExifTags.TAGS.get(tag, f"tag {tag}") for tag in exif if tag not in kept and tag not in _LAYOUT_TAGS]
     tags = []

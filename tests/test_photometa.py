@@ -14,7 +14,7 @@ from PIL import ExifTags, Image
 
 from filmcolor import photometa
 from filmcolor.imageio import read_image, write_image
-from filmcolor.photometa import PhotoMetadata, read_metadata
+from filmcolor.photometa import SUB_IFD_STAND_INS, PhotoMetadata, read_metadata
 
 CAPTION = "Harbour at low tide, 1921"
 XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><dc:subject>harbour</dc:subject></x:xmpmeta>'
@@ -103,11 +103,12 @@ def test_png_keeps_exif_and_xmp_and_says_iptc_has_no_place(tmp_path: Path) -> No
     assert np.array_equal(np.asarray(out), rgb)
 
 
-def test_tiff_keeps_ifd0_xmp_and_iptc_and_names_the_sub_ifds(tmp_path: Path) -> None:
+def test_tiff_keeps_ifd0_the_sub_ifds_xmp_and_iptc(tmp_path: Path) -> None:
     """A TIFF master keeps what an archive wrote into the scan (it kept none): IFD0's caption and artist, the
-    XMP, a JPEG's IPTC, and its alpha; the Exif and GPS sub-IFDs, which tifffile cannot write, are named, at
-    8 and at 16 bits. Alpha is marked unassociated at 16 bits; at 8, OpenCV would read a marked one
-    premultiplied (an audit: colouring the output again darkened it), so it comes back exactly."""
+    Exif and GPS sub-IFDs (the shooting date, the place: tifffile writes no sub-IFD, so they are added after
+    it), the XMP, a JPEG's IPTC, and its alpha, at 8 and at 16 bits. Alpha is marked unassociated at 16 bits;
+    at 8, OpenCV would read a marked one premultiplied (an audit: colouring the output again darkened it), so
+    it comes back exactly."""
     buf = io.BytesIO()
     Image.fromarray(_stored()).save(buf, "JPEG", exif=_exif(6), xmp=XMP, quality=95)
     src = tmp_path / "scan.jpg"
@@ -116,12 +117,18 @@ def test_tiff_keeps_ifd0_xmp_and_iptc_and_names_the_sub_ifds(tmp_path: Path) -> 
         rgba = np.zeros((8, 8, 4), dtype)
         rgba[..., :3], rgba[..., 3] = (175, 164, 130), 118
         out = tmp_path / f"out_{np.dtype(dtype).name}.tif"
-        assert write_image(out, rgba, read_metadata(src)) == [
-            f"{out}: not kept: EXIF's Exif sub-IFD, GPS sub-IFD (a .tif output keeps IFD0's description, camera, "
-            "date, artist, copyright and resolution; .jpg and .png keep all)"]
+        assert write_image(out, rgba, read_metadata(src)) == []
         with Image.open(out) as tif:
             tags = tif.tag_v2
             assert tags[ExifTags.Base.ImageDescription] == CAPTION and tags[ExifTags.Base.Artist] == "A. Photographer"
+            exif = tif.getexif()
+            assert exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] == "1921:06:01 10:00:00"
+            assert exif.get_ifd(ExifTags.IFD.GPSInfo)[ExifTags.GPS.GPSLatitudeRef] == "N"
+            assert not set(SUB_IFD_STAND_INS.values()) & set(tags)  # renamed to the real pointers
+        with tifffile.TiffFile(out) as tif:  # a second reader finds them too, where the standard puts them
+            page_tags = tif.pages.first.tags
+            assert page_tags["ExifTag"].value["DateTimeOriginal"] == "1921:06:01 10:00:00"
+            assert page_tags["GPSTag"].value["GPSLatitudeRef"] == "N"
             assert bytes(tags[700]) == XMP and IIM_CAPTION in bytes(tags[34377])
             assert tags[338] == alpha_kind  # ExtraSamples
             assert tags.get(ExifTags.Base.Orientation, 1) == 1  # written upright
@@ -281,7 +288,7 @@ def test_a_photo_turned_a_quarter_swaps_its_resolutions_and_sizes(tmp_path: Path
         written = out.getexif()
         resolution = (float(written[ExifTags.Base.XResolution]), float(written[ExifTags.Base.YResolution]))
         assert resolution == ((300, 600) if quarter else (600, 300))
-        if ext != ".tif":  # a .tif output keeps no Exif sub-IFD (named in a warning: see above)
+        if ext != ".tif":  # a .tif's Exif sub-IFD is rebuilt without the pixel sizes (DROPPED_EXIF)
             sizes = written.get_ifd(ExifTags.IFD.Exif)
             assert (sizes[ExifTags.Base.ExifImageWidth], sizes[ExifTags.Base.ExifImageHeight]) == (
                 (40, 60) if quarter else (60, 40))

@@ -79,11 +79,11 @@ def image_command(inputs: tuple[Path, ...], output: Path, model: str, device: st
     """Colour black-and-white photos: INPUT... is one or more image files or folders.
 
     The full-resolution luminance of each photo is kept; only colour is added. A 16-bit scan stays 16-bit
-    in a .png or .tif output. A photo's EXIF (caption, date, place, credits), XMP and IPTC go into a .jpg or
-    .png output, and all but the EXIF's sub-IFDs (shooting details, GPS) into a .tif; a sideways-stored
-    photo (EXIF orientation) is written upright. A photo in a colour profile other than sRGB (a gray scan's
-    "Dot Gain 20%", "Adobe RGB") is read through its ICC profile, and its copy is sRGB and says so. Files
-    that fail are reported one line each and the others are still done (exit code 1 if any failed).
+    in a .png or .tif output. A photo's EXIF (caption, date, place, credits), XMP and IPTC go into a .jpg,
+    .png or .tif output; a sideways-stored photo (EXIF orientation) is written upright. A photo in a colour
+    profile other than sRGB (a gray scan's "Dot Gain 20%", "Adobe RGB") is read through its ICC profile, and
+    its copy is sRGB and says so. Files that fail are reported one line each and the others are still done
+    (exit code 1 if any failed).
 
     \b
     Steer the colour where you know better:
