@@ -418,9 +418,10 @@ def tiff_with(image: np.ndarray, meta: PhotoMetadata) -> tuple[bytes, list[str]]
                      resolutionunit=unit, metadata=None, software=False, extratags=tags)
     tiff = buffer.getvalue()
     if sub_ifds:
-        tiff, kept = _add_sub_ifds(tiff, sub_ifds)
-        if not kept:
-            left.append("EXIF's Exif and GPS sub-IFDs (not in a BigTIFF)")
+        tiff, not_written = _add_sub_ifds(tiff, sub_ifds)
+        if not_written:
+            left.append(f"EXIF's {' and '.join(not_written)} sub-IFD"
+                        + ("s (not in a BigTIFF)" if len(not_written) == len(sub_ifds) == 2 else ""))
     return tiff, left
 
 
@@ -443,16 +444,18 @@ def _sub_ifds(raw: bytes) -> dict[ExifTags.IFD, dict[int, object]]:
     return found
 
 
-def _add_sub_ifds(tiff: bytes, sub_ifds: dict[ExifTags.IFD, dict[int, object]]) -> tuple[bytes, bool]:
+def _add_sub_ifds(tiff: bytes, sub_ifds: dict[ExifTags.IFD, dict[int, object]]) -> tuple[bytes, list[str]]:
     """``tiff`` (tifffile's, little-endian, with SUB_IFD_STAND_INS in IFD0) with ``sub_ifds`` written after it
-    by Pillow and pointed to from IFD0, as the EXIF standard has them; (tiff, False) for a BigTIFF."""
+    by Pillow and pointed to from IFD0, as the EXIF standard has them; and the names of those it could not
+    write (all of them in a BigTIFF, whose IFDs differ)."""
     from PIL import TiffImagePlugin
 
+    names = {ExifTags.IFD.Exif: "Exif", ExifTags.IFD.GPSInfo: "GPS"}
     parsed = _ifd0(tiff) if tiff[:4] == b"II*\x00" else None
     if parsed is None:
-        return tiff, False
+        return tiff, [names[ifd] for ifd in sub_ifds]
     _, _, entries = parsed
-    out = bytearray(tiff)
+    out, not_written = bytearray(tiff), []
     for ifd, values in sub_ifds.items():
         at = next(at for at, tag, _, _ in entries if tag == SUB_IFD_STAND_INS[ifd])
         out += bytes(len(out) % 2)  # an IFD starts on a word boundary
@@ -464,9 +467,10 @@ def _add_sub_ifds(tiff: bytes, sub_ifds: dict[ExifTags.IFD, dict[int, object]]) 
             out += directory.tobytes(start)
         except Exception:  # noqa: BLE001 - a value Pillow cannot write back: the IFD is left out, as in _rebuilt
             del out[start:]
+            not_written.append(names[ifd])
             continue
         out[at:at + 12] = struct.pack("<HHII", int(ifd), TIFF_LONG, 1, start)
-    return bytes(out), True
+    return bytes(out), not_written
 
 
 def _ifd0_tags(raw: bytes) -> tuple[list[tuple[int, str, int, object, bool]], tuple | None, int | None, list[str]]:
