@@ -420,8 +420,7 @@ def tiff_with(image: np.ndarray, meta: PhotoMetadata) -> tuple[bytes, list[str]]
     if sub_ifds:
         tiff, not_written = _add_sub_ifds(tiff, sub_ifds)
         if not_written:
-            left.append(f"EXIF's {' and '.join(not_written)} sub-IFD"
-                        + ("s (not in a BigTIFF)" if len(not_written) == len(sub_ifds) == 2 else ""))
+            left.append(f"EXIF's {' and '.join(not_written)} sub-IFD{'s' if len(not_written) > 1 else ''}")
     return tiff, left
 
 
