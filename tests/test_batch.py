@@ -8,7 +8,6 @@ import json
 import os
 import re
 import signal
-import struct
 import subprocess
 import sys
 import threading
@@ -663,27 +662,25 @@ def test_reels_beside_videos_photos_and_strays_each_keep_their_own(tmp_path: Pat
 
 
 def test_a_files_warnings_are_shown_under_it_and_counted(tmp_path: Path, test_weights: Path) -> None:
-    """A file done with warnings (here a scan read into sRGB from its ICC profile) says so under its line, and the
-    summary counts such files; they were in the manifest and the report only."""
-    from PIL import Image
-
-    from filmcolor import iccprofile
+    """A file done with warnings (here a two-page TIFF, of which one page is coloured) says so under its line, and
+    the summary counts such files; they were in the manifest and the report only."""
+    import tifffile
 
     src = tmp_path / "in"
     src.mkdir()
     ramp = np.tile(np.arange(0, 256, 4, dtype=np.uint8), (16, 1))
-    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(1.8 * 256))
-    Image.fromarray(ramp).save(src / "scan.png", icc_profile=iccprofile.gray_profile(curve, name="Gray Gamma 1.8"))
-    Image.fromarray(ramp).save(src / "plain.png")
+    tifffile.imwrite(src / "pages.tif", np.stack([ramp, ramp[::-1]]))  # two pages
+    cv2.imwrite(str(src / "plain.png"), ramp)
     out = tmp_path / "out"
     result = batch_cli(src, "-o", out, "--model", test_weights)
     assert result.exit_code == 0, result.output
     lines = result.stderr.splitlines()
-    at = next(i for i, line in enumerate(lines) if line.startswith("ok scan.png"))
-    assert lines[at + 1] == f"  warning: {src / 'scan.png'}: converted from its ICC profile 'Gray Gamma 1.8' to sRGB"
+    at = next(i for i, line in enumerate(lines) if line.startswith("ok pages.tif"))
+    assert lines[at + 1] == (f"  warning: {src / 'pages.tif'}: multi-page TIFF (2 pages): only the first page is "
+                             "coloured")
     assert sum("warning:" in line for line in lines) == 1  # the plain photo has none
     assert any(re.search(r"done, with warnings\W+1 \(see --report or ", line) for line in lines)
-    assert read_manifest(out)["scan.png"].warnings == [lines[at + 1].removeprefix("  warning: ")]
+    assert read_manifest(out)["pages.tif"].warnings == [lines[at + 1].removeprefix("  warning: ")]
 
 
 def test_a_videos_sound_transferred_apart_is_its_soundtrack(tmp_path: Path, colorizer) -> None:
