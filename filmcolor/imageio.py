@@ -24,7 +24,7 @@ from filmcolor.photometa import PhotoMetadata
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff")  # outputs that keep 16 bits a channel
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
-SAMPLES_PER_PIXEL, ORIENTATION = 277, 274  # TIFF tags
+SAMPLES_PER_PIXEL, ORIENTATION, PHOTOMETRIC, EXTRA_SAMPLES = 277, 274, 262, 338  # TIFF tags
 MAX_SIDE = {".webp": 16383, ".jpg": 65500, ".jpeg": 65500}  # the formats' own limits (libwebp, libjpeg)
 MAX_PIXELS = 400_000_000  # 20000 x 20000: the Lab planes of anything larger need many GB
 # Pillow reads only the photos' metadata (photometa); its decompression-bomb guard, which refuses even to read
@@ -183,23 +183,53 @@ def _tiff_tags(data: bytes | memoryview) -> dict[int, int]:
     return tags
 
 
-def _gray_alpha(path: Path, gray: np.ndarray, orientation: int, said: list[str]) -> np.ndarray:
-    """A gray+alpha TIFF as BGRA (gray thrice) in its own depth, read by tifffile and turned upright as libtiff
-    turns it; OpenCV's 8-bit gray, and a line in ``said``, when tifffile lacks its compression's codec."""
+def _gray_and_extra(path: Path, gray: np.ndarray, tags: dict[int, int], said: list[str]) -> np.ndarray:
+    """A TIFF of gray and one extra channel (SamplesPerPixel 2), which OpenCV reads as 8-bit gray alone, read
+    whole by tifffile (Pillow for an 8-bit one in a compression tifffile lacks a codec for) and turned upright
+    as libtiff turns it: with alpha (ExtraSamples 1 or 2; associated alpha unmultiplied), BGRA with the gray
+    thrice; with another channel (0: a scanner's infrared dust map), the gray alone at its own depth, and a
+    line in ``said``. MinIsWhite gray is inverted, as libtiff does. What cannot be read so is OpenCV's gray,
+    with a line saying what was lost."""
     import tifffile
 
+    extra = tags.get(EXTRA_SAMPLES, 0)
     try:
-        pixels = tifffile.imread(path, key=0)
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages.first
+            pixels = np.moveaxis(page.asarray(), page.axes.index("S"), -1) if "S" in page.axes else None
     except Exception as err:  # noqa: BLE001 - LZW, JPEG, PackBits need imagecodecs, which tifffile may lack
-        said.append(f"gray with alpha, read as 8-bit gray without its alpha (tifffile: {err}; "
-                    "'pip install imagecodecs' reads it whole)")
+        pixels = _pillow_gray_alpha(path)
+        if pixels is None:
+            said.append(f"gray with {'alpha' if extra in (1, 2) else 'an extra channel'}, read as 8-bit gray "
+                        f"without it (tifffile: {err}; 'pip install imagecodecs' reads it whole)")
+            return gray
+    photometric = tags.get(PHOTOMETRIC, 1)
+    if pixels is None or pixels.ndim != 3 or pixels.shape[2] != 2 or photometric not in (0, 1) \
+            or (photometric == 0 and pixels.dtype.kind == "f"):
         return gray
-    if pixels.ndim == 3 and pixels.shape[0] == 2 and pixels.shape[2] != 2:  # stored plane by plane
-        pixels = np.moveaxis(pixels, 0, -1)
-    if pixels.ndim != 3 or pixels.shape[2] != 2:
-        return gray
-    pixels = photometa.upright(pixels, orientation if 1 <= orientation <= 8 else 1)
-    return np.dstack([pixels[..., 0]] * 3 + [pixels[..., 1]])
+    pixels = photometa.upright(pixels, tags.get(ORIENTATION, 1) if 1 <= tags.get(ORIENTATION, 1) <= 8 else 1)
+    luma, channel = pixels[..., 0], pixels[..., 1]
+    top = np.iinfo(pixels.dtype).max if pixels.dtype.kind in "ui" else 1.0
+    if photometric == 0:
+        luma = top - luma
+    if extra not in (1, 2):
+        said.append(f"its second channel, not alpha (ExtraSamples {extra}: a scanner's infrared?), left out")
+        return luma
+    if extra == 1:  # associated: the gray is premultiplied by the alpha
+        opaque = channel.astype(np.float64)
+        luma = np.where(opaque > 0, np.minimum(luma * (float(top) / np.maximum(opaque, 1e-12)), top), 0)
+        luma = luma.astype(pixels.dtype)
+    return np.dstack([luma] * 3 + [channel])
+
+
+def _pillow_gray_alpha(path: Path) -> np.ndarray | None:
+    """An 8-bit gray+alpha TIFF as Pillow reads it (libtiff: LZW, JPEG, PackBits), (H, W, 2); None when Pillow
+    cannot."""
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image) if image.mode == "LA" else None
+    except Exception:  # noqa: BLE001 - the caller falls back to OpenCV's gray and says what was lost
+        return None
 
 
 def _many_pictures_kind(head: bytes) -> str | None:
@@ -263,8 +293,8 @@ def read_image(path: Path, warnings: list[str] | None = None, deep: bool = False
         image = photometa.upright(image, photometa.orientation(data.data))
     if image.ndim == 2 and data[:4].tobytes() in TIFF_MAGIC:
         tags = _tiff_tags(data.data)
-        if tags.get(SAMPLES_PER_PIXEL) == 2:  # gray and alpha, which OpenCV reads as 8-bit gray alone
-            image = _gray_alpha(path, image, tags.get(ORIENTATION, 1), said)
+        if tags.get(SAMPLES_PER_PIXEL) == 2:  # gray and another channel, which OpenCV drops, reading 8 bits
+            image = _gray_and_extra(path, image, tags, said)
     if warnings is not None:
         warnings.extend(f"{path}: {line}" for line in said)
     kind = _many_pictures_kind(data[:16].tobytes())

@@ -371,17 +371,46 @@ def test_a_gray_and_alpha_tiff_keeps_its_alpha_and_its_depth(tmp_path: Path, dty
     assert all(np.array_equal(image[..., c], shown[..., 0]) for c in range(3))
 
 
-def test_a_gray_and_alpha_tiff_tifffile_cannot_read_says_what_it_loses(tmp_path: Path) -> None:
-    la = np.dstack([np.tile(np.arange(0, 200, 10, dtype=np.uint8), (6, 1)), np.full((6, 20), 255, np.uint8)])
+def test_a_gray_and_alpha_tiff_in_lzw_is_read_by_pillow_or_says_what_it_loses(tmp_path: Path, monkeypatch) -> None:
+    """tifffile reads no LZW without imagecodecs: Pillow reads an 8-bit one; what neither reads is OpenCV's
+    gray, and the warning says what was lost."""
+    la = np.dstack([np.tile(np.arange(0, 200, 10, dtype=np.uint8), (6, 1)), np.full((6, 20), 90, np.uint8)])
     path = tmp_path / "cutout.tif"
-    Image.fromarray(la, "LA").save(path, compression="tiff_lzw")  # LZW: tifffile needs imagecodecs for it
-    try:
-        import imagecodecs  # noqa: F401
-        pytest.skip("imagecodecs is installed: tifffile reads LZW")
-    except ImportError:
-        pass
+    Image.fromarray(la, "LA").save(path, compression="tiff_lzw")
+    image = read_image(path, notes := [])
+    assert notes == [] and np.array_equal(image[..., 3], la[..., 1]) and np.array_equal(image[..., 0], la[..., 0])
+    monkeypatch.setattr(tifffile.TiffFile, "__init__", lambda *a, **k: (_ for _ in ()).throw(KeyError("LZW")))
+    monkeypatch.setattr("filmcolor.imageio._pillow_gray_alpha", lambda path: None)
     image = read_image(path, notes := [])
     assert np.array_equal(image, la[..., 0])
-    assert len(notes) == 1 and notes[0].startswith(f"{path}: gray with alpha, read as 8-bit gray without its alpha "
-                                                   "(tifffile: ")
-    assert notes[0].endswith("'pip install imagecodecs' reads it whole)")
+    assert notes == [f"{path}: gray with alpha, read as 8-bit gray without it (tifffile: 'LZW'; 'pip install "
+                     "imagecodecs' reads it whole)"]
+
+
+def _two_channel_tiff(path: Path, stored: np.ndarray, extra: str, **options) -> Path:
+    tifffile.imwrite(path, stored, photometric=options.pop("photometric", "minisblack"), extrasamples=(extra,),
+                     **options)
+    return path
+
+
+def test_a_gray_tiffs_second_channel_is_alpha_only_when_it_says_so(tmp_path: Path) -> None:
+    """An audit: a scanner's 16-bit gray + infrared (ExtraSamples 0) became a see-through picture; MinIsWhite
+    came out as a negative; associated alpha is unmultiplied; a planar file 2 pixels wide was misread."""
+    gray = np.tile(np.linspace(1000, 60000, 16).astype(np.uint16), (4, 1))
+    infrared = np.full_like(gray, 30000)
+    path = _two_channel_tiff(tmp_path / "ir.tif", np.dstack([gray, infrared]), "unspecified")
+    image = read_image(path, notes := [], deep=True)
+    assert image.dtype == np.uint16 and np.array_equal(image, gray)  # the gray alone, at 16 bits
+    assert notes == [f"{path}: its second channel, not alpha (ExtraSamples 0: a scanner's infrared?), left out"]
+    eight = (gray // 257).astype(np.uint8)
+    path = _two_channel_tiff(tmp_path / "white.tif", np.dstack([255 - eight, np.full_like(eight, 255)]),
+                             "unassalpha", photometric="miniswhite")
+    assert np.array_equal(read_image(path)[..., 0], eight)  # inverted, as libtiff does
+    half = np.full_like(eight, 128)
+    premultiplied = (eight.astype(np.uint16) * 128 // 255).astype(np.uint8)
+    path = _two_channel_tiff(tmp_path / "assoc.tif", np.dstack([premultiplied, half]), "assocalpha")
+    assert np.abs(read_image(path)[..., 0].astype(int) - eight).max() <= 2  # unmultiplied, to rounding
+    planar = np.stack([eight[:, :2], np.full((4, 2), 77, np.uint8)])  # (2, 4, 2): samples first, 2 wide
+    path = _two_channel_tiff(tmp_path / "planar.tif", planar, "unassalpha", planarconfig="separate")
+    image = read_image(path)
+    assert image.shape == (4, 2, 4) and np.array_equal(image[..., 0], eight[:, :2]) and (image[..., 3] == 77).all()
