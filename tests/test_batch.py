@@ -710,3 +710,46 @@ def test_a_videos_sound_transferred_apart_is_its_soundtrack(tmp_path: Path, colo
         assert not c.streams.audio
     os.utime(sound, ns=(time.time_ns(), time.time_ns()))  # the sound transferred again: the film is redone
     assert [r.path for r in run_local(src, out, colorizer, VIDEO, BatchOptions(retries=0)).done] == ["reel1.mov"]
+
+
+def test_a_sound_file_beside_a_video_found_by_an_audit(tmp_path: Path, colorizer) -> None:
+    """An audit: a broken or empty sound file beside a video failed the picture; --pattern 'reel2.*' took the
+    WAV for an input (failed, exit 1); a WAV corrected and copied with its old time (cp -p) was not seen; a
+    WAV beside a video with sound of its own still redid it when touched; Reel3.WAV beside reel3.mov was
+    passed over."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    make_clip(src / "reel2.mov", width=64, height=48, frames=5, fps=10)
+    (src / "reel2.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")  # a transfer that failed
+    make_clip(src / "reel3.mov", width=64, height=48, frames=5, fps=10)
+    upper = make_audio_only(src / "Reel3.WAV", seconds=0.5, codec="pcm_s16le")
+    make_clip(src / "talkie.mp4", width=64, height=48, frames=5, fps=10, audio="aac")
+    spare = make_audio_only(src / "talkie.wav", seconds=0.5, codec="pcm_s16le")
+    first = run_local(src, out, colorizer, VIDEO, BatchOptions(retries=0))
+    assert sorted(r.path for r in first.done) == ["reel2.mov", "reel3.mov", "talkie.mp4"] and not first.failed
+    notes = {r.path: r.warnings for r in first.done}
+    assert len(notes["reel2.mov"]) == 1 and notes["reel2.mov"][0].startswith(
+        "reel2.wav not taken as the soundtrack: not a readable sound file")
+    with av.open(str(out / "reel2.mov")) as c:
+        assert not c.streams.audio  # the picture is done, without sound
+    before = [b"".join(p) for p in audio_packets(out / "reel3.mov")]
+    assert before == [b"".join(p) for p in audio_packets(upper)]
+    only = run_local(src, tmp_path / "sel", colorizer, VIDEO, BatchOptions(retries=0, patterns=("reel2.*",)))
+    assert [r.path for r in only.done] == ["reel2.mov"] and not only.failed  # its WAV is its, not an input
+
+    make_audio_only(src / "reel2.wav", seconds=0.5, codec="pcm_s16le")  # the failed transfer done again
+    stat = upper.stat()
+    corrected = bytearray(upper.read_bytes())
+    corrected[-400:] = bytes(400)  # the same size, other samples
+    time.sleep(0.01)
+    (tmp_path / "corrected.wav").write_bytes(corrected)
+    (tmp_path / "corrected.wav").replace(upper)  # copied in with its old time kept: cp -p
+    os.utime(upper, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert (upper.stat().st_size, upper.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    os.utime(spare, ns=(time.time_ns(), time.time_ns()))  # an unused WAV touched: nothing to redo
+    again = run_local(src, out, colorizer, VIDEO, BatchOptions(retries=0))
+    assert sorted(r.path for r in again.done) == ["reel2.mov", "reel3.mov"]
+    now = [b"".join(p) for p in audio_packets(out / "reel3.mov")]
+    assert now == [b"".join(p) for p in audio_packets(upper)] and now != before  # the corrected sound
+    with av.open(str(out / "reel2.mov")) as c:
+        assert c.streams.audio

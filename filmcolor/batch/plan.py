@@ -17,6 +17,7 @@ from filmcolor.batch.manifest import FileRecord
 from filmcolor.fsutil import PARTIAL_MARK
 from filmcolor.imageio import IMAGE_EXTENSIONS
 from filmcolor.video.sequence import SCAN_EXTENSIONS, SCAN_FORMATS, frame_names, one_numbered_name
+from filmcolor.video.sound import has_sound
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv",
                     ".webm")
@@ -111,7 +112,10 @@ def identity(path: Path, film: bool = False, sound: Path | None = None) -> tuple
             beside = sound.stat() if sound is not None else None
         except OSError:
             beside = None
-        return (size + beside.st_size, max(latest, beside.st_mtime_ns)) if beside else (size, latest)
+        # the sound's change time too: a sound file replaced by a copy with its old time (cp -p, rsync -t) has a
+        # new one, which no program sets, so a corrected transfer redoes the film
+        return (size + beside.st_size, max(latest, beside.st_mtime_ns, beside.st_ctime_ns)) if beside else (size,
+                                                                                                           latest)
     names = files_in(path)
     sounds = sounds_in(names)
     parts = frame_names(names) + (sounds if len(sounds) == 1 else [])
@@ -165,8 +169,10 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
                                             "the soundtrack; keep one in the folder" if len(sounds) > 1 else ""))
                 except OSError:  # the folder vanished meanwhile: found again on the next run
                     pass
+        beside = {name: sounds_beside(name, files) for name in files if Path(name).suffix.lower() in VIDEO_EXTENSIONS}
+        sidecars = set().union(*beside.values())  # a video's sound files: its, not inputs of their own
         for name in sorted(files):
-            if name.startswith(".") or PARTIAL_MARK in name or name in reel:
+            if name.startswith(".") or PARTIAL_MARK in name or name in reel or name in sidecars:
                 continue
             path = root_path / name
             rel = path.relative_to(in_dir).as_posix()
@@ -175,24 +181,36 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
                     continue
             elif path.suffix.lower() not in wanted:
                 continue
-            sounds = sounds_beside(name, files) if path.suffix.lower() in VIDEO_EXTENSIONS else []
+            sound, note = _sound_beside(path, beside.get(name, []))
             try:
-                size, mtime_ns = identity(path, sound=root_path / sounds[0] if len(sounds) == 1 else None)
+                size, mtime_ns = identity(path, sound=sound)
             except OSError:  # vanished or a dangling link: nothing to colour
                 continue
             if not os.path.isfile(path):
                 continue
-            found.append(Found(rel, path, size, mtime_ns, sound=root_path / sounds[0] if len(sounds) == 1 else None,
-                               note=f"{len(sounds)} sound files beside it ({', '.join(sounds)}): none taken as its "
-                                    "soundtrack; keep one" if len(sounds) > 1 else ""))
+            found.append(Found(rel, path, size, mtime_ns, sound=sound, note=note))
     return found
+
+
+def _sound_beside(video: Path, sounds: list[str]) -> tuple[Path | None, str]:
+    """(the soundtrack, a note on sound files not taken) of a video file with the sound files ``sounds`` named
+    as it is: one is its soundtrack when it has no sound of its own."""
+    if not sounds:
+        return None, ""
+    if len(sounds) > 1:
+        return None, (f"{len(sounds)} sound files beside it ({', '.join(sounds)}): none taken as its soundtrack; "
+                      "keep one")
+    if has_sound(video):
+        return None, f"{sounds[0]} beside it not taken as its soundtrack: it has sound of its own"
+    return video.parent / sounds[0], ""
 
 
 def sounds_beside(video: str, names: list[str]) -> list[str]:
     """The sound files among ``names`` named as the video file ``video`` is (reel1.mov: reel1.wav), which is
     then a picture whose sound was transferred apart: one is its soundtrack, when it has none of its own."""
-    stem = Path(video).stem
-    return sorted(n for n in names if Path(n).stem == stem and Path(n).suffix.lower() in SOUND_EXTENSIONS)
+    stem = Path(video).stem.casefold()  # Reel2.WAV beside reel2.mov: a disk that ignores case holds them so
+    return sorted(n for n in names if Path(n).stem.casefold() == stem and Path(n).suffix.lower() in SOUND_EXTENSIONS
+                  and not n.startswith("."))
 
 
 def _scan_not_coloured(folder: str, names: list[str], advice: str) -> str:

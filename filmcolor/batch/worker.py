@@ -14,7 +14,7 @@ from filmcolor.errors import ConfigError, FilmcolorError, InputError, WeightsErr
 from filmcolor.imageio import read_image, write_image
 from filmcolor.photometa import read_metadata
 from filmcolor.video.pipeline import VideoOptions, colorize_video
-from filmcolor.video.sound import has_sound
+from filmcolor.video.sound import sound_problem
 
 PERMANENT_ERRORS = (InputError, ConfigError, WeightsError)  # retrying cannot help; the rest may be transient
 
@@ -55,8 +55,9 @@ def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions
                                   fps=round(1 / elapsed, 3) if elapsed > 0 else 0.0, warnings=notes)
             else:  # --frame-rate is for folders of frames (a video file keeps its own timing)
                 sound, notes = job.sound if video_options.audio != "none" else None, [job.note] if job.note else []
-                if sound is not None and not job.film and has_sound(job.path):
-                    notes.append(f"{sound.name} beside it not taken as its soundtrack: it has sound of its own")
+                problem = sound_problem(sound, video_options.start) if sound is not None else ""
+                if problem:  # a sound file found beside the picture, not one asked for: the picture is still done
+                    notes.append(f"{sound.name} not taken as the soundtrack: {problem.removeprefix(f'{sound}: ')}")
                     sound = None
                 options = dataclasses.replace(video_options, frame_rate=video_options.frame_rate if job.film else None,
                                               sound=sound)

@@ -34,6 +34,15 @@ def has_sound(path: Path) -> bool:
         return False
 
 
+def sound_problem(path: Path, start: float = 0.0) -> str:
+    """Why ``path`` cannot be a film's sound from ``start`` s on (what SoundTrack refuses); '' when it can."""
+    try:
+        SoundTrack(path, start).close()
+    except InputError as err:
+        return str(err)
+    return ""
+
+
 class SoundTrack:
     """The audio streams of ``path``, to copy beside a film's picture. ``close()`` when done."""
 
