@@ -194,7 +194,7 @@ def _gray_and_extra(path: Path, gray: np.ndarray, tags: dict[int, int], said: li
 
     extra = tags.get(EXTRA_SAMPLES, 0)
     try:
-        with tifffile.TiffFile(path) as tif:
+        with photometa.quiet_tifffile(), tifffile.TiffFile(path) as tif:
             page = tif.pages.first
             pixels = np.moveaxis(page.asarray(), page.axes.index("S"), -1) if "S" in page.axes else None
     except Exception as err:  # noqa: BLE001 - LZW, JPEG, PackBits need imagecodecs, which tifffile may lack

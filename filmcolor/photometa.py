@@ -12,7 +12,9 @@ without metadata. A photo that had an ICC profile was read into sRGB (`iccprofil
 
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
 import re
 import struct
 import warnings
@@ -52,8 +54,10 @@ ICC_JPEG_HEADER = b"ICC_PROFILE\x00"  # APP2, then the part's number and the cou
 ICC_TIFF_TAG = 34675  # InterColorProfile
 IPTC_TIFF_TAG, PHOTOSHOP_TIFF_TAG = 33723, 34377  # IPTC-NAA; Photoshop's image resources
 IPTC_RESOURCE = b"8BIM\x04\x04"  # the Photoshop image resource that holds IPTC
+RESOURCE_SIGNATURES = (b"8BIM", b"MeSa", b"PHUT", b"AgHg", b"DCSR")  # of image resources (Photoshop, ImageReady)
 ORIENTATION = ExifTags.Base.Orientation
 QUARTER_TURNS = (5, 6, 7, 8)  # orientations whose upright picture swaps width and height
+XMP_SWAPPED = ((b"tiff:XResolution", b"tiff:YResolution"), (b"exif:PixelXDimension", b"exif:PixelYDimension"))
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,8 @@ def read_metadata(path: Path) -> PhotoMetadata:
         xmp = xmp.encode()
     if xmp and turned != 1:  # written upright: an orientation left in the XMP would turn it again
         xmp = XMP_ORIENTATION.sub(rb"\g<1>1", xmp)
+        if turned in QUARTER_TURNS:
+            xmp = _turned_xmp(xmp)
     return PhotoMetadata(exif, xmp or None, iptc, icc)
 
 
@@ -229,19 +235,34 @@ def _patched(tiff: bytes) -> bytes | None:
 
 
 def _swap_entries(out: bytearray, entries: list[tuple[int, int, int, int]], first: int, second: int) -> None:
-    """Swap the values (type, count and value or its offset) of two tags of an IFD, when it has both."""
+    """Swap the values (type, count and value or its offset) of two tags of an IFD; when it has one of them,
+    that one becomes the other (their numbers are next to each other, so the IFD stays in order)."""
     found = {tag: at for at, tag, _, _ in entries if tag in (first, second)}
     if len(found) == 2:
         a, b = found[first], found[second]
         out[a + 2:a + 12], out[b + 2:b + 12] = out[b + 2:b + 12], out[a + 2:a + 12]
+    elif len(found) == 1:
+        (tag, at), = found.items()
+        order = "<" if out[:2] == b"II" else ">"
+        out[at:at + 2] = struct.pack(order + "H", second if tag == first else first)
 
 
 def _turned(exif: Image.Exif | None, orientation: int) -> Image.Exif | None:
     """Pillow's reading of an EXIF, its X and Y resolutions swapped when the picture was turned a quarter."""
     x, y = ExifTags.Base.XResolution, ExifTags.Base.YResolution
-    if exif is not None and orientation in QUARTER_TURNS and x in exif and y in exif:
-        exif[x], exif[y] = exif[y], exif[x]
+    if exif is not None and orientation in QUARTER_TURNS:
+        values = {tag: exif.pop(tag) for tag in (x, y) if tag in exif}
+        exif.update({y if tag == x else x: value for tag, value in values.items()})
     return exif
+
+
+def _turned_xmp(xmp: bytes) -> bytes:
+    """An XMP packet's X and Y resolution and pixel sizes swapped, for a picture turned a quarter: their
+    property names swap, in the attribute and element forms alike, so a lone one moves too."""
+    for first, second in XMP_SWAPPED:
+        xmp = re.sub(re.escape(first) + b"|" + re.escape(second),
+                     lambda m, f=first, s=second: s if m.group(0) == f else f, xmp)
+    return xmp
 
 
 def _tiff_iptc(path: Path) -> bytes | None:
@@ -251,7 +272,7 @@ def _tiff_iptc(path: Path) -> bytes | None:
     import tifffile
 
     try:
-        with tifffile.TiffFile(path) as tif:
+        with quiet_tifffile(), tifffile.TiffFile(path) as tif:
             tags, order = tif.pages.first.tags, tif.byteorder
             resources, record = (tags[code].value if code in tags else None
                                  for code in (PHOTOSHOP_TIFF_TAG, IPTC_TIFF_TAG))
@@ -266,6 +287,19 @@ def _tiff_iptc(path: Path) -> bytes | None:
             resource = (IPTC_RESOURCE + b"\x00\x00" + struct.pack(">I", len(record)) + record
                         + bytes(len(record) % 2))
     return IPTC_JPEG_HEADER + resource if resource else None
+
+
+@contextlib.contextmanager
+def quiet_tifffile() -> Iterator[None]:
+    """tifffile's log lines (a tag it cannot read: "<TiffTag.fromfile> raised ...") kept off the terminal while
+    it reads a file for us: what it cannot read, we say or do without."""
+    log = logging.getLogger("tifffile")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def _iim_length(record: bytes) -> int:
@@ -291,12 +325,14 @@ def _resources(resources: object) -> Iterator[tuple[bytes, bytes]]:
     if not isinstance(resources, bytes):
         return
     at = 0
-    while resources[at:at + 4] == b"8BIM" and at + 8 <= len(resources):
+    while resources[at:at + 4] in RESOURCE_SIGNATURES and at + 8 <= len(resources):
         name_length = resources[at + 6]
         size_at = at + 6 + name_length + 1 + (name_length + 1) % 2  # the name is padded to an even length
         if size_at + 4 > len(resources):
             return
         size = struct.unpack(">I", resources[size_at:size_at + 4])[0]
+        if size_at + 4 + size > len(resources):  # cut short: a block that says it holds more than is there
+            return
         end = size_at + 4 + size + size % 2
         yield resources[at:end], resources[size_at + 4:size_at + 4 + size]
         at = end

@@ -321,3 +321,36 @@ def test_a_tiff_scans_iptc_goes_into_its_copy(tmp_path: Path, where: str) -> Non
             assert info[(2, 120)] == IIM_CAPTION and info[(2, 80)] == b"AB"
             if ext == ".tif":
                 assert bytes(out.tag_v2[34377]) == iptc  # only the IPTC resource, not the thumbnail
+
+
+def test_a_quarter_turn_moves_a_lone_resolution_and_the_xmps_too(tmp_path: Path) -> None:
+    """An audit: an EXIF with only XResolution kept it on the wrong axis, and the XMP's resolution and pixel
+    sizes (attribute and element forms) disagreed with the EXIF's after the turn."""
+    exif = _exif(6)
+    exif[ExifTags.Base.XResolution] = 600
+    xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description tiff:XResolution="600/1" '
+           b'tiff:YResolution="300/1" tiff:Orientation="6"><exif:PixelXDimension>60</exif:PixelXDimension>'
+           b'<exif:PixelYDimension>40</exif:PixelYDimension></rdf:Description></x:xmpmeta>')
+    src = tmp_path / "in.jpg"
+    Image.fromarray(_stored()).save(src, exif=exif, xmp=xmp)
+    meta = read_metadata(src)
+    written = Image.Exif()
+    written.load(b"Exif\x00\x00" + meta.exif)
+    assert ExifTags.Base.XResolution not in written and float(written[ExifTags.Base.YResolution]) == 600
+    assert meta.xmp == (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description tiff:YResolution="600/1" '
+                        b'tiff:XResolution="300/1" tiff:Orientation="1"><exif:PixelYDimension>60'
+                        b'</exif:PixelYDimension><exif:PixelXDimension>40</exif:PixelXDimension></rdf:Description>'
+                        b'</x:xmpmeta>')
+
+
+def test_photoshop_resources_of_other_signatures_and_cut_short_ones(tmp_path: Path) -> None:
+    """An audit: the walk stopped at a block not signed 8BIM (ImageReady's MeSa), losing the IPTC after it, and
+    copied an IPTC block that claims more bytes than it holds."""
+    iim = b"\x1c\x02\x78" + struct.pack(">H", len(IIM_CAPTION)) + IIM_CAPTION
+    iptc = b"8BIM\x04\x04\x00\x00" + struct.pack(">I", len(iim)) + iim + bytes(len(iim) % 2)
+    other = b"MeSa\x0b\xb8\x00\x00" + struct.pack(">I", 2) + b"ok"
+    for resources, kept in ((other + iptc, True), (iptc[:-4], False)):
+        src = tmp_path / "scan.tif"
+        tifffile.imwrite(src, _stored(), extratags=[(34377, "B", len(resources), resources, True)])
+        meta = read_metadata(src)
+        assert meta.iptc == (b"Photoshop 3.0\x00" + iptc if kept else None)
