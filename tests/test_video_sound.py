@@ -118,6 +118,21 @@ def test_sound_replaces_a_videos_own_audio(tmp_path: Path, colorizer: Colorizer)
     assert audio_packets(tmp_path / "out.mkv") == audio_packets(sound)
 
 
+def test_pcm_copied_into_an_mp4_says_few_players_read_it(tmp_path: Path, colorizer: Colorizer) -> None:
+    """An audit: a WAV's PCM goes into an .mp4 as ISO 23003-5's 'ipcm', which FFmpeg reads and few players do;
+    copied as it is, and said; an .mkv or .mov says nothing."""
+    clip = make_clip(tmp_path / "in.mp4", frames=10, fps=10)
+    sound = make_audio_only(tmp_path / "s.wav", seconds=1.0, codec="pcm_s16le")
+    report = colorize_video(clip, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST, sound=sound))
+    assert [w for w in report.warnings if "ipcm" in w] == [
+        "audio stream #0 of s.wav (pcm_s16le) copied into an .mp4 as 'ipcm', which few players play yet; .mov or "
+        ".mkv keep PCM where every player reads it"]
+    assert [b"".join(p) for p in audio_packets(tmp_path / "out.mp4")] == [b"".join(p) for p in audio_packets(sound)]
+    for ext in (".mkv", ".mov"):
+        report = colorize_video(clip, tmp_path / f"out{ext}", colorizer, VideoOptions(**FAST, sound=sound))
+        assert not [w for w in report.warnings if "ipcm" in w]
+
+
 @pytest.mark.parametrize("case", ["missing", "empty", "picture", "no_audio_flag", "past_end", "truncated"])
 def test_a_bad_sound_file_is_one_line_and_no_output(tmp_path: Path, test_weights: Path, case: str) -> None:
     folder = reel(tmp_path / "r", 48 if case == "past_end" else 4)

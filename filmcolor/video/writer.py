@@ -321,6 +321,9 @@ class VideoWriter:
             mapping[src] = out = self.container.add_stream_from_template(src)
             if src.type == "audio":
                 out.codec_context.layout = named_layout(src.codec_context.layout)  # the packets stay as they are
+                if name.startswith("pcm_") and self.container.format.name == "mp4":  # ISO 23003-5's ipcm, new
+                    self.warnings.append(f"{self._label(src)} ({name}) copied into an .mp4 as 'ipcm', which few "
+                                         "players play yet; .mov or .mkv keep PCM where every player reads it")
         for src in streams:  # language, title, default / commentary / forced: what players list the tracks by
             if src in mapping:
                 mapping[src].metadata.update(_lasting_tags(src.metadata))
