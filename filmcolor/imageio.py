@@ -21,8 +21,10 @@ from filmcolor.errors import InputError, OutputError
 from filmcolor.fsutil import write_bytes_atomic
 from filmcolor.photometa import PhotoMetadata
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
-SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff")  # outputs that keep 16 bits a channel
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".jp2", ".bmp", ".webp")
+SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff", ".jp2")  # outputs that keep 16 bits a channel
+JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"  # JPEG 2000's file format (ISO 15444-1 annex I)
+J2K_CODESTREAM = b"\xff\x4f\xff\x51"  # a bare JPEG 2000 codestream: SOC, then SIZ
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 SAMPLES_PER_PIXEL, ORIENTATION, PHOTOMETRIC, EXTRA_SAMPLES = 277, 274, 262, 338  # TIFF tags
 MAX_SIDE = {".webp": 16383, ".jpg": 65500, ".jpeg": 65500}  # the formats' own limits (libwebp, libjpeg)
@@ -120,6 +122,11 @@ def declared_size(data: bytes | memoryview) -> tuple[int, int] | None:
             return _webp_size(head)
         if head[:4] in (b"II*\x00", b"MM\x00*"):
             return _tiff_size(data)  # the directory may be anywhere, often after the pixels
+        if head[:12] == JP2_SIGNATURE:
+            return _jp2_size(data)
+        if head[:4] == J2K_CODESTREAM:  # SIZ: its length, capabilities, then the grid's size and offset
+            width, height, x0, y0 = (int.from_bytes(head[8 + 4 * i:12 + 4 * i], "big") for i in range(4))
+            return width - x0, height - y0
         if head[:1] == b"P" and head[1:2] in (b"1", b"2", b"3", b"4", b"5", b"6") and head[2:3].isspace():
             fields = re.sub(rb"#[^\n]*", b" ", head[2:]).split()
             return int(fields[0]), int(fields[1])
@@ -159,6 +166,28 @@ def _webp_size(data: bytes) -> tuple[int, int] | None:
     if chunk == b"VP8L" and data[20] == 0x2F:  # lossless: 14-bit sides minus one, packed
         bits = int.from_bytes(data[21:25], "little")
         return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    return None
+
+
+def _jp2_size(data: bytes | memoryview) -> tuple[int, int] | None:
+    """The image header box's size (jp2h, then ihdr: height, width) of a JPEG 2000 file, box by box."""
+    pos, end = 0, len(data)
+    while pos + 8 <= end:
+        length, kind = int.from_bytes(data[pos:pos + 4], "big"), bytes(data[pos + 4:pos + 8])
+        header = 8
+        if length == 1:  # the length in the next 8 bytes
+            length, header = int.from_bytes(data[pos + 8:pos + 16], "big"), 16
+        elif length == 0:  # to the end of the file
+            length = end - pos
+        if kind == b"jp2h":  # a box of boxes: look inside
+            pos, end = pos + header, pos + length
+            continue
+        if kind == b"ihdr":
+            height, width = (int.from_bytes(data[pos + at:pos + at + 4], "big") for at in (8, 12))
+            return width, height
+        if length < header:
+            return None
+        pos += length
     return None
 
 

@@ -233,7 +233,7 @@ def test_an_output_we_cannot_write_is_an_error_not_a_folder(tmp_path, test_weigh
     src = make_photo(tmp_path / "in.png")
     code, _, stderr = run(str(src), "-o", str(tmp_path / "still.gif"), "--model", str(test_weights), *FAST)
     assert code == 1 and error_lines(stderr) == [f"error: {tmp_path / 'still.gif'}: cannot write .gif files; use "
-                                                 ".jpg, .jpeg, .png, .tif, .tiff, .bmp, .webp, or a folder name "
+                                                 ".jpg, .jpeg, .png, .tif, .tiff, .jp2, .bmp, .webp, or a folder name "
                                                  "without an extension"], stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
 

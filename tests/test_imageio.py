@@ -255,7 +255,7 @@ def _pil_variants(path: Path, rgb: np.ndarray, kind: str) -> None:
         Image.fromarray(rgb[..., 0] > 128).save(path)
 
 
-@pytest.mark.parametrize("kind", [".png", ".jpg", ".bmp", ".webp", ".tif", ".ppm", ".pgm", "webp-lossless",
+@pytest.mark.parametrize("kind", [".png", ".jpg", ".bmp", ".webp", ".tif", ".jp2", ".ppm", ".pgm", "webp-lossless",
                                   "tif-big-endian", "jpg-exif", "jpg-progressive", "pbm"])
 def test_declared_size_is_the_decoded_size(tmp_path, rgb, kind):
     odd = np.ascontiguousarray(rgb[:37, :53])  # odd sides: width and height cannot be mixed up unseen
@@ -414,3 +414,24 @@ def test_a_gray_tiffs_second_channel_is_alpha_only_when_it_says_so(tmp_path: Pat
     path = _two_channel_tiff(tmp_path / "planar.tif", planar, "unassalpha", planarconfig="separate")
     image = read_image(path)
     assert image.shape == (4, 2, 4) and np.array_equal(image[..., 0], eight[:, :2]) and (image[..., 3] == 77).all()
+
+
+def test_jpeg_2000_scans_are_read_and_written_at_their_depth(tmp_path: Path) -> None:
+    """JPEG 2000 is what many libraries keep their scans in: read at 8 or 16 bits, written losslessly at the
+    input's depth; its header's size guards against a picture too large, and a file cut short is one line."""
+    ramp = (np.arange(37 * 53, dtype=np.uint32).reshape(37, 53) * 31).astype(np.uint16)
+    src = tmp_path / "scan.jp2"
+    assert cv2.imwrite(str(src), ramp)
+    assert np.array_equal(read_image(src, deep=True), ramp)
+    rgb = np.dstack([ramp, ramp // 2, 65535 - ramp])
+    write_image(tmp_path / "out.jp2", rgb)
+    assert np.array_equal(read_image(tmp_path / "out.jp2", deep=True), rgb)  # lossless, 16 bits
+    data = bytearray(src.read_bytes())
+    at = data.index(b"ihdr") + 4
+    data[at:at + 8] = (30000).to_bytes(4, "big") * 2  # the header says 30000 x 30000
+    (tmp_path / "bomb.jp2").write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"bomb.jp2: image too large \(30000x30000, limit"):
+        read_image(tmp_path / "bomb.jp2")
+    (tmp_path / "cut.jp2").write_bytes(src.read_bytes()[: len(data) // 2])
+    with pytest.raises(InputError, match=r"cut.jp2: not an image OpenCV can decode \(.*OpenJPEG"):
+        read_image(tmp_path / "cut.jp2")

@@ -127,6 +127,19 @@ def test_a_16_bit_dpx_scan_is_read(tmp_path: Path, colorizer: Colorizer) -> None
     assert np.all(np.diff(levels) > 40)  # 60 levels apart in the scan (the added colour moves luma a little)
 
 
+def test_a_jpeg_2000_scan_is_read_at_its_depth(tmp_path: Path, colorizer: Colorizer) -> None:
+    """JPEG 2000 frames, as libraries scan film to: read by FFmpeg's own decoder, in number order, at 16 bits."""
+    folder = tmp_path / "reel"
+    folder.mkdir()
+    for n in range(4):
+        assert cv2.imwrite(str(folder / f"r_{n:04d}.jp2"), np.full((48, 64), (10 + 60 * n) * 257 + 3, np.uint16))
+    report = colorize_video(folder, tmp_path / "out.mkv", colorizer, VideoOptions(**FAST, crf=0, codec="ffv1"))
+    times, levels, _ = frames_of(tmp_path / "out.mkv")
+    assert report.frames == 4 and len(times) == 4 and np.all(np.diff(levels) > 40)
+    with av.open(str(tmp_path / "out.mkv")) as c:
+        assert c.streams.video[0].codec_context.pix_fmt.endswith("16le")  # as deep as the scan
+
+
 @pytest.mark.parametrize("broken", [[3], [6], [5, 6], [7]])
 def test_a_broken_frame_file_is_named_and_no_good_frame_is_lost(tmp_path: Path, colorizer: Colorizer,
                                                                broken: list[int]) -> None:

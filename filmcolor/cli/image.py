@@ -54,9 +54,9 @@ def plan_outputs(inputs: tuple[Path, ...], output: Path, ext: str | None) -> lis
 @click.option("--render-size", type=click.IntRange(MIN_RENDER_SIZE, MAX_RENDER_SIZE), default=DEFAULT_RENDER_SIZE,
               show_default=True,
               help="Short side (pixels) the network sees; colour is upsampled to full size.")
-@click.option("--ext", type=click.Choice([".png", ".jpg", ".tif"]), default=None,
-              help="Output format for folder outputs (default: keep the input's extension; .png and .tif keep "
-                   "16 bits).")
+@click.option("--ext", type=click.Choice([".png", ".jpg", ".tif", ".jp2"]), default=None,
+              help="Output format for folder outputs (default: keep the input's extension; .png, .tif and "
+                   ".jp2, lossless JPEG 2000, keep 16 bits).")
 @click.option("--hints", type=click.Path(path_type=Path), default=None, metavar="HINTS.json|DIR",
               help='Colour hints: {"points": [{"x": 120, "y": 48, "color": "#aa3311", "radius": 3}, ...]} in '
                    "pixels of the input (origin top-left; radius optional). A hint colours what is near it, of "

@@ -19,7 +19,7 @@ from filmcolor.errors import InputError
 # what FFmpeg decodes as single pictures (film scans: DPX, Cineon, OpenEXR; exports: TIFF, PNG, JPEG...)
 SCAN_FORMATS = {".dpx": "DPX", ".cin": "Cineon", ".exr": "OpenEXR"}  # frames of a film scan, never photos
 SCAN_EXTENSIONS = tuple(SCAN_FORMATS)
-FRAME_EXTENSIONS = (*SCAN_EXTENSIONS, ".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".webp")
+FRAME_EXTENSIONS = (*SCAN_EXTENSIONS, ".tif", ".tiff", ".png", ".jpg", ".jpeg", ".jp2", ".bmp", ".webp")
 DEFAULT_FRAME_RATE = Fraction(24)  # sound film; pass --frame-rate for anything else
 NUMBERED = re.compile(r"^(.*?)(\d+)$")  # the name's stem: a prefix, then the frame number at its end
 SHOWN = 3  # names shown in a message
