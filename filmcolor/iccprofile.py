@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageCms
 
-from filmcolor import lab
+from filmcolor import jp2, lab
 
 # A profile whose conversion moves no level by more than this many 8-bit levels is sRGB already (an sRGB
 # profile of another maker: HP's moves none by more than 1); the picture is then left as it is
@@ -30,7 +30,11 @@ PROFILE_DATE = (2000, 1, 1, 0, 0, 0)  # the creation date written into sRGB's pr
 
 
 def embedded(path: Path) -> bytes | None:
-    """The ICC profile a JPEG, PNG, TIFF or WebP file holds, read from its headers; None when it has none."""
+    """The ICC profile a JPEG, PNG, TIFF, WebP or JPEG 2000 file holds, read from its headers; None when it has
+    none."""
+    with open(path, "rb") as file:
+        if file.read(12) == jp2.SIGNATURE:  # Pillow reads no profile from a .jp2
+            return jp2.read(path).icc
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pillow warns on odd headers; what it can read is enough here
         try:

@@ -16,14 +16,13 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from filmcolor import iccprofile, photometa
+from filmcolor import iccprofile, jp2, photometa
 from filmcolor.errors import InputError, OutputError
 from filmcolor.fsutil import write_bytes_atomic
 from filmcolor.photometa import PhotoMetadata
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".jp2", ".bmp", ".webp")
 SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff", ".jp2")  # outputs that keep 16 bits a channel
-JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"  # JPEG 2000's file format (ISO 15444-1 annex I)
 J2K_CODESTREAM = b"\xff\x4f\xff\x51"  # a bare JPEG 2000 codestream: SOC, then SIZ
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 SAMPLES_PER_PIXEL, ORIENTATION, PHOTOMETRIC, EXTRA_SAMPLES = 277, 274, 262, 338  # TIFF tags
@@ -122,8 +121,8 @@ def declared_size(data: bytes | memoryview) -> tuple[int, int] | None:
             return _webp_size(head)
         if head[:4] in (b"II*\x00", b"MM\x00*"):
             return _tiff_size(data)  # the directory may be anywhere, often after the pixels
-        if head[:12] == JP2_SIGNATURE:
-            return _jp2_size(data)
+        if head[:12] == jp2.SIGNATURE:
+            return jp2.size(data)
         if head[:4] == J2K_CODESTREAM:  # SIZ: its length, capabilities, then the grid's size and offset
             width, height, x0, y0 = (int.from_bytes(head[8 + 4 * i:12 + 4 * i], "big") for i in range(4))
             return width - x0, height - y0
@@ -166,28 +165,6 @@ def _webp_size(data: bytes) -> tuple[int, int] | None:
     if chunk == b"VP8L" and data[20] == 0x2F:  # lossless: 14-bit sides minus one, packed
         bits = int.from_bytes(data[21:25], "little")
         return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
-    return None
-
-
-def _jp2_size(data: bytes | memoryview) -> tuple[int, int] | None:
-    """The image header box's size (jp2h, then ihdr: height, width) of a JPEG 2000 file, box by box."""
-    pos, end = 0, len(data)
-    while pos + 8 <= end:
-        length, kind = int.from_bytes(data[pos:pos + 4], "big"), bytes(data[pos + 4:pos + 8])
-        header = 8
-        if length == 1:  # the length in the next 8 bytes
-            length, header = int.from_bytes(data[pos + 8:pos + 16], "big"), 16
-        elif length == 0:  # to the end of the file
-            length = end - pos
-        if kind == b"jp2h":  # a box of boxes: look inside
-            pos, end = pos + header, pos + length
-            continue
-        if kind == b"ihdr":
-            height, width = (int.from_bytes(data[pos + at:pos + at + 4], "big") for at in (8, 12))
-            return width, height
-        if length < header:
-            return None
-        pos += length
     return None
 
 
@@ -318,7 +295,7 @@ def read_image(path: Path, warnings: list[str] | None = None, deep: bool = False
     if image is None:
         why = said[-1] if said else "unknown format or corrupt"
         raise InputError(f"{path}: not an image OpenCV can decode ({why})")
-    if not jpeg:  # a PNG or WebP (libtiff turns a TIFF itself, whatever the flags; see photometa.orientation)
+    if not jpeg:  # a PNG, WebP or JPEG 2000 (libtiff turns a TIFF itself, whatever the flags: photometa.orientation)
         image = photometa.upright(image, photometa.orientation(data.data))
     if image.ndim == 2 and data[:4].tobytes() in TIFF_MAGIC:
         tags = _tiff_tags(data.data)
@@ -374,8 +351,9 @@ def _in_srgb(path: Path, image: np.ndarray, warnings: list[str] | None) -> np.nd
 # OpenCV's log line prefix ("[ WARN:0@1.1] global grfmt_png.cpp:855 "); libpng and libtiff print their own
 _OPENCV_LOG = re.compile(r"^\[\s*(?:WARN|ERROR|INFO)[^\]]*\]\s*(?:global\s+)?\S+:\d+\s+")
 _STDERR_LOCK = threading.Lock()  # one redirection of fd 2 at a time
-# what libtiff says of tags it does not know (EXIF's XP* tags, which a TIFF keeps in IFD0): nothing is wrong
-_HARMLESS = re.compile(r"Unknown field with tag \d+")
+# what libtiff says of tags it does not know (EXIF's XP* tags, which a TIFF keeps in IFD0), and OpenJPEG of a
+# .jp2 whose colour space is an ICC profile (read by iccprofile) or none (sRGB, as for any picture): nothing is wrong
+_HARMLESS = re.compile(r"Unknown field with tag \d+|unknown or unspecified color space, SRGB is assumed")
 T = TypeVar("T")
 
 

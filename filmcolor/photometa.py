@@ -28,7 +28,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import ExifTags, Image
 
-from filmcolor import iccprofile
+from filmcolor import iccprofile, jp2
 
 # Windows' text tags: UCS-2, stored as bytes
 XP_TAGS = (ExifTags.Base.XPTitle, ExifTags.Base.XPComment, ExifTags.Base.XPAuthor, ExifTags.Base.XPKeywords,
@@ -81,11 +81,13 @@ def _open(source: io.BytesIO | Path) -> Image.Image | None:
 
 def orientation(data: bytes | memoryview) -> int:
     """The EXIF orientation (1-8, a SHORT in IFD0 as the standard has it, which OpenCV also reads in a JPEG)
-    of a PNG or WebP, read without decoding its picture; 1 when it has none. (OpenCV turns a JPEG itself,
-    libtiff a TIFF.)"""
+    of a PNG, WebP or JPEG 2000, read without decoding its picture; 1 when it has none. (OpenCV turns a JPEG
+    itself, libtiff a TIFF.)"""
     head = bytes(data[:12])
     if head[:8] == PNG_SIGNATURE:
         raw, _ = _png_metadata(io.BytesIO(data))
+    elif head == jp2.SIGNATURE:
+        return _orientation_of(jp2.exif_in(data))
     elif is_webp(head):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -122,9 +124,12 @@ def read_metadata(path: Path) -> PhotoMetadata:
         if image is None:
             return PhotoMetadata()
         with image:
+            boxes = jp2.read(path) if image.format == "JPEG2000" else None  # Pillow reads none of its boxes
             if image.format == "PNG":
                 with path.open("rb") as file:
                     raw, xmp = _png_metadata(file)
+            elif boxes is not None:
+                raw, xmp = boxes.exif, boxes.xmp
             else:
                 raw, xmp = image.info.get("exif"), image.info.get("xmp")
             raw = _strip(raw)
@@ -140,7 +145,10 @@ def read_metadata(path: Path) -> PhotoMetadata:
                          if marker == "APP13" and payload.startswith(IPTC_JPEG_HEADER)), None)
             if image.format == "TIFF":
                 iptc = _tiff_iptc(path)
-            icc = iccprofile.srgb_profile() if image.info.get("icc_profile") else None
+            if boxes is not None:
+                iptc = _iim_as_app13(boxes.iptc) if boxes.iptc else None
+            had_profile = image.info.get("icc_profile") or (boxes is not None and boxes.icc)
+            icc = iccprofile.srgb_profile() if had_profile else None
     if isinstance(xmp, str):
         xmp = xmp.encode()
     if xmp and turned != 1:  # written upright: an orientation left in the XMP would turn it again
@@ -282,11 +290,18 @@ def _tiff_iptc(path: Path) -> bytes | None:
     if resource is None:
         if isinstance(record, tuple | int):  # LONGs: their bytes, in the file's order
             record = np.asarray(record, dtype=np.int64).astype(order + "u4").tobytes()
-        if isinstance(record, bytes) and record.startswith(b"\x1c"):  # an IIM record starts with its tag marker
-            record = record[:_iim_length(record)]  # LONGs pad it to 4 bytes
-            resource = (IPTC_RESOURCE + b"\x00\x00" + struct.pack(">I", len(record)) + record
-                        + bytes(len(record) % 2))
+        if isinstance(record, bytes):
+            return _iim_as_app13(record)
     return IPTC_JPEG_HEADER + resource if resource else None
+
+
+def _iim_as_app13(record: bytes) -> bytes | None:
+    """An IPTC record (IIM datasets) as a JPEG's APP13 payload: one Photoshop resource that holds it."""
+    if not record.startswith(b"\x1c"):  # an IIM record starts with its tag marker
+        return None
+    record = record[:_iim_length(record)]  # Photoshop's LONGs pad it to 4 bytes
+    return (IPTC_JPEG_HEADER + IPTC_RESOURCE + b"\x00\x00" + struct.pack(">I", len(record)) + record
+            + bytes(len(record) % 2))
 
 
 @contextlib.contextmanager
@@ -300,6 +315,12 @@ def quiet_tifffile() -> Iterator[None]:
         yield
     finally:
         log.setLevel(level)
+
+
+def _iim_of(iptc: bytes | None) -> bytes | None:
+    """The IPTC record (IIM datasets) of a JPEG's APP13 payload: its IPTC resource's data."""
+    resources = iptc.removeprefix(IPTC_JPEG_HEADER) if iptc else None
+    return next((data for block, data in _resources(resources) if block.startswith(IPTC_RESOURCE)), None)
 
 
 def _iim_length(record: bytes) -> int:
@@ -406,6 +427,8 @@ def with_metadata(encoded: bytes, ext: str, meta: PhotoMetadata) -> tuple[bytes,
         end_of_header = 8 + 8 + 13 + 4  # signature, then IHDR: length, type, 13 bytes, CRC
         left = ["IPTC (a PNG has no place for it)"] if meta.iptc else []
         return encoded[:end_of_header] + b"".join(chunks) + encoded[end_of_header:], left
+    if ext == ".jp2":  # in 'uuid' boxes; OpenCV's own 'colr' box already says sRGB
+        return jp2.with_boxes(encoded, meta.exif, meta.xmp, _iim_of(meta.iptc)), []
     if not (meta.exif or meta.xmp or meta.iptc):  # a picture without a profile is sRGB: nothing is lost
         return encoded, []
     return encoded, [f"the photo's EXIF/XMP/IPTC (a {ext} output keeps none; .jpg, .png and .tif do)"]
@@ -437,7 +460,7 @@ def tiff_with(image: np.ndarray, meta: PhotoMetadata) -> tuple[bytes, list[str]]
     if meta.iptc:  # as Photoshop writes it: in its resources, and the IPTC record on its own (IPTC-NAA)
         resources = meta.iptc.removeprefix(IPTC_JPEG_HEADER)
         tags.append((PHOTOSHOP_TIFF_TAG, "B", len(resources), resources, True))
-        record = next((data for block, data in _resources(resources) if block.startswith(IPTC_RESOURCE)), None)
+        record = _iim_of(meta.iptc)
         if record:
             tags.append((IPTC_TIFF_TAG, "B", len(record), record, True))
     if meta.icc:

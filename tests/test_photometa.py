@@ -354,3 +354,53 @@ def test_photoshop_resources_of_other_signatures_and_cut_short_ones(tmp_path: Pa
         tifffile.imwrite(src, _stored(), extratags=[(34377, "B", len(resources), resources, True)])
         meta = read_metadata(src)
         assert meta.iptc == (b"Photoshop 3.0\x00" + iptc if kept else None)
+
+
+def _jp2_with_profile(jp2_bytes: bytes, icc: bytes) -> bytes:
+    """A .jp2 whose header's 'colr' box holds ``icc`` (method 2), as a library's scanner writes it."""
+    from filmcolor import jp2
+
+    header = next((start, end) for kind, start, end in jp2.boxes(jp2_bytes, 12, len(jp2_bytes)) if kind == b"jp2h")
+    inner = b"".join(struct.pack(">I", end - start + 8) + kind + jp2_bytes[start:end] if kind != b"colr" else
+                     struct.pack(">I", 8 + 3 + len(icc)) + b"colr\x02\x00\x00" + icc
+                     for kind, start, end in jp2.boxes(jp2_bytes, *header))
+    return jp2_bytes[:header[0] - 8] + struct.pack(">I", 8 + len(inner)) + b"jp2h" + inner + jp2_bytes[header[1]:]
+
+
+def test_a_jpeg_2000_scans_boxes_go_into_its_copies(tmp_path: Path) -> None:
+    """A library's .jp2 scan says what it is in 'uuid' boxes (EXIF, XMP, IPTC) and its 'colr' profile, none of
+    which OpenCV or Pillow read: it is turned upright by its EXIF, read through its profile, and a .jp2, .jpg
+    or .tif copy keeps its caption, XMP and IPTC."""
+    import cv2
+
+    from filmcolor import iccprofile, jp2
+
+    ok, encoded = cv2.imencode(".jp2", _stored())
+    assert ok
+    exif = _exif(6).tobytes().removeprefix(b"Exif\x00\x00")
+    iim = b"\x1c\x02\x78" + struct.pack(">H", len(IIM_CAPTION)) + IIM_CAPTION
+    gamma = iccprofile.gray_profile(b"curv" + bytes(4) + struct.pack(">IH", 1, round(1.8 * 256)), name="G18")
+    src = tmp_path / "scan.jp2"
+    src.write_bytes(jp2.with_boxes(_jp2_with_profile(encoded.tobytes(), gamma), exif, XMP, iim))
+    image = read_image(src, notes := [])
+    assert notes == [] and image.shape == (60, 40)  # upright, as its EXIF says
+    turned = np.asarray(Image.fromarray(_stored()).transpose(Image.Transpose.ROTATE_270))
+    assert np.abs(image.astype(int) - iccprofile.to_srgb(turned, gamma)[0]).max() <= 1  # through its profile
+    meta = read_metadata(src)
+    assert meta.icc == iccprofile.srgb_profile() and meta.xmp == XMP
+    for ext in (".jp2", ".jpg", ".tif"):
+        dst = tmp_path / f"out{ext}"
+        assert write_image(dst, np.dstack([image] * 3), meta) == []
+        if ext == ".jp2":
+            boxes = jp2.read(dst)
+            written = Image.Exif()
+            written.load(b"Exif\x00\x00" + boxes.exif)
+            assert written[ExifTags.Base.ImageDescription] == CAPTION and written[ExifTags.Base.Orientation] == 1
+            assert boxes.xmp == XMP and boxes.iptc == iim
+            assert cv2.imread(str(dst)).shape == (60, 40, 3)  # still a picture OpenCV reads
+            continue
+        with Image.open(dst) as out:
+            from PIL import IptcImagePlugin
+
+            assert out.getexif()[ExifTags.Base.ImageDescription] == CAPTION
+            assert IptcImagePlugin.getiptcinfo(out)[(2, 120)] == IIM_CAPTION

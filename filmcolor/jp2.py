@@ -1,0 +1,116 @@
+"""JPEG 2000 boxes: what a .jp2 scan says of itself, and the same said in its coloured copy (ISO 15444-1, annex I).
+
+OpenCV reads and writes a .jp2's picture (OpenJPEG) and none of its boxes; Pillow reads its header alone. A
+library's JPEG 2000 scan keeps its description in boxes: XMP, EXIF and IPTC each in a 'uuid' box (as ExifTool,
+Exiv2 and Kakadu write them) and its colour profile in the header's 'colr' box. Boxes are walked by their
+headers, so a large scan's codestream is never read here.
+"""
+
+from __future__ import annotations
+
+import mmap
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"  # the signature box: a .jp2 file's first 12 bytes
+UUID_EXIF = b"JpgTiffExif->JP2"  # the 'uuid' boxes' identifiers, as ExifTool and Exiv2 know them
+UUID_XMP = bytes.fromhex("be7acfcb97a942e89c71999491e3afac")
+UUID_IPTC = bytes.fromhex("33c7a4d2b81d4723a0baf1a3e097ad38")
+ICC_METHODS = (2, 3)  # a 'colr' box's methods that hold an ICC profile (restricted, any)
+MAX_BOX_READ = 64 << 20  # a metadata box larger than this is no description: left unread
+
+
+@dataclass(frozen=True)
+class Boxes:
+    """The metadata boxes of a .jp2 file, as they are."""
+
+    exif: bytes | None = None  # a TIFF structure (an "Exif\0\0" some writers put before it taken off)
+    xmp: bytes | None = None
+    iptc: bytes | None = None  # the IPTC record (IIM datasets)
+    icc: bytes | None = None  # the header's colour profile
+
+
+def read(path: Path) -> Boxes:
+    """The metadata boxes of the .jp2 file ``path``; empty when it is none, or they cannot be read. The file is
+    mapped, not read: only the boxes' headers and the metadata boxes are touched."""
+    found: dict[str, bytes] = {}
+    try:
+        with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            if data[:12] != SIGNATURE:
+                return Boxes()
+            for kind, start, end in boxes(data, 12, len(data)):
+                if end - start > MAX_BOX_READ:
+                    continue
+                if kind == b"uuid":
+                    name = {UUID_EXIF: "exif", UUID_XMP: "xmp", UUID_IPTC: "iptc"}.get(data[start:start + 16])
+                    if name and name not in found:
+                        found[name] = data[start + 16:end]
+                elif kind == b"jp2h" and (icc := _colr_profile(data[start:end])):
+                    found["icc"] = icc
+    except (OSError, ValueError):  # ValueError: an empty file cannot be mapped
+        return Boxes()
+    exif = found.get("exif")
+    return Boxes(exif.removeprefix(b"Exif\x00\x00") if exif else None, found.get("xmp"), found.get("iptc"),
+                 found.get("icc"))
+
+
+def exif_in(data: bytes | memoryview) -> bytes | None:
+    """The EXIF (a TIFF structure) of a .jp2 file's bytes ``data``, from its 'uuid' box; None when it has none."""
+    for kind, start, end in boxes(data, 12, len(data)):
+        if kind == b"uuid" and bytes(data[start:start + 16]) == UUID_EXIF:
+            return bytes(data[start + 16:end]).removeprefix(b"Exif\x00\x00")
+    return None
+
+
+def size(data: bytes | memoryview) -> tuple[int, int] | None:
+    """(width, height) from the header's 'ihdr' box (height, then width), without decoding; None if not found."""
+    for kind, start, end in boxes(data, 12, len(data)):
+        if kind == b"jp2h":
+            for inner, at, _ in boxes(data, start, end):
+                if inner == b"ihdr":
+                    height, width = struct.unpack(">II", bytes(data[at:at + 8]))
+                    return width, height
+    return None
+
+
+def with_boxes(encoded: bytes, exif: bytes | None, xmp: bytes | None, iptc: bytes | None) -> bytes:
+    """``encoded`` (OpenCV's .jp2) with 'uuid' boxes of ``exif`` (a TIFF structure), ``xmp`` and ``iptc`` (an IIM
+    record) after its header box, where readers look for them."""
+    added = b"".join(_box(b"uuid", uuid + content) for uuid, content in
+                     ((UUID_EXIF, exif), (UUID_XMP, xmp), (UUID_IPTC, iptc)) if content)
+    after_header = next((end for kind, _, end in boxes(encoded, 12, len(encoded)) if kind == b"jp2h"), None)
+    if not added or after_header is None:
+        return encoded
+    return encoded[:after_header] + added + encoded[after_header:]
+
+
+def boxes(data: bytes | memoryview, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """(type, content start, box end) of each box of ``data[start:end]``, in order."""
+    pos = start
+    while pos + 8 <= end:
+        length, kind = struct.unpack(">I4s", bytes(data[pos:pos + 8]))
+        header = 8
+        if length == 1:  # the length in the next 8 bytes
+            if pos + 16 > end:
+                return
+            length, header = struct.unpack(">Q", bytes(data[pos + 8:pos + 16]))[0], 16
+        elif length == 0:  # to the end
+            length = end - pos
+        if length < header or pos + length > end:
+            return
+        yield kind, pos + header, pos + length
+        pos += length
+
+
+def _colr_profile(header: bytes) -> bytes | None:
+    """The ICC profile of a header box's first 'colr' box that holds one."""
+    for kind, start, end in boxes(header, 0, len(header)):
+        if kind == b"colr" and end - start > 3 and header[start] in ICC_METHODS:
+            return header[start + 3:end]
+    return None
+
+
+def _box(kind: bytes, content: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(content)) + kind + content
