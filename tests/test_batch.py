@@ -713,10 +713,10 @@ def test_a_videos_sound_transferred_apart_is_its_soundtrack(tmp_path: Path, colo
 
 
 def test_a_sound_file_beside_a_video_found_by_an_audit(tmp_path: Path, colorizer) -> None:
-    """An audit: a broken or empty sound file beside a video failed the picture; --pattern 'reel2.*' took the
-    WAV for an input (failed, exit 1); a WAV corrected and copied with its old time (cp -p) was not seen; a
-    WAV beside a video with sound of its own still redid it when touched; Reel3.WAV beside reel3.mov was
-    passed over."""
+    """Audits: a broken or empty sound file beside a video failed the picture; --pattern 'reel2.*' took the
+    WAV for an input (failed, exit 1); a corrected WAV copied with a time older than the video's was not seen
+    (the two times were one); a WAV beside a video with sound of its own still redid it when touched;
+    Reel3.WAV beside reel3.mov was passed over. The sound file's size and time are kept on their own."""
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()
     make_clip(src / "reel2.mov", width=64, height=48, frames=5, fps=10)
@@ -738,17 +738,16 @@ def test_a_sound_file_beside_a_video_found_by_an_audit(tmp_path: Path, colorizer
     assert [r.path for r in only.done] == ["reel2.mov"] and not only.failed  # its WAV is its, not an input
 
     make_audio_only(src / "reel2.wav", seconds=0.5, codec="pcm_s16le")  # the failed transfer done again
-    stat = upper.stat()
     corrected = bytearray(upper.read_bytes())
     corrected[-400:] = bytes(400)  # the same size, other samples
-    time.sleep(0.01)
     (tmp_path / "corrected.wav").write_bytes(corrected)
-    (tmp_path / "corrected.wav").replace(upper)  # copied in with its old time kept: cp -p
-    os.utime(upper, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert (upper.stat().st_size, upper.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    os.utime(tmp_path / "corrected.wav", ns=(10**18, 10**18))  # made in 2001, before the video's own time
+    (tmp_path / "corrected.wav").replace(upper)  # copied in with its time kept (cp -p): the sound's own
     os.utime(spare, ns=(time.time_ns(), time.time_ns()))  # an unused WAV touched: nothing to redo
+    os.chmod(upper, 0o600)  # nor a change of rights (cp -a, hard-linked snapshots change no time we read)
     again = run_local(src, out, colorizer, VIDEO, BatchOptions(retries=0))
     assert sorted(r.path for r in again.done) == ["reel2.mov", "reel3.mov"]
+    assert read_manifest(out)["reel3.mov"].sound == [len(corrected), 10**18]
     now = [b"".join(p) for p in audio_packets(out / "reel3.mov")]
     assert now == [b"".join(p) for p in audio_packets(upper)] and now != before  # the corrected sound
     with av.open(str(out / "reel2.mov")) as c:

@@ -40,6 +40,7 @@ class FileRecord:
     attempts: int = 0
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    sound: list[int] | None = None  # [size, mtime_ns] of a video file's sound file beside it (plan.Found.sound_id)
     updated: float = 0.0  # unix time of this record
 
     def to_json(self) -> str:

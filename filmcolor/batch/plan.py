@@ -38,7 +38,19 @@ class Found:
     film: bool = field(default=False, kw_only=True)  # a folder of numbered frames, coloured as one film
     # a film folder's one sound file, or the one beside a video file under its name: its soundtrack
     sound: Path | None = field(default=None, kw_only=True)
+    # (size, mtime_ns) of the sound file beside a video file: part of what it is (a reel's is in size and time)
+    sound_id: tuple[int, int] | None = field(default=None, kw_only=True)
     note: str = field(default="", kw_only=True)  # what was found but not used (two sound files)
+
+    def same_as(self, record: FileRecord | None) -> bool:
+        """Whether ``record`` was made of this input as it is now: the same size and times."""
+        return (record is not None and (record.size, record.mtime_ns) == (self.size, self.mtime_ns)
+                and record.sound == (list(self.sound_id) if self.sound_id else None))
+
+    @property
+    def latest_ns(self) -> int:
+        """When the input (its sound file too) last changed."""
+        return max(self.mtime_ns, self.sound_id[1] if self.sound_id else 0)
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,7 @@ class FileJob(Found):
 
     def record(self, status: str, **values: Any) -> FileRecord:
         return FileRecord(path=self.rel, size=self.size, mtime_ns=self.mtime_ns, status=status,
+                          sound=list(self.sound_id) if self.sound_id else None,
                           output=self.output_rel, kind=self.kind, **values)
 
 
@@ -99,23 +112,15 @@ def files_in(folder: Path) -> list[str]:
         return [e.name for e in entries if e.is_file()]
 
 
-def identity(path: Path, film: bool = False, sound: Path | None = None) -> tuple[int, int]:
-    """(size, modification time in ns) of a file, with its ``sound`` file's (the total size, the later time); of
-    a film folder, its frames' and sound's total size and the latest of their times and the folder's own (which
-    a frame renamed, swapped, added or removed moves, even when copied with its old time): what tells an input
-    changed, or is still being written. OSError when a file is gone; a film folder's frame or a sound file
-    that cannot be read (a dangling link) counts as nothing: the film then fails by name when coloured."""
+def identity(path: Path, film: bool = False) -> tuple[int, int]:
+    """(size, modification time in ns) of a file; of a film folder, its frames' and sound's total size and the
+    latest of their times and the folder's own (which a frame renamed, swapped, added or removed moves, even
+    when copied with its old time): what tells an input changed, or is still being written. OSError when a
+    file is gone; a film folder's frame that cannot be read (a dangling link) counts as nothing: the film
+    then fails by name when coloured."""
     if not film:
         st = path.stat()
-        size, latest = st.st_size, st.st_mtime_ns
-        try:
-            beside = sound.stat() if sound is not None else None
-        except OSError:
-            beside = None
-        # the sound's change time too: a sound file replaced by a copy with its old time (cp -p, rsync -t) has a
-        # new one, which no program sets, so a corrected transfer redoes the film
-        return (size + beside.st_size, max(latest, beside.st_mtime_ns, beside.st_ctime_ns)) if beside else (size,
-                                                                                                           latest)
+        return st.st_size, st.st_mtime_ns
     names = files_in(path)
     sounds = sounds_in(names)
     parts = frame_names(names) + (sounds if len(sounds) == 1 else [])
@@ -183,13 +188,23 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
                 continue
             sound, note = _sound_beside(path, beside.get(name, []))
             try:
-                size, mtime_ns = identity(path, sound=sound)
+                size, mtime_ns = identity(path)
             except OSError:  # vanished or a dangling link: nothing to colour
                 continue
             if not os.path.isfile(path):
                 continue
-            found.append(Found(rel, path, size, mtime_ns, sound=sound, note=note))
+            found.append(Found(rel, path, size, mtime_ns, sound=sound, sound_id=sound_identity(sound), note=note))
     return found
+
+
+def sound_identity(sound: Path | None) -> tuple[int, int] | None:
+    """(size, mtime_ns) of a video's sound file; None when there is none, or it cannot be read (a dangling link:
+    colouring then says so)."""
+    try:
+        st = sound.stat() if sound is not None else None
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns) if st else None
 
 
 def _sound_beside(video: Path, sounds: list[str]) -> tuple[Path | None, str]:
@@ -241,7 +256,7 @@ def _free_output(item: Found, in_dir: Path, taken: dict[str, str]) -> str:
 def is_finished(record: FileRecord | None, found: Found, out_dir: Path) -> bool:
     """Done before, input unchanged (size and mtime), and the output still there."""
     return (record is not None and record.status == "done" and record.size == found.size
-            and record.mtime_ns == found.mtime_ns and (out_dir / record.output).exists())
+            and found.same_as(record) and (out_dir / record.output).exists())
 
 
 def plan(found: list[Found], records: dict[str, FileRecord], in_dir: Path, out_dir: Path, force: bool = False,
@@ -258,13 +273,13 @@ def plan(found: list[Found], records: dict[str, FileRecord], in_dir: Path, out_d
             result.skipped.append(record)  # type: ignore[arg-type]
             continue
         if (skip_failed and record is not None and record.status == "failed"
-                and (record.size, record.mtime_ns) == (item.size, item.mtime_ns)):
+                and item.same_as(record)):
             continue
         out_rel = _free_output(item, in_dir, taken)
         taken[out_rel] = item.rel
         job = FileJob(item.rel, item.path, item.size, item.mtime_ns, out_rel, out_dir / out_rel,
                       "video" if item.film else file_kind(item.rel), film=item.film, sound=item.sound,
-                      note=item.note)
+                      sound_id=item.sound_id, note=item.note)
         owned = record is not None and record.output == out_rel
         if job.output.exists() and not (owned or force or overwrite):
             reason = (f"{job.output}: output exists and was not written by this batch; "

@@ -308,9 +308,9 @@ class BatchRunner:
                 found = self._discover()
                 now_ns = time.time_ns()
                 ready = [f for f in found
-                         if now_ns - f.mtime_ns >= self.options.settle * 1e9
-                         and (previous is None or previous.get(f.rel) == (f.size, f.mtime_ns))]
-                previous = {f.rel: (f.size, f.mtime_ns) for f in found}
+                         if now_ns - f.latest_ns >= self.options.settle * 1e9
+                         and (previous is None or previous.get(f.rel) == (f.size, f.mtime_ns, f.sound_id))]
+                previous = {f.rel: (f.size, f.mtime_ns, f.sound_id) for f in found}
                 self._plan_and_run(executor, ready, first)
                 first = False
                 if self.result.was_interrupted:

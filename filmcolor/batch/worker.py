@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 from filmcolor.batch.manifest import FileRecord
-from filmcolor.batch.plan import FileJob, identity
+from filmcolor.batch.plan import FileJob, identity, sound_identity
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import ConfigError, FilmcolorError, InputError, WeightsError
 from filmcolor.imageio import read_image, write_image
@@ -92,7 +92,8 @@ def _changed(job: FileJob) -> bool:
     """Whether the input's identity (size and modification time; a film folder's: plan.identity) differs from
     when the batch found it."""
     try:
-        return identity(job.path, job.film, None if job.film else job.sound) != (job.size, job.mtime_ns)
+        return (identity(job.path, job.film) != (job.size, job.mtime_ns)
+                or (job.sound_id is not None and sound_identity(job.sound) != job.sound_id))
     except OSError:
         return False  # gone: reading it says so
 
