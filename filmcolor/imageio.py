@@ -25,6 +25,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".jp2", ".bmp", ".
 SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff", ".jp2")  # outputs that keep 16 bits a channel
 J2K_CODESTREAM = b"\xff\x4f\xff\x51"  # a bare JPEG 2000 codestream: SOC, then SIZ
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
+BIGTIFF_MAGIC, BIGTIFF_MAGICS = 43, (b"II+\x00", b"MM\x00+")
 SAMPLES_PER_PIXEL, ORIENTATION, PHOTOMETRIC, EXTRA_SAMPLES = 277, 274, 262, 338  # TIFF tags
 MAX_SIDE = {".webp": 16383, ".jpg": 65500, ".jpeg": 65500}  # the formats' own limits (libwebp, libjpeg)
 MAX_PIXELS = 400_000_000  # 20000 x 20000: the Lab planes of anything larger need many GB
@@ -175,17 +176,22 @@ def _tiff_size(data: bytes | memoryview) -> tuple[int, int] | None:
 
 
 def _tiff_tags(data: bytes | memoryview) -> dict[int, int]:
-    """The first value of each SHORT or LONG tag of a TIFF's first directory (the page OpenCV reads), when it
-    sits in the entry (one value; a SHORT's first of two)."""
+    """The first value of each SHORT or LONG tag of a TIFF's (or BigTIFF's) first directory (the page OpenCV
+    reads), when it sits in the entry (one value; a SHORT's first of two or four)."""
     order = "little" if data[:2] == b"II" else "big"
-    ifd = int.from_bytes(data[4:8], order)
-    count = int.from_bytes(data[ifd:ifd + 2], order)
+    big = int.from_bytes(data[2:4], order) == BIGTIFF_MAGIC  # 8-byte offsets and counts, 20-byte entries
+    ifd = int.from_bytes(data[8:16] if big else data[4:8], order)
+    count_size, entry_size, field = (8, 20, 4) if big else (2, 12, 4)
+    count = int.from_bytes(data[ifd:ifd + count_size], order)
     tags: dict[int, int] = {}
     for i in range(count):
-        entry = data[ifd + 2 + 12 * i: ifd + 14 + 12 * i]
-        tag, kind, values = (int.from_bytes(entry[a:b], order) for a, b in ((0, 2), (2, 4), (4, 8)))
-        if kind == 3 and values <= 2 or kind == 4 and values == 1:
-            tags[tag] = int.from_bytes(entry[8:10] if kind == 3 else entry[8:12], order)
+        at = ifd + count_size + entry_size * i
+        entry = data[at:at + entry_size]
+        tag, kind = int.from_bytes(entry[0:2], order), int.from_bytes(entry[2:4], order)
+        values = int.from_bytes(entry[field:field + (8 if big else 4)], order)
+        value = entry[field + (8 if big else 4):]
+        if kind == 3 and values <= (4 if big else 2) or kind == 4 and values == 1:
+            tags[tag] = int.from_bytes(value[:2] if kind == 3 else value[:4], order)
     return tags
 
 
@@ -199,21 +205,24 @@ def _gray_and_extra(path: Path, gray: np.ndarray, tags: dict[int, int], said: li
     import tifffile
 
     extra = tags.get(EXTRA_SAMPLES, 0)
+    photometric = tags.get(PHOTOMETRIC, 1)
     try:
         with photometa.quiet_tifffile(), tifffile.TiffFile(path) as tif:
             page = tif.pages.first
             pixels = np.moveaxis(page.asarray(), page.axes.index("S"), -1) if "S" in page.axes else None
+        upright = False
     except Exception as err:  # noqa: BLE001 - LZW, JPEG, PackBits need imagecodecs, which tifffile may lack
-        pixels = _pillow_gray_alpha(path)
+        pixels, upright = _pillow_gray_alpha(path), True  # libtiff's reading, turned and inverted already
         if pixels is None:
             said.append(f"gray with {'alpha' if extra in (1, 2) else 'an extra channel'}, read as 8-bit gray "
                         f"without it (tifffile: {err}; 'pip install imagecodecs' reads it whole)")
             return gray
-    photometric = tags.get(PHOTOMETRIC, 1)
+        photometric = 1
     if pixels is None or pixels.ndim != 3 or pixels.shape[2] != 2 or photometric not in (0, 1) \
             or (photometric == 0 and pixels.dtype.kind == "f"):
         return gray
-    pixels = photometa.upright(pixels, tags.get(ORIENTATION, 1) if 1 <= tags.get(ORIENTATION, 1) <= 8 else 1)
+    if not upright:
+        pixels = photometa.upright(pixels, tags.get(ORIENTATION, 1) if 1 <= tags.get(ORIENTATION, 1) <= 8 else 1)
     luma, channel = pixels[..., 0], pixels[..., 1]
     top = np.iinfo(pixels.dtype).max if pixels.dtype.kind in "ui" else 1.0
     if photometric == 0:
@@ -224,16 +233,17 @@ def _gray_and_extra(path: Path, gray: np.ndarray, tags: dict[int, int], said: li
     if extra == 1:  # associated: the gray is premultiplied by the alpha
         opaque = channel.astype(np.float64)
         luma = np.where(opaque > 0, np.minimum(luma * (float(top) / np.maximum(opaque, 1e-12)), top), 0)
-        luma = luma.astype(pixels.dtype)
+        luma = (np.rint(luma) if pixels.dtype.kind in "ui" else luma).astype(pixels.dtype)
     return np.dstack([luma] * 3 + [channel])
 
 
 def _pillow_gray_alpha(path: Path) -> np.ndarray | None:
-    """An 8-bit gray+alpha TIFF as Pillow reads it (libtiff: LZW, JPEG, PackBits), (H, W, 2); None when Pillow
+    """An 8-bit gray+alpha TIFF as Pillow reads it (libtiff: LZW, JPEG, PackBits; turned upright and MinIsWhite
+    inverted), (H, W, 2), premultiplied as stored when the alpha is associated ('La'); None when Pillow
     cannot."""
     try:
         with Image.open(path) as image:
-            return np.asarray(image) if image.mode == "LA" else None
+            return np.asarray(image) if image.mode in ("LA", "La") else None
     except Exception:  # noqa: BLE001 - the caller falls back to OpenCV's gray and says what was lost
         return None
 
@@ -297,7 +307,7 @@ def read_image(path: Path, warnings: list[str] | None = None, deep: bool = False
         raise InputError(f"{path}: not an image OpenCV can decode ({why})")
     if not jpeg:  # a PNG, WebP or JPEG 2000 (libtiff turns a TIFF itself, whatever the flags: photometa.orientation)
         image = photometa.upright(image, photometa.orientation(data.data))
-    if image.ndim == 2 and data[:4].tobytes() in TIFF_MAGIC:
+    if image.ndim == 2 and data[:4].tobytes() in TIFF_MAGIC + BIGTIFF_MAGICS:
         tags = _tiff_tags(data.data)
         if tags.get(SAMPLES_PER_PIXEL) == 2:  # gray and another channel, which OpenCV drops, reading 8 bits
             image = _gray_and_extra(path, image, tags, said)

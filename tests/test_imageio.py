@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
 import time
@@ -435,3 +436,36 @@ def test_jpeg_2000_scans_are_read_and_written_at_their_depth(tmp_path: Path) -> 
     (tmp_path / "cut.jp2").write_bytes(src.read_bytes()[: len(data) // 2])
     with pytest.raises(InputError, match=r"cut.jp2: not an image OpenCV can decode \(.*OpenJPEG"):
         read_image(tmp_path / "cut.jp2")
+
+
+def test_gray_and_extra_in_a_bigtiff_and_by_pillow_found_by_a_second_audit(tmp_path: Path) -> None:
+    """A BigTIFF's gray + infrared came out 8-bit with nothing said; an LZW gray+alpha file, read by Pillow
+    (libtiff turns it itself), was turned twice; Pillow's premultiplied 'La' was refused."""
+    gray = np.tile(np.linspace(1000, 60000, 16).astype(np.uint16), (4, 1))
+    path = tmp_path / "big.tif"
+    tifffile.imwrite(path, np.dstack([gray, gray // 2]), photometric="minisblack", extrasamples=("unspecified",),
+                     bigtiff=True)
+    assert path.read_bytes()[:4] == b"II+\x00"
+    image = read_image(path, notes := [], deep=True)
+    assert image.dtype == np.uint16 and np.array_equal(image, gray) and len(notes) == 1
+    stored = np.zeros((6, 20, 2), np.uint8)
+    stored[..., 0] = np.arange(0, 200, 10)
+    stored[:2, :, 1] = 255
+    for orientation, shown in ((6, np.rot90(stored, -1)), (2, stored[:, ::-1])):
+        path = tmp_path / f"lzw{orientation}.tif"
+        Image.fromarray(stored, "LA").save(path, compression="tiff_lzw", tiffinfo={274: orientation})
+        image = read_image(path)
+        assert image.shape == shown.shape[:2] + (4,)
+        assert np.array_equal(image[..., 0], shown[..., 0]) and np.array_equal(image[..., 3], shown[..., 1])
+    half = np.dstack([stored[..., 0] // 2, np.full((6, 20), 128, np.uint8)])  # premultiplied by 128/255
+    path = tmp_path / "la_assoc.tif"
+    Image.fromarray(half, "LA").save(path, compression="tiff_lzw")
+    data = bytearray(path.read_bytes())
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    for at in range(ifd + 2, ifd + 2 + 12 * struct.unpack_from("<H", data, ifd)[0], 12):
+        if struct.unpack_from("<H", data, at)[0] == 338:  # ExtraSamples: 1, associated (Pillow writes 2)
+            struct.pack_into("<H", data, at + 8, 1)
+    path.write_bytes(bytes(data))
+    with Image.open(path) as check:
+        assert check.mode == "La"
+    assert np.abs(read_image(path)[..., 0].astype(int) - stored[..., 0]).max() <= 2  # unmultiplied
