@@ -449,7 +449,7 @@ def tiff_with(image: np.ndarray, meta: PhotoMetadata) -> tuple[bytes, list[str]]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow warns on odd EXIF (as it reads it); what it reads is enough
             exif_tags, resolution, unit, lost = _ifd0_tags(meta.exif)
-            sub_ifds = _sub_ifds(meta.exif)
+            sub_ifds = _sub_ifd_offsets(meta.exif)
         tags += exif_tags + [(SUB_IFD_STAND_INS[ifd], "I", 1, 0, True) for ifd in sub_ifds]
         if lost:
             left.append(f"EXIF's {', '.join(lost)} (a .tif output keeps IFD0's description, camera, date, artist, "
@@ -474,10 +474,11 @@ def tiff_with(image: np.ndarray, meta: PhotoMetadata) -> tuple[bytes, list[str]]
     # LZW: 2.2 s, 85 MB; level 6: 5.2 s, 61 MB)
     tifffile.imwrite(buffer, image, photometric="minisblack" if channels == 1 else "rgb", extrasamples=alpha,
                      compression="zlib", compressionargs={"level": 1}, predictor=True, resolution=resolution,
-                     resolutionunit=unit, metadata=None, software=False, extratags=tags)
+                     resolutionunit=unit, metadata=None, software=False, extratags=tags,
+                     byteorder=">" if meta.exif and meta.exif[:2] == b"MM" else "<")  # the EXIF's: copied as is
     tiff = buffer.getvalue()
     if sub_ifds:
-        tiff, not_written = _add_sub_ifds(tiff, sub_ifds)
+        tiff, not_written = _add_sub_ifds(tiff, meta.exif, sub_ifds)
         if not_written:
             left.append(f"EXIF's {' and '.join(not_written)} sub-IFD{'s' if len(not_written) > 1 else ''}")
     return tiff, left
@@ -487,48 +488,71 @@ def tiff_with(image: np.ndarray, meta: PhotoMetadata) -> tuple[bytes, list[str]]
 # in for them, in the sorted place the real ones take, and are renamed once their IFDs are written
 SUB_IFD_STAND_INS = {ExifTags.IFD.Exif: int(ExifTags.IFD.Exif) + 1, ExifTags.IFD.GPSInfo: int(ExifTags.IFD.GPSInfo) + 1}
 TIFF_LONG = 4
+# the bytes of one value of each TIFF type (129: EXIF 3.0's UTF-8); an entry of another type is left out
+TIFF_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 129: 1}
+DROPPED_SUB_IFD_TAGS = (ExifTags.Base.MakerNote,)  # its offsets point into the file it came from: named as lost
 
 
-def _sub_ifds(raw: bytes) -> dict[ExifTags.IFD, dict[int, object]]:
-    """An EXIF's Exif (less DROPPED_EXIF) and GPS sub-IFDs as Pillow reads them, those that have tags."""
-    exif = _exif_of(raw)
-    if exif is None:
+def _sub_ifd_offsets(exif: bytes) -> dict[ExifTags.IFD, int]:
+    """Where an EXIF's Exif and GPS sub-IFDs start (IFD0's pointers), those it has."""
+    parsed = _ifd0(exif)
+    if parsed is None:
         return {}
-    found = {}
-    for ifd, dropped in ((ExifTags.IFD.Exif, DROPPED_EXIF), (ExifTags.IFD.GPSInfo, ())):
-        values = {tag: _as_read(value) for tag, value in exif.get_ifd(ifd).items() if tag not in dropped}
-        if values:
-            found[ifd] = values
-    return found
+    order, _, entries = parsed
+    return {ExifTags.IFD(tag): struct.unpack(order + "I", exif[at + 8:at + 12])[0]
+            for at, tag, kind, count in entries if tag in SUB_IFD_STAND_INS and count == 1}
 
 
-def _add_sub_ifds(tiff: bytes, sub_ifds: dict[ExifTags.IFD, dict[int, object]]) -> tuple[bytes, list[str]]:
-    """``tiff`` (tifffile's, little-endian, with SUB_IFD_STAND_INS in IFD0) with ``sub_ifds`` written after it
-    by Pillow and pointed to from IFD0, as the EXIF standard has them; and the names of those it could not
-    write (all of them in a BigTIFF, whose IFDs differ)."""
-    from PIL import TiffImagePlugin
-
+def _add_sub_ifds(tiff: bytes, exif: bytes, sub_ifds: dict[ExifTags.IFD, int]) -> tuple[bytes, list[str]]:
+    """``tiff`` (tifffile's, in the EXIF's byte order, with SUB_IFD_STAND_INS in IFD0) with the EXIF's
+    ``sub_ifds`` (IFD -> where it starts in ``exif``) copied after it entry for entry, and pointed to from IFD0
+    as the EXIF standard has them; and the names of those it could not copy (all of them in a BigTIFF)."""
     names = {ExifTags.IFD.Exif: "Exif", ExifTags.IFD.GPSInfo: "GPS"}
-    parsed = _ifd0(tiff) if tiff[:4] == b"II*\x00" else None
+    parsed = _ifd0(tiff) if tiff[2:4] in (b"*\x00", b"\x00*") else None
     if parsed is None:
         return tiff, [names[ifd] for ifd in sub_ifds]
-    _, _, entries = parsed
+    order, _, entries = parsed
     out, not_written = bytearray(tiff), []
-    for ifd, values in sub_ifds.items():
-        at = next(at for at, tag, _, _ in entries if tag == SUB_IFD_STAND_INS[ifd])
+    for ifd, start in sub_ifds.items():
         out += bytes(len(out) % 2)  # an IFD starts on a word boundary
-        directory = TiffImagePlugin.ImageFileDirectory_v2(prefix=b"II")
-        for tag, value in values.items():
-            directory[tag] = value
-        start = len(out)
-        try:
-            out += directory.tobytes(start)
-        except Exception:  # noqa: BLE001 - a value Pillow cannot write back: the IFD is left out, as in _rebuilt
-            del out[start:]
+        moved = _moved_ifd(exif, order, start, len(out), DROPPED_SUB_IFD_TAGS)
+        if moved is None:
             not_written.append(names[ifd])
             continue
-        out[at:at + 12] = struct.pack("<HHII", int(ifd), TIFF_LONG, 1, start)
+        at = next(at for at, tag, _, _ in entries if tag == SUB_IFD_STAND_INS[ifd])
+        out[at:at + 12] = struct.pack(order + "HHII", int(ifd), TIFF_LONG, 1, len(out))
+        out += moved
     return bytes(out), not_written
+
+
+def _moved_ifd(exif: bytes, order: str, start: int, base: int, dropped: Collection[int]) -> bytes | None:
+    """The IFD at ``start`` of an EXIF block, as it is (tag types, counts and value bytes), less ``dropped``,
+    rewritten to sit at offset ``base`` of a file of the same byte order: its values follow it, and an
+    Interop IFD it points to follows them. None when it cannot be followed."""
+    parsed = _ifd_at(exif, order, start)
+    if parsed is None:
+        return None
+    kept = [(at, tag, kind, count) for at, tag, kind, count in parsed[1]
+            if tag not in dropped and kind in TIFF_TYPE_SIZES]
+    values_at = base + 2 + 12 * len(kept) + 4
+    table, values, nested = bytearray(struct.pack(order + "H", len(kept))), bytearray(), []
+    for at, tag, kind, count in kept:
+        field, size = exif[at + 8:at + 12], TIFF_TYPE_SIZES[kind] * count
+        if tag == ExifTags.IFD.Interop:
+            nested.append((len(table) + 8, struct.unpack(order + "I", field)[0]))
+        elif size > 4:
+            offset = struct.unpack(order + "I", field)[0]
+            if offset + size > len(exif):  # a value outside the block: no value to copy
+                return None
+            field = struct.pack(order + "I", values_at + len(values))
+            values += exif[offset:offset + size] + bytes(size % 2)
+        table += struct.pack(order + "HHI", tag, kind, count) + field
+    table += bytes(4)  # no next IFD
+    for pointer, offset in nested:
+        inner = _moved_ifd(exif, order, offset, values_at + len(values), ())
+        table[pointer:pointer + 4] = struct.pack(order + "I", values_at + len(values) if inner else 0)
+        values += inner or b""
+    return bytes(table + values)
 
 
 def _ifd0_tags(raw: bytes) -> tuple[list[tuple[int, str, int, object, bool]], tuple | None, int | None, list[str]]:

@@ -404,3 +404,38 @@ def test_a_jpeg_2000_scans_boxes_go_into_its_copies(tmp_path: Path) -> None:
 
             assert out.getexif()[ExifTags.Base.ImageDescription] == CAPTION
             assert IptcImagePlugin.getiptcinfo(out)[(2, 120)] == IIM_CAPTION
+
+
+def test_a_tif_copys_sub_ifds_keep_their_types_byte_order_and_interop(tmp_path: Path) -> None:
+    """A second audit: the sub-IFDs rebuilt by Pillow changed types (UNDEFINED to BYTE, LONG to SHORT), lost the
+    Interop IFD and garbled a big-endian EXIF's UCS-2 comment. They are now copied entry for entry, in the
+    EXIF's own byte order."""
+    exif = Image.Exif()
+    exif.endian = ">"  # as Nikon and Photoshop write it
+    exif[ExifTags.Base.ImageDescription] = CAPTION
+    comment = b"UNICODE\x00" + "Grand-mère, 1952".encode("utf-16-be")
+    sub = exif.get_ifd(ExifTags.IFD.Exif)
+    sub.update({ExifTags.Base.UserComment: comment, ExifTags.Base.DateTimeOriginal: "1952:06:01 10:00:00"})
+    sub[ExifTags.IFD.Interop] = {1: "R98"}  # InteroperabilityIndex, in an IFD of the Exif IFD
+    src = tmp_path / "in.jpg"
+    Image.fromarray(_stored()).save(src, exif=exif)
+    dst = tmp_path / "out.tif"
+    assert write_image(dst, np.dstack([_stored()] * 3), read_metadata(src)) == []
+    raw = dst.read_bytes()
+    assert raw[:4] == b"MM\x00*" and comment in raw  # the comment's bytes as they were, in the file's order
+    with tifffile.TiffFile(dst) as tif:
+        exif_ifd = tif.pages.first.tags["ExifTag"].value
+        assert exif_ifd["DateTimeOriginal"] == "1952:06:01 10:00:00"
+
+    def entries(data: bytes, at: int) -> dict[int, tuple[int, int, bytes]]:  # tag -> (type, count, value field)
+        count = struct.unpack(">H", data[at:at + 2])[0]
+        return {tag: (kind, n, data[e + 8:e + 12]) for e in range(at + 2, at + 2 + 12 * count, 12)
+                for tag, kind, n in [struct.unpack(">HHI", data[e:e + 8])]}
+
+    def exif_ifd_of(data: bytes) -> dict[int, tuple[int, int, bytes]]:
+        return entries(data, struct.unpack(">I", entries(data, struct.unpack(">I", data[4:8])[0])[34665][2])[0])
+
+    before, after = exif_ifd_of(read_metadata(src).exif), exif_ifd_of(raw)
+    assert {t: v[:2] for t, v in before.items()} == {t: v[:2] for t, v in after.items()}  # types and counts
+    interop = entries(raw, struct.unpack(">I", after[ExifTags.IFD.Interop][2])[0])
+    assert interop[1] == (2, 4, b"R98\x00")  # moved with the Exif IFD
