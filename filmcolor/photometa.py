@@ -57,7 +57,8 @@ IPTC_RESOURCE = b"8BIM\x04\x04"  # the Photoshop image resource that holds IPTC
 RESOURCE_SIGNATURES = (b"8BIM", b"MeSa", b"PHUT", b"AgHg", b"DCSR")  # of image resources (Photoshop, ImageReady)
 ORIENTATION = ExifTags.Base.Orientation
 QUARTER_TURNS = (5, 6, 7, 8)  # orientations whose upright picture swaps width and height
-XMP_SWAPPED = ((b"tiff:XResolution", b"tiff:YResolution"), (b"exif:PixelXDimension", b"exif:PixelYDimension"))
+XMP_SWAPPED = ((b"tiff:XResolution", b"tiff:YResolution"), (b"exif:PixelXDimension", b"exif:PixelYDimension"),
+               (b"tiff:ImageWidth", b"tiff:ImageLength"))
 
 
 @dataclass(frozen=True)
@@ -234,6 +235,7 @@ def _patched(tiff: bytes) -> bytes | None:
     out[link:link + 4] = bytes(4)
     if _orientation_of(tiff) in QUARTER_TURNS:
         _swap_entries(out, entries, ExifTags.Base.XResolution, ExifTags.Base.YResolution)
+        _swap_entries(out, entries, ExifTags.Base.ImageWidth, ExifTags.Base.ImageLength)
         sub = next((struct.unpack(order + "I", tiff[at + 8:at + 12])[0] for at, tag, _, count in entries
                     if tag == ExifTags.Base.ExifOffset and count == 1), None)
         parsed_sub = _ifd_at(tiff, order, sub) if sub else None
@@ -265,10 +267,10 @@ def _turned(exif: Image.Exif | None, orientation: int) -> Image.Exif | None:
 
 
 def _turned_xmp(xmp: bytes) -> bytes:
-    """An XMP packet's X and Y resolution and pixel sizes swapped, for a picture turned a quarter: their
-    property names swap, in the attribute and element forms alike, so a lone one moves too."""
+    """An XMP packet's X and Y resolution and sizes swapped, for a picture turned a quarter: their property
+    names swap, in the attribute and element forms alike, so a lone one moves too (whole names only)."""
     for first, second in XMP_SWAPPED:
-        xmp = re.sub(re.escape(first) + b"|" + re.escape(second),
+        xmp = re.sub(rb"(?<![\w:])(?:" + re.escape(first) + b"|" + re.escape(second) + rb")(?![\w])",
                      lambda m, f=first, s=second: s if m.group(0) == f else f, xmp)
     return xmp
 
@@ -452,9 +454,9 @@ def tiff_with(image: np.ndarray, meta: PhotoMetadata) -> tuple[bytes, list[str]]
             sub_ifds = _sub_ifd_offsets(meta.exif)
         tags += exif_tags + [(SUB_IFD_STAND_INS[ifd], "I", 1, 0, True) for ifd in sub_ifds]
         if lost:
-            left.append(f"EXIF's {', '.join(lost)} (a .tif output keeps IFD0's description, camera, date, artist, "
-                        "copyright and resolution; .jpg and .png keep all)" if lost != ["all"] else
-                        "the EXIF (unreadable)")
+            left.append("the EXIF (unreadable)" if lost == ["all"] else f"EXIF's {', '.join(lost)} (a .tif keeps "
+                         "IFD0's description, camera, date, artist, copyright and resolution, and the Exif and GPS "
+                         "sub-IFDs less a maker note; .jpg and .png keep all)")
     if meta.xmp:
         tags.append((700, "B", len(meta.xmp), meta.xmp, True))
     if meta.iptc:  # as Photoshop writes it: in its resources, and the IPTC record on its own (IPTC-NAA)
@@ -577,7 +579,7 @@ def _ifd0_tags(raw: bytes) -> tuple[list[tuple[int, str, int, object, bool]], tu
             continue
         xp = tag in XP_TAGS
         tags.append((int(tag), "B" if xp else "s", len(value) if xp else 0, value, True))
-    if exif.get(ExifTags.Base.XResolution) is not None and resolution is None:
+    if (ExifTags.Base.XResolution in exif or ExifTags.Base.YResolution in exif) and resolution is None:
         lost.append("resolution (not a positive number)")
     return tags, resolution, unit, lost
 
@@ -597,9 +599,10 @@ def _resolution(exif: Image.Exif) -> tuple[tuple[tuple[int, int], tuple[int, int
     """(X and Y resolution as TIFF rationals, the unit 1-3) of an EXIF, or (None, None) when they are not
     positive numbers a TIFF can hold (0/0 and a unit of 0 occur in the wild)."""
     values = []
-    for tag in (ExifTags.Base.XResolution, ExifTags.Base.YResolution):
+    x, y = exif.get(ExifTags.Base.XResolution), exif.get(ExifTags.Base.YResolution)
+    for value in (x if x is not None else y, y if y is not None else x):  # one alone: square pixels
         try:
-            ratio = Fraction(float(exif.get(tag))).limit_denominator(2**32 - 1)
+            ratio = Fraction(float(value)).limit_denominator(2**32 - 1)
         except (TypeError, ValueError, OverflowError, ZeroDivisionError):
             return None, None
         if not 0 < ratio < 2**32:

@@ -148,8 +148,9 @@ def test_tiff_leaves_out_a_resolution_it_cannot_hold_and_says_so(tmp_path: Path,
     Image.fromarray(_stored()).save(src, exif=exif)
     out = tmp_path / "out.tif"
     assert write_image(out, np.zeros((8, 8), np.uint8), read_metadata(src)) == [
-        f"{out}: not kept: EXIF's Software, resolution (not a positive number) (a .tif output keeps IFD0's "
-        "description, camera, date, artist, copyright and resolution; .jpg and .png keep all)"]
+        f"{out}: not kept: EXIF's Software, resolution (not a positive number) (a .tif keeps IFD0's description, "
+        "camera, date, artist, copyright and resolution, and the Exif and GPS sub-IFDs less a maker note; .jpg and "
+        ".png keep all)"]
     with Image.open(out) as tif:
         assert tif.tag_v2[ExifTags.Base.ImageDescription] == CAPTION
     assert "Warning" not in capfd.readouterr().err
@@ -439,3 +440,23 @@ def test_a_tif_copys_sub_ifds_keep_their_types_byte_order_and_interop(tmp_path: 
     assert {t: v[:2] for t, v in before.items()} == {t: v[:2] for t, v in after.items()}  # types and counts
     interop = entries(raw, struct.unpack(">I", after[ExifTags.IFD.Interop][2])[0])
     assert interop[1] == (2, 4, b"R98\x00")  # moved with the Exif IFD
+
+
+def test_a_lone_resolution_and_the_sizes_turn_with_the_picture_found_by_a_second_audit(tmp_path: Path) -> None:
+    """A .tif copy of a photo with one resolution tag was written at 1/1 without a word; IFD0's and the XMP's
+    image width and length kept the stored sizes after a quarter turn (the pixel sizes were swapped)."""
+    exif = _exif(6)
+    exif[ExifTags.Base.YResolution] = 600
+    exif[ExifTags.Base.ImageWidth], exif[ExifTags.Base.ImageLength] = 60, 40  # the stored picture's
+    xmp = b'<rdf:Description tiff:ImageWidth="60" tiff:ImageLength="40" tiff:XResolutionUnit="x"/>'
+    src = tmp_path / "in.jpg"
+    Image.fromarray(_stored()).save(src, exif=exif, xmp=xmp)
+    meta = read_metadata(src)
+    written = Image.Exif()
+    written.load(b"Exif\x00\x00" + meta.exif)
+    assert (written[ExifTags.Base.ImageWidth], written[ExifTags.Base.ImageLength]) == (40, 60)
+    assert meta.xmp == b'<rdf:Description tiff:ImageLength="60" tiff:ImageWidth="40" tiff:XResolutionUnit="x"/>'
+    dst = tmp_path / "out.tif"
+    assert write_image(dst, np.dstack([read_image(src)] * 3), meta) == []
+    with Image.open(dst) as tif:
+        assert tif.info["dpi"] == pytest.approx((600, 600))  # one resolution: square pixels
