@@ -57,6 +57,12 @@ def to_srgb(image: np.ndarray, icc: bytes) -> tuple[np.ndarray, str]:
     space = icc[16:20]
     gray = image.ndim == 2
     gray_in_rgb = not gray and space == b"GRAY" and _channels_equal(image)
+    if gray and space == b"RGB ":  # a gray picture tagged with an RGB profile (ImageMagick writes them): its
+        try:                       # levels are that profile's grays, R = G = B, on its neutral axis
+            table = _neutral_lut(icc, 65535 if image.dtype == np.uint16 else 255)
+            return (image if table is None else table[image]), ""
+        except (ValueError, ImageCms.PyCMSError, OSError):
+            pass  # no one neutral curve: said below
     if space != (b"GRAY" if gray or gray_in_rgb else b"RGB "):
         kind = space.decode("latin-1").strip() or "another colour space"
         return image, (f"its ICC profile {name} is for {kind} pictures, not {'gray' if gray else 'RGB'} ones: "
@@ -167,14 +173,14 @@ def _gray_lut(icc: bytes, top: int) -> np.ndarray | None:
 
 
 @functools.lru_cache(maxsize=16)
-def _neutral_lut(icc: bytes) -> np.ndarray | None:
-    """The 16-bit table of an RGB matrix profile's neutral axis (see _neutral_axis), None when it is sRGB's;
-    ValueError when the profile has no one neutral curve."""
+def _neutral_lut(icc: bytes, top: int = 65535) -> np.ndarray | None:
+    """The table (levels 0..top) of an RGB matrix profile's neutral axis (see _neutral_axis), None when it is
+    sRGB's; ValueError when the profile has no one neutral curve."""
     neutral = _neutral_axis(icc)
     if neutral is None:
         raise ValueError("no one curve for R, G and B")
-    table = _gray_table(neutral, 65535)
-    return None if _same(table, 65535) else table
+    table = _gray_table(neutral, top)
+    return None if _same(table, top) else table
 
 
 @functools.lru_cache(maxsize=16)

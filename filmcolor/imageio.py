@@ -363,7 +363,9 @@ _OPENCV_LOG = re.compile(r"^\[\s*(?:WARN|ERROR|INFO)[^\]]*\]\s*(?:global\s+)?\S+
 _STDERR_LOCK = threading.Lock()  # one redirection of fd 2 at a time
 # what libtiff says of tags it does not know (EXIF's XP* tags, which a TIFF keeps in IFD0), and OpenJPEG of a
 # .jp2 whose colour space is an ICC profile (read by iccprofile) or none (sRGB, as for any picture): nothing is wrong
-_HARMLESS = re.compile(r"Unknown field with tag \d+|unknown or unspecified color space, SRGB is assumed")
+# ... and libpng of a gray PNG tagged with an RGB profile (read along its neutral axis by iccprofile)
+_HARMLESS = re.compile(r"Unknown field with tag \d+|unknown or unspecified color space, SRGB is assumed"
+                       r"|RGB color space not permitted on grayscale PNG")
 T = TypeVar("T")
 
 

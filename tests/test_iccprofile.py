@@ -73,9 +73,18 @@ def test_srgb_profiles_change_nothing_and_unusable_ones_are_named() -> None:
                        (rgb[..., 0], srgb_gray), (rgb[..., 0].astype(np.uint16) * 257, srgb_gray)):
         out, said = iccprofile.to_srgb(image, icc)
         assert out is image and said == ""
+    out, said = iccprofile.to_srgb(rgb, _gray(1.8))  # a colour picture tagged with a gray profile
+    assert np.array_equal(out, rgb)
+    assert said == "its ICC profile 'Gray Gamma 1.8' is for GRAY pictures, not RGB ones: taken as sRGB"
+    # a gray picture tagged with an RGB profile (ImageMagick writes them): read along its neutral axis, in
+    # silence (an audit: it was 'done, with warnings'); sRGB's own changes nothing
     out, said = iccprofile.to_srgb(rgb[..., 0], _rgb(2.2, 2.2, 2.2))
+    assert said == "" and np.abs(out - _srgb_levels((rgb[..., 0] / 255) ** 2.2, 255)).max() <= 0.6
+    out, said = iccprofile.to_srgb(rgb[..., 0], iccprofile.srgb_profile())
+    assert said == "" and np.array_equal(out, rgb[..., 0])
+    out, said = iccprofile.to_srgb(rgb[..., 0], _rgb(2.2, 1.8, 2.2))  # no one neutral curve
     assert np.array_equal(out, rgb[..., 0])
-    assert said == "its ICC profile 'gamma 2.2 2.2 2.2' is for RGB pictures, not gray ones: taken as sRGB"
+    assert said == "its ICC profile 'gamma 2.2 1.8 2.2' is for RGB pictures, not gray ones: taken as sRGB"
     out, said = iccprofile.to_srgb(rgb, b"not a profile" * 20)
     assert np.array_equal(out, rgb) and said == "its ICC profile cannot be read: taken as sRGB"
 
