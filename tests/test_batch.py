@@ -752,3 +752,20 @@ def test_a_sound_file_beside_a_video_found_by_an_audit(tmp_path: Path, colorizer
     assert now == [b"".join(p) for p in audio_packets(upper)] and now != before  # the corrected sound
     with av.open(str(out / "reel2.mov")) as c:
         assert c.streams.audio
+
+
+def test_a_pattern_takes_no_checksum_or_sound_and_archive_containers_are_found(tmp_path: Path, colorizer) -> None:
+    """A second audit: --pattern 'reel2*' made reel2.md5, reel2.txt and reel2_mix.wav inputs, each a failure
+    (exit 1). And an MXF or DV file, what broadcast and tape archives keep, was not looked at unless a
+    pattern named it."""
+    src = tmp_path / "in"
+    src.mkdir()
+    make_clip(src / "reel2.mov", width=64, height=48, frames=3, fps=10)
+    for name in ("reel2.md5", "reel2.txt", "reel2.xml"):
+        (src / name).write_text("d41d8cd98f00b204e9800998ecf8427e  reel2.mov\n")
+    make_audio_only(src / "reel2_mix.wav", seconds=0.3, codec="pcm_s16le")
+    selected = run_local(src, tmp_path / "sel", colorizer, VIDEO, BatchOptions(retries=0, patterns=("reel2*",)))
+    assert [r.path for r in selected.done] == ["reel2.mov"] and not selected.failed
+    make_clip(src / "tape.mkv", width=64, height=48, frames=3, fps=10).rename(src / "tape.mxf")
+    found = run_local(src, tmp_path / "all", colorizer, VIDEO, BatchOptions(retries=0))
+    assert {r.path: r.output for r in found.done} == {"reel2.mov": "reel2.mov", "tape.mxf": "tape.mkv"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
+import mimetypes
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -20,7 +21,11 @@ from filmcolor.video.sequence import SCAN_EXTENSIONS, SCAN_FORMATS, frame_names,
 from filmcolor.video.sound import has_sound
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv",
-                    ".webm")
+                    ".webm", ".mxf", ".dv", ".vob", ".m2ts", ".mts", ".m2v", ".3gp", ".ogv")  # MXF, DV: archives'
+# files kept beside media that no --pattern makes an input (besides text and sound, by their type): checksums,
+# metadata, documents and archives
+NOT_MEDIA = (".md5", ".sha1", ".sha256", ".sha512", ".crc", ".sfv", ".par2", ".xml", ".json", ".xmp", ".pdf",
+             ".doc", ".docx", ".xls", ".xlsx", ".zip", ".tar", ".gz", ".7z", ".rar")
 KEPT_VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov")  # other containers become .mkv, which holds any stream
 FILM_OUTPUT = ".mkv"  # a folder of frames (a film scan) becomes FOLDER.mkv
 SOUND_EXTENSIONS = (".wav", ".bwf", ".w64", ".rf64", ".flac", ".aif", ".aiff", ".mka")  # a reel's soundtrack
@@ -182,7 +187,7 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
             path = root_path / name
             rel = path.relative_to(in_dir).as_posix()
             if patterns:
-                if not matches(name, rel):
+                if not matches(name, rel) or not _maybe_media(name):
                     continue
             elif path.suffix.lower() not in wanted:
                 continue
@@ -195,6 +200,16 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
                 continue
             found.append(Found(rel, path, size, mtime_ns, sound=sound, sound_id=sound_identity(sound), note=note))
     return found
+
+
+def _maybe_media(name: str) -> bool:
+    """Whether a file a --pattern matches may be a video or a picture of a kind not listed (a pattern is how
+    to colour those): not when its name says text, sound, a document or a checksum (reel2.md5 beside reel2.mov)."""
+    suffix = Path(name).suffix.lower()
+    if suffix in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS:
+        return True
+    kind = (mimetypes.guess_type(name, strict=False)[0] or "").split("/")[0]
+    return kind not in ("text", "audio") and suffix not in NOT_MEDIA + SOUND_EXTENSIONS
 
 
 def sound_identity(sound: Path | None) -> tuple[int, int] | None:
