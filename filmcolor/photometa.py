@@ -56,6 +56,7 @@ IPTC_TIFF_TAG, PHOTOSHOP_TIFF_TAG = 33723, 34377  # IPTC-NAA; Photoshop's image 
 IPTC_RESOURCE = b"8BIM\x04\x04"  # the Photoshop image resource that holds IPTC
 RESOURCE_SIGNATURES = (b"8BIM", b"MeSa", b"PHUT", b"AgHg", b"DCSR")  # of image resources (Photoshop, ImageReady)
 ORIENTATION = ExifTags.Base.Orientation
+MACHINE_DESCRIPTIONS = ('{"shape":', "ImageJ=")  # TIFF ImageDescriptions that describe the file, not the picture
 QUARTER_TURNS = (5, 6, 7, 8)  # orientations whose upright picture swaps width and height
 XMP_SWAPPED = ((b"tiff:XResolution", b"tiff:YResolution"), (b"exif:PixelXDimension", b"exif:PixelYDimension"),
                (b"tiff:ImageWidth", b"tiff:ImageLength"))
@@ -392,7 +393,7 @@ def _rebuilt(source: Image.Exif | None, leave_out: Collection[int] = ()) -> byte
     try:
         kept = Image.Exif()
         for tag in KEPT_IFD0:
-            if tag in source and tag not in leave_out:
+            if tag in source and tag not in leave_out and not _machine_description(tag, source[tag]):
                 kept[tag] = _as_read(source[tag])
         for ifd, dropped in ((ExifTags.IFD.Exif, DROPPED_EXIF), (ExifTags.IFD.GPSInfo, ())):
             values = {k: _as_read(v) for k, v in source.get_ifd(ifd).items() if k not in dropped and k not in leave_out}
@@ -403,6 +404,13 @@ def _rebuilt(source: Image.Exif | None, leave_out: Collection[int] = ()) -> byte
         return kept.tobytes().removeprefix(b"Exif\x00\x00")
     except Exception:  # noqa: BLE001 - what Pillow cannot write back is left behind
         return None
+
+
+def _machine_description(tag: int, value: object) -> bool:
+    """Whether a TIFF's ImageDescription is what a program wrote of the file's layout, not a caption: tifffile's
+    JSON shape (which tifffile would take for the copy's own) or ImageJ's settings."""
+    return tag == ExifTags.Base.ImageDescription and isinstance(value, str) and value.startswith(
+        MACHINE_DESCRIPTIONS)
 
 
 def _as_read(value: object) -> object:

@@ -460,3 +460,17 @@ def test_a_lone_resolution_and_the_sizes_turn_with_the_picture_found_by_a_second
     assert write_image(dst, np.dstack([read_image(src)] * 3), meta) == []
     with Image.open(dst) as tif:
         assert tif.info["dpi"] == pytest.approx((600, 600))  # one resolution: square pixels
+
+
+def test_a_tiffs_layout_description_is_no_caption(tmp_path: Path) -> None:
+    """A second audit: tifffile's JSON shape in a scan's ImageDescription went into the copy, where tifffile
+    then took it for the copy's own shape. A caption still goes."""
+    for description, kept in (('{"shape": [40, 60]}', False), ("ImageJ=1.54f\nimages=1\n", False),
+                              ("Harbour, 1921", True)):
+        src = tmp_path / "scan.tif"
+        tifffile.imwrite(src, _stored(), description=description, metadata=None)
+        dst = tmp_path / "out.tif"
+        write_image(dst, np.dstack([_stored()] * 3), read_metadata(src))
+        with tifffile.TiffFile(dst) as tif:
+            assert (tif.pages.first.description == description) == kept
+            assert tif.series[0].shape == (40, 60, 3)
