@@ -195,7 +195,7 @@ def _tiff_tags(data: bytes | memoryview) -> dict[int, int]:
     return tags
 
 
-def _gray_and_extra(path: Path, gray: np.ndarray, tags: dict[int, int], said: list[str]) -> np.ndarray:
+def _gray_and_extra(path: Path, gray: np.ndarray | None, tags: dict[int, int], said: list[str]) -> np.ndarray | None:
     """A TIFF of gray and one extra channel (SamplesPerPixel 2), which OpenCV reads as 8-bit gray alone, read
     whole by tifffile (Pillow for an 8-bit one in a compression tifffile lacks a codec for) and turned upright
     as libtiff turns it: with alpha (ExtraSamples 1 or 2; associated alpha unmultiplied), BGRA with the gray
@@ -302,15 +302,19 @@ def read_image(path: Path, warnings: list[str] | None = None, deep: bool = False
         image, said = _decode(data, flags)
     except cv2.error as err:
         raise InputError(f"{path}: cannot decode image ({str(err).strip().splitlines()[-1]})") from err
+    tags = _tiff_tags(data.data) if data[:4].tobytes() in TIFF_MAGIC + BIGTIFF_MAGICS else {}
+    two_samples = tags.get(SAMPLES_PER_PIXEL) == 2  # gray and another channel: OpenCV drops it, reading 8 bits
+    if image is None and two_samples:  # libtiff refuses float gray + alpha outright: tifffile reads it
+        image = _gray_and_extra(path, None, tags, extra := [])
+        if image is not None:  # read whole: what libtiff said of a file it could not read is of no use now
+            said, two_samples = extra, False
     if image is None:
         why = said[-1] if said else "unknown format or corrupt"
         raise InputError(f"{path}: not an image OpenCV can decode ({why})")
     if not jpeg:  # a PNG, WebP or JPEG 2000 (libtiff turns a TIFF itself, whatever the flags: photometa.orientation)
         image = photometa.upright(image, photometa.orientation(data.data))
-    if image.ndim == 2 and data[:4].tobytes() in TIFF_MAGIC + BIGTIFF_MAGICS:
-        tags = _tiff_tags(data.data)
-        if tags.get(SAMPLES_PER_PIXEL) == 2:  # gray and another channel, which OpenCV drops, reading 8 bits
-            image = _gray_and_extra(path, image, tags, said)
+    if image.ndim == 2 and two_samples:
+        image = _gray_and_extra(path, image, tags, said)
     if warnings is not None:
         warnings.extend(f"{path}: {line}" for line in said)
     kind = _many_pictures_kind(data[:16].tobytes())
@@ -393,8 +397,16 @@ def _quietly(call: Callable[[], T]) -> tuple[T, list[str]]:
             os.close(saved)
         sink.seek(0)
         lines = [line.strip() for line in sink.read().decode(errors="replace").splitlines() if line.strip()]
-    native = [line for line in lines if _OPENCV_LOG.match(line) or line.startswith(("libpng", "TIFF"))]
-    others = [line for line in lines if line not in native]
+    native, others, within = [], [], False
+    for line in lines:
+        if _OPENCV_LOG.match(line) or line.startswith(("libpng", "TIFF")):
+            native.append(line)
+            within = True
+        elif within and line.startswith((">", "where", ":")):  # the rest of an OpenCV check's message
+            continue
+        else:
+            others.append(line)
+            within = False
     if others:
         sys.stderr.write("\n".join(others) + "\n")
     return result, [_OPENCV_LOG.sub("", line) for line in native if not _HARMLESS.search(line)]

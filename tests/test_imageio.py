@@ -469,3 +469,16 @@ def test_gray_and_extra_in_a_bigtiff_and_by_pillow_found_by_a_second_audit(tmp_p
     with Image.open(path) as check:
         assert check.mode == "La"
     assert np.abs(read_image(path)[..., 0].astype(int) - stored[..., 0]).max() <= 2  # unmultiplied
+
+
+def test_a_float_gray_and_alpha_tiff_libtiff_refuses_is_read_by_tifffile(tmp_path: Path, capfd) -> None:
+    """A second audit: OpenCV refused a 32-bit float gray+alpha TIFF, printing libtiff's check on the terminal."""
+    stored = np.zeros((5, 6, 2), np.float32)
+    stored[..., 0], stored[..., 1] = np.linspace(0, 1, 6), 0.5
+    path = tmp_path / "float.tif"
+    tifffile.imwrite(path, stored, photometric="minisblack", extrasamples=("unassalpha",))
+    image = read_image(path, notes := [], deep=True)
+    assert image.dtype == np.uint16 and image.shape == (5, 6, 4) and notes == []
+    assert np.array_equal(image[0, :, 0], np.round(np.linspace(0, 1, 6) * 65535).astype(np.uint16))
+    assert (image[..., 3] == 32768).all()
+    assert capfd.readouterr().err == ""
