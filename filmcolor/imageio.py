@@ -23,11 +23,15 @@ from filmcolor.photometa import PhotoMetadata
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".jp2", ".bmp", ".webp")
 SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff", ".jp2")  # outputs that keep 16 bits a channel
-J2K_CODESTREAM = b"\xff\x4f\xff\x51"  # a bare JPEG 2000 codestream: SOC, then SIZ
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 BIGTIFF_MAGIC, BIGTIFF_MAGICS = 43, (b"II+\x00", b"MM\x00+")
 SAMPLES_PER_PIXEL, ORIENTATION, PHOTOMETRIC, EXTRA_SAMPLES = 277, 274, 262, 338  # TIFF tags
 MAX_SIDE = {".webp": 16383, ".jpg": 65500, ".jpeg": 65500}  # the formats' own limits (libwebp, libjpeg)
+JP2_MIN_SIDE = 32  # OpenJPEG codes 6 resolution levels, halving a side 5 times
+# JPEG at quality 95; JPEG 2000 lossless (a rate of 1000/1000: OpenCV's default compresses 4:1, changing
+# 99% of a grainy 16-bit scan's pixels, up to 311 levels)
+ENCODER_PARAMS = {".jpg": [cv2.IMWRITE_JPEG_QUALITY, 95], ".jpeg": [cv2.IMWRITE_JPEG_QUALITY, 95],
+                  ".jp2": [cv2.IMWRITE_JPEG2000_COMPRESSION_X1000, 1000]}
 MAX_PIXELS = 400_000_000  # 20000 x 20000: the Lab planes of anything larger need many GB
 # Pillow reads only the photos' metadata (photometa); its decompression-bomb guard, which refuses even to read
 # the header of a picture over 2 x 179 M pixels, is raised to this limit, checked before OpenCV decodes
@@ -124,7 +128,7 @@ def declared_size(data: bytes | memoryview) -> tuple[int, int] | None:
             return _tiff_size(data)  # the directory may be anywhere, often after the pixels
         if head[:12] == jp2.SIGNATURE:
             return jp2.size(data)
-        if head[:4] == J2K_CODESTREAM:  # SIZ: its length, capabilities, then the grid's size and offset
+        if head[:4] == jp2.CODESTREAM:  # SIZ: its length, capabilities, then the grid's size and offset
             width, height, x0, y0 = (int.from_bytes(head[8 + 4 * i:12 + 4 * i], "big") for i in range(4))
             return width - x0, height - y0
         if head[:1] == b"P" and head[1:2] in (b"1", b"2", b"3", b"4", b"5", b"6") and head[2:3].isspace():
@@ -311,6 +315,11 @@ def read_image(path: Path, warnings: list[str] | None = None, deep: bool = False
     if image is None:
         why = said[-1] if said else "unknown format or corrupt"
         raise InputError(f"{path}: not an image OpenCV can decode ({why})")
+    if image.dtype == np.uint16 and (data[:12].tobytes() == jp2.SIGNATURE or data[:4].tobytes() == jp2.CODESTREAM):
+        bits = jp2.precision(data.data)
+        if bits is not None and 8 < bits < 16:  # OpenJPEG's 0..2^bits-1, to the full 16 bits
+            top = (1 << bits) - 1
+            image = ((image.astype(np.uint32) * 65535 + top // 2) // top).astype(np.uint16)
     if not jpeg:  # a PNG, WebP or JPEG 2000 (libtiff turns a TIFF itself, whatever the flags: photometa.orientation)
         image = photometa.upright(image, photometa.orientation(data.data))
     if image.ndim == 2 and two_samples:
@@ -424,7 +433,7 @@ def write_image(path: Path, image: np.ndarray, metadata: PhotoMetadata | None = 
     left = []
     if image.dtype == np.uint16 and ext not in SIXTEEN_BIT_EXTENSIONS:
         image = cv2.convertScaleAbs(image, alpha=255.0 / 65535.0)
-        left.append("16 bits a channel (written as 8; .png and .tif keep 16)")
+        left.append("16 bits a channel (written as 8; .png, .tif and .jp2 keep 16)")
     if image.ndim == 3 and image.shape[2] == 4 and ext in (".jpg", ".jpeg"):
         image = image[..., :3]
     if ext in (".tif", ".tiff"):  # tifffile: IFD0 tags for the metadata, alpha marked as alpha
@@ -433,11 +442,14 @@ def write_image(path: Path, image: np.ndarray, metadata: PhotoMetadata | None = 
         if image.ndim == 3:
             code = cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR
             image = cv2.cvtColor(image, code)
-        params = [cv2.IMWRITE_JPEG_QUALITY, 95] if ext in (".jpg", ".jpeg") else []
+        params = ENCODER_PARAMS.get(ext, [])
         side = MAX_SIDE.get(ext)
         if side and max(image.shape[:2]) > side:
             raise OutputError(f"{path}: a {ext} picture is at most {side} pixels a side, and this one is "
                               f"{image.shape[1]}x{image.shape[0]}; write .png or .tif")
+        if ext == ".jp2" and min(image.shape[:2]) < JP2_MIN_SIDE:
+            raise OutputError(f"{path}: a .jp2 picture needs {JP2_MIN_SIDE} pixels a side (OpenJPEG's resolution "
+                              f"levels), and this one is {image.shape[1]}x{image.shape[0]}; write .png or .tif")
         (ok, buf), said = _quietly(lambda: cv2.imencode(ext, image, params))
         if not ok:
             raise OutputError(f"{path}: could not encode the image" + (f" ({said[-1]})" if said else ""))

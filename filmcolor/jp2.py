@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"  # the signature box: a .jp2 file's first 12 bytes
+CODESTREAM = b"\xff\x4f\xff\x51"  # a JPEG 2000 codestream's start: SOC, then SIZ
 UUID_EXIF = b"JpgTiffExif->JP2"  # the 'uuid' boxes' identifiers, as ExifTool and Exiv2 know them
 UUID_XMP = bytes.fromhex("be7acfcb97a942e89c71999491e3afac")
 UUID_IPTC = bytes.fromhex("33c7a4d2b81d4723a0baf1a3e097ad38")
@@ -62,6 +63,16 @@ def exif_in(data: bytes | memoryview) -> bytes | None:
         if kind == b"uuid" and bytes(data[start:start + 16]) == UUID_EXIF:
             return bytes(data[start + 16:end]).removeprefix(b"Exif\x00\x00")
     return None
+
+
+def precision(data: bytes | memoryview) -> int | None:
+    """Bits of the first component, from the codestream's SIZ marker (a .jp2's 'jp2c' box, or a bare codestream
+    ``data``); None when not found. OpenJPEG hands a 12-bit picture over as 0-4095 in 16 bits."""
+    start = 0 if bytes(data[:4]) == CODESTREAM else next(
+        (at for kind, at, _ in boxes(data, 12, len(data)) if kind == b"jp2c"), None)
+    if start is None or bytes(data[start:start + 4]) != CODESTREAM or start + 43 > len(data):
+        return None
+    return (data[start + 42] & 0x7F) + 1  # SOC, SIZ, Lsiz, Rsiz, 8 sizes of 4 bytes, Csiz: then Ssiz
 
 
 def size(data: bytes | memoryview) -> tuple[int, int] | None:

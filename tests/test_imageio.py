@@ -133,7 +133,7 @@ def test_deep_read_keeps_16_bits_and_a_16_bit_picture_writes_16_bits_where_the_f
         assert write_image(tmp_path / f"out{ext}", deep) == []
         assert np.array_equal(read_image(tmp_path / f"out{ext}", deep=True), color16)
     notes = write_image(tmp_path / "out.jpg", deep)
-    assert notes == [f"{tmp_path / 'out.jpg'}: not kept: 16 bits a channel (written as 8; .png and .tif keep 16)"]
+    assert notes == [f"{tmp_path / 'out.jpg'}: not kept: 16 bits a channel (written as 8; .png, .tif and .jp2 keep 16)"]
     assert read_image(tmp_path / "out.jpg").dtype == np.uint8
 
 
@@ -482,3 +482,24 @@ def test_a_float_gray_and_alpha_tiff_libtiff_refuses_is_read_by_tifffile(tmp_pat
     assert np.array_equal(image[0, :, 0], np.round(np.linspace(0, 1, 6) * 65535).astype(np.uint16))
     assert (image[..., 3] == 32768).all()
     assert capfd.readouterr().err == ""
+
+
+def test_jpeg_2000_is_written_losslessly_and_12_bits_are_scaled_found_by_a_third_audit(tmp_path: Path) -> None:
+    """OpenCV's default wrote .jp2 at 4:1 (a grainy 16-bit picture up to 9942 levels off); a 12-bit scan came in
+    as 0-4095 in 16 bits (nearly black); a picture under 32 pixels a side gave OpenJPEG's own error."""
+    from filmcolor import jp2
+
+    grain = np.random.default_rng(1).integers(0, 65536, (50, 70, 3)).astype(np.uint16)
+    write_image(tmp_path / "grain.jp2", grain)
+    assert np.array_equal(read_image(tmp_path / "grain.jp2", deep=True), grain)
+    ramp = np.tile((np.arange(256) * 16).astype(np.uint16), (40, 1))  # 0..4080: 12-bit levels
+    ok, encoded = cv2.imencode(".jp2", ramp + 30720, [cv2.IMWRITE_JPEG2000_COMPRESSION_X1000, 1000])
+    data = bytearray(encoded.tobytes())
+    at = next(start for kind, start, _ in jp2.boxes(data, 12, len(data)) if kind == b"jp2c")
+    data[at + 42] = 11  # the codestream's precision: 12 bits (the level shift, 2048 for 32768, takes the 30720)
+    (tmp_path / "g12.jp2").write_bytes(bytes(data))
+    assert jp2.precision(bytes(data)) == 12
+    deep = read_image(tmp_path / "g12.jp2", deep=True)
+    assert np.abs(deep.astype(int) - np.round(ramp.astype(float) * 65535 / 4095)).max() <= 1  # all 16 bits
+    with pytest.raises(OutputError, match=r"a \.jp2 picture needs 32 pixels a side"):
+        write_image(tmp_path / "thin.jp2", np.zeros((31, 500), np.uint8))
