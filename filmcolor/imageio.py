@@ -411,8 +411,8 @@ def _quietly(call: Callable[[], T]) -> tuple[T, list[str]]:
         if _OPENCV_LOG.match(line) or line.startswith(("libpng", "TIFF")):
             native.append(line)
             within = True
-        elif within and line.startswith((">", "where", ":")):  # the rest of an OpenCV check's message
-            continue
+        elif within and line.startswith((">", "where", ":")):  # the rest of an OpenCV check's message: its reason
+            native[-1] += " " + line.lstrip("> ").strip("'")
         else:
             others.append(line)
             within = False

@@ -48,13 +48,15 @@ def read(path: Path) -> Boxes:
                     name = {UUID_EXIF: "exif", UUID_XMP: "xmp", UUID_IPTC: "iptc"}.get(data[start:start + 16])
                     if name and name not in found:
                         found[name] = data[start + 16:end]
+                elif kind == b"xml " and b"<x:xmpmeta" in data[start:min(end, start + 4096)]:
+                    found.setdefault("xml", data[start:end])  # XMP as some tools write it: taken without a uuid one
                 elif kind == b"jp2h" and (icc := _colr_profile(data[start:end])):
                     found["icc"] = icc
     except (OSError, ValueError):  # ValueError: an empty file cannot be mapped
         return Boxes()
     exif = found.get("exif")
-    return Boxes(exif.removeprefix(b"Exif\x00\x00") if exif else None, found.get("xmp"), found.get("iptc"),
-                 found.get("icc"))
+    return Boxes(exif.removeprefix(b"Exif\x00\x00") if exif else None, found.get("xmp") or found.get("xml"),
+                 found.get("iptc"), found.get("icc"))
 
 
 def exif_in(data: bytes | memoryview) -> bytes | None:
@@ -116,10 +118,10 @@ def boxes(data: bytes | memoryview, start: int, end: int) -> Iterator[tuple[byte
 
 
 def _colr_profile(header: bytes) -> bytes | None:
-    """The ICC profile of a header box's first 'colr' box that holds one."""
+    """The ICC profile of a header box's first 'colr' box, when it holds one (readers use the first alone)."""
     for kind, start, end in boxes(header, 0, len(header)):
-        if kind == b"colr" and end - start > 3 and header[start] in ICC_METHODS:
-            return header[start + 3:end]
+        if kind == b"colr":
+            return header[start + 3:end] if end - start > 3 and header[start] in ICC_METHODS else None
     return None
 
 

@@ -408,9 +408,9 @@ def _rebuilt(source: Image.Exif | None, leave_out: Collection[int] = ()) -> byte
 
 def _machine_description(tag: int, value: object) -> bool:
     """Whether a TIFF's ImageDescription is what a program wrote of the file's layout, not a caption: tifffile's
-    JSON shape (which tifffile would take for the copy's own) or ImageJ's settings."""
-    return tag == ExifTags.Base.ImageDescription and isinstance(value, str) and value.startswith(
-        MACHINE_DESCRIPTIONS)
+    JSON shape (which tifffile would take for the copy's own), ImageJ's settings or OME-XML."""
+    return tag == ExifTags.Base.ImageDescription and isinstance(value, str) and (
+        value.startswith(MACHINE_DESCRIPTIONS) or (value.lstrip().startswith("<") and "<OME" in value[:2000]))
 
 
 def _as_read(value: object) -> object:
@@ -535,15 +535,18 @@ def _add_sub_ifds(tiff: bytes, exif: bytes, sub_ifds: dict[ExifTags.IFD, int]) -
     return bytes(out), not_written
 
 
-def _moved_ifd(exif: bytes, order: str, start: int, base: int, dropped: Collection[int]) -> bytes | None:
-    """The IFD at ``start`` of an EXIF block, as it is (tag types, counts and value bytes), less ``dropped``,
-    rewritten to sit at offset ``base`` of a file of the same byte order: its values follow it, and an
-    Interop IFD it points to follows them. None when it cannot be followed."""
+def _moved_ifd(exif: bytes, order: str, start: int, base: int, dropped: Collection[int],
+               nested_ok: bool = True) -> bytes | None:
+    """The IFD at ``start`` of an EXIF block, as it is (tag types, counts and value bytes), less ``dropped`` and
+    pointers to IFDs that do not belong there, rewritten to sit at offset ``base`` of a file of the same byte
+    order: its values follow it, and an Interop IFD it points to follows them (one level: an Interop IFD that
+    points on, even to itself, is not followed). None when it cannot be followed."""
     parsed = _ifd_at(exif, order, start)
     if parsed is None:
         return None
+    misplaced = set(SUB_IFD_STAND_INS) | ({ExifTags.IFD.Interop} if not nested_ok else set())
     kept = [(at, tag, kind, count) for at, tag, kind, count in parsed[1]
-            if tag not in dropped and kind in TIFF_TYPE_SIZES]
+            if tag not in dropped and tag not in misplaced and kind in TIFF_TYPE_SIZES]
     values_at = base + 2 + 12 * len(kept) + 4
     table, values, nested = bytearray(struct.pack(order + "H", len(kept))), bytearray(), []
     for at, tag, kind, count in kept:
@@ -559,7 +562,7 @@ def _moved_ifd(exif: bytes, order: str, start: int, base: int, dropped: Collecti
         table += struct.pack(order + "HHI", tag, kind, count) + field
     table += bytes(4)  # no next IFD
     for pointer, offset in nested:
-        inner = _moved_ifd(exif, order, offset, values_at + len(values), ())
+        inner = _moved_ifd(exif, order, offset, values_at + len(values), (), nested_ok=False)
         table[pointer:pointer + 4] = struct.pack(order + "I", values_at + len(values) if inner else 0)
         values += inner or b""
     return bytes(table + values)

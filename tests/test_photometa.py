@@ -474,3 +474,54 @@ def test_a_tiffs_layout_description_is_no_caption(tmp_path: Path) -> None:
         with tifffile.TiffFile(dst) as tif:
             assert (tif.pages.first.description == description) == kept
             assert tif.series[0].shape == (40, 60, 3)
+
+
+def test_an_interop_pointer_that_loops_is_not_followed_found_by_a_third_audit(tmp_path: Path) -> None:
+    """An Interop IFD pointer back to the Exif IFD made the .tif writer recurse without end (RecursionError: a
+    folder run stopped there); it is followed one level, and a GPS pointer inside the Exif IFD is left out."""
+    exif = Image.Exif()
+    exif.endian = "<"
+    sub = exif.get_ifd(ExifTags.IFD.Exif)
+    sub.update({ExifTags.Base.DateTimeOriginal: "1931:05:01 10:00:00", ExifTags.IFD.Interop: {1: "R98"}})
+    raw = bytearray(exif.tobytes().removeprefix(b"Exif\x00\x00"))
+
+    def entry_of(ifd_at: int, wanted: int) -> int:
+        count = struct.unpack("<H", raw[ifd_at:ifd_at + 2])[0]
+        return next(e for e in range(ifd_at + 2, ifd_at + 2 + 12 * count, 12)
+                    if struct.unpack("<H", raw[e:e + 2])[0] == wanted)
+
+    exif_at = struct.unpack("<I", raw[entry_of(struct.unpack("<I", raw[4:8])[0], 34665) + 8:][:4])[0]
+    at = entry_of(exif_at, ExifTags.IFD.Interop) + 8
+    raw[at:at + 4] = struct.pack("<I", exif_at)  # the Interop IFD is the Exif IFD itself: a loop
+    src = tmp_path / "loop.jpg"
+    Image.fromarray(_stored()).save(src, exif=b"Exif\x00\x00" + bytes(raw))
+    dst = tmp_path / "loop.tif"
+    write_image(dst, np.dstack([_stored()] * 3), read_metadata(src))
+    with tifffile.TiffFile(dst) as tif:
+        assert tif.pages.first.tags["ExifTag"].value["DateTimeOriginal"] == "1931:05:01 10:00:00"
+
+
+def test_jp2_xmp_in_an_xml_box_and_only_the_first_colr_box(tmp_path: Path) -> None:
+    """A third audit: XMP in an 'xml ' box (as some tools write it) was lost, and a profile in a second 'colr'
+    box was used where readers use the first alone."""
+    import cv2
+
+    from filmcolor import iccprofile, jp2
+
+    ok, encoded = cv2.imencode(".jp2", _stored())
+    data = encoded.tobytes()
+    header = next((start, end) for kind, start, end in jp2.boxes(data, 12, len(data)) if kind == b"jp2h")
+    profile = iccprofile.gray_profile(b"curv" + bytes(4) + struct.pack(">IH", 1, 461), name="G18")
+    icc_colr = struct.pack(">I", 11 + len(profile)) + b"colr\x02\x00\x00" + profile
+    xml = b'<x:xmpmeta xmlns:x="adobe:ns:meta/">caption</x:xmpmeta>'
+    for extra_colr, icc_expected in ((b"", profile), (b"enum", None)):
+        inner = data[header[0]:header[1]]
+        if extra_colr:  # OpenCV's enumerated colr first, then the ICC one
+            inner += icc_colr
+        else:
+            inner = b"".join(data[s - 8:e] if k != b"colr" else icc_colr for k, s, e in jp2.boxes(data, *header))
+        src = tmp_path / "scan.jp2"
+        src.write_bytes(data[:header[0] - 8] + struct.pack(">I", 8 + len(inner)) + b"jp2h" + inner
+                        + struct.pack(">I", 8 + len(xml)) + b"xml " + xml + data[header[1]:])
+        boxes = jp2.read(src)
+        assert boxes.xmp == xml and boxes.icc == icc_expected
