@@ -769,3 +769,24 @@ def test_a_pattern_takes_no_checksum_or_sound_and_archive_containers_are_found(t
     make_clip(src / "tape.mkv", width=64, height=48, frames=3, fps=10).rename(src / "tape.mxf")
     found = run_local(src, tmp_path / "all", colorizer, VIDEO, BatchOptions(retries=0))
     assert {r.path: r.output for r in found.done} == {"reel2.mov": "reel2.mov", "tape.mxf": "tape.mkv"}
+
+
+def test_patterns_and_mxf_sound_found_by_a_third_audit(tmp_path: Path, colorizer) -> None:
+    """--pattern '*.ogg' found nothing (Ogg is sound by its type; a pattern naming the extension means it);
+    an MXF OP-Atom clip's audio-only file failed the batch; .mhl, .xxh64 and .edl beside a reel were inputs."""
+    src = tmp_path / "in"
+    src.mkdir()
+    make_clip(src / "reel2.mkv", width=64, height=48, frames=3, fps=10)
+    make_clip(src / "newsreel.mkv", width=64, height=48, frames=3, fps=10).rename(src / "newsreel.ogg")
+    for name in ("reel2.mhl", "reel2.xxh64", "reel2.edl"):
+        (src / name).write_text("TITLE: reel 2\n")
+    # sound alone, as OP-Atom keeps it (a WAV named .mxf: FFmpeg's MXF muxer writes no file without a picture)
+    make_audio_only(tmp_path / "a01.wav", seconds=0.3, codec="pcm_s16le").rename(src / "A001C001_A01.mxf")
+    result = run_local(src, tmp_path / "out", colorizer, VIDEO, BatchOptions(retries=0))
+    assert [r.path for r in result.done] == ["reel2.mkv"] and not result.failed
+    assert result.passed_over == {"A001C001_A01.mxf": "A001C001_A01.mxf: sound alone (an MXF OP-Atom clip's audio "
+                                  "track), not coloured; colour its picture's .mxf with --sound for a film with it"}
+    ogg = run_local(src, tmp_path / "ogg", colorizer, VIDEO, BatchOptions(retries=0, patterns=("*.ogg",)))
+    assert [r.path for r in ogg.done] == ["newsreel.ogg"]
+    reel = run_local(src, tmp_path / "sel", colorizer, VIDEO, BatchOptions(retries=0, patterns=("reel2*",)))
+    assert [r.path for r in reel.done] == ["reel2.mkv"] and not reel.failed

@@ -18,14 +18,16 @@ from filmcolor.batch.manifest import FileRecord
 from filmcolor.fsutil import PARTIAL_MARK
 from filmcolor.imageio import IMAGE_EXTENSIONS
 from filmcolor.video.sequence import SCAN_EXTENSIONS, SCAN_FORMATS, frame_names, one_numbered_name
-from filmcolor.video.sound import has_sound
+from filmcolor.video.sound import has_sound, stream_types
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv",
                     ".webm", ".mxf", ".dv", ".vob", ".m2ts", ".mts", ".m2v", ".3gp", ".ogv")  # MXF, DV: archives'
 # files kept beside media that no --pattern makes an input (besides text and sound, by their type): checksums,
 # metadata, documents and archives
-NOT_MEDIA = (".md5", ".sha1", ".sha256", ".sha512", ".crc", ".sfv", ".par2", ".xml", ".json", ".xmp", ".pdf",
-             ".doc", ".docx", ".xls", ".xlsx", ".zip", ".tar", ".gz", ".7z", ".rar")
+NOT_MEDIA = (".md5", ".sha1", ".sha256", ".sha512", ".crc", ".sfv", ".par2", ".mhl", ".xxh64", ".xxh3", ".xxhash",
+             ".xml", ".json", ".xmp", ".yaml", ".yml", ".ini", ".log", ".nfo", ".csv", ".md", ".html", ".htm",
+             ".edl", ".ale", ".cdl", ".cue", ".srt", ".vtt", ".scc", ".stl", ".ttml", ".pdf", ".doc", ".docx",
+             ".xls", ".xlsx", ".zip", ".tar", ".gz", ".7z", ".rar", ".db", ".part", ".tmp")
 KEPT_VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov")  # other containers become .mkv, which holds any stream
 FILM_OUTPUT = ".mkv"  # a folder of frames (a film scan) becomes FOLDER.mkv
 SOUND_EXTENSIONS = (".wav", ".bwf", ".w64", ".rf64", ".flac", ".aif", ".aiff", ".mka")  # a reel's soundtrack
@@ -187,9 +189,14 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
             path = root_path / name
             rel = path.relative_to(in_dir).as_posix()
             if patterns:
-                if not matches(name, rel) or not _maybe_media(name):
+                if not matches(name, rel) or not (_maybe_media(name) or _named_by(patterns, name)):
                     continue
             elif path.suffix.lower() not in wanted:
+                continue
+            if path.suffix.lower() == ".mxf" and stream_types(path) == {"audio"}:  # an OP-Atom clip's sound
+                if passed_over is not None:
+                    passed_over[rel] = (f"{rel}: sound alone (an MXF OP-Atom clip's audio track), not coloured; "
+                                        "colour its picture's .mxf with --sound for a film with it")
                 continue
             sound, note = _sound_beside(path, beside.get(name, []))
             try:
@@ -200,6 +207,12 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
                 continue
             found.append(Found(rel, path, size, mtime_ns, sound=sound, sound_id=sound_identity(sound), note=note))
     return found
+
+
+def _named_by(patterns: tuple[str, ...], name: str) -> bool:
+    """Whether a pattern names ``name``'s extension itself ('*.ogg' for an Ogg Theora film): it is then meant."""
+    suffix = Path(name).suffix.lower()
+    return bool(suffix) and any(p.lower().endswith(suffix) for p in patterns)
 
 
 def _maybe_media(name: str) -> bool:

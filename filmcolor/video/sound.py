@@ -27,11 +27,16 @@ MISMATCH_S = 0.5  # a sound longer or shorter than the picture by more than this
 def has_sound(path: Path) -> bool:
     """Whether a video file has an audio stream of its own; False when it cannot be opened (colouring it then
     says why)."""
+    return "audio" in stream_types(path)
+
+
+def stream_types(path: Path) -> set[str]:
+    """The kinds of stream a media file holds ("video", "audio", ...); none when it cannot be opened."""
     try:
         with av.open(str(path)) as container:
-            return bool(container.streams.audio)
+            return {stream.type for stream in container.streams}
     except (av.FFmpegError, OSError, ValueError):
-        return False
+        return set()
 
 
 def sound_problem(path: Path, start: float = 0.0) -> str:
