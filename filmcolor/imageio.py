@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import mimetypes
 import os
 import re
@@ -199,6 +200,31 @@ def _tiff_tags(data: bytes | memoryview) -> dict[int, int]:
     return tags
 
 
+def _jp2_full_range(path: Path, image: np.ndarray, bits: list[int]) -> np.ndarray:
+    """A 16-bit JPEG 2000 picture of 9-15-bit components (OpenJPEG's 0..2^bits-1) on the full 16 bits, each
+    channel by its component's depth (OpenCV's order is BGR(A), the codestream's RGB(A))."""
+    channels = image.shape[2] if image.ndim == 3 else 1
+    if len(bits) != channels:
+        if len(set(bits)) > 1:
+            raise InputError(f"{path}: JPEG 2000 components of {sorted(set(bits))} bits, not one per channel")
+        bits = bits[:1] * channels
+    order = [2, 1, 0, 3][:channels] if channels >= 3 else list(range(channels))  # OpenCV channel -> component
+    out = image
+    for channel, component in enumerate(order):
+        depth = bits[component]
+        if 8 < depth < 16:
+            top = (1 << depth) - 1
+            plane = image[..., channel] if image.ndim == 3 else image
+            scaled = ((plane.astype(np.uint32) * 65535 + top // 2) // top).astype(np.uint16)
+            if out is image:
+                out = image.copy()
+            if out.ndim == 3:
+                out[..., channel] = scaled
+            else:
+                out = scaled
+    return out
+
+
 def _gray_and_extra(path: Path, gray: np.ndarray | None, tags: dict[int, int], said: list[str]) -> np.ndarray | None:
     """A TIFF of gray and one extra channel (SamplesPerPixel 2), which OpenCV reads as 8-bit gray alone, read
     whole by tifffile (Pillow for an 8-bit one in a compression tifffile lacks a codec for) and turned upright
@@ -316,10 +342,7 @@ def read_image(path: Path, warnings: list[str] | None = None, deep: bool = False
         why = said[-1] if said else "unknown format or corrupt"
         raise InputError(f"{path}: not an image OpenCV can decode ({why})")
     if image.dtype == np.uint16 and (data[:12].tobytes() == jp2.SIGNATURE or data[:4].tobytes() == jp2.CODESTREAM):
-        bits = jp2.precision(data.data)
-        if bits is not None and 8 < bits < 16:  # OpenJPEG's 0..2^bits-1, to the full 16 bits
-            top = (1 << bits) - 1
-            image = ((image.astype(np.uint32) * 65535 + top // 2) // top).astype(np.uint16)
+        image = _jp2_full_range(path, image, jp2.precision(data.data))
     if not jpeg:  # a PNG, WebP or JPEG 2000 (libtiff turns a TIFF itself, whatever the flags: photometa.orientation)
         image = photometa.upright(image, photometa.orientation(data.data))
     if image.ndim == 2 and two_samples:
@@ -438,6 +461,8 @@ def write_image(path: Path, image: np.ndarray, metadata: PhotoMetadata | None = 
         image = image[..., :3]
     if ext in (".tif", ".tiff"):  # tifffile: IFD0 tags for the metadata, alpha marked as alpha
         encoded, lost = photometa.tiff_with(image, metadata or PhotoMetadata())
+    elif ext == ".jp2" and min(image.shape[:2]) < JP2_MIN_SIDE:  # fewer resolution levels than OpenCV codes
+        encoded, lost = photometa.with_metadata(_small_jp2(path, image), ext, metadata or PhotoMetadata())
     else:
         if image.ndim == 3:
             code = cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR
@@ -447,9 +472,6 @@ def write_image(path: Path, image: np.ndarray, metadata: PhotoMetadata | None = 
         if side and max(image.shape[:2]) > side:
             raise OutputError(f"{path}: a {ext} picture is at most {side} pixels a side, and this one is "
                               f"{image.shape[1]}x{image.shape[0]}; write .png or .tif")
-        if ext == ".jp2" and min(image.shape[:2]) < JP2_MIN_SIDE:
-            raise OutputError(f"{path}: a .jp2 picture needs {JP2_MIN_SIDE} pixels a side (OpenJPEG's resolution "
-                              f"levels), and this one is {image.shape[1]}x{image.shape[0]}; write .png or .tif")
         (ok, buf), said = _quietly(lambda: cv2.imencode(ext, image, params))
         if not ok:
             raise OutputError(f"{path}: could not encode the image" + (f" ({said[-1]})" if said else ""))
@@ -457,6 +479,18 @@ def write_image(path: Path, image: np.ndarray, metadata: PhotoMetadata | None = 
     left += lost
     write_bytes_atomic(path, encoded)
     return [f"{path}: not kept: {what}" for what in left]
+
+
+def _small_jp2(path: Path, image: np.ndarray) -> bytes:
+    """A picture under JP2_MIN_SIDE pixels a side as a lossless .jp2 by Pillow (OpenJPEG too), with as many
+    resolution levels as its short side holds; Pillow holds no 16-bit colour, so that one is refused."""
+    if image.dtype == np.uint16 and image.ndim == 3:
+        raise OutputError(f"{path}: a 16-bit colour .jp2 needs {JP2_MIN_SIDE} pixels a side, and this one is "
+                          f"{image.shape[1]}x{image.shape[0]}; write .png or .tif")
+    buffer = io.BytesIO()
+    levels = max(1, int(np.log2(max(1, min(image.shape[:2])))) + 1)
+    Image.fromarray(image).save(buffer, "JPEG2000", irreversible=False, num_resolutions=min(levels, 6))
+    return buffer.getvalue()
 
 
 def shrink(plane: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -48,7 +48,7 @@ def read(path: Path) -> Boxes:
                     name = {UUID_EXIF: "exif", UUID_XMP: "xmp", UUID_IPTC: "iptc"}.get(data[start:start + 16])
                     if name and name not in found:
                         found[name] = data[start + 16:end]
-                elif kind == b"xml " and b"<x:xmpmeta" in data[start:min(end, start + 4096)]:
+                elif kind == b"xml " and any(mark in data[start:end] for mark in (b"<x:xmpmeta", b"<rdf:RDF")):
                     found.setdefault("xml", data[start:end])  # XMP as some tools write it: taken without a uuid one
                 elif kind == b"jp2h" and (icc := _colr_profile(data[start:end])):
                     found["icc"] = icc
@@ -67,14 +67,17 @@ def exif_in(data: bytes | memoryview) -> bytes | None:
     return None
 
 
-def precision(data: bytes | memoryview) -> int | None:
-    """Bits of the first component, from the codestream's SIZ marker (a .jp2's 'jp2c' box, or a bare codestream
-    ``data``); None when not found. OpenJPEG hands a 12-bit picture over as 0-4095 in 16 bits."""
+def precision(data: bytes | memoryview) -> list[int]:
+    """Bits of each component, from the codestream's SIZ marker (a .jp2's 'jp2c' box, or a bare codestream
+    ``data``); [] when not found. OpenJPEG hands a 12-bit picture over as 0-4095 in 16 bits."""
     start = 0 if bytes(data[:4]) == CODESTREAM else next(
         (at for kind, at, _ in boxes(data, 12, len(data)) if kind == b"jp2c"), None)
-    if start is None or bytes(data[start:start + 4]) != CODESTREAM or start + 43 > len(data):
-        return None
-    return (data[start + 42] & 0x7F) + 1  # SOC, SIZ, Lsiz, Rsiz, 8 sizes of 4 bytes, Csiz: then Ssiz
+    if start is None or bytes(data[start:start + 4]) != CODESTREAM or start + 42 > len(data):
+        return []
+    count = struct.unpack(">H", bytes(data[start + 40:start + 42]))[0]  # Csiz, after SOC, SIZ, Lsiz, Rsiz, 8 sizes
+    if start + 42 + 3 * count > len(data):
+        return []
+    return [(data[start + 42 + 3 * i] & 0x7F) + 1 for i in range(count)]  # Ssiz, XRsiz, YRsiz each
 
 
 def size(data: bytes | memoryview) -> tuple[int, int] | None:

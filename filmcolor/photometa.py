@@ -56,6 +56,7 @@ IPTC_TIFF_TAG, PHOTOSHOP_TIFF_TAG = 33723, 34377  # IPTC-NAA; Photoshop's image 
 IPTC_RESOURCE = b"8BIM\x04\x04"  # the Photoshop image resource that holds IPTC
 RESOURCE_SIGNATURES = (b"8BIM", b"MeSa", b"PHUT", b"AgHg", b"DCSR")  # of image resources (Photoshop, ImageReady)
 ORIENTATION = ExifTags.Base.Orientation
+OME_XML = re.compile(r"\s*(<\?xml[^>]*\?>\s*)?(<!--.*?-->\s*)*<(\w+:)?OME[\s>]", re.DOTALL)  # OME-XML's root
 MACHINE_DESCRIPTIONS = ('{"shape":', "ImageJ=")  # TIFF ImageDescriptions that describe the file, not the picture
 QUARTER_TURNS = (5, 6, 7, 8)  # orientations whose upright picture swaps width and height
 XMP_SWAPPED = ((b"tiff:XResolution", b"tiff:YResolution"), (b"exif:PixelXDimension", b"exif:PixelYDimension"),
@@ -410,7 +411,7 @@ def _machine_description(tag: int, value: object) -> bool:
     """Whether a TIFF's ImageDescription is what a program wrote of the file's layout, not a caption: tifffile's
     JSON shape (which tifffile would take for the copy's own), ImageJ's settings or OME-XML."""
     return tag == ExifTags.Base.ImageDescription and isinstance(value, str) and (
-        value.startswith(MACHINE_DESCRIPTIONS) or (value.lstrip().startswith("<") and "<OME" in value[:2000]))
+        value.startswith(MACHINE_DESCRIPTIONS) or OME_XML.match(value) is not None)
 
 
 def _as_read(value: object) -> object:
@@ -525,7 +526,9 @@ def _add_sub_ifds(tiff: bytes, exif: bytes, sub_ifds: dict[ExifTags.IFD, int]) -
     out, not_written = bytearray(tiff), []
     for ifd, start in sub_ifds.items():
         out += bytes(len(out) % 2)  # an IFD starts on a word boundary
-        moved = _moved_ifd(exif, order, start, len(out), DROPPED_SUB_IFD_TAGS)
+        moved = _moved_ifd(exif, order, start, len(out), DROPPED_SUB_IFD_TAGS, nested_ok=ifd == ExifTags.IFD.Exif)
+        if moved is not None and len(moved) > len(exif):  # values that overlap or repeat: no EXIF makes more
+            moved = None
         if moved is None:
             not_written.append(names[ifd])
             continue
@@ -563,8 +566,10 @@ def _moved_ifd(exif: bytes, order: str, start: int, base: int, dropped: Collecti
     table += bytes(4)  # no next IFD
     for pointer, offset in nested:
         inner = _moved_ifd(exif, order, offset, values_at + len(values), (), nested_ok=False)
-        table[pointer:pointer + 4] = struct.pack(order + "I", values_at + len(values) if inner else 0)
-        values += inner or b""
+        if inner is None or len(inner) > len(exif):  # an Interop IFD that cannot be followed: its pointer goes
+            return _moved_ifd(exif, order, start, base, (*dropped, ExifTags.IFD.Interop), nested_ok)
+        table[pointer:pointer + 4] = struct.pack(order + "I", values_at + len(values))
+        values += inner
     return bytes(table + values)
 
 

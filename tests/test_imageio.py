@@ -498,8 +498,23 @@ def test_jpeg_2000_is_written_losslessly_and_12_bits_are_scaled_found_by_a_third
     at = next(start for kind, start, _ in jp2.boxes(data, 12, len(data)) if kind == b"jp2c")
     data[at + 42] = 11  # the codestream's precision: 12 bits (the level shift, 2048 for 32768, takes the 30720)
     (tmp_path / "g12.jp2").write_bytes(bytes(data))
-    assert jp2.precision(bytes(data)) == 12
+    assert jp2.precision(bytes(data)) == [12]
     deep = read_image(tmp_path / "g12.jp2", deep=True)
     assert np.abs(deep.astype(int) - np.round(ramp.astype(float) * 65535 / 4095)).max() <= 1  # all 16 bits
-    with pytest.raises(OutputError, match=r"a \.jp2 picture needs 32 pixels a side"):
-        write_image(tmp_path / "thin.jp2", np.zeros((31, 500), np.uint8))
+    thin = np.random.default_rng(2).integers(0, 256, (5, 500, 3)).astype(np.uint8)  # OpenCV codes 32 px at least
+    write_image(tmp_path / "thin.jp2", thin)
+    assert np.array_equal(read_image(tmp_path / "thin.jp2"), thin)  # by Pillow, losslessly
+    with pytest.raises(OutputError, match=r"a 16-bit colour \.jp2 needs 32 pixels a side"):
+        write_image(tmp_path / "thin16.jp2", thin.astype(np.uint16))
+
+
+def test_jpeg_2000_components_of_different_depths_each_take_their_own_found_by_a_fourth_audit() -> None:
+    """One depth (the first component's) for all channels wrapped a 16-bit G around 16 times when R was 12-bit."""
+    from filmcolor.imageio import _jp2_full_range
+
+    bgr = np.zeros((2, 3, 3), np.uint16)
+    bgr[..., 2], bgr[..., 1], bgr[..., 0] = 4095, 65535, 1023  # R 12 bits, G 16, B 10 (OpenCV's order is BGR)
+    out = _jp2_full_range(Path("x.jp2"), bgr, [12, 16, 10])
+    assert (out == 65535).all()
+    with pytest.raises(InputError, match="JPEG 2000 components of \\[8, 12\\] bits"):
+        _jp2_full_range(Path("x.jp2"), bgr[..., :2], [12, 8, 8])

@@ -27,7 +27,9 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".t
 NOT_MEDIA = (".md5", ".sha1", ".sha256", ".sha512", ".crc", ".sfv", ".par2", ".mhl", ".xxh64", ".xxh3", ".xxhash",
              ".xml", ".json", ".xmp", ".yaml", ".yml", ".ini", ".log", ".nfo", ".csv", ".md", ".html", ".htm",
              ".edl", ".ale", ".cdl", ".cue", ".srt", ".vtt", ".scc", ".stl", ".ttml", ".pdf", ".doc", ".docx",
-             ".xls", ".xlsx", ".zip", ".tar", ".gz", ".7z", ".rar", ".db", ".part", ".tmp")
+             ".xls", ".xlsx", ".zip", ".tar", ".gz", ".7z", ".rar", ".db", ".part", ".tmp", ".framemd5", ".sha224",
+             ".sha384", ".xxh128", ".b3", ".blake3", ".cksum", ".asc", ".sig", ".cpl", ".pkl", ".assetmap", ".ifo",
+             ".bup", ".m3u8", ".mpd", ".sup", ".idx", ".sub", ".torrent", ".rtf", ".odt", ".bak", ".thm")
 KEPT_VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov")  # other containers become .mkv, which holds any stream
 FILM_OUTPUT = ".mkv"  # a folder of frames (a film scan) becomes FOLDER.mkv
 SOUND_EXTENSIONS = (".wav", ".bwf", ".w64", ".rf64", ".flac", ".aif", ".aiff", ".mka")  # a reel's soundtrack
@@ -193,7 +195,7 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
                     continue
             elif path.suffix.lower() not in wanted:
                 continue
-            if path.suffix.lower() == ".mxf" and stream_types(path) == {"audio"}:  # an OP-Atom clip's sound
+            if path.suffix.lower() == ".mxf" and os.path.isfile(path) and _sound_alone(path):  # OP-Atom's sound
                 if passed_over is not None:
                     passed_over[rel] = (f"{rel}: sound alone (an MXF OP-Atom clip's audio track), not coloured; "
                                         "colour its picture's .mxf with --sound for a film with it")
@@ -210,9 +212,28 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
 
 
 def _named_by(patterns: tuple[str, ...], name: str) -> bool:
-    """Whether a pattern names ``name``'s extension itself ('*.ogg' for an Ogg Theora film): it is then meant."""
+    """Whether a pattern names ``name``'s extension itself ('*.ogg', '*.og?' for an Ogg Theora film): it is then
+    meant. A pattern whose last part ends in '*' names no extension."""
     suffix = Path(name).suffix.lower()
-    return bool(suffix) and any(p.lower().endswith(suffix) for p in patterns)
+    for pattern in patterns:
+        last = pattern.rsplit("/", 1)[-1].lower()
+        if suffix and "." in last and not last.endswith("*") and fnmatch.fnmatch(suffix, last[last.rindex("."):]):
+            return True
+    return False
+
+
+_SOUND_ALONE: dict[tuple[str, int, int], bool] = {}  # (path, size, mtime_ns) -> an MXF holds sound alone
+
+
+def _sound_alone(path: Path) -> bool:
+    """Whether an MXF file holds sound and no picture (an OP-Atom clip's audio track), kept per file state, so
+    that a --watch scan opens no file it has seen unchanged."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _SOUND_ALONE:
+        kinds = stream_types(path, header_only=True)
+        _SOUND_ALONE[key] = "video" not in kinds and "audio" in kinds
+    return _SOUND_ALONE[key]
 
 
 def _maybe_media(name: str) -> bool:

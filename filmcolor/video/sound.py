@@ -30,10 +30,12 @@ def has_sound(path: Path) -> bool:
     return "audio" in stream_types(path)
 
 
-def stream_types(path: Path) -> set[str]:
-    """The kinds of stream a media file holds ("video", "audio", ...); none when it cannot be opened."""
+def stream_types(path: Path, header_only: bool = False) -> set[str]:
+    """The kinds of stream a media file holds ("video", "audio", ...); none when it cannot be opened.
+    ``header_only``: read no more than a header that lists them (an MXF's), not FFmpeg's usual 5 MB probe."""
+    options = {"probesize": "32768", "analyzeduration": "0"} if header_only else {}
     try:
-        with av.open(str(path)) as container:
+        with av.open(str(path), options=options) as container:
             return {stream.type for stream in container.streams}
     except (av.FFmpegError, OSError, ValueError):
         return set()
