@@ -300,10 +300,12 @@ def _frame_count(path: Path) -> int:
 
 
 def read_image(path: Path, warnings: list[str] | None = None, deep: bool = False) -> np.ndarray:
-    """Read an image as uint8 gray (H, W), RGB (H, W, 3) or RGBA (H, W, 4); with ``deep``, a 16-bit or float
-    picture (a scan) as uint16 instead.
+    """Read an image as uint8 gray (H, W), RGB (H, W, 3) or RGBA (H, W, 4) in sRGB (an embedded ICC profile
+    applied: `iccprofile`), upright as its EXIF says; with ``deep``, a 16-bit or float picture (a scan) as
+    uint16 instead. A TIFF's gray + alpha keeps its alpha (tifffile), a 9-15-bit JPEG 2000 fills 16 bits.
 
-    Only the first frame of an animated GIF is read; ``warnings``, when given, gets a line saying so.
+    Only the first frame of an animated GIF or page of a TIFF is read; ``warnings``, when given, gets a line
+    saying so, and one for each thing read otherwise than the file says.
     """
     path = Path(path)
     if not path.exists():

@@ -115,11 +115,13 @@ def upright(image: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def read_metadata(path: Path) -> PhotoMetadata:
-    """What of a picture file's EXIF, XMP and IPTC its coloured copy keeps; empty when it has none.
+    """What of a picture file's EXIF, XMP and IPTC its coloured copy keeps (and sRGB's profile when it had
+    one); empty when it has none.
 
-    The EXIF block of a JPEG, PNG or WebP is copied byte for byte (text in any encoding, maker notes and
-    tag types as they were), with IFD0's orientation set to 1 and the link to the thumbnail cut; a TIFF's
-    descriptive tags are rebuilt by Pillow (its IFD0 also describes its strips). Nothing is decoded."""
+    The EXIF block of a JPEG, PNG, WebP or JPEG 2000 is copied byte for byte (text in any encoding, maker
+    notes and tag types as they were), with IFD0's orientation set to 1, the link to the thumbnail cut and,
+    for a quarter turn, X and Y swapped; a TIFF's descriptive tags are rebuilt by Pillow (its IFD0 also
+    describes its strips), its IPTC read by tifffile, a .jp2's boxes by `jp2`. Nothing is decoded."""
     path = Path(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pillow warns on odd EXIF; what it can read is enough here
