@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import mmap
 import re
 import struct
 import warnings
@@ -140,7 +141,7 @@ def read_metadata(path: Path) -> PhotoMetadata:
             raw = _strip(raw)
             if image.format == "TIFF":
                 turned = _tag(image, ORIENTATION)
-                exif = _rebuilt(_turned(_tiff_exif(image), turned))
+                exif = _tiff_file_exif(path, _turned(_tiff_exif(image), turned))
             else:
                 turned = _orientation_of(raw)
                 exif = _patched(raw) if raw else None
@@ -407,6 +408,31 @@ def _rebuilt(source: Image.Exif | None, leave_out: Collection[int] = ()) -> byte
         return kept.tobytes().removeprefix(b"Exif\x00\x00")
     except Exception:  # noqa: BLE001 - what Pillow cannot write back is left behind
         return None
+
+
+def _tiff_file_exif(path: Path, source: Image.Exif | None) -> bytes | None:
+    """A TIFF scan's EXIF: IFD0's descriptive tags rebuilt by Pillow (the file's IFD0 also lays out its strips),
+    its Exif and GPS sub-IFDs copied from the file entry for entry, as a JPEG's are (`_moved_ifd`); all of it
+    rebuilt by Pillow when the sub-IFDs cannot be copied (a BigTIFF)."""
+    if source is None:
+        return None
+    try:
+        with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            offsets = _sub_ifd_offsets(data) if data[2:4] in (b"*\x00", b"\x00*") else {}
+            if not offsets:
+                return _rebuilt(source)
+            kept = Image.Exif()
+            kept.endian = "<" if data[:2] == b"II" else ">"  # the file's: its entries are copied as they are
+            for tag in KEPT_IFD0:
+                if tag in source and not _machine_description(tag, source[tag]):
+                    kept[tag] = _as_read(source[tag])
+            for ifd in offsets:
+                kept[SUB_IFD_STAND_INS[ifd]] = 0
+            blob = kept.tobytes().removeprefix(b"Exif\x00\x00")
+            blob, not_copied = _add_sub_ifds(blob, data, offsets)
+    except (OSError, ValueError, struct.error):
+        return _rebuilt(source)
+    return _rebuilt(source) if not_copied else blob
 
 
 def _machine_description(tag: int, value: object) -> bool:

@@ -440,6 +440,14 @@ def test_a_tif_copys_sub_ifds_keep_their_types_byte_order_and_interop(tmp_path: 
     assert {t: v[:2] for t, v in before.items()} == {t: v[:2] for t, v in after.items()}  # types and counts
     interop = entries(raw, struct.unpack(">I", after[ExifTags.IFD.Interop][2])[0])
     assert interop[1] == (2, 4, b"R98\x00")  # moved with the Exif IFD
+    # and from that TIFF master to another (a third audit: a TIFF input's EXIF went through Pillow, its
+    # UNDEFINED became BYTE and its Interop IFD was dropped)
+    again = tmp_path / "again.tif"
+    assert write_image(again, np.dstack([_stored()] * 3), read_metadata(dst)) == []
+    raw = again.read_bytes()
+    assert raw[:4] == b"MM\x00*" and {t: v[:2] for t, v in exif_ifd_of(raw).items()} == {
+        t: v[:2] for t, v in before.items()}
+    assert entries(raw, struct.unpack(">I", exif_ifd_of(raw)[ExifTags.IFD.Interop][2])[0])[1] == (2, 4, b"R98\x00")
 
 
 def test_a_lone_resolution_and_the_sizes_turn_with_the_picture_found_by_a_second_audit(tmp_path: Path) -> None:
