@@ -11,6 +11,10 @@ class InputError(FilmcolorError):
     """An input file is missing, unreadable, corrupt or of the wrong kind."""
 
 
+class NoPictureError(InputError):
+    """A media file holds sound (or data) and no picture: nothing to colour."""
+
+
 class OutputError(FilmcolorError):
     """An output cannot be written (exists, folder missing, disk full, same as input)."""
 

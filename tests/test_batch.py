@@ -790,3 +790,21 @@ def test_patterns_and_mxf_sound_found_by_a_third_audit(tmp_path: Path, colorizer
     assert [r.path for r in ogg.done] == ["newsreel.ogg"]
     reel = run_local(src, tmp_path / "sel", colorizer, VIDEO, BatchOptions(retries=0, patterns=("reel2*",)))
     assert [r.path for r in reel.done] == ["reel2.mkv"] and not reel.failed
+
+
+def test_a_sound_file_under_a_videos_name_is_passed_by_not_failed(tmp_path: Path, test_weights: Path) -> None:
+    """An audit: an audio export kept as .mov (or a sound-only .mp4) failed the batch, exit 1, every run. It has
+    nothing to colour: done, with no output and a note, and passed by on a rerun."""
+    src = tmp_path / "in"
+    src.mkdir()
+    make_clip(src / "film.mp4", width=64, height=48, frames=3, fps=10)
+    make_audio_only(src / "mix.mov", seconds=0.3)
+    out = tmp_path / "out"
+    result = batch_cli(src, "-o", out, "--model", test_weights)
+    assert result.exit_code == 0, result.output
+    assert "ok mix.mov (nothing to colour)" in result.stderr
+    record = read_manifest(out)["mix.mov"]
+    assert record.status == "done" and record.output == "" and not (out / "mix.mov").exists()
+    assert record.warnings == ["an audio-only file with no video stream: nothing to colour, no output written"]
+    again = batch_cli(src, "-o", out, "--model", test_weights, "--report", tmp_path / "r.json")
+    assert again.exit_code == 0 and json.loads((tmp_path / "r.json").read_text())["counts"]["skipped"] == 2

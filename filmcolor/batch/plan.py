@@ -71,9 +71,9 @@ class FileJob(Found):
     kind: str  # video | image
 
     def record(self, status: str, **values: Any) -> FileRecord:
+        values = {"output": self.output_rel, **values}  # "": no output (a file with nothing to colour)
         return FileRecord(path=self.rel, size=self.size, mtime_ns=self.mtime_ns, status=status,
-                          sound=list(self.sound_id) if self.sound_id else None,
-                          output=self.output_rel, kind=self.kind, **values)
+                          sound=list(self.sound_id) if self.sound_id else None, kind=self.kind, **values)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from filmcolor.batch.manifest import FileRecord
 from filmcolor.batch.plan import FileJob, identity, sound_identity
 from filmcolor.colorize import Colorizer
-from filmcolor.errors import ConfigError, FilmcolorError, InputError, WeightsError
+from filmcolor.errors import ConfigError, FilmcolorError, InputError, NoPictureError, WeightsError
 from filmcolor.imageio import read_image, write_image
 from filmcolor.photometa import read_metadata
 from filmcolor.video.pipeline import VideoOptions, colorize_video
@@ -74,6 +74,10 @@ def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions
             return done
         except (Cancelled, KeyboardInterrupt):
             return job.record("interrupted", attempts=attempt, error="interrupted")
+        except NoPictureError as err:  # a sound file under a video's name (an audio export): nothing to colour, and
+            # nothing wrong with it; done, with no output and a note, so that reruns pass it by
+            return job.record("done", attempts=attempt, output="", warnings=[
+                f"{str(err).removeprefix(f'{job.path}: ')}: nothing to colour, no output written"])
         except PERMANENT_ERRORS as err:
             return job.record("failed", attempts=attempt, error=str(err))
         except Exception as err:  # possibly transient: I/O, out of memory, a flaky network share

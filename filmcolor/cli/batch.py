@@ -155,8 +155,8 @@ class _BatchDisplay:
                 self.progress.remove_task(task)
             if event == "done" and not self.quiet:
                 what = f"{record.frames} frames, {record.fps:.1f} fps" if record.kind == "video" else "image"
-                self.progress.console.print(f"[green]ok[/] {plain(record.path)} -> {plain(record.output)} "
-                                            f"({what})", soft_wrap=True)
+                made = f"-> {plain(record.output)} ({what})" if record.output else "(nothing to colour)"
+                self.progress.console.print(f"[green]ok[/] {plain(record.path)} {made}", soft_wrap=True)
                 for line in record.warnings:  # the file's own notes: a dropped stream, a profile converted
                     self.progress.console.print(f"  [yellow]warning:[/] {plain(line)}", soft_wrap=True)
             elif event == "failed" and not self.quiet:

@@ -22,7 +22,7 @@ import av
 import cv2
 import numpy as np
 
-from filmcolor.errors import ConfigError, InputError
+from filmcolor.errors import ConfigError, InputError, NoPictureError
 from filmcolor.lab import deep_luma, deep_luma_of_rgb, deep_to_gray, limited_to_full_range_lut
 from filmcolor.options import MAX_RATE, MIN_RATE, Options, option, parse_rate, parse_time
 from filmcolor.video.avcol import AVCOL_RANGE_JPEG, AVCOL_RANGE_MPEG
@@ -153,7 +153,7 @@ class VideoReader:
         if not videos:
             kinds = sorted({s.type for s in self.container.streams})
             what = "an audio-only file" if kinds == ["audio"] else "a file"
-            raise InputError(f"{self.path}: {what} with no video stream")
+            raise (NoPictureError if "audio" in kinds else InputError)(f"{self.path}: {what} with no video stream")
         self.stream = videos[0]
         ctx = self.stream.codec_context
         if ctx is None or not ctx.is_decoder:  # no parameters at all: also what a cut-off file's header gives
