@@ -20,6 +20,7 @@ UUID_EXIF = b"JpgTiffExif->JP2"  # the 'uuid' boxes' identifiers, as ExifTool an
 UUID_XMP = bytes.fromhex("be7acfcb97a942e89c71999491e3afac")
 UUID_IPTC = bytes.fromhex("33c7a4d2b81d4723a0baf1a3e097ad38")
 ICC_METHODS = (2, 3)  # a 'colr' box's methods that hold an ICC profile (restricted, any)
+INCH_M = 0.0254  # metres an inch
 MAX_BOX_READ = 64 << 20  # a metadata box larger than this is no description: left unread
 
 
@@ -31,6 +32,7 @@ class Boxes:
     xmp: bytes | None = None
     iptc: bytes | None = None  # the IPTC record (IIM datasets)
     icc: bytes | None = None  # the header's colour profile
+    dpi: tuple[float, float] | None = None  # (horizontal, vertical) from the header's capture resolution box
 
 
 def read(path: Path) -> Boxes:
@@ -50,13 +52,15 @@ def read(path: Path) -> Boxes:
                         found[name] = data[start + 16:end]
                 elif kind == b"xml " and any(mark in data[start:end] for mark in (b"<x:xmpmeta", b"<rdf:RDF")):
                     found.setdefault("xml", data[start:end])  # XMP as some tools write it: taken without a uuid one
-                elif kind == b"jp2h" and (icc := _colr_profile(data[start:end])):
-                    found["icc"] = icc
+                elif kind == b"jp2h":
+                    header = data[start:end]
+                    found.update({k: v for k, v in (("icc", _colr_profile(header)), ("dpi", _resolution(header)))
+                                  if v})
     except (OSError, ValueError):  # ValueError: an empty file cannot be mapped
         return Boxes()
     exif = found.get("exif")
     return Boxes(exif.removeprefix(b"Exif\x00\x00") if exif else None, found.get("xmp") or found.get("xml"),
-                 found.get("iptc"), found.get("icc"))
+                 found.get("iptc"), found.get("icc"), found.get("dpi"))
 
 
 def exif_in(data: bytes | memoryview) -> bytes | None:
@@ -91,15 +95,49 @@ def size(data: bytes | memoryview) -> tuple[int, int] | None:
     return None
 
 
-def with_boxes(encoded: bytes, exif: bytes | None, xmp: bytes | None, iptc: bytes | None) -> bytes:
+def with_boxes(encoded: bytes, exif: bytes | None, xmp: bytes | None, iptc: bytes | None,
+               dpi: tuple[float, float] | None = None) -> bytes:
     """``encoded`` (OpenCV's .jp2) with 'uuid' boxes of ``exif`` (a TIFF structure), ``xmp`` and ``iptc`` (an IIM
-    record) after its header box, where readers look for them."""
+    record) after its header box, where readers look for them, and ``dpi`` as the header's capture
+    resolution ('res ', then 'resc')."""
     added = b"".join(_box(b"uuid", uuid + content) for uuid, content in
                      ((UUID_EXIF, exif), (UUID_XMP, xmp), (UUID_IPTC, iptc)) if content)
-    after_header = next((end for kind, _, end in boxes(encoded, 12, len(encoded)) if kind == b"jp2h"), None)
-    if not added or after_header is None:
+    header = next(((start, end) for kind, start, end in boxes(encoded, 12, len(encoded)) if kind == b"jp2h"), None)
+    if header is None:
         return encoded
-    return encoded[:after_header] + added + encoded[after_header:]
+    start, end = header
+    inner = encoded[start:end]
+    if dpi and not any(kind == b"res " for kind, _, _ in boxes(inner, 0, len(inner))):
+        inner += _box(b"res ", _box(b"resc", _resolution_fields(*dpi)))
+    return encoded[:start - 8] + _box(b"jp2h", inner) + added + encoded[end:]
+
+
+def _resolution(header: bytes) -> tuple[float, float] | None:
+    """(horizontal, vertical) dots per inch of a header box's 'res ' box: its capture resolution ('resc'), else
+    its default display resolution ('resd'); each is numerator / denominator x 10^exponent grid points a metre."""
+    for kind, start, end in boxes(header, 0, len(header)):
+        if kind == b"res ":
+            found = {inner: header[at:stop] for inner, at, stop in boxes(header, start, end)}
+            fields = found.get(b"resc") or found.get(b"resd")
+            if fields is None or len(fields) < 10:
+                return None
+            vn, vd, hn, hd, ve, he = struct.unpack(">HHHHbb", fields[:10])
+            if not (vn and vd and hn and hd):
+                return None
+            return hn / hd * 10.0 ** he * INCH_M, vn / vd * 10.0 ** ve * INCH_M
+    return None
+
+
+def _resolution_fields(horizontal_dpi: float, vertical_dpi: float) -> bytes:
+    """A 'resc' box's fields for a resolution in dots per inch: grid points a metre as N / 1 x 10^E."""
+    def per_metre(dpi: float) -> tuple[int, int]:
+        value, exponent = dpi / INCH_M, 0
+        while round(value) > 65535:
+            value, exponent = value / 10, exponent + 1
+        return max(1, round(value)), exponent
+
+    (hn, he), (vn, ve) = per_metre(horizontal_dpi), per_metre(vertical_dpi)
+    return struct.pack(">HHHHbb", vn, 1, hn, 1, ve, he)
 
 
 def boxes(data: bytes | memoryview, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:

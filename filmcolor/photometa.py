@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import ExifTags, Image
+from PIL import ExifTags, Image, TiffImagePlugin
 
 from filmcolor import iccprofile, jp2
 
@@ -134,8 +134,8 @@ def read_metadata(path: Path) -> PhotoMetadata:
             if image.format == "PNG":
                 with path.open("rb") as file:
                     raw, xmp = _png_metadata(file)
-            elif boxes is not None:
-                raw, xmp = boxes.exif, boxes.xmp
+            elif boxes is not None:  # a capture resolution and no EXIF: an EXIF that holds it, for any copy
+                raw, xmp = boxes.exif or _resolution_exif(boxes.dpi), boxes.xmp
             else:
                 raw, xmp = image.info.get("exif"), image.info.get("xmp")
             raw = _strip(raw)
@@ -410,6 +410,27 @@ def _rebuilt(source: Image.Exif | None, leave_out: Collection[int] = ()) -> byte
         return None
 
 
+def _resolution_exif(dpi: tuple[float, float] | None) -> bytes | None:
+    """An EXIF (with its "Exif" prefix, as Pillow reads one) that holds a resolution in dots per inch alone."""
+    if dpi is None:
+        return None
+    exif = Image.Exif()
+    exif[ExifTags.Base.XResolution], exif[ExifTags.Base.YResolution] = (
+        TiffImagePlugin.IFDRational(Fraction(v).limit_denominator(10000)) for v in dpi)
+    exif[ExifTags.Base.ResolutionUnit] = 2
+    return exif.tobytes()
+
+
+def _dpi_of(exif: bytes | None) -> tuple[float, float] | None:
+    """(horizontal, vertical) dots per inch of an EXIF's resolution; None when it has none to trust."""
+    source = _exif_of(exif) if exif else None
+    resolution, unit = _resolution(source) if source is not None else (None, None)
+    if resolution is None or unit not in (2, 3):
+        return None
+    per_inch = 2.54 if unit == 3 else 1.0  # unit 3: per centimetre
+    return tuple(n / d * per_inch for n, d in resolution)  # type: ignore[return-value]
+
+
 def _tiff_file_exif(path: Path, source: Image.Exif | None) -> bytes | None:
     """A TIFF scan's EXIF: IFD0's descriptive tags rebuilt by Pillow (the file's IFD0 also lays out its strips),
     its Exif and GPS sub-IFDs copied from the file entry for entry, as a JPEG's are (`_moved_ifd`); all of it
@@ -466,8 +487,8 @@ def with_metadata(encoded: bytes, ext: str, meta: PhotoMetadata) -> tuple[bytes,
         end_of_header = 8 + 8 + 13 + 4  # signature, then IHDR: length, type, 13 bytes, CRC
         left = ["IPTC (a PNG has no place for it)"] if meta.iptc else []
         return encoded[:end_of_header] + b"".join(chunks) + encoded[end_of_header:], left
-    if ext == ".jp2":  # in 'uuid' boxes; OpenCV's own 'colr' box already says sRGB
-        return jp2.with_boxes(encoded, meta.exif, meta.xmp, _iim_of(meta.iptc)), []
+    if ext == ".jp2":  # in 'uuid' boxes and the header's resolution; OpenCV's own 'colr' box already says sRGB
+        return jp2.with_boxes(encoded, meta.exif, meta.xmp, _iim_of(meta.iptc), _dpi_of(meta.exif)), []
     if not (meta.exif or meta.xmp or meta.iptc):  # a picture without a profile is sRGB: nothing is lost
         return encoded, []
     return encoded, [f"the photo's EXIF/XMP/IPTC (a {ext} output keeps none; .jpg, .png and .tif do)"]

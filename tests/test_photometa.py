@@ -533,3 +533,26 @@ def test_jp2_xmp_in_an_xml_box_and_only_the_first_colr_box(tmp_path: Path) -> No
                         + struct.pack(">I", 8 + len(xml)) + b"xml " + xml + data[header[1]:])
         boxes = jp2.read(src)
         assert boxes.xmp == xml and boxes.icc == icc_expected
+
+
+def test_a_jp2_scans_capture_resolution_goes_into_its_copies(tmp_path: Path) -> None:
+    """A third audit: a .jp2's 'res ' box (600 x 300 dpi, as captured) was lost in every copy, and a .jp2 copy
+    never had one, even of an EXIF with a resolution."""
+    import cv2
+
+    from filmcolor import jp2
+
+    ok, encoded = cv2.imencode(".jp2", _stored())
+    src = tmp_path / "scan.jp2"
+    src.write_bytes(jp2.with_boxes(encoded.tobytes(), None, None, None, dpi=(600, 300)))
+    with Image.open(src) as check:  # Pillow reads the capture resolution: an independent reader
+        assert check.info["dpi"] == pytest.approx((600, 300), abs=0.01)
+    meta = read_metadata(src)
+    for ext in (".tif", ".jpg", ".jp2"):
+        dst = tmp_path / f"out{ext}"
+        write_image(dst, np.dstack([_stored()] * 3), meta)
+        with Image.open(dst) as out:  # (Pillow's dpi of a JPEG takes the EXIF's X for both: its EXIF, then)
+            exif = out.getexif()
+            dpi = out.info["dpi"] if ext != ".jpg" else (exif[ExifTags.Base.XResolution],
+                                                         exif[ExifTags.Base.YResolution])
+            assert tuple(map(float, dpi)) == pytest.approx((600, 300), abs=0.01)
