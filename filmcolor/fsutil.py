@@ -11,6 +11,7 @@ import secrets
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from filmcolor.errors import OutputError
 
@@ -135,3 +136,24 @@ def remove_stale_partials(folder: Path, of: Path | None = None) -> int:
             finally:
                 os.close(fd)
     return count
+
+
+class FileBytes:
+    """A file read as bytes where it is sliced (``data[a:b]``, ``len(data)``), for parsers that follow offsets
+    through a large file (a TIFF's or JPEG 2000's metadata) without reading it whole. Unlike a memory map, a
+    file that shrinks meanwhile gives short slices, which a parser refuses, not a bus error that ends the
+    process."""
+
+    def __init__(self, file: BinaryIO):
+        self._file = file
+        self._size = os.fstat(file.fileno()).st_size
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, index: slice) -> bytes:
+        start, stop, _ = index.indices(self._size)
+        if stop <= start:
+            return b""
+        self._file.seek(start)
+        return self._file.read(stop - start)

@@ -8,11 +8,12 @@ headers, so a large scan's codestream is never read here.
 
 from __future__ import annotations
 
-import mmap
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from filmcolor.fsutil import FileBytes
 
 SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"  # the signature box: a .jp2 file's first 12 bytes
 CODESTREAM = b"\xff\x4f\xff\x51"  # a JPEG 2000 codestream's start: SOC, then SIZ
@@ -21,6 +22,7 @@ UUID_XMP = bytes.fromhex("be7acfcb97a942e89c71999491e3afac")
 UUID_IPTC = bytes.fromhex("33c7a4d2b81d4723a0baf1a3e097ad38")
 ICC_METHODS = (2, 3)  # a 'colr' box's methods that hold an ICC profile (restricted, any)
 INCH_M = 0.0254  # metres an inch
+DPI_RANGE = (1.0, 1e6)  # a resolution outside this (dots per inch) is a broken box, not a scan's
 MAX_BOX_READ = 64 << 20  # a metadata box larger than this is no description: left unread
 
 
@@ -36,11 +38,12 @@ class Boxes:
 
 
 def read(path: Path) -> Boxes:
-    """The metadata boxes of the .jp2 file ``path``; empty when it is none, or they cannot be read. The file is
-    mapped, not read: only the boxes' headers and the metadata boxes are touched."""
+    """The metadata boxes of the .jp2 file ``path``; empty when it is none, or they cannot be read. Only the
+    boxes' headers and the metadata boxes are read (`fsutil.FileBytes`), never the codestream."""
     found: dict[str, bytes] = {}
     try:
-        with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        with open(path, "rb") as file:
+            data = FileBytes(file)
             if data[:12] != SIGNATURE:
                 return Boxes()
             for kind, start, end in boxes(data, 12, len(data)):
@@ -56,7 +59,7 @@ def read(path: Path) -> Boxes:
                     header = data[start:end]
                     found.update({k: v for k, v in (("icc", _colr_profile(header)), ("dpi", _resolution(header)))
                                   if v})
-    except (OSError, ValueError):  # ValueError: an empty file cannot be mapped
+    except (OSError, ValueError, struct.error):  # a file cut short meanwhile: short reads
         return Boxes()
     exif = found.get("exif")
     return Boxes(exif.removeprefix(b"Exif\x00\x00") if exif else None, found.get("xmp") or found.get("xml"),
@@ -118,13 +121,15 @@ def _resolution(header: bytes) -> tuple[float, float] | None:
     for kind, start, end in boxes(header, 0, len(header)):
         if kind == b"res ":
             found = {inner: header[at:stop] for inner, at, stop in boxes(header, start, end)}
-            fields = found.get(b"resc") or found.get(b"resd")
-            if fields is None or len(fields) < 10:
-                return None
-            vn, vd, hn, hd, ve, he = struct.unpack(">HHHHbb", fields[:10])
-            if not (vn and vd and hn and hd):
-                return None
-            return hn / hd * 10.0 ** he * INCH_M, vn / vd * 10.0 ** ve * INCH_M
+            for fields in (found.get(b"resc"), found.get(b"resd")):
+                if fields is None or len(fields) < 10:
+                    continue
+                vn, vd, hn, hd, ve, he = struct.unpack(">HHHHbb", fields[:10])
+                if vn and vd and hn and hd:
+                    dpi = (hn / hd * 10.0 ** he * INCH_M, vn / vd * 10.0 ** ve * INCH_M)
+                    if all(DPI_RANGE[0] <= v <= DPI_RANGE[1] for v in dpi):
+                        return dpi
+            return None
     return None
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import mmap
 import re
 import struct
 import warnings
@@ -30,6 +29,7 @@ import numpy as np
 from PIL import ExifTags, Image, TiffImagePlugin
 
 from filmcolor import iccprofile, jp2
+from filmcolor.fsutil import FileBytes
 
 # Windows' text tags: UCS-2, stored as bytes
 XP_TAGS = (ExifTags.Base.XPTitle, ExifTags.Base.XPComment, ExifTags.Base.XPAuthor, ExifTags.Base.XPKeywords,
@@ -141,7 +141,7 @@ def read_metadata(path: Path) -> PhotoMetadata:
             raw = _strip(raw)
             if image.format == "TIFF":
                 turned = _tag(image, ORIENTATION)
-                exif = _tiff_file_exif(path, _turned(_tiff_exif(image), turned))
+                exif = _tiff_file_exif(path, _turned(_tiff_exif(image), turned), turned)
             else:
                 turned = _orientation_of(raw)
                 exif = _patched(raw) if raw else None
@@ -431,14 +431,16 @@ def _dpi_of(exif: bytes | None) -> tuple[float, float] | None:
     return tuple(n / d * per_inch for n, d in resolution)  # type: ignore[return-value]
 
 
-def _tiff_file_exif(path: Path, source: Image.Exif | None) -> bytes | None:
+def _tiff_file_exif(path: Path, source: Image.Exif | None, turned: int = 1) -> bytes | None:
     """A TIFF scan's EXIF: IFD0's descriptive tags rebuilt by Pillow (the file's IFD0 also lays out its strips),
-    its Exif and GPS sub-IFDs copied from the file entry for entry, as a JPEG's are (`_moved_ifd`); all of it
-    rebuilt by Pillow when the sub-IFDs cannot be copied (a BigTIFF)."""
+    its Exif and GPS sub-IFDs copied from the file entry for entry, as a JPEG's are (`_moved_ifd`; the file is
+    read where the IFDs point, not whole); all of it rebuilt by Pillow when the sub-IFDs cannot be copied (a
+    BigTIFF)."""
     if source is None:
         return None
     try:
-        with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        with open(path, "rb") as file:
+            data = FileBytes(file)
             offsets = _sub_ifd_offsets(data) if data[2:4] in (b"*\x00", b"\x00*") else {}
             if not offsets:
                 return _rebuilt(source)
@@ -453,7 +455,16 @@ def _tiff_file_exif(path: Path, source: Image.Exif | None) -> bytes | None:
             blob, not_copied = _add_sub_ifds(blob, data, offsets)
     except (OSError, ValueError, struct.error):
         return _rebuilt(source)
-    return _rebuilt(source) if not_copied else blob
+    if not_copied:
+        return _rebuilt(source)
+    exif_at = _sub_ifd_offsets(blob).get(ExifTags.IFD.Exif)
+    parsed = _ifd_at(blob, "<" if blob[:2] == b"II" else ">", exif_at) if exif_at and turned in QUARTER_TURNS \
+        else None
+    if parsed:  # libtiff turned the picture: its pixel sizes turn with it, as a JPEG's do (_patched)
+        out = bytearray(blob)
+        _swap_entries(out, parsed[1], ExifTags.Base.ExifImageWidth, ExifTags.Base.ExifImageHeight)
+        blob = bytes(out)
+    return blob
 
 
 def _machine_description(tag: int, value: object) -> bool:

@@ -808,3 +808,14 @@ def test_a_sound_file_under_a_videos_name_is_passed_by_not_failed(tmp_path: Path
     assert record.warnings == ["an audio-only file with no video stream: nothing to colour, no output written"]
     again = batch_cli(src, "-o", out, "--model", test_weights, "--report", tmp_path / "r.json")
     assert again.exit_code == 0 and json.loads((tmp_path / "r.json").read_text())["counts"]["skipped"] == 2
+    # a fifth audit: a coloured video replaced by sound kept its old output, which then blocked the next video
+    (src / "sub").mkdir()
+    make_clip(src / "sub" / "take.mov", width=64, height=48, frames=3, fps=10)
+    assert batch_cli(src, "-o", out, "--model", test_weights).exit_code == 0 and (out / "sub" / "take.mov").exists()
+    make_audio_only(tmp_path / "take.mov", seconds=0.3).replace(src / "sub" / "take.mov")
+    assert batch_cli(src, "-o", out, "--model", test_weights).exit_code == 0
+    assert not (out / "sub").exists()  # the old output and the folder made for it are gone
+    make_clip(tmp_path / "take2.mov", width=64, height=48, frames=3, fps=10).replace(src / "sub" / "take.mov")
+    last = batch_cli(src, "-o", out, "--model", test_weights)
+    assert last.exit_code == 0, last.output
+    assert (out / "sub" / "take.mov").exists()

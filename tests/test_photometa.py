@@ -556,3 +556,18 @@ def test_a_jp2_scans_capture_resolution_goes_into_its_copies(tmp_path: Path) -> 
             dpi = out.info["dpi"] if ext != ".jpg" else (exif[ExifTags.Base.XResolution],
                                                          exif[ExifTags.Base.YResolution])
             assert tuple(map(float, dpi)) == pytest.approx((600, 300), abs=0.01)
+
+
+def test_a_broken_jp2_resolution_box_is_no_resolution() -> None:
+    """A fifth audit: 65535/1 x 10^127 or 1/65535 became 1/0 or 0/1 in the copy's EXIF; a broken 'resc' now
+    gives way to a good 'resd', and a resolution no scan has is none."""
+    from filmcolor import jp2
+
+    def header(*boxes: tuple[bytes, tuple[int, ...]]) -> bytes:
+        inner = b"".join(struct.pack(">I4s", 18, kind) + struct.pack(">HHHHbb", *f) for kind, f in boxes)
+        return struct.pack(">I4s", 8 + len(inner), b"res ") + inner
+
+    assert jp2._resolution(header((b"resc", (65535, 1, 65535, 1, 127, 127)))) is None
+    assert jp2._resolution(header((b"resc", (1, 65535, 1, 65535, 0, 0)))) is None
+    assert jp2._resolution(header((b"resc", (0, 1, 0, 1, 0, 0)), (b"resd", (2835, 1, 2835, 1, 0, 0)))) == \
+        pytest.approx((72.009, 72.009))

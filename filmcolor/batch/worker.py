@@ -6,6 +6,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable
+from pathlib import PurePosixPath
 
 from filmcolor.batch.manifest import FileRecord
 from filmcolor.batch.plan import FileJob, identity, sound_identity
@@ -75,7 +76,9 @@ def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions
         except (Cancelled, KeyboardInterrupt):
             return job.record("interrupted", attempts=attempt, error="interrupted")
         except NoPictureError as err:  # a sound file under a video's name (an audio export): nothing to colour, and
-            # nothing wrong with it; done, with no output and a note, so that reruns pass it by
+            # nothing wrong with it; done, with no output and a note, so that reruns pass it by. An output made
+            # of an earlier input of that name is this batch's (the plan lets it write there): it goes
+            _remove_output(job)
             return job.record("done", attempts=attempt, output="", warnings=[
                 f"{str(err).removeprefix(f'{job.path}: ')}: nothing to colour, no output written"])
         except PERMANENT_ERRORS as err:
@@ -90,6 +93,18 @@ def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions
                 if cancel is None:
                     time.sleep(retry_delay)
     return job.record("failed", attempts=attempt, error=error)
+
+
+def _remove_output(job: FileJob) -> None:
+    """Remove ``job``'s output, and the folders made for it that are left empty."""
+    job.output.unlink(missing_ok=True)
+    folder = job.output.parent
+    for _ in PurePosixPath(job.output_rel).parent.parts:
+        try:
+            folder.rmdir()  # only when empty
+        except OSError:
+            return
+        folder = folder.parent
 
 
 def _changed(job: FileJob) -> bool:
