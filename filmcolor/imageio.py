@@ -125,7 +125,7 @@ def declared_size(data: bytes | memoryview) -> tuple[int, int] | None:
             return abs(width), abs(height)
         if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
             return _webp_size(head)
-        if head[:4] in (b"II*\x00", b"MM\x00*"):
+        if head[:4] in TIFF_MAGIC:
             return _tiff_size(data)  # the directory may be anywhere, often after the pixels
         if head[:12] == jp2.SIGNATURE:
             return jp2.size(data)

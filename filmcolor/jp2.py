@@ -40,38 +40,38 @@ class Boxes:
 def read(path: Path) -> Boxes:
     """The metadata boxes of the .jp2 file ``path``; empty when it is none, or they cannot be read. Only the
     boxes' headers and the metadata boxes are read (`fsutil.FileBytes`), never the codestream."""
-    found: dict[str, bytes] = {}
     try:
         with open(path, "rb") as file:
-            data = FileBytes(file)
-            if data[:12] != SIGNATURE:
-                return Boxes()
-            for kind, start, end in boxes(data, 12, len(data)):
-                if end - start > MAX_BOX_READ:
-                    continue
-                if kind == b"uuid":
-                    name = {UUID_EXIF: "exif", UUID_XMP: "xmp", UUID_IPTC: "iptc"}.get(data[start:start + 16])
-                    if name and name not in found:
-                        found[name] = data[start + 16:end]
-                elif kind == b"xml " and any(mark in data[start:end] for mark in (b"<x:xmpmeta", b"<rdf:RDF")):
-                    found.setdefault("xml", data[start:end])  # XMP as some tools write it: taken without a uuid one
-                elif kind == b"jp2h":
-                    header = data[start:end]
-                    found.update({k: v for k, v in (("icc", _colr_profile(header)), ("dpi", _resolution(header)))
-                                  if v})
-    except (OSError, ValueError, struct.error):  # a file cut short meanwhile: short reads
+            return parse(FileBytes(file))
+    except OSError:
+        return Boxes()
+
+
+def parse(data: bytes | memoryview | FileBytes) -> Boxes:
+    """The metadata boxes of a .jp2 file's ``data`` (its bytes, or `read`'s FileBytes); empty when it is no
+    .jp2, or they cannot be read (a file cut short meanwhile reads short)."""
+    found: dict[str, bytes] = {}
+    try:
+        if bytes(data[:12]) != SIGNATURE:
+            return Boxes()
+        for kind, start, end in boxes(data, 12, len(data)):
+            if end - start > MAX_BOX_READ:
+                continue
+            if kind == b"uuid":
+                name = {UUID_EXIF: "exif", UUID_XMP: "xmp", UUID_IPTC: "iptc"}.get(bytes(data[start:start + 16]))
+                if name and name not in found:
+                    found[name] = bytes(data[start + 16:end])
+            elif kind == b"xml " and any(mark in bytes(data[start:end]) for mark in (b"<x:xmpmeta", b"<rdf:RDF")):
+                found.setdefault("xml", bytes(data[start:end]))  # XMP as some tools write it: if no uuid one
+            elif kind == b"jp2h":
+                header = bytes(data[start:end])
+                found.update({k: v for k, v in (("icc", _colr_profile(header)), ("dpi", _resolution(header)))
+                              if v})
+    except (OSError, ValueError, struct.error):
         return Boxes()
     exif = found.get("exif")
     return Boxes(exif.removeprefix(b"Exif\x00\x00") if exif else None, found.get("xmp") or found.get("xml"),
                  found.get("iptc"), found.get("icc"), found.get("dpi"))
-
-
-def exif_in(data: bytes | memoryview) -> bytes | None:
-    """The EXIF (a TIFF structure) of a .jp2 file's bytes ``data``, from its 'uuid' box; None when it has none."""
-    for kind, start, end in boxes(data, 12, len(data)):
-        if kind == b"uuid" and bytes(data[start:start + 16]) == UUID_EXIF:
-            return bytes(data[start + 16:end]).removeprefix(b"Exif\x00\x00")
-    return None
 
 
 def precision(data: bytes | memoryview) -> list[int]:

@@ -91,7 +91,7 @@ def orientation(data: bytes | memoryview) -> int:
     if head[:8] == PNG_SIGNATURE:
         raw, _ = _png_metadata(io.BytesIO(data))
     elif head == jp2.SIGNATURE:
-        return _orientation_of(jp2.exif_in(data))
+        return _orientation_of(jp2.parse(data).exif)
     elif is_webp(head):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -441,7 +441,7 @@ def _tiff_file_exif(path: Path, source: Image.Exif | None, turned: int = 1) -> b
     try:
         with open(path, "rb") as file:
             data = FileBytes(file)
-            offsets = _sub_ifd_offsets(data) if data[2:4] in (b"*\x00", b"\x00*") else {}
+            offsets = _sub_ifd_offsets(data)  # {} for a BigTIFF (_ifd0 reads classic TIFF alone)
             if not offsets:
                 return _rebuilt(source)
             kept = Image.Exif()
@@ -579,7 +579,7 @@ def _add_sub_ifds(tiff: bytes, exif: bytes, sub_ifds: dict[ExifTags.IFD, int]) -
     ``sub_ifds`` (IFD -> where it starts in ``exif``) copied after it entry for entry, and pointed to from IFD0
     as the EXIF standard has them; and the names of those it could not copy (all of them in a BigTIFF)."""
     names = {ExifTags.IFD.Exif: "Exif", ExifTags.IFD.GPSInfo: "GPS"}
-    parsed = _ifd0(tiff) if tiff[2:4] in (b"*\x00", b"\x00*") else None
+    parsed = _ifd0(tiff)  # None for a BigTIFF
     if parsed is None:
         return tiff, [names[ifd] for ifd in sub_ifds]
     order, _, entries = parsed
