@@ -25,7 +25,7 @@ from media import audio_packets, decode_video, gray_frame, make_audio_only, make
 import filmcolor.batch.worker as worker_mod
 from filmcolor import lab
 from filmcolor.batch import MANIFEST_NAME, BatchOptions, BatchRunner, FileRecord, Manifest, read_manifest, run_local
-from filmcolor.batch.plan import output_rel
+from filmcolor.batch.plan import discover, output_rel
 from filmcolor.batch.runner import ThreadExecutor
 from filmcolor.cli import main
 from filmcolor.errors import OutputError
@@ -790,6 +790,21 @@ def test_patterns_and_mxf_sound_found_by_a_third_audit(tmp_path: Path, colorizer
     assert [r.path for r in ogg.done] == ["newsreel.ogg"]
     reel = run_local(src, tmp_path / "sel", colorizer, VIDEO, BatchOptions(retries=0, patterns=("reel2*",)))
     assert [r.path for r in reel.done] == ["reel2.mkv"] and not reel.failed
+
+
+def test_a_pattern_matches_in_any_case(tmp_path: Path) -> None:
+    """A camera's card says A001.MOV and DSC_0001.JPG; '--pattern *.mov' found none of them (fnmatch on Linux minds
+    case), while the default search, by extension, took them all."""
+    src = tmp_path / "in"
+    (src / "CAM1").mkdir(parents=True)
+    for name in ("A001.MOV", "b002.mov", "CAM1/C003.Mov", "DSC_0001.JPG", "notes.TXT"):
+        (src / name).write_bytes(b"x")
+    assert [f.rel for f in discover(src, ("*.mov",))] == ["A001.MOV", "b002.mov", "CAM1/C003.Mov"]
+    assert [f.rel for f in discover(src, ("cam1/*",))] == ["CAM1/C003.Mov"]
+    assert [f.rel for f in discover(src, ("*.jpg",))] == ["DSC_0001.JPG"]
+    assert sorted(f.rel for f in discover(src, ("*",))) == ["A001.MOV", "CAM1/C003.Mov", "DSC_0001.JPG", "b002.mov"]
+    assert [f.rel for f in discover(src, ("*.txt",))] == ["notes.TXT"]  # named: meant, as '*.ogg' is
+    assert [f.rel for f in discover(src, ("*.MOV",))] == [f.rel for f in discover(src, ("*.mov",))]
 
 
 def test_a_sound_file_under_a_videos_name_is_passed_by_not_failed(tmp_path: Path, test_weights: Path) -> None:

@@ -149,12 +149,14 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
     folders (and ``exclude``) are skipped. ``passed_over`` gets a line for each folder whose film scan is left
     alone (--frame-folders photos: its frames are no photos), keyed by the folder."""
     patterns = tuple(patterns)
+    folded = tuple(p.casefold() for p in patterns)  # a camera's card says A001.MOV, an archive's list *.mov
     wanted = VIDEO_EXTENSIONS + IMAGE_EXTENSIONS
     exclude_resolved = exclude.resolve() if exclude is not None else None
     found: list[Found] = []
 
     def matches(name: str, rel: str) -> bool:
-        return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(rel, p) for p in patterns)
+        name, rel = name.casefold(), rel.casefold()
+        return any(fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(rel, p) for p in folded)
 
     for root, dirs, files in os.walk(in_dir):
         root_path = Path(root)
@@ -217,7 +219,7 @@ def _named_by(patterns: tuple[str, ...], name: str) -> bool:
     suffix = Path(name).suffix.lower()
     for pattern in patterns:
         last = pattern.rsplit("/", 1)[-1].lower()
-        if suffix and "." in last and not last.endswith("*") and fnmatch.fnmatch(suffix, last[last.rindex("."):]):
+        if suffix and "." in last and not last.endswith("*") and fnmatch.fnmatchcase(suffix, last[last.rindex("."):]):
             return True
     return False
 

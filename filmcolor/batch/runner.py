@@ -37,7 +37,8 @@ class BatchOptions(Options):
     """What `filmcolor batch` adds to the video options. Times in seconds."""
 
     patterns: tuple[str, ...] = option((), "Only files whose name or path under IN_DIR matches (repeatable), "
-                                       "e.g. 'cam1/*.avi'.", flag="--pattern", metavar="GLOB",
+                                       "e.g. 'cam1/*.avi', in any case ('*.mov' takes A001.MOV).",
+                                       flag="--pattern", metavar="GLOB",
                                        default_text="known video and image extensions")
     frame_folders: str = option("auto", "What a folder of numbered frames is: film (coloured as one video, with "
                                 "its motion, into FOLDER.mkv; --frame-rate sets its speed) or photos (each frame "
