@@ -25,8 +25,8 @@ from media import audio_packets, decode_video, gray_frame, make_audio_only, make
 import filmcolor.batch.worker as worker_mod
 from filmcolor import lab
 from filmcolor.batch import MANIFEST_NAME, BatchOptions, BatchRunner, FileRecord, Manifest, read_manifest, run_local
-from filmcolor.batch.plan import discover, output_rel
-from filmcolor.batch.runner import ThreadExecutor
+from filmcolor.batch.plan import Found, discover, output_rel
+from filmcolor.batch.runner import Settling, ThreadExecutor
 from filmcolor.cli import main
 from filmcolor.errors import OutputError
 from filmcolor.fsutil import PARTIAL_MARK
@@ -309,6 +309,33 @@ def test_watch_takes_new_files_once_they_stop_growing(tmp_path: Path, colorizer)
     assert not thread.is_alive()
     assert len(decode_video(out / "cam1" / "live.mp4")[0]) == 5
     assert {r.path for r in runner.result.done} == {"old.png", "cam1/live.mp4"}
+
+
+def test_watch_takes_a_file_dated_ahead_once_it_stays_unchanged(tmp_path: Path) -> None:
+    """A recorder whose clock runs an hour ahead dates its files in the future: they never grew 'settle' seconds
+    old, so --watch never took them. Now this machine's clock counts how long a file stays unchanged."""
+    second = 10**9
+    now = 1_000_000 * second
+
+    def seen(size: int, mtime_ns: int) -> Found:
+        return Found("cam1/a.mp4", tmp_path / "a.mp4", size, mtime_ns)
+
+    old, ahead = now - 3600 * second, now + 3600 * second
+    settling = Settling(30)
+    assert settling.ready([seen(5, old)], now) == [seen(5, old)]  # on the first scan: long done
+    settling = Settling(30)
+    assert settling.ready([seen(5, ahead)], now) == []
+    assert settling.ready([seen(5, ahead)], now + 20 * second) == []
+    assert settling.ready([seen(5, ahead)], now + 31 * second) == [seen(5, ahead)]
+    grown = Settling(30)  # a file dated ahead that is still being written waits for it to stop
+    assert [grown.ready([seen(size, ahead)], now + t * second) for size, t in ((1, 0), (2, 20), (3, 40))] == [[]] * 3
+    assert grown.ready([seen(3, ahead)], now + 65 * second) == []
+    assert grown.ready([seen(3, ahead)], now + 71 * second) == [seen(3, ahead)]
+    fresh = Settling(30)  # a file written just now, dated by this clock
+    assert fresh.ready([seen(5, now)], now) == [] and fresh.ready([seen(5, now)], now + 30 * second) == [seen(5, now)]
+    moved = Settling(30)  # an old file moved in after the first scan is taken on the scan after
+    assert moved.ready([], now) == [] and moved.ready([seen(5, old)], now) == []
+    assert moved.ready([seen(5, old)], now + second) == [seen(5, old)]
 
 
 def _wait_for(condition, seconds: float) -> None:

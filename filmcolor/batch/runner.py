@@ -57,8 +57,8 @@ class BatchOptions(Options):
                          "stop.")
     poll_interval: float = option(10.0, "With --watch: seconds between scans of IN_DIR.", above=0,
                                   metavar="SECONDS")
-    settle: float = option(30.0, "With --watch: a file is taken once unchanged for this long.", at_least=0,
-                           metavar="SECONDS")
+    settle: float = option(30.0, "With --watch: a file is taken once unchanged for this long (by its date, or "
+                           "by this machine's clock for a file dated ahead of it).", at_least=0, metavar="SECONDS")
     report: Path | None = option(None, "Write a JSON report: counts, frames, hours of footage, fps, and every "
                                  "file's record.", metavar="FILE.json")
 
@@ -301,17 +301,12 @@ class BatchRunner:
         self._emit(record.status, record, record.frames, record.frames)
 
     def _watch(self, executor: Executor) -> None:
-        """Poll IN_DIR until stopped; a file is taken once unchanged (size, mtime) for ``settle`` seconds."""
-        previous: dict[str, tuple[int, int]] | None = None
+        """Poll IN_DIR until stopped; a file is taken once it has settled (``Settling``)."""
+        settling = Settling(self.options.settle)
         first = True
         try:
             while not self._stop.is_set():
-                found = self._discover()
-                now_ns = time.time_ns()
-                ready = [f for f in found
-                         if now_ns - f.latest_ns >= self.options.settle * 1e9
-                         and (previous is None or previous.get(f.rel) == (f.size, f.mtime_ns, f.sound_id))]
-                previous = {f.rel: (f.size, f.mtime_ns, f.sound_id) for f in found}
+                ready = settling.ready(self._discover(), time.time_ns())
                 self._plan_and_run(executor, ready, first)
                 first = False
                 if self.result.was_interrupted:
@@ -323,6 +318,30 @@ class BatchRunner:
     def _emit(self, event: str, record: FileRecord, done: int, total: int | None) -> None:
         if self.on_event is not None:
             self.on_event(event, record, done, total)
+
+
+class Settling:
+    """Which files a --watch scan may take: those unchanged (size, time, sound file) since the scan before,
+    and either dated ``settle`` seconds back or seen unchanged for ``settle`` seconds by this machine's clock.
+    The second holds for a file dated in the future (a recorder's clock ahead, a share's clock skew), which
+    would never grow old enough; on the first scan, a file dated long ago is taken at once."""
+
+    def __init__(self, settle_s: float):
+        self.settle_ns = settle_s * 1e9
+        self._seen: dict[str, tuple[tuple[int, int, tuple[int, int] | None], int]] | None = None  # rel -> state, since
+
+    def ready(self, found: list[Found], now_ns: int) -> list[Found]:
+        seen, taken = {}, []
+        for f in found:
+            state = (f.size, f.mtime_ns, f.sound_id)
+            before = None if self._seen is None else self._seen.get(f.rel)
+            since = before[1] if before is not None and before[0] == state else now_ns
+            seen[f.rel] = (state, since)
+            unchanged = self._seen is None or (before is not None and before[0] == state)
+            if unchanged and (now_ns - f.latest_ns >= self.settle_ns or now_ns - since >= self.settle_ns):
+                taken.append(f)
+        self._seen = seen
+        return taken
 
 
 def check_folders(in_dir: Path, out_dir: Path, frame_folders: str = "auto") -> None:
