@@ -23,7 +23,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 from PIL import ExifTags, Image, TiffImagePlugin
@@ -395,19 +395,37 @@ def _rebuilt(source: Image.Exif | None, leave_out: Collection[int] = ()) -> byte
     if source is None:
         return None
     try:
-        kept = Image.Exif()
-        for tag in KEPT_IFD0:
-            if tag in source and tag not in leave_out and not _machine_description(tag, source[tag]):
-                kept[tag] = _as_read(source[tag])
-        for ifd, dropped in ((ExifTags.IFD.Exif, DROPPED_EXIF), (ExifTags.IFD.GPSInfo, ())):
-            values = {k: _as_read(v) for k, v in source.get_ifd(ifd).items() if k not in dropped and k not in leave_out}
-            if values:
-                kept.get_ifd(ifd).update(values)
-        if not kept and not kept.get_ifd(ExifTags.IFD.Exif) and not kept.get_ifd(ExifTags.IFD.GPSInfo):
-            return None
-        return kept.tobytes().removeprefix(b"Exif\x00\x00")
-    except Exception:  # noqa: BLE001 - what Pillow cannot write back is left behind
+        entries = [(None, tag, _as_read(source[tag])) for tag in KEPT_IFD0
+                   if tag in source and tag not in leave_out and not _machine_description(tag, source[tag])]
+        entries += [(ifd, k, _as_read(v)) for ifd, dropped in ((ExifTags.IFD.Exif, DROPPED_EXIF),
+                                                                (ExifTags.IFD.GPSInfo, ()))
+                    for k, v in source.get_ifd(ifd).items() if k not in dropped and k not in leave_out]
+    except Exception:  # noqa: BLE001 - a sub-IFD Pillow cannot read back
         return None
+    if not entries:
+        return None
+    try:
+        return _exif_bytes(entries)
+    except Exception:  # noqa: BLE001 - a value Pillow cannot write as its tag's type (an Artist as a RATIONAL)
+        writable = [entry for entry in entries if _writes(entry)]  # the rest is kept: the caption, the date
+        return _exif_bytes(writable) if writable else None
+
+
+def _exif_bytes(entries: list[tuple[int | None, int, Any]]) -> bytes:
+    """An EXIF of (sub-IFD or None for IFD0, tag, value) entries, written by Pillow."""
+    exif = Image.Exif()
+    for ifd, tag, value in entries:
+        (exif if ifd is None else exif.get_ifd(ifd))[tag] = value
+    return exif.tobytes().removeprefix(b"Exif\x00\x00")
+
+
+def _writes(entry: tuple[int | None, int, Any]) -> bool:
+    """Whether Pillow can write one EXIF entry on its own."""
+    try:
+        _exif_bytes([entry])
+        return True
+    except Exception:  # noqa: BLE001
+        return False
 
 
 def _resolution_exif(dpi: tuple[float, float] | None) -> bytes | None:

@@ -571,3 +571,19 @@ def test_a_broken_jp2_resolution_box_is_no_resolution() -> None:
     assert jp2._resolution(header((b"resc", (1, 65535, 1, 65535, 0, 0)))) is None
     assert jp2._resolution(header((b"resc", (0, 1, 0, 1, 0, 0)), (b"resd", (2835, 1, 2835, 1, 0, 0)))) == \
         pytest.approx((72.009, 72.009))
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".tif"])
+def test_a_tag_pillow_cannot_write_leaves_only_itself_behind(tmp_path: Path, ext: str) -> None:
+    """An audit: a scan whose Artist was stored as a RATIONAL (3/0) or Make as a DOUBLE lost its copy's whole
+    EXIF, caption and copyright too, because Pillow cannot write those values as their tags' types."""
+    src = tmp_path / "scan.tif"
+    tifffile.imwrite(src, _stored(), metadata=None,
+                     extratags=[(270, "s", 0, CAPTION, True), (271, 11, 1, 1.5, True), (315, 5, 1, (3, 0), True),
+                                (33432, "s", 0, "Harbour Museum", True)])
+    dst = tmp_path / f"out{ext}"
+    write_image(dst, np.dstack([_stored()] * 3), read_metadata(src))
+    with Image.open(dst) as copy:
+        exif = copy.getexif()
+    assert exif[ExifTags.Base.ImageDescription] == CAPTION and exif[ExifTags.Base.Copyright] == "Harbour Museum"
+    assert ExifTags.Base.Artist not in exif and ExifTags.Base.Make not in exif
