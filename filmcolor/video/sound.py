@@ -18,7 +18,8 @@ from pathlib import Path
 import av
 
 from filmcolor.errors import InputError
-from filmcolor.video.reader import LumaFrame, PacketTimes, ffmpeg_reason
+from filmcolor.video.reader import LumaFrame, ffmpeg_reason
+from filmcolor.video.timeline import PacketTimes
 
 LEAD_S = 0.5  # sound packets go to the muxer up to this far ahead of the frame just read
 MISMATCH_S = 0.5  # a sound longer or shorter than the picture by more than this is named
