@@ -249,8 +249,8 @@ def test_scene_cuts_are_reported_with_temporal_off(tmp_path: Path, colorizer: Co
 
 
 FORMAT_CHANGES = {
-    "interlaced, ffv1": (dict(codec_options={"flags": "+ildct+ilme"}), "ffv1",
-                         "interlaced input written as progressive by ffv1"),
+    "interlaced, mpeg4": (dict(codec_options={"flags": "+ildct+ilme"}), "mpeg4",
+                          "interlaced input written as progressive by mpeg4"),
     "10bit": (dict(pix_fmt="yuv420p10le"), "mpeg4", "10-bit input written as 8-bit (mpeg4 has no deeper format"),
 }
 
@@ -290,6 +290,25 @@ def test_interlaced_input_stays_interlaced_in_its_field_order(tmp_path: Path, co
     # negative control: progressive input stays progressive
     colorize_video(make_clip(tmp_path / "p.mp4", frames=6), tmp_path / "p_out.mp4", colorizer, VideoOptions(**FAST))
     assert _field_order(tmp_path / "p_out.mp4") == (1, False)
+
+
+@pytest.mark.parametrize("codec, ext, x264_params, kept", [
+    ("ffv1", ".mkv", "tff=1", (2, False)), ("ffv1", ".mkv", "bff=1", (3, False)),  # whole frames, MKV's flag
+    ("prores_ks", ".mov", "bff=1", (3, True)), ("prores_ks", ".mov", "tff=1", None)])
+def test_an_archives_codecs_keep_interlacing(tmp_path: Path, colorizer: Colorizer, codec: str, ext: str,
+                                             x264_params: str, kept: tuple[int, bool] | None) -> None:
+    """A tape transfer (DV, Digibeta: interlaced) coloured into FFV1 or ProRes, what archives keep masters in,
+    came out flagged progressive, so players showed its combing. FFV1 in MKV keeps either field order by the
+    container's flag; prores_ks codes the bottom field first only, DV's order, and says so for the other."""
+    src = make_clip(tmp_path / "in.mp4", frames=6, codec_options={"flags": "+ildct+ilme", "x264-params": x264_params})
+    report = colorize_video(src, tmp_path / f"out{ext}", colorizer, VideoOptions(**FAST, codec=codec))
+    said = [w for w in report.warnings if "interlaced" in w]
+    if kept is None:
+        assert len(said) == 1 and "bottom field first only" in said[0], report.warnings
+        assert _field_order(tmp_path / f"out{ext}")[1] is False
+    else:
+        assert not said and _field_order(tmp_path / f"out{ext}") == kept, report.warnings
+    assert len(decode_video(tmp_path / f"out{ext}")[0]) == 6
 
 
 def _chapters(path: Path) -> list[tuple[float, float, str]]:

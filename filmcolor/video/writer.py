@@ -26,7 +26,7 @@ from filmcolor.video.avcol import (
     AVCOL_TRC_BT709,
 )
 from filmcolor.video.compose import composed_layout
-from filmcolor.video.reader import FIELD_PROGRESSIVE, TOP_FIELD_FIRST, VideoInfo, codec_name, ffmpeg_reason
+from filmcolor.video.reader import FIELD_BB, FIELD_PROGRESSIVE, TOP_FIELD_FIRST, VideoInfo, codec_name, ffmpeg_reason
 
 _SPC_TO_SWS = {AVCOL_SPC_BT709: "itu709", AVCOL_SPC_BT470BG: "itu601", AVCOL_SPC_SMPTE170M: "smpte170m"}
 X264_LIKE = ("libx264", "libx265")
@@ -247,13 +247,21 @@ class VideoWriter:
         """Interlaced input stays interlaced where the encoder can code it so, in the input's field order:
         players then deinterlace it as they did the input. The colour is computed per frame either way (it
         is smooth, so both fields get the same); only the luma carries the two fields' motion."""
+        order, container = self.info.field_order, self.container.format.name
         if codec == "libx264":
             opts["flags"] = "+ildct+ilme"  # interlaced coding (MBAFF)
-            opts["x264-params"] = "tff=1" if self.info.field_order in TOP_FIELD_FIRST else "bff=1"
-            ctx.field_order = self.info.field_order  # for the container's own flag (MOV's fiel, MKV's FieldOrder)
+            opts["x264-params"] = "tff=1" if order in TOP_FIELD_FIRST else "bff=1"
+        elif codec == "ffv1" and container == "matroska":
+            pass  # each frame coded whole and losslessly: the container's flag alone says how to show it
+        elif codec == "prores_ks" and order == FIELD_BB:  # DV's order, and most SD tape transfers'
+            opts["flags"] = "+ildct"  # two pictures a frame; prores_ks codes the bottom field first (frames from
+            # PyAV carry no top-field-first flag to say otherwise)
         else:
-            self.warnings.append(f"interlaced input written as progressive by {codec} (not deinterlaced: combing "
-                                 "stays); --codec libx264 keeps it interlaced")
+            why = " (it codes the bottom field first only)" if codec == "prores_ks" else ""
+            self.warnings.append(f"interlaced input written as progressive by {codec}{why} (not deinterlaced: "
+                                 "combing stays); --codec libx264, or ffv1 into .mkv, keeps it interlaced")
+            return
+        ctx.field_order = order  # for the container's own flag (MOV's fiel, MKV's FieldOrder)
 
     def _add_chapters(self) -> None:
         if not self.info.chapters:
