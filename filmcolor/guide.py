@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from filmcolor import lab
 from filmcolor.errors import InputError
-from filmcolor.imageio import IMAGE_EXTENSIONS, read_colour_image
+from filmcolor.imageio import IMAGE_INPUT_EXTENSIONS, read_colour_image
 
 GUIDE_CHANNELS = 3  # a_norm, b_norm, confidence in [0, 1]
 SIGMA_SPACE = 0.15  # of the picture's long side: how far one hint reaches
@@ -192,7 +192,7 @@ class GuidanceFiles:
     def _forms(self) -> tuple[tuple[Path | None, tuple[str, ...]], ...]:
         """Each of hints, scribbles and reference: what was given, and the suffixes of the files it takes."""
         return ((self.hints, (".json",)), (self.hints_image, (".png", ".webp", ".tif", ".tiff")),
-                (self.reference, IMAGE_EXTENSIONS))
+                (self.reference, IMAGE_INPUT_EXTENSIONS))
 
     def files_for(self, image: Path, inputs: Iterable[Path]) -> tuple[Path | None, ...]:
         """The hints, scribbles and reference files of one image (None where it has none)."""

@@ -22,7 +22,10 @@ from filmcolor.errors import InputError, OutputError
 from filmcolor.fsutil import write_bytes_atomic
 from filmcolor.photometa import PhotoMetadata
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".jp2", ".bmp", ".webp")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".jp2", ".bmp", ".webp")  # read and written
+# read, not written: JPEG 2000's other names (JPX, a bare codestream; OpenCV writes .jp2 alone), copied as .jp2
+READ_ONLY_IMAGE_EXTENSIONS = {".jpf": ".jp2", ".jpx": ".jp2", ".j2k": ".jp2", ".j2c": ".jp2"}
+IMAGE_INPUT_EXTENSIONS = IMAGE_EXTENSIONS + tuple(READ_ONLY_IMAGE_EXTENSIONS)
 SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff", ".jp2")  # outputs that keep 16 bits a channel
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 BIGTIFF_MAGIC, BIGTIFF_MAGICS = 43, (b"II+\x00", b"MM\x00+")
@@ -40,7 +43,13 @@ Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, MAX_PIXELS)
 
 
 def is_image_path(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTENSIONS
+    return path.suffix.lower() in IMAGE_INPUT_EXTENSIONS
+
+
+def copy_suffix(suffix: str) -> str:
+    """The extension of a picture's coloured copy: its own where we write it, else its format's (.jpf: .jp2),
+    else .png."""
+    return suffix if suffix.lower() in IMAGE_EXTENSIONS else READ_ONLY_IMAGE_EXTENSIONS.get(suffix.lower(), ".png")
 
 
 def output_is_file(output: Path, inputs: Sequence[Path]) -> bool:

@@ -861,3 +861,13 @@ def test_a_sound_file_under_a_videos_name_is_passed_by_not_failed(tmp_path: Path
     last = batch_cli(src, "-o", out, "--model", test_weights)
     assert last.exit_code == 0, last.output
     assert (out / "sub" / "take.mov").exists()
+
+
+def test_jpeg_2000s_other_names_are_photos_copied_as_jp2(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a.JPF", "b.jpx", "c.j2k", "d.j2c", "e.jp2"):
+        (src / name).write_bytes(b"x")
+    assert [f.rel for f in discover(src)] == ["a.JPF", "b.jpx", "c.j2k", "d.j2c", "e.jp2"]
+    assert [output_rel(n) for n in ("a.JPF", "b.jpx", "c.j2k", "e.jp2", "f.gif")] == [
+        "a.jp2", "b.jp2", "c.jp2", "e.jp2", "f.mkv"]  # (a .gif a pattern names is read as a film)

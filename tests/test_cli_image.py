@@ -386,3 +386,20 @@ def test_an_output_format_too_small_for_the_picture_is_named(tmp_path, test_weig
     assert err.strip() == (f"error: {dst}: a {ext} picture is at most {side} pixels a side, and this one is "
                            f"{side + 1}x8; write .png or .tif")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["panorama.png"]
+
+
+def test_jpeg_2000s_other_names_are_found_and_copied_as_jp2(tmp_path, test_weights):
+    """A library's JPX scans (.jpf) and bare codestreams (.j2k) were read when named, but no folder run found
+    them, and a copy would have gone into .png. They are found, and copied as lossless .jp2 at their depth."""
+    ramp = np.linspace(0, 65535, 40 * 56).reshape(40, 56).astype(np.uint16)
+    assert cv2.imwrite(str(tmp_path / "deep.jp2"), ramp)
+    album = tmp_path / "album"
+    album.mkdir()
+    (tmp_path / "deep.jp2").rename(album / "scan.jpf")
+    Image.open(make_photo(tmp_path / "frame.png")).save(album / "frame.j2k")  # Pillow: a bare codestream
+    assert (album / "frame.j2k").read_bytes()[:4] == b"\xff\x4f\xff\x51"
+    code, _, err = run(str(album), "-o", str(tmp_path / "out"), "--model", str(test_weights), *FAST)
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["frame.jp2", "scan.jp2"]
+    deep = read_image(tmp_path / "out" / "scan.jp2", deep=True)
+    assert deep.dtype == np.uint16 and deep.shape == (40, 56, 3) and is_coloured(tmp_path / "out" / "frame.jp2")

@@ -16,7 +16,7 @@ from typing import Any
 
 from filmcolor.batch.manifest import FileRecord
 from filmcolor.fsutil import PARTIAL_MARK
-from filmcolor.imageio import IMAGE_EXTENSIONS
+from filmcolor.imageio import IMAGE_INPUT_EXTENSIONS, copy_suffix
 from filmcolor.video.sequence import SCAN_EXTENSIONS, SCAN_FORMATS, frame_names, one_numbered_name
 from filmcolor.video.sound import has_sound, stream_types
 
@@ -84,16 +84,18 @@ class Plan:
 
 
 def file_kind(path: str | Path) -> str:
-    return "image" if Path(path).suffix.lower() in IMAGE_EXTENSIONS else "video"
+    return "image" if Path(path).suffix.lower() in IMAGE_INPUT_EXTENSIONS else "video"
 
 
 def output_rel(rel: str, film: bool = False) -> str:
-    """Mirrored output path: images and .mp4/.mkv/.mov keep their name; other videos, and folders of frames,
-    become .mkv."""
+    """Mirrored output path: images (those we cannot write as their format's: ``copy_suffix``) and
+    .mp4/.mkv/.mov keep their name; other videos, and folders of frames, become .mkv."""
     pure = PurePosixPath(rel)
     if film:
         return rel + FILM_OUTPUT
-    if file_kind(rel) == "image" or pure.suffix.lower() in KEPT_VIDEO_EXTENSIONS:
+    if file_kind(rel) == "image":
+        return str(pure.with_suffix(copy_suffix(pure.suffix)))
+    if pure.suffix.lower() in KEPT_VIDEO_EXTENSIONS:
         return rel
     return str(pure.with_suffix(".mkv"))
 
@@ -150,7 +152,7 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
     alone (--frame-folders photos: its frames are no photos), keyed by the folder."""
     patterns = tuple(patterns)
     folded = tuple(p.casefold() for p in patterns)  # a camera's card says A001.MOV, an archive's list *.mov
-    wanted = VIDEO_EXTENSIONS + IMAGE_EXTENSIONS
+    wanted = VIDEO_EXTENSIONS + IMAGE_INPUT_EXTENSIONS
     exclude_resolved = exclude.resolve() if exclude is not None else None
     found: list[Found] = []
 
@@ -242,7 +244,7 @@ def _maybe_media(name: str) -> bool:
     """Whether a file a --pattern matches may be a video or a picture of a kind not listed (a pattern is how
     to colour those): not when its name says text, sound, a document or a checksum (reel2.md5 beside reel2.mov)."""
     suffix = Path(name).suffix.lower()
-    if suffix in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS:
+    if suffix in VIDEO_EXTENSIONS + IMAGE_INPUT_EXTENSIONS:
         return True
     kind = (mimetypes.guess_type(name, strict=False)[0] or "").split("/")[0]
     return kind not in ("text", "audio") and suffix not in NOT_MEDIA + SOUND_EXTENSIONS

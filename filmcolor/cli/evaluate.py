@@ -21,7 +21,7 @@ from filmcolor.evaluate import (
 )
 from filmcolor.fsutil import check_output_path, write_bytes_atomic
 from filmcolor.guide import guidance_file
-from filmcolor.imageio import IMAGE_EXTENSIONS, is_image_path, list_images
+from filmcolor.imageio import IMAGE_INPUT_EXTENSIONS, is_image_path, list_images
 
 
 @click.command("eval")
@@ -127,7 +127,7 @@ def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, 
                                              progress=lambda done, total: bar.update(task, completed=done))
         if reference_dir is not None:
             pairs = [(p, ref) for p in paths
-                     if (ref := guidance_file(reference_dir, p, folders, IMAGE_EXTENSIONS))]
+                     if (ref := guidance_file(reference_dir, p, folders, IMAGE_INPUT_EXTENSIONS))]
             if not pairs:
                 raise InputError(f"{reference_dir}: no reference named like any of the photos")
             task = bar.add_task("references", total=len(pairs))

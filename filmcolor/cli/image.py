@@ -12,7 +12,7 @@ from filmcolor.colorize import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MIN_RENDER_
 from filmcolor.errors import FilmcolorError, InputError, OutputError
 from filmcolor.fsutil import check_output_path, make_output_folder
 from filmcolor.guide import GuidanceFiles
-from filmcolor.imageio import IMAGE_EXTENSIONS, list_images, output_is_file, read_image, write_image
+from filmcolor.imageio import IMAGE_INPUT_EXTENSIONS, copy_suffix, list_images, output_is_file, read_image, write_image
 
 UNMATCHED_SHOWN = 3  # guidance files named in the warning about those no image takes
 
@@ -32,12 +32,11 @@ def plan_outputs(inputs: tuple[Path, ...], output: Path, ext: str | None) -> lis
                 raise OutputError(f"{output}: the output folder holds the images of {src}; give an output "
                                   "folder outside it")
             if not found:
-                raise InputError(f"{src}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)})")
+                raise InputError(f"{src}: no images found (looked for {', '.join(IMAGE_INPUT_EXTENSIONS)})")
             pairs += [(p, output / p.relative_to(src)) for p in found]
         else:
             pairs.append((src, output / src.name))
-    pairs = [(s, d.with_suffix(ext or (d.suffix if d.suffix.lower() in IMAGE_EXTENSIONS else ".png")))
-             for s, d in pairs]
+    pairs = [(s, d.with_suffix(ext or copy_suffix(d.suffix))) for s, d in pairs]
     taken: dict[Path, Path] = {}
     for src, dst in pairs:
         if (other := taken.setdefault(dst, src)) != src:

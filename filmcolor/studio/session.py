@@ -30,7 +30,7 @@ from filmcolor.colorize import Colorizer
 from filmcolor.errors import InputError, OutputError
 from filmcolor.fsutil import PARTIAL_MARK, check_output_path, write_bytes_atomic
 from filmcolor.guide import Hints, parse_point
-from filmcolor.imageio import IMAGE_EXTENSIONS, read_image, write_image
+from filmcolor.imageio import IMAGE_INPUT_EXTENSIONS, read_image, write_image
 from filmcolor.video.reader import LumaFrame, VideoReader
 
 # The page's picture: at 1024 px on the long side a hint costs 62 ms at render size 224 on 2 busy CPU cores
@@ -230,7 +230,7 @@ class Studio:
     def files(self) -> list[str]:
         """Photos and films under the folder (paths relative to it, hidden folders skipped), sorted."""
         found: list[str] = []
-        media = IMAGE_EXTENSIONS + VIDEO_EXTENSIONS
+        media = IMAGE_INPUT_EXTENSIONS + VIDEO_EXTENSIONS
         for top, dirs, names in os.walk(self.folder):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for name in sorted(names):
