@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from filmcolor import iccprofile, jp2, photometa
+from filmcolor import iccprofile, jp2, photometa, tiffifd
 from filmcolor.errors import InputError, OutputError
 from filmcolor.fsutil import write_bytes_atomic
 from filmcolor.photometa import PhotoMetadata
@@ -27,8 +27,6 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".jp2", ".bmp", ".
 READ_ONLY_IMAGE_EXTENSIONS = {".jpf": ".jp2", ".jpx": ".jp2", ".j2k": ".jp2", ".j2c": ".jp2"}
 IMAGE_INPUT_EXTENSIONS = IMAGE_EXTENSIONS + tuple(READ_ONLY_IMAGE_EXTENSIONS)
 SIXTEEN_BIT_EXTENSIONS = (".png", ".tif", ".tiff", ".jp2")  # outputs that keep 16 bits a channel
-TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
-BIGTIFF_MAGIC, BIGTIFF_MAGICS = 43, (b"II+\x00", b"MM\x00+")
 SAMPLES_PER_PIXEL, ORIENTATION, PHOTOMETRIC, EXTRA_SAMPLES = 277, 274, 262, 338  # TIFF tags
 MAX_SIDE = {".webp": 16383, ".jpg": 65500, ".jpeg": 65500}  # the formats' own limits (libwebp, libjpeg)
 JP2_MIN_SIDE = 32  # OpenJPEG codes 6 resolution levels, halving a side 5 times
@@ -134,7 +132,7 @@ def declared_size(data: bytes | memoryview) -> tuple[int, int] | None:
             return abs(width), abs(height)
         if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
             return _webp_size(head)
-        if head[:4] in TIFF_MAGIC:
+        if head[:4] in tiffifd.TIFF_HEADS:
             return _tiff_size(data)  # the directory may be anywhere, often after the pixels
         if head[:12] == jp2.SIGNATURE:
             return jp2.size(data)
@@ -185,28 +183,8 @@ def _webp_size(data: bytes) -> tuple[int, int] | None:
 
 def _tiff_size(data: bytes | memoryview) -> tuple[int, int] | None:
     """ImageWidth and ImageLength of the first directory (the page OpenCV reads)."""
-    tags = _tiff_tags(data)
+    tags = tiffifd.first_values(data)
     return (tags[256], tags[257]) if 256 in tags and 257 in tags else None
-
-
-def _tiff_tags(data: bytes | memoryview) -> dict[int, int]:
-    """The first value of each SHORT or LONG tag of a TIFF's (or BigTIFF's) first directory (the page OpenCV
-    reads), when it sits in the entry (one value; a SHORT's first of two or four)."""
-    order = "little" if data[:2] == b"II" else "big"
-    big = int.from_bytes(data[2:4], order) == BIGTIFF_MAGIC  # 8-byte offsets and counts, 20-byte entries
-    ifd = int.from_bytes(data[8:16] if big else data[4:8], order)
-    count_size, entry_size, field = (8, 20, 4) if big else (2, 12, 4)
-    count = int.from_bytes(data[ifd:ifd + count_size], order)
-    tags: dict[int, int] = {}
-    for i in range(count):
-        at = ifd + count_size + entry_size * i
-        entry = data[at:at + entry_size]
-        tag, kind = int.from_bytes(entry[0:2], order), int.from_bytes(entry[2:4], order)
-        values = int.from_bytes(entry[field:field + (8 if big else 4)], order)
-        value = entry[field + (8 if big else 4):]
-        if kind == 3 and values <= (4 if big else 2) or kind == 4 and values == 1:
-            tags[tag] = int.from_bytes(value[:2] if kind == 3 else value[:4], order)
-    return tags
 
 
 def _jp2_full_range(path: Path, image: np.ndarray, bits: list[int]) -> np.ndarray:
@@ -246,7 +224,7 @@ def _gray_and_extra(path: Path, gray: np.ndarray | None, tags: dict[int, int], s
     extra = tags.get(EXTRA_SAMPLES, 0)
     photometric = tags.get(PHOTOMETRIC, 1)
     try:
-        with photometa.quiet_tifffile(), tifffile.TiffFile(path) as tif:
+        with tiffifd.quiet_tifffile(), tifffile.TiffFile(path) as tif:
             page = tif.pages.first
             pixels = np.moveaxis(page.asarray(), page.axes.index("S"), -1) if "S" in page.axes else None
         upright = False
@@ -291,7 +269,7 @@ def _many_pictures_kind(head: bytes) -> str | None:
     """The name of a format whose file can hold several pictures, from its first bytes; None for others."""
     if head[:6] in (b"GIF87a", b"GIF89a"):
         return "animated GIF"
-    if head[:4] in TIFF_MAGIC:
+    if head[:4] in tiffifd.TIFF_HEADS:
         return "multi-page TIFF"
     if photometa.is_webp(head):
         return "animated WebP"
@@ -343,7 +321,7 @@ def read_image(path: Path, warnings: list[str] | None = None, deep: bool = False
         image, said = _decode(data, flags)
     except cv2.error as err:
         raise InputError(f"{path}: cannot decode image ({str(err).strip().splitlines()[-1]})") from err
-    tags = _tiff_tags(data.data) if data[:4].tobytes() in TIFF_MAGIC + BIGTIFF_MAGICS else {}
+    tags = tiffifd.first_values(data.data) if data[:4].tobytes() in tiffifd.TIFF_HEADS + tiffifd.BIGTIFF_HEADS else {}
     two_samples = tags.get(SAMPLES_PER_PIXEL) == 2  # gray and another channel: OpenCV drops it, reading 8 bits
     if image is None and two_samples:  # libtiff refuses float gray + alpha outright: tifffile reads it
         image = _gray_and_extra(path, None, tags, extra := [])

@@ -12,14 +12,12 @@ without metadata. A photo that had an ICC profile was read into sRGB (`iccprofil
 
 from __future__ import annotations
 
-import contextlib
 import io
-import logging
 import re
 import struct
 import warnings
 import zlib
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -28,7 +26,7 @@ from typing import Any, BinaryIO
 import numpy as np
 from PIL import ExifTags, Image, TiffImagePlugin
 
-from filmcolor import iccprofile, jp2
+from filmcolor import iccprofile, iptc, jp2, tiffifd
 from filmcolor.fsutil import FileBytes
 
 # Windows' text tags: UCS-2, stored as bytes
@@ -49,13 +47,8 @@ XMP_PNG_KEYWORD = b"XML:com.adobe.xmp"
 # what exif_transpose rewrites too: the attribute and the element forms
 XMP_ORIENTATION = re.compile(rb"""(tiff:Orientation\s*=\s*["']|<tiff:Orientation>)[0-9](?=["']|</tiff:Orientation>)""")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-TIFF_MAGIC, TIFF_SHORT = 42, 3
-IPTC_JPEG_HEADER = b"Photoshop 3.0\x00"
 ICC_JPEG_HEADER = b"ICC_PROFILE\x00"  # APP2, then the part's number and the count of parts
 ICC_TIFF_TAG = 34675  # InterColorProfile
-IPTC_TIFF_TAG, PHOTOSHOP_TIFF_TAG = 33723, 34377  # IPTC-NAA; Photoshop's image resources
-IPTC_RESOURCE = b"8BIM\x04\x04"  # the Photoshop image resource that holds IPTC
-RESOURCE_SIGNATURES = (b"8BIM", b"MeSa", b"PHUT", b"AgHg", b"DCSR")  # of image resources (Photoshop, ImageReady)
 ORIENTATION = ExifTags.Base.Orientation
 OME_XML = re.compile(r"\s*(<\?xml[^>]*\?>\s*)?(<!--.*?-->\s*)*<(\w+:)?OME[\s>]", re.DOTALL)  # OME-XML's root
 MACHINE_DESCRIPTIONS = ('{"shape":', "ImageJ=")  # TIFF ImageDescriptions that describe the file, not the picture
@@ -147,12 +140,12 @@ def read_metadata(path: Path) -> PhotoMetadata:
                 exif = _patched(raw) if raw else None
                 if raw and exif is None:  # not a TIFF structure this parser follows: Pillow's reading of it
                     exif = _rebuilt(_turned(_exif_of(raw), turned))
-            iptc = next((payload for marker, payload in getattr(image, "applist", [])
-                         if marker == "APP13" and payload.startswith(IPTC_JPEG_HEADER)), None)
+            app13 = next((payload for marker, payload in getattr(image, "applist", [])
+                          if marker == "APP13" and payload.startswith(iptc.JPEG_HEADER)), None)
             if image.format == "TIFF":
-                iptc = _tiff_iptc(path)
+                app13 = iptc.from_tiff(path)
             if boxes is not None:
-                iptc = _iim_as_app13(boxes.iptc) if boxes.iptc else None
+                app13 = iptc.as_app13(boxes.iptc) if boxes.iptc else None
             had_profile = image.info.get("icc_profile") or (boxes is not None and boxes.icc)
             icc = iccprofile.srgb_profile() if had_profile else None
     if isinstance(xmp, str):
@@ -161,7 +154,7 @@ def read_metadata(path: Path) -> PhotoMetadata:
         xmp = XMP_ORIENTATION.sub(rb"\g<1>1", xmp)
         if turned in QUARTER_TURNS:
             xmp = _turned_xmp(xmp)
-    return PhotoMetadata(exif, xmp or None, iptc, icc)
+    return PhotoMetadata(exif, xmp or None, app13, icc)
 
 
 def _strip(raw: bytes | None) -> bytes | None:
@@ -195,71 +188,37 @@ def _png_metadata(file: BinaryIO) -> tuple[bytes | None, bytes | None]:
     return exif, xmp
 
 
-def _ifd0(tiff: bytes) -> tuple[str, int, list[tuple[int, int, int, int]]] | None:
-    """(byte order, offset of the next-IFD link, [(offset, tag, type, count)] of each entry) of IFD0."""
-    if len(tiff) < 8 or tiff[:2] not in (b"II", b"MM"):
-        return None
-    order = "<" if tiff[:2] == b"II" else ">"
-    magic, first = struct.unpack(order + "HI", tiff[2:8])
-    parsed = _ifd_at(tiff, order, first) if magic == TIFF_MAGIC else None
-    return (order, *parsed) if parsed else None
-
-
-def _ifd_at(tiff: bytes, order: str, start: int) -> tuple[int, list[tuple[int, int, int, int]]] | None:
-    """(offset of the next-IFD link, [(offset, tag, type, count)] of each entry) of the IFD at ``start``."""
-    if start + 2 > len(tiff):
-        return None
-    count = struct.unpack(order + "H", tiff[start:start + 2])[0]
-    link = start + 2 + 12 * count
-    if link + 4 > len(tiff):
-        return None
-    return link, [(at, *struct.unpack(order + "HHI", tiff[at:at + 8])) for at in range(start + 2, link, 12)]
-
-
 def _orientation_of(tiff: bytes | None) -> int:
-    parsed = _ifd0(tiff) if tiff else None
+    parsed = tiffifd.ifd0(tiff) if tiff else None
     if parsed is None:
         return 1
     order, _, entries = parsed
     value = next((struct.unpack(order + "H", tiff[at + 8:at + 10])[0] for at, tag, kind, count in entries
-                  if tag == ORIENTATION and kind == TIFF_SHORT and count == 1), 1)
+                  if tag == ORIENTATION and kind == tiffifd.TIFF_SHORT and count == 1), 1)
     return value if 1 <= value <= 8 else 1
 
 
 def _patched(tiff: bytes) -> bytes | None:
     """The EXIF block as it is, with IFD0's orientation set to 1 and the link to IFD1 (the thumbnail) cut; for
     a picture turned a quarter (orientations 5-8), its X and Y resolutions and pixel dimensions swapped."""
-    parsed = _ifd0(tiff)
+    parsed = tiffifd.ifd0(tiff)
     if parsed is None:
         return None
     order, link, entries = parsed
     out = bytearray(tiff)
     for at, tag, kind, count in entries:
-        if tag == ORIENTATION and kind == TIFF_SHORT and count == 1:
+        if tag == ORIENTATION and kind == tiffifd.TIFF_SHORT and count == 1:
             out[at + 8:at + 10] = struct.pack(order + "H", 1)
     out[link:link + 4] = bytes(4)
     if _orientation_of(tiff) in QUARTER_TURNS:
-        _swap_entries(out, entries, ExifTags.Base.XResolution, ExifTags.Base.YResolution)
-        _swap_entries(out, entries, ExifTags.Base.ImageWidth, ExifTags.Base.ImageLength)
+        tiffifd.swap_entries(out, entries, ExifTags.Base.XResolution, ExifTags.Base.YResolution)
+        tiffifd.swap_entries(out, entries, ExifTags.Base.ImageWidth, ExifTags.Base.ImageLength)
         sub = next((struct.unpack(order + "I", tiff[at + 8:at + 12])[0] for at, tag, _, count in entries
                     if tag == ExifTags.Base.ExifOffset and count == 1), None)
-        parsed_sub = _ifd_at(tiff, order, sub) if sub else None
+        parsed_sub = tiffifd.ifd_at(tiff, order, sub) if sub else None
         if parsed_sub:
-            _swap_entries(out, parsed_sub[1], ExifTags.Base.ExifImageWidth, ExifTags.Base.ExifImageHeight)
+            tiffifd.swap_entries(out, parsed_sub[1], ExifTags.Base.ExifImageWidth, ExifTags.Base.ExifImageHeight)
     return bytes(out)
-
-
-def _swap_entries(out: bytearray, entries: list[tuple[int, int, int, int]], first: int, second: int) -> None:
-    """Swap the values (type, count and value or its offset) of two tags of an IFD; when it has one of them,
-    that one becomes the other (their numbers are next to each other, so the IFD stays in order)."""
-    found = {tag: at for at, tag, _, _ in entries if tag in (first, second)}
-    if len(found) == 2:
-        a, b = found[first], found[second]
-        out[a + 2:a + 12], out[b + 2:b + 12] = out[b + 2:b + 12], out[a + 2:a + 12]
-    elif len(found) == 1:
-        (tag, at), = found.items()
-        order = "<" if out[:2] == b"II" else ">"
-        out[at:at + 2] = struct.pack(order + "H", second if tag == first else first)
 
 
 def _turned(exif: Image.Exif | None, orientation: int) -> Image.Exif | None:
@@ -278,92 +237,6 @@ def _turned_xmp(xmp: bytes) -> bytes:
         xmp = re.sub(rb"(?<![\w:])(?:" + re.escape(first) + b"|" + re.escape(second) + rb")(?![\w])",
                      lambda m, f=first, s=second: s if m.group(0) == f else f, xmp)
     return xmp
-
-
-def _tiff_iptc(path: Path) -> bytes | None:
-    """A TIFF's IPTC as a JPEG's APP13 payload: the IPTC resource of its Photoshop resources (tag 34377), or
-    else its IPTC-NAA record (tag 33723) put in such a resource. Read by tifffile: Pillow keeps one value of
-    33723, which Photoshop types as LONGs."""
-    import tifffile
-
-    try:
-        with quiet_tifffile(), tifffile.TiffFile(path) as tif:
-            tags, order = tif.pages.first.tags, tif.byteorder
-            resources, record = (tags[code].value if code in tags else None
-                                 for code in (PHOTOSHOP_TIFF_TAG, IPTC_TIFF_TAG))
-    except Exception:  # noqa: BLE001 - a TIFF tifffile cannot read has no IPTC to carry
-        return None
-    resource = _iptc_resource(resources)
-    if resource is None:
-        if isinstance(record, tuple | int):  # LONGs: their bytes, in the file's order
-            record = np.asarray(record, dtype=np.int64).astype(order + "u4").tobytes()
-        if isinstance(record, bytes):
-            return _iim_as_app13(record)
-    return IPTC_JPEG_HEADER + resource if resource else None
-
-
-def _iim_as_app13(record: bytes) -> bytes | None:
-    """An IPTC record (IIM datasets) as a JPEG's APP13 payload: one Photoshop resource that holds it."""
-    if not record.startswith(b"\x1c"):  # an IIM record starts with its tag marker
-        return None
-    record = record[:_iim_length(record)]  # Photoshop's LONGs pad it to 4 bytes
-    return (IPTC_JPEG_HEADER + IPTC_RESOURCE + b"\x00\x00" + struct.pack(">I", len(record)) + record
-            + bytes(len(record) % 2))
-
-
-@contextlib.contextmanager
-def quiet_tifffile() -> Iterator[None]:
-    """tifffile's log lines (a tag it cannot read: "<TiffTag.fromfile> raised ...") kept off the terminal while
-    it reads a file for us: what it cannot read, we say or do without."""
-    log = logging.getLogger("tifffile")
-    level = log.level
-    log.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        log.setLevel(level)
-
-
-def _iim_of(iptc: bytes | None) -> bytes | None:
-    """The IPTC record (IIM datasets) of a JPEG's APP13 payload: its IPTC resource's data."""
-    resources = iptc.removeprefix(IPTC_JPEG_HEADER) if iptc else None
-    return next((data for block, data in _resources(resources) if block.startswith(IPTC_RESOURCE)), None)
-
-
-def _iim_length(record: bytes) -> int:
-    """How many bytes of ``record`` its IIM datasets fill (0x1C, record, dataset, length, data: each in turn)."""
-    at = 0
-    while record[at:at + 1] == b"\x1c" and at + 5 <= len(record):
-        length = struct.unpack(">H", record[at + 3:at + 5])[0]
-        if length & 0x8000:  # an extended dataset: the next (length & 0x7FFF) bytes hold its length
-            octets = length & 0x7FFF
-            length = int.from_bytes(record[at + 5:at + 5 + octets], "big")
-            at += octets
-        at += 5 + length
-    return min(at, len(record))
-
-
-def _iptc_resource(resources: object) -> bytes | None:
-    """The IPTC resource (id 0x0404) of Photoshop's image resources, as it is; None when there is none."""
-    return next((block for block, _ in _resources(resources) if block.startswith(IPTC_RESOURCE)), None)
-
-
-def _resources(resources: object) -> Iterator[tuple[bytes, bytes]]:
-    """(the block, its data) of each of Photoshop's image resources ("8BIM", id, Pascal name, size, data)."""
-    if not isinstance(resources, bytes):
-        return
-    at = 0
-    while resources[at:at + 4] in RESOURCE_SIGNATURES and at + 8 <= len(resources):
-        name_length = resources[at + 6]
-        size_at = at + 6 + name_length + 1 + (name_length + 1) % 2  # the name is padded to an even length
-        if size_at + 4 > len(resources):
-            return
-        size = struct.unpack(">I", resources[size_at:size_at + 4])[0]
-        if size_at + 4 + size > len(resources):  # cut short: a block that says it holds more than is there
-            return
-        end = size_at + 4 + size + size % 2
-        yield resources[at:end], resources[size_at + 4:size_at + 4 + size]
-        at = end
 
 
 def _tag(image: Image.Image, tag: int) -> int:
@@ -451,7 +324,7 @@ def _dpi_of(exif: bytes | None) -> tuple[float, float] | None:
 
 def _tiff_file_exif(path: Path, source: Image.Exif | None, turned: int = 1) -> bytes | None:
     """A TIFF scan's EXIF: IFD0's descriptive tags rebuilt by Pillow (the file's IFD0 also lays out its strips),
-    its Exif and GPS sub-IFDs copied from the file entry for entry, as a JPEG's are (`_moved_ifd`; the file is
+    its Exif and GPS sub-IFDs copied from the file entry for entry, as a JPEG's are (`tiffifd.moved_ifd`; the file is
     read where the IFDs point, not whole); all of it rebuilt by Pillow when the sub-IFDs cannot be copied (a
     BigTIFF)."""
     if source is None:
@@ -459,7 +332,7 @@ def _tiff_file_exif(path: Path, source: Image.Exif | None, turned: int = 1) -> b
     try:
         with open(path, "rb") as file:
             data = FileBytes(file)
-            offsets = _sub_ifd_offsets(data)  # {} for a BigTIFF (_ifd0 reads classic TIFF alone)
+            offsets = tiffifd.sub_ifd_offsets(data)  # {} for a BigTIFF (tiffifd.ifd0 reads classic TIFF alone)
             if not offsets:
                 return _rebuilt(source)
             kept = Image.Exif()
@@ -468,19 +341,19 @@ def _tiff_file_exif(path: Path, source: Image.Exif | None, turned: int = 1) -> b
                 if tag in source and not _machine_description(tag, source[tag]):
                     kept[tag] = _as_read(source[tag])
             for ifd in offsets:
-                kept[SUB_IFD_STAND_INS[ifd]] = 0
+                kept[tiffifd.SUB_IFD_STAND_INS[ifd]] = 0
             blob = kept.tobytes().removeprefix(b"Exif\x00\x00")
-            blob, not_copied = _add_sub_ifds(blob, data, offsets)
+            blob, not_copied = tiffifd.add_sub_ifds(blob, data, offsets)
     except (OSError, ValueError, struct.error):
         return _rebuilt(source)
     if not_copied:
         return _rebuilt(source)
-    exif_at = _sub_ifd_offsets(blob).get(ExifTags.IFD.Exif)
-    parsed = _ifd_at(blob, "<" if blob[:2] == b"II" else ">", exif_at) if exif_at and turned in QUARTER_TURNS \
+    exif_at = tiffifd.sub_ifd_offsets(blob).get(ExifTags.IFD.Exif)
+    parsed = tiffifd.ifd_at(blob, "<" if blob[:2] == b"II" else ">", exif_at) if exif_at and turned in QUARTER_TURNS \
         else None
     if parsed:  # libtiff turned the picture: its pixel sizes turn with it, as a JPEG's do (_patched)
         out = bytearray(blob)
-        _swap_entries(out, parsed[1], ExifTags.Base.ExifImageWidth, ExifTags.Base.ExifImageHeight)
+        tiffifd.swap_entries(out, parsed[1], ExifTags.Base.ExifImageWidth, ExifTags.Base.ExifImageHeight)
         blob = bytes(out)
     return blob
 
@@ -517,7 +390,7 @@ def with_metadata(encoded: bytes, ext: str, meta: PhotoMetadata) -> tuple[bytes,
         left = ["IPTC (a PNG has no place for it)"] if meta.iptc else []
         return encoded[:end_of_header] + b"".join(chunks) + encoded[end_of_header:], left
     if ext == ".jp2":  # in 'uuid' boxes and the header's resolution; OpenCV's own 'colr' box already says sRGB
-        return jp2.with_boxes(encoded, meta.exif, meta.xmp, _iim_of(meta.iptc), _dpi_of(meta.exif)), []
+        return jp2.with_boxes(encoded, meta.exif, meta.xmp, iptc.record_of(meta.iptc), _dpi_of(meta.exif)), []
     if not (meta.exif or meta.xmp or meta.iptc):  # a picture without a profile is sRGB: nothing is lost
         return encoded, []
     return encoded, [f"the photo's EXIF/XMP/IPTC (a {ext} output keeps none; .jpg, .png and .tif do)"]
@@ -527,7 +400,7 @@ def tiff_with(image: np.ndarray, meta: PhotoMetadata) -> tuple[bytes, list[str]]
     """``image`` (gray, RGB or RGBA, uint8 or uint16, RGB order) as a TIFF holding ``meta``, and a line
     for each part left out. The EXIF's descriptive IFD0 tags (KEPT_IFD0: description, camera, date, artist,
     copyright, resolution) go in as TIFF tags, its Exif and GPS sub-IFDs (shooting date and details, place)
-    after the picture (`_add_sub_ifds`), the XMP as tag 700, the IPTC as Photoshop writes it; the rest of
+    after the picture (`tiffifd.add_sub_ifds`), the XMP as tag 700, the IPTC as Photoshop writes it; the rest of
     the EXIF is named as left out."""
     import tifffile
 
@@ -538,8 +411,8 @@ def tiff_with(image: np.ndarray, meta: PhotoMetadata) -> tuple[bytes, list[str]]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow warns on odd EXIF (as it reads it); what it reads is enough
             exif_tags, resolution, unit, lost = _ifd0_tags(meta.exif)
-            sub_ifds = _sub_ifd_offsets(meta.exif)
-        tags += exif_tags + [(SUB_IFD_STAND_INS[ifd], "I", 1, 0, True) for ifd in sub_ifds]
+            sub_ifds = tiffifd.sub_ifd_offsets(meta.exif)
+        tags += exif_tags + [(tiffifd.SUB_IFD_STAND_INS[ifd], "I", 1, 0, True) for ifd in sub_ifds]
         if lost:
             left.append("the EXIF (unreadable)" if lost == ["all"] else f"EXIF's {', '.join(lost)} (a .tif keeps "
                          "IFD0's description, camera, date, artist, copyright and resolution, and the Exif and GPS "
@@ -547,11 +420,11 @@ def tiff_with(image: np.ndarray, meta: PhotoMetadata) -> tuple[bytes, list[str]]
     if meta.xmp:
         tags.append((700, "B", len(meta.xmp), meta.xmp, True))
     if meta.iptc:  # as Photoshop writes it: in its resources, and the IPTC record on its own (IPTC-NAA)
-        resources = meta.iptc.removeprefix(IPTC_JPEG_HEADER)
-        tags.append((PHOTOSHOP_TIFF_TAG, "B", len(resources), resources, True))
-        record = _iim_of(meta.iptc)
+        resources = meta.iptc.removeprefix(iptc.JPEG_HEADER)
+        tags.append((iptc.PHOTOSHOP_TIFF_TAG, "B", len(resources), resources, True))
+        record = iptc.record_of(meta.iptc)
         if record:
-            tags.append((IPTC_TIFF_TAG, "B", len(record), record, True))
+            tags.append((iptc.IPTC_TIFF_TAG, "B", len(record), record, True))
     if meta.icc:
         tags.append((ICC_TIFF_TAG, "B", len(meta.icc), meta.icc, True))
     buffer = io.BytesIO()
@@ -567,88 +440,10 @@ def tiff_with(image: np.ndarray, meta: PhotoMetadata) -> tuple[bytes, list[str]]
                      byteorder=">" if meta.exif and meta.exif[:2] == b"MM" else "<")  # the EXIF's: copied as is
     tiff = buffer.getvalue()
     if sub_ifds:
-        tiff, not_written = _add_sub_ifds(tiff, meta.exif, sub_ifds)
+        tiff, not_written = tiffifd.add_sub_ifds(tiff, meta.exif, sub_ifds)
         if not_written:
             left.append(f"EXIF's {' and '.join(not_written)} sub-IFD{'s' if len(not_written) > 1 else ''}")
     return tiff, left
-
-
-# tifffile writes no Exif or GPS IFD pointer (it refuses the tags), so private tags next to them in number stand
-# in for them, in the sorted place the real ones take, and are renamed once their IFDs are written
-SUB_IFD_STAND_INS = {ExifTags.IFD.Exif: int(ExifTags.IFD.Exif) + 1, ExifTags.IFD.GPSInfo: int(ExifTags.IFD.GPSInfo) + 1}
-TIFF_LONG = 4
-# the bytes of one value of each TIFF type (129: EXIF 3.0's UTF-8); an entry of another type is left out
-TIFF_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 129: 1}
-DROPPED_SUB_IFD_TAGS = (ExifTags.Base.MakerNote,)  # its offsets point into the file it came from: named as lost
-
-
-def _sub_ifd_offsets(exif: bytes) -> dict[ExifTags.IFD, int]:
-    """Where an EXIF's Exif and GPS sub-IFDs start (IFD0's pointers), those it has."""
-    parsed = _ifd0(exif)
-    if parsed is None:
-        return {}
-    order, _, entries = parsed
-    return {ExifTags.IFD(tag): struct.unpack(order + "I", exif[at + 8:at + 12])[0]
-            for at, tag, kind, count in entries if tag in SUB_IFD_STAND_INS and count == 1}
-
-
-def _add_sub_ifds(tiff: bytes, exif: bytes, sub_ifds: dict[ExifTags.IFD, int]) -> tuple[bytes, list[str]]:
-    """``tiff`` (tifffile's, in the EXIF's byte order, with SUB_IFD_STAND_INS in IFD0) with the EXIF's
-    ``sub_ifds`` (IFD -> where it starts in ``exif``) copied after it entry for entry, and pointed to from IFD0
-    as the EXIF standard has them; and the names of those it could not copy (all of them in a BigTIFF)."""
-    names = {ExifTags.IFD.Exif: "Exif", ExifTags.IFD.GPSInfo: "GPS"}
-    parsed = _ifd0(tiff)  # None for a BigTIFF
-    if parsed is None:
-        return tiff, [names[ifd] for ifd in sub_ifds]
-    order, _, entries = parsed
-    out, not_written = bytearray(tiff), []
-    for ifd, start in sub_ifds.items():
-        out += bytes(len(out) % 2)  # an IFD starts on a word boundary
-        moved = _moved_ifd(exif, order, start, len(out), DROPPED_SUB_IFD_TAGS, nested_ok=ifd == ExifTags.IFD.Exif)
-        if moved is not None and len(moved) > len(exif):  # values that overlap or repeat: no EXIF makes more
-            moved = None
-        if moved is None:
-            not_written.append(names[ifd])
-            continue
-        at = next(at for at, tag, _, _ in entries if tag == SUB_IFD_STAND_INS[ifd])
-        out[at:at + 12] = struct.pack(order + "HHII", int(ifd), TIFF_LONG, 1, len(out))
-        out += moved
-    return bytes(out), not_written
-
-
-def _moved_ifd(exif: bytes, order: str, start: int, base: int, dropped: Collection[int],
-               nested_ok: bool = True) -> bytes | None:
-    """The IFD at ``start`` of an EXIF block, as it is (tag types, counts and value bytes), less ``dropped`` and
-    pointers to IFDs that do not belong there, rewritten to sit at offset ``base`` of a file of the same byte
-    order: its values follow it, and an Interop IFD it points to follows them (one level: an Interop IFD that
-    points on, even to itself, is not followed). None when it cannot be followed."""
-    parsed = _ifd_at(exif, order, start)
-    if parsed is None:
-        return None
-    misplaced = set(SUB_IFD_STAND_INS) | ({ExifTags.IFD.Interop} if not nested_ok else set())
-    kept = [(at, tag, kind, count) for at, tag, kind, count in parsed[1]
-            if tag not in dropped and tag not in misplaced and kind in TIFF_TYPE_SIZES]
-    values_at = base + 2 + 12 * len(kept) + 4
-    table, values, nested = bytearray(struct.pack(order + "H", len(kept))), bytearray(), []
-    for at, tag, kind, count in kept:
-        field, size = exif[at + 8:at + 12], TIFF_TYPE_SIZES[kind] * count
-        if tag == ExifTags.IFD.Interop:
-            nested.append((len(table) + 8, struct.unpack(order + "I", field)[0]))
-        elif size > 4:
-            offset = struct.unpack(order + "I", field)[0]
-            if offset + size > len(exif):  # a value outside the block: no value to copy
-                return None
-            field = struct.pack(order + "I", values_at + len(values))
-            values += exif[offset:offset + size] + bytes(size % 2)
-        table += struct.pack(order + "HHI", tag, kind, count) + field
-    table += bytes(4)  # no next IFD
-    for pointer, offset in nested:
-        inner = _moved_ifd(exif, order, offset, values_at + len(values), (), nested_ok=False)
-        if inner is None or len(inner) > len(exif):  # an Interop IFD that cannot be followed: its pointer goes
-            return _moved_ifd(exif, order, start, base, (*dropped, ExifTags.IFD.Interop), nested_ok)
-        table[pointer:pointer + 4] = struct.pack(order + "I", values_at + len(values))
-        values += inner
-    return bytes(table + values)
 
 
 def _ifd0_tags(raw: bytes) -> tuple[list[tuple[int, str, int, object, bool]], tuple | None, int | None, list[str]]:

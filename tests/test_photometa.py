@@ -14,7 +14,8 @@ from PIL import ExifTags, Image
 
 from filmcolor import photometa
 from filmcolor.imageio import read_image, write_image
-from filmcolor.photometa import SUB_IFD_STAND_INS, PhotoMetadata, read_metadata
+from filmcolor.photometa import PhotoMetadata, read_metadata
+from filmcolor.tiffifd import SUB_IFD_STAND_INS
 
 CAPTION = "Harbour at low tide, 1921"
 XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><dc:subject>harbour</dc:subject></x:xmpmeta>'
