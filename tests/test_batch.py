@@ -592,6 +592,26 @@ def test_a_folder_of_a_films_frames_is_one_film(tmp_path: Path, colorizer) -> No
     assert sorted(photos.passed_over) == ["reels/reel1", "reels/reel2"]  # and said so
 
 
+def test_a_rescanned_frame_copied_over_its_old_one_redoes_the_reel(tmp_path: Path, colorizer) -> None:
+    """A scanner operator rescans a damaged frame and copies it over the old one with its time kept (cp -p):
+    same size, an older time than the reel's latest, and the folder's time unmoved (no name added or
+    removed). The reel was taken as unchanged; each frame's name, size and time now say it changed."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    reel = dpx_reel(src / "reel1", 6)
+    video = VideoOptions(preset="ultrafast", temporal=TemporalOptions(mode="off"), frame_rate=Fraction(24))
+    assert [r.path for r in run_local(src, out, colorizer, video, BatchOptions(retries=0)).done] == ["reel1"]
+    assert run_local(src, out, colorizer, video, BatchOptions(retries=0)).skipped  # negative control: unchanged
+    frame, folder_ns = reel / "scan_000002.dpx", (reel.stat().st_atime_ns, reel.stat().st_mtime_ns)
+    old_ns = frame.stat().st_mtime_ns
+    rescan = dpx_reel(tmp_path / "rescan", 1, first=5) / "scan_000005.dpx"  # another picture, the same size
+    assert rescan.stat().st_size == frame.stat().st_size
+    with open(frame, "r+b") as fh:  # written in place, as cp writes over a file
+        fh.write(rescan.read_bytes())
+    os.utime(frame, ns=(old_ns - 10**9, old_ns - 10**9))  # -p: the rescan's own, older time
+    os.utime(reel, ns=folder_ns)
+    assert [r.path for r in run_local(src, out, colorizer, video, BatchOptions(retries=0)).done] == ["reel1"]
+
+
 def test_frame_folders_photos_says_which_reels_it_leaves_alone(tmp_path: Path, test_weights: Path) -> None:
     """--frame-folders photos passed over a reel without a word ("done 0"): now one note a reel, in the output
     and the report, on every run; not a failure (the user chose photos). None for a reel --pattern leaves out."""

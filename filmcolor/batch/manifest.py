@@ -41,6 +41,7 @@ class FileRecord:
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     sound: list[int] | None = None  # [size, mtime_ns] of a video file's sound file beside it (plan.Found.sound_id)
+    digest: str = ""  # a film folder's frames' names, sizes and times (plan.Found.digest)
     updated: float = 0.0  # unix time of this record
 
     def to_json(self) -> str:

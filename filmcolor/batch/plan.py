@@ -6,6 +6,7 @@ Pure functions of the folder and the manifest's records: nothing here writes.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import itertools
 import mimetypes
 import os
@@ -45,6 +46,9 @@ class Found:
     size: int  # a film folder: of all its frames
     mtime_ns: int  # a film folder: the latest of its frames'
     film: bool = field(default=False, kw_only=True)  # a folder of numbered frames, coloured as one film
+    # a film folder: a digest of each frame's name, size and time (identity), which a frame replaced in place
+    # by one of its size and an older time moves; "" for a file
+    digest: str = field(default="", kw_only=True)
     # a film folder's one sound file, or the one beside a video file under its name: its soundtrack
     sound: Path | None = field(default=None, kw_only=True)
     # (size, mtime_ns) of the sound file beside a video file: part of what it is (a reel's is in size and time)
@@ -52,9 +56,11 @@ class Found:
     note: str = field(default="", kw_only=True)  # what was found but not used (two sound files)
 
     def same_as(self, record: FileRecord | None) -> bool:
-        """Whether ``record`` was made of this input as it is now: the same size and times."""
+        """Whether ``record`` was made of this input as it is now: the same size and times (a record from
+        before film digests were kept has none: its size and latest time say)."""
         return (record is not None and (record.size, record.mtime_ns) == (self.size, self.mtime_ns)
-                and record.sound == (list(self.sound_id) if self.sound_id else None))
+                and record.sound == (list(self.sound_id) if self.sound_id else None)
+                and (not record.digest or record.digest == self.digest))
 
     @property
     def latest_ns(self) -> int:
@@ -73,7 +79,8 @@ class FileJob(Found):
     def record(self, status: str, **values: Any) -> FileRecord:
         values = {"output": self.output_rel, **values}  # "": no output (a file with nothing to colour)
         return FileRecord(path=self.rel, size=self.size, mtime_ns=self.mtime_ns, status=status,
-                          sound=list(self.sound_id) if self.sound_id else None, kind=self.kind, **values)
+                          sound=list(self.sound_id) if self.sound_id else None, kind=self.kind,
+                          digest=self.digest, **values)
 
 
 @dataclass
@@ -123,26 +130,29 @@ def files_in(folder: Path) -> list[str]:
         return [e.name for e in entries if e.is_file()]
 
 
-def identity(path: Path, film: bool = False) -> tuple[int, int]:
-    """(size, modification time in ns) of a file; of a film folder, its frames' and sound's total size and the
+def identity(path: Path, film: bool = False) -> tuple[int, int, str]:
+    """(size, modification time in ns, "") of a file; of a film folder, its frames' and sound's total size, the
     latest of their times and the folder's own (which a frame renamed, swapped, added or removed moves, even
-    when copied with its old time): what tells an input changed, or is still being written. OSError when a
-    file is gone; a film folder's frame that cannot be read (a dangling link) counts as nothing: the film
-    then fails by name when coloured."""
+    when copied with its old time), and a digest of each one's name, size and time (which a frame copied
+    over one of its size with an older time, `cp -p`, moves): what tells an input changed, or is still
+    being written. OSError when a file is gone; a film folder's frame that cannot be read (a dangling link)
+    counts as nothing: the film then fails by name when coloured."""
     if not film:
         st = path.stat()
-        return st.st_size, st.st_mtime_ns
+        return st.st_size, st.st_mtime_ns, ""
     names = files_in(path)
     sounds = sounds_in(names)
     parts = frame_names(names) + (sounds if len(sounds) == 1 else [])
     size, latest = 0, path.stat().st_mtime_ns
+    digest = hashlib.blake2b(digest_size=8)
     for name in parts:
         try:
             st = (path / name).stat()
         except OSError:
             continue
         size, latest = size + st.st_size, max(latest, st.st_mtime_ns)
-    return size, latest
+        digest.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+    return size, latest, digest.hexdigest()
 
 
 def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = None, frame_folders: str = "auto",
@@ -181,7 +191,8 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
             rel = root_path.relative_to(in_dir).as_posix()
             if not patterns or matches(root_path.name, rel) or any(matches(n, f"{rel}/{n}") for n in reel):
                 try:
-                    found.append(Found(rel, root_path, *identity(root_path, film=True), film=True,
+                    size, mtime_ns, digest = identity(root_path, film=True)
+                    found.append(Found(rel, root_path, size, mtime_ns, film=True, digest=digest,
                                        sound=root_path / sounds[0] if len(sounds) == 1 else None,
                                        note=f"{len(sounds)} sound files ({', '.join(sounds)}): none taken as "
                                             "the soundtrack; keep one in the folder" if len(sounds) > 1 else ""))
@@ -206,7 +217,7 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
                 continue
             sound, note = _sound_beside(path, beside.get(name, []))
             try:
-                size, mtime_ns = identity(path)
+                size, mtime_ns, _ = identity(path)
             except OSError:  # vanished or a dangling link: nothing to colour
                 continue
             if not os.path.isfile(path):
@@ -332,7 +343,7 @@ def plan(found: list[Found], records: dict[str, FileRecord], in_dir: Path, out_d
         taken[out_rel] = item.rel
         job = FileJob(item.rel, item.path, item.size, item.mtime_ns, out_rel, out_dir / out_rel,
                       "video" if item.film else file_kind(item.rel), film=item.film, sound=item.sound,
-                      sound_id=item.sound_id, note=item.note)
+                      sound_id=item.sound_id, note=item.note, digest=item.digest)
         owned = record is not None and record.output == out_rel
         if job.output.exists() and not (owned or force or overwrite):
             reason = (f"{job.output}: output exists and was not written by this batch; "

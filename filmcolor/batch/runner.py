@@ -321,19 +321,20 @@ class BatchRunner:
 
 
 class Settling:
-    """Which files a --watch scan may take: those unchanged (size, time, sound file) since the scan before,
-    and either dated ``settle`` seconds back or seen unchanged for ``settle`` seconds by this machine's clock.
-    The second holds for a file dated in the future (a recorder's clock ahead, a share's clock skew), which
-    would never grow old enough; on the first scan, a file dated long ago is taken at once."""
+    """Which files a --watch scan may take: those unchanged (size, time, sound file, a film's frames) since the
+    scan before, and either dated ``settle`` seconds back or seen unchanged for ``settle`` seconds by this
+    machine's clock. The second holds for a file dated in the future (a recorder's clock ahead, a share's
+    clock skew), which would never grow old enough; on the first scan, a file dated long ago is taken at
+    once."""
 
     def __init__(self, settle_s: float):
         self.settle_ns = settle_s * 1e9
-        self._seen: dict[str, tuple[tuple[int, int, tuple[int, int] | None], int]] | None = None  # rel -> state, since
+        self._seen: dict[str, tuple[tuple, int]] | None = None  # rel -> (its state, since when), ns
 
     def ready(self, found: list[Found], now_ns: int) -> list[Found]:
         seen, taken = {}, []
         for f in found:
-            state = (f.size, f.mtime_ns, f.sound_id)
+            state = (f.size, f.mtime_ns, f.sound_id, f.digest)
             before = None if self._seen is None else self._seen.get(f.rel)
             since = before[1] if before is not None and before[0] == state else now_ns
             seen[f.rel] = (state, since)

@@ -111,7 +111,7 @@ def _changed(job: FileJob) -> bool:
     """Whether the input's identity (size and modification time; a film folder's: plan.identity) differs from
     when the batch found it."""
     try:
-        return (identity(job.path, job.film) != (job.size, job.mtime_ns)
+        return (identity(job.path, job.film) != (job.size, job.mtime_ns, job.digest)
                 or (job.sound_id is not None and sound_identity(job.sound) != job.sound_id))
     except OSError:
         return False  # gone: reading it says so
