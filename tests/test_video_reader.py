@@ -214,6 +214,25 @@ def test_start_past_the_last_frame_is_one_line(tmp_path: Path) -> None:
         VideoReader(clip, ReaderOptions(start=3.0))
 
 
+def test_start_in_a_container_without_an_index_loses_no_frame(tmp_path: Path) -> None:
+    """An audit: MPEG-TS seeks by timestamps alone, to a packet that may be no keyframe, and the decoder shows
+    nothing up to the next one: --start 0.5 in a clip with a keyframe each second lost every frame up to 1.0 s
+    without a word (and a short --duration found 'no video frames'). The slice's frames, as decoded whole."""
+    gop1s = make_clip(tmp_path / "gop1s.ts", frames=30, fps=10, bframes=False,
+                      codec_options={"g": "10", "x264-params": "scenecut=0"})
+    one_key = make_clip(tmp_path / "one_key.ts", frames=30, fps=10, codec_options={"g": "1000"})  # a web video's
+    for clip, start, duration in ((gop1s, 0.5, None), (gop1s, 1.25, 0.3), (gop1s, 0.05, None), (one_key, 1.5, 1)):
+        with av.open(str(clip)) as c:
+            everything = sorted(float(f.time) for f in c.decode(video=0))
+        first = everything[0]  # the file's start: it has no other stream
+        wanted = [t for t in everything if t >= first + start - 1e-6
+                  and (duration is None or t < first + start + duration - 1e-6)]
+        with VideoReader(clip, ReaderOptions(start=start, duration=duration)) as reader:
+            got = [f.pts for f in reader if isinstance(f, LumaFrame)]
+            seconds = [round(float(p * reader.stream.time_base), 3) for p in got]
+        assert seconds == [round(t - wanted[0], 3) for t in wanted], (clip.name, start, duration)
+
+
 def _shift_block_times(path: Path, dst: Path, stream_type: str, packets: range, ms: int) -> list[float]:
     """Copy a Matroska file with the block timestamps of its ``packets`` (n-th packets of its first
     ``stream_type`` stream) moved by ``ms``: damaged bytes in a block header, the data untouched. Returns the

@@ -30,6 +30,9 @@ from filmcolor.video.timeline import FrameTimeline, PacketTimes
 _LIMITED_TO_FULL = limited_to_full_range_lut()
 SHOWN_NAMES = 5  # frame files named in a warning
 COPYABLE_TYPES = ("audio", "subtitle", "attachment")  # an attachment (an MKV's fonts) has no packets
+# how far before --start a seek tries, in turn, until no frame of the slice is lost (then the file's start)
+SEEK_BACK_OFF_S = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, math.inf)
+SEEK_PROBE_PACKETS = 2000  # a seek's check gives up without a frame after this many packets (a run then says why)
 
 
 @dataclass(frozen=True)
@@ -235,10 +238,48 @@ class VideoReader:
         if self.sequence and start * (self.options.frame_rate or DEFAULT_FRAME_RATE) > self.sequence.count - 1:
             raise InputError(f"{self.path}: no video frames after --start {start:g} s (the folder's "
                              f"{self.sequence.count} frames end before)")
+        if self.sequence:  # image2 seeks to the frame itself: every frame is a keyframe
+            self._seek_to(self._offset_s, start)
+            return
+        # A container with no index (MPEG-TS and -PS) seeks by timestamps alone, to a packet that may be no
+        # keyframe: the decoder then shows nothing up to the next one (a GOP of 1 s lost 0.5 s of the slice
+        # without a word). Each try is checked, and the seek backs off until no frame of the slice is lost.
+        for back in SEEK_BACK_OFF_S:
+            # at the file's start: well before its first timestamp, where a seek by timestamps lands on the first
+            # packet (one to the start time itself landed on a later one)
+            at = self._offset_s - back if self._offset_s - back > self._file_start_s else self._file_start_s - 60
+            self._seek_to(at, start)
+            if at < self._file_start_s or not self._loses_frames(self._offset_s):
+                break
+        self._seek_to(at, start)
+
+    def _seek_to(self, seconds: float, start: float) -> None:
         try:
-            self.container.seek(int(self._offset_s * av.time_base), backward=True)
+            self.container.seek(int(seconds * av.time_base), backward=True)
         except av.FFmpegError as err:
             raise InputError(f"{self.path}: cannot seek to {start:.3f} s ({err})") from err
+
+    def _loses_frames(self, target_s: float) -> bool:
+        """Whether decoding from where the container now stands loses frames at or after ``target_s``: packets
+        of the slice that come before the first frame the decoder shows (it drops those before a keyframe).
+        Reads the video stream up to that frame; the decoder is flushed again after."""
+        ctx, tb = self.stream.codec_context, self.stream.time_base
+        target = target_s / tb - 1e-6
+        seen: list[int] = []
+        try:
+            for packet in self.container.demux(self.stream):
+                if packet.pts is not None:
+                    seen.append(packet.pts)
+                for frame in ctx.decode(packet if packet.size else None):
+                    if frame.pts is not None:
+                        return any(target <= pts < frame.pts for pts in seen)
+                if len(seen) > SEEK_PROBE_PACKETS:
+                    break
+        except av.FFmpegError:
+            return False  # what cannot be decoded here fails (or is repaired) in the run itself
+        finally:
+            ctx.flush_buffers()
+        return any(pts >= target for pts in seen)  # no frame at all: no keyframe after the seek (one a film)
 
     def _first_frame(self) -> av.VideoFrame:
         """Decode up to the first kept frame so that unreadable files fail before any output exists."""
