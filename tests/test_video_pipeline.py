@@ -592,3 +592,45 @@ def test_prores_takes_an_eight_bit_film_at_ten_bits(tmp_path: Path, colorizer: C
     assert pix_fmt == "yuv422p10le" and len(frames) == report.frames == 4
     for (y, _, _), (y8, _, _) in zip(frames, planes_of(src)[1], strict=True):
         assert np.abs(y - 4 * y8).mean() < 4  # 8-bit luma at 10 bits is its level times 4 (ProRes: near-lossless)
+
+
+def _across_the_wrap(path: Path, frames: int = 20, fps: int = 10) -> Path:
+    """An MPEG-TS whose 33-bit clock wraps 1 s in (a recorder running past 26.5 hours), with MP2 sound: FFmpeg
+    reads its first second at negative times."""
+    tb, start = Fraction(1, 90000), 2**33 - 90000
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt, video.options = 64, 48, "yuv420p", {"bf": "0"}
+        video.time_base = video.codec_context.time_base = tb
+        sound = container.add_stream("mp2", rate=48000)
+        sound.layout, samples = "mono", 0
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(gray_frame(i, 48, 64), format="gray").reformat(format="yuv420p")
+            frame.pts, frame.time_base = start + i * 90000 // fps, tb
+            container.mux(video.encode(frame))
+            while samples <= (i + 1) * 48000 // fps:
+                chunk = av.AudioFrame.from_ndarray(np.zeros((1, 1152), np.int16), format="s16", layout="mono")
+                chunk.sample_rate, chunk.time_base = 48000, Fraction(1, 48000)
+                chunk.pts = samples + start * 48000 // 90000  # with the picture, as a recorder starts both
+                container.mux(sound.encode(chunk))
+                samples += 1152
+        container.mux(video.encode(None))
+        container.mux(sound.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mov", ".mkv"])
+def test_a_film_read_at_negative_times_is_shown_whole(tmp_path: Path, colorizer: Colorizer, ext: str) -> None:
+    """An audit: an MPEG-TS recorded across its clock's wrap reads its first second at negative times, which an
+    MP4's or MOV's edit list then hid: 25 of 60 frames never shown, and the run said 60. Every stream is moved
+    by the picture's start, so its first frame is at 0; the sound stays the same packets."""
+    src = _across_the_wrap(tmp_path / "wrap.ts")
+    times, _, _ = decode_video(src)
+    assert times[0] < -0.5 and len(times) == 20
+    report = colorize_video(src, tmp_path / f"out{ext}", colorizer, VideoOptions(**FAST))
+    shown, _, _ = decode_video(tmp_path / f"out{ext}")
+    assert report.frames == len(shown) == 20
+    assert [t - shown[0] for t in shown] == pytest.approx([t - times[0] for t in times], abs=2e-3)
+    # MKV holds no negative time: its muxer moves all by the sound's head start (the MP2 encoder's delay)
+    assert shown[0] == pytest.approx(0.0, abs=2e-3 if ext != ".mkv" else 0.05)
+    assert audio_packets(tmp_path / f"out{ext}") == audio_packets(src)

@@ -215,7 +215,7 @@ class VideoReader:
         video (``duration`` seconds of it are read: --duration's, or the rest of the stream), those wholly
         outside it left out (an MP4 would stretch the chapter before one past the end to reach it)."""
         sliced = self.options.start > 0
-        shift = self._offset_s if sliced else 0.0
+        shift = self._shift_s
         end = None
         if duration is not None:
             end = (self._offset_s if sliced else self._stream_start_s) + duration - shift
@@ -334,6 +334,15 @@ class VideoReader:
         return max(0.0, self._offset_s - self._stream_start_s) if self.options.start > 0 else 0.0
 
     @property
+    def _shift_s(self) -> float:
+        """Input seconds less output seconds, for every stream: --start's first frame's time; else, for a film
+        whose picture starts before 0 (an MPEG-TS recorded across its clock's wrap reads its first second
+        negative), that start, which an MP4 or MOV would hide behind its edit list (not one frame shown)."""
+        if self.options.start > 0:
+            return self._offset_s
+        return min(0.0, self._stream_start_s)
+
+    @property
     def _stream_start_s(self) -> float:
         st = self.stream.start_time
         return float(st * self.stream.time_base) if st is not None else 0.0
@@ -356,8 +365,9 @@ class VideoReader:
                                                   rate_known=rate is not None,
                                                   exact_step=1 / ((rate or DEFAULT_FRAME_RATE) * tb) if tb else None)
         copied = PacketTimes(self.path, strict=self.options.on_error == "fail",
-                              shift_s=lambda: self._offset_s if start > 0 else 0.0)
-        shift_pts: int | None = 0 if start <= 0 else None  # video pts subtracted on output
+                              shift_s=lambda: self._shift_s)
+        # video pts subtracted on output: --start's first frame's (known once it is read), or a negative start's
+        shift_pts: int | None = min(0, self.stream.start_time or 0) if start <= 0 else None
         index = 0
         last_luma: tuple[np.ndarray, np.ndarray | None] | None = None  # the last good frame's (gray, deep)
 
@@ -654,8 +664,8 @@ class VideoReader:
             return False
         if end_s is not None and t >= end_s - 1e-9:
             return False
-        if self.options.start > 0:
-            shift = round(self._offset_s / packet.time_base)
+        if self._shift_s:
+            shift = round(self._shift_s / packet.time_base)
             packet.pts -= shift
             if packet.dts is not None:
                 packet.dts -= shift
