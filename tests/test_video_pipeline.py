@@ -634,3 +634,44 @@ def test_a_film_read_at_negative_times_is_shown_whole(tmp_path: Path, colorizer:
     # MKV holds no negative time: its muxer moves all by the sound's head start (the MP2 encoder's delay)
     assert shown[0] == pytest.approx(0.0, abs=2e-3 if ext != ".mkv" else 0.05)
     assert audio_packets(tmp_path / f"out{ext}") == audio_packets(src)
+
+
+def _sound_from(path: Path, first_sample: int, packets: int = 60) -> Path:
+    """An MP4 of 25 frames at 25 fps whose AAC sound starts at ``first_sample`` (48 kHz; negative: the edit
+    list hides what comes before 0, as an `ffmpeg -ss X -c copy` cut, or an encoder's priming, leaves it)."""
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        sound = container.add_stream("aac", rate=48000)
+        sound.layout = "mono"
+        sound.time_base = sound.codec_context.time_base = Fraction(1, 48000)
+        for i in range(25):
+            frame = av.VideoFrame.from_ndarray(gray_frame(i, 48, 64), format="gray").reformat(format="yuv420p")
+            frame.pts = i
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        tone = (0.1 * np.sin(np.arange(packets * 1024) / 48000 * 2 * np.pi * 440)).astype(np.float32)
+        for k in range(packets):
+            chunk = av.AudioFrame.from_ndarray(tone[None, k * 1024:(k + 1) * 1024], format="fltp", layout="mono")
+            chunk.sample_rate, chunk.pts, chunk.time_base = 48000, first_sample + k * 1024, Fraction(1, 48000)
+            container.mux(sound.encode(chunk))
+        container.mux(sound.encode(None))
+    return path
+
+
+def test_sound_an_edit_list_hides_is_left_out_but_its_pre_roll(tmp_path: Path, colorizer: Colorizer) -> None:
+    """An audit: an MP4 cut without re-encoding keeps the sound before its start, which its edit list hides;
+    copied as ordinary sound, the output played 1 s of it before the first picture. The hidden packets are
+    left out, and named, except the last before the first one played, which the decoder needs (an AAC
+    file's priming packet is hidden too, and kept)."""
+    cut = _sound_from(tmp_path / "cut.mp4", first_sample=-48000)
+    with av.open(str(cut)) as c:
+        hidden = [p.is_discard for p in c.demux(audio=0) if p.size]
+    assert sum(hidden) == 46 and hidden[:47] == [True] * 46 + [False]
+    report = colorize_video(cut, tmp_path / "cut_out.mkv", colorizer, VideoOptions(**FAST))
+    assert audio_packets(tmp_path / "cut_out.mkv") == [audio_packets(cut)[0][45:]]  # the 46th: pre-roll
+    assert report.warnings == ["audio stream #1: 45 packet(s) that the input's edit list hides (before its start: "
+                               "no player plays them) left out"]
+    primed = _sound_from(tmp_path / "primed.mp4", first_sample=0)  # negative control: the encoder's priming alone
+    report = colorize_video(primed, tmp_path / "primed_out.mp4", colorizer, VideoOptions(**FAST))
+    assert audio_packets(tmp_path / "primed_out.mp4") == audio_packets(primed) and not report.warnings

@@ -190,6 +190,8 @@ class VideoReader:
         self._demux_streams = list(self.container.streams)
         self._others_end_s = 0.0  # input seconds where the last packet of a stream other than the video ends
         self._hidden_frames = 0  # video packets an edit list hides (an `ffmpeg -ss X -c copy` cut): never shown
+        self._preroll: dict[int, av.Packet] = {}  # per copied stream: the last hidden packet, kept if one follows
+        self._hidden_packets: dict[int, int] = {}  # per copied stream: hidden packets left out
         self._offset_s = 0.0
         if self.options.start > 0:
             self._seek(self.options.start)
@@ -462,12 +464,15 @@ class VideoReader:
                     self.covers[packet.stream.index] = (cover["filename"], cover.get("mimetype", ""), bytes(packet))
                 if packet.stream.index not in self._copied:
                     continue
-                if shift_pts is None:
-                    early.append(packet)
-                    continue
-                if self._keep_packet(packet, end_s):
-                    yield from copied.arrive(packet)
-                elif video_done and self._past_end(packet, end_s):
+                ended = False
+                for shown in self._unhidden(packet):
+                    if shift_pts is None:
+                        early.append(shown)
+                    elif self._keep_packet(shown, end_s):
+                        yield from copied.arrive(shown)
+                    elif video_done and self._past_end(shown, end_s):
+                        ended = True
+                if ended:
                     break
                 continue
             yield from copied.passed(packet)
@@ -498,6 +503,9 @@ class VideoReader:
         yield from copied.arrive(None)  # the last packet of each copied stream
         self.warnings += timeline.warnings(self._stream_start_s) + copied.warnings()
         self.warnings += self._frame_warnings(resized, repeated_at)
+        self.warnings += [f"{self.container.streams[index].type} stream #{index}: {count} packet(s) that the input's "
+                          "edit list hides (before its start: no player plays them) left out"
+                          for index, count in sorted(self._hidden_packets.items())]
         if start <= 0 and duration is None:
             self._check_complete(index, timeline.last)
 
@@ -655,6 +663,22 @@ class VideoReader:
                 if frame.pts in wanted:
                     wanted.discard(frame.pts)
                     yield frame
+
+    def _unhidden(self, packet: av.Packet) -> Iterator[av.Packet]:
+        """A copied stream's packets less those an edit list hides (flagged discard: the sound an `ffmpeg -ss X
+        -c copy` cut leaves before its start, which no player plays), except the last one before each packet
+        shown: the decoder's pre-roll (an AAC file's priming packet, hidden too, is what its first sound is
+        decoded from)."""
+        index = packet.stream.index
+        before = self._preroll.pop(index, None)
+        if packet.is_discard:
+            self._preroll[index] = packet
+            if before is not None:
+                self._hidden_packets[index] = self._hidden_packets.get(index, 0) + 1
+            return
+        if before is not None:
+            yield before
+        yield packet
 
     def _keep_packet(self, packet: av.Packet, end_s: float | None) -> bool:
         if packet.pts is None or packet.size == 0:
