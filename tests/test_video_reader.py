@@ -419,14 +419,21 @@ def test_sound_that_outlasts_the_picture_is_not_a_truncated_file(tmp_path: Path)
 
 
 def test_a_matroska_file_cut_short_says_so(tmp_path: Path) -> None:
-    """Its video ends where the cut is, with no error from FFmpeg: 18 of 150 frames went without a word."""
+    """Its video ends where the cut is, with no error from FFmpeg: 18 of 150 frames went without a word, then
+    with a warning only (an audit: a run of a file cut at 85% ended 'ok', exit 0). Its Segment's size says
+    how much is missing; --duration colours the part that is there."""
     whole = matroska_clip(tmp_path / "whole.mkv", first_ms=0, frames=150)
     data = whole.read_bytes()
     cut = tmp_path / "cut.mkv"
     cut.write_bytes(data[:int(len(data) * 0.9)])
-    times, _, warnings = read_times(cut)
-    assert len(times) < 150
-    assert any("video data ends at" in w and "of 6.00 s" in w for w in warnings), warnings
+    with pytest.raises(InputError, match=rf"cut.mkv: file is truncated: it holds {int(len(data) * 0.9):,} of the "
+                                         rf"{len(data):,} bytes its container says, and its video ends at 5\.\d\d s "
+                                         r"\(use --duration 5\.\d to colour the readable part\)$") as caught:
+        read_times(cut)
+    readable = float(str(caught.value).split("--duration ")[1].split(" ")[0])
+    times, _, _ = read_times(cut, duration=readable)
+    assert 120 < len(times) < 150
+    assert read_times(whole)[0] == pytest.approx([n / 25 for n in range(150)], abs=1e-3)  # the whole file: no word
 
 
 def test_a_start_before_the_first_frame_keeps_the_sound_in_step(tmp_path: Path) -> None:
@@ -494,3 +501,27 @@ def test_eight_bit_input_has_no_deep_luma(tmp_path: Path) -> None:
     with VideoReader(make_clip(tmp_path / "in.mp4", frames=2)) as reader:
         item = next(item for item in reader if isinstance(item, LumaFrame))
         assert item.deep is None and reader.info.bit_depth == 8
+
+
+def test_a_cameras_fragmented_mp4_cut_short_says_so(tmp_path: Path) -> None:
+    """An audit: an IP camera's fragmented MP4 cut at 60% gave 76 of 100 frames and 'ok' (FFmpeg: one corrupt
+    frame, then nothing). Its last box says how long it was; a whole file, or one with bytes after its last
+    box, is no cut."""
+    whole = tmp_path / "cam.mp4"
+    with av.open(str(whole), "w", options={"movflags": "frag_keyframe+empty_moov+default_base_moof"}) as c:
+        stream = c.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt, stream.options = 64, 48, "yuv420p", {"g": "25"}
+        for i in range(100):
+            frame = av.VideoFrame.from_ndarray(gray_frame(i, 48, 64), format="gray").reformat(format="yuv420p")
+            frame.pts = i
+            c.mux(stream.encode(frame))
+        c.mux(stream.encode(None))
+    data = whole.read_bytes()
+    assert len(read_times(whole)[0]) == 100
+    padded = tmp_path / "padded.mp4"
+    padded.write_bytes(data + bytes(5))  # a copy tool's padding: no box, and no cut
+    assert len(read_times(padded)[0]) == 100
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[:int(len(data) * 0.6)])
+    with pytest.raises(InputError, match=rf"cut.mp4: file is truncated: it holds {int(len(data) * 0.6):,} of the "):
+        read_times(cut)

@@ -26,6 +26,7 @@ from filmcolor.options import MAX_RATE, MIN_RATE, Options, option, parse_rate, p
 from filmcolor.video.avcol import AVCOL_RANGE_JPEG, AVCOL_RANGE_MPEG
 from filmcolor.video.sequence import DEFAULT_FRAME_RATE, FrameSequence, find_sequence
 from filmcolor.video.timeline import FrameTimeline, PacketTimes
+from filmcolor.video.truncation import cut_short
 
 _LIMITED_TO_FULL = limited_to_full_range_lut()
 SHOWN_NAMES = 5  # frame files named in a warning
@@ -506,6 +507,8 @@ class VideoReader:
         self.warnings += [f"{self.container.streams[index].type} stream #{index}: {count} packet(s) that the input's "
                           "edit list hides (before its start: no player plays them) left out"
                           for index, count in sorted(self._hidden_packets.items())]
+        if not video_done:  # read to the end of the file, not only to --duration's
+            self._check_whole(timeline.last, end_s)
         if start <= 0 and duration is None:
             self._check_complete(index, timeline.last)
 
@@ -576,7 +579,23 @@ class VideoReader:
             return
         readable = max(video_end - self._file_start_s, 0.0)
         raise InputError(f"{self.path}: file is truncated or damaged: video data ends at {found} "
-                         f"(use --duration {readable:.1f} to colour the readable part)")
+                         f"(use --duration {math.floor(readable * 10) / 10:.1f} to colour the readable part)")
+
+    def _check_whole(self, last_pts: int | None, end_s: float | None) -> None:
+        """Raise InputError when the file's container says it holds more bytes than it does (`truncation`):
+        a copy or a recording cut short, however little is missing; not when the video read reaches
+        ``end_s`` (--duration's end, input seconds: the part asked for is whole)."""
+        tb = self.stream.time_base
+        video_end = float(last_pts * tb) + float(self._default_step() * tb) if last_pts is not None else 0.0
+        if (end_s is not None and video_end >= end_s - 1e-6) or self.sequence:
+            return
+        sizes = cut_short(self.path)
+        if sizes is None:
+            return
+        readable = max(video_end - self._file_start_s, 0.0)
+        raise InputError(f"{self.path}: file is truncated: it holds {sizes[1]:,} of the {sizes[0]:,} bytes its "
+                         f"container says, and its video ends at {readable:.2f} s (use --duration "
+                         f"{math.floor(readable * 10) / 10:.1f} to colour the readable part)")
 
     @property
     def _file_start_s(self) -> float:
