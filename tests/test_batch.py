@@ -854,6 +854,25 @@ def test_a_pattern_matches_in_any_case(tmp_path: Path) -> None:
     assert [f.rel for f in discover(src, ("*.MOV",))] == [f.rel for f in discover(src, ("*.mov",))]
 
 
+def test_a_dangling_link_and_a_pipe_fail_by_name_unopened(tmp_path: Path, colorizer) -> None:
+    """An audit: a link to footage on a disk not mounted, and a pipe named .mp4, were passed over without a
+    word (exit 0: 'done 0, failed 0'). Each fails in one line, unopened (a pipe waits for a writer); the
+    other files are coloured; a folder named like a video is only a folder."""
+    src = tmp_path / "in"
+    (src / "cam2.mp4").mkdir(parents=True)
+    make_clip(src / "cam2.mp4" / "inside.mp4", width=64, height=48, frames=3, fps=10)
+    make_clip(src / "cam1.mp4", width=64, height=48, frames=3, fps=10)
+    (src / "cam3.mp4").symlink_to("/mnt/nas/cam3.mp4")
+    os.mkfifo(src / "live.mp4")
+    result = run_local(src, tmp_path / "out", colorizer, VIDEO, BatchOptions(retries=0))
+    assert sorted(r.path for r in result.done) == ["cam1.mp4", "cam2.mp4/inside.mp4"]
+    assert {r.path: r.error for r in result.failed} == {
+        "cam3.mp4": f"{src / 'cam3.mp4'}: a link to /mnt/nas/cam3.mp4, which is not there (a disk not mounted?)",
+        "live.mp4": f"{src / 'live.mp4'}: not a regular file (a pipe, a socket or a device); give the footage "
+                    "itself"}
+    assert not (tmp_path / "out" / "cam3.mp4").exists() and not (tmp_path / "out" / "live.mp4").exists()
+
+
 def test_a_sound_file_under_a_videos_name_is_passed_by_not_failed(tmp_path: Path, test_weights: Path) -> None:
     """An audit: an audio export kept as .mov (or a sound-only .mp4) failed the batch, exit 1, every run. It has
     nothing to colour: done, with no output and a note, and passed by on a rerun."""

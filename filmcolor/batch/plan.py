@@ -10,6 +10,7 @@ import hashlib
 import itertools
 import mimetypes
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -54,6 +55,8 @@ class Found:
     # (size, mtime_ns) of the sound file beside a video file: part of what it is (a reel's is in size and time)
     sound_id: tuple[int, int] | None = field(default=None, kw_only=True)
     note: str = field(default="", kw_only=True)  # what was found but not used (two sound files)
+    # why it cannot be coloured, known without opening it (a dangling link, a pipe): failed as it is found
+    problem: str = field(default="", kw_only=True)
 
     def same_as(self, record: FileRecord | None) -> bool:
         """Whether ``record`` was made of this input as it is now: the same size and times (a record from
@@ -218,11 +221,19 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
             sound, note = _sound_beside(path, beside.get(name, []))
             try:
                 size, mtime_ns, _ = identity(path)
-            except OSError:  # vanished or a dangling link: nothing to colour
-                continue
-            if not os.path.isfile(path):
-                continue
-            found.append(Found(rel, path, size, mtime_ns, sound=sound, sound_id=sound_identity(sound), note=note))
+                problem = "" if os.path.isfile(path) else (f"{path}: not a regular file (a pipe, a socket or a "
+                                                          "device); give the footage itself")
+            except OSError:
+                try:
+                    st = path.lstat()
+                except OSError:  # vanished meanwhile: found again on the next run if it comes back
+                    continue
+                if not stat.S_ISLNK(st.st_mode):
+                    continue
+                size, mtime_ns = 0, st.st_mtime_ns
+                problem = f"{path}: a link to {os.readlink(path)}, which is not there (a disk not mounted?)"
+            found.append(Found(rel, path, size, mtime_ns, sound=sound, sound_id=sound_identity(sound), note=note,
+                               problem=problem))
     return found
 
 
@@ -345,6 +356,9 @@ def plan(found: list[Found], records: dict[str, FileRecord], in_dir: Path, out_d
                       "video" if item.film else file_kind(item.rel), film=item.film, sound=item.sound,
                       sound_id=item.sound_id, note=item.note, digest=item.digest)
         owned = record is not None and record.output == out_rel
+        if item.problem:  # never opened (a pipe would wait for a writer): failed, with no output
+            result.refused.append(replace(job.record("failed", error=item.problem), output=""))
+            continue
         if job.output.exists() and not (owned or force or overwrite):
             reason = (f"{job.output}: output exists and was not written by this batch; "
                       "pass --overwrite or --force to replace it")
