@@ -675,3 +675,15 @@ def test_sound_an_edit_list_hides_is_left_out_but_its_pre_roll(tmp_path: Path, c
     primed = _sound_from(tmp_path / "primed.mp4", first_sample=0)  # negative control: the encoder's priming alone
     report = colorize_video(primed, tmp_path / "primed_out.mp4", colorizer, VideoOptions(**FAST))
     assert audio_packets(tmp_path / "primed_out.mp4") == audio_packets(primed) and not report.warnings
+
+
+def test_a_codec_the_output_cannot_hold_names_one_that_can(tmp_path: Path, colorizer: Colorizer) -> None:
+    """An audit: a CCTV AVI's G.711 sound (pcm_mulaw) into .mkv was re-encoded 'because .mkv files cannot hold
+    pcm_mulaw; use .mkv to keep it untouched'. The warning names a container that keeps it, and that one does."""
+    src = make_clip(tmp_path / "cam.avi", codec="mjpeg", pix_fmt="yuvj420p", audio="pcm_mulaw", frames=10)
+    report = colorize_video(src, tmp_path / "cam.mkv", colorizer, VideoOptions(**FAST))
+    assert [w for w in report.warnings if "pcm_mulaw" in w] == [
+        "audio stream #1 (pcm_mulaw) re-encoded to aac (.mkv files cannot hold pcm_mulaw; .mov keeps it untouched)"]
+    report = colorize_video(src, tmp_path / "cam.mov", colorizer, VideoOptions(**FAST))
+    assert not [w for w in report.warnings if "pcm_mulaw" in w]
+    assert [b"".join(p) for p in audio_packets(tmp_path / "cam.mov")] == [b"".join(p) for p in audio_packets(src)]

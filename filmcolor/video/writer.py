@@ -32,6 +32,8 @@ _SPC_TO_SWS = {AVCOL_SPC_BT709: "itu709", AVCOL_SPC_BT470BG: "itu601", AVCOL_SPC
 X264_LIKE = ("libx264", "libx265")
 NAMES_SHOWN = 3  # attached files named in the warning that they were dropped
 TITLED_CHAPTER_FORMATS = ("mov", "mp4", "ipod", "ismv", "3gp", "3g2")
+# output containers named, in this order, for a stream the one asked for cannot hold as it is
+KEEPING_FORMATS = ((".mkv", "matroska"), (".mov", "mov"), (".mp4", "mp4"))
 CHAPTER_FORMATS = ("matroska", "webm", "mov", "mp4", "ipod", "ismv", "3gp", "3g2", "ogg")  # muxers that write them
 # x264 "medium" costs ~4x "veryfast" on CCTV-like footage (26 vs 123 fps at 768x576 on 2 cores): on a CPU
 # the encoder would take more time than the network. Slower presets only shrink the file at a given crf.
@@ -282,10 +284,11 @@ class VideoWriter:
         """The codec (and encoder) names the output container holds; empty: FFmpeg cannot tell."""
         return set(self.container.supported_codecs or ()) | ALSO_HOLDS.get(self.container.format.name, set())
 
-    def _takes(self, src: av.stream.Stream) -> bool:
-        """Whether this container's muxer writes a header with ``src`` copied into it. Its codec list can claim
-        more than it takes: MOV lists Opus and FLAC and then refuses them ("Invalid argument")."""
-        scratch = av.open(io.BytesIO(), "w", format=self.container.format.name)
+    def _takes(self, src: av.stream.Stream, format_name: str | None = None) -> bool:
+        """Whether this container's muxer (or ``format_name``'s) writes a header with ``src`` copied into it.
+        Its codec list can claim more than it takes: MOV lists Opus and FLAC and then refuses them ("Invalid
+        argument")."""
+        scratch = av.open(io.BytesIO(), "w", format=format_name or self.container.format.name)
         try:
             scratch.add_stream_from_template(src)
             scratch.start_encoding()
@@ -295,6 +298,13 @@ class VideoWriter:
         finally:
             with contextlib.suppress(av.FFmpegError, ValueError):
                 scratch.close()
+
+    def _elsewhere(self, src: av.stream.Stream) -> str:
+        """'; .mov keeps it untouched': the first output container that takes ``src`` as it is, if any."""
+        for suffix, format_name in KEEPING_FORMATS:
+            if format_name != self.container.format.name and self._takes(src, format_name):
+                return f"; {suffix} keeps it untouched"
+        return ""
 
     def _add_passthrough(self, streams: list[av.stream.Stream],
                          audio: str) -> dict[av.stream.Stream, av.stream.Stream]:
@@ -318,13 +328,12 @@ class VideoWriter:
                 new = mapping[src].codec_context.name
                 what = f"{self._label(src)} ({name}) re-encoded to {new}"
                 why = "--audio reencode" if fits else \
-                    f"{self.shown.suffix} files cannot hold {name}; use .mkv to keep it untouched"
+                    f"{self.shown.suffix} files cannot hold {name}{self._elsewhere(src)}"
                 self.warnings.append(f"{what} ({why})")
                 continue
             if not fits:
-                elsewhere = "" if self.container.format.name == "matroska" else "; try .mkv"
                 self.warnings.append(f"{self._label(src)} ({name}) dropped: "
-                                     f"{self.shown.suffix} files cannot hold {name}{elsewhere}")
+                                     f"{self.shown.suffix} files cannot hold {name}{self._elsewhere(src)}")
                 continue
             mapping[src] = out = self.container.add_stream_from_template(src)
             if src.type == "audio":
