@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -86,6 +88,9 @@ def _bad_inputs(tmp: Path, clip: Path) -> dict[str, tuple[list[str | Path], str]
     avi.unlink()
     existing = tmp / "exists.mp4"
     existing.write_bytes(b"keep me")
+    photo = tmp / "photo.mp4"  # a JPEG under a video's name: FFmpeg reads it as a film of one frame
+    assert cv2.imwrite(str(tmp / "photo.jpg"), np.full((48, 64), 128, np.uint8))
+    (tmp / "photo.jpg").rename(photo)
     return {
         "not a video": ([text, "-o", tmp / "o1.mp4"], "not a readable video"),
         "audio only": ([make_audio_only(tmp / "sound.m4a"), "-o", tmp / "o2.mp4"], "no video stream"),
@@ -102,12 +107,14 @@ def _bad_inputs(tmp: Path, clip: Path) -> dict[str, tuple[list[str | Path], str]
         "a device": ([Path("/dev/zero"), "-o", tmp / "o8.mp4"], "not a regular file"),
         "report onto the output": ([clip, "-o", tmp / "o9.mp4", "--report", tmp / "o9.mp4"],
                                    "the same file as the video's output"),
+        "a photo": ([photo, "-o", tmp / "o10.mp4"], "photo.mp4: a JPEG picture, not a video; colour it with "
+                                                    "'filmcolor image'"),
     }
 
 
 BAD = ["not a video", "audio only", "zero bytes", "truncated mp4", "truncated avi", "missing input",
        "output is input", "no such folder", "output exists", "output is a folder", "unknown container",
-       "unknown codec", "a device", "report onto the output"]
+       "unknown codec", "a device", "report onto the output", "a photo"]
 
 
 @pytest.mark.parametrize("case", BAD)
@@ -411,3 +418,14 @@ def test_messages_off_a_terminal_are_the_lines_alone(tmp_path: Path, clip: Path,
     assert code == 1 and err.startswith("error: ") and err.count("\n") == 1, repr(err)
     code, err = run(clip, "-o", tmp_path / "o.mp4", "--model", test_weights, *[a for a in FAST if a != "-q"])
     assert code == 0 and err.startswith("ok ") and err.count("\n") == 1, repr(err)
+
+
+def test_a_file_this_user_may_not_read_says_so() -> None:
+    """An audit: chmod 000 said 'not a readable video file (truncated, corrupt or not a video: permission
+    denied)'. (Tests may run as root, whom no mode stops: the message is checked from the error itself.)"""
+    from filmcolor.video.reader import _open_error
+
+    denied = av.error.PermissionError(errno.EACCES, "Permission denied", "cam.mp4")
+    assert str(_open_error(Path("cam.mp4"), denied)) == "cam.mp4: permission denied (this user may not read it)"
+    other = av.error.InvalidDataError(errno.EINVAL, "Invalid data found when processing input", "cam.mp4")
+    assert "not a readable video file" in str(_open_error(Path("cam.mp4"), other))

@@ -9,6 +9,7 @@ is mapped to full range here, so everything downstream sees sRGB gray levels. In
 
 from __future__ import annotations
 
+import errno
 import math
 import time
 from collections.abc import Iterator
@@ -105,6 +106,8 @@ def _when(item: av.Packet | av.VideoFrame) -> str:
 
 
 def _open_error(path: Path, err: BaseException) -> InputError:
+    if isinstance(err, PermissionError) or getattr(err, "errno", None) == errno.EACCES:
+        return InputError(f"{path}: permission denied (this user may not read it)")
     detail = (getattr(err, "strerror", None) or type(err).__name__).lower()
     return InputError(f"{path}: not a readable video file (truncated, corrupt or not a video: {detail})")
 
@@ -157,6 +160,11 @@ class VideoReader:
             kinds = sorted({s.type for s in self.container.streams})
             what = "an audio-only file" if kinds == ["audio"] else "a file"
             raise (NoPictureError if "audio" in kinds else InputError)(f"{self.path}: {what} with no video stream")
+        if not self.sequence and (self.container.format.name.endswith("_pipe")
+                                  or self.container.format.name == "image2"):
+            kind = self.container.format.name.removesuffix("_pipe").upper() if "_pipe" in \
+                self.container.format.name else "still"
+            raise InputError(f"{self.path}: a {kind} picture, not a video; colour it with 'filmcolor image'")
         self.stream = videos[0]
         ctx = self.stream.codec_context
         if ctx is None or not ctx.is_decoder:  # no parameters at all: also what a cut-off file's header gives
