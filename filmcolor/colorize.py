@@ -81,8 +81,10 @@ class Colorizer:
     """Predicts ab for L frames; the caller's full-resolution L is never passed through the network."""
 
     def __init__(self, model: nn.Module | None, meta: WeightsMeta, path: Path | None = None, device: str = "auto",
-                 render_size: int = DEFAULT_RENDER_SIZE, runtime: str = "auto", facts: ModelFacts | None = None):
-        """``model`` None: built from ``path`` when first needed (``facts`` must then be given)."""
+                 render_size: int = DEFAULT_RENDER_SIZE, runtime: str = "auto", facts: ModelFacts | None = None,
+                 photo_render_size: int | None = None):
+        """``model`` None: built from ``path`` when first needed (``facts`` must then be given).
+        ``photo_render_size``: ``for_photos()``'s (default: ``render_size``)."""
         if not MIN_RENDER_SIZE <= render_size <= MAX_RENDER_SIZE:
             raise ConfigError(f"--render-size {render_size}: must be between {MIN_RENDER_SIZE} and {MAX_RENDER_SIZE}")
         if model is None and (path is None or facts is None):
@@ -93,6 +95,8 @@ class Colorizer:
         self.device_name = choose_device(device)
         self.device_type = self.device_name.split(":")[0]
         self.render_size = render_size
+        self.photo_render_size = photo_render_size or render_size
+        self._for_photos: Colorizer | None = None
         self.facts = facts or ModelFacts.of(self._model)
         self.ab_gain = float(meta.info.get("ab_gain", 1.0))
         self.runtime = self._choose_runtime(runtime)
@@ -102,7 +106,8 @@ class Colorizer:
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path | None = "default", device: str = "auto",
-                        render_size: int = DEFAULT_RENDER_SIZE, runtime: str = "auto") -> Colorizer:
+                        render_size: int = DEFAULT_RENDER_SIZE, runtime: str = "auto",
+                        photo_render_size: int | None = None) -> Colorizer:
         """The weights' metadata is read at once; the torch model is built when a runner needs it (ONNX
         Runtime with graphs cached by an earlier run never does) or when this file is new to the cache."""
         path = resolve_weights(name_or_path)
@@ -110,9 +115,21 @@ class Colorizer:
         if facts is None:
             model, meta = load_model(path)
             note_facts(path, ModelFacts.of(model))
-            return cls(model, meta, path=path, device=device, render_size=render_size, runtime=runtime)
+            return cls(model, meta, path=path, device=device, render_size=render_size, runtime=runtime,
+                       photo_render_size=photo_render_size)
         return cls(None, read_meta(path), path=path, device=device, render_size=render_size, runtime=runtime,
-                   facts=facts)
+                   facts=facts, photo_render_size=photo_render_size)
+
+    def for_photos(self) -> Colorizer:
+        """This colouriser at ``photo_render_size`` (itself when that is its size): the same weights, its own
+        runners."""
+        if self.photo_render_size == self.render_size:
+            return self
+        if self._for_photos is None:
+            self._for_photos = Colorizer(self._model, self.meta, path=self.path, device=self.device_name,
+                                         render_size=self.photo_render_size, runtime=self.runtime,
+                                         facts=self.facts)
+        return self._for_photos
 
     @property
     def model(self) -> nn.Module:

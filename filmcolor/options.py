@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from filmcolor.colorize import DEFAULT_VIDEO_RENDER_SIZE, MAX_RENDER_SIZE, MIN_RENDER_SIZE, Colorizer
+from filmcolor.colorize import (
+    DEFAULT_RENDER_SIZE,
+    DEFAULT_VIDEO_RENDER_SIZE,
+    MAX_RENDER_SIZE,
+    MIN_RENDER_SIZE,
+    Colorizer,
+)
 from filmcolor.errors import ConfigError
 
 _SPEC = "filmcolor.option"  # the metadata key of a field made by option()
@@ -131,11 +137,14 @@ class ModelSpec(Options):
     device: str = option("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps.")
     runtime: str = option("auto", "Inference engine: auto = ONNX Runtime on CPU, torch on GPU.",
                           choices=("auto", "torch", "onnx"))
-    render_size: int = option(DEFAULT_VIDEO_RENDER_SIZE,  # one model serves a batch's videos and stills alike
-                              "Short side (pixels) the network sees; colour is upsampled to full size and the "
-                              "original full-resolution brightness is kept.",
-                              at_least=MIN_RENDER_SIZE, at_most=MAX_RENDER_SIZE)
+    render_size: int | None = option(None, "Short side (pixels) the network sees; colour is upsampled to full "
+                                     "size and the original full-resolution brightness is kept.",
+                                     at_least=MIN_RENDER_SIZE, at_most=MAX_RENDER_SIZE,
+                                     default_text=f"{DEFAULT_VIDEO_RENDER_SIZE} for videos, {DEFAULT_RENDER_SIZE} "
+                                                  "for photos, as 'filmcolor image'")
 
     def load(self) -> Colorizer:
+        """The colouriser at the video render size; its ``for_photos()`` at the photo one (a batch has both)."""
         return Colorizer.from_pretrained(self.model, device=self.device, runtime=self.runtime,
-                                         render_size=self.render_size)
+                                         render_size=self.render_size or DEFAULT_VIDEO_RENDER_SIZE,
+                                         photo_render_size=self.render_size or DEFAULT_RENDER_SIZE)

@@ -393,7 +393,7 @@ def with_metadata(encoded: bytes, ext: str, meta: PhotoMetadata) -> tuple[bytes,
         return jp2.with_boxes(encoded, meta.exif, meta.xmp, iptc.record_of(meta.iptc), _dpi_of(meta.exif)), []
     if not (meta.exif or meta.xmp or meta.iptc):  # a picture without a profile is sRGB: nothing is lost
         return encoded, []
-    return encoded, [f"the photo's EXIF/XMP/IPTC (a {ext} output keeps none; .jpg, .png and .tif do)"]
+    return encoded, [f"the photo's EXIF/XMP/IPTC (a {ext} output keeps none; .jpg, .tif and .jp2 keep all)"]
 
 
 def tiff_with(image: np.ndarray, meta: PhotoMetadata) -> tuple[bytes, list[str]]:

@@ -910,3 +910,22 @@ def test_jpeg_2000s_other_names_are_photos_copied_as_jp2(tmp_path: Path) -> None
     assert [f.rel for f in discover(src)] == ["a.JPF", "b.jpx", "c.j2k", "d.j2c", "e.jp2"]
     assert [output_rel(n) for n in ("a.JPF", "b.jpx", "c.j2k", "e.jp2", "f.gif")] == [
         "a.jp2", "b.jp2", "c.jp2", "e.jp2", "f.mkv"]  # (a .gif a pattern names is read as a film)
+
+
+def test_photos_are_coloured_at_the_photo_render_size(tmp_path: Path, test_weights: Path) -> None:
+    """An audit: batch coloured photos at the video render size (224), so a photo came out otherwise than from
+    'filmcolor image' (256, the size photos are scored at). --render-size, when given, sets both."""
+    src = tmp_path / "in"
+    src.mkdir()
+    gray = cv2.resize(gray_frame(3, 12, 16), (160, 120), interpolation=cv2.INTER_CUBIC)
+    cv2.imwrite(str(src / "still.png"), gray)
+    colorizer = ModelSpec(model=str(test_weights), runtime="torch").load()
+    assert (colorizer.render_size, colorizer.for_photos().render_size) == (224, 256)
+    run_local(src, tmp_path / "out", colorizer, VIDEO, BatchOptions(retries=0))
+    made = cv2.imread(str(tmp_path / "out" / "still.png"))
+    rgb = cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
+    as_image = cv2.cvtColor(colorizer.for_photos().colorize_image(rgb), cv2.COLOR_RGB2BGR)
+    at_video_size = cv2.cvtColor(colorizer.colorize_image(rgb), cv2.COLOR_RGB2BGR)
+    assert np.array_equal(made, as_image) and not np.array_equal(made, at_video_size)
+    both = ModelSpec(model=str(test_weights), runtime="torch", render_size=128).load()
+    assert (both.render_size, both.for_photos().render_size) == (128, 128) and both.for_photos() is both

@@ -49,8 +49,8 @@ def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions
             job.output.parent.mkdir(parents=True, exist_ok=True)
             if job.kind == "image":
                 notes: list[str] = []
-                notes += write_image(job.output, colorizer.colorize_image(read_image(job.path, notes, deep=True)),
-                                     read_metadata(job.path))
+                photo = read_image(job.path, notes, deep=True)
+                notes += write_image(job.output, colorizer.for_photos().colorize_image(photo), read_metadata(job.path))
                 elapsed = time.perf_counter() - started
                 done = job.record("done", frames=1, elapsed=round(elapsed, 4), attempts=attempt,
                                   fps=round(1 / elapsed, 3) if elapsed > 0 else 0.0, warnings=notes)

@@ -64,8 +64,8 @@ def batch_command(in_dir: Path, out_dir: Path, ray_address: str | None, quiet: b
       filmcolor batch /nfs/archive -o /nfs/archive_color --ray=auto
 
     \b
-    Overnight, surviving logout:   nohup filmcolor batch /cctv -o /out --report /out/report.json -q \\
-                                     > /out/batch.log 2>&1 &
+    Overnight, surviving logout:   mkdir -p /out && nohup filmcolor batch /cctv -o /out \\
+                                     --report /out/report.json -q > /out/batch.log 2>&1 &
     Morning:                       jq '.counts, .footage_hours, .files.failed' /out/report.json
     Under systemd, run the same command as a service (Restart=on-failure, SuccessExitStatus=130);
     a restart resumes where it stopped.

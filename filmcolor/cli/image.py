@@ -78,8 +78,9 @@ def image_command(inputs: tuple[Path, ...], output: Path, model: str, device: st
     """Colour black-and-white photos: INPUT... is one or more image files or folders.
 
     The full-resolution luminance of each photo is kept; only colour is added. A 16-bit scan stays 16-bit
-    in a .png or .tif output. A photo's EXIF (caption, date, place, credits), XMP and IPTC go into a .jpg,
-    .png or .tif output; a sideways-stored photo (EXIF orientation) is written upright. A photo in a colour
+    in a .png, .tif or .jp2 output. A photo's EXIF (caption, date, place, credits), XMP and IPTC go into
+    a .jpg, .tif or .jp2 output (a .png holds no IPTC, a .bmp or .webp none of them); a sideways-stored
+    photo (EXIF orientation) is written upright. A photo in a colour
     profile other than sRGB (a gray scan's "Dot Gain 20%", "Adobe RGB") is read through its ICC profile, and
     its copy is sRGB and says so. Files that fail are reported one line each and the others are still done
     (exit code 1 if any failed).

@@ -114,8 +114,10 @@ def train_command(arch_kwargs: str, resume: bool, quiet: bool, compile_: bool, *
     """Train a colouriser on colour photos (L in, ab out).
 
     \b
-    The seed's recipe is the default: 256x256 bicubic resize, flips, Lab with L/50-1 and ab/110,
-    phase 1 L1 (Adam 1e-4), phase 2 GAN (BCE, lambda_L1 100, Adam 2e-4, betas 0.5/0.999).
+    The seed's recipe is --arch pix2pix-unet --pretrain-epochs 20 --epochs 20 (the defaults are our
+    filmcolor-fast and no L1 phase); its other settings are the defaults: 256x256 bicubic resize,
+    flips, Lab with L/50-1 and ab/110, phase 1 L1 (Adam 1e-4), phase 2 GAN (BCE, lambda_L1 100, Adam
+    2e-4, betas 0.5/0.999).
     Writes RUN_DIR/last.pt (resume), best.safetensors and final.safetensors (use with --model),
     metrics.jsonl and samples/epoch_NNN.png.
 
