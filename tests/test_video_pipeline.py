@@ -687,3 +687,14 @@ def test_a_codec_the_output_cannot_hold_names_one_that_can(tmp_path: Path, color
     report = colorize_video(src, tmp_path / "cam.mov", colorizer, VideoOptions(**FAST))
     assert not [w for w in report.warnings if "pcm_mulaw" in w]
     assert [b"".join(p) for p in audio_packets(tmp_path / "cam.mov")] == [b"".join(p) for p in audio_packets(src)]
+
+
+def test_a_setting_the_encoder_does_not_take_is_named(tmp_path: Path, colorizer: Colorizer) -> None:
+    """An audit: --crf 30 --preset slow with ffv1 (lossless) ran in silence, as though they had been used."""
+    src = make_clip(tmp_path / "in.mp4", frames=4)
+    report = colorize_video(src, tmp_path / "out.mkv", colorizer,
+                            VideoOptions(temporal=TemporalOptions(mode="off"), codec="ffv1", crf=30, preset="slow"))
+    assert [w for w in report.warnings if "not used" in w] == ["--crf 30 not used: ffv1 takes no crf",
+                                                               "--preset slow not used: ffv1 takes no preset"]
+    plain = colorize_video(src, tmp_path / "plain.mkv", colorizer, VideoOptions(**FAST, crf=30))  # x264 takes both
+    assert not [w for w in plain.warnings if "not used" in w]

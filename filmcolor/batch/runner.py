@@ -45,7 +45,8 @@ class BatchOptions(Options):
                                 "alone; a scan's DPX, Cineon or OpenEXR frames, no photos, are left alone with a "
                                 "note). auto: film for DPX, Cineon and OpenEXR scans, photos for other pictures "
                                 "(a camera numbers its photos too).", choices=FRAME_FOLDERS)
-    force: bool = option(False, "Redo every file, even those done before and unchanged.")
+    force: bool = option(False, "Redo every file, even those done before and unchanged, and replace outputs "
+                         "this batch did not write (--overwrite's part).")
     overwrite: bool = option(False, "Replace outputs that this batch did not write.")
     retries: int = option(1, "Extra attempts for a file after a transient error (I/O, out of memory); corrupt "
                           "files are not retried.", at_least=0)

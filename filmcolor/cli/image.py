@@ -53,7 +53,7 @@ def plan_outputs(inputs: tuple[Path, ...], output: Path, ext: str | None) -> lis
 @click.option("--render-size", type=click.IntRange(MIN_RENDER_SIZE, MAX_RENDER_SIZE), default=DEFAULT_RENDER_SIZE,
               show_default=True,
               help="Short side (pixels) the network sees; colour is upsampled to full size.")
-@click.option("--ext", type=click.Choice([".png", ".jpg", ".tif", ".jp2"]), default=None,
+@click.option("--ext", type=click.Choice([".png", ".jpg", ".tif", ".jp2", ".webp", ".bmp"]), default=None,
               help="Output format for folder outputs (default: keep the input's extension; .png, .tif and "
                    ".jp2, lossless JPEG 2000, keep 16 bits).")
 @click.option("--hints", type=click.Path(path_type=Path), default=None, metavar="HINTS.json|DIR",

@@ -46,7 +46,7 @@ def models_command() -> None:
     weights = Table(title="Shipped weights (no download: they are inside the package)")
     for col in ("name", "architecture", "render size", "runtime", "ab gain", "on", "PSNR / gray",
                 "colourfulness / real"):
-        weights.add_column(col)
+        weights.add_column(col, no_wrap=col in ("name", "architecture"))  # names whole, even piped (140 wide)
     for name, path in shipped_weights().items():
         meta = read_meta(path)
         label = escape(f"{name} (default)" if name == DEFAULT_WEIGHTS_NAME else name)  # a file name

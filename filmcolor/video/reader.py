@@ -47,8 +47,9 @@ class ReaderOptions(Options):
                                     metavar="TIME", above=0)
     on_error: str = option("repeat", "On a corrupt frame: repeat the last good one (and warn), or stop.",
                            choices=("repeat", "fail"))
-    frame_rate: Fraction | None = option(None, "Frames per second when INPUT is a folder of numbered frames (film "
-                                         "scans: DPX, TIFF, PNG...); default 24. A video file keeps its own.",
+    frame_rate: Fraction | None = option(None, "Frames per second of a film given as a folder of numbered frames "
+                                         "(a scan: DPX, TIFF, PNG...; in batch, as --frame-folders says); "
+                                         "default 24. A video file keeps its own.",
                                          parse=parse_rate, metavar="FPS", at_least=float(MIN_RATE),
                                          at_most=float(MAX_RATE), default_text="")
     sound: Path | None = option(None, "Take the film's sound from FILE (a reel's soundtrack transferred to WAV, "

@@ -81,9 +81,9 @@ def find_sequence(folder: Path) -> FrameSequence:
     padded_widths = {len(digits) for _, digits, _ in frames if _padded(digits)}
     width = min(padded_widths, default=0)
     uneven = [path for _, digits, path in frames if len(digits) < width or (len(digits) > width and _padded(digits))]
-    if len(padded_widths) > 1 or uneven:
-        odd = uneven[0] if uneven else frames[-1][2]
-        raise InputError(f"{folder}: frame numbers padded unevenly ({frames[0][2].name}, {odd.name}); number "
+    if uneven:  # (two padded widths make the wider ones uneven too)
+        usual = next(path for _, _, path in frames if path not in uneven)
+        raise InputError(f"{folder}: frame numbers padded unevenly ({usual.name}, {uneven[0].name}); number "
                          "them all to one width")
     if empty := [path for _, _, path in frames if path.stat().st_size == 0]:
         more = f" and {len(empty) - 1} more" if len(empty) > 1 else ""

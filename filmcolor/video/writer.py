@@ -30,6 +30,8 @@ from filmcolor.video.reader import FIELD_BB, FIELD_PROGRESSIVE, TOP_FIELD_FIRST,
 
 _SPC_TO_SWS = {AVCOL_SPC_BT709: "itu709", AVCOL_SPC_BT470BG: "itu601", AVCOL_SPC_SMPTE170M: "smpte170m"}
 X264_LIKE = ("libx264", "libx265")
+CRF_ENCODERS = ("libx26", "libvpx", "libaom", "libsvtav1")  # name prefixes of the encoders that take a crf
+DEFAULT_CRF = 18
 NAMES_SHOWN = 3  # attached files named in the warning that they were dropped
 TITLED_CHAPTER_FORMATS = ("mov", "mp4", "ipod", "ismv", "3gp", "3g2")
 # output containers named, in this order, for a stream the one asked for cannot hold as it is
@@ -70,7 +72,7 @@ class EncoderOptions(Options):
     """How the video is encoded and what happens to the input's other streams."""
 
     codec: str = option("libx264", "Video encoder (libx264, libx265, ...).")
-    crf: int | None = option(18, "Encoder quality (lower is better; x264/x265 take 0-51, VP9 and AV1 0-63).",
+    crf: int | None = option(DEFAULT_CRF, "Encoder quality (lower is better; x264/x265 take 0-51, VP9 and AV1 0-63).",
                              at_least=0, at_most=63)
     preset: str | None = option("auto", "Encoder speed preset (libx264/libx265; a number for libsvtav1): slower "
                                 f"presets make smaller files, not better colour. auto: {PRESET_UP_TO_720P} up to "
@@ -204,8 +206,12 @@ class VideoWriter:
             ctx.color_primaries = AVCOL_PRI_BT709 if info.color_primaries in unknown else info.color_primaries
             ctx.color_trc = AVCOL_TRC_BT709 if info.color_trc in unknown else info.color_trc
         opts: dict[str, str] = {}
-        if options.crf is not None and codec.name.startswith(("libx26", "libvpx", "libaom", "libsvtav1")):
+        if options.crf is not None and codec.name.startswith(CRF_ENCODERS):
             opts["crf"] = str(options.crf)
+        elif options.crf not in (None, DEFAULT_CRF):  # asked for, and this encoder has no such setting
+            self.warnings.append(f"--crf {options.crf} not used: {codec.name} takes no crf")
+        if options.preset not in (None, "auto") and codec.name not in X264_LIKE and codec.name != "libsvtav1":
+            self.warnings.append(f"--preset {options.preset} not used: {codec.name} takes no preset")
         preset = auto_preset(info.width, info.height) if options.preset == "auto" else options.preset
         if codec.name in X264_LIKE and (preset or "").isdigit():
             raise ConfigError(f"--preset {preset}: a number is for libsvtav1; {codec.name} takes auto or one of "
