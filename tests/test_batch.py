@@ -929,3 +929,16 @@ def test_photos_are_coloured_at_the_photo_render_size(tmp_path: Path, test_weigh
     assert np.array_equal(made, as_image) and not np.array_equal(made, at_video_size)
     both = ModelSpec(model=str(test_weights), runtime="torch", render_size=128).load()
     assert (both.render_size, both.for_photos().render_size) == (128, 128) and both.for_photos() is both
+
+
+def test_a_jpx_scan_beside_a_jp2_of_its_name_gets_a_photo_name_of_its_own(tmp_path: Path, colorizer) -> None:
+    """scan.jpf is copied as scan.jp2, which scan.jp2 beside it takes: it gets scan-2.jp2, a photo's name (the
+    rule for videos would have made it scan.jpf.mkv)."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("scan.jp2", "scan.jpf"):
+        assert cv2.imwrite(str(tmp_path / "x.jp2"), gray_frame(2, 40, 56))
+        (tmp_path / "x.jp2").rename(src / name)
+    result = run_local(src, tmp_path / "out", colorizer, VIDEO, BatchOptions(retries=0))
+    assert {r.path: r.output for r in result.done} == {"scan.jp2": "scan.jp2", "scan.jpf": "scan-2.jp2"}
+    assert (tmp_path / "out" / "scan-2.jp2").read_bytes()[4:8] == b"jP  "

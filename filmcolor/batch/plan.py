@@ -316,7 +316,8 @@ def _scan_not_coloured(folder: str, names: list[str], advice: str) -> str:
 
 def _free_output(item: Found, in_dir: Path, taken: dict[str, str]) -> str:
     """``item``'s mirrored output name, or, when another input has it or it is an input itself (clip.avi beside
-    clip.mkv, a reel folder 'a' beside a video 'a.mkv'), the first free of NAME.mkv, NAME-2.mkv, ..."""
+    clip.mkv, a reel folder 'a' beside a video 'a.mkv'), the first free of NAME.mkv, NAME-2.mkv, ...; for a
+    photo (scan.jpf beside scan.jp2), of scan-2.jp2, scan-3.jp2, ..."""
     def free(name: str) -> bool:
         return name not in taken and (name == item.rel or not (in_dir / name).exists())
 
@@ -324,6 +325,9 @@ def _free_output(item: Found, in_dir: Path, taken: dict[str, str]) -> str:
     if free(first):
         return first
     stem = item.rel if item.film else str(PurePosixPath(item.rel).with_suffix(""))
+    if not item.film and file_kind(item.rel) == "image":  # scan.jpf beside scan.jp2: scan-2.jp2
+        suffix = PurePosixPath(first).suffix
+        return next(name for name in (f"{stem}-{n}{suffix}" for n in itertools.count(2)) if free(name))
     candidates = itertools.chain([f"{item.rel}.mkv"], (f"{stem}-{n}.mkv" for n in itertools.count(2)))
     return next(name for name in candidates if free(name))
 
