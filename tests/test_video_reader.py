@@ -525,3 +525,25 @@ def test_a_cameras_fragmented_mp4_cut_short_says_so(tmp_path: Path) -> None:
     cut.write_bytes(data[:int(len(data) * 0.6)])
     with pytest.raises(InputError, match=rf"cut.mp4: file is truncated: it holds {int(len(data) * 0.6):,} of the "):
         read_times(cut)
+
+
+def test_h264_with_b_frames_in_avi_keeps_every_frame_in_order(tmp_path: Path) -> None:
+    """AVI times its packets by their count in decode order, so with B-frames a frame's pts names its packet's
+    place in the file: a healthy clip read as 13 damaged timestamps, and one frame was dropped. Each frame
+    now takes the earliest slot still outstanding (the decoder returns them in display order)."""
+    clip = make_clip(tmp_path / "bf.avi", frames=30, fps=25, bframes=True)
+
+    def pattern(gray: np.ndarray) -> np.ndarray:  # level-free (the reader maps limited range to full)
+        g = gray.astype(np.float32)
+        return (g - g.mean()) / (g.std() + 1e-6)
+
+    with av.open(str(clip)) as c:
+        shown = [pattern(f.to_ndarray(format="gray")) for f in c.decode(video=0)]  # display order
+    with av.open(str(clip)) as c:
+        assert [p.pts for p in c.demux(video=0) if p.size][:6] == [1, 2, 3, 4, 5, 6]  # counts, decode order
+    with VideoReader(clip) as reader:
+        frames = [f for f in reader if isinstance(f, LumaFrame)]
+        assert not reader.warnings, reader.warnings
+    assert [f.pts for f in frames] == list(range(1, 31))
+    nearest = [int(np.argmin([np.abs(pattern(f.gray) - s).mean() for s in shown])) for f in frames]
+    assert nearest == list(range(30))  # each frame is the one shown there (they all differ: gray_frame moves)

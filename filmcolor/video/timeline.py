@@ -96,6 +96,12 @@ class FrameTimeline:
         if self._sent_max is not None:
             self._errors.append(self._sent_max)
 
+    def in_display_order(self, pts: int | None) -> int | None:
+        """For a container whose timestamps count packets in decode order (AVI: a B-frame's names its place in
+        the file, not on screen): the earliest slot sent and not come back, which the decoder, returning frames
+        in display order, fills next (it is no longer outstanding); the frame's own when none is."""
+        return heapq.heappop(self._expected) if self._expected and pts is not None else pts
+
     def pts_of(self, pts: int | None, after: int | None) -> int:
         """The frame's own pts, or one frame step after ``after`` (the frame before it) when it has none."""
         if pts is not None:
