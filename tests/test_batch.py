@@ -942,3 +942,19 @@ def test_a_jpx_scan_beside_a_jp2_of_its_name_gets_a_photo_name_of_its_own(tmp_pa
     result = run_local(src, tmp_path / "out", colorizer, VIDEO, BatchOptions(retries=0))
     assert {r.path: r.output for r in result.done} == {"scan.jp2": "scan.jp2", "scan.jpf": "scan-2.jp2"}
     assert (tmp_path / "out" / "scan-2.jp2").read_bytes()[4:8] == b"jP  "
+
+
+def test_an_output_path_refused_for_what_it_is_is_not_retried(tmp_path: Path, colorizer) -> None:
+    """An audit: an output that is the input itself (a link in OUT_DIR to it, replaced with --overwrite) was
+    retried, with a 'retry' line and a wait, as though a disk might free up; it fails at once."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    out.mkdir()
+    clip = make_clip(src / "cam.mp4", width=64, height=48, frames=3, fps=10)
+    (out / "cam.mp4").symlink_to(clip)
+    events = []
+    result = run_local(src, out, colorizer, VIDEO, BatchOptions(retries=2, overwrite=True),
+                       on_event=lambda event, record, done, total: events.append(event))
+    assert [(r.path, r.attempts) for r in result.failed] == [("cam.mp4", 1)]
+    assert "output is the same file as the input" in result.failed[0].error and "retry" not in events
+    assert clip.stat().st_size > 0 and (out / "cam.mp4").is_symlink()

@@ -8,10 +8,12 @@ import time
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
+import av
+
 from filmcolor.batch.manifest import FileRecord
 from filmcolor.batch.plan import FileJob, identity, sound_identity
 from filmcolor.colorize import Colorizer
-from filmcolor.errors import ConfigError, FilmcolorError, InputError, NoPictureError, WeightsError
+from filmcolor.errors import ConfigError, FilmcolorError, InputError, NoPictureError, OutputError, WeightsError
 from filmcolor.imageio import read_image, write_image
 from filmcolor.photometa import read_metadata
 from filmcolor.video.pipeline import VideoOptions, colorize_video
@@ -81,9 +83,9 @@ def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions
             _remove_output(job)
             return job.record("done", attempts=attempt, output="", warnings=[
                 f"{str(err).removeprefix(f'{job.path}: ')}: nothing to colour, no output written"])
-        except PERMANENT_ERRORS as err:
-            return job.record("failed", attempts=attempt, error=str(err))
         except Exception as err:  # possibly transient: I/O, out of memory, a flaky network share
+            if _permanent(err):
+                return job.record("failed", attempts=attempt, error=str(err))
             error = str(err) if isinstance(err, FilmcolorError) else f"{type(err).__name__}: {err}"
             if attempt <= retries:
                 if on_event is not None:
@@ -93,6 +95,14 @@ def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions
                 if cancel is None:
                     time.sleep(retry_delay)
     return job.record("failed", attempts=attempt, error=error)
+
+
+def _permanent(err: Exception) -> bool:
+    """Whether retrying cannot help: bad input or settings, or an output path refused for what it is (the
+    input itself, a folder; not one that failed while being written: a full disk, a share gone)."""
+    if isinstance(err, PERMANENT_ERRORS):
+        return True
+    return isinstance(err, OutputError) and not isinstance(err.__cause__, OSError | av.FFmpegError)
 
 
 def _remove_output(job: FileJob) -> None:
