@@ -77,6 +77,23 @@ class Vividness:
                    for key, values in (("real", real), ("pred", pred), ("gain", gain))}}
 
 
+def trade_row(rgb: np.ndarray, gray: np.ndarray, auto: np.ndarray, other: np.ndarray) -> list[float]:
+    """One picture's row for ``trade_cells``: PSNR of gray, automatic and other colour, then colourfulness of
+    the original, the automatic and the other colour (uint8 RGB pictures; ``gray`` the luma, (H, W))."""
+    return [psnr(rgb, np.repeat(gray[..., None], 3, axis=2)), psnr(rgb, auto), psnr(rgb, other),
+            colorfulness(rgb), colorfulness(auto), colorfulness(other)]
+
+
+def trade_cells(rows: list[list[float]]) -> tuple[str, str, str]:
+    """The probes' table cells from ``trade_row`` rows: automatic and other colour as 'gain over gray,
+    colourfulness / the originals'', and the exchange rate: dB lost per 0.1 of colourfulness gained."""
+    gray_db, auto_db, other_db, real, auto_c, other_c = np.mean(rows, axis=0)
+    delta_c = (other_c - auto_c) / real
+    rate = (auto_db - other_db) / (delta_c * 10) if abs(delta_c) > 1e-6 else float("nan")
+    return (f"{auto_db - gray_db:+.3f}, {auto_c / real:.3f}", f"{other_db - gray_db:+.3f}, {other_c / real:.3f}",
+            f"{rate:.2f}")
+
+
 def verdict(ok: bool) -> str:
     return "yes" if ok else "**no**"
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from eval_bars import DATA, SETS, build_sets
+from eval_bars import DATA, SETS, build_sets, trade_cells, trade_row
 from probe_global_gain import HELD_OUT_SOURCES
 
 from filmcolor import guide as guidance
@@ -31,7 +31,6 @@ from filmcolor import lab
 from filmcolor.colorize import Colorizer
 from filmcolor.evaluate import luma_of, read_rgb, source_of
 from filmcolor.imageio import list_images
-from filmcolor.metrics import colorfulness, psnr
 
 
 def pooled(features: torch.Tensor) -> torch.Tensor:
@@ -77,13 +76,9 @@ def main() -> None:
             guided_ab = colorizer.upsample_ab(colorizer.guided_ab(l_hw, guide), *l_hw.shape)
             auto = lab.lab_to_rgb_levels(l_hw, auto_ab)
             guided = lab.lab_to_rgb_levels(l_hw, guided_ab)
-            rows.append([psnr(rgb, np.repeat(gray[..., None], 3, axis=2)), psnr(rgb, auto), psnr(rgb, guided),
-                         colorfulness(rgb), colorfulness(auto), colorfulness(guided)])
-        gray_db, auto_db, guided_db, real, auto_c, guided_c = np.mean(rows, axis=0)
-        delta_c = (guided_c - auto_c) / real
-        rate = (auto_db - guided_db) / (delta_c * 10) if abs(delta_c) > 1e-6 else float("nan")
-        print(f"| {name} | {len(rows)} | {auto_db - gray_db:+.3f}, {auto_c / real:.3f} | "
-              f"{guided_db - gray_db:+.3f}, {guided_c / real:.3f} | {took} | {rate:.2f} |", flush=True)
+            rows.append(trade_row(rgb, gray, auto, guided))
+        automatic, guided_cell, rate = trade_cells(rows)
+        print(f"| {name} | {len(rows)} | {automatic} | {guided_cell} | {took} | {rate} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -16,13 +16,12 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from eval_bars import DATA, SETS, build_sets
+from eval_bars import DATA, SETS, build_sets, trade_cells, trade_row
 
 from filmcolor import guide as guidance
 from filmcolor import lab
 from filmcolor.colorize import Colorizer
 from filmcolor.evaluate import luma_of, read_rgb
-from filmcolor.metrics import colorfulness, psnr
 
 
 def self_hints(ab_hw2: np.ndarray, grid: int, at: str) -> guidance.Hints:
@@ -66,13 +65,9 @@ def main() -> None:
             hinted_ab = colorizer.guided_ab(l_hw, colorizer.guide_for(l_hw, hints), hints)
             auto = lab.lab_to_rgb_levels(l_hw, auto_ab)
             hinted = lab.lab_to_rgb_levels(l_hw, colorizer.upsample_ab(hinted_ab, *l_hw.shape))
-            rows.append([psnr(rgb, np.repeat(gray[..., None], 3, axis=2)), psnr(rgb, auto), psnr(rgb, hinted),
-                         colorfulness(rgb), colorfulness(auto), colorfulness(hinted)])
-        gray_db, auto_db, hinted_db, real, auto_c, hinted_c = np.mean(rows, axis=0)
-        delta_c = (hinted_c - auto_c) / real
-        rate = (auto_db - hinted_db) / (delta_c * 10) if abs(delta_c) > 1e-6 else float("nan")
-        print(f"| {name} | {len(rows)} | {auto_db - gray_db:+.3f}, {auto_c / real:.3f} | "
-              f"{hinted_db - gray_db:+.3f}, {hinted_c / real:.3f} | {rate:.2f} |", flush=True)
+            rows.append(trade_row(rgb, gray, auto, hinted))
+        automatic, hinted_cell, rate = trade_cells(rows)
+        print(f"| {name} | {len(rows)} | {automatic} | {hinted_cell} | {rate} |", flush=True)
 
 
 if __name__ == "__main__":
