@@ -636,13 +636,13 @@ def test_a_film_read_at_negative_times_is_shown_whole(tmp_path: Path, colorizer:
     assert audio_packets(tmp_path / f"out{ext}") == audio_packets(src)
 
 
-def _sound_from(path: Path, first_sample: int, packets: int = 60) -> Path:
+def _sound_from(path: Path, first_sample: int, packets: int = 60, codec: str = "aac", samples: int = 1024) -> Path:
     """An MP4 of 25 frames at 25 fps whose AAC sound starts at ``first_sample`` (48 kHz; negative: the edit
     list hides what comes before 0, as an `ffmpeg -ss X -c copy` cut, or an encoder's priming, leaves it)."""
     with av.open(str(path), "w") as container:
         video = container.add_stream("libx264", rate=25)
         video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        sound = container.add_stream("aac", rate=48000)
+        sound = container.add_stream(codec, rate=48000)
         sound.layout = "mono"
         sound.time_base = sound.codec_context.time_base = Fraction(1, 48000)
         for i in range(25):
@@ -650,10 +650,11 @@ def _sound_from(path: Path, first_sample: int, packets: int = 60) -> Path:
             frame.pts = i
             container.mux(video.encode(frame))
         container.mux(video.encode(None))
-        tone = (0.1 * np.sin(np.arange(packets * 1024) / 48000 * 2 * np.pi * 440)).astype(np.float32)
+        tone = (0.1 * np.sin(np.arange(packets * samples) / 48000 * 2 * np.pi * 440)).astype(np.float32)
+        layout = "fltp" if codec == "aac" else "flt"
         for k in range(packets):
-            chunk = av.AudioFrame.from_ndarray(tone[None, k * 1024:(k + 1) * 1024], format="fltp", layout="mono")
-            chunk.sample_rate, chunk.pts, chunk.time_base = 48000, first_sample + k * 1024, Fraction(1, 48000)
+            chunk = av.AudioFrame.from_ndarray(tone[None, k * samples:(k + 1) * samples], format=layout, layout="mono")
+            chunk.sample_rate, chunk.pts, chunk.time_base = 48000, first_sample + k * samples, Fraction(1, 48000)
             container.mux(sound.encode(chunk))
         container.mux(sound.encode(None))
     return path
@@ -670,8 +671,8 @@ def test_sound_an_edit_list_hides_is_left_out_but_its_pre_roll(tmp_path: Path, c
     assert sum(hidden) == 46 and hidden[:47] == [True] * 46 + [False]
     report = colorize_video(cut, tmp_path / "cut_out.mkv", colorizer, VideoOptions(**FAST))
     assert audio_packets(tmp_path / "cut_out.mkv") == [audio_packets(cut)[0][45:]]  # the 46th: pre-roll
-    assert report.warnings == ["audio stream #1: 45 packet(s) that the input's edit list hides (before its start: "
-                               "no player plays them) left out"]
+    assert report.warnings == ["audio stream #1: 45 packet(s) that the input's edit list hides "
+                               "(no player plays them) left out"]
     primed = _sound_from(tmp_path / "primed.mp4", first_sample=0)  # negative control: the encoder's priming alone
     report = colorize_video(primed, tmp_path / "primed_out.mp4", colorizer, VideoOptions(**FAST))
     assert audio_packets(tmp_path / "primed_out.mp4") == audio_packets(primed) and not report.warnings
@@ -698,3 +699,21 @@ def test_a_setting_the_encoder_does_not_take_is_named(tmp_path: Path, colorizer:
                                                                "--preset slow not used: ffv1 takes no preset"]
     plain = colorize_video(src, tmp_path / "plain.mkv", colorizer, VideoOptions(**FAST, crf=30))  # x264 takes both
     assert not [w for w in plain.warnings if "not used" in w]
+    svt = colorize_video(src, tmp_path / "svt.mkv", colorizer,  # a second audit: a named preset, svt's default used
+                         VideoOptions(temporal=TemporalOptions(mode="off"), codec="libsvtav1", preset="veryslow"))
+    assert [w for w in svt.warnings if "not used" in w] == ["--preset veryslow not used: libsvtav1 takes a number "
+                                                            "(0-13)"]
+
+
+def test_opus_keeps_its_80_ms_of_pre_roll(tmp_path: Path, colorizer: Colorizer) -> None:
+    """A second audit: of the Opus packets an edit list hides, only the last was kept, and the first sound
+    played came out wrong (SNR 19 dB over its first 20 ms); Opus's decoder needs 80 ms before it (RFC 7845)."""
+    cut = _sound_from(tmp_path / "cut.mp4", first_sample=-48000, codec="libopus", samples=960)
+    with av.open(str(cut)) as c:
+        hidden = [p.is_discard for p in c.demux(audio=0) if p.size]
+    first_played = hidden.index(False)
+    colorize_video(cut, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST))
+    kept = audio_packets(tmp_path / "out.mp4")[0]
+    source = audio_packets(cut)[0]
+    assert kept == source[len(source) - len(kept):]  # a tail of the input's packets, as they were
+    assert first_played - (len(source) - len(kept)) == 5  # the last hidden one and 80 ms (4 of 20 ms) before it

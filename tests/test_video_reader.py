@@ -426,14 +426,23 @@ def test_a_matroska_file_cut_short_says_so(tmp_path: Path) -> None:
     data = whole.read_bytes()
     cut = tmp_path / "cut.mkv"
     cut.write_bytes(data[:int(len(data) * 0.9)])
-    with pytest.raises(InputError, match=rf"cut.mkv: file is truncated: it holds {int(len(data) * 0.9):,} of the "
-                                         rf"{len(data):,} bytes its container says, and its video ends at 5\.\d\d s "
-                                         r"\(use --duration 5\.\d to colour the readable part\)$") as caught:
+    with pytest.raises(InputError, match=rf"cut.mkv: file is truncated: it holds {int(len(data) * 0.9):,} bytes, "
+                                         rf"and its container says at least {len(data):,}; its video ends 5\.\d\d s "
+                                         r"in \(use --duration 5\.\d to colour the readable part\)$") as caught:
         read_times(cut)
     readable = float(str(caught.value).split("--duration ")[1].split(" ")[0])
     times, _, _ = read_times(cut, duration=readable)
     assert 120 < len(times) < 150
     assert read_times(whole)[0] == pytest.approx([n / 25 for n in range(150)], abs=1e-3)  # the whole file: no word
+    # a second audit: with --start the hint counted from the file's start, and following it failed again
+    with pytest.raises(InputError, match=r"its video ends \d\.\d\d s in") as caught:
+        read_times(cut, start=2.0)
+    readable = float(str(caught.value).split("--duration ")[1].split(" ")[0])
+    assert 3.0 < readable < 3.6 and len(read_times(cut, start=2.0, duration=readable)[0]) > 70
+    tiny = tmp_path / "tiny.mkv"  # too little for any hint: '--duration 0.0' is no duration
+    tiny.write_bytes(data[:int(len(data) * 0.12)])
+    with pytest.raises(InputError, match=r"too little of its video is there to colour|no decodable video frames"):
+        read_times(tiny)
 
 
 def test_a_start_before_the_first_frame_keeps_the_sound_in_step(tmp_path: Path) -> None:
@@ -523,8 +532,22 @@ def test_a_cameras_fragmented_mp4_cut_short_says_so(tmp_path: Path) -> None:
     assert len(read_times(padded)[0]) == 100
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[:int(len(data) * 0.6)])
-    with pytest.raises(InputError, match=rf"cut.mp4: file is truncated: it holds {int(len(data) * 0.6):,} of the "):
+    with pytest.raises(InputError, match=rf"cut.mp4: file is truncated: it holds {int(len(data) * 0.6):,} bytes"):
         read_times(cut)
+    tagged = tmp_path / "tagged.mp4"  # a second audit: a tool's words after the last box read as a box's size
+    tagged.write_bytes(data + b"Created with SomeTool v1.2\n")
+    assert len(read_times(tagged)[0]) == 100
+
+
+def test_an_avi_written_to_a_pipe_is_whole(tmp_path: Path) -> None:
+    """A second audit: FFmpeg writing AVI to a pipe cannot go back to set the RIFF size, and leaves it
+    0xFFFFFFFF; the whole file was called truncated ('4,998 of the 4,294,967,304 bytes')."""
+    clip = make_clip(tmp_path / "cam.avi", codec="mjpeg", pix_fmt="yuvj420p", frames=12)
+    data = bytearray(clip.read_bytes())
+    data[4:8] = b"\xff\xff\xff\xff"
+    piped = tmp_path / "piped.avi"
+    piped.write_bytes(bytes(data))
+    assert len(read_times(piped)[0]) == 12
 
 
 def test_h264_with_b_frames_in_avi_keeps_every_frame_in_order(tmp_path: Path) -> None:
@@ -547,3 +570,20 @@ def test_h264_with_b_frames_in_avi_keeps_every_frame_in_order(tmp_path: Path) ->
     assert [f.pts for f in frames] == list(range(1, 31))
     nearest = [int(np.argmin([np.abs(pattern(f.gray) - s).mean() for s in shown])) for f in frames]
     assert nearest == list(range(30))  # each frame is the one shown there (they all differ: gray_frame moves)
+
+
+@pytest.mark.parametrize("codec", ["mpeg4", "libx264"])
+def test_start_in_an_avi_with_b_frames_lands_on_the_slice(tmp_path: Path, codec: str) -> None:
+    """An audit: an Xvid-style AVI's seek landed on the keyframe after --start, and backing off to the file's
+    start asked AVI for a time before its first entry, which it refuses ('cannot seek', exit 1); and the
+    frames of the GOP decoded up to --start took the slice's slots."""
+    options = {"g": "24", "bf": "2"} if codec == "mpeg4" else {"g": "24"}
+    clip = make_clip(tmp_path / f"{codec}.avi", frames=72, fps=24, codec=codec, codec_options=options)
+    with av.open(str(clip)) as c:
+        everything = sorted(float(f.time) for f in c.decode(video=0))
+    for start in (0.3, 0.9, 1.0):
+        with VideoReader(clip, ReaderOptions(start=start)) as reader:
+            frames = [f for f in reader if isinstance(f, LumaFrame)]
+            assert not reader.warnings, reader.warnings
+        assert len(frames) == sum(t >= start - 1e-6 for t in everything), start  # from the file's start, 0
+        assert [f.pts - frames[0].pts for f in frames] == list(range(len(frames)))  # one frame apart

@@ -9,9 +9,11 @@ is mapped to full range here, so everything downstream sees sRGB gray levels. In
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import math
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -34,6 +36,8 @@ SHOWN_NAMES = 5  # frame files named in a warning
 COPYABLE_TYPES = ("audio", "subtitle", "attachment")  # an attachment (an MKV's fonts) has no packets
 # how far before --start a seek tries, in turn, until no frame of the slice is lost (then the file's start)
 SEEK_BACK_OFF_S = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, math.inf)
+# seconds of sound a decoder needs before the first it plays, beyond one packet (RFC 7845: Opus, 80 ms)
+PREROLL_S = {"opus": 0.08}
 SEEK_PROBE_PACKETS = 2000  # a seek's check gives up without a frame after this many packets (a run then says why)
 
 
@@ -200,7 +204,7 @@ class VideoReader:
         self._demux_streams = list(self.container.streams)
         self._others_end_s = 0.0  # input seconds where the last packet of a stream other than the video ends
         self._hidden_frames = 0  # video packets an edit list hides (an `ffmpeg -ss X -c copy` cut): never shown
-        self._preroll: dict[int, av.Packet] = {}  # per copied stream: the last hidden packet, kept if one follows
+        self._preroll: dict[int, deque[av.Packet]] = {}  # per copied stream: hidden packets kept if one follows
         self._hidden_packets: dict[int, int] = {}  # per copied stream: hidden packets left out
         self._offset_s = 0.0
         if self.options.start > 0:
@@ -257,11 +261,12 @@ class VideoReader:
         # keyframe: the decoder then shows nothing up to the next one (a GOP of 1 s lost 0.5 s of the slice
         # without a word). Each try is checked, and the seek backs off until no frame of the slice is lost.
         for back in SEEK_BACK_OFF_S:
-            # at the file's start: well before its first timestamp, where a seek by timestamps lands on the first
-            # packet (one to the start time itself landed on a later one)
-            at = self._offset_s - back if self._offset_s - back > self._file_start_s else self._file_start_s - 60
+            at = self._offset_s - back
+            if at <= self._file_start_s:
+                self._seek_to_file_start(start)
+                return
             self._seek_to(at, start)
-            if at < self._file_start_s or not self._loses_frames(self._offset_s):
+            if not self._loses_frames(self._offset_s):
                 break
         self._seek_to(at, start)
 
@@ -270,6 +275,15 @@ class VideoReader:
             self.container.seek(int(seconds * av.time_base), backward=True)
         except av.FFmpegError as err:
             raise InputError(f"{self.path}: cannot seek to {start:.3f} s ({err})") from err
+
+    def _seek_to_file_start(self, start: float) -> None:
+        """Back to the first packet: a seek by timestamps to the start time itself can land on a later one
+        (MPEG-TS), so well before it first; AVI and FLV refuse that, and take the start time or 0."""
+        for seconds in (self._file_start_s - 60, self._file_start_s, 0.0):
+            with contextlib.suppress(av.FFmpegError):
+                self.container.seek(int(seconds * av.time_base), backward=True)
+                return
+        self._seek_to(0.0, start)  # says why none worked
 
     def _loses_frames(self, target_s: float) -> bool:
         """Whether decoding from where the container now stands loses frames at or after ``target_s``: packets
@@ -282,6 +296,8 @@ class VideoReader:
             for packet in self.container.demux(self.stream):
                 if packet.pts is not None:
                     seen.append(packet.pts)
+                if len(seen) == 1 and packet.pts is not None and packet.pts > target:
+                    return True  # landed past it (AVI's keyframe after --start; its GOP before holds the slice's first)
                 for frame in ctx.decode(packet if packet.size else None):
                     if frame.pts is not None:
                         return any(target <= pts < frame.pts for pts in seen)
@@ -373,9 +389,15 @@ class VideoReader:
         # --duration counts from --start, which counts from the file's start (its earliest stream's)
         end_s = None if duration is None else (self._offset_s if start > 0 else self._file_start_s) + duration
         rate = self._stream_rate
+        # AVI times its packets by their count, in decode order; FFmpeg mends that for MPEG-4 Part 2 (Xvid), not
+        # for H.264 or HEVC, whose B-frames then read as damaged timestamps (measured: 13 in a healthy clip, and
+        # a frame dropped). MJPEG has none to mend, and keeps its own: a frame lost is repaired in its place.
+        decode_order = (self.container.format.name == "avi" and not self.sequence
+                        and self.stream.codec_context.name in ("h264", "hevc"))
         self._timeline = timeline = FrameTimeline(self._default_step(), start_pts, end_s, tb,
                                                   rate_known=rate is not None,
-                                                  exact_step=1 / ((rate or DEFAULT_FRAME_RATE) * tb) if tb else None)
+                                                  exact_step=1 / ((rate or DEFAULT_FRAME_RATE) * tb) if tb else None,
+                                                  decode_order=decode_order)
         copied = PacketTimes(self.path, strict=self.options.on_error == "fail",
                               shift_s=lambda: self._shift_s)
         # video pts subtracted on output: --start's first frame's (known once it is read), or a negative start's
@@ -431,15 +453,11 @@ class VideoReader:
             yield emit(pts, luma, False)
 
         held: tuple[av.VideoFrame, int] | None = None  # a frame is placed once the next one's pts is known
-        # AVI times its packets by their count, in decode order: with B-frames a frame's pts names its packet's
-        # place, not its own (measured: H.264 with B-frames read as 13 damaged timestamps and a frame dropped)
-        decode_order = self.container.format.name == "avi" and not self.sequence
         placed_past_end = False
 
         def arrive(frame: av.VideoFrame | None) -> Iterator[LumaFrame]:
             nonlocal held
-            reordered = decode_order and self.stream.codec_context.has_b_frames  # (MJPEG's keep their own pts)
-            own = None if frame is None else timeline.in_display_order(frame.pts) if reordered else frame.pts
+            own = None if frame is None else timeline.in_display_order(frame.pts)
             pts = None if frame is None else timeline.pts_of(own, held[1] if held else timeline.last)
             if pts is not None and start_pts is not None:
                 if pts < start_pts:
@@ -518,9 +536,10 @@ class VideoReader:
         yield from copied.arrive(None)  # the last packet of each copied stream
         self.warnings += timeline.warnings(self._stream_start_s) + copied.warnings()
         self.warnings += self._frame_warnings(resized, repeated_at)
-        self.warnings += [f"{self.container.streams[index].type} stream #{index}: {count} packet(s) that the input's "
-                          "edit list hides (before its start: no player plays them) left out"
-                          for index, count in sorted(self._hidden_packets.items())]
+        if start <= 0:  # (with --start, they lie before the slice anyway)
+            self.warnings += [f"{self.container.streams[index].type} stream #{index}: {count} packet(s) that the "
+                              "input's edit list hides (no player plays them) left out"
+                              for index, count in sorted(self._hidden_packets.items())]
         if not video_done:  # read to the end of the file, not only to --duration's
             self._check_whole(timeline.last, end_s)
         if start <= 0 and duration is None:
@@ -606,10 +625,13 @@ class VideoReader:
         sizes = cut_short(self.path)
         if sizes is None:
             return
-        readable = max(video_end - self._file_start_s, 0.0)
-        raise InputError(f"{self.path}: file is truncated: it holds {sizes[1]:,} of the {sizes[0]:,} bytes its "
-                         f"container says, and its video ends at {readable:.2f} s (use --duration "
-                         f"{math.floor(readable * 10) / 10:.1f} to colour the readable part)")
+        # --duration counts from --start's first frame
+        readable = max(video_end - (self._offset_s if self.options.start > 0 else self._file_start_s), 0.0)
+        hint = math.floor(readable * 10) / 10
+        part = (f"its video ends {readable:.2f} s in (use --duration {hint:.1f} to colour the readable part)"
+                if hint > 0 else "too little of its video is there to colour")
+        raise InputError(f"{self.path}: file is truncated: it holds {sizes[1]:,} bytes, and its container says at "
+                         f"least {sizes[0]:,}; {part}")
 
     @property
     def _file_start_s(self) -> float:
@@ -699,18 +721,21 @@ class VideoReader:
 
     def _unhidden(self, packet: av.Packet) -> Iterator[av.Packet]:
         """A copied stream's packets less those an edit list hides (flagged discard: the sound an `ffmpeg -ss X
-        -c copy` cut leaves before its start, which no player plays), except the last one before each packet
-        shown: the decoder's pre-roll (an AAC file's priming packet, hidden too, is what its first sound is
-        decoded from)."""
+        -c copy` cut leaves before its start, which no player plays), except those just before each packet
+        shown that its decoder needs first: the last one (an AAC file's priming packet, hidden too, is what
+        its first sound is decoded from), and as many as its codec's pre-roll takes (Opus: 80 ms)."""
         index = packet.stream.index
-        before = self._preroll.pop(index, None)
+        held = self._preroll.setdefault(index, deque())
         if packet.is_discard:
-            self._preroll[index] = packet
-            if before is not None:
+            held.append(packet)
+            preroll = PREROLL_S.get(codec_name(packet.stream), 0.0) / float(packet.time_base or 1)
+            while len(held) > 1 and packet.pts is not None and held[0].pts is not None \
+                    and held[1].pts is not None and packet.pts - held[1].pts >= preroll:
+                held.popleft()  # (the next one still reaches back far enough)
                 self._hidden_packets[index] = self._hidden_packets.get(index, 0) + 1
             return
-        if before is not None:
-            yield before
+        yield from held
+        held.clear()
         yield packet
 
     def _keep_packet(self, packet: av.Packet, end_s: float | None) -> bool:

@@ -38,7 +38,9 @@ class FrameTimeline:
     GAP_S, GAP_STEPS = 1.0, 8
 
     def __init__(self, step: int, start_pts: int | None, end_s: float | None, time_base: Fraction,
-                 rate_known: bool = True, exact_step: Fraction | None = None):
+                 rate_known: bool = True, exact_step: Fraction | None = None, decode_order: bool = False):
+        """``decode_order``: the packets' pts count them in decode order (``in_display_order``)."""
+        self.decode_order = decode_order
         self._rate_step = step  # from the stream's frame rate, until the frames themselves say
         self._rate_known = rate_known  # False: the stream says no rate; ``step`` assumes DEFAULT_FRAME_RATE
         self._exact_step = exact_step if exact_step is not None else Fraction(step)  # the rate's, unrounded
@@ -81,7 +83,8 @@ class FrameTimeline:
         pts = packet.pts
         if pts is None or not packet.size or packet.is_discard:
             return
-        if (self.start_pts is not None and pts < self.start_pts) or self.past_end(pts):
+        # (counted in decode order, a packet before --start's first frame can hold a frame after it: all count)
+        if (self.start_pts is not None and pts < self.start_pts and not self.decode_order) or self.past_end(pts):
             return
         heapq.heappush(self._expected, pts)
         self._sent_max = pts if self._sent_max is None else max(self._sent_max, pts)
@@ -97,10 +100,12 @@ class FrameTimeline:
             self._errors.append(self._sent_max)
 
     def in_display_order(self, pts: int | None) -> int | None:
-        """For a container whose timestamps count packets in decode order (AVI: a B-frame's names its place in
-        the file, not on screen): the earliest slot sent and not come back, which the decoder, returning frames
-        in display order, fills next (it is no longer outstanding); the frame's own when none is."""
-        return heapq.heappop(self._expected) if self._expected and pts is not None else pts
+        """A decoded frame's pts: with ``decode_order`` (H.264 in AVI: a B-frame's pts names its packet's place
+        in the file, not on screen), the earliest slot sent and not come back, which the decoder, returning
+        frames in display order, fills next (it is no longer outstanding); else, or when none is, its own."""
+        if not self.decode_order or pts is None or not self._expected:
+            return pts
+        return heapq.heappop(self._expected)
 
     def pts_of(self, pts: int | None, after: int | None) -> int:
         """The frame's own pts, or one frame step after ``after`` (the frame before it) when it has none."""

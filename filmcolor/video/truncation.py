@@ -15,12 +15,18 @@ from pathlib import Path
 EBML_MAGIC = b"\x1a\x45\xdf\xa3"
 MATROSKA_SEGMENT = 0x18538067
 MP4_BOX_LIMIT = 1_000_000  # top-level boxes walked at most (a camera's fragments: a few a second)
+# the boxes ISO 14496-12 and QuickTime put at the top level; anything else ends the walk with no claim (text a
+# tool appended, an ID3 tag), since its first bytes would be read as a size
+MP4_TOP_LEVEL = {b"ftyp", b"styp", b"moov", b"moof", b"mdat", b"free", b"skip", b"wide", b"mfra", b"sidx", b"ssix",
+                 b"uuid", b"meta", b"pdin", b"udta", b"emsg", b"prft", b"pnot", b"PICT", b"junk", b"etyp", b"otyp",
+                 b"imda", b"jumb", b"idat", b"meco", b"bloc", b"Xtra"}
+RIFF_UNKNOWN = 0xFFFFFFFF  # FFmpeg's RIFF size when it wrote to a pipe and could not go back to set it
 
 
 def cut_short(path: Path) -> tuple[int, int] | None:
-    """(bytes the container's structure says the file holds, bytes it holds) when it holds fewer; None when
-    it is whole, or not a Matroska, MP4/MOV or AVI file whose sizes say (a live Matroska stream's unknown
-    size, trailing bytes that are no box)."""
+    """(bytes the container's structure says the file holds at least, bytes it holds) when it holds fewer;
+    None when it is whole, or not a Matroska, MP4/MOV or AVI file whose sizes say (a live Matroska stream's
+    unknown size, an AVI written to a pipe, trailing bytes that are no box)."""
     size = path.stat().st_size
     with open(path, "rb") as f:
         head = f.read(12)
@@ -73,6 +79,8 @@ def _riff_size(f, size: int) -> int | None:
         kind, length = struct.unpack("<4sI", f.read(8))
         if kind != b"RIFF":
             return None if at == 0 else at  # what follows the last RIFF chunk is none of its
+        if length == RIFF_UNKNOWN:
+            return None
         at += 8 + length + (length & 1)
     return at
 
@@ -85,7 +93,7 @@ def _mp4_size(f, size: int) -> int | None:
             return at if at > size else size
         f.seek(at)
         length, kind = struct.unpack(">I4s", f.read(8))
-        if not all(32 <= c < 127 for c in kind):
+        if kind not in MP4_TOP_LEVEL:
             return None
         if length == 1:  # a 64-bit size follows
             large = f.read(8)

@@ -210,8 +210,10 @@ class VideoWriter:
             opts["crf"] = str(options.crf)
         elif options.crf not in (None, DEFAULT_CRF):  # asked for, and this encoder has no such setting
             self.warnings.append(f"--crf {options.crf} not used: {codec.name} takes no crf")
-        if options.preset not in (None, "auto") and codec.name not in X264_LIKE and codec.name != "libsvtav1":
-            self.warnings.append(f"--preset {options.preset} not used: {codec.name} takes no preset")
+        if options.preset not in (None, "auto") and codec.name not in X264_LIKE \
+                and not (codec.name == "libsvtav1" and options.preset.isdigit()):
+            takes = "a number (0-13)" if codec.name == "libsvtav1" else "no preset"
+            self.warnings.append(f"--preset {options.preset} not used: {codec.name} takes {takes}")
         preset = auto_preset(info.width, info.height) if options.preset == "auto" else options.preset
         if codec.name in X264_LIKE and (preset or "").isdigit():
             raise ConfigError(f"--preset {preset}: a number is for libsvtav1; {codec.name} takes auto or one of "
