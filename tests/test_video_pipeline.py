@@ -293,22 +293,27 @@ def test_interlaced_input_stays_interlaced_in_its_field_order(tmp_path: Path, co
 
 
 @pytest.mark.parametrize("codec, ext, x264_params, kept", [
-    ("ffv1", ".mkv", "tff=1", (2, False)), ("ffv1", ".mkv", "bff=1", (3, False)),  # whole frames, MKV's flag
-    ("prores_ks", ".mov", "bff=1", (3, True)), ("prores_ks", ".mov", "tff=1", None)])
+    ("ffv1", ".mkv", "tff=1", 2), ("ffv1", ".mkv", "bff=1", 3), ("prores_ks", ".mov", "bff=1", 3),
+    ("prores_ks", ".mov", "tff=1", 2)])
 def test_an_archives_codecs_keep_interlacing(tmp_path: Path, colorizer: Colorizer, codec: str, ext: str,
-                                             x264_params: str, kept: tuple[int, bool] | None) -> None:
+                                             x264_params: str, kept: int) -> None:
     """A tape transfer (DV, Digibeta: interlaced) coloured into FFV1 or ProRes, what archives keep masters in,
-    came out flagged progressive, so players showed its combing. FFV1 in MKV keeps either field order by the
-    container's flag; prores_ks codes the bottom field first only, DV's order, and says so for the other."""
+    came out flagged progressive, so players showed its combing. Then FFV1 kept it in the container's flag
+    alone (an audit: its frames said progressive, which players and deinterlacers go by) and ProRes only
+    bottom field first. Every frame is now flagged (setfield), so each codes it in either order."""
     src = make_clip(tmp_path / "in.mp4", frames=6, codec_options={"flags": "+ildct+ilme", "x264-params": x264_params})
-    report = colorize_video(src, tmp_path / f"out{ext}", colorizer, VideoOptions(**FAST, codec=codec))
-    said = [w for w in report.warnings if "interlaced" in w]
-    if kept is None:
-        assert len(said) == 1 and "bottom field first only" in said[0], report.warnings
-        assert _field_order(tmp_path / f"out{ext}")[1] is False
-    else:
-        assert not said and _field_order(tmp_path / f"out{ext}") == kept, report.warnings
-    assert len(decode_video(tmp_path / f"out{ext}")[0]) == 6
+    out = tmp_path / f"out{ext}"
+    report = colorize_video(src, out, colorizer, VideoOptions(temporal=TemporalOptions(mode="off"), codec=codec))
+    assert not [w for w in report.warnings if "interlaced" in w], report.warnings
+    with av.open(str(out)) as c:
+        frames = list(c.decode(video=0))
+        assert c.streams.video[0].codec_context.field_order == kept
+    assert len(frames) == 6 and all(f.interlaced_frame for f in frames)
+    if codec == "prores_ks":  # the frame header's interlace mode: 1 top field first, 2 bottom field first
+        with av.open(str(out)) as c:
+            header = bytes(next(p for p in c.demux(video=0) if p.size))
+        at = header.index(b"icpf") + 16
+        assert (header[at] >> 2) & 3 == (1 if kept == 2 else 2)
 
 
 def _chapters(path: Path) -> list[tuple[float, float, str]]:

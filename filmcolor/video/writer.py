@@ -26,7 +26,7 @@ from filmcolor.video.avcol import (
     AVCOL_TRC_BT709,
 )
 from filmcolor.video.compose import composed_layout
-from filmcolor.video.reader import FIELD_BB, FIELD_PROGRESSIVE, TOP_FIELD_FIRST, VideoInfo, codec_name, ffmpeg_reason
+from filmcolor.video.reader import FIELD_PROGRESSIVE, TOP_FIELD_FIRST, VideoInfo, codec_name, ffmpeg_reason
 
 _SPC_TO_SWS = {AVCOL_SPC_BT709: "itu709", AVCOL_SPC_BT470BG: "itu601", AVCOL_SPC_SMPTE170M: "smpte170m"}
 X264_LIKE = ("libx264", "libx265")
@@ -145,6 +145,7 @@ class VideoWriter:
         self.shown = display_path or self.path
         self.info = info
         self.warnings: list[str] = []
+        self._fields: av.filter.Graph | None = None  # sets each frame's field flags (_keep_interlacing)
         try:
             codec = av.codec.Codec(options.codec, "w")
         except (av.FFmpegError, ValueError) as err:
@@ -256,22 +257,27 @@ class VideoWriter:
     def _keep_interlacing(self, codec: str, ctx: av.codec.context.CodecContext, opts: dict[str, str]) -> None:
         """Interlaced input stays interlaced where the encoder can code it so, in the input's field order:
         players then deinterlace it as they did the input. The colour is computed per frame either way (it
-        is smooth, so both fields get the same); only the luma carries the two fields' motion."""
-        order, container = self.info.field_order, self.container.format.name
+        is smooth, so both fields get the same); only the luma carries the two fields' motion. Each frame is
+        flagged interlaced, in that order (FFmpeg's setfield: PyAV's frames cannot say it themselves), which
+        FFV1 writes into every frame and ProRes codes the fields by; the container says it too."""
+        top = self.info.field_order in TOP_FIELD_FIRST
         if codec == "libx264":
             opts["flags"] = "+ildct+ilme"  # interlaced coding (MBAFF)
-            opts["x264-params"] = "tff=1" if order in TOP_FIELD_FIRST else "bff=1"
-        elif codec == "ffv1" and container == "matroska":
-            pass  # each frame coded whole and losslessly: the container's flag alone says how to show it
-        elif codec == "prores_ks" and order == FIELD_BB:  # DV's order, and most SD tape transfers'
-            opts["flags"] = "+ildct"  # two pictures a frame; prores_ks codes the bottom field first (frames from
-            # PyAV carry no top-field-first flag to say otherwise)
-        else:
-            why = " (it codes the bottom field first only)" if codec == "prores_ks" else ""
-            self.warnings.append(f"interlaced input written as progressive by {codec}{why} (not deinterlaced: "
-                                 "combing stays); --codec libx264, or ffv1 into .mkv, keeps it interlaced")
+            opts["x264-params"] = "tff=1" if top else "bff=1"
+        elif codec == "prores_ks":
+            opts["flags"] = "+ildct"  # two pictures a frame, in the frames' field order
+        elif codec != "ffv1":  # (FFV1 codes each frame whole and losslessly, flagged)
+            self.warnings.append(f"interlaced input written as progressive by {codec} (not deinterlaced: combing "
+                                 "stays); --codec libx264, ffv1 or prores_ks keeps it interlaced")
             return
-        ctx.field_order = order  # for the container's own flag (MOV's fiel, MKV's FieldOrder)
+        ctx.field_order = self.info.field_order  # for the container's own flag (MOV's fiel, MKV's FieldOrder)
+        self._fields = graph = av.filter.Graph()
+        source = graph.add_buffer(width=self.info.width, height=self.info.height, format=self.pix_fmt,
+                                  time_base=self.info.time_base)
+        flags, sink = graph.add("setfield", "tff" if top else "bff"), graph.add("buffersink")
+        source.link_to(flags)
+        flags.link_to(sink)
+        graph.configure()
 
     def _add_chapters(self) -> None:
         if not self.info.chapters:
@@ -423,6 +429,9 @@ class VideoWriter:
         self._last_pts = pts
         frame.pts = pts
         frame.time_base = self.info.time_base
+        if self._fields is not None:
+            self._fields.push(frame)
+            frame = self._fields.pull()
         self._mux_all(self.stream.encode(frame))
 
     def mux(self, packet: av.Packet) -> None:
