@@ -294,14 +294,15 @@ def test_interlaced_input_stays_interlaced_in_its_field_order(tmp_path: Path, co
 
 @pytest.mark.parametrize("codec, ext, x264_params, kept", [
     ("ffv1", ".mkv", "tff=1", 2), ("ffv1", ".mkv", "bff=1", 3), ("prores_ks", ".mov", "bff=1", 3),
-    ("prores_ks", ".mov", "tff=1", 2)])
+    ("prores_ks", ".mov", "tff=1", 2), ("mpeg2video", ".mkv", "bff=1", 3)])
 def test_an_archives_codecs_keep_interlacing(tmp_path: Path, colorizer: Colorizer, codec: str, ext: str,
                                              x264_params: str, kept: int) -> None:
     """A tape transfer (DV, Digibeta: interlaced) coloured into FFV1 or ProRes, what archives keep masters in,
     came out flagged progressive, so players showed its combing. Then FFV1 kept it in the container's flag
     alone (an audit: its frames said progressive, which players and deinterlacers go by) and ProRes only
     bottom field first. Every frame is now flagged (setfield), so each codes it in either order."""
-    src = make_clip(tmp_path / "in.mp4", frames=6, codec_options={"flags": "+ildct+ilme", "x264-params": x264_params})
+    src = make_clip(tmp_path / "in.mp4", frames=6, fps=25,  # (MPEG-2 codes broadcast rates only)
+                    codec_options={"flags": "+ildct+ilme", "x264-params": x264_params})
     out = tmp_path / f"out{ext}"
     report = colorize_video(src, out, colorizer, VideoOptions(temporal=TemporalOptions(mode="off"), codec=codec))
     assert not [w for w in report.warnings if "interlaced" in w], report.warnings
@@ -722,3 +723,15 @@ def test_opus_keeps_its_80_ms_of_pre_roll(tmp_path: Path, colorizer: Colorizer) 
     source = audio_packets(cut)[0]
     assert kept == source[len(source) - len(kept):]  # a tail of the input's packets, as they were
     assert first_played - (len(source) - len(kept)) == 5  # the last hidden one and 80 ms (4 of 20 ms) before it
+
+
+def test_mpeg2_codes_a_film_at_a_broadcast_rate_and_refuses_others(tmp_path: Path, colorizer: Colorizer) -> None:
+    """--codec mpeg2video (DVD and broadcast deliveries) failed on every film: 'cannot encode this video
+    (Invalid argument)', since its bitstream counts frames at one of a few rates, not in the film's time base."""
+    src = make_clip(tmp_path / "in.mp4", frames=6, fps=25)
+    colorize_video(src, tmp_path / "out.mkv", colorizer, VideoOptions(**FAST, codec="mpeg2video"))
+    assert decode_video(tmp_path / "out.mkv")[0] == pytest.approx(decode_video(src)[0], abs=1e-3)
+    with pytest.raises(ConfigError, match="MPEG video codes 23.976, 24, 25, 29.97, 30, 50, 59.94 and 60 fps, and "
+                                          "this film is 10.000 fps; try --codec libx264"):
+        colorize_video(make_clip(tmp_path / "ten.mp4", frames=6, fps=10), tmp_path / "ten.mkv", colorizer,
+                       VideoOptions(**FAST, codec="mpeg2video"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -30,6 +31,9 @@ from filmcolor.video.reader import FIELD_PROGRESSIVE, TOP_FIELD_FIRST, VideoInfo
 
 _SPC_TO_SWS = {AVCOL_SPC_BT709: "itu709", AVCOL_SPC_BT470BG: "itu601", AVCOL_SPC_SMPTE170M: "smpte170m"}
 X264_LIKE = ("libx264", "libx265")
+MPEG_VIDEO_ENCODERS = ("mpeg1video", "mpeg2video")
+MPEG_RATES = tuple(Fraction(n, d) for n, d in ((24000, 1001), (24, 1), (25, 1), (30000, 1001), (30, 1), (50, 1),
+                                               (60000, 1001), (60, 1)))  # the frame rates MPEG-1/2 can code
 CRF_ENCODERS = ("libx26", "libvpx", "libaom", "libsvtav1")  # name prefixes of the encoders that take a crf
 DEFAULT_CRF = 18
 NAMES_SHOWN = 3  # attached files named in the warning that they were dropped
@@ -195,6 +199,12 @@ class VideoWriter:
         stream.time_base = info.time_base
         ctx = stream.codec_context
         ctx.time_base = info.time_base
+        if codec.name in MPEG_VIDEO_ENCODERS:  # their bitstream counts frames at a rate of their own few
+            rate = info.frame_rate or Fraction(25)
+            if not any(abs(rate - r) < Fraction(1, 1000) for r in MPEG_RATES):
+                raise ConfigError(f"--codec {codec.name}: MPEG video codes 23.976, 24, 25, 29.97, 30, 50, 59.94 "
+                                  f"and 60 fps, and this film is {float(rate):.3f} fps; try --codec libx264")
+            ctx.time_base = 1 / rate  # frames come in the film's time base, and PyAV moves them onto it
         if info.sample_aspect_ratio:
             ctx.sample_aspect_ratio = info.sample_aspect_ratio
         ctx.thread_count = options.encoder_threads
@@ -259,16 +269,16 @@ class VideoWriter:
         players then deinterlace it as they did the input. The colour is computed per frame either way (it
         is smooth, so both fields get the same); only the luma carries the two fields' motion. Each frame is
         flagged interlaced, in that order (FFmpeg's setfield: PyAV's frames cannot say it themselves), which
-        FFV1 writes into every frame and ProRes codes the fields by; the container says it too."""
+        FFV1 writes into every frame and ProRes and MPEG-2 code the fields by; the container says it too."""
         top = self.info.field_order in TOP_FIELD_FIRST
         if codec == "libx264":
             opts["flags"] = "+ildct+ilme"  # interlaced coding (MBAFF)
             opts["x264-params"] = "tff=1" if top else "bff=1"
-        elif codec == "prores_ks":
-            opts["flags"] = "+ildct"  # two pictures a frame, in the frames' field order
+        elif codec in ("prores_ks", "mpeg2video"):  # two pictures (fields) a frame, in the frames' field order
+            opts["flags"] = "+ildct" if codec == "prores_ks" else "+ildct+ilme"
         elif codec != "ffv1":  # (FFV1 codes each frame whole and losslessly, flagged)
             self.warnings.append(f"interlaced input written as progressive by {codec} (not deinterlaced: combing "
-                                 "stays); --codec libx264, ffv1 or prores_ks keeps it interlaced")
+                                 "stays); --codec libx264, ffv1, prores_ks or mpeg2video keeps it interlaced")
             return
         ctx.field_order = self.info.field_order  # for the container's own flag (MOV's fiel, MKV's FieldOrder)
         self._fields = graph = av.filter.Graph()
