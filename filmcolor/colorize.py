@@ -97,6 +97,7 @@ class Colorizer:
         self.render_size = render_size
         self.photo_render_size = photo_render_size or render_size
         self._for_photos: Colorizer | None = None
+        self._model_from: Colorizer | None = None  # for_photos()'s: the torch model is the one it loads
         self.facts = facts or ModelFacts.of(self._model)
         self.ab_gain = float(meta.info.get("ab_gain", 1.0))
         self.runtime = self._choose_runtime(runtime)
@@ -126,16 +127,17 @@ class Colorizer:
         if self.photo_render_size == self.render_size:
             return self
         if self._for_photos is None:
-            self._for_photos = Colorizer(self._model, self.meta, path=self.path, device=self.device_name,
-                                         render_size=self.photo_render_size, runtime=self.runtime,
-                                         facts=self.facts)
+            photos = Colorizer(self._model, self.meta, path=self.path, device=self.device_name,
+                               render_size=self.photo_render_size, runtime=self.runtime, facts=self.facts)
+            photos._model_from = self  # one torch model in memory, whichever loads it first
+            self._for_photos = photos
         return self._for_photos
 
     @property
     def model(self) -> nn.Module:
         """The torch model (built from the weights file on first use)."""
         if self._model is None:
-            self._model = load_model(self.path)[0].eval()
+            self._model = self._model_from.model if self._model_from else load_model(self.path)[0].eval()
         return self._model
 
     @property

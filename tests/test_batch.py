@@ -26,7 +26,7 @@ import filmcolor.batch.worker as worker_mod
 from filmcolor import lab
 from filmcolor.batch import MANIFEST_NAME, BatchOptions, BatchRunner, FileRecord, Manifest, read_manifest, run_local
 from filmcolor.batch.plan import Found, discover, output_rel
-from filmcolor.batch.runner import Settling, ThreadExecutor
+from filmcolor.batch.runner import Settling, SharedColorizer, ThreadExecutor
 from filmcolor.cli import main
 from filmcolor.errors import OutputError
 from filmcolor.fsutil import PARTIAL_MARK
@@ -929,6 +929,29 @@ def test_photos_are_coloured_at_the_photo_render_size(tmp_path: Path, test_weigh
     assert np.array_equal(made, as_image) and not np.array_equal(made, at_video_size)
     both = ModelSpec(model=str(test_weights), runtime="torch", render_size=128).load()
     assert (both.render_size, both.for_photos().render_size) == (128, 128) and both.for_photos() is both
+    # a second audit: with --jobs the photo colouriser ran beside the shared one, outside its lock; and under
+    # torch it held a second copy of the model
+    busy: list[int] = []
+    peak: list[int] = []
+    inner = colorizer.for_photos()
+
+    def counted(image: np.ndarray, **kwargs: object) -> np.ndarray:
+        busy.append(1)
+        peak.append(len(busy))
+        time.sleep(0.05)
+        out = original(image, **kwargs)
+        busy.pop()
+        return out
+
+    original, inner.colorize_image = inner.colorize_image, counted
+    shared = SharedColorizer(colorizer)
+    threads = [threading.Thread(target=lambda: shared.for_photos().colorize_image(rgb)) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(peak) == 3 and max(peak) == 1
+    assert colorizer.for_photos().model is colorizer.model
 
 
 def test_a_jpx_scan_beside_a_jp2_of_its_name_gets_a_photo_name_of_its_own(tmp_path: Path, colorizer) -> None:

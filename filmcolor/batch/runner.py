@@ -144,9 +144,19 @@ class ThreadExecutor:
 class SharedColorizer:
     """One model serving several files' pipelines: network calls take turns, decode/encode overlap."""
 
-    def __init__(self, colorizer: Colorizer):
+    def __init__(self, colorizer: Colorizer, lock: threading.Lock | None = None):
         self._colorizer = colorizer
-        self._lock = threading.Lock()
+        self._lock = lock or threading.Lock()
+        self._photos: SharedColorizer | None = None
+
+    def for_photos(self) -> SharedColorizer:
+        """The photo render size's colouriser, taking turns with this one (the same lock: one network)."""
+        photos = self._colorizer.for_photos()
+        if photos is self._colorizer:
+            return self
+        if self._photos is None:
+            self._photos = SharedColorizer(photos, self._lock)
+        return self._photos
 
     def predict_ab(self, l_nhw: Any) -> Any:
         with self._lock:
