@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _thread
 import dataclasses
+import errno
 import json
 import os
 import re
@@ -22,10 +23,11 @@ import pytest
 from click.testing import CliRunner
 from media import audio_packets, decode_video, gray_frame, make_audio_only, make_clip
 
+import filmcolor.batch.plan as plan_module
 import filmcolor.batch.worker as worker_mod
 from filmcolor import lab
 from filmcolor.batch import MANIFEST_NAME, BatchOptions, BatchRunner, FileRecord, Manifest, read_manifest, run_local
-from filmcolor.batch.plan import Found, discover, output_rel
+from filmcolor.batch.plan import Found, discover, identity, output_rel
 from filmcolor.batch.runner import Settling, SharedColorizer, ThreadExecutor
 from filmcolor.cli import main
 from filmcolor.errors import OutputError
@@ -704,8 +706,8 @@ def test_reels_beside_videos_photos_and_strays_each_keep_their_own(tmp_path: Pat
     (src / "two" / "scan_000002.dpx").symlink_to(src / "gone.dpx")  # a dangling link: the reel fails by name
     dangling = run_local(src, out, colorizer, VIDEO, BatchOptions(retries=0))
     assert [(r.path, r.error) for r in dangling.failed] == [
-        ("two", f"{src / 'two'}: frame 2 missing (after scan_000001.dpx); every frame must be there, or the film "
-                "would jump")]
+        ("two", f"{src / 'two' / 'scan_000002.dpx'}: a link to {src / 'gone.dpx'}, which is not there (a disk not "
+                "mounted?); the reel cannot be read whole")]
 
 
 def test_a_files_warnings_are_shown_under_it_and_counted(tmp_path: Path, test_weights: Path) -> None:
@@ -852,6 +854,13 @@ def test_a_pattern_matches_in_any_case(tmp_path: Path) -> None:
     assert sorted(f.rel for f in discover(src, ("*",))) == ["A001.MOV", "CAM1/C003.Mov", "DSC_0001.JPG", "b002.mov"]
     assert [f.rel for f in discover(src, ("*.txt",))] == ["notes.TXT"]  # named: meant, as '*.ogg' is
     assert [f.rel for f in discover(src, ("*.MOV",))] == [f.rel for f in discover(src, ("*.mov",))]
+    # a second audit: casefold() made ß two letters (a '?' missed it) and lowered what [!a-z] excludes
+    for name in ("Straße.jpg", "STRASSE.jpg", "İstanbul.jpg"):
+        (src / name).write_bytes(b"x")
+    assert [f.rel for f in discover(src, ("Stra?e.jpg",))] == ["Straße.jpg"]
+    assert [f.rel for f in discover(src, ("Straße.jpg",))] == ["Straße.jpg"]
+    assert [f.rel for f in discover(src, ("?stanbul.jpg",))] == ["İstanbul.jpg"]
+    assert sorted(f.rel for f in discover(src, ("[!a-z]*.jpg",))) == ["STRASSE.jpg", "Straße.jpg", "İstanbul.jpg"]
 
 
 def test_a_dangling_link_and_a_pipe_fail_by_name_unopened(tmp_path: Path, colorizer) -> None:
@@ -981,3 +990,63 @@ def test_an_output_path_refused_for_what_it_is_is_not_retried(tmp_path: Path, co
     assert [(r.path, r.attempts) for r in result.failed] == [("cam.mp4", 1)]
     assert "output is the same file as the input" in result.failed[0].error and "retry" not in events
     assert clip.stat().st_size > 0 and (out / "cam.mp4").is_symlink()
+
+
+def test_links_pipes_and_unreadable_folders_in_an_archive_each_say_what_they_are(tmp_path: Path, colorizer) -> None:
+    """A second audit: a reel with a pipe among its frames held the batch for ever, and one with a dangling
+    frame was done a frame short; a link that loops stopped the whole batch ('unexpected OSError') or was
+    'not there'; a link to a folder of footage, and a folder that cannot be read, were passed over in silence
+    (exit 0); a reel copied to another disk (another listing order) was coloured again."""
+    src = tmp_path / "in"
+    dpx_reel(src / "piped", 3)
+    os.mkfifo(src / "piped" / "scan_000003.dpx")
+    (src / "self.mp4").symlink_to("self.mp4")  # a loop
+    elsewhere = tmp_path / "card"
+    elsewhere.mkdir()
+    make_clip(elsewhere / "c1.mp4", width=64, height=48, frames=3, fps=10)
+    (src / "cardA").symlink_to(elsewhere)  # a card's folder linked into the archive
+    (src / "cardB").symlink_to(src)  # a link back up: followed once, never in a loop
+    result = run_local(src, tmp_path / "out", colorizer, VIDEO, BatchOptions(retries=0))
+    assert [r.path for r in result.done] == ["cardA/c1.mp4"]
+    assert {r.path: r.error for r in result.failed} == {
+        "piped": f"{src / 'piped' / 'scan_000003.dpx'}: not a regular file (a pipe, a socket or a device); give "
+                 "the footage itself; the reel cannot be read whole",
+        "self.mp4": f"{src / 'self.mp4'}: a link that loops (self.mp4)"}
+    assert sorted(f.rel for f in discover(src)) == ["cardA/c1.mp4", "piped", "self.mp4"]
+
+
+def test_a_reels_digest_does_not_hang_on_the_disks_listing_order(tmp_path: Path, monkeypatch) -> None:
+    reel = dpx_reel(tmp_path / "reel", 4)
+    listed = plan_module.files_in(reel)
+    first = identity(reel, film=True)
+    monkeypatch.setattr(plan_module, "files_in", lambda folder: list(reversed(listed)))  # another disk's order
+    assert identity(reel, film=True) == first
+
+
+def test_a_folder_the_walk_cannot_list_is_a_failure_of_its_own(tmp_path: Path, monkeypatch) -> None:
+    """(As root every folder can be read: the walk's error is made here, as os.walk reports one.)"""
+    src = tmp_path / "in"
+    (src / "scans").mkdir(parents=True)
+    walk = os.walk
+
+    def refusing(top, onerror=None, **kwargs):
+        onerror(PermissionError(errno.EACCES, "Permission denied", str(src / "scans")))
+        yield from ((root, [], files) for root, _, files in walk(top, **kwargs) if Path(root) == src)
+
+    monkeypatch.setattr(plan_module.os, "walk", refusing)
+    assert [(f.rel, f.problem) for f in discover(src)] == [
+        ("scans", f"{src / 'scans'}: cannot read this folder (Permission denied); its files are not coloured")]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder")
+def test_a_folder_that_cannot_be_read_fails_by_name(tmp_path: Path, colorizer) -> None:
+    src = tmp_path / "in"
+    (src / "locked").mkdir(parents=True)
+    make_clip(src / "locked" / "a.mp4", width=64, height=48, frames=3, fps=10)
+    (src / "locked").chmod(0)
+    try:
+        result = run_local(src, tmp_path / "out", colorizer, VIDEO, BatchOptions(retries=0))
+    finally:
+        (src / "locked").chmod(0o755)
+    assert [r.path for r in result.failed] == ["locked"]
+    assert "cannot read this folder (Permission denied); its files are not coloured" in result.failed[0].error

@@ -5,6 +5,7 @@ Pure functions of the folder and the manifest's records: nothing here writes.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import hashlib
 import itertools
@@ -130,7 +131,14 @@ def sounds_in(names: list[str]) -> list[str]:
 def files_in(folder: Path) -> list[str]:
     """The names of the regular files in ``folder`` (not its folders, even one named like a frame)."""
     with os.scandir(folder) as entries:
-        return [e.name for e in entries if e.is_file()]
+        return [e.name for e in entries if _is_file(e)]
+
+
+def _is_file(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:  # a link that loops or may not be followed: no file to read (discover says why)
+        return False
 
 
 def identity(path: Path, film: bool = False) -> tuple[int, int, str]:
@@ -145,7 +153,7 @@ def identity(path: Path, film: bool = False) -> tuple[int, int, str]:
         return st.st_size, st.st_mtime_ns, ""
     names = files_in(path)
     sounds = sounds_in(names)
-    parts = frame_names(names) + (sounds if len(sounds) == 1 else [])
+    parts = sorted(frame_names(names)) + (sounds if len(sounds) == 1 else [])  # as listed: the disk's own order
     size, latest = 0, path.stat().st_mtime_ns
     digest = hashlib.blake2b(digest_size=8)
     for name in parts:
@@ -164,19 +172,25 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
     folders (and ``exclude``) are skipped. ``passed_over`` gets a line for each folder whose film scan is left
     alone (--frame-folders photos: its frames are no photos), keyed by the folder."""
     patterns = tuple(patterns)
-    folded = tuple(p.casefold() for p in patterns)  # a camera's card says A001.MOV, an archive's list *.mov
+    lowered = tuple(p.lower() for p in patterns)  # a camera's card says A001.MOV, an archive's list *.mov
     wanted = VIDEO_EXTENSIONS + IMAGE_INPUT_EXTENSIONS
     exclude_resolved = exclude.resolve() if exclude is not None else None
     found: list[Found] = []
 
     def matches(name: str, rel: str) -> bool:
-        name, rel = name.casefold(), rel.casefold()
-        return any(fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(rel, p) for p in folded)
+        """As written, or in lower case (lower() keeps a name's length, where casefold() makes ß two letters
+        and a '?' then misses; a class like [!a-z] still means what it says of the name as written)."""
+        return any(fnmatch.fnmatchcase(n, p) for n in (name, rel) for p in patterns) or \
+            any(fnmatch.fnmatchcase(n.lower(), p) for n in (name, rel) for p in lowered)
 
-    for root, dirs, files in os.walk(in_dir):
+    unreadable: list[OSError] = []
+    seen_folders: set[Path] = set()  # real paths walked: a link to a folder is followed once, never in a loop
+    for root, dirs, files in os.walk(in_dir, onerror=unreadable.append, followlinks=True):
         root_path = Path(root)
+        seen_folders.add(root_path.resolve())
         dirs[:] = sorted(d for d in dirs if not d.startswith(".")
-                         and (exclude_resolved is None or (root_path / d).resolve() != exclude_resolved))
+                         and (exclude_resolved is None or (root_path / d).resolve() != exclude_resolved)
+                         and (root_path / d).resolve() not in seen_folders)
         reel: set[str] = set()  # a film folder's frames and sound files: the film's, not inputs of their own
         if passed_over is not None and frame_folders == "photos" and is_film_folder(files):
             rel = root_path.relative_to(in_dir).as_posix()
@@ -193,12 +207,16 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
             reel = set(frame_names(files)) | set(sounds)
             rel = root_path.relative_to(in_dir).as_posix()
             if not patterns or matches(root_path.name, rel) or any(matches(n, f"{rel}/{n}") for n in reel):
+                # a frame that is a pipe would hold the reel's reading for ever; a dangling link ends it early
+                odd = next((n for n in sorted(frame_names(files)) if _not_a_file(root_path / n)), None)
                 try:
                     size, mtime_ns, digest = identity(root_path, film=True)
                     found.append(Found(rel, root_path, size, mtime_ns, film=True, digest=digest,
                                        sound=root_path / sounds[0] if len(sounds) == 1 else None,
                                        note=f"{len(sounds)} sound files ({', '.join(sounds)}): none taken as "
-                                            "the soundtrack; keep one in the folder" if len(sounds) > 1 else ""))
+                                            "the soundtrack; keep one in the folder" if len(sounds) > 1 else "",
+                                       problem=f"{_not_a_file(root_path / odd)}; the reel cannot be read whole"
+                                       if odd else ""))
                 except OSError:  # the folder vanished meanwhile: found again on the next run
                     pass
         beside = {name: sounds_beside(name, files) for name in files if Path(name).suffix.lower() in VIDEO_EXTENSIONS}
@@ -221,20 +239,44 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
             sound, note = _sound_beside(path, beside.get(name, []))
             try:
                 size, mtime_ns, _ = identity(path)
-                problem = "" if os.path.isfile(path) else (f"{path}: not a regular file (a pipe, a socket or a "
-                                                          "device); give the footage itself")
             except OSError:
                 try:
-                    st = path.lstat()
+                    size, mtime_ns = 0, path.lstat().st_mtime_ns
                 except OSError:  # vanished meanwhile: found again on the next run if it comes back
                     continue
-                if not stat.S_ISLNK(st.st_mode):
-                    continue
-                size, mtime_ns = 0, st.st_mtime_ns
-                problem = f"{path}: a link to {os.readlink(path)}, which is not there (a disk not mounted?)"
+            problem = _not_a_file(path)
+            if problem is None:  # vanished meanwhile
+                continue
             found.append(Found(rel, path, size, mtime_ns, sound=sound, sound_id=sound_identity(sound), note=note,
                                problem=problem))
-    return found
+    for err in unreadable:  # a folder of footage that cannot be listed is footage not coloured: said, and failed
+        where = Path(err.filename) if err.filename else in_dir
+        if where != in_dir and where.is_relative_to(in_dir):
+            found.append(Found(where.relative_to(in_dir).as_posix(), where, 0, 0,
+                               problem=f"{where}: cannot read this folder ({err.strerror or err}); its files "
+                                       "are not coloured"))
+    return sorted(found, key=lambda f: f.rel) if unreadable else found
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a file: a pipe, a socket or a device, a link whose target is not
+    there, loops or may not be reached ("" when it is a regular file; None when it is gone altogether)."""
+    try:
+        st = path.stat()
+    except OSError as err:
+        try:
+            path.lstat()
+        except OSError:
+            return None
+        target = os.readlink(path) if path.is_symlink() else "?"
+        if err.errno == errno.ELOOP:
+            return f"{path}: a link that loops ({target})"
+        if err.errno == errno.EACCES:
+            return f"{path}: a link to {target}, which this user may not reach (permission denied)"
+        return f"{path}: a link to {target}, which is not there (a disk not mounted?)"
+    if not stat.S_ISREG(st.st_mode):
+        return f"{path}: not a regular file (a pipe, a socket or a device); give the footage itself"
+    return ""
 
 
 def _named_by(patterns: tuple[str, ...], name: str) -> bool:
