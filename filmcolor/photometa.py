@@ -337,9 +337,10 @@ def _tiff_file_exif(path: Path, source: Image.Exif | None, turned: int = 1) -> b
                 return _rebuilt(source)
             kept = Image.Exif()
             kept.endian = "<" if data[:2] == b"II" else ">"  # the file's: its entries are copied as they are
-            for tag in KEPT_IFD0:
-                if tag in source and not _machine_description(tag, source[tag]):
-                    kept[tag] = _as_read(source[tag])
+            for tag in KEPT_IFD0:  # (a value Pillow cannot write as its tag's type is left out alone: _rebuilt)
+                entry = (None, tag, _as_read(source[tag])) if tag in source else None
+                if entry and not _machine_description(tag, source[tag]) and _writes(entry):
+                    kept[tag] = entry[2]
             for ifd in offsets:
                 kept[tiffifd.SUB_IFD_STAND_INS[ifd]] = 0
             blob = kept.tobytes().removeprefix(b"Exif\x00\x00")

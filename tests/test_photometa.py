@@ -12,7 +12,7 @@ import pytest
 import tifffile
 from PIL import ExifTags, Image
 
-from filmcolor import photometa
+from filmcolor import photometa, tiffifd
 from filmcolor.imageio import read_image, write_image
 from filmcolor.photometa import PhotoMetadata, read_metadata
 from filmcolor.tiffifd import SUB_IFD_STAND_INS
@@ -588,3 +588,25 @@ def test_a_tag_pillow_cannot_write_leaves_only_itself_behind(tmp_path: Path, ext
         exif = copy.getexif()
     assert exif[ExifTags.Base.ImageDescription] == CAPTION and exif[ExifTags.Base.Copyright] == "Harbour Museum"
     assert ExifTags.Base.Artist not in exif and ExifTags.Base.Make not in exif
+
+
+def test_a_tag_pillow_cannot_write_beside_sub_ifds_leaves_only_itself_behind(tmp_path: Path) -> None:
+    """A second audit: with an Exif sub-IFD in the scan, an Artist stored as a RATIONAL still stopped the copy
+    ('unexpected AttributeError', and `filmcolor image` gave up on the folder): the sub-IFD path wrote IFD0's
+    tags without asking Pillow first."""
+    raw = _exif(1).tobytes().removeprefix(b"Exif\x00\x00")
+    scan = tmp_path / "scan.tif"
+    write_image(scan, np.dstack([_stored()] * 3), PhotoMetadata(exif=raw))  # a .tif with an Exif sub-IFD
+    data = bytearray(scan.read_bytes())
+    order, _, entries = tiffifd.ifd0(bytes(data))
+    assert ExifTags.Base.ExifOffset in [tag for _, tag, _, _ in entries]
+    at = next(at for at, tag, _, _ in entries if tag == ExifTags.Base.Artist)
+    value_at = struct.unpack(order + "I", data[at + 8:at + 12])[0]
+    data[at + 2:at + 8] = struct.pack(order + "HI", 5, 1)  # RATIONAL, one: 3/0
+    data[value_at:value_at + 8] = struct.pack(order + "II", 3, 0)
+    scan.write_bytes(bytes(data))
+    write_image(tmp_path / "out.jpg", np.dstack([_stored()] * 3), read_metadata(scan))
+    with Image.open(tmp_path / "out.jpg") as copy:
+        exif = copy.getexif()
+    assert exif[ExifTags.Base.ImageDescription] == CAPTION and ExifTags.Base.Artist not in exif
+    assert exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] == "1921:06:01 10:00:00"
