@@ -403,3 +403,26 @@ def test_jpeg_2000s_other_names_are_found_and_copied_as_jp2(tmp_path, test_weigh
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["frame.jp2", "scan.jp2"]
     deep = read_image(tmp_path / "out" / "scan.jp2", deep=True)
     assert deep.dtype == np.uint16 and deep.shape == (40, 56, 3) and is_coloured(tmp_path / "out" / "frame.jp2")
+
+
+def test_an_unexpected_error_on_one_photo_leaves_the_others_coloured(tmp_path, test_weights, monkeypatch):
+    """An audit: a bug met on one photo of a folder (an EXIF Pillow could not write) ended the whole run; the
+    photos after it were never coloured."""
+    from filmcolor import photometa
+
+    make_photo(tmp_path / "album" / "a.png")
+    make_photo(tmp_path / "album" / "b.png")
+    reading = photometa.read_metadata
+
+    def broken_for_a(path):
+        if Path(path).name == "a.png":
+            raise AttributeError("'IFDRational' object has no attribute 'encode'")
+        return reading(path)
+
+    monkeypatch.setattr(photometa, "read_metadata", broken_for_a)
+    monkeypatch.delenv("FILMCOLOR_DEBUG", raising=False)
+    code, _, err = run(str(tmp_path / "album"), "-o", str(tmp_path / "out"), "--model", str(test_weights), *FAST)
+    assert code == 1 and is_coloured(tmp_path / "out" / "b.png") and not (tmp_path / "out" / "a.png").exists()
+    assert error_lines(err) == [
+        f"error: {tmp_path / 'album' / 'a.png'}: unexpected AttributeError: 'IFDRational' object has no attribute "
+        "'encode' (set FILMCOLOR_DEBUG=1 for a traceback)", "error: 1 of 2 images failed"]
