@@ -446,12 +446,16 @@ def write_image(path: Path, image: np.ndarray, metadata: PhotoMetadata | None = 
     if image.dtype == np.uint16 and ext not in SIXTEEN_BIT_EXTENSIONS:
         image = cv2.convertScaleAbs(image, alpha=255.0 / 65535.0)
         left.append("16 bits a channel (written as 8; .png, .tif and .jp2 keep 16)")
+    elif image.dtype == np.uint16 and image.ndim == 3 and ext == ".jp2" and min(image.shape[:2]) < JP2_MIN_SIDE:
+        image = cv2.convertScaleAbs(image, alpha=255.0 / 65535.0)  # (a thumbnail: Pillow holds no 16-bit colour)
+        left.append(f"16 bits a channel (written as 8: a colour .jp2 under {JP2_MIN_SIDE} pixels a side holds 8 "
+                    "here; .png and .tif keep 16)")
     if image.ndim == 3 and image.shape[2] == 4 and ext in (".jpg", ".jpeg"):
         image = image[..., :3]
     if ext in (".tif", ".tiff"):  # tifffile: IFD0 tags for the metadata, alpha marked as alpha
         encoded, lost = photometa.tiff_with(image, metadata or PhotoMetadata())
     elif ext == ".jp2" and min(image.shape[:2]) < JP2_MIN_SIDE:  # fewer resolution levels than OpenCV codes
-        encoded, lost = photometa.with_metadata(_small_jp2(path, image), ext, metadata or PhotoMetadata())
+        encoded, lost = photometa.with_metadata(_small_jp2(image), ext, metadata or PhotoMetadata())
     else:
         if image.ndim == 3:
             code = cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR
@@ -470,12 +474,9 @@ def write_image(path: Path, image: np.ndarray, metadata: PhotoMetadata | None = 
     return [f"{path}: not kept: {what}" for what in left]
 
 
-def _small_jp2(path: Path, image: np.ndarray) -> bytes:
+def _small_jp2(image: np.ndarray) -> bytes:
     """A picture under JP2_MIN_SIDE pixels a side as a lossless .jp2 by Pillow (OpenJPEG too), with as many
-    resolution levels as its short side holds; Pillow holds no 16-bit colour, so that one is refused."""
-    if image.dtype == np.uint16 and image.ndim == 3:
-        raise OutputError(f"{path}: a 16-bit colour .jp2 needs {JP2_MIN_SIDE} pixels a side, and this one is "
-                          f"{image.shape[1]}x{image.shape[0]}; write .png or .tif")
+    resolution levels as its short side holds (8-bit colour, or 8- or 16-bit gray: write_image sees to it)."""
     buffer = io.BytesIO()
     levels = max(1, int(np.log2(max(1, min(image.shape[:2])))) + 1)
     Image.fromarray(image).save(buffer, "JPEG2000", irreversible=False, num_resolutions=min(levels, 6))

@@ -426,3 +426,16 @@ def test_an_unexpected_error_on_one_photo_leaves_the_others_coloured(tmp_path, t
     assert error_lines(err) == [
         f"error: {tmp_path / 'album' / 'a.png'}: unexpected AttributeError: 'IFDRational' object has no attribute "
         "'encode' (set FILMCOLOR_DEBUG=1 for a traceback)", "error: 1 of 2 images failed"]
+
+
+def test_one_photo_in_two_formats_gets_two_names(tmp_path, test_weights):
+    """A second audit: scan.jpf beside scan.jp2 (both copied as .jp2) refused the whole folder; as batch does,
+    the second is scan-2.jp2. Two photos of one name in two folders still cannot share one output."""
+    album = tmp_path / "album"
+    album.mkdir()
+    for name in ("scan.jp2", "scan.jpf"):
+        assert cv2.imwrite(str(tmp_path / "x.jp2"), np.full((40, 56), 90, np.uint8))
+        (tmp_path / "x.jp2").rename(album / name)
+    code, _, err = run(str(album), "-o", str(tmp_path / "out"), "--model", str(test_weights), *FAST)
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["scan-2.jp2", "scan.jp2"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -39,11 +40,19 @@ def plan_outputs(inputs: tuple[Path, ...], output: Path, ext: str | None) -> lis
             pairs.append((src, output / src.name))
     pairs = [(s, d.with_suffix(ext or copy_suffix(d.suffix))) for s, d in pairs]
     taken: dict[Path, Path] = {}
+    named: list[tuple[Path, Path]] = []
     for src, dst in pairs:
-        if (other := taken.setdefault(dst, src)) != src:
+        other = taken.get(dst)
+        if other is not None and other.parent == src.parent and other.stem == src.stem:
+            # one photo in two formats (scan.jpf beside scan.jp2, or a .png and a .jpg with --ext): scan-2.jp2,
+            # as batch names it
+            dst = next(d for n in itertools.count(2) if (d := dst.with_stem(f"{dst.stem}-{n}")) not in taken)
+        elif other is not None:
             raise InputError(f"{dst}: both {other} and {src} would be written there; colour them into "
                              "separate output folders")
-    return pairs
+        taken[dst] = src
+        named.append((src, dst))
+    return named
 
 
 @click.command("image")
