@@ -1050,3 +1050,26 @@ def test_a_folder_that_cannot_be_read_fails_by_name(tmp_path: Path, colorizer) -
         (src / "locked").chmod(0o755)
     assert [r.path for r in result.failed] == ["locked"]
     assert "cannot read this folder (Permission denied); its files are not coloured" in result.failed[0].error
+
+
+def test_a_reel_done_before_digests_were_kept_gets_one_on_its_next_run(tmp_path: Path, colorizer) -> None:
+    """A second audit: a reel recorded by the version before kept no digest, and never got one, so a rescanned
+    frame copied over its old one later went unseen for every reel of an existing archive."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    reel = dpx_reel(src / "reel1", 6)
+    video = VideoOptions(preset="ultrafast", temporal=TemporalOptions(mode="off"), frame_rate=Fraction(24))
+    run_local(src, out, colorizer, video, BatchOptions(retries=0))
+    lines = [json.loads(line) for line in (out / MANIFEST_NAME).read_text().splitlines()]
+    assert lines[-1]["digest"]
+    (out / MANIFEST_NAME).write_text("".join(json.dumps({k: v for k, v in line.items() if k != "digest"}) + "\n"
+                                             for line in lines))  # as the version before wrote it
+    assert run_local(src, out, colorizer, video, BatchOptions(retries=0)).skipped  # honoured as it is
+    assert read_manifest(out)["reel1"].digest == identity(reel, film=True)[2]  # and now with its digest
+    frame, folder_ns = reel / "scan_000002.dpx", (reel.stat().st_atime_ns, reel.stat().st_mtime_ns)
+    old_ns = frame.stat().st_mtime_ns
+    rescan = dpx_reel(tmp_path / "rescan", 1, first=5) / "scan_000005.dpx"
+    with open(frame, "r+b") as fh:
+        fh.write(rescan.read_bytes())
+    os.utime(frame, ns=(old_ns - 10**9, old_ns - 10**9))
+    os.utime(reel, ns=folder_ns)
+    assert [r.path for r in run_local(src, out, colorizer, video, BatchOptions(retries=0)).done] == ["reel1"]

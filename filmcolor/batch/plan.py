@@ -92,6 +92,9 @@ class Plan:
     jobs: list[FileJob] = field(default_factory=list)  # to colour, in order
     skipped: list[FileRecord] = field(default_factory=list)  # done before and unchanged
     refused: list[FileRecord] = field(default_factory=list)  # failed: the output is someone else's file
+    # done before and unchanged, recorded before film digests were kept: the same with the digest, so that a
+    # frame replaced later is seen (plan.identity)
+    upgraded: list[FileRecord] = field(default_factory=list)
 
 
 def file_kind(path: str | Path) -> str:
@@ -392,6 +395,8 @@ def plan(found: list[Found], records: dict[str, FileRecord], in_dir: Path, out_d
         record = records.get(item.rel)
         if item.rel in done:
             result.skipped.append(record)  # type: ignore[arg-type]
+            if item.digest and not record.digest:  # type: ignore[union-attr]
+                result.upgraded.append(replace(record, digest=item.digest))  # type: ignore[type-var]
             continue
         if (skip_failed and record is not None and record.status == "failed"
                 and item.same_as(record)):

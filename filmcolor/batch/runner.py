@@ -279,6 +279,8 @@ class BatchRunner:
             for record in todo.skipped:
                 self.result.skipped.append(record)
                 self._emit("skipped", record, 0, None)
+        for record in todo.upgraded:
+            self._manifest.append(record)
         for record in todo.refused:
             self._finish(record)
         self._run_jobs(executor, todo.jobs)
