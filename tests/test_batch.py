@@ -27,7 +27,7 @@ import filmcolor.batch.plan as plan_module
 import filmcolor.batch.worker as worker_mod
 from filmcolor import lab
 from filmcolor.batch import MANIFEST_NAME, BatchOptions, BatchRunner, FileRecord, Manifest, read_manifest, run_local
-from filmcolor.batch.plan import Found, discover, identity, output_rel
+from filmcolor.batch.plan import Found, discover, identity, output_rel, plan
 from filmcolor.batch.runner import Settling, SharedColorizer, ThreadExecutor
 from filmcolor.cli import main
 from filmcolor.errors import OutputError
@@ -1005,14 +1005,17 @@ def test_links_pipes_and_unreadable_folders_in_an_archive_each_say_what_they_are
     elsewhere.mkdir()
     make_clip(elsewhere / "c1.mp4", width=64, height=48, frames=3, fps=10)
     (src / "cardA").symlink_to(elsewhere)  # a card's folder linked into the archive
-    (src / "cardB").symlink_to(src)  # a link back up: followed once, never in a loop
+    (src / "cardB").symlink_to(src)  # a link back up
     result = run_local(src, tmp_path / "out", colorizer, VIDEO, BatchOptions(retries=0))
-    assert [r.path for r in result.done] == ["cardA/c1.mp4"]
+    assert not result.done
     assert {r.path: r.error for r in result.failed} == {
         "piped": f"{src / 'piped' / 'scan_000003.dpx'}: not a regular file (a pipe, a socket or a device); give "
                  "the footage itself; the reel cannot be read whole",
         "self.mp4": f"{src / 'self.mp4'}: a link that loops (self.mp4)"}
-    assert sorted(f.rel for f in discover(src)) == ["cardA/c1.mp4", "piped", "self.mp4"]
+    # (a third audit: followed, a link colours footage twice, or under the link's name, or OUT_DIR's own)
+    assert result.passed_over == {
+        "cardA": f"cardA: a link to a folder ({elsewhere}), not followed; give that folder to a batch of its own",
+        "cardB": f"cardB: a link to a folder ({src}), not followed; give that folder to a batch of its own"}
 
 
 def test_a_reels_digest_does_not_hang_on_the_disks_listing_order(tmp_path: Path, monkeypatch) -> None:
@@ -1030,12 +1033,20 @@ def test_a_folder_the_walk_cannot_list_is_a_failure_of_its_own(tmp_path: Path, m
     walk = os.walk
 
     def refusing(top, onerror=None, **kwargs):
-        onerror(PermissionError(errno.EACCES, "Permission denied", str(src / "scans")))
+        for name in ("scans", "lost+found"):
+            onerror(PermissionError(errno.EACCES, "Permission denied", str(src / name)))
         yield from ((root, [], files) for root, _, files in walk(top, **kwargs) if Path(root) == src)
 
     monkeypatch.setattr(plan_module.os, "walk", refusing)
     assert [(f.rel, f.problem) for f in discover(src)] == [
         ("scans", f"{src / 'scans'}: cannot read this folder (Permission denied); its files are not coloured")]
+    # a third audit: a disk's own unreadable folders failed every run, and so did folders no --pattern asked for
+    assert discover(src, ("reels/*",)) == []
+    # and a folder that cannot be read took the output name clip.mkv from clip.avi beside it
+    (src / "clip.avi").write_bytes(b"x")
+    todo = plan([Found("clip", src / "clip", 0, 0, problem="unreadable"),
+                 Found("clip.avi", src / "clip.avi", 1, 1)], {}, src, tmp_path / "out")
+    assert [j.output_rel for j in todo.jobs] == ["clip.mkv"] and [r.output for r in todo.refused] == [""]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder")

@@ -34,6 +34,8 @@ NOT_MEDIA = (".md5", ".sha1", ".sha256", ".sha512", ".crc", ".sfv", ".par2", ".m
              ".sha384", ".xxh128", ".b3", ".blake3", ".cksum", ".asc", ".sig", ".cpl", ".pkl", ".assetmap", ".ifo",
              ".bup", ".m3u8", ".mpd", ".sup", ".idx", ".sub", ".torrent", ".rtf", ".odt", ".bak", ".thm")
 KEPT_VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov")  # other containers become .mkv, which holds any stream
+# what a file system keeps at a disk's root, unreadable to users: no footage (lost+found, Windows' own)
+SYSTEM_FOLDERS = ("lost+found", "System Volume Information", "$RECYCLE.BIN", "$Recycle.Bin")
 FILM_OUTPUT = ".mkv"  # a folder of frames (a film scan) becomes FOLDER.mkv
 SOUND_EXTENSIONS = (".wav", ".bwf", ".w64", ".rf64", ".flac", ".aif", ".aiff", ".mka")  # a reel's soundtrack
 FRAME_FOLDERS = ("auto", "film", "photos")  # what a folder of numbered frames is (--frame-folders)
@@ -181,19 +183,23 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
     found: list[Found] = []
 
     def matches(name: str, rel: str) -> bool:
-        """As written, or in lower case (lower() keeps a name's length, where casefold() makes ß two letters
+        """As written, or in lower case (lower() keeps most names' length, where casefold() makes ß two letters
         and a '?' then misses; a class like [!a-z] still means what it says of the name as written)."""
         return any(fnmatch.fnmatchcase(n, p) for n in (name, rel) for p in patterns) or \
             any(fnmatch.fnmatchcase(n.lower(), p) for n in (name, rel) for p in lowered)
 
     unreadable: list[OSError] = []
-    seen_folders: set[Path] = set()  # real paths walked: a link to a folder is followed once, never in a loop
-    for root, dirs, files in os.walk(in_dir, onerror=unreadable.append, followlinks=True):
+    for root, dirs, files in os.walk(in_dir, onerror=unreadable.append):
         root_path = Path(root)
-        seen_folders.add(root_path.resolve())
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
-                         and (exclude_resolved is None or (root_path / d).resolve() != exclude_resolved)
-                         and (root_path / d).resolve() not in seen_folders)
+        linked = [d for d in dirs if (root_path / d).is_symlink() and not d.startswith(".")]
+        if passed_over is not None:  # not followed: the same footage twice, OUT_DIR or a loop can lie behind one
+            for d in linked:
+                rel = (root_path / d).relative_to(in_dir).as_posix()
+                if not patterns or matches(d, rel):
+                    passed_over[rel] = (f"{rel}: a link to a folder ({os.readlink(root_path / d)}), not followed; "
+                                        "give that folder to a batch of its own")
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in linked
+                         and (exclude_resolved is None or (root_path / d).resolve() != exclude_resolved))
         reel: set[str] = set()  # a film folder's frames and sound files: the film's, not inputs of their own
         if passed_over is not None and frame_folders == "photos" and is_film_folder(files):
             rel = root_path.relative_to(in_dir).as_posix()
@@ -254,10 +260,10 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
                                problem=problem))
     for err in unreadable:  # a folder of footage that cannot be listed is footage not coloured: said, and failed
         where = Path(err.filename) if err.filename else in_dir
-        if where != in_dir and where.is_relative_to(in_dir):
-            found.append(Found(where.relative_to(in_dir).as_posix(), where, 0, 0,
-                               problem=f"{where}: cannot read this folder ({err.strerror or err}); its files "
-                                       "are not coloured"))
+        rel = where.relative_to(in_dir).as_posix() if where.is_relative_to(in_dir) else ""
+        if rel and rel != "." and where.name not in SYSTEM_FOLDERS and (not patterns or matches(where.name, rel)):
+            found.append(Found(rel, where, 0, 0, problem=f"{where}: cannot read this folder ({err.strerror or err});"
+                                                         " its files are not coloured"))
     return sorted(found, key=lambda f: f.rel) if unreadable else found
 
 
@@ -401,15 +407,16 @@ def plan(found: list[Found], records: dict[str, FileRecord], in_dir: Path, out_d
         if (skip_failed and record is not None and record.status == "failed"
                 and item.same_as(record)):
             continue
+        kind = "video" if item.film else file_kind(item.rel)
+        if item.problem:  # never opened (a pipe would wait for a writer): failed, with no output, booking no name
+            result.refused.append(FileJob(item.rel, item.path, item.size, item.mtime_ns, "", out_dir, kind,
+                                          film=item.film).record("failed", error=item.problem))
+            continue
         out_rel = _free_output(item, in_dir, taken)
         taken[out_rel] = item.rel
-        job = FileJob(item.rel, item.path, item.size, item.mtime_ns, out_rel, out_dir / out_rel,
-                      "video" if item.film else file_kind(item.rel), film=item.film, sound=item.sound,
-                      sound_id=item.sound_id, note=item.note, digest=item.digest)
+        job = FileJob(item.rel, item.path, item.size, item.mtime_ns, out_rel, out_dir / out_rel, kind,
+                      film=item.film, sound=item.sound, sound_id=item.sound_id, note=item.note, digest=item.digest)
         owned = record is not None and record.output == out_rel
-        if item.problem:  # never opened (a pipe would wait for a writer): failed, with no output
-            result.refused.append(replace(job.record("failed", error=item.problem), output=""))
-            continue
         if job.output.exists() and not (owned or force or overwrite):
             reason = (f"{job.output}: output exists and was not written by this batch; "
                       "pass --overwrite or --force to replace it")
