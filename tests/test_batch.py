@@ -1084,3 +1084,19 @@ def test_a_reel_done_before_digests_were_kept_gets_one_on_its_next_run(tmp_path:
     os.utime(frame, ns=(old_ns - 10**9, old_ns - 10**9))
     os.utime(reel, ns=folder_ns)
     assert [r.path for r in run_local(src, out, colorizer, video, BatchOptions(retries=0)).done] == ["reel1"]
+
+
+def test_a_name_that_is_not_utf8_is_coloured_and_resumed(tmp_path: Path, colorizer) -> None:
+    """A third audit: a file name in Latin-1 (caf\\xe9.jpg, from an old disk) stopped the whole batch with a
+    UnicodeEncodeError as the manifest was written; nothing was coloured."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    cv2.imwrite(str(src / "ok.png"), gray_frame(1, 32, 32))
+    latin = Path(os.fsdecode(bytes(src) + b"/caf\xe9.png"))
+    (src / "ok.png").rename(latin)
+    cv2.imwrite(str(src / "ok.png"), gray_frame(2, 32, 32))
+    first = run_local(src, out, colorizer, VIDEO, BatchOptions(retries=0, report=tmp_path / "r.json"))
+    assert sorted(r.path for r in first.done) == sorted([latin.name, "ok.png"])
+    assert (out / latin.name).exists()
+    again = run_local(src, out, colorizer, VIDEO, BatchOptions(retries=0))
+    assert not again.done and len(again.skipped) == 2

@@ -45,7 +45,15 @@ class FileRecord:
     updated: float = 0.0  # unix time of this record
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), separators=(",", ":"), ensure_ascii=False)
+        """One JSON line, readable as UTF-8: a name that is not valid UTF-8 (Python keeps its bytes as lone
+        surrogates) is written escaped, \\udcXX, and read back as the same name."""
+        data = dataclasses.asdict(self)
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            text = json.dumps(data, separators=(",", ":"))
+        return text
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FileRecord:
