@@ -439,3 +439,20 @@ def test_one_photo_in_two_formats_gets_two_names(tmp_path, test_weights):
     code, _, err = run(str(album), "-o", str(tmp_path / "out"), "--model", str(test_weights), *FAST)
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["scan-2.jp2", "scan.jp2"]
+
+
+def test_output_names_for_one_photo_in_several_formats_follow_batch(tmp_path):
+    """A third audit: the renaming took names a photo of the folder had (scan-2.jp2), gave a photo's own name
+    to another format of it, and coloured a photo named twice twice."""
+    from filmcolor.cli.image import plan_outputs
+
+    d = tmp_path / "d"
+    for name in ("scan.jp2", "scan.jpf", "scan-2.jp2", "scan.j2k", "x.jpg", "x.png", "x.tif"):
+        make_photo(d / name.replace(".jp2", ".png").replace(".jpf", ".png").replace(".j2k", ".png")).rename(d / name)
+    out = tmp_path / "out"
+    named = {s.name: o.name for s, o in plan_outputs((d,), out, None)}
+    assert named["scan.jp2"] == "scan.jp2" and named["scan-2.jp2"] == "scan-2.jp2"  # each keeps its own
+    assert sorted([named["scan.jpf"], named["scan.j2k"]]) == ["scan-3.jp2", "scan-4.jp2"]
+    with_ext = {s.name: o.name for s, o in plan_outputs((d / "x.jpg", d / "x.png", d / "x.tif"), out, ".png")}
+    assert with_ext == {"x.jpg": "x-2.png", "x.png": "x.png", "x.tif": "x-3.png"}
+    assert plan_outputs((d / "x.jpg", d / "x.jpg"), out, None) == [(d / "x.jpg", out / "x.jpg")]

@@ -38,19 +38,24 @@ def plan_outputs(inputs: tuple[Path, ...], output: Path, ext: str | None) -> lis
             pairs += [(p, output / p.relative_to(src)) for p in found]
         else:
             pairs.append((src, output / src.name))
-    pairs = [(s, d.with_suffix(ext or copy_suffix(d.suffix))) for s, d in pairs]
-    taken: dict[Path, Path] = {}
+    once = {s.resolve(): (s, d) for s, d in reversed(pairs)}  # a photo given twice is coloured once
+    pairs = [(s, d.with_suffix(ext or copy_suffix(d.suffix))) for s, d in pairs if once[s.resolve()][0] is s]
+    # the photo whose own name a copy has keeps it (scan.jp2; not scan.jpf, also copied as .jp2), else the first
+    owner: dict[Path, Path] = {}
+    for src, dst in sorted(pairs, key=lambda pair: pair[0].suffix.lower() != pair[1].suffix.lower()):
+        owner.setdefault(dst, src)
+    taken = {dst for _, dst in pairs}
     named: list[tuple[Path, Path]] = []
     for src, dst in pairs:
-        other = taken.get(dst)
-        if other is not None and other.parent == src.parent and other.stem == src.stem:
+        other = owner[dst]
+        if other is not src and other.parent == src.parent and other.stem == src.stem:
             # one photo in two formats (scan.jpf beside scan.jp2, or a .png and a .jpg with --ext): scan-2.jp2,
-            # as batch names it
+            # as batch names it, past any name another photo has
             dst = next(d for n in itertools.count(2) if (d := dst.with_stem(f"{dst.stem}-{n}")) not in taken)
-        elif other is not None:
+            taken.add(dst)
+        elif other is not src:
             raise InputError(f"{dst}: both {other} and {src} would be written there; colour them into "
                              "separate output folders")
-        taken[dst] = src
         named.append((src, dst))
     return named
 
