@@ -69,3 +69,11 @@ def test_the_console_script_and_python_dash_m_use_that_entry() -> None:
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+
+
+def test_an_unexpected_error_with_nothing_to_say_is_named_cleanly() -> None:
+    """A third audit: a MemoryError printed 'unexpected MemoryError:  (set ...)'."""
+    from filmcolor.cli import unexpected
+
+    assert unexpected(MemoryError()) == "unexpected MemoryError"
+    assert unexpected(KeyError(3)) == "unexpected KeyError: 3"

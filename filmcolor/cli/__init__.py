@@ -68,10 +68,15 @@ def guarded(func: F) -> F:
         except Exception as err:  # a bug of ours: still one line unless debugging
             if os.environ.get(DEBUG_ENV):
                 raise
-            error_line(f"unexpected {type(err).__name__}: {err} (set {DEBUG_ENV}=1 for a traceback)")
+            error_line(f"{unexpected(err)} (set {DEBUG_ENV}=1 for a traceback)")
             sys.exit(EXIT_FAILURE)
 
     return wrapper  # type: ignore[return-value]
+
+
+def unexpected(err: BaseException) -> str:
+    """'unexpected KeyError: 3', or 'unexpected MemoryError' for an error that says nothing more."""
+    return f"unexpected {type(err).__name__}" + (f": {err}" if str(err) else "")
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from filmcolor import photometa
-from filmcolor.cli import DEBUG_ENV, console, error_line, guarded, model_options, plain
+from filmcolor.cli import DEBUG_ENV, console, error_line, guarded, model_options, plain, unexpected
 from filmcolor.colorize import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MIN_RENDER_SIZE, Colorizer
 from filmcolor.errors import FilmcolorError, InputError, OutputError
 from filmcolor.fsutil import check_output_path, make_output_folder
@@ -145,7 +145,7 @@ def image_command(inputs: tuple[Path, ...], output: Path, model: str, device: st
             if os.environ.get(DEBUG_ENV):
                 raise
             failed += 1
-            error_line(f"{src}: unexpected {type(err).__name__}: {err} (set {DEBUG_ENV}=1 for a traceback)")
+            error_line(f"{src}: {unexpected(err)} (set {DEBUG_ENV}=1 for a traceback)")
     if failed:
         raise SystemExit(1) if len(pairs) == 1 else _fail(failed, len(pairs))
 
