@@ -3,8 +3,10 @@ timestamp takes the free slot, and whatever the damage the frames it yields are 
 
 from __future__ import annotations
 
+import io
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import numpy as np
@@ -221,7 +223,10 @@ def test_start_in_a_container_without_an_index_loses_no_frame(tmp_path: Path) ->
     gop1s = make_clip(tmp_path / "gop1s.ts", frames=30, fps=10, bframes=False,
                       codec_options={"g": "10", "x264-params": "scenecut=0"})
     one_key = make_clip(tmp_path / "one_key.ts", frames=30, fps=10, codec_options={"g": "1000"})  # a web video's
-    for clip, start, duration in ((gop1s, 0.5, None), (gop1s, 1.25, 0.3), (gop1s, 0.05, None), (one_key, 1.5, 1)):
+    # (a third audit: a --start in the last frame's time landed on the last packet, a B-frame before it, and
+    # found 'no video frames')
+    for clip, start, duration in ((gop1s, 0.5, None), (gop1s, 1.25, 0.3), (gop1s, 0.05, None), (one_key, 1.5, 1),
+                                  (one_key, 2.88, None)):
         with av.open(str(clip)) as c:
             everything = sorted(float(f.time) for f in c.decode(video=0))
         first = everything[0]  # the file's start: it has no other stream
@@ -542,12 +547,27 @@ def test_a_cameras_fragmented_mp4_cut_short_says_so(tmp_path: Path) -> None:
 def test_an_avi_written_to_a_pipe_is_whole(tmp_path: Path) -> None:
     """A second audit: FFmpeg writing AVI to a pipe cannot go back to set the RIFF size, and leaves it
     0xFFFFFFFF; the whole file was called truncated ('4,998 of the 4,294,967,304 bytes')."""
-    clip = make_clip(tmp_path / "cam.avi", codec="mjpeg", pix_fmt="yuvj420p", frames=12)
-    data = bytearray(clip.read_bytes())
-    data[4:8] = b"\xff\xff\xff\xff"
+    class Pipe(io.RawIOBase):  # what a pipe lets a writer do: no going back
+        def __init__(self, sink: BinaryIO):
+            self.sink = sink
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: bytes) -> int:
+            return self.sink.write(data)
+
     piped = tmp_path / "piped.avi"
-    piped.write_bytes(bytes(data))
-    assert len(read_times(piped)[0]) == 12
+    with open(piped, "wb") as sink, av.open(Pipe(sink), "w", format="avi") as container:
+        stream = container.add_stream("mjpeg", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuvj420p"
+        for i in range(12):
+            frame = av.VideoFrame.from_ndarray(gray_frame(i, 48, 64), format="gray").reformat(format="yuvj420p")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    assert piped.read_bytes()[4:8] == b"\xff\xff\xff\xff"  # its size unknown; a third audit: and its frame
+    assert len(read_times(piped)[0]) == 12  # count FFmpeg's 2^30, its duration a guess (321 s for 2 s)
 
 
 def test_h264_with_b_frames_in_avi_keeps_every_frame_in_order(tmp_path: Path) -> None:
@@ -581,9 +601,10 @@ def test_start_in_an_avi_with_b_frames_lands_on_the_slice(tmp_path: Path, codec:
     clip = make_clip(tmp_path / f"{codec}.avi", frames=72, fps=24, codec=codec, codec_options=options)
     with av.open(str(clip)) as c:
         everything = sorted(float(f.time) for f in c.decode(video=0))
-    for start in (0.3, 0.9, 1.0):
-        with VideoReader(clip, ReaderOptions(start=start)) as reader:
-            frames = [f for f in reader if isinstance(f, LumaFrame)]
+    for start, duration in ((0.3, None), (0.9, None), (1.0, None), (0.0, 0.8), (0.5, 0.3)):  # (a third audit:
+        with VideoReader(clip, ReaderOptions(start=start, duration=duration)) as reader:  # --duration ended by a
+            frames = [f for f in reader if isinstance(f, LumaFrame)]  # P-frame's count, a frame or two short)
             assert not reader.warnings, reader.warnings
-        assert len(frames) == sum(t >= start - 1e-6 for t in everything), start  # from the file's start, 0
+        end = start + duration if duration else 1e9
+        assert len(frames) == sum(start - 1e-6 <= t < end - 1e-6 for t in everything), (start, duration)
         assert [f.pts - frames[0].pts for f in frames] == list(range(len(frames)))  # one frame apart

@@ -38,6 +38,7 @@ COPYABLE_TYPES = ("audio", "subtitle", "attachment")  # an attachment (an MKV's 
 SEEK_BACK_OFF_S = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, math.inf)
 # seconds of sound a decoder needs before the first it plays, beyond one packet (RFC 7845: Opus, 80 ms)
 PREROLL_S = {"opus": 0.08}
+UNKNOWN_FRAME_COUNT = 1 << 30  # what FFmpeg's AVI writer leaves as the frame count when it cannot seek back
 SEEK_PROBE_PACKETS = 2000  # a seek's check gives up without a frame after this many packets (a run then says why)
 
 
@@ -307,7 +308,7 @@ class VideoReader:
             return False  # what cannot be decoded here fails (or is repaired) in the run itself
         finally:
             ctx.flush_buffers()
-        return any(pts >= target for pts in seen)  # no frame at all: no keyframe after the seek (one a film)
+        return True  # no frame at all: no keyframe after the seek (one a film), or its end (a B-frame, none)
 
     def _first_frame(self) -> av.VideoFrame:
         """Decode up to the first kept frame so that unreadable files fail before any output exists."""
@@ -392,8 +393,9 @@ class VideoReader:
         # AVI times its packets by their count, in decode order; FFmpeg mends that for MPEG-4 Part 2 (Xvid), not
         # for H.264 or HEVC, whose B-frames then read as damaged timestamps (measured: 13 in a healthy clip, and
         # a frame dropped). MJPEG has none to mend, and keeps its own: a frame lost is repaired in its place.
-        decode_order = (self.container.format.name == "avi" and not self.sequence
-                        and self.stream.codec_context.name in ("h264", "hevc"))
+        decode_order = (self.container.format.name == "avi" and not self.sequence  # (with B-frames: without,
+                        and self.stream.codec_context.name in ("h264", "hevc")  # decode order is display order,
+                        and bool(self.stream.codec_context.has_b_frames))  # and a frame lost is mended in place)
         self._timeline = timeline = FrameTimeline(self._default_step(), start_pts, end_s, tb,
                                                   rate_known=rate is not None,
                                                   exact_step=1 / ((rate or DEFAULT_FRAME_RATE) * tb) if tb else None,
@@ -455,9 +457,9 @@ class VideoReader:
         held: tuple[av.VideoFrame, int] | None = None  # a frame is placed once the next one's pts is known
         placed_past_end = False
 
-        def arrive(frame: av.VideoFrame | None) -> Iterator[LumaFrame]:
+        def arrive(frame: av.VideoFrame | None, own: int | None = None) -> Iterator[LumaFrame]:
+            """``frame`` at ``own`` (its pts, or its display slot: timeline.in_display_order); None: the end."""
             nonlocal held
-            own = None if frame is None else timeline.in_display_order(frame.pts)
             pts = None if frame is None else timeline.pts_of(own, held[1] if held else timeline.last)
             if pts is not None and start_pts is not None:
                 if pts < start_pts:
@@ -515,20 +517,23 @@ class VideoReader:
             flushed = not packet.size
             timeline.sent(packet)
             for frame in self._decode(packet):
-                if timeline.past_end(frame.pts) or placed_past_end:
+                own = timeline.in_display_order(frame.pts)
+                if timeline.past_end(own) or placed_past_end:
                     video_done = True
                     break
-                yield from arrive(frame)
+                yield from arrive(frame, own)
         if not flushed and not video_done:  # the demuxer stopped early: the decoder still holds frames
             for frame in self._decode(None):
-                if timeline.past_end(frame.pts) or placed_past_end:
+                own = timeline.in_display_order(frame.pts)
+                if timeline.past_end(own) or placed_past_end:
                     break
-                yield from arrive(frame)
+                yield from arrive(frame, own)
         if not video_done:  # frames sent that never came back, nor failed: decode the tail again, see there
             for frame in self._recover_tail(timeline.outstanding(held[1] if held else None)):
-                if timeline.past_end(frame.pts) or placed_past_end:
+                own = timeline.in_display_order(frame.pts)
+                if timeline.past_end(own) or placed_past_end:
                     break
-                yield from arrive(frame)
+                yield from arrive(frame, own)
         yield from arrive(None)  # the last frame
         yield from place(None, None)  # and the frames lost to decode errors at the very end
         if shift_pts is not None:
@@ -590,6 +595,8 @@ class VideoReader:
         short of when it was cut, the sound's included. A shorter shortfall is a warning: the video of a
         damaged Matroska file silently ends where the damage starts (measured: 9 of 50 frames).
         """
+        if self.stream.frames >= UNKNOWN_FRAME_COUNT:  # an AVI written to a pipe: FFmpeg could not go back to
+            return  # count its frames, and its durations are guesses (a 2 s clip read as 321 s)
         declared_frames = self.stream.frames and self.stream.frames - self._hidden_frames  # the header counts those
         if not frames:
             return  # nothing decoded at all: _first_frame says so

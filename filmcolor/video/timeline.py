@@ -83,8 +83,9 @@ class FrameTimeline:
         pts = packet.pts
         if pts is None or not packet.size or packet.is_discard:
             return
-        # (counted in decode order, a packet before --start's first frame can hold a frame after it: all count)
-        if (self.start_pts is not None and pts < self.start_pts and not self.decode_order) or self.past_end(pts):
+        # (counted in decode order, a packet before --start's first frame, or after --duration's end, can hold a
+        # frame within them: all count)
+        if not self.decode_order and ((self.start_pts is not None and pts < self.start_pts) or self.past_end(pts)):
             return
         heapq.heappush(self._expected, pts)
         self._sent_max = pts if self._sent_max is None else max(self._sent_max, pts)

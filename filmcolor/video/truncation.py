@@ -82,7 +82,7 @@ def _riff_size(f, size: int) -> int | None:
         if length == RIFF_UNKNOWN:
             return None
         at += 8 + length + (length & 1)
-    return at
+    return at - 1 if at == size + 1 else at  # (a last odd chunk's pad byte, which some writers leave out)
 
 
 def _mp4_size(f, size: int) -> int | None:
