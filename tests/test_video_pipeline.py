@@ -731,7 +731,31 @@ def test_mpeg2_codes_a_film_at_a_broadcast_rate_and_refuses_others(tmp_path: Pat
     src = make_clip(tmp_path / "in.mp4", frames=6, fps=25)
     colorize_video(src, tmp_path / "out.mkv", colorizer, VideoOptions(**FAST, codec="mpeg2video"))
     assert decode_video(tmp_path / "out.mkv")[0] == pytest.approx(decode_video(src)[0], abs=1e-3)
+    colorize_video(src, tmp_path / "out.mpg", colorizer, VideoOptions(**FAST, codec="mpeg2video"))  # a third audit:
+    with av.open(str(tmp_path / "out.mpg")) as c:  # '.mpg files cannot hold it' (an MPEG-2 program stream can)
+        assert c.streams.video[0].codec_context.name == "mpeg2video" and len(list(c.decode(video=0))) == 6
     with pytest.raises(ConfigError, match="MPEG video codes 23.976, 24, 25, 29.97, 30, 50, 59.94 and 60 fps, and "
                                           "this film is 10.000 fps; try --codec libx264"):
         colorize_video(make_clip(tmp_path / "ten.mp4", frames=6, fps=10), tmp_path / "ten.mkv", colorizer,
                        VideoOptions(**FAST, codec="mpeg2video"))
+
+
+def test_mpeg2_takes_a_variable_rate_film_onto_its_grid(tmp_path: Path, colorizer: Colorizer) -> None:
+    """A third audit: a variable-rate film (frames 10 and 70 ms apart, 25 fps on average) into mpeg2video
+    stopped with 'avcodec_send_frame() returned 22': two frames fell on one tick of MPEG's 25 fps."""
+    src = tmp_path / "vfr.mkv"
+    with av.open(str(src), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = stream.time_base = Fraction(1, 1000)
+        t = 0
+        for i in range(12):
+            frame = av.VideoFrame.from_ndarray(gray_frame(i, 48, 64), format="gray").reformat(format="yuv420p")
+            frame.pts, frame.time_base = t, Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+            t += 10 if i % 2 == 0 else 70
+        container.mux(stream.encode(None))
+    report = colorize_video(src, tmp_path / "out.mkv", colorizer, VideoOptions(**FAST, codec="mpeg2video"))
+    times = decode_video(tmp_path / "out.mkv")[0]
+    assert len(times) == report.frames == 12 and times == sorted(set(times))
+    assert any("moved onto the frame rate MPEG video codes" in w for w in report.warnings), report.warnings

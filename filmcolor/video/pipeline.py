@@ -374,7 +374,9 @@ def _sound_warnings(sound: SoundTrack, reader: VideoReader, writer: VideoWriter,
 def _counted_warnings(reader: VideoReader, writer: VideoWriter) -> list[str]:
     counts = [(reader.repeated_frames, "corrupt frame(s) replaced by the last good frame"),
               (writer.bad_audio_packets, "undecodable audio packet(s) skipped"),
-              (writer.fixed_pts, "frame(s) had non-increasing timestamps; nudged forward")]
+              (writer.fixed_pts, "frame(s) had non-increasing timestamps; nudged forward"),
+              (writer.gridded, "frame(s) moved onto the frame rate MPEG video codes (a variable-rate film; "
+                               ".mkv with libx264 keeps every timestamp)")]
     return [f"{count} {what}" for count, what in counts if count]
 
 

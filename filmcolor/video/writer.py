@@ -51,7 +51,8 @@ AUTO_PRESET_PIXELS = 1280 * 720
 
 # What a muxer holds beyond what FFmpeg's query says: MPEG-TS answers the query for its defaults only
 # (MPEG-2 video and audio), though broadcast TS carries H.264, HEVC, AAC and AC-3 every day.
-ALSO_HOLDS = {"mpegts": {"h264", "libx264", "hevc", "libx265", "aac", "ac3", "eac3", "mp3", "opus", "dvb_subtitle"}}
+ALSO_HOLDS = {"mpegts": {"h264", "libx264", "hevc", "libx265", "aac", "ac3", "eac3", "mp3", "opus", "dvb_subtitle"},
+              "mpeg": {"mpeg2video"}}  # an MPEG-2 program stream (.mpg: camcorders, DVD rips) beside MPEG-1's
 X264_CRF_MAX = 51  # x264 and x265 take crf 0-51; --crf goes to 63 for VP9 and AV1
 FFV1_ARCHIVAL = {"level": "3", "g": "1", "slicecrc": "1"}  # FFV1 as RFC 9043 and preservation practice write it
 
@@ -150,6 +151,7 @@ class VideoWriter:
         self.info = info
         self.warnings: list[str] = []
         self._fields: av.filter.Graph | None = None  # sets each frame's field flags (_keep_interlacing)
+        self._grid: tuple[Fraction, int | None] | None = None  # MPEG video: (its time base, the last tick)
         try:
             codec = av.codec.Codec(options.codec, "w")
         except (av.FFmpegError, ValueError) as err:
@@ -177,6 +179,7 @@ class VideoWriter:
         self._last_step = max(1, round(1 / (info.frame_rate * info.time_base))) if info.frame_rate else 1
         self._closed = False
         self.fixed_pts = 0
+        self.gridded = 0  # frames moved onto MPEG video's frame grid (a variable-rate film)
         self.bad_audio_packets = 0
         self._decoded: set[av.stream.Stream] = set()  # copied audio streams whose decoder has worked on a packet
         self._checkers: dict[av.stream.Stream, av.codec.context.CodecContext | None] = {}  # see _decodes
@@ -204,7 +207,8 @@ class VideoWriter:
             if not any(abs(rate - r) < Fraction(1, 1000) for r in MPEG_RATES):
                 raise ConfigError(f"--codec {codec.name}: MPEG video codes 23.976, 24, 25, 29.97, 30, 50, 59.94 "
                                   f"and 60 fps, and this film is {float(rate):.3f} fps; try --codec libx264")
-            ctx.time_base = 1 / rate  # frames come in the film's time base, and PyAV moves them onto it
+            ctx.time_base = 1 / rate  # frames are moved onto it in write_frame
+            self._grid = (Fraction(1) / rate, None)
         if info.sample_aspect_ratio:
             ctx.sample_aspect_ratio = info.sample_aspect_ratio
         ctx.thread_count = options.encoder_threads
@@ -248,8 +252,9 @@ class VideoWriter:
                 opts["bf"] = "0"
             elif codec.name == "libx265":
                 opts["x265-params"] += ":bframes=0"
-            self.warnings.append(f"{self.shown.suffix} files keep no timestamps: frames are timed by their count "
-                                 "(FFmpeg reads H.264 in AVI one frame late); .mkv or .mp4 keep every timestamp")
+            late = " (FFmpeg reads H.264 in AVI one frame late)" if codec.name in X264_LIKE else ""
+            self.warnings.append(f"{self.shown.suffix} files keep no timestamps: frames are timed by their "
+                                 f"count{late}; .mkv or .mp4 keep every timestamp")
         stream.options = opts
         # what was used, for the report (--preset auto resolves here)
         self.encoder = " ".join([codec.name, *(f"{k} {opts[k]}" for k in ("preset", "crf") if k in opts)])
@@ -442,6 +447,14 @@ class VideoWriter:
         if self._fields is not None:
             self._fields.push(frame)
             frame = self._fields.pull()
+        if self._grid is not None:  # MPEG video counts frames: one tick each, in order, whatever the film's times
+            grid, last = self._grid
+            tick = round(pts * self.info.time_base / grid)
+            if last is not None and tick <= last:
+                tick = last + 1
+            self.gridded += abs(tick * grid - pts * self.info.time_base) > Fraction(1, 1000)
+            frame.pts, frame.time_base = tick, grid
+            self._grid = (grid, tick)
         self._mux_all(self.stream.encode(frame))
 
     def mux(self, packet: av.Packet) -> None:
