@@ -873,13 +873,19 @@ def test_a_dangling_link_and_a_pipe_fail_by_name_unopened(tmp_path: Path, colori
     make_clip(src / "cam1.mp4", width=64, height=48, frames=3, fps=10)
     (src / "cam3.mp4").symlink_to("/mnt/nas/cam3.mp4")
     os.mkfifo(src / "live.mp4")
-    result = run_local(src, tmp_path / "out", colorizer, VIDEO, BatchOptions(retries=0))
+    make_audio_only(src / "live.wav", seconds=0.3, codec="pcm_s16le")  # a fourth audit: asking the pipe for
+    result = run_local(src, tmp_path / "out", colorizer, VIDEO, BatchOptions(retries=0))  # sound of its own hung
     assert sorted(r.path for r in result.done) == ["cam1.mp4", "cam2.mp4/inside.mp4"]
     assert {r.path: r.error for r in result.failed} == {
         "cam3.mp4": f"{src / 'cam3.mp4'}: a link to /mnt/nas/cam3.mp4, which is not there (a disk not mounted?)",
         "live.mp4": f"{src / 'live.mp4'}: not a regular file (a pipe, a socket or a device); give the footage "
                     "itself"}
     assert not (tmp_path / "out" / "cam3.mp4").exists() and not (tmp_path / "out" / "live.mp4").exists()
+    # --watch's later scans leave a failure alone while it stays as it was (with a sound file beside it, too:
+    # its record lacked the sound's identity, and it failed again every scan)
+    found = discover(src)
+    again = plan(found, {r.path: r for r in result.done + result.failed}, src, tmp_path / "out", skip_failed=True)
+    assert not again.refused and not again.jobs
 
 
 def test_a_sound_file_under_a_videos_name_is_passed_by_not_failed(tmp_path: Path, test_weights: Path) -> None:
@@ -1042,6 +1048,8 @@ def test_a_folder_the_walk_cannot_list_is_a_failure_of_its_own(tmp_path: Path, m
         ("scans", f"{src / 'scans'}: cannot read this folder (Permission denied); its files are not coloured")]
     # a third audit: a disk's own unreadable folders failed every run, and so did folders no --pattern asked for
     assert discover(src, ("reels/*",)) == []
+    # a fourth: and a pattern of files ('*.jpg', 'scans/*.jpg') hid it, exit 0
+    assert [f.rel for f in discover(src, ("*.jpg",))] == [f.rel for f in discover(src, ("SCANS/*.jpg",))] == ["scans"]
     # and a folder that cannot be read took the output name clip.mkv from clip.avi beside it
     (src / "clip.avi").write_bytes(b"x")
     todo = plan([Found("clip", src / "clip", 0, 0, problem="unreadable"),

@@ -188,6 +188,19 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
         return any(fnmatch.fnmatchcase(n, p) for n in (name, rel) for p in patterns) or \
             any(fnmatch.fnmatchcase(n.lower(), p) for n in (name, rel) for p in lowered)
 
+    def may_hold(rel: str) -> bool:
+        """Whether a folder may hold files the patterns take: any pattern of a name alone ('*.mp4'), or one
+        whose folders begin as ``rel`` does ('cam1/*.mp4' for cam1, 'a/b/*' for a)."""
+        if not patterns:
+            return True
+        parts = rel.split("/")
+        for pattern in patterns + lowered:
+            folders = pattern.split("/")[:-1]
+            if not folders or all(fnmatch.fnmatchcase(p, f) or fnmatch.fnmatchcase(p.lower(), f)
+                                  for p, f in zip(parts, folders, strict=False)):
+                return True
+        return False
+
     unreadable: list[OSError] = []
     for root, dirs, files in os.walk(in_dir, onerror=unreadable.append):
         root_path = Path(root)
@@ -195,7 +208,7 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
         if passed_over is not None:  # not followed: the same footage twice, OUT_DIR or a loop can lie behind one
             for d in linked:
                 rel = (root_path / d).relative_to(in_dir).as_posix()
-                if not patterns or matches(d, rel):
+                if may_hold(rel):
                     passed_over[rel] = (f"{rel}: a link to a folder ({os.readlink(root_path / d)}), not followed; "
                                         "give that folder to a batch of its own")
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in linked
@@ -245,23 +258,24 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
                     passed_over[rel] = (f"{rel}: sound alone (an MXF OP-Atom clip's audio track), not coloured; "
                                         "colour its picture's .mxf with --sound for a film with it")
                 continue
-            sound, note = _sound_beside(path, beside.get(name, []))
+            problem = _not_a_file(path)
+            if problem is None:  # vanished meanwhile: found again on the next run if it comes back
+                continue
             try:
                 size, mtime_ns, _ = identity(path)
             except OSError:
                 try:
                     size, mtime_ns = 0, path.lstat().st_mtime_ns
-                except OSError:  # vanished meanwhile: found again on the next run if it comes back
-                    continue
-            problem = _not_a_file(path)
-            if problem is None:  # vanished meanwhile
-                continue
+                except OSError:
+                    size, mtime_ns = 0, 0
+            # (a pipe is never opened: not even to ask whether it has sound of its own)
+            sound, note = _sound_beside(path, beside.get(name, [])) if not problem else (None, "")
             found.append(Found(rel, path, size, mtime_ns, sound=sound, sound_id=sound_identity(sound), note=note,
                                problem=problem))
     for err in unreadable:  # a folder of footage that cannot be listed is footage not coloured: said, and failed
         where = Path(err.filename) if err.filename else in_dir
         rel = where.relative_to(in_dir).as_posix() if where.is_relative_to(in_dir) else ""
-        if rel and rel != "." and where.name not in SYSTEM_FOLDERS and (not patterns or matches(where.name, rel)):
+        if rel and rel != "." and where.name not in SYSTEM_FOLDERS and may_hold(rel):
             found.append(Found(rel, where, 0, 0, problem=f"{where}: cannot read this folder ({err.strerror or err});"
                                                          " its files are not coloured"))
     return sorted(found, key=lambda f: f.rel) if unreadable else found
@@ -275,6 +289,8 @@ def _not_a_file(path: Path) -> str | None:
     except OSError as err:
         try:
             path.lstat()
+        except PermissionError:  # in a folder that may be listed but not entered (r--)
+            return f"{path}: this user may not reach it (permission denied)"
         except OSError:
             return None
         target = os.readlink(path) if path.is_symlink() else "?"
@@ -410,7 +426,8 @@ def plan(found: list[Found], records: dict[str, FileRecord], in_dir: Path, out_d
         kind = "video" if item.film else file_kind(item.rel)
         if item.problem:  # never opened (a pipe would wait for a writer): failed, with no output, booking no name
             result.refused.append(FileJob(item.rel, item.path, item.size, item.mtime_ns, "", out_dir, kind,
-                                          film=item.film).record("failed", error=item.problem))
+                                          film=item.film, sound_id=item.sound_id, digest=item.digest)
+                                  .record("failed", error=item.problem))  # (same_as it on the next scan)
             continue
         out_rel = _free_output(item, in_dir, taken)
         taken[out_rel] = item.rel
