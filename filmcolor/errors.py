@@ -25,3 +25,8 @@ class WeightsError(FilmcolorError):
 
 class ConfigError(FilmcolorError):
     """An option or combination of options is invalid."""
+
+
+def described(err: BaseException) -> str:
+    """An error not of ours in one line: 'KeyError: 3', or 'MemoryError' when it says nothing more."""
+    return type(err).__name__ + (f": {err}" if str(err) else "")

@@ -157,3 +157,26 @@ class FileBytes:
             return b""
         self._file.seek(start)
         return self._file.read(stop - start)
+
+
+def not_a_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a file: a pipe, a socket or a device, a link whose target is not
+    there, loops or may not be reached ("" when it is a regular file; None when it is gone altogether)."""
+    try:
+        st = path.stat()
+    except OSError as err:
+        try:
+            path.lstat()
+        except PermissionError:  # in a folder that may be listed but not entered (r--)
+            return f"{path}: this user may not reach it (permission denied)"
+        except OSError:
+            return None
+        target = os.readlink(path) if path.is_symlink() else "?"
+        if err.errno == errno.ELOOP:
+            return f"{path}: a link that loops ({target})"
+        if err.errno == errno.EACCES:
+            return f"{path}: a link to {target}, which this user may not reach (permission denied)"
+        return f"{path}: a link to {target}, which is not there (a disk not mounted?)"
+    if not stat.S_ISREG(st.st_mode):
+        return f"{path}: not a regular file (a pipe, a socket or a device); give the footage itself"
+    return ""

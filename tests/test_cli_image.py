@@ -456,3 +456,28 @@ def test_output_names_for_one_photo_in_several_formats_follow_batch(tmp_path):
     with_ext = {s.name: o.name for s, o in plan_outputs((d / "x.jpg", d / "x.png", d / "x.tif"), out, ".png")}
     assert with_ext == {"x.jpg": "x-2.png", "x.png": "x.png", "x.tif": "x-3.png"}
     assert plan_outputs((d / "x.jpg", d / "x.jpg"), out, None) == [(d / "x.jpg", out / "x.jpg")]
+
+
+def test_links_and_photos_beside_the_inputs_keep_their_own(tmp_path, test_weights):
+    """A fourth audit: a link beside a photo in a folder was taken for the photo given twice (its copy lost),
+    a link that loops among the inputs stopped the run ('unexpected RuntimeError'), and a copy written into
+    the input folder took scan-2.jp2, a photo there, and with --overwrite destroyed it."""
+    from filmcolor.cli.image import plan_outputs
+
+    g = tmp_path / "g"
+    make_photo(g / "g.png")
+    (g / "alias.png").symlink_to("g.png")
+    assert sorted(o.name for _, o in plan_outputs((g,), tmp_path / "o", None)) == ["alias.png", "g.png"]
+    (g / "loop.png").symlink_to("loop.png")
+    code, _, err = run(str(g / "loop.png"), str(g / "g.png"), "-o", str(tmp_path / "o2"), "--model",
+                       str(test_weights), *FAST)
+    assert code == 1 and is_coloured(tmp_path / "o2" / "g.png") and "loop.png" in err and "Runtime" not in err
+    k = tmp_path / "k"
+    k.mkdir()
+    for name in ("scan.jp2", "scan.jpf", "scan-2.jp2"):
+        assert cv2.imwrite(str(tmp_path / "x.jp2"), np.full((40, 56), 90, np.uint8))
+        (tmp_path / "x.jp2").rename(k / name)
+    kept = (k / "scan-2.jp2").read_bytes()
+    assert dict((s.name, o.name) for s, o in plan_outputs((k / "scan.jpf", k / "scan.jp2"), k, None)) == {
+        "scan.jpf": "scan-3.jp2", "scan.jp2": "scan.jp2"}
+    assert (k / "scan-2.jp2").read_bytes() == kept

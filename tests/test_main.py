@@ -77,3 +77,21 @@ def test_an_unexpected_error_with_nothing_to_say_is_named_cleanly() -> None:
 
     assert unexpected(MemoryError()) == "unexpected MemoryError"
     assert unexpected(KeyError(3)) == "unexpected KeyError: 3"
+
+
+def test_a_batch_names_an_error_that_says_nothing_more_cleanly(tmp_path, monkeypatch, test_weights) -> None:
+    """A fourth audit: batch still recorded 'MemoryError: ' with an empty message."""
+    import cv2
+    import numpy as np
+
+    import filmcolor.batch.worker as worker
+    from filmcolor.batch import BatchOptions, run_local
+    from filmcolor.colorize import Colorizer
+
+    (tmp_path / "in").mkdir()
+    cv2.imwrite(str(tmp_path / "in" / "b.png"), np.full((24, 32), 90, np.uint8))
+    monkeypatch.setattr(worker, "read_metadata", lambda path: (_ for _ in ()).throw(MemoryError()))
+    result = run_local(tmp_path / "in", tmp_path / "out", Colorizer.from_pretrained(test_weights, runtime="torch",
+                                                                                      render_size=64),
+                       options=BatchOptions(retries=0))
+    assert [r.error for r in result.failed] == ["MemoryError"]

@@ -5,20 +5,18 @@ Pure functions of the folder and the manifest's records: nothing here writes.
 
 from __future__ import annotations
 
-import errno
 import fnmatch
 import hashlib
 import itertools
 import mimetypes
 import os
-import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from filmcolor.batch.manifest import FileRecord
-from filmcolor.fsutil import PARTIAL_MARK
+from filmcolor.fsutil import PARTIAL_MARK, not_a_file
 from filmcolor.imageio import IMAGE_INPUT_EXTENSIONS, copy_suffix
 from filmcolor.video.sequence import SCAN_EXTENSIONS, SCAN_FORMATS, frame_names, one_numbered_name
 from filmcolor.video.sound import has_sound, stream_types
@@ -230,14 +228,14 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
             rel = root_path.relative_to(in_dir).as_posix()
             if not patterns or matches(root_path.name, rel) or any(matches(n, f"{rel}/{n}") for n in reel):
                 # a frame that is a pipe would hold the reel's reading for ever; a dangling link ends it early
-                odd = next((n for n in sorted(frame_names(files)) if _not_a_file(root_path / n)), None)
+                odd = next((n for n in sorted(frame_names(files)) if not_a_file(root_path / n)), None)
                 try:
                     size, mtime_ns, digest = identity(root_path, film=True)
                     found.append(Found(rel, root_path, size, mtime_ns, film=True, digest=digest,
                                        sound=root_path / sounds[0] if len(sounds) == 1 else None,
                                        note=f"{len(sounds)} sound files ({', '.join(sounds)}): none taken as "
                                             "the soundtrack; keep one in the folder" if len(sounds) > 1 else "",
-                                       problem=f"{_not_a_file(root_path / odd)}; the reel cannot be read whole"
+                                       problem=f"{not_a_file(root_path / odd)}; the reel cannot be read whole"
                                        if odd else ""))
                 except OSError:  # the folder vanished meanwhile: found again on the next run
                     pass
@@ -258,7 +256,7 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
                     passed_over[rel] = (f"{rel}: sound alone (an MXF OP-Atom clip's audio track), not coloured; "
                                         "colour its picture's .mxf with --sound for a film with it")
                 continue
-            problem = _not_a_file(path)
+            problem = not_a_file(path)
             if problem is None:  # vanished meanwhile: found again on the next run if it comes back
                 continue
             try:
@@ -279,29 +277,6 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
             found.append(Found(rel, where, 0, 0, problem=f"{where}: cannot read this folder ({err.strerror or err});"
                                                          " its files are not coloured"))
     return sorted(found, key=lambda f: f.rel) if unreadable else found
-
-
-def _not_a_file(path: Path) -> str | None:
-    """Why ``path`` cannot be read as a file: a pipe, a socket or a device, a link whose target is not
-    there, loops or may not be reached ("" when it is a regular file; None when it is gone altogether)."""
-    try:
-        st = path.stat()
-    except OSError as err:
-        try:
-            path.lstat()
-        except PermissionError:  # in a folder that may be listed but not entered (r--)
-            return f"{path}: this user may not reach it (permission denied)"
-        except OSError:
-            return None
-        target = os.readlink(path) if path.is_symlink() else "?"
-        if err.errno == errno.ELOOP:
-            return f"{path}: a link that loops ({target})"
-        if err.errno == errno.EACCES:
-            return f"{path}: a link to {target}, which this user may not reach (permission denied)"
-        return f"{path}: a link to {target}, which is not there (a disk not mounted?)"
-    if not stat.S_ISREG(st.st_mode):
-        return f"{path}: not a regular file (a pipe, a socket or a device); give the footage itself"
-    return ""
 
 
 def _named_by(patterns: tuple[str, ...], name: str) -> bool:

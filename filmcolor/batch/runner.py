@@ -26,7 +26,7 @@ from filmcolor.batch.manifest import FileRecord, Manifest
 from filmcolor.batch.plan import FRAME_FOLDERS, FileJob, Found, discover, files_in, is_film_folder, plan
 from filmcolor.batch.worker import BatchEvent, process_file
 from filmcolor.colorize import Colorizer
-from filmcolor.errors import ConfigError, InputError, OutputError
+from filmcolor.errors import ConfigError, InputError, OutputError, described
 from filmcolor.fsutil import check_output_path, make_output_folder, remove_stale_partials, write_bytes_atomic
 from filmcolor.options import Options, option
 from filmcolor.video.pipeline import VideoOptions
@@ -98,7 +98,7 @@ class ThreadExecutor:
                     record = process_file(job, model, video_options, options.retries,  # type: ignore[arg-type]
                                           options.retry_delay, self._cancel, on_event)
                 except BaseException as err:  # process_file does not raise; this is a last resort
-                    record = job.record("failed", error=f"{type(err).__name__}: {err}")
+                    record = job.record("failed", error=described(err))
                 self._results.put(record)
 
         # daemon threads: a second Ctrl-C must be able to end the process at once

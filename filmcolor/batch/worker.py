@@ -13,7 +13,15 @@ import av
 from filmcolor.batch.manifest import FileRecord
 from filmcolor.batch.plan import FileJob, identity, sound_identity
 from filmcolor.colorize import Colorizer
-from filmcolor.errors import ConfigError, FilmcolorError, InputError, NoPictureError, OutputError, WeightsError
+from filmcolor.errors import (
+    ConfigError,
+    FilmcolorError,
+    InputError,
+    NoPictureError,
+    OutputError,
+    WeightsError,
+    described,
+)
 from filmcolor.imageio import read_image, write_image
 from filmcolor.photometa import read_metadata
 from filmcolor.video.pipeline import VideoOptions, colorize_video
@@ -86,7 +94,7 @@ def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions
         except Exception as err:  # possibly transient: I/O, out of memory, a flaky network share
             if _permanent(err):
                 return job.record("failed", attempts=attempt, error=str(err))
-            error = str(err) if isinstance(err, FilmcolorError) else f"{type(err).__name__}: {err}"
+            error = str(err) if isinstance(err, FilmcolorError) else described(err)
             if attempt <= retries:
                 if on_event is not None:
                     on_event("retry", job.record("running", attempts=attempt, error=error), 0, None)

@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from filmcolor import __version__
-from filmcolor.errors import FilmcolorError
+from filmcolor.errors import FilmcolorError, described
 from filmcolor.options import ModelSpec, OptionSpec, flag_of, spec_of
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -76,7 +76,7 @@ def guarded(func: F) -> F:
 
 def unexpected(err: BaseException) -> str:
     """'unexpected KeyError: 3', or 'unexpected MemoryError' for an error that says nothing more."""
-    return f"unexpected {type(err).__name__}" + (f": {err}" if str(err) else "")
+    return f"unexpected {described(err)}"
 
 
 @contextmanager

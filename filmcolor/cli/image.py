@@ -12,7 +12,7 @@ from filmcolor import photometa
 from filmcolor.cli import DEBUG_ENV, console, error_line, guarded, model_options, plain, unexpected
 from filmcolor.colorize import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MIN_RENDER_SIZE, Colorizer
 from filmcolor.errors import FilmcolorError, InputError, OutputError
-from filmcolor.fsutil import check_output_path, make_output_folder
+from filmcolor.fsutil import check_output_path, make_output_folder, not_a_file
 from filmcolor.guide import GuidanceFiles
 from filmcolor.imageio import IMAGE_INPUT_EXTENSIONS, copy_suffix, list_images, output_is_file, read_image, write_image
 
@@ -38,8 +38,10 @@ def plan_outputs(inputs: tuple[Path, ...], output: Path, ext: str | None) -> lis
             pairs += [(p, output / p.relative_to(src)) for p in found]
         else:
             pairs.append((src, output / src.name))
-    once = {s.resolve(): (s, d) for s, d in reversed(pairs)}  # a photo given twice is coloured once
-    pairs = [(s, d.with_suffix(ext or copy_suffix(d.suffix))) for s, d in pairs if once[s.resolve()][0] is s]
+    # a photo given twice (by one path, or a folder and a file in it) is coloured once; a link beside it is a
+    # photo of its own, as batch takes it (and a link that loops fails alone, when it is read)
+    once = {os.path.abspath(s): s for s, _ in reversed(pairs)}
+    pairs = [(s, d.with_suffix(ext or copy_suffix(d.suffix))) for s, d in pairs if once[os.path.abspath(s)] is s]
     # the photo whose own name a copy has keeps it (scan.jp2; not scan.jpf, also copied as .jp2), else the first
     owner: dict[Path, Path] = {}
     for src, dst in sorted(pairs, key=lambda pair: pair[0].suffix.lower() != pair[1].suffix.lower()):
@@ -51,13 +53,20 @@ def plan_outputs(inputs: tuple[Path, ...], output: Path, ext: str | None) -> lis
         if other is not src and other.parent == src.parent and other.stem == src.stem:
             # one photo in two formats (scan.jpf beside scan.jp2, or a .png and a .jpg with --ext): scan-2.jp2,
             # as batch names it, past any name another photo has
-            dst = next(d for n in itertools.count(2) if (d := dst.with_stem(f"{dst.stem}-{n}")) not in taken)
+            dst = next(d for n in itertools.count(2) if (d := dst.with_stem(f"{dst.stem}-{n}")) not in taken
+                       and not _a_photo_beside(d, src))
             taken.add(dst)
         elif other is not src:
             raise InputError(f"{dst}: both {other} and {src} would be written there; colour them into "
                              "separate output folders")
         named.append((src, dst))
     return named
+
+
+def _a_photo_beside(path: Path, src: Path) -> bool:
+    """Whether ``path`` is a photo in ``src``'s own folder (output written beside the inputs): never a name to
+    give a copy, though it is not among the photos given."""
+    return os.path.abspath(path.parent) == os.path.abspath(src.parent) and path.exists()
 
 
 @click.command("image")
@@ -123,6 +132,10 @@ def image_command(inputs: tuple[Path, ...], output: Path, model: str, device: st
         colorizer.require_guided()
     failed = 0
     for src, dst in pairs:
+        if why := not_a_file(src):  # a link that loops, a pipe: said, unopened
+            failed += 1
+            error_line(why)
+            continue
         try:
             make_output_folder(dst.parent)
             check_output_path(dst, [src, *filter(None, guidance.files_for(src, inputs))], overwrite)

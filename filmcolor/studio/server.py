@@ -33,7 +33,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from filmcolor.errors import ConfigError, FilmcolorError, InputError
+from filmcolor.errors import ConfigError, FilmcolorError, InputError, described
 from filmcolor.studio.session import PictureInfo, Studio
 
 HOST = "127.0.0.1"  # the page reads and writes the user's files: it must never be reachable from another machine
@@ -59,8 +59,8 @@ def create_app(studio: Studio, log: Log, opened: PictureInfo | None = None) -> S
                 log(f"error: {err}")
                 return JSONResponse({"error": str(err)}, 400)
             except Exception as err:  # a bug of ours: the page says so, the server goes on
-                log(f"unexpected {type(err).__name__} in {request.url.path}: {err}")
-                return JSONResponse({"error": f"unexpected {type(err).__name__}: {err}"}, 500)
+                log(f"unexpected {described(err)} in {request.url.path}")
+                return JSONResponse({"error": f"unexpected {described(err)}"}, 500)
 
         return endpoint
 
