@@ -608,3 +608,20 @@ def test_start_in_an_avi_with_b_frames_lands_on_the_slice(tmp_path: Path, codec:
         end = start + duration if duration else 1e9
         assert len(frames) == sum(start - 1e-6 <= t < end - 1e-6 for t in everything), (start, duration)
         assert [f.pts - frames[0].pts for f in frames] == list(range(len(frames)))  # one frame apart
+
+
+def test_damage_in_an_avi_with_b_frames_is_said(tmp_path: Path) -> None:
+    """A fourth audit: one damaged packet in an H.264 AVI with B-frames left a frame's place unknown (AVI keeps
+    no display times), and every later frame showed a frame early without a word. Where it cannot be mended,
+    it is said."""
+    clip = make_clip(tmp_path / "b.avi", frames=48, fps=24, codec_options={"g": "12"})
+    with av.open(str(clip)) as c:
+        packets = [(p.pos, p.size) for p in c.demux(video=0) if p.size]
+    data = bytearray(clip.read_bytes())
+    pos, size = packets[10]
+    data[pos + 8:pos + size] = bytes(size - 8)  # its slices zeroed
+    damaged = tmp_path / "damaged.avi"
+    damaged.write_bytes(bytes(data))
+    times, _, warnings = read_times(damaged)
+    assert any("damaged video at about" in w and "AVI with B-frames" in w for w in warnings), warnings
+    assert not [w for w in read_times(clip)[2]]  # the whole clip: no word

@@ -63,6 +63,7 @@ class FrameTimeline:
         self.dropped: list[int] = []  # own pts of frames returned after their time had passed
         self.dropped_in_a_row = 0  # since the last frame placed
         self.gaps: list[int] = []  # pts of the frames after which the input has no frames for a while
+        self.unordered: list[int] = []  # decode_order: where a damaged packet left a frame's place unknown
 
     @property
     def step(self) -> int:
@@ -99,6 +100,8 @@ class FrameTimeline:
         """The decoder rejected a packet: one of the frames sent so far will not come back."""
         if self._sent_max is not None:
             self._errors.append(self._sent_max)
+            if self.decode_order:  # which slot it leaves empty cannot be told: said (``warnings``)
+                self.unordered.append(self._sent_max)
 
     def in_display_order(self, pts: int | None) -> int | None:
         """A decoded frame's pts: with ``decode_order`` (H.264 in AVI: a B-frame's pts names its packet's place
@@ -243,7 +246,9 @@ class FrameTimeline:
                  (self.dropped, "{n} frame(s) the decoder returned after later ones dropped at {} s (input time): "
                   "their time had passed"),
                  (self.gaps, "the input has no frames for a while after {} s (input time): damaged data skipped "
-                  "by the demuxer, or a pause in the recording; the gap is kept"))
+                  "by the demuxer, or a pause in the recording; the gap is kept"),
+                 (self.unordered, "damaged video at about {} s (input time) of an AVI with B-frames: AVI keeps no "
+                  "display times, so the frames after may show a frame early; an MKV or MP4 of it keeps them"))
         out = []
         for pts_list, what in kinds:
             if pts_list:
