@@ -568,6 +568,10 @@ def test_an_avi_written_to_a_pipe_is_whole(tmp_path: Path) -> None:
         container.mux(stream.encode(None))
     assert piped.read_bytes()[4:8] == b"\xff\xff\xff\xff"  # its size unknown; a third audit: and its frame
     assert len(read_times(piped)[0]) == 12  # count FFmpeg's 2^30, its duration a guess (321 s for 2 s)
+    cut = tmp_path / "piped_cut.avi"  # a fourth: such a file cut short went as whole; its chunks tell
+    cut.write_bytes(piped.read_bytes()[:len(piped.read_bytes()) // 2])
+    with pytest.raises(InputError, match="piped_cut.avi: file is truncated"):
+        read_times(cut)
 
 
 def test_h264_with_b_frames_in_avi_keeps_every_frame_in_order(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ MP4_TOP_LEVEL = {b"ftyp", b"styp", b"moov", b"moof", b"mdat", b"free", b"skip", 
                  b"uuid", b"meta", b"pdin", b"udta", b"emsg", b"prft", b"pnot", b"PICT", b"junk", b"etyp", b"otyp",
                  b"imda", b"jumb", b"idat", b"meco", b"bloc", b"Xtra"}
 RIFF_UNKNOWN = 0xFFFFFFFF  # FFmpeg's RIFF size when it wrote to a pipe and could not go back to set it
+RIFF_CHUNK_LIMIT = 10_000_000  # chunks walked at most in a piped AVI (one a frame, and one a sound packet)
 
 
 def cut_short(path: Path) -> tuple[int, int] | None:
@@ -79,10 +80,29 @@ def _riff_size(f, size: int) -> int | None:
         kind, length = struct.unpack("<4sI", f.read(8))
         if kind != b"RIFF":
             return None if at == 0 else at  # what follows the last RIFF chunk is none of its
-        if length == RIFF_UNKNOWN:
-            return None
+        if length == RIFF_UNKNOWN:  # written to a pipe: its chunks say it instead
+            return _chunks_end(f, at + 12, size)
         at += 8 + length + (length & 1)
     return at - 1 if at == size + 1 else at  # (a last odd chunk's pad byte, which some writers leave out)
+
+
+def _chunks_end(f, at: int, size: int) -> int | None:
+    """Where the chunks from ``at`` on say the file ends, entering each list whose size is unknown (a piped
+    AVI's 'movi'), for a RIFF chunk of unknown size; None when one is no chunk (four letters)."""
+    for _ in range(RIFF_CHUNK_LIMIT):
+        if at + 8 > size:
+            return at if at > size else size
+        f.seek(at)
+        kind, length = struct.unpack("<4sI", f.read(8))
+        if not all(32 <= c < 127 for c in kind):
+            return None
+        if kind in (b"LIST", b"RIFF") and length == RIFF_UNKNOWN:
+            at += 12  # its list type, then its chunks
+            continue
+        at += 8 + length + (length & 1)
+        if at > size + 1:  # (a last odd chunk's pad byte may be missing)
+            return at
+    return None
 
 
 def _mp4_size(f, size: int) -> int | None:
