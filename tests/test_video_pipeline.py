@@ -734,6 +734,11 @@ def test_mpeg2_codes_a_film_at_a_broadcast_rate_and_refuses_others(tmp_path: Pat
     colorize_video(src, tmp_path / "out.mpg", colorizer, VideoOptions(**FAST, codec="mpeg2video"))  # a third audit:
     with av.open(str(tmp_path / "out.mpg")) as c:  # '.mpg files cannot hold it' (an MPEG-2 program stream can)
         assert c.streams.video[0].codec_context.name == "mpeg2video" and len(list(c.decode(video=0))) == 6
+    dvd = make_clip(tmp_path / "dvd.mkv", frames=6, fps=25, audio="ac3")  # a fourth: a DVD's AC-3 was re-encoded
+    for out in ("dvd.mpg", "dvd.vob"):
+        report = colorize_video(dvd, tmp_path / out, colorizer,
+                                VideoOptions(temporal=TemporalOptions(mode="off"), codec="mpeg2video"))
+        assert audio_packets(tmp_path / out) == audio_packets(dvd) and not report.warnings, report.warnings
     with pytest.raises(ConfigError, match="MPEG video codes 23.976, 24, 25, 29.97, 30, 50, 59.94 and 60 fps, and "
                                           "this film is 10.000 fps; try --codec libx264"):
         colorize_video(make_clip(tmp_path / "ten.mp4", frames=6, fps=10), tmp_path / "ten.mkv", colorizer,

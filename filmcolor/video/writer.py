@@ -52,7 +52,8 @@ AUTO_PRESET_PIXELS = 1280 * 720
 # What a muxer holds beyond what FFmpeg's query says: MPEG-TS answers the query for its defaults only
 # (MPEG-2 video and audio), though broadcast TS carries H.264, HEVC, AAC and AC-3 every day.
 ALSO_HOLDS = {"mpegts": {"h264", "libx264", "hevc", "libx265", "aac", "ac3", "eac3", "mp3", "opus", "dvb_subtitle"},
-              "mpeg": {"mpeg2video"}}  # an MPEG-2 program stream (.mpg: camcorders, DVD rips) beside MPEG-1's
+              # a DVD's sound, which the program streams' codec lists leave out (FFmpeg names .vob's 'svcd')
+              **{name: {"ac3"} for name in ("mpeg", "vob", "dvd", "svcd")}}
 X264_CRF_MAX = 51  # x264 and x265 take crf 0-51; --crf goes to 63 for VP9 and AV1
 FFV1_ARCHIVAL = {"level": "3", "g": "1", "slicecrc": "1"}  # FFV1 as RFC 9043 and preservation practice write it
 
@@ -161,8 +162,11 @@ class VideoWriter:
         self.pix_fmt, notes = choose_pix_fmt(codec, info.width, info.height, options.pix_fmt, info.bit_depth,
                                              options.bit_depth)
         self.warnings += notes
+        # MPEG-2 into .mpg goes in an MPEG-2 program stream (FFmpeg's 'vob'): its 'mpeg' muxer writes MPEG-1's
+        # system stream, where a 23.976 fps film read back with frames a place late
+        mpeg2_ps = codec.name == "mpeg2video" and self.shown.suffix.lower() in (".mpg", ".mpeg")
         try:
-            self.container = av.open(str(self.path), "w")
+            self.container = av.open(str(self.path), "w", format="vob" if mpeg2_ps else None)
         except (av.FFmpegError, ValueError) as err:
             raise OutputError(f"{self.shown}: cannot write this kind of file ({ffmpeg_reason(err)}); "
                               "use .mp4, .mkv or .mov") from err
