@@ -14,7 +14,7 @@ import errno
 import math
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -476,6 +476,18 @@ class VideoReader:
                                      f"and go back to {back:.2f} s")
             held = None if frame is None or pts is None else (frame, pts)
 
+        past_the_end = False  # a frame came at or after --duration's end: the slice is read
+
+        def take(frames: Iterable[av.VideoFrame]) -> Iterator[LumaFrame]:
+            """Decoded ``frames`` placed at their slots, up to the first past --duration's end."""
+            nonlocal past_the_end
+            for frame in frames:
+                own = timeline.in_display_order(frame.pts)
+                if timeline.past_end(own) or placed_past_end:
+                    past_the_end = True
+                    return
+                yield from arrive(frame, own)
+
         # With --start, the packets of the other streams read before the slice's first frame is decoded wait
         # for it: the slice starts there, and they are shifted by its time (by the seek's time before, they
         # went back in time once it was known: "timestamps go back")
@@ -516,24 +528,12 @@ class VideoReader:
             self._hidden_frames += bool(packet.size and packet.is_discard)
             flushed = not packet.size
             timeline.sent(packet)
-            for frame in self._decode(packet):
-                own = timeline.in_display_order(frame.pts)
-                if timeline.past_end(own) or placed_past_end:
-                    video_done = True
-                    break
-                yield from arrive(frame, own)
+            yield from take(self._decode(packet))
+            video_done = past_the_end
         if not flushed and not video_done:  # the demuxer stopped early: the decoder still holds frames
-            for frame in self._decode(None):
-                own = timeline.in_display_order(frame.pts)
-                if timeline.past_end(own) or placed_past_end:
-                    break
-                yield from arrive(frame, own)
-        if not video_done:  # frames sent that never came back, nor failed: decode the tail again, see there
-            for frame in self._recover_tail(timeline.outstanding(held[1] if held else None)):
-                own = timeline.in_display_order(frame.pts)
-                if timeline.past_end(own) or placed_past_end:
-                    break
-                yield from arrive(frame, own)
+            yield from take(self._decode(None))
+        if not past_the_end:  # frames sent that never came back, nor failed: decode the tail again, see there
+            yield from take(self._recover_tail(timeline.outstanding(held[1] if held else None)))
         yield from arrive(None)  # the last frame
         yield from place(None, None)  # and the frames lost to decode errors at the very end
         if shift_pts is not None:
