@@ -149,14 +149,14 @@ def identity(path: Path, film: bool = False) -> tuple[int, int, str]:
     latest of their times and the folder's own (which a frame renamed, swapped, added or removed moves, even
     when copied with its old time), and a digest of each one's name, size and time (which a frame copied
     over one of its size with an older time, `cp -p`, moves): what tells an input changed, or is still
-    being written. OSError when a file is gone; a film folder's frame that cannot be read (a dangling link)
-    counts as nothing: the film then fails by name when coloured."""
+    being written. OSError when a file is gone; a film folder's frame that is no file to read (a dangling
+    link, a pipe) counts as nothing here: ``discover`` fails the reel by it."""
     if not film:
         st = path.stat()
         return st.st_size, st.st_mtime_ns, ""
     names = files_in(path)
     sounds = sounds_in(names)
-    parts = sorted(frame_names(names)) + (sounds if len(sounds) == 1 else [])  # as listed: the disk's own order
+    parts = sorted(frame_names(names)) + (sounds if len(sounds) == 1 else [])  # by name, not in the disk's order
     size, latest = 0, path.stat().st_mtime_ns
     digest = hashlib.blake2b(digest_size=8)
     for name in parts:
