@@ -1019,9 +1019,13 @@ def test_links_pipes_and_unreadable_folders_in_an_archive_each_say_what_they_are
                  "the footage itself; the reel cannot be read whole",
         "self.mp4": f"{src / 'self.mp4'}: a link that loops (self.mp4)"}
     # (a third audit: followed, a link colours footage twice, or under the link's name, or OUT_DIR's own)
+    (src / "byDate").symlink_to("piped")  # a link to a folder of the archive (a fourth audit: its advice was
+    result = run_local(src, tmp_path / "out2", colorizer, VIDEO, BatchOptions(retries=0))  # to batch it apart)
     assert result.passed_over == {
         "cardA": f"cardA: a link to a folder ({elsewhere}), not followed; give that folder to a batch of its own",
-        "cardB": f"cardB: a link to a folder ({src}), not followed; give that folder to a batch of its own"}
+        "cardB": f"cardB: a link to a folder ({src}), not followed; give that folder to a batch of its own",
+        "byDate": "byDate: a link to a folder (piped), not followed; its folder, piped, is coloured under its own "
+                  "name"}
 
 
 def test_a_reels_digest_does_not_hang_on_the_disks_listing_order(tmp_path: Path, monkeypatch) -> None:

@@ -206,9 +206,13 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
         if passed_over is not None:  # not followed: the same footage twice, OUT_DIR or a loop can lie behind one
             for d in linked:
                 rel = (root_path / d).relative_to(in_dir).as_posix()
+                target = (root_path / d).resolve()
+                inside = target.is_relative_to(in_dir.resolve()) and target != in_dir.resolve()
+                advice = (f"its folder, {target.relative_to(in_dir.resolve()).as_posix()}, is coloured under "
+                          "its own name" if inside else "give that folder to a batch of its own")
                 if may_hold(rel):
-                    passed_over[rel] = (f"{rel}: a link to a folder ({os.readlink(root_path / d)}), not followed; "
-                                        "give that folder to a batch of its own")
+                    link = os.readlink(root_path / d)
+                    passed_over[rel] = f"{rel}: a link to a folder ({link}), not followed; {advice}"
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in linked
                          and (exclude_resolved is None or (root_path / d).resolve() != exclude_resolved))
         reel: set[str] = set()  # a film folder's frames and sound files: the film's, not inputs of their own
