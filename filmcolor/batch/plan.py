@@ -232,8 +232,11 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
             rel = root_path.relative_to(in_dir).as_posix()
             if not patterns or matches(root_path.name, rel) or any(matches(n, f"{rel}/{n}") for n in reel):
                 # a frame that is a pipe would hold the reel's reading for ever; a dangling link ends it early
-                odd = next((n for n in sorted(frame_names(files)) if not_a_file(root_path / n)), None)
+                # (the listing says which are regular files: only the others are asked why, one stat each)
                 try:
+                    regular = set(files_in(root_path))
+                    odd = next((n for n in sorted(frame_names(files))
+                                if n not in regular and not_a_file(root_path / n)), None)
                     size, mtime_ns, digest = identity(root_path, film=True)
                     found.append(Found(rel, root_path, size, mtime_ns, film=True, digest=digest,
                                        sound=root_path / sounds[0] if len(sounds) == 1 else None,

@@ -349,9 +349,10 @@ class Settling:
         for f in found:
             state = (f.size, f.mtime_ns, f.sound_id, f.digest)
             before = None if self._seen is None else self._seen.get(f.rel)
-            since = before[1] if before is not None and before[0] == state else now_ns
+            same = before is not None and before[0] == state
+            since = before[1] if same else now_ns  # type: ignore[index]
             seen[f.rel] = (state, since)
-            unchanged = self._seen is None or (before is not None and before[0] == state)
+            unchanged = self._seen is None or same
             if unchanged and (now_ns - f.latest_ns >= self.settle_ns or now_ns - since >= self.settle_ns):
                 taken.append(f)
         self._seen = seen

@@ -27,7 +27,8 @@ RIFF_CHUNK_LIMIT = 10_000_000  # chunks walked at most in a piped AVI (one a fra
 def cut_short(path: Path) -> tuple[int, int] | None:
     """(bytes the container's structure says the file holds at least, bytes it holds) when it holds fewer;
     None when it is whole, or not a Matroska, MP4/MOV or AVI file whose sizes say (a live Matroska stream's
-    unknown size, an AVI written to a pipe, trailing bytes that are no box)."""
+    unknown size, trailing bytes that are no box). An AVI written to a pipe, its sizes unknown, is judged by
+    its chunks."""
     size = path.stat().st_size
     with open(path, "rb") as f:
         head = f.read(12)
