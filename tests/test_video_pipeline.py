@@ -483,6 +483,8 @@ def test_mpeg_ts_output_takes_h264(tmp_path: Path, colorizer: Colorizer) -> None
     ("out.webm", {}, "--codec libx264: .webm files cannot hold it; try --codec vp9"),
     ("out.png", {}, "out.png: a picture's name; give the video a video file name"),
     ("out.mp4", {"crf": 60}, "--crf 60: libx264 takes 0-51"),
+    # an audit: MOV's muxer lists VP9 and AV1 and refuses them on writing its header ('cannot write output')
+    ("out.mov", {"codec": "libvpx-vp9"}, "--codec libvpx-vp9: .mov files cannot hold it; .mkv holds it"),
 ])
 def test_an_output_the_encoder_cannot_make_is_refused_before_any_frame(tmp_path: Path, colorizer: Colorizer,
                                                                        out: str, options: dict, message: str) -> None:
@@ -709,6 +711,18 @@ def test_a_setting_the_encoder_does_not_take_is_named(tmp_path: Path, colorizer:
                          VideoOptions(temporal=TemporalOptions(mode="off"), codec="libsvtav1", preset="veryslow"))
     assert [w for w in svt.warnings if "not used" in w] == ["--preset veryslow not used: libsvtav1 takes a number "
                                                             "(0-13)"]
+
+
+def test_libsvtav1_prints_no_banner(tmp_path: Path, colorizer: Colorizer, capfd: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """An audit: SVT-AV1 wrote 20 lines of banner and settings to stderr around the run's one-line report."""
+    monkeypatch.delenv("SVT_LOG", raising=False)
+    src = make_clip(tmp_path / "in.mp4", frames=4)
+    capfd.readouterr()
+    colorize_video(src, tmp_path / "out.mkv", colorizer,
+                   VideoOptions(temporal=TemporalOptions(mode="off"), codec="libsvtav1"))
+    assert "Svt[" not in capfd.readouterr().err
+    assert len(decode_video(tmp_path / "out.mkv")[0]) == 4
 
 
 def test_opus_keeps_its_80_ms_of_pre_roll(tmp_path: Path, colorizer: Colorizer) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -54,6 +55,7 @@ AUTO_PRESET_PIXELS = 1280 * 720
 ALSO_HOLDS = {"mpegts": {"h264", "libx264", "hevc", "libx265", "aac", "ac3", "eac3", "mp3", "opus", "dvb_subtitle"},
               # a DVD's sound, which the program streams' codec lists leave out (FFmpeg names .vob's 'svcd')
               **{name: {"ac3"} for name in ("mpeg", "vob", "dvd", "svcd")}}
+SVT_LOG, SVT_LOG_ERRORS = "SVT_LOG", "1"  # SVT-AV1's log level, read when an encoder opens (1: errors only)
 X264_CRF_MAX = 51  # x264 and x265 take crf 0-51; --crf goes to 63 for VP9 and AV1
 FFV1_ARCHIVAL = {"level": "3", "g": "1", "slicecrc": "1"}  # FFV1 as RFC 9043 and preservation practice write it
 
@@ -175,6 +177,7 @@ class VideoWriter:
             self._attached = list(attached)  # (name, MIME type, bytes): an MKV's attached pictures
             self._stream_map = self._add_passthrough(passthrough, options.audio)
             self._add_chapters()
+            self._start(codec)
         except BaseException:
             self.container.close()
             raise
@@ -246,6 +249,8 @@ class VideoWriter:
             opts["preset"] = preset
         if codec.name == "libx265":
             opts["x265-params"] = "log-level=error"
+        if codec.name == "libsvtav1":  # its banner and settings (20 lines) and a thread-priority warning on stderr
+            os.environ.setdefault(SVT_LOG, SVT_LOG_ERRORS)
         if codec.name == "ffv1":  # as archives keep masters: FFV1 version 3, every frame on its own, a CRC per
             # slice so that damage is found (measured on a 2K scan: the same speed, 1% larger)
             opts.update(FFV1_ARCHIVAL)
@@ -272,6 +277,37 @@ class VideoWriter:
             raise ConfigError(f"--codec {codec.name} cannot encode this video as {self.pix_fmt} "
                               f"({ffmpeg_reason(err)})") from err
         self.stream = stream
+
+    def _start(self, codec: av.codec.Codec) -> None:
+        """Write the header now, so that a container that refuses the video stream says so before any frame is
+        decoded, naming the codec and a container that takes it (MOV lists VP9 and AV1, then refuses them
+        with 'Invalid argument'). The copied streams were each tried already (``_takes``)."""
+        try:
+            self.container.start_encoding()
+        except (av.FFmpegError, ValueError) as err:
+            if self._encodes_into(codec.name):
+                raise OutputError(f"{self.shown}: cannot write output ({ffmpeg_reason(err)})") from err
+            others = [suffix for suffix, name in KEEPING_FORMATS
+                      if name != self.container.format.name and self._encodes_into(codec.name, name)]
+            where = f"; {others[0]} holds it" if others else ""
+            raise ConfigError(f"--codec {codec.name}: {self.shown.suffix or 'this'} files cannot hold it{where}") \
+                from err
+
+    def _encodes_into(self, encoder: str, format_name: str | None = None) -> bool:
+        """Whether this container's muxer (or ``format_name``'s) writes a header for a small stream of
+        ``encoder``, alone."""
+        scratch = av.open(io.BytesIO(), "w", format=format_name or self.container.format.name)
+        try:
+            stream = scratch.add_stream(encoder, rate=25)
+            stream.width, stream.height, stream.pix_fmt = 64, 64, self.pix_fmt
+            stream.options = {"x265-params": "log-level=error"} if encoder == "libx265" else {}
+            scratch.start_encoding()
+            return True
+        except (av.FFmpegError, ValueError):
+            return False
+        finally:
+            with contextlib.suppress(av.FFmpegError, ValueError):
+                scratch.close()
 
     def _keep_interlacing(self, codec: str, ctx: av.codec.context.CodecContext, opts: dict[str, str]) -> None:
         """Interlaced input stays interlaced where the encoder can code it so, in the input's field order:
