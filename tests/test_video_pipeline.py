@@ -778,3 +778,6 @@ def test_mpeg2_takes_a_variable_rate_film_onto_its_grid(tmp_path: Path, colorize
     times = decode_video(tmp_path / "out.mkv")[0]
     assert len(times) == report.frames == 12 and times == sorted(set(times))
     assert any("moved onto the frame rate MPEG video codes" in w for w in report.warnings), report.warnings
+    # a fourth: it counted the frames, not how far the picture falls behind its sound. The film's times
+    # 0, 10, 80, 90, ... 410 ms on a 40 ms grid: frame 11 at 410 ms goes to tick 11, 440 ms: 30 ms late
+    assert any("strays up to 0.03 s from its sound" in w for w in report.warnings), report.warnings

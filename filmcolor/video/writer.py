@@ -187,6 +187,7 @@ class VideoWriter:
         self._closed = False
         self.fixed_pts = 0
         self.gridded = 0  # frames moved onto MPEG video's frame grid (a variable-rate film)
+        self.grid_drift = 0.0  # the farthest (seconds) a frame was moved from its time, so from its sound
         self.bad_audio_packets = 0
         self._decoded: set[av.stream.Stream] = set()  # copied audio streams whose decoder has worked on a packet
         self._checkers: dict[av.stream.Stream, av.codec.context.CodecContext | None] = {}  # see _decodes
@@ -492,7 +493,9 @@ class VideoWriter:
             tick = round(pts * self.info.time_base / grid)
             if last is not None and tick <= last:
                 tick = last + 1
-            self.gridded += abs(tick * grid - pts * self.info.time_base) > Fraction(1, 1000)
+            moved = abs(tick * grid - pts * self.info.time_base)
+            self.gridded += moved > Fraction(1, 1000)
+            self.grid_drift = max(self.grid_drift, float(moved))
             frame.pts, frame.time_base = tick, grid
             self._grid = (grid, tick)
         self._mux_all(self.stream.encode(frame))
