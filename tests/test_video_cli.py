@@ -26,6 +26,7 @@ from media import (
     remux,
     video_packet_times,
 )
+from PIL import Image
 
 from filmcolor.cli import main
 from filmcolor.fsutil import PARTIAL_MARK
@@ -91,6 +92,8 @@ def _bad_inputs(tmp: Path, clip: Path) -> dict[str, tuple[list[str | Path], str]
     photo = tmp / "photo.mp4"  # a JPEG under a video's name: FFmpeg reads it as a film of one frame
     assert cv2.imwrite(str(tmp / "photo.jpg"), np.full((48, 64), 128, np.uint8))
     (tmp / "photo.jpg").rename(photo)
+    avif = tmp / "still.mp4"  # an AVIF still (ISO BMFF, as MP4 is) named as a film: coloured as one frame, exit 0
+    Image.fromarray(np.full((48, 64, 3), 128, np.uint8)).save(avif, format="AVIF")
     return {
         "not a video": ([text, "-o", tmp / "o1.mp4"], "not a readable video"),
         "audio only": ([make_audio_only(tmp / "sound.m4a"), "-o", tmp / "o2.mp4"], "no video stream"),
@@ -109,12 +112,13 @@ def _bad_inputs(tmp: Path, clip: Path) -> dict[str, tuple[list[str | Path], str]
                                    "the same file as the video's output"),
         "a photo": ([photo, "-o", tmp / "o10.mp4"], "photo.mp4: a JPEG picture, not a video; colour it with "
                                                     "'filmcolor image'"),
+        "an AVIF picture": ([avif, "-o", tmp / "o11.mp4"], "still.mp4: an AVIF picture, not a video"),
     }
 
 
 BAD = ["not a video", "audio only", "zero bytes", "truncated mp4", "truncated avi", "missing input",
        "output is input", "no such folder", "output exists", "output is a folder", "unknown container",
-       "unknown codec", "a device", "report onto the output", "a photo"]
+       "unknown codec", "a device", "report onto the output", "a photo", "an AVIF picture"]
 
 
 @pytest.mark.parametrize("case", BAD)

@@ -39,6 +39,8 @@ SEEK_BACK_OFF_S = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, math.inf)
 # seconds of sound a decoder needs before the first it plays, beyond one packet (RFC 7845: Opus, 80 ms)
 PREROLL_S = {"opus": 0.08}
 UNKNOWN_FRAME_COUNT = 1 << 30  # what FFmpeg's AVI writer leaves as the frame count when it cannot seek back
+# ISO BMFF brands of a still picture (AVIF, HEIF/HEIC): FFmpeg's MOV demuxer reads one as a film of one frame
+STILL_BRANDS = {"avif": "AVIF", "heic": "HEIC", "heix": "HEIC", "mif1": "HEIF"}
 SEEK_PROBE_PACKETS = 2000  # a seek's check gives up without a frame after this many packets (a run then says why)
 
 
@@ -171,6 +173,9 @@ class VideoReader:
             kind = self.container.format.name.removesuffix("_pipe").upper() if "_pipe" in \
                 self.container.format.name else "still"
             raise InputError(f"{self.path}: a {kind} picture, not a video; colour it with 'filmcolor image'")
+        brand = STILL_BRANDS.get(self.container.metadata.get("major_brand", "").strip().lower())
+        if brand and not self.sequence:
+            raise InputError(f"{self.path}: an {brand} picture, not a video; colour it with 'filmcolor image'")
         self.stream = videos[0]
         ctx = self.stream.codec_context
         if ctx is None or not ctx.is_decoder:  # no parameters at all: also what a cut-off file's header gives
