@@ -300,11 +300,12 @@ class Colorizer:
 
     def guide_for(self, l_hw: np.ndarray, hints: guidance.Hints | None = None,
                   references: list[guidance.Reference] | None = None,
-                  features: torch.Tensor | None = None) -> np.ndarray | None:
+                  features: torch.Tensor | None = None, notes: list[str] | None = None) -> np.ndarray | None:
         """The guide (3, h, w) at the render size for a picture's L (H, W): its hints and/or best reference.
 
-        A reference is used only when it matches the picture (guide.REFERENCE_MIN_SCORE); hints are laid
-        over it (where both speak, the hints win). None when there is no guidance.
+        A reference is used only when it matches the picture (guide.REFERENCE_MIN_SCORE; when none does,
+        ``notes`` is told); hints are laid over it (where both speak, the hints win). None when there is no
+        guidance.
         """
         if not hints and not references:
             return None
@@ -315,7 +316,9 @@ class Colorizer:
         guides = []
         if references:
             features = self.match_features(l_hw) if features is None else features
-            reference = guidance.best_reference(features, references)
+            reference, score = guidance.best_reference(features, references)
+            if reference is None and notes is not None:
+                notes.append(guidance.unmatched_note(score, many=len(references) > 1))
             if reference is not None:
                 l_cells = guidance.cell_l(l_hw, *features.shape[-2:])
                 guides.append(guidance.guide_from_transfer(*guidance.transfer(features, reference, l_cells), rh, rw))
@@ -357,18 +360,20 @@ class Colorizer:
         return np.stack([self.upsample_ab(ab_small[i], height, width) for i in range(n)])
 
     def colorize_image(self, image: np.ndarray, hints: guidance.Hints | None = None,
-                       references: list[guidance.Reference] | None = None) -> np.ndarray:
+                       references: list[guidance.Reference] | None = None,
+                       notes: list[str] | None = None) -> np.ndarray:
         """Gray (H, W), RGB (H, W, 3) or RGBA (H, W, 4) -> RGB(A) with the input's own L, in the input's type:
         uint8, or uint16 (a 16-bit scan, whose L is then kept at 16 bits).
 
-        ``hints`` (pixel coordinates of ``image``) and ``references`` steer the colour (guided models).
+        ``hints`` (pixel coordinates of ``image``) and ``references`` steer the colour (guided models); a
+        reference that matches too little is not used, and ``notes`` is told.
         The network sees a small picture; the full-resolution conversion runs in strips of STRIP_ROWS
         rows, so a large picture costs its input, its L (4 bytes a pixel) and its output, not ~48 bytes
         a pixel of whole-picture float arrays.
         """
         height, width = image.shape[:2]
         l_hw = image_l(image)
-        ab_small = self.guided_ab(l_hw, self.guide_for(l_hw, hints, references), hints)
+        ab_small = self.guided_ab(l_hw, self.guide_for(l_hw, hints, references, notes=notes), hints)
         channels = 4 if image.ndim == 3 and image.shape[2] == 4 else 3
         out = np.empty((height, width, channels), image.dtype)
         for y0 in range(0, height, STRIP_ROWS):

@@ -11,6 +11,7 @@ the picture's content agrees, and colours the rest itself.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ MATCH_FLOOR, MATCH_FULL = 0.45, 0.7
 # content scored 0.51-0.61 (val photos, frames of other clips), frames of the same shot 0.78-0.95.
 REFERENCE_MIN_SCORE = 0.68
 
-_HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
+_HEX = re.compile(r"^#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")  # #RRGGBB or CSS's short #RGB
 
 
 @dataclass(frozen=True)
@@ -88,18 +89,22 @@ class Hints:
 
 
 def parse_color(text: object) -> np.ndarray:
-    """'#aa3311' (or 'aa3311') -> its ab in Lab units (the hint's own lightness is not used)."""
+    """'#aa3311' (or 'aa3311', or '#a31' as CSS writes #aa3311) -> its ab in Lab units (the hint's own lightness
+    is not used)."""
     match = _HEX.match(text.strip()) if isinstance(text, str) else None
     if not match:
         raise ValueError(f"colour {text!r} is not #RRGGBB")
-    rgb = np.frombuffer(bytes.fromhex(match.group(1)), np.uint8).reshape(1, 1, 3)
+    digits = match.group(1)
+    if len(digits) == 3:
+        digits = "".join(d * 2 for d in digits)
+    rgb = np.frombuffer(bytes.fromhex(digits), np.uint8).reshape(1, 1, 3)
     return lab.rgb_to_lab(rgb)[0, 0, 1:].astype(np.float32)
 
 
 def load_hints(path: Path, width: int, height: int) -> Hints:
     """HINTS.json ({"points": [{"x": 120, "y": 48, "color": "#aa3311", "radius": 3}, ...]}) for a W x H picture."""
     try:
-        data = json.loads(Path(path).read_text())
+        data = json.loads(Path(path).read_bytes())  # UTF-8, -16 or -32, with a byte-order mark or not (Notepad's)
     except FileNotFoundError as err:
         raise InputError(f"{path}: hints file not found") from err
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -118,16 +123,26 @@ def parse_point(point: object, width: int, height: int, where: str) -> tuple[flo
     values = [point.get("x"), point.get("y"), point.get("radius", 0)]
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):  # JSON numbers only
         raise InputError(f"{where}: x and y must be numbers (pixels), radius a number if given")
-    x, y, radius = map(float, values)
-    if not np.isfinite([x, y, radius]).all() or not (0 <= x < width and 0 <= y < height):
+    x, y, radius = (_as_float(v) for v in values)
+    if not (0 <= x < width and 0 <= y < height):  # (NaN is in no range)
         raise InputError(f"{where}: ({x:g}, {y:g}) is outside the {width}x{height} picture")
     if not 0 <= radius <= max(width, height):
         raise InputError(f"{where}: radius {radius:g} must be between 0 and the picture's size")
+    if "color" not in point and "colour" in point:
+        raise InputError(f'{where}: the key is "color", not "colour"')
     try:
         ab = parse_color(point.get("color"))
     except ValueError as err:
         raise InputError(f"{where}: {err}") from err
     return x, y, ab, radius
+
+
+def _as_float(value: int | float) -> float:
+    """A JSON number as a float; an integer too large for one (400 digits) as infinity, which no check passes."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def hints_from_scribbles(path: Path, width: int, height: int) -> Hints:
@@ -155,8 +170,8 @@ def guidance_file(given: Path | None, image: Path, inputs: Iterable[Path], suffi
         return given
     root = next((Path(f) for f in inputs if Path(f).is_dir() and image.is_relative_to(f)), None)
     stem = image.relative_to(root).with_suffix("") if root is not None else Path(image.stem)
-    for suffix in suffixes:
-        candidate = given / stem.with_suffix(suffix)
+    for suffix in suffixes:  # 1890.05.12_pier.jpg takes 1890.05.12_pier.json (with_suffix: 1890.05.json)
+        candidate = given / stem.parent / (stem.name + suffix)
         if candidate.is_file():
             return candidate
     return None
@@ -199,6 +214,13 @@ class GuidanceFiles:
         inputs = list(inputs)
         return tuple(guidance_file(given, image, inputs, suffixes) for given, suffixes in self._forms())
 
+    def folders_without(self, image: Path, inputs: Iterable[Path]) -> list[str]:
+        """'--hints FOLDER' for each folder form that holds no file of this image."""
+        files = self.files_for(image, inputs)
+        return [f"{flag} {given}" for flag, (given, _), found in zip(("--hints", "--hints-image", "--reference"),
+                                                                     self._forms(), files, strict=True)
+                if given is not None and given.is_dir() and found is None]
+
     def unmatched(self, images: Iterable[Path], inputs: Iterable[Path]) -> list[Path]:
         """The files in the folder forms that no image of ``images`` takes (a misspelt name, say)."""
         inputs, used = list(inputs), set()
@@ -208,13 +230,17 @@ class GuidanceFiles:
                 for path in sorted(given.rglob("*"))
                 if path.is_file() and path.suffix.lower() in suffixes and path not in used]
 
-    def for_image(self, image: Path, inputs: Iterable[Path], width: int,
-                  height: int) -> tuple[Hints | None, np.ndarray | None]:
-        """The hints (pixel coordinates) and the reference picture (uint8 RGB) of one image, if any."""
+    def for_image(self, image: Path, inputs: Iterable[Path], width: int, height: int,
+                  notes: list[str] | None = None) -> tuple[Hints | None, np.ndarray | None]:
+        """The hints (pixel coordinates) and the reference picture (uint8 RGB) of one image, if any; what
+        was given and takes no effect is said in ``notes``."""
         hints_path, scribbles_path, reference_path = self.files_for(image, inputs)
         hints = None if hints_path is None else load_hints(hints_path, width, height)
         if scribbles_path is not None:
-            hints = concat_hints(hints, hints_from_scribbles(scribbles_path, width, height))
+            scribbles = hints_from_scribbles(scribbles_path, width, height)
+            if not scribbles and notes is not None:
+                notes.append(f"{scribbles_path}: no opaque pixel (alpha 128 or more), so no hint")
+            hints = concat_hints(hints, scribbles)
         reference = None if reference_path is None else read_colour_image(reference_path, "reference")
         return hints, reference
 
@@ -472,13 +498,22 @@ def match_score(features: torch.Tensor, reference: Reference) -> float:
     return float(similarity(features, reference).max(1).values.mean())
 
 
-def best_reference(features: torch.Tensor, references: list[Reference]) -> Reference | None:
-    """The reference that shows a picture's content best, if any reaches REFERENCE_MIN_SCORE."""
+def best_reference(features: torch.Tensor, references: list[Reference],
+                   scores: list[float] | None = None) -> tuple[Reference | None, float]:
+    """The reference that shows a picture's content best, if any reaches REFERENCE_MIN_SCORE (else None), and
+    the best score (``scores``: each reference's match_score, when known)."""
     if not references:
-        return None
-    scores = [match_score(features, ref) for ref in references]
+        return None, 0.0
+    scores = [match_score(features, ref) for ref in references] if scores is None else scores
     best = int(np.argmax(scores))
-    return references[best] if scores[best] >= REFERENCE_MIN_SCORE else None
+    return (references[best] if scores[best] >= REFERENCE_MIN_SCORE else None), scores[best]
+
+
+def unmatched_note(score: float, many: bool = False) -> str:
+    """What a user is told when no reference was used: how close the best came."""
+    which = "no reference shows" if many else "the reference does not show"
+    return (f"{which} enough of this picture's content to be used (it matched {score:.2f}, "
+            f"{REFERENCE_MIN_SCORE} is needed): coloured without it")
 
 
 def transfer(features: torch.Tensor, reference: Reference, l_cells: torch.Tensor | None = None,

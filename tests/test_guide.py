@@ -73,6 +73,44 @@ def test_bad_hints_name_the_file_and_the_point(tmp_path, points, message):
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize("points, message", [  # an audit: the message named the wrong cause, or the photo
+    ([{"x": 1, "y": 0, "color": "#123456", "radius": float("inf")}], "radius inf must be between 0"),  # 'outside'
+    ([{"x": 10 ** 400, "y": 5, "color": "#123456"}], "(inf, 5) is outside the 160x96 picture"),  # OverflowError
+    ([{"x": 1, "y": 5, "colour": "#123456"}], 'the key is "color", not "colour"'),  # "colour None is not"
+])
+def test_bad_hint_values_are_named_for_what_they_are(tmp_path, points, message):
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps({"points": points}))  # (json writes inf as Infinity, which it reads back)
+    with pytest.raises(InputError) as err:
+        guide.load_hints(path, 160, 96)
+    assert str(path) in str(err.value) and message in str(err.value), err.value
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])  # Notepad's UTF-8 and PowerShell's default
+def test_hints_json_with_a_byte_order_mark_is_read(tmp_path, encoding):
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps({"points": [{"x": 1, "y": 2, "color": "#a31"}]}), encoding=encoding)
+    hints = guide.load_hints(path, 160, 96)
+    np.testing.assert_allclose(hints.ab[0], guide.parse_color("#aa3311"))  # CSS's short form, as #aa3311
+
+
+def test_a_dotted_name_takes_its_own_guidance_file(tmp_path):
+    """An audit: 1890.05.12_pier.jpg took 1890.05.json (Path.with_suffix), or a.b.jpg took a.json."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "h").mkdir()
+    for name in ("a.b.jpg", "a.jpg", "1890.05.12_pier.jpg"):
+        (tmp_path / "in" / name).touch()
+    for name in ("a.b.json", "a.json", "1890.05.12_pier.json", "1890.05.json"):
+        (tmp_path / "h" / name).touch()
+    inputs = [tmp_path / "in"]
+    for name, expected in (("a.b.jpg", "a.b.json"), ("a.jpg", "a.json"),
+                           ("1890.05.12_pier.jpg", "1890.05.12_pier.json")):
+        found = guide.guidance_file(tmp_path / "h", tmp_path / "in" / name, inputs, (".json",))
+        assert found == tmp_path / "h" / expected
+    one = guide.guidance_file(tmp_path / "h", tmp_path / "in" / "a.b.jpg", [tmp_path / "in" / "a.b.jpg"], (".json",))
+    assert one == tmp_path / "h" / "a.b.json"  # a photo given on its own
+
+
 def test_unreadable_and_missing_hints_files(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")

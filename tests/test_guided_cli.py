@@ -168,7 +168,8 @@ def test_keyframe_colour_reaches_the_shot_end_and_never_the_next_shot(tmp_path, 
 
 @pytest.mark.parametrize("make, message", [
     (lambda p, f: (write_image(p, keyframe_of(f[0])[:50]), "0"), "keyframe 0 is 128x50, the video 128x96"),
-    (lambda p, f: (write_image(p, keyframe_of(f[0])), "20"), "keyframe 20 is past the end (the video has 20 frames)"),
+    (lambda p, f: (write_image(p, keyframe_of(f[0])), "20"),
+     "keyframe 20 is past the end (the video has 20 frames: 0-19)"),
     (lambda p, f: (write_image(p, f[0]), "0"), "keyframe 0 is a grayscale image"),
 ])
 def test_bad_keyframes_one_line_exit_1_no_output(tmp_path, weights, make, message):
@@ -274,3 +275,82 @@ def test_one_bad_reference_for_a_folder_is_said_once_before_any_work(tmp_path, w
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "ref.json" in lines[0], result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_guidance_that_takes_no_effect_is_said(tmp_path, weights, monkeypatch):
+    """An audit: a reference that matched too little, strokes with no opaque pixel, and a guidance folder with
+    no file for the one photo given all ended 'ok', exit 0, coloured automatically without a word."""
+    from filmcolor import guide
+
+    write_image(tmp_path / "g.png", scene(8))
+    write_image(tmp_path / "clear.png", np.zeros((H, W, 4), np.uint8))  # every pixel transparent
+    write_image(tmp_path / "ref.png", keyframe_of(scene(8)))
+    (tmp_path / "hints").mkdir()
+    (tmp_path / "hints" / "other.json").write_text(json.dumps({"points": []}))
+    monkeypatch.setattr(guide, "REFERENCE_MIN_SCORE", 1.01)  # no reference can match
+    result = run("image", str(tmp_path / "g.png"), "-o", str(tmp_path / "out.png"), "--model", weights,
+                 "--hints-image", str(tmp_path / "clear.png"), "--reference", str(tmp_path / "ref.png"), "-q")
+    assert result.exit_code == 0, result.stderr
+    assert "clear.png: no opaque pixel (alpha 128 or more), so no hint" in result.stderr
+    assert "g.png: the reference does not show enough of this picture's content to be used" in result.stderr
+    result = run("image", str(tmp_path / "g.png"), "-o", str(tmp_path / "out2.png"), "--model", weights,
+                 "--hints", str(tmp_path / "hints"), "-q")
+    assert result.exit_code == 0 and "--hints " in result.stderr and "holds no file named like it" in result.stderr
+    monkeypatch.setattr(guide, "REFERENCE_MIN_SCORE", 0.68)
+    result = run("image", str(tmp_path / "g.png"), "-o", str(tmp_path / "out3.png"), "--model", weights,
+                 "--reference", str(tmp_path / "ref.png"), "-q")  # its own colour version matches: nothing said
+    assert result.exit_code == 0 and not result.stderr.strip(), result.stderr
+
+
+def test_a_reference_no_shot_takes_is_said(tmp_path, weights, monkeypatch):
+    from filmcolor import guide
+
+    frames = two_shot_clip(tmp_path / "in.mp4")
+    write_image(tmp_path / "ref.png", keyframe_of(frames[0]))
+    write_image(tmp_path / "k.png", keyframe_of(frames[0]))
+    monkeypatch.setattr(guide, "REFERENCE_MIN_SCORE", 1.01)
+    report = tmp_path / "r.json"
+    result = run("video", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "out.mp4"), "--model", weights,
+                 "--reference", str(tmp_path / "ref.png"), "--report", str(report), "-q")
+    assert result.exit_code == 0, result.stderr
+    said = [w for w in json.loads(report.read_text())["warnings"] if "--reference" in w]
+    assert len(said) == 1, said
+    assert said[0].startswith(f"{tmp_path / 'ref.png'}: --reference not used: it shows no shot's content well "
+                              "enough (its best match ") and said[0].endswith(", 1.01 is needed)"), said
+
+
+def test_keyframe_and_reference_files_are_checked_before_the_film_is_scanned(tmp_path, weights, monkeypatch):
+    """An audit: a missing keyframe was said after the shots' pre-pass had decoded the whole film (16 s on a
+    4-minute clip; minutes on a feature)."""
+    from filmcolor.video import pipeline
+
+    frames = two_shot_clip(tmp_path / "in.mp4")
+    write_image(tmp_path / "small.png", keyframe_of(frames[0])[:50])
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("the film was scanned before its guidance was checked")
+
+    monkeypatch.setattr(pipeline, "scan_shots", no_scan)
+    for guide_args, message in ((["--keyframe", f"0={tmp_path / 'missing.png'}"], "missing.png: file not found"),
+                                (["--reference", str(tmp_path / "missing.png")], "missing.png: file not found"),
+                                (["--keyframe", f"0={tmp_path / 'small.png'}"], "keyframe 0 is 128x50")):
+        result = run("video", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "out.mp4"), "--model", weights,
+                     *guide_args, "-q")
+        assert result.exit_code == 1 and message in result.stderr, result.stderr
+        assert "AssertionError" not in result.stderr
+
+
+def test_a_keyframe_past_a_slice_is_counted_in_the_slice(tmp_path, weights):
+    frames = two_shot_clip(tmp_path / "in.mp4")  # 20 frames at 10 fps
+    write_image(tmp_path / "k.png", keyframe_of(frames[0]))
+    result = run("video", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "out.mp4"), "--model", weights,
+                 "--start", "1", "--keyframe", f"10={tmp_path / 'k.png'}", "-q")
+    assert result.exit_code == 1
+    assert "keyframe 10 is past the end (the slice coloured has 10 frames: 0-9)" in result.stderr, result.stderr
+
+
+def test_a_keyframe_path_may_start_with_a_tilde(tmp_path, monkeypatch):
+    from filmcolor.video.keyframes import parse_keyframe
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert parse_keyframe("10=~/key.png").path == tmp_path / "key.png"  # the shell leaves N=~/... as it is

@@ -141,10 +141,15 @@ def image_command(inputs: tuple[Path, ...], output: Path, model: str, device: st
             check_output_path(dst, [src, *filter(None, guidance.files_for(src, inputs))], overwrite)
             notes: list[str] = []
             image = read_image(src, notes, deep=True)  # a 16-bit scan stays 16-bit in a .png or .tif
-            src_hints, ref_rgb = guidance.for_image(src, inputs, image.shape[1], image.shape[0])
+            src_hints, ref_rgb = guidance.for_image(src, inputs, image.shape[1], image.shape[0], notes)
+            if len(pairs) == 1:  # (in a folder, a photo without guidance of its own is coloured automatically)
+                notes += [f"{src}: {folder} holds no file named like it: coloured without it"
+                          for folder in guidance.folders_without(src, inputs)]
             refs = None if ref_rgb is None else [colorizer.reference(ref_rgb)]
-            notes += write_image(dst, colorizer.colorize_image(image, hints=src_hints, references=refs),
-                                 photometa.read_metadata(src))
+            said: list[str] = []
+            coloured = colorizer.colorize_image(image, hints=src_hints, references=refs, notes=said)
+            notes += [f"{src}: {note}" for note in said]
+            notes += write_image(dst, coloured, photometa.read_metadata(src))
             if not quiet:
                 console.print(f"[green]ok[/] {plain(str(src))} -> {plain(str(dst))}")
             for note in notes:

@@ -44,15 +44,16 @@ def parse_keyframe(text: str) -> Keyframe:
     number, sep, path = text.partition("=")
     if not sep or not number.strip().isdigit() or not path:
         raise ValueError(f"'{text}' is not N=PATH (N the 0-based frame number, PATH a colour image)")
-    return Keyframe(int(number), Path(path))
+    return Keyframe(int(number), Path(path).expanduser())  # the shell leaves N=~/key.png as it is
 
 
-def check_keyframes(keyframes: Iterable[Keyframe], width: int, height: int, frames: int) -> None:
-    """Every keyframe reads as a colour picture of the video's size and names a frame that exists."""
+def check_guide_pictures(keyframes: Iterable[Keyframe], references: Iterable[Path], width: int, height: int) -> None:
+    """Every keyframe reads as a colour picture of the video's size, once, and every reference as a colour
+    picture: said before the shots' pre-pass decodes the whole film."""
+    for path in references:
+        imageio.read_colour_image(path, "reference")
     seen: dict[int, Path] = {}
     for key in keyframes:
-        if key.index >= frames:
-            raise InputError(f"{key.path}: keyframe {key.index} is past the end (the video has {frames} frames)")
         if key.index in seen:
             raise ConfigError(f"--keyframe {key.index} given twice ({seen[key.index]} and {key.path})")
         seen[key.index] = key.path
@@ -60,6 +61,15 @@ def check_keyframes(keyframes: Iterable[Keyframe], width: int, height: int, fram
         if rgb.shape[:2] != (height, width):
             raise InputError(f"{key.path}: keyframe {key.index} is {rgb.shape[1]}x{rgb.shape[0]}, "
                              f"the video {width}x{height}")
+
+
+def check_keyframes_within(keyframes: Iterable[Keyframe], frames: int, sliced: bool = False) -> None:
+    """Every keyframe names a frame that exists (of the slice, with --start or --duration)."""
+    whole = "the slice coloured has" if sliced else "the video has"
+    for key in keyframes:
+        if key.index >= frames:
+            raise InputError(f"{key.path}: keyframe {key.index} is past the end ({whole} {frames} frames: "
+                             f"0-{frames - 1})")
 
 
 def network_l(gray: np.ndarray, shape: tuple[int, int], out: np.ndarray | None = None) -> np.ndarray:
@@ -100,6 +110,8 @@ class ShotGuides:
         self._shot_keys: list[tuple[int, guidance.Reference]] = []
         self._shot_reference: guidance.Reference | None = None
         self.used_references: dict[str, int] = {}  # reference -> shots it coloured (for the report)
+        self.best_scores = [0.0] * len(self.references)  # each reference's best match with a shot's first frame
+        self.matched_shots = 0  # shots without keyframes, which took a reference if one matched
 
     def shot_of(self, index: int) -> int:
         return bisect.bisect_right(self.starts, index) - 1
@@ -113,10 +125,30 @@ class ShotGuides:
         self._shot_keys = [(k.index, self.colorizer.reference(imageio.read_colour_image(k.path, f"keyframe {k.index}"),
                                                               name=str(k.path)))
                            for k in self.keyframes if k.index >= start and (end is None or k.index < end)]
-        self._shot_reference = None if self._shot_keys else guidance.best_reference(features, self.references)
+        self._shot_reference = None
+        if not self._shot_keys and self.references:
+            scores = [guidance.match_score(features, ref) for ref in self.references]
+            self.best_scores = [max(a, b) for a, b in zip(self.best_scores, scores, strict=True)]
+            self.matched_shots += 1
+            self._shot_reference = guidance.best_reference(features, self.references, scores)[0]
         if self._shot_reference is not None:
             name = self._shot_reference.name
             self.used_references[name] = self.used_references.get(name, 0) + 1
+
+    def unused_notes(self) -> list[str]:
+        """A line for each reference no shot took, and why."""
+        from filmcolor import guide as guidance
+
+        notes = []
+        for ref, best in zip(self.references, self.best_scores, strict=True):
+            if ref.name in self.used_references:
+                continue
+            if not self.matched_shots:
+                notes.append(f"{ref.name}: --reference not used: every shot has a keyframe")
+            else:
+                notes.append(f"{ref.name}: --reference not used: it shows no shot's content well enough (its best "
+                             f"match {best:.2f}, {guidance.REFERENCE_MIN_SCORE} is needed)")
+        return notes
 
     def __call__(self, index: int, features: torch.Tensor, l_cells: torch.Tensor,
                  shape: tuple[int, int]) -> np.ndarray | None:

@@ -35,7 +35,8 @@ from filmcolor.video.keyframes import (
     Keyframe,
     ShotGuides,
     ab_size_l,
-    check_keyframes,
+    check_guide_pictures,
+    check_keyframes_within,
     network_l,
     parse_keyframe,
     scan_shots,
@@ -208,11 +209,12 @@ def _shot_guides(input_path: Path, width: int, height: int, colorizer: Colorizer
     warm = threading.Thread(target=colorizer.prepare_matched, args=(batch_size, *shape), name="filmcolor-warm",
                             daemon=True)
     warm.start()
+    check_guide_pictures(options.keyframes, options.references, width, height)
     with VideoReader(input_path, options, copy_streams=False) as scan:
         cuts, frames = scan_shots((item.gray for item in scan if isinstance(item, LumaFrame)), colorizer,
                                   options.temporal)
     warm.join()
-    check_keyframes(options.keyframes, width, height, frames)
+    check_keyframes_within(options.keyframes, frames, sliced=bool(options.start or options.duration))
     return ShotGuides(colorizer, list(options.keyframes), list(options.references), cuts), time.perf_counter() - t0
 
 
@@ -357,7 +359,8 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
         batch_size=batch_size, settings=dataclasses.asdict(options),
         stage_seconds={k: round(v, 4) for k, v in seconds.items()},
         warnings=reader.warnings + writer.warnings + _counted_warnings(reader, writer)
-        + (_sound_warnings(sound, reader, writer, done, options) if sound is not None else []),
+        + (_sound_warnings(sound, reader, writer, done, options) if sound is not None else [])
+        + (guides.unused_notes() if guides is not None else []),
         cuts=list(smoother.cuts),
         guidance={} if guides is None else {"keyframes": [k.index for k in options.keyframes],
                                             "shots": len(guides.starts), "reference_shots": guides.used_references})
