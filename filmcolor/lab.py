@@ -187,12 +187,62 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     return np.clip(rgb, 0.0, 1.0, out=rgb).reshape(shape)
 
 
+# A colour outside sRGB at its pixel's L is brought in by shortening its ab (same hue), found by halving the
+# interval this many times (to 1/256 of its chroma), not by clipping R, G and B, which changes the lightness:
+# a saturated red hint on a pale sky took L from 86 to 70 (an audit).
+GAMUT_STEPS = 8
+GAMUT_SLACK = 1e-4  # linear RGB this far outside [0, 1] is float error, not a colour out of gamut
+_EDGE = 1e-7
+_RGB_FROM_XYZN = (RGB_FROM_XYZ * WHITE_D65[None, :]).astype(np.float32)  # linear RGB from XYZ / white
+_F_FROM_LAB = np.array([[1 / 116, 1 / 500, 0, 16 / 116], [1 / 116, 0, 0, 16 / 116], [1 / 116, 0, -1 / 200, 16 / 116]],
+                       dtype=np.float32)  # (fx, fy, fz) of CIE Lab's inverse from (L, a, b, 1)
+
+
+def _linear_rgb(lab_n3: np.ndarray) -> np.ndarray:
+    """Lab (N, 3) -> linear RGB (N, 3), unclipped (OpenCV's conversion clips, so it cannot tell what is out)."""
+    f = cv2.transform(lab_n3[:, None], _F_FROM_LAB)[:, 0]  # (fx, fy, fz)
+    xyz = np.where(f > np.float32(6.0 / 29.0), f * f * f, (f - np.float32(16.0 / 116.0)) * np.float32(1.0 / 7.787))
+    return cv2.transform(xyz[:, None], _RGB_FROM_XYZN)[:, 0]
+
+
+def _inside(lab_n3: np.ndarray) -> np.ndarray:
+    rgb = _linear_rgb(lab_n3)
+    return ((rgb >= -GAMUT_SLACK) & (rgb <= 1.0 + GAMUT_SLACK)).all(axis=1)
+
+
+def _fit_gamut(lab: np.ndarray, rgb: np.ndarray) -> None:
+    """In place: each pixel of ``rgb`` (from ``lab``, H x W x 3) that sRGB cannot show is remade from its Lab
+    with the longest ab, of those GAMUT_STEPS halvings try, that it can (ab 0, gray, always is)."""
+    # OpenCV clips what it converts to [0, 1]: only a pixel with a channel at 0 or 1 can be out of gamut
+    flat = lab.reshape(-1, 3)
+    outside = cv2.inRange(rgb, (_EDGE,) * 3, (1.0 - _EDGE,) * 3).reshape(-1) == 0
+    if not outside.any():
+        return
+    outside[outside] = ~_inside(flat[outside])
+    if not outside.any():
+        return
+    lab_out = flat[outside]
+    lo = np.zeros(len(lab_out), np.float32)
+    hi = np.ones(len(lab_out), np.float32)
+    trial = lab_out.copy()
+    for _ in range(GAMUT_STEPS):
+        mid = (lo + hi) * 0.5
+        trial[:, 1:] = lab_out[:, 1:] * mid[:, None]
+        fits = _inside(trial)
+        lo = np.where(fits, mid, lo)
+        hi = np.where(fits, hi, mid)
+    trial[:, 1:] = lab_out[:, 1:] * lo[:, None]
+    rgb.reshape(-1, 3)[outside] = cv2.cvtColor(trial[:, None], cv2.COLOR_Lab2RGB)[:, 0]
+
+
 def lab_to_rgb_levels(l_hw: np.ndarray, ab_hw2: np.ndarray, dtype: type = np.uint8) -> np.ndarray:
-    """Full-resolution L (H, W) and ab (H, W, 2) -> RGB (H, W, 3) levels: uint8, or uint16 with ``dtype``."""
+    """Full-resolution L (H, W) and ab (H, W, 2) -> RGB (H, W, 3) levels: uint8, or uint16 with ``dtype``.
+    A colour sRGB cannot show at its L keeps the L and the hue and loses saturation (_fit_gamut)."""
     a_hw, b_hw = cv2.split(np.asarray(ab_hw2, dtype=np.float32))
     lab = cv2.merge([np.asarray(l_hw, dtype=np.float32), a_hw, b_hw])  # 5x faster than numpy's channel writes
     _clamp_b_to_nonnegative_z(lab)
     rgb = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
+    _fit_gamut(lab, rgb)
     if dtype == np.uint16:  # clipped to [0, 1] first: OpenCV's Lab -> RGB leaves out-of-gamut values outside
         np.clip(rgb, 0.0, 1.0, out=rgb)
         return (rgb * 65535.0 + 0.5).astype(np.uint16)

@@ -80,23 +80,25 @@ def test_output_keeps_input_l_on_real_photos(mild_colorizer, shared_data):
             assert chroma(out).mean() > 5
 
 
-def test_only_gamut_clipping_moves_l(colorizer, shared_data):
-    """With a strongly coloured model, L may only change where the colour is outside sRGB: elsewhere the
-    output is skimage's own Lab -> sRGB of (input L, predicted ab), to 8-bit rounding."""
+def test_l_is_kept_in_gamut_and_out(colorizer, shared_data):
+    """With a strongly coloured model, the output is skimage's own Lab -> sRGB of (input L, predicted ab) where
+    that colour is inside sRGB, to 8-bit rounding; where it is not, the colour loses saturation and keeps
+    the L (clipping R, G and B had moved it)."""
     rgb = read_image(sorted((shared_data / "photos" / "val").glob("*.jpg"))[1])
     l_in = skimage_l(rgb)
     ab = colorizer.colorize_batch(image_l(rgb)[None])[0]
     lab_pred = np.dstack([l_in, ab])
     linear = color.lab2xyz(lab_pred) @ color.colorconv.rgb_from_xyz.T
     in_gamut = np.all((linear >= 0) & (linear <= 1), axis=-1)
-    assert in_gamut.mean() > 0.1
+    assert in_gamut.mean() > 0.1 and (~in_gamut).mean() > 0.01
     out = colorizer.colorize_image(rgb)
     dl = np.abs(skimage_l(out) - l_in)
     assert dl[in_gamut].mean() < 0.5 and np.percentile(dl[in_gamut], 99) < 1.5
+    assert dl[~in_gamut].mean() < 0.5 and np.percentile(dl[~in_gamut], 99) < 1.5
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reference = np.round(color.lab2rgb(lab_pred) * 255)
-    assert np.abs(out - reference).max() <= 1
+    assert np.abs(out - reference)[in_gamut].max() <= 1
 
 
 def test_gray_and_gray_as_rgb_give_the_same_output(small_colorizer):

@@ -64,7 +64,8 @@ def test_lab_to_rgb_levels_round_trips_exactly(grid, grid_lab_ref):
 
 def test_out_of_gamut_lab_is_clipped_like_skimage():
     """The network can predict any ab in +-110: out-of-gamut colours must clip as skimage does (no red
-    blotches in dark yellow areas from a negative Z), on the float and uint8 paths alike."""
+    blotches in dark yellow areas from a negative Z) on the float path (the video's chroma, whose luma is
+    the film's own whatever the RGB)."""
     rng = np.random.default_rng(1)
     lab_pts = np.concatenate([rng.uniform(0, 100, (4000, 1, 1)), rng.uniform(-110, 110, (4000, 1, 2))],
                              axis=-1)
@@ -73,8 +74,31 @@ def test_out_of_gamut_lab_is_clipped_like_skimage():
         ref = color.lab2rgb(lab_pts)
     lab_f = lab_pts.astype(np.float32)
     assert np.abs(lab.lab_to_rgb(lab_f) - ref).max() < TOL_RGB
+
+
+def test_out_of_gamut_colours_keep_their_lightness_and_hue_in_levels():
+    """A photo keeps its own L: a colour sRGB cannot show at a pixel's L loses saturation, not lightness (an
+    audit: a #aa3311 hint on a pale sky clipped in RGB took its L from 86 to 79, #ff0000 to 70); its hue
+    stays (the dark yellow of a negative Z is clamped first, as skimage does, so it turns no red)."""
+    rng = np.random.default_rng(1)
+    lab_f = np.concatenate([rng.uniform(0, 100, (4000, 1, 1)), rng.uniform(-110, 110, (4000, 1, 2))],
+                           axis=-1).astype(np.float32)
+    clamped = lab_f.copy()
+    clamped[..., 2] = np.minimum(clamped[..., 2], (clamped[..., 0] + 16) * 200 / 116)
     u8 = lab.lab_to_rgb_levels(lab_f[..., 0].copy(), lab_f[..., 1:].copy())
-    assert np.abs(u8.astype(np.float64) - ref * 255).max() < 0.55  # rounding, plus float32 noise
+    out = lab.rgb_to_lab(u8)
+    assert np.abs(out[..., 0] - lab_f[..., 0]).max() < 1.0  # 8-bit rounding; clipping R, G, B: up to 40
+    chroma = np.hypot(out[..., 1], out[..., 2])
+    hue_out = np.angle(out[..., 1] + 1j * out[..., 2])
+    hue_in = np.angle(clamped[..., 1] + 1j * clamped[..., 2])
+    turned = np.abs(np.angle(np.exp(1j * (hue_out - hue_in))))[chroma > 10]
+    assert np.percentile(turned, 99) < np.radians(6), np.degrees(turned.max())
+    assert (chroma <= np.hypot(clamped[..., 1], clamped[..., 2]) + 1.0).all()  # shortened, never lengthened
+    sky = lab.lab_to_rgb_levels(np.full((2, 2), 86.3, np.float32), np.broadcast_to(
+        lab.rgb_to_lab(np.array([[[0xAA, 0x33, 0x11]]], np.uint8))[0, 0, 1:], (2, 2, 2)).astype(np.float32))
+    assert abs(float(lab.rgb_to_lab(sky)[0, 0, 0]) - 86.3) < 0.5
+    deep = lab.lab_to_rgb_levels(lab_f[..., 0].copy(), lab_f[..., 1:].copy(), np.uint16)
+    assert np.abs(lab.rgb_to_lab((deep / 257).round().astype(np.uint8))[..., 0] - lab_f[..., 0]).max() < 1.0
 
 
 def test_random_images_any_batch_shape():
