@@ -24,9 +24,11 @@ from filmcolor.errors import InputError, OutputError
 from filmcolor.fsutil import make_output_folder
 from filmcolor.imageio import read_colour_image, read_image, write_image
 from filmcolor.metrics import (
+    GRAY_CHROMA,
     ab_auc,
     ab_error,
     colorfulness,
+    mean_chroma,
     psnr,
     ssim,
 )
@@ -80,29 +82,51 @@ def score_prediction(rgb: np.ndarray, gray_rgb: np.ndarray, pred_rgb: np.ndarray
 ImageSink = Callable[[Path, np.ndarray, np.ndarray, np.ndarray], None]
 
 
-def read_rgb(path: Path) -> np.ndarray:
+# Scoring costs ~180 bytes a pixel (Lab planes, SSIM's windows, ab error): a photo above this is scored
+# shrunk to it (2.2 GB), and says so. A 225-megapixel scan took all of a 24 GB machine and was killed.
+EVAL_MAX_PIXELS = 12_000_000
+
+
+class NoColourError(InputError):
+    """A photo with no colour to score a colouriser against (a gray one in a folder of colour photos)."""
+
+
+def read_rgb(path: Path, notes: list[str] | None = None) -> np.ndarray:
+    """A photo to score against: uint8 RGB, at most EVAL_MAX_PIXELS (shrunk, said in ``notes``); a gray
+    one is a NoColourError (it would score the gray picture at 100 dB)."""
     image = read_image(path)
-    rgb = image[..., :3] if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
-    return np.ascontiguousarray(rgb)
+    if image.ndim == 2 or mean_chroma(np.ascontiguousarray(image[..., :3])) < GRAY_CHROMA:
+        raise NoColourError(f"{path}: a gray photo: no colour to score against")
+    rgb = np.ascontiguousarray(image[..., :3])
+    height, width = rgb.shape[:2]
+    if height * width > EVAL_MAX_PIXELS:
+        scale = (EVAL_MAX_PIXELS / (height * width)) ** 0.5
+        size = (max(1, int(width * scale)), max(1, int(height * scale)))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        if notes is not None:
+            notes.append(f"{path}: {width}x{height}, scored at {size[0]}x{size[1]}")
+    return rgb
 
 
 def evaluate_images(colorizer: Colorizer, paths: list[Path],
                     progress: Callable[[int, int], None] | None = None,
                     on_image: ImageSink | None = None,
-                    unreadable: list[tuple[Path, str]] | None = None) -> dict:
+                    unreadable: list[tuple[Path, str]] | None = None, notes: list[str] | None = None) -> dict:
     """Mean metrics over ``paths`` plus a per-source breakdown; PSNR in dB over 8-bit RGB.
 
     ``on_image`` receives each gray / prediction / original triple (to save them or make a sheet).
-    An image that cannot be read is skipped, as ``train`` does: counted in ``skipped_unreadable`` and,
-    when ``unreadable`` is given, added to it as (path, one-line reason).
+    An image that cannot be read is skipped, as ``train`` does, and so is a gray one: counted in
+    ``skipped_unreadable`` and ``skipped_gray`` and, when ``unreadable`` is given, added to it as (path,
+    one-line reason). A photo too large to score whole is scored shrunk (read_rgb), said in ``notes``.
     """
     rows: list[tuple[str, dict[str, float]]] = []
-    skipped = 0
+    skipped = gray = 0
     for i, path in enumerate(paths):
         try:
-            rgb = read_rgb(path)
+            rgb = read_rgb(path, notes)
         except InputError as err:
-            skipped += 1
+            gray += isinstance(err, NoColourError)
+            skipped += not isinstance(err, NoColourError)
             if unreadable is not None:
                 unreadable.append((path, str(err)))
             if progress is not None:
@@ -114,7 +138,7 @@ def evaluate_images(colorizer: Colorizer, paths: list[Path],
             on_image(path, gray_rgb, pred_rgb, rgb)
         if progress is not None:
             progress(i + 1, len(paths))
-    return summarize(rows) | {"skipped_unreadable": skipped}
+    return summarize(rows) | {"skipped_unreadable": skipped, "skipped_gray": gray}
 
 
 def summarize(rows: list[tuple[str, dict[str, float]]]) -> dict:
@@ -194,12 +218,19 @@ def evaluate_hints(colorizer: Colorizer, paths: list[Path], count: int, seed: in
 
 
 def evaluate_references(colorizer: Colorizer, pairs: list[tuple[Path, Path]],
-                        progress: Callable[[int, int], None] | None = None) -> dict[str, float]:
-    """Mean scores of (photo, reference) pairs: each photo's luma coloured from its colour reference."""
+                        progress: Callable[[int, int], None] | None = None,
+                        unreadable: list[tuple[Path, str]] | None = None) -> dict[str, float]:
+    """Mean scores of (photo, reference) pairs: each photo's luma coloured from its colour reference. A
+    reference that cannot be read as a colour picture skips its pair (added to ``unreadable``)."""
     rows = []
     for i, (path, ref_path) in enumerate(pairs):
-        rows.append(score_guided(colorizer, read_rgb(path),
-                                 reference_rgb=read_colour_image(ref_path, "reference")))
+        try:
+            reference_rgb = read_colour_image(ref_path, "reference")
+        except InputError as err:
+            if unreadable is not None:
+                unreadable.append((ref_path, str(err)))
+        else:
+            rows.append(score_guided(colorizer, read_rgb(path), reference_rgb=reference_rgb))
         if progress is not None:
             progress(i + 1, len(pairs))
     return summarize_guided(rows)

@@ -13,16 +13,29 @@ import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
+from filmcolor import lab
 from filmcolor.video.scenecut import DEFAULT_CUT_THRESHOLD, SceneCutDetector, change_score
 from filmcolor.video.temporal import MotionEstimator, l_to_u8, warp_reliability
 
 PSNR_CAP = 100.0  # dB for identical images, so that one exact match cannot make a mean infinite
+GRAY_CHROMA = 2.0  # Lab units: a picture whose mean chroma is below this has no colour (to learn from, to score)
+_CHROMA_CHECK_SIDE = 64  # pixels: the chroma check looks at a copy this small (a mean needs no detail)
 
 
 def psnr(reference: np.ndarray, test: np.ndarray, data_range: float = 255.0) -> float:
     """PSNR in dB of two same-shaped images (uint8 RGB compared as 8-bit values), capped at PSNR_CAP."""
     mse = np.mean((reference.astype(np.float64) - test.astype(np.float64)) ** 2)
     return PSNR_CAP if mse == 0 else min(PSNR_CAP, float(10.0 * np.log10(data_range**2 / mse)))
+
+
+def mean_chroma(rgb: np.ndarray) -> float:
+    """Mean chroma sqrt(a^2 + b^2) of an RGB uint8 image in Lab units, measured on a small copy."""
+    h, w = rgb.shape[:2]
+    scale = _CHROMA_CHECK_SIDE / max(h, w)
+    if scale < 1:
+        rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    ab = lab.rgb_to_lab(np.ascontiguousarray(rgb))[..., 1:]
+    return float(np.mean(np.hypot(ab[..., 0], ab[..., 1])))
 
 
 def colorfulness(rgb: np.ndarray) -> float:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import make_guided_weights
 from media import color_photo
 from skimage.color import lab2rgb, rgb2lab
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
@@ -41,6 +42,11 @@ def zero_ab_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("zero") / "zero_ab.safetensors"
     save_weights(path, model, "filmcolor-fast", {}, {"note": "ab = 0"})
     return path
+
+
+@pytest.fixture(scope="module")
+def guided_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_guided_weights(tmp_path_factory.mktemp("guided") / "guided.safetensors")
 
 
 def run_eval(*args: str) -> tuple[int, dict | None, str]:
@@ -175,7 +181,7 @@ def test_unreadable_images_are_skipped_and_counted(test_weights: Path, tmp_path:
     assert code == 1, err  # scored what it could read, and says the run was not whole
     assert result["images"] == 2 and result["skipped_unreadable"] == 2
     lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 3 and lines[2].startswith("warning: 2 of 4 images were unreadable"), lines
+    assert len(lines) == 3 and lines[2].startswith("warning: 2 file(s) skipped (unreadable"), lines
     assert lines[0].startswith("skipped ") and "a_broken.png" in lines[0]  # each one named, one line each
     assert lines[1].startswith("skipped ") and "b_broken.jpg" in lines[1]
     # negative control: the readable ones alone score the same and skip nothing
@@ -214,7 +220,49 @@ def test_only_unreadable_images_is_one_line(test_weights: Path, tmp_path: Path) 
     code, _, err = run_eval(str(tmp_path / "photos"), "--model", str(test_weights))
     assert code == 1
     lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and "no readable images" in lines[0] and "broken.png" in lines[0]
+    assert len(lines) == 1 and "no colour photo to score" in lines[0] and "broken.png" in lines[0]
+
+
+def test_a_gray_photo_is_skipped_not_scored_at_100_db(test_weights: Path, tmp_path: Path) -> None:
+    """An audit: one gray photo among 8 colour ones took the mean gain from +1.87 dB to -7.28 (its gray
+    picture is exact: 100 dB) and the colourfulness ratio of a gray folder to 3e10, exit 0."""
+    for i in range(2):
+        write_rgb(tmp_path / "photos" / f"c{i}.png", color_photo(i, 32, 32))
+    args = ("--model", str(test_weights), "--render-size", "32")
+    _, alone, _ = run_eval(str(tmp_path / "photos"), *args)
+    write_rgb(tmp_path / "photos" / "gray.png", np.repeat(color_photo(5, 32, 32)[..., :1], 3, axis=2))
+    code, result, err = run_eval(str(tmp_path / "photos"), *args)
+    assert code == 1 and result["images"] == 2 and result["skipped_gray"] == 1, err
+    assert "gray.png: a gray photo: no colour to score against" in err
+    assert result["psnr_gain"] == pytest.approx(alone["psnr_gain"], abs=1e-6)
+
+
+def test_a_photo_too_large_to_score_whole_is_scored_shrunk(test_weights: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """An audit: a 15000 x 15000 photo took 23.7 GB and the process was killed, with no word."""
+    from filmcolor import evaluate
+
+    write_rgb(tmp_path / "photos" / "big.png", color_photo(1, 80, 120))
+    monkeypatch.setattr(evaluate, "EVAL_MAX_PIXELS", 2400)  # 40 x 60
+    seen: list[tuple[int, int]] = []
+    colorizer = Colorizer.from_pretrained(str(test_weights), device="cpu", render_size=32, runtime="torch")
+    notes: list[str] = []
+    result = evaluate_images(colorizer, [tmp_path / "photos" / "big.png"], notes=notes,
+                             on_image=lambda path, gray, pred, rgb: seen.append(rgb.shape[:2]))
+    assert result["images"] == 1 and seen == [(40, 60)]
+    assert notes == [f"{tmp_path / 'photos' / 'big.png'}: 120x80, scored at 60x40"]
+
+
+def test_a_bad_reference_skips_its_pair_only(guided_weights: Path, tmp_path: Path) -> None:
+    """An audit: one unreadable reference stopped the whole eval after the automatic scoring, with no JSON."""
+    for name in ("a", "b"):
+        write_rgb(tmp_path / "photos" / f"{name}.png", color_photo(ord(name), 48, 64))
+    write_rgb(tmp_path / "refs" / "a.png", color_photo(ord("a"), 48, 64))
+    (tmp_path / "refs" / "b.png").write_bytes(b"not a picture")
+    code, result, err = run_eval(str(tmp_path / "photos"), "--model", str(guided_weights), "--render-size", "32",
+                                 "--reference-dir", str(tmp_path / "refs"))
+    assert code == 1 and result["reference"]["images"] == 1, err
+    assert "refs/b.png" in err and err.startswith("skipped ") and err.count("\nskipped ") == 0
 
 
 # ---- SSIM, ab error and its AuC: the metrics themselves ----

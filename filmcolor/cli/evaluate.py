@@ -63,7 +63,13 @@ def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, 
     Each photo's 8-bit luma (BT.601, what a B&W scan gives) is coloured and compared with the
     original, beside the gray baseline (the luma picture itself, ab = 0): mean RGB PSNR (dB, 8-bit),
     SSIM, ab error (Lab units) and its AuC over thresholds 0..150 (Zhang et al. 2016), and
-    Hasler-Suesstrunk colourfulness of prediction and originals. Prints JSON.
+    Hasler-Suesstrunk colourfulness of prediction and originals. Prints JSON: the means over the photos
+    (psnr, ssim, ab_error, auc, colorfulness; gray_* the baseline's; psnr_gain, colorfulness_ratio),
+    images, skipped_unreadable and skipped_gray, and with --by-source the same per source.
+
+    A photo that cannot be read, and a gray one (nothing to score against), is skipped and named; one
+    over 12 megapixels is scored shrunk to 12 (said). Exit code 0 when every photo was scored, 1 when
+    any was skipped (the JSON of the others is still printed).
 
     \b
     Guided colour (models that take hints):
@@ -113,11 +119,13 @@ def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, 
     with Progress(console=console, disable=quiet, transient=True) as bar:
         task = bar.add_task("scoring", total=len(paths))
         unreadable: list[tuple[Path, str]] = []
+        notes: list[str] = []
         summary = evaluate_images(colorizer, paths, progress=lambda done, total: bar.update(task, completed=done),
-                                  on_image=keep if sinks else None, unreadable=unreadable)
+                                  on_image=keep if sinks else None, unreadable=unreadable, notes=notes)
         if unreadable:
             if len(unreadable) == len(paths):
-                raise InputError(f"no readable images ({len(paths)} unreadable; first: {unreadable[0][1]})")
+                raise InputError(f"no colour photo to score ({len(paths)} unreadable or gray; first: "
+                                 f"{unreadable[0][1]})")
             skipped = {path for path, _ in unreadable}
             paths = [p for p in paths if p not in skipped]
         guided = {}
@@ -132,7 +140,8 @@ def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, 
                 raise InputError(f"{reference_dir}: no reference named like any of the photos")
             task = bar.add_task("references", total=len(pairs))
             guided["reference"] = evaluate_references(colorizer, pairs,
-                                                      progress=lambda done, total: bar.update(task, completed=done))
+                                                      progress=lambda done, total: bar.update(task, completed=done),
+                                                      unreadable=unreadable)
             guided["reference"]["without_reference"] = len(paths) - len(pairs)
     if contact_sheet is not None:
         contact_sheet.write(sheet)
@@ -148,9 +157,11 @@ def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, 
     text = json.dumps(result, indent=2)
     for _, why in unreadable:  # one line each, as `filmcolor image` reports them
         console.print(f"[yellow]skipped[/] {plain(why)}", soft_wrap=True)
+    for note in notes:
+        console.print(f"[yellow]warning:[/] {plain(note)}", soft_wrap=True)
     if unreadable:
-        console.print(f"[yellow]warning:[/] {len(unreadable)} of {len(unreadable) + len(paths)} images were "
-                      "unreadable; the scores are the others'", soft_wrap=True)
+        console.print(f"[yellow]warning:[/] {len(unreadable)} file(s) skipped (unreadable, or a photo with no "
+                      "colour); the scores are the others'", soft_wrap=True)
     click.echo(text)
     if json_out is not None:
         write_bytes_atomic(json_out, (text + "\n").encode())

@@ -18,6 +18,7 @@ from torch.utils.data import Dataset
 from filmcolor import lab
 from filmcolor.errors import FilmcolorError, InputError
 from filmcolor.imageio import list_images, read_image
+from filmcolor.metrics import GRAY_CHROMA, mean_chroma
 
 
 def split_paths(data: tuple[str, ...], val_data: tuple[str, ...], train_size: int, val_size: int,
@@ -47,20 +48,6 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         return np.repeat(image[..., None], 3, axis=2)
     return np.ascontiguousarray(image[..., :3])
-
-
-GRAY_CHROMA = 2.0  # Lab units: a picture whose mean chroma is below this has no colour to learn from
-_CHROMA_CHECK_SIDE = 64  # pixels: the chroma check looks at a copy this small (a mean needs no detail)
-
-
-def mean_chroma(rgb: np.ndarray) -> float:
-    """Mean chroma sqrt(a^2 + b^2) of an RGB uint8 image in Lab units, measured on a small copy."""
-    h, w = rgb.shape[:2]
-    scale = _CHROMA_CHECK_SIDE / max(h, w)
-    if scale < 1:
-        rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    ab = lab.rgb_to_lab(np.ascontiguousarray(rgb))[..., 1:]
-    return float(np.mean(np.hypot(ab[..., 0], ab[..., 1])))
 
 
 @dataclass
