@@ -73,6 +73,9 @@ def _open(path: Path, load_tensors: bool) -> tuple[WeightsMeta, dict[str, torch.
             raw = fh.metadata() or {}
             tensors = {k: fh.get_tensor(k) for k in fh.keys()} if load_tensors else {}
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        if path.suffix == ".pt":  # RUN_DIR/last.pt, given as --model
+            raise WeightsError(f"{path}: a training checkpoint (it resumes training); colour with its run's "
+                               "best.safetensors or final.safetensors") from err
         raise WeightsError(f"{path}: not a valid .safetensors weights file ({err})") from err
     if raw.get("format") != "filmcolor" or "arch" not in raw:
         raise WeightsError(f"{path}: safetensors file without filmcolor metadata (no architecture recorded)")

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from media import write_photos
 
 from filmcolor.cli import main
+from filmcolor.errors import ConfigError
 from filmcolor.train import TrainConfig, train
 from filmcolor.train.checkpoint import load_checkpoint
 from filmcolor.weights import load_model, read_meta
@@ -101,6 +102,17 @@ def test_cli_run_writes_checkpoint_weights_samples_and_metrics(tmp_path: Path) -
     gray = grid[:64, :64].astype(int)
     assert np.abs(gray[..., 0] - gray[..., 1]).max() <= 1 and np.abs(gray[..., 1] - gray[..., 2]).max() <= 1
 
+    # --resume says where it resumed (it said nothing, and a mistyped --out silently began anew)
+    result = CliRunner().invoke(main, [*args, "--resume", "--epochs", "2"])
+    assert result.exit_code == 0, result.output
+    assert f"resuming {out / 'last.pt'} at epoch 3, batch 0, step 4 (changed: --epochs 1 -> 2)" in result.output
+    result = CliRunner().invoke(main, [*args[:6], str(tmp_path / "typo"), *args[7:], "--resume", "--max-steps", "1"])
+    assert result.exit_code == 0 and f"no last.pt in {tmp_path / 'typo'}: starting a new run" in result.output
+    result = CliRunner().invoke(main, ["image", str(train_dir / "photo_000.png"), "-o", str(tmp_path / "x.png"),
+                                       "--model", str(out / "last.pt")])  # a checkpoint given as a model
+    assert result.exit_code == 1 and "a training checkpoint (it resumes training); colour with its run's " \
+        "best.safetensors or final.safetensors" in result.stderr, result.stderr
+
 
 # ---- resume: the same weights as an uninterrupted run ----
 
@@ -148,6 +160,50 @@ def test_resume_when_already_at_max_steps_takes_no_step(photos: Path, tmp_path: 
     result = train(tiny_config(photos, run, max_steps=2), resume=True)
     assert result.steps == 2
     _assert_same_training_state(before, load_checkpoint(run / "last.pt"))
+
+
+def test_resume_refuses_other_photos_seed_or_crops_and_says_what_else_changed(photos: Path, tmp_path: Path) -> None:
+    """An audit: --resume with another --seed and --batch-size trained on silently (not the run it said it
+    continued), and another --arch ended in a 16 KB 'unexpected RuntimeError'."""
+    run = tmp_path / "run"
+    train(tiny_config(photos, run, max_steps=1))
+    for other, flag in (({"seed": 9}, "--seed 0"), ({"batch_size": 4}, "--batch-size 2"),
+                        ({"arch": "filmcolor-fast", "arch_kwargs": {}}, "--arch pix2pix-unet")):
+        with pytest.raises(ConfigError, match=f"last.pt: trained with {flag}[,;]") as err:
+            train(tiny_config(photos, run, max_steps=2, **other), resume=True)
+        assert "\n" not in str(err.value)
+    events: list[dict] = []
+    result = train(tiny_config(photos, run, max_steps=2, lr_pretrain=5e-4), resume=True, progress=events.append)
+    start = events[0]
+    assert result.steps == 2 and start["resumed"] and start["step"] == 1
+    assert start["changed"] == ["--lr-pretrain 0.0001 -> 0.0005", "--max-steps 1 -> 2"], start["changed"]
+
+
+def test_a_folder_with_another_runs_outputs_is_refused(photos: Path, tmp_path: Path) -> None:
+    """An audit: a folder with an earlier run's best.safetensors and no last.pt was trained into, and the
+    old best.safetensors reported as the new run's."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "best.safetensors").write_bytes(b"an earlier run's")
+    with pytest.raises(ConfigError, match="holds another run's best.safetensors"):
+        train(tiny_config(photos, run, max_steps=1), resume=True)
+    assert (run / "best.safetensors").read_bytes() == b"an earlier run's"
+    events: list[dict] = []
+    train(tiny_config(photos, tmp_path / "new", max_steps=1), resume=True, progress=events.append)
+    assert events[0]["resumed"] is False  # --resume with nothing to resume: a new run (the CLI says so)
+
+
+def test_lines_logged_after_the_checkpoint_are_not_logged_twice(photos: Path, tmp_path: Path) -> None:
+    """An audit: after a kill, the steps between the last checkpoint and the kill were in metrics.jsonl twice."""
+    run = tmp_path / "run"
+    train(tiny_config(photos, run, max_steps=2))
+    before = (run / "metrics.jsonl").read_text()
+    with open(run / "metrics.jsonl", "a") as fh:  # what a run killed at step 3 had logged past its checkpoint
+        fh.write(json.dumps({"event": "step", "step": 3, "killed": True}) + "\n")
+    train(tiny_config(photos, run, max_steps=3), resume=True)
+    log = (run / "metrics.jsonl").read_text()
+    assert log.startswith(before) and "killed" not in log
+    assert [e["step"] for e in read_jsonl(run / "metrics.jsonl") if e["event"] == "step"] == [1, 2, 3]
 
 
 # ---- learning: 4 photos overfit ----

@@ -107,7 +107,10 @@ def _as_given(path: str) -> str:
 @_opt("--guide-none", "Guided generators: share of samples trained with no guidance (the automatic colour).")
 @_opt("--guide-reference", "Guided generators: share trained with a reference-like dense map (the rest: hints).")
 @_opt("--hints-mean", "Guided generators: mean number of simulated hints per hinted sample.")
-@click.option("--resume", is_flag=True, help="Continue from RUN_DIR/last.pt where it stopped.")
+@click.option("--resume", is_flag=True,
+              help="Continue from RUN_DIR/last.pt where it stopped (a new run when there is none). The photos, "
+                   "their split, --seed, --batch-size, --image-size, --crop-mode and --arch must be the "
+                   "checkpoint's; other options may change (said).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @guarded
 def train_command(arch_kwargs: str, resume: bool, quiet: bool, compile_: bool, **options) -> None:
@@ -139,8 +142,6 @@ def train_command(arch_kwargs: str, resume: bool, quiet: bool, compile_: bool, *
         options["init_weights"] = _as_given(options["init_weights"])
     cfg = TrainConfig(arch_kwargs=kwargs, compile=compile_, **options)
     out = Path(cfg.out)
-    if (out / "last.pt").exists() and not resume:
-        raise ConfigError(f"{out}: a run is already there; pass --resume to continue it or choose another --out")
     rank0 = int(os.environ.get("RANK", "0")) == 0
     show = rank0 and not quiet
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -150,6 +151,13 @@ def train_command(arch_kwargs: str, resume: bool, quiet: bool, compile_: bool, *
 
         def progress(event: dict) -> None:
             if event["event"] == "start" and rank0:
+                if event["resumed"]:
+                    epoch, batch = event["resumed_at"]
+                    console.print(f"resuming {escape(str(out / 'last.pt'))} at epoch {epoch + 1}, batch {batch}, "
+                                  f"step {event['step']}" + (f" (changed: {', '.join(event['changed'])})"
+                                                             if event["changed"] else ""))
+                elif resume:
+                    console.print(f"no last.pt in {escape(str(out))}: starting a new run")
                 console.print(f"training on {event['device']}: {event['train_images']} images, "
                               f"{event['val_images']} val, pretrained encoder: {event['pretrained_encoder']}")
                 if not event["val_images"]:

@@ -249,6 +249,7 @@ class Trainer:
             "step": self.step,
             "best": json.dumps(self.best),
             "rng": rng_state(),
+            "log_bytes": log.stat().st_size if (log := self.run_dir / "metrics.jsonl").exists() else 0,
         }
 
     def load_state(self, state: dict) -> None:
@@ -383,11 +384,15 @@ class Trainer:
         return {"loss_d": loss_d.item(), "loss_g_gan": loss_gan.item(), **logged}
 
     # ---- run ----
-    def run(self, resume: bool) -> TrainResult:
+    def run(self, state: dict | None = None, changed: tuple[str, ...] = ()) -> TrainResult:
+        """Train from the start, or from ``state`` (last.pt's, read by ``train``), run with the options
+        ``changed`` since (said in the start event)."""
         cfg = self.cfg
-        last = self.run_dir / "last.pt"
-        if resume and last.exists():
-            self.load_state(load_checkpoint(last))
+        if state is not None:
+            self.load_state(state)
+            log = self.run_dir / "metrics.jsonl"  # lines logged after the checkpoint are logged again
+            if self.is_main and "log_bytes" in state and log.exists() and log.stat().st_size > state["log_bytes"]:
+                os.truncate(log, state["log_bytes"])
         if self.is_main:
             make_output_folder(self.run_dir)
             (self.run_dir / "samples").mkdir(exist_ok=True)
@@ -395,6 +400,7 @@ class Trainer:
         start = {"event": "start", "epochs": cfg.total_epochs, "steps_per_epoch": self.steps_per_epoch,
                  "train_images": len(self.train_set), "val_images": len(self.val_set),
                  "device": str(self.device), "resumed_at": [self.epoch, self.batch_in_epoch],
+                 "resumed": state is not None, "step": self.step, "changed": list(changed),
                  "pretrained_encoder": self.uses_pretrained, **self.skipped,
                  "unreadable": self.unreadable[:UNREADABLE_LISTED]}
         self.log(start)
@@ -550,11 +556,56 @@ def _unwrapped(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return state
 
 
+# What a checkpoint is tied to: resumed with other values, its weights would not load (the architecture) or its
+# epochs would not be the ones it began (the photos, their split and order, the crops, the batch size)
+SAME_ON_RESUME = ("arch", "arch_kwargs", "pretrained_encoder", "data", "val_data", "train_size", "val_size",
+                  "holdout_sources", "seed", "image_size", "crop_mode", "batch_size")
+RUN_OUTPUTS = ("best.safetensors", "final.safetensors", "metrics.jsonl")  # a run's outputs beside last.pt
+
+
+def _comparable(key: str, value: object) -> object:
+    if key in ("data", "val_data"):
+        return [str(Path(v).resolve()) for v in value]
+    return json.loads(json.dumps(value))  # tuples and lists alike
+
+
+def changed_options(cfg: TrainConfig, saved: dict, last: Path) -> tuple[str, ...]:
+    """The options of ``cfg`` that differ from the checkpoint's ('--epochs 20 -> 30'); a ConfigError naming
+    them when one of SAME_ON_RESUME does."""
+    now = cfg.to_dict()
+    flag = {key: "--" + key.replace("_", "-") for key in now}
+    differ = [key for key in now if key != "out" and key in saved
+              and _comparable(key, now[key]) != _comparable(key, saved[key])]
+    fixed = [key for key in differ if key in SAME_ON_RESUME]
+    if fixed:
+        was = ", ".join(f"{flag[key]} {_shown(saved[key])}" for key in fixed)
+        raise ConfigError(f"{last}: trained with {was}; resume with the same, or train anew in another --out")
+    return tuple(f"{flag[key]} {_shown(saved[key])} -> {_shown(now[key])}" for key in differ)
+
+
+def _shown(value: object) -> str:
+    return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else json.dumps(value) \
+        if isinstance(value, dict) else str(value)
+
+
 def train(cfg: TrainConfig, resume: bool = False, progress: Progress | None = None) -> TrainResult:
-    """Run (or resume) training as configured; returns where the outputs are."""
+    """Run (or, with ``resume``, continue from RUN_DIR/last.pt) training as configured; returns where the
+    outputs are. A folder with another run's outputs is refused, and so is a checkpoint of other photos,
+    seed, crops or architecture (SAME_ON_RESUME)."""
+    out = Path(cfg.out)
+    last = out / "last.pt"
+    if last.exists() and not resume:
+        raise ConfigError(f"{out}: a run is already there; pass --resume to continue it or choose another --out")
+    state, changed = None, ()
+    if last.exists():
+        state = load_checkpoint(last)
+        changed = changed_options(cfg, state.get("config") or {}, last)
+    elif found := [name for name in RUN_OUTPUTS if (out / name).exists()]:
+        raise ConfigError(f"{out}: holds another run's {', '.join(found)} (and no last.pt to resume); choose "
+                          "another --out, or move them away")
     trainer = Trainer(cfg, progress)
     try:
-        return trainer.run(resume)
+        return trainer.run(state, changed)
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
