@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -405,6 +406,11 @@ def test_sigkill_leaves_a_partial_the_next_run_removes_and_sigterm_leaves_none(t
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: interrupted") and "Traceback" not in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]  # no partial, no half output
+    hung_up = _start_and_wait_for_partial(cmd, tmp_path, set())
+    hung_up.send_signal(signal.SIGHUP)  # the terminal closed (an audit: it left its partial, and said nothing)
+    _, err = hung_up.communicate(timeout=60)
+    assert hung_up.returncode == 130 and err.strip().startswith("error: interrupted"), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]
 
 
 def test_brackets_in_names_are_printed_as_they_are(tmp_path: Path, test_weights: Path) -> None:

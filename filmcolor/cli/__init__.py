@@ -2,8 +2,8 @@
 
 Only this package talks to the terminal and chooses exit codes: 0 success; 1 failure, bad input included
 (a file, or an option's value: `--keyframe -1=k.png`, `--crf 100`); 2 a command line that cannot be read (an
-unknown option or command, a missing argument); 130 interrupted (Ctrl-C, or SIGTERM, which takes the same
-path).
+unknown option or command, a missing argument); 130 interrupted (Ctrl-C, or SIGTERM or SIGHUP, which take
+the same path).
 """
 
 from __future__ import annotations
@@ -81,20 +81,27 @@ def unexpected(err: BaseException) -> str:
 
 @contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (timeout, docker stop, systemd stop, kill) takes the same clean path as Ctrl-C.
+    """SIGTERM (timeout, docker stop, systemd stop, kill) and SIGHUP (the terminal closed) take the same clean
+    path as Ctrl-C.
 
-    Library code removes its partial outputs on KeyboardInterrupt; a SIGTERM left to its default would end
-    the process on the spot and leave a hidden partial file beside the output.
+    Library code removes its partial outputs on KeyboardInterrupt; a signal left to its default would end
+    the process on the spot and leave a hidden partial file beside the output. A SIGHUP that `nohup` set to
+    be ignored stays ignored.
     """
+    previous: dict[int, object] = {}
     try:
-        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            if sig == signal.SIGHUP and signal.getsignal(sig) == signal.SIG_IGN:
+                continue
+            previous[sig] = signal.signal(sig, signal.default_int_handler)
     except ValueError:  # not the main thread: leave signals alone
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def dataclass_options(*classes: type, exclude: tuple[str, ...] = ()) -> Callable[[F], F]:
