@@ -713,6 +713,16 @@ def test_a_setting_the_encoder_does_not_take_is_named(tmp_path: Path, colorizer:
                                                             "(0-13)"]
 
 
+def test_a_frame_too_narrow_for_svt_av1_is_refused_before_it_hangs(tmp_path: Path, colorizer: Colorizer) -> None:
+    """An audit: libsvtav1 on a 160x16 film hung for ever at its flush (SIGINT and SIGTERM unheard)."""
+    src = make_clip(tmp_path / "in.mp4", width=160, height=16, frames=4)
+    with pytest.raises(ConfigError, match="--codec libsvtav1 cannot encode a 160x16 frame .it takes sides of 32 "
+                                          "or more.; try --codec libx264"):
+        colorize_video(src, tmp_path / "out.mkv", colorizer,
+                       VideoOptions(temporal=TemporalOptions(mode="off"), codec="libsvtav1"))
+    assert not list(tmp_path.glob("*out*"))
+
+
 def test_libsvtav1_prints_no_banner(tmp_path: Path, colorizer: Colorizer, capfd: pytest.CaptureFixture[str],
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """An audit: SVT-AV1 wrote 20 lines of banner and settings to stderr around the run's one-line report."""

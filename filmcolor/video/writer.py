@@ -56,6 +56,9 @@ ALSO_HOLDS = {"mpegts": {"h264", "libx264", "hevc", "libx265", "aac", "ac3", "ea
               # a DVD's sound, which the program streams' codec lists leave out (FFmpeg names .vob's 'svcd')
               **{name: {"ac3"} for name in ("mpeg", "vob", "dvd", "svcd")}}
 SVT_LOG, SVT_LOG_ERRORS = "SVT_LOG", "1"  # SVT-AV1's log level, read when an encoder opens (1: errors only)
+# Encoders that fail on a narrow frame: SVT-AV1 4.1 hangs for ever at its flush, deaf to SIGINT and SIGTERM,
+# on 160x24, 100x24, 160x8 or 16x160 (24x24 and 64x8 pass, so the rule is not simple: 32 is safe)
+MIN_SIDE = {"libsvtav1": 32}
 X264_CRF_MAX = 51  # x264 and x265 take crf 0-51; --crf goes to 63 for VP9 and AV1
 FFV1_ARCHIVAL = {"level": "3", "g": "1", "slicecrc": "1"}  # FFV1 as RFC 9043 and preservation practice write it
 
@@ -104,6 +107,9 @@ def choose_pix_fmt(codec: av.codec.Codec, width: int, height: int, wanted: str |
     deep as the input (or ``bit_depth``) where the codec has one, else the nearest below; with the most
     chroma subsampling the size allows (4:2:0 needs even sides, 4:2:2 an even width); else RGB."""
     formats = [f.name for f in (codec.video_formats or [])]
+    if min(width, height) < MIN_SIDE.get(codec.name, 1):
+        raise ConfigError(f"--codec {codec.name} cannot encode a {width}x{height} frame (it takes sides of "
+                          f"{MIN_SIDE[codec.name]} or more); try --codec libx264")
     if wanted:
         if formats and wanted not in formats:
             raise ConfigError(f"--codec {codec.name} cannot encode pixel format {wanted}")
