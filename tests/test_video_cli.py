@@ -439,3 +439,18 @@ def test_a_file_this_user_may_not_read_says_so() -> None:
     assert str(_open_error(Path("cam.mp4"), denied)) == "cam.mp4: permission denied (this user may not read it)"
     other = av.error.InvalidDataError(errno.EINVAL, "Invalid data found when processing input", "cam.mp4")
     assert "not a readable video file" in str(_open_error(Path("cam.mp4"), other))
+
+
+def test_sound_avi_cannot_time_is_named_with_its_remedies(tmp_path: Path, test_weights: Path,
+                                                          shared_data: Path) -> None:
+    """An audit: Big Buck Bunny's AAC (packets of uneven length) into .avi ended 'cannot write output (Invalid
+    argument)': AVI times sound by its packets, and two landed on one tick."""
+    src = shared_data / "videos" / "bbb_with_audio.mp4"
+    code, err = run(src, "-o", tmp_path / "bbb.avi", "--model", test_weights, *FAST, "--duration", "3")
+    assert code == 1 and err.strip() == (f"error: {tmp_path / 'bbb.avi'}: cannot copy audio stream #1 (aac) at "
+                                         "1.440 s into .avi (Invalid argument); .mkv keeps it untouched; --audio "
+                                         "reencode writes it anew"), err
+    assert not list(tmp_path.iterdir())
+    code, err = run(src, "-o", tmp_path / "bbb.avi", "--model", test_weights, *FAST, "--duration", "3",
+                    "--audio", "reencode")
+    assert code == 0 and (tmp_path / "bbb.avi").stat().st_size > 0, err

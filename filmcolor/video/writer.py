@@ -223,6 +223,11 @@ class VideoWriter:
                                   f"and 60 fps, and this film is {float(rate):.3f} fps; try --codec libx264")
             ctx.time_base = 1 / rate  # frames are moved onto it in write_frame
             self._grid = (Fraction(1) / rate, None)
+        elif self.container.format.name == "avi":  # AVI counts frames, at the rate its header declares: in the
+            # film's time base that rate was 600 or 1000 fps, with thousands of empty frames between the real ones
+            rate = info.frame_rate or Fraction(25)
+            stream.time_base = ctx.time_base = 1 / rate
+            self._grid = (Fraction(1) / rate, None)
         if info.sample_aspect_ratio:
             ctx.sample_aspect_ratio = info.sample_aspect_ratio
         ctx.thread_count = options.encoder_threads
@@ -517,7 +522,13 @@ class VideoWriter:
                 self.bad_audio_packets += 1
                 return
             packet.stream = out
-            self._mux_all((packet,))
+            try:
+                self.container.mux(packet)
+            except av.FFmpegError as err:  # AVI times sound by its packets' lengths: uneven ones collide
+                at = f" at {float(packet.pts * packet.time_base):.3f} s" if packet.pts is not None else ""
+                raise OutputError(f"{self.shown}: cannot copy {self._label(src)} ({codec_name(src)}){at} into "
+                                  f"{self.shown.suffix} ({ffmpeg_reason(err)}){self._elsewhere(src)}; "
+                                  "--audio reencode writes it anew") from err
             return
         try:
             frames = packet.decode()
