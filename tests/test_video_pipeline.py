@@ -120,6 +120,14 @@ def test_rotation_title_and_colour_tags_carried(tmp_path: Path, colorizer: Color
         assert c.metadata.get("title") == "Night of the Living Dead"
         assert frame.rotation == 90
         assert (int(frame.color_range), int(frame.colorspace)) == (1, 1)  # tv range, BT.709: what was written
+    for suffix in (".mkv", ".ts"):  # an audit: a phone's rotation was dropped in .ts, .flv, .avi, .mpg in silence
+        report = colorize_video(src, tmp_path / f"out{suffix}", colorizer, VideoOptions(**FAST))
+        with av.open(str(tmp_path / f"out{suffix}")) as c:
+            kept = next(c.decode(video=0)).rotation == 90
+        said = [w for w in report.warnings if "display rotation" in w]
+        assert (kept, said) == ((True, []) if suffix == ".mkv" else (False, [
+            "the input's display rotation (90 degrees) not kept: .ts files cannot hold it; .mp4, .mkv and .mov "
+            "can"])), (kept, said)
 
 
 def test_report_fields_and_stage_times(tmp_path: Path, colorizer: Colorizer) -> None:
@@ -794,3 +802,25 @@ def test_mpeg2_takes_a_variable_rate_film_onto_its_grid(tmp_path: Path, colorize
     # a fourth: it counted the frames, not how far the picture falls behind its sound. The film's times
     # 0, 10, 80, 90, ... 410 ms on a 40 ms grid: frame 11 at 410 ms goes to tick 11, 440 ms: 30 ms late
     assert any("strays up to 0.03 s from its sound" in w for w in report.warnings), report.warnings
+
+
+def test_the_pixels_aspect_ratio_is_kept_or_said(tmp_path: Path, colorizer: Colorizer) -> None:
+    """PAL's 16:15 pixels: kept by H.264 anywhere and by MP4/MOV whatever the codec; FFV1, VP9 and AV1 in
+    .mkv/.webm lost it without a word (an audit), and now say so."""
+    src = tmp_path / "pal.mp4"
+    with av.open(str(src), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        stream.codec_context.sample_aspect_ratio = Fraction(16, 15)
+        for i in range(4):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(gray_frame(i, 64, 96), format="gray")
+                                        .reformat(format="yuv420p")))
+        container.mux(stream.encode(None))
+    for name, codec, kept in (("x.mkv", "libx264", True), ("f.mp4", "ffv1", True), ("f.mkv", "ffv1", False)):
+        report = colorize_video(src, tmp_path / name, colorizer, VideoOptions(**{**FAST, "codec": codec}))
+        with av.open(str(tmp_path / name)) as container:
+            assert (container.streams.video[0].sample_aspect_ratio == Fraction(16, 15)) == kept, name
+        said = [w for w in report.warnings if "aspect ratio" in w]
+        assert said == ([] if kept else ["the pixels' aspect ratio (16:15) not kept: ffv1 in .mkv cannot say it "
+                                         "here (the frames show square); --codec libx264, or a .mp4 or .mov, "
+                                         "keeps it"]), said

@@ -42,6 +42,10 @@ TITLED_CHAPTER_FORMATS = ("mov", "mp4", "ipod", "ismv", "3gp", "3g2")
 # output containers named, in this order, for a stream the one asked for cannot hold as it is
 KEEPING_FORMATS = ((".mkv", "matroska"), (".mov", "mov"), (".mp4", "mp4"))
 CHAPTER_FORMATS = ("matroska", "webm", "mov", "mp4", "ipod", "ismv", "3gp", "3g2", "ogg")  # muxers that write them
+# Encoders whose bitstream says the pixels' aspect ratio. Matroska's own field is one PyAV cannot set, so for the
+# others (FFV1, VP9, AV1) a .mkv or .webm loses it; MOV and MP4 write it from the encoder's settings.
+SAR_IN_BITSTREAM = ("libx264", "libx265", "mpeg1video", "mpeg2video", "mpeg4")
+ROTATION_FORMATS = ("mov", "mp4", "ipod", "ismv", "3gp", "3g2", "matroska", "webm")  # muxers of a display matrix
 # x264 "medium" costs ~4x "veryfast" on CCTV-like footage (26 vs 123 fps at 768x576 on 2 cores): on a CPU
 # the encoder would take more time than the network. Slower presets only shrink the file at a given crf.
 # Above 720p even veryfast is most of the work (30 fps for a 1080p encode alone on 2 cores): superfast
@@ -230,6 +234,12 @@ class VideoWriter:
             self._grid = (Fraction(1) / rate, None)
         if info.sample_aspect_ratio:
             ctx.sample_aspect_ratio = info.sample_aspect_ratio
+            if info.sample_aspect_ratio != 1 and self.container.format.name in ("matroska", "webm") \
+                    and codec.name not in SAR_IN_BITSTREAM:
+                sar = info.sample_aspect_ratio
+                self.warnings.append(f"the pixels' aspect ratio ({sar.numerator}:{sar.denominator}) not kept: "
+                                     f"{codec.name} in {self.shown.suffix} cannot say it here (the frames show "
+                                     "square); --codec libx264, or a .mp4 or .mov, keeps it")
         ctx.thread_count = options.encoder_threads
         self.colorspace = info.colorspace if info.colorspace in _SPC_TO_SWS else AVCOL_SPC_BT709
         self.yuv = self.pix_fmt.startswith("yuv")
@@ -281,8 +291,11 @@ class VideoWriter:
         self.encoder = " ".join([codec.name, *(f"{k} {opts[k]}" for k in ("preset", "crf") if k in opts)])
         self.container.metadata.update({k: v for k, v in info.metadata.items() if k.lower() != "encoder"})
         stream.metadata.update(_lasting_tags(info.stream_metadata, also=("handler_name",)))
-        if info.rotation:
+        if info.rotation and self.container.format.name in ROTATION_FORMATS:
             stream.set_display_rotation(info.rotation)
+        elif info.rotation:
+            self.warnings.append(f"the input's display rotation ({info.rotation:g} degrees) not kept: "
+                                 f"{self.shown.suffix or 'these'} files cannot hold it; .mp4, .mkv and .mov can")
         try:  # now, so that an encoder that refuses these settings says so before any frame is decoded
             stream.codec_context.open()
         except av.FFmpegError as err:
