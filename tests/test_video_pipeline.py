@@ -611,6 +611,9 @@ def test_prores_takes_an_eight_bit_film_at_ten_bits(tmp_path: Path, colorizer: C
     assert pix_fmt == "yuv422p10le" and len(frames) == report.frames == 4
     for (y, _, _), (y8, _, _) in zip(frames, planes_of(src)[1], strict=True):
         assert np.abs(y - 4 * y8).mean() < 4  # 8-bit luma at 10 bits is its level times 4 (ProRes: near-lossless)
+    with av.open(str(tmp_path / "out.mov")) as container:  # an audit: the frame headers said 'unspecified'
+        frame = next(container.decode(video=0))  # (ProRes writes each frame's tags), the MOV's colr BT.601
+        assert [int(frame.colorspace), int(frame.color_primaries), int(frame.color_trc)] == [1, 1, 1]
 
 
 def _across_the_wrap(path: Path, frames: int = 20, fps: int = 10) -> Path:

@@ -509,6 +509,10 @@ class VideoWriter:
         self._last_pts = pts
         frame.pts = pts
         frame.time_base = self.info.time_base
+        if self.yuv:  # the encoder's tags on the frame too: ProRes writes each frame's own into its header
+            ctx = self.stream.codec_context  # (untagged frames: 'unspecified' there, BT.601 in the MOV's colr)
+            frame.colorspace, frame.color_range = ctx.colorspace, ctx.color_range
+            frame.color_primaries, frame.color_trc = ctx.color_primaries, ctx.color_trc
         if self._fields is not None:
             self._fields.push(frame)
             frame = self._fields.pull()
