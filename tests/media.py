@@ -82,6 +82,8 @@ def make_clip(path: Path, *, width: int = 96, height: int = 64, frames: int = 12
 def _audio_stream(container: av.container.OutputContainer, codec: str) -> av.audio.stream.AudioStream:
     astream = container.add_stream(codec, rate=48000)
     astream.layout = "stereo"
+    if codec == "vorbis":  # FFmpeg's own Vorbis encoder (this build has no libvorbis) is marked experimental
+        astream.codec_context.options = {"strict": "experimental"}
     return astream
 
 

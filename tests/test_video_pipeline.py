@@ -827,3 +827,15 @@ def test_the_pixels_aspect_ratio_is_kept_or_said(tmp_path: Path, colorizer: Colo
         assert said == ([] if kept else ["the pixels' aspect ratio (16:15) not kept: ffv1 in .mkv cannot say it "
                                          "here (the frames show square); --codec libx264, or a .mp4 or .mov, "
                                          "keeps it"]), said
+
+
+@pytest.mark.parametrize("out", ["out.avi", "out.mp4"])
+def test_vorbis_is_re_encoded_where_it_would_not_play(tmp_path: Path, colorizer: Colorizer, out: str) -> None:
+    """An audit: Vorbis copied into .avi read back with 2 s of sound stamped within 21 ms, and into .mp4 under
+    FFmpeg's private code; both exit 0 without a word."""
+    src = make_clip(tmp_path / "in.mkv", frames=10, audio="vorbis")
+    report = colorize_video(src, tmp_path / out, colorizer, VideoOptions(**FAST))
+    said = [w for w in report.warnings if "vorbis" in w]
+    assert len(said) == 1 and "re-encoded" in said[0] and ".mkv keeps it untouched" in said[0], said
+    with av.open(str(tmp_path / out)) as container:
+        assert container.streams.audio[0].codec_context.name != "vorbis"

@@ -59,6 +59,9 @@ AUTO_PRESET_PIXELS = 1280 * 720
 ALSO_HOLDS = {"mpegts": {"h264", "libx264", "hevc", "libx265", "aac", "ac3", "eac3", "mp3", "opus", "dvb_subtitle"},
               # a DVD's sound, which the program streams' codec lists leave out (FFmpeg names .vob's 'svcd')
               **{name: {"ac3"} for name in ("mpeg", "vob", "dvd", "svcd")}}
+# What a muxer takes and should not: Vorbis in AVI read back with 2 s of sound stamped within 21 ms, and in MP4
+# FFmpeg writes it under a private code few players read (an audit). It is re-encoded, and .mkv named.
+NOT_HELD = {"avi": {"vorbis"}, "mp4": {"vorbis"}}
 SVT_LOG, SVT_LOG_ERRORS = "SVT_LOG", "1"  # SVT-AV1's log level, read when an encoder opens (1: errors only)
 # Encoders that fail on a narrow frame: SVT-AV1 4.1 hangs for ever at its flush, deaf to SIGINT and SIGTERM,
 # on 160x24, 100x24, 160x8 or 16x160 (24x24 and 64x8 pass, so the rule is not simple: 32 is safe)
@@ -376,7 +379,8 @@ class VideoWriter:
 
     def _holds(self) -> set[str]:
         """The codec (and encoder) names the output container holds; empty: FFmpeg cannot tell."""
-        return set(self.container.supported_codecs or ()) | ALSO_HOLDS.get(self.container.format.name, set())
+        name = self.container.format.name
+        return (set(self.container.supported_codecs or ()) | ALSO_HOLDS.get(name, set())) - NOT_HELD.get(name, set())
 
     def _takes(self, src: av.stream.Stream, format_name: str | None = None) -> bool:
         """Whether this container's muxer (or ``format_name``'s) writes a header with ``src`` copied into it.
