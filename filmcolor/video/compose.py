@@ -69,10 +69,12 @@ class YuvComposer:
     ``composed_layout`` (yuv420p, yuv444p, yuv422p10le, ...).
 
     ``work_lines`` sets the grid of the colour conversion (see work_size); 0 converts at chroma resolution.
+    ``keep_levels``: an 8-bit gray of 256 levels (full range) written at more bits keeps each of them (mapped
+    as deep luma), rather than video's 220 widened.
     """
 
     def __init__(self, width: int, height: int, pix_fmt: str, colorspace: int,
-                 work_lines: int = CHROMA_WORK_LINES):
+                 work_lines: int = CHROMA_WORK_LINES, keep_levels: bool = False):
         layout = composed_layout(pix_fmt)
         if layout is None:
             raise ValueError(f"cannot compose {pix_fmt}")
@@ -81,6 +83,7 @@ class YuvComposer:
         self.chroma_size = (-(-width // across), -(-height // down))  # (w, h), rounded up
         self.work_size = work_size(self.chroma_size, work_lines) if work_lines else self.chroma_size
         self.matrix = cbcr_matrix(colorspace, self.bits)
+        self.keep_levels = keep_levels
 
     def compose(self, gray_hw: np.ndarray, ab_small: np.ndarray, deep: np.ndarray | None = None) -> av.VideoFrame:
         """``deep``: the input's deep luma (lab.DEEP_MAX full range), written instead of ``gray`` when the
@@ -99,6 +102,8 @@ class YuvComposer:
         else:
             cb, cr = cv2.split(np.clip(np.rint(cbcr), 0, (1 << self.bits) - 1).astype(np.uint16))
             y_plane = _plane(frame, 0, self.height, self.width, np.uint16)
+            if deep is None and self.keep_levels:
+                deep = cv2.multiply(gray_hw, 257, dtype=cv2.CV_16U)  # 255 -> 65535
             if deep is not None:
                 lab.limited_luma(deep, self.bits, dst=y_plane)
             else:  # 8-bit luma at more bits: its level times 2^(bits - 8), as video tools widen it

@@ -293,7 +293,8 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
     threads = [threading.Thread(target=guard(read, frames_in), name="filmcolor-read", daemon=True),
                threading.Thread(target=guard(infer, colored), name="filmcolor-infer", daemon=True)]
     preview = _PreviewSampler(info.frames, options.preview_frames) if preview_path is not None else None
-    composer = (YuvComposer(info.width, info.height, writer.pix_fmt, writer.colorspace)
+    composer = (YuvComposer(info.width, info.height, writer.pix_fmt, writer.colorspace,
+                            keep_levels=info.full_range and info.bit_depth == 8)
                 if composed_layout(writer.pix_fmt) else None)
     started = time.perf_counter()
     done = 0

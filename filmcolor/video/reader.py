@@ -91,6 +91,7 @@ class VideoInfo:
     chapters: tuple[dict, ...] = ()
     stream_metadata: dict[str, str] = field(default_factory=dict)
     bit_depth: int = 8  # bits per sample of the input's first frame
+    full_range: bool = False  # its levels span 0-255 (PNG or JPEG frames, MJPEG), not video's 16-235
     pix_fmt: str = ""  # the input's pixel format (of its first frame)
     source: str = ""  # the name FFmpeg opened the input by (its path; a folder's frame pattern)
 
@@ -351,7 +352,7 @@ class VideoReader:
             sample_aspect_ratio=s.sample_aspect_ratio, field_order=self._field_order(first),
             metadata=dict(self.container.metadata), stream_metadata=dict(s.metadata),
             chapters=self._chapters(duration), bit_depth=_bit_depth(first.format), pix_fmt=first.format.name,
-            source=self.container.name)
+            full_range=self._frame_full_range(first), source=self.container.name)
 
     def _field_order(self, first: av.VideoFrame) -> int:
         """The stream's field order; an interlaced first frame of a stream that does not say is taken as top

@@ -67,6 +67,7 @@ SVT_LOG, SVT_LOG_ERRORS = "SVT_LOG", "1"  # SVT-AV1's log level, read when an en
 # on 160x24, 100x24, 160x8 or 16x160 (24x24 and 64x8 pass, so the rule is not simple: 32 is safe)
 MIN_SIDE = {"libsvtav1": 32}
 X264_CRF_MAX = 51  # x264 and x265 take crf 0-51; --crf goes to 63 for VP9 and AV1
+LOSSLESS_ENCODERS = ("ffv1",)  # --codec ffv1 keeps the input's luma level for level
 FFV1_ARCHIVAL = {"level": "3", "g": "1", "slicecrc": "1"}  # FFV1 as RFC 9043 and preservation practice write it
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
@@ -174,7 +175,12 @@ class VideoWriter:
             raise ConfigError(f"--codec {options.codec}: not an encoder in this FFmpeg build") from err
         if codec.type != "video":
             raise ConfigError(f"--codec {options.codec}: not a video encoder")
-        self.pix_fmt, notes = choose_pix_fmt(codec, info.width, info.height, options.pix_fmt, info.bit_depth,
+        depth = info.bit_depth
+        if codec.name in LOSSLESS_ENCODERS and info.full_range and depth == 8 and options.bit_depth == "auto":
+            depth = 10  # video's 8-bit range holds 220 levels of a PNG frame's 256; 10 bits hold each of them
+            self.warnings.append(f"full-range 8-bit input written at 10 bits, so that {codec.name} keeps each of "
+                                 "its 256 levels (8-bit video holds 220)")
+        self.pix_fmt, notes = choose_pix_fmt(codec, info.width, info.height, options.pix_fmt, depth,
                                              options.bit_depth)
         self.warnings += notes
         # MPEG-2 into .mpg goes in an MPEG-2 program stream (FFmpeg's 'vob'): its 'mpeg' muxer writes MPEG-1's
