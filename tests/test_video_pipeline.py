@@ -839,3 +839,23 @@ def test_vorbis_is_re_encoded_where_it_would_not_play(tmp_path: Path, colorizer:
     assert len(said) == 1 and "re-encoded" in said[0] and ".mkv keeps it untouched" in said[0], said
     with av.open(str(tmp_path / out)) as container:
         assert container.streams.audio[0].codec_context.name != "vorbis"
+
+
+def test_hdr_input_is_said(tmp_path: Path, colorizer: Colorizer) -> None:
+    """An audit: PQ / BT.2020 input came out with its primaries and transfer beside a BT.709 matrix, in silence."""
+    src = tmp_path / "pq.mkv"
+    with av.open(str(src), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p10le"
+        ctx = stream.codec_context
+        ctx.color_primaries, ctx.color_trc, ctx.colorspace = 9, 16, 9
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(gray_frame(i, 48, 64), format="gray").reformat(format="yuv420p10le")
+            frame.color_primaries, frame.color_trc, frame.colorspace = 9, 16, 9
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    report = colorize_video(src, tmp_path / "out.mkv", colorizer, VideoOptions(**FAST))
+    assert [w for w in report.warnings if w.startswith("HDR")], report.warnings
+    plain = colorize_video(make_clip(tmp_path / "sdr.mp4", frames=3), tmp_path / "sdr.mkv", colorizer,
+                           VideoOptions(**FAST))
+    assert not [w for w in plain.warnings if w.startswith("HDR")]

@@ -21,11 +21,14 @@ from filmcolor.errors import ConfigError, OutputError
 from filmcolor.options import Options, option
 from filmcolor.video.avcol import (
     AVCOL_PRI_BT709,
+    AVCOL_PRI_BT2020,
     AVCOL_RANGE_MPEG,
     AVCOL_SPC_BT470BG,
     AVCOL_SPC_BT709,
     AVCOL_SPC_SMPTE170M,
+    AVCOL_TRC_ARIB_STD_B67,
     AVCOL_TRC_BT709,
+    AVCOL_TRC_SMPTE2084,
 )
 from filmcolor.video.compose import composed_layout
 from filmcolor.video.reader import FIELD_PROGRESSIVE, TOP_FIELD_FIRST, VideoInfo, codec_name, ffmpeg_reason
@@ -67,6 +70,7 @@ SVT_LOG, SVT_LOG_ERRORS = "SVT_LOG", "1"  # SVT-AV1's log level, read when an en
 # on 160x24, 100x24, 160x8 or 16x160 (24x24 and 64x8 pass, so the rule is not simple: 32 is safe)
 MIN_SIDE = {"libsvtav1": 32}
 X264_CRF_MAX = 51  # x264 and x265 take crf 0-51; --crf goes to 63 for VP9 and AV1
+HDR_TRANSFERS = (AVCOL_TRC_SMPTE2084, AVCOL_TRC_ARIB_STD_B67)
 LOSSLESS_ENCODERS = ("ffv1",)  # --codec ffv1 keeps the input's luma level for level
 FFV1_ARCHIVAL = {"level": "3", "g": "1", "slicecrc": "1"}  # FFV1 as RFC 9043 and preservation practice write it
 
@@ -258,6 +262,10 @@ class VideoWriter:
             unknown = (0, 2)  # reserved, unspecified
             ctx.color_primaries = AVCOL_PRI_BT709 if info.color_primaries in unknown else info.color_primaries
             ctx.color_trc = AVCOL_TRC_BT709 if info.color_trc in unknown else info.color_trc
+            if info.color_trc in HDR_TRANSFERS or info.color_primaries == AVCOL_PRI_BT2020:
+                self.warnings.append("HDR or wide-gamut input (BT.2020 / PQ / HLG): its luma and tags are kept, "
+                                     "but the colour is computed for SDR BT.709 and will look off on an HDR "
+                                     "display")
         opts: dict[str, str] = {}
         if options.crf is not None and codec.name.startswith(CRF_ENCODERS):
             opts["crf"] = str(options.crf)
