@@ -859,3 +859,14 @@ def test_hdr_input_is_said(tmp_path: Path, colorizer: Colorizer) -> None:
     plain = colorize_video(make_clip(tmp_path / "sdr.mp4", frames=3), tmp_path / "sdr.mkv", colorizer,
                            VideoOptions(**FAST))
     assert not [w for w in plain.warnings if w.startswith("HDR")]
+
+
+def test_a_listed_codec_the_container_will_not_take_as_it_is_is_said_so(tmp_path: Path,
+                                                                        colorizer: Colorizer) -> None:
+    """An audit: a TS's AAC (ADTS, no decoder config) into .avi read '.avi files cannot hold aac', though .avi
+    takes the same AAC from an .mkv."""
+    src = make_clip(tmp_path / "in.ts", frames=10, audio="aac")
+    report = colorize_video(src, tmp_path / "out.avi", colorizer, VideoOptions(**FAST))
+    assert [w for w in report.warnings if "(aac)" in w] == [
+        "audio stream #1 (aac) re-encoded to aac (.avi files cannot hold this aac stream as it is; .mkv keeps it "
+        "untouched)"], report.warnings

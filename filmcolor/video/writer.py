@@ -430,8 +430,8 @@ class VideoWriter:
             if src.type == "attachment":
                 continue
             name = codec_name(src)
-            fits = not supported or name in supported or (src.codec_context and src.codec_context.name in supported)
-            fits = fits and (src.type != "audio" or audio == "reencode" or self._takes(src))
+            listed = not supported or name in supported or (src.codec_context and src.codec_context.name in supported)
+            fits = listed and (src.type != "audio" or audio == "reencode" or self._takes(src))
             if src.type == "audio" and audio == "none":
                 continue
             if src.type == "audio" and (audio == "reencode" or not fits):
@@ -439,8 +439,9 @@ class VideoWriter:
                 self._reencode.add(src)
                 new = mapping[src].codec_context.name
                 what = f"{self._label(src)} ({name}) re-encoded to {new}"
+                held = f"this {name} stream as it is" if listed else name  # (a TS's AAC, in ADTS, into .avi)
                 why = "--audio reencode" if fits else \
-                    f"{self.shown.suffix} files cannot hold {name}{self._elsewhere(src)}"
+                    f"{self.shown.suffix} files cannot hold {held}{self._elsewhere(src)}"
                 self.warnings.append(f"{what} ({why})")
                 continue
             if not fits:
