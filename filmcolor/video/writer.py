@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -338,11 +339,20 @@ class VideoWriter:
     def _encodes_into(self, encoder: str, format_name: str | None = None) -> bool:
         """Whether this container's muxer (or ``format_name``'s) writes a header for a small stream of
         ``encoder``, alone."""
-        scratch = av.open(io.BytesIO(), "w", format=format_name or self.container.format.name)
-        try:
+        def add(scratch: av.container.OutputContainer) -> None:
             stream = scratch.add_stream(encoder, rate=25)
             stream.width, stream.height, stream.pix_fmt = 64, 64, self.pix_fmt
             stream.options = {"x265-params": "log-level=error"} if encoder == "libx265" else {}
+
+        return self._writes_header(add, format_name)
+
+    def _writes_header(self, add: Callable[[av.container.OutputContainer], object],
+                       format_name: str | None = None) -> bool:
+        """Whether this container's muxer (or ``format_name``'s) writes a header, in memory, for what ``add``
+        puts in it."""
+        scratch = av.open(io.BytesIO(), "w", format=format_name or self.container.format.name)
+        try:
+            add(scratch)
             scratch.start_encoding()
             return True
         except (av.FFmpegError, ValueError):
@@ -400,16 +410,7 @@ class VideoWriter:
         """Whether this container's muxer (or ``format_name``'s) writes a header with ``src`` copied into it.
         Its codec list can claim more than it takes: MOV lists Opus and FLAC and then refuses them ("Invalid
         argument")."""
-        scratch = av.open(io.BytesIO(), "w", format=format_name or self.container.format.name)
-        try:
-            scratch.add_stream_from_template(src)
-            scratch.start_encoding()
-            return True
-        except (av.FFmpegError, ValueError):
-            return False
-        finally:
-            with contextlib.suppress(av.FFmpegError, ValueError):
-                scratch.close()
+        return self._writes_header(lambda scratch: scratch.add_stream_from_template(src), format_name)
 
     def _elsewhere(self, src: av.stream.Stream) -> str:
         """'; .mov keeps it untouched': the first output container that takes ``src`` as it is, if any."""
