@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -496,11 +497,13 @@ def test_mpeg_ts_output_takes_h264(tmp_path: Path, colorizer: Colorizer) -> None
     ("out.mp4", {"crf": 60}, "--crf 60: libx264 takes 0-51"),
     # an audit: MOV's muxer lists VP9 and AV1 and refuses them on writing its header ('cannot write output')
     ("out.mov", {"codec": "libvpx-vp9"}, "--codec libvpx-vp9: .mov files cannot hold it; .mkv holds it"),
+    # a second: the lossless codec asked for was refused with 'try --codec h264', naming no container for it
+    ("out.mov", {"codec": "ffv1"}, "--codec ffv1: .mov files cannot hold it; .mkv holds it (or --codec h264)"),
 ])
 def test_an_output_the_encoder_cannot_make_is_refused_before_any_frame(tmp_path: Path, colorizer: Colorizer,
                                                                        out: str, options: dict, message: str) -> None:
     src = make_clip(tmp_path / "in.mp4", frames=4)
-    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         colorize_video(src, tmp_path / out, colorizer, VideoOptions(**FAST, **options))
     assert not (tmp_path / out).exists() and not list(tmp_path.glob(".*partial*"))
 
@@ -870,3 +873,26 @@ def test_a_listed_codec_the_container_will_not_take_as_it_is_is_said_so(tmp_path
     assert [w for w in report.warnings if "(aac)" in w] == [
         "audio stream #1 (aac) re-encoded to aac (.avi files cannot hold this aac stream as it is; .mkv keeps it "
         "untouched)"], report.warnings
+
+
+@pytest.mark.parametrize("source, codec", [("in.mp4", "ffv1"), ("in.ts", "ffv1"), ("in.mp4", "mpeg2video")])
+def test_avi_counts_each_frame_once_from_tick_0(tmp_path: Path, colorizer: Colorizer, source: str,
+                                                codec: str) -> None:
+    """An audit: with AAC (21 ms of priming before the picture) AVI's muxer shifted every stream by it, which
+    its frame count rounded to a hole after the first frame (25 counted for 24); from a TS, whose picture
+    starts half a frame after its sound, two; and MPEG-2 into .avi still declared 600 fps."""
+    src = make_clip(tmp_path / source, frames=12, fps=25, audio="aac")
+    report = colorize_video(src, tmp_path / "out.avi", colorizer, VideoOptions(**{**FAST, "codec": codec}))
+    with av.open(str(tmp_path / "out.avi")) as container:
+        stream = container.streams.video[0]
+        assert stream.average_rate == 25 and stream.frames == 12
+        late = codec == "mpeg2video"  # its encoder's delay: FFmpeg reads it a frame late (said in a warning)
+        assert [p.pts for p in container.demux(stream) if p.size] == list(range(late, 12 + late))
+    assert not [w for w in report.warnings if "moved onto" in w], report.warnings
+
+
+def test_a_variable_rate_film_into_avi_is_said_to_go_onto_avis_rate(tmp_path: Path, colorizer: Colorizer) -> None:
+    src = make_clip(tmp_path / "vfr.mkv", frames=12, vfr=True)
+    report = colorize_video(src, tmp_path / "out.avi", colorizer, VideoOptions(**{**FAST, "codec": "ffv1"}))
+    assert [w for w in report.warnings if "moved onto AVI's one frame rate (a variable-rate film" in w], \
+        report.warnings

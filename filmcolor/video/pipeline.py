@@ -379,7 +379,7 @@ def _counted_warnings(reader: VideoReader, writer: VideoWriter) -> list[str]:
     counts = [(reader.repeated_frames, "corrupt frame(s) replaced by the last good frame"),
               (writer.bad_audio_packets, "undecodable audio packet(s) skipped"),
               (writer.fixed_pts, "frame(s) had non-increasing timestamps; nudged forward"),
-              (writer.gridded, "frame(s) moved onto the frame rate MPEG video codes (a variable-rate film; "
+              (writer.gridded, f"frame(s) moved onto {writer.grid_name} (a variable-rate film; "
                                f"the picture strays up to {writer.grid_drift:.2f} s from its sound; "
                                ".mkv with libx264 keeps every timestamp)")]
     return [f"{count} {what}" for count, what in counts if count]

@@ -40,7 +40,7 @@ MPEG_VIDEO_ENCODERS = ("mpeg1video", "mpeg2video")
 MPEG_RATES = tuple(Fraction(n, d) for n, d in ((24000, 1001), (24, 1), (25, 1), (30000, 1001), (30, 1), (50, 1),
                                                (60000, 1001), (60, 1)))  # the frame rates MPEG-1/2 can code
 CRF_ENCODERS = ("libx26", "libvpx", "libaom", "libsvtav1")  # name prefixes of the encoders that take a crf
-DEFAULT_CRF = 18
+DEFAULT_CODEC, DEFAULT_CRF = "libx264", 18
 NAMES_SHOWN = 3  # attached files named in the warning that they were dropped
 TITLED_CHAPTER_FORMATS = ("mov", "mp4", "ipod", "ismv", "3gp", "3g2")
 # output containers named, in this order, for a stream the one asked for cannot hold as it is
@@ -72,6 +72,9 @@ SVT_LOG, SVT_LOG_ERRORS = "SVT_LOG", "1"  # SVT-AV1's log level, read when an en
 MIN_SIDE = {"libsvtav1": 32}
 X264_CRF_MAX = 51  # x264 and x265 take crf 0-51; --crf goes to 63 for VP9 and AV1
 HDR_TRANSFERS = (AVCOL_TRC_SMPTE2084, AVCOL_TRC_ARIB_STD_B67)
+# AVI has no timestamps: shifting every stream by the sound's lead-in (AAC's priming, 21 ms) rounded on its
+# frame count to a hole after the first frame; left unshifted, the picture starts at 0 and the sound with it
+MUXER_OPTIONS = {".avi": {"avoid_negative_ts": "disabled"}}
 LOSSLESS_ENCODERS = ("ffv1",)  # --codec ffv1 keeps the input's luma level for level
 FFV1_ARCHIVAL = {"level": "3", "g": "1", "slicecrc": "1"}  # FFV1 as RFC 9043 and preservation practice write it
 
@@ -95,7 +98,7 @@ def auto_preset(width: int, height: int) -> str:
 class EncoderOptions(Options):
     """How the video is encoded and what happens to the input's other streams."""
 
-    codec: str = option("libx264", "Video encoder (libx264, libx265, ...).")
+    codec: str = option(DEFAULT_CODEC, "Video encoder (libx264, libx265, ...).")
     crf: int | None = option(DEFAULT_CRF, "Encoder quality (lower is better; x264/x265 take 0-51, VP9 and AV1 0-63).",
                              at_least=0, at_most=63)
     preset: str | None = option("auto", "Encoder speed preset (libx264/libx265; a number for libsvtav1): slower "
@@ -173,7 +176,9 @@ class VideoWriter:
         self.info = info
         self.warnings: list[str] = []
         self._fields: av.filter.Graph | None = None  # sets each frame's field flags (_keep_interlacing)
-        self._grid: tuple[Fraction, int | None] | None = None  # MPEG video: (its time base, the last tick)
+        self._grid: tuple[Fraction, int | None] | None = None  # MPEG video, AVI: (their time base, the last tick)
+        self._grid_origin: tuple[Fraction, int] | None = None  # (the first frame's time, its tick)
+        self.grid_name = ""  # what the frames are moved onto, for the warning
         try:
             codec = av.codec.Codec(options.codec, "w")
         except (av.FFmpegError, ValueError) as err:
@@ -185,6 +190,9 @@ class VideoWriter:
             depth = 10  # video's 8-bit range holds 220 levels of a PNG frame's 256; 10 bits hold each of them
             self.warnings.append(f"full-range 8-bit input written at 10 bits, so that {codec.name} keeps each of "
                                  "its 256 levels (8-bit video holds 220)")
+        elif codec.name in LOSSLESS_ENCODERS and info.full_range and depth == 8 and options.bit_depth == "8":
+            self.warnings.append("full-range 8-bit input written in 8-bit video range, which holds 220 of its 256 "
+                                 "levels (--bit-depth auto keeps them all, at 10 bits)")
         self.pix_fmt, notes = choose_pix_fmt(codec, info.width, info.height, options.pix_fmt, depth,
                                              options.bit_depth)
         self.warnings += notes
@@ -192,7 +200,8 @@ class VideoWriter:
         # system stream, where a 23.976 fps film read back with frames a place late
         mpeg2_ps = codec.name == "mpeg2video" and self.shown.suffix.lower() in (".mpg", ".mpeg")
         try:
-            self.container = av.open(str(self.path), "w", format="vob" if mpeg2_ps else None)
+            self.container = av.open(str(self.path), "w", format="vob" if mpeg2_ps else None,
+                                     options=MUXER_OPTIONS.get(self.shown.suffix.lower()))
         except (av.FFmpegError, ValueError) as err:
             raise OutputError(f"{self.shown}: cannot write this kind of file ({ffmpeg_reason(err)}); "
                               "use .mp4, .mkv or .mov") from err
@@ -226,6 +235,10 @@ class VideoWriter:
         if supported and codec.name not in supported:
             own = self.container.default_video_codec
             hint = f"; try --codec {own}" if own and own != "none" else ""
+            holds = next((suffix for suffix, name in KEEPING_FORMATS if self._encodes_into(codec.name, name)), None)
+            if holds and codec.name != DEFAULT_CODEC:  # --codec ffv1 -o x.mov: a container that holds the codec
+                # asked for, before a codec that would lose what it keeps (the default: the other way round)
+                hint = f"; {holds} holds it" + (f" (or --codec {own})" if hint else "")
             raise ConfigError(f"--codec {codec.name}: {self.shown.suffix or 'this'} files cannot hold it{hint}")
         if codec.name in X264_LIKE and options.crf is not None and options.crf > X264_CRF_MAX:
             raise ConfigError(f"--crf {options.crf}: {codec.name} takes 0-{X264_CRF_MAX}")
@@ -241,11 +254,13 @@ class VideoWriter:
                                   f"and 60 fps, and this film is {float(rate):.3f} fps; try --codec libx264")
             ctx.time_base = 1 / rate  # frames are moved onto it in write_frame
             self._grid = (Fraction(1) / rate, None)
-        elif self.container.format.name == "avi":  # AVI counts frames, at the rate its header declares: in the
+            self.grid_name = "the frame rate MPEG video codes"
+        if self.container.format.name == "avi":  # AVI counts frames, at the rate its header declares: in the
             # film's time base that rate was 600 or 1000 fps, with thousands of empty frames between the real ones
             rate = info.frame_rate or Fraction(25)
             stream.time_base = ctx.time_base = 1 / rate
             self._grid = (Fraction(1) / rate, None)
+            self.grid_name = "AVI's one frame rate"
         if info.sample_aspect_ratio:
             ctx.sample_aspect_ratio = info.sample_aspect_ratio
             if info.sample_aspect_ratio != 1 and self.container.format.name in ("matroska", "webm") \
@@ -301,7 +316,8 @@ class VideoWriter:
                 opts["bf"] = "0"
             elif codec.name == "libx265":
                 opts["x265-params"] += ":bframes=0"
-            late = " (FFmpeg reads H.264 in AVI one frame late)" if codec.name in X264_LIKE else ""
+            late = f" (FFmpeg reads {codec.name} in AVI one frame late)" \
+                if codec.name in X264_LIKE + MPEG_VIDEO_ENCODERS else ""
             self.warnings.append(f"{self.shown.suffix} files keep no timestamps: frames are timed by their "
                                  f"count{late}; .mkv or .mp4 keep every timestamp")
         stream.options = opts
@@ -312,7 +328,7 @@ class VideoWriter:
         if info.rotation and self.container.format.name in ROTATION_FORMATS:
             stream.set_display_rotation(info.rotation)
         elif info.rotation:
-            self.warnings.append(f"the input's display rotation ({info.rotation:g} degrees) not kept: "
+            self.warnings.append(f"the input's display rotation ({info.rotation % 360:g} degrees) not kept: "
                                  f"{self.shown.suffix or 'these'} files cannot hold it; .mp4, .mkv and .mov can")
         try:  # now, so that an encoder that refuses these settings says so before any frame is decoded
             stream.codec_context.open()
@@ -536,12 +552,17 @@ class VideoWriter:
         if self._fields is not None:
             self._fields.push(frame)
             frame = self._fields.pull()
-        if self._grid is not None:  # MPEG video counts frames: one tick each, in order, whatever the film's times
+        if self._grid is not None:  # MPEG video and AVI count frames: one tick each, in order, whatever the times
             grid, last = self._grid
-            tick = round(pts * self.info.time_base / grid)
+            at = pts * self.info.time_base
+            if self._grid_origin is None:  # ticks count from the first frame: a film starting half a tick in
+                # (a TS's, after its sound) had a hole after it; in AVI, which has no times, from tick 0
+                self._grid_origin = (at, 0 if self.container.format.name == "avi" else round(at / grid))
+            origin, first_tick = self._grid_origin
+            tick = first_tick + round((at - origin) / grid)
             if last is not None and tick <= last:
                 tick = last + 1
-            moved = abs(tick * grid - pts * self.info.time_base)
+            moved = abs((tick - first_tick) * grid - (at - origin))
             self.gridded += moved > Fraction(1, 1000)
             self.grid_drift = max(self.grid_drift, float(moved))
             frame.pts, frame.time_base = tick, grid
