@@ -497,7 +497,9 @@ def test_mpeg_ts_output_takes_h264(tmp_path: Path, colorizer: Colorizer) -> None
     ("out.mp4", {"crf": 60}, "--crf 60: libx264 takes 0-51"),
     # an audit: MOV's muxer lists VP9 and AV1 and refuses them on writing its header ('cannot write output')
     ("out.mov", {"codec": "libvpx-vp9"}, "--codec libvpx-vp9: .mov files cannot hold it; .mkv holds it"),
-    # a second: the lossless codec asked for was refused with 'try --codec h264', naming no container for it
+    # a second: rawvideo into .mov gave a file nothing decodes (MOV's 'raw ' is RGB), exit 0
+    ("out.mov", {"codec": "rawvideo"}, "--codec rawvideo: .mov files cannot hold it; .mkv holds it"),
+    # and the lossless codec asked for was refused with 'try --codec h264', naming no container for it
     ("out.mov", {"codec": "ffv1"}, "--codec ffv1: .mov files cannot hold it; .mkv holds it (or --codec h264)"),
 ])
 def test_an_output_the_encoder_cannot_make_is_refused_before_any_frame(tmp_path: Path, colorizer: Colorizer,
@@ -518,7 +520,8 @@ def test_an_encoder_that_refuses_the_settings_is_one_line_before_any_frame(tmp_p
                                                                            colorizer: Colorizer) -> None:
     """MJPEG takes full-range YUV only: it failed at the first frame with 'cannot write output'."""
     src = make_clip(tmp_path / "in.mp4", frames=4)
-    with pytest.raises(ConfigError, match=r"--codec mjpeg cannot encode this video as yuv420p"):
+    with pytest.raises(ConfigError, match=r"--codec mjpeg cannot encode this video as yuv420p \(it takes "
+                                          r"full-range pictures.*; try --codec ffv1 or libx264"):
         colorize_video(src, tmp_path / "out.avi", colorizer, VideoOptions(**FAST, codec="mjpeg"))
     assert not (tmp_path / "out.avi").exists() and not list(tmp_path.glob(".*partial*"))
 

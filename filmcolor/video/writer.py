@@ -65,7 +65,7 @@ ALSO_HOLDS = {"mpegts": {"h264", "libx264", "hevc", "libx265", "aac", "ac3", "ea
               **{name: {"ac3"} for name in ("mpeg", "vob", "dvd", "svcd")}}
 # What a muxer takes and should not: Vorbis in AVI read back with 2 s of sound stamped within 21 ms, and in MP4
 # FFmpeg writes it under a private code few players read (an audit). It is re-encoded, and .mkv named.
-NOT_HELD = {"avi": {"vorbis"}, "mp4": {"vorbis"}}
+NOT_HELD = {"avi": {"vorbis"}, "mp4": {"vorbis"}, "mov": {"rawvideo"}}  # (MOV's 'raw ' is RGB: Y'CbCr unreadable)
 SVT_LOG, SVT_LOG_ERRORS = "SVT_LOG", "1"  # SVT-AV1's log level, read when an encoder opens (1: errors only)
 # Encoders that fail on a narrow frame: SVT-AV1 4.1 hangs for ever at its flush, deaf to SIGINT and SIGTERM,
 # on 160x24, 100x24, 160x8 or 16x160 (24x24 and 64x8 pass, so the rule is not simple: 32 is safe)
@@ -75,6 +75,7 @@ HDR_TRANSFERS = (AVCOL_TRC_SMPTE2084, AVCOL_TRC_ARIB_STD_B67)
 # AVI has no timestamps: shifting every stream by the sound's lead-in (AAC's priming, 21 ms) rounded on its
 # frame count to a hole after the first frame; left unshifted, the picture starts at 0 and the sound with it
 MUXER_OPTIONS = {".avi": {"avoid_negative_ts": "disabled"}}
+FULL_RANGE_ONLY = ("mjpeg",)  # encoders FFmpeg lets take only full-range (JPEG) Y'CbCr
 LOSSLESS_ENCODERS = ("ffv1",)  # --codec ffv1 keeps the input's luma level for level
 FFV1_ARCHIVAL = {"level": "3", "g": "1", "slicecrc": "1"}  # FFV1 as RFC 9043 and preservation practice write it
 
@@ -150,7 +151,8 @@ def choose_pix_fmt(codec: av.codec.Codec, width: int, height: int, wanted: str |
                           + (f" (it takes {', '.join(map(str, held))})" if held else ""))
     fmt = fmt or next((f for f in ("rgb24", "bgr24") if f in formats), None)
     if fmt is None:
-        raise ConfigError(f"--codec {codec.name} cannot encode a {width}x{height} frame")
+        raise ConfigError(f"--codec {codec.name} cannot encode a {width}x{height} frame"
+                          + ("; try --codec libx264, which keeps odd sides" if width % 2 or height % 2 else ""))
     out_depth = (composed_layout(fmt) or (0, 0, 8))[2]
     notes = []
     if (width % 2 or height % 2) and fmt != (best(even=True) or fmt):
@@ -279,9 +281,9 @@ class VideoWriter:
             ctx.color_primaries = AVCOL_PRI_BT709 if info.color_primaries in unknown else info.color_primaries
             ctx.color_trc = AVCOL_TRC_BT709 if info.color_trc in unknown else info.color_trc
             if info.color_trc in HDR_TRANSFERS or info.color_primaries == AVCOL_PRI_BT2020:
-                self.warnings.append("HDR or wide-gamut input (BT.2020 / PQ / HLG): its luma and tags are kept, "
-                                     "but the colour is computed for SDR BT.709 and will look off on an HDR "
-                                     "display")
+                self.warnings.append("HDR or wide-gamut input (BT.2020 / PQ / HLG): its luma, primaries and "
+                                     "transfer are kept and its matrix is written as BT.709; the colour is computed "
+                                     "for SDR BT.709 and will look off on an HDR display")
         opts: dict[str, str] = {}
         if options.crf is not None and codec.name.startswith(CRF_ENCODERS):
             opts["crf"] = str(options.crf)
@@ -333,8 +335,9 @@ class VideoWriter:
         try:  # now, so that an encoder that refuses these settings says so before any frame is decoded
             stream.codec_context.open()
         except av.FFmpegError as err:
-            raise ConfigError(f"--codec {codec.name} cannot encode this video as {self.pix_fmt} "
-                              f"({ffmpeg_reason(err)})") from err
+            why = " (it takes full-range pictures, and the luma is written in video range); try --codec ffv1 or " \
+                  "libx264" if codec.name in FULL_RANGE_ONLY else f" ({ffmpeg_reason(err)})"
+            raise ConfigError(f"--codec {codec.name} cannot encode this video as {self.pix_fmt}{why}") from err
         self.stream = stream
 
     def _start(self, codec: av.codec.Codec) -> None:
