@@ -825,14 +825,15 @@ def test_the_pixels_aspect_ratio_is_kept_or_said(tmp_path: Path, colorizer: Colo
             container.mux(stream.encode(av.VideoFrame.from_ndarray(gray_frame(i, 64, 96), format="gray")
                                         .reformat(format="yuv420p")))
         container.mux(stream.encode(None))
-    for name, codec, kept in (("x.mkv", "libx264", True), ("f.mp4", "ffv1", True), ("f.mkv", "ffv1", False)):
+    for name, codec, kept in (("x.mkv", "libx264", True), ("f.mp4", "ffv1", True), ("f.mkv", "ffv1", False),
+                              ("f.avi", "ffv1", False)):
         report = colorize_video(src, tmp_path / name, colorizer, VideoOptions(**{**FAST, "codec": codec}))
         with av.open(str(tmp_path / name)) as container:
             assert (container.streams.video[0].sample_aspect_ratio == Fraction(16, 15)) == kept, name
         said = [w for w in report.warnings if "aspect ratio" in w]
-        assert said == ([] if kept else ["the pixels' aspect ratio (16:15) not kept: ffv1 in .mkv cannot say it "
-                                         "here (the frames show square); --codec libx264, or a .mp4 or .mov, "
-                                         "keeps it"]), said
+        assert said == ([] if kept else [f"the pixels' aspect ratio (16:15) not kept: ffv1 in {name[1:]} cannot "
+                                         "say it here (the frames show square); --codec libx264, or a .mp4 or "
+                                         ".mov, keeps it"]), said
 
 
 @pytest.mark.parametrize("out", ["out.avi", "out.mp4"])

@@ -42,14 +42,16 @@ MPEG_RATES = tuple(Fraction(n, d) for n, d in ((24000, 1001), (24, 1), (25, 1), 
 CRF_ENCODERS = ("libx26", "libvpx", "libaom", "libsvtav1")  # name prefixes of the encoders that take a crf
 DEFAULT_CODEC, DEFAULT_CRF = "libx264", 18
 NAMES_SHOWN = 3  # attached files named in the warning that they were dropped
-TITLED_CHAPTER_FORMATS = ("mov", "mp4", "ipod", "ismv", "3gp", "3g2")
+MOV_FAMILY = ("mov", "mp4", "ipod", "ismv", "3gp", "3g2")  # FFmpeg's MOV muxer and its ISO BMFF kin
+TITLED_CHAPTER_FORMATS = MOV_FAMILY
 # output containers named, in this order, for a stream the one asked for cannot hold as it is
 KEEPING_FORMATS = ((".mkv", "matroska"), (".mov", "mov"), (".mp4", "mp4"))
 CHAPTER_FORMATS = ("matroska", "webm", "mov", "mp4", "ipod", "ismv", "3gp", "3g2", "ogg")  # muxers that write them
 # Encoders whose bitstream says the pixels' aspect ratio. Matroska's own field is one PyAV cannot set, so for the
-# others (FFV1, VP9, AV1) a .mkv or .webm loses it; MOV and MP4 write it from the encoder's settings.
+# others (FFV1, VP9, AV1) a .mkv or .webm loses it, and so do AVI and NUT; MOV and MP4 write it from the
+# encoder's settings.
 SAR_IN_BITSTREAM = ("libx264", "libx265", "mpeg1video", "mpeg2video", "mpeg4")
-ROTATION_FORMATS = ("mov", "mp4", "ipod", "ismv", "3gp", "3g2", "matroska", "webm")  # muxers of a display matrix
+ROTATION_FORMATS = (*MOV_FAMILY, "matroska", "webm")  # muxers of a display matrix
 # x264 "medium" costs ~4x "veryfast" on CCTV-like footage (26 vs 123 fps at 768x576 on 2 cores): on a CPU
 # the encoder would take more time than the network. Slower presets only shrink the file at a given crf.
 # Above 720p even veryfast is most of the work (30 fps for a 1080p encode alone on 2 cores): superfast
@@ -265,8 +267,8 @@ class VideoWriter:
             self.grid_name = "AVI's one frame rate"
         if info.sample_aspect_ratio:
             ctx.sample_aspect_ratio = info.sample_aspect_ratio
-            if info.sample_aspect_ratio != 1 and self.container.format.name in ("matroska", "webm") \
-                    and codec.name not in SAR_IN_BITSTREAM:
+            if info.sample_aspect_ratio != 1 and self.container.format.name not in MOV_FAMILY \
+                    and codec.name not in SAR_IN_BITSTREAM:  # (the MOV family writes it from the encoder's)
                 sar = info.sample_aspect_ratio
                 self.warnings.append(f"the pixels' aspect ratio ({sar.numerator}:{sar.denominator}) not kept: "
                                      f"{codec.name} in {self.shown.suffix} cannot say it here (the frames show "
