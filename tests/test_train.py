@@ -179,6 +179,41 @@ def test_resume_refuses_other_photos_seed_or_crops_and_says_what_else_changed(ph
     assert start["changed"] == ["--lr-pretrain 0.0001 -> 0.0005", "--max-steps 1 -> 2"], start["changed"]
 
 
+def test_resume_knows_a_photo_folder_by_where_it_is_and_by_its_photos(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second audit: --data given relative to the folder the run began in was compared from the folder it
+    resumed in, so the same photos named from elsewhere were refused, other photos under the same relative
+    name taken; and photos added to the folder went unnoticed."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    write_photos(tmp_path / "a" / "photos", 8)
+    write_photos(tmp_path / "b" / "photos", 8, seed=5)
+    run = tmp_path / "run"
+    monkeypatch.chdir(tmp_path / "a")
+    train(tiny_config(Path("photos"), run, max_steps=1))
+    monkeypatch.chdir(tmp_path / "b")  # "photos" here is another folder
+    with pytest.raises(ConfigError, match="last.pt: trained with --data .*a/photos"):
+        train(tiny_config(Path("photos"), run, max_steps=2), resume=True)
+    assert train(tiny_config(Path("../a/photos"), run, max_steps=2), resume=True).steps == 2  # the same one
+    write_photos(tmp_path / "a" / "more", 2, seed=9)
+    for extra in (tmp_path / "a" / "more").iterdir():
+        extra.rename(tmp_path / "a" / "photos" / f"new_{extra.name}")
+    with pytest.raises(ConfigError, match="the photos in --data are not the ones it was trained on"):
+        train(tiny_config(Path("../a/photos"), run, max_steps=3), resume=True)
+
+
+def test_a_run_stopped_before_its_first_checkpoint_can_begin_again(photos: Path, tmp_path: Path) -> None:
+    """A second audit: its metrics.jsonl (and no last.pt) read as 'another run's outputs', so the very command
+    that made it, with or without --resume, was refused for ever."""
+    run = tmp_path / "run"
+    (run / "samples").mkdir(parents=True)
+    (run / "metrics.jsonl").write_text(json.dumps({"event": "start", "stopped": True}) + "\n")
+    (run / "samples" / "epoch_009.png").write_bytes(b"stale")
+    train(tiny_config(photos, run, max_steps=1), resume=True)
+    assert "stopped" not in (run / "metrics.jsonl").read_text()
+    assert not (run / "samples" / "epoch_009.png").exists()
+
+
 def test_a_folder_with_another_runs_outputs_is_refused(photos: Path, tmp_path: Path) -> None:
     """An audit: a folder with an earlier run's best.safetensors and no last.pt was trained into, and the
     old best.safetensors reported as the new run's."""

@@ -6,6 +6,7 @@ RUN_DIR: last.pt (resume), best.safetensors / final.safetensors (inference), met
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -104,6 +105,7 @@ class Trainer:
 
         train_paths, val_paths = split_paths(cfg.data, cfg.val_data, cfg.train_size, cfg.val_size, cfg.seed,
                                              cfg.holdout_sources)
+        self.photos = photos_digest(train_paths, val_paths)  # a resumed run must see the same photos
         # Decoded once up front: unreadable files and pictures without colour are left out (and counted)
         # here rather than failing or teaching nothing mid-run; --cache-images keeps these decodes.
         train_ok = screen_images(train_paths, skip_gray=True, keep=cfg.cache_images, threads=self.threads)
@@ -250,6 +252,8 @@ class Trainer:
             "best": json.dumps(self.best),
             "rng": rng_state(),
             "log_bytes": log.stat().st_size if (log := self.run_dir / "metrics.jsonl").exists() else 0,
+            "photos": self.photos,
+            "folders": resolved_folders(self.cfg),
         }
 
     def load_state(self, state: dict) -> None:
@@ -388,6 +392,10 @@ class Trainer:
         """Train from the start, or from ``state`` (last.pt's, read by ``train``), run with the options
         ``changed`` since (said in the start event)."""
         cfg = self.cfg
+        if state is not None and state.get("photos", self.photos) != self.photos:
+            raise ConfigError(f"{self.run_dir / 'last.pt'}: the photos in --data are not the ones it was trained "
+                              "on (added, removed or renamed since); resume with those, or train anew in another "
+                              "--out")
         if state is not None:
             self.load_state(state)
             log = self.run_dir / "metrics.jsonl"  # lines logged after the checkpoint are logged again
@@ -560,22 +568,32 @@ def _unwrapped(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 # epochs would not be the ones it began (the photos, their split and order, the crops, the batch size)
 SAME_ON_RESUME = ("arch", "arch_kwargs", "pretrained_encoder", "data", "val_data", "train_size", "val_size",
                   "holdout_sources", "seed", "image_size", "crop_mode", "batch_size")
-RUN_OUTPUTS = ("best.safetensors", "final.safetensors", "metrics.jsonl")  # a run's outputs beside last.pt
+RUN_OUTPUTS = ("best.safetensors", "final.safetensors")  # a run's weights, kept beside its last.pt
 
 
-def _comparable(key: str, value: object) -> object:
-    if key in ("data", "val_data"):
-        return [str(Path(v).resolve()) for v in value]
-    return json.loads(json.dumps(value))  # tuples and lists alike
+def photos_digest(train_paths: list[Path], val_paths: list[Path]) -> str:
+    """What identifies the photos a run trains and validates on, in their order: their names."""
+    names = json.dumps([[Path(p).name for p in train_paths], [Path(p).name for p in val_paths]])
+    return hashlib.sha256(names.encode()).hexdigest()
 
 
-def changed_options(cfg: TrainConfig, saved: dict, last: Path) -> tuple[str, ...]:
+def resolved_folders(cfg: TrainConfig) -> dict[str, list[str]]:
+    """--data and --val-data as absolute paths (the config keeps them as given, relative to where it ran)."""
+    return {key: [str(Path(v).resolve()) for v in getattr(cfg, key)] for key in ("data", "val_data")}
+
+
+def changed_options(cfg: TrainConfig, saved: dict, last: Path,
+                    saved_folders: dict[str, list[str]] | None = None) -> tuple[str, ...]:
     """The options of ``cfg`` that differ from the checkpoint's ('--epochs 20 -> 30'); a ConfigError naming
-    them when one of SAME_ON_RESUME does."""
+    them when one of SAME_ON_RESUME does. The photo folders are compared as the absolute paths the
+    checkpoint recorded (``saved_folders``): the same folder named from elsewhere is the same."""
     now = cfg.to_dict()
     flag = {key: "--" + key.replace("_", "-") for key in now}
+    if saved_folders:
+        now.update(resolved_folders(cfg))
+        saved = {**saved, **saved_folders}
     differ = [key for key in now if key != "out" and key in saved
-              and _comparable(key, now[key]) != _comparable(key, saved[key])]
+              and json.loads(json.dumps(now[key])) != json.loads(json.dumps(saved[key]))]  # tuples as lists
     fixed = [key for key in differ if key in SAME_ON_RESUME]
     if fixed:
         was = ", ".join(f"{flag[key]} {_shown(saved[key])}" for key in fixed)
@@ -599,10 +617,13 @@ def train(cfg: TrainConfig, resume: bool = False, progress: Progress | None = No
     state, changed = None, ()
     if last.exists():
         state = load_checkpoint(last)
-        changed = changed_options(cfg, state.get("config") or {}, last)
+        changed = changed_options(cfg, state.get("config") or {}, last, state.get("folders"))
     elif found := [name for name in RUN_OUTPUTS if (out / name).exists()]:
         raise ConfigError(f"{out}: holds another run's {', '.join(found)} (and no last.pt to resume); choose "
                           "another --out, or move them away")
+    else:  # a run stopped before its first checkpoint left its log and samples: this one starts them anew
+        for leftover in [out / "metrics.jsonl", *(out / "samples").glob("epoch_*.png")]:
+            leftover.unlink(missing_ok=True)
     trainer = Trainer(cfg, progress)
     try:
         return trainer.run(state, changed)
