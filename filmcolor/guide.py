@@ -59,7 +59,7 @@ MATCH_FLOOR, MATCH_FULL = 0.45, 0.7
 # content scored 0.51-0.61 (val photos, frames of other clips), frames of the same shot 0.78-0.95.
 REFERENCE_MIN_SCORE = 0.68
 
-_HEX = re.compile(r"^#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")  # #RRGGBB or CSS's short #RGB
+_HEX = re.compile(r"^(?:#?([0-9a-fA-F]{6})|#([0-9a-fA-F]{3}))$")  # #RRGGBB (or RRGGBB), or CSS's short #RGB
 
 
 @dataclass(frozen=True)
@@ -94,9 +94,7 @@ def parse_color(text: object) -> np.ndarray:
     match = _HEX.match(text.strip()) if isinstance(text, str) else None
     if not match:
         raise ValueError(f"colour {text!r} is not #RRGGBB")
-    digits = match.group(1)
-    if len(digits) == 3:
-        digits = "".join(d * 2 for d in digits)
+    digits = match.group(1) or "".join(d * 2 for d in match.group(2))
     rgb = np.frombuffer(bytes.fromhex(digits), np.uint8).reshape(1, 1, 3)
     return lab.rgb_to_lab(rgb)[0, 0, 1:].astype(np.float32)
 
@@ -107,7 +105,7 @@ def load_hints(path: Path, width: int, height: int) -> Hints:
         data = json.loads(Path(path).read_bytes())  # UTF-8, -16 or -32, with a byte-order mark or not (Notepad's)
     except FileNotFoundError as err:
         raise InputError(f"{path}: hints file not found") from err
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         raise InputError(f"{path}: not a readable hints JSON file ({err})") from err
     points = data.get("points") if isinstance(data, dict) else None
     if not isinstance(points, list):
@@ -128,8 +126,8 @@ def parse_point(point: object, width: int, height: int, where: str) -> tuple[flo
         raise InputError(f"{where}: ({x:g}, {y:g}) is outside the {width}x{height} picture")
     if not 0 <= radius <= max(width, height):
         raise InputError(f"{where}: radius {radius:g} must be between 0 and the picture's size")
-    if "color" not in point and "colour" in point:
-        raise InputError(f'{where}: the key is "color", not "colour"')
+    if "color" not in point and (other := next((k for k in point if str(k).lower() in ("color", "colour")), None)):
+        raise InputError(f'{where}: the key is "color", not "{other}"')
     try:
         ab = parse_color(point.get("color"))
     except ValueError as err:
@@ -171,9 +169,10 @@ def guidance_file(given: Path | None, image: Path, inputs: Iterable[Path], suffi
     root = next((Path(f) for f in inputs if Path(f).is_dir() and image.is_relative_to(f)), None)
     stem = image.relative_to(root).with_suffix("") if root is not None else Path(image.stem)
     for suffix in suffixes:  # 1890.05.12_pier.jpg takes 1890.05.12_pier.json (with_suffix: 1890.05.json)
-        candidate = given / stem.parent / (stem.name + suffix)
-        if candidate.is_file():
-            return candidate
+        for case in (suffix, suffix.upper()):  # a camera's PIER.JPG, Windows' NOTES.JSON
+            candidate = given / stem.parent / (stem.name + case)
+            if candidate.is_file():
+                return candidate
     return None
 
 
@@ -236,6 +235,8 @@ class GuidanceFiles:
         was given and takes no effect is said in ``notes``."""
         hints_path, scribbles_path, reference_path = self.files_for(image, inputs)
         hints = None if hints_path is None else load_hints(hints_path, width, height)
+        if hints_path is not None and not hints and notes is not None:
+            notes.append(f"{hints_path}: no points, so no hint")
         if scribbles_path is not None:
             scribbles = hints_from_scribbles(scribbles_path, width, height)
             if not scribbles and notes is not None:

@@ -77,6 +77,8 @@ def test_bad_hints_name_the_file_and_the_point(tmp_path, points, message):
     ([{"x": 1, "y": 0, "color": "#123456", "radius": float("inf")}], "radius inf must be between 0"),  # 'outside'
     ([{"x": 10 ** 400, "y": 5, "color": "#123456"}], "(inf, 5) is outside the 160x96 picture"),  # OverflowError
     ([{"x": 1, "y": 5, "colour": "#123456"}], 'the key is "color", not "colour"'),  # "colour None is not"
+    ([{"x": 1, "y": 5, "Color": "#123456"}], 'the key is "color", not "Color"'),  # a second audit
+    ([{"x": 1, "y": 5, "color": "bed"}], "colour 'bed' is not #RRGGBB"),  # CSS's short form needs its '#'
 ])
 def test_bad_hint_values_are_named_for_what_they_are(tmp_path, points, message):
     path = tmp_path / "h.json"
@@ -94,6 +96,13 @@ def test_hints_json_with_a_byte_order_mark_is_read(tmp_path, encoding):
     np.testing.assert_allclose(hints.ab[0], guide.parse_color("#aa3311"))  # CSS's short form, as #aa3311
 
 
+def test_a_deeply_nested_hints_file_is_unreadable_not_a_crash(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)  # 'unexpected RecursionError' before
+    with pytest.raises(InputError, match="deep.json: not a readable hints JSON file"):
+        guide.load_hints(path, 160, 96)
+
+
 def test_a_dotted_name_takes_its_own_guidance_file(tmp_path):
     """An audit: 1890.05.12_pier.jpg took 1890.05.json (Path.with_suffix), or a.b.jpg took a.json."""
     (tmp_path / "in").mkdir()
@@ -109,6 +118,10 @@ def test_a_dotted_name_takes_its_own_guidance_file(tmp_path):
         assert found == tmp_path / "h" / expected
     one = guide.guidance_file(tmp_path / "h", tmp_path / "in" / "a.b.jpg", [tmp_path / "in" / "a.b.jpg"], (".json",))
     assert one == tmp_path / "h" / "a.b.json"  # a photo given on its own
+    (tmp_path / "in" / "Pier.jpg").touch()  # a second audit: a camera's .JPG reference was 'named like no image'
+    (tmp_path / "h" / "Pier.JPG").touch()
+    found = guide.guidance_file(tmp_path / "h", tmp_path / "in" / "Pier.jpg", inputs, (".png", ".jpg"))
+    assert found == tmp_path / "h" / "Pier.JPG"
 
 
 def test_unreadable_and_missing_hints_files(tmp_path):

@@ -296,6 +296,10 @@ def test_guidance_that_takes_no_effect_is_said(tmp_path, weights, monkeypatch):
     result = run("image", str(tmp_path / "g.png"), "-o", str(tmp_path / "out2.png"), "--model", weights,
                  "--hints", str(tmp_path / "hints"), "-q")
     assert result.exit_code == 0 and "--hints " in result.stderr and "holds no file named like it" in result.stderr
+    (tmp_path / "empty.json").write_text(json.dumps({"points": []}))  # a second audit: said nothing
+    result = run("image", str(tmp_path / "g.png"), "-o", str(tmp_path / "out4.png"), "--model", weights,
+                 "--hints", str(tmp_path / "empty.json"), "-q")
+    assert result.exit_code == 0 and "empty.json: no points, so no hint" in result.stderr, result.stderr
     monkeypatch.setattr(guide, "REFERENCE_MIN_SCORE", 0.68)
     result = run("image", str(tmp_path / "g.png"), "-o", str(tmp_path / "out3.png"), "--model", weights,
                  "--reference", str(tmp_path / "ref.png"), "-q")  # its own colour version matches: nothing said
