@@ -104,7 +104,7 @@ def read_rgb(path: Path, notes: list[str] | None = None) -> np.ndarray:
         size = (max(1, int(width * scale)), max(1, int(height * scale)))
         rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         if notes is not None:
-            notes.append(f"{path}: {width}x{height}, scored at {size[0]}x{size[1]}")
+            notes.append(f"{path}: {width}x{height}, scored (and saved, with --save) at {size[0]}x{size[1]}")
     return rgb
 
 
@@ -222,18 +222,19 @@ def evaluate_references(colorizer: Colorizer, pairs: list[tuple[Path, Path]],
                         unreadable: list[tuple[Path, str]] | None = None) -> dict[str, float]:
     """Mean scores of (photo, reference) pairs: each photo's luma coloured from its colour reference. A
     reference that cannot be read as a colour picture skips its pair (added to ``unreadable``)."""
-    rows = []
+    rows, skipped = [], 0
     for i, (path, ref_path) in enumerate(pairs):
         try:
             reference_rgb = read_colour_image(ref_path, "reference")
         except InputError as err:
+            skipped += 1
             if unreadable is not None:
                 unreadable.append((ref_path, str(err)))
         else:
             rows.append(score_guided(colorizer, read_rgb(path), reference_rgb=reference_rgb))
         if progress is not None:
             progress(i + 1, len(pairs))
-    return summarize_guided(rows)
+    return summarize_guided(rows) | {"skipped_unreadable": skipped}
 
 
 def mirrored_name(path: Path, folders: Iterable[Path]) -> Path:

@@ -250,7 +250,7 @@ def test_a_photo_too_large_to_score_whole_is_scored_shrunk(test_weights: Path, t
     result = evaluate_images(colorizer, [tmp_path / "photos" / "big.png"], notes=notes,
                              on_image=lambda path, gray, pred, rgb: seen.append(rgb.shape[:2]))
     assert result["images"] == 1 and seen == [(40, 60)]
-    assert notes == [f"{tmp_path / 'photos' / 'big.png'}: 120x80, scored at 60x40"]
+    assert notes == [f"{tmp_path / 'photos' / 'big.png'}: 120x80, scored (and saved, with --save) at 60x40"]
 
 
 def test_a_bad_reference_skips_its_pair_only(guided_weights: Path, tmp_path: Path) -> None:
@@ -262,6 +262,7 @@ def test_a_bad_reference_skips_its_pair_only(guided_weights: Path, tmp_path: Pat
     code, result, err = run_eval(str(tmp_path / "photos"), "--model", str(guided_weights), "--render-size", "32",
                                  "--reference-dir", str(tmp_path / "refs"))
     assert code == 1 and result["reference"]["images"] == 1, err
+    assert result["reference"]["skipped_unreadable"] == 1  # a second audit: counted nowhere in the JSON
     assert "refs/b.png" in err and err.startswith("skipped ") and err.count("\nskipped ") == 0
 
 

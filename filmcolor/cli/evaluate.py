@@ -67,9 +67,10 @@ def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, 
     (psnr, ssim, ab_error, auc, colorfulness; gray_* the baseline's; psnr_gain, colorfulness_ratio),
     images, skipped_unreadable and skipped_gray, and with --by-source the same per source.
 
-    A photo that cannot be read, and a gray one (nothing to score against), is skipped and named; one
-    over 12 megapixels is scored shrunk to 12 (said). Exit code 0 when every photo was scored, 1 when
-    any was skipped (the JSON of the others is still printed).
+    A photo that cannot be read, and a gray one (nothing to score against), is skipped and named (a
+    toned print, sepia or cyanotype, is a colour photo here: its tint is scored); one over 12 megapixels
+    is scored shrunk to 12 (said). A reference that cannot be read skips its pair. Exit code 0 when
+    every photo was scored, 1 when any was skipped (the JSON of the others is still printed).
 
     \b
     Guided colour (models that take hints):
