@@ -397,3 +397,40 @@ def test_prepare_matched_is_best_effort(test_weights):
     c.prepare_matched(1, 96, 96)
     with pytest.raises(ConfigError, match="takes no hints"):
         c.predict_ab_matched(np.zeros((1, 96, 96), np.float32), lambda i, f, l_cells: None)
+
+
+def _hints_at_point_by_point(hints, l_hw, out_h, out_w):
+    """hints_at as it was written first, one point at a time (a scribble of 20 M pixels took minutes)."""
+    height, width = l_hw.shape
+    sy, sx = out_h / height, out_w / width
+    l_blur = cv2.blur(l_hw, (3, 3))
+    l_out = cv2.resize(l_hw, (out_w, out_h), interpolation=cv2.INTER_AREA)
+    cells = {}
+    for x, y, ab, r in zip(hints.x, hints.y, hints.ab, hints.radius, strict=True):
+        cy, cx = min(out_h - 1, int(y * sy)), min(out_w - 1, int(x * sx))
+        cells.setdefault((cy, cx), []).append((ab, float(l_blur[int(y), int(x)])))
+        ry, rx = r * sy, r * sx
+        if ry >= 1 or rx >= 1:
+            for ky in range(max(0, int(cy - ry)), min(out_h, int(cy + ry) + 1)):
+                for kx in range(max(0, int(cx - rx)), min(out_w, int(cx + rx) + 1)):
+                    inside = ((ky - cy) / max(ry, 1e-6)) ** 2 + ((kx - cx) / max(rx, 1e-6)) ** 2 <= 1
+                    if inside and (ky, kx) != (cy, cx):
+                        cells.setdefault((ky, kx), []).append((ab, float(l_out[ky, kx])))
+    keys = sorted(cells)
+    if len(keys) > guide.MAX_POINTS:
+        keys = [keys[i] for i in np.linspace(0, len(keys) - 1, guide.MAX_POINTS).round().astype(int)]
+    return (np.array([(ky + 0.5, kx + 0.5) for ky, kx in keys], np.float32),
+            np.array([np.mean([c[0] for c in cells[k]], axis=0) for k in keys], np.float32),
+            np.array([np.mean([c[1] for c in cells[k]]) for k in keys], np.float32))
+
+
+@pytest.mark.parametrize("count", [40, 5000])  # below and above MAX_POINTS cells
+def test_hints_at_sums_the_points_as_one_by_one_did(count):
+    rng = np.random.default_rng(count)
+    l_hw = rng.uniform(0, 100, (90, 130)).astype(np.float32)
+    hints = guide.Hints(rng.uniform(0, 130, count).astype(np.float32), rng.uniform(0, 90, count).astype(np.float32),
+                        rng.uniform(-60, 60, (count, 2)).astype(np.float32),
+                        np.where(rng.random(count) < 0.05, rng.uniform(0, 30, count), 0).astype(np.float32))
+    for got, expected in zip(guide.hints_at(hints, l_hw, 56, 80), _hints_at_point_by_point(hints, l_hw, 56, 80),
+                             strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
