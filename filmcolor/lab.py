@@ -243,7 +243,7 @@ def lab_to_rgb_levels(l_hw: np.ndarray, ab_hw2: np.ndarray, dtype: type = np.uin
     _clamp_b_to_nonnegative_z(lab)
     rgb = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
     _fit_gamut(lab, rgb)
-    if dtype == np.uint16:  # clipped to [0, 1] first: OpenCV's Lab -> RGB leaves out-of-gamut values outside
+    if dtype == np.uint16:  # clipped to [0, 1] first, a guard (OpenCV 4's float Lab -> RGB clips them itself)
         np.clip(rgb, 0.0, 1.0, out=rgb)
         return (rgb * 65535.0 + 0.5).astype(np.uint16)
     return cv2.convertScaleAbs(rgb, alpha=255.0)  # scales, rounds and saturates to uint8
