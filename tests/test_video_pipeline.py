@@ -900,3 +900,22 @@ def test_a_variable_rate_film_into_avi_is_said_to_go_onto_avis_rate(tmp_path: Pa
     report = colorize_video(src, tmp_path / "out.avi", colorizer, VideoOptions(**{**FAST, "codec": "ffv1"}))
     assert [w for w in report.warnings if "moved onto AVI's one frame rate (a variable-rate film" in w], \
         report.warnings
+
+
+def test_a_timecode_the_output_cannot_hold_is_said(tmp_path: Path, colorizer: Colorizer) -> None:
+    """An audit: a MOV's start timecode (01:00:00:00) vanished into .avi, .ts, .flv and .mpg without a word."""
+    src = tmp_path / "tc.mov"
+    with av.open(str(src), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.metadata["timecode"] = "01:00:00:00"
+        for i in range(3):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(gray_frame(i, 48, 64), format="gray")
+                                        .reformat(format="yuv420p")))
+        container.mux(stream.encode(None))
+    for out, said in (("out.avi", ["timecode 01:00:00:00 not kept: .avi files cannot hold it; .mov, .mp4 and .mkv "
+                                   "can"]), ("out.mkv", [])):
+        report = colorize_video(src, tmp_path / out, colorizer, VideoOptions(**FAST))
+        assert [w for w in report.warnings if "timecode" in w] == said, report.warnings
+    with av.open(str(tmp_path / "out.mkv")) as container:
+        assert container.streams.video[0].metadata.get("TIMECODE") == "01:00:00:00"

@@ -51,6 +51,7 @@ CHAPTER_FORMATS = ("matroska", "webm", "mov", "mp4", "ipod", "ismv", "3gp", "3g2
 # others (FFV1, VP9, AV1) a .mkv or .webm loses it, and so do AVI and NUT; MOV and MP4 write it from the
 # encoder's settings.
 SAR_IN_BITSTREAM = ("libx264", "libx265", "mpeg1video", "mpeg2video", "mpeg4")
+TIMECODE_FORMATS = (*MOV_FAMILY, "matroska", "webm", "nut", "mxf")  # muxers that keep a start timecode
 ROTATION_FORMATS = (*MOV_FAMILY, "matroska", "webm")  # muxers of a display matrix
 # x264 "medium" costs ~4x "veryfast" on CCTV-like footage (26 vs 123 fps at 768x576 on 2 cores): on a CPU
 # the encoder would take more time than the network. Slower presets only shrink the file at a given crf.
@@ -329,6 +330,10 @@ class VideoWriter:
         self.encoder = " ".join([codec.name, *(f"{k} {opts[k]}" for k in ("preset", "crf") if k in opts)])
         self.container.metadata.update({k: v for k, v in info.metadata.items() if k.lower() != "encoder"})
         stream.metadata.update(_lasting_tags(info.stream_metadata, also=("handler_name",)))
+        timecode = info.stream_metadata.get("timecode") or info.metadata.get("timecode")
+        if timecode and self.container.format.name not in TIMECODE_FORMATS:
+            self.warnings.append(f"timecode {timecode} not kept: {self.shown.suffix or 'these'} files cannot hold it; "
+                                 ".mov, .mp4 and .mkv can")
         if info.rotation and self.container.format.name in ROTATION_FORMATS:
             stream.set_display_rotation(info.rotation)
         elif info.rotation:
