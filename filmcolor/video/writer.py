@@ -115,8 +115,10 @@ class EncoderOptions(Options):
                         aliases=(("--no-audio", "none", "Drop audio, subtitles and attached files (--audio "
                                   "none)."),))
     bit_depth: str = option("auto", "Bits per sample of the output video. auto: the input's (10 for a 10-bit "
-                            "master or scan) as far as the codec holds them, else 8. 10-bit H.264 does not play in "
-                            "browsers and most phones and TVs: 8 for those.", choices=("auto", "8", "10", "12", "16"))
+                            "master or scan) as far as the codec holds them, else 8; with ffv1, 10 for full-range "
+                            "8-bit frames (PNG scans), whose 256 levels 8-bit video cannot hold. 10-bit H.264 does "
+                            "not play in browsers and most phones and TVs: 8 for those.",
+                            choices=("auto", "8", "10", "12", "16"))
     pix_fmt: str | None = None  # None: chosen by choose_pix_fmt
     encoder_threads: int = 0  # 0: the encoder's own choice
 
