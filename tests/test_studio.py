@@ -219,15 +219,64 @@ def test_the_saved_picture_and_hints_are_what_the_image_command_makes_of_them(se
     ("link/escaped", "outside the studio's folder"),  # a link inside the folder to a folder outside it
     ("{outside}/escaped", "not an absolute one"),  # an absolute path, to the folder beside the studio's
     ("", "no file name given"),
+    (".", "outside the studio's folder"),  # an audit: it wrote folder.png and folder.json beside the folder
+    ("sub/..", "outside the studio's folder"),  # and with overwrite, replaced the folder's own .json there
+    ("x" * 300, "a name longer than this disk takes (255 bytes)"),  # a 500 before
+    (None, "name None: expected a file name"),  # saved as None.png
 ])
 def test_a_save_never_leaves_the_folder(served, place, name, message):
     picture = served.open("scene.png")
     before, outside = tree(place.parent), place.parent / "outside"
-    name = name.format(outside=outside.resolve())
-    status, body = served.json("/api/save", {"picture": picture["id"], "points": [hint()], "name": name})
+    name = name.format(outside=outside.resolve()) if isinstance(name, str) else name
+    status, body = served.json("/api/save", {"picture": picture["id"], "points": [hint()], "name": name,
+                                             "overwrite": True})
     assert status == 400 and message in body["error"]
     assert tree(place.parent) == before and not list(outside.iterdir())
     assert any(message in line for line in served.logs)  # the terminal hears of it too
+
+
+def test_odd_requests_get_one_line_not_a_500(served, place):
+    """An audit: a NUL in an upload's name, JSON nested 100,000 deep and a 2 MB path were 500s ('a bug of
+    ours'); the path's whole text went into the error and the log."""
+    good = cv2.imencode(".png", scene())[1].tobytes()
+    status, info = served.json("/api/upload?name=a%00b.png", raw=good)
+    assert status == 200 and info["name"] == "ab.png", info
+    status, body = served.json("/api/open", raw=b"[" * 100_000 + b"]" * 100_000,
+                               headers={REQUEST_HEADER: "1", "Content-Type": "application/json"})
+    assert status == 400 and "the request is not JSON" in body["error"]
+    status, body = served.json("/api/open", {"path": "a" * 2_000_000})
+    assert status == 400 and "larger than 1024 KiB" in body["error"] and len(body["error"]) < 200
+    status, body = served.json("/api/save", {"picture": info["id"], "points": [], "name": "x.PNG"})
+    assert status == 200 and body["written"] == ["x.png", "x.json"], body  # not x.PNG.png
+    status, body = served.json("/api/save", {"picture": info["id"], "points": [], "name": "x"})
+    assert status == 400 and body["error"].endswith("output exists; tick 'overwrite' to replace it"), body
+
+
+def test_names_that_are_not_utf_8_are_listed_and_opened(weights, tmp_path):
+    """An audit: one photo named in Latin-1 (caf\xe9.jpg, from an old disk) made every /api/state a 500."""
+    folder = make_place(tmp_path)
+    latin = os.fsdecode(b"caf\xe9.png")
+    write_image(folder / latin, scene())
+    served = Served(folder, weights)
+    try:
+        status, state = served.json("/api/state")
+        assert status == 200 and latin in state["files"] and state["listed_of"] == 5
+        info = served.open(latin)
+        assert info["name"] == latin
+    finally:
+        served.server.stop()
+        served.studio.close()
+
+
+def test_a_saved_photo_keeps_its_metadata_and_depth(served, place):
+    """An audit: the studio's save lost the photo's EXIF caption and wrote a 16-bit scan at 8 bits, where
+    `filmcolor image` keeps both."""
+    deep = (scene().astype(np.uint16) * 257)
+    cv2.imwrite(str(place / "deep.tif"), deep)
+    picture = served.open("deep.tif")
+    status, body = served.json("/api/save", {"picture": picture["id"], "points": [hint()], "name": "deep_out"})
+    assert status == 200, body
+    assert read_image(place / "deep_out.png", deep=True).dtype == np.uint16
 
 
 def test_a_save_into_a_new_subfolder_stays_inside(served, place):

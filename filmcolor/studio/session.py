@@ -25,6 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from filmcolor import photometa
 from filmcolor.batch.plan import KEPT_VIDEO_EXTENSIONS, VIDEO_EXTENSIONS
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import InputError, OutputError
@@ -206,20 +207,31 @@ class Studio:
         if not self.folder.is_dir():
             raise InputError(f"{folder}: not a folder")
         self._lock = threading.Lock()
+        try:
+            self.name_max = os.pathconf(self.folder, "PC_NAME_MAX")  # a file name's longest, in bytes
+        except (OSError, ValueError, AttributeError):
+            self.name_max = 255
         self._pictures: OrderedDict[str, _Picture] = OrderedDict()
         self._keyframes: dict[Path, dict[int, str]] = {}  # film -> frame -> keyframe saved (under the folder)
 
     # ---- the folder ----
 
     def inside(self, relative: str, error: type[InputError] | type[OutputError] = OutputError) -> Path:
-        """``relative`` (a path under the folder) resolved, links included; an error when it leads elsewhere."""
+        """``relative`` (a path under the folder) resolved, links included; an error when it leads elsewhere
+        or is the folder itself."""
         if not isinstance(relative, str) or not relative.strip() or "\x00" in relative:
             raise error("no file name given")
+        shown = _short(relative)
         if Path(relative).is_absolute() or relative.startswith(("/", "\\")):
-            raise error(f"{relative}: give a path under the studio's folder {self.folder}, not an absolute one")
-        resolved = (self.folder / relative).resolve()
-        if not resolved.is_relative_to(self.folder):
-            raise error(f"{relative}: outside the studio's folder {self.folder}, the only one it reads and writes")
+            raise error(f"{shown}: give a path under the studio's folder {self.folder}, not an absolute one")
+        if any(len(os.fsencode(part)) > self.name_max for part in Path(relative).parts):
+            raise error(f"{shown}: a name longer than this disk takes ({self.name_max} bytes)")
+        try:
+            resolved = (self.folder / relative).resolve()
+        except (OSError, RuntimeError) as err:  # a link that loops
+            raise error(f"{shown}: not a usable path ({getattr(err, 'strerror', None) or err})") from err
+        if not resolved.is_relative_to(self.folder) or resolved == self.folder:
+            raise error(f"{shown}: outside the studio's folder {self.folder}, the only one it reads and writes")
         return resolved
 
     def shown(self, path: Path) -> str:
@@ -227,18 +239,20 @@ class Studio:
         path = path.resolve()
         return path.relative_to(self.folder).as_posix() if path.is_relative_to(self.folder) else str(path)
 
-    def files(self) -> list[str]:
-        """Photos and films under the folder (paths relative to it, hidden folders skipped), sorted."""
+    def files(self) -> tuple[list[str], int]:
+        """Photos and films under the folder (paths relative to it, hidden folders skipped), sorted: the first
+        MAX_LISTED, and how many there are."""
         found: list[str] = []
+        count = 0
         media = IMAGE_INPUT_EXTENSIONS + VIDEO_EXTENSIONS
         for top, dirs, names in os.walk(self.folder):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for name in sorted(names):
                 if name.lower().endswith(media) and not name.startswith(".") and PARTIAL_MARK not in name:
-                    found.append(Path(top, name).relative_to(self.folder).as_posix())
-                    if len(found) >= MAX_LISTED:
-                        return found
-        return found
+                    count += 1
+                    if len(found) < MAX_LISTED:
+                        found.append(Path(top, name).relative_to(self.folder).as_posix())
+        return found, count
 
     # ---- opening ----
 
@@ -261,11 +275,13 @@ class Studio:
                 except BaseException:
                     film.close()
                     raise
-            return self._add_photo(read_image(path), self.shown(path), path.resolve())
+            return self._add_photo(read_image(path, deep=True), self.shown(path), path.resolve())
 
     def open_upload(self, data: bytes, name: str) -> PictureInfo:
         """A photo sent by the page (its bytes); nothing is written to the folder."""
-        name = Path(name or "upload").name
+        name = Path((name or "").replace("\x00", "")).name
+        if name in ("", ".", ".."):
+            name = "upload"
         if name.lower().endswith(VIDEO_EXTENSIONS):
             raise InputError(f"{name}: films are opened from the folder's list (put it under {self.folder}), "
                              "where `filmcolor video` can read it too")
@@ -331,9 +347,12 @@ class Studio:
         with self._lock:
             picture = self._get(picture_id)
             kept, hints = parse_points(points, picture.info.width, picture.info.height)
-            stem = str(name).strip()
+            if not isinstance(name, str):  # (None was saved as None.png)
+                raise OutputError(f"name {_short(repr(name))}: expected a file name")
+            stem = name.strip()
             for ext in (".png", ".json"):
-                stem = stem.removesuffix(ext)
+                if stem.lower().endswith(ext):  # x.PNG -> x, not x.PNG.png
+                    stem = stem[:-len(ext)]
             target = self.inside(stem)
             image_path, hints_path = (target.with_name(target.name + ext) for ext in (".png", ".json"))
             try:  # a new folder under the folder's own (its outputs cannot exist yet)
@@ -342,10 +361,15 @@ class Studio:
                 raise OutputError(f"{self.shown(target.parent)}: cannot make the folder ({err.strerror})") from err
             inputs = [picture.source] if picture.source is not None else []
             for path in (image_path, hints_path):
-                check_output_path(path, inputs, overwrite)
+                try:
+                    check_output_path(path, inputs, overwrite)
+                except OutputError as err:  # the page has a box for it, not an option
+                    raise OutputError(str(err).replace("pass --overwrite", "tick 'overwrite'")) from err
             index = _frame_number(frame) if picture.film is not None else 0
             full, _ = picture.full(index)
-            write_image(image_path, self.colorizer.colorize_image(full, hints=hints if len(hints) else None))
+            metadata = photometa.read_metadata(picture.source) if picture.film is None and picture.source else None
+            write_image(image_path, self.colorizer.colorize_image(full, hints=hints if len(hints) else None),
+                        metadata)  # a photo's caption, date and credits, as `filmcolor image` keeps them
             write_bytes_atomic(hints_path, hints_json(kept))
             written = [self.shown(image_path), self.shown(hints_path)]
             if picture.film is None or picture.source is None:
@@ -372,8 +396,16 @@ def _frame_number(frame: object) -> int:
     return frame
 
 
+def _short(text: str, limit: int = 120) -> str:
+    """A value from a request as an error shows it: at most ``limit`` characters (one was 200 MB long)."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _preview(image: np.ndarray) -> np.ndarray:
-    """The picture shrunk to PREVIEW_LONG_SIDE on its long side (INTER_AREA), or itself if smaller."""
+    """The picture shrunk to PREVIEW_LONG_SIDE on its long side (INTER_AREA), or itself if smaller; 8-bit
+    (a 16-bit scan's preview is its top byte: the page shows 8 bits)."""
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
     height, width = image.shape[:2]
     scale = PREVIEW_LONG_SIDE / max(height, width)
     if scale >= 1:

@@ -47,12 +47,17 @@ function say(text, kind) {
 async function loadState() {
   const response = await fetch("/api/state");
   const info = await response.json();
+  if (!response.ok) { say(info.error || "the studio's server could not list its folder", "error"); return; }
   $("model").textContent = `${info.model.split("/").pop()} · render size ${info.render_size} · ${info.folder}`;
   const select = $("files");
   for (const path of info.files) {
     const option = document.createElement("option");
     option.value = option.textContent = path;
     select.appendChild(option);
+  }
+  if (info.listed_of > info.files.length) {
+    say(`the list shows the first ${info.files.length} of the folder's ${info.listed_of} photos and films; ` +
+        "start the studio on a smaller folder to see the others", "info");
   }
   if (info.opened) setPicture(info.opened);
 }
