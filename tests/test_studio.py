@@ -361,6 +361,20 @@ def test_a_films_frames_are_numbered_as_the_video_command_counts(served, place):
     assert rendered.shape == (64, 96, 3)
 
 
+def test_a_film_replaced_on_disk_is_said_not_mixed(served, place):
+    """An audit: a film replaced while open gave the new film's frames under the old one's size and frame count,
+    and a save of a hint placed in the old size failed with an IndexError (a 500)."""
+    make_clip(place / "swap.mp4", width=96, height=64, frames=40, fps=10)
+    film = served.open("swap.mp4")
+    served.render(film["id"], [], frame=30)  # frame 2 is no longer kept: going back decodes again
+    make_clip(place / "other.mp4", width=64, height=48, frames=20, fps=10)
+    os.replace(place / "other.mp4", place / "swap.mp4")
+    status, body = served.json("/api/render", {"picture": film["id"], "frame": 2, "points": []})  # decodes again
+    assert status == 400 and body["error"] == "swap.mp4: changed on disk since it was opened; open it again", body
+    again = served.open("swap.mp4")
+    assert (again["width"], again["frames"]) == (64, 20)
+
+
 def test_a_keyframe_save_gives_the_command_that_colours_the_film(served, place, weights, monkeypatch):
     film = served.open("clip.mp4")
     assert film["save_stem"] == "clip_key"

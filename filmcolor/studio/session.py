@@ -128,6 +128,7 @@ class FilmFrames:
         self._items: Iterator[object] | None = None
         self._next = 0
         self._kept: OrderedDict[int, tuple[np.ndarray, float]] = OrderedDict()
+        self._seen: tuple[int, int, int] | None = None  # the file as first opened: (inode, size, mtime)
         self._open()
         assert self._reader is not None
         self.info = self._reader.info
@@ -136,6 +137,15 @@ class FilmFrames:
 
     def _open(self) -> None:
         self.close()
+        try:
+            st = self.path.stat()
+            now = (st.st_ino, st.st_size, st.st_mtime_ns)
+        except OSError:
+            now = None  # gone: the reader says so
+        if self._seen is not None and now is not None and now != self._seen:  # frames of another film, sizes
+            self._kept.clear()  # of another picture (an audit: a save then failed with an IndexError)
+            raise InputError(f"{self.path.name}: changed on disk since it was opened; open it again")
+        self._seen = self._seen or now
         self._reader = VideoReader(self.path, copy_streams=False)
         self._items = iter(self._reader)
         self._next = 0
