@@ -430,6 +430,11 @@ def image_l(image: np.ndarray) -> np.ndarray:
 def _onnx_available() -> bool:
     try:
         import onnxruntime  # noqa: F401
-    except ImportError:
+    except ImportError as err:
+        # a Ctrl-C or SIGTERM while its extension loads comes out as an ImportError ("initialization
+        # failed") caused by the KeyboardInterrupt: it is the stop, not a missing package (an audit: the
+        # run went on with torch and ended 0)
+        if isinstance(err.__cause__ or err.__context__, KeyboardInterrupt):
+            raise (err.__cause__ or err.__context__) from None
         return False
     return True

@@ -136,3 +136,34 @@ def test_two_processes_building_the_same_entry(test_weights, tmp_path):
     assert not list(cache.rglob(f"*{PARTIAL_MARK}*"))
     ort.InferenceSession(str(entry), providers=["CPUExecutionProvider"])  # one valid file
     np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
+def test_a_stop_while_onnxruntime_loads_is_a_stop_not_a_missing_package(monkeypatch):
+    """An audit: a SIGTERM landing in onnxruntime's import came out as ImportError('initialization failed')
+    caused by the KeyboardInterrupt; --runtime auto then took torch and the batch ran to the end, exit 0."""
+    import builtins
+
+    from filmcolor import colorize
+
+    real_import = builtins.__import__
+
+    def interrupted(name, *args, **kwargs):
+        if name == "onnxruntime":
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt as stop:
+                raise ImportError("initialization failed") from stop
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(__import__("sys").modules, "onnxruntime", raising=False)
+    monkeypatch.setattr(builtins, "__import__", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        colorize._onnx_available()
+
+    def missing(name, *args, **kwargs):
+        if name == "onnxruntime":
+            raise ImportError("No module named 'onnxruntime'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", missing)
+    assert colorize._onnx_available() is False  # a package that is not there is still just not there
