@@ -242,7 +242,7 @@ class VideoWriter:
         if supported and codec.name not in supported:
             own = self.container.default_video_codec
             hint = f"; try --codec {own}" if own and own != "none" else ""
-            holds = next((suffix for suffix, name in KEEPING_FORMATS if self._encodes_into(codec.name, name)), None)
+            holds = self._holder(codec.name)
             if holds and codec.name != DEFAULT_CODEC:  # --codec ffv1 -o x.mov: a container that holds the codec
                 # asked for, before a codec that would lose what it keeps (the default: the other way round)
                 hint = f"; {holds} holds it" + (f" (or --codec {own})" if hint else "")
@@ -358,36 +358,19 @@ class VideoWriter:
         except (av.FFmpegError, ValueError) as err:
             if self._encodes_into(codec.name):
                 raise OutputError(f"{self.shown}: cannot write output ({ffmpeg_reason(err)})") from err
-            others = [suffix for suffix, name in KEEPING_FORMATS
-                      if name != self.container.format.name and self._encodes_into(codec.name, name)]
-            where = f"; {others[0]} holds it" if others else ""
+            holds = self._holder(codec.name)
+            where = f"; {holds} holds it" if holds else ""
             raise ConfigError(f"--codec {codec.name}: {self.shown.suffix or 'this'} files cannot hold it{where}") \
                 from err
 
     def _encodes_into(self, encoder: str, format_name: str | None = None) -> bool:
-        """Whether this container's muxer (or ``format_name``'s) writes a header for a small stream of
-        ``encoder``, alone."""
-        def add(scratch: av.container.OutputContainer) -> None:
-            stream = scratch.add_stream(encoder, rate=25)
-            stream.width, stream.height, stream.pix_fmt = 64, 64, self.pix_fmt
-            stream.options = {"x265-params": "log-level=error"} if encoder == "libx265" else {}
+        """Whether this container's muxer (or ``format_name``'s) holds a stream of ``encoder``."""
+        return encodes_into(format_name or self.container.format.name, encoder, self.pix_fmt)
 
-        return self._writes_header(add, format_name)
-
-    def _writes_header(self, add: Callable[[av.container.OutputContainer], object],
-                       format_name: str | None = None) -> bool:
-        """Whether this container's muxer (or ``format_name``'s) writes a header, in memory, for what ``add``
-        puts in it."""
-        scratch = av.open(io.BytesIO(), "w", format=format_name or self.container.format.name)
-        try:
-            add(scratch)
-            scratch.start_encoding()
-            return True
-        except (av.FFmpegError, ValueError):
-            return False
-        finally:
-            with contextlib.suppress(av.FFmpegError, ValueError):
-                scratch.close()
+    def _holder(self, encoder: str) -> str | None:
+        """The first of KEEPING_FORMATS, other than this container, that holds ``encoder`` ('.mkv')."""
+        return next((suffix for suffix, name in KEEPING_FORMATS
+                     if name != self.container.format.name and self._encodes_into(encoder, name)), None)
 
     def _keep_interlacing(self, codec: str, ctx: av.codec.context.CodecContext, opts: dict[str, str]) -> None:
         """Interlaced input stays interlaced where the encoder can code it so, in the input's field order:
@@ -438,7 +421,8 @@ class VideoWriter:
         """Whether this container's muxer (or ``format_name``'s) writes a header with ``src`` copied into it.
         Its codec list can claim more than it takes: MOV lists Opus and FLAC and then refuses them ("Invalid
         argument")."""
-        return self._writes_header(lambda scratch: scratch.add_stream_from_template(src), format_name)
+        return writes_header(format_name or self.container.format.name,
+                             lambda scratch: scratch.add_stream_from_template(src))
 
     def _elsewhere(self, src: av.stream.Stream) -> str:
         """'; .mov keeps it untouched': the first output container that takes ``src`` as it is, if any."""
@@ -675,6 +659,34 @@ class VideoWriter:
             self.container.close()
         except av.FFmpegError as err:
             raise OutputError(f"{self.shown}: cannot finish output ({ffmpeg_reason(err)})") from err
+
+
+def encodes_into(format_name: str, encoder: str, pix_fmt: str = "yuv420p") -> bool:
+    """Whether ``format_name``'s muxer holds a stream of ``encoder`` (as it is asked to, and as NOT_HELD
+    allows): a small one, its header written in memory."""
+    if encoder in NOT_HELD.get(format_name, ()):
+        return False
+
+    def add(scratch: av.container.OutputContainer) -> None:
+        stream = scratch.add_stream(encoder, rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, pix_fmt
+        stream.options = {"x265-params": "log-level=error"} if encoder == "libx265" else {}
+
+    return writes_header(format_name, add)
+
+
+def writes_header(format_name: str, add: Callable[[av.container.OutputContainer], object]) -> bool:
+    """Whether ``format_name``'s muxer writes a header, in memory, for what ``add`` puts in it."""
+    scratch = av.open(io.BytesIO(), "w", format=format_name)
+    try:
+        add(scratch)
+        scratch.start_encoding()
+        return True
+    except (av.FFmpegError, ValueError):
+        return False
+    finally:
+        with contextlib.suppress(av.FFmpegError, ValueError):
+            scratch.close()
 
 
 # FFmpeg's default layouts of the channel counts that have one standard name
