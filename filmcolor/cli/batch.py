@@ -67,8 +67,8 @@ def batch_command(in_dir: Path, out_dir: Path, ray_address: str | None, quiet: b
     Overnight, surviving logout:   mkdir -p /out && nohup filmcolor batch /cctv -o /out \\
                                      --report /out/report.json -q > /out/batch.log 2>&1 &
     Morning:                       jq '.counts, .footage_hours, .files.failed' /out/report.json
-    Under systemd, run the same command as a service (Restart=on-failure, SuccessExitStatus=130);
-    a restart resumes where it stopped.
+    Under systemd, run the same command as a service (Restart=on-abnormal, SuccessExitStatus=130):
+    a restart after a crash resumes where it stopped (exit 1, some files failed, is not one to restart).
     """
     spec, video_options, options = (build_options(cls, values) for cls in (ModelSpec, VideoOptions, BatchOptions))
     with _BatchDisplay(quiet) as display:
