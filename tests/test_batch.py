@@ -1112,3 +1112,29 @@ def test_a_name_that_is_not_utf8_is_coloured_and_resumed(tmp_path: Path, coloriz
     assert (out / latin.name).exists()
     again = run_local(src, out, colorizer, VIDEO, BatchOptions(retries=0))
     assert not again.done and len(again.skipped) == 2
+
+
+def test_a_container_that_cannot_hold_the_codec_is_written_as_mkv(tmp_path: Path, test_weights: Path) -> None:
+    """An audit: --codec ffv1 (or VP9, AV1) failed every .mov and .mp4 of a batch ('.mov files cannot hold it;
+    .mkv holds it'), and no option of batch picks the container: a camera card could not go to FFV1."""
+    src = tmp_path / "in"
+    for name in ("card/A001.MOV", "phone.mp4", "scan.mkv"):
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        make_clip(src / name, width=64, height=48, frames=4)
+    result = batch_cli(src, "-o", tmp_path / "ffv1", "--model", test_weights, "--codec", "ffv1")
+    assert result.exit_code == 0, result.output
+    assert sorted(outputs(tmp_path / "ffv1")) == ["card/A001.mkv", "phone.mp4", "scan.mkv"]  # (FFmpeg's MP4
+    # takes FFV1; MOV does not)
+    result = batch_cli(src, "-o", tmp_path / "h264", "--model", test_weights)  # the default keeps the names
+    assert result.exit_code == 0 and sorted(outputs(tmp_path / "h264")) == ["card/A001.MOV", "phone.mp4", "scan.mkv"]
+
+
+@pytest.mark.parametrize("option, said", [(("--codec", "nosuch"), "--codec nosuch: not an encoder"),
+                                          (("--crf", "60"), "--crf 60: libx264 takes 0-51"),
+                                          (("--codec", "mjpeg"), "--codec mjpeg takes full-range pictures only")])
+def test_encoder_settings_no_film_can_take_are_refused_once_before_any_file(tmp_path: Path, tree: Path,
+                                                                           test_weights: Path, option, said) -> None:
+    """An audit: each video failed with them, one by one, as though the files were bad (and photos went on)."""
+    result = batch_cli(tree, "-o", tmp_path / "out", "--model", test_weights, *option)
+    assert result.exit_code == 1 and said in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert not (tmp_path / "out").exists() or not outputs(tmp_path / "out")

@@ -520,8 +520,8 @@ def test_an_encoder_that_refuses_the_settings_is_one_line_before_any_frame(tmp_p
                                                                            colorizer: Colorizer) -> None:
     """MJPEG takes full-range YUV only: it failed at the first frame with 'cannot write output'."""
     src = make_clip(tmp_path / "in.mp4", frames=4)
-    with pytest.raises(ConfigError, match=r"--codec mjpeg cannot encode this video as yuv420p \(it takes "
-                                          r"full-range pictures.*; try --codec ffv1 or libx264"):
+    with pytest.raises(ConfigError, match=r"--codec mjpeg takes full-range pictures only, and the luma is "
+                                          r"written in video range; try --codec ffv1 or libx264"):
         colorize_video(src, tmp_path / "out.avi", colorizer, VideoOptions(**FAST, codec="mjpeg"))
     assert not (tmp_path / "out.avi").exists() and not list(tmp_path.glob(".*partial*"))
 

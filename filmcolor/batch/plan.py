@@ -101,15 +101,16 @@ def file_kind(path: str | Path) -> str:
     return "image" if Path(path).suffix.lower() in IMAGE_INPUT_EXTENSIONS else "video"
 
 
-def output_rel(rel: str, film: bool = False) -> str:
-    """Mirrored output path: images (those we cannot write as their format's: ``copy_suffix``) and
-    .mp4/.mkv/.mov keep their name; other videos, and folders of frames, become .mkv."""
+def output_rel(rel: str, film: bool = False, kept: tuple[str, ...] = KEPT_VIDEO_EXTENSIONS) -> str:
+    """Mirrored output path: images (those we cannot write as their format's: ``copy_suffix``) and videos in
+    a container of ``kept`` (of .mp4/.mkv/.mov, those that hold the --codec) keep their name; other videos,
+    and folders of frames, become .mkv."""
     pure = PurePosixPath(rel)
     if film:
         return rel + FILM_OUTPUT
     if file_kind(rel) == "image":
         return str(pure.with_suffix(copy_suffix(pure.suffix)))
-    if pure.suffix.lower() in KEPT_VIDEO_EXTENSIONS:
+    if pure.suffix.lower() in kept:
         return rel
     return str(pure.with_suffix(".mkv"))
 
@@ -363,14 +364,15 @@ def _scan_not_coloured(folder: str, names: list[str], advice: str) -> str:
             f"photos takes numbered frames as photos, and {kind} is no photo format; {advice}")
 
 
-def _free_output(item: Found, in_dir: Path, taken: dict[str, str]) -> str:
+def _free_output(item: Found, in_dir: Path, taken: dict[str, str],
+                 kept: tuple[str, ...] = KEPT_VIDEO_EXTENSIONS) -> str:
     """``item``'s mirrored output name, or, when another input has it or it is an input itself (clip.avi beside
     clip.mkv, a reel folder 'a' beside a video 'a.mkv'), the first free of NAME.mkv, NAME-2.mkv, ...; for a
     photo (scan.jpf beside scan.jp2), of scan-2.jp2, scan-3.jp2, ..."""
     def free(name: str) -> bool:
         return name not in taken and (name == item.rel or not (in_dir / name).exists())
 
-    first = output_rel(item.rel, item.film)
+    first = output_rel(item.rel, item.film, kept)
     if free(first):
         return first
     stem = item.rel if item.film else str(PurePosixPath(item.rel).with_suffix(""))
@@ -388,10 +390,11 @@ def is_finished(record: FileRecord | None, found: Found, out_dir: Path) -> bool:
 
 
 def plan(found: list[Found], records: dict[str, FileRecord], in_dir: Path, out_dir: Path, force: bool = False,
-         overwrite: bool = False, skip_failed: bool = False) -> Plan:
+         overwrite: bool = False, skip_failed: bool = False, kept: tuple[str, ...] = KEPT_VIDEO_EXTENSIONS) -> Plan:
     """Sort ``found`` against the manifest's ``records``: skip what is done, refuse to replace outputs this
     batch did not write (unless ``force`` or ``overwrite``), and, with ``skip_failed``, leave unchanged
-    files that failed before (--watch does not retry them on every scan)."""
+    files that failed before (--watch does not retry them on every scan). Videos keep their container when
+    it is one of ``kept`` (output_rel)."""
     result = Plan()
     done = {item.rel for item in found if not force and is_finished(records.get(item.rel), item, out_dir)}
     taken: dict[str, str] = {records[rel].output: rel for rel in done}  # output -> input; the finished first
@@ -411,7 +414,7 @@ def plan(found: list[Found], records: dict[str, FileRecord], in_dir: Path, out_d
                                           film=item.film, sound_id=item.sound_id, digest=item.digest)
                                   .record("failed", error=item.problem))  # (same_as it on the next scan)
             continue
-        out_rel = _free_output(item, in_dir, taken)
+        out_rel = _free_output(item, in_dir, taken, kept)
         taken[out_rel] = item.rel
         job = FileJob(item.rel, item.path, item.size, item.mtime_ns, out_rel, out_dir / out_rel, kind,
                       film=item.film, sound=item.sound, sound_id=item.sound_id, note=item.note, digest=item.digest)

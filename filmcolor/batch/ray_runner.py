@@ -140,5 +140,5 @@ def run_ray(in_dir: Path, out_dir: Path, spec: ModelSpec, video_options: VideoOp
             options: BatchOptions = BatchOptions(), address: str | None = LOCAL,
             on_event: BatchEvent | None = None) -> BatchResult:
     """Like ``runner.run_local`` but each file is a Ray task; ``address`` as for ``ray.init``."""
-    runner = BatchRunner(in_dir, out_dir, options, on_event)  # checks the folders before Ray starts
+    runner = BatchRunner(in_dir, out_dir, options, on_event, video_options)  # checks them before Ray starts
     return runner.run(RayExecutor(spec, video_options, options, address))

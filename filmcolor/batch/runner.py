@@ -23,13 +23,23 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from filmcolor.batch.manifest import FileRecord, Manifest
-from filmcolor.batch.plan import FRAME_FOLDERS, FileJob, Found, discover, files_in, is_film_folder, plan
+from filmcolor.batch.plan import (
+    FRAME_FOLDERS,
+    KEPT_VIDEO_EXTENSIONS,
+    FileJob,
+    Found,
+    discover,
+    files_in,
+    is_film_folder,
+    plan,
+)
 from filmcolor.batch.worker import BatchEvent, process_file
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import ConfigError, InputError, OutputError, described
 from filmcolor.fsutil import check_output_path, make_output_folder, remove_stale_partials, write_bytes_atomic
 from filmcolor.options import Options, option
 from filmcolor.video.pipeline import VideoOptions
+from filmcolor.video.writer import check_encoder, holding_suffixes
 
 
 @dataclass(frozen=True)
@@ -229,9 +239,12 @@ class BatchRunner:
     """
 
     def __init__(self, in_dir: Path, out_dir: Path, options: BatchOptions = BatchOptions(),
-                 on_event: BatchEvent | None = None):
+                 on_event: BatchEvent | None = None, video_options: VideoOptions = VideoOptions()):
         self.in_dir, self.out_dir = Path(in_dir), Path(out_dir)
         check_folders(self.in_dir, self.out_dir, options.frame_folders)
+        # the encoder's settings, once for all (they failed each video), and the containers that hold it: a
+        # .mov or .mp4 that cannot (--codec ffv1, VP9, AV1) is written as .mkv, as other containers are
+        self.kept = tuple(s for s in KEPT_VIDEO_EXTENSIONS if s in holding_suffixes(check_encoder(video_options)))
         if options.report is not None:
             check_report_path(options.report, self.in_dir, self.out_dir)
         self.options = options
@@ -274,7 +287,7 @@ class BatchRunner:
         """Plan ``found`` and colour it; on a later --watch scan, what failed before is left alone."""
         assert self._manifest is not None
         todo = plan(found, self._manifest.records, self.in_dir, self.out_dir, force=self.options.force,
-                    overwrite=self.options.overwrite, skip_failed=not first)
+                    overwrite=self.options.overwrite, skip_failed=not first, kept=self.kept)
         if first:
             for record in todo.skipped:
                 self.result.skipped.append(record)
@@ -389,5 +402,5 @@ def check_report_path(report: Path, in_dir: Path, out_dir: Path) -> None:
 def run_local(in_dir: Path, out_dir: Path, colorizer: Colorizer, video_options: VideoOptions = VideoOptions(),
               options: BatchOptions = BatchOptions(), on_event: BatchEvent | None = None) -> BatchResult:
     """Colour every file under ``in_dir`` into ``out_dir`` on this machine with one loaded model."""
-    runner = BatchRunner(in_dir, out_dir, options, on_event)
+    runner = BatchRunner(in_dir, out_dir, options, on_event, video_options)
     return runner.run(ThreadExecutor(colorizer, video_options, options, on_event))

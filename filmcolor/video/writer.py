@@ -186,12 +186,7 @@ class VideoWriter:
         self._grid: tuple[Fraction, int | None] | None = None  # MPEG video, AVI: (their time base, the last tick)
         self._grid_origin: tuple[Fraction, int] | None = None  # (the first frame's time, its tick)
         self.grid_name = ""  # what the frames are moved onto, for the warning
-        try:
-            codec = av.codec.Codec(options.codec, "w")
-        except (av.FFmpegError, ValueError) as err:
-            raise ConfigError(f"--codec {options.codec}: not an encoder in this FFmpeg build") from err
-        if codec.type != "video":
-            raise ConfigError(f"--codec {options.codec}: not a video encoder")
+        codec = check_encoder(options)
         depth = info.bit_depth
         if codec.name in LOSSLESS_ENCODERS and info.full_range and depth == 8 and options.bit_depth == "auto":
             depth = 10  # video's 8-bit range holds 220 levels of a PNG frame's 256; 10 bits hold each of them
@@ -247,8 +242,6 @@ class VideoWriter:
                 # asked for, before a codec that would lose what it keeps (the default: the other way round)
                 hint = f"; {holds} holds it" + (f" (or --codec {own})" if hint else "")
             raise ConfigError(f"--codec {codec.name}: {self.shown.suffix or 'this'} files cannot hold it{hint}")
-        if codec.name in X264_LIKE and options.crf is not None and options.crf > X264_CRF_MAX:
-            raise ConfigError(f"--crf {options.crf}: {codec.name} takes 0-{X264_CRF_MAX}")
         stream = self.container.add_stream(codec.name, rate=info.frame_rate or 25)
         stream.width, stream.height, stream.pix_fmt = info.width, info.height, self.pix_fmt
         stream.time_base = info.time_base
@@ -299,9 +292,6 @@ class VideoWriter:
             takes = "a number (0-13)" if codec.name == "libsvtav1" else "no preset"
             self.warnings.append(f"--preset {options.preset} not used: {codec.name} takes {takes}")
         preset = auto_preset(info.width, info.height) if options.preset == "auto" else options.preset
-        if codec.name in X264_LIKE and (preset or "").isdigit():
-            raise ConfigError(f"--preset {preset}: a number is for libsvtav1; {codec.name} takes auto or one of "
-                              f"{', '.join(X264_PRESETS)}")
         numeric_preset = codec.name == "libsvtav1" and (preset or "").isdigit()
         if preset and (codec.name in X264_LIKE or numeric_preset):
             # Known, left: x264's MB-tree with B-frames (from veryfast up) reads memory it never wrote, so the
@@ -344,9 +334,8 @@ class VideoWriter:
         try:  # now, so that an encoder that refuses these settings says so before any frame is decoded
             stream.codec_context.open()
         except av.FFmpegError as err:
-            why = " (it takes full-range pictures, and the luma is written in video range); try --codec ffv1 or " \
-                  "libx264" if codec.name in FULL_RANGE_ONLY else f" ({ffmpeg_reason(err)})"
-            raise ConfigError(f"--codec {codec.name} cannot encode this video as {self.pix_fmt}{why}") from err
+            raise ConfigError(f"--codec {codec.name} cannot encode this video as {self.pix_fmt} "
+                              f"({ffmpeg_reason(err)})") from err
         self.stream = stream
 
     def _start(self, codec: av.codec.Codec) -> None:
@@ -659,6 +648,32 @@ class VideoWriter:
             self.container.close()
         except av.FFmpegError as err:
             raise OutputError(f"{self.shown}: cannot finish output ({ffmpeg_reason(err)})") from err
+
+
+def check_encoder(options: EncoderOptions) -> av.codec.Codec:
+    """--codec, --crf and --preset checked as every film would refuse them, whatever the film: a batch says
+    it once, before its first file (it failed each video with it, as though they were bad files)."""
+    try:
+        codec = av.codec.Codec(options.codec, "w")
+    except (av.FFmpegError, ValueError) as err:
+        raise ConfigError(f"--codec {options.codec}: not an encoder in this FFmpeg build") from err
+    if codec.type != "video":
+        raise ConfigError(f"--codec {options.codec}: not a video encoder")
+    if codec.name in X264_LIKE and options.crf is not None and options.crf > X264_CRF_MAX:
+        raise ConfigError(f"--crf {options.crf}: {codec.name} takes 0-{X264_CRF_MAX}")
+    if codec.name in X264_LIKE and (options.preset or "").isdigit():
+        raise ConfigError(f"--preset {options.preset}: a number is for libsvtav1; {codec.name} takes auto or one "
+                          f"of {', '.join(X264_PRESETS)}")
+    if codec.name in FULL_RANGE_ONLY:
+        raise ConfigError(f"--codec {codec.name} takes full-range pictures only, and the luma is written in "
+                          "video range; try --codec ffv1 or libx264")
+    return codec
+
+
+def holding_suffixes(codec: av.codec.Codec) -> tuple[str, ...]:
+    """Which of KEEPING_FORMATS' suffixes ('.mkv', '.mov', '.mp4') hold ``codec``'s video."""
+    pix_fmt = next((f.name for f in codec.video_formats or ()), "yuv420p")  # ProRes takes no 4:2:0
+    return tuple(suffix for suffix, name in KEEPING_FORMATS if encodes_into(name, codec.name, pix_fmt))
 
 
 def encodes_into(format_name: str, encoder: str, pix_fmt: str = "yuv420p") -> bool:
