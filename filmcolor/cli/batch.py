@@ -34,7 +34,8 @@ _FAILED_SHOWN = 20
 @click.argument("in_dir", metavar="IN_DIR", type=click.Path(path_type=Path))
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path), metavar="OUT_DIR",
               help="Output folder: IN_DIR's tree is mirrored here (photos and .mp4/.mkv/.mov keep their names, "
-                   "other videos become NAME.mkv, a folder of a film's frames FOLDER.mkv), with the manifest "
+                   "a .mov or .mp4 while it holds the --codec; other videos become NAME.mkv, a folder of a film's "
+                   "frames FOLDER.mkv), with the manifest "
                    f"({MANIFEST_NAME}) that makes reruns resume.")
 @dataclass_options(ModelSpec, VideoOptions, BatchOptions, exclude=("keyframes", "references", "sound"))  # per film
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
