@@ -239,6 +239,17 @@ def test_lines_logged_after_the_checkpoint_are_not_logged_twice(photos: Path, tm
     log = (run / "metrics.jsonl").read_text()
     assert log.startswith(before) and "killed" not in log
     assert [e["step"] for e in read_jsonl(run / "metrics.jsonl") if e["event"] == "step"] == [1, 2, 3]
+    # a checkpoint from before it recorded its log's length: cut before the first step past its own
+    old = tmp_path / "old"
+    train(tiny_config(photos, old, max_steps=2))
+    state = load_checkpoint(old / "last.pt")
+    del state["log_bytes"]
+    torch.save(state, old / "last.pt")
+    with open(old / "metrics.jsonl", "a") as fh:
+        fh.write(json.dumps({"event": "step", "step": 3, "killed": True}) + "\n")
+    train(tiny_config(photos, old, max_steps=3), resume=True)
+    assert "killed" not in (old / "metrics.jsonl").read_text()
+    assert [e["step"] for e in read_jsonl(old / "metrics.jsonl") if e["event"] == "step"] == [1, 2, 3]
 
 
 # ---- learning: 4 photos overfit ----

@@ -399,8 +399,8 @@ class Trainer:
         if state is not None:
             self.load_state(state)
             log = self.run_dir / "metrics.jsonl"  # lines logged after the checkpoint are logged again
-            if self.is_main and "log_bytes" in state and log.exists() and log.stat().st_size > state["log_bytes"]:
-                os.truncate(log, state["log_bytes"])
+            if self.is_main and log.exists():
+                _trim_log(log, state)
         if self.is_main:
             make_output_folder(self.run_dir)
             (self.run_dir / "samples").mkdir(exist_ok=True)
@@ -569,6 +569,28 @@ def _unwrapped(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 SAME_ON_RESUME = ("arch", "arch_kwargs", "pretrained_encoder", "data", "val_data", "train_size", "val_size",
                   "holdout_sources", "seed", "image_size", "crop_mode", "batch_size")
 RUN_OUTPUTS = ("best.safetensors", "final.safetensors")  # a run's weights, kept beside its last.pt
+
+
+def _trim_log(log: Path, state: dict) -> None:
+    """metrics.jsonl as it was when ``state`` was saved: cut to the length it recorded, or (a checkpoint from
+    before it recorded one) before the first step past its own."""
+    if "log_bytes" in state:
+        if log.stat().st_size > state["log_bytes"]:
+            os.truncate(log, state["log_bytes"])
+        return
+    lines = log.read_bytes().splitlines(keepends=True)
+    keep = len(lines)
+    for index, line in enumerate(lines):
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by the kill
+            keep = index
+            break
+        if event.get("event") == "step" and event.get("step", 0) > state["step"]:
+            keep = index
+            break
+    if keep < len(lines):
+        log.write_bytes(b"".join(lines[:keep]))
 
 
 def photos_digest(train_paths: list[Path], val_paths: list[Path]) -> str:
