@@ -244,7 +244,8 @@ class BatchRunner:
         check_folders(self.in_dir, self.out_dir, options.frame_folders)
         # the encoder's settings, once for all (they failed each video), and the containers that hold it: a
         # .mov or .mp4 that cannot (--codec ffv1, VP9, AV1) is written as .mkv, as other containers are
-        self.kept = tuple(s for s in KEPT_VIDEO_EXTENSIONS if s in holding_suffixes(check_encoder(video_options)))
+        holding = holding_suffixes(check_encoder(video_options))  # (each suffix tried once: an encoder opens)
+        self.kept = tuple(suffix for suffix in KEPT_VIDEO_EXTENSIONS if suffix in holding)
         if options.report is not None:
             check_report_path(options.report, self.in_dir, self.out_dir)
         self.options = options

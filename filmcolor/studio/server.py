@@ -88,13 +88,10 @@ def create_app(studio: Studio, log: Log, opened: PictureInfo | None = None) -> S
         return JSONResponse(info.to_dict())
 
     async def upload(request: Request) -> Response:
-        name = Path((request.query_params.get("name") or "upload").replace("\x00", "")).name or "upload"
-        data = bytearray()
-        async for chunk in request.stream():
-            data += chunk
-            if len(data) > MAX_UPLOAD_BYTES:
-                raise InputError(f"{name}: larger than {MAX_UPLOAD_BYTES // 2**20} MiB")
-        info = await run_in_threadpool(studio.open_upload, bytes(data), name)
+        name = request.query_params.get("name") or "upload"  # (made a file name by open_upload)
+        data = await _read_capped(request, MAX_UPLOAD_BYTES, f"{Path(name).name}: larger than "
+                                                             f"{MAX_UPLOAD_BYTES // 2**20} MiB")
+        info = await run_in_threadpool(studio.open_upload, data, name)
         log(f"opened upload {info.name} ({info.width}x{info.height})")
         return JSONResponse(info.to_dict())
 
@@ -134,14 +131,21 @@ def create_app(studio: Studio, log: Log, opened: PictureInfo | None = None) -> S
                                                            allowed_hosts=[HOST, "localhost"])])
 
 
-async def _json_body(request: Request) -> dict:
+async def _read_capped(request: Request, limit: int, too_large: str) -> bytes:
+    """The request's body, read no further than ``limit`` bytes (then an InputError saying ``too_large``)."""
     data = bytearray()
     async for chunk in request.stream():
         data += chunk
-        if len(data) > MAX_JSON_BYTES:  # a 200 MB path took 33 s, 2.7 GB and a 200 MB log line
-            raise InputError(f"{request.url.path}: the request is larger than {MAX_JSON_BYTES // 2**10} KiB")
+        if len(data) > limit:
+            raise InputError(too_large)
+    return bytes(data)
+
+
+async def _json_body(request: Request) -> dict:
+    data = await _read_capped(request, MAX_JSON_BYTES,  # a 200 MB path took 33 s, 2.7 GB and a 200 MB log line
+                              f"{request.url.path}: the request is larger than {MAX_JSON_BYTES // 2**10} KiB")
     try:
-        body = json.loads(bytes(data))
+        body = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise InputError(f"{request.url.path}: the request is not JSON ({err})") from err
     if not isinstance(body, dict):

@@ -188,13 +188,15 @@ class VideoWriter:
         self.grid_name = ""  # what the frames are moved onto, for the warning
         codec = check_encoder(options)
         depth = info.bit_depth
-        if codec.name in LOSSLESS_ENCODERS and info.full_range and depth == 8 and options.bit_depth == "auto":
-            depth = 10  # video's 8-bit range holds 220 levels of a PNG frame's 256; 10 bits hold each of them
-            self.warnings.append(f"full-range 8-bit input written at 10 bits, so that {codec.name} keeps each of "
-                                 "its 256 levels (8-bit video holds 220)")
-        elif codec.name in LOSSLESS_ENCODERS and info.full_range and depth == 8 and options.bit_depth == "8":
-            self.warnings.append("full-range 8-bit input written in 8-bit video range, which holds 220 of its 256 "
-                                 "levels (--bit-depth auto keeps them all, at 10 bits)")
+        if codec.name in LOSSLESS_ENCODERS and info.full_range and depth == 8:  # video's 8-bit range holds 220
+            # levels of a PNG frame's 256; 10 bits hold each of them
+            if options.bit_depth == "auto":
+                depth = 10
+                self.warnings.append(f"full-range 8-bit input written at 10 bits, so that {codec.name} keeps each "
+                                     "of its 256 levels (8-bit video holds 220)")
+            elif options.bit_depth == "8":
+                self.warnings.append("full-range 8-bit input written in 8-bit video range, which holds 220 of its "
+                                     "256 levels (--bit-depth auto keeps them all, at 10 bits)")
         self.pix_fmt, notes = choose_pix_fmt(codec, info.width, info.height, options.pix_fmt, depth,
                                              options.bit_depth)
         self.warnings += notes
@@ -278,6 +280,8 @@ class VideoWriter:
             unknown = (0, 2)  # reserved, unspecified
             ctx.color_primaries = AVCOL_PRI_BT709 if info.color_primaries in unknown else info.color_primaries
             ctx.color_trc = AVCOL_TRC_BT709 if info.color_trc in unknown else info.color_trc
+            # each frame carries them too (write_frame): ProRes writes every frame's own into its header
+            self._frame_tags = (ctx.colorspace, ctx.color_range, ctx.color_primaries, ctx.color_trc)
             if info.color_trc in HDR_TRANSFERS or info.color_primaries == AVCOL_PRI_BT2020:
                 self.warnings.append("HDR or wide-gamut input (BT.2020 / PQ / HLG): its luma, primaries and "
                                      "transfer are kept and its matrix is written as BT.709; the colour is computed "
@@ -530,10 +534,8 @@ class VideoWriter:
         self._last_pts = pts
         frame.pts = pts
         frame.time_base = self.info.time_base
-        if self.yuv:  # the encoder's tags on the frame too: ProRes writes each frame's own into its header
-            ctx = self.stream.codec_context  # (untagged frames: 'unspecified' there, BT.601 in the MOV's colr)
-            frame.colorspace, frame.color_range = ctx.colorspace, ctx.color_range
-            frame.color_primaries, frame.color_trc = ctx.color_primaries, ctx.color_trc
+        if self.yuv:  # the encoder's tags on the frame too (untagged: 'unspecified' in ProRes' frame headers)
+            frame.colorspace, frame.color_range, frame.color_primaries, frame.color_trc = self._frame_tags
         if self._fields is not None:
             self._fields.push(frame)
             frame = self._fields.pull()
