@@ -14,6 +14,7 @@ import importlib.metadata
 import io
 import json
 import os
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # torch loads only for the torch runner and for exporting gra
 # Part of every cache name: raised when graphs exported by earlier versions must not be reused
 # (g2: graphs exported after a split export could carry BatchNorm statistics it had disturbed).
 CACHE_FORMAT = "g2"
+_EXPORTING = threading.Lock()  # see OnnxRunner.for_shape
 CACHE_ENV = "FILMCOLOR_CACHE"  # read once here, at the edge: where exported graphs are kept
 
 
@@ -208,14 +210,15 @@ class OnnxRunner:
         ``get_model`` builds (or returns) the model: called only when the graph must be exported, or to key
         an in-memory model's graphs."""
         path = cache_path(get_model, weights_path, shape, part)
-        if path.exists():
-            try:
-                return cls(path, threads)
-            except Exception:  # a truncated or corrupt cache entry is rebuilt, never trusted
-                with contextlib.suppress(OSError):
-                    path.unlink()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(path, export_onnx(get_model(), shape, part))
+        with _EXPORTING:  # one export at a time (torch's exporter traces with global state); a thread that
+            if path.exists():  # waited here then loads the graph the first one wrote
+                try:
+                    return cls(path, threads)
+                except Exception:  # a truncated or corrupt cache entry is rebuilt, never trusted
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_bytes_atomic(path, export_onnx(get_model(), shape, part))
         return cls(path, threads)
 
 

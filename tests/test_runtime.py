@@ -167,3 +167,38 @@ def test_a_stop_while_onnxruntime_loads_is_a_stop_not_a_missing_package(monkeypa
 
     monkeypatch.setattr(builtins, "__import__", missing)
     assert colorize._onnx_available() is False  # a package that is not there is still just not there
+
+
+def test_two_threads_needing_the_same_graph_export_it_once(test_weights, tmp_path, monkeypatch):
+    """A save in the studio colours outside its lock, beside renders: torch's exporter must not run in two
+    threads at once (it traces with global state), and the second thread loads the first one's graph."""
+    import threading
+    import time
+
+    monkeypatch.setenv(runtime.CACHE_ENV, str(tmp_path / "cache"))
+    exports, real_export = [], runtime.export_onnx
+
+    def slow_export(*args, **kwargs):
+        exports.append(threading.current_thread().name)
+        time.sleep(0.3)  # long enough for the other thread to arrive while this one exports
+        return real_export(*args, **kwargs)
+
+    monkeypatch.setattr(runtime, "export_onnx", slow_export)
+    colorizer = Colorizer.from_pretrained(test_weights, device="cpu", runtime="onnx", render_size=RENDER)
+    shape = (1, 1, RENDER, RENDER)
+    runners, errors = [], []
+
+    def build() -> None:
+        try:
+            runners.append(runtime.OnnxRunner.for_shape(lambda: colorizer.model, test_weights, shape))
+        except Exception as err:  # noqa: BLE001 (reported below)
+            errors.append(err)
+
+    threads = [threading.Thread(target=build, name=f"t{i}") for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors and len(runners) == 2
+    assert len(exports) == 1, exports
+    assert len(onnx_files(tmp_path / "cache")) == 1

@@ -279,6 +279,43 @@ def test_a_saved_photo_keeps_its_metadata_and_depth(served, place):
     assert read_image(place / "deep_out.png", deep=True).dtype == np.uint16
 
 
+def test_a_render_is_answered_while_a_save_colours(served, place, monkeypatch):
+    """A save of a big photo (48 MP: 23 s) held the studio's lock, and every render waited behind it. Now
+    the save colours and writes outside the lock; a second save to the same name meanwhile is refused."""
+    import threading
+
+    from filmcolor.studio import session
+
+    started, release = threading.Event(), threading.Event()
+    real_write = session.write_image
+
+    def held_write(*args, **kwargs):
+        started.set()
+        release.wait(30)
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(session, "write_image", held_write)
+    picture = served.open("scene.png")
+    body = {"picture": picture["id"], "points": [hint()], "name": "held"}
+    saved: list[tuple[int, dict]] = []
+    saving = threading.Thread(target=lambda: saved.append(served.json("/api/save", body)))
+    saving.start()
+    try:
+        assert started.wait(30)
+        rendered: list[np.ndarray] = []
+        rendering = threading.Thread(target=lambda: rendered.append(served.render(picture["id"], [hint()])[0]))
+        rendering.start()
+        rendering.join(10)
+        assert rendered, "the render waited for the save"
+        status, second = served.json("/api/save", body)
+        assert status == 400 and "held.png: being saved by another request" in second["error"], second
+    finally:
+        release.set()
+        saving.join(60)
+    assert saved and saved[0][0] == 200, saved
+    assert read_image(place / "held.png").shape[:2] == (H, W)
+
+
 def test_a_save_into_a_new_subfolder_stays_inside(served, place):
     picture = served.open("scene.png")
     status, body = served.json("/api/save", {"picture": picture["id"], "points": [hint()], "name": "keys/a"})

@@ -208,7 +208,8 @@ class _Picture:
 
 
 class Studio:
-    """Pictures under one folder coloured with hints by a guided Colorizer; one request at a time (a lock)."""
+    """Pictures under one folder coloured with hints by a guided Colorizer. A lock keeps its pictures and
+    films' readers to one request at a time; a save colours and writes outside it."""
 
     def __init__(self, colorizer: Colorizer, folder: Path):
         colorizer.require_guided()
@@ -223,6 +224,7 @@ class Studio:
             self.name_max = 255
         self._pictures: OrderedDict[str, _Picture] = OrderedDict()
         self._keyframes: dict[Path, dict[int, str]] = {}  # film -> frame -> keyframe saved (under the folder)
+        self._saving: set[Path] = set()  # pictures being coloured and written by a save, outside the lock
 
     # ---- the folder ----
 
@@ -353,7 +355,11 @@ class Studio:
             return Rendered(rgb[..., :3], time_s)
 
     def save(self, picture_id: object, frame: int, points: object, name: str, overwrite: bool = False) -> Saved:
-        """NAME.png (the full-size picture coloured; for a film's frame, a keyframe) and NAME.json (the hints)."""
+        """NAME.png (the full-size picture coloured; for a film's frame, a keyframe) and NAME.json (the hints).
+
+        The colouring and the writing run outside the lock (a 48 MP photo took 23 s, and every render waited
+        behind it); a second save to the same NAME meanwhile is refused.
+        """
         with self._lock:
             picture = self._get(picture_id)
             kept, hints = parse_points(points, picture.info.width, picture.info.height)
@@ -376,17 +382,26 @@ class Studio:
                 except OutputError as err:  # the page has a box for it, not an option
                     raise OutputError(str(err).replace("pass --overwrite", "tick 'overwrite'")) from err
             index = _frame_number(frame) if picture.film is not None else 0
-            full, _ = picture.full(index)
+            full, _ = picture.full(index)  # (a film's frame is decoded under the lock: its reader is shared)
+            if image_path in self._saving:
+                raise OutputError(f"{self.shown(image_path)}: being saved by another request; wait for it to end")
+            self._saving.add(image_path)
+        try:
             metadata = photometa.read_metadata(picture.source) if picture.film is None and picture.source else None
             write_image(image_path, self.colorizer.colorize_image(full, hints=hints if len(hints) else None),
                         metadata)  # a photo's caption, date and credits, as `filmcolor image` keeps them
             write_bytes_atomic(hints_path, hints_json(kept))
-            written = [self.shown(image_path), self.shown(hints_path)]
-            if picture.film is None or picture.source is None:
-                return Saved(written)
+        finally:
+            with self._lock:
+                self._saving.discard(image_path)
+        written = [self.shown(image_path), self.shown(hints_path)]
+        if picture.film is None or picture.source is None:
+            return Saved(written)
+        with self._lock:
             keys = self._keyframes.setdefault(picture.source, {})
             keys[index] = self.shown(image_path)
-            return Saved(written, video_command(self.shown(picture.source), self._film_output(picture.source), keys))
+            return Saved(written, video_command(self.shown(picture.source), self._film_output(picture.source),
+                                                dict(keys)))
 
     def _film_output(self, film: Path) -> str:
         suffix = film.suffix if film.suffix.lower() in KEPT_VIDEO_EXTENSIONS else ".mkv"
