@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -78,7 +79,9 @@ def render_shape(height: int, width: int, render_size: int, multiple: int) -> tu
 
 
 class Colorizer:
-    """Predicts ab for L frames; the caller's full-resolution L is never passed through the network."""
+    """Predicts ab for L frames; the caller's full-resolution L is never passed through the network.
+
+    One Colorizer may serve several threads: its model and runners are built once, under a lock."""
 
     def __init__(self, model: nn.Module | None, meta: WeightsMeta, path: Path | None = None, device: str = "auto",
                  render_size: int = DEFAULT_RENDER_SIZE, runtime: str = "auto", facts: ModelFacts | None = None,
@@ -104,6 +107,9 @@ class Colorizer:
         self._runners: dict[tuple[int, int, int], Runner] = {}
         self._torch_runner: TorchRunner | None = None
         self._split: dict[tuple[int, int, int], tuple[Runner, Runner]] = {}
+        # Guards the lazy model and runners (shared with for_photos()'s, which share the model): two threads
+        # building them at once crashed (model.to() on one model twice; torch's exporter twice at once).
+        self._making = threading.RLock()
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path | None = "default", device: str = "auto",
@@ -126,19 +132,22 @@ class Colorizer:
         runners."""
         if self.photo_render_size == self.render_size:
             return self
-        if self._for_photos is None:
-            photos = Colorizer(self._model, self.meta, path=self.path, device=self.device_name,
-                               render_size=self.photo_render_size, runtime=self.runtime, facts=self.facts)
-            photos._model_from = self  # one torch model in memory, whichever loads it first
-            self._for_photos = photos
-        return self._for_photos
+        with self._making:
+            if self._for_photos is None:
+                photos = Colorizer(self._model, self.meta, path=self.path, device=self.device_name,
+                                   render_size=self.photo_render_size, runtime=self.runtime, facts=self.facts)
+                photos._model_from = self  # one torch model in memory, whichever loads it first
+                photos._making = self._making
+                self._for_photos = photos
+            return self._for_photos
 
     @property
     def model(self) -> nn.Module:
         """The torch model (built from the weights file on first use)."""
-        if self._model is None:
-            self._model = self._model_from.model if self._model_from else load_model(self.path)[0].eval()
-        return self._model
+        with self._making:
+            if self._model is None:
+                self._model = self._model_from.model if self._model_from else load_model(self.path)[0].eval()
+            return self._model
 
     @property
     def device(self) -> torch.device:
@@ -163,19 +172,21 @@ class Colorizer:
         if self.runtime == "torch":
             return self._runner_torch()
         key = (n, h, w)
-        if key not in self._runners:
-            from filmcolor.runtime import OnnxRunner
+        with self._making:
+            if key not in self._runners:
+                from filmcolor.runtime import OnnxRunner
 
-            self._runners[key] = OnnxRunner.for_shape(lambda: self.model, self.path, (n, 1, h, w))
-        return self._runners[key]
+                self._runners[key] = OnnxRunner.for_shape(lambda: self.model, self.path, (n, 1, h, w))
+            return self._runners[key]
 
     def _runner_torch(self) -> TorchRunner:
         """The torch runner (made once): the network on the GPU, and reference matching on any device."""
-        if self._torch_runner is None:
-            from filmcolor.runtime import TorchRunner
+        with self._making:
+            if self._torch_runner is None:
+                from filmcolor.runtime import TorchRunner
 
-            self._torch_runner = TorchRunner(self.model, self.device)
-        return self._torch_runner
+                self._torch_runner = TorchRunner(self.model, self.device)
+            return self._torch_runner
 
     def _split_runners(self, n: int, h: int, w: int) -> tuple[Runner, Runner]:
         """The encoder and decoder apart (guided models), for guidance made from the encoder's features."""
@@ -183,12 +194,13 @@ class Colorizer:
             runner = self._runner(n, h, w)
             return runner, runner
         key = (n, h, w)
-        if key not in self._split:
-            from filmcolor.runtime import OnnxRunner
+        with self._making:
+            if key not in self._split:
+                from filmcolor.runtime import OnnxRunner
 
-            self._split[key] = tuple(OnnxRunner.for_shape(lambda: self.model, self.path, (n, 1, h, w), part=part)
-                                     for part in ("encode", "decode"))
-        return self._split[key]
+                self._split[key] = tuple(OnnxRunner.for_shape(lambda: self.model, self.path, (n, 1, h, w),
+                                                              part=part) for part in ("encode", "decode"))
+            return self._split[key]
 
     def network_shape(self, height: int, width: int) -> tuple[int, int]:
         return render_shape(height, width, self.render_size, self.facts.size_multiple)

@@ -358,3 +358,24 @@ def test_a_keyframe_path_may_start_with_a_tilde(tmp_path, monkeypatch):
 
     monkeypatch.setenv("HOME", str(tmp_path))
     assert parse_keyframe("10=~/key.png").path == tmp_path / "key.png"  # the shell leaves N=~/... as it is
+
+
+def test_bad_guidance_waits_for_the_graphs_being_built_before_it_ends(tmp_path, weights, monkeypatch):
+    """An audit: with an empty cache, a missing --reference ended the process while a thread still exported
+    the network's graphs, and it aborted ('terminate called without an active exception', exit 134)."""
+    import time
+
+    from filmcolor.colorize import Colorizer
+
+    finished: list[bool] = []
+
+    def slow_prepare(self, *args) -> None:
+        time.sleep(0.5)
+        finished.append(True)
+
+    monkeypatch.setattr(Colorizer, "prepare_matched", slow_prepare)
+    two_shot_clip(tmp_path / "in.mp4")
+    result = run("video", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "out.mp4"), "--model", weights,
+                 "--reference", str(tmp_path / "missing.png"), "-q")
+    assert result.exit_code == 1 and "missing.png: file not found" in result.stderr, result.stderr
+    assert finished, "the command ended while the graphs were still being built"

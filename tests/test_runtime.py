@@ -202,3 +202,42 @@ def test_two_threads_needing_the_same_graph_export_it_once(test_weights, tmp_pat
     assert not errors and len(runners) == 2
     assert len(exports) == 1, exports
     assert len(onnx_files(tmp_path / "cache")) == 1
+
+
+@pytest.mark.parametrize("engine", ["onnx", "torch"])
+def test_one_colorizer_used_from_two_threads_builds_its_runner_once(test_weights, tmp_path, monkeypatch, engine):
+    """An audit: two threads colouring with one new Colorizer crashed (torch: a segfault, model.to() run twice
+    at once on one model; onnx: torch's exporter run twice at once)."""
+    import threading
+    import time
+
+    monkeypatch.setenv(runtime.CACHE_ENV, str(tmp_path / "cache"))
+    built, real = [], {"onnx": runtime.OnnxRunner.for_shape, "torch": runtime.TorchRunner}[engine]
+
+    def slow_build(*args, **kwargs):
+        built.append(threading.current_thread().name)
+        time.sleep(0.3)
+        return real(*args, **kwargs)
+
+    if engine == "onnx":
+        monkeypatch.setattr(runtime.OnnxRunner, "for_shape", staticmethod(slow_build))
+    else:
+        monkeypatch.setattr(runtime, "TorchRunner", slow_build)
+    colorizer = Colorizer.from_pretrained(test_weights, device="cpu", runtime=engine, render_size=RENDER)
+    image = np.random.default_rng(0).integers(0, 255, (RENDER, RENDER), dtype=np.uint8)
+    results, errors = [], []
+
+    def colour() -> None:
+        try:
+            results.append(colorizer.colorize_image(image))
+        except Exception as err:  # noqa: BLE001 (reported below)
+            errors.append(err)
+
+    threads = [threading.Thread(target=colour, name=f"t{i}") for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors and len(results) == 2, errors
+    assert len(built) == 1, built
+    np.testing.assert_array_equal(results[0], results[1])

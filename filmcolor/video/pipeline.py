@@ -209,11 +209,13 @@ def _shot_guides(input_path: Path, width: int, height: int, colorizer: Colorizer
     warm = threading.Thread(target=colorizer.prepare_matched, args=(batch_size, *shape), name="filmcolor-warm",
                             daemon=True)
     warm.start()
-    check_guide_pictures(options.keyframes, options.references, width, height)
-    with VideoReader(input_path, options, copy_streams=False) as scan:
-        cuts, frames = scan_shots((item.gray for item in scan if isinstance(item, LumaFrame)), colorizer,
-                                  options.temporal)
-    warm.join()
+    try:
+        check_guide_pictures(options.keyframes, options.references, width, height)
+        with VideoReader(input_path, options, copy_streams=False) as scan:
+            cuts, frames = scan_shots((item.gray for item in scan if isinstance(item, LumaFrame)), colorizer,
+                                      options.temporal)
+    finally:  # also after a bad keyframe: a process that exits while torch exports a graph aborts (exit 134)
+        warm.join()
     check_keyframes_within(options.keyframes, frames, sliced=bool(options.start or options.duration))
     return ShotGuides(colorizer, list(options.keyframes), list(options.references), cuts), time.perf_counter() - t0
 
