@@ -27,6 +27,10 @@ class ConfigError(FilmcolorError):
     """An option or combination of options is invalid."""
 
 
+class FilmcolorWarning(UserWarning):
+    """Something the user should know that stops nothing (the CLI prints it as one 'warning:' line)."""
+
+
 def described(err: BaseException) -> str:
     """An error not of ours in one line: 'KeyError: 3', or 'MemoryError' when it says nothing more."""
     return type(err).__name__ + (f": {err}" if str(err) else "")

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from filmcolor.errors import FilmcolorWarning, OutputError
 from filmcolor.fsutil import write_bytes_atomic
 from filmcolor.weights import file_digest
 
@@ -171,7 +172,8 @@ def default_threads() -> int:
 class OnnxRunner:
     name = "onnx"
 
-    def __init__(self, onnx_path: Path, threads: int | None = None):
+    def __init__(self, onnx_path: Path | bytes, threads: int | None = None):
+        """``onnx_path``: the graph's file, or its bytes (when the cache cannot be written)."""
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
@@ -180,8 +182,9 @@ class OnnxRunner:
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # idle worker threads must sleep, not spin: the decoder and encoder share these cores
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
-        self.path = onnx_path
+        graph = onnx_path if isinstance(onnx_path, bytes) else str(onnx_path)
+        self.session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
+        self.path = None if isinstance(onnx_path, bytes) else onnx_path
         guide_inputs = [i for i in self.session.get_inputs() if i.name == "guide"]
         self.guided = bool(guide_inputs)
         self._no_guide = np.zeros(guide_inputs[0].shape, np.float32) if self.guided else None
@@ -217,8 +220,16 @@ class OnnxRunner:
                 except Exception:  # a truncated or corrupt cache entry is rebuilt, never trusted
                     with contextlib.suppress(OSError):
                         path.unlink()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_bytes_atomic(path, export_onnx(get_model(), shape, part))
+            graph = export_onnx(get_model(), shape, part)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_bytes_atomic(path, graph)
+            except (OSError, OutputError) as err:  # a read-only home (a container, a cluster node): colour on
+                reason = err.strerror if isinstance(err, OSError) else str(err).rpartition("(")[2].rstrip(")")
+                warnings.warn(f"{path.parent}: cannot keep the network's graphs there ({reason}); they are "
+                              f"built again on each run (set {CACHE_ENV} to a writable folder)",
+                              FilmcolorWarning, stacklevel=2)
+                return cls(graph, threads)
         return cls(path, threads)
 
 

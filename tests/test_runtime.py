@@ -241,3 +241,31 @@ def test_one_colorizer_used_from_two_threads_builds_its_runner_once(test_weights
     assert not errors and len(results) == 2, errors
     assert len(built) == 1, built
     np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_a_cache_that_cannot_be_written_colours_on_and_says_so(test_weights, tmp_path, monkeypatch):
+    """An audit: a read-only home (a container, a cluster node) stopped ONNX colouring with an unexpected
+    NotADirectoryError; the graph is now kept in memory for the run, and a warning names the folder."""
+    from click.testing import CliRunner
+
+    from filmcolor.cli import main
+    from filmcolor.errors import FilmcolorWarning
+    from filmcolor.imageio import write_image
+
+    (tmp_path / "file").write_bytes(b"")
+    monkeypatch.setenv(runtime.CACHE_ENV, str(tmp_path / "file" / "cache"))
+    colorizer = Colorizer.from_pretrained(test_weights, device="cpu", runtime="onnx", render_size=RENDER)
+    image = np.random.default_rng(0).integers(0, 255, (RENDER, RENDER), dtype=np.uint8)
+    with pytest.warns(FilmcolorWarning, match="cannot keep the network's graphs there"):
+        colored = colorizer.colorize_image(image)
+    torch_colored = Colorizer.from_pretrained(test_weights, device="cpu", runtime="torch",
+                                              render_size=RENDER).colorize_image(image)
+    assert np.abs(colored.astype(int) - torch_colored.astype(int)).max() <= 1
+
+    write_image(tmp_path / "in.png", image)
+    result = CliRunner().invoke(main, ["image", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"),
+                                       "--model", str(test_weights), "--render-size", str(RENDER)])
+    assert result.exit_code == 0, result.stderr
+    said = [line for line in result.stderr.splitlines() if "cannot keep" in line]
+    assert len(said) == 1 and said[0].startswith(f"warning: {tmp_path / 'file' / 'cache'}"), result.stderr
+    assert (tmp_path / "out.png").is_file()

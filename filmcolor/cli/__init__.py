@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import typing
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from filmcolor import __version__
-from filmcolor.errors import FilmcolorError, described
+from filmcolor.errors import FilmcolorError, FilmcolorWarning, described
 from filmcolor.options import ModelSpec, OptionSpec, flag_of, spec_of
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -55,7 +56,7 @@ def guarded(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            with terminate_as_interrupt():
+            with terminate_as_interrupt(), warnings_as_lines():
                 return func(*args, **kwargs)
         except FilmcolorError as err:
             error_line(str(err))
@@ -72,6 +73,24 @@ def guarded(func: F) -> F:
             sys.exit(EXIT_FAILURE)
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def warnings_as_lines() -> Iterator[None]:
+    """The library's FilmcolorWarnings as one 'warning:' line each (once per message); other warnings as
+    Python shows them."""
+    with warnings.catch_warnings():
+        python_shows = warnings.showwarning
+
+        def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+            if issubclass(category, FilmcolorWarning):
+                console.print(f"[yellow]warning:[/] {plain(message)}", soft_wrap=True)
+            else:
+                python_shows(message, category, *args, **kwargs)
+
+        warnings.showwarning = show
+        warnings.filterwarnings("once", category=FilmcolorWarning)
+        yield
 
 
 def unexpected(err: BaseException) -> str:
