@@ -20,9 +20,27 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)  # read once at import (os.umask can only be read by setting it)
 
 
+PARTIAL_TOKEN_CHARS = 8  # the random part of a partial's name (hex)
+
+
 def partial_name(target: Path) -> Path:
     """A hidden temporary name beside ``target`` that keeps its extension (muxers pick by it)."""
-    return target.with_name(f".{target.stem}{PARTIAL_MARK}{secrets.token_hex(4)}{target.suffix}")
+    return target.with_name(f".{_partial_stem(target)}{PARTIAL_MARK}{secrets.token_hex(PARTIAL_TOKEN_CHARS // 2)}"
+                            f"{target.suffix}")
+
+
+def _partial_stem(target: Path) -> str:
+    """``target``'s stem, cut (at a character) so that its partial's name fits the folder's longest name: the
+    marks add 28 bytes, and a legal name of 228 bytes (76 CJK characters) failed as 'File name too long'."""
+    try:
+        name_max = os.pathconf(target.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    room = name_max - len(os.fsencode(f".{PARTIAL_MARK}{'0' * PARTIAL_TOKEN_CHARS}{target.suffix}"))
+    stem = os.fsencode(target.stem)
+    if len(stem) <= room:
+        return target.stem
+    return stem[:max(room, 1)].decode("utf-8", "ignore") or "x"  # a character cut in two is left out
 
 
 def check_output_path(target: Path, inputs: list[Path] | tuple[Path, ...] = (), overwrite: bool = False) -> None:
@@ -117,7 +135,7 @@ def remove_stale_partials(folder: Path, of: Path | None = None) -> int:
     """Delete the temporary outputs that killed runs left under ``folder`` (recursively), or only those of the
     target ``of`` (beside it); returns how many. A partial that a running writer holds locked is kept."""
     if of is not None:
-        found = of.parent.glob(f".{glob.escape(of.stem)}{PARTIAL_MARK}*{glob.escape(of.suffix)}")
+        found = of.parent.glob(f".{glob.escape(_partial_stem(of))}{PARTIAL_MARK}*{glob.escape(of.suffix)}")
     else:
         found = folder.rglob(f".*{PARTIAL_MARK}*")
     count = 0

@@ -1138,3 +1138,158 @@ def test_encoder_settings_no_film_can_take_are_refused_once_before_any_file(tmp_
     result = batch_cli(tree, "-o", tmp_path / "out", "--model", test_weights, *option)
     assert result.exit_code == 1 and said in result.stderr and result.stderr.count("\n") == 1, result.stderr
     assert not (tmp_path / "out").exists() or not outputs(tmp_path / "out")
+
+
+# ---- a fifth audit: overnight archive jobs ----
+
+def test_a_second_input_folder_into_the_same_output_folder_is_refused(tmp_path: Path, colorizer) -> None:
+    """An audit: day2/cam1.mp4 batched into day1's output folder replaced day1/cam1.mp4's colouring, exit 0
+    (of the same size and time it would have been skipped as done)."""
+    day1, day2, out = tmp_path / "day1", tmp_path / "day2", tmp_path / "out"
+    for day, frames in ((day1, 4), (day2, 6)):
+        day.mkdir()
+        make_clip(day / "cam1.mp4", width=64, height=48, frames=frames, fps=10)
+    assert len(run_local(day1, out, colorizer, VIDEO, BatchOptions()).done) == 1
+    before = outputs(out)
+    with pytest.raises(OutputError, match=f"{out}: holds the colouring of another folder \\({day1}\\); give "
+                                          f"{day2} an output folder of its own"):
+        run_local(day2, out, colorizer, VIDEO, BatchOptions())
+    assert outputs(out) == before and len(decode_video(out / "cam1.mp4")[0]) == 4
+    # the same footage moved: --overwrite takes it, and what is done and unchanged is still skipped
+    moved = tmp_path / "moved"
+    day1.rename(moved)
+    again = run_local(moved, out, colorizer, VIDEO, BatchOptions(overwrite=True))
+    assert not again.done and [r.path for r in again.skipped] == ["cam1.mp4"]
+    assert len(run_local(moved, out, colorizer, VIDEO, BatchOptions()).skipped) == 1  # its batch now
+
+
+def test_an_output_left_by_a_renamed_input_is_this_batchs_to_replace(tmp_path: Path, colorizer) -> None:
+    """An audit: clip.avi was coloured to clip.mkv; then a clip.mkv came beside it, which took the name
+    clip.mkv, and every run failed with 'not written by this batch' (it was) while clip.mkv held the old
+    clip.avi's colours."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    make_clip(src / "clip.avi", width=64, height=48, frames=4, fps=10)
+    run_local(src, out, colorizer, VIDEO, BatchOptions())
+    assert len(decode_video(out / "clip.mkv")[0]) == 4
+    time.sleep(0.01)
+    make_clip(src / "clip.avi", width=64, height=48, frames=5, fps=10)
+    make_clip(src / "clip.mkv", width=64, height=48, frames=7, fps=10)
+    result = run_local(src, out, colorizer, VIDEO, BatchOptions())
+    assert not result.failed, [r.error for r in result.failed]
+    assert {r.path: r.output for r in result.done} == {"clip.avi": "clip.avi.mkv", "clip.mkv": "clip.mkv"}
+    assert len(decode_video(out / "clip.mkv")[0]) == 7 and len(decode_video(out / "clip.avi.mkv")[0]) == 5
+
+
+def test_a_long_name_that_the_disk_takes_is_coloured(tmp_path: Path, colorizer) -> None:
+    """An audit: a partial's name adds 28 bytes, and names of 228-255 bytes (76 CJK characters) failed with
+    'File name too long', after a retry."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    long_name = "\u6771\u4eac" * 41 + ".mp4"  # 246 + 4 bytes in UTF-8
+    assert len(long_name.encode()) == 250
+    make_clip(src / long_name, width=64, height=48, frames=3, fps=10)
+    result = run_local(src, out, colorizer, VIDEO, BatchOptions(retries=1, retry_delay=0))
+    assert [r.path for r in result.done] == [long_name], [r.error for r in result.failed]
+    assert len(decode_video(out / long_name)[0]) == 3 and not partials(out)
+
+
+def test_a_report_that_cannot_be_written_at_the_end_comes_after_the_summary(tmp_path: Path, test_weights: Path,
+                                                                            monkeypatch) -> None:
+    """An audit: the report's folder gone by the end of the night threw the summary away (exit 1 and one
+    error line; with -q no word of which files failed). The report also says when the run started and
+    whether it finished: a run killed mid-way leaves "finished": null, not the run before's report."""
+    import filmcolor.batch.runner as runner_mod
+
+    src, out, report = tmp_path / "in", tmp_path / "out", tmp_path / "r.json"
+    src.mkdir()
+    make_clip(src / "a.mp4", width=64, height=48, frames=3, fps=10)
+    written: list[dict] = []
+    real_write = runner_mod.write_bytes_atomic
+
+    def write_then_fail(path: Path, data: bytes) -> None:
+        written.append(json.loads(data))
+        if len(written) > 1:
+            raise OutputError(f"{path}: cannot write output (No such file or directory)")
+        real_write(path, data)
+
+    monkeypatch.setattr(runner_mod, "write_bytes_atomic", write_then_fail)
+    result = batch_cli(src, "-o", out, "--model", test_weights, "--report", report, "-q")
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert any(line.startswith("filmcolor batch:") for line in lines), result.stderr  # the summary
+    assert lines[-1] == f"error: {report}: cannot write output (No such file or directory)", result.stderr
+    assert written[0]["finished"] is None and written[0]["started"]
+    assert written[1]["finished"] and written[1]["counts"]["done"] == 1
+    assert json.loads(report.read_text())["finished"] is None  # what a kill at the end would have left
+
+
+def test_an_earlier_batchs_output_folder_inside_the_input_is_passed_over(tmp_path: Path, colorizer) -> None:
+    """An audit: `batch in -o in/sub/out`, then `batch in -o in/out2` coloured in/sub/out's colourings again."""
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    make_clip(src / "a.mp4", width=64, height=48, frames=3, fps=10)
+    run_local(src, src / "sub" / "out", colorizer, VIDEO, BatchOptions())
+    result = run_local(src, src / "out2", colorizer, VIDEO, BatchOptions())
+    assert [r.path for r in result.done] == ["a.mp4"]
+    assert result.passed_over["sub/out"] == ("sub/out: the output folder of a filmcolor batch (it holds "
+                                             f"{MANIFEST_NAME}), not coloured again")
+
+
+def test_a_refusal_of_the_file_system_is_not_retried(tmp_path: Path, colorizer, monkeypatch) -> None:
+    """An audit: a permission denied, a read-only disk or a name too long was retried after a wait, and with
+    -q its 'retry' line still printed."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    make_clip(src / "a.mp4", width=64, height=48, frames=3, fps=10)
+
+    def refused(*args, **kwargs):
+        raise OutputError("out/a.mp4: cannot write output (Permission denied)") from PermissionError(
+            errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(worker_mod, "colorize_video", refused)
+    events: list[str] = []
+    result = run_local(src, out, colorizer, VIDEO, BatchOptions(retries=2, retry_delay=0),
+                       on_event=lambda event, record, done, total: events.append(event))
+    assert [(r.path, r.attempts) for r in result.failed] == [("a.mp4", 1)] and "retry" not in events
+
+
+def test_a_manifest_that_cannot_be_kept_is_one_line(tmp_path: Path, monkeypatch) -> None:
+    """An audit: a read-only output folder gave 'unexpected PermissionError' (the manifest's lock file)."""
+    import filmcolor.batch.manifest as manifest_mod
+
+    real_open = os.open
+
+    def read_only(path, flags, *args):
+        if str(path).endswith(".lock"):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(manifest_mod.os, "open", read_only)
+    with pytest.raises(OutputError, match=f"{tmp_path}: cannot keep the batch's manifest there "
+                                          r"\(Read-only file system\)"):
+        Manifest(tmp_path).open()
+
+
+def test_videos_of_other_extensions_are_found_or_named(tmp_path: Path) -> None:
+    """An audit: .qt, .f4v, .mk3d, .asf and .m2t videos were passed by in silence, exit 0."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a.qt", "b.f4v", "c.mk3d", "d.asf", "e.m2t", "f.fli", "g.txt"):
+        (src / name).write_bytes(b"x")
+    said: dict[str, str] = {}
+    found = [f.rel for f in discover(src, passed_over=said)]
+    assert found == ["a.qt", "b.f4v", "c.mk3d", "d.asf", "e.m2t"]
+    assert said == {"f.fli": "f.fli: a video by its name's type, of an extension batch does not take unasked; "
+                             "--pattern '*.fli' takes it"}
+
+
+def test_quiet_prints_no_retry_lines(capsys) -> None:
+    """-q is 'failures and the summary only': a retry line printed still (an audit)."""
+    from filmcolor.cli.batch import _BatchDisplay
+
+    record = FileRecord(path="a.mp4", size=1, mtime_ns=1, status="running", output="a.mp4", error="I/O error")
+    for quiet, shown in ((True, False), (False, True)):
+        with _BatchDisplay(quiet) as display:
+            display.on_event("retry", record, 0, None)
+        assert ("retry a.mp4: I/O error" in capsys.readouterr().err) is shown

@@ -43,6 +43,7 @@ class FileRecord:
     sound: list[int] | None = None  # [size, mtime_ns] of a video file's sound file beside it (plan.Found.sound_id)
     digest: str = ""  # a film folder's frames' names, sizes and times (plan.Found.digest)
     updated: float = 0.0  # unix time of this record
+    source: str = ""  # IN_DIR, resolved: whose batch this is ("": a record from before it was kept)
 
     def to_json(self) -> str:
         """One JSON line, readable as UTF-8: a name that is not valid UTF-8 (Python keeps its bytes as lone
@@ -64,16 +65,22 @@ class FileRecord:
 class Manifest:
     """Resumable state of a batch; ``records`` maps input path -> latest FileRecord."""
 
-    def __init__(self, out_dir: Path):
+    def __init__(self, out_dir: Path, source: str = ""):
+        """``source``: the batch's IN_DIR, resolved, stamped on every record appended."""
         self.path = Path(out_dir) / MANIFEST_NAME
+        self.source = source
         self.records: dict[str, FileRecord] = {}
         self.torn_lines = 0
         self._fd: int | None = None
 
     def open(self) -> Manifest:
         """Lock, read and compact the manifest; raises OutputError when another batch holds it."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock_fd = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            lock_fd = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:  # a read-only folder or mount
+            raise OutputError(f"{self.path.parent}: cannot keep the batch's manifest there "
+                              f"({err.strerror or err})") from err
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -86,6 +93,9 @@ class Manifest:
                 body = "".join(r.to_json() + "\n" for r in self.records.values())
                 write_bytes_atomic(self.path, body.encode())
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as err:
+            self.close()
+            raise OutputError(f"{self.path}: cannot write the batch manifest ({err.strerror or err})") from err
         except BaseException:
             self.close()  # the lock too: the next batch here may start
             raise
@@ -115,6 +125,7 @@ class Manifest:
         if self._fd is None:
             raise RuntimeError("Manifest.append before open()")
         record.updated = time.time()
+        record.source = self.source or record.source
         data = (record.to_json() + "\n").encode()
         try:
             written = os.write(self._fd, data)
@@ -124,6 +135,10 @@ class Manifest:
         except OSError as err:
             raise OutputError(f"{self.path}: cannot update the batch manifest ({err})") from err
         self.records[record.path] = record
+
+    def other_sources(self) -> list[str]:
+        """The input folders, other than this batch's, whose batches wrote the records here."""
+        return sorted({r.source for r in self.records.values() if r.source and r.source != self.source})
 
     def close(self) -> None:
         if self._fd is not None:

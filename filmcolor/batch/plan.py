@@ -15,14 +15,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from filmcolor.batch.manifest import FileRecord
+from filmcolor.batch.manifest import MANIFEST_NAME, FileRecord
 from filmcolor.fsutil import PARTIAL_MARK, not_a_file
 from filmcolor.imageio import IMAGE_INPUT_EXTENSIONS, copy_suffix
 from filmcolor.video.sequence import SCAN_EXTENSIONS, SCAN_FORMATS, frame_names, one_numbered_name
 from filmcolor.video.sound import has_sound, stream_types
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv",
-                    ".webm", ".mxf", ".dv", ".vob", ".m2ts", ".mts", ".m2v", ".3gp", ".ogv")  # MXF, DV: archives'
+                    ".webm", ".mxf", ".dv", ".vob", ".m2ts", ".mts", ".m2v", ".3gp", ".ogv",  # MXF, DV: archives'
+                    ".qt", ".f4v", ".mk3d", ".asf", ".m2t", ".3g2", ".divx", ".ogm")
 # files kept beside media that no --pattern makes an input (besides text and sound, by their type): checksums,
 # metadata, documents and archives
 NOT_MEDIA = (".md5", ".sha1", ".sha256", ".sha512", ".crc", ".sfv", ".par2", ".mhl", ".xxh64", ".xxh3", ".xxhash",
@@ -216,6 +217,13 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
                     passed_over[rel] = f"{rel}: a link to a folder ({link}), not followed; {advice}"
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in linked
                          and (exclude_resolved is None or (root_path / d).resolve() != exclude_resolved))
+        if MANIFEST_NAME in files and root_path != in_dir:  # another batch's output folder: colour, not footage
+            rel = root_path.relative_to(in_dir).as_posix()
+            if passed_over is not None and may_hold(rel):
+                passed_over[rel] = (f"{rel}: the output folder of a filmcolor batch (it holds {MANIFEST_NAME}), "
+                                    "not coloured again")
+            dirs[:] = []
+            continue
         reel: set[str] = set()  # a film folder's frames and sound files: the film's, not inputs of their own
         if passed_over is not None and frame_folders == "photos" and is_film_folder(files):
             rel = root_path.relative_to(in_dir).as_posix()
@@ -258,6 +266,9 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
                 if not matches(name, rel) or not (_maybe_media(name) or _named_by(patterns, name)):
                     continue
             elif path.suffix.lower() not in wanted:
+                if passed_over is not None and _video_by_type(name):  # (a camera's own extension: said)
+                    passed_over[rel] = (f"{rel}: a video by its name's type, of an extension batch does not "
+                                        f"take unasked; --pattern '*{path.suffix}' takes it")
                 continue
             if path.suffix.lower() == ".mxf" and os.path.isfile(path) and _sound_alone(path):  # OP-Atom's sound
                 if passed_over is not None:
@@ -310,6 +321,11 @@ def _sound_alone(path: Path) -> bool:
         kinds = stream_types(path, header_only=True)
         _SOUND_ALONE[key] = "video" not in kinds and "audio" in kinds
     return _SOUND_ALONE[key]
+
+
+def _video_by_type(name: str) -> bool:
+    """Whether the system's table of types calls ``name`` a video (.rm, .vob's kin): not one of ours."""
+    return (mimetypes.guess_type(name, strict=False)[0] or "").startswith("video/")
 
 
 def _maybe_media(name: str) -> bool:
@@ -398,6 +414,9 @@ def plan(found: list[Found], records: dict[str, FileRecord], in_dir: Path, out_d
     result = Plan()
     done = {item.rel for item in found if not force and is_finished(records.get(item.rel), item, out_dir)}
     taken: dict[str, str] = {records[rel].output: rel for rel in done}  # output -> input; the finished first
+    # outputs this batch wrote, for any input: one whose input changed name or was replaced (clip.avi's clip.mkv,
+    # then a clip.mkv beside it) is its own to replace, not someone else's file
+    ours = {record.output for record in records.values() if record.output}
     for item in found:
         record = records.get(item.rel)
         if item.rel in done:
@@ -418,7 +437,7 @@ def plan(found: list[Found], records: dict[str, FileRecord], in_dir: Path, out_d
         taken[out_rel] = item.rel
         job = FileJob(item.rel, item.path, item.size, item.mtime_ns, out_rel, out_dir / out_rel, kind,
                       film=item.film, sound=item.sound, sound_id=item.sound_id, note=item.note, digest=item.digest)
-        owned = record is not None and record.output == out_rel
+        owned = out_rel in ours
         if job.output.exists() and not (owned or force or overwrite):
             reason = (f"{job.output}: output exists and was not written by this batch; "
                       "pass --overwrite or --force to replace it")

@@ -57,7 +57,9 @@ class BatchOptions(Options):
                                 "(a camera numbers its photos too).", choices=FRAME_FOLDERS)
     force: bool = option(False, "Redo every file, even those done before and unchanged, and replace outputs "
                          "this batch did not write (--overwrite's part).")
-    overwrite: bool = option(False, "Replace outputs that this batch did not write.")
+    overwrite: bool = option(False, "Replace outputs that this batch did not write, and colour into an output "
+                             "folder that holds another input folder's batch (that folder moved or renamed: "
+                             "what is done and unchanged is still skipped).")
     retries: int = option(1, "Extra attempts for a file after a transient error (I/O, out of memory); corrupt "
                           "files are not retried.", at_least=0)
     retry_delay: float = 2.0
@@ -197,6 +199,9 @@ class BatchResult:
     stale_partials_removed: int = 0
     was_interrupted: bool = False
     elapsed: float = 0.0  # wall seconds
+    started: str = ""  # local time, ISO 8601 to the second
+    finished: str | None = None  # None while the batch runs (a report left so was of a run killed mid-way)
+    report_error: str = ""  # why the --report could not be written at the end (the work itself is done)
 
     @property
     def frames(self) -> int:
@@ -223,7 +228,8 @@ class BatchResult:
                        "interrupted": len(self.interrupted)},
             "frames": self.frames, "footage_hours": round(self.footage_seconds / 3600, 6),
             "mean_fps": round(self.mean_fps, 3), "throughput_fps": round(self.throughput_fps, 3),
-            "elapsed": round(self.elapsed, 3), "interrupted": self.was_interrupted,
+            "elapsed": round(self.elapsed, 3), "started": self.started, "finished": self.finished,
+            "interrupted": self.was_interrupted,
             "stale_partials_removed": self.stale_partials_removed, "passed_over": self.passed_over,
             "files": {name: [dataclasses.asdict(r) for r in getattr(self, name)]
                       for name in ("done", "failed", "interrupted", "skipped")},
@@ -260,10 +266,14 @@ class BatchRunner:
 
     def run(self, executor: Executor) -> BatchResult:
         started = time.perf_counter()
+        self.result.started = _now()
         try:
             make_output_folder(self.out_dir)
-            with Manifest(self.out_dir) as manifest:
+            with Manifest(self.out_dir, source=str(self.in_dir.resolve())) as manifest:
                 self._manifest = manifest
+                self._check_source(manifest)
+                if self.options.report is not None:  # "finished": null until the end: a kill leaves it so
+                    self._write_report()
                 self.result.stale_partials_removed = remove_stale_partials(self.out_dir)
                 if self.options.watch:
                     self._watch(executor)
@@ -275,10 +285,28 @@ class BatchRunner:
         finally:
             executor.shutdown()
             self.result.elapsed = time.perf_counter() - started
+        self.result.finished = _now()
         if self.options.report is not None:
-            write_bytes_atomic(self.options.report,
-                               json.dumps(self.result.to_dict(), indent=2).encode() + b"\n")
+            try:
+                self._write_report()
+            except OutputError as err:  # the files are coloured: the summary still comes, then this
+                self.result.report_error = str(err)
         return self.result
+
+    def _check_source(self, manifest: Manifest) -> None:
+        """Refuse an OUT_DIR that holds another folder's batch: its records are keyed by paths under that folder,
+        and day2/cam1.mp4 replaced day1/cam1.mp4's colouring (or, of the same size and time, was skipped)."""
+        others = manifest.other_sources()
+        if others and not (self.options.overwrite or self.options.force):
+            raise OutputError(f"{self.out_dir}: holds the colouring of another folder ({others[0]}); give "
+                              f"{self.in_dir} an output folder of its own, or pass --overwrite if it is that "
+                              "folder moved or renamed")
+        for record in [r for r in manifest.records.values() if r.source != manifest.source]:
+            manifest.append(dataclasses.replace(record))  # this batch's from now on (append stamps it)
+
+    def _write_report(self) -> None:
+        assert self.options.report is not None
+        write_bytes_atomic(self.options.report, json.dumps(self.result.to_dict(), indent=2).encode() + b"\n")
 
     def _discover(self) -> list[Found]:
         return discover(self.in_dir, self.options.patterns, exclude=self.out_dir,
@@ -345,6 +373,10 @@ class BatchRunner:
     def _emit(self, event: str, record: FileRecord, done: int, total: int | None) -> None:
         if self.on_event is not None:
             self.on_event(event, record, done, total)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
 class Settling:

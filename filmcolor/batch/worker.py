@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import threading
 import time
 from collections.abc import Callable
@@ -22,12 +23,15 @@ from filmcolor.errors import (
     WeightsError,
     described,
 )
+from filmcolor.fsutil import make_output_folder
 from filmcolor.imageio import read_image, write_image
 from filmcolor.photometa import read_metadata
 from filmcolor.video.pipeline import VideoOptions, colorize_video
 from filmcolor.video.sound import sound_problem
 
 PERMANENT_ERRORS = (InputError, ConfigError, WeightsError)  # retrying cannot help; the rest may be transient
+# what a file system says the same again: a permission, a read-only disk, a name too long, a file as a folder
+REFUSALS = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENAMETOOLONG, errno.EEXIST, errno.ENOTDIR)
 
 # (event, record, frames done, frames expected or None); events: queued, frames, retry, done, failed,
 # interrupted, skipped. "frames" and "retry" come from worker threads, the rest from the driver.
@@ -56,7 +60,7 @@ def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions
                               error=f"{job.path}: still being written (size or time changed since it was found); "
                                     "not coloured, run the batch again once it is complete")
         try:
-            job.output.parent.mkdir(parents=True, exist_ok=True)
+            make_output_folder(job.output.parent)
             if job.kind == "image":
                 notes: list[str] = []
                 photo = read_image(job.path, notes, deep=True)
@@ -109,6 +113,8 @@ def _permanent(err: Exception) -> bool:
     """Whether retrying cannot help: bad input or settings, or an output path refused for what it is (the
     input itself, a folder; not one that failed while being written: a full disk, a share gone)."""
     if isinstance(err, PERMANENT_ERRORS):
+        return True
+    if isinstance(err, OutputError) and isinstance(err.__cause__, OSError) and err.__cause__.errno in REFUSALS:
         return True
     return isinstance(err, OutputError) and not isinstance(err.__cause__, OSError | av.FFmpegError)
 

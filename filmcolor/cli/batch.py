@@ -67,7 +67,7 @@ def batch_command(in_dir: Path, out_dir: Path, ray_address: str | None, quiet: b
     \b
     Overnight, surviving logout:   mkdir -p /out && nohup filmcolor batch /cctv -o /out \\
                                      --report /out/report.json -q > /out/batch.log 2>&1 &
-    Morning:                       jq '.counts, .footage_hours, .files.failed' /out/report.json
+    Morning:                       jq '.finished, .counts, .files.failed' /out/report.json
     Under systemd, run the same command as a service (Restart=on-abnormal, SuccessExitStatus=130):
     a restart after a crash resumes where it stopped (exit 1, some files failed, is not one to restart).
     """
@@ -94,10 +94,12 @@ def batch_command(in_dir: Path, out_dir: Path, ray_address: str | None, quiet: b
         if len(result.failed) > _FAILED_SHOWN:
             more = len(result.failed) - _FAILED_SHOWN
             console.print(f"... and {more} more (see --report or {MANIFEST_NAME})")
+    if result.report_error:
+        error_line(result.report_error)
     if result.was_interrupted:
         console.print("[yellow]interrupted[/]: partial outputs removed; run the same command to resume")
         raise SystemExit(EXIT_INTERRUPTED)
-    if result.failed:
+    if result.failed or result.report_error:
         raise SystemExit(EXIT_FAILURE)
 
 
@@ -147,7 +149,7 @@ class _BatchDisplay:
             speed = next((t.speed for t in self.progress.tasks if t.id == task), None)
             self.progress.update(task, completed=done, total=max(total, done) if total else None,
                                  fps=f"{speed:5.1f} fps" if speed else "")
-        elif event == "retry":
+        elif event == "retry" and not self.quiet:
             self.progress.console.print(f"[yellow]retry[/] {plain(record.path)}: {plain(str(record.error))}",
                                         soft_wrap=True)
         elif event in ("done", "failed", "interrupted"):
