@@ -14,7 +14,7 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 from filmcolor import lab
-from filmcolor.video.scenecut import DEFAULT_CUT_THRESHOLD, SceneCutDetector, change_score
+from filmcolor.video.scenecut import DEFAULT_CUT_THRESHOLD, SceneCutDetector, cut_score
 from filmcolor.video.temporal import MotionEstimator, l_to_u8, warp_reliability
 
 PSNR_CAP = 100.0  # dB for identical images, so that one exact match cannot make a mean infinite
@@ -177,7 +177,7 @@ class FlickerMeter:
         flow_back = self._motion.flow(l_u8, l_prev_u8)
         map_x, map_y = self._motion.coords(flow_back)
         l_prev_warped = self._motion.warp(l_prev, map_x, map_y)
-        if self._detector.update(change_score(l_cur, l_prev_warped)):
+        if self._detector.update(cut_score(l_cur, l_prev_warped), l_prev, l_cur):
             self._cuts.append(self._frames)
             return
         flow_fwd = self._motion.flow(l_prev_u8, l_u8)

@@ -379,3 +379,28 @@ def test_bad_guidance_waits_for_the_graphs_being_built_before_it_ends(tmp_path, 
                  "--reference", str(tmp_path / "missing.png"), "-q")
     assert result.exit_code == 1 and "missing.png: file not found" in result.stderr, result.stderr
     assert finished, "the command ended while the graphs were still being built"
+
+
+def test_keyframe_colour_stops_at_a_fade_through_black(tmp_path, weights):
+    """An audit: a fade out to black and in again was no cut, and the keyframe's colour filled the next shot."""
+    frames = [shot_frame(0, i) for i in range(SHOT)]
+    frames += [(shot_frame(0, SHOT + i) * (1 - (i + 1) / 5)).astype(np.uint8) for i in range(5)]  # to black
+    frames += [(shot_frame(1, i) * min(1.0, (i + 1) / 5)).astype(np.uint8) for i in range(SHOT)]
+    path = tmp_path / "in.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.options = {"crf": "10"}
+        for gray in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(gray, format="gray").reformat(format="yuv420p")))
+        container.mux(stream.encode(None))
+    write_image(tmp_path / "k3.png", keyframe_of(frames[3]))
+    report = tmp_path / "r.json"
+    result = run("video", str(path), "-o", str(tmp_path / "key.mp4"), "--model", weights,
+                 "--keyframe", f"3={tmp_path / 'k3.png'}", "--report", str(report), "-q")
+    assert result.exit_code == 0, result.output
+    assert json.loads(report.read_text())["cuts"] == [SHOT + 5], report.read_text()  # the fade in's first
+    _, keyed, _ = decode_video(tmp_path / "key.mp4")
+    red = [mean_a(frame, slice(None), slice(None)) for frame in keyed]
+    assert min(red[:SHOT]) > 15, red
+    assert max(abs(r) for r in red[SHOT + 5:]) < 3, red  # (the model's own colour is near gray)

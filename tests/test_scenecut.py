@@ -48,3 +48,45 @@ def test_detector_adapts_to_the_shots_motion_level() -> None:
     # A static camera's level is raised to the floor, so sensor noise and a walker never make a cut.
     assert not any(still.update(s) for s in [0.3, 0.2, 0.4, 1.0, 0.3] * 4)
     assert still.update(12.0)
+
+
+def texture(seed: int, size: tuple[int, int] = (96, 160)) -> np.ndarray:
+    """A smooth random gray picture (8-bit levels 40-220): a shot's content."""
+    rng = np.random.default_rng(seed)
+    small = rng.uniform(40, 220, (size[0] // 8, size[1] // 8))
+    return cv2.resize(small, (size[1], size[0]), interpolation=cv2.INTER_CUBIC).clip(0, 255)
+
+
+def cuts_of(grays: list[np.ndarray]) -> list[int]:
+    smoother = TemporalSmoother(TemporalOptions(mode="off"))
+    for gray in grays:
+        l_small = cv2.resize(gray_to_l(np.clip(gray, 0, 255).astype(np.uint8)), (80, 48), interpolation=cv2.INTER_AREA)
+        smoother(l_small, np.zeros((*l_small.shape, 2), np.float32))
+    return smoother.cuts
+
+
+def drifting(picture: np.ndarray, frames: int, gain: float = 1.0) -> list[np.ndarray]:
+    """A shot: ``picture`` panning right one pixel a frame, its levels times ``gain``."""
+    return [np.roll(picture, i, axis=1) * gain for i in range(frames)]
+
+
+def test_a_cut_in_a_night_scene_is_a_cut() -> None:
+    """An audit: a hard cut between two shots at a fifth of their brightness scored 6 L units, under the
+    floor's 8, and a keyframe's colour crossed it. The floor now follows the frames' contrast."""
+    a, b = texture(1), texture(2)
+    assert cuts_of(drifting(a, 12) + drifting(b, 12)) == [12]
+    assert cuts_of(drifting(a, 12, 0.2) + drifting(b, 12, 0.2)) == [12]
+    assert cuts_of(drifting(a, 24, 0.2)) == []  # and the dark shot alone has none
+
+
+def test_a_fade_through_black_starts_a_shot_and_a_fade_in_alone_does_not_cut() -> None:
+    """An audit: a fade out to black and in again (the old films' scene change) was no cut. The first frame
+    after a black one starts a shot; a fade's change of the frame's mean lightness makes no cut of its own."""
+    a, b = texture(1), texture(2)
+    out = [frame * (1 - i / 8) for i, frame in enumerate(drifting(a, 8))]  # to black at the 9th frame
+    black = [a * 0.0] * 3
+    fade_in = [frame * (i + 1) / 8 for i, frame in enumerate(drifting(b, 8))]
+    frames = drifting(a, 8) + out + black + fade_in + drifting(b, 8)
+    assert cuts_of(frames) == [8 + 8 + 3]  # the fade in's first frame (levels 5-27), after the black ones
+    pumping = [frame * (1.0 + 0.08 * (-1) ** i) for i, frame in enumerate(drifting(a, 24))]  # an old print's
+    assert cuts_of(pumping) == []  # exposure flicker, 16% from frame to frame

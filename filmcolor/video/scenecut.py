@@ -4,7 +4,10 @@ The change score of a frame is its motion-compensated L difference: mean |L_t - 
 the previous frame warped by optical flow (see temporal.MotionEstimator). Within a shot the flow explains
 the motion, so even a handheld dance or a fast pan scores 1-5 L units; across a hard cut nothing matches
 and the score jumps to 20-30. A frame is a cut when its score exceeds ``threshold`` times the shot's
-typical score (median of the last ``window`` frames, never below ``floor``).
+typical score (median of the last ``window`` frames, never below ``floor``). A cut's score scales with the
+frames' contrast, so the floor does too below a typical frame's (a cut in a night scene scored 6, under the
+floor's 8). The first frame after a black one also starts a shot: a fade out to black and in again
+changes too little from frame to frame to be seen as a cut, and a keyframe's colour crossed it (an audit).
 """
 
 from __future__ import annotations
@@ -18,11 +21,30 @@ from filmcolor.errors import ConfigError
 DEFAULT_CUT_THRESHOLD = 4.0  # cut when the score > 4x the shot's median score
 DEFAULT_FLOOR = 2.0  # L units; a static shot's median (~0.3) is raised to this, so no cut below 8 L units
 DEFAULT_WINDOW = 24  # frames of history that define "the shot's motion level"
+# The standard deviation of L over a frame, in L units, at which the floor applies whole: the clips of
+# ../shared/data/videos measure 16-25 (median of each); a night scene made of them 4-5, a fog less.
+FLOOR_CONTRAST = 16.0
+MIN_FLOOR_SHARE = 0.25  # the floor never falls below a quarter of itself (0.5 L units: a black frame's 0)
+BLACK_L = 8.0  # L units: a frame with 99% of its pixels darker than this is black (8-bit gray ~20)
 
 
 def change_score(l_cur: np.ndarray, l_prev_warped: np.ndarray) -> float:
     """Mean |L_t - warp(L_{t-1})| in L units."""
     return float(np.abs(l_cur - l_prev_warped).mean())
+
+
+def cut_score(l_cur: np.ndarray, l_prev_warped: np.ndarray) -> float:
+    """change_score less the change of the frame's mean: what a cut changes is what is where; a fade, or an
+    old print's exposure pumping, moves the whole frame's lightness alike."""
+    diff = l_cur - l_prev_warped
+    return float(np.abs(diff - diff.mean()).mean())
+
+
+def is_black(l_hw: np.ndarray) -> bool:
+    """Whether a frame's L (L units) is black: 99% of it below BLACK_L (a dust speck or a scratch allowed)."""
+    flat = l_hw.reshape(-1)
+    k = min(flat.size - 1, int(0.99 * flat.size))
+    return bool(np.partition(flat, k)[k] < BLACK_L)
 
 
 class SceneCutDetector:
@@ -41,14 +63,25 @@ class SceneCutDetector:
         self.floor = floor
         self._history: deque[float] = deque(maxlen=window)
 
-    def level(self) -> float:
-        """The shot's typical change score (L units), at least ``floor``."""
+    def level(self, contrast: float | None = None) -> float:
+        """The shot's typical change score (L units), at least ``floor`` (scaled by ``contrast``, the frames'
+        standard deviation of L, below FLOOR_CONTRAST)."""
+        floor = self.floor
+        if contrast is not None:
+            floor *= min(1.0, max(MIN_FLOOR_SHARE, contrast / FLOOR_CONTRAST))
         if not self._history:
-            return self.floor
-        return max(self.floor, float(np.median(np.fromiter(self._history, dtype=np.float64))))
+            return floor
+        return max(floor, float(np.median(np.fromiter(self._history, dtype=np.float64))))
 
-    def update(self, score: float) -> bool:
-        is_cut = score > self.threshold * self.level()
+    def update(self, score: float, l_prev: np.ndarray | None = None, l_cur: np.ndarray | None = None) -> bool:
+        """Whether the frame of change ``score`` starts a shot; with the two frames' L (l_prev: the previous
+        frame, unwarped), the floor follows their contrast and the first frame after a black one is a cut."""
+        contrast = None
+        if l_prev is not None and l_cur is not None:
+            if is_black(l_prev) and not is_black(l_cur):
+                return True
+            contrast = max(float(l_prev.std()), float(l_cur.std()))
+        is_cut = score > self.threshold * self.level(contrast)
         if not is_cut:
             self._history.append(score)
         return is_cut

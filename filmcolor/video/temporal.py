@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from filmcolor.options import Options, option
-from filmcolor.video.scenecut import DEFAULT_CUT_THRESHOLD, SceneCutDetector, change_score
+from filmcolor.video.scenecut import DEFAULT_CUT_THRESHOLD, SceneCutDetector, change_score, cut_score
 
 TEMPORAL_MODES = ("off", "ema", "flow")
 MAX_BLEND = 0.95  # strength 1 still lets 5% of each new prediction in, so colour can never freeze
@@ -158,7 +158,7 @@ class MotionAnalyzer:
         map_x, map_y = self._motion.coords(flow_back)
         l_prev_warped = self._motion.warp(prev.l, map_x, map_y)
         change = change_score(l_cur, l_prev_warped)
-        if self._detector.update(change):
+        if self._detector.update(cut_score(l_cur, l_prev_warped), prev.l, l_cur):
             self.cuts.append(motion.index)
             motion.cut = True
             return motion
