@@ -330,6 +330,9 @@ def read_image(path: Path, warnings: list[str] | None = None, deep: bool = False
     if image is None:
         why = said[-1] if said else "unknown format or corrupt"
         raise InputError(f"{path}: not an image OpenCV can decode ({why})")
+    if jpeg and (missing := next((line for line in said if _JPEG_DATA_MISSING.search(line)), None)):
+        raise InputError(f"{path}: damaged JPEG ({missing}): part of the picture is missing (decoded as gray)")
+    said = [f"{line} (the picture may be damaged)" if _LIBJPEG.match(line) else line for line in said]
     if image.dtype == np.uint16 and (data[:12].tobytes() == jp2.SIGNATURE or data[:4].tobytes() == jp2.CODESTREAM):
         image = _jp2_full_range(path, image, jp2.precision(data.data))
     if not jpeg:  # a PNG, WebP or JPEG 2000 (libtiff turns a TIFF itself, whatever the flags: photometa.orientation)
@@ -386,6 +389,10 @@ def _in_srgb(path: Path, image: np.ndarray, warnings: list[str] | None) -> np.nd
 # OpenCV's log line prefix ("[ WARN:0@1.1] global grfmt_png.cpp:855 "); libpng and libtiff print their own
 _OPENCV_LOG = re.compile(r"^\[\s*(?:WARN|ERROR|INFO)[^\]]*\]\s*(?:global\s+)?\S+:\d+\s+")
 _STDERR_LOCK = threading.Lock()  # one redirection of fd 2 at a time
+_LIBJPEG = re.compile(r"^(Corrupt JPEG data|Premature end of JPEG file|Invalid SOS parameters|"
+                      r"Warning: unknown JFIF|Inconsistent progression)")
+# what libjpeg says when the scan's data ran out before the picture did: it fills the rest with gray
+_JPEG_DATA_MISSING = re.compile(r"premature end of (data segment|JPEG file)|Huffman", re.IGNORECASE)
 # what libtiff says of tags it does not know (EXIF's XP* tags, which a TIFF keeps in IFD0), and OpenJPEG of a
 # .jp2 whose colour space is an ICC profile (read by iccprofile) or none (sRGB, as for any picture): nothing is wrong
 # ... and libpng of a gray PNG tagged with an RGB profile (read along its neutral axis by iccprofile)
@@ -420,7 +427,7 @@ def _quietly(call: Callable[[], T]) -> tuple[T, list[str]]:
         lines = [line.strip() for line in sink.read().decode(errors="replace").splitlines() if line.strip()]
     native, others, within = [], [], False
     for line in lines:
-        if _OPENCV_LOG.match(line) or line.startswith(("libpng", "TIFF")):
+        if _OPENCV_LOG.match(line) or line.startswith(("libpng", "TIFF")) or _LIBJPEG.match(line):
             native.append(line)
             within = True
         elif within and line.startswith((">", "where", ":")):  # the rest of an OpenCV check's message: its reason

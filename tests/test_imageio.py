@@ -71,6 +71,26 @@ def test_truncated_jpeg(tmp_path, rgb):
     assert_input_error(path, "truncated")
 
 
+def test_a_jpeg_cut_short_with_its_end_marker_kept_is_damaged(tmp_path):
+    """An audit: a JPEG whose scan data stops half-way but that still ends with EOI (a copy mended by a
+    tool, a recovered file) decoded with its lower half gray, was coloured and said 'ok'; libjpeg's own
+    line went to the terminal unattributed. Data it skips is said, named, as a warning."""
+    rng = np.random.default_rng(1)
+    picture = cv2.resize(rng.integers(0, 256, (30, 40, 3), dtype=np.uint8), (400, 300))
+    full = tmp_path / "full.jpg"
+    Image.fromarray(picture).save(full, quality=95)
+    data = full.read_bytes()
+    cut = tmp_path / "cut_with_eoi.jpg"
+    cut.write_bytes(data[: len(data) // 2] + b"\xff\xd9")
+    assert_input_error(cut, "damaged JPEG (Corrupt JPEG data: premature end of data segment)")
+    padded = tmp_path / "padded.jpg"
+    padded.write_bytes(data[:-2] + b"\x00" * 16 + b"\xff\xd9")
+    said: list[str] = []
+    assert read_image(padded, said).shape == (300, 400, 3)
+    assert said == [f"{padded}: Corrupt JPEG data: 12 extraneous bytes before marker 0xd9 (the picture may "
+                    "be damaged)"], said
+
+
 def test_truncated_jpeg_with_thumbnail_markers_before_the_scan(tmp_path, rgb):
     """An EXIF thumbnail carries its own end-of-image marker; that one must not hide the truncation."""
     path = tmp_path / "thumb.jpg"

@@ -454,3 +454,20 @@ def test_sound_avi_cannot_time_is_named_with_its_remedies(tmp_path: Path, test_w
     code, err = run(src, "-o", tmp_path / "bbb.avi", "--model", test_weights, *FAST, "--duration", "3",
                     "--audio", "reencode")
     assert code == 0 and (tmp_path / "bbb.avi").stat().st_size > 0, err
+
+
+def test_quiet_keeps_the_warnings(tmp_path):
+    """An audit: `video -q` dropped every warning (a stream left out, guidance unused), where `image -q` and
+    `batch -q` keep theirs; -q leaves out the progress and the 'ok' line only."""
+    from click.testing import CliRunner
+    from media import make_clip
+
+    from filmcolor.cli import main
+
+    clip = make_clip(tmp_path / "in.mkv", width=64, height=48, frames=4, fps=10, audio="vorbis")
+    result = CliRunner().invoke(main, ["video", str(clip), "-o", str(tmp_path / "out.mp4"), "--runtime", "torch",
+                                       "--render-size", "64", "-q"])
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines and all(line.startswith("warning: ") for line in lines), result.stderr
+    assert not any(line.startswith("ok ") for line in lines)

@@ -94,7 +94,7 @@ def _a_photo_beside(path: Path, src: Path) -> bool:
               help="A colour photo of similar content (same place, people, costumes): its colours are moved to "
                    "where the content matches (or a folder of NAME.*).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
-@click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
+@click.option("-q", "--quiet", is_flag=True, help="No 'ok' lines: warnings and errors only.")
 @guarded
 def image_command(inputs: tuple[Path, ...], output: Path, model: str, device: str, runtime: str,
                   render_size: int, ext: str | None, hints: Path | None, hints_image: Path | None,

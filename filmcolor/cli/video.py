@@ -40,7 +40,7 @@ class _FpsColumn(ProgressColumn):
 @click.option("--report", type=click.Path(path_type=Path), default=None, metavar="FILE.json",
               help="Write a JSON report: frames, fps, device, model, settings, timings, warnings, cuts.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
-@click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no 'ok' line: warnings and errors only.")
 @guarded
 def video_command(input_path: Path, output: Path, preview: Path | None, report: Path | None, overwrite: bool,
                   quiet: bool, **values: Any) -> None:
@@ -58,8 +58,9 @@ def video_command(input_path: Path, output: Path, preview: Path | None, report: 
     spec, options = build_options(ModelSpec, values), build_options(VideoOptions, values)
     colorizer = spec.load()
     run = dict(overwrite=overwrite, preview_path=preview, report_path=report)
-    if quiet:
-        colorize_video(input_path, output, colorizer, options, **run)
+    if quiet:  # (its warnings still: a stream dropped, guidance unused, sound re-encoded)
+        for warning in colorize_video(input_path, output, colorizer, options, **run).warnings:
+            console.print(f"[yellow]warning:[/] {plain(warning)}", soft_wrap=True)
         return
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                _FpsColumn(), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
