@@ -267,16 +267,18 @@ def hints_at(hints: Hints, l_hw: np.ndarray, out_h: int, out_w: int) -> tuple[np
     count = np.bincount(cell, minlength=size).astype(np.float64)
     sums = [np.bincount(cell, weights=v, minlength=size) for v in
             (hints.ab[:, 0], hints.ab[:, 1], l_blur[hints.y.astype(np.int64), hints.x.astype(np.int64)])]
+    l_flat = l_out.reshape(-1).astype(np.float64)
     for i in np.nonzero((hints.radius * sy >= 1) | (hints.radius * sx >= 1))[0]:  # a disk: every cell in it
-        ry, rx, ky0, kx0 = hints.radius[i] * sy, hints.radius[i] * sx, cy[i], cx[i]
-        for ky in range(max(0, int(ky0 - ry)), min(out_h, int(ky0 + ry) + 1)):
-            for kx in range(max(0, int(kx0 - rx)), min(out_w, int(kx0 + rx) + 1)):
-                inside = ((ky - ky0) / max(ry, 1e-6)) ** 2 + ((kx - kx0) / max(rx, 1e-6)) ** 2 <= 1
-                if inside and (ky, kx) != (ky0, kx0):  # each with the L of its own cell
-                    k = ky * out_w + kx
-                    count[k] += 1
-                    for total, v in zip(sums, (hints.ab[i, 0], hints.ab[i, 1], l_out[ky, kx]), strict=True):
-                        total[k] += v
+        ry, rx, ky0, kx0 = hints.radius[i] * sy, hints.radius[i] * sx, int(cy[i]), int(cx[i])
+        ys = np.arange(max(0, int(ky0 - ry)), min(out_h, int(ky0 + ry) + 1))
+        xs = np.arange(max(0, int(kx0 - rx)), min(out_w, int(kx0 + rx) + 1))
+        inside = (((ys[:, None] - ky0) / max(ry, 1e-6)) ** 2 + ((xs[None, :] - kx0) / max(rx, 1e-6)) ** 2) <= 1
+        inside[ky0 - ys[0], kx0 - xs[0]] = False  # (its own cell holds the point already)
+        k = (ys[:, None] * out_w + xs[None, :])[inside]  # cells of the disk, each once: with the L of its own
+        count[k] += 1
+        sums[0][k] += hints.ab[i, 0]
+        sums[1][k] += hints.ab[i, 1]
+        sums[2][k] += l_flat[k]
     keys = np.nonzero(count)[0]  # in (row, column) order
     if len(keys) > MAX_POINTS:
         keys = keys[np.linspace(0, len(keys) - 1, MAX_POINTS).round().astype(int)]
