@@ -458,6 +458,8 @@ def write_image(path: Path, image: np.ndarray, metadata: PhotoMetadata | None = 
         left.append(f"16 bits a channel (written as 8: a colour .jp2 under {JP2_MIN_SIDE} pixels a side holds 8 "
                     "here; .png and .tif keep 16)")
     if image.ndim == 3 and image.shape[2] == 4 and ext in (".jpg", ".jpeg"):
+        if int(image[..., 3].min()) < np.iinfo(image.dtype).max:  # (an opaque alpha loses nothing)
+            left.append("transparency (a .jpg has none: what was transparent shows; .png and .tif keep it)")
         image = image[..., :3]
     if ext in (".tif", ".tiff"):  # tifffile: IFD0 tags for the metadata, alpha marked as alpha
         encoded, lost = photometa.tiff_with(image, metadata or PhotoMetadata())

@@ -47,6 +47,7 @@ XMP_PNG_KEYWORD = b"XML:com.adobe.xmp"
 # what exif_transpose rewrites too: the attribute and the element forms
 XMP_ORIENTATION = re.compile(rb"""(tiff:Orientation\s*=\s*["']|<tiff:Orientation>)[0-9](?=["']|</tiff:Orientation>)""")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_TEXT_MAX = 1 << 20  # bytes: a text chunk larger than this is not read (nor kept)
 ICC_JPEG_HEADER = b"ICC_PROFILE\x00"  # APP2, then the part's number and the count of parts
 ICC_TIFF_TAG = 34675  # InterColorProfile
 ORIENTATION = ExifTags.Base.Orientation
@@ -63,9 +64,24 @@ class PhotoMetadata:
     xmp: bytes | None = None  # the XMP packet (its tiff:Orientation 1 when the picture was turned)
     iptc: bytes | None = None  # a JPEG's APP13 payload ("Photoshop 3.0" resources), carried JPEG to JPEG
     icc: bytes | None = None  # sRGB's ICC profile when the photo had a profile (it was read into sRGB)
+    # a PNG's text chunks (Title, Author, Description, Copyright...: (type, data) as they were) and a JPEG's
+    # comments (COM segments): carried into a copy of their own format, named as left out in any other
+    png_text: tuple[tuple[bytes, bytes], ...] = ()
+    comments: tuple[bytes, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.exif or self.xmp or self.iptc or self.icc)
+        return bool(self.exif or self.xmp or self.iptc or self.icc or self.png_text or self.comments)
+
+    def text_left(self, ext: str) -> list[str]:
+        """A line for the PNG text or JPEG comments an output of ``ext`` does not keep."""
+        left = []
+        if self.png_text and ext != ".png":
+            keywords = ", ".join(dict.fromkeys(data.partition(b"\x00")[0].decode("latin-1")
+                                               for _, data in self.png_text))
+            left.append(f"the PNG's text ({keywords}: a {ext} output keeps none, a .png keeps it)")
+        if self.comments and ext not in (".jpg", ".jpeg"):
+            left.append(f"the JPEG's comment (a {ext} output keeps none, a .jpg keeps it)")
+        return left
 
 
 def _open(source: io.BytesIO | Path) -> Image.Image | None:
@@ -82,7 +98,7 @@ def orientation(data: bytes | memoryview) -> int:
     itself, libtiff a TIFF.)"""
     head = bytes(data[:12])
     if head[:8] == PNG_SIGNATURE:
-        raw, _ = _png_metadata(io.BytesIO(data))
+        raw, _, _ = _png_metadata(io.BytesIO(data))
     elif head == jp2.SIGNATURE:
         return _orientation_of(jp2.parse(data).exif)
     elif is_webp(head):
@@ -124,13 +140,16 @@ def read_metadata(path: Path) -> PhotoMetadata:
             return PhotoMetadata()
         with image:
             boxes = jp2.read(path) if image.format == "JPEG2000" else None  # Pillow reads none of its boxes
+            png_text: tuple[tuple[bytes, bytes], ...] = ()
             if image.format == "PNG":
                 with path.open("rb") as file:
-                    raw, xmp = _png_metadata(file)
+                    raw, xmp, png_text = _png_metadata(file)
             elif boxes is not None:  # a capture resolution and no EXIF: an EXIF that holds it, for any copy
                 raw, xmp = boxes.exif or _resolution_exif(boxes.dpi), boxes.xmp
             else:
                 raw, xmp = image.info.get("exif"), image.info.get("xmp")
+            if not raw and image.format != "TIFF":  # a scan's resolution in a JPEG's JFIF header, a PNG's pHYs
+                raw = _resolution_exif(_whole(image.info.get("dpi")))  # or a BMP's: kept as an EXIF's (an audit)
             raw = _strip(raw)
             if image.format == "TIFF":
                 turned = _tag(image, ORIENTATION)
@@ -142,6 +161,7 @@ def read_metadata(path: Path) -> PhotoMetadata:
                     exif = _rebuilt(_turned(_exif_of(raw), turned))
             app13 = next((payload for marker, payload in getattr(image, "applist", [])
                           if marker == "APP13" and payload.startswith(iptc.JPEG_HEADER)), None)
+            comments = tuple(payload for marker, payload in getattr(image, "applist", []) if marker == "COM")
             if image.format == "TIFF":
                 app13 = iptc.from_tiff(path)
             if boxes is not None:
@@ -154,38 +174,43 @@ def read_metadata(path: Path) -> PhotoMetadata:
         xmp = XMP_ORIENTATION.sub(rb"\g<1>1", xmp)
         if turned in QUARTER_TURNS:
             xmp = _turned_xmp(xmp)
-    return PhotoMetadata(exif, xmp or None, app13, icc)
+    return PhotoMetadata(exif, xmp or None, app13, icc, png_text, comments)
 
 
 def _strip(raw: bytes | None) -> bytes | None:
     return raw.removeprefix(b"Exif\x00\x00") if raw else None
 
 
-def _png_metadata(file: BinaryIO) -> tuple[bytes | None, bytes | None]:
-    """(eXIf data, XMP) of a PNG wherever their chunks are (after the picture data too), reading chunk heads
-    and skipping the rest: Pillow would decode the whole picture to find chunks after IDAT."""
+def _png_metadata(file: BinaryIO) -> tuple[bytes | None, bytes | None, tuple[tuple[bytes, bytes], ...]]:
+    """(eXIf data, XMP, the other text chunks as (type, data)) of a PNG wherever their chunks are (after the
+    picture data too), reading chunk heads and skipping the rest: Pillow would decode the whole picture to
+    find chunks after IDAT."""
     exif = xmp = None
+    text: list[tuple[bytes, bytes]] = []
     if file.read(8) != PNG_SIGNATURE:
-        return None, None
+        return None, None, ()
     while len(head := file.read(8)) == 8:
         length, kind = struct.unpack(">I4s", head)
         if kind == b"IEND":
             break
         if kind == b"eXIf" and exif is None:
             exif = file.read(length)
-        elif kind == b"iTXt" and xmp is None:
+        elif kind in (b"iTXt", b"tEXt", b"zTXt") and length <= PNG_TEXT_MAX:
             data = file.read(length)
             keyword, _, rest = data.partition(b"\x00")
-            if keyword == XMP_PNG_KEYWORD and len(rest) >= 2:
-                compressed, text = rest[0], rest[2:].split(b"\x00", 2)[-1]  # past language and translated keyword
-                try:
-                    xmp = zlib.decompress(text) if compressed else text
-                except zlib.error:
-                    pass
+            if kind == b"iTXt" and keyword == XMP_PNG_KEYWORD:
+                if xmp is None and len(rest) >= 2:
+                    compressed, packet = rest[0], rest[2:].split(b"\x00", 2)[-1]  # past language, translated key
+                    try:
+                        xmp = zlib.decompress(packet) if compressed else packet
+                    except zlib.error:
+                        pass
+            elif not keyword.startswith(b"Raw profile type"):  # (ImageMagick's EXIF copy: its orientation
+                text.append((kind, data))  # would turn the upright copy again)
         else:
             file.seek(length, io.SEEK_CUR)
         file.seek(4, io.SEEK_CUR)  # CRC
-    return exif, xmp
+    return exif, xmp, tuple(text)
 
 
 def _orientation_of(tiff: bytes | None) -> int:
@@ -312,6 +337,14 @@ def _resolution_exif(dpi: tuple[float, float] | None) -> bytes | None:
     return exif.tobytes()
 
 
+def _whole(dpi: tuple[float, float] | None) -> tuple[float, float] | None:
+    """Dots per inch as a file stores them, read back: 600 dpi kept in pixels per metre (a PNG's pHYs, a BMP's)
+    reads 599.9988, which is 600."""
+    if not dpi or not all(isinstance(v, int | float) and v > 0 for v in dpi):
+        return None
+    return tuple(float(round(v)) if abs(v - round(v)) < 0.01 else float(v) for v in dpi)  # type: ignore[return-value]
+
+
 def _dpi_of(exif: bytes | None) -> tuple[float, float] | None:
     """(horizontal, vertical) dots per inch of an EXIF's resolution; None when it has none to trust."""
     source = _exif_of(exif) if exif else None
@@ -387,14 +420,19 @@ def with_metadata(encoded: bytes, ext: str, meta: PhotoMetadata) -> tuple[bytes,
             chunks.append(_png_chunk(b"iTXt", XMP_PNG_KEYWORD + b"\x00\x00\x00\x00\x00" + meta.xmp))
         if meta.icc:  # a profile's name, compression method 0 (zlib), the profile
             chunks.append(_png_chunk(b"iCCP", b"sRGB\x00\x00" + zlib.compress(meta.icc)))
+        if dpi := _dpi_of(meta.exif):  # where PNG readers look for it: pixels per metre, unit 1
+            chunks.append(_png_chunk(b"pHYs", struct.pack(">IIB", *(round(v / 0.0254) for v in dpi), 1)))
+        chunks += [_png_chunk(kind, data) for kind, data in meta.png_text]
         end_of_header = 8 + 8 + 13 + 4  # signature, then IHDR: length, type, 13 bytes, CRC
         left = ["IPTC (a PNG has no place for it)"] if meta.iptc else []
-        return encoded[:end_of_header] + b"".join(chunks) + encoded[end_of_header:], left
+        return encoded[:end_of_header] + b"".join(chunks) + encoded[end_of_header:], left + meta.text_left(ext)
     if ext == ".jp2":  # in 'uuid' boxes and the header's resolution; OpenCV's own 'colr' box already says sRGB
-        return jp2.with_boxes(encoded, meta.exif, meta.xmp, iptc.record_of(meta.iptc), _dpi_of(meta.exif)), []
+        return (jp2.with_boxes(encoded, meta.exif, meta.xmp, iptc.record_of(meta.iptc), _dpi_of(meta.exif)),
+                meta.text_left(ext))
     if not (meta.exif or meta.xmp or meta.iptc):  # a picture without a profile is sRGB: nothing is lost
-        return encoded, []
-    return encoded, [f"the photo's EXIF/XMP/IPTC (a {ext} output keeps none; .jpg, .tif and .jp2 keep all)"]
+        return encoded, meta.text_left(ext)
+    return encoded, [f"the photo's EXIF/XMP/IPTC (a {ext} output keeps none; .jpg, .tif and .jp2 keep all)",
+                     *meta.text_left(ext)]
 
 
 def tiff_with(image: np.ndarray, meta: PhotoMetadata) -> tuple[bytes, list[str]]:
@@ -428,6 +466,7 @@ def tiff_with(image: np.ndarray, meta: PhotoMetadata) -> tuple[bytes, list[str]]
             tags.append((iptc.IPTC_TIFF_TAG, "B", len(record), record, True))
     if meta.icc:
         tags.append((ICC_TIFF_TAG, "B", len(meta.icc), meta.icc, True))
+    left += meta.text_left(".tif")
     buffer = io.BytesIO()
     channels = image.shape[2] if image.ndim == 3 else 1
     # Alpha is marked unassociated at 16 bits; at 8, OpenCV (and so filmcolor itself) reads a marked one
@@ -520,10 +559,16 @@ def _jpeg_with(encoded: bytes, meta: PhotoMetadata) -> tuple[bytes, list[str]]:
             continue
         marker = {"IPTC": b"\xff\xed", "ICC": b"\xff\xe2"}.get(name, b"\xff\xe1")
         segments.append(marker + struct.pack(">H", len(payload) + 2) + payload)
+    segments += [b"\xff\xfe" + struct.pack(">H", len(c) + 2) + c for c in meta.comments]  # (each fit its segment)
+    left += meta.text_left(".jpg")
     # after SOI and OpenCV's JFIF APP0, as exiftool places them
     at = 2
     if encoded[2:4] == b"\xff\xe0":
         at += 2 + struct.unpack(">H", encoded[4:6])[0]
+        dpi = _dpi_of(meta.exif)
+        if encoded[6:11] == b"JFIF\x00" and dpi and all(1 <= round(v) <= 65535 for v in dpi):
+            # its density too (OpenCV writes 1:1, no unit), which some readers take before the EXIF's
+            encoded = encoded[:13] + struct.pack(">BHH", 1, *(round(v) for v in dpi)) + encoded[18:]
     return encoded[:at] + b"".join(segments) + encoded[at:], left
 
 

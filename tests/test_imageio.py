@@ -541,3 +541,14 @@ def test_jpeg_2000_components_of_different_depths_each_take_their_own_found_by_a
     assert (out == 65535).all()
     with pytest.raises(InputError, match="JPEG 2000 components of \\[8, 12\\] bits"):
         _jp2_full_range(Path("x.jp2"), bgr[..., :2], [12, 8, 8])
+
+
+def test_transparency_a_jpeg_cannot_keep_is_named(tmp_path):
+    """An audit: an RGBA photo written as .jpg lost its transparency in silence."""
+    rgba = np.full((20, 30, 4), 200, np.uint8)
+    assert write_image(tmp_path / "opaque.jpg", rgba) == []
+    rgba[:5, :5, 3] = 0
+    assert write_image(tmp_path / "clear.jpg", rgba) == [
+        f"{tmp_path / 'clear.jpg'}: not kept: transparency (a .jpg has none: what was transparent shows; .png "
+        "and .tif keep it)"]
+    assert write_image(tmp_path / "clear.png", rgba) == []

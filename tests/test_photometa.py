@@ -610,3 +610,42 @@ def test_a_tag_pillow_cannot_write_beside_sub_ifds_leaves_only_itself_behind(tmp
         exif = copy.getexif()
     assert exif[ExifTags.Base.ImageDescription] == CAPTION and ExifTags.Base.Artist not in exif
     assert exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] == "1921:06:01 10:00:00"
+
+
+@pytest.mark.parametrize("source", ["scan.jpg", "scan.png", "scan.bmp"])
+def test_a_scans_resolution_kept_outside_exif_reaches_every_copy(tmp_path, source):
+    """An audit: 600 dpi held in a JPEG's JFIF header or a PNG's pHYs (as scanners and Pillow write it, with
+    no EXIF) was dropped in silence, and a PNG output never said its resolution where PNG readers look."""
+    Image.fromarray(_stored()).save(tmp_path / source, dpi=(600, 600))
+    meta = read_metadata(tmp_path / source)
+    for ext in (".jpg", ".png", ".tif"):
+        out = tmp_path / f"out{ext}"
+        write_image(out, np.stack([_stored()] * 3, axis=2), meta)
+        with Image.open(out) as copy:
+            assert copy.info.get("dpi") == pytest.approx((600, 600), abs=0.01), (source, ext, copy.info)
+            assert float(copy.getexif()[ExifTags.Base.XResolution]) == 600.0, (source, ext)
+
+
+def test_a_pngs_text_and_a_jpegs_comment_go_to_copies_of_their_kind_and_are_named_elsewhere(tmp_path):
+    """An audit: a PNG's Title, Copyright and Description and a JPEG's comment were dropped in silence."""
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Title", "Street 1906")
+    info.add_text("Copyright", "(c) Archive", zip=True)
+    info.add_itxt("Description", "Caption \u00fc")
+    Image.fromarray(_stored()).save(tmp_path / "t.png", pnginfo=info)
+    Image.fromarray(_stored()).save(tmp_path / "c.jpg", comment=b"Scan of print #1234")
+    rgb = np.stack([_stored()] * 3, axis=2)
+    assert write_image(tmp_path / "t_out.png", rgb, read_metadata(tmp_path / "t.png")) == []
+    with Image.open(tmp_path / "t_out.png") as copy:
+        assert {k: copy.info[k] for k in ("Title", "Copyright", "Description")} == {
+            "Title": "Street 1906", "Copyright": "(c) Archive", "Description": "Caption \u00fc"}
+    assert write_image(tmp_path / "t_out.jpg", rgb, read_metadata(tmp_path / "t.png")) == [
+        f"{tmp_path / 't_out.jpg'}: not kept: the PNG's text (Title, Copyright, Description: a .jpg output keeps "
+        "none, a .png keeps it)"]
+    assert write_image(tmp_path / "c_out.jpg", rgb, read_metadata(tmp_path / "c.jpg")) == []
+    with Image.open(tmp_path / "c_out.jpg") as copy:
+        assert copy.info.get("comment") == b"Scan of print #1234"
+    assert write_image(tmp_path / "c_out.tif", rgb, read_metadata(tmp_path / "c.jpg")) == [
+        f"{tmp_path / 'c_out.tif'}: not kept: the JPEG's comment (a .tif output keeps none, a .jpg keeps it)"]
