@@ -546,6 +546,7 @@ def test_jpeg_2000_components_of_different_depths_each_take_their_own_found_by_a
 def test_transparency_a_jpeg_cannot_keep_is_named(tmp_path):
     """An audit: an RGBA photo written as .jpg lost its transparency in silence."""
     rgba = np.full((20, 30, 4), 200, np.uint8)
+    rgba[..., 3] = 255
     assert write_image(tmp_path / "opaque.jpg", rgba) == []
     rgba[:5, :5, 3] = 0
     assert write_image(tmp_path / "clear.jpg", rgba) == [
