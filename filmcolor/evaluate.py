@@ -254,6 +254,16 @@ class PredictionWriter:
         self.out_dir = Path(out_dir)
         self.folders = [Path(f) for f in folders]
 
+    def check(self, paths: Iterable[Path], overwrite: bool = False) -> None:
+        """Raise OutputError before any work when a prediction would replace a file (without ``overwrite``)."""
+        for path in paths:
+            target = self.out_dir / mirrored_name(path, self.folders)
+            if target.resolve() == Path(path).resolve():
+                raise OutputError(f"{target}: saving there would overwrite the original; choose another --save "
+                                  "folder")
+            if target.exists() and not overwrite:
+                raise OutputError(f"{target}: output exists; pass --overwrite to replace it")
+
     def __call__(self, path: Path, gray: np.ndarray, pred: np.ndarray, original: np.ndarray) -> None:
         target = self.out_dir / mirrored_name(path, self.folders)
         if target.resolve() == Path(path).resolve():

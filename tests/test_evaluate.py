@@ -419,3 +419,26 @@ def test_json_out_that_cannot_be_written_is_refused_before_scoring(test_weights:
     code, data, err = run_eval(str(tmp_path / "photos"), "--model", str(test_weights), "--json-out",
                                str(tmp_path / "missing" / "x.json"))
     assert code == 1 and data is None and "output folder" in err and "does not exist" in err, err
+
+
+def test_eval_replaces_an_earlier_file_only_with_overwrite(tmp_path, test_weights):
+    """An audit: `eval --sheet film_preview.png` replaced a video's before/after still with its contact sheet,
+    exit 0, where every other command refuses without --overwrite."""
+    for i in range(2):
+        write_rgb(tmp_path / "photos" / f"p{i}.png", color_photo(i, 40, 60, seed=3))
+    for option, name in (("--json-out", "earlier.json"), ("--sheet", "earlier.png")):
+        target = tmp_path / name
+        target.write_bytes(b"an earlier file")
+        code, _, err = run_eval(str(tmp_path / "photos"), "--model", str(test_weights), "--render-size", "32",
+                                option, str(target))
+        assert code == 1 and f"{target}: output exists; pass --overwrite to replace it" in err, err
+        assert target.read_bytes() == b"an earlier file"
+        code, _, err = run_eval(str(tmp_path / "photos"), "--model", str(test_weights), "--render-size", "32",
+                                option, str(target), "--overwrite")
+        assert code == 0 and target.read_bytes() != b"an earlier file", err
+    saved = tmp_path / "saved"
+    assert run_eval(str(tmp_path / "photos"), "--model", str(test_weights), "--render-size", "32",
+                    "--save", str(saved))[0] == 0
+    code, _, err = run_eval(str(tmp_path / "photos"), "--model", str(test_weights), "--render-size", "32",
+                            "--save", str(saved))
+    assert code == 1 and "output exists; pass --overwrite" in err, err

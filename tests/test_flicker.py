@@ -77,3 +77,22 @@ def test_eval_video_bad_input(tmp_path: Path) -> None:
     assert "missing.mp4: file not found" in result.output
     result = CliRunner().invoke(main, ["eval-video", str(tmp_path)])
     assert result.exit_code == 1 and "is a folder, expected a video file" in result.output
+
+
+def test_eval_video_of_a_still_or_of_too_few_frames_measures_nothing_and_says_so(tmp_path: Path) -> None:
+    """An audit: a still picture scored flicker 0.0 ("perfectly steady") and exit 0; a frame-count mismatch
+    was said only inside the JSON; the figures came unrounded."""
+    import cv2
+
+    frames = list(panning_clip((6.0, 8.0)))
+    cv2.imwrite(str(tmp_path / "still.png"), np.zeros((H, W, 3), np.uint8))
+    result = CliRunner().invoke(main, ["eval-video", str(tmp_path / "still.png")])
+    assert result.exit_code == 1 and "still.png: 1 frame and no pair of frames in one shot" in result.stderr
+    write_clip(tmp_path / "output.mp4", [lab_to_rgb_levels(l, ab) for l, _, ab in frames])
+    write_clip(tmp_path / "short.mp4", [lab_to_rgb_levels(l, ab) for l, ab, _ in frames[:5]])
+    result = CliRunner().invoke(main, ["eval-video", str(tmp_path / "output.mp4"), "--original",
+                                       str(tmp_path / "short.mp4")])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith(f"warning: output has {FRAMES} frames, original 5"), result.stderr
+    report = json.loads(result.stdout)
+    assert all(len(str(report[key]).split(".")[-1]) <= 4 for key in ("flicker", "ab_error", "flicker_ratio"))

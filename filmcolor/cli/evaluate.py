@@ -52,12 +52,13 @@ from filmcolor.imageio import IMAGE_INPUT_EXTENSIONS, is_image_path, list_images
 @click.option("--reference-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also score each photo coloured from the colour reference of the same name in this folder "
                    "(NAME.*), beside the naive transfer (the reference's mean ab per L bin).")
+@click.option("--overwrite", is_flag=True, help="Replace the --json-out, --sheet and --save files of an earlier run.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @guarded
 def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, device: str, runtime: str,
                  render_size: int, ab_gain: float | None, limit: int, by_source: bool, json_out: Path | None,
                  save_dir: Path | None, sheet: Path | None, sheet_rows: int, hints: int | None, hints_seed: int,
-                 reference_dir: Path | None, quiet: bool) -> None:
+                 reference_dir: Path | None, overwrite: bool, quiet: bool) -> None:
     """Score a model on colour photos in FOLDERS (e.g. ../shared/data/photos/val).
 
     Each photo's 8-bit luma (BT.601, what a B&W scan gives) is coloured and compared with the
@@ -98,14 +99,16 @@ def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, 
         raise InputError(f"{reference_dir}: reference folder not found")
     if sheet is not None and not is_image_path(sheet):
         raise click.BadParameter(f"{sheet}: give a .png or .jpg file name", param_hint="--sheet")
-    for output in (json_out, sheet):  # each run replaces them, but never a photo being scored
+    for output in (json_out, sheet):  # never a photo being scored, nor an earlier file without --overwrite
         if output is not None:
-            check_output_path(output, paths, overwrite=True)
+            check_output_path(output, paths, overwrite=overwrite)
     if json_out is not None and sheet is not None and json_out.resolve() == sheet.resolve():
         raise OutputError(f"{sheet}: --json-out and --sheet name the same file")
     sinks: list[ImageSink] = []
     if save_dir is not None:
-        sinks.append(PredictionWriter(save_dir, folders))
+        writer = PredictionWriter(save_dir, folders)
+        writer.check(paths, overwrite)
+        sinks.append(writer)
     contact_sheet = ContactSheet(sheet_rows) if sheet is not None else None
     if contact_sheet is not None:
         sinks.append(contact_sheet)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from filmcolor.cli import guarded
+from filmcolor.cli import console, guarded, plain
 from filmcolor.video.quality import evaluate_video
 from filmcolor.video.scenecut import DEFAULT_CUT_THRESHOLD
 
@@ -32,7 +32,10 @@ def eval_video_command(output: Path, original: Path | None, cut_threshold: float
       filmcolor eval-video color.mp4
       filmcolor eval-video color.mp4 --original colour_original.mp4
     """
-    click.echo(json.dumps(evaluate_video(output, original, cut_threshold), indent=2))
+    result = evaluate_video(output, original, cut_threshold)
+    for warning in result["warnings"]:  # (in the JSON too)
+        console.print(f"[yellow]warning:[/] {plain(warning)}", soft_wrap=True)
+    click.echo(json.dumps(result, indent=2))
 
 
 COMMANDS = [eval_video_command]

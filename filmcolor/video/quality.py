@@ -72,6 +72,9 @@ def evaluate_video(output: Path, original: Path | None = None, cut_threshold: fl
     if output_count == 0:
         raise InputError(f"{output}: no video frames decoded")
     result = meter.result()
+    if result.pairs == 0:  # (a still read as one frame scored a flicker of 0.0, "perfectly steady", exit 0)
+        raise InputError(f"{output}: {result.frames} frame{'s' if result.frames != 1 else ''} and no pair of "
+                         "frames in one shot whose motion could be followed: no flicker to measure")
     return {
         "output": str(output),
         "original": None if original is None else str(original),
@@ -79,11 +82,16 @@ def evaluate_video(output: Path, original: Path | None = None, cut_threshold: fl
         "pairs_measured": result.pairs,
         "reliable_fraction": round(result.reliable_fraction, 4),
         "cuts": result.cuts,
-        "flicker": result.flicker,
-        "ab_error": result.ab_error,
-        "original_flicker": result.reference_flicker,
-        "flicker_ratio": result.flicker_ratio,
+        "flicker": _rounded(result.flicker),
+        "ab_error": _rounded(result.ab_error),
+        "original_flicker": _rounded(result.reference_flicker),
+        "flicker_ratio": _rounded(result.flicker_ratio),
         "units": "Lab",
         "analysis_short_side": short_side,
         "warnings": warnings,
     }
+
+
+def _rounded(value: float | None) -> float | None:
+    """To 4 decimals, as `filmcolor eval` gives its figures."""
+    return None if value is None else round(value, 4)
