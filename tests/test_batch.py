@@ -1293,3 +1293,22 @@ def test_quiet_prints_no_retry_lines(capsys) -> None:
         with _BatchDisplay(quiet) as display:
             display.on_event("retry", record, 0, None)
         assert ("retry a.mp4: I/O error" in capsys.readouterr().err) is shown
+
+
+def test_a_ray_address_where_nothing_answers_is_one_line_at_once() -> None:
+    """An audit: --ray=HOST:PORT with nothing there hung (Ray retried for minutes, printing its own logs)."""
+    import socket
+
+    from filmcolor.batch.ray_runner import check_reachable
+    from filmcolor.errors import ConfigError
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        port = server.getsockname()[1]
+        check_reachable(f"127.0.0.1:{port}")
+        check_reachable(f"ray://127.0.0.1:{port}")
+    with pytest.raises(ConfigError, match=f"--ray 127.0.0.1:{port}: nothing answers there"):
+        check_reachable(f"127.0.0.1:{port}")
+    with pytest.raises(ConfigError, match="--ray head: expected auto, HOST:PORT"):
+        check_reachable("head")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,23 @@ def ray_device(spec: ModelSpec, cluster_gpus: float) -> tuple[str, int]:
     return spec.device, 0
 
 
+RAY_CONNECT_TIMEOUT_S = 10.0  # Ray itself retries an address where nothing answers for minutes, silently
+
+
+def check_reachable(address: str) -> None:
+    """ConfigError unless something accepts a TCP connection at a Ray address (HOST:PORT or ray://HOST:PORT)."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ConfigError(f"--ray {address}: expected auto, HOST:PORT (the head's GCS, 6379) or ray://HOST:PORT "
+                          "(its client server, 10001)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_TIMEOUT_S).close()
+    except OSError as err:
+        why = "no answer" if isinstance(err, TimeoutError) else (err.strerror or str(err))
+        raise ConfigError(f"--ray {address}: nothing answers there ({why}); is the cluster's head running "
+                          "('ray status' on it)?") from err
+
+
 class RayExecutor:
     """Submits one Ray task per file and collects records with ``ray.wait`` as tasks finish."""
 
@@ -78,10 +96,15 @@ class RayExecutor:
         ray = self._ray = _import_ray()
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
+            if address not in (None, LOCAL, "auto"):
+                check_reachable(address)
             try:
                 ray.init(address=None if address in (None, LOCAL) else address, include_dashboard=False,
                          log_to_driver=False, configure_logging=False)
             except (ConnectionError, RuntimeError, ValueError) as err:
+                if address == "auto":
+                    raise ConfigError("--ray auto: no Ray cluster runs on this machine (start one with 'ray start "
+                                      "--head', or give --ray=ray://HEAD:10001)") from err
                 raise ConfigError(f"--ray {address}: cannot connect to Ray ({err})") from err
         resources = ray.cluster_resources()
         device, gpus = ray_device(spec, float(resources.get("GPU", 0)))

@@ -40,7 +40,8 @@ _FAILED_SHOWN = 20
 @dataclass_options(ModelSpec, VideoOptions, BatchOptions, exclude=("keyframes", "references", "sound"))  # per film
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
               help="Run one Ray task per file: --ray alone starts Ray here; --ray=auto joins this machine's "
-                   "cluster; --ray=ray://HEAD:10001 a remote one (IN_DIR and OUT_DIR on shared storage).")
+                   "cluster; --ray=ray://HEAD:10001 a remote one, --ray=HEAD:6379 one this machine is a node of "
+                   "(IN_DIR and OUT_DIR on shared storage).")
 @click.option("-q", "--quiet", is_flag=True, help="Print failures and the summary only.")
 @guarded
 def batch_command(in_dir: Path, out_dir: Path, ray_address: str | None, quiet: bool, **values: Any) -> None:
