@@ -80,3 +80,15 @@ def test_demo_keeps_earlier_files_without_overwrite(demo_run: tuple[Path, str], 
     result = CliRunner().invoke(main, ["demo", "-o", str(out)])
     assert result.exit_code == 1 and "--overwrite" in result.stderr
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+
+
+def test_a_bad_device_is_said_before_the_clip_is_made(tmp_path: Path) -> None:
+    """An audit: `demo --device bogus` made the gray clip first (seconds), then said the error."""
+    result = CliRunner().invoke(main, ["demo", "-o", str(tmp_path / "d"), "--device", "bogus"])
+    assert result.exit_code == 1 and "--device bogus" in result.stderr, result.stderr
+    assert not (tmp_path / "d").exists() and "made " not in result.stderr
+    (tmp_path / "e").mkdir()
+    (tmp_path / "e" / "demo_gray.mp4").write_bytes(b"an earlier clip")
+    result = CliRunner().invoke(main, ["demo", "-o", str(tmp_path / "e")])
+    assert result.exit_code == 1 and "demo_gray.mp4: exists" in result.stderr
+    assert (tmp_path / "e" / "demo_gray.mp4").read_bytes() == b"an earlier clip"

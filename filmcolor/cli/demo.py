@@ -27,14 +27,14 @@ def demo_command(out_dir: Path, model: str, device: str, runtime: str, overwrite
     Writes OUT/demo_gray.mp4 (the input), OUT/demo_color.mp4 (the result, audio stream-copied) and
     OUT/demo_preview.png (before/after). No download, no data needed.
     """
-    make_output_folder(out_dir)
+    colorizer = ModelSpec(model, device, runtime).load()  # at the video render size; first: a bad --model or
+    make_output_folder(out_dir)  # --device is said before the clip is made (an audit)
     gray, color, preview = out_dir / "demo_gray.mp4", out_dir / "demo_color.mp4", out_dir / "demo_preview.png"
-    for path in (color, preview):
+    for path in (gray, color, preview):
         if path.exists() and not overwrite:
             raise OutputError(f"{path}: exists; pass --overwrite to replace the demo files")
     frames = write_demo_clip(gray)
     console.print(f"made {escape(str(gray))} ({frames} frames from scikit-image's {', '.join(DEMO_PHOTOS)} photos)")
-    colorizer = ModelSpec(model, device, runtime).load()  # at the video render size
     report = colorize_video(gray, color, colorizer, overwrite=True, preview_path=preview)
     console.print(f"coloured {report.frames} frames at {report.fps:.1f} fps ({escape(report.runtime)}, "
                   f"{escape(report.device)})")
