@@ -39,7 +39,8 @@ def _as_given(path: str) -> str:
 @click.command("train")
 @click.option("--data", multiple=True, required=True, type=click.Path(exists=True, path_type=str),
               help="Folder of colour images (COCO train2017/val2017 or any flat folder); repeatable.")
-@click.option("--out", required=True, type=click.Path(path_type=str), help="Run folder (checkpoints, logs).")
+@click.option("-o", "--out", "--output", "out", required=True, type=click.Path(path_type=str),
+              help="Run folder (checkpoints, logs).")
 @click.option("--val-data", multiple=True, type=click.Path(exists=True, path_type=str),
               help="Validation folder(s); by default val is split off --data (the seed's 8000/2000).")
 @click.option("--arch", type=click.Choice(list_models("generator")), default=DEFAULTS.arch, show_default=True,
