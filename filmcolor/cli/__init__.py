@@ -222,6 +222,15 @@ class _FieldType(click.ParamType):
 model_options = dataclass_options(ModelSpec, exclude=("render_size",))
 
 
+def render_size_option(default: int, why: str = "") -> Callable[[F], F]:
+    """--render-size of a command with one kind of picture: ModelSpec's help, limits and messages (which
+    `video` and `batch` take whole), with this command's ``default`` (and ``why``, said after the help)."""
+    spec = spec_of(next(f for f in dataclasses.fields(ModelSpec) if f.name == "render_size"))
+    assert spec is not None
+    return click.option("--render-size", type=_FieldType(spec, int), default=default, show_default=True,
+                        help=f"{spec.help}{' ' + why if why else ''}  [{spec.range_text()}]")
+
+
 # command -> the module under filmcolor.cli that defines it (in its COMMANDS)
 COMMAND_MODULES = {"batch": "batch", "data": "data", "demo": "demo", "eval": "evaluate",
                    "eval-video": "evaluate_video", "image": "image", "models": "models", "studio": "studio",

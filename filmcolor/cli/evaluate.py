@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 from rich.progress import Progress
 
-from filmcolor.cli import console, guarded, model_options, plain
-from filmcolor.colorize import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MIN_RENDER_SIZE, Colorizer
+from filmcolor.cli import console, guarded, model_options, plain, render_size_option
+from filmcolor.colorize import DEFAULT_RENDER_SIZE, Colorizer
 from filmcolor.errors import InputError, OutputError
 from filmcolor.evaluate import (
     ContactSheet,
@@ -29,9 +29,7 @@ from filmcolor.imageio import IMAGE_INPUT_EXTENSIONS, is_image_path, list_images
 @click.option("--data", "data", multiple=True, type=click.Path(path_type=Path),
               help="Folder of colour photos (the same as FOLDERS); repeatable.")
 @model_options
-@click.option("--render-size", type=click.IntRange(MIN_RENDER_SIZE, MAX_RENDER_SIZE), default=DEFAULT_RENDER_SIZE,
-              show_default=True,
-              help="Short side (pixels) the network sees.")
+@render_size_option(DEFAULT_RENDER_SIZE)
 @click.option("--ab-gain", type=click.FloatRange(min=0), default=None, callback=lambda _c, _p, value: _finite(value),
               help="Multiply predicted ab by this (default: the gain stored in the weights, else 1).")
 @click.option("--limit", type=click.IntRange(min=0), default=0, show_default=True,

@@ -9,8 +9,17 @@ from pathlib import Path
 import click
 
 from filmcolor import photometa
-from filmcolor.cli import DEBUG_ENV, console, error_line, guarded, model_options, plain, unexpected
-from filmcolor.colorize import DEFAULT_RENDER_SIZE, MAX_RENDER_SIZE, MIN_RENDER_SIZE, Colorizer
+from filmcolor.cli import (
+    DEBUG_ENV,
+    console,
+    error_line,
+    guarded,
+    model_options,
+    plain,
+    render_size_option,
+    unexpected,
+)
+from filmcolor.colorize import DEFAULT_RENDER_SIZE, Colorizer
 from filmcolor.errors import FilmcolorError, InputError, OutputError
 from filmcolor.fsutil import check_output_path, make_output_folder, not_a_file
 from filmcolor.guide import GuidanceFiles
@@ -74,9 +83,7 @@ def _a_photo_beside(path: Path, src: Path) -> bool:
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="Output file (one input) or folder (several inputs or a folder; created if missing).")
 @model_options
-@click.option("--render-size", type=click.IntRange(MIN_RENDER_SIZE, MAX_RENDER_SIZE), default=DEFAULT_RENDER_SIZE,
-              show_default=True,
-              help="Short side (pixels) the network sees; colour is upsampled to full size.")
+@render_size_option(DEFAULT_RENDER_SIZE)
 @click.option("--ext", type=click.Choice([".png", ".jpg", ".tif", ".jp2", ".webp", ".bmp"]), default=None,
               help="Output format for folder outputs (default: keep the input's extension; .png, .tif and "
                    ".jp2, lossless JPEG 2000, keep 16 bits).")

@@ -10,8 +10,8 @@ from types import ModuleType
 import click
 from rich.markup import escape
 
-from filmcolor.cli import console, guarded, model_options
-from filmcolor.colorize import DEFAULT_VIDEO_RENDER_SIZE, MAX_RENDER_SIZE, MIN_RENDER_SIZE, Colorizer
+from filmcolor.cli import console, guarded, model_options, render_size_option
+from filmcolor.colorize import DEFAULT_VIDEO_RENDER_SIZE, Colorizer
 from filmcolor.errors import ConfigError, InputError
 
 EXTRA_MODULES = ("starlette", "uvicorn")
@@ -26,9 +26,7 @@ EXTRA_MODULES = ("starlette", "uvicorn")
               help="Port on 127.0.0.1 (the page is never served to other machines).  [default: a free one]")
 @click.option("--no-browser", is_flag=True, help="Only print the page's address.")
 @model_options
-@click.option("--render-size", type=click.IntRange(MIN_RENDER_SIZE, MAX_RENDER_SIZE), default=DEFAULT_VIDEO_RENDER_SIZE,
-              show_default=True,
-              help="Short side (pixels) the network sees: the video command's default, for a fast page.")
+@render_size_option(DEFAULT_VIDEO_RENDER_SIZE, "The video command's default, for a fast page.")
 @guarded
 def studio_command(file: Path | None, folder: Path | None, port: int, no_browser: bool, model: str, device: str,
                    runtime: str, render_size: int) -> None:
