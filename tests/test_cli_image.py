@@ -290,7 +290,7 @@ def test_render_size_out_of_range_is_one_line(tmp_path, test_weights):
     src = make_photo(tmp_path / "a.png")
     code, _, stderr = run(str(src), "-o", str(tmp_path / "o.png"), "--model", str(test_weights), "--render-size",
                           "100000")
-    assert code == 1 and "'--render-size': 100000 is not in the range 32<=x<=2048" in stderr, stderr
+    assert code == 1 and "'--render-size': 100000: must be between 32 and 2048" in stderr, stderr
     assert len(stderr.strip().splitlines()) == 1
 
 
