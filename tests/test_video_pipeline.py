@@ -919,3 +919,34 @@ def test_a_timecode_the_output_cannot_hold_is_said(tmp_path: Path, colorizer: Co
         assert [w for w in report.warnings if "timecode" in w] == said, report.warnings
     with av.open(str(tmp_path / "out.mkv")) as container:
         assert container.streams.video[0].metadata.get("TIMECODE") == "01:00:00:00"
+
+
+def test_subtitles_are_copied_and_a_line_on_screen_at_start_is_kept(tmp_path: Path, colorizer: Colorizer) -> None:
+    """Subtitles are copied packet for packet; an audit: with --start, a line still on screen at the slice's
+    first frame was dropped (only lines that begin inside the slice were kept)."""
+    (tmp_path / "s.srt").write_text("1\n00:00:02,000 --> 00:00:03,000\nHello two\n\n"
+                                    "2\n00:00:05,000 --> 00:00:06,000\nHello three\n\n")
+    clip = tmp_path / "subs.mkv"
+    with av.open(str(tmp_path / "s.srt")) as srt, av.open(str(clip), "w") as out:
+        video = out.add_stream("libx264", rate=24)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        sub = out.add_stream_from_template(srt.streams[0])
+        for i in range(168):
+            frame = av.VideoFrame.from_ndarray(gray_frame(i, 48, 64), format="gray").reformat(format="yuv420p")
+            frame.pts, frame.time_base = i, Fraction(1, 24)
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        for packet in srt.demux(srt.streams[0]):
+            if packet.size:
+                packet.stream = sub
+                out.mux(packet)
+
+    def lines(path: Path) -> list[tuple[float, float, bytes]]:
+        with av.open(str(path)) as container:
+            return [(round(float(p.pts * p.time_base), 3), round(float(p.duration * p.time_base), 3), bytes(p))
+                    for p in container.demux(container.streams.subtitles[0]) if p.size]
+
+    colorize_video(clip, tmp_path / "whole.mkv", colorizer, VideoOptions(**FAST))
+    assert lines(tmp_path / "whole.mkv") == lines(clip) == [(2.0, 1.0, b"Hello two"), (5.0, 1.0, b"Hello three")]
+    colorize_video(clip, tmp_path / "cut.mkv", colorizer, VideoOptions(**FAST, start=2.5, duration=3.0))
+    assert lines(tmp_path / "cut.mkv") == [(0.0, 0.5, b"Hello two"), (2.5, 1.0, b"Hello three")]

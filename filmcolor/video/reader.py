@@ -751,12 +751,25 @@ class VideoReader:
         held.clear()
         yield packet
 
+    def _still_shown(self, packet: av.Packet, t: float) -> bool:
+        """Whether a subtitle that begins before --start's first frame is still on screen then: it is kept,
+        from that frame on, for the rest of its time (a line said across the cut was dropped, an audit)."""
+        if packet.stream.type != "subtitle" or not packet.duration:
+            return False
+        end = packet.pts + packet.duration
+        if float(end * packet.time_base) <= self._offset_s + 1e-9:
+            return False
+        start = math.ceil(self._offset_s / packet.time_base - 1e-6)
+        packet.pts, packet.dts, packet.duration = start, start, end - start
+        return True
+
     def _keep_packet(self, packet: av.Packet, end_s: float | None) -> bool:
         if packet.pts is None or packet.size == 0:
             return False
         t = float(packet.pts * packet.time_base)
         if self.options.start > 0 and t < self._offset_s - 1e-9:
-            return False
+            if not self._still_shown(packet, t):
+                return False
         if end_s is not None and t >= end_s - 1e-9:
             return False
         if self._shift_s:
