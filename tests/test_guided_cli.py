@@ -404,3 +404,37 @@ def test_keyframe_colour_stops_at_a_fade_through_black(tmp_path, weights):
     red = [mean_a(frame, slice(None), slice(None)) for frame in keyed]
     assert min(red[:SHOT]) > 15, red
     assert max(abs(r) for r in red[SHOT + 5:]) < 3, red  # (the model's own colour is near gray)
+
+
+@pytest.mark.parametrize("rotation", [90, -90])
+def test_a_keyframe_of_a_turned_film_as_players_show_it_is_turned_back(tmp_path, rotation):
+    """An audit: a phone's film stored 214x120 and shown upright (display rotation 90) refused a keyframe
+    exported upright, 120x214, with no word of the rotation. Shown = stored turned counterclockwise by the
+    rotation (PyAV's reading of the display matrix), so the keyframe is turned back the other way."""
+    from filmcolor.errors import InputError
+    from filmcolor.video.keyframes import FrameShape, Keyframe, read_keyframe
+
+    stored = keyframe_of(scene(3))  # (H, W, 3), asymmetric
+    shown = np.rot90(stored, k=rotation // 90)
+    write_image(tmp_path / "shown.png", np.ascontiguousarray(shown))
+    key = Keyframe(5, tmp_path / "shown.png")
+    np.testing.assert_array_equal(read_keyframe(key, FrameShape(W, H, rotation)), stored)
+    with pytest.raises(InputError, match=f"keyframe 5 is {H}x{W}, the video {W}x{H}$"):
+        read_keyframe(key, FrameShape(W, H, 0))
+    write_image(tmp_path / "small.png", stored[:50])
+    with pytest.raises(InputError, match=f"the video {W}x{H} \\({H}x{W} as players show it, turned "):
+        read_keyframe(Keyframe(5, tmp_path / "small.png"), FrameShape(W, H, rotation))
+
+
+def test_a_keyframe_of_a_turned_film_colours_it(tmp_path, weights):
+    from media import make_clip
+
+    clip = make_clip(tmp_path / "turned.mp4", width=W, height=H, frames=6, fps=10, rotation=90)
+    with av.open(str(clip)) as container:
+        first = next(container.decode(video=0)).to_ndarray(format="gray")
+    write_image(tmp_path / "k.png", np.ascontiguousarray(np.rot90(keyframe_of(first), k=1)))
+    result = run("video", str(clip), "-o", str(tmp_path / "out.mp4"), "--model", weights,
+                 "--keyframe", f"0={tmp_path / 'k.png'}", "-q")
+    assert result.exit_code == 0, result.stderr
+    _, keyed, _ = decode_video(tmp_path / "out.mp4")
+    assert min(mean_a(frame, slice(None), slice(None)) for frame in keyed) > 15

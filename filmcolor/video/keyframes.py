@@ -47,7 +47,33 @@ def parse_keyframe(text: str) -> Keyframe:
     return Keyframe(int(number), Path(path).expanduser())  # the shell leaves N=~/key.png as it is
 
 
-def check_guide_pictures(keyframes: Iterable[Keyframe], references: Iterable[Path], width: int, height: int) -> None:
+@dataclass(frozen=True)
+class FrameShape:
+    """The film's frames as stored (what the network sees), and the display rotation players apply to them
+    (degrees counterclockwise, as PyAV reads the display matrix)."""
+
+    width: int
+    height: int
+    rotation: float = 0.0
+
+
+def read_keyframe(key: Keyframe, shape: FrameShape) -> np.ndarray:
+    """A keyframe's RGB as the film's frames are stored. One made from the film as players show it (a phone's
+    upright film is stored sideways) is turned back: a quarter-turned film's keyframe of its shown size was
+    refused, with no word of the rotation (an audit). A half turn keeps the size, so it cannot be told."""
+    rgb = imageio.read_colour_image(key.path, f"keyframe {key.index}")
+    if rgb.shape[:2] == (shape.height, shape.width):
+        return rgb
+    quarters = round(shape.rotation / 90) % 4
+    if quarters in (1, 3) and rgb.shape[:2] == (shape.width, shape.height):
+        return np.ascontiguousarray(np.rot90(rgb, k=-quarters))  # shown = stored turned by the rotation
+    shown = (f" ({shape.height}x{shape.width} as players show it, turned {shape.rotation % 360:g} degrees)"
+             if quarters in (1, 3) else "")
+    raise InputError(f"{key.path}: keyframe {key.index} is {rgb.shape[1]}x{rgb.shape[0]}, the video "
+                     f"{shape.width}x{shape.height}{shown}")
+
+
+def check_guide_pictures(keyframes: Iterable[Keyframe], references: Iterable[Path], shape: FrameShape) -> None:
     """Every keyframe reads as a colour picture of the video's size, once, and every reference as a colour
     picture: said before the shots' pre-pass decodes the whole film."""
     for path in references:
@@ -57,10 +83,7 @@ def check_guide_pictures(keyframes: Iterable[Keyframe], references: Iterable[Pat
         if key.index in seen:
             raise ConfigError(f"--keyframe {key.index} given twice ({seen[key.index]} and {key.path})")
         seen[key.index] = key.path
-        rgb = imageio.read_colour_image(key.path, f"keyframe {key.index}")
-        if rgb.shape[:2] != (height, width):
-            raise InputError(f"{key.path}: keyframe {key.index} is {rgb.shape[1]}x{rgb.shape[0]}, "
-                             f"the video {width}x{height}")
+        read_keyframe(key, shape)
 
 
 def check_keyframes_within(keyframes: Iterable[Keyframe], frames: int, sliced: bool = False) -> None:
@@ -100,8 +123,9 @@ class ShotGuides:
     """The guide of each frame (in order of index) from keyframes and references, or None (automatic)."""
 
     def __init__(self, colorizer: Colorizer, keyframes: list[Keyframe], reference_paths: list[Path],
-                 cuts: list[int]):
+                 cuts: list[int], shape: FrameShape):
         self.colorizer = colorizer
+        self.shape = shape
         self.starts = [0, *sorted(cuts)]
         self.keyframes = sorted(keyframes, key=lambda k: k.index)
         self.references = [colorizer.reference(imageio.read_colour_image(p, "reference"), name=str(p))
@@ -122,8 +146,7 @@ class ShotGuides:
         start = self.starts[shot]
         end = self.starts[shot + 1] if shot + 1 < len(self.starts) else None
         self._shot = shot
-        self._shot_keys = [(k.index, self.colorizer.reference(imageio.read_colour_image(k.path, f"keyframe {k.index}"),
-                                                              name=str(k.path)))
+        self._shot_keys = [(k.index, self.colorizer.reference(read_keyframe(k, self.shape), name=str(k.path)))
                            for k in self.keyframes if k.index >= start and (end is None or k.index < end)]
         self._shot_reference = None
         if not self._shot_keys and self.references:

@@ -32,6 +32,7 @@ from filmcolor.fsutil import atomic_output, check_output_path, write_bytes_atomi
 from filmcolor.options import option
 from filmcolor.video.compose import YuvComposer, composed_layout
 from filmcolor.video.keyframes import (
+    FrameShape,
     Keyframe,
     ShotGuides,
     ab_size_l,
@@ -180,7 +181,8 @@ def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
         if options.sound is not None:
             sound = stack.enter_context(contextlib.closing(SoundTrack(
                 options.sound, options.start, options.duration, strict=options.on_error == "fail")))
-        guides, scan_seconds = _shot_guides(input_path, reader.info.width, reader.info.height, colorizer, options)
+        shape = FrameShape(reader.info.width, reader.info.height, reader.info.rotation)
+        guides, scan_seconds = _shot_guides(input_path, shape, colorizer, options)
         with atomic_output(output_path) as tmp:
             writer = VideoWriter(tmp, reader.info, options, reader.passthrough + (sound.streams if sound else []),
                                  display_path=output_path, attached=reader.attached_pictures())
@@ -195,7 +197,7 @@ def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
     return report
 
 
-def _shot_guides(input_path: Path, width: int, height: int, colorizer: Colorizer,
+def _shot_guides(input_path: Path, shape: FrameShape, colorizer: Colorizer,
                  options: VideoOptions) -> tuple[ShotGuides | None, float]:
     """With keyframes or references: find the shots (a decode-only pre-pass) and check the keyframes."""
     if not options.keyframes and not options.references:
@@ -205,19 +207,20 @@ def _shot_guides(input_path: Path, width: int, height: int, colorizer: Colorizer
     # torch (the matching needs it: ~1.2 s to import) and the encoder's and decoder's graphs load while the
     # pre-pass decodes: the pre-pass waits on FFmpeg and OpenCV, which let other threads run
     batch_size = options.batch_size or default_batch_size(colorizer)
-    shape = colorizer.network_shape(height, width)
-    warm = threading.Thread(target=colorizer.prepare_matched, args=(batch_size, *shape), name="filmcolor-warm",
-                            daemon=True)
+    warm = threading.Thread(target=colorizer.prepare_matched,
+                            args=(batch_size, *colorizer.network_shape(shape.height, shape.width)),
+                            name="filmcolor-warm", daemon=True)
     warm.start()
     try:
-        check_guide_pictures(options.keyframes, options.references, width, height)
+        check_guide_pictures(options.keyframes, options.references, shape)
         with VideoReader(input_path, options, copy_streams=False) as scan:
             cuts, frames = scan_shots((item.gray for item in scan if isinstance(item, LumaFrame)), colorizer,
                                       options.temporal)
     finally:  # also after a bad keyframe: a process that exits while torch exports a graph aborts (exit 134)
         warm.join()
     check_keyframes_within(options.keyframes, frames, sliced=bool(options.start or options.duration))
-    return ShotGuides(colorizer, list(options.keyframes), list(options.references), cuts), time.perf_counter() - t0
+    return (ShotGuides(colorizer, list(options.keyframes), list(options.references), cuts, shape),
+            time.perf_counter() - t0)
 
 
 def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options: VideoOptions,
