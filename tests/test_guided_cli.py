@@ -438,3 +438,20 @@ def test_a_keyframe_of_a_turned_film_colours_it(tmp_path, weights):
     assert result.exit_code == 0, result.stderr
     _, keyed, _ = decode_video(tmp_path / "out.mp4")
     assert min(mean_a(frame, slice(None), slice(None)) for frame in keyed) > 15
+
+
+def test_a_keyframe_kept_among_a_scans_frames_is_no_frame(tmp_path, weights):
+    """An audit: `--keyframe 5=reel/key5.png` beside reel/scan_000001.png ... was refused: 'holds pictures of
+    more than one name'. The keyframe (or reference) given is left out of the film's frames."""
+    reel = tmp_path / "reel"
+    reel.mkdir()
+    frames = [shot_frame(0, i) for i in range(8)]
+    for i, gray in enumerate(frames):
+        write_image(reel / f"scan_{i + 1:06d}.png", gray)
+    write_image(reel / "scan_key5.png", keyframe_of(frames[5]))
+    result = run("video", str(reel), "-o", str(tmp_path / "out.mkv"), "--model", weights,
+                 "--keyframe", f"5={reel / 'scan_key5.png'}", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert len(decode_video(tmp_path / "out.mkv")[0]) == 8
+    result = run("video", str(reel), "-o", str(tmp_path / "plain.mkv"), "--model", weights, "-q")
+    assert result.exit_code == 1 and "holds pictures of more than one name" in result.stderr  # not given: a stray

@@ -138,8 +138,9 @@ class VideoReader:
         self.sequence: FrameSequence | None = None
         if not self.path.exists():
             raise InputError(f"{self.path}: file not found")
-        if self.path.is_dir():
-            self.sequence = find_sequence(self.path)
+        if self.path.is_dir():  # (a keyframe or reference kept among the frames is no frame: an audit)
+            guides = [key.path for key in options.keyframes] + list(options.references)
+            self.sequence = find_sequence(self.path, ignore=guides)
         elif options.frame_rate is not None:
             raise ConfigError(f"--frame-rate {options.frame_rate}: only for a folder of frames; {self.path} keeps "
                               "its own timing")

@@ -10,6 +10,7 @@ a glob, close the gap and shift every later frame in time).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -50,9 +51,12 @@ def one_numbered_name(names: list[str]) -> bool:
     return len(stems) == 1 and None not in stems
 
 
-def find_sequence(folder: Path) -> FrameSequence:
-    """The numbered frames of ``folder``; an InputError naming the folder and the problem otherwise."""
-    pictures = sorted(folder / n for n in frame_names([p.name for p in folder.iterdir() if p.is_file()]))
+def find_sequence(folder: Path, ignore: Iterable[Path] = ()) -> FrameSequence:
+    """The numbered frames of ``folder`` (files ``ignore`` names left out); an InputError naming the folder
+    and the problem otherwise."""
+    left_out = {Path(p).resolve() for p in ignore}
+    names = [p.name for p in folder.iterdir() if p.is_file() and p.resolve() not in left_out]
+    pictures = sorted(folder / n for n in frame_names(names))
     if not pictures:
         raise InputError(f"{folder}: a folder with no frames in it ({', '.join(FRAME_EXTENSIONS)}); give a video "
                          "file, or a folder of numbered frames")
