@@ -231,8 +231,11 @@ class Colorizer:
 
         ``guides_n3hw``: the colour guide of each frame at the render size (see guide_for); None: automatic.
         """
-        if l_nhw.ndim != 3:
-            raise ValueError(f"expected L frames shaped (N, H, W), got {l_nhw.shape}")
+        if l_nhw.ndim != 3 or not l_nhw.size:
+            raise InputError(f"expected L frames shaped (N, H, W), none empty, got {l_nhw.shape}")
+        if not np.issubdtype(l_nhw.dtype, np.floating):  # gray levels given as L coloured wrong, in silence
+            raise InputError(f"expected L in [0, 100] as floats, got {l_nhw.dtype} (gray levels: lab.gray_to_l; "
+                             "a picture: colorize_image)")
         n, height, width = l_nhw.shape
         rh, rw = self.network_shape(height, width)
         l_norm = np.stack([self._network_input(l_nhw[i]) for i in range(n)])[:, None]  # (N, 1, h, w)
@@ -241,7 +244,7 @@ class Colorizer:
 
             self.require_guided()
             if guides_n3hw.shape != (n, GUIDE_CHANNELS, rh, rw):
-                raise ValueError(f"guides shaped {guides_n3hw.shape}, expected {(n, GUIDE_CHANNELS, rh, rw)}")
+                raise InputError(f"guides shaped {guides_n3hw.shape}, expected {(n, GUIDE_CHANNELS, rh, rw)}")
         ab_norm = self._runner(n, rh, rw)(l_norm, guides_n3hw)  # (N, 2, h', w')
         return self._to_ab(ab_norm)
 
@@ -304,6 +307,9 @@ class Colorizer:
         """A colour picture (uint8 RGB/RGBA) prepared as a reference: its features and ab per cell."""
         from filmcolor import guide as guidance
 
+        if rgb.ndim != 3 or rgb.shape[2] not in (3, 4) or rgb.dtype != np.uint8 or not rgb.size:
+            raise InputError(f"{name or 'reference'}: expected an 8-bit RGB or RGBA picture (H, W, 3 or 4), got "
+                             f"{rgb.dtype} {rgb.shape}")
         lab_hw3 = lab.rgb_to_lab(np.ascontiguousarray(rgb[..., :3]))
         features = self.match_features(np.ascontiguousarray(lab_hw3[..., 0]))
         h8, w8 = features.shape[-2:]
@@ -325,6 +331,7 @@ class Colorizer:
 
         self.require_guided()
         rh, rw = self.network_shape(*l_hw.shape)
+        hints = hints.checked(l_hw.shape[1], l_hw.shape[0]) if hints else None
         guides = []
         if references:
             features = self.match_features(l_hw) if features is None else features
@@ -385,6 +392,7 @@ class Colorizer:
         """
         height, width = image.shape[:2]
         l_hw = image_l(image)
+        hints = hints.checked(width, height) if hints else None
         ab_small = self.guided_ab(l_hw, self.guide_for(l_hw, hints, references, notes=notes), hints)
         channels = 4 if image.ndim == 3 and image.shape[2] == 4 else 3
         out = np.empty((height, width, channels), image.dtype)
@@ -428,6 +436,8 @@ def image_l(image: np.ndarray) -> np.ndarray:
     used."""
     if image.dtype not in (np.uint8, np.uint16):
         raise InputError(f"expected an 8-bit or 16-bit image, got {image.dtype}")
+    if not image.size:
+        raise InputError(f"an empty image ({image.shape}): nothing to colour")
     if image.ndim == 2:
         return lab.gray_to_l(image)
     if image.ndim == 3 and image.shape[2] in (3, 4):

@@ -79,6 +79,26 @@ class Hints:
         zero = np.zeros(0, np.float32)
         return cls(zero, zero, np.zeros((0, 2), np.float32), zero)
 
+    def checked(self, width: int, height: int) -> Hints:
+        """These hints as float32 arrays, checked against a W x H picture as parse_point checks a JSON's (hints
+        made in Python reached numpy as an IndexError or a ValueError): an InputError naming the first bad one."""
+        try:
+            x, y, radius = (np.asarray(v, np.float32).reshape(-1) for v in (self.x, self.y, self.radius))
+            ab = np.asarray(self.ab, np.float32).reshape(-1, 2)
+        except (TypeError, ValueError) as err:
+            raise InputError(f"hints: x, y and radius must be (P,) numbers and ab (P, 2) ({err})") from err
+        if not len(x) == len(y) == len(radius) == len(ab):
+            raise InputError(f"hints: {len(x)} x, {len(y)} y, {len(radius)} radii and {len(ab)} ab: one each per hint")
+        bad = ~((x >= 0) & (x < width) & (y >= 0) & (y < height))  # (NaN is in no range)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InputError(f"hint {i}: ({x[i]:g}, {y[i]:g}) is outside the {width}x{height} picture")
+        bad = ~((radius >= 0) & (radius <= max(width, height))) | ~np.isfinite(ab).all(1)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InputError(f"hint {i}: radius {radius[i]:g} must be between 0 and the picture's size, ab finite")
+        return Hints(x, y, ab, radius)
+
     @classmethod
     def of(cls, points: list[tuple[float, float, np.ndarray, float]]) -> Hints:
         """Hints from (x, y, ab, radius) points (parse_point's)."""

@@ -282,3 +282,35 @@ def test_a_picture_over_32767_pixels_long_is_coloured_with_its_own_l(shipped, wi
         in_gamut = (out[sample].min(axis=2) > 0) & (out[sample].max(axis=2) < 255)  # (clipping moves L)
         assert in_gamut.mean() > 0.5 and dl[in_gamut].max() < 1.0
     assert color.rgb2lab(hinted[near])[..., 1].mean() > color.rgb2lab(auto[near])[..., 1].mean() + 10
+
+
+def test_what_a_python_caller_gets_wrong_is_an_input_error(small_colorizer, tmp_path_factory):
+    """An audit of the library from Python: empty pictures, gray levels given as L, bad hints built in
+    Python and a gray reference ended deep inside numpy (ZeroDivisionError, IndexError, TypeError), or, for
+    gray levels as L, in wrong colour without a word."""
+    from conftest import make_guided_weights
+
+    for empty in (np.zeros((0, 10), np.uint8), np.zeros((10, 0, 3), np.uint8)):
+        with pytest.raises(InputError, match="empty image"):
+            small_colorizer.colorize_image(empty)
+    with pytest.raises(InputError, match="none empty"):
+        small_colorizer.colorize_batch(np.zeros((0, 8, 8), np.float32))
+    with pytest.raises(InputError, match="L in \\[0, 100\\] as floats, got uint8"):
+        small_colorizer.colorize_batch(np.full((1, 8, 8), 128, np.uint8))
+    guided = Colorizer.from_pretrained(make_guided_weights(tmp_path_factory.mktemp("g") / "g.safetensors"),
+                                       device="cpu", runtime="torch", render_size=64)
+    gray = np.full((40, 60), 120, np.uint8)
+    red = guide.parse_color("#aa3311")
+    for hints, message in [
+        (guide.Hints.of([(5000.0, 5.0, red, 3.0)]), "hint 0: \\(5000, 5\\) is outside the 60x40 picture"),
+        (guide.Hints.of([(5.0, -1.0, red, 0.0)]), "hint 0: \\(5, -1\\) is outside"),
+        (guide.Hints.of([(5.0, float("nan"), red, 0.0)]), "hint 0: \\(5, nan\\) is outside"),
+        (guide.Hints([1.0, 2.0], [1.0], [red, red], [0.0, 0.0]), "2 x, 1 y"),
+        (guide.Hints.of([(5.0, 5.0, red, 1e9)]), "hint 0: radius 1e\\+09 must be between 0"),
+    ]:
+        with pytest.raises(InputError, match=message):
+            guided.colorize_image(gray, hints=hints)
+    plain = guide.Hints([10, 20], [5, 6], [list(red), list(red)], [0, 2])  # plain Python lists are fine
+    assert guided.colorize_image(gray, hints=plain).shape == (40, 60, 3)
+    with pytest.raises(InputError, match="expected an 8-bit RGB or RGBA picture"):
+        guided.reference(gray)
