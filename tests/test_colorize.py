@@ -132,7 +132,7 @@ def test_batch_shapes_and_ab_clamp(small_colorizer):
     ab = colorizer.colorize_batch(l_frames)
     assert ab.shape == (3, 50, 70, 2)
     np.testing.assert_allclose(ab[1], colorizer.colorize_batch(l_frames[1:2])[0], atol=1e-3)
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match="shaped \\(N, H, W\\)"):
         colorizer.predict_ab(l_frames[0])
 
 
