@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageCms
 
 from filmcolor import jp2, lab
+from filmcolor.pillowopen import open_image
 
 # A profile whose conversion moves no level by more than this many 8-bit levels is sRGB already (an sRGB
 # profile of another maker: HP's moves none by more than 1); the picture is then left as it is
@@ -38,7 +39,7 @@ def embedded(path: Path) -> bytes | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pillow warns on odd headers; what it can read is enough here
         try:
-            with Image.open(path) as image:
+            with open_image(path) as image:
                 return image.info.get("icc_profile") or None
         except Exception:  # noqa: BLE001 - a file Pillow cannot open has no profile it could read
             return None

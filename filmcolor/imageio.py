@@ -21,6 +21,7 @@ from filmcolor import iccprofile, jp2, photometa, tiffifd
 from filmcolor.errors import InputError, OutputError
 from filmcolor.fsutil import write_bytes_atomic
 from filmcolor.photometa import PhotoMetadata
+from filmcolor.pillowopen import PIXEL_LIMIT, open_image
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".jp2", ".bmp", ".webp")  # read and written
 # read, not written: JPEG 2000's other names (JPX, a bare codestream; OpenCV writes .jp2 alone), copied as .jp2
@@ -34,10 +35,8 @@ JP2_MIN_SIDE = 32  # OpenJPEG codes 6 resolution levels, halving a side 5 times
 # 99% of a grainy 16-bit scan's pixels, up to 311 levels)
 ENCODER_PARAMS = {".jpg": [cv2.IMWRITE_JPEG_QUALITY, 95], ".jpeg": [cv2.IMWRITE_JPEG_QUALITY, 95],
                   ".jp2": [cv2.IMWRITE_JPEG2000_COMPRESSION_X1000, 1000]}
-MAX_PIXELS = 400_000_000  # 20000 x 20000: the Lab planes of anything larger need many GB
-# Pillow reads only the photos' metadata (photometa); its decompression-bomb guard, which refuses even to read
-# the header of a picture over 2 x 179 M pixels, is raised to this limit, checked before OpenCV decodes
-Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, MAX_PIXELS)
+MAX_PIXELS = PIXEL_LIMIT  # 20000 x 20000: the Lab planes of anything larger need many GB (Pillow opens
+# headers up to it too: pillowopen)
 
 
 def is_image_path(path: Path) -> bool:
@@ -259,7 +258,7 @@ def _pillow_gray_alpha(path: Path) -> np.ndarray | None:
     inverted), (H, W, 2), premultiplied as stored when the alpha is associated ('La'); None when Pillow
     cannot."""
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             return np.asarray(image) if image.mode in ("LA", "La") else None
     except Exception:  # noqa: BLE001 - the caller falls back to OpenCV's gray and says what was lost
         return None

@@ -28,6 +28,7 @@ from PIL import ExifTags, Image, TiffImagePlugin
 
 from filmcolor import iccprofile, iptc, jp2, tiffifd
 from filmcolor.fsutil import FileBytes
+from filmcolor.pillowopen import open_image
 
 # Windows' text tags: UCS-2, stored as bytes
 XP_TAGS = (ExifTags.Base.XPTitle, ExifTags.Base.XPComment, ExifTags.Base.XPAuthor, ExifTags.Base.XPKeywords,
@@ -87,7 +88,7 @@ class PhotoMetadata:
 def _open(source: io.BytesIO | Path) -> Image.Image | None:
     """Pillow's lazy open (headers only; the caller ignores Pillow's warnings)."""
     try:
-        return Image.open(source)
+        return open_image(source)
     except Exception:  # noqa: BLE001 - any format Pillow cannot open simply has no metadata to carry
         return None
 

@@ -649,3 +649,19 @@ def test_a_pngs_text_and_a_jpegs_comment_go_to_copies_of_their_kind_and_are_name
         assert copy.info.get("comment") == b"Scan of print #1234"
     assert write_image(tmp_path / "c_out.tif", rgb, read_metadata(tmp_path / "c.jpg")) == [
         f"{tmp_path / 'c_out.tif'}: not kept: the JPEG's comment (a .tif output keeps none, a .jpg keeps it)"]
+
+
+def test_pillows_pixel_limit_is_raised_for_filmcolors_opening_alone(tmp_path):
+    """An audit: importing filmcolor raised Pillow's decompression-bomb limit for the whole process (a web
+    server importing it lost its guard). Now it is raised only while filmcolor opens a header."""
+    from media import png_bomb
+
+    from filmcolor.pillowopen import open_image
+
+    assert Image.MAX_IMAGE_PIXELS == int(1024 * 1024 * 1024 // 4 // 3)  # Pillow's own, filmcolor imported
+    big = png_bomb(tmp_path / "big.png", 20000, 10000, rows=1)  # 200 M pixels declared: over 2 x Pillow's
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(big)
+    with open_image(big) as image:
+        assert image.size == (20000, 10000)
+    assert Image.MAX_IMAGE_PIXELS == int(1024 * 1024 * 1024 // 4 // 3)
