@@ -66,7 +66,6 @@ def _gray_to_l_table(top: int = 255) -> np.ndarray:
 
 
 GRAY_TO_L = _gray_to_l_table().astype(np.float32)  # (256,) L units
-GRAY_TO_L_NORM = normalize_l(GRAY_TO_L).astype(np.float32)  # (256,) network input
 
 
 def gray_to_l(gray_hw: np.ndarray) -> np.ndarray:

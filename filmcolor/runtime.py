@@ -102,7 +102,6 @@ class TorchRunner:
 
 
 TAP_NAMES = ("s4", "s8", "s16", "s32")  # encoder outputs of the split graphs (guided models)
-PARTS = ("full", "encode", "decode")  # the whole network, or its encoder and decoder apart
 
 
 def _halves(model: nn.Module) -> tuple[nn.Module, nn.Module]:

@@ -25,7 +25,7 @@ from filmcolor import lab
 from filmcolor.colorize import Colorizer, choose_device
 from filmcolor.errors import ConfigError, InputError
 from filmcolor.evaluate import evaluate_hints, evaluate_images, source_of
-from filmcolor.fsutil import make_output_folder
+from filmcolor.fsutil import make_output_folder, write_bytes_atomic
 from filmcolor.imageio import write_image
 from filmcolor.models import create_model, takes_guide
 from filmcolor.train.checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
@@ -404,7 +404,7 @@ class Trainer:
         if self.is_main:
             make_output_folder(self.run_dir)
             (self.run_dir / "samples").mkdir(exist_ok=True)
-            (self.run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+            write_bytes_atomic(self.run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2).encode())
         start = {"event": "start", "epochs": cfg.total_epochs, "steps_per_epoch": self.steps_per_epoch,
                  "train_images": len(self.train_set), "val_images": len(self.val_set),
                  "device": str(self.device), "resumed_at": [self.epoch, self.batch_in_epoch],
@@ -589,8 +589,8 @@ def _trim_log(log: Path, state: dict) -> None:
         if event.get("event") == "step" and event.get("step", 0) > state["step"]:
             keep = index
             break
-    if keep < len(lines):
-        log.write_bytes(b"".join(lines[:keep]))
+    if keep < len(lines):  # (atomically: a kill meanwhile keeps the log whole)
+        write_bytes_atomic(log, b"".join(lines[:keep]))
 
 
 def photos_digest(train_paths: list[Path], val_paths: list[Path]) -> str:

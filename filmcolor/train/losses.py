@@ -16,7 +16,7 @@ def upsample_to(ab: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return F.interpolate(ab, size=like.shape[-2:], mode="bilinear", align_corners=False)
 
 
-CHROMA_REF = 50.0 / 110.0  # normalised chroma that gets weight 1 + chroma_weight
+CHROMA_REF = 50.0 / lab.AB_SCALE  # normalised chroma (50 Lab units) that gets weight 1 + chroma_weight
 
 
 def pixel_loss(kind: str, pred: torch.Tensor, target: torch.Tensor, chroma_weight: float = 0.0,
