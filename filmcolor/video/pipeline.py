@@ -166,9 +166,10 @@ def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
     input_path, output_path = Path(input_path), Path(output_path)
     if options.sound is not None and options.audio == "none":
         raise ConfigError(f"--sound {options.sound} with --no-audio: give one or the other")
-    inputs = [input_path, *(key.path for key in options.keyframes), *options.references,
+    inputs = [input_path, *guide_files(options),
               *([options.sound] if options.sound is not None else [])]
-    with VideoReader(input_path, options, copy_streams=options.audio != "none") as reader, \
+    with VideoReader(input_path, options, copy_streams=options.audio != "none",
+                     not_frames=guide_files(options)) as reader, \
             contextlib.ExitStack() as stack:
         check_output_path(output_path, inputs, overwrite)
         for extra in (preview_path, report_path):
@@ -197,6 +198,11 @@ def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
     return report
 
 
+def guide_files(options: VideoOptions) -> list[Path]:
+    """The keyframes' and references' files: none of a scan's frames, even kept in its folder (an audit)."""
+    return [key.path for key in options.keyframes] + list(options.references)
+
+
 def _shot_guides(input_path: Path, shape: FrameShape, colorizer: Colorizer,
                  options: VideoOptions) -> tuple[ShotGuides | None, float]:
     """With keyframes or references: find the shots (a decode-only pre-pass) and check the keyframes."""
@@ -213,7 +219,7 @@ def _shot_guides(input_path: Path, shape: FrameShape, colorizer: Colorizer,
     warm.start()
     try:
         check_guide_pictures(options.keyframes, options.references, shape)
-        with VideoReader(input_path, options, copy_streams=False) as scan:
+        with VideoReader(input_path, options, copy_streams=False, not_frames=guide_files(options)) as scan:
             cuts, frames = scan_shots((item.gray for item in scan if isinstance(item, LumaFrame)), colorizer,
                                       options.temporal)
     finally:  # also after a bad keyframe: a process that exits while torch exports a graph aborts (exit 134)

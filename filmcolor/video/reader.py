@@ -129,7 +129,9 @@ class VideoReader:
     ``copy_streams=False`` leaves the audio and subtitle streams out.
     """
 
-    def __init__(self, path: Path, options: ReaderOptions = ReaderOptions(), copy_streams: bool = True):
+    def __init__(self, path: Path, options: ReaderOptions = ReaderOptions(), copy_streams: bool = True,
+                 not_frames: Iterable[Path] = ()):
+        """``not_frames``: files of a folder of frames that are none of its frames (a keyframe kept among them)."""
         self.path = Path(path)
         self.options = options
         self.repeated_frames = 0
@@ -138,9 +140,8 @@ class VideoReader:
         self.sequence: FrameSequence | None = None
         if not self.path.exists():
             raise InputError(f"{self.path}: file not found")
-        if self.path.is_dir():  # (a keyframe or reference kept among the frames is no frame: an audit)
-            guides = [key.path for key in options.keyframes] + list(options.references)
-            self.sequence = find_sequence(self.path, ignore=guides)
+        if self.path.is_dir():
+            self.sequence = find_sequence(self.path, ignore=not_frames)
         elif options.frame_rate is not None:
             raise ConfigError(f"--frame-rate {options.frame_rate}: only for a folder of frames; {self.path} keeps "
                               "its own timing")
