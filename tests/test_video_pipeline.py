@@ -950,3 +950,27 @@ def test_subtitles_are_copied_and_a_line_on_screen_at_start_is_kept(tmp_path: Pa
     assert lines(tmp_path / "whole.mkv") == lines(clip) == [(2.0, 1.0, b"Hello two"), (5.0, 1.0, b"Hello three")]
     colorize_video(clip, tmp_path / "cut.mkv", colorizer, VideoOptions(**FAST, start=2.5, duration=3.0))
     assert lines(tmp_path / "cut.mkv") == [(0.0, 0.5, b"Hello two"), (2.5, 1.0, b"Hello three")]
+
+
+def test_a_raw_dv_file_keeps_its_rate_and_its_bottom_field_first(tmp_path: Path, colorizer: Colorizer) -> None:
+    """An audit: a raw .dv (FFmpeg's dv muxer: time base 1/60000, average rate 60000) was read at 60000 fps,
+    so an .mp4 failed after all the work ('fps 60000 is too large') and an .avi came out at 600 fps; and SD
+    DV, bottom field first by its standard, came out top field first (its decoder does not say)."""
+    src = tmp_path / "tape.dv"
+    with av.open(str(src), "w", format="dv") as container:
+        stream = container.add_stream("dvvideo", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 720, 576, "yuv420p"
+        for i in range(6):
+            frame = av.VideoFrame.from_ndarray(gray_frame(i, 576, 720), format="gray").reformat(format="yuv420p")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with av.open(str(src)) as c:
+        assert c.streams.video[0].average_rate == 60000  # what FFmpeg says of it
+    for ext in (".mp4", ".mkv"):
+        out = tmp_path / f"out{ext}"
+        report = colorize_video(src, out, colorizer, VideoOptions(**FAST))
+        assert report.frames == 6
+        times, _, _ = decode_video(out)
+        assert times == pytest.approx([i / 25 for i in range(6)], abs=1e-3)
+        assert _field_order(out) == (3, True)  # AV_FIELD_BB, interlaced

@@ -68,6 +68,7 @@ class ReaderOptions(Options):
 # FFmpeg's AVFieldOrder: how a frame's two fields are ordered in time (0 unknown, 1 progressive)
 FIELD_PROGRESSIVE, FIELD_TT, FIELD_BB, FIELD_TB, FIELD_BT = 1, 2, 3, 4, 5
 TOP_FIELD_FIRST = (FIELD_TT, FIELD_TB)
+SD_DV_HEIGHTS = (480, 576)  # DV (NTSC, PAL): bottom field first; DVCPRO HD (720, 1080) is top field first
 
 
 @dataclass(frozen=True)
@@ -358,11 +359,15 @@ class VideoReader:
 
     def _field_order(self, first: av.VideoFrame) -> int:
         """The stream's field order; an interlaced first frame of a stream that does not say is taken as top
-        field first (PyAV does not show the frame's own flag; TT is H.264's and most HD's order)."""
+        field first (PyAV does not show the frame's own flag; TT is H.264's and most HD's order), but for SD
+        DV, which is bottom field first by its standard (IEC 61834; an audit: its fields came out swapped)."""
         order = getattr(self.stream.codec_context, "field_order", 0) or 0
         if order > FIELD_PROGRESSIVE:
             return order
-        return FIELD_TT if first.interlaced_frame else FIELD_PROGRESSIVE
+        if not first.interlaced_frame:
+            return FIELD_PROGRESSIVE
+        sd_dv = self.stream.codec_context.name == "dvvideo" and first.height in SD_DV_HEIGHTS
+        return FIELD_BB if sd_dv else FIELD_TT
 
     @property
     def seconds_in(self) -> float:
@@ -661,13 +666,17 @@ class VideoReader:
 
     @property
     def _stream_rate(self) -> Fraction | None:
-        """The frame rate the stream says (from its timestamps or its codec), or None. A guessed rate of one
-        frame per time-base tick (1000 fps in Matroska) is FFmpeg saying it does not know."""
+        """The frame rate the stream says (from its timestamps or its codec), or None. A rate of one frame per
+        time-base tick (a guessed 1000 fps in Matroska; an average 60000 fps in a raw .dv, whose frames are
+        2400 ticks apart) is FFmpeg saying it does not know."""
         s = self.stream
-        if s.average_rate:
-            return Fraction(s.average_rate)
-        if s.guessed_rate and s.time_base and s.guessed_rate * s.time_base < 1:
-            return Fraction(s.guessed_rate)
+
+        def known(rate: object) -> bool:
+            return bool(rate) and (not s.time_base or rate * s.time_base < 1)  # type: ignore[operator]
+
+        for rate in (s.average_rate, s.guessed_rate, s.codec_context.framerate):
+            if known(rate):
+                return Fraction(rate)
         return None
 
     def _demux(self) -> Iterator[av.Packet]:
