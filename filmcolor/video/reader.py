@@ -667,17 +667,19 @@ class VideoReader:
     @property
     def _stream_rate(self) -> Fraction | None:
         """The frame rate the stream says (from its timestamps or its codec), or None. A rate of one frame per
-        time-base tick (a guessed 1000 fps in Matroska; an average 60000 fps in a raw .dv, whose frames are
-        2400 ticks apart) is FFmpeg saying it does not know."""
+        time-base tick is FFmpeg saying it does not know: a guessed 1000 fps in Matroska, an average 60000 fps
+        in a raw .dv whose frames are 2400 ticks apart and whose codec says 25 (an AVI's or a folder of
+        frames' 25 on a 1/25 time base, which the codec's rate confirms, is their rate)."""
         s = self.stream
-
-        def known(rate: object) -> bool:
-            return bool(rate) and (not s.time_base or rate * s.time_base < 1)  # type: ignore[operator]
-
-        for rate in (s.average_rate, s.guessed_rate, s.codec_context.framerate):
-            if known(rate):
+        tb = s.time_base
+        codec_rate = s.codec_context.framerate
+        if s.average_rate and (not tb or s.average_rate * tb < 1 or not codec_rate
+                               or s.average_rate in (codec_rate, s.guessed_rate)):
+            return Fraction(s.average_rate)
+        for rate in (s.guessed_rate, codec_rate):
+            if rate and (not tb or rate * tb < 1):
                 return Fraction(rate)
-        return None
+        return Fraction(s.average_rate) if s.average_rate else None
 
     def _demux(self) -> Iterator[av.Packet]:
         try:
