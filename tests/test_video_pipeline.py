@@ -974,3 +974,39 @@ def test_a_raw_dv_file_keeps_its_rate_and_its_bottom_field_first(tmp_path: Path,
         times, _, _ = decode_video(out)
         assert times == pytest.approx([i / 25 for i in range(6)], abs=1e-3)
         assert _field_order(out) == (3, True)  # AV_FIELD_BB, interlaced
+
+
+def test_a_tracks_title_and_language_reach_a_mov_and_an_mkv(tmp_path: Path, colorizer: Colorizer) -> None:
+    """An audit: an MP4's track titles (FFmpeg reads them as 'name', writes 'title') were lost in every output,
+    and a .mov dropped the language 'deu' (its muxer packs ISO 639-2/B codes: 'ger')."""
+    plain = make_clip(tmp_path / "plain.mp4", frames=6, audio="aac")
+    src = tmp_path / "titled.mp4"
+    with av.open(str(plain)) as inp, av.open(str(src), "w") as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams}
+        audio = streams[inp.streams.audio[0].index]
+        audio.metadata["title"], audio.metadata["language"] = "Kommentar", "deu"
+        for packet in inp.demux():
+            if packet.size:
+                packet.stream = streams[packet.stream.index]
+                out.mux(packet)
+
+    def audio_tags(path: Path) -> tuple[str | None, str | None]:
+        with av.open(str(path)) as c:
+            tags = dict(c.streams.audio[0].metadata)
+            return tags.get("title") or tags.get("name"), tags.get("language")
+
+    assert audio_tags(src) == ("Kommentar", "deu")
+    for ext, language in ((".mp4", "deu"), (".mov", "ger"), (".mkv", "deu")):
+        out = tmp_path / f"out{ext}"
+        colorize_video(src, out, colorizer, VideoOptions(**FAST))
+        assert audio_tags(out) == ("Kommentar", language), ext
+
+
+@pytest.mark.parametrize("codec", ["libopus", "vorbis"])  # (FFmpeg's own Vorbis encoder: no libvorbis here)
+def test_oggs_own_sound_is_copied_into_an_ogv(tmp_path: Path, colorizer: Colorizer, codec: str) -> None:
+    """An audit: Vorbis and Opus into an .ogv were re-encoded to FLAC (PyAV's codec list for Ogg leaves
+    them out), and the sound moved by 30 ms."""
+    src = make_clip(tmp_path / "in.mkv", audio=codec, frames=10)
+    report = colorize_video(src, tmp_path / "out.ogv", colorizer, VideoOptions(**FAST, codec="libvpx"))
+    assert not any("re-encoded" in w for w in report.warnings), report.warnings
+    assert audio_packets(tmp_path / "out.ogv") == audio_packets(src)

@@ -65,7 +65,9 @@ AUTO_PRESET_PIXELS = 1280 * 720
 # (MPEG-2 video and audio), though broadcast TS carries H.264, HEVC, AAC and AC-3 every day.
 ALSO_HOLDS = {"mpegts": {"h264", "libx264", "hevc", "libx265", "aac", "ac3", "eac3", "mp3", "opus", "dvb_subtitle"},
               # a DVD's sound, which the program streams' codec lists leave out (FFmpeg names .vob's 'svcd')
-              **{name: {"ac3"} for name in ("mpeg", "vob", "dvd", "svcd")}}
+              **{name: {"ac3"} for name in ("mpeg", "vob", "dvd", "svcd")},
+              # Ogg's own sound, which PyAV's lists for it leave out (an audit: Vorbis and Opus were re-encoded)
+              **{name: {"vorbis", "opus", "flac", "speex", "theora", "vp8"} for name in ("ogg", "ogv", "oga")}}
 # What a muxer takes and should not: Vorbis in AVI read back with 2 s of sound stamped within 21 ms, and in MP4
 # FFmpeg writes it under a private code few players read (an audit). It is re-encoded, and .mkv named.
 NOT_HELD = {"avi": {"vorbis"}, "mp4": {"vorbis"}, "mov": {"rawvideo"}}  # (MOV's 'raw ' is RGB: Y'CbCr unreadable)
@@ -462,9 +464,21 @@ class VideoWriter:
                                          "players play yet; .mov or .mkv keep PCM where every player reads it")
         for src in streams:  # language, title, default / commentary / forced: what players list the tracks by
             if src in mapping:
-                mapping[src].metadata.update(_lasting_tags(src.metadata))
+                mapping[src].metadata.update(self._track_tags(src.metadata))
                 mapping[src].disposition = src.disposition
         return mapping
+
+    def _track_tags(self, tags: dict[str, str]) -> dict[str, str]:
+        """A copied track's lasting tags as this container keeps them: an MP4's or MOV's track name (FFmpeg
+        reads it as 'name', writes 'title') as its title, and into a .mov a language by its ISO 639-2/B code
+        (the MOV muxer drops 'deu', 'nld'...; an audit: those tracks lost their language, their titles)."""
+        kept = _lasting_tags(tags)
+        if "name" in kept and "title" not in kept:
+            kept["title"] = kept.pop("name")
+        language = kept.get("language", "")
+        if self.container.format.name == "mov" and language in ISO639_BIBLIOGRAPHIC:
+            kept["language"] = ISO639_BIBLIOGRAPHIC[language]
+        return kept
 
     def _label(self, src: av.stream.Stream) -> str:
         """'audio stream #1', and the file it is in when that is not the input (a --sound file)."""
@@ -713,6 +727,11 @@ _DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}
 # tags that describe the bits rather than the content: wrong once the stream is re-encoded or cut (mkvmerge
 # writes BPS, NUMBER_OF_FRAMES, NUMBER_OF_BYTES and _STATISTICS_*; the muxers write their own DURATION)
 STALE_TAGS = ("encoder", "duration", "bps", "number_of_frames", "number_of_bytes")
+# ISO 639-2 terminology codes -> bibliographic ones, the only ones the MOV muxer packs (the 20 that differ)
+ISO639_BIBLIOGRAPHIC = {"sqi": "alb", "hye": "arm", "eus": "baq", "mya": "bur", "zho": "chi", "ces": "cze",
+                        "nld": "dut", "fra": "fre", "kat": "geo", "deu": "ger", "ell": "gre", "isl": "ice",
+                        "mkd": "mac", "mri": "mao", "msa": "may", "fas": "per", "ron": "rum", "slk": "slo",
+                        "bod": "tib", "cym": "wel"}
 
 
 def _lasting_tags(tags: dict[str, str], also: tuple[str, ...] = ()) -> dict[str, str]:
