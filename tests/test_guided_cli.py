@@ -455,3 +455,35 @@ def test_a_keyframe_kept_among_a_scans_frames_is_no_frame(tmp_path, weights):
     assert len(decode_video(tmp_path / "out.mkv")[0]) == 8
     result = run("video", str(reel), "-o", str(tmp_path / "plain.mkv"), "--model", weights, "-q")
     assert result.exit_code == 1 and "holds pictures of more than one name" in result.stderr  # not given: a stray
+
+
+def test_a_shot_whose_first_frames_match_no_reference_takes_one_when_a_later_frame_does(tmp_path, weights,
+                                                                                      monkeypatch):
+    """An audit: a shot fading in from black matched no reference on its dark first frame and took none for
+    its whole length. Its next frames (REMATCH_FRAMES) try again; a shot that never matches stays automatic."""
+    from filmcolor import guide
+    from filmcolor.colorize import Colorizer
+    from filmcolor.video import keyframes
+
+    write_image(tmp_path / "ref.png", keyframe_of(scene(4)))
+    colorizer = Colorizer.from_pretrained(weights, device="cpu", runtime="torch", render_size=64)
+    guides = keyframes.ShotGuides(colorizer, [], [tmp_path / "ref.png"], cuts=[],
+                                  shape=keyframes.FrameShape(W, H))
+    shown = {"frame": 0}
+    monkeypatch.setattr(guide, "match_score", lambda features, ref: 0.9 if shown["frame"] >= 3 else 0.3)
+    l_hw = lab.gray_to_l(scene(4))
+    features = colorizer.match_features(l_hw)
+    l_cells = guide.cell_l(l_hw, *features.shape[-2:])
+    shape = colorizer.network_shape(H, W)
+    taken = []
+    for index in range(6):
+        shown["frame"] = index
+        taken.append(guides(index, features, l_cells, shape) is not None)
+    assert taken == [False, False, False, True, True, True]
+    assert guides.used_references == {str(tmp_path / "ref.png"): 1}
+    late = keyframes.ShotGuides(colorizer, [], [tmp_path / "ref.png"], cuts=[], shape=keyframes.FrameShape(W, H))
+    taken = []
+    for index in range(keyframes.REMATCH_FRAMES + 10):  # it would match from frame REMATCH_FRAMES + 3 on:
+        shown["frame"] = index - keyframes.REMATCH_FRAMES  # past the frames that try again
+        taken.append(late(index, features, l_cells, shape) is not None)
+    assert not any(taken) and late.used_references == {}

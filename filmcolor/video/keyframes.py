@@ -31,6 +31,11 @@ if TYPE_CHECKING:  # guide.py needs torch: it loads with the first keyframe or r
     from filmcolor import guide as guidance
 
 
+# A shot whose first frame matches no reference tries again on each of its next frames up to this many (an
+# audit: a shot fading in from black matched nothing on its dark first frame, and took no reference at all)
+REMATCH_FRAMES = 24
+
+
 @dataclass(frozen=True)
 class Keyframe:
     """A colour version of frame ``index`` (0-based, decode order of the frames coloured) of the film."""
@@ -141,7 +146,6 @@ class ShotGuides:
         return bisect.bisect_right(self.starts, index) - 1
 
     def _enter(self, shot: int, features: torch.Tensor) -> None:
-        from filmcolor import guide as guidance
 
         start = self.starts[shot]
         end = self.starts[shot + 1] if shot + 1 < len(self.starts) else None
@@ -150,10 +154,16 @@ class ShotGuides:
                            for k in self.keyframes if k.index >= start and (end is None or k.index < end)]
         self._shot_reference = None
         if not self._shot_keys and self.references:
-            scores = [guidance.match_score(features, ref) for ref in self.references]
-            self.best_scores = [max(a, b) for a, b in zip(self.best_scores, scores, strict=True)]
             self.matched_shots += 1
-            self._shot_reference = guidance.best_reference(features, self.references, scores)[0]
+            self._match_reference(features)
+
+    def _match_reference(self, features: torch.Tensor) -> None:
+        """The reference that shows this frame's content, if one does, for the rest of the shot."""
+        from filmcolor import guide as guidance
+
+        scores = [guidance.match_score(features, ref) for ref in self.references]
+        self.best_scores = [max(a, b) for a, b in zip(self.best_scores, scores, strict=True)]
+        self._shot_reference = guidance.best_reference(features, self.references, scores)[0]
         if self._shot_reference is not None:
             name = self._shot_reference.name
             self.used_references[name] = self.used_references.get(name, 0) + 1
@@ -182,6 +192,9 @@ class ShotGuides:
         shot = self.shot_of(index)
         if shot != self._shot:
             self._enter(shot, features)
+        elif (self.references and not self._shot_keys and self._shot_reference is None
+              and index - self.starts[shot] < REMATCH_FRAMES):
+            self._match_reference(features)  # a shot that fades in from black shows its content later
         rh, rw = shape
         if self._shot_keys:
             guides = [guidance.guide_from_transfer(*guidance.transfer(features, ref, l_cells), rh, rw)
