@@ -688,3 +688,54 @@ def test_an_image_size_the_generator_cannot_halve_is_refused_by_name(photos: Pat
 
     with pytest.raises(ConfigError, match="--image-size 96: 'pix2pix-unet' takes a multiple of 64"):
         train(tiny_config(photos, tmp_path / "run", image_size=96))  # TINY_PIX2PIX halves 6 times
+
+
+# ---- a fifth audit: a researcher's days of training ----
+
+def test_a_learning_rate_changed_on_resume_is_the_one_trained_with(photos: Path, tmp_path: Path) -> None:
+    """An audit: --lr-g (and betas, weight decay) changed on --resume was said to change, recorded in the
+    config, and ignored: the optimiser's state put the checkpoint's back."""
+    run = tmp_path / "run"
+    train(tiny_config(photos, run, max_steps=1))
+    train(tiny_config(photos, run, max_steps=2, lr_pretrain=5e-4, beta1=0.9), resume=True)
+    groups = load_checkpoint(run / "last.pt")["opt_pre"]["param_groups"]
+    assert all(g["base_lr"] == 5e-4 and g["betas"][0] == 0.9 for g in groups), groups
+    steps = [e for e in read_jsonl(run / "metrics.jsonl") if e["event"] == "step"]
+    assert [e["step"] for e in steps] == [1, 2] and steps[1]["lr"] == pytest.approx(5e-4), steps
+
+
+def test_what_cannot_change_on_resume_is_one_line(photos: Path, tmp_path: Path, monkeypatch) -> None:
+    """An audit: adding --class-weight on --resume crashed ('different number of parameter groups'); a run
+    resumed by another number of processes took other photos in its epochs without a word."""
+    run = tmp_path / "run"
+    cfg = fast_config(photos, run, arch="filmcolor-guided", max_steps=1)
+    train(cfg)
+    with pytest.raises(ConfigError, match="last.pt: trained without --class-weight; resume with it on or off"):
+        train(dataclasses.replace(cfg, class_weight=0.05, max_steps=2), resume=True)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ConfigError, match="last.pt: trained by 1 process\\(es\\), resumed by 2"):
+        train(dataclasses.replace(cfg, max_steps=2), resume=True)
+
+
+def test_two_trainers_in_one_folder_and_a_file_as_the_folder_are_refused(photos: Path, tmp_path: Path) -> None:
+    """An audit: a --resume started while the run still ran trained beside it (exit 0 both, logs interleaved,
+    checkpoints overwritten); an --out that is a file ended in an unexpected NotADirectoryError."""
+    import fcntl
+    import os
+
+    from filmcolor.errors import OutputError
+    from filmcolor.train.loop import RUN_LOCK
+
+    run = tmp_path / "run"
+    train(tiny_config(photos, run, max_steps=1))
+    fd = os.open(run / RUN_LOCK, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a trainer at work
+    try:
+        with pytest.raises(ConfigError, match="another filmcolor train is running in this folder"):
+            train(tiny_config(photos, run, max_steps=2), resume=True)
+    finally:
+        os.close(fd)
+    assert train(tiny_config(photos, run, max_steps=2), resume=True).steps == 2
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(OutputError, match="output folder is a file"):
+        train(tiny_config(photos, tmp_path / "a_file", max_steps=1))

@@ -6,6 +6,7 @@ RUN_DIR: last.pt (resume), best.safetensors / final.safetensors (inference), met
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import math
@@ -23,7 +24,7 @@ from torch.utils.data import DataLoader
 
 from filmcolor import lab
 from filmcolor.colorize import Colorizer, choose_device
-from filmcolor.errors import ConfigError, InputError
+from filmcolor.errors import ConfigError, InputError, OutputError
 from filmcolor.evaluate import evaluate_hints, evaluate_images, source_of
 from filmcolor.fsutil import make_output_folder, write_bytes_atomic
 from filmcolor.imageio import write_image
@@ -81,13 +82,17 @@ TRADE_DB_PER_RATIO = 1.5
 CLASS_HEAD_LR_MULT = 10.0  # --class-weight's head learns at this multiple of the generator's learning rate
 
 
+def processes() -> tuple[int, int]:
+    """(how many training processes, this one's rank) as torchrun sets them (WORLD_SIZE, RANK): read here alone."""
+    return int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, progress: Progress | None = None):
         self.cfg = cfg
         self.progress = progress or (lambda event: None)
         self.run_dir = Path(cfg.out)
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
+        self.world, self.rank = processes()
         self.is_main = self.rank == 0
         self.device = self._setup_device()
         self.threads = cfg.threads or max(1, (os.cpu_count() or 1) // self.world)
@@ -254,14 +259,14 @@ class Trainer:
             "log_bytes": log.stat().st_size if (log := self.run_dir / "metrics.jsonl").exists() else 0,
             "photos": self.photos,
             "folders": resolved_folders(self.cfg),
+            "world": self.world,  # processes: each takes its share of every batch in the epoch's order
         }
 
     def load_state(self, state: dict) -> None:
         self.generator.load_state_dict(_unwrapped(state["generator"]))
         self.discriminator.load_state_dict(_unwrapped(state["discriminator"]))
-        self.opt_pre.load_state_dict(state["opt_pre"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        for opt, key in ((self.opt_pre, "opt_pre"), (self.opt_g, "opt_g"), (self.opt_d, "opt_d")):
+            _load_keeping_settings(opt, state[key])
         if self.class_head is not None and state.get("class_head"):  # a run may add the term when resumed
             self.class_head.load_state_dict(state["class_head"])
         self.epoch, self.batch_in_epoch, self.step = state["epoch"], state["batch_in_epoch"], state["step"]
@@ -623,6 +628,28 @@ def changed_options(cfg: TrainConfig, saved: dict, last: Path,
     return tuple(f"{flag[key]} {_shown(saved[key])} -> {_shown(now[key])}" for key in differ)
 
 
+def _load_keeping_settings(opt: torch.optim.Optimizer, saved: dict) -> None:
+    """An optimiser's moments and steps from a checkpoint, with this run's learning rates, betas and weight
+    decay: load_state_dict puts back the checkpoint's, so a --lr-g changed on --resume was said to change and
+    trained on unchanged (an audit)."""
+    own = [{k: v for k, v in group.items() if k != "params"} for group in opt.param_groups]
+    opt.load_state_dict(saved)
+    for group, settings in zip(opt.param_groups, own, strict=True):
+        group.update(settings)
+
+
+def check_resumable(cfg: TrainConfig, state: dict, last: Path, world: int) -> None:
+    """What cannot change on --resume beyond SAME_ON_RESUME: the class term on or off (its head is a group of
+    the optimisers'; added, the resume crashed) and the number of processes (each one's share of a batch)."""
+    saved = state.get("config") or {}
+    if "class_weight" in saved and (saved["class_weight"] > 0) != (cfg.class_weight > 0):
+        raise ConfigError(f"{last}: trained {'with' if saved['class_weight'] > 0 else 'without'} --class-weight; "
+                          "resume with it on or off as it was, or train anew in another --out")
+    if state.get("world", 1) != world:
+        raise ConfigError(f"{last}: trained by {state.get('world', 1)} process(es), resumed by {world}: each takes "
+                          "its share of a batch, so the epochs would take other photos; resume with as many")
+
+
 def _shown(value: object) -> str:
     return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else json.dumps(value) \
         if isinstance(value, dict) else str(value)
@@ -634,21 +661,55 @@ def train(cfg: TrainConfig, resume: bool = False, progress: Progress | None = No
     seed, crops or architecture (SAME_ON_RESUME)."""
     out = Path(cfg.out)
     last = out / "last.pt"
-    if last.exists() and not resume:
-        raise ConfigError(f"{out}: a run is already there; pass --resume to continue it or choose another --out")
-    state, changed = None, ()
-    if last.exists():
-        state = load_checkpoint(last)
-        changed = changed_options(cfg, state.get("config") or {}, last, state.get("folders"))
-    elif found := [name for name in RUN_OUTPUTS if (out / name).exists()]:
-        raise ConfigError(f"{out}: holds another run's {', '.join(found)} (and no last.pt to resume); choose "
-                          "another --out, or move them away")
-    else:  # a run stopped before its first checkpoint left its log and samples: this one starts them anew
-        for leftover in [out / "metrics.jsonl", *(out / "samples").glob("epoch_*.png")]:
-            leftover.unlink(missing_ok=True)
-    trainer = Trainer(cfg, progress)
+    world, rank = processes()
+    made = not out.exists()
+    lock = _hold_run_folder(out) if rank == 0 else None  # (torchrun's other processes join the first's run)
     try:
-        return trainer.run(state, changed)
+        if last.exists() and not resume:
+            raise ConfigError(f"{out}: a run is already there; pass --resume to continue it or choose another --out")
+        state, changed = None, ()
+        if last.exists():
+            state = load_checkpoint(last)
+            changed = changed_options(cfg, state.get("config") or {}, last, state.get("folders"))
+            check_resumable(cfg, state, last, world)
+        elif found := [name for name in RUN_OUTPUTS if (out / name).exists()]:
+            raise ConfigError(f"{out}: holds another run's {', '.join(found)} (and no last.pt to resume); choose "
+                              "another --out, or move them away")
+        elif rank == 0:  # a run stopped before its first checkpoint left its log and samples: this one starts anew
+            for leftover in [out / "metrics.jsonl", *(out / "samples").glob("epoch_*.png")]:
+                leftover.unlink(missing_ok=True)
+        trainer = Trainer(cfg, progress)
+        try:
+            return trainer.run(state, changed)
+        finally:
+            if dist.is_initialized():
+                dist.destroy_process_group()
     finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+        if lock is not None:
+            os.close(lock)
+            if made and [p.name for p in out.iterdir()] == [RUN_LOCK]:  # refused before any work: no folder
+                (out / RUN_LOCK).unlink(missing_ok=True)
+                out.rmdir()
+
+
+RUN_LOCK = ".filmcolor-train.lock"
+
+
+def _hold_run_folder(out: Path) -> int:
+    """Make the run folder (one line if it cannot be: a file there, a read-only disk) and hold an exclusive lock
+    on it for the run: two trainers in one folder (a --resume while the run still ran, torchrun's workers left
+    after it was killed) interleaved their logs and wrote each other's checkpoints (an audit)."""
+    make_output_folder(out)
+    try:
+        fd = os.open(out / RUN_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise OutputError(f"{out}: cannot write in the run folder ({err.strerror or err})") from err
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ConfigError(f"{out}: another filmcolor train is running in this folder; wait for it, or stop it "
+                          "(its torchrun workers too)") from None
+    except OSError:  # a file system without locks: the run goes on unguarded
+        pass
+    return fd
