@@ -110,8 +110,10 @@ def _as_given(path: str) -> str:
 @_opt("--hints-mean", "Guided generators: mean number of simulated hints per hinted sample.")
 @click.option("--resume", is_flag=True,
               help="Continue from RUN_DIR/last.pt where it stopped (a new run when there is none). The photos, "
-                   "their split, --seed, --batch-size, --image-size, --crop-mode and --arch must be the "
-                   "checkpoint's; other options may change (said).")
+                   "their split, --seed, --batch-size, --image-size, --crop-mode, --arch, --arch-kwargs, "
+                   "--pretrained-encoder, --class-weight on or off and the number of processes must be the "
+                   "checkpoint's; other options may change (said), learning rates included. One trainer at a "
+                   "time holds a run folder.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @guarded
 def train_command(arch_kwargs: str, resume: bool, quiet: bool, compile_: bool, **options) -> None:
