@@ -739,3 +739,17 @@ def test_two_trainers_in_one_folder_and_a_file_as_the_folder_are_refused(photos:
     (tmp_path / "a_file").write_text("x")
     with pytest.raises(OutputError, match="output folder is a file"):
         train(tiny_config(photos, tmp_path / "a_file", max_steps=1))
+
+
+def test_validation_of_gray_photos_or_of_one_guided_photo_does_not_crash(photos: Path, tmp_path: Path) -> None:
+    """An audit: a --val-data of gray photos (skipped by the scoring) crashed the first validation with a
+    KeyError 'psnr', and a guided run with --val-images 1 with a KeyError 'psnr_gain'; the epoch was lost."""
+    gray = tmp_path / "gray"
+    gray.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(gray / f"g{i}.png"), np.full((80, 96), 60 + 40 * i, np.uint8))
+    result = train(tiny_config(photos, tmp_path / "run", val_data=(str(gray),), val_size=0, max_steps=3))
+    assert result.steps == 3
+    result = train(fast_config(photos, tmp_path / "guided", arch="filmcolor-guided", val_images=1, max_steps=3))
+    assert result.steps == 3
+    assert any("hints10_psnr_gain" in e for e in read_jsonl(tmp_path / "guided" / "metrics.jsonl"))

@@ -519,18 +519,19 @@ class Trainer:
         held = [p for p in paths if source_of(p) in cfg.holdout_sources]
         scored = [p for p in paths if source_of(p) not in cfg.holdout_sources][: cfg.val_images]
         colorizer = self.colorizer()
-        if scored:
-            summary = evaluate_images(colorizer, scored)
+        # (each only when a photo was scored: gray photos are skipped there, and a val folder of gray photos,
+        # or --val-images 1 for the hints, crashed the first validation with a KeyError; an audit)
+        if scored and (summary := evaluate_images(colorizer, scored))["images"]:
             metrics.update({k: summary[k] for k in ("psnr", "gray_psnr", "psnr_gain", "colorfulness",
                                                     "real_colorfulness", "colorfulness_ratio")})
-        if held:
-            summary = evaluate_images(colorizer, held)
+        if held and (summary := evaluate_images(colorizer, held))["images"]:
             metrics.update({f"holdout_{k}": summary[k] for k in ("psnr", "gray_psnr", "psnr_gain",
                                                                  "colorfulness", "colorfulness_ratio")})
             metrics["holdout_trade"] = summary["psnr_gain"] + TRADE_DB_PER_RATIO * summary["colorfulness_ratio"]
         if self.guided and scored:  # 10 random hints per photo (Zhang et al. 2017), beside the naive floor
-            hinted = evaluate_hints(colorizer, scored[: cfg.val_images // 2], 10, seed=cfg.seed)
-            metrics.update({f"hints10_{k}": hinted[k] for k in ("psnr_gain", "naive_gain", "over_naive")})
+            hinted = evaluate_hints(colorizer, scored[: max(1, cfg.val_images // 2)], 10, seed=cfg.seed)
+            if hinted.get("images"):
+                metrics.update({f"hints10_{k}": hinted[k] for k in ("psnr_gain", "naive_gain", "over_naive")})
         self.write_samples(colorizer)
         # The Colorizer's runner sets its own CPU thread count and moves the model to channels_last;
         # undo both, or training after the first validation differs from a resumed run.
