@@ -753,3 +753,19 @@ def test_validation_of_gray_photos_or_of_one_guided_photo_does_not_crash(photos:
     result = train(fast_config(photos, tmp_path / "guided", arch="filmcolor-guided", val_images=1, max_steps=3))
     assert result.steps == 3
     assert any("hints10_psnr_gain" in e for e in read_jsonl(tmp_path / "guided" / "metrics.jsonl"))
+
+
+def test_options_that_can_never_work_are_refused_before_the_run(photos: Path, tmp_path: Path) -> None:
+    """An audit: --select-metric holdout_psnr with no --holdout-source (or hints10_* with an automatic
+    model) ran to the end without a best.safetensors; zero epochs wrote a random network as final;
+    --init-weights of other --arch-kwargs ended in a 4 KB RuntimeError."""
+    with pytest.raises(ConfigError, match="--select-metric holdout_psnr: scored on --holdout-source photos"):
+        tiny_config(photos, tmp_path / "a", select_metric="holdout_psnr")
+    with pytest.raises(ConfigError, match="nothing to train"):
+        tiny_config(photos, tmp_path / "b", pretrain_epochs=0, epochs=0)
+    with pytest.raises(ConfigError, match="--select-metric hints10_psnr_gain: scored with hints"):
+        train(tiny_config(photos, tmp_path / "c", select_metric="hints10_psnr_gain"))
+    first = train(tiny_config(photos, tmp_path / "d", max_steps=1))
+    other = {**TINY_PIX2PIX, "num_filters": 8}
+    with pytest.raises(ConfigError, match="built with --arch-kwargs .*, not .*num_filters.: 8"):
+        train(tiny_config(photos, tmp_path / "e", arch_kwargs=other, init_weights=str(first.final_weights)))

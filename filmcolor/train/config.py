@@ -99,6 +99,12 @@ class TrainConfig:
                               "shares of the samples, together at most 1")
         if self.select_metric not in SELECT_METRICS:
             raise ConfigError(f"--select-metric {self.select_metric}: expected one of {', '.join(SELECT_METRICS)}")
+        if self.select_metric.startswith("holdout_") and not self.holdout_sources:  # (never logged: a run ended
+            raise ConfigError(f"--select-metric {self.select_metric}: scored on --holdout-source photos; name "
+                              "their source")  # without best.safetensors, said only at the end; an audit)
+        if self.total_epochs < 1:
+            raise ConfigError("--pretrain-epochs 0 and --epochs 0: nothing to train (a random network was written "
+                              "as final.safetensors)")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -191,6 +191,9 @@ class Trainer:
         if cfg.init_weights:
             initial, meta = load_model(Path(cfg.init_weights))
             if meta.arch == cfg.arch:
+                if meta.arch_kwargs != json.loads(json.dumps(dict(cfg.arch_kwargs))):  # (a 4 KB RuntimeError)
+                    raise ConfigError(f"--init-weights {cfg.init_weights}: {meta.arch} built with --arch-kwargs "
+                                      f"{json.dumps(meta.arch_kwargs)}, not {json.dumps(dict(cfg.arch_kwargs))}")
                 model.load_state_dict(initial.state_dict())
             elif hasattr(model, "init_from_unguided") and not takes_guide(initial):
                 try:  # an automatic colouriser's weights start a guided one (the guide's inputs at zero)
@@ -202,6 +205,9 @@ class Trainer:
                 raise ConfigError(f"--init-weights {cfg.init_weights}: architecture {meta.arch}, not {cfg.arch}")
         self.uses_pretrained = bool(use_pretrained) or (bool(cfg.init_weights) and has_encoder)
         self.guided = takes_guide(model)
+        if self.cfg.select_metric.startswith("hints10_") and not self.guided:
+            raise ConfigError(f"--select-metric {self.cfg.select_metric}: scored with hints, which --arch "
+                              f"{self.cfg.arch} does not take; use a guided one (filmcolor-guided)")
         self.guide_mix = GuideMix(cfg.guide_none, cfg.guide_reference, cfg.hints_mean)
         return model.to(self.device)
 
