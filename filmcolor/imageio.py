@@ -77,7 +77,8 @@ def output_is_file(output: Path, inputs: Sequence[Path]) -> bool:
 def list_images(paths: Iterable[Path]) -> list[Path]:
     """The image files under the given folders (recursively) and the given files themselves, sorted. Hidden
     files and folders under a folder are left out, as `batch` leaves them: a Mac writes "._photo.jpg" (not a
-    picture) beside each photo on a non-Mac disk."""
+    picture) beside each photo on a non-Mac disk. A file reached twice (a folder given twice, or inside another
+    given) is listed once: `train --data A --data A/` trained on its photos twice and validated on some of them."""
     found: list[Path] = []
     for path in map(Path, paths):
         if path.is_file():
@@ -85,7 +86,8 @@ def list_images(paths: Iterable[Path]) -> list[Path]:
         else:
             found += [p for p in path.rglob("*") if p.is_file() and is_image_path(p)
                       and not any(part.startswith(".") for part in p.relative_to(path).parts)]
-    return sorted(found)
+    once = {p.resolve(): p for p in reversed(found)}  # (the first name a file was found by)
+    return sorted(once.values())
 
 
 def _jpeg_truncated(data: bytes) -> bool:

@@ -451,8 +451,9 @@ def test_holdout_trade_scores_the_held_out_photos_and_picks_best(photos: Path, t
     held = write_photos(tmp_path / "held", 2, seed=5)
     for path in held.iterdir():
         path.rename(held / path.name.replace("photo", "heldout"))
+    val = write_photos(tmp_path / "val", 2, seed=6)  # (val photos are never trained on: not the training ones)
     cfg = tiny_config(photos, tmp_path / "run", pretrain_epochs=1, epochs=0, val_size=0,
-                      val_data=(str(photos), str(held)), holdout_sources=("heldout",), select_metric="holdout_trade")
+                      val_data=(str(val), str(held)), holdout_sources=("heldout",), select_metric="holdout_trade")
     train(cfg)
     (epoch,) = [e for e in read_jsonl(tmp_path / "run" / "metrics.jsonl") if e["event"] == "epoch"]
     expected = epoch["holdout_psnr_gain"] + TRADE_DB_PER_RATIO * epoch["holdout_colorfulness_ratio"]
@@ -769,3 +770,16 @@ def test_options_that_can_never_work_are_refused_before_the_run(photos: Path, tm
     other = {**TINY_PIX2PIX, "num_filters": 8}
     with pytest.raises(ConfigError, match="built with --arch-kwargs .*, not .*num_filters.: 8"):
         train(tiny_config(photos, tmp_path / "e", arch_kwargs=other, init_weights=str(first.final_weights)))
+
+
+def test_a_photo_is_trained_on_once_and_never_when_it_is_validated_on(photos: Path, tmp_path: Path) -> None:
+    """An audit: --data A --data A/ listed 8 photos as 16, and the split put most of the val photos in training
+    too; --val-data inside --data trained on the photos it validated on."""
+    from filmcolor.train.data import split_paths
+
+    train_paths, val_paths = split_paths((str(photos), str(photos) + "/"), (), 100, 2, seed=0)
+    assert len(train_paths) + len(val_paths) == 8 and not set(train_paths) & set(val_paths)
+    inner = sorted(photos.glob("*"))[:3]
+    train_paths, val_paths = split_paths((str(photos),), tuple(map(str, inner)), 100, 0, seed=0)
+    assert len(val_paths) == 3 and len(train_paths) == 5
+    assert not {p.resolve() for p in train_paths} & {p.resolve() for p in val_paths}
