@@ -3,6 +3,7 @@ itself in headless Chromium (skipped where Chromium or Playwright is absent)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shlex
@@ -15,6 +16,7 @@ import urllib.request
 from email.message import Message
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -539,3 +541,74 @@ def test_the_page_in_chromium_places_a_hint_with_a_click_and_deletes_it(served, 
             assert all(url.startswith(served.url) or url.startswith("blob:") for url in requests), requests
         finally:
             browser.close()
+
+
+# ---- a fifth audit ----
+
+def test_a_keyframe_file_saved_again_for_another_frame_is_that_frames_alone(served, place):
+    """An audit: saving film_key5 for frame 5, then again (overwrite) for frame 30, printed a command with
+    '--keyframe 5=film_key5.png' beside '30=film_key5.png': frame 5 took frame 30's colours, 'ok'."""
+    film = served.open("clip.mp4")
+    for frame, overwrite in ((2, False), (9, True)):
+        status, body = served.json("/api/save", {"picture": film["id"], "frame": frame, "points": [hint()],
+                                                 "name": "again_key", "overwrite": overwrite})
+        assert status == 200, body
+    assert "--keyframe 9=again_key.png" in body["command"] and "2=again_key.png" not in body["command"]
+    (place / "again_key.png").unlink()  # deleted on disk: gone from the next command too
+    status, body = served.json("/api/save", {"picture": film["id"], "frame": 4, "points": [], "name": "other_key"})
+    assert status == 200 and "again_key" not in body["command"], body
+
+
+def test_a_hint_at_the_pictures_edge_is_saved_inside_it_and_a_long_name_is_one_line(served, place):
+    """An audit: x 159.999 in a 160-pixel picture was saved as 160.0, which `filmcolor image --hints` refuses;
+    a name of 251-255 bytes was a 500 (File name too long, with .json after it)."""
+    picture = served.open("scene.png")
+    status, body = served.json("/api/save", {"picture": picture["id"], "name": "edge",
+                                             "points": [hint(x=W - 0.001, y=H - 0.004)]})
+    assert status == 200, body
+    (point,) = json.loads((place / "edge.json").read_text())["points"]
+    assert point["x"] < W and point["y"] < H, point
+    status, body = served.json("/api/save", {"picture": picture["id"], "name": "c" * 252, "points": []})
+    assert status == 400 and "a name longer than this disk takes with .json after it" in body["error"], body
+
+
+def test_an_upload_saves_as_the_same_file_opened_from_the_folder_does(served, place):
+    """An audit: an uploaded 16-bit photo saved at 8 bits, and its EXIF caption was lost (the folder's kept
+    both)."""
+    from PIL import Image
+
+    deep = (scene().astype(np.uint16) * 257)
+    buffer = cv2.imencode(".png", deep)[1].tobytes()
+    status, info = served.json("/api/upload?name=deep16.png", raw=buffer)
+    assert status == 200, info
+    status, body = served.json("/api/save", {"picture": info["id"], "points": [], "name": "up_deep"})
+    assert status == 200 and read_image(place / "up_deep.png", deep=True).dtype == np.uint16, body
+    exif = Image.Exif()
+    exif[0x010E] = "Grandma at the beach, 1952"
+    with io.BytesIO() as jpeg:
+        Image.fromarray(scene()).save(jpeg, "JPEG", exif=exif.tobytes())
+        status, info = served.json("/api/upload?name=meta.jpg", raw=jpeg.getvalue())
+    status, body = served.json("/api/save", {"picture": info["id"], "points": [], "name": "up_meta"})
+    assert status == 200, body
+    with Image.open(place / "up_meta.png") as saved:
+        assert saved.getexif().get(0x010E) == "Grandma at the beach, 1952"
+
+
+def test_a_films_frame_time_counts_from_its_first_frame(served, place):
+    """An audit: a film whose first frame is at 5 s said 5.0 s for frame 0 (X-Frame-Time)."""
+    src = make_clip(place / "late_src.mkv", width=96, height=64, frames=6, fps=10)
+    with av.open(str(src)) as inp, av.open(str(place / "late.mkv"), "w") as out:
+        stream = out.add_stream_from_template(inp.streams.video[0])
+        for packet in inp.demux(video=0):
+            if packet.size:
+                shift = round(5 / packet.time_base)
+                packet.pts += shift
+                if packet.dts is not None:
+                    packet.dts += shift
+                packet.stream = stream
+                out.mux(packet)
+    film = served.open("late.mkv")
+    _, headers = served.render(film["id"], [], frame=0)
+    assert float(headers["X-Frame-Time"]) == 0.0
+    _, headers = served.render(film["id"], [], frame=3)
+    assert float(headers["X-Frame-Time"]) == pytest.approx(0.3, abs=1e-6)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import secrets
 import shlex
@@ -91,7 +92,7 @@ def parse_points(points: object, width: int, height: int) -> tuple[list[dict[str
     for i, point in enumerate(points):
         x, y, ab, radius = parse_point(point, width, height, f"hint {i}")
         kept.append({"x": _number(x), "y": _number(y), "color": "#" + str(point["color"]).strip().lstrip("#").lower(),
-                     "radius": _number(radius)})
+                     "radius": _number(radius, max(width, height))})
         parsed.append((x, y, ab, radius))
     return kept, Hints.of(parsed)
 
@@ -102,8 +103,13 @@ def hints_json(points: list[dict[str, Any]]) -> bytes:
     return (f'{{"points": [\n{body}\n]}}\n' if points else '{"points": []}\n').encode()
 
 
-def _number(value: float) -> int | float:
-    return int(value) if value == int(value) else round(value, 2)
+def _number(value: float, limit: float | None = None) -> int | float:
+    """A coordinate as the hints file keeps it: to 2 decimals, rounded down (x 255.999 in a 256-pixel picture
+    was kept as 256.0, which `filmcolor image --hints` refuses as outside it; an audit), whole when it is."""
+    kept = math.floor(value * 100) / 100
+    if limit is not None:
+        kept = min(kept, limit)
+    return int(kept) if kept == int(kept) else kept
 
 
 def video_command(video: str, output: str, keyframes: dict[int, str]) -> str:
@@ -129,6 +135,7 @@ class FilmFrames:
         self._next = 0
         self._kept: OrderedDict[int, tuple[np.ndarray, float]] = OrderedDict()
         self._seen: tuple[int, int, int] | None = None  # the file as first opened: (inode, size, mtime)
+        self._first_pts = 0
         self._open()
         assert self._reader is not None
         self.info = self._reader.info
@@ -168,8 +175,10 @@ class FilmFrames:
                 if not isinstance(item, LumaFrame):
                     continue
                 self._next = item.index + 1
+                if item.index == 0:  # times from the first frame's (a film starting at 5 s said 5.0 for it)
+                    self._first_pts = item.pts
                 if item.index >= index - FRAMES_KEPT:
-                    self._kept[item.index] = (item.gray, item.pts * seconds_per_tick)
+                    self._kept[item.index] = (item.gray, (item.pts - self._first_pts) * seconds_per_tick)
                     while len(self._kept) > FRAMES_KEPT:
                         self._kept.popitem(last=False)
                 if item.index == index:
@@ -198,6 +207,7 @@ class _Picture:
     photo: np.ndarray | None = None  # photos: uint8 gray, RGB or RGBA, full size
     preview: np.ndarray | None = None  # photos: the page's copy
     film: FilmFrames | None = None
+    metadata: photometa.PhotoMetadata | None = None  # an upload's (a file's is read again when saved)
 
     def full(self, frame: int) -> tuple[np.ndarray, float | None]:
         """The full-size picture (a film's frame as its luma plane) and, for a film, the frame's time."""
@@ -299,15 +309,16 @@ class Studio:
                              "where `filmcolor video` can read it too")
         if not data:
             raise InputError(f"{name}: empty file (0 bytes)")
-        image = decode_upload(data, name)
+        image, metadata = decode_upload(data, name)
         with self._lock:
-            return self._add_photo(image, name, None)
+            return self._add_photo(image, name, None, metadata)
 
-    def _add_photo(self, image: np.ndarray, name: str, source: Path | None) -> PictureInfo:
+    def _add_photo(self, image: np.ndarray, name: str, source: Path | None,
+                   metadata: photometa.PhotoMetadata | None = None) -> PictureInfo:
         height, width = image.shape[:2]
         stem = self._stem_for(source if source is not None else self.folder / name, "_color")
         picture = _Picture(self._info("photo", name, width, height, stem), source, photo=image,
-                           preview=_preview(image))
+                           preview=_preview(image), metadata=metadata)
         return self._add(picture)
 
     def _info(self, kind: str, name: str, width: int, height: int, stem: str, frames: int | None = None,
@@ -370,6 +381,9 @@ class Studio:
                 if stem.lower().endswith(ext):  # x.PNG -> x, not x.PNG.png
                     stem = stem[:-len(ext)]
             target = self.inside(stem)
+            if len(os.fsencode(target.name + ".json")) > self.name_max:  # (a 500: File name too long; an audit)
+                raise OutputError(f"{_short(stem)}: a name longer than this disk takes with .json after it "
+                                  f"({self.name_max} bytes)")
             image_path, hints_path = (target.with_name(target.name + ext) for ext in (".png", ".json"))
             try:  # a new folder under the folder's own (its outputs cannot exist yet)
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -387,7 +401,8 @@ class Studio:
                 raise OutputError(f"{self.shown(image_path)}: being saved by another request; wait for it to end")
             self._saving.add(image_path)
         try:
-            metadata = photometa.read_metadata(picture.source) if picture.film is None and picture.source else None
+            metadata = (photometa.read_metadata(picture.source) if picture.film is None and picture.source
+                        else picture.metadata)
             write_image(image_path, self.colorizer.colorize_image(full, hints=hints if len(hints) else None),
                         metadata)  # a photo's caption, date and credits, as `filmcolor image` keeps them
             write_bytes_atomic(hints_path, hints_json(kept))
@@ -399,7 +414,12 @@ class Studio:
             return Saved(written)
         with self._lock:
             keys = self._keyframes.setdefault(picture.source, {})
-            keys[index] = self.shown(image_path)
+            shown = self.shown(image_path)
+            for other in [k for k, v in keys.items() if v == shown]:  # that file is this frame's now (it kept its
+                del keys[other]  # earlier frame too, whose --keyframe then coloured with this frame; an audit)
+            for other in [k for k, v in keys.items() if not (self.folder / v).is_file()]:  # deleted since
+                del keys[other]
+            keys[index] = shown
             return Saved(written, video_command(self.shown(picture.source), self._film_output(picture.source),
                                                 dict(keys)))
 
@@ -439,15 +459,16 @@ def _preview(image: np.ndarray) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
-def decode_upload(data: bytes, name: str) -> np.ndarray:
-    """An uploaded image read by imageio.read_image (with all its checks), its errors naming the upload.
+def decode_upload(data: bytes, name: str) -> tuple[np.ndarray, photometa.PhotoMetadata]:
+    """An uploaded image read by imageio.read_image (with all its checks; 16 bits kept), its errors naming the
+    upload, and its metadata: a save keeps both, as for a file of the folder (an upload's were lost; an audit).
 
     The bytes go to an anonymous in-memory file where the system has them (Linux), so nothing is written
     to disk; elsewhere to a temporary file that is removed at once.
     """
     with _bytes_as_path(data) as path:
         try:
-            return read_image(path)
+            return read_image(path, deep=True), photometa.read_metadata(path)
         except InputError as err:
             raise InputError(str(err).replace(str(path), name)) from err
 

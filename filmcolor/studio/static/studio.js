@@ -32,6 +32,20 @@ async function post(path, body, raw) {
   return response;
 }
 
+// A request about the open picture. The server keeps the last few pictures opened (any tab's): one dropped since
+// (or a restarted server) answers "no longer open"; a picture of the folder is then opened again, its hints
+// kept, and the request sent once more (an audit: the hints were lost, and the same file could not be chosen).
+async function postForPicture(path, body) {
+  try {
+    return await post(path, body());
+  } catch (err) {
+    if (!err.message.includes("no longer open") || !state.picture || !state.picture.path) throw err;
+    const info = await (await post("/api/open", {path: state.picture.path})).json();
+    state.picture.id = info.id;
+    return await post(path, body());
+  }
+}
+
 let messageTimer = null;
 function say(text, kind) {
   const box = $("message");
@@ -99,7 +113,7 @@ function defaultName() {
 async function openFile(path) {
   if (!path) return;
   try {
-    setPicture(await (await post("/api/open", {path})).json());
+    setPicture({...(await (await post("/api/open", {path})).json()), path});
   } catch (err) {
     say(err.message);
   }
@@ -128,7 +142,8 @@ async function pump() {
     const picture = state.picture;
     const started = performance.now();
     try {
-      const response = await post("/api/render", {picture: picture.id, frame: state.frame, points: state.hints});
+      const response = await postForPicture("/api/render",
+        () => ({picture: picture.id, frame: state.frame, points: state.hints}));
       const blob = await response.blob();
       if (picture !== state.picture) continue;  // another picture was opened meanwhile
       const url = URL.createObjectURL(blob);
@@ -316,7 +331,11 @@ function goToFrame(value) {
 $("frame-slider").addEventListener("input", () => goToFrame($("frame-slider").value));
 $("frame-number").addEventListener("change", () => goToFrame($("frame-number").value));
 
-$("files").addEventListener("change", () => openFile($("files").value));
+$("files").addEventListener("change", () => {
+  const path = $("files").value;
+  $("files").value = "";  // so that choosing the same file again opens it again
+  openFile(path);
+});
 $("upload").addEventListener("change", () => {
   const file = $("upload").files[0];
   $("upload").value = "";
@@ -327,10 +346,10 @@ $("save-name").addEventListener("input", () => { state.nameEdited = true; });
 $("save").addEventListener("click", async () => {
   if (!state.picture) return;
   try {
-    const response = await post("/api/save", {
+    const response = await postForPicture("/api/save", () => ({
       picture: state.picture.id, frame: state.frame, points: state.hints,
       name: $("save-name").value, overwrite: $("overwrite").checked,
-    });
+    }));
     const saved = await response.json();
     $("saved").textContent = `saved ${saved.written.join(", ")} in ${saved.folder}`;
     if (saved.command) {
