@@ -612,3 +612,34 @@ def test_a_films_frame_time_counts_from_its_first_frame(served, place):
     assert float(headers["X-Frame-Time"]) == 0.0
     _, headers = served.render(film["id"], [], frame=3)
     assert float(headers["X-Frame-Time"]) == pytest.approx(0.3, abs=1e-6)
+
+
+def test_a_photo_renders_while_a_film_seeks(served, place, monkeypatch):
+    """An audit: a frame far into a long film took 38 s to decode under the studio's one lock, and a render of
+    a photo in another tab waited those 38 s. Each picture now has its own."""
+    import threading
+
+    from filmcolor.studio import session
+
+    started, release = threading.Event(), threading.Event()
+    real_frame = session.FilmFrames.frame
+
+    def slow_frame(self, index):
+        started.set()
+        release.wait(30)
+        return real_frame(self, index)
+
+    monkeypatch.setattr(session.FilmFrames, "frame", slow_frame)
+    film, photo = served.open("clip.mp4"), served.open("scene.png")
+    seeking = threading.Thread(target=lambda: served.render(film["id"], [], frame=5))
+    seeking.start()
+    try:
+        assert started.wait(30)
+        rendered: list[np.ndarray] = []
+        other = threading.Thread(target=lambda: rendered.append(served.render(photo["id"], [hint()])[0]))
+        other.start()
+        other.join(10)
+        assert rendered, "the photo's render waited for the film's frame"
+    finally:
+        release.set()
+        seeking.join(60)

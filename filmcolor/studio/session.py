@@ -208,6 +208,9 @@ class _Picture:
     preview: np.ndarray | None = None  # photos: the page's copy
     film: FilmFrames | None = None
     metadata: photometa.PhotoMetadata | None = None  # an upload's (a file's is read again when saved)
+    # one request at a time reads this picture (a film's reader is one); others go on meanwhile: a frame far
+    # into a long film took 38 s to decode, and every tab's renders waited behind it (an audit)
+    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False, compare=False)
 
     def full(self, frame: int) -> tuple[np.ndarray, float | None]:
         """The full-size picture (a film's frame as its luma plane) and, for a film, the frame's time."""
@@ -218,8 +221,8 @@ class _Picture:
 
 
 class Studio:
-    """Pictures under one folder coloured with hints by a guided Colorizer. A lock keeps its pictures and
-    films' readers to one request at a time; a save colours and writes outside it."""
+    """Pictures under one folder coloured with hints by a guided Colorizer. A lock guards the list of pictures
+    open, one per picture its reading (a film's reader); the colouring and a save's writing run outside both."""
 
     def __init__(self, colorizer: Colorizer, folder: Path):
         colorizer.require_guided()
@@ -335,8 +338,8 @@ class Studio:
         self._pictures[picture.info.id] = picture
         while len(self._pictures) > MAX_PICTURES:
             _, old = self._pictures.popitem(last=False)
-            if old.film is not None:
-                old.film.close()
+            if old.film is not None:  # once a request still reading it is done (not waited for here)
+                threading.Thread(target=_close_film, args=(old,), name="filmcolor-studio-close", daemon=True).start()
         return picture.info
 
     def _get(self, picture_id: object) -> _Picture:
@@ -353,17 +356,18 @@ class Studio:
         """The picture (a film's frame ``frame``) coloured with the hints, at the page's preview size."""
         with self._lock:
             picture = self._get(picture_id)
-            _, hints = parse_points(points, picture.info.width, picture.info.height)
+        _, hints = parse_points(points, picture.info.width, picture.info.height)
+        with picture.lock:
             if picture.film is not None:
                 gray, time_s = picture.film.frame(_frame_number(frame))
                 preview = _preview(gray)
             else:
                 preview, time_s = picture.preview, None
-            assert preview is not None
-            sy, sx = preview.shape[0] / picture.info.height, preview.shape[1] / picture.info.width
-            small = Hints(hints.x * sx, hints.y * sy, hints.ab, hints.radius * (sx + sy) / 2)
-            rgb = self.colorizer.colorize_image(preview, hints=small if len(small) else None)
-            return Rendered(rgb[..., :3], time_s)
+        assert preview is not None
+        sy, sx = preview.shape[0] / picture.info.height, preview.shape[1] / picture.info.width
+        small = Hints(hints.x * sx, hints.y * sy, hints.ab, hints.radius * (sx + sy) / 2)
+        rgb = self.colorizer.colorize_image(preview, hints=small if len(small) else None)
+        return Rendered(rgb[..., :3], time_s)
 
     def save(self, picture_id: object, frame: int, points: object, name: str, overwrite: bool = False) -> Saved:
         """NAME.png (the full-size picture coloured; for a film's frame, a keyframe) and NAME.json (the hints).
@@ -396,11 +400,12 @@ class Studio:
                 except OutputError as err:  # the page has a box for it, not an option
                     raise OutputError(str(err).replace("pass --overwrite", "tick 'overwrite'")) from err
             index = _frame_number(frame) if picture.film is not None else 0
-            full, _ = picture.full(index)  # (a film's frame is decoded under the lock: its reader is shared)
             if image_path in self._saving:
                 raise OutputError(f"{self.shown(image_path)}: being saved by another request; wait for it to end")
             self._saving.add(image_path)
         try:
+            with picture.lock:  # (a film's frame: its reader is the picture's one)
+                full, _ = picture.full(index)
             metadata = (photometa.read_metadata(picture.source) if picture.film is None and picture.source
                         else picture.metadata)
             write_image(image_path, self.colorizer.colorize_image(full, hints=hints if len(hints) else None),
@@ -430,9 +435,14 @@ class Studio:
     def close(self) -> None:
         with self._lock:
             for picture in self._pictures.values():
-                if picture.film is not None:
-                    picture.film.close()
+                _close_film(picture)
             self._pictures.clear()
+
+
+def _close_film(picture: _Picture) -> None:
+    if picture.film is not None:
+        with picture.lock:
+            picture.film.close()
 
 
 def _frame_number(frame: object) -> int:
