@@ -15,7 +15,7 @@ from safetensors import SafetensorError, safe_open
 
 from filmcolor import lab
 from filmcolor.errors import FilmcolorError, WeightsError
-from filmcolor.fsutil import atomic_output
+from filmcolor.fsutil import write_bytes_atomic
 
 if TYPE_CHECKING:  # torch is imported only where tensors are read or written: it takes ~0.8 s to load
     import torch
@@ -41,7 +41,7 @@ def lab_normalization() -> dict[str, float]:
 def save_weights(path: Path, model: nn.Module, arch: str, arch_kwargs: dict[str, Any],
                  info: dict[str, Any] | None = None) -> None:
     """Write the model's state dict and metadata to ``path`` atomically."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     metadata = {
@@ -52,8 +52,8 @@ def save_weights(path: Path, model: nn.Module, arch: str, arch_kwargs: dict[str,
         "normalization": json.dumps(lab_normalization()),
         "info": json.dumps(info or {}),
     }
-    with atomic_output(Path(path)) as tmp:
-        save_file(state, str(tmp), metadata=metadata)
+    write_bytes_atomic(Path(path), save(state, metadata=metadata))  # (in memory first: a full disk is said as
+    # one, where safetensors' own writing raised a SafetensorError)
 
 
 def read_meta(path: Path) -> WeightsMeta:

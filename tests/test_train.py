@@ -783,3 +783,25 @@ def test_a_photo_is_trained_on_once_and_never_when_it_is_validated_on(photos: Pa
     train_paths, val_paths = split_paths((str(photos),), tuple(map(str, inner)), 100, 0, seed=0)
     assert len(val_paths) == 3 and len(train_paths) == 5
     assert not {p.resolve() for p in train_paths} & {p.resolve() for p in val_paths}
+
+
+def test_a_full_disk_is_said_as_one_when_a_checkpoint_or_weights_are_written(tmp_path: Path, monkeypatch) -> None:
+    """An audit: last.pt on a full disk ended in 'unexpected RuntimeError: [enforce fail at inline_container.cc]',
+    best.safetensors in an unexpected SafetensorError."""
+    import errno
+
+    from filmcolor.errors import OutputError
+    from filmcolor.models import create_model
+    from filmcolor.train.checkpoint import save_checkpoint
+    from filmcolor.weights import save_weights
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(OutputError, match="last.pt: disk full while writing the output"):
+        save_checkpoint(tmp_path / "last.pt", {"step": 1, "w": torch.zeros(3)})
+    with pytest.raises(OutputError, match="w.safetensors: disk full while writing the output"):
+        save_weights(tmp_path / "w.safetensors", create_model("pix2pix-unet", **TINY_PIX2PIX), "pix2pix-unet",
+                     TINY_PIX2PIX)
+    assert not list(tmp_path.iterdir())

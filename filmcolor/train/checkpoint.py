@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import torch
 
 from filmcolor.errors import WeightsError
-from filmcolor.fsutil import atomic_output
+from filmcolor.fsutil import write_bytes_atomic
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    with atomic_output(Path(path)) as tmp:
-        torch.save(state, tmp)
+    """The state, serialised in memory and written atomically: written by torch.save, a full disk was an
+    'unexpected RuntimeError: [enforce fail at inline_container.cc]' (an audit), not 'disk full'."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    write_bytes_atomic(Path(path), buffer.getvalue())
 
 
 def load_checkpoint(path: Path) -> dict:
