@@ -805,3 +805,13 @@ def test_a_full_disk_is_said_as_one_when_a_checkpoint_or_weights_are_written(tmp
         save_weights(tmp_path / "w.safetensors", create_model("pix2pix-unet", **TINY_PIX2PIX), "pix2pix-unet",
                      TINY_PIX2PIX)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_readable_file_that_is_no_checkpoint_is_one_line(photos: Path, tmp_path: Path) -> None:
+    from filmcolor.errors import WeightsError
+
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save({"a": 1}, run / "last.pt")
+    with pytest.raises(WeightsError, match="last.pt: not a filmcolor training checkpoint \\(it holds no generator"):
+        train(tiny_config(photos, run, max_steps=1), resume=True)

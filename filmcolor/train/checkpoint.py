@@ -22,10 +22,18 @@ def save_checkpoint(path: Path, state: dict) -> None:
 def load_checkpoint(path: Path) -> dict:
     """Tensors, numbers, strings and containers only (torch.load with weights_only=True)."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated, not a checkpoint, foreign pickle
         first = (str(err).strip().splitlines() or [""])[0]  # torch's own message runs to many lines
         raise WeightsError(f"{path}: cannot resume from this checkpoint ({type(err).__name__}: {first})") from err
+    missing = [key for key in CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
+    if missing:  # a readable file of something else (an unexpected KeyError after every photo was screened)
+        raise WeightsError(f"{path}: not a filmcolor training checkpoint (it holds no {', '.join(missing)})")
+    return state
+
+
+CHECKPOINT_KEYS = ("generator", "discriminator", "opt_pre", "opt_g", "opt_d", "epoch", "batch_in_epoch", "step",
+                   "best", "rng")
 
 
 def rng_state() -> dict:
