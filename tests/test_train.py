@@ -815,3 +815,21 @@ def test_a_readable_file_that_is_no_checkpoint_is_one_line(photos: Path, tmp_pat
     torch.save({"a": 1}, run / "last.pt")
     with pytest.raises(WeightsError, match="last.pt: not a filmcolor training checkpoint \\(it holds no generator"):
         train(tiny_config(photos, run, max_steps=1), resume=True)
+
+
+def test_a_terminal_gone_stops_the_telling_not_the_training(photos: Path, tmp_path: Path, monkeypatch) -> None:
+    """An audit: `filmcolor train ... | head -1` ended the run after its first epoch (a BrokenPipeError while
+    printing), before best.safetensors was written."""
+    import filmcolor.cli.train as train_cli
+
+    def gone(*args, **kwargs):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(train_cli.console, "print", gone)
+    run = tmp_path / "run"
+    result = _invoke("--data", str(photos), "--out", str(run), "--arch", "pix2pix-unet", "--arch-kwargs",
+                     json.dumps(TINY_PIX2PIX), "--no-pretrained-encoder", "--image-size", "64", "--batch-size", "2",
+                     "--pretrain-epochs", "1", "--epochs", "1", "--workers", "0", "--device", "cpu", "--threads",
+                     "1", "--render-size", "64", "--val-size", "2")
+    assert result.exit_code == 0, result.stderr
+    assert (run / "final.safetensors").exists() and (run / "best.safetensors").exists()

@@ -179,8 +179,18 @@ def train_command(arch_kwargs: str, resume: bool, quiet: bool, compile_: bool, *
                 console.print(f"epoch {event['epoch']}: " + " ".join(f"{k}={v}" for k, v in shown.items()))
                 bar.update(task, completed=0)
 
-        result = train(cfg, resume=resume, progress=progress)
-    if rank0:
+        def said(event: dict) -> None:
+            """progress(), but a terminal gone (a closed pipe, `| head`) stops the telling, not the training:
+            it ended a run after its first epoch, before best.safetensors (an audit); metrics.jsonl has it all."""
+            if heard["on"]:
+                try:
+                    progress(event)
+                except OSError:
+                    heard["on"] = False
+
+        heard = {"on": True}
+        result = train(cfg, resume=resume, progress=said)
+    if rank0 and heard["on"]:
         written = [p.name for p in (result.run_dir / "best.safetensors", result.final_weights) if p and p.exists()]
         note = "" if result.best else " (no validation scores, so no best.safetensors)"
         console.print(f"done: {result.steps} steps; weights in {escape(str(result.run_dir))}: "
