@@ -81,21 +81,32 @@ def test_output_matches_input(tmp_path: Path, colorizer: Colorizer, name: str) -
     assert not list(tmp_path.glob(".*partial*"))
 
 
-@pytest.mark.parametrize("audio,codec,out", [("copy", "libopus", "out.avi"),  # AVI cannot hold Opus
-                                              ("copy", "libopus", "out.mov"),  # MOV lists Opus and FLAC but
-                                              ("copy", "flac", "out.mov"),     # refuses them at its header
-                                              ("reencode", "libopus", "out.mkv"),
-                                              ("reencode", "pcm_s16le", "out.mp4")])  # a layout of 2 channels
+@pytest.mark.parametrize("audio,codec,out,made", [("copy", "libopus", "out.avi", "aac"),  # AVI: no Opus
+                                                   ("copy", "libopus", "out.mov", "aac"),  # MOV lists Opus and
+                                                   ("copy", "flac", "out.mov", "alac"),  # FLAC, refuses them
+                                                   ("reencode", "libopus", "out.mkv", "aac"),
+                                                   ("reencode", "pcm_s16le", "out.mp4", "aac")])  # 2 channels
 def test_audio_reencoded_only_where_it_must_be(tmp_path: Path, colorizer: Colorizer, audio: str, codec: str,
-                                              out: str) -> None:
+                                              out: str, made: str) -> None:
+    """Lossless sound that must be re-encoded is re-encoded losslessly (an audit: FLAC into .mov was made AAC;
+    ALAC keeps it); --audio reencode makes what plays everywhere, AAC."""
     src = make_clip(tmp_path / "in.mkv", audio=codec, frames=10)
     dst = tmp_path / out
     report = colorize_video(src, dst, colorizer, VideoOptions(**FAST, audio=audio))
     assert any("re-encoded" in w for w in report.warnings)
     with av.open(str(dst)) as c:
-        assert [s.codec_context.name for s in c.streams.audio] == ["aac"]
-    seconds_in, seconds_out = (decode_audio(p)[0].shape[1] / 48000 for p in (src, dst))
-    assert abs(seconds_out - seconds_in) < 0.05
+        assert [s.codec_context.name for s in c.streams.audio] == [made]
+    samples_in, samples_out = (_as_float(decode_audio(p)[0]) for p in (src, dst))
+    assert abs(samples_out.shape[1] - samples_in.shape[1]) / 48000 < 0.05
+    if made in ("alac", "flac"):  # every sample kept
+        np.testing.assert_array_equal(samples_out[:, :samples_in.shape[1]], samples_in)
+
+
+def _as_float(samples: np.ndarray) -> np.ndarray:
+    """Decoded samples as floats in [-1, 1] whatever the decoder's sample format (s16, s32, float)."""
+    if np.issubdtype(samples.dtype, np.integer):
+        return samples.astype(np.float64) / (np.iinfo(samples.dtype).max + 1)
+    return samples.astype(np.float64)
 
 
 def test_frames_an_edit_list_hides_are_not_a_truncation(tmp_path: Path, colorizer: Colorizer) -> None:
@@ -712,7 +723,7 @@ def test_a_codec_the_output_cannot_hold_names_one_that_can(tmp_path: Path, color
     src = make_clip(tmp_path / "cam.avi", codec="mjpeg", pix_fmt="yuvj420p", audio="pcm_mulaw", frames=10)
     report = colorize_video(src, tmp_path / "cam.mkv", colorizer, VideoOptions(**FAST))
     assert [w for w in report.warnings if "pcm_mulaw" in w] == [
-        "audio stream #1 (pcm_mulaw) re-encoded to aac (.mkv files cannot hold pcm_mulaw; .mov keeps it untouched)"]
+        "audio stream #1 (pcm_mulaw) re-encoded to flac (.mkv files cannot hold pcm_mulaw; .mov keeps it untouched)"]
     report = colorize_video(src, tmp_path / "cam.mov", colorizer, VideoOptions(**FAST))
     assert not [w for w in report.warnings if "pcm_mulaw" in w]
     assert [b"".join(p) for p in audio_packets(tmp_path / "cam.mov")] == [b"".join(p) for p in audio_packets(src)]

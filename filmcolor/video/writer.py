@@ -443,7 +443,7 @@ class VideoWriter:
             if src.type == "audio" and audio == "none":
                 continue
             if src.type == "audio" and (audio == "reencode" or not fits):
-                mapping[src] = self._add_audio_encoder(src)
+                mapping[src] = self._add_audio_encoder(src, keep_lossless=audio != "reencode")
                 self._reencode.add(src)
                 new = mapping[src].codec_context.name
                 what = f"{self._label(src)} ({name}) re-encoded to {new}"
@@ -504,15 +504,23 @@ class VideoWriter:
         for name, mimetype, data in files:
             self.container.add_attachment(name, mimetype or "application/octet-stream", data)
 
-    def _add_audio_encoder(self, src: av.audio.stream.AudioStream) -> av.stream.Stream:
+    def _add_audio_encoder(self, src: av.audio.stream.AudioStream, keep_lossless: bool = True) -> av.stream.Stream:
+        """A stream of an encoder this container holds for ``src``'s sound: with ``keep_lossless`` (not asked
+        for by --audio reencode, which wants what plays everywhere), a lossless one for lossless sound (FLAC
+        into .mov was made AAC, where ALAC keeps every sample; an audit); else AAC or the container's own."""
         supported = self._holds()
-        for name in ("aac", self.container.default_audio_codec, "libopus", "mp3", "ac3"):
+        lossy = ("aac", self.container.default_audio_codec, "libopus", "mp3", "ac3")
+        lossless = LOSSLESS_AUDIO_ENCODERS if keep_lossless and codec_name(src).startswith(LOSSLESS_AUDIO) else ()
+        for name in (*lossless, *lossy):
             try:
                 codec = av.codec.Codec(name, "w")
             except (av.FFmpegError, ValueError):
                 continue
             if supported and codec.name not in supported:
                 continue
+            if name in lossless and not writes_header(self.container.format.name,  # (MOV lists FLAC, then
+                                                      lambda scratch, n=name: scratch.add_stream(n, rate=48000)):
+                continue  # refuses it at its header)
             rates = codec.audio_rates
             rate = src.codec_context.sample_rate
             if rates and rate not in rates:
@@ -719,6 +727,11 @@ def writes_header(format_name: str, add: Callable[[av.container.OutputContainer]
         with contextlib.suppress(av.FFmpegError, ValueError):
             scratch.close()
 
+
+# Sound that loses nothing as it is: re-encoded (where a container cannot hold it) with an encoder that loses
+# nothing either, the first of these the container takes
+LOSSLESS_AUDIO = ("flac", "alac", "pcm_", "wavpack", "tta", "truehd", "mlp")
+LOSSLESS_AUDIO_ENCODERS = ("flac", "alac", "pcm_s24le", "pcm_s16le")
 
 # FFmpeg's default layouts of the channel counts that have one standard name
 _DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}
