@@ -130,7 +130,11 @@ def shot_frame(shot: int, index: int) -> np.ndarray:
 
 
 def two_shot_clip(path: Path) -> list[np.ndarray]:
-    frames = [shot_frame(s, i) for s in (0, 1) for i in range(SHOT)]
+    return gray_clip(path, [shot_frame(s, i) for s in (0, 1) for i in range(SHOT)])
+
+
+def gray_clip(path: Path, frames: list[np.ndarray]) -> list[np.ndarray]:
+    """``frames`` (gray) as an H.264 clip at 10 fps, near lossless; returns them."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=10)
         stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
@@ -387,13 +391,7 @@ def test_keyframe_colour_stops_at_a_fade_through_black(tmp_path, weights):
     frames += [(shot_frame(0, SHOT + i) * (1 - (i + 1) / 5)).astype(np.uint8) for i in range(5)]  # to black
     frames += [(shot_frame(1, i) * min(1.0, (i + 1) / 5)).astype(np.uint8) for i in range(SHOT)]
     path = tmp_path / "in.mp4"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=10)
-        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-        stream.options = {"crf": "10"}
-        for gray in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(gray, format="gray").reformat(format="yuv420p")))
-        container.mux(stream.encode(None))
+    gray_clip(path, frames)
     write_image(tmp_path / "k3.png", keyframe_of(frames[3]))
     report = tmp_path / "r.json"
     result = run("video", str(path), "-o", str(tmp_path / "key.mp4"), "--model", weights,

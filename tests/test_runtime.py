@@ -186,19 +186,9 @@ def test_two_threads_needing_the_same_graph_export_it_once(test_weights, tmp_pat
     monkeypatch.setattr(runtime, "export_onnx", slow_export)
     colorizer = Colorizer.from_pretrained(test_weights, device="cpu", runtime="onnx", render_size=RENDER)
     shape = (1, 1, RENDER, RENDER)
-    runners, errors = [], []
 
-    def build() -> None:
-        try:
-            runners.append(runtime.OnnxRunner.for_shape(lambda: colorizer.model, test_weights, shape))
-        except Exception as err:  # noqa: BLE001 (reported below)
-            errors.append(err)
-
-    threads = [threading.Thread(target=build, name=f"t{i}") for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    runners, errors = in_two_threads(lambda: runtime.OnnxRunner.for_shape(lambda: colorizer.model, test_weights,
+                                                                         shape))
     assert not errors and len(runners) == 2
     assert len(exports) == 1, exports
     assert len(onnx_files(tmp_path / "cache")) == 1
@@ -225,19 +215,7 @@ def test_one_colorizer_used_from_two_threads_builds_its_runner_once(test_weights
         monkeypatch.setattr(runtime, "TorchRunner", slow_build)
     colorizer = Colorizer.from_pretrained(test_weights, device="cpu", runtime=engine, render_size=RENDER)
     image = np.random.default_rng(0).integers(0, 255, (RENDER, RENDER), dtype=np.uint8)
-    results, errors = [], []
-
-    def colour() -> None:
-        try:
-            results.append(colorizer.colorize_image(image))
-        except Exception as err:  # noqa: BLE001 (reported below)
-            errors.append(err)
-
-    threads = [threading.Thread(target=colour, name=f"t{i}") for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    results, errors = in_two_threads(lambda: colorizer.colorize_image(image))
     assert not errors and len(results) == 2, errors
     assert len(built) == 1, built
     np.testing.assert_array_equal(results[0], results[1])
@@ -269,3 +247,23 @@ def test_a_cache_that_cannot_be_written_colours_on_and_says_so(test_weights, tmp
     said = [line for line in result.stderr.splitlines() if "cannot keep" in line]
     assert len(said) == 1 and said[0].startswith(f"warning: {tmp_path / 'file' / 'cache'}"), result.stderr
     assert (tmp_path / "out.png").is_file()
+
+
+def in_two_threads(call) -> tuple[list, list]:
+    """(results, errors) of ``call()`` run in two threads at once (named t0 and t1)."""
+    import threading
+
+    results, errors = [], []
+
+    def run() -> None:
+        try:
+            results.append(call())
+        except Exception as err:  # noqa: BLE001 (the caller asserts on them)
+            errors.append(err)
+
+    threads = [threading.Thread(target=run, name=f"t{i}") for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results, errors
