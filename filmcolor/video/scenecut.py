@@ -25,7 +25,9 @@ DEFAULT_WINDOW = 24  # frames of history that define "the shot's motion level"
 # ../shared/data/videos measure 16-25 (median of each); a night scene made of them 4-5, a fog less.
 FLOOR_CONTRAST = 16.0
 MIN_FLOOR_SHARE = 0.25  # the floor never falls below a quarter of itself (0.5 L units: a black frame's 0)
-BLACK_L = 8.0  # L units: a frame with 99% of its pixels darker than this is black (8-bit gray ~20)
+# L units: a frame with 99% of its pixels darker than this shows nothing (8-bit gray 8) and is black. At 8
+# (gray 20), a dark scene's frames that crossed it flickering were cuts, one every other frame (a review)
+BLACK_L = 3.0
 
 
 def change_score(l_cur: np.ndarray, l_prev_warped: np.ndarray) -> float:
