@@ -643,3 +643,22 @@ def test_a_photo_renders_while_a_film_seeks(served, place, monkeypatch):
     finally:
         release.set()
         seeking.join(60)
+
+
+def test_a_film_dropped_while_a_request_holds_it_is_not_opened_again(weights, tmp_path):
+    """A review: a request that took a film just before it was dropped read it again after it was closed, and
+    left its reader open for good. It now says the picture is no longer open (the page opens it again)."""
+    from filmcolor.errors import InputError as Refused
+    from filmcolor.studio import session
+
+    folder = make_place(tmp_path)
+    studio = Studio(Colorizer.from_pretrained(weights, device="cpu", runtime="torch", render_size=RENDER), folder)
+    try:
+        film = studio.open("clip.mp4")
+        picture = studio._pictures[film.id]
+        session._close_film(picture)  # dropped (the list is past MAX_PICTURES) after the request took it
+        with pytest.raises(Refused, match="no longer open"):
+            picture.full(2)
+        assert picture.film is not None and picture.film._reader is None  # not opened again
+    finally:
+        studio.close()

@@ -200,6 +200,10 @@ class FilmFrames:
         self._reader, self._items = None, None
 
 
+NO_LONGER_OPEN = ("that picture is no longer open (the studio was restarted or opened many others); open it "
+                  "again")
+
+
 @dataclass
 class _Picture:
     info: PictureInfo
@@ -211,9 +215,13 @@ class _Picture:
     # one request at a time reads this picture (a film's reader is one); others go on meanwhile: a frame far
     # into a long film took 38 s to decode, and every tab's renders waited behind it (an audit)
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False, compare=False)
+    closed: bool = False  # dropped from the list and its film closed: a request that got it before says so
 
     def full(self, frame: int) -> tuple[np.ndarray, float | None]:
-        """The full-size picture (a film's frame as its luma plane) and, for a film, the frame's time."""
+        """The full-size picture (a film's frame as its luma plane) and, for a film, the frame's time; under
+        ``lock``. A film closed meanwhile is not opened again (its reader would be left open; a review)."""
+        if self.closed:
+            raise InputError(NO_LONGER_OPEN)
         if self.film is not None:
             return self.film.frame(frame)
         assert self.photo is not None
@@ -345,8 +353,7 @@ class Studio:
     def _get(self, picture_id: object) -> _Picture:
         picture = self._pictures.get(picture_id) if isinstance(picture_id, str) else None
         if picture is None:
-            raise InputError("that picture is no longer open (the studio was restarted or opened many others); "
-                             "open it again")
+            raise InputError(NO_LONGER_OPEN)
         self._pictures.move_to_end(picture.info.id)
         return picture
 
@@ -359,7 +366,7 @@ class Studio:
         _, hints = parse_points(points, picture.info.width, picture.info.height)
         with picture.lock:
             if picture.film is not None:
-                gray, time_s = picture.film.frame(_frame_number(frame))
+                gray, time_s = picture.full(_frame_number(frame))
                 preview = _preview(gray)
             else:
                 preview, time_s = picture.preview, None
@@ -442,6 +449,7 @@ class Studio:
 def _close_film(picture: _Picture) -> None:
     if picture.film is not None:
         with picture.lock:
+            picture.closed = True
             picture.film.close()
 
 
