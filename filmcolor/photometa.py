@@ -48,7 +48,8 @@ XMP_PNG_KEYWORD = b"XML:com.adobe.xmp"
 # what exif_transpose rewrites too: the attribute and the element forms
 XMP_ORIENTATION = re.compile(rb"""(tiff:Orientation\s*=\s*["']|<tiff:Orientation>)[0-9](?=["']|</tiff:Orientation>)""")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-PNG_TEXT_MAX = 1 << 20  # bytes: a text chunk larger than this is not read (nor kept)
+PNG_TEXT_MAX = 1 << 20  # bytes: a text chunk larger than this (an XMP aside) is not read (nor kept)
+PNG_KEYWORD_MAX = 79  # bytes of a text chunk's keyword (the PNG standard's limit)
 ICC_JPEG_HEADER = b"ICC_PROFILE\x00"  # APP2, then the part's number and the count of parts
 ICC_TIFF_TAG = 34675  # InterColorProfile
 ORIENTATION = ExifTags.Base.Orientation
@@ -196,18 +197,23 @@ def _png_metadata(file: BinaryIO) -> tuple[bytes | None, bytes | None, tuple[tup
             break
         if kind == b"eXIf" and exif is None:
             exif = file.read(length)
-        elif kind in (b"iTXt", b"tEXt", b"zTXt") and length <= PNG_TEXT_MAX:
-            data = file.read(length)
-            keyword, _, rest = data.partition(b"\x00")
-            if kind == b"iTXt" and keyword == XMP_PNG_KEYWORD:
-                if xmp is None and len(rest) >= 2:
+        elif kind in (b"iTXt", b"tEXt", b"zTXt"):
+            head = file.read(min(length, PNG_KEYWORD_MAX + 1))  # the keyword first: an XMP of any size is read,
+            keyword = head.partition(b"\x00")[0]  # other text up to PNG_TEXT_MAX (a review: the cap lost XMPs)
+            xmp_chunk = kind == b"iTXt" and keyword == XMP_PNG_KEYWORD
+            if not xmp_chunk and (length > PNG_TEXT_MAX or keyword.startswith(b"Raw profile type")):
+                file.seek(length - len(head), io.SEEK_CUR)  # (ImageMagick's EXIF copy: its orientation would
+            else:  # turn the upright copy again)
+                data = head + file.read(length - len(head))
+                rest = data.partition(b"\x00")[2]
+                if xmp_chunk and xmp is None and len(rest) >= 2:
                     compressed, packet = rest[0], rest[2:].split(b"\x00", 2)[-1]  # past language, translated key
                     try:
                         xmp = zlib.decompress(packet) if compressed else packet
                     except zlib.error:
                         pass
-            elif not keyword.startswith(b"Raw profile type"):  # (ImageMagick's EXIF copy: its orientation
-                text.append((kind, data))  # would turn the upright copy again)
+                elif not xmp_chunk:
+                    text.append((kind, data))
         else:
             file.seek(length, io.SEEK_CUR)
         file.seek(4, io.SEEK_CUR)  # CRC

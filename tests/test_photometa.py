@@ -665,3 +665,14 @@ def test_pillows_pixel_limit_is_raised_for_filmcolors_opening_alone(tmp_path):
     with open_image(big) as image:
         assert image.size == (20000, 10000)
     assert Image.MAX_IMAGE_PIXELS == int(1024 * 1024 * 1024 // 4 // 3)
+
+
+def test_a_pngs_large_xmp_is_kept(tmp_path):
+    """A review: the 1 MiB cap on a PNG's text chunks dropped an XMP larger than that (Photoshop's history)."""
+    from PIL import PngImagePlugin
+
+    big = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><h>' + b"x" * (1_200_000) + b"</h></x:xmpmeta>"
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", big.decode())
+    Image.fromarray(_stored()).save(tmp_path / "big.png", pnginfo=info)
+    assert read_metadata(tmp_path / "big.png").xmp == big
