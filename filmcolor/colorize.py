@@ -8,7 +8,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -110,6 +110,7 @@ class Colorizer:
         # Guards the lazy model and runners (shared with for_photos()'s, which share the model): two threads
         # building them at once crashed (model.to() on one model twice; torch's exporter twice at once).
         self._making = threading.RLock()
+        self._key_locks: dict[tuple[int, tuple[int, int, int]], threading.Lock] = {}  # one per runner being built
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path | None = "default", device: str = "auto",
@@ -137,7 +138,7 @@ class Colorizer:
                 photos = Colorizer(self._model, self.meta, path=self.path, device=self.device_name,
                                    render_size=self.photo_render_size, runtime=self.runtime, facts=self.facts)
                 photos._model_from = self  # one torch model in memory, whichever loads it first
-                photos._making = self._making
+                photos._making, photos._key_locks = self._making, self._key_locks
                 self._for_photos = photos
             return self._for_photos
 
@@ -171,13 +172,24 @@ class Colorizer:
     def _runner(self, n: int, h: int, w: int) -> Runner:
         if self.runtime == "torch":
             return self._runner_torch()
-        key = (n, h, w)
-        with self._making:
-            if key not in self._runners:
-                from filmcolor.runtime import OnnxRunner
+        from filmcolor.runtime import OnnxRunner
 
-                self._runners[key] = OnnxRunner.for_shape(lambda: self.model, self.path, (n, 1, h, w))
-            return self._runners[key]
+        return self._made(self._runners, (n, h, w),
+                          lambda: OnnxRunner.for_shape(lambda: self.model, self.path, (n, 1, h, w)))
+
+    def _made(self, cache: dict, key: tuple[int, int, int], build: Callable[[], object]) -> Any:
+        """``cache[key]``, built once by ``build`` under a lock of its own key: a picture of a shape already
+        built does not wait for another shape's graph being exported (3.5 s; a review: the studio's renders
+        waited behind every new size)."""
+        found = cache.get(key)
+        if found is not None:
+            return found
+        with self._making:
+            lock = self._key_locks.setdefault((id(cache), key), threading.Lock())
+        with lock:
+            if key not in cache:
+                cache[key] = build()
+            return cache[key]
 
     def _runner_torch(self) -> TorchRunner:
         """The torch runner (made once): the network on the GPU, and reference matching on any device."""
@@ -193,14 +205,11 @@ class Colorizer:
         if self.runtime == "torch":
             runner = self._runner(n, h, w)
             return runner, runner
-        key = (n, h, w)
-        with self._making:
-            if key not in self._split:
-                from filmcolor.runtime import OnnxRunner
+        from filmcolor.runtime import OnnxRunner
 
-                self._split[key] = tuple(OnnxRunner.for_shape(lambda: self.model, self.path, (n, 1, h, w),
-                                                              part=part) for part in ("encode", "decode"))
-            return self._split[key]
+        return self._made(self._split, (n, h, w), lambda: tuple(
+            OnnxRunner.for_shape(lambda: self.model, self.path, (n, 1, h, w), part=part)
+            for part in ("encode", "decode")))
 
     def network_shape(self, height: int, width: int) -> tuple[int, int]:
         return render_shape(height, width, self.render_size, self.facts.size_multiple)

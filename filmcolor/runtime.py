@@ -205,6 +205,19 @@ class OnnxRunner:
         return self.session.run(None, feeds)[0]
 
     @classmethod
+    def _cached(cls, path: Path, threads: int | None) -> OnnxRunner | None:
+        """The cached graph at ``path`` loaded, or None: none there, or a truncated or corrupt one (removed, to
+        be rebuilt, never trusted). Loading takes no lock: only exporting does."""
+        if not path.exists():
+            return None
+        try:
+            return cls(path, threads)
+        except Exception:  # noqa: BLE001
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return None
+
+    @classmethod
     def for_shape(cls, get_model: Callable[[], nn.Module], weights_path: Path | None,
                   shape: tuple[int, int, int, int], threads: int | None = None, part: str = "full") -> OnnxRunner:
         """Load the cached graph for this weights file, shape and part, exporting it on first use.
@@ -212,13 +225,11 @@ class OnnxRunner:
         ``get_model`` builds (or returns) the model: called only when the graph must be exported, or to key
         an in-memory model's graphs."""
         path = cache_path(get_model, weights_path, shape, part)
+        if (cached := cls._cached(path, threads)) is not None:
+            return cached
         with _EXPORTING:  # one export at a time (torch's exporter traces with global state); a thread that
-            if path.exists():  # waited here then loads the graph the first one wrote
-                try:
-                    return cls(path, threads)
-                except Exception:  # a truncated or corrupt cache entry is rebuilt, never trusted
-                    with contextlib.suppress(OSError):
-                        path.unlink()
+            if (cached := cls._cached(path, threads)) is not None:  # waited here loads the first one's graph
+                return cached
             graph = export_onnx(get_model(), shape, part)
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)

@@ -267,3 +267,32 @@ def in_two_threads(call) -> tuple[list, list]:
     for thread in threads:
         thread.join(60)
     return results, errors
+
+
+def test_a_shape_already_built_does_not_wait_for_another_being_exported(test_weights, tmp_path, monkeypatch):
+    """A review: the Colorizer's one lock was held across an export (3.5 s for the shipped model), so a picture
+    of a size already built waited behind another size's graph (the studio's renders, behind each new size)."""
+    import threading
+    import time
+
+    monkeypatch.setenv(runtime.CACHE_ENV, str(tmp_path / "cache"))
+    colorizer = Colorizer.from_pretrained(test_weights, device="cpu", runtime="onnx", render_size=RENDER)
+    small = np.random.default_rng(0).integers(0, 255, (RENDER, RENDER), dtype=np.uint8)
+    colorizer.colorize_image(small)  # its graph built
+    exporting, real_export = threading.Event(), runtime.export_onnx
+
+    def slow_export(*args, **kwargs):
+        exporting.set()
+        time.sleep(2.0)
+        return real_export(*args, **kwargs)
+
+    monkeypatch.setattr(runtime, "export_onnx", slow_export)
+    wide = np.zeros((RENDER, 3 * RENDER), np.uint8)  # another network shape: a new graph
+    other = threading.Thread(target=colorizer.colorize_image, args=(wide,))
+    other.start()
+    assert exporting.wait(30)
+    started = time.perf_counter()
+    colorizer.colorize_image(small)
+    waited = time.perf_counter() - started
+    other.join(60)
+    assert waited < 1.5, waited  # (it waited the 2 s export before)
