@@ -191,10 +191,12 @@ class Trainer:
         if cfg.init_weights:
             initial, meta = load_model(Path(cfg.init_weights))
             if meta.arch == cfg.arch:
-                if meta.arch_kwargs != json.loads(json.dumps(dict(cfg.arch_kwargs))):  # (a 4 KB RuntimeError)
+                try:  # (the same network however its --arch-kwargs are spelled; another: a 4 KB RuntimeError)
+                    model.load_state_dict(initial.state_dict())
+                except RuntimeError as err:
                     raise ConfigError(f"--init-weights {cfg.init_weights}: {meta.arch} built with --arch-kwargs "
-                                      f"{json.dumps(meta.arch_kwargs)}, not {json.dumps(dict(cfg.arch_kwargs))}")
-                model.load_state_dict(initial.state_dict())
+                                      f"{json.dumps(meta.arch_kwargs)}, another network than --arch-kwargs "
+                                      f"{json.dumps(dict(cfg.arch_kwargs))}") from err
             elif hasattr(model, "init_from_unguided") and not takes_guide(initial):
                 try:  # an automatic colouriser's weights start a guided one (the guide's inputs at zero)
                     model.init_from_unguided(initial.state_dict())
