@@ -6,6 +6,7 @@ import contextlib
 import errno
 import fcntl
 import glob
+import hashlib
 import os
 import secrets
 import stat
@@ -40,7 +41,10 @@ def _partial_stem(target: Path) -> str:
     stem = os.fsencode(target.stem)
     if len(stem) <= room:
         return target.stem
-    return stem[:max(room, 1)].decode("utf-8", "ignore") or "x"  # a character cut in two is left out
+    # cut, and marked with the whole stem's hash: two long names alike in their first bytes keep partials of
+    # their own (one's cleanup took the other's; a review). A character cut in two is left out.
+    tag = "~" + hashlib.blake2b(stem, digest_size=4).hexdigest()
+    return stem[:max(room - len(tag), 1)].decode("utf-8", "ignore") + tag
 
 
 def check_output_path(target: Path, inputs: list[Path] | tuple[Path, ...] = (), overwrite: bool = False) -> None:

@@ -74,3 +74,17 @@ def test_a_folder_that_takes_no_file_is_refused_before_any_work(tmp_path: Path,
     monkeypatch.setattr(fsutil.os, "open", refuse_partials)
     with pytest.raises(OutputError, match="report.json: cannot write output \\(Permission denied\\)"):
         fsutil.check_output_path(tmp_path / "report.json", overwrite=True)
+
+
+def test_two_long_names_alike_at_first_keep_partials_of_their_own(tmp_path):
+    """A review: names cut to fit their partial's marks shared a prefix, and one's cleanup of stale partials
+    removed the other's."""
+    from filmcolor.fsutil import partial_name, remove_stale_partials
+
+    a, b = (tmp_path / ("\u6771" * 80 + tail + ".mp4") for tail in ("a", "b"))
+    partial_a, partial_b = partial_name(a), partial_name(b)
+    assert len(os.fsencode(partial_a.name)) <= 255 and len(os.fsencode(partial_b.name)) <= 255
+    partial_b.write_bytes(b"b's work")
+    assert remove_stale_partials(tmp_path, of=a) == 0 and partial_b.exists()
+    assert remove_stale_partials(tmp_path, of=b) == 1
+    del partial_a
