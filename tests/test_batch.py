@@ -30,7 +30,7 @@ from filmcolor.batch import MANIFEST_NAME, BatchOptions, BatchRunner, FileRecord
 from filmcolor.batch.plan import Found, discover, identity, output_rel, plan
 from filmcolor.batch.runner import Settling, SharedColorizer, ThreadExecutor
 from filmcolor.cli import main
-from filmcolor.errors import OutputError
+from filmcolor.errors import ConfigError, InputError, OutputError
 from filmcolor.fsutil import PARTIAL_MARK
 from filmcolor.options import ModelSpec
 from filmcolor.video.pipeline import VideoOptions
@@ -1280,8 +1280,17 @@ def test_videos_of_other_extensions_are_found_or_named(tmp_path: Path) -> None:
     said: dict[str, str] = {}
     found = [f.rel for f in discover(src, passed_over=said)]
     assert found == ["a.qt", "b.f4v", "c.mk3d", "d.asf", "e.m2t"]
-    assert said == {"f.fli": "f.fli: a video by its name's type, of an extension batch does not take unasked; "
-                             "--pattern '*.fli' takes it"}
+    assert said == {"*.fli": "*.fli: videos of an extension batch does not take unasked (f.fli); colour them with "
+                             "a batch of their own, --pattern '*.fli'"}
+    (src / "dash").mkdir()  # a second review: .rm said nothing (the system's table calls it sound), and 40
+    for i in range(40):  # segments made 40 lines
+        (src / "dash" / f"chunk-{i:02d}.m4s").write_bytes(b"x")
+    (src / "old.rm").write_bytes(b"x")
+    said.clear()
+    discover(src, passed_over=said)
+    assert said["dash/*.m4s"].startswith("dash/*.m4s: videos of an extension batch does not take unasked (40 files, "
+                                         "dash/chunk-00.m4s ...)")
+    assert "*.rm" in said and len(said) == 3, said
 
 
 def test_quiet_prints_no_retry_lines(capsys) -> None:
@@ -1312,3 +1321,97 @@ def test_a_ray_address_where_nothing_answers_is_one_line_at_once() -> None:
         check_reachable(f"127.0.0.1:{port}")
     with pytest.raises(ConfigError, match="--ray head: expected auto, HOST:PORT"):
         check_reachable("head")
+
+
+def test_an_output_folder_of_before_folders_were_kept_is_taken_over_only_by_its_own(tmp_path: Path, colorizer) -> None:
+    """A review: a manifest from before records carried their folder (every archive's today) was taken over by
+    any other folder's batch, its colouring replaced, exit 0. Its records are this batch's when its files are
+    here as recorded; a folder moved (its old path gone) is taken over the same way, and said."""
+    day1, day2, out = tmp_path / "day1", tmp_path / "day2", tmp_path / "out"
+    for day, frames in ((day1, 4), (day2, 6)):
+        day.mkdir()
+        make_clip(day / "cam1.mp4", width=64, height=48, frames=frames, fps=10)
+    run_local(day1, out, colorizer, VIDEO, BatchOptions())
+    manifest = out / MANIFEST_NAME  # as written before: no source
+    lines = [json.loads(line) for line in manifest.read_text().splitlines()]
+    manifest.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "source"}) + "\n" for r in lines))
+    with pytest.raises(OutputError, match="records, from before filmcolor kept the folder's name, match no file"):
+        run_local(day2, out, colorizer, VIDEO, BatchOptions())
+    assert len(decode_video(out / "cam1.mp4")[0]) == 4
+    assert [r.path for r in run_local(day1, out, colorizer, VIDEO, BatchOptions()).skipped] == ["cam1.mp4"]
+    moved = tmp_path / "disk2"
+    day1.rename(moved)  # the disk mounted elsewhere next week
+    again = run_local(moved, out, colorizer, VIDEO, BatchOptions())
+    assert [r.path for r in again.skipped] == ["cam1.mp4"] and not again.done
+    assert "its files are here, as recorded: taken over" in again.passed_over[""]
+
+
+def test_a_watched_link_repointed_stops_the_batch(tmp_path: Path, colorizer) -> None:
+    """A review: `--watch today` with today -> w1 repointed to w2 coloured w2's cam1.mp4 over w1's."""
+    w1, w2 = tmp_path / "w1", tmp_path / "w2"
+    for folder, frames in ((w1, 3), (w2, 5)):
+        folder.mkdir()
+        make_clip(folder / "cam1.mp4", width=64, height=48, frames=frames, fps=10)
+    today = tmp_path / "today"
+    today.symlink_to(w1)
+    runner = BatchRunner(today, tmp_path / "out", BatchOptions(watch=True, poll_interval=0.05, settle=0))
+    executor = ThreadExecutor(colorizer, VIDEO, BatchOptions())
+    outcome: list[BaseException | None] = []
+
+    def watch() -> None:
+        try:
+            runner.run(executor)
+            outcome.append(None)
+        except BaseException as err:  # noqa: BLE001 (asserted below)
+            outcome.append(err)
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    _wait_for(lambda: (tmp_path / "out" / "cam1.mp4").exists(), 30)
+    today.unlink()
+    today.symlink_to(w2)
+    thread.join(30)
+    runner.request_stop()
+    assert outcome and isinstance(outcome[0], InputError), outcome
+    assert f"now leads to {w2}" in str(outcome[0])
+    assert len(decode_video(tmp_path / "out" / "cam1.mp4")[0]) == 3  # w1's colouring kept
+
+
+def test_swapped_folders_and_a_name_too_long_are_one_line_each(tmp_path: Path, colorizer) -> None:
+    """A review: `batch OUT -o IN` (the arguments swapped) coloured the colouring into the footage's folder; a
+    reel named 253 bytes stopped the whole batch with an unexpected OSError, on every rerun."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    make_clip(src / "a.mp4", width=64, height=48, frames=3, fps=10)
+    run_local(src, out, colorizer, VIDEO, BatchOptions())
+    with pytest.raises(ConfigError, match="is a batch's output folder .* the wrong way round"):
+        run_local(out, src, colorizer, VIDEO, BatchOptions())
+    make_clip(src / ("r" * 251 + ".avi"), width=64, height=48, frames=3, fps=10)  # its .avi.mkv: 259 bytes
+    make_clip(src / ("r" * 251 + ".mkv"), width=64, height=48, frames=3, fps=10)
+    result = run_local(src, out, colorizer, VIDEO, BatchOptions())
+    assert [r.path for r in result.skipped] == ["a.mp4"]
+    assert [r.path for r in result.done] == ["r" * 251 + ".mkv"]
+    assert len(result.failed) == 1 and "File name too long" in result.failed[0].error
+
+
+def test_the_report_says_a_refusal_and_the_files_done_as_they_finish(tmp_path: Path, colorizer, monkeypatch) -> None:
+    """A review: a batch refused at its start left the night before's report (finished, all done); and the
+    report said 0 done all night until the end (a kill left it so)."""
+    import filmcolor.batch.runner as runner_mod
+
+    day1, day2, out, report = tmp_path / "day1", tmp_path / "day2", tmp_path / "out", tmp_path / "r.json"
+    for day in (day1, day2):
+        day.mkdir()
+        for name in ("a.mp4", "b.mp4"):
+            make_clip(day / name, width=64, height=48, frames=3 + (day == day2), fps=10)
+    written: list[dict] = []
+    real_write = runner_mod.write_bytes_atomic
+    monkeypatch.setattr(runner_mod, "write_bytes_atomic",
+                        lambda path, data: (written.append(json.loads(data)), real_write(path, data)))
+    monkeypatch.setattr(runner_mod, "REPORT_EVERY_S", 0.0)
+    run_local(day1, out, colorizer, VIDEO, BatchOptions(report=report))
+    assert [w["counts"]["done"] for w in written] == [0, 1, 2, 2]  # start, each file, the end
+    with pytest.raises(OutputError):
+        run_local(day2, out, colorizer, VIDEO, BatchOptions(report=report))
+    last = json.loads(report.read_text())
+    assert last["finished"] and "holds the colouring of another folder" in last["error"]

@@ -32,6 +32,9 @@ NOT_MEDIA = (".md5", ".sha1", ".sha256", ".sha512", ".crc", ".sfv", ".par2", ".m
              ".xls", ".xlsx", ".zip", ".tar", ".gz", ".7z", ".rar", ".db", ".part", ".tmp", ".framemd5", ".sha224",
              ".sha384", ".xxh128", ".b3", ".blake3", ".cksum", ".asc", ".sig", ".cpl", ".pkl", ".assetmap", ".ifo",
              ".bup", ".m3u8", ".mpd", ".sup", ".idx", ".sub", ".torrent", ".rtf", ".odt", ".bak", ".thm")
+# videos by their extension that batch does not take unasked (raw streams, segments, players' own): named
+OTHER_VIDEO_EXTENSIONS = (".rm", ".rmvb", ".m4s", ".nsv", ".y4m", ".ivf", ".wtv", ".dvr-ms", ".mod", ".tod", ".vro",
+                          ".264", ".h264", ".265", ".hevc", ".bik", ".nut", ".amv", ".fli", ".flc", ".mng")
 KEPT_VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov")  # other containers become .mkv, which holds any stream
 # what a file system keeps at a disk's root, unreadable to users: no footage (lost+found, Windows' own)
 SYSTEM_FOLDERS = ("lost+found", "System Volume Information", "$RECYCLE.BIN", "$Recycle.Bin")
@@ -202,6 +205,7 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
         return False
 
     unreadable: list[OSError] = []
+    other_videos: dict[tuple[str, str], list[str]] = {}  # (folder, extension) -> videos batch does not take
     for root, dirs, files in os.walk(in_dir, onerror=unreadable.append):
         root_path = Path(root)
         linked = [d for d in dirs if (root_path / d).is_symlink() and not d.startswith(".")]
@@ -266,9 +270,8 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
                 if not matches(name, rel) or not (_maybe_media(name) or _named_by(patterns, name)):
                     continue
             elif path.suffix.lower() not in wanted:
-                if passed_over is not None and _video_by_type(name):  # (a camera's own extension: said)
-                    passed_over[rel] = (f"{rel}: a video by its name's type, of an extension batch does not "
-                                        f"take unasked; --pattern '*{path.suffix}' takes it")
+                if _video_by_type(name):  # (a camera's own extension: said, once a folder and extension)
+                    other_videos.setdefault((Path(rel).parent.as_posix(), path.suffix), []).append(rel)
                 continue
             if path.suffix.lower() == ".mxf" and os.path.isfile(path) and _sound_alone(path):  # OP-Atom's sound
                 if passed_over is not None:
@@ -289,6 +292,12 @@ def discover(in_dir: Path, patterns: Iterable[str] = (), exclude: Path | None = 
             sound, note = _sound_beside(path, beside.get(name, [])) if not problem else (None, "")
             found.append(Found(rel, path, size, mtime_ns, sound=sound, sound_id=sound_identity(sound), note=note,
                                problem=problem))
+    if passed_over is not None:
+        for (folder, suffix), names in other_videos.items():
+            where = f"{folder}/*{suffix}" if folder != "." else f"*{suffix}"
+            one = names[0] if len(names) == 1 else f"{len(names)} files, {names[0]} ..."
+            passed_over[where] = (f"{where}: videos of an extension batch does not take unasked ({one}); colour "
+                                  f"them with a batch of their own, --pattern '*{suffix}'")
     for err in unreadable:  # a folder of footage that cannot be listed is footage not coloured: said, and failed
         where = Path(err.filename) if err.filename else in_dir
         rel = where.relative_to(in_dir).as_posix() if where.is_relative_to(in_dir) else ""
@@ -324,8 +333,10 @@ def _sound_alone(path: Path) -> bool:
 
 
 def _video_by_type(name: str) -> bool:
-    """Whether the system's table of types calls ``name`` a video (.rm, .vob's kin): not one of ours."""
-    return (mimetypes.guess_type(name, strict=False)[0] or "").startswith("video/")
+    """Whether ``name`` is a video's not one of ours: by OTHER_VIDEO_EXTENSIONS, or the system's table of types
+    (which varies from machine to machine: it calls .rm sound)."""
+    suffix = Path(name).suffix.lower()
+    return suffix in OTHER_VIDEO_EXTENSIONS or (mimetypes.guess_type(name, strict=False)[0] or "").startswith("video/")
 
 
 def _maybe_media(name: str) -> bool:
@@ -386,7 +397,7 @@ def _free_output(item: Found, in_dir: Path, taken: dict[str, str],
     clip.mkv, a reel folder 'a' beside a video 'a.mkv'), the first free of NAME.mkv, NAME-2.mkv, ...; for a
     photo (scan.jpf beside scan.jp2), of scan-2.jp2, scan-3.jp2, ..."""
     def free(name: str) -> bool:
-        return name not in taken and (name == item.rel or not (in_dir / name).exists())
+        return name not in taken and (name == item.rel or not _exists(in_dir / name))
 
     first = output_rel(item.rel, item.film, kept)
     if free(first):
@@ -399,10 +410,19 @@ def _free_output(item: Found, in_dir: Path, taken: dict[str, str],
     return next(name for name in candidates if free(name))
 
 
+def _exists(path: Path) -> bool:
+    """Path.exists, with a name too long to exist (a 253-byte reel's FOLDER.mkv) as none: it raised, and one
+    such name stopped the whole batch, on every rerun (a review); writing that file fails it alone."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
+
+
 def is_finished(record: FileRecord | None, found: Found, out_dir: Path) -> bool:
     """Done before, input unchanged (size and mtime), and the output still there."""
     return (record is not None and record.status == "done" and record.size == found.size
-            and found.same_as(record) and (out_dir / record.output).exists())
+            and found.same_as(record) and _exists(out_dir / record.output))
 
 
 def plan(found: list[Found], records: dict[str, FileRecord], in_dir: Path, out_dir: Path, force: bool = False,
@@ -438,7 +458,7 @@ def plan(found: list[Found], records: dict[str, FileRecord], in_dir: Path, out_d
         job = FileJob(item.rel, item.path, item.size, item.mtime_ns, out_rel, out_dir / out_rel, kind,
                       film=item.film, sound=item.sound, sound_id=item.sound_id, note=item.note, digest=item.digest)
         owned = out_rel in ours
-        if job.output.exists() and not (owned or force or overwrite):
+        if _exists(job.output) and not (owned or force or overwrite):
             reason = (f"{job.output}: output exists and was not written by this batch; "
                       "pass --overwrite or --force to replace it")
             # no output: the file there stays someone else's, and the next run refuses it again

@@ -12,17 +12,20 @@ record is not ``done`` (or whose input changed, or whose output vanished) is red
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import os
 import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from filmcolor.batch.manifest import FileRecord, Manifest
+from filmcolor.batch.manifest import MANIFEST_NAME, FileRecord, Manifest
 from filmcolor.batch.plan import (
     FRAME_FOLDERS,
     KEPT_VIDEO_EXTENSIONS,
@@ -30,6 +33,7 @@ from filmcolor.batch.plan import (
     Found,
     discover,
     files_in,
+    identity,
     is_film_folder,
     plan,
 )
@@ -202,6 +206,7 @@ class BatchResult:
     started: str = ""  # local time, ISO 8601 to the second
     finished: str | None = None  # None while the batch runs (a report left so was of a run killed mid-way)
     report_error: str = ""  # why the --report could not be written at the end (the work itself is done)
+    error: str = ""  # why the batch was refused at its start (the report says so too)
 
     @property
     def frames(self) -> int:
@@ -229,6 +234,7 @@ class BatchResult:
             "frames": self.frames, "footage_hours": round(self.footage_seconds / 3600, 6),
             "mean_fps": round(self.mean_fps, 3), "throughput_fps": round(self.throughput_fps, 3),
             "elapsed": round(self.elapsed, 3), "started": self.started, "finished": self.finished,
+            **({"error": self.error} if self.error else {}),
             "interrupted": self.was_interrupted,
             "stale_partials_removed": self.stale_partials_removed, "passed_over": self.passed_over,
             "files": {name: [dataclasses.asdict(r) for r in getattr(self, name)]
@@ -259,6 +265,7 @@ class BatchRunner:
         self.result = BatchResult(str(self.in_dir), str(self.out_dir))
         self._stop = threading.Event()
         self._manifest: Manifest | None = None
+        self._reported = time.monotonic()
 
     def request_stop(self) -> None:
         """Finish the files in flight, then return (another thread may call this, e.g. to end --watch)."""
@@ -271,7 +278,13 @@ class BatchRunner:
             make_output_folder(self.out_dir)
             with Manifest(self.out_dir, source=str(self.in_dir.resolve())) as manifest:
                 self._manifest = manifest
-                self._check_source(manifest)
+                try:
+                    self._check_source(manifest)
+                except OutputError as err:  # (the night before's report was left, finished: a review)
+                    self.result.error, self.result.finished = str(err), _now()
+                    if self.options.report is not None:
+                        self._write_report()
+                    raise
                 if self.options.report is not None:  # "finished": null until the end: a kill leaves it so
                     self._write_report()
                 self.result.stale_partials_removed = remove_stale_partials(self.out_dir)
@@ -295,20 +308,51 @@ class BatchRunner:
 
     def _check_source(self, manifest: Manifest) -> None:
         """Refuse an OUT_DIR that holds another folder's batch: its records are keyed by paths under that folder,
-        and day2/cam1.mp4 replaced day1/cam1.mp4's colouring (or, of the same size and time, was skipped)."""
-        others = manifest.other_sources()
-        if others and not (self.options.overwrite or self.options.force):
-            raise OutputError(f"{self.out_dir}: holds the colouring of another folder ({others[0]}); give "
-                              f"{self.in_dir} an output folder of its own, or pass --overwrite if it is that "
-                              "folder moved or renamed")
+        and day2/cam1.mp4 replaced day1/cam1.mp4's colouring (or, of the same size and time, was skipped).
+
+        The records are this batch's when their folder is this one by another path (a bind mount), or, when
+        it is gone (a disk mounted elsewhere) or unrecorded (a manifest from before folders were kept), when
+        the files they record are here as recorded; they are taken over, and said. --overwrite takes any."""
+        others = [s for s in manifest.other_sources() if not _same_folder(s, self.in_dir)]
+        unrecorded = [r for r in manifest.records.values() if not r.source]
+        if not others and not unrecorded:
+            return self._adopt(manifest)
+        gone = all(not os.path.exists(s) for s in others)
+        theirs = [r for r in manifest.records.values() if r.source != manifest.source]
+        if gone and _records_match(theirs, self.in_dir):
+            if others:
+                self.result.passed_over[""] = (f"{self.out_dir}: the colouring of {others[0]}, which is not "
+                                               f"there; its files are here, as recorded: taken over for {self.in_dir}")
+            return self._adopt(manifest)
+        if self.options.overwrite or self.options.force:
+            return self._adopt(manifest)
+        where = (f"another folder ({others[0]}{', not there now' if gone else ''})" if others
+                 else "another folder (its records, from before filmcolor kept the folder's name, match no file here)")
+        raise OutputError(f"{self.out_dir}: holds the colouring of {where}; give {self.in_dir} an output folder "
+                          "of its own, or pass --overwrite to colour into it anyway")
+
+    @staticmethod
+    def _adopt(manifest: Manifest) -> None:
         for record in [r for r in manifest.records.values() if r.source != manifest.source]:
             manifest.append(dataclasses.replace(record))  # this batch's from now on (append stamps it)
 
     def _write_report(self) -> None:
         assert self.options.report is not None
         write_bytes_atomic(self.options.report, json.dumps(self.result.to_dict(), indent=2).encode() + b"\n")
+        self._reported = time.monotonic()
+
+    def _report_progress(self) -> None:
+        """The report rewritten as files finish, every REPORT_EVERY_S at most (it said 0 done all night, then
+        a kill left it so; a review); a write that fails here waits for the last."""
+        if self.options.report is not None and time.monotonic() - self._reported >= REPORT_EVERY_S:
+            with contextlib.suppress(OutputError):
+                self._write_report()
 
     def _discover(self) -> list[Found]:
+        assert self._manifest is not None
+        if str(self.in_dir.resolve()) != self._manifest.source:  # a link repointed under --watch (today -> ...)
+            raise InputError(f"{self.in_dir}: now leads to {self.in_dir.resolve()}, not to {self._manifest.source} "
+                             "as when the batch started; start a batch of its own for it")
         return discover(self.in_dir, self.options.patterns, exclude=self.out_dir,
                         frame_folders=self.options.frame_folders, passed_over=self.result.passed_over)
 
@@ -354,6 +398,7 @@ class BatchRunner:
         result = self.result
         {"done": result.done, "failed": result.failed}.get(record.status, result.interrupted).append(record)
         self._emit(record.status, record, record.frames, record.frames)
+        self._report_progress()
 
     def _watch(self, executor: Executor) -> None:
         """Poll IN_DIR until stopped; a file is taken once it has settled (``Settling``)."""
@@ -373,6 +418,34 @@ class BatchRunner:
     def _emit(self, event: str, record: FileRecord, done: int, total: int | None) -> None:
         if self.on_event is not None:
             self.on_event(event, record, done, total)
+
+
+def _same_folder(recorded: str, in_dir: Path) -> bool:
+    """Whether the folder a record names is ``in_dir`` by another path (a bind mount, a link)."""
+    try:
+        return os.path.samefile(recorded, in_dir)
+    except OSError:
+        return False
+
+
+REPORT_EVERY_S = 10.0  # seconds between the --report's rewrites while files finish
+RECORDS_CHECKED = 20  # done records looked up when a manifest's folder is unknown or gone
+
+
+def _records_match(records: Iterable[FileRecord], in_dir: Path) -> bool:
+    """Whether the files of (up to RECORDS_CHECKED) done records are under ``in_dir`` as recorded, size and
+    time: most of them, and at least one (no done record: nothing coloured to keep)."""
+    done = [r for r in records if r.status == "done" and r.output][:RECORDS_CHECKED]
+    if not done:
+        return True
+    found = 0
+    for record in done:
+        try:
+            size, mtime_ns, _ = identity(in_dir / record.path, film=bool(record.digest))
+        except OSError:
+            continue
+        found += (size, mtime_ns) == (record.size, record.mtime_ns)
+    return found > 0 and 2 * found >= len(done)
 
 
 def _now() -> str:
@@ -419,6 +492,9 @@ def check_folders(in_dir: Path, out_dir: Path, frame_folders: str = "auto") -> N
         raise ConfigError(f"{out_dir}: the output folder must differ from the input folder")
     if in_dir.resolve().is_relative_to(out_dir.resolve()):
         raise ConfigError(f"{out_dir}: the output folder must not contain the input folder")
+    if (in_dir / MANIFEST_NAME).exists():  # (coloured again, into the footage's folder; a review)
+        raise ConfigError(f"{in_dir}: is a batch's output folder (it holds {MANIFEST_NAME}), not footage; are "
+                          "IN_DIR and -o the wrong way round?")
 
 
 def check_report_path(report: Path, in_dir: Path, out_dir: Path) -> None:
