@@ -77,8 +77,9 @@ def output_is_file(output: Path, inputs: Sequence[Path]) -> bool:
 def list_images(paths: Iterable[Path]) -> list[Path]:
     """The image files under the given folders (recursively) and the given files themselves, sorted. Hidden
     files and folders under a folder are left out, as `batch` leaves them: a Mac writes "._photo.jpg" (not a
-    picture) beside each photo on a non-Mac disk. A file reached twice (a folder given twice, or inside another
-    given) is listed once: `train --data A --data A/` trained on its photos twice and validated on some of them."""
+    picture) beside each photo on a non-Mac disk. A file reached twice by one name (a folder given twice, or
+    inside another given) is listed once: `train --data A --data A/` trained on its photos twice and validated
+    on some of them. A link beside a photo is a name of its own (its copy keeps it)."""
     found: list[Path] = []
     for path in map(Path, paths):
         if path.is_file():
@@ -86,7 +87,7 @@ def list_images(paths: Iterable[Path]) -> list[Path]:
         else:
             found += [p for p in path.rglob("*") if p.is_file() and is_image_path(p)
                       and not any(part.startswith(".") for part in p.relative_to(path).parts)]
-    once = {p.resolve(): p for p in reversed(found)}  # (the first name a file was found by)
+    once = {Path(os.path.abspath(p)): p for p in reversed(found)}  # (the first spelling a name was found by)
     return sorted(once.values())
 
 
