@@ -165,6 +165,9 @@ def train_command(arch_kwargs: str, resume: bool, quiet: bool, compile_: bool, *
                               f"{event['val_images']} val, pretrained encoder: {event['pretrained_encoder']}")
                 if not event["val_images"]:
                     console.print("no validation images: nothing is scored, so only final.safetensors is written")
+                elif event["val_also_trained"]:  # (an overfitting check means it; a --val-data inside --data not)
+                    console.print(f"note: {event['val_also_trained']} of the {event['val_images']} validation "
+                                  "photos are training photos too: their scores say how well it learned them")
                 unreadable = event["skipped_unreadable"] + event["val_skipped_unreadable"]
                 if unreadable or event["skipped_gray"]:
                     console.print(f"skipped {unreadable} unreadable and {event['skipped_gray']} grayscale images"

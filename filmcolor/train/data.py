@@ -29,17 +29,14 @@ def split_paths(data: tuple[str, ...], val_data: tuple[str, ...], train_size: in
     """
     from filmcolor.evaluate import source_of
 
-    val = list_images(Path(d) for d in val_data) if val_data else []
-    if val_data and not val:
-        raise InputError(f"no validation images found in {', '.join(val_data)}")
-    validated = {p.resolve() for p in val}  # a photo validated on is never trained on (--val-data inside --data)
-    paths = [p for p in list_images(Path(d) for d in data)
-             if source_of(p) not in holdout_sources and p.resolve() not in validated]
+    paths = [p for p in list_images(Path(d) for d in data) if source_of(p) not in holdout_sources]
     if not paths:
-        raise InputError(f"no training images found in {', '.join(data)}"
-                         + (" that are not --val-data photos" if validated else ""))
+        raise InputError(f"no training images found in {', '.join(data)}")
     order = np.random.default_rng(seed).permutation(len(paths))
     if val_data:
+        val = list_images(Path(d) for d in val_data)
+        if not val:
+            raise InputError(f"no validation images found in {', '.join(val_data)}")
         return [paths[i] for i in order[:train_size]], val[:val_size] if val_size else val
     n_train = min(train_size, max(1, len(paths) - min(val_size, len(paths) // 5)))
     train = [paths[i] for i in order[:n_train]]

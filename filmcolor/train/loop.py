@@ -420,6 +420,8 @@ class Trainer:
             write_bytes_atomic(self.run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2).encode())
         start = {"event": "start", "epochs": cfg.total_epochs, "steps_per_epoch": self.steps_per_epoch,
                  "train_images": len(self.train_set), "val_images": len(self.val_set),
+                 "val_also_trained": len({Path(q).resolve() for q in self.val_set.paths}
+                                         & {Path(q).resolve() for q in self.train_set.paths}),
                  "device": str(self.device), "resumed_at": [self.epoch, self.batch_in_epoch],
                  "resumed": state is not None, "step": self.step, "changed": list(changed),
                  "pretrained_encoder": self.uses_pretrained, **self.skipped,
@@ -694,10 +696,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: Progress | None = No
             if dist.is_initialized():
                 dist.destroy_process_group()
     finally:
-        if lock is not None:
+        if lock is not None:  # the run's folder as it was, less the lock; none at all if refused before any work
+            (out / RUN_LOCK).unlink(missing_ok=True)
             os.close(lock)
-            if made and [p.name for p in out.iterdir()] == [RUN_LOCK]:  # refused before any work: no folder
-                (out / RUN_LOCK).unlink(missing_ok=True)
+            if made and not any(out.iterdir()):
                 out.rmdir()
 
 
