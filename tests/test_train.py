@@ -840,3 +840,25 @@ def test_a_terminal_gone_stops_the_telling_not_the_training(photos: Path, tmp_pa
                      "1", "--render-size", "64", "--val-size", "2")
     assert result.exit_code == 0, result.stderr
     assert (run / "final.safetensors").exists() and (run / "best.safetensors").exists()
+
+
+def test_a_stop_saves_the_step_it_came_in_and_resumes_as_if_never_stopped(photos: Path, tmp_path: Path) -> None:
+    """An audit: Ctrl-C (or SIGTERM) lost every step since the last checkpoint (up to --checkpoint-every, 200).
+    A stop now saves last.pt after the step it came in; resumed, the run reaches the uninterrupted weights."""
+    import os
+    import signal
+
+    whole = train(tiny_config(photos, tmp_path / "whole"))
+    run = tmp_path / "stopped"
+    events: list[dict] = []
+
+    def stop_at_step_2(event: dict) -> None:
+        events.append(event)
+        if event["event"] == "step" and event["step"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C: handled after this step
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(photos, run), progress=stop_at_step_2)
+    assert load_checkpoint(run / "last.pt")["step"] == 2
+    assert train(tiny_config(photos, run), resume=True).steps == whole.steps
+    _assert_same_training_state(_final_state(tmp_path / "whole"), _final_state(run))

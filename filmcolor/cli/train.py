@@ -125,7 +125,8 @@ def train_command(arch_kwargs: str, resume: bool, quiet: bool, compile_: bool, *
     flips, Lab with L/50-1 and ab/110, phase 1 L1 (Adam 1e-4), phase 2 GAN (BCE, lambda_L1 100, Adam
     2e-4, betas 0.5/0.999).
     Writes RUN_DIR/last.pt (resume), best.safetensors and final.safetensors (use with --model),
-    metrics.jsonl and samples/epoch_NNN.png.
+    metrics.jsonl and samples/epoch_NNN.png. Ctrl-C or SIGTERM stops after the step in progress and saves
+    last.pt there (--resume goes on as if never stopped); a second one stops at once.
 
     \b
     Examples:

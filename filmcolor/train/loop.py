@@ -11,10 +11,13 @@ import hashlib
 import json
 import math
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -93,6 +96,7 @@ class Trainer:
         self.progress = progress or (lambda event: None)
         self.run_dir = Path(cfg.out)
         self.world, self.rank = processes()
+        self.stop_asked = False  # set by _StopAtStep
         self.is_main = self.rank == 0
         self.device = self._setup_device()
         self.threads = cfg.threads or max(1, (os.cpu_count() or 1) // self.world)
@@ -483,11 +487,19 @@ class Trainer:
                 self.progress(event)
             if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
                 self.save_last()
+            self.stop_if_asked()
             if cfg.max_steps and self.step >= cfg.max_steps:
                 if self.batch_in_epoch >= self.steps_per_epoch:
                     self.end_epoch()
                 return True
         return False
+
+    def stop_if_asked(self) -> None:
+        """After a step: a Ctrl-C or SIGTERM that came meanwhile (_StopAtStep) saves last.pt here and stops
+        (up to --checkpoint-every steps were lost; an audit)."""
+        if self.stop_asked:
+            self.save_last()
+            raise KeyboardInterrupt
 
     def end_epoch(self) -> None:
         due = (self.epoch + 1) % self.cfg.val_every == 0 or self.epoch + 1 == self.cfg.total_epochs
@@ -691,7 +703,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: Progress | None = No
                 leftover.unlink(missing_ok=True)
         trainer = Trainer(cfg, progress)
         try:
-            return trainer.run(state, changed)
+            with _StopAtStep(trainer if world == 1 else None):
+                return trainer.run(state, changed)
         finally:
             if dist.is_initialized():
                 dist.destroy_process_group()
@@ -701,6 +714,35 @@ def train(cfg: TrainConfig, resume: bool = False, progress: Progress | None = No
             os.close(lock)
             if made and not any(out.iterdir()):
                 out.rmdir()
+
+
+class _StopAtStep:
+    """While a single-process run trains: the first Ctrl-C or SIGTERM asks the trainer to stop after the step it
+    is in, saving last.pt there (resumed, the run goes on as if never stopped); a second one stops at once. In
+    another thread, or with torchrun (whose processes stop together or not at all), signals are left alone."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, trainer: Trainer | None):
+        self.trainer = trainer
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopAtStep:
+        if self.trainer is None or threading.current_thread() is not threading.main_thread():
+            return self
+        for sig in self.SIGNALS:
+            self.previous[sig] = signal.signal(sig, self._asked)
+        return self
+
+    def _asked(self, signum: int, frame: object) -> None:
+        assert self.trainer is not None
+        if self.trainer.stop_asked:
+            raise KeyboardInterrupt
+        self.trainer.stop_asked = True
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
 
 
 RUN_LOCK = ".filmcolor-train.lock"
