@@ -64,6 +64,7 @@ class SceneCutDetector:
         self.threshold = threshold
         self.floor = floor
         self._history: deque[float] = deque(maxlen=window)
+        self._looked: tuple[np.ndarray, tuple[bool, float]] | None = None
 
     def level(self, contrast: float | None = None) -> float:
         """The shot's typical change score (L units), at least ``floor`` (scaled by ``contrast``, the frames'
@@ -80,13 +81,21 @@ class SceneCutDetector:
         frame, unwarped), the floor follows their contrast and the first frame after a black one is a cut."""
         contrast = None
         if l_prev is not None and l_cur is not None:
-            if is_black(l_prev) and not is_black(l_cur):
+            (prev_black, prev_std), (black, std) = self._looks(l_prev), self._looks(l_cur)
+            self._looked = (l_cur, (black, std))  # this frame is the next one's l_prev: looked at once
+            if prev_black and not black:
                 return True
-            contrast = max(float(l_prev.std()), float(l_cur.std()))
+            contrast = max(prev_std, std)
         is_cut = score > self.threshold * self.level(contrast)
         if not is_cut:
             self._history.append(score)
         return is_cut
+
+    def _looks(self, l_hw: np.ndarray) -> tuple[bool, float]:
+        """(is_black, standard deviation of L) of a frame, from the last call when it was that frame's."""
+        if self._looked is not None and self._looked[0] is l_hw:
+            return self._looked[1]
+        return is_black(l_hw), float(l_hw.std())
 
     def reset(self) -> None:
         self._history.clear()
