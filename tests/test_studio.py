@@ -662,3 +662,32 @@ def test_a_film_dropped_while_a_request_holds_it_is_not_opened_again(weights, tm
         assert picture.film is not None and picture.film._reader is None  # not opened again
     finally:
         studio.close()
+
+
+@pytest.mark.parametrize("bframes, vfr", [(True, False), (False, False), (True, True)])
+def test_a_films_frames_read_again_from_marks_are_the_frames_read_in_order(tmp_path, monkeypatch, bframes, vfr):
+    """A studio audit: going back in a long film decoded it from its start every time (38 s a step at 8
+    minutes). Frames read again from a mark (a slice, as --start reads) are the same frames, numbered alike."""
+    from filmcolor.studio import session
+    from filmcolor.video.reader import LumaFrame, VideoReader
+
+    clip = make_clip(tmp_path / "long.mkv", width=64, height=48, frames=300, fps=24, bframes=bframes, vfr=vfr)
+    with VideoReader(clip, copy_streams=False) as reader:
+        truth = [(item.gray, reader.input_seconds(item)) for item in reader if isinstance(item, LumaFrame)]
+    starts: list[float] = []
+    real_reader = session.VideoReader
+
+    def counted(path, options=None, **kwargs):
+        starts.append(options.start if options is not None else 0.0)
+        return real_reader(path, options, **kwargs) if options is not None else real_reader(path, **kwargs)
+
+    monkeypatch.setattr(session, "VideoReader", counted)
+    film = session.FilmFrames(clip)
+    try:
+        for index in (250, 10, 200, 100, 260, 299, 49, 48):
+            gray, seconds = film.frame(index)
+            np.testing.assert_array_equal(gray, truth[index][0], err_msg=f"frame {index}")
+            assert seconds == pytest.approx(truth[index][1] - truth[0][1], abs=1e-6), index
+    finally:
+        film.close()
+    assert sum(start > 0 for start in starts) >= 3, starts  # 200, 100 and 49/48 read from marks, not the start

@@ -8,8 +8,10 @@ the library's own ``Colorizer.colorize_image`` at the same render size as the fu
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import dataclasses
+import itertools
 import json
 import math
 import os
@@ -33,7 +35,7 @@ from filmcolor.errors import InputError, OutputError
 from filmcolor.fsutil import PARTIAL_MARK, check_output_path, write_bytes_atomic
 from filmcolor.guide import Hints, parse_point
 from filmcolor.imageio import IMAGE_INPUT_EXTENSIONS, read_image, write_image
-from filmcolor.video.reader import LumaFrame, VideoReader
+from filmcolor.video.reader import LumaFrame, ReaderOptions, VideoReader
 
 # The page's picture: at 1024 px on the long side a hint costs 62 ms at render size 224 on 2 busy CPU cores
 # (ONNX Runtime; ~30 ms is the network, the rest Lab conversions that grow with the pixels) and it still
@@ -41,6 +43,7 @@ from filmcolor.video.reader import LumaFrame, VideoReader
 PREVIEW_LONG_SIDE = 1024
 MAX_PICTURES = 8  # pictures kept open (a film keeps a decoder); the least recently used is closed
 FRAMES_KEPT = 16  # luma planes kept per film, so that stepping back a few frames decodes nothing
+MARK_EVERY = 48  # a film's frames whose number and time are kept, to read again from (2 s at 24 fps)
 MAX_HINTS = 2000  # far more than a person places by hand: a bound on one request's work
 MAX_LISTED = 2000  # media files listed from the folder
 
@@ -123,9 +126,12 @@ def video_command(video: str, output: str, keyframes: dict[int, str]) -> str:
 class FilmFrames:
     """Frame N of a film as its luma plane, N counted as `filmcolor video --keyframe N=PATH` counts (from 0).
 
-    Frames are decoded in order: reading on costs a decode per frame, and going back further than the
-    FRAMES_KEPT kept ones decodes again from the start. A seek by time would be faster on a long film but
-    cannot promise the video command's numbering (stand-ins for corrupt frames, timestamps that jump).
+    Frames are decoded in order, and every MARK_EVERY-th frame read is marked (its number, its time). Going
+    back further than the FRAMES_KEPT kept ones, or far ahead to a part read before, reads a slice of the film
+    from the last mark before the frame (as `--start` does), once its first frame is found where the mark
+    says: the numbering of a read from the start (stand-ins for corrupt frames, timestamps that jump) is then
+    the mark's. Otherwise, and ahead of all marks, it decodes from the start or on. (A studio audit: going back
+    in an 8-minute film decoded it from the start, 38 s a step.)
     """
 
     def __init__(self, path: Path):
@@ -135,14 +141,18 @@ class FilmFrames:
         self._next = 0
         self._kept: OrderedDict[int, tuple[np.ndarray, float]] = OrderedDict()
         self._seen: tuple[int, int, int] | None = None  # the file as first opened: (inode, size, mtime)
-        self._first_pts = 0
+        self._marks: list[tuple[int, float]] = []  # (frame number, its time on the input's clock), ascending
+        self._first_s = 0.0  # frame 0's time on the input's clock
+        self._offset = 0  # the frame number of the open read's first frame
         self._open()
         assert self._reader is not None
         self.info = self._reader.info
+        self._file_start_s = self._reader.file_start_s
         self.frames = self.info.frames
         self._end_known = False
 
-    def _open(self) -> None:
+    def _open(self, at: tuple[int, float] | None = None) -> None:
+        """Read from the start, or, ``at`` a mark (frame number, time), a slice from that frame on."""
         self.close()
         try:
             st = self.path.stat()
@@ -153,9 +163,28 @@ class FilmFrames:
             self._kept.clear()  # of another picture (an audit: a save then failed with an IndexError)
             raise InputError(f"{self.path.name}: changed on disk since it was opened; open it again")
         self._seen = self._seen or now
-        self._reader = VideoReader(self.path, copy_streams=False)
-        self._items = iter(self._reader)
-        self._next = 0
+        if at is None:
+            self._reader = VideoReader(self.path, copy_streams=False)
+            self._items = iter(self._reader)
+            self._next, self._offset = 0, 0
+            return
+        mark, mark_s = at
+        quarter = 0.25 / float(self.info.frame_rate or 24)  # --start takes the first frame at or after it
+        reader = VideoReader(self.path, ReaderOptions(start=max(0.0, mark_s - self._file_start_s - quarter)),
+                             copy_streams=False)
+        items = iter(reader)
+        first = next((item for item in items if isinstance(item, LumaFrame)), None)
+        if first is None or abs(reader.input_seconds(first) - mark_s) > 0.5 * float(self.info.time_base):
+            # not the mark's frame (a frame of a variable rate less than a quarter frame before it): from the start
+            reader.close()
+            return self._open()
+        self._reader, self._items = reader, itertools.chain([first], items)
+        self._next, self._offset = mark, mark
+
+    def _open_at(self, index: int) -> None:
+        """Read on from the last mark at or before frame ``index`` past frame 0, else from the start."""
+        at = bisect.bisect_right(self._marks, (index, math.inf)) - 1
+        self._open(self._marks[at] if at > 0 else None)
 
     def frame(self, index: int) -> tuple[np.ndarray, float]:
         """Frame ``index``: (luma (H, W) uint8, full range; seconds from the film's first frame)."""
@@ -166,22 +195,26 @@ class FilmFrames:
             raise InputError(f"{self.path.name}: frame {index}: frames are counted from 0")
         if self._end_known and index >= (self.frames or 0):
             raise self._past_end(index)
-        if self._items is None or index < self._next:
-            self._open()
-        assert self._items is not None
-        seconds_per_tick = float(self.info.time_base)
+        ahead = self._marks and self._marks[-1][0] > self._next + MARK_EVERY and index > self._next + MARK_EVERY
+        if self._items is None or index < self._next or ahead:
+            self._open_at(index)
+        assert self._items is not None and self._reader is not None
         try:
             for item in self._items:
                 if not isinstance(item, LumaFrame):
                     continue
-                self._next = item.index + 1
-                if item.index == 0:  # times from the first frame's (a film starting at 5 s said 5.0 for it)
-                    self._first_pts = item.pts
-                if item.index >= index - FRAMES_KEPT:
-                    self._kept[item.index] = (item.gray, (item.pts - self._first_pts) * seconds_per_tick)
+                number = item.index + self._offset
+                self._next = number + 1
+                seconds = self._reader.input_seconds(item)
+                if number == 0:  # times from the first frame's (a film starting at 5 s said 5.0 for it)
+                    self._first_s = seconds
+                if number % MARK_EVERY == 0 and (not self._marks or number > self._marks[-1][0]):
+                    self._marks.append((number, seconds))
+                if number >= index - FRAMES_KEPT:
+                    self._kept[number] = (item.gray, seconds - self._first_s)
                     while len(self._kept) > FRAMES_KEPT:
                         self._kept.popitem(last=False)
-                if item.index == index:
+                if number == index:
                     return self._kept[index]
         except BaseException:  # a decode error mid-film: the next request decodes again from the start
             self.close()

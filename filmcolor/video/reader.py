@@ -369,6 +369,15 @@ class VideoReader:
         sd_dv = self.stream.codec_context.name == "dvvideo" and first.height in SD_DV_HEIGHTS
         return FIELD_BB if sd_dv else FIELD_TT
 
+    def input_seconds(self, item: LumaFrame) -> float:
+        """A frame's time on the input's own clock (seconds), however it was read: from the start or a slice."""
+        return float(item.pts * self.info.time_base) + self._shift_s
+
+    @property
+    def file_start_s(self) -> float:
+        """Where --start counts from: the file's start (its earliest stream's), seconds on the input's clock."""
+        return self._file_start_s
+
     @property
     def seconds_in(self) -> float:
         """How far into the film, from its first frame, the first frame read lies: 0, or where --start's first
