@@ -691,3 +691,24 @@ def test_a_films_frames_read_again_from_marks_are_the_frames_read_in_order(tmp_p
     finally:
         film.close()
     assert sum(start > 0 for start in starts) >= 3, starts  # 200, 100 and 49/48 read from marks, not the start
+
+
+def test_a_film_whose_frames_are_counted_not_timed_is_read_from_its_start(tmp_path, monkeypatch):
+    """Marks only where every frame carries its own time: an AVI's frames are counted, and a slice of it could
+    number them otherwise than a read from the start."""
+    from filmcolor.studio import session
+
+    clip = make_clip(tmp_path / "long.avi", width=64, height=48, frames=150, fps=24, codec="mjpeg",
+                     pix_fmt="yuvj420p")
+    starts: list[float] = []
+    real_reader = session.VideoReader
+    monkeypatch.setattr(session, "VideoReader", lambda path, options=None, **kwargs: (
+        starts.append(options.start if options is not None else 0.0),
+        real_reader(path, options, **kwargs) if options is not None else real_reader(path, **kwargs))[1])
+    film = session.FilmFrames(clip)
+    try:
+        for index in (140, 60, 100):
+            film.frame(index)
+    finally:
+        film.close()
+    assert starts and not any(starts), starts

@@ -44,6 +44,7 @@ PREVIEW_LONG_SIDE = 1024
 MAX_PICTURES = 8  # pictures kept open (a film keeps a decoder); the least recently used is closed
 FRAMES_KEPT = 16  # luma planes kept per film, so that stepping back a few frames decodes nothing
 MARK_EVERY = 48  # a film's frames whose number and time are kept, to read again from (2 s at 24 fps)
+TIMED_FORMATS = ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm")  # FFmpeg's names of .mp4/.mov and .mkv/.webm
 MAX_HINTS = 2000  # far more than a person places by hand: a bound on one request's work
 MAX_LISTED = 2000  # media files listed from the folder
 
@@ -148,6 +149,9 @@ class FilmFrames:
         assert self._reader is not None
         self.info = self._reader.info
         self._file_start_s = self._reader.file_start_s
+        # marks only where every frame carries its own time (an AVI's are counted, an MPEG stream's can wrap or
+        # jump: a slice of those could number its frames otherwise than a read from the start)
+        self._marking = self._reader.container.format.name in TIMED_FORMATS and not self._reader.sequence
         self.frames = self.info.frames
         self._end_known = False
 
@@ -208,7 +212,7 @@ class FilmFrames:
                 seconds = self._reader.input_seconds(item)
                 if number == 0:  # times from the first frame's (a film starting at 5 s said 5.0 for it)
                     self._first_s = seconds
-                if number % MARK_EVERY == 0 and (not self._marks or number > self._marks[-1][0]):
+                if self._marking and number % MARK_EVERY == 0 and (not self._marks or number > self._marks[-1][0]):
                     self._marks.append((number, seconds))
                 if number >= index - FRAMES_KEPT:
                     self._kept[number] = (item.gray, seconds - self._first_s)
