@@ -442,3 +442,18 @@ def test_eval_replaces_an_earlier_file_only_with_overwrite(tmp_path, test_weight
     code, _, err = run_eval(str(tmp_path / "photos"), "--model", str(test_weights), "--render-size", "32",
                             "--save", str(saved))
     assert code == 1 and "output exists; pass --overwrite" in err, err
+
+
+def test_eval_takes_reference_as_image_and_video_spell_it(tmp_path, test_weights):
+    """An audit of the options' spellings: `image` and `video` take --reference, and `eval --reference` was
+    refused ('Did you mean --reference-dir?'); both are taken now."""
+    from click.testing import CliRunner
+
+    from filmcolor.cli import main
+
+    for i in range(2):
+        write_rgb(tmp_path / "photos" / f"p{i}.png", color_photo(i, 40, 60, seed=3))
+    (tmp_path / "refs").mkdir()
+    result = CliRunner().invoke(main, ["eval", str(tmp_path / "photos"), "--reference", str(tmp_path / "refs"),
+                                       "--model", str(test_weights), "--runtime", "torch", "-q"])
+    assert "No such option" not in result.stderr and "Did you mean" not in result.stderr, result.stderr

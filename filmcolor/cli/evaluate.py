@@ -47,7 +47,8 @@ from filmcolor.imageio import IMAGE_INPUT_EXTENSIONS, is_image_path, list_images
               help="Also score with N random hints per photo (3x3 mean colour of the original, Zhang et al. 2017's "
                    "protocol), beside the naive propagation of the same hints with no network.")
 @click.option("--hints-seed", type=int, default=0, show_default=True, help="Seed of the --hints points.")
-@click.option("--reference-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--reference-dir", "--reference", "reference_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None,
               help="Also score each photo coloured from the colour reference of the same name in this folder "
                    "(NAME.*), beside the naive transfer (the reference's mean ab per L bin).")
 @click.option("--overwrite", is_flag=True, help="Replace the --json-out, --sheet and --save files of an earlier run.")

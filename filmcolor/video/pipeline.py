@@ -158,6 +158,9 @@ def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
                    report_path: Path | None = None) -> VideoReport:
     """Colourise a whole film (or its --start/--duration slice) into ``output_path``, atomically.
 
+    ``colorizer`` renders at its own size: `filmcolor video`'s is ModelSpec().load()'s, 224, where
+    Colorizer.from_pretrained() gives the photos' 256 (slower, no better on film; MODEL_CARD.md).
+
     ``preview_path`` gets a before/after still of a few frames, ``report_path`` the report as JSON; every
     path is checked before the first frame is read (none may be an input: the film, a keyframe, a
     reference), and the report is written before the film is renamed into place, so that a report that
