@@ -257,17 +257,19 @@ class PredictionWriter:
     def check(self, paths: Iterable[Path], overwrite: bool = False) -> None:
         """Raise OutputError before any work when a prediction would replace a file (without ``overwrite``)."""
         for path in paths:
-            target = self.out_dir / mirrored_name(path, self.folders)
-            if target.resolve() == Path(path).resolve():
-                raise OutputError(f"{target}: saving there would overwrite the original; choose another --save "
-                                  "folder")
+            target = self._target(path)
             if target.exists() and not overwrite:
                 raise OutputError(f"{target}: output exists; pass --overwrite to replace it")
 
-    def __call__(self, path: Path, gray: np.ndarray, pred: np.ndarray, original: np.ndarray) -> None:
+    def _target(self, path: Path) -> Path:
+        """Where ``path``'s prediction goes; an OutputError when that is the photo itself."""
         target = self.out_dir / mirrored_name(path, self.folders)
         if target.resolve() == Path(path).resolve():
             raise OutputError(f"{target}: saving there would overwrite the original; choose another --save folder")
+        return target
+
+    def __call__(self, path: Path, gray: np.ndarray, pred: np.ndarray, original: np.ndarray) -> None:
+        target = self._target(path)
         make_output_folder(target.parent)
         write_image(target, pred)
 

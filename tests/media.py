@@ -244,3 +244,15 @@ def make_ten_bit_clip(path: Path, lumas: list[np.ndarray], fps: int = 10) -> Pat
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
     return path
+
+
+def mux_gray(container: av.container.OutputContainer, codec: str, rate: int, width: int, height: int,
+             pix_fmt: str, frames: int) -> None:
+    """``frames`` gray frames (gray_frame's), pts 0, 1, ..., encoded with ``codec`` into an open container."""
+    stream = container.add_stream(codec, rate=rate)
+    stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+    for i in range(frames):
+        frame = av.VideoFrame.from_ndarray(gray_frame(i, height, width), format="gray").reformat(format=pix_fmt)
+        frame.pts = i
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode(None))

@@ -135,6 +135,18 @@ def hint(x: int = HINT[0], y: int = HINT[1], color: str = RED, radius: float = 3
     return {"x": x, "y": y, "color": color, "radius": radius}
 
 
+def renders_within(served: Served, picture_id: str, seconds: float) -> bool:
+    """Whether a render of the picture (with a hint) answers within ``seconds``, other requests pending."""
+    import threading
+
+    rendered: list[np.ndarray] = []
+    rendering = threading.Thread(target=lambda: rendered.append(served.render(picture_id, [hint()])[0]),
+                                 daemon=True)
+    rendering.start()
+    rendering.join(seconds)
+    return bool(rendered)
+
+
 def tree(path: Path) -> list[str]:
     return sorted(p.relative_to(path).as_posix() for p in path.rglob("*"))
 
@@ -304,11 +316,7 @@ def test_a_render_is_answered_while_a_save_colours(served, place, monkeypatch):
     saving.start()
     try:
         assert started.wait(30)
-        rendered: list[np.ndarray] = []
-        rendering = threading.Thread(target=lambda: rendered.append(served.render(picture["id"], [hint()])[0]))
-        rendering.start()
-        rendering.join(10)
-        assert rendered, "the render waited for the save"
+        assert renders_within(served, picture["id"], 10), "the render waited for the save"
         status, second = served.json("/api/save", body)
         assert status == 400 and "held.png: being saved by another request" in second["error"], second
     finally:
@@ -635,11 +643,7 @@ def test_a_photo_renders_while_a_film_seeks(served, place, monkeypatch):
     seeking.start()
     try:
         assert started.wait(30)
-        rendered: list[np.ndarray] = []
-        other = threading.Thread(target=lambda: rendered.append(served.render(photo["id"], [hint()])[0]))
-        other.start()
-        other.join(10)
-        assert rendered, "the photo's render waited for the film's frame"
+        assert renders_within(served, photo["id"], 10), "the photo's render waited for the film's frame"
     finally:
         release.set()
         seeking.join(60)

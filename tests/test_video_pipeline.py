@@ -10,7 +10,7 @@ import av
 import cv2
 import numpy as np
 import pytest
-from media import audio_packets, decode_audio, decode_video, gray_frame, make_clip, make_ten_bit_clip
+from media import audio_packets, decode_audio, decode_video, gray_frame, make_clip, make_ten_bit_clip, mux_gray
 from skimage.color import rgb2lab
 
 from filmcolor.colorize import Colorizer
@@ -969,13 +969,7 @@ def test_a_raw_dv_file_keeps_its_rate_and_its_bottom_field_first(tmp_path: Path,
     DV, bottom field first by its standard, came out top field first (its decoder does not say)."""
     src = tmp_path / "tape.dv"
     with av.open(str(src), "w", format="dv") as container:
-        stream = container.add_stream("dvvideo", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 720, 576, "yuv420p"
-        for i in range(6):
-            frame = av.VideoFrame.from_ndarray(gray_frame(i, 576, 720), format="gray").reformat(format="yuv420p")
-            frame.pts = i
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+        mux_gray(container, "dvvideo", 25, 720, 576, "yuv420p", 6)
     with av.open(str(src)) as c:
         assert c.streams.video[0].average_rate == 60000  # what FFmpeg says of it
     for ext in (".mp4", ".mkv"):

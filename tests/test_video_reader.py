@@ -17,6 +17,7 @@ from media import (
     gray_frame,
     make_clip,
     make_ten_bit_clip,
+    mux_gray,
     remux,
     video_packet_times,
 )
@@ -559,13 +560,7 @@ def test_an_avi_written_to_a_pipe_is_whole(tmp_path: Path) -> None:
 
     piped = tmp_path / "piped.avi"
     with open(piped, "wb") as sink, av.open(Pipe(sink), "w", format="avi") as container:
-        stream = container.add_stream("mjpeg", rate=24)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuvj420p"
-        for i in range(12):
-            frame = av.VideoFrame.from_ndarray(gray_frame(i, 48, 64), format="gray").reformat(format="yuvj420p")
-            frame.pts = i
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+        mux_gray(container, "mjpeg", 24, 64, 48, "yuvj420p", 12)
     assert piped.read_bytes()[4:8] == b"\xff\xff\xff\xff"  # its size unknown; a third audit: and its frame
     assert len(read_times(piped)[0]) == 12  # count FFmpeg's 2^30, its duration a guess (321 s for 2 s)
     cut = tmp_path / "piped_cut.avi"  # a fourth: such a file cut short went as whole; its chunks tell
