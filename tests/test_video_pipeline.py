@@ -932,9 +932,8 @@ def test_a_timecode_the_output_cannot_hold_is_said(tmp_path: Path, colorizer: Co
         assert container.streams.video[0].metadata.get("TIMECODE") == "01:00:00:00"
 
 
-def test_subtitles_are_copied_and_a_line_on_screen_at_start_is_kept(tmp_path: Path, colorizer: Colorizer) -> None:
-    """Subtitles are copied packet for packet; an audit: with --start, a line still on screen at the slice's
-    first frame was dropped (only lines that begin inside the slice were kept)."""
+def _subtitled_clip(tmp_path: Path) -> Path:
+    """A 7 s clip at 24 fps with two SubRip lines (2-3 s, 5-6 s) in an MKV."""
     (tmp_path / "s.srt").write_text("1\n00:00:02,000 --> 00:00:03,000\nHello two\n\n"
                                     "2\n00:00:05,000 --> 00:00:06,000\nHello three\n\n")
     clip = tmp_path / "subs.mkv"
@@ -951,16 +950,59 @@ def test_subtitles_are_copied_and_a_line_on_screen_at_start_is_kept(tmp_path: Pa
             if packet.size:
                 packet.stream = sub
                 out.mux(packet)
+    return clip
 
-    def lines(path: Path) -> list[tuple[float, float, bytes]]:
-        with av.open(str(path)) as container:
-            return [(round(float(p.pts * p.time_base), 3), round(float(p.duration * p.time_base), 3), bytes(p))
-                    for p in container.demux(container.streams.subtitles[0]) if p.size]
 
+def _subtitle_lines(path: Path) -> list[tuple[float, float, bytes]]:
+    """(start s, length s, packet bytes) of the first subtitle stream's non-empty packets."""
+    with av.open(str(path)) as container:
+        return [(round(float(p.pts * p.time_base), 3), round(float(p.duration * p.time_base), 3), bytes(p))
+                for p in container.demux(container.streams.subtitles[0]) if p.size]
+
+
+def _subtitle_cues(path: Path) -> tuple[str, list[tuple[float, float, str]]]:
+    """The first subtitle stream's codec and its cues as PyAV's decoder reads them: (start s, length s, text)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.subtitles[0]
+        cues = []
+        for packet in container.demux(stream):
+            for cue in packet.decode() if packet.size else []:  # (its rectangles: one text each here)
+                cues.append((round(float(packet.pts * packet.time_base), 3),
+                             round(float(packet.duration * packet.time_base), 3), cue.dialogue.decode()))
+        return stream.codec_context.codec.canonical_name, cues
+
+
+def test_subtitles_are_copied_and_a_line_on_screen_at_start_is_kept(tmp_path: Path, colorizer: Colorizer) -> None:
+    """Subtitles are copied packet for packet; an audit: with --start, a line still on screen at the slice's
+    first frame was dropped (only lines that begin inside the slice were kept)."""
+    clip = _subtitled_clip(tmp_path)
     colorize_video(clip, tmp_path / "whole.mkv", colorizer, VideoOptions(**FAST))
-    assert lines(tmp_path / "whole.mkv") == lines(clip) == [(2.0, 1.0, b"Hello two"), (5.0, 1.0, b"Hello three")]
+    assert _subtitle_lines(tmp_path / "whole.mkv") == _subtitle_lines(clip) == [(2.0, 1.0, b"Hello two"),
+                                                                                  (5.0, 1.0, b"Hello three")]
     colorize_video(clip, tmp_path / "cut.mkv", colorizer, VideoOptions(**FAST, start=2.5, duration=3.0))
-    assert lines(tmp_path / "cut.mkv") == [(0.0, 0.5, b"Hello two"), (2.5, 1.0, b"Hello three")]
+    assert _subtitle_lines(tmp_path / "cut.mkv") == [(0.0, 0.5, b"Hello two"), (2.5, 1.0, b"Hello three")]
+
+
+def test_text_subtitles_are_converted_where_the_container_cannot_hold_them(tmp_path: Path,
+                                                                            colorizer: Colorizer) -> None:
+    """An MKV's SubRip into an .mp4 becomes mov_text, and back into an .mkv FFmpeg's ASS, every cue at its time
+    and with its text (they were dropped); an .avi holds no text subtitles, and says so."""
+    clip = _subtitled_clip(tmp_path)
+    expected = [(2.0, 1.0, "Hello two"), (5.0, 1.0, "Hello three")]
+    assert _subtitle_cues(clip) == ("subrip", expected)
+    report = colorize_video(clip, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST))
+    assert _subtitle_cues(tmp_path / "out.mp4") == ("mov_text", expected)
+    assert "subtitle stream #1 (subrip) converted to mov_text: .mp4 files cannot hold subrip; .mkv keeps it " \
+           "untouched" in report.warnings
+    report = colorize_video(tmp_path / "out.mp4", tmp_path / "back.mkv", colorizer,
+                            VideoOptions(**FAST, start=2.5, duration=3.0))
+    assert _subtitle_cues(tmp_path / "back.mkv") == ("ass", [(0.0, 0.5, "Hello two"), (2.5, 1.0, "Hello three")])
+    assert [w for w in report.warnings if "converted to ass" in w], report.warnings
+    report = colorize_video(clip, tmp_path / "out.avi", colorizer, VideoOptions(**FAST))
+    assert [w for w in report.warnings if w.startswith("subtitle stream #1 (subrip) dropped: .avi files cannot "
+                                                       "hold subrip")], report.warnings
+    with av.open(str(tmp_path / "out.avi")) as container:
+        assert not container.streams.subtitles
 
 
 def test_a_raw_dv_file_keeps_its_rate_and_its_bottom_field_first(tmp_path: Path, colorizer: Colorizer) -> None:

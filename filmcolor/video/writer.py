@@ -33,6 +33,7 @@ from filmcolor.video.avcol import (
 )
 from filmcolor.video.compose import composed_layout
 from filmcolor.video.reader import FIELD_PROGRESSIVE, TOP_FIELD_FIRST, VideoInfo, codec_name, ffmpeg_reason
+from filmcolor.video.subtitles import TextConverter, is_text, text_encoders
 
 _SPC_TO_SWS = {AVCOL_SPC_BT709: "itu709", AVCOL_SPC_BT470BG: "itu601", AVCOL_SPC_SMPTE170M: "smpte170m"}
 X264_LIKE = ("libx264", "libx265")
@@ -433,6 +434,7 @@ class VideoWriter:
         supported = self._holds()
         mapping: dict[av.stream.Stream, av.stream.Stream] = {}
         self._reencode: set[av.stream.Stream] = set()
+        self._converters: dict[av.stream.Stream, TextConverter] = {}  # text subtitles in another codec
         self._add_attachments([s for s in streams if s.type == "attachment"])
         for src in streams:
             if src.type == "attachment":
@@ -452,6 +454,11 @@ class VideoWriter:
                     f"{self.shown.suffix} files cannot hold {held}{self._elsewhere(src)}"
                 self.warnings.append(f"{what} ({why})")
                 continue
+            if not fits and is_text(src) and (converter := self._text_converter(src, supported)):
+                mapping[src] = converter.stream
+                self.warnings.append(f"{self._label(src)} ({name}) converted to {converter.stream.codec_context.name}: "
+                                     f"{self.shown.suffix} files cannot hold {name}{self._elsewhere(src)}")
+                continue
             if not fits:
                 self.warnings.append(f"{self._label(src)} ({name}) dropped: "
                                      f"{self.shown.suffix} files cannot hold {name}{self._elsewhere(src)}")
@@ -467,6 +474,16 @@ class VideoWriter:
                 mapping[src].metadata.update(self._track_tags(src.metadata))
                 mapping[src].disposition = src.disposition
         return mapping
+
+    def _text_converter(self, src: av.stream.Stream, supported: set[str]) -> TextConverter | None:
+        """A converter of the text subtitle stream ``src`` to the first text codec this container holds."""
+        for encoder in text_encoders(self.container, supported):
+            try:
+                self._converters[src] = TextConverter(src, self.container, encoder)
+            except (av.FFmpegError, ValueError):
+                continue
+            return self._converters[src]
+        return None
 
     def _track_tags(self, tags: dict[str, str]) -> dict[str, str]:
         """A copied track's lasting tags as this container keeps them: an MP4's or MOV's track name (FFmpeg
@@ -583,6 +600,14 @@ class VideoWriter:
         src = packet.stream
         out = self._stream_map.get(src)
         if out is None:
+            return
+        if src in self._converters:
+            try:
+                converted = self._converters[src].convert(packet)
+            except av.FFmpegError as err:
+                raise OutputError(f"{self.shown}: cannot convert {self._label(src)} ({codec_name(src)}) to "
+                                  f"{out.codec_context.name} ({ffmpeg_reason(err)}); --no-audio drops it") from err
+            self._mux_all([converted] if converted is not None else [])
             return
         if src not in self._reencode:
             if out.type == "audio" and not self._decodes(packet, src):
