@@ -66,8 +66,7 @@ class TorchRunner:
         self.dtype = torch.float32
         if device.type == "cuda":
             self.dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        elif device.type == "cpu":
-            torch.set_num_threads(default_threads())
+        # torch's CPU thread count is the process's (the program's to set, e.g. train --threads): left alone
         self.model = model.eval().to(device=device, memory_format=torch.channels_last)
         self.guided = takes_guide(model)
 

@@ -54,6 +54,22 @@ def test_auto_runtime_is_onnx_on_cpu(test_weights):
     assert Colorizer.from_pretrained(test_weights, device="cpu", runtime="torch").runtime == "torch"
 
 
+def test_the_torch_runner_leaves_the_process_thread_count_alone(test_weights):
+    """A library audit: building a CPU torch runner set torch's thread count for the whole process (a program
+    that had chosen 1 thread found every core busy after colouring one picture)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        colorizer = Colorizer.from_pretrained(test_weights, device="cpu", runtime="torch")
+        ab = colorizer.colorize_batch(np.full((1, 32, 32), 50.0, np.float32))
+        assert ab.shape[0] == 1
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.slow
 def test_cache_builds_once_loads_after_and_rebuilds_a_truncated_entry(test_weights, tmp_path, monkeypatch):
     cache = tmp_path / "cache"
