@@ -434,14 +434,16 @@ def test_a_matroska_file_cut_short_says_so(tmp_path: Path) -> None:
     cut.write_bytes(data[:int(len(data) * 0.9)])
     with pytest.raises(InputError, match=rf"cut.mkv: file is truncated: it holds {int(len(data) * 0.9):,} bytes, "
                                          rf"and its container says at least {len(data):,}; its video ends 5\.\d\d s "
-                                         r"in \(use --duration 5\.\d to colour the readable part\)$") as caught:
+                                         r"in \(filmcolor video --duration 5\.\d colours the readable part\)$") \
+            as caught:
         read_times(cut)
     readable = float(str(caught.value).split("--duration ")[1].split(" ")[0])
     times, _, _ = read_times(cut, duration=readable)
     assert 120 < len(times) < 150
     assert read_times(whole)[0] == pytest.approx([n / 25 for n in range(150)], abs=1e-3)  # the whole file: no word
     # a second audit: with --start the hint counted from the file's start, and following it failed again
-    with pytest.raises(InputError, match=r"its video ends \d\.\d\d s in") as caught:
+    with pytest.raises(InputError, match=r"its video ends \d\.\d\d s in \(filmcolor video --start 2 --duration") \
+            as caught:  # a command for this file alone: batch's --duration would cut every file
         read_times(cut, start=2.0)
     readable = float(str(caught.value).split("--duration ")[1].split(" ")[0])
     assert 3.0 < readable < 3.6 and len(read_times(cut, start=2.0, duration=readable)[0]) > 70

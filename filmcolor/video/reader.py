@@ -641,7 +641,7 @@ class VideoReader:
             return
         readable = max(video_end - self._file_start_s, 0.0)
         raise InputError(f"{self.path}: file is truncated or damaged: video data ends at {found} "
-                         f"(use --duration {math.floor(readable * 10) / 10:.1f} to colour the readable part)")
+                         f"({self._remedy(math.floor(readable * 10) / 10)})")
 
     def _check_whole(self, last_pts: int | None, end_s: float | None) -> None:
         """Raise InputError when the file's container says it holds more bytes than it does (`truncation`):
@@ -657,10 +657,16 @@ class VideoReader:
         # --duration counts from --start's first frame
         readable = max(video_end - (self._offset_s if self.options.start > 0 else self._file_start_s), 0.0)
         hint = math.floor(readable * 10) / 10
-        part = (f"its video ends {readable:.2f} s in (use --duration {hint:.1f} to colour the readable part)"
-                if hint > 0 else "too little of its video is there to colour")
+        part = (f"its video ends {readable:.2f} s in ({self._remedy(hint)})" if hint > 0
+                else "too little of its video is there to colour")
         raise InputError(f"{self.path}: file is truncated: it holds {sizes[1]:,} bytes, and its container says at "
                          f"least {sizes[0]:,}; {part}")
+
+    def _remedy(self, seconds: float) -> str:
+        """How to colour a damaged file's readable part: a command for this file alone (batch's --duration
+        would cut every file of the batch)."""
+        start = f" --start {self.options.start:g}" if self.options.start > 0 else ""
+        return f"filmcolor video{start} --duration {seconds:.1f} colours the readable part"
 
     @property
     def _file_start_s(self) -> float:
