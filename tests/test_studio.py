@@ -567,6 +567,31 @@ def test_a_keyframe_file_saved_again_for_another_frame_is_that_frames_alone(serv
     assert status == 200 and "again_key" not in body["command"], body
 
 
+@pytest.mark.parametrize("rotation", [90, 180])
+def test_a_turned_film_is_shown_upright_and_its_keyframe_saved_as_stored(served, place, rotation):
+    """An audit: a phone's film (stored sideways, upright by its display rotation) was shown sideways. It is
+    shown as players show it, hints go where the user sees them, and the keyframe is saved as the frames are
+    stored, which `filmcolor video --keyframe` takes whatever the turn (a half turn keeps the size)."""
+    name, quarters = f"turned{rotation}.mp4", rotation // 90
+    make_clip(place / name, width=96, height=64, frames=6, fps=10, rotation=rotation)
+    film = served.open(name)
+    assert (film["width"], film["height"]) == ((64, 96) if quarters % 2 else (96, 64))
+    stored = cv2.cvtColor(decode_video(place / name)[1][3], cv2.COLOR_RGB2GRAY).astype(float)
+    rendered, _ = served.render(film["id"], [], frame=3)
+    shown = np.rot90(stored, k=quarters)  # PyAV's rotation: counterclockwise degrees
+    assert rendered.shape[:2] == shown.shape
+    assert np.abs(cv2.cvtColor(rendered, cv2.COLOR_RGB2GRAY) - shown).mean() < 3.0
+    status, body = served.json("/api/save", {"picture": film["id"], "frame": 3, "name": f"turned{rotation}_key",
+                                             "points": [hint(x=4, y=4, radius=3)]})  # the shown top left
+    assert status == 200, body
+    key = read_image(place / f"turned{rotation}_key.png")
+    assert key.shape == (64, 96, 3)
+    stored_l = rgb2lab(np.repeat(stored[..., None], 3, axis=2).astype(np.uint8))[..., 0]
+    assert np.abs(rgb2lab(key)[..., 0] - stored_l).mean() < 2.0  # the frame as stored, coloured
+    a_shown = rgb2lab(np.rot90(key, k=quarters))[..., 1]
+    assert a_shown[:10, :10].mean() > a_shown[-10:, -10:].mean() + 10  # red where it was placed
+
+
 def test_a_hint_at_the_pictures_edge_is_saved_inside_it_and_a_long_name_is_one_line(served, place):
     """An audit: x 159.999 in a 160-pixel picture was saved as 160.0, which `filmcolor image --hints` refuses;
     a name of 251-255 bytes was a 500 (File name too long, with .json after it)."""

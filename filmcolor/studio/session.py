@@ -154,6 +154,16 @@ class FilmFrames:
         self._marking = self._reader.container.format.name in TIMED_FORMATS and not self._reader.sequence
         self.frames = self.info.frames
         self._end_known = False
+        # a phone's upright film is stored sideways, with a display rotation players apply: frames are shown
+        # upright as players show them (an audit: they were shown sideways), quarter turns counterclockwise
+        self.quarters = round(self.info.rotation / 90) % 4
+        self.width, self.height = ((self.info.height, self.info.width) if self.quarters % 2
+                                   else (self.info.width, self.info.height))
+
+    def stored(self, rgb: np.ndarray) -> np.ndarray:
+        """A picture of a frame as shown (upright) turned back to the frames as stored, as `filmcolor video
+        --keyframe` takes them whatever the turn (a half turn keeps the size, so a keyframe cannot tell it)."""
+        return np.ascontiguousarray(np.rot90(rgb, k=-self.quarters)) if self.quarters else rgb
 
     def _open(self, at: tuple[int, float] | None = None) -> None:
         """Read from the start, or, ``at`` a mark (frame number, time), a slice from that frame on."""
@@ -191,7 +201,8 @@ class FilmFrames:
         self._open(self._marks[at] if at > 0 else None)
 
     def frame(self, index: int) -> tuple[np.ndarray, float]:
-        """Frame ``index``: (luma (H, W) uint8, full range; seconds from the film's first frame)."""
+        """Frame ``index`` as shown: (luma (H, W) uint8, full range, upright; seconds from the film's first
+        frame)."""
         if index in self._kept:
             self._kept.move_to_end(index)
             return self._kept[index]
@@ -215,7 +226,8 @@ class FilmFrames:
                 if self._marking and number % MARK_EVERY == 0 and (not self._marks or number > self._marks[-1][0]):
                     self._marks.append((number, seconds))
                 if number >= index - FRAMES_KEPT:
-                    self._kept[number] = (item.gray, seconds - self._first_s)
+                    shown = np.ascontiguousarray(np.rot90(item.gray, k=self.quarters)) if self.quarters else item.gray
+                    self._kept[number] = (shown, seconds - self._first_s)
                     while len(self._kept) > FRAMES_KEPT:
                         self._kept.popitem(last=False)
                 if number == index:
@@ -339,7 +351,7 @@ class Studio:
                 try:
                     info = film.info
                     rate = float(info.frame_rate) if info.frame_rate else None
-                    return self._add(_Picture(self._info("video", self.shown(path), info.width, info.height,
+                    return self._add(_Picture(self._info("video", self.shown(path), film.width, film.height,
                                                          self._stem_for(path, "_key"), film.frames, rate),
                                               path.resolve(), film=film))
                 except BaseException:
@@ -452,7 +464,8 @@ class Studio:
                 full, _ = picture.full(index)
             metadata = (photometa.read_metadata(picture.source) if picture.film is None and picture.source
                         else picture.metadata)
-            write_image(image_path, self.colorizer.colorize_image(full, hints=hints if len(hints) else None),
+            rgb = self.colorizer.colorize_image(full, hints=hints if len(hints) else None)
+            write_image(image_path, picture.film.stored(rgb) if picture.film is not None else rgb,
                         metadata)  # a photo's caption, date and credits, as `filmcolor image` keeps them
             write_bytes_atomic(hints_path, hints_json(kept))
         finally:
