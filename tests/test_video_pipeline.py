@@ -913,6 +913,50 @@ def test_a_variable_rate_film_into_avi_is_said_to_go_onto_avis_rate(tmp_path: Pa
         report.warnings
 
 
+def _paused_clip(path: Path) -> Path:
+    """A 25 fps camera that records in bursts: frames 0-4 at 0-0.16 s, frames 5-9 at 5.0-5.16 s."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 90000)
+        stream.options = {"bf": "0"}
+        for i in range(10):
+            frame = av.VideoFrame.from_ndarray(gray_frame(i, 48, 64), format="gray").reformat(format="yuv420p")
+            frame.pts, frame.time_base = (i + (120 if i >= 5 else 0)) * 3600, Fraction(1, 90000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def _frame_times(path: Path) -> list[float]:
+    with av.open(str(path)) as container:
+        return [round(float(f.pts * f.time_base), 3) for f in container.decode(video=0)]
+
+
+def test_a_camera_recording_in_bursts_keeps_its_rate_and_its_pauses(tmp_path: Path, colorizer: Colorizer) -> None:
+    """An audit: a 25 fps camera's 4.8 s pause made its rate the average, 1.9 fps: an .avi put its frames
+    0.52 s apart, MPEG-2 was refused ('this film is 1.923 fps'). The rate is its frames' own; an .avi keeps the
+    pause, and MPEG video in an .mpg, which counts frames, repeats the frame before it through it (the pause
+    read back closed up, everything after it 4.8 s early)."""
+    src = _paused_clip(tmp_path / "cctv.mp4")
+    with av.open(str(src)) as container:
+        assert container.streams.video[0].average_rate < 2  # FFmpeg's average counts the pause
+    wanted = [0.0, 0.04, 0.08, 0.12, 0.16, 5.0, 5.04, 5.08, 5.12, 5.16]
+    assert _frame_times(src) == wanted
+    colorize_video(src, tmp_path / "out.mkv", colorizer, VideoOptions(**FAST))
+    with av.open(str(tmp_path / "out.mkv")) as container:
+        assert container.streams.video[0].average_rate == 25
+    times = _frame_times(tmp_path / "out.mkv")
+    assert [round(t - times[0], 3) for t in times] == wanted
+    colorize_video(src, tmp_path / "out.avi", colorizer, VideoOptions(**{**FAST, "codec": "mpeg4"}))
+    assert _frame_times(tmp_path / "out.avi") == wanted
+    report = colorize_video(src, tmp_path / "out.mpg", colorizer, VideoOptions(**{**FAST, "codec": "mpeg2video"}))
+    times = _frame_times(tmp_path / "out.mpg")
+    assert len(times) == 130 and times[-1] - times[0] == pytest.approx(5.16, abs=1e-3)
+    assert [w for w in report.warnings if w.startswith("120 frame(s) repeated to fill the input's pauses")], \
+        report.warnings
+
+
 def test_a_timecode_the_output_cannot_hold_is_said(tmp_path: Path, colorizer: Colorizer) -> None:
     """An audit: a MOV's start timecode (01:00:00:00) vanished into .avi, .ts, .flv and .mpg without a word."""
     src = tmp_path / "tc.mov"

@@ -395,7 +395,9 @@ def _counted_warnings(reader: VideoReader, writer: VideoWriter) -> list[str]:
               (writer.fixed_pts, "frame(s) had non-increasing timestamps; nudged forward"),
               (writer.gridded, f"frame(s) moved onto {writer.grid_name} (a variable-rate film; "
                                f"the picture strays up to {writer.grid_drift:.2f} s from its sound; "
-                               ".mkv with libx264 keeps every timestamp)")]
+                               ".mkv with libx264 keeps every timestamp)"),
+              (writer.filled, "frame(s) repeated to fill the input's pauses (MPEG video in this file counts its "
+                              "frames and cannot skip time; .ts, .mkv and .mp4 keep the pauses)")]
     return [f"{count} {what}" for count, what in counts if count]
 
 

@@ -33,6 +33,9 @@ from filmcolor.video.truncation import cut_short
 
 _LIMITED_TO_FULL = limited_to_full_range_lut()
 SHOWN_NAMES = 5  # frame files named in a warning
+# a film averaging under this part of its frames' own rate pauses between them (motion-triggered CCTV); a
+# phone's variable rate stays near its nominal one (29.2 of 30), a film with a few dropped frames too
+PAUSED_RATIO = Fraction(2, 3)
 COPYABLE_TYPES = ("audio", "subtitle", "attachment")  # an attachment (an MKV's fonts) has no packets
 # how far before --start a seek tries, in turn, until no frame of the slice is lost (then the file's start)
 SEEK_BACK_OFF_S = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, math.inf)
@@ -681,13 +684,19 @@ class VideoReader:
 
     @property
     def _stream_rate(self) -> Fraction | None:
-        """The frame rate the stream says (from its timestamps or its codec), or None. A rate of one frame per
+        """The frame rate the stream says (from its timestamps or its codec), or None. A film recorded in bursts
+        (motion-triggered CCTV) averages far fewer frames a second than its frames' own rate, which FFmpeg's
+        guess finds from their steps: that one is its rate (an audit: a 25 fps camera's pauses made it 1.9 fps,
+        its frames 0.52 s apart in an .avi, an MPEG-2 output refused). A rate of one frame per
         time-base tick is FFmpeg saying it does not know: a guessed 1000 fps in Matroska, an average 60000 fps
         in a raw .dv whose frames are 2400 ticks apart and whose codec says 25 (an AVI's or a folder of
         frames' 25 on a 1/25 time base, which the codec's rate confirms, is their rate)."""
         s = self.stream
         tb = s.time_base
         codec_rate = s.codec_context.framerate
+        if (s.average_rate and s.guessed_rate and tb and s.guessed_rate * tb < 1
+                and s.average_rate < PAUSED_RATIO * s.guessed_rate):
+            return Fraction(s.guessed_rate)  # frames at one rate, with pauses between them
         if s.average_rate and (not tb or s.average_rate * tb < 1 or not codec_rate
                                or s.average_rate in (codec_rate, s.guessed_rate)):
             return Fraction(s.average_rate)

@@ -81,6 +81,11 @@ HDR_TRANSFERS = (AVCOL_TRC_SMPTE2084, AVCOL_TRC_ARIB_STD_B67)
 # AVI has no timestamps: shifting every stream by the sound's lead-in (AAC's priming, 21 ms) rounded on its
 # frame count to a hole after the first frame; left unshifted, the picture starts at 0 and the sound with it
 MUXER_OPTIONS = {".avi": {"avoid_negative_ts": "disabled"}}
+# Muxers that time MPEG video by its frames' count, with no way to skip one: a pause (no frames for a while:
+# motion-triggered CCTV) read back closed up, everything after it seconds ahead of its sound (an audit). There
+# the frame before a pause is repeated through it, as FFmpeg's constant-rate output does; AVI writes empty
+# frames for a pause, and TS, MKV and MP4 keep the frames' times.
+COUNTED_FORMATS = ("mpeg", "vob", "dvd", "svcd", "vcd", "mpeg1video", "mpeg2video")
 FULL_RANGE_ONLY = ("mjpeg",)  # encoders FFmpeg lets take only full-range (JPEG) Y'CbCr
 LOSSLESS_ENCODERS = ("ffv1",)  # --codec ffv1 keeps the input's luma level for level
 FFV1_ARCHIVAL = {"level": "3", "g": "1", "slicecrc": "1"}  # FFV1 as RFC 9043 and preservation practice write it
@@ -227,6 +232,8 @@ class VideoWriter:
         self._closed = False
         self.fixed_pts = 0
         self.gridded = 0  # frames moved onto MPEG video's frame grid (a variable-rate film)
+        self.filled = 0  # frames repeated through pauses (COUNTED_FORMATS)
+        self._previous: av.VideoFrame | None = None  # the last frame encoded, when pauses are filled
         self.grid_drift = 0.0  # the farthest (seconds) a frame was moved from its time, so from its sound
         self.bad_audio_packets = 0
         self._decoded: set[av.stream.Stream] = set()  # copied audio streams whose decoder has worked on a packet
@@ -591,6 +598,13 @@ class VideoWriter:
             moved = abs((tick - first_tick) * grid - (at - origin))
             self.gridded += moved > Fraction(1, 1000)
             self.grid_drift = max(self.grid_drift, float(moved))
+            if self.container.format.name in COUNTED_FORMATS:
+                if self._previous is not None and last is not None:
+                    for gap_tick in range(last + 1, tick):  # (a pause: the frame before it, again)
+                        self._previous.pts = gap_tick
+                        self._mux_all(self.stream.encode(self._previous))
+                        self.filled += 1
+                self._previous = frame
             frame.pts, frame.time_base = tick, grid
             self._grid = (grid, tick)
         self._mux_all(self.stream.encode(frame))
