@@ -1067,15 +1067,18 @@ def test_a_raw_dv_file_keeps_its_rate_and_its_bottom_field_first(tmp_path: Path,
         assert _field_order(out) == (3, True)  # AV_FIELD_BB, interlaced
 
 
-def test_a_tracks_title_and_language_reach_a_mov_and_an_mkv(tmp_path: Path, colorizer: Colorizer) -> None:
+@pytest.mark.parametrize(("given", "in_mov"), [("deu", "ger"), ("fre", "fra"), ("srp", None)])
+def test_a_tracks_title_and_language_reach_a_mov_and_an_mkv(tmp_path: Path, colorizer: Colorizer, given: str,
+                                                           in_mov: str | None) -> None:
     """An audit: an MP4's track titles (FFmpeg reads them as 'name', writes 'title') were lost in every output,
-    and a .mov dropped the language 'deu' (its muxer packs ISO 639-2/B codes: 'ger')."""
+    and a .mov dropped the language 'deu' (its muxer holds QuickTime's table: 'ger'); a second audit: mapping
+    every code to its /B form lost 'fre' (the table holds 'fra'), and a language it lacks went without a word."""
     plain = make_clip(tmp_path / "plain.mp4", frames=6, audio="aac")
     src = tmp_path / "titled.mp4"
     with av.open(str(plain)) as inp, av.open(str(src), "w") as out:
         streams = {s.index: out.add_stream_from_template(s) for s in inp.streams}
         audio = streams[inp.streams.audio[0].index]
-        audio.metadata["title"], audio.metadata["language"] = "Kommentar", "deu"
+        audio.metadata["title"], audio.metadata["language"] = "Kommentar", given
         for packet in inp.demux():
             if packet.size:
                 packet.stream = streams[packet.stream.index]
@@ -1086,11 +1089,14 @@ def test_a_tracks_title_and_language_reach_a_mov_and_an_mkv(tmp_path: Path, colo
             tags = dict(c.streams.audio[0].metadata)
             return tags.get("title") or tags.get("name"), tags.get("language")
 
-    assert audio_tags(src) == ("Kommentar", "deu")
-    for ext, language in ((".mp4", "deu"), (".mov", "ger"), (".mkv", "deu")):
+    assert audio_tags(src) == ("Kommentar", given)
+    for ext, language in ((".mp4", given), (".mov", in_mov), (".mkv", given)):
         out = tmp_path / f"out{ext}"
-        colorize_video(src, out, colorizer, VideoOptions(**FAST))
+        report = colorize_video(src, out, colorizer, VideoOptions(**FAST))
         assert audio_tags(out) == ("Kommentar", language), ext
+        said = [w for w in report.warnings if "language" in w]
+        assert said == ([] if language else [f"audio stream #1's language ({given}) not kept: .mov files hold "
+                                             "QuickTime's languages only; .mp4 and .mkv keep it"]), said
 
 
 @pytest.mark.parametrize("codec", ["libopus", "vorbis"])  # (FFmpeg's own Vorbis encoder: no libvorbis here)

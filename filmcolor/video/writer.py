@@ -8,6 +8,7 @@ is as deep as the input (10 bits for a 10-bit master) where the codec can hold i
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 from collections.abc import Callable
@@ -478,7 +479,7 @@ class VideoWriter:
                                          "players play yet; .mov or .mkv keep PCM where every player reads it")
         for src in streams:  # language, title, default / commentary / forced: what players list the tracks by
             if src in mapping:
-                mapping[src].metadata.update(self._track_tags(src.metadata))
+                mapping[src].metadata.update(self._track_tags(src.metadata, src))
                 mapping[src].disposition = src.disposition
         return mapping
 
@@ -492,16 +493,24 @@ class VideoWriter:
             return self._converters[src]
         return None
 
-    def _track_tags(self, tags: dict[str, str]) -> dict[str, str]:
+    def _track_tags(self, tags: dict[str, str], src: av.stream.Stream) -> dict[str, str]:
         """A copied track's lasting tags as this container keeps them: an MP4's or MOV's track name (FFmpeg
-        reads it as 'name', writes 'title') as its title, and into a .mov a language by its ISO 639-2/B code
-        (the MOV muxer drops 'deu', 'nld'...; an audit: those tracks lost their language, their titles)."""
+        reads it as 'name', writes 'title') as its title, and into a .mov a language in the form its muxer
+        keeps, the ISO 639-2/B or /T code (it keeps 'ger' not 'deu', 'fra' not 'fre'; an audit: those tracks
+        lost their language), or a warning when it keeps neither (QuickTime's table lacks 'srp', 'hrv'...)."""
         kept = _lasting_tags(tags)
         if "name" in kept and "title" not in kept:
             kept["title"] = kept.pop("name")
         language = kept.get("language", "")
-        if self.container.format.name == "mov" and language in ISO639_BIBLIOGRAPHIC:
-            kept["language"] = ISO639_BIBLIOGRAPHIC[language]
+        if self.container.format.name == "mov" and language and language != "und":
+            forms = [code for code in (language, ISO639_BIBLIOGRAPHIC.get(language),
+                                       ISO639_TERMINOLOGY.get(language)) if code]
+            held = next((code for code in forms if mov_keeps_language(code)), None)
+            if held:
+                kept["language"] = held
+            else:
+                self.warnings.append(f"{self._label(src)}'s language ({language}) not kept: .mov files hold "
+                                     "QuickTime's languages only; .mp4 and .mkv keep it")
         return kept
 
     def _label(self, src: av.stream.Stream) -> str:
@@ -784,6 +793,24 @@ ISO639_BIBLIOGRAPHIC = {"sqi": "alb", "hye": "arm", "eus": "baq", "mya": "bur", 
                         "nld": "dut", "fra": "fre", "kat": "geo", "deu": "ger", "ell": "gre", "isl": "ice",
                         "mkd": "mac", "mri": "mao", "msa": "may", "fas": "per", "ron": "rum", "slk": "slo",
                         "bod": "tib", "cym": "wel"}
+ISO639_TERMINOLOGY = {b: t for t, b in ISO639_BIBLIOGRAPHIC.items()}
+
+
+@functools.cache
+def mov_keeps_language(code: str) -> bool:
+    """Whether FFmpeg's MOV muxer writes this ISO 639-2 language code (QuickTime's table of languages holds
+    some in their /B form, some in their /T form, many not at all): one sample muxed in memory, read back."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mov") as scratch:
+        stream = scratch.add_stream("pcm_s16le", rate=8000, layout="mono")
+        stream.metadata["language"] = code
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 8), np.int16), format="s16", layout="mono")
+        frame.sample_rate, frame.pts = 8000, 0
+        scratch.mux(stream.encode(frame))
+        scratch.mux(stream.encode(None))
+    buffer.seek(0)
+    with av.open(buffer, "r", format="mov") as back:
+        return back.streams[0].metadata.get("language") == code
 
 
 def _lasting_tags(tags: dict[str, str], also: tuple[str, ...] = ()) -> dict[str, str]:
