@@ -957,6 +957,50 @@ def test_a_camera_recording_in_bursts_keeps_its_rate_and_its_pauses(tmp_path: Pa
         report.warnings
 
 
+def test_a_transport_streams_clock_start_is_not_a_delay(tmp_path: Path, colorizer: Colorizer) -> None:
+    """An audit: a DVB recording's times start where its clock was (600 s): an .mp4 opened with a 600 s empty
+    edit (10 minutes of nothing in QuickTime and editors), an .mkv read 601 s long. Every stream is shifted by
+    the picture's start; the sound is copied as it is, and its offset from the picture kept."""
+    src = tmp_path / "dvb.ts"
+    with av.open(str(src), "w", format="mpegts") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        audio = container.add_stream("mp2", rate=48000, layout="mono")
+        for i in range(25):
+            frame = av.VideoFrame.from_ndarray(gray_frame(i, 48, 64), format="gray").reformat(format="yuv420p")
+            frame.pts, frame.time_base = 15000 + i, Fraction(1, 25)  # 600 s on
+            container.mux(video.encode(frame))
+        for i in range(45):
+            tone = (np.sin(np.arange(1152) / 9.0) * 8000).astype(np.int16)[None]
+            sound = av.AudioFrame.from_ndarray(tone, format="s16", layout="mono")
+            sound.sample_rate, sound.pts, sound.time_base = 48000, 600 * 48000 + 1152 * i, Fraction(1, 48000)
+            container.mux(audio.encode(sound))
+        container.mux(video.encode(None))
+        container.mux(audio.encode(None))
+
+    def starts(path: Path) -> tuple[float, float, float]:
+        """(first frame s, first sound packet s, the file's length s): packets' own times (an MP4's edit
+        list hides the sound's head start, before the picture, from its stream's start time)."""
+        with av.open(str(path)) as c:
+            first = {}
+            for packet in c.demux():
+                if packet.size and packet.pts is not None:
+                    t = float(packet.pts * packet.time_base)
+                    first[packet.stream.type] = min(t, first.get(packet.stream.type, t))
+            return first["video"], first["audio"], c.duration / 1e6
+
+    video_s, audio_s, _ = starts(src)
+    assert video_s > 599 and audio_s > 599
+    for ext in (".mp4", ".mkv"):
+        out = tmp_path / f"out{ext}"
+        colorize_video(src, out, colorizer, VideoOptions(**FAST))
+        out_video_s, out_audio_s, length = starts(out)
+        # (MKV holds no negative time: its muxer moves all by the sound's head start)
+        assert out_video_s == pytest.approx(0.0, abs=1e-3 if ext != ".mkv" else 0.05) and length < 1.5, ext
+        assert out_video_s - out_audio_s == pytest.approx(video_s - audio_s, abs=2e-3), ext
+        assert audio_packets(out) == audio_packets(src), ext
+
+
 def test_a_timecode_the_output_cannot_hold_is_said(tmp_path: Path, colorizer: Colorizer) -> None:
     """An audit: a MOV's start timecode (01:00:00:00) vanished into .avi, .ts, .flv and .mpg without a word."""
     src = tmp_path / "tc.mov"

@@ -33,6 +33,9 @@ from filmcolor.video.truncation import cut_short
 
 _LIMITED_TO_FULL = limited_to_full_range_lut()
 SHOWN_NAMES = 5  # frame files named in a warning
+# Containers timed by a free-running clock (MPEG-TS, MPEG program streams): their first time says nothing of
+# the film: every stream is shifted by the picture's, the offsets between them kept
+CLOCK_FORMATS = ("mpegts", "mpeg", "vob", "mpegvideo")
 # a film averaging under this part of its frames' own rate pauses between them (motion-triggered CCTV); a
 # phone's variable rate stays near its nominal one (29.2 of 30), a film with a few dropped frames too
 PAUSED_RATIO = Fraction(2, 3)
@@ -391,9 +394,13 @@ class VideoReader:
     def _shift_s(self) -> float:
         """Input seconds less output seconds, for every stream: --start's first frame's time; else, for a film
         whose picture starts before 0 (an MPEG-TS recorded across its clock's wrap reads its first second
-        negative), that start, which an MP4 or MOV would hide behind its edit list (not one frame shown)."""
+        negative), that start, which an MP4 or MOV would hide behind its edit list (not one frame shown); and for
+        a transport or program stream, whose times are a free-running clock's (a DVB recording starting at 600 s
+        came out as 10 minutes of nothing in an MP4's edit list: an audit), the picture's start too."""
         if self.options.start > 0:
             return self._offset_s
+        if self.container.format.name in CLOCK_FORMATS:
+            return self._stream_start_s
         return min(0.0, self._stream_start_s)
 
     @property
@@ -428,7 +435,7 @@ class VideoReader:
         copied = PacketTimes(self.path, strict=self.options.on_error == "fail",
                               shift_s=lambda: self._shift_s)
         # video pts subtracted on output: --start's first frame's (known once it is read), or a negative start's
-        shift_pts: int | None = min(0, self.stream.start_time or 0) if start <= 0 else None
+        shift_pts: int | None = round(self._shift_s / tb) if start <= 0 else None
         index = 0
         last_luma: tuple[np.ndarray, np.ndarray | None] | None = None  # the last good frame's (gray, deep)
 
