@@ -8,6 +8,7 @@ here, once, when the dataclass is built. ``ModelSpec`` holds the options of ever
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ class OptionSpec:
         """Why ``value`` is not allowed, or None."""
         if value is None:
             return None
+        if isinstance(value, float) and not math.isfinite(value):  # (NaN passes every comparison; an audit)
+            return "must be a finite number"
         if self.choices is not None and value not in self.choices:
             return f"expected one of {', '.join(self.choices)}"
         if self.at_least is not None and self.at_most is not None:

@@ -406,8 +406,10 @@ def test_eval_sheet_needs_an_image_name(zero_ab_weights: Path, tmp_path: Path) -
     assert not (tmp_path / "sheet.txt").exists()
 
 
-@pytest.mark.parametrize("args, said", [(["--limit", "-1"], "--limit"), (["--ab-gain", "nan"], "nan is not a gain"),
-                                        (["--ab-gain", "-1"], "--ab-gain")])
+@pytest.mark.parametrize("args, said", [(["--limit", "-1"], "'--limit': -1: must not be negative"),
+                                        (["--ab-gain", "nan"], "'--ab-gain': nan: must be a finite number"),
+                                        (["--ab-gain", "-1"], "--ab-gain"),
+                                        (["--hints", "-2"], "'--hints': -2: must not be negative")])
 def test_bad_limit_and_gain_are_bad_input(test_weights: Path, tmp_path: Path, args, said) -> None:
     write_rgb(tmp_path / "photos" / "good.png", color_photo(0, 32, 32))
     code, data, err = run_eval(str(tmp_path / "photos"), "--model", str(test_weights), *args)

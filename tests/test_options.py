@@ -85,6 +85,8 @@ def test_values_reach_the_right_fields() -> None:
                                           (["--duration", "0"], "must be positive"),
                                           (["--temporal-strength", "1.5"], "must be between 0 and 1"),
                                           (["--cut-threshold", "1"], "must be above 1"),
+                                          (["--cut-threshold", "nan"], "nan: must be a finite number"),
+                                          (["--temporal-strength", "nan"], "nan: must be a finite number"),
                                           (["--crf", "100"], "must be between 0 and 63"),
                                           (["--preset", "banana"], "'banana' is not auto, a number"),
                                           (["--on-error", "skip"], "'skip' is not one of")])
@@ -106,6 +108,17 @@ def test_a_mistyped_command_is_one_line(args: list[str], message: str, where: st
     result = CliRunner().invoke(main, args, prog_name="filmcolor")
     assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
     assert message in result.stderr and result.stderr.rstrip().endswith(f"(see '{where} --help')")
+
+
+@pytest.mark.parametrize("args", [["eval-video", "out.mp4", "--cut-threshold", "nan"],
+                                  ["batch", "in", "-o", "out", "--watch", "--settle", "nan"],
+                                  ["studio", "--port", "70000"]])
+def test_numbers_outside_the_options_own_limits_are_worded_alike(args: list[str]) -> None:
+    """An audit: NaN passed every one-sided limit (--cut-threshold nan coloured, --settle nan never settled),
+    and eval, eval-video and studio worded their limits in click's own way."""
+    result = CliRunner().invoke(main, args, prog_name="filmcolor")
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert re.search(r": (nan: must be a finite number|70000: must be between 0 and 65535) \(see", result.stderr)
 
 
 def test_no_command_still_shows_the_help() -> None:

@@ -225,10 +225,26 @@ model_options = dataclass_options(ModelSpec, exclude=("render_size",))
 def render_size_option(default: int, why: str = "") -> Callable[[F], F]:
     """--render-size of a command with one kind of picture: ModelSpec's help, limits and messages (which
     `video` and `batch` take whole), with this command's ``default`` (and ``why``, said after the help)."""
-    spec = spec_of(next(f for f in dataclasses.fields(ModelSpec) if f.name == "render_size"))
+    return field_option(ModelSpec, "render_size", default, why)
+
+
+def field_option(cls: type, name: str, default: Any, why: str = "") -> Callable[[F], F]:
+    """One option dataclass field's option alone, with this command's ``default``: its flag, help, limits and
+    messages, as the commands that take the whole dataclass have them (``why`` is said after the help)."""
+    f = next(f for f in dataclasses.fields(cls) if f.name == name)
+    spec = spec_of(f)
     assert spec is not None
-    return click.option("--render-size", type=_FieldType(spec, int), default=default, show_default=True,
+    base = type(default) if default is not None else float
+    return click.option(flag_of(f), type=_FieldType(spec, base), default=default, show_default=True,
                         help=f"{spec.help}{' ' + why if why else ''}  [{spec.range_text()}]")
+
+
+def ranged_option(*decls: str, base: type, help: str, at_least: float | None = None,
+                  at_most: float | None = None, **kwargs: Any) -> Callable[[F], F]:
+    """A number option with limits, checked and worded as the option dataclasses' are ("-1: must not be
+    negative", NaN refused), its range shown in its help as theirs is."""
+    spec = OptionSpec(help, at_least=at_least, at_most=at_most)
+    return click.option(*decls, type=_FieldType(spec, base), help=f"{help}  [{spec.range_text()}]", **kwargs)
 
 
 # command -> the module under filmcolor.cli that defines it (in its COMMANDS)

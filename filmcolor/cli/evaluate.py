@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.progress import Progress
 
-from filmcolor.cli import console, guarded, model_options, plain, render_size_option
+from filmcolor.cli import console, guarded, model_options, plain, ranged_option, render_size_option
 from filmcolor.colorize import DEFAULT_RENDER_SIZE, Colorizer
 from filmcolor.errors import InputError, OutputError
 from filmcolor.evaluate import (
@@ -30,10 +30,10 @@ from filmcolor.imageio import IMAGE_INPUT_EXTENSIONS, is_image_path, list_images
               help="Folder of colour photos (the same as FOLDERS); repeatable.")
 @model_options
 @render_size_option(DEFAULT_RENDER_SIZE)
-@click.option("--ab-gain", type=click.FloatRange(min=0), default=None, callback=lambda _c, _p, value: _finite(value),
-              help="Multiply predicted ab by this (default: the gain stored in the weights, else 1).")
-@click.option("--limit", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Score only the first N images (sorted by path; 0: all).")
+@ranged_option("--ab-gain", base=float, at_least=0, default=None,
+               help="Multiply predicted ab by this (default: the gain stored in the weights, else 1).")
+@ranged_option("--limit", base=int, at_least=0, default=0, show_default=True,
+               help="Score only the first N images (sorted by path; 0: all).")
 @click.option("--by-source", is_flag=True,
               help="Include a breakdown by source in the JSON (the file name's prefix before '_': coco, ade20k).")
 @click.option("--json-out", type=click.Path(path_type=Path), default=None, help="Also write the JSON here.")
@@ -41,11 +41,11 @@ from filmcolor.imageio import IMAGE_INPUT_EXTENSIONS, is_image_path, list_images
               help="Keep the colourised images in this folder (names mirror the inputs').")
 @click.option("--sheet", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a contact sheet (rows of gray | prediction | original) to this .png/.jpg.")
-@click.option("--sheet-rows", type=click.IntRange(min=1), default=12, show_default=True,
-              help="Images (rows) on the contact sheet: the first N scored.")
-@click.option("--hints", "hints", type=click.IntRange(min=0), default=None, metavar="N",
-              help="Also score with N random hints per photo (3x3 mean colour of the original, Zhang et al. 2017's "
-                   "protocol), beside the naive propagation of the same hints with no network.")
+@ranged_option("--sheet-rows", base=int, at_least=1, default=12, show_default=True,
+               help="Images (rows) on the contact sheet: the first N scored.")
+@ranged_option("--hints", "hints", base=int, at_least=0, default=None, metavar="N",
+               help="Also score with N random hints per photo (3x3 mean colour of the original, Zhang et al. 2017's "
+                    "protocol), beside the naive propagation of the same hints with no network.")
 @click.option("--hints-seed", type=int, default=0, show_default=True, help="Seed of the --hints points.")
 @click.option("--reference-dir", "--reference", "reference_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None,
@@ -170,12 +170,6 @@ def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, 
         write_bytes_atomic(json_out, (text + "\n").encode())
     if unreadable:  # the scores stand for the readable photos; the run as a whole did not succeed
         raise SystemExit(1)
-
-
-def _finite(value: float | None) -> float | None:
-    if value is not None and value != value:
-        raise click.BadParameter("nan is not a gain")
-    return value
 
 
 COMMANDS = [eval_command]

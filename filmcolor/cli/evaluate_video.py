@@ -7,18 +7,17 @@ from pathlib import Path
 
 import click
 
-from filmcolor.cli import console, guarded, plain
+from filmcolor.cli import console, field_option, guarded, plain
 from filmcolor.video.quality import evaluate_video
 from filmcolor.video.scenecut import DEFAULT_CUT_THRESHOLD
+from filmcolor.video.temporal import TemporalOptions
 
 
 @click.command("eval-video")
 @click.argument("output", type=click.Path(path_type=Path))
 @click.option("--original", type=click.Path(path_type=Path), default=None,
               help="The colour original: adds ab error against it, its own flicker and the flicker ratio.")
-@click.option("--cut-threshold", type=click.FloatRange(min=1.0, min_open=True), default=DEFAULT_CUT_THRESHOLD,
-              show_default=True, help="Scene-cut sensitivity: a frame's motion-compensated L change over "
-                                      "the shot's median change; pairs across cuts are not measured.")
+@field_option(TemporalOptions, "cut_threshold", DEFAULT_CUT_THRESHOLD, "Pairs across cuts are not measured.")
 @guarded
 def eval_video_command(output: Path, original: Path | None, cut_threshold: float) -> None:
     """Measure the flicker of a colourised video OUTPUT and print JSON.

@@ -10,7 +10,7 @@ from types import ModuleType
 import click
 from rich.markup import escape
 
-from filmcolor.cli import console, guarded, model_options, render_size_option
+from filmcolor.cli import console, guarded, model_options, ranged_option, render_size_option
 from filmcolor.colorize import DEFAULT_VIDEO_RENDER_SIZE, Colorizer
 from filmcolor.errors import ConfigError, InputError
 
@@ -22,8 +22,8 @@ EXTRA_MODULES = ("starlette", "uvicorn")
 @click.option("--dir", "folder", type=click.Path(path_type=Path), default=None,
               help="The folder the page opens files from and saves to; nothing is written elsewhere.  "
                    "[default: the working folder]")
-@click.option("--port", type=click.IntRange(0, 65535), default=0,
-              help="Port on 127.0.0.1 (the page is never served to other machines).  [default: a free one]")
+@ranged_option("--port", base=int, at_least=0, at_most=65535, default=0,
+               help="Port on 127.0.0.1 (the page is never served to other machines; 0: a free one).")
 @click.option("--no-browser", is_flag=True, help="Only print the page's address.")
 @model_options
 @render_size_option(DEFAULT_VIDEO_RENDER_SIZE, "The video command's default, for a fast page.")
