@@ -112,6 +112,18 @@ def test_image_gray_reference_is_refused(tmp_path, weights):
     assert not (tmp_path / "out.png").exists()
 
 
+@pytest.mark.parametrize("flag", ["--reference", "--hints", "--hints-image"])
+def test_image_guidance_given_twice_is_refused_not_dropped(tmp_path, weights, flag):
+    """An audit: `--reference missing.jpg --reference b.jpg` coloured with b.jpg, exit 0: click kept the last,
+    and the first (a file that does not exist) went without a word."""
+    write_image(tmp_path / "g.png", scene(4))
+    result = run("image", str(tmp_path / "g.png"), "-o", str(tmp_path / "out.png"), flag, "missing.jpg", flag,
+                 str(tmp_path / "g.png"), "--model", weights, "-q")
+    assert result.exit_code != 0 and result.stderr.count("\n") == 1, result.stderr
+    assert f"'{flag}': given 2 times (missing.jpg, " in result.stderr
+    assert not (tmp_path / "out.png").exists()
+
+
 # ---- video ----
 
 SHOT = 10  # frames per shot

@@ -78,6 +78,15 @@ def _a_photo_beside(path: Path, src: Path) -> bool:
     return os.path.abspath(path.parent) == os.path.abspath(src.parent) and path.exists()
 
 
+def _once(ctx: click.Context, param: click.Parameter, values: tuple[Path, ...]) -> Path | None:
+    """A guidance option given once (a file, or a folder of NAME.*): click kept the last of several, the
+    others dropped without a word, a missing one too (an audit)."""
+    if len(values) > 1:
+        raise click.BadParameter(f"given {len(values)} times ({', '.join(map(str, values))}): give one file, or "
+                                 "a folder of files named like the images")
+    return values[0] if values else None
+
+
 @click.command("image")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
@@ -87,17 +96,18 @@ def _a_photo_beside(path: Path, src: Path) -> bool:
 @click.option("--ext", type=click.Choice([".png", ".jpg", ".tif", ".jp2", ".webp", ".bmp"]), default=None,
               help="Output format for folder outputs (default: keep the input's extension; .png, .tif and "
                    ".jp2, lossless JPEG 2000, keep 16 bits).")
-@click.option("--hints", type=click.Path(path_type=Path), default=None, metavar="HINTS.json|DIR",
+@click.option("--hints", type=click.Path(path_type=Path), callback=_once, multiple=True, metavar="HINTS.json|DIR",
               help='Colour hints: {"points": [{"x": 120, "y": 48, "color": "#aa3311", "radius": 3}, ...]} in '
                    "pixels of the input (origin top-left; radius optional). A hint colours what is near it, of "
                    "similar lightness and of the same kind (the network's features); where hints contradict "
                    "the automatic colour, that colour fades. "
                    "With folder inputs, a folder of NAME.json for the images NAME.*; images without one are "
                    "coloured automatically.")
-@click.option("--hints-image", type=click.Path(path_type=Path), default=None, metavar="SCRIBBLES.png|DIR",
+@click.option("--hints-image", type=click.Path(path_type=Path), callback=_once, multiple=True,
+              metavar="SCRIBBLES.png|DIR",
               help="Colour hints painted in any editor: an RGBA image the size of the input whose opaque pixels "
                    "are hints (or a folder of NAME.png).")
-@click.option("--reference", type=click.Path(path_type=Path), default=None, metavar="REF.jpg|DIR",
+@click.option("--reference", type=click.Path(path_type=Path), callback=_once, multiple=True, metavar="REF.jpg|DIR",
               help="A colour photo of similar content (same place, people, costumes): its colours are moved to "
                    "where the content matches (or a folder of NAME.*).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
