@@ -79,6 +79,28 @@ def test_an_unexpected_error_with_nothing_to_say_is_named_cleanly() -> None:
     assert unexpected(KeyError(3)) == "unexpected KeyError: 3"
 
 
+@pytest.mark.parametrize("command", ["image", "video", "eval"])
+def test_a_name_the_file_system_refuses_is_said_in_one_line(tmp_path, test_weights, command) -> None:
+    """An audit: a 300-byte name as an output (or input) was 'unexpected OSError: [Errno 36] File name too long'
+    (a check asked whether it existed)."""
+    import cv2
+    from click.testing import CliRunner
+    from media import color_photo, make_clip
+
+    from filmcolor.cli import main
+
+    long = tmp_path / ("x" * 300)
+    args = {"image": ["image", str(long) + ".jpg", "-o", str(tmp_path / "o.png")],
+            "video": ["video", str(tmp_path / "in.mp4"), "-o", str(long) + ".mp4"],
+            "eval": ["eval", str(tmp_path), "--json-out", str(long) + ".json"]}[command]
+    make_clip(tmp_path / "in.mp4", frames=3)
+    cv2.imwrite(str(tmp_path / "photo.png"), color_photo(0, 32, 32))
+    result = CliRunner().invoke(main, [*args, "--model", str(test_weights)])
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"error: {long}.") and result.stderr.endswith(": File name too long\n"), \
+        result.stderr
+
+
 def test_a_batch_names_an_error_that_says_nothing_more_cleanly(tmp_path, monkeypatch, test_weights) -> None:
     """A fourth audit: batch still recorded 'MemoryError: ' with an empty message."""
     import cv2

@@ -111,6 +111,9 @@ def _bad_inputs(tmp: Path, clip: Path) -> dict[str, tuple[list[str | Path], str]
         "a device": ([Path("/dev/zero"), "-o", tmp / "o8.mp4"], "not a regular file"),
         "report onto the output": ([clip, "-o", tmp / "o9.mp4", "--report", tmp / "o9.mp4"],
                                    "the same file as the video's output"),
+        # an audit: the preview was written, then replaced by the report's JSON, exit 0
+        "report onto the preview": ([clip, "-o", tmp / "o12.mp4", "--preview", tmp / "same.png", "--report",
+                                     tmp / "same.png"], "same.png: the same file as the preview"),
         "a photo": ([photo, "-o", tmp / "o10.mp4"], "photo.mp4: a JPEG picture, not a video; colour it with "
                                                     "'filmcolor image'"),
         "an AVIF picture": ([avif, "-o", tmp / "o11.mp4"], "still.mp4: an AVIF picture, not a video"),
@@ -119,7 +122,8 @@ def _bad_inputs(tmp: Path, clip: Path) -> dict[str, tuple[list[str | Path], str]
 
 BAD = ["not a video", "audio only", "zero bytes", "truncated mp4", "truncated avi", "missing input",
        "output is input", "no such folder", "output exists", "output is a folder", "unknown container",
-       "unknown codec", "a device", "report onto the output", "a photo", "an AVIF picture"]
+       "unknown codec", "a device", "report onto the output", "report onto the preview", "a photo",
+       "an AVIF picture"]
 
 
 @pytest.mark.parametrize("case", BAD)

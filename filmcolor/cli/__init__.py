@@ -9,6 +9,7 @@ the same path).
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
 import os
 import signal
@@ -34,6 +35,9 @@ D = TypeVar("D")
 console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)  # one message, one line; names as given
 EXIT_FAILURE, EXIT_INTERRUPTED = 1, 130
 DEBUG_ENV = "FILMCOLOR_DEBUG"  # set to 1 to see tracebacks of unexpected errors
+# OSErrors that are the user's file system saying no to a path of theirs, not a bug of ours
+USER_ERRNOS = {errno.ENAMETOOLONG, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ELOOP,
+               errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EXDEV, errno.EIO}
 
 
 _CONTROL_ESCAPES = {code: repr(chr(code))[1:-1] for code in (*range(32), 127)}
@@ -66,8 +70,13 @@ def guarded(func: F) -> F:
             sys.exit(EXIT_INTERRUPTED)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
-        except Exception as err:  # a bug of ours: still one line unless debugging
-            if os.environ.get(DEBUG_ENV):
+        except Exception as err:
+            if isinstance(err, OSError) and err.errno in USER_ERRNOS and err.filename is not None:
+                # the file system refusing a path of the user's (an audit: a 300-byte name was an "unexpected
+                # OSError" from a check that only asked whether it existed)
+                error_line(f"{err.filename}: {err.strerror}")
+                sys.exit(EXIT_FAILURE)
+            if os.environ.get(DEBUG_ENV):  # a bug of ours: still one line unless debugging
                 raise
             error_line(f"{unexpected(err)} (set {DEBUG_ENV}=1 for a traceback)")
             sys.exit(EXIT_FAILURE)

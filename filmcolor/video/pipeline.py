@@ -175,11 +175,13 @@ def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
                      not_frames=guide_files(options)) as reader, \
             contextlib.ExitStack() as stack:
         check_output_path(output_path, inputs, overwrite)
-        for extra in (preview_path, report_path):
+        written = {output_path.resolve(): "the video's output"}
+        for extra, what in ((preview_path, "the preview"), (report_path, "the report")):
             if extra is None:
                 continue
-            if Path(extra).resolve() == output_path.resolve():
-                raise OutputError(f"{extra}: the same file as the video's output; give it a name of its own")
+            if (other := written.get(Path(extra).resolve())) is not None:  # (a preview then overwritten by
+                raise OutputError(f"{extra}: the same file as {other}; give it a name of its own")  # the report)
+            written[Path(extra).resolve()] = what
             check_output_path(Path(extra), [*inputs, output_path], overwrite)
         sound = None
         if options.sound is not None:
