@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -36,8 +37,8 @@ def choose_device(name: str = "auto") -> str:
     """'auto' picks cuda, then mps, then cpu; an unavailable explicit device is a ConfigError."""
     if name == "cpu" or (name == "auto" and not _gpu_possible()):
         return "cpu"
-    if name not in ("auto", "mps") and not name.startswith("cuda"):
-        raise ConfigError(f"--device {name}: expected auto, cpu, cuda, cuda:N or mps")
+    if name not in ("auto", "mps") and not re.fullmatch(r"cuda(:\d+)?", name):  # ('cudafoo', 'cuda:x': torch's
+        raise ConfigError(f"--device {name}: expected auto, cpu, cuda, cuda:N or mps")  # RuntimeError; an audit)
     import torch
 
     mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
@@ -47,6 +48,9 @@ def choose_device(name: str = "auto") -> str:
         raise ConfigError(f"--device {name}: CUDA is not available on this machine (use --device cpu)")
     if name == "mps" and not mps:
         raise ConfigError("--device mps: Apple MPS is not available on this machine (use --device cpu)")
+    if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
+        raise ConfigError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                          f"cuda:0 to cuda:{torch.cuda.device_count() - 1}")
     return str(torch.device(name))
 
 

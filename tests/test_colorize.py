@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -194,6 +195,21 @@ def test_device_choice():
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="CUDA is not available"):
             choose_device("cuda")
+
+
+@pytest.mark.parametrize("name", ["cuda:x", "cudafoo", "cuda:", "cuda:-1"])
+def test_a_misspelt_cuda_device_is_one_line(name, monkeypatch):
+    """An audit (CUDA faked): 'cuda:x' and 'cudafoo' reached torch.device, a RuntimeError ('unexpected'), and
+    'cuda:7' on a one-GPU machine was taken."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ConfigError, match=rf"--device {re.escape(name)}: expected auto, cpu, cuda, cuda:N or mps"):
+        choose_device(name)
+    with pytest.raises(ConfigError, match=r"--device cuda:7: this machine has 1 CUDA device\(s\), cuda:0 to cuda:0"):
+        choose_device("cuda:7")
+    assert choose_device("cuda:0") == "cuda:0"
 
 
 @pytest.mark.slow
