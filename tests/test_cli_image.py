@@ -37,6 +37,19 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def test_ext_against_a_single_files_own_extension_is_refused(tmp_path: Path, test_weights: Path) -> None:
+    """An audit: `-o out.jpg --ext .png` wrote a JPEG without a word."""
+    photo = make_photo(tmp_path / "a.png")
+    code, _, err = run(str(photo), "-o", str(tmp_path / "out.jpg"), "--ext", ".png", "--model", str(test_weights),
+                       *FAST)
+    assert code == 1 and err == f"error: --ext .png with -o {tmp_path / 'out.jpg'}: --ext names folder outputs' " \
+                                "format; a file's is its own extension\n", err
+    assert not (tmp_path / "out.jpg").exists()
+    code, _, err = run(str(photo), "-o", str(tmp_path / "out.jpg"), "--ext", ".JPEG", "--model", str(test_weights),
+                       *FAST)
+    assert code == 0 and read_image(tmp_path / "out.jpg").shape == (40, 56, 3), err
+
+
 def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error:")]
 
@@ -87,8 +100,8 @@ def test_several_files_and_folders_mirror_names(tmp_path, test_weights):
                      *FAST)
     assert code == 0
     assert sorted(p.name for p in (tmp_path / "pngs").rglob("*.png")) == ["a.png", "b.png", "c.png"]
-    code, _, _ = run(str(album), "-o", str(tmp_path / "tifs"), "--ext", ".tif", "--model", str(test_weights),
-                     *FAST)
+    code, _, _ = run(str(album), "-o", str(tmp_path / "tifs"), "--ext", "TIFF", "--model", str(test_weights),
+                     *FAST)  # (an audit: '.tiff', 'png', '.PNG' and '.jpeg' were refused)
     assert code == 0
     assert sorted(p.name for p in (tmp_path / "tifs").rglob("*.tif")) == ["a.tif", "b.tif", "c.tif"]
     assert read_image(tmp_path / "tifs" / "sub" / "b.tif").shape == (30, 20, 3)

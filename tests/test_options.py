@@ -121,6 +121,29 @@ def test_numbers_outside_the_options_own_limits_are_worded_alike(args: list[str]
     assert re.search(r": (nan: must be a finite number|70000: must be between 0 and 65535) \(see", result.stderr)
 
 
+def test_an_alias_against_its_own_option_is_refused() -> None:
+    """An audit: `--audio reencode --no-audio` dropped the sound without a word (the alias won)."""
+    result = CliRunner().invoke(main, ["video", "in.mp4", "-o", "out.mp4", "--audio", "reencode", "--no-audio"],
+                                prog_name="filmcolor")
+    assert result.exit_code == 1 and result.stderr == "error: --no-audio with --audio reencode: give one or the " \
+                                                      "other\n", result.stderr
+    values = {"audio": "none", "no_audio": True}  # the same thing said twice is no conflict
+    assert build_options(VideoOptions, values).audio == "none"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["batch", "in", "-o", "out", "--settle", "5"], "error: --settle takes effect with --watch only; add --watch or "
+                                                    "leave it out"),
+    (["batch", "in", "-o", "out", "--poll-interval", "2"], "error: --poll-interval takes effect with --watch only"),
+    (["eval", "photos", "--hints-seed", "3"], "error: --hints-seed 3 takes effect with --hints N only")])
+def test_an_option_that_would_do_nothing_is_said(args: list[str], message: str) -> None:
+    """An audit: `batch --settle 5` without --watch and `eval --hints-seed 3` without --hints were taken and did
+    nothing."""
+    result = CliRunner().invoke(main, args, prog_name="filmcolor")
+    assert result.exit_code == 1 and result.stderr.startswith(message) and result.stderr.count("\n") == 1, \
+        result.stderr
+
+
 def test_no_command_still_shows_the_help() -> None:
     result = CliRunner().invoke(main, [])
     assert "Commands:" in result.output and "video" in result.output

@@ -41,9 +41,11 @@ from filmcolor.batch.worker import BatchEvent, process_file
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import ConfigError, InputError, OutputError, described
 from filmcolor.fsutil import check_output_path, make_output_folder, remove_stale_partials, write_bytes_atomic
-from filmcolor.options import Options, option
+from filmcolor.options import Options, flag_of, option
 from filmcolor.video.pipeline import VideoOptions
 from filmcolor.video.writer import check_encoder, holding_suffixes
+
+WATCH_ONLY = ("poll_interval", "settle")  # BatchOptions' fields that only --watch reads
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,13 @@ class BatchOptions(Options):
                            "by this machine's clock for a file dated ahead of it).", at_least=0, metavar="SECONDS")
     report: Path | None = option(None, "Write a JSON report: counts, frames, hours of footage, fps, and every "
                                  "file's record.", metavar="FILE.json")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.watch:  # (an audit: `--settle 5` without --watch was taken and did nothing)
+            for f in dataclasses.fields(self):
+                if f.name in WATCH_ONLY and getattr(self, f.name) != f.default:
+                    raise ConfigError(f"{flag_of(f)} takes effect with --watch only; add --watch or leave it out")
 
 
 # ---- executors: who colours the files (the Ray one is in ray_runner.py) ----------------------------

@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from filmcolor import __version__
-from filmcolor.errors import FilmcolorError, FilmcolorWarning, described
+from filmcolor.errors import ConfigError, FilmcolorError, FilmcolorWarning, described
 from filmcolor.options import ModelSpec, OptionSpec, flag_of, spec_of
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -160,6 +160,8 @@ def build_options(cls: type[D], values: dict[str, Any]) -> D:
             value = values.pop(_param_name(flag_of(f)))
             for alias, alias_value, _ in spec.aliases:
                 if values.pop(_param_name(alias)):
+                    if value not in (f.default, alias_value):  # (--audio reencode --no-audio dropped the sound)
+                        raise ConfigError(f"{alias} with {flag_of(f)} {value}: give one or the other")
                     value = alias_value
             kwargs[f.name] = value
     return cls(**kwargs)

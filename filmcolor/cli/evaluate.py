@@ -10,7 +10,7 @@ from rich.progress import Progress
 
 from filmcolor.cli import console, guarded, model_options, plain, ranged_option, render_size_option
 from filmcolor.colorize import DEFAULT_RENDER_SIZE, Colorizer
-from filmcolor.errors import InputError, OutputError
+from filmcolor.errors import ConfigError, InputError, OutputError
 from filmcolor.evaluate import (
     ContactSheet,
     ImageSink,
@@ -86,6 +86,8 @@ def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, 
     folders = (*folders, *data)
     if not folders:
         raise click.UsageError("give the photo folder(s): FOLDERS or --data DIR")
+    if hints is None and hints_seed != 0:  # (an audit: taken, and nothing scored with hints)
+        raise ConfigError(f"--hints-seed {hints_seed} takes effect with --hints N only; add --hints or leave it out")
     for folder in folders:
         if not folder.exists():
             raise InputError(f"{folder}: not found")

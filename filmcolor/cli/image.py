@@ -20,7 +20,7 @@ from filmcolor.cli import (
     unexpected,
 )
 from filmcolor.colorize import DEFAULT_RENDER_SIZE, Colorizer
-from filmcolor.errors import FilmcolorError, InputError, OutputError
+from filmcolor.errors import ConfigError, FilmcolorError, InputError, OutputError
 from filmcolor.fsutil import check_output_path, make_output_folder, not_a_file
 from filmcolor.guide import GuidanceFiles
 from filmcolor.imageio import IMAGE_INPUT_EXTENSIONS, copy_suffix, list_images, output_is_file, read_image, write_image
@@ -32,6 +32,9 @@ def plan_outputs(inputs: tuple[Path, ...], output: Path, ext: str | None) -> lis
     """Pair each input image with its output path (a file, or mirrored names under a folder)."""
     single_file = output_is_file(output, inputs)
     if single_file:
+        if ext is not None and output.suffix.lower() != ext:  # (a .jpg was written; an audit)
+            raise ConfigError(f"--ext {ext} with -o {output}: --ext names folder outputs' format; a file's is "
+                              "its own extension")
         return [(inputs[0], output)]
     pairs: list[tuple[Path, Path]] = []
     for src in inputs:
@@ -78,6 +81,21 @@ def _a_photo_beside(path: Path, src: Path) -> bool:
     return os.path.abspath(path.parent) == os.path.abspath(src.parent) and path.exists()
 
 
+OUTPUT_EXTS = [".png", ".jpg", ".tif", ".jp2", ".webp", ".bmp"]
+EXT_SPELLINGS = {".jpeg": ".jpg", ".tiff": ".tif"}
+
+
+def _ext(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--ext as written: '.PNG' and 'png' are .png, '.jpeg' is .jpg (click had refused them)."""
+    if value is None:
+        return None
+    value = "." + value.lower().lstrip(".")
+    value = EXT_SPELLINGS.get(value, value)
+    if value not in OUTPUT_EXTS:
+        raise click.BadParameter(f"{value}: expected one of {', '.join(OUTPUT_EXTS)}")
+    return value
+
+
 def _once(ctx: click.Context, param: click.Parameter, values: tuple[Path, ...]) -> Path | None:
     """A guidance option given once (a file, or a folder of NAME.*): click kept the last of several, the
     others dropped without a word, a missing one too (an audit)."""
@@ -93,7 +111,7 @@ def _once(ctx: click.Context, param: click.Parameter, values: tuple[Path, ...]) 
               help="Output file (one input) or folder (several inputs or a folder; created if missing).")
 @model_options
 @render_size_option(DEFAULT_RENDER_SIZE)
-@click.option("--ext", type=click.Choice([".png", ".jpg", ".tif", ".jp2", ".webp", ".bmp"]), default=None,
+@click.option("--ext", default=None, callback=_ext, metavar="|".join(OUTPUT_EXTS).replace(".", ""),
               help="Output format for folder outputs (default: keep the input's extension; .png, .tif and "
                    ".jp2, lossless JPEG 2000, keep 16 bits).")
 @click.option("--hints", type=click.Path(path_type=Path), callback=_once, multiple=True, metavar="HINTS.json|DIR",
