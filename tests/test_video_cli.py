@@ -117,13 +117,20 @@ def _bad_inputs(tmp: Path, clip: Path) -> dict[str, tuple[list[str | Path], str]
         "a photo": ([photo, "-o", tmp / "o10.mp4"], "photo.mp4: a JPEG picture, not a video; colour it with "
                                                     "'filmcolor image'"),
         "an AVIF picture": ([avif, "-o", tmp / "o11.mp4"], "still.mp4: an AVIF picture, not a video"),
+        # an audit: "cannot hold libx264" for a sound file's name, "try --codec png" for an .mp3's, and
+        # "cannot encode a 64x48 frame" for GIF's palettes
+        "a sound file's name": ([clip, "-o", tmp / "o13.wav"], ".wav files hold no video; give the video a video "
+                                                               "file name"),
+        "an mp3's name": ([clip, "-o", tmp / "o14.mp3"], ".mp3 files hold no video"),
+        "a palette codec": ([clip, "-o", tmp / "o15.gif", "--codec", "gif"], "--codec gif takes none of the pixel "
+                                                                             "formats filmcolor writes"),
     }
 
 
 BAD = ["not a video", "audio only", "zero bytes", "truncated mp4", "truncated avi", "missing input",
        "output is input", "no such folder", "output exists", "output is a folder", "unknown container",
        "unknown codec", "a device", "report onto the output", "report onto the preview", "a photo",
-       "an AVIF picture"]
+       "an AVIF picture", "a sound file's name", "an mp3's name", "a palette codec"]
 
 
 @pytest.mark.parametrize("case", BAD)

@@ -87,6 +87,8 @@ MUXER_OPTIONS = {".avi": {"avoid_negative_ts": "disabled"}}
 # the frame before a pause is repeated through it, as FFmpeg's constant-rate output does; AVI writes empty
 # frames for a pause, and TS, MKV and MP4 keep the frames' times.
 COUNTED_FORMATS = ("mpeg", "vob", "dvd", "svcd", "vcd", "mpeg1video", "mpeg2video")
+# an audio container's default video codec: none, or a cover picture's (MP3, FLAC and AIFF: "try --codec png")
+NO_VIDEO_DEFAULTS = ("none", "png")
 FULL_RANGE_ONLY = ("mjpeg",)  # encoders FFmpeg lets take only full-range (JPEG) Y'CbCr
 LOSSLESS_ENCODERS = ("ffv1",)  # --codec ffv1 keeps the input's luma level for level
 FFV1_ARCHIVAL = {"level": "3", "g": "1", "slicecrc": "1"}  # FFV1 as RFC 9043 and preservation practice write it
@@ -100,6 +102,18 @@ def _preset(text: str) -> str:
     if text == "auto" or text in X264_PRESETS or text.isdigit():
         return text
     raise ValueError(f"{text!r} is not auto, a number or one of {', '.join(X264_PRESETS)}")
+
+
+def writable(codec: av.codec.Codec | str) -> bool:
+    """Whether this FFmpeg has the encoder and it takes a pixel format the writer makes (Y'CbCr it composes,
+    or RGB)."""
+    if isinstance(codec, str):
+        try:
+            codec = av.codec.Codec(codec, "w")
+        except (av.FFmpegError, ValueError):  # (theora, Ogg's own: no encoder in this FFmpeg)
+            return False
+    formats = [f.name for f in codec.video_formats or ()]
+    return not formats or any(composed_layout(f) or f in ("rgb24", "bgr24") for f in formats)
 
 
 def auto_preset(width: int, height: int) -> str:
@@ -164,6 +178,10 @@ def choose_pix_fmt(codec: av.codec.Codec, width: int, height: int, wanted: str |
         raise ConfigError(f"--bit-depth {bit_depth}: --codec {codec.name} cannot encode it"
                           + (f" (it takes {', '.join(map(str, held))})" if held else ""))
     fmt = fmt or next((f for f in ("rgb24", "bgr24") if f in formats), None)
+    if fmt is None and not writable(codec):  # (GIF's palettes: "cannot encode a 64x48 frame"; an audit)
+        raise ConfigError(f"--codec {codec.name} takes none of the pixel formats filmcolor writes (Y'CbCr or "
+                          f"RGB: it takes {', '.join(formats[:4])}{'...' if len(formats) > 4 else ''}); try "
+                          "--codec libx264")
     if fmt is None:
         raise ConfigError(f"--codec {codec.name} cannot encode a {width}x{height} frame"
                           + ("; try --codec libx264, which keeps odd sides" if width % 2 or height % 2 else ""))
@@ -249,7 +267,10 @@ class VideoWriter:
             raise ConfigError(f"{self.shown}: a picture's name; give the video a video file name (.mp4, .mkv, .mov)")
         if supported and codec.name not in supported:
             own = self.container.default_video_codec
-            hint = f"; try --codec {own}" if own and own != "none" else ""
+            if not own or own in NO_VIDEO_DEFAULTS:  # (.wav: "cannot hold libx264" said nothing of why; an audit)
+                raise ConfigError(f"{self.shown}: {self.shown.suffix or 'these'} files hold no video; give the "
+                                  "video a video file name (.mp4, .mkv, .mov)")
+            hint = f"; try --codec {own}" if writable(own) else ""
             holds = self._holder(codec.name)
             if holds and codec.name != DEFAULT_CODEC:  # --codec ffv1 -o x.mov: a container that holds the codec
                 # asked for, before a codec that would lose what it keeps (the default: the other way round)
