@@ -14,8 +14,10 @@ EXIT_INTERRUPTED = 130  # filmcolor.cli's, which is what is still loading when t
 def run() -> None:
     # While the modules load, Ctrl-C is only noted: a KeyboardInterrupt raised inside an extension's C++
     # initialisation aborts the process (pybind11's "terminate called", exit -6, seen in a fresh install).
+    # SIGTERM too (a service stopped, a timeout), as the commands take it (it ended the process with 143; an audit)
     interrupted: list[bool] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(True))
+    previous = {sig: signal.signal(sig, lambda signum, frame: interrupted.append(True))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         from filmcolor.cli import main
 
@@ -23,7 +25,8 @@ def run() -> None:
     except KeyboardInterrupt:  # raised by Python code on the way (before the handler above, or by a hook)
         interrupted.append(True)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if interrupted:
         sys.stderr.write("error: interrupted while starting\n")
         sys.stderr.flush()

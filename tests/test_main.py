@@ -56,7 +56,8 @@ def _wait_until_loading_torch(proc: subprocess.Popen, seconds: float = 60) -> No
 
 
 @pytest.mark.slow
-def test_the_console_script_and_python_dash_m_use_that_entry() -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])  # (an audit: SIGTERM this early ended with 143)
+def test_the_console_script_and_python_dash_m_use_that_entry(sig: int) -> None:
     # The project's declaration, not the installed metadata: an editable install made before the entry moved
     # keeps the old one until it is reinstalled, and the test is about the source.
     pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
@@ -66,7 +67,7 @@ def test_the_console_script_and_python_dash_m_use_that_entry() -> None:
                             stderr=subprocess.PIPE, text=True)
     _wait_until_loading_torch(proc)  # a real Ctrl-C, early: while the modules load
     assert proc.poll() is None, "it ended before the Ctrl-C"
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
 

@@ -30,7 +30,7 @@ from filmcolor.video.pipeline import VideoOptions
 _FAILED_SHOWN = 20
 
 
-@click.command("batch")
+@click.command("batch", short_help="Colour every film, photo and scan under a folder, resumably.")
 @click.argument("in_dir", metavar="IN_DIR", type=click.Path(path_type=Path))
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path), metavar="OUT_DIR",
               help="Output folder: IN_DIR's tree is mirrored here (photos and .mp4/.mkv/.mov keep their names, "

@@ -31,7 +31,8 @@ def _sha256_option(ctx: click.Context, param: click.Parameter, value: str | None
 
 def _bar(description: str) -> Progress:
     return Progress(TextColumn(description), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                    TimeRemainingColumn(), console=console, transient=True)
+                    TimeRemainingColumn(), console=console, transient=True,
+                    disable=not console.is_terminal)  # (redirected: a blank line before the error; an audit)
 
 
 def _track(progress: Progress) -> Callable[[int, int | None], None]:

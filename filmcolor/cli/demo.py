@@ -15,7 +15,7 @@ from filmcolor.options import ModelSpec
 from filmcolor.video.pipeline import colorize_video
 
 
-@click.command("demo")
+@click.command("demo", short_help="Colour a built-in gray clip: a first run with nothing to download.")
 @click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), default=Path("filmcolor-demo"),
               show_default=True, help="Folder for the demo files (created if missing).")
 @model_options

@@ -24,7 +24,7 @@ from filmcolor.guide import guidance_file
 from filmcolor.imageio import IMAGE_INPUT_EXTENSIONS, is_image_path, list_images
 
 
-@click.command("eval")
+@click.command("eval", short_help="Score a model on colour photos: PSNR, colourfulness, hints, references.")
 @click.argument("folders", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--data", "data", multiple=True, type=click.Path(path_type=Path),
               help="Folder of colour photos (the same as FOLDERS); repeatable.")

@@ -13,7 +13,7 @@ from filmcolor.video.scenecut import DEFAULT_CUT_THRESHOLD
 from filmcolor.video.temporal import TemporalOptions
 
 
-@click.command("eval-video")
+@click.command("eval-video", short_help="Measure a coloured video's flicker and its error against the original.")
 @click.argument("output", type=click.Path(path_type=Path))
 @click.option("--original", type=click.Path(path_type=Path), default=None,
               help="The colour original: adds ab error against it, its own flicker and the flicker ratio.")

@@ -105,7 +105,7 @@ def _once(ctx: click.Context, param: click.Parameter, values: tuple[Path, ...]) 
     return values[0] if values else None
 
 
-@click.command("image")
+@click.command("image", short_help="Colour black-and-white photos (files or folders), their own lightness kept.")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="Output file (one input) or folder (several inputs or a folder; created if missing).")

@@ -30,7 +30,7 @@ def gflops_at(name: str, size: int = 256) -> float:
     return counter.get_total_flops() / 1e9
 
 
-@click.command("models")
+@click.command("models", short_help="List the architectures and the shipped weights.")
 @guarded
 def models_command() -> None:
     """List architectures (parameters, GFLOPs at 256x256) and shipped weights with their metrics."""

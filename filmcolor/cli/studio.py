@@ -17,7 +17,7 @@ from filmcolor.errors import ConfigError, InputError
 EXTRA_MODULES = ("starlette", "uvicorn")
 
 
-@click.command("studio")
+@click.command("studio", short_help="Place colour hints on a photo or a film's frame in a local page.")
 @click.argument("file", required=False, type=click.Path(path_type=Path))
 @click.option("--dir", "folder", type=click.Path(path_type=Path), default=None,
               help="The folder the page opens files from and saves to; nothing is written elsewhere.  "

@@ -30,7 +30,7 @@ class _FpsColumn(ProgressColumn):
         return Text(f"{speed:5.1f} fps" if speed else "  -- fps", style="cyan")
 
 
-@click.command("video")
+@click.command("video", short_help="Colour a black-and-white film, its sound and timing kept.")
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="Output video file (.mp4, .mkv, .mov...).")
