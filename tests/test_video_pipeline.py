@@ -699,6 +699,21 @@ def _sound_from(path: Path, first_sample: int, packets: int = 60, codec: str = "
     return path
 
 
+@pytest.mark.parametrize(("first_sample", "said"), [(14400, "s after the picture; .avi files start every stream at "
+                                                               "once, so it plays 0.2"),  # (0.3 less AAC's lead-in)
+                                                      (0, None)])
+def test_a_sound_offset_an_avi_loses_is_said(tmp_path: Path, colorizer: Colorizer, first_sample: int,
+                                             said: str | None) -> None:
+    """An audit: sound starting 0.3 s after the picture played 0.3 s early in an .avi (every stream starts at
+    once there), without a word; an .mkv keeps the offset and says nothing."""
+    src = _sound_from(tmp_path / "late.mp4", first_sample)
+    report = colorize_video(src, tmp_path / "out.avi", colorizer, VideoOptions(**FAST))
+    lines = [w for w in report.warnings if "plays" in w]
+    assert (lines[0].startswith("audio stream #1 starts 0.") and said in lines[0]) if said else not lines, lines
+    report = colorize_video(src, tmp_path / "out.mkv", colorizer, VideoOptions(**FAST))
+    assert not [w for w in report.warnings if "plays" in w], report.warnings
+
+
 def test_sound_an_edit_list_hides_is_left_out_but_its_pre_roll(tmp_path: Path, colorizer: Colorizer) -> None:
     """An audit: an MP4 cut without re-encoding keeps the sound before its start, which its edit list hides;
     copied as ordinary sound, the output played 1 s of it before the first picture. The hidden packets are

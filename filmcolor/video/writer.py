@@ -82,6 +82,9 @@ HDR_TRANSFERS = (AVCOL_TRC_SMPTE2084, AVCOL_TRC_ARIB_STD_B67)
 # AVI has no timestamps: shifting every stream by the sound's lead-in (AAC's priming, 21 ms) rounded on its
 # frame count to a hole after the first frame; left unshifted, the picture starts at 0 and the sound with it
 MUXER_OPTIONS = {".avi": {"avoid_negative_ts": "disabled"}}
+# A sound's offset from the picture that AVI loses and a warning names: 0.1 s, past what viewers notice (ITU-R
+# BT.1359: 45 ms of sound ahead, 125 ms behind); AAC's own 21 ms lead-in is not one
+AVI_OFFSET_SAID_S = 0.1
 # Muxers that time MPEG video by its frames' count, with no way to skip one: a pause (no frames for a while:
 # motion-triggered CCTV) read back closed up, everything after it seconds ahead of its sound (an audit). There
 # the frame before a pause is repeated through it, as FFmpeg's constant-rate output does; AVI writes empty
@@ -257,6 +260,7 @@ class VideoWriter:
         self.bad_audio_packets = 0
         self._decoded: set[av.stream.Stream] = set()  # copied audio streams whose decoder has worked on a packet
         self._checkers: dict[av.stream.Stream, av.codec.context.CodecContext | None] = {}  # see _decodes
+        self._first_sound_s: dict[av.stream.Stream, float] = {}  # each sound stream's first packet's time
 
     # ---- setup ----------------------------------------------------------------------------------
 
@@ -645,6 +649,8 @@ class VideoWriter:
         out = self._stream_map.get(src)
         if out is None:
             return
+        if src.type == "audio" and src not in self._first_sound_s and packet.pts is not None:
+            self._first_sound_s[src] = float(packet.pts * packet.time_base)
         if src in self._converters:
             try:
                 converted = self._converters[src].convert(packet)
@@ -732,6 +738,22 @@ class VideoWriter:
                 self._mux_all(self._stream_map[src].encode(None))
         finally:
             self.abort()
+        self.warnings += self._offsets_lost()
+
+    def _offsets_lost(self) -> list[str]:
+        """AVI starts every stream at 0: a sound track that started apart from the picture now plays off it
+        (an audit: 0.3 s early, or 0.5 s late, without a word)."""
+        if self.container.format.name != "avi" or self._first_pts is None:
+            return []
+        picture_s = float(self._first_pts * self.info.time_base)
+        lines = []
+        for src, sound_s in self._first_sound_s.items():
+            lead = sound_s - picture_s
+            if abs(lead) >= AVI_OFFSET_SAID_S:
+                lines.append(f"{self._label(src)} starts {abs(lead):.2f} s {'after' if lead > 0 else 'before'} the "
+                             f"picture; .avi files start every stream at once, so it plays {abs(lead):.2f} s "
+                             f"{'early' if lead > 0 else 'late'}; .mkv or .mp4 keep the offset")
+        return lines
 
     def abort(self) -> None:
         if self._closed:
