@@ -1035,6 +1035,27 @@ def test_a_timecode_the_output_cannot_hold_is_said(tmp_path: Path, colorizer: Co
         assert container.streams.video[0].metadata.get("TIMECODE") == "01:00:00:00"
 
 
+@pytest.mark.parametrize("ext", [".mov", ".mkv"])
+def test_a_slice_starts_at_its_own_timecode(tmp_path: Path, colorizer: Colorizer, ext: str) -> None:
+    """An audit: `--start 0.4` of a 25 fps film at 01:00:00:00 kept 01:00:00:00, the film's first frame's; its
+    first frame, the film's 10th, is 01:00:00:10 (in the .mov's tag and its timecode track)."""
+    src = tmp_path / f"tc{ext}"
+    with av.open(str(src), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.metadata["timecode"] = "01:00:00:00"
+        for i in range(25):
+            frame = av.VideoFrame.from_ndarray(gray_frame(i, 48, 64), format="gray").reformat(format="yuv420p")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    out = tmp_path / f"cut{ext}"
+    colorize_video(src, out, colorizer, VideoOptions(**FAST, start=0.4))
+    with av.open(str(out)) as container:
+        tags = [{k.lower(): v for k, v in s.metadata.items()}.get("timecode") for s in container.streams]
+    assert tags[0] == "01:00:00:10" and set(tags) - {None} == {"01:00:00:10"}, tags
+
+
 def _subtitled_clip(tmp_path: Path) -> Path:
     """A 7 s clip at 24 fps with two SubRip lines (2-3 s, 5-6 s) in an MKV."""
     (tmp_path / "s.srt").write_text("1\n00:00:02,000 --> 00:00:03,000\nHello two\n\n"

@@ -26,6 +26,7 @@ import numpy as np
 from filmcolor.errors import ConfigError, InputError, NoPictureError
 from filmcolor.lab import deep_luma, deep_luma_of_rgb, deep_to_gray, limited_to_full_range_lut
 from filmcolor.options import MAX_RATE, MIN_RATE, Options, option, parse_rate, parse_time
+from filmcolor.video import timecode
 from filmcolor.video.avcol import AVCOL_RANGE_JPEG, AVCOL_RANGE_MPEG
 from filmcolor.video.sequence import DEFAULT_FRAME_RATE, FrameSequence, find_sequence
 from filmcolor.video.timeline import FrameTimeline, PacketTimes
@@ -353,13 +354,19 @@ class VideoReader:
             frames = int(s.frames)
         elif duration is not None and rate:
             frames = max(1, math.ceil(duration * float(rate) - 1e-6))
+        metadata, stream_metadata = dict(self.container.metadata), dict(s.metadata)
+        if self.options.start > 0:  # the slice's first frame's own timecode (it kept the film's; an audit)
+            frames_in = max(0, math.ceil((self._offset_s - self._stream_start_s) * float(rate) - 1e-6))
+            for tags in (metadata, stream_metadata):
+                for key in [k for k in tags if k.lower() == "timecode"]:  # (Matroska's tag is TIMECODE)
+                    tags[key] = timecode.advance(tags[key], frames_in, Fraction(rate)) or tags[key]
         return VideoInfo(
             width=first.width, height=first.height, time_base=s.time_base,
             frame_rate=Fraction(rate) if rate else None, frames=frames, duration=duration,
             colorspace=int(first.colorspace), color_primaries=int(first.color_primaries),
             color_trc=int(first.color_trc), rotation=float(first.rotation or 0.0),
             sample_aspect_ratio=s.sample_aspect_ratio, field_order=self._field_order(first),
-            metadata=dict(self.container.metadata), stream_metadata=dict(s.metadata),
+            metadata=metadata, stream_metadata=stream_metadata,
             chapters=self._chapters(duration), bit_depth=_bit_depth(first.format), pix_fmt=first.format.name,
             full_range=self._frame_full_range(first), source=self.container.name)
 

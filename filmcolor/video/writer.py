@@ -362,7 +362,8 @@ class VideoWriter:
         self.encoder = " ".join([codec.name, *(f"{k} {opts[k]}" for k in ("preset", "crf") if k in opts)])
         self.container.metadata.update({k: v for k, v in info.metadata.items() if k.lower() != "encoder"})
         stream.metadata.update(_lasting_tags(info.stream_metadata, also=("handler_name",)))
-        timecode = info.stream_metadata.get("timecode") or info.metadata.get("timecode")
+        timecode = next((v for tags in (info.stream_metadata, info.metadata) for k, v in tags.items()
+                         if k.lower() == "timecode"), None)  # (Matroska's tag is TIMECODE)
         if timecode and self.container.format.name not in TIMECODE_FORMATS:
             self.warnings.append(f"timecode {timecode} not kept: {self.shown.suffix or 'these'} files cannot hold it; "
                                  ".mov, .mp4 and .mkv can")
