@@ -200,5 +200,5 @@ def not_a_file(path: Path) -> str | None:
             return f"{path}: a link to {target}, which this user may not reach (permission denied)"
         return f"{path}: a link to {target}, which is not there (a disk not mounted?)"
     if not stat.S_ISREG(st.st_mode):
-        return f"{path}: not a regular file (a pipe, a socket or a device); give the footage itself"
+        return f"{path}: not a regular file (a pipe, a socket or a device); give the file itself"
     return ""

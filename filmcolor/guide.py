@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from filmcolor import lab
 from filmcolor.errors import InputError
+from filmcolor.fsutil import not_a_file
 from filmcolor.imageio import IMAGE_INPUT_EXTENSIONS, read_colour_image
 
 GUIDE_CHANNELS = 3  # a_norm, b_norm, confidence in [0, 1]
@@ -47,6 +48,7 @@ CONTENT_TAU = 0.2
 # encoder's stride-4 tap, this share of the cosine. On our held-out split (CONTENT_TAU 0.1, spread 0.8):
 # 0 / 0.3 / 0.5 gave +4.34 / +4.37 / +4.34 dB; the glow past edges shrinks from ~3 cells to ~1.
 CONTENT_FINE_SHARE = 0.3
+MAX_HINTS_BYTES = 64 << 20  # a hints file of 20,000 points is 1.2 MB; past this it is something else
 MAX_POINTS = 512  # scribbles are thinned to this many hint cells at the render size
 PROPAGATE_CHUNK = 32  # hints spread at once: 512 at a 224x384 render would need 176 MB per temporary
 MATCH_TEMPERATURE = 0.02  # softmax temperature over cosine similarities (../shared/CALIBRATION.md: +4.5 dB)
@@ -121,11 +123,19 @@ def parse_color(text: object) -> np.ndarray:
 
 def load_hints(path: Path, width: int, height: int) -> Hints:
     """HINTS.json ({"points": [{"x": 120, "y": 48, "color": "#aa3311", "radius": 3}, ...]}) for a W x H picture."""
+    path = Path(path)
+    if why := not_a_file(path):  # (a pipe hung for ever, /dev/zero filled the memory; an audit)
+        raise InputError(why)
     try:
-        data = json.loads(Path(path).read_bytes())  # UTF-8, -16 or -32, with a byte-order mark or not (Notepad's)
+        with path.open("rb") as f:
+            text = f.read(MAX_HINTS_BYTES + 1)
+        if len(text) > MAX_HINTS_BYTES:
+            raise InputError(f"{path}: over {MAX_HINTS_BYTES >> 20} MiB, not a hints file")
+        data = json.loads(text)  # UTF-8, -16 or -32, with a byte-order mark or not (Notepad's)
     except FileNotFoundError as err:
         raise InputError(f"{path}: hints file not found") from err
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as err:
+        # (ValueError: a number of over 4300 digits, which Python refuses to read)
         raise InputError(f"{path}: not a readable hints JSON file ({err})") from err
     points = data.get("points") if isinstance(data, dict) else None
     if not isinstance(points, list):
@@ -215,8 +225,12 @@ class GuidanceFiles:
     def check(self) -> None:
         for flag, path in (("--hints", self.hints), ("--hints-image", self.hints_image),
                            ("--reference", self.reference)):
-            if path is not None and not path.exists():
+            if path is None or path.is_dir():
+                continue
+            if (why := not_a_file(path)) is None:
                 raise InputError(f"{path}: {flag} file or folder not found")
+            if why:  # a link that loops, a pipe (said as "not found", or read for ever; an audit)
+                raise InputError(why)
         if self.reference is not None and self.reference.is_file():  # one reference for all: said once, first
             read_colour_image(self.reference, "reference")
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import av
@@ -110,6 +111,28 @@ def test_image_gray_reference_is_refused(tmp_path, weights):
                  str(tmp_path / "g.png"), "--model", weights, "-q")
     assert result.exit_code == 1 and "reference is a grayscale image" in result.stderr
     assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("kind", ["pipe", "device", "loop", "huge number"])
+def test_a_hints_file_that_is_no_file_is_one_line(tmp_path, weights, kind):
+    """An audit: --hints on a pipe waited for ever, on /dev/zero filled the memory (2.5 GB/s), a link that loops
+    was 'not found', and a number of 5000 digits was an 'unexpected ValueError' naming the photo."""
+    write_image(tmp_path / "g.png", scene(4))
+    hints = tmp_path / "h.json"
+    if kind == "pipe":
+        os.mkfifo(hints)
+    elif kind == "device":
+        hints.symlink_to("/dev/zero")
+    elif kind == "loop":
+        hints.symlink_to(hints)
+    else:
+        hints.write_text('{"points": [{"x": ' + "9" * 5000 + ', "y": 1, "color": "#aa3311"}]}')
+    result = run("image", str(tmp_path / "g.png"), "-o", str(tmp_path / "out.png"), "--hints", str(hints),
+                 "--model", weights, "-q")
+    said = {"pipe": "not a regular file", "device": "not a regular file", "loop": "a link that loops",
+            "huge number": "not a readable hints JSON file"}[kind]
+    assert result.exit_code == 1 and result.stderr.startswith(f"error: {hints}: {said}"), result.stderr
+    assert result.stderr.count("\n") == 1 and not (tmp_path / "out.png").exists()
 
 
 @pytest.mark.parametrize("flag", ["--reference", "--hints", "--hints-image"])
