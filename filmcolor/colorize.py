@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from filmcolor import lab
+from filmcolor import imageio, lab
 from filmcolor.errors import ConfigError, InputError
 from filmcolor.runtime import ModelFacts, Runner, cached_facts, note_facts
 from filmcolor.weights import WeightsMeta, load_model, read_meta, resolve_weights
@@ -70,6 +70,10 @@ def _gpu_possible() -> bool:
     return not (sys.platform.startswith("linux") and not any(os.path.exists(p) for p in GPU_DEVICE_NODES))
 
 
+# A reference picture more than this many times the render size on both sides is shrunk to it first: it is
+# matched at the render size and its colour read per 8x8 cell of that, so what is past 4x is never seen
+# (references of ordinary sizes, the bars' included, are not touched)
+REFERENCE_DETAIL = 4
 MAX_RENDER_ASPECT = 8  # a 2 x 300 strip would otherwise render at 256 x 38400
 
 
@@ -323,7 +327,12 @@ class Colorizer:
         if rgb.ndim != 3 or rgb.shape[2] not in (3, 4) or rgb.dtype != np.uint8 or not rgb.size:
             raise InputError(f"{name or 'reference'}: expected an 8-bit RGB or RGBA picture (H, W, 3 or 4), got "
                              f"{rgb.dtype} {rgb.shape}")
-        lab_hw3 = lab.rgb_to_lab(np.ascontiguousarray(rgb[..., :3]))
+        rgb = np.ascontiguousarray(rgb[..., :3])
+        rh, rw = self.network_shape(*rgb.shape[:2])
+        if rgb.shape[0] > REFERENCE_DETAIL * rh and rgb.shape[1] > REFERENCE_DETAIL * rw:  # (a 12000x12000 one
+            # took 7.9 GB as float Lab; an audit) it is matched at the render size, its colour per 8x8 cell of it
+            rgb = imageio.shrink(rgb, REFERENCE_DETAIL * rh, REFERENCE_DETAIL * rw)
+        lab_hw3 = lab.rgb_to_lab(rgb)
         features = self.match_features(np.ascontiguousarray(lab_hw3[..., 0]))
         h8, w8 = features.shape[-2:]
         return guidance.Reference(features, guidance.reference_cells(lab_hw3[..., 1:], h8, w8),

@@ -283,6 +283,24 @@ def test_a_reference_of_the_same_picture_gives_back_its_colours(colorizer):
     assert err_guided < 0.5 * np.abs(auto - ab_true).mean()
 
 
+def test_a_huge_reference_is_read_in_memory_of_its_render_size(colorizer):
+    """An audit: a 12000x12000 reference took 7.9 GB (float Lab of every pixel) to be matched at the render size.
+    A reference 20x the render size is shrunk first: its peak memory stays near its own bytes, and it still
+    gives back the colours of the same picture."""
+    import tracemalloc
+
+    rgb = cv2.resize(colour_scene(), (3200, 1920), interpolation=cv2.INTER_NEAREST)  # 18 MB of uint8
+    tracemalloc.start()
+    try:
+        reference = colorizer.reference(rgb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * rgb.nbytes, peak  # float Lab alone would be 4x
+    l_hw = lab.rgb_to_lab(colour_scene())[..., 0]
+    assert guide.match_score(colorizer.match_features(l_hw), reference) > 0.95
+
+
 def test_an_unrelated_reference_is_not_used(colorizer):
     reference = colorizer.reference(colour_scene(seed=1))
     flat = np.full((96, 160), 128, np.uint8)  # no content at all in common
