@@ -878,7 +878,7 @@ def test_a_dangling_link_and_a_pipe_fail_by_name_unopened(tmp_path: Path, colori
     assert sorted(r.path for r in result.done) == ["cam1.mp4", "cam2.mp4/inside.mp4"]
     assert {r.path: r.error for r in result.failed} == {
         "cam3.mp4": f"{src / 'cam3.mp4'}: a link to /mnt/nas/cam3.mp4, which is not there (a disk not mounted?)",
-        "live.mp4": f"{src / 'live.mp4'}: not a regular file (a pipe, a socket or a device); give the footage "
+        "live.mp4": f"{src / 'live.mp4'}: not a regular file (a pipe, a socket or a device); give the file "
                     "itself"}
     assert not (tmp_path / "out" / "cam3.mp4").exists() and not (tmp_path / "out" / "live.mp4").exists()
     # --watch's later scans leave a failure alone while it stays as it was (with a sound file beside it, too:
@@ -1016,7 +1016,7 @@ def test_links_pipes_and_unreadable_folders_in_an_archive_each_say_what_they_are
     assert not result.done
     assert {r.path: r.error for r in result.failed} == {
         "piped": f"{src / 'piped' / 'scan_000003.dpx'}: not a regular file (a pipe, a socket or a device); give "
-                 "the footage itself; the reel cannot be read whole",
+                 "the file itself; the reel cannot be read whole",
         "self.mp4": f"{src / 'self.mp4'}: a link that loops (self.mp4)"}
     # (a third audit: followed, a link colours footage twice, or under the link's name, or OUT_DIR's own)
     (src / "byDate").symlink_to("piped")  # a link to a folder of the archive (a fourth audit: its advice was

@@ -453,6 +453,22 @@ def test_a_matroska_file_cut_short_says_so(tmp_path: Path) -> None:
         read_times(tiny)
 
 
+def test_a_short_matroska_file_damaged_midway_is_an_error(tmp_path: Path) -> None:
+    """An audit: a 2 s MKV with one damaged block at 1 s read its first half and said so in a warning, exit 0
+    (with --on-error fail too): a shortfall under 2 s was a warning however much of the film it was."""
+    clip = make_clip(tmp_path / "whole.mkv", frames=24, fps=12)
+    with av.open(str(clip)) as container:
+        pos, size = [(p.pos, p.size) for p in container.demux(container.streams.video[0]) if p.size][12]
+    data = bytearray(clip.read_bytes())
+    data[pos:pos + size] = b"\xa5" * size
+    damaged = tmp_path / "damaged.mkv"
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"damaged.mkv: file is truncated or damaged: video data ends at 1\.0 s of "
+                                         r"2\.0 s \(filmcolor video --duration 1\.0 colours the readable part\)"):
+        read_times(damaged)
+    assert len(read_times(clip)[0]) == 24  # the whole file: no word
+
+
 def test_a_start_before_the_first_frame_keeps_the_sound_in_step(tmp_path: Path) -> None:
     """Sound from 0, picture from 1.5 s, --start 1: the sound read while the decoder still held the first
     frames was shifted by 1 s, the rest by 1.5 s, and the run failed on "timestamps go back"."""
