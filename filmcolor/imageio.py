@@ -275,11 +275,13 @@ def _many_pictures_kind(head: bytes) -> str | None:
         return "multi-page TIFF"
     if photometa.is_webp(head):
         return "animated WebP"
+    if head[:8] == b"\x89PNG\r\n\x1a\n":  # (an APNG's first frame was coloured without a word; an audit)
+        return "animated PNG"
     return None
 
 
 def _frame_count(path: Path) -> int:
-    """How many pictures a GIF, TIFF or WebP holds (1 when OpenCV cannot say). What libtiff prints meanwhile
+    """How many pictures a GIF, TIFF, WebP or PNG holds (1 when OpenCV cannot say). What libtiff prints meanwhile
     was said already, once, by the decoding (_decode)."""
     try:
         count, _ = _quietly(lambda: cv2.imcount(str(path)))

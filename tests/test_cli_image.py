@@ -280,7 +280,9 @@ def test_animated_gif_warns_first_frame_only(tmp_path, test_weights, frames):
 
 
 @pytest.mark.parametrize("ext, said", [(".tif", "multi-page TIFF (3 pages): only the first page is coloured"),
-                                       (".webp", "animated WebP (3 frames): only the first frame is coloured")])
+                                       (".webp", "animated WebP (3 frames): only the first frame is coloured"),
+                                       # (an audit: an APNG's first frame alone, without a word)
+                                       (".png", "animated PNG (3 frames): only the first frame is coloured")])
 def test_multi_page_tiff_and_animated_webp_warn_first_picture_only(tmp_path, test_weights, ext, said):
     pages = [Image.fromarray(np.full((24, 32), v, np.uint8)) for v in (40, 120, 200)]
     src = tmp_path / f"scans{ext}"
@@ -288,7 +290,8 @@ def test_multi_page_tiff_and_animated_webp_warn_first_picture_only(tmp_path, tes
     single = tmp_path / f"single{ext}"
     pages[0].save(single)  # the negative control: one picture, nothing to say
     for path, expected in ((src, [f"warning: {src}: {said}"]), (single, [])):
-        code, _, err = run(str(path), "-o", str(tmp_path / f"{path.stem}.png"), "--model", str(test_weights), *FAST)
+        code, _, err = run(str(path), "-o", str(tmp_path / f"{path.stem}_out.png"), "--model", str(test_weights),
+                           *FAST)
         assert code == 0, err
         assert [line for line in err.splitlines() if line.startswith("warning:")] == expected
 
