@@ -281,12 +281,13 @@ def _many_pictures_kind(head: bytes) -> str | None:
 
 
 def _frame_count(path: Path) -> int:
-    """How many pictures a GIF, TIFF, WebP or PNG holds (1 when OpenCV cannot say). What libtiff prints meanwhile
-    was said already, once, by the decoding (_decode)."""
+    """How many pictures a GIF, TIFF, WebP or PNG holds (1 when Pillow cannot say). Pillow's count, read with
+    Python's own file: OpenCV's imcount crashed the process on a name that is not UTF-8 (an audit: a
+    segfault, for any animated GIF or multi-page TIFF so named)."""
     try:
-        count, _ = _quietly(lambda: cv2.imcount(str(path)))
-        return max(1, int(count))
-    except cv2.error:
+        with open_image(path) as picture:
+            return max(1, int(getattr(picture, "n_frames", 1)))
+    except Exception:  # noqa: BLE001 (Pillow raises what it likes on a file it cannot read: 1 picture then)
         return 1
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -294,6 +295,18 @@ def test_multi_page_tiff_and_animated_webp_warn_first_picture_only(tmp_path, tes
                            *FAST)
         assert code == 0, err
         assert [line for line in err.splitlines() if line.startswith("warning:")] == expected
+
+
+@pytest.mark.parametrize("ext", [".gif", ".tif"])
+def test_an_animated_picture_whose_name_is_not_utf_8_is_read(tmp_path, test_weights, ext):
+    """An audit: counting an animated GIF's frames (or a TIFF's pages) with OpenCV crashed the process (a
+    segfault) when the file's name was not UTF-8, as Latin-1 names of old archives are."""
+    pages = [Image.fromarray(np.full((24, 32), v, np.uint8)) for v in (40, 120, 200)]
+    src = Path(os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9" + ext.encode()))
+    with open(src, "w+b") as f:  # (a TIFF's pages are written with seeks back)
+        pages[0].save(f, format=ext[1:].replace("tif", "tiff").upper(), save_all=True, append_images=pages[1:])
+    code, _, err = run(str(src), "-o", str(tmp_path / "out.png"), "--model", str(test_weights), *FAST)
+    assert code == 0 and "(3 " in err and "only the first" in err, err
 
 
 def test_file_names_are_printed_as_given(tmp_path, test_weights):
