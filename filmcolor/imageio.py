@@ -267,6 +267,29 @@ def _pillow_gray_alpha(path: Path) -> np.ndarray | None:
         return None
 
 
+# what OpenCV wraps a codec's reason in: "imdecode_(''): can't read data: OpenCV(5.1.0) /io/.../x.cpp:605:
+# error: (-2:Unspecified error) ... in function 'readData'"
+_OPENCV_NOISE = re.compile(r"imdecode_ |imdecode_\(''\): can't read data: |OpenCV\([^)]*\) \S+:\d+: error: "
+                           r"\(-?\d+:[^)]*\) | in function '\w+'")
+
+
+def _format_name(head: bytes) -> str | None:
+    """'PNG', 'TIFF'...: the picture format of a file's first bytes, or None."""
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return "PNG"
+    if head[:3] == b"\xff\xd8\xff":
+        return "JPEG"
+    if head[:2] == b"BM":
+        return "BMP"
+    if head[:4] in tiffifd.TIFF_HEADS + tiffifd.BIGTIFF_HEADS:
+        return "TIFF"
+    if photometa.is_webp(head):
+        return "WebP"
+    if head[:12] == jp2.SIGNATURE or head[:4] == jp2.CODESTREAM:
+        return "JPEG 2000"
+    return None
+
+
 def _many_pictures_kind(head: bytes) -> str | None:
     """The name of a format whose file can hold several pictures, from its first bytes; None for others."""
     if head[:6] in (b"GIF87a", b"GIF89a"):
@@ -333,7 +356,9 @@ def read_image(path: Path, warnings: list[str] | None = None, deep: bool = False
         if image is not None:  # read whole: what libtiff said of a file it could not read is of no use now
             said, two_samples = extra, False
     if image is None:
-        why = said[-1] if said else "unknown format or corrupt"
+        why = _OPENCV_NOISE.sub("", said[-1]).strip() if said else "unknown format or corrupt"
+        if kind := _format_name(data[:16].tobytes()):  # (raw OpenCV text with its source file's line said
+            raise InputError(f"{path}: a damaged or cut-short {kind} file ({why})")  # nothing of it; an audit)
         raise InputError(f"{path}: not an image OpenCV can decode ({why})")
     if jpeg and (missing := next((line for line in said if _JPEG_DATA_MISSING.search(line)), None)):
         raise InputError(f"{path}: damaged JPEG ({missing}): part of the picture is missing (decoded as gray)")
