@@ -175,8 +175,11 @@ def _as_float(value: int | float) -> float:
 
 def hints_from_scribbles(path: Path, width: int, height: int) -> Hints:
     """An RGBA image the size of the picture: every opaque pixel (alpha >= 128) is a hint of its colour."""
-    from filmcolor.imageio import read_image
+    from filmcolor.imageio import declared_size_of, read_image
 
+    declared = declared_size_of(Path(path))  # (a 12000x12000 one was decoded first: 1.4 GB; an audit)
+    if declared is not None and sorted(declared) != sorted((width, height)):
+        raise InputError(f"{path}: hints image is {declared[0]}x{declared[1]}, the picture {width}x{height}")
     image = read_image(Path(path))
     if image.ndim != 3 or image.shape[2] != 4:
         raise InputError(f"{path}: hints image must be RGBA (opaque strokes on a transparent background)")

@@ -114,6 +114,9 @@ def _jpeg_truncated(data: bytes) -> bool:
     return True  # ended inside the headers
 
 
+HEADER_BYTES = 1 << 20  # enough for a JPEG's frame header after its EXIF, XMP and ICC segments
+
+
 def declared_size(data: bytes | memoryview) -> tuple[int, int] | None:
     """(width, height) from a PNG, JPEG, BMP, WebP, TIFF or PNM header, without decoding; None when unknown.
 
@@ -312,6 +315,17 @@ def _frame_count(path: Path) -> int:
             return max(1, int(getattr(picture, "n_frames", 1)))
     except Exception:  # noqa: BLE001 (Pillow raises what it likes on a file it cannot read: 1 picture then)
         return 1
+
+
+def declared_size_of(path: Path) -> tuple[int, int] | None:
+    """(width, height) a picture file's header declares (as stored, before any EXIF turn), or None: read
+    before decoding, so that a picture of the wrong size is refused before it fills the memory."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(HEADER_BYTES)
+    except OSError:
+        return None  # read_image says why
+    return declared_size(head)
 
 
 def read_image(path: Path, warnings: list[str] | None = None, deep: bool = False) -> np.ndarray:

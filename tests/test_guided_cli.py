@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -133,6 +134,34 @@ def test_a_hints_file_that_is_no_file_is_one_line(tmp_path, weights, kind):
             "huge number": "not a readable hints JSON file"}[kind]
     assert result.exit_code == 1 and result.stderr.startswith(f"error: {hints}: {said}"), result.stderr
     assert result.stderr.count("\n") == 1 and not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("kind", ["keyframe", "scribbles"])
+def test_a_guide_picture_of_the_wrong_size_is_refused_before_it_is_decoded(tmp_path, kind):
+    """An audit: a 12000x12000 keyframe for a 96x64 film was decoded first (3 GB, 17 s), a hints image too
+    (1.4 GB), before their size was found wrong. The header's size is enough; a quarter-turned one still reads."""
+    import tracemalloc
+
+    from filmcolor import guide
+    from filmcolor.video.keyframes import FrameShape, Keyframe, read_keyframe
+
+    big = tmp_path / "big.png"
+    cv2.imwrite(str(big), np.zeros((3000, 4000, 4), np.uint8))  # 48 MB decoded, a few KB on disk
+    tracemalloc.start()
+    try:
+        with pytest.raises(Exception, match=r"big.png: (keyframe 3|hints image) is 4000x3000, the (video|picture) "
+                                            r"96x64"):
+            if kind == "keyframe":
+                read_keyframe(Keyframe(3, big), FrameShape(96, 64))
+            else:
+                guide.hints_from_scribbles(big, 96, 64)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, peak
+    turned = tmp_path / "turned.png"
+    cv2.imwrite(str(turned), np.full((96, 64, 3), (40, 90, 160), np.uint8))  # made as players show the film
+    assert read_keyframe(Keyframe(0, turned), FrameShape(96, 64, 90.0)).shape == (64, 96, 3)
 
 
 @pytest.mark.parametrize("flag", ["--reference", "--hints", "--hints-image"])

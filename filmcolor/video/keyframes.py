@@ -66,16 +66,23 @@ def read_keyframe(key: Keyframe, shape: FrameShape) -> np.ndarray:
     """A keyframe's RGB as the film's frames are stored. One made from the film as players show it (a phone's
     upright film is stored sideways) is turned back: a quarter-turned film's keyframe of its shown size was
     refused, with no word of the rotation (an audit). A half turn keeps the size, so it cannot be told."""
+    quarters = round(shape.rotation / 90) % 4
+    shown = (f" ({shape.height}x{shape.width} as players show it, turned {shape.rotation % 360:g} degrees)"
+             if quarters in (1, 3) else "")
+
+    def wrong_size(width: int, height: int) -> InputError:
+        return InputError(f"{key.path}: keyframe {key.index} is {width}x{height}, the video "
+                          f"{shape.width}x{shape.height}{shown}")
+
+    declared = imageio.declared_size_of(key.path)  # (a 12000x12000 one was decoded first: 3 GB; an audit)
+    if declared is not None and sorted(declared) != sorted((shape.width, shape.height)):
+        raise wrong_size(*declared)
     rgb = imageio.read_colour_image(key.path, f"keyframe {key.index}")
     if rgb.shape[:2] == (shape.height, shape.width):
         return rgb
-    quarters = round(shape.rotation / 90) % 4
     if quarters in (1, 3) and rgb.shape[:2] == (shape.width, shape.height):
         return np.ascontiguousarray(np.rot90(rgb, k=-quarters))  # shown = stored turned by the rotation
-    shown = (f" ({shape.height}x{shape.width} as players show it, turned {shape.rotation % 360:g} degrees)"
-             if quarters in (1, 3) else "")
-    raise InputError(f"{key.path}: keyframe {key.index} is {rgb.shape[1]}x{rgb.shape[0]}, the video "
-                     f"{shape.width}x{shape.height}{shown}")
+    raise wrong_size(rgb.shape[1], rgb.shape[0])
 
 
 def check_guide_pictures(keyframes: Iterable[Keyframe], references: Iterable[Path], shape: FrameShape) -> None:
