@@ -1131,7 +1131,7 @@ def test_a_container_that_cannot_hold_the_codec_is_written_as_mkv(tmp_path: Path
 
 @pytest.mark.parametrize("option, said", [(("--codec", "nosuch"), "--codec nosuch: not an encoder"),
                                           (("--crf", "60"), "--crf 60: libx264 takes 0-51"),
-                                          (("--codec", "mjpeg"), "--codec mjpeg takes full-range pictures only")])
+                                          (("--codec", "flac"), "--codec flac: not a video encoder")])
 def test_encoder_settings_no_film_can_take_are_refused_once_before_any_file(tmp_path: Path, tree: Path,
                                                                            test_weights: Path, option, said) -> None:
     """An audit: each video failed with them, one by one, as though the files were bad (and photos went on)."""

@@ -7,9 +7,9 @@ the pixels for 4:2:0). Up to 480p that grid is the chroma grid itself (exact); a
 each way: against the exact conversion this adds a mean colour error of 0.15 Lab units on real footage
 scaled to 1080p and 0.45 on pixel-sharp photos (the worst case, scripts/bench_chroma.py), for about a quarter
 of the cost (4.9 ms instead of 17.8). There is no full-resolution RGB frame and no RGB -> YUV conversion
-by the encoder. The luma written is the input's luma, exactly (limited range), so no detail or tone of
-the film is lost: at 8 bits from the 8-bit gray, deeper (10, 12, 16 bits) from the deep luma of an input
-deeper than 8 bits, so a 10-bit master written at 10 bits keeps its luma level for level.
+by the encoder. The luma written is the input's luma, exactly (limited range; full range for MJPEG), so no
+detail or tone of the film is lost: at 8 bits from the 8-bit gray, deeper (10, 12, 16 bits) from the deep
+luma of an input deeper than 8 bits, so a 10-bit master written at 10 bits keeps its luma level for level.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ from filmcolor.video.avcol import AVCOL_SPC_BT470BG, AVCOL_SPC_BT709, AVCOL_SPC_
 _LUMA_WEIGHTS = {AVCOL_SPC_BT709: lab.REC709_KR_KB, AVCOL_SPC_BT470BG: (0.299, 0.114),
                  AVCOL_SPC_SMPTE170M: (0.299, 0.114)}
 _FULL_TO_LIMITED = lab.full_to_limited_range_lut()
-# the planar Y'CbCr formats built here: 4:2:0, 4:2:2 or 4:4:4, 8 bits or 10-16 little-endian
-_COMPOSED = re.compile(r"yuv(420|422|444)p(?:(9|10|12|14|16)le)?")
+# the planar Y'CbCr formats built here: 4:2:0, 4:2:2 or 4:4:4, 8 bits or 10-16 little-endian; 'yuvj': full
+# range (JPEG's, which MJPEG takes), 8 bits
+_COMPOSED = re.compile(r"yuv(?:(420|422|444)p(?:(9|10|12|14|16)le)?|j(420|422|444)p)")
 _SUBSAMPLING = {"420": (2, 2), "422": (2, 1), "444": (1, 1)}  # chroma subsampling (across, down)
 
 
@@ -38,18 +39,24 @@ def composed_layout(pix_fmt: str) -> tuple[int, int, int] | None:
     match = _COMPOSED.fullmatch(pix_fmt)
     if match is None:
         return None
-    return (*_SUBSAMPLING[match.group(1)], int(match.group(2) or 8))
+    return (*_SUBSAMPLING[match.group(1) or match.group(3)], int(match.group(2) or 8))
 
 
-def cbcr_matrix(colorspace: int, bits: int = 8) -> np.ndarray:
-    """2x4 matrix (with offset column) from R'G'B' in [0, 1] to limited-range ``bits``-bit Cb, Cr."""
+def full_range(pix_fmt: str) -> bool:
+    """Whether a composed format is full range (JPEG's 0-255 Y'CbCr)."""
+    return pix_fmt.startswith("yuvj")
+
+
+def cbcr_matrix(colorspace: int, bits: int = 8, full: bool = False) -> np.ndarray:
+    """2x4 matrix (with offset column) from R'G'B' in [0, 1] to ``bits``-bit Cb, Cr: limited range, or with
+    ``full`` JPEG's full range (8 bits)."""
     kr, kb = _LUMA_WEIGHTS.get(colorspace, _LUMA_WEIGHTS[AVCOL_SPC_BT709])
     kg = 1.0 - kr - kb
     luma = np.array([kr, kg, kb])
     cb = (np.array([0.0, 0.0, 1.0]) - luma) / (2.0 * (1.0 - kb))
     cr = (np.array([1.0, 0.0, 0.0]) - luma) / (2.0 * (1.0 - kr))
     scale = float(1 << (bits - 8))
-    rows = np.stack([cb, cr]) * 224.0 * scale
+    rows = np.stack([cb, cr]) * (255.0 if full else 224.0) * scale
     return np.concatenate([rows, [[128.0 * scale], [128.0 * scale]]], axis=1).astype(np.float32)
 
 
@@ -82,7 +89,8 @@ class YuvComposer:
         self.width, self.height, self.pix_fmt = width, height, pix_fmt
         self.chroma_size = (-(-width // across), -(-height // down))  # (w, h), rounded up
         self.work_size = work_size(self.chroma_size, work_lines) if work_lines else self.chroma_size
-        self.matrix = cbcr_matrix(colorspace, self.bits)
+        self.full = full_range(pix_fmt)
+        self.matrix = cbcr_matrix(colorspace, self.bits, self.full)
         self.keep_levels = keep_levels
 
     def compose(self, gray_hw: np.ndarray, ab_small: np.ndarray, deep: np.ndarray | None = None) -> av.VideoFrame:
@@ -92,13 +100,16 @@ class YuvComposer:
         l_w = lab.gray_to_l(imageio.shrink(gray_hw, wh, ww))
         ab_w = cv2.resize(ab_small, (ww, wh), interpolation=cv2.INTER_LINEAR)
         rgb_w = lab.lab_to_rgb(cv2.merge([l_w, *cv2.split(ab_w)]))  # (wh, ww, 3) in [0, 1]
-        cbcr = cv2.transform(rgb_w, self.matrix)  # float, values within 16..240
+        cbcr = cv2.transform(rgb_w, self.matrix)  # float, values within 16..240 (full range: 0..255)
         if self.work_size != self.chroma_size:
             cbcr = cv2.resize(cbcr, self.chroma_size, interpolation=cv2.INTER_LINEAR)
         frame = av.VideoFrame(self.width, self.height, self.pix_fmt)
         if self.bits == 8:
             cb, cr = cv2.split(cv2.convertScaleAbs(cbcr))
-            cv2.LUT(gray_hw, _FULL_TO_LIMITED, dst=_plane(frame, 0, self.height, self.width))
+            if self.full:  # the gray is full range already: written as it is
+                _plane(frame, 0, self.height, self.width)[...] = gray_hw
+            else:
+                cv2.LUT(gray_hw, _FULL_TO_LIMITED, dst=_plane(frame, 0, self.height, self.width))
         else:
             cb, cr = cv2.split(np.clip(np.rint(cbcr), 0, (1 << self.bits) - 1).astype(np.uint16))
             y_plane = _plane(frame, 0, self.height, self.width, np.uint16)

@@ -89,7 +89,7 @@ class VideoReport:
     fps: float
     device: str
     runtime: str
-    encoder: str  # codec and the preset and crf it was given, e.g. "libx264 preset superfast crf 18"
+    encoder: str  # codec and the preset and crf (or quantiser) it was given: "libx264 preset superfast crf 18"
     model: str
     render_size: int
     network_shape: tuple[int, int]

@@ -24,6 +24,7 @@ from filmcolor.options import Options, option
 from filmcolor.video.avcol import (
     AVCOL_PRI_BT709,
     AVCOL_PRI_BT2020,
+    AVCOL_RANGE_JPEG,
     AVCOL_RANGE_MPEG,
     AVCOL_SPC_BT470BG,
     AVCOL_SPC_BT709,
@@ -32,7 +33,7 @@ from filmcolor.video.avcol import (
     AVCOL_TRC_BT709,
     AVCOL_TRC_SMPTE2084,
 )
-from filmcolor.video.compose import composed_layout
+from filmcolor.video.compose import composed_layout, full_range
 from filmcolor.video.reader import FIELD_PROGRESSIVE, TOP_FIELD_FIRST, VideoInfo, codec_name, ffmpeg_reason
 from filmcolor.video.subtitles import TextConverter, is_text, text_encoders
 
@@ -42,6 +43,10 @@ MPEG_VIDEO_ENCODERS = ("mpeg1video", "mpeg2video")
 MPEG_RATES = tuple(Fraction(n, d) for n, d in ((24000, 1001), (24, 1), (25, 1), (30000, 1001), (30, 1), (50, 1),
                                                (60000, 1001), (60, 1)))  # the frame rates MPEG-1/2 can code
 CRF_ENCODERS = ("libx26", "libvpx", "libaom", "libsvtav1")  # name prefixes of the encoders that take a crf
+# Encoders of a fixed quantiser instead (FFmpeg's -q:v): left at their 200 kb/s default they wrote CCTV at 31.5 dB
+# of luma PSNR; quantiser 2, the scale's finest in common use, keeps it (the "visually lossless" -q:v 2)
+QSCALE_ENCODERS = ("mjpeg", "mpeg4", "mpeg2video", "mpeg1video", "msmpeg4", "msmpeg4v2", "h263p", "flv")
+QSCALE, FF_QP2LAMBDA = 2, 118
 DEFAULT_CODEC, DEFAULT_CRF = "libx264", 18
 NAMES_SHOWN = 3  # attached files named in the warning that they were dropped
 MOV_FAMILY = ("mov", "mp4", "ipod", "ismv", "3gp", "3g2")  # FFmpeg's MOV muxer and its ISO BMFF kin
@@ -92,7 +97,7 @@ AVI_OFFSET_SAID_S = 0.1
 COUNTED_FORMATS = ("mpeg", "vob", "dvd", "svcd", "vcd", "mpeg1video", "mpeg2video")
 # an audio container's default video codec: none, or a cover picture's (MP3, FLAC and AIFF: "try --codec png")
 NO_VIDEO_DEFAULTS = ("none", "png")
-FULL_RANGE_ONLY = ("mjpeg",)  # encoders FFmpeg lets take only full-range (JPEG) Y'CbCr
+FULL_RANGE_ONLY = ("mjpeg",)  # encoders FFmpeg lets take only full-range (JPEG) Y'CbCr: 'yuvj' formats
 LOSSLESS_ENCODERS = ("ffv1",)  # --codec ffv1 keeps the input's luma level for level
 FFV1_ARCHIVAL = {"level": "3", "g": "1", "slicecrc": "1"}  # FFV1 as RFC 9043 and preservation practice write it
 
@@ -170,6 +175,7 @@ def choose_pix_fmt(codec: av.codec.Codec, width: int, height: int, wanted: str |
         """Keep as many bits as asked, then the fewest beyond them, then the most chroma subsampling that fits
         the size (``even``: as if its sides were even)."""
         layouts = {f: layout for f in formats if (layout := composed_layout(f))
+                   and full_range(f) == (codec.name in FULL_RANGE_ONLY)  # (x264 lists yuvj too: video range)
                    and (even or (not width % layout[0] and not height % layout[1]))
                    and (bit_depth == "auto" or layout[2] == depth)}
         return min(layouts, default=None,
@@ -312,7 +318,7 @@ class VideoWriter:
         self.yuv = self.pix_fmt.startswith("yuv")
         if self.yuv:
             ctx.colorspace = self.colorspace
-            ctx.color_range = AVCOL_RANGE_MPEG
+            ctx.color_range = AVCOL_RANGE_JPEG if full_range(self.pix_fmt) else AVCOL_RANGE_MPEG
             unknown = (0, 2)  # reserved, unspecified
             ctx.color_primaries = AVCOL_PRI_BT709 if info.color_primaries in unknown else info.color_primaries
             ctx.color_trc = AVCOL_TRC_BT709 if info.color_trc in unknown else info.color_trc
@@ -323,6 +329,9 @@ class VideoWriter:
                                      "transfer are kept and its matrix is written as BT.709; the colour is computed "
                                      "for SDR BT.709 and will look off on an HDR display")
         opts: dict[str, str] = {}
+        if codec.name in QSCALE_ENCODERS:  # (FFmpeg's 200 kb/s default for them: 31.5 dB of luma; an audit)
+            ctx.qscale = True
+            ctx.global_quality = QSCALE * FF_QP2LAMBDA
         if options.crf is not None and codec.name.startswith(CRF_ENCODERS):
             opts["crf"] = str(options.crf)
         elif options.crf not in (None, DEFAULT_CRF):  # asked for, and this encoder has no such setting
@@ -359,7 +368,8 @@ class VideoWriter:
                                  f"count{late}; .mkv or .mp4 keep every timestamp")
         stream.options = opts
         # what was used, for the report (--preset auto resolves here)
-        self.encoder = " ".join([codec.name, *(f"{k} {opts[k]}" for k in ("preset", "crf") if k in opts)])
+        self.encoder = " ".join([codec.name, *(f"{k} {opts[k]}" for k in ("preset", "crf") if k in opts),
+                                 *([f"q {QSCALE}"] if codec.name in QSCALE_ENCODERS else [])])
         self.container.metadata.update({k: v for k, v in info.metadata.items() if k.lower() != "encoder"})
         stream.metadata.update(_lasting_tags(info.stream_metadata, also=("handler_name",)))
         timecode = next((v for tags in (info.stream_metadata, info.metadata) for k, v in tags.items()
@@ -596,7 +606,7 @@ class VideoWriter:
         frame = av.VideoFrame.from_ndarray(rgb_hw3, format="rgb24")
         if self.yuv:
             frame = frame.reformat(format=self.pix_fmt, dst_colorspace=_SPC_TO_SWS[self.colorspace],
-                                   dst_color_range="MPEG", threads=1)
+                                   dst_color_range="JPEG" if full_range(self.pix_fmt) else "MPEG", threads=1)
         elif self.pix_fmt != "rgb24":
             frame = frame.reformat(format=self.pix_fmt, threads=1)
         self.write_frame(frame, pts)
@@ -780,9 +790,6 @@ def check_encoder(options: EncoderOptions) -> av.codec.Codec:
     if codec.name in X264_LIKE and (options.preset or "").isdigit():
         raise ConfigError(f"--preset {options.preset}: a number is for libsvtav1; {codec.name} takes auto or one "
                           f"of {', '.join(X264_PRESETS)}")
-    if codec.name in FULL_RANGE_ONLY:
-        raise ConfigError(f"--codec {codec.name} takes full-range pictures only, and the luma is written in "
-                          "video range; try --codec ffv1 or libx264")
     return codec
 
 
