@@ -349,6 +349,41 @@ def test_torchrun_two_cpu_processes_train_and_only_rank0_writes(photos: Path, tm
     load_model(out / "final.safetensors")
 
 
+@pytest.mark.slow
+def test_torchrun_stopped_by_sigterm_saves_one_step_all_processes_agree_on(photos: Path, tmp_path: Path) -> None:
+    """An audit: a torchrun run was not stopped at a step boundary (its processes' signal handlers were left
+    alone: SIGTERM lost every step since the last checkpoint). Both processes stop after the same step, and
+    last.pt holds it."""
+    import signal
+    import time
+
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    torchrun = Path(sys.executable).with_name("torchrun")
+    cmd = [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "filmcolor", "train",
+           "--data", str(photos), "--out", str(out), "--arch", "pix2pix-unet",
+           "--arch-kwargs", json.dumps(TINY_PIX2PIX), "--image-size", "64", "--batch-size", "1",
+           "--pretrain-epochs", "200", "--epochs", "0", "--workers", "0", "--device", "cpu", "--threads", "1",
+           "--val-size", "2", "--val-images", "1", "--render-size", "64", "--sample-images", "1",
+           "--log-every", "1", "--checkpoint-every", "1000", "-q"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline and proc.poll() is None:
+            logged = (out / "metrics.jsonl").read_text() if (out / "metrics.jsonl").exists() else ""
+            if logged.count('"event": "step"') >= 4:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        proc.send_signal(signal.SIGTERM)  # as a scheduler stops a job: to the agent, which passes it on
+        output, _ = proc.communicate(timeout=90)
+    finally:
+        proc.kill()
+    steps = [e["step"] for e in read_jsonl(out / "metrics.jsonl") if e["event"] == "step"]
+    assert (out / "last.pt").exists(), output
+    assert load_checkpoint(out / "last.pt")["step"] == steps[-1] >= 4, (steps, output)
+
+
 # ---- the CLI: bad inputs, one line, exit code, nothing left behind ----
 
 def _invoke(*args: str):

@@ -496,9 +496,17 @@ class Trainer:
 
     def stop_if_asked(self) -> None:
         """After a step: a Ctrl-C or SIGTERM that came meanwhile (_StopAtStep) saves last.pt here and stops
-        (up to --checkpoint-every steps were lost; an audit)."""
-        if self.stop_asked:
+        (up to --checkpoint-every steps were lost; an audit). torchrun's processes agree first, each step, so
+        that all stop after the same one (a signal reaches them at different moments)."""
+        asked = self.stop_asked
+        if self.world > 1:
+            flag = torch.tensor([1.0 if asked else 0.0], device=self.device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            asked = bool(flag.item())
+        if asked:
             self.save_last()
+            if self.world > 1:
+                dist.barrier()  # (last.pt written before any process leaves)
             raise KeyboardInterrupt
 
     def end_epoch(self) -> None:
@@ -703,7 +711,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: Progress | None = No
                 leftover.unlink(missing_ok=True)
         trainer = Trainer(cfg, progress)
         try:
-            with _StopAtStep(trainer if world == 1 else None):
+            with _StopAtStep(trainer):
                 return trainer.run(state, changed)
         finally:
             if dist.is_initialized():
@@ -717,9 +725,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: Progress | None = No
 
 
 class _StopAtStep:
-    """While a single-process run trains: the first Ctrl-C or SIGTERM asks the trainer to stop after the step it
-    is in, saving last.pt there (resumed, the run goes on as if never stopped); a second one stops at once. In
-    another thread, or with torchrun (whose processes stop together or not at all), signals are left alone."""
+    """While a run trains: the first Ctrl-C or SIGTERM asks the trainer to stop after the step it is in, saving
+    last.pt there (resumed, the run goes on as if never stopped); a second one stops at once. With torchrun,
+    whose agent passes its SIGTERM on to every process, they agree on the step (Trainer.stop_if_asked). In
+    another thread, signals are left alone."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
