@@ -102,6 +102,19 @@ def test_a_name_the_file_system_refuses_is_said_in_one_line(tmp_path, test_weigh
         result.stderr
 
 
+def test_debugging_shows_an_oserrors_traceback(tmp_path, test_weights, monkeypatch) -> None:
+    """A review: with FILMCOLOR_DEBUG=1 an OSError of a path was still one line, so a wrong path of our own
+    (a missing package file) could not be traced."""
+    from click.testing import CliRunner
+
+    from filmcolor.cli import main
+
+    monkeypatch.setenv("FILMCOLOR_DEBUG", "1")
+    result = CliRunner().invoke(main, ["image", str(tmp_path / ("x" * 300)) + ".jpg", "-o", str(tmp_path / "o.png"),
+                                       "--model", str(test_weights)])
+    assert isinstance(result.exception, OSError) and result.exception.errno == 36, result.output
+
+
 def test_a_batch_names_an_error_that_says_nothing_more_cleanly(tmp_path, monkeypatch, test_weights) -> None:
     """A fourth audit: batch still recorded 'MemoryError: ' with an empty message."""
     import cv2

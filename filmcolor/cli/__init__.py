@@ -71,13 +71,14 @@ def guarded(func: F) -> F:
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as err:
+            if os.environ.get(DEBUG_ENV):  # the traceback, whatever it is (an OSError too: it may be a bug of ours)
+                raise
             if isinstance(err, OSError) and err.errno in USER_ERRNOS and err.filename is not None:
                 # the file system refusing a path of the user's (an audit: a 300-byte name was an "unexpected
                 # OSError" from a check that only asked whether it existed)
                 error_line(f"{err.filename}: {err.strerror}")
                 sys.exit(EXIT_FAILURE)
-            if os.environ.get(DEBUG_ENV):  # a bug of ours: still one line unless debugging
-                raise
+            # a bug of ours: still one line unless debugging
             error_line(f"{unexpected(err)} (set {DEBUG_ENV}=1 for a traceback)")
             sys.exit(EXIT_FAILURE)
 
