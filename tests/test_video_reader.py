@@ -469,6 +469,30 @@ def test_a_short_matroska_file_damaged_midway_is_an_error(tmp_path: Path) -> Non
     assert len(read_times(clip)[0]) == 24  # the whole file: no word
 
 
+@pytest.mark.parametrize("ext", [".mkv", ".mp4"])
+def test_a_last_frame_held_longer_is_not_a_damaged_end(tmp_path: Path, ext: str) -> None:
+    """A review: a film whose last frame is held (an end title, a slideshow: its packet lasts 1.5 s) read as
+    ending 1.5 s early, which the damaged-file check now refuses; where the video ends is its last packet's
+    own end."""
+    path = tmp_path / f"held{ext}"
+    tb = Fraction(1, 1000)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = tb
+        packets = []
+        for i in range(50):
+            frame = av.VideoFrame.from_ndarray(gray_frame(i, 48, 64), format="gray").reformat(format="yuv420p")
+            frame.pts, frame.time_base = 40 * i, tb
+            packets += stream.encode(frame)
+        packets += stream.encode(None)
+        for packet in packets:
+            packet.duration = 1500 if packet.pts == 40 * 49 else 40
+            container.mux(packet)
+    times, _, warnings = read_times(path)
+    assert len(times) == 50 and not warnings, warnings
+
+
 def test_a_start_before_the_first_frame_keeps_the_sound_in_step(tmp_path: Path) -> None:
     """Sound from 0, picture from 1.5 s, --start 1: the sound read while the decoder still held the first
     frames was shifted by 1 s, the rest by 1.5 s, and the run failed on "timestamps go back"."""
