@@ -1071,10 +1071,11 @@ def test_a_slice_starts_at_its_own_timecode(tmp_path: Path, colorizer: Colorizer
     assert tags[0] == "01:00:00:10" and set(tags) - {None} == {"01:00:00:10"}, tags
 
 
-def _subtitled_clip(tmp_path: Path) -> Path:
-    """A 7 s clip at 24 fps with two SubRip lines (2-3 s, 5-6 s) in an MKV."""
-    (tmp_path / "s.srt").write_text("1\n00:00:02,000 --> 00:00:03,000\nHello two\n\n"
-                                    "2\n00:00:05,000 --> 00:00:06,000\nHello three\n\n")
+def _subtitled_clip(tmp_path: Path, lines: tuple[str, str] = ("Hello two", "Hello three"),
+                    encoding: str = "utf-8") -> Path:
+    """A 7 s clip at 24 fps with two SubRip lines (2-3 s, 5-6 s) in an MKV, their text in ``encoding``."""
+    (tmp_path / "s.srt").write_bytes(f"1\n00:00:02,000 --> 00:00:03,000\n{lines[0]}\n\n"
+                                     f"2\n00:00:05,000 --> 00:00:06,000\n{lines[1]}\n\n".encode(encoding))
     clip = tmp_path / "subs.mkv"
     with av.open(str(tmp_path / "s.srt")) as srt, av.open(str(clip), "w") as out:
         video = out.add_stream("libx264", rate=24)
@@ -1142,6 +1143,16 @@ def test_text_subtitles_are_converted_where_the_container_cannot_hold_them(tmp_p
                                                        "hold subrip")], report.warnings
     with av.open(str(tmp_path / "out.avi")) as container:
         assert not container.streams.subtitles
+
+
+def test_subtitles_that_are_not_utf_8_are_converted_as_windows_1252(tmp_path: Path, colorizer: Colorizer) -> None:
+    """A review: an old SubRip file in Latin-1, converted for an .mp4, failed the whole film ('cannot convert
+    ... Invalid data'); its text is read as Windows-1252, said, and a cue that still fails is left out alone."""
+    clip = _subtitled_clip(tmp_path, ("Café crème", "Ça va, Gérard?"), "latin-1")
+    report = colorize_video(clip, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST))
+    assert _subtitle_cues(tmp_path / "out.mp4") == ("mov_text", [(2.0, 1.0, "Café crème"),
+                                                                 (5.0, 1.0, "Ça va, Gérard?")])
+    assert "subtitle stream #1 (subrip) is not UTF-8 text: read as CP1252" in report.warnings, report.warnings
 
 
 def test_a_raw_dv_file_keeps_its_rate_and_its_bottom_field_first(tmp_path: Path, colorizer: Colorizer) -> None:

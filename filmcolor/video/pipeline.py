@@ -394,6 +394,7 @@ def _sound_warnings(sound: SoundTrack, reader: VideoReader, writer: VideoWriter,
 def _counted_warnings(reader: VideoReader, writer: VideoWriter) -> list[str]:
     counts = [(reader.repeated_frames, "corrupt frame(s) replaced by the last good frame"),
               (writer.bad_audio_packets, "undecodable audio packet(s) skipped"),
+              (writer.bad_subtitle_cues, "subtitle cue(s) that would not convert left out"),
               (writer.fixed_pts, "frame(s) had non-increasing timestamps; nudged forward"),
               (writer.gridded, f"frame(s) moved onto {writer.grid_name} (a variable-rate film; "
                                f"the picture strays up to {writer.grid_drift:.2f} s from its sound; "

@@ -11,6 +11,9 @@ from filmcolor.video.reader import codec_name
 # Text subtitle encoders, in the order tried after the container's own choice (FFmpeg's default for it, as the
 # ffmpeg program picks): MP4 and MOV hold only mov_text, WebM only WebVTT, Matroska all of them.
 TEXT_ENCODERS = ("mov_text", "ass", "subrip", "webvtt")
+# Text that is not UTF-8 is read in this one: Windows' Western European, which holds Latin-1's letters, what old
+# SubRip files of European films are written in
+LEGACY_CHARSET = "CP1252"
 
 
 def is_text(stream: av.stream.Stream) -> bool:
@@ -32,17 +35,33 @@ class TextConverter:
     """Turns one text subtitle stream's packets into packets of ``encoder`` in ``container``'s new stream."""
 
     def __init__(self, src: av.stream.Stream, container: av.container.OutputContainer, encoder: str):
-        self.decoder = av.CodecContext.create(codec_name(src), "r")
-        self.decoder.extradata = src.codec_context.extradata
-        self.decoder.open()  # makes its ASS header, which the encoder needs before it opens
+        self.codec, self.extradata = codec_name(src), src.codec_context.extradata
+        self.charset: str | None = None  # set when the text is not UTF-8 and is read as LEGACY_CHARSET
+        self.decoder = self._decoder()
         self.stream = container.add_stream(encoder)
-        self.stream.codec_context.subtitle_header = self.decoder.subtitle_header
+        self.stream.codec_context.subtitle_header = self.decoder.subtitle_header  # (the encoder needs it open)
         self.stream.codec_context.time_base = src.time_base
+
+    def _decoder(self, charset: str | None = None) -> av.codec.context.CodecContext:
+        decoder = av.CodecContext.create(self.codec, "r")
+        decoder.extradata = self.extradata
+        if charset:
+            decoder.options = {"sub_charenc": charset}
+        decoder.open()  # makes its ASS header
+        return decoder
 
     def convert(self, packet: av.Packet) -> av.Packet | None:
         """The cue of ``packet`` in the new codec, at its time, or None when it holds no text (mov_text's
-        empty samples between cues, which only mark where one ends)."""
-        cues = self.decoder.decode2(packet)
+        empty samples between cues, which only mark where one ends). Text that is not UTF-8 (an old SubRip
+        file's Latin-1: FFmpeg's decoder refused it, and the film failed; a review) is read as
+        LEGACY_CHARSET from then on. Raises av.FFmpegError for a cue that still does not convert."""
+        try:
+            cues = self.decoder.decode2(packet)
+        except av.InvalidDataError:
+            if self.charset is not None:
+                raise
+            self.decoder, self.charset = self._decoder(LEGACY_CHARSET), LEGACY_CHARSET
+            cues = self.decoder.decode2(packet)
         if cues is None or not len(cues):
             return None
         out = self.stream.codec_context.encode_subtitle(cues)

@@ -264,6 +264,7 @@ class VideoWriter:
         self._previous: av.VideoFrame | None = None  # the last frame encoded, when pauses are filled
         self.grid_drift = 0.0  # the farthest (seconds) a frame was moved from its time, so from its sound
         self.bad_audio_packets = 0
+        self.bad_subtitle_cues = 0  # cues of a converted subtitle stream that would not convert, left out
         self._decoded: set[av.stream.Stream] = set()  # copied audio streams whose decoder has worked on a packet
         self._checkers: dict[av.stream.Stream, av.codec.context.CodecContext | None] = {}  # see _decodes
         self._first_sound_s: dict[av.stream.Stream, float] = {}  # each sound stream's first packet's time
@@ -665,9 +666,9 @@ class VideoWriter:
         if src in self._converters:
             try:
                 converted = self._converters[src].convert(packet)
-            except av.FFmpegError as err:
-                raise OutputError(f"{self.shown}: cannot convert {self._label(src)} ({codec_name(src)}) to "
-                                  f"{out.codec_context.name} ({ffmpeg_reason(err)}); --no-audio drops it") from err
+            except av.FFmpegError:  # (one cue: the film fails no more for it; a review)
+                self.bad_subtitle_cues += 1
+                return
             self._mux_all([converted] if converted is not None else [])
             return
         if src not in self._reencode:
@@ -750,6 +751,8 @@ class VideoWriter:
         finally:
             self.abort()
         self.warnings += self._offsets_lost()
+        self.warnings += [f"{self._label(src)} ({converter.codec}) is not UTF-8 text: read as {converter.charset}"
+                          for src, converter in self._converters.items() if converter.charset]
 
     def _offsets_lost(self) -> list[str]:
         """AVI starts every stream at 0: a sound track that started apart from the picture now plays off it
