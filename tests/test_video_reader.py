@@ -493,6 +493,31 @@ def test_a_last_frame_held_longer_is_not_a_damaged_end(tmp_path: Path, ext: str)
     assert len(times) == 50 and not warnings, warnings
 
 
+def test_a_phones_jittering_rate_is_not_taken_for_pauses(tmp_path: Path) -> None:
+    """A review: a 30 fps phone film whose frames come early and late in pairs (steps of 1/60 and 1/20 s
+    among the 1/30) made FFmpeg guess 60 fps, which the paused-camera rule then took: an .mpg doubled its frames.
+    Its frames' own steps (their median, 1/30 s) say it does not pause: its rate is its average."""
+    rng = np.random.default_rng(1)
+    steps = rng.choice([1 / 30] * 8 + [1 / 60, 1 / 20], size=300)
+    times = np.concatenate([[0.0], np.cumsum(steps)[:-1]])
+    path = tmp_path / "phone.mp4"
+    tb = Fraction(1, 90000)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = tb
+        for i, t in enumerate(times):
+            frame = av.VideoFrame.from_ndarray(gray_frame(i, 48, 64), format="gray").reformat(format="yuv420p")
+            frame.pts, frame.time_base = round(t / tb), tb
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+        guessed = stream.guessed_rate
+    with av.open(str(path)) as container:
+        average, guessed = container.streams.video[0].average_rate, container.streams.video[0].guessed_rate
+    with VideoReader(path, ReaderOptions()) as reader:
+        assert reader.info.frame_rate == average < 31, (reader.info.frame_rate, average, guessed)
+
+
 def test_a_start_before_the_first_frame_keeps_the_sound_in_step(tmp_path: Path) -> None:
     """Sound from 0, picture from 1.5 s, --start 1: the sound read while the decoder still held the first
     frames was shifted by 1 s, the rest by 1.5 s, and the run failed on "timestamps go back"."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
+import itertools
 import math
 import time
 from collections import deque
@@ -41,9 +43,11 @@ LOST_S, LOST_SHARE = 2.0, 0.1
 # Containers timed by a free-running clock (MPEG-TS, MPEG program streams): their first time says nothing of
 # the film: every stream is shifted by the picture's, the offsets between them kept
 CLOCK_FORMATS = ("mpegts", "mpeg", "vob", "mpegvideo")
-# a film averaging under this part of its frames' own rate pauses between them (motion-triggered CCTV); a
-# phone's variable rate stays near its nominal one (29.2 of 30), a film with a few dropped frames too
+# a film averaging under this part of its frames' own rate (the median of their steps, RATE_PROBE_PACKETS of
+# them) pauses between them (motion-triggered CCTV); a phone's variable rate stays near its nominal one (29.2
+# of 30), a film with a few dropped frames too
 PAUSED_RATIO = Fraction(2, 3)
+RATE_PROBE_PACKETS = 240
 COPYABLE_TYPES = ("audio", "subtitle", "attachment")  # an attachment (an MKV's fonts) has no packets
 # how far before --start a seek tries, in turn, until no frame of the slice is lost (then the file's start)
 SEEK_BACK_OFF_S = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, math.inf)
@@ -718,8 +722,9 @@ class VideoReader:
         tb = s.time_base
         codec_rate = s.codec_context.framerate
         if (s.average_rate and s.guessed_rate and tb and s.guessed_rate * tb < 1
-                and s.average_rate < PAUSED_RATIO * s.guessed_rate):
-            return Fraction(s.guessed_rate)  # frames at one rate, with pauses between them
+                and s.average_rate < PAUSED_RATIO * s.guessed_rate
+                and (steady := self._steady_rate) is not None and s.average_rate < PAUSED_RATIO * steady):
+            return steady  # frames at one rate, with pauses between them
         if s.average_rate and (not tb or s.average_rate * tb < 1 or not codec_rate
                                or s.average_rate in (codec_rate, s.guessed_rate)):
             return Fraction(s.average_rate)
@@ -727,6 +732,27 @@ class VideoReader:
             if rate and (not tb or rate * tb < 1):
                 return Fraction(rate)
         return Fraction(s.average_rate) if s.average_rate else None
+
+    @functools.cached_property
+    def _steady_rate(self) -> Fraction | None:
+        """The rate of most of the first frames' steps (their median), read from the packets' times alone: what
+        a film recorded in bursts runs at between its pauses. FFmpeg's guess is no such thing for a phone's
+        film whose frames come early and late in pairs: it said 60 for a 30 fps film (a review)."""
+        times: list[int] = []
+        try:
+            with av.open(str(self.path)) as probe:
+                stream = probe.streams[self.stream.index]
+                for packet in probe.demux(stream):
+                    if packet.pts is not None and packet.size:
+                        times.append(packet.pts)
+                    if len(times) >= RATE_PROBE_PACKETS:
+                        break
+        except av.FFmpegError:
+            return None
+        steps = sorted(b - a for a, b in itertools.pairwise(sorted(set(times))))
+        if len(steps) < 2 or not steps[len(steps) // 2]:
+            return None
+        return 1 / (steps[len(steps) // 2] * self.stream.time_base)
 
     def _demux(self) -> Iterator[av.Packet]:
         try:
