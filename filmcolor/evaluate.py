@@ -207,14 +207,21 @@ def summarize_guided(rows: list[dict[str, float]]) -> dict[str, float]:
 
 def evaluate_hints(colorizer: Colorizer, paths: list[Path], count: int, seed: int = 0,
                    progress: Callable[[int, int], None] | None = None) -> dict[str, float]:
-    """Mean scores with ``count`` random hints per photo (photo i's points drawn with seed (seed, i))."""
-    rows = []
+    """Mean scores with ``count`` random hints per photo (photo i's points drawn with seed (seed, i)); a gray
+    photo, which has no colour to draw hints from, is skipped and counted (it crashed a caller that had not
+    left it out; an audit)."""
+    rows, gray = [], 0
     for i, path in enumerate(paths):
-        rgb = read_rgb(path)
-        rows.append(score_guided(colorizer, rgb, hints=random_hints(rgb, count, np.random.default_rng((seed, i)))))
+        try:
+            rgb = read_rgb(path)
+        except NoColourError:
+            gray += 1
+        else:
+            rows.append(score_guided(colorizer, rgb,
+                                     hints=random_hints(rgb, count, np.random.default_rng((seed, i)))))
         if progress is not None:
             progress(i + 1, len(paths))
-    return summarize_guided(rows) | {"hints": count, "seed": seed}
+    return summarize_guided(rows) | {"hints": count, "seed": seed} | ({"skipped_gray": gray} if gray else {})
 
 
 def evaluate_references(colorizer: Colorizer, pairs: list[tuple[Path, Path]],
@@ -226,12 +233,20 @@ def evaluate_references(colorizer: Colorizer, pairs: list[tuple[Path, Path]],
     for i, (path, ref_path) in enumerate(pairs):
         try:
             reference_rgb = read_colour_image(ref_path, "reference")
+            failed = None
         except InputError as err:
+            failed = (ref_path, str(err))
+        if failed is None:
+            try:
+                rgb = read_rgb(path)
+            except NoColourError as err:  # a gray photo: nothing to score against (it crashed; an audit)
+                failed = (path, str(err))
+        if failed is not None:
             skipped += 1
             if unreadable is not None:
-                unreadable.append((ref_path, str(err)))
+                unreadable.append(failed)
         else:
-            rows.append(score_guided(colorizer, read_rgb(path), reference_rgb=reference_rgb))
+            rows.append(score_guided(colorizer, rgb, reference_rgb=reference_rgb))
         if progress is not None:
             progress(i + 1, len(pairs))
     return summarize_guided(rows) | {"skipped_unreadable": skipped}

@@ -253,6 +253,22 @@ def test_a_photo_too_large_to_score_whole_is_scored_shrunk(test_weights: Path, t
     assert notes == [f"{tmp_path / 'photos' / 'big.png'}: 120x80, scored (and saved, with --save) at 60x40"]
 
 
+def test_the_guided_scores_skip_a_gray_photo_from_python_too(guided_weights: Path, tmp_path: Path) -> None:
+    """An audit: evaluate_hints and evaluate_references, called by scripts/eval_bars.py without the CLI's
+    filtering, crashed on a gray photo (NoColourError); it is skipped and counted, the rest scored."""
+    from filmcolor.colorize import Colorizer
+    from filmcolor.evaluate import evaluate_hints, evaluate_references
+
+    colour = write_rgb(tmp_path / "colour.png", color_photo(0, 32, 32))
+    gray = write_rgb(tmp_path / "gray.png", np.repeat(color_photo(1, 32, 32)[..., :1], 3, axis=2))
+    colorizer = Colorizer.from_pretrained(guided_weights, device="cpu", runtime="torch", render_size=32)
+    hints = evaluate_hints(colorizer, [gray, colour], 3)
+    assert hints["images"] == 1 and hints["skipped_gray"] == 1
+    unreadable: list = []
+    reference = evaluate_references(colorizer, [(gray, colour), (colour, colour)], unreadable=unreadable)
+    assert reference["images"] == 1 and reference["skipped_unreadable"] == 1 and unreadable[0][0] == gray
+
+
 def test_a_bad_reference_skips_its_pair_only(guided_weights: Path, tmp_path: Path) -> None:
     """An audit: one unreadable reference stopped the whole eval after the automatic scoring, with no JSON."""
     for name in ("a", "b"):
