@@ -49,6 +49,9 @@ def test_ext_against_a_single_files_own_extension_is_refused(tmp_path: Path, tes
     code, _, err = run(str(photo), "-o", str(tmp_path / "out.jpg"), "--ext", ".JPEG", "--model", str(test_weights),
                        *FAST)
     assert code == 0 and read_image(tmp_path / "out.jpg").shape == (40, 56, 3), err
+    code, _, err = run(str(photo), "-o", str(tmp_path / "out.JPEG"), "--ext", "jpg", "--model", str(test_weights),
+                       *FAST)  # (a review: the same format spelt two ways was refused)
+    assert code == 0, err
 
 
 def error_lines(stderr: str) -> list[str]:

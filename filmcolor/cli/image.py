@@ -32,7 +32,8 @@ def plan_outputs(inputs: tuple[Path, ...], output: Path, ext: str | None) -> lis
     """Pair each input image with its output path (a file, or mirrored names under a folder)."""
     single_file = output_is_file(output, inputs)
     if single_file:
-        if ext is not None and output.suffix.lower() != ext:  # (a .jpg was written; an audit)
+        own = output.suffix.lower()
+        if ext is not None and EXT_SPELLINGS.get(own, own) != ext:  # (a .jpg was written; an audit)
             raise ConfigError(f"--ext {ext} with -o {output}: --ext names folder outputs' format; a file's is "
                               "its own extension")
         return [(inputs[0], output)]
