@@ -324,17 +324,21 @@ def test_cli_folder_of_only_bad_images(tmp_path: Path) -> None:
 
 # ---- data-parallel: torchrun, 2 gloo processes on the CPU ----
 
+def _torchrun_tiny(photos: Path, out: Path, *extra: str) -> list[str]:
+    """torchrun with 2 CPU processes training the tiny pix2pix on ``photos`` into ``out``, plus ``extra``."""
+    torchrun = Path(sys.executable).with_name("torchrun")
+    return [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "filmcolor", "train",
+            "--data", str(photos), "--out", str(out), "--arch", "pix2pix-unet",
+            "--arch-kwargs", json.dumps(TINY_PIX2PIX), "--image-size", "64", "--batch-size", "1",
+            "--workers", "0", "--device", "cpu", "--threads", "1", "--val-size", "2", "--val-images", "1",
+            "--render-size", "64", "--sample-images", "1", "--log-every", "1", "-q", *extra]
+
+
 @pytest.mark.slow
 def test_torchrun_two_cpu_processes_train_and_only_rank0_writes(photos: Path, tmp_path: Path) -> None:
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "FILMCOLOR_DEBUG": "1"}
-    torchrun = Path(sys.executable).with_name("torchrun")
-    cmd = [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "filmcolor", "train",
-           "--data", str(photos), "--out", str(out), "--arch", "pix2pix-unet",
-           "--arch-kwargs", json.dumps(TINY_PIX2PIX), "--image-size", "64", "--batch-size", "1",
-           "--pretrain-epochs", "1", "--epochs", "1", "--workers", "0", "--device", "cpu", "--threads", "1",
-           "--val-size", "2", "--val-images", "1", "--render-size", "64", "--sample-images", "1",
-           "--log-every", "1", "-q"]
+    cmd = _torchrun_tiny(photos, out, "--pretrain-epochs", "1", "--epochs", "1")
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # 7 training photos over 2 ranks: 3 each, batch 1 -> 3 steps an epoch, 6 in all, each logged once
@@ -359,13 +363,7 @@ def test_torchrun_stopped_by_sigterm_saves_one_step_all_processes_agree_on(photo
 
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    torchrun = Path(sys.executable).with_name("torchrun")
-    cmd = [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "filmcolor", "train",
-           "--data", str(photos), "--out", str(out), "--arch", "pix2pix-unet",
-           "--arch-kwargs", json.dumps(TINY_PIX2PIX), "--image-size", "64", "--batch-size", "1",
-           "--pretrain-epochs", "200", "--epochs", "0", "--workers", "0", "--device", "cpu", "--threads", "1",
-           "--val-size", "2", "--val-images", "1", "--render-size", "64", "--sample-images", "1",
-           "--log-every", "1", "--checkpoint-every", "1000", "-q"]
+    cmd = _torchrun_tiny(photos, out, "--pretrain-epochs", "200", "--epochs", "0", "--checkpoint-every", "1000")
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.time() + 90
