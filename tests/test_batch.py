@@ -272,6 +272,27 @@ def test_ctrl_c_removes_the_partial_and_the_rerun_completes(tmp_path: Path, colo
     assert len(decode_video(out / "z_big.mp4")[0]) == 120
 
 
+@pytest.mark.parametrize("when", ["frames", "skipped"])
+def test_a_keyboard_interrupt_from_a_progress_callback_stops_the_batch(tmp_path: Path, colorizer, when) -> None:
+    """A library audit: a KeyboardInterrupt raised in a "frames" callback (a worker's thread) was taken as that
+    file's, and the batch went on with the next files, "interrupted": false; raised on a skipped file, it left
+    the report "finished": null. Either way the batch now stops as for Ctrl-C, and its report says so."""
+    src, out = _clip_tree(tmp_path / "in", big_frames=12), tmp_path / "out"
+    if when == "skipped":
+        run_local(src, out, colorizer, VIDEO, BatchOptions(patterns=("a1.mp4",)))
+
+    def on_event(event: str, record: FileRecord, done: int, total: int | None) -> None:
+        if event == when and (when == "skipped" or done == 2):
+            raise KeyboardInterrupt
+
+    report = tmp_path / "r.json"
+    result = run_local(src, out, colorizer, VIDEO, BatchOptions(report=report), on_event)
+    assert result.was_interrupted and len(result.done) < 2, result
+    data = json.loads(report.read_text())
+    assert data["interrupted"] is True and data["finished"] is not None
+    assert not partials(out)
+
+
 def test_jobs_share_one_model(tmp_path: Path, tree: Path, colorizer) -> None:
     serial, parallel = tmp_path / "serial", tmp_path / "parallel"
     run_local(tree, serial, colorizer, VIDEO, BatchOptions(retries=0))

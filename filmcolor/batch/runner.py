@@ -297,10 +297,13 @@ class BatchRunner:
                 if self.options.report is not None:  # "finished": null until the end: a kill leaves it so
                     self._write_report()
                 self.result.stale_partials_removed = remove_stale_partials(self.out_dir)
-                if self.options.watch:
-                    self._watch(executor)
-                else:
-                    self._plan_and_run(executor, self._discover(), first=True)
+                try:
+                    if self.options.watch:
+                        self._watch(executor)
+                    else:
+                        self._plan_and_run(executor, self._discover(), first=True)
+                except KeyboardInterrupt:  # outside the files' loop (a callback's, on a skipped file): the
+                    self.result.was_interrupted = True  # same stop as within it (it left "finished": null)
         except BaseException:
             executor.cancel()  # a second Ctrl-C, or an error here: files in flight stop at their next frame
             raise
@@ -391,8 +394,11 @@ class BatchRunner:
                     self._manifest.append(record)  # a kill from here on leaves "running": redone next time
                     self._emit("queued", record, 0, None)
                     executor.submit(job)
-                for record in executor.collect(timeout=0.2):
+                records = executor.collect(timeout=0.2)
+                for record in records:
                     self._finish(record)
+                if any(r.status == "interrupted" for r in records):  # a KeyboardInterrupt in a worker (a progress
+                    raise KeyboardInterrupt  # callback's): the batch stops, as for Ctrl-C (it went on; an audit)
         except KeyboardInterrupt:
             self.result.was_interrupted = True
             self._stop.set()
@@ -519,6 +525,9 @@ def check_report_path(report: Path, in_dir: Path, out_dir: Path) -> None:
 
 def run_local(in_dir: Path, out_dir: Path, colorizer: Colorizer, video_options: VideoOptions = VideoOptions(),
               options: BatchOptions = BatchOptions(), on_event: BatchEvent | None = None) -> BatchResult:
-    """Colour every file under ``in_dir`` into ``out_dir`` on this machine with one loaded model."""
+    """Colour every file under ``in_dir`` into ``out_dir`` on this machine with one loaded model.
+
+    A KeyboardInterrupt (Ctrl-C, or raised by ``on_event``) stops the batch as BatchRunner says: the files in
+    flight are cancelled and recorded "interrupted", and the result's ``was_interrupted`` is set."""
     runner = BatchRunner(in_dir, out_dir, options, on_event, video_options)
     return runner.run(ThreadExecutor(colorizer, video_options, options, on_event))
