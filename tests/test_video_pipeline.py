@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -794,6 +795,7 @@ def test_libsvtav1_prints_no_banner(tmp_path: Path, colorizer: Colorizer, capfd:
                    VideoOptions(temporal=TemporalOptions(mode="off"), codec="libsvtav1"))
     assert "Svt[" not in capfd.readouterr().err
     assert len(decode_video(tmp_path / "out.mkv")[0]) == 4
+    assert "SVT_LOG" not in os.environ  # set for the encoder's opening alone (it stayed the host's; an audit)
 
 
 def test_opus_keeps_its_80_ms_of_pre_roll(tmp_path: Path, colorizer: Colorizer) -> None:

@@ -11,7 +11,8 @@ import contextlib
 import functools
 import io
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -110,6 +111,25 @@ def _preset(text: str) -> str:
     if text == "auto" or text in X264_PRESETS or text.isdigit():
         return text
     raise ValueError(f"{text!r} is not auto, a number or one of {', '.join(X264_PRESETS)}")
+
+
+_ENV_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _quiet_svt(encoder: str) -> Iterator[None]:
+    """SVT-AV1 prints its banner and settings (20 lines) and a thread-priority warning on stderr unless SVT_LOG
+    says otherwise when it opens: set for the opening alone (left set, it was the host program's for good; a
+    library audit), and not at all where the user has set it."""
+    if encoder != "libsvtav1" or SVT_LOG in os.environ:
+        yield
+        return
+    with _ENV_LOCK:
+        os.environ[SVT_LOG] = SVT_LOG_ERRORS
+        try:
+            yield
+        finally:
+            os.environ.pop(SVT_LOG, None)
 
 
 def writable(codec: av.codec.Codec | str) -> bool:
@@ -351,8 +371,6 @@ class VideoWriter:
             opts["preset"] = preset
         if codec.name == "libx265":
             opts["x265-params"] = "log-level=error"
-        if codec.name == "libsvtav1":  # its banner and settings (20 lines) and a thread-priority warning on stderr
-            os.environ.setdefault(SVT_LOG, SVT_LOG_ERRORS)
         if codec.name == "ffv1":  # as archives keep masters: FFV1 version 3, every frame on its own, a CRC per
             # slice so that damage is found (measured on a 2K scan: the same speed, 1% larger)
             opts.update(FFV1_ARCHIVAL)
@@ -384,7 +402,8 @@ class VideoWriter:
             self.warnings.append(f"the input's display rotation ({info.rotation % 360:g} degrees) not kept: "
                                  f"{self.shown.suffix or 'these'} files cannot hold it; .mp4, .mkv and .mov can")
         try:  # now, so that an encoder that refuses these settings says so before any frame is decoded
-            stream.codec_context.open()
+            with _quiet_svt(codec.name):
+                stream.codec_context.open()
         except av.FFmpegError as err:
             raise ConfigError(f"--codec {codec.name} cannot encode this video as {self.pix_fmt} "
                               f"({ffmpeg_reason(err)})") from err
