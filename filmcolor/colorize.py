@@ -250,6 +250,8 @@ class Colorizer:
         """
         if l_nhw.ndim != 3 or not l_nhw.size:
             raise InputError(f"expected L frames shaped (N, H, W), none empty, got {l_nhw.shape}")
+        if l_nhw.dtype == np.float16:  # (OpenCV's resizing refuses half floats: its multi-line assertion)
+            l_nhw = l_nhw.astype(np.float32)
         if not np.issubdtype(l_nhw.dtype, np.floating):  # gray levels given as L coloured wrong, in silence
             raise InputError(f"expected L in [0, 100] as floats, got {l_nhw.dtype} (gray levels: lab.gray_to_l; "
                              "a picture: colorize_image)")
@@ -412,8 +414,8 @@ class Colorizer:
         rows, so a large picture costs its input, its L (4 bytes a pixel) and its output, not ~48 bytes
         a pixel of whole-picture float arrays.
         """
+        l_hw = image_l(image)  # (checked first: a 1-D array or None was a ValueError of the unpacking; an audit)
         height, width = image.shape[:2]
-        l_hw = image_l(image)
         hints = hints.checked(width, height) if hints else None
         ab_small = self.guided_ab(l_hw, self.guide_for(l_hw, hints, references, notes=notes), hints)
         channels = 4 if image.ndim == 3 and image.shape[2] == 4 else 3
@@ -456,6 +458,8 @@ def upsample_rows(ab_hw2: np.ndarray, height: int, width: int, y0: int, y1: int)
 def image_l(image: np.ndarray) -> np.ndarray:
     """L (H, W) float32 of a uint8 or uint16 gray, RGB or RGBA image; only the luminance of tinted input is
     used."""
+    if not isinstance(image, np.ndarray):
+        raise InputError(f"expected a numpy array (H, W[, 3 or 4]), got {type(image).__name__}")
     if image.dtype not in (np.uint8, np.uint16):
         raise InputError(f"expected an 8-bit or 16-bit image, got {image.dtype}")
     if not image.size:

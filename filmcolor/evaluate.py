@@ -20,7 +20,7 @@ import numpy as np
 from filmcolor import guide as guidance
 from filmcolor import lab
 from filmcolor.colorize import Colorizer
-from filmcolor.errors import InputError, OutputError
+from filmcolor.errors import ConfigError, InputError, OutputError
 from filmcolor.fsutil import make_output_folder
 from filmcolor.imageio import read_colour_image, read_image, write_image
 from filmcolor.metrics import (
@@ -210,6 +210,8 @@ def evaluate_hints(colorizer: Colorizer, paths: list[Path], count: int, seed: in
     """Mean scores with ``count`` random hints per photo (photo i's points drawn with seed (seed, i)); a gray
     photo, which has no colour to draw hints from, is skipped and counted (it crashed a caller that had not
     left it out; an audit)."""
+    if count < 0:
+        raise ConfigError(f"{count} hints: the count must not be negative")
     rows, gray = [], 0
     for i, path in enumerate(paths):
         try:

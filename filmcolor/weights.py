@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -91,6 +92,9 @@ def _open(path: Path, load_tensors: bool) -> tuple[WeightsMeta, dict[str, torch.
     for key in ("arch_kwargs", "normalization", "info"):
         if not isinstance(getattr(meta, key), dict):
             raise WeightsError(f"{path}: corrupt metadata ('{key}' is not a JSON object)")
+    gain = meta.info.get("ab_gain", 1.0)  # (a word there was a ValueError at Colorizer's making; an audit)
+    if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not math.isfinite(gain) or gain < 0:
+        raise WeightsError(f"{path}: corrupt metadata (ab_gain {gain!r} is not a number of 0 or more)")
     if meta.normalization and meta.normalization != lab_normalization():
         raise WeightsError(f"{path}: trained with another Lab normalisation {meta.normalization}")
     return meta, tensors

@@ -313,6 +313,13 @@ def test_what_a_python_caller_gets_wrong_is_an_input_error(small_colorizer, tmp_
         small_colorizer.colorize_batch(np.zeros((0, 8, 8), np.float32))
     with pytest.raises(InputError, match="L in \\[0, 100\\] as floats, got uint8"):
         small_colorizer.colorize_batch(np.full((1, 8, 8), 128, np.uint8))
+    # a second audit: a 1-D or 0-D array and None were Python's ValueError/AttributeError; half floats
+    # OpenCV's multi-line assertion
+    for bad, message in ((np.zeros(10, np.uint8), "unsupported image shape"),
+                         (np.zeros((), np.uint8), "unsupported image shape"), (None, "expected a numpy array")):
+        with pytest.raises(InputError, match=message):
+            small_colorizer.colorize_image(bad)
+    assert small_colorizer.predict_ab(np.full((1, 40, 50), 50, np.float16)).dtype == np.float32
     guided = Colorizer.from_pretrained(make_guided_weights(tmp_path_factory.mktemp("g") / "g.safetensors"),
                                        device="cpu", runtime="torch", render_size=64)
     gray = np.full((40, 60), 120, np.uint8)

@@ -264,6 +264,10 @@ def test_the_guided_scores_skip_a_gray_photo_from_python_too(guided_weights: Pat
     colorizer = Colorizer.from_pretrained(guided_weights, device="cpu", runtime="torch", render_size=32)
     hints = evaluate_hints(colorizer, [gray, colour], 3)
     assert hints["images"] == 1 and hints["skipped_gray"] == 1
+    from filmcolor.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="-1 hints: the count must not be negative"):  # (numpy's ValueError)
+        evaluate_hints(colorizer, [colour], -1)
     unreadable: list = []
     reference = evaluate_references(colorizer, [(gray, colour), (colour, colour)], unreadable=unreadable)
     assert reference["images"] == 1 and reference["skipped_unreadable"] == 1 and unreadable[0][0] == gray

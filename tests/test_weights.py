@@ -108,6 +108,15 @@ def test_safetensors_without_our_metadata(tmp_path):
         read_meta(path)
 
 
+@pytest.mark.parametrize("gain", ['"x"', "-1", "null", "true"])
+def test_a_gain_that_is_no_number_is_a_weights_error(tmp_path, gain):
+    """A library audit: an info 'ab_gain' of "x" was a bare ValueError when the Colorizer was made."""
+    path = tmp_path / "gain.safetensors"
+    save_file(small_state(), str(path), metadata=good_metadata(info='{"ab_gain": ' + gain + "}"))
+    with pytest.raises(WeightsError, match="ab_gain .* is not a number of 0 or more"):
+        read_meta(path)
+
+
 def test_missing_tensor(tmp_path):
     state = small_state()
     del state["model.0.0.weight"]
