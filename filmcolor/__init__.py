@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from filmcolor.models import create_model, list_models
 
 
+def __dir__() -> list[str]:
+    """The loaded names and the lazy ones (dir() and completion listed no Colorizer; an audit)."""
+    return sorted({*globals(), *_HOMES})
+
+
 def __getattr__(name: str) -> Any:
     if name not in _HOMES:
         raise AttributeError(f"module 'filmcolor' has no attribute {name!r}")

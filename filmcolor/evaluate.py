@@ -121,7 +121,7 @@ def evaluate_images(colorizer: Colorizer, paths: list[Path],
     """
     rows: list[tuple[str, dict[str, float]]] = []
     skipped = gray = 0
-    for i, path in enumerate(paths):
+    for i, path in enumerate(map(Path, paths)):  # (a str path was an AttributeError on .stem; an audit)
         try:
             rgb = read_rgb(path, notes)
         except InputError as err:

@@ -264,6 +264,9 @@ def test_the_guided_scores_skip_a_gray_photo_from_python_too(guided_weights: Pat
     colorizer = Colorizer.from_pretrained(guided_weights, device="cpu", runtime="torch", render_size=32)
     hints = evaluate_hints(colorizer, [gray, colour], 3)
     assert hints["images"] == 1 and hints["skipped_gray"] == 1
+    from filmcolor.evaluate import evaluate_images
+
+    assert evaluate_images(colorizer, [str(colour)])["images"] == 1  # a str path (an AttributeError on .stem)
     from filmcolor.errors import ConfigError
 
     with pytest.raises(ConfigError, match="-1 hints: the count must not be negative"):  # (numpy's ValueError)

@@ -102,6 +102,13 @@ def test_a_name_the_file_system_refuses_is_said_in_one_line(tmp_path, test_weigh
         result.stderr
 
 
+def test_the_public_names_are_listed_before_they_load() -> None:
+    """A library audit: dir(filmcolor) and completion listed no Colorizer (the names load on first use)."""
+    import filmcolor
+
+    assert {"Colorizer", "create_model", "list_models", "FilmcolorError"} <= set(dir(filmcolor))
+
+
 def test_debugging_shows_an_oserrors_traceback(tmp_path, test_weights, monkeypatch) -> None:
     """A review: with FILMCOLOR_DEBUG=1 an OSError of a path was still one line, so a wrong path of our own
     (a missing package file) could not be traced."""
