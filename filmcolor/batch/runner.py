@@ -83,6 +83,8 @@ class BatchOptions(Options):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if isinstance(self.report, str):  # (a str from Python was an AttributeError at the report's writing)
+            object.__setattr__(self, "report", Path(self.report))
         if not self.watch:  # (an audit: `--settle 5` without --watch was taken and did nothing)
             for f in dataclasses.fields(self):
                 if f.name in WATCH_ONLY and getattr(self, f.name) != f.default:
