@@ -334,6 +334,28 @@ def test_watch_takes_new_files_once_they_stop_growing(tmp_path: Path, colorizer)
     assert {r.path for r in runner.result.done} == {"old.png", "cam1/live.mp4"}
 
 
+@pytest.mark.slow
+def test_watch_reports_a_file_that_failed_then_was_done_as_done(tmp_path: Path, colorizer) -> None:
+    """An audit: under --watch a file taken while still being written failed (truncated), was done once whole,
+    and was still reported failed beside done (exit 1): a file has one outcome, its latest."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    (src / "cam.mp4").write_bytes(b"not a film yet")
+    options = BatchOptions(watch=True, poll_interval=0.1, settle=0.2, retries=0)
+    runner = BatchRunner(src, out, options)
+    thread = threading.Thread(target=runner.run, args=(ThreadExecutor(colorizer, VIDEO, options),), daemon=True)
+    thread.start()
+    try:
+        _wait_for(lambda: getattr(read_manifest(out).get("cam.mp4"), "status", "") == "failed", 20)
+        clip = make_clip(tmp_path / "staging.mp4", width=64, height=48, frames=5)
+        os.replace(clip, src / "cam.mp4")
+        _wait_for(lambda: getattr(read_manifest(out).get("cam.mp4"), "status", "") == "done", 30)
+    finally:
+        runner.request_stop()
+        thread.join(30)
+    assert [r.path for r in runner.result.done] == ["cam.mp4"] and not runner.result.failed
+
+
 def test_watch_takes_a_file_dated_ahead_once_it_stays_unchanged(tmp_path: Path) -> None:
     """A recorder whose clock runs an hour ahead dates its files in the future: they never grew 'settle' seconds
     old, so --watch never took them. Now this machine's clock counts how long a file stays unchanged."""

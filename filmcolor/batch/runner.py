@@ -275,6 +275,7 @@ class BatchRunner:
         self.on_event = on_event
         self.result = BatchResult(str(self.in_dir), str(self.out_dir))
         self._stop = threading.Event()
+        self._finished: set[str] = set()  # paths with an outcome in the result (see _finish)
         self._manifest: Manifest | None = None
         self._reported = time.monotonic()
 
@@ -413,6 +414,11 @@ class BatchRunner:
         assert self._manifest is not None
         self._manifest.append(record)
         result = self.result
+        if record.path in self._finished:  # one outcome a file, its latest: under --watch a file that failed
+            # (taken while still growing) and was then done was reported failed too, exit 1 (an audit)
+            for earlier in (result.done, result.failed, result.interrupted):
+                earlier[:] = [r for r in earlier if r.path != record.path]
+        self._finished.add(record.path)
         {"done": result.done, "failed": result.failed}.get(record.status, result.interrupted).append(record)
         self._emit(record.status, record, record.frames, record.frames)
         self._report_progress()
