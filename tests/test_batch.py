@@ -293,6 +293,23 @@ def test_a_keyboard_interrupt_from_a_progress_callback_stops_the_batch(tmp_path:
     assert not partials(out)
 
 
+def test_the_summary_says_a_watchs_throughput_includes_its_waiting() -> None:
+    """An audit: after a night of --watch the table's "throughput (all files)" read 0.2 fps: frames over a
+    wall time that is mostly waiting for files."""
+    from rich.console import Console
+
+    from filmcolor.batch.runner import BatchResult
+    from filmcolor.cli.batch import summary_table
+
+    def rows(watched: bool) -> str:
+        console = Console(width=120, record=True)
+        console.print(summary_table(BatchResult("in", "out", elapsed=10.0), watched=watched))
+        return console.export_text()
+
+    assert "throughput (all files, waiting included)" in rows(True)
+    assert "throughput (all files)" in rows(False) and "waiting" not in rows(False)
+
+
 def test_jobs_share_one_model(tmp_path: Path, tree: Path, colorizer) -> None:
     serial, parallel = tmp_path / "serial", tmp_path / "parallel"
     run_local(tree, serial, colorizer, VIDEO, BatchOptions(retries=0))
