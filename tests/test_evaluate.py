@@ -441,9 +441,10 @@ def test_bad_limit_and_gain_are_bad_input(test_weights: Path, tmp_path: Path, ar
 
 def test_json_out_that_cannot_be_written_is_refused_before_scoring(test_weights: Path, tmp_path: Path) -> None:
     write_rgb(tmp_path / "photos" / "good.png", color_photo(0, 32, 32))
+    (tmp_path / "afile").write_bytes(b"")
     code, data, err = run_eval(str(tmp_path / "photos"), "--model", str(test_weights), "--json-out",
-                               str(tmp_path / "missing" / "x.json"))
-    assert code == 1 and data is None and "output folder" in err and "does not exist" in err, err
+                               str(tmp_path / "afile" / "x.json"))
+    assert code == 1 and data is None and "afile is a file, not a folder" in err, err
 
 
 def test_eval_replaces_an_earlier_file_only_with_overwrite(tmp_path, test_weights):

@@ -237,10 +237,13 @@ def test_write_rgba_to_jpeg_drops_alpha_and_png_keeps_it(tmp_path, rgb):
 def test_write_refuses_unknown_extension_and_missing_folder(tmp_path, rgb):
     with pytest.raises(OutputError, match="unsupported output extension"):
         write_image(tmp_path / "out.xyz", rgb)
-    with pytest.raises(OutputError) as info:
-        write_image(tmp_path / "no" / "such" / "out.png", rgb)
+    (tmp_path / "afile").write_bytes(b"")
+    with pytest.raises(OutputError) as info:  # (its missing folders are made; a file in their place is no folder)
+        write_image(tmp_path / "afile" / "such" / "out.png", rgb)
     assert "\n" not in str(info.value)
     assert not list(tmp_path.rglob(f"*{PARTIAL_MARK}*"))
+    write_image(tmp_path / "new" / "such" / "out.png", rgb)
+    assert read_image(tmp_path / "new" / "such" / "out.png").shape == rgb.shape
 
 
 def test_list_images_finds_images_under_folders_and_takes_files_as_given(tmp_path: Path) -> None:

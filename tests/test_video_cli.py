@@ -103,7 +103,9 @@ def _bad_inputs(tmp: Path, clip: Path) -> dict[str, tuple[list[str | Path], str]
         "truncated avi": ([cut_avi, "-o", tmp / "o5.mp4"], "truncated"),
         "missing input": ([tmp / "nope.mp4", "-o", tmp / "o6.mp4"], "not found"),
         "output is input": ([clip, "-o", clip], "same file as the input"),
-        "no such folder": ([clip, "-o", tmp / "missing" / "o.mp4"], "does not exist"),
+        "a file as its folder": ([clip, "-o", tmp / "exists.mp4" / "o.mp4"], "exists.mp4 is a file, not a folder"),
+        # a new folder is made for the output, and taken away again when the film fails (nothing left behind)
+        "a new folder, then a bad film": ([cut_avi, "-o", tmp / "new" / "deeper" / "o.mp4"], "truncated"),
         "output exists": ([clip, "-o", existing], "--overwrite"),
         "output is a folder": ([clip, "-o", tmp], "output is a folder"),  # said at once, with no --overwrite
         "unknown container": ([clip, "-o", tmp / "o.xyz"], "cannot write"),
@@ -128,7 +130,8 @@ def _bad_inputs(tmp: Path, clip: Path) -> dict[str, tuple[list[str | Path], str]
 
 
 BAD = ["not a video", "audio only", "zero bytes", "truncated mp4", "truncated avi", "missing input",
-       "output is input", "no such folder", "output exists", "output is a folder", "unknown container",
+       "output is input", "a file as its folder", "a new folder, then a bad film",
+       "output exists", "output is a folder", "unknown container",
        "unknown codec", "a device", "report onto the output", "report onto the preview", "a photo",
        "an AVIF picture", "a sound file's name", "an mp3's name", "a palette codec"]
 
@@ -147,6 +150,15 @@ def test_bad_input_is_one_line_exit_1_and_leaves_nothing(tmp_path: Path, clip: P
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing left behind
     assert clip.read_bytes() == clip_bytes  # the input untouched
     assert (tmp_path / "exists.mp4").read_bytes() == b"keep me"
+
+
+def test_an_outputs_new_folder_is_made(tmp_path: Path, clip: Path, test_weights: Path) -> None:
+    """An audit: `video -o new/out.mp4` was refused ("output folder new does not exist") where `image` and
+    `batch` made theirs: a file output's missing folders are made when it is written."""
+    code, err = run(clip, "-o", tmp_path / "new" / "deeper" / "o.mp4", "--report", tmp_path / "r" / "r.json",
+                    "--model", test_weights, *FAST)
+    assert code == 0, err
+    assert (tmp_path / "new" / "deeper" / "o.mp4").is_file() and (tmp_path / "r" / "r.json").is_file()
 
 
 def test_a_number_preset_is_for_svtav1_only(tmp_path: Path, clip: Path, test_weights: Path) -> None:
