@@ -286,7 +286,8 @@ def test_a_keyboard_interrupt_from_a_progress_callback_stops_the_batch(tmp_path:
             raise KeyboardInterrupt
 
     report = tmp_path / "r.json"
-    result = run_local(src, out, colorizer, VIDEO, BatchOptions(report=str(report)), on_event)  # (a str: fine)
+    result = run_local(src, out, colorizer, VIDEO, BatchOptions(report=report), on_event)
+    assert BatchOptions(report=str(report)).report == report  # a str from Python too (an AttributeError)
     assert result.was_interrupted and len(result.done) < 2, result
     data = json.loads(report.read_text())
     assert data["interrupted"] is True and data["finished"] is not None

@@ -541,6 +541,13 @@ def test_mjpeg_and_mpeg4_are_written_at_a_quality_that_keeps_the_film(tmp_path: 
     frames, gray_out = _luma_frames(tmp_path / "out.avi")
     if codec == "mjpeg":
         assert frames[0].format.name == "yuvj420p" and int(frames[0].color_range) == 2
+        # its chroma made, and tagged, with JPEG's BT.601 matrix, the one FFmpeg's MJPEG decoder applies (a
+        # review: made and tagged BT.709, decoded 0.7 dE off)
+        colorize_video(src, tmp_path / "out.mkv", colorizer, VideoOptions(**FAST, codec=codec))
+        with av.open(str(tmp_path / "out.mkv")) as container:
+            tagged = int(container.streams.video[0].codec_context.colorspace)
+            decoded = {int(f.colorspace) for f in container.decode(video=0)}
+        assert tagged == 5 and decoded == {5} and int(frames[0].colorspace) == 5, (tagged, decoded)
     mse = np.mean([(a.astype(float) - b) ** 2 for a, b in zip(gray_in, gray_out, strict=False)])
     assert 10 * np.log10(255 ** 2 / mse) > 40, mse
     assert len(gray_out) == 8
@@ -1074,10 +1081,11 @@ def test_a_slice_starts_at_its_own_timecode(tmp_path: Path, colorizer: Colorizer
 
 
 def _subtitled_clip(tmp_path: Path, lines: tuple[str, str] = ("Hello two", "Hello three"),
-                    encoding: str = "utf-8") -> Path:
-    """A 7 s clip at 24 fps with two SubRip lines (2-3 s, 5-6 s) in an MKV, their text in ``encoding``."""
-    (tmp_path / "s.srt").write_bytes(f"1\n00:00:02,000 --> 00:00:03,000\n{lines[0]}\n\n"
-                                     f"2\n00:00:05,000 --> 00:00:06,000\n{lines[1]}\n\n".encode(encoding))
+                    encodings: tuple[str, str] = ("utf-8", "utf-8")) -> Path:
+    """A 7 s clip at 24 fps with two SubRip lines (2-3 s, 5-6 s) in an MKV, each line's text in its encoding."""
+    (tmp_path / "s.srt").write_bytes(b"1\n00:00:02,000 --> 00:00:03,000\n" + lines[0].encode(encodings[0])
+                                     + b"\n\n2\n00:00:05,000 --> 00:00:06,000\n" + lines[1].encode(encodings[1])
+                                     + b"\n\n")
     clip = tmp_path / "subs.mkv"
     with av.open(str(tmp_path / "s.srt")) as srt, av.open(str(clip), "w") as out:
         video = out.add_stream("libx264", rate=24)
@@ -1150,10 +1158,15 @@ def test_text_subtitles_are_converted_where_the_container_cannot_hold_them(tmp_p
 def test_subtitles_that_are_not_utf_8_are_converted_as_windows_1252(tmp_path: Path, colorizer: Colorizer) -> None:
     """A review: an old SubRip file in Latin-1, converted for an .mp4, failed the whole film ('cannot convert
     ... Invalid data'); its text is read as Windows-1252, said, and a cue that still fails is left out alone."""
-    clip = _subtitled_clip(tmp_path, ("Café crème", "Ça va, Gérard?"), "latin-1")
+    clip = _subtitled_clip(tmp_path, ("Café crème", "Ça va, Gérard?"), ("latin-1", "latin-1"))
     report = colorize_video(clip, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST))
     assert _subtitle_cues(tmp_path / "out.mp4") == ("mov_text", [(2.0, 1.0, "Café crème"),
                                                                  (5.0, 1.0, "Ça va, Gérard?")])
+    # cue by cue: a UTF-8 cue after a Latin-1 one stays UTF-8 (a second review: it read 'GÃ©rard')
+    (tmp_path / "mixed").mkdir()
+    mixed = _subtitled_clip(tmp_path / "mixed", ("Café crème", "Ça va, Gérard?"), ("latin-1", "utf-8"))
+    colorize_video(mixed, tmp_path / "mixed.mp4", colorizer, VideoOptions(**FAST))
+    assert [t for *_, t in _subtitle_cues(tmp_path / "mixed.mp4")[1]] == ["Café crème", "Ça va, Gérard?"]
     assert "subtitle stream #1 (subrip) is not UTF-8 text: read as CP1252" in report.warnings, report.warnings
 
 

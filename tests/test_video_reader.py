@@ -518,6 +518,33 @@ def test_a_phones_jittering_rate_is_not_taken_for_pauses(tmp_path: Path) -> None
         assert reader.info.frame_rate == average < 31, (reader.info.frame_rate, average, guessed)
 
 
+def test_one_packet_claiming_a_long_duration_does_not_hide_damage(tmp_path: Path) -> None:
+    """A review: a frame's packet claiming 6 s (frame 99 of 250) made the damaged file's video end read as 10 s
+    once the held-last-frame rule took any packet's end: only the last frame's own packet counts."""
+    path, tb = tmp_path / "dmg.mkv", Fraction(1, 1000)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = tb
+        stream.options = {"bf": "0"}
+        packets = []
+        for i in range(250):
+            noise = np.random.default_rng(i).integers(0, 255, (48, 64), np.uint8)
+            frame = av.VideoFrame.from_ndarray(noise, format="gray").reformat(format="yuv420p")
+            frame.pts, frame.time_base = 40 * i, tb
+            packets += stream.encode(frame)
+        packets += stream.encode(None)
+        for packet in packets:
+            packet.duration = 6000 if packet.pts == 40 * 99 else 40
+            container.mux(packet)
+    data = bytearray(path.read_bytes())
+    cut = int(len(data) * 0.45)
+    data[cut:] = bytes(len(data) - cut)  # the rest zeroed, the size intact
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="file is truncated or damaged: video data ends at"):
+        read_times(path)
+
+
 def test_a_start_before_the_first_frame_keeps_the_sound_in_step(tmp_path: Path) -> None:
     """Sound from 0, picture from 1.5 s, --start 1: the sound read while the decoder still held the first
     frames was shifted by 1 s, the rest by 1.5 s, and the run failed on "timestamps go back"."""

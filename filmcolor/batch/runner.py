@@ -306,7 +306,9 @@ class BatchRunner:
                     else:
                         self._plan_and_run(executor, self._discover(), first=True)
                 except KeyboardInterrupt:  # outside the files' loop (a callback's, on a skipped file): the
-                    self.result.was_interrupted = True  # same stop as within it (it left "finished": null)
+                    if self.result.was_interrupted:  # same stop as within it (it left "finished": null); a
+                        raise  # second one, while the files in flight wind down, leaves at once (a review)
+                    self.result.was_interrupted = True
         except BaseException:
             executor.cancel()  # a second Ctrl-C, or an error here: files in flight stop at their next frame
             raise

@@ -7,9 +7,10 @@ the pixels for 4:2:0). Up to 480p that grid is the chroma grid itself (exact); a
 each way: against the exact conversion this adds a mean colour error of 0.15 Lab units on real footage
 scaled to 1080p and 0.45 on pixel-sharp photos (the worst case, scripts/bench_chroma.py), for about a quarter
 of the cost (4.9 ms instead of 17.8). There is no full-resolution RGB frame and no RGB -> YUV conversion
-by the encoder. The luma written is the input's luma, exactly (limited range; full range for MJPEG), so no
-detail or tone of the film is lost: at 8 bits from the 8-bit gray, deeper (10, 12, 16 bits) from the deep
-luma of an input deeper than 8 bits, so a 10-bit master written at 10 bits keeps its luma level for level.
+by the encoder. The luma written is the input's luma, exactly (in limited range; for MJPEG, full range:
+a limited-range input's levels stretched to it), so no detail or tone of the film is lost: at 8 bits from
+the 8-bit gray, deeper (10, 12, 16 bits) from the deep luma of an input deeper than 8 bits, so a 10-bit
+master written at 10 bits keeps its luma level for level.
 """
 
 from __future__ import annotations

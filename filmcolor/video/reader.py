@@ -595,7 +595,7 @@ class VideoReader:
         if not video_done:  # read to the end of the file, not only to --duration's
             self._check_whole(timeline.last, end_s)
         if start <= 0 and duration is None:
-            self._check_complete(index, timeline.last, timeline.sent_end)
+            self._check_complete(index, timeline.last, timeline.last_sent)
 
     def _frame_warnings(self, resized: list[tuple[int, int, int]], repeated_at: list[int]) -> list[str]:
         """Frames of another picture size (scaled to the first frame's in ``_iterate``) and, in a folder of
@@ -634,7 +634,7 @@ class VideoReader:
             end = float((packet.pts + max(0, packet.duration or 0)) * packet.time_base)
             self._others_end_s = max(self._others_end_s, end)
 
-    def _check_complete(self, frames: int, last_pts: int | None, sent_end: int | None = None) -> None:
+    def _check_complete(self, frames: int, last_pts: int | None, last_sent: tuple[int, int] | None = None) -> None:
         """Raise InputError when the file ends well before its header says it does (a truncated file).
 
         The header's word is the video stream's own duration, else the container's (Matroska has only that:
@@ -650,8 +650,9 @@ class VideoReader:
         tb = self.stream.time_base
         step_s = float(self._default_step() * tb)
         video_end = float(last_pts * tb) + step_s if last_pts is not None else 0.0  # input time, as --duration
-        if sent_end is not None:  # a last frame held longer (an end title, a slideshow) ends where its packet says
-            video_end = max(video_end, float(sent_end * tb))  # (it read as 3 s missing; a review)
+        if last_sent is not None and last_sent[0] == last_pts:  # a last frame held longer (an end title, a
+            video_end = max(video_end, float(last_sent[1] * tb))  # slideshow) ends where its own packet says
+            # (it read as 3 s missing; a review); no other packet's word counts (a damaged file passed on one)
         declared: float | None = None
         if self.stream.duration:
             declared, data_end, slack = self._stream_start_s + float(self.stream.duration * tb), video_end, 1.0

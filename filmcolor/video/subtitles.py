@@ -14,6 +14,7 @@ TEXT_ENCODERS = ("mov_text", "ass", "subrip", "webvtt")
 # Text that is not UTF-8 is read in this one: Windows' Western European, which holds Latin-1's letters, what old
 # SubRip files of European films are written in
 LEGACY_CHARSET = "CP1252"
+PLAIN_TEXT = ("subrip", "srt", "ass", "ssa", "webvtt", "text")  # codecs whose packets are the text alone
 
 
 def is_text(stream: av.stream.Stream) -> bool:
@@ -36,8 +37,9 @@ class TextConverter:
 
     def __init__(self, src: av.stream.Stream, container: av.container.OutputContainer, encoder: str):
         self.codec, self.extradata = codec_name(src), src.codec_context.extradata
-        self.charset: str | None = None  # set when the text is not UTF-8 and is read as LEGACY_CHARSET
+        self.charset: str | None = None  # LEGACY_CHARSET once a cue was not UTF-8 (said by the writer)
         self.decoder = self._decoder()
+        self._legacy: av.codec.context.CodecContext | None = None  # made for the first cue that needs it
         self.stream = container.add_stream(encoder)
         self.stream.codec_context.subtitle_header = self.decoder.subtitle_header  # (the encoder needs it open)
         self.stream.codec_context.time_base = src.time_base
@@ -52,16 +54,17 @@ class TextConverter:
 
     def convert(self, packet: av.Packet) -> av.Packet | None:
         """The cue of ``packet`` in the new codec, at its time, or None when it holds no text (mov_text's
-        empty samples between cues, which only mark where one ends). Text that is not UTF-8 (an old SubRip
-        file's Latin-1: FFmpeg's decoder refused it, and the film failed; a review) is read as
-        LEGACY_CHARSET from then on. Raises av.FFmpegError for a cue that still does not convert."""
+        empty samples between cues, which only mark where one ends). A plain-text cue that is not UTF-8 (an
+        old SubRip file's Latin-1: FFmpeg's decoder refused it, and the film failed; a review) is read as
+        LEGACY_CHARSET, that cue alone. Raises av.FFmpegError for a cue that still does not convert."""
         try:
             cues = self.decoder.decode2(packet)
         except av.InvalidDataError:
-            if self.charset is not None:
+            if self.codec not in PLAIN_TEXT:  # (mov_text's bytes hold a binary length: not text to recode)
                 raise
-            self.decoder, self.charset = self._decoder(LEGACY_CHARSET), LEGACY_CHARSET
-            cues = self.decoder.decode2(packet)
+            if self._legacy is None:
+                self._legacy, self.charset = self._decoder(LEGACY_CHARSET), LEGACY_CHARSET
+            cues = self._legacy.decode2(packet)
         if cues is None or not len(cues):
             return None
         out = self.stream.codec_context.encode_subtitle(cues)

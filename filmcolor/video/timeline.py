@@ -50,7 +50,7 @@ class FrameTimeline:
         self.end_s = end_s
         self.time_base = time_base
         self.last: int | None = None  # pts of the last frame placed
-        self.sent_end: int | None = None  # where the latest video packet sent ends, by its own duration
+        self.last_sent: tuple[int, int] | None = None  # (pts, end by its own duration) of the latest packet sent
         self.first: int | None = None  # pts of the first frame placed
         self._placed: deque[int] = deque(maxlen=64)  # pts of the last frames placed, repeats included
         self._moved: set[int] = set()  # pts given to frames that were not their own (retimed or guessed)
@@ -91,8 +91,8 @@ class FrameTimeline:
             return
         heapq.heappush(self._expected, pts)
         self._sent_max = pts if self._sent_max is None else max(self._sent_max, pts)
-        end = pts + max(0, packet.duration or 0)
-        self.sent_end = end if self.sent_end is None else max(self.sent_end, end)
+        if self.last_sent is None or pts >= self.last_sent[0]:  # the latest frame's own packet
+            self.last_sent = (pts, pts + max(0, packet.duration or 0))
 
     def outstanding(self, held: int | None) -> set[int]:
         """The pts of the frames sent to the decoder that have not come back, after ``held`` (the last one that

@@ -121,10 +121,13 @@ def _quiet_svt(encoder: str) -> Iterator[None]:
     """SVT-AV1 prints its banner and settings (20 lines) and a thread-priority warning on stderr unless SVT_LOG
     says otherwise when it opens: set for the opening alone (left set, it was the host program's for good; a
     library audit), and not at all where the user has set it."""
-    if encoder != "libsvtav1" or SVT_LOG in os.environ:
+    if encoder != "libsvtav1":
         yield
         return
-    with _ENV_LOCK:
+    with _ENV_LOCK:  # (asked under the lock: another thread's opening saw ours as the user's; a review)
+        if SVT_LOG in os.environ:
+            yield
+            return
         os.environ[SVT_LOG] = SVT_LOG_ERRORS
         try:
             yield
@@ -336,6 +339,8 @@ class VideoWriter:
                                      "square); --codec libx264, or a .mp4 or .mov, keeps it")
         ctx.thread_count = options.encoder_threads
         self.colorspace = info.colorspace if info.colorspace in _SPC_TO_SWS else AVCOL_SPC_BT709
+        if codec.name in FULL_RANGE_ONLY:  # JPEG's matrix is BT.601 (JFIF), which FFmpeg's MJPEG decoder applies
+            self.colorspace = AVCOL_SPC_BT470BG  # whatever the tags say (BT.709 colour read 0.7 dE off; a review)
         self.yuv = self.pix_fmt.startswith("yuv")
         if self.yuv:
             ctx.colorspace = self.colorspace
@@ -632,7 +637,8 @@ class VideoWriter:
         self.write_frame(frame, pts)
 
     def write_frame(self, frame: av.VideoFrame, pts: int) -> None:
-        """Encode a frame already in the stream's pixel format (limited range, ``self.colorspace``)."""
+        """Encode a frame already in the stream's pixel format (its range: limited, or full for 'yuvj';
+        ``self.colorspace``)."""
         if self._last_pts is not None and pts <= self._last_pts:
             # Encoders need strictly increasing pts. One tick later packed frames 0.08 ms apart (issue 14);
             # one frame later keeps the timing even. The reader already gives increasing pts: a last resort.
