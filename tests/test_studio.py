@@ -366,6 +366,14 @@ def test_bad_requests_get_one_line(served, body, message):
     assert status == 400 and message in answer["error"]
 
 
+def test_a_number_too_long_to_read_is_a_bad_request(served, place):
+    """An audit: a frame number of 5001 digits was a 500 (Python's ValueError from json.loads)."""
+    film = served.open("clip.mp4")
+    body = f'{{"picture": "{film["id"]}", "frame": 1{"0" * 5000}, "points": []}}'.encode()
+    status, answer = served.json("/api/render", raw=body)
+    assert status == 400 and "the request is not JSON" in answer["error"], answer
+
+
 @pytest.mark.parametrize("point, message", [
     ({"x": W, "y": 1, "color": RED}, "outside the 160x96 picture"),
     ({"x": 1, "y": 1, "color": "red"}, "is not #RRGGBB"),

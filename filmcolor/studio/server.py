@@ -146,7 +146,8 @@ async def _json_body(request: Request) -> dict:
                               f"{request.url.path}: the request is larger than {MAX_JSON_BYTES // 2**10} KiB")
     try:
         body = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, ValueError) as err:
+        # (ValueError: a number of over 4300 digits, which Python refuses to read: a 500; an audit)
         raise InputError(f"{request.url.path}: the request is not JSON ({err})") from err
     if not isinstance(body, dict):
         raise InputError(f"{request.url.path}: expected a JSON object")
