@@ -545,6 +545,23 @@ def test_one_packet_claiming_a_long_duration_does_not_hide_damage(tmp_path: Path
         read_times(path)
 
 
+def test_a_matroska_film_starting_late_is_counted_from_its_start(tmp_path: Path) -> None:
+    """A studio audit: an MKV whose frames start at 600 s said 14,601 frames for 200 (its segment's duration
+    counts from 0), and most of the studio's slider answered "past the end"."""
+    path, tb = tmp_path / "late.mkv", Fraction(1, 1000)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = tb
+        for i in range(200):
+            frame = av.VideoFrame.from_ndarray(gray_frame(i, 48, 64), format="gray").reformat(format="yuv420p")
+            frame.pts, frame.time_base = 600_000 + round(i * 1000 / 24), tb
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with VideoReader(path, ReaderOptions()) as reader:
+        assert abs(reader.info.frames - 200) <= 1 and reader.info.duration == pytest.approx(8.33, abs=0.05)
+
+
 def test_a_start_before_the_first_frame_keeps_the_sound_in_step(tmp_path: Path) -> None:
     """Sound from 0, picture from 1.5 s, --start 1: the sound read while the decoder still held the first
     frames was shifted by 1 s, the rest by 1.5 s, and the run failed on "timestamps go back"."""

@@ -353,6 +353,8 @@ class VideoReader:
             duration = float(s.duration * s.time_base)
         elif self.container.duration:
             duration = self.container.duration / av.time_base
+            if self.container.format.name.startswith("matroska"):  # a Matroska segment's duration counts from 0:
+                duration -= max(0.0, self._file_start_s)  # one starting at 600 s said 14,601 frames for 200 (an audit)
         if duration is not None:
             duration = max(0.0, duration - max(0.0, self._offset_s - self._stream_start_s))
             if self.options.duration is not None:
