@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from email.message import Message
@@ -416,6 +417,92 @@ def test_a_films_frames_are_numbered_as_the_video_command_counts(served, place):
     assert rendered.shape == (64, 96, 3)
 
 
+def _numbered(i: int, height: int, width: int) -> np.ndarray:
+    """A gray frame whose number is written in 16 black or white blocks across it (readable back)."""
+    bits = [(i >> b) & 1 for b in range(16)]
+    row = np.repeat(np.array(bits, np.uint8) * 200 + 28, width // 16)
+    return np.tile(np.pad(row, (0, width - row.size), constant_values=128), (height, 1))
+
+
+def _number_of(gray: np.ndarray) -> int:
+    width = gray.shape[1] // 16
+    return sum(int(gray[:, b * width:(b + 1) * width].mean() > 114) << b for b in range(16))
+
+
+def test_a_back_seek_past_damage_just_after_a_mark_is_the_frame_asked_for(tmp_path):
+    """A studio audit: two damaged frames just after a mark in a Matroska film (B-frames, a keyframe every
+    24): reading back from that mark numbered the frames one off (a slice from it drops a stand-in a read from
+    the start keeps), and a keyframe was saved for the wrong frame. A mark followed by a stand-in is not read
+    from; an earlier clean one is."""
+    from media import garbage_packet
+
+    from filmcolor.studio.session import FilmFrames
+
+    whole, damaged = tmp_path / "whole.mkv", tmp_path / "damaged.mkv"
+    with av.open(str(whole), "w") as out:
+        stream = out.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.options = {"bf": "3", "g": "24", "crf": "18"}
+        for i in range(150):
+            frame = av.VideoFrame.from_ndarray(_numbered(i, 48, 64), format="gray").reformat(format="yuv420p")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    with av.open(str(whole)) as inp, av.open(str(damaged), "w") as out:
+        source = inp.streams.video[0]
+        copy = out.add_stream_from_template(source)
+        for n, packet in enumerate(p for p in inp.demux(source) if p.size):
+            packet = garbage_packet(packet, n) if n in (49, 50) else packet
+            packet.stream = copy
+            out.mux(packet)
+    film = FilmFrames(damaged)
+    try:
+        ahead = [film.frame(i)[0] for i in range(150)]  # from the start: the numbering --keyframe counts
+        for index in (149, 77, 55, 120, 60):
+            assert np.array_equal(film.frame(index)[0], ahead[index]), index
+    finally:
+        film.close()
+
+
+def test_a_film_copied_over_in_place_is_said_not_shown(tmp_path):
+    """A studio audit: a film copied over its own file (the same inode) while open showed the new film's
+    frames under the old one's numbering, and saved one as a keyframe."""
+    from filmcolor.studio.session import FilmFrames
+
+    path = make_clip(tmp_path / "film.mkv", width=64, height=48, frames=40, fps=10)
+    other = make_clip(tmp_path / "other.mkv", width=64, height=48, frames=30, fps=10)
+    film = FilmFrames(path)
+    try:
+        film.frame(10)
+        time.sleep(0.01)
+        path.write_bytes(other.read_bytes())  # in place: the same inode
+        with pytest.raises(Exception, match="film.mkv: changed on disk since it was opened; open it again"):
+            film.frame(5)
+    finally:
+        film.close()
+
+
+def test_a_keyframe_name_saved_for_another_film_or_a_replaced_film_leaves_the_commands(served, place):
+    """A studio audit: shared_key saved for film A's frame 5, then (overwrite) for film B's frame 7, stayed in
+    A's command as 5=shared_key.png (B's picture); and a film replaced by another kept its old keyframes
+    (frame 150 of a 200-frame film printed for an 80-frame one, a command that failed)."""
+    make_clip(place / "filmA.mp4", width=96, height=64, frames=12, fps=10)
+    make_clip(place / "filmB.mp4", width=96, height=64, frames=12, fps=10)
+    a, b = served.open("filmA.mp4"), served.open("filmB.mp4")
+    status, _ = served.json("/api/save", {"picture": a["id"], "frame": 5, "points": [], "name": "shared_key"})
+    assert status == 200
+    status, _ = served.json("/api/save", {"picture": b["id"], "frame": 7, "points": [], "name": "shared_key",
+                                          "overwrite": True})
+    assert status == 200
+    status, body = served.json("/api/save", {"picture": a["id"], "frame": 2, "points": [], "name": "a_key2"})
+    assert status == 200 and "shared_key" not in body["command"], body
+    make_clip(place / "staging.mp4", width=96, height=64, frames=8, fps=10)
+    os.replace(place / "staging.mp4", place / "filmA.mp4")  # another film under the name
+    again = served.open("filmA.mp4")
+    status, body = served.json("/api/save", {"picture": again["id"], "frame": 3, "points": [], "name": "a_key3"})
+    assert status == 200 and "a_key2" not in body["command"] and "--keyframe 3=a_key3.png" in body["command"]
+
+
 def test_a_film_replaced_on_disk_is_said_not_mixed(served, place):
     """An audit: a film replaced while open gave the new film's frames under the old one's size and frame count,
     and a save of a hint placed in the old size failed with an IndexError (a 500)."""
@@ -598,6 +685,14 @@ def test_a_turned_film_is_shown_upright_and_its_keyframe_saved_as_stored(served,
     assert np.abs(rgb2lab(key)[..., 0] - stored_l).mean() < 2.0  # the frame as stored, coloured
     a_shown = rgb2lab(np.rot90(key, k=quarters))[..., 1]
     assert a_shown[:10, :10].mean() > a_shown[-10:, -10:].mean() + 10  # red where it was placed
+    # its hints file beside it is in the keyframe's own (stored) pixels, where the red is (an audit: it was in
+    # the shown frame's, outside the keyframe or mirrored)
+    (point,) = json.loads((place / f"turned{rotation}_key.json").read_text())["points"]
+    a_stored = rgb2lab(key)[..., 1]
+    x, y = int(point["x"]), int(point["y"])
+    assert 0 <= x < 96 and 0 <= y < 64, point
+    near = a_stored[max(0, y - 2):y + 3, max(0, x - 2):x + 3].mean()
+    assert near > a_stored[2:7, 2:7].mean() + 10, (point, rotation)  # not where the shown frame's (4, 4) is
 
 
 def test_a_hint_at_the_pictures_edge_is_saved_inside_it_and_a_long_name_is_one_line(served, place):

@@ -107,6 +107,11 @@ def hints_json(points: list[dict[str, Any]]) -> bytes:
     return (f'{{"points": [\n{body}\n]}}\n' if points else '{"points": []}\n').encode()
 
 
+def _moved(point: dict[str, Any], x: float, y: float) -> dict[str, Any]:
+    """A saved hint at another place."""
+    return {**point, "x": _number(x), "y": _number(y)}
+
+
 def _number(value: float, limit: float | None = None) -> int | float:
     """A coordinate as the hints file keeps it: to 2 decimals, rounded down (x 255.999 in a 256-pixel picture
     was kept as 256.0, which `filmcolor image --hints` refuses as outside it; an audit), whole when it is."""
@@ -143,6 +148,10 @@ class FilmFrames:
         self._kept: OrderedDict[int, tuple[np.ndarray, float]] = OrderedDict()
         self._seen: tuple[int, int, int] | None = None  # the file as first opened: (inode, size, mtime)
         self._marks: list[tuple[int, float]] = []  # (frame number, its time on the input's clock), ascending
+        # marks followed by a stand-in for a damaged frame before the next mark: a slice read from one numbered
+        # a frame differently from a read from the start (--start drops a stand-in there; an audit), so it is
+        # read from an earlier mark
+        self._dirty: set[int] = set()
         self._first_s = 0.0  # frame 0's time on the input's clock
         self._offset = 0  # the frame number of the open read's first frame
         self._open()
@@ -160,6 +169,17 @@ class FilmFrames:
         self.width, self.height = ((self.info.height, self.info.width) if self.quarters % 2
                                    else (self.info.width, self.info.height))
 
+    def stored_point(self, x: float, y: float) -> tuple[float, float]:
+        """A point of a frame as shown (pixels) at its place in the frame as stored, inside it."""
+        width, height = self.info.width, self.info.height  # as stored
+        if self.quarters == 1:  # shown = the stored frame turned a quarter counterclockwise
+            x, y = width - y, x
+        elif self.quarters == 2:
+            x, y = width - x, height - y
+        elif self.quarters == 3:
+            x, y = y, height - x
+        return min(max(x, 0.0), width - 0.01), min(max(y, 0.0), height - 0.01)
+
     def stored(self, rgb: np.ndarray) -> np.ndarray:
         """A picture of a frame as shown (upright) turned back to the frames as stored, as `filmcolor video
         --keyframe` takes them whatever the turn (a half turn keeps the size, so a keyframe cannot tell it)."""
@@ -168,15 +188,11 @@ class FilmFrames:
     def _open(self, at: tuple[int, float] | None = None) -> None:
         """Read from the start, or, ``at`` a mark (frame number, time), a slice from that frame on."""
         self.close()
-        try:
-            st = self.path.stat()
-            now = (st.st_ino, st.st_size, st.st_mtime_ns)
-        except OSError:
-            now = None  # gone: the reader says so
-        if self._seen is not None and now is not None and now != self._seen:  # frames of another film, sizes
-            self._kept.clear()  # of another picture (an audit: a save then failed with an IndexError)
-            raise InputError(f"{self.path.name}: changed on disk since it was opened; open it again")
-        self._seen = self._seen or now
+        self._check_unchanged()  # (frames of another film, sizes of another picture: a save then failed with an
+        if self._seen is None:  # IndexError; an audit)
+            with contextlib.suppress(OSError):  # gone: the reader says so
+                st = self.path.stat()
+                self._seen = (st.st_ino, st.st_size, st.st_mtime_ns)
         if at is None:
             self._reader = VideoReader(self.path, copy_streams=False)
             self._items = iter(self._reader)
@@ -196,13 +212,33 @@ class FilmFrames:
         self._next, self._offset = mark, mark
 
     def _open_at(self, index: int) -> None:
-        """Read on from the last mark at or before frame ``index`` past frame 0, else from the start."""
+        """Read on from the last clean mark at or before frame ``index`` past frame 0, else from the start."""
         at = bisect.bisect_right(self._marks, (index, math.inf)) - 1
+        while at > 0 and self._marks[at][0] in self._dirty:
+            at -= 1
         self._open(self._marks[at] if at > 0 else None)
+
+    @property
+    def identity(self) -> object:
+        """The file as first opened (inode, size, modification time), or None."""
+        return self._seen
+
+    def _check_unchanged(self) -> None:
+        """Raise InputError when the film on disk is no longer the one opened (copied over in place, the same
+        inode: its new frames were shown under the old numbering, and saved; an audit)."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            return  # gone: the reader says so when it opens
+        if self._seen is not None and (st.st_ino, st.st_size, st.st_mtime_ns) != self._seen:
+            self._kept.clear()
+            self.close()
+            raise InputError(f"{self.path.name}: changed on disk since it was opened; open it again")
 
     def frame(self, index: int) -> tuple[np.ndarray, float]:
         """Frame ``index`` as shown: (luma (H, W) uint8, full range, upright; seconds from the film's first
         frame)."""
+        self._check_unchanged()
         if index in self._kept:
             self._kept.move_to_end(index)
             return self._kept[index]
@@ -225,6 +261,10 @@ class FilmFrames:
                     self._first_s = seconds
                 if self._marking and number % MARK_EVERY == 0 and (not self._marks or number > self._marks[-1][0]):
                     self._marks.append((number, seconds))
+                if item.repeated and self._marks:  # the segment after the last mark at or before it is dirty
+                    at = bisect.bisect_right(self._marks, (number, math.inf)) - 1
+                    if at >= 0:
+                        self._dirty.add(self._marks[at][0])
                 if number >= index - FRAMES_KEPT:
                     shown = np.ascontiguousarray(np.rot90(item.gray, k=self.quarters)) if self.quarters else item.gray
                     self._kept[number] = (shown, seconds - self._first_s)
@@ -294,6 +334,8 @@ class Studio:
             self.name_max = 255
         self._pictures: OrderedDict[str, _Picture] = OrderedDict()
         self._keyframes: dict[Path, dict[int, str]] = {}  # film -> frame -> keyframe saved (under the folder)
+        self._film_files: dict[Path, object] = {}  # film -> the file it was when opened (its keyframes are that
+        # file's: replaced by another film, frame 150 of the old one was still printed for an 80-frame one)
         self._saving: set[Path] = set()  # pictures being coloured and written by a save, outside the lock
 
     # ---- the folder ----
@@ -349,6 +391,10 @@ class Studio:
             if path.suffix.lower() in VIDEO_EXTENSIONS:
                 film = FilmFrames(path)
                 try:
+                    source = path.resolve()
+                    if self._film_files.get(source, film.identity) != film.identity:
+                        self._keyframes.pop(source, None)
+                    self._film_files[source] = film.identity
                     info = film.info
                     rate = float(info.frame_rate) if info.frame_rate else None
                     return self._add(_Picture(self._info("video", self.shown(path), film.width, film.height,
@@ -467,6 +513,9 @@ class Studio:
             rgb = self.colorizer.colorize_image(full, hints=hints if len(hints) else None)
             write_image(image_path, picture.film.stored(rgb) if picture.film is not None else rgb,
                         metadata)  # a photo's caption, date and credits, as `filmcolor image` keeps them
+            if picture.film is not None and picture.film.quarters:  # the hints beside the keyframe, as it is
+                kept = [_moved(point, *picture.film.stored_point(point["x"], point["y"])) for point in kept]
+                # stored (they were the shown frame's: outside the keyframe, or mirrored; an audit)
             write_bytes_atomic(hints_path, hints_json(kept))
         finally:
             with self._lock:
@@ -477,8 +526,9 @@ class Studio:
         with self._lock:
             keys = self._keyframes.setdefault(picture.source, {})
             shown = self.shown(image_path)
-            for other in [k for k, v in keys.items() if v == shown]:  # that file is this frame's now (it kept its
-                del keys[other]  # earlier frame too, whose --keyframe then coloured with this frame; an audit)
+            for film_keys in self._keyframes.values():  # that file is this frame's now: not another frame's of
+                for other in [k for k, v in film_keys.items() if v == shown]:  # this film (it kept its earlier
+                    del film_keys[other]  # frame too; an audit), nor any of another film's (a second audit)
             for other in [k for k, v in keys.items() if not (self.folder / v).is_file()]:  # deleted since
                 del keys[other]
             keys[index] = shown
