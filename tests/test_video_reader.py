@@ -469,26 +469,33 @@ def test_a_short_matroska_file_damaged_midway_is_an_error(tmp_path: Path) -> Non
     assert len(read_times(clip)[0]) == 24  # the whole file: no word
 
 
-@pytest.mark.parametrize("ext", [".mkv", ".mp4"])
-def test_a_last_frame_held_longer_is_not_a_damaged_end(tmp_path: Path, ext: str) -> None:
-    """A review: a film whose last frame is held (an end title, a slideshow: its packet lasts 1.5 s) read as
-    ending 1.5 s early, which the damaged-file check now refuses; where the video ends is its last packet's
-    own end."""
-    path = tmp_path / f"held{ext}"
+def _one_long_packet(path: Path, frames: int, long_index: int, long_ms: int, picture) -> Path:
+    """A 25 fps film (time base 1 ms, no B-frames) of ``picture(i)`` whose frame ``long_index``'s packet lasts
+    ``long_ms``; the others 40 ms."""
     tb = Fraction(1, 1000)
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
         stream.time_base = stream.codec_context.time_base = tb
+        stream.options = {"bf": "0"}
         packets = []
-        for i in range(50):
-            frame = av.VideoFrame.from_ndarray(gray_frame(i, 48, 64), format="gray").reformat(format="yuv420p")
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(picture(i), format="gray").reformat(format="yuv420p")
             frame.pts, frame.time_base = 40 * i, tb
             packets += stream.encode(frame)
         packets += stream.encode(None)
         for packet in packets:
-            packet.duration = 1500 if packet.pts == 40 * 49 else 40
+            packet.duration = long_ms if packet.pts == 40 * long_index else 40
             container.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("ext", [".mkv", ".mp4"])
+def test_a_last_frame_held_longer_is_not_a_damaged_end(tmp_path: Path, ext: str) -> None:
+    """A review: a film whose last frame is held (an end title, a slideshow: its packet lasts 1.5 s) read as
+    ending 1.5 s early, which the damaged-file check now refuses; where the video ends is its last packet's
+    own end."""
+    path = _one_long_packet(tmp_path / f"held{ext}", 50, 49, 1500, lambda i: gray_frame(i, 48, 64))
     times, _, warnings = read_times(path)
     assert len(times) == 50 and not warnings, warnings
 
@@ -521,22 +528,8 @@ def test_a_phones_jittering_rate_is_not_taken_for_pauses(tmp_path: Path) -> None
 def test_one_packet_claiming_a_long_duration_does_not_hide_damage(tmp_path: Path) -> None:
     """A review: a frame's packet claiming 6 s (frame 99 of 250) made the damaged file's video end read as 10 s
     once the held-last-frame rule took any packet's end: only the last frame's own packet counts."""
-    path, tb = tmp_path / "dmg.mkv", Fraction(1, 1000)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        stream.time_base = stream.codec_context.time_base = tb
-        stream.options = {"bf": "0"}
-        packets = []
-        for i in range(250):
-            noise = np.random.default_rng(i).integers(0, 255, (48, 64), np.uint8)
-            frame = av.VideoFrame.from_ndarray(noise, format="gray").reformat(format="yuv420p")
-            frame.pts, frame.time_base = 40 * i, tb
-            packets += stream.encode(frame)
-        packets += stream.encode(None)
-        for packet in packets:
-            packet.duration = 6000 if packet.pts == 40 * 99 else 40
-            container.mux(packet)
+    path = _one_long_packet(tmp_path / "dmg.mkv", 250, 99, 6000,
+                            lambda i: np.random.default_rng(i).integers(0, 255, (48, 64), np.uint8))
     data = bytearray(path.read_bytes())
     cut = int(len(data) * 0.45)
     data[cut:] = bytes(len(data) - cut)  # the rest zeroed, the size intact
