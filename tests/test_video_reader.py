@@ -555,6 +555,38 @@ def test_a_matroska_film_starting_late_is_counted_from_its_start(tmp_path: Path)
         assert abs(reader.info.frames - 200) <= 1 and reader.info.duration == pytest.approx(8.33, abs=0.05)
 
 
+def test_a_slice_starting_just_before_damage_keeps_every_stand_in(tmp_path: Path) -> None:
+    """A studio audit: a slice (--start) beginning at a keyframe followed by two damaged frames kept the first's
+    stand-in and dropped the second's, which a read from the start keeps: the two steps across the lost frames
+    made the slice's first frame step two frames long, and the second stand-in found no room."""
+    whole, damaged = tmp_path / "whole.mkv", tmp_path / "damaged.mkv"
+    with av.open(str(whole), "w") as out:
+        stream = out.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.options = {"bf": "3", "g": "24", "crf": "18"}
+        for i in range(150):  # each frame its number in 16 black or white blocks: P- and B-frames that differ
+            blocks = np.repeat((np.array([(i >> b) & 1 for b in range(16)], np.uint8) * 200 + 28), 4)
+            frame = av.VideoFrame.from_ndarray(np.tile(blocks, (48, 1)), format="gray").reformat(format="yuv420p")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    with av.open(str(whole)) as inp, av.open(str(damaged), "w") as out:
+        source = inp.streams.video[0]
+        copy = out.add_stream_from_template(source)
+        packets = [p for p in inp.demux(source) if p.size]
+        key = next(n for n, p in enumerate(packets) if p.is_keyframe and p.pts * source.time_base == 2)
+        for n, packet in enumerate(packets):  # the two packets after the keyframe at 2.0 s (frame 48)
+            packet = garbage_packet(packet, n) if n in (key + 1, key + 2) else packet
+            packet.stream = copy
+            out.mux(packet)
+    start = 2.0 - 0.25 / 24  # the keyframe at 2.0 s (frame 48), as the studio reads back from its mark there
+    times, repeats, _ = read_times(damaged)
+    tail = [(round(t, 3), r) for t, r in zip(times, repeats, strict=True) if t >= start]
+    sliced, sliced_repeats, _ = read_times(damaged, start=start)
+    assert [(round(t + 2.0, 3), r) for t, r in zip(sliced, sliced_repeats, strict=True)] == tail
+    assert sum(r for _, r in tail) == 2
+
+
 def test_a_start_before_the_first_frame_keeps_the_sound_in_step(tmp_path: Path) -> None:
     """Sound from 0, picture from 1.5 s, --start 1: the sound read while the decoder still held the first
     frames was shifted by 1 s, the rest by 1.5 s, and the run failed on "timestamps go back"."""

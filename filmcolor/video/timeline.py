@@ -149,7 +149,9 @@ class FrameTimeline:
         elif pts > last and (next_pts is None or next_pts > pts or next_pts <= last):
             if pts - last > max(self.GAP_STEPS * self.step, self.GAP_S / self.time_base):
                 self.gaps.append(last)
-            self._steps.append(pts - last)
+            if not any(last < q < pts for q in self._expected):  # not across a frame lost to damage: two such
+                self._steps.append(pts - last)  # steps among a slice's first three made a frame step two, and
+                # the second lost frame found no room for its stand-in (one frame fewer than a read from the start)
             return pts  # in order (a variable frame rate may space frames closer than half a step)
         else:
             new = self._slot_after(last)[0]
