@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from email.message import Message
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -501,6 +502,40 @@ def test_a_keyframe_name_saved_for_another_film_or_a_replaced_film_leaves_the_co
     again = served.open("filmA.mp4")
     status, body = served.json("/api/save", {"picture": again["id"], "frame": 3, "points": [], "name": "a_key3"})
     assert status == 200 and "a_key2" not in body["command"] and "--keyframe 3=a_key3.png" in body["command"]
+
+
+def test_a_scans_folder_of_frames_is_a_film(weights, tmp_path, monkeypatch):
+    """A studio audit: a film scan (a folder of numbered DPX frames) could not be opened ("is a folder, not an
+    image"), its frames were listed as photos, and a photo saved among them stopped `filmcolor video` reading
+    the folder. It is listed and opened as one film, numbered as `filmcolor video FOLDER` counts its frames,
+    and its keyframe is saved beside the folder, with the command that colours it."""
+    from filmcolor.video.reader import VideoReader
+
+    frames = tmp_path / "reel1"
+    frames.mkdir()
+    for n in range(6):
+        ctx = av.CodecContext.create("dpx", "w")
+        ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = 64, 48, "gray16be", Fraction(1, 24)
+        picture = av.VideoFrame.from_ndarray((np.full((48, 64), 30 + 30 * n, np.uint16) * 257), format="gray16le")
+        (frames / f"scan_{n:06d}.dpx").write_bytes(b"".join(bytes(p) for p in ctx.encode(
+            picture.reformat(format="gray16be"))))
+    studio = Studio(Colorizer.from_pretrained(weights, device="cpu", runtime="torch", render_size=RENDER),
+                    tmp_path)
+    try:
+        listed, _ = studio.files()
+        assert "reel1/" in listed and not [f for f in listed if f.endswith(".dpx")], listed
+        film = studio.open("reel1/")
+        assert (film.kind, film.frames) == ("video", 6)
+        with VideoReader(frames) as reader:
+            levels = [item.gray.mean() for item in reader if hasattr(item, "gray")]
+        rendered = studio.render(film.id, 4, [])
+        gray = cv2.cvtColor(rendered.rgb_hw3, cv2.COLOR_RGB2GRAY).astype(float).mean()
+        assert abs(gray - levels[4]) < abs(gray - levels[3]) and abs(gray - levels[4]) < abs(gray - levels[5])
+        saved = studio.save(film.id, 4, [], "reel1_key4")
+        assert (tmp_path / "reel1_key4.png").is_file() and not (frames / "reel1_key4.png").exists()
+        assert saved.command == "filmcolor video reel1 -o reel1_color.mkv --keyframe 4=reel1_key4.png"
+    finally:
+        studio.close()
 
 
 def test_a_film_replaced_on_disk_is_said_not_mixed(served, place):

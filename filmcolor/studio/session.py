@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from filmcolor import photometa
-from filmcolor.batch.plan import KEPT_VIDEO_EXTENSIONS, VIDEO_EXTENSIONS
+from filmcolor.batch.plan import KEPT_VIDEO_EXTENSIONS, VIDEO_EXTENSIONS, is_film_folder
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import InputError, OutputError
 from filmcolor.fsutil import PARTIAL_MARK, check_output_path, write_bytes_atomic
@@ -371,6 +371,12 @@ class Studio:
         media = IMAGE_INPUT_EXTENSIONS + VIDEO_EXTENSIONS
         for top, dirs, names in os.walk(self.folder):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            if Path(top) != self.folder and is_film_folder(names):  # a film scanner's frames: one film, as
+                count += 1  # `filmcolor batch` takes it (its frames were listed as photos; an audit)
+                if len(found) < MAX_LISTED:
+                    found.append(Path(top).relative_to(self.folder).as_posix() + "/")
+                dirs[:] = []
+                continue
             for name in sorted(names):
                 if name.lower().endswith(media) and not name.startswith(".") and PARTIAL_MARK not in name:
                     count += 1
@@ -388,7 +394,7 @@ class Studio:
         """A photo or film by path (the command line's FILE may lie outside the folder: it is only read)."""
         path = Path(path)
         with self._lock:
-            if path.suffix.lower() in VIDEO_EXTENSIONS:
+            if path.suffix.lower() in VIDEO_EXTENSIONS or path.is_dir():  # (a folder: a scan's numbered frames)
                 film = FilmFrames(path)
                 try:
                     source = path.resolve()
