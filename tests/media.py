@@ -256,3 +256,29 @@ def mux_gray(container: av.container.OutputContainer, codec: str, rate: int, wid
         frame.pts = i
         container.mux(stream.encode(frame))
     container.mux(stream.encode(None))
+
+
+def damaged_after_keyframe(path: Path, key_s: int = 2) -> Path:
+    """A 150-frame 24 fps Matroska film with B-frames and a keyframe every 24 (each frame its number in 16 black
+    or white blocks), whose two packets after the keyframe at ``key_s`` seconds are garbage."""
+    whole = path.with_name(path.stem + "_whole.mkv")
+    with av.open(str(whole), "w") as out:
+        stream = out.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.options = {"bf": "3", "g": "24", "crf": "18"}
+        for i in range(150):
+            blocks = np.repeat((np.array([(i >> b) & 1 for b in range(16)], np.uint8) * 200 + 28), 4)
+            frame = av.VideoFrame.from_ndarray(np.tile(blocks, (48, 1)), format="gray").reformat(format="yuv420p")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    with av.open(str(whole)) as inp, av.open(str(path), "w") as out:
+        source = inp.streams.video[0]
+        copy = out.add_stream_from_template(source)
+        packets = [p for p in inp.demux(source) if p.size]
+        key = next(n for n, p in enumerate(packets) if p.is_keyframe and p.pts * source.time_base == key_s)
+        for n, packet in enumerate(packets):
+            packet = garbage_packet(packet, n) if n in (key + 1, key + 2) else packet
+            packet.stream = copy
+            out.mux(packet)
+    return path

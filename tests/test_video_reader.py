@@ -12,6 +12,7 @@ import av
 import numpy as np
 import pytest
 from media import (
+    damaged_after_keyframe,
     decode_video,
     garbage_packet,
     gray_frame,
@@ -559,26 +560,7 @@ def test_a_slice_starting_just_before_damage_keeps_every_stand_in(tmp_path: Path
     """A studio audit: a slice (--start) beginning at a keyframe followed by two damaged frames kept the first's
     stand-in and dropped the second's, which a read from the start keeps: the two steps across the lost frames
     made the slice's first frame step two frames long, and the second stand-in found no room."""
-    whole, damaged = tmp_path / "whole.mkv", tmp_path / "damaged.mkv"
-    with av.open(str(whole), "w") as out:
-        stream = out.add_stream("libx264", rate=24)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        stream.options = {"bf": "3", "g": "24", "crf": "18"}
-        for i in range(150):  # each frame its number in 16 black or white blocks: P- and B-frames that differ
-            blocks = np.repeat((np.array([(i >> b) & 1 for b in range(16)], np.uint8) * 200 + 28), 4)
-            frame = av.VideoFrame.from_ndarray(np.tile(blocks, (48, 1)), format="gray").reformat(format="yuv420p")
-            frame.pts = i
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    with av.open(str(whole)) as inp, av.open(str(damaged), "w") as out:
-        source = inp.streams.video[0]
-        copy = out.add_stream_from_template(source)
-        packets = [p for p in inp.demux(source) if p.size]
-        key = next(n for n, p in enumerate(packets) if p.is_keyframe and p.pts * source.time_base == 2)
-        for n, packet in enumerate(packets):  # the two packets after the keyframe at 2.0 s (frame 48)
-            packet = garbage_packet(packet, n) if n in (key + 1, key + 2) else packet
-            packet.stream = copy
-            out.mux(packet)
+    damaged = damaged_after_keyframe(tmp_path / "damaged.mkv")  # the keyframe at 2.0 s, frame 48
     start = 2.0 - 0.25 / 24  # the keyframe at 2.0 s (frame 48), as the studio reads back from its mark there
     times, repeats, _ = read_times(damaged)
     tail = [(round(t, 3), r) for t, r in zip(times, repeats, strict=True) if t >= start]
