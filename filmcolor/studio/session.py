@@ -148,10 +148,6 @@ class FilmFrames:
         self._kept: OrderedDict[int, tuple[np.ndarray, float]] = OrderedDict()
         self._seen: tuple[int, int, int] | None = None  # the file as first opened: (inode, size, mtime)
         self._marks: list[tuple[int, float]] = []  # (frame number, its time on the input's clock), ascending
-        # marks followed by a stand-in for a damaged frame before the next mark: a slice read from one numbered
-        # a frame differently from a read from the start (--start drops a stand-in there; an audit), so it is
-        # read from an earlier mark
-        self._dirty: set[int] = set()
         self._first_s = 0.0  # frame 0's time on the input's clock
         self._offset = 0  # the frame number of the open read's first frame
         self._open()
@@ -212,10 +208,8 @@ class FilmFrames:
         self._next, self._offset = mark, mark
 
     def _open_at(self, index: int) -> None:
-        """Read on from the last clean mark at or before frame ``index`` past frame 0, else from the start."""
+        """Read on from the last mark at or before frame ``index`` past frame 0, else from the start."""
         at = bisect.bisect_right(self._marks, (index, math.inf)) - 1
-        while at > 0 and self._marks[at][0] in self._dirty:
-            at -= 1
         self._open(self._marks[at] if at > 0 else None)
 
     @property
@@ -261,10 +255,6 @@ class FilmFrames:
                     self._first_s = seconds
                 if self._marking and number % MARK_EVERY == 0 and (not self._marks or number > self._marks[-1][0]):
                     self._marks.append((number, seconds))
-                if item.repeated and self._marks:  # the segment after the last mark at or before it is dirty
-                    at = bisect.bisect_right(self._marks, (number, math.inf)) - 1
-                    if at >= 0:
-                        self._dirty.add(self._marks[at][0])
                 if number >= index - FRAMES_KEPT:
                     shown = np.ascontiguousarray(np.rot90(item.gray, k=self.quarters)) if self.quarters else item.gray
                     self._kept[number] = (shown, seconds - self._first_s)
