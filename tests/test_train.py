@@ -498,9 +498,10 @@ def test_holdout_trade_scores_the_held_out_photos_and_picks_best(photos: Path, t
 @pytest.mark.parametrize("name, value, said", [
     ("batch_size", 0, "--batch-size 0: must be at least 1"),
     ("image_size", 7, "--image-size 7: must be at least 32"),
-    ("epochs", -1, "--epochs -1: must be at least 0"), ("lr_g", -1.0, "--lr-g -1.0: must not be negative"),
-    ("lr_pretrain", float("nan"), "--lr-pretrain nan: must not be negative"),
-    ("guide_none", 2.0, "--guide-none 2.0: must be between 0 and 1"),
+    ("epochs", -1, "--epochs -1: must not be negative"), ("lr_g", -1.0, "--lr-g -1: must not be negative"),
+    ("lr_pretrain", float("nan"), "--lr-pretrain nan: must be a finite number"),
+    ("guide_none", 2.0, "--guide-none 2: must be between 0 and 1"),
+    ("mode_sigma", 0.0, "--mode-sigma 0: must be positive"),
     ("select_metric", "banana", "--select-metric banana: expected one of psnr"),
 ])
 def test_values_no_run_can_use_are_refused_by_name(photos: Path, tmp_path: Path, name, value, said) -> None:
@@ -509,6 +510,19 @@ def test_values_no_run_can_use_are_refused_by_name(photos: Path, tmp_path: Path,
     with pytest.raises(ConfigError, match=re.escape(said)):
         tiny_config(photos, tmp_path / "run", **{name: value})
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("flag, value, limits", [("--batch-size", "0", "[x>=1]"), ("--beta2", "1.5", "[0<=x<=1]"),
+                                                  ("--mode-sigma", "0", "[x>0]"), ("--lr-g", "nan", "[x>=0]"),
+                                                  ("--val-every", "0", "[x>=1]")])
+def test_train_help_shows_each_limit_and_the_command_line_refuses_as_the_config_does(
+        photos: Path, tmp_path: Path, flag, value, limits) -> None:
+    helped = CliRunner().invoke(main, ["train", "--help"], terminal_width=400)
+    (line,) = [line for line in helped.output.splitlines() if line.strip().startswith(flag + " ")]
+    assert limits in line  # (train's help showed no limits: they lived in TrainConfig alone)
+    result = CliRunner().invoke(main, ["train", "--data", str(photos), "--out", str(tmp_path / "run"), flag, value])
+    assert result.exit_code == 1 and f"{flag}" in result.output and "must" in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
 
 
 # ---- the options the shipped recipe uses (scripts/train_default.sh) ----

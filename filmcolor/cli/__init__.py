@@ -247,8 +247,9 @@ def field_option(cls: type, name: str, default: Any, why: str = "") -> Callable[
     spec = spec_of(f)
     assert spec is not None
     base = type(default) if default is not None else float
+    limits = f"  [{spec.range_text()}]" if spec.range_text() else ""
     return click.option(flag_of(f), type=_FieldType(spec, base), default=default, show_default=True,
-                        help=f"{spec.help}{' ' + why if why else ''}  [{spec.range_text()}]")
+                        help=f"{spec.help}{' ' + why if why else ''}{limits}")
 
 
 def ranged_option(*decls: str, base: type, help: str, at_least: float | None = None,

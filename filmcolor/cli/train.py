@@ -10,7 +10,7 @@ import click
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from filmcolor.cli import console, guarded
+from filmcolor.cli import console, field_option, guarded
 from filmcolor.errors import ConfigError
 from filmcolor.models import list_models
 from filmcolor.train import TrainConfig, train
@@ -19,9 +19,9 @@ from filmcolor.train.config import SELECT_METRICS
 DEFAULTS = TrainConfig(data=(), out="")
 
 
-def _opt(name: str, help_text: str, **kw):
-    field = name.lstrip("-").replace("-", "_")
-    return click.option(name, default=getattr(DEFAULTS, field), show_default=True, help=help_text, **kw)
+def train_option(name: str):
+    """TrainConfig's field ``name`` as an option: its flag, help, limits and messages, as the config has them."""
+    return field_option(TrainConfig, name, getattr(DEFAULTS, name))
 
 
 def _as_given(path: str) -> str:
@@ -50,64 +50,61 @@ def _as_given(path: str) -> str:
 @click.option("--pretrained-encoder/--no-pretrained-encoder", default=None,
               help="Start the encoder from ImageNet weights (default: when the architecture has one and "
                    "'filmcolor[train]' is installed).")
-@_opt("--train-size", "Training images sampled (fixed seed).")
-@_opt("--val-size", "Validation images (split off --data, or the first of --val-data).")
-@_opt("--seed", "Seed of the split, the data order, augmentation and initialisation.")
-@_opt("--image-size", "Training image size (pixels, square).")
+@train_option("train_size")
+@train_option("val_size")
+@train_option("seed")
+@train_option("image_size")
 @click.option("--crop-mode", type=click.Choice(["resize", "random-crop"]), default=DEFAULTS.crop_mode,
               show_default=True, help="resize: the seed's bicubic resize; random-crop: random scale + crop.")
-@_opt("--batch-size", "Images per step (per process under torchrun).")
-@_opt("--pretrain-epochs", "Phase 1 epochs: generator alone with the pixel loss.")
-@_opt("--epochs", "Phase 2 epochs: conditional GAN (PatchGAN discriminator).")
+@train_option("batch_size")
+@train_option("pretrain_epochs")
+@train_option("epochs")
 @click.option("--pixel-loss", type=click.Choice(["l1", "smooth_l1"]), default=DEFAULTS.pixel_loss,
               show_default=True, help="Pixel loss on normalised ab.")
-@_opt("--chroma-weight", "Weight saturated target pixels up to 1+2w in the pixel loss (0: the seed's loss).")
-@_opt("--mode-weight", "Add w x a mode-seeking (Welsch) term to the pixel loss (0: none).")
-@_opt("--mode-sigma", "Width of the mode-seeking term, Lab units.")
-@_opt("--saturation-weight", "Add w x the distance between each picture's predicted and true distribution of "
-      "chroma (hue-blind: learn how saturated a picture is, not where) (0: none).")
-@_opt("--class-weight", "Add w x a colour-class cross-entropy (22x22 ab bins) from a head on the decoder's "
-      "features, trained beside it and not shipped (0: none).")
+@train_option("chroma_weight")
+@train_option("mode_weight")
+@train_option("mode_sigma")
+@train_option("saturation_weight")
+@train_option("class_weight")
 @click.option("--init-weights", default="", metavar="PATH", help="Start the generator from these weights.")
-@_opt("--lr-pretrain", "Adam learning rate of phase 1.")
-@_opt("--lr-g", "Generator learning rate of phase 2.")
-@_opt("--lr-d", "Discriminator learning rate of phase 2.")
-@_opt("--beta1", "Adam beta1 of phase 2.")
-@_opt("--beta2", "Adam beta2 of phase 2.")
-@_opt("--lambda-l1", "Weight of the pixel loss in the GAN phase.")
-@_opt("--weight-decay", "AdamW weight decay (0: plain Adam).")
+@train_option("lr_pretrain")
+@train_option("lr_g")
+@train_option("lr_d")
+@train_option("beta1")
+@train_option("beta2")
+@train_option("lambda_l1")
+@train_option("weight_decay")
 @click.option("--lr-schedule", type=click.Choice(["constant", "cosine"]), default=DEFAULTS.lr_schedule,
               show_default=True, help="Learning-rate schedule within each phase.")
-@_opt("--freeze-encoder-epochs", "Epochs at the start with the pretrained encoder frozen.")
-@_opt("--encoder-lr-mult", "Encoder learning rate relative to the decoder's once unfrozen.")
+@train_option("freeze_encoder_epochs")
+@train_option("encoder_lr_mult")
 @click.option("--freeze-encoder-bn/--train-encoder-bn", default=DEFAULTS.freeze_encoder_bn, show_default=True,
               help="Keep the pretrained encoder's BatchNorm statistics fixed.")
-@_opt("--workers", "Data-loading worker processes.")
+@train_option("workers")
 @click.option("--cache-images", is_flag=True, help="Decode every image once and keep it in memory.")
 @click.option("--device", default=DEFAULTS.device, show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--amp/--no-amp", default=DEFAULTS.amp, show_default=True, help="bf16 autocast on CUDA.")
 @click.option("--channels-last/--no-channels-last", default=DEFAULTS.channels_last, show_default=True,
               help="channels_last memory format.")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the generator.")
-@_opt("--threads", "torch CPU threads (0: all cores).")
-@_opt("--checkpoint-every", "Write RUN_DIR/last.pt every N steps (and at each epoch end).")
-@_opt("--log-every", "Log losses to metrics.jsonl every N steps.")
-@_opt("--val-images", "Validation photos scored at full size each epoch (PSNR, colourfulness).")
-@_opt("--val-every", "Validate (and pick best.safetensors) after every N-th epoch and the last.",
-      type=click.IntRange(min=1))
+@train_option("threads")
+@train_option("checkpoint_every")
+@train_option("log_every")
+@train_option("val_images")
+@train_option("val_every")
 @click.option("--holdout-source", "holdout_sources", multiple=True,
               help="Data source (file-name prefix, e.g. debian) kept out of training and scored apart; "
                    "repeatable.")
-@_opt("--render-size", "Render size of the validation scoring.")
-@_opt("--sample-images", "Rows of the samples/epoch_NNN.png grid.")
-@_opt("--max-steps", "Stop after this many steps in total (0: no limit).")
+@train_option("render_size")
+@train_option("sample_images")
+@train_option("max_steps")
 @click.option("--select-metric", default=DEFAULTS.select_metric, show_default=True,
               help="Validation metric (higher is better) that picks best.safetensors: "
                    f"{', '.join(SELECT_METRICS)} (holdout_*: the --holdout-source photos; holdout_trade: "
                    "their PSNR gain + 1.5 x their colourfulness ratio).")
-@_opt("--guide-none", "Guided generators: share of samples trained with no guidance (the automatic colour).")
-@_opt("--guide-reference", "Guided generators: share trained with a reference-like dense map (the rest: hints).")
-@_opt("--hints-mean", "Guided generators: mean number of simulated hints per hinted sample.")
+@train_option("guide_none")
+@train_option("guide_reference")
+@train_option("hints_mean")
 @click.option("--resume", is_flag=True,
               help="Continue from RUN_DIR/last.pt where it stopped (a new run when there is none). The photos, "
                    "their split, --seed, --batch-size, --image-size, --crop-mode, --arch, --arch-kwargs, "

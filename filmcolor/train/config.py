@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from filmcolor.errors import ConfigError
+from filmcolor.options import Options, option
 
 # validation metrics that --select-metric may name (higher is better; train/loop.py's validate() makes them)
 SELECT_METRICS = ("psnr", "psnr_gain", "colorfulness", "colorfulness_ratio", "holdout_psnr", "holdout_psnr_gain",
@@ -14,86 +15,82 @@ SELECT_METRICS = ("psnr", "psnr_gain", "colorfulness", "colorfulness_ratio", "ho
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Options):
+    """Every training choice. The ``option`` fields carry their help and limits (filmcolor/options.py): the
+    CLI shows them, and a value no run can use is refused here, by its flag, however the config is made."""
+
     data: tuple[str, ...]
     out: str
     val_data: tuple[str, ...] = ()  # when empty, val is split off ``data`` (the seed's 8000/2000)
     arch: str = "filmcolor-fast"
     arch_kwargs: dict = field(default_factory=dict)
     pretrained_encoder: bool | None = None  # None: use it when the architecture has one and it is installed
-    train_size: int = 8000
-    val_size: int = 2000
-    seed: int = 0
-    image_size: int = 256  # crop / resize size of training images
+    train_size: int = option(8000, "Training images sampled (fixed seed).", at_least=1)
+    val_size: int = option(2000, "Validation images (split off --data, or the first of --val-data).", at_least=0)
+    seed: int = option(0, "Seed of the split, the data order, augmentation and initialisation.")
+    image_size: int = option(256, "Training image size (pixels, square).", at_least=32)
     crop_mode: str = "resize"  # "resize": the seed's bicubic resize to a square; "random-crop": scale + crop
-    batch_size: int = 16
-    pretrain_epochs: int = 0  # phase 1: generator alone, pixel loss
-    epochs: int = 20  # phase 2: conditional GAN
+    batch_size: int = option(16, "Images per step (per process under torchrun).", at_least=1)
+    pretrain_epochs: int = option(0, "Phase 1 epochs: generator alone with the pixel loss.", at_least=0)
+    epochs: int = option(20, "Phase 2 epochs: conditional GAN (PatchGAN discriminator).", at_least=0)
     pixel_loss: str = "l1"  # "l1" or "smooth_l1" (on normalised ab)
-    chroma_weight: float = 0.0  # > 0: weight saturated target pixels more (see losses.pixel_loss)
-    mode_weight: float = 0.0  # > 0: add a mode-seeking (Welsch) term to the pixel loss (see losses.pixel_loss)
-    mode_sigma: float = 10.0  # its width, Lab units
-    saturation_weight: float = 0.0  # > 0: add w x each picture's chroma-distribution distance (see
-    #                                 losses.saturation_loss)
-    class_weight: float = 0.0  # > 0: add w x a colour-class cross-entropy on the decoder's features (a head
-    #                            trained beside the network, not shipped; see losses.class_loss)
+    chroma_weight: float = option(0.0, "Weight saturated target pixels up to 1+2w in the pixel loss (0: the "
+                                  "seed's loss).", at_least=0)  # see losses.pixel_loss
+    mode_weight: float = option(0.0, "Add w x a mode-seeking (Welsch) term to the pixel loss (0: none).",
+                                at_least=0)
+    mode_sigma: float = option(10.0, "Width of the mode-seeking term, Lab units.", above=0)
+    saturation_weight: float = option(0.0, "Add w x the distance between each picture's predicted and true "
+                                      "distribution of chroma (hue-blind: learn how saturated a picture is, not "
+                                      "where) (0: none).", at_least=0)  # see losses.saturation_loss
+    class_weight: float = option(0.0, "Add w x a colour-class cross-entropy (22x22 ab bins) from a head on the "
+                                 "decoder's features, trained beside it and not shipped (0: none).",
+                                 at_least=0)  # see losses.class_loss
     init_weights: str = ""  # start the generator from these .safetensors (fine-tuning)
-    lr_pretrain: float = 1e-4
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    lambda_l1: float = 100.0
-    weight_decay: float = 0.0
+    # learning rates and the like: 0 is allowed (that part does not learn)
+    lr_pretrain: float = option(1e-4, "Adam learning rate of phase 1.", at_least=0)
+    lr_g: float = option(2e-4, "Generator learning rate of phase 2.", at_least=0)
+    lr_d: float = option(2e-4, "Discriminator learning rate of phase 2.", at_least=0)
+    beta1: float = option(0.5, "Adam beta1 of phase 2.", at_least=0, at_most=1)
+    beta2: float = option(0.999, "Adam beta2 of phase 2.", at_least=0, at_most=1)
+    lambda_l1: float = option(100.0, "Weight of the pixel loss in the GAN phase.", at_least=0)
+    weight_decay: float = option(0.0, "AdamW weight decay (0: plain Adam).", at_least=0)
     lr_schedule: str = "constant"  # or "cosine" (per phase)
-    freeze_encoder_epochs: int = 0  # epochs at the start with the pretrained encoder frozen
-    encoder_lr_mult: float = 1.0  # encoder learning rate relative to the rest once unfrozen
+    freeze_encoder_epochs: int = option(0, "Epochs at the start with the pretrained encoder frozen.", at_least=0)
+    encoder_lr_mult: float = option(1.0, "Encoder learning rate relative to the decoder's once unfrozen.",
+                                    at_least=0)
     freeze_encoder_bn: bool = False  # keep the encoder's BatchNorm statistics fixed
-    workers: int = 2
+    workers: int = option(2, "Data-loading worker processes.", at_least=0)
     cache_images: bool = False  # decode every image once and keep it in memory
     device: str = "auto"
     amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
     channels_last: bool = True
     compile: bool = False
-    threads: int = 0  # torch intra-op threads on CPU (0: all cores)
-    checkpoint_every: int = 200  # steps
-    log_every: int = 10  # steps
-    val_images: int = 100  # photos scored at full size each epoch (PSNR, colourfulness)
-    val_every: int = 1  # validate after every N-th epoch (and the last): on a GPU an epoch can take less
+    threads: int = option(0, "torch CPU threads (0: all cores).", at_least=0)
+    checkpoint_every: int = option(200, "Write RUN_DIR/last.pt every N steps (and at each epoch end).", at_least=0)
+    log_every: int = option(10, "Log losses to metrics.jsonl every N steps.", at_least=1)
+    val_images: int = option(100, "Validation photos scored at full size each epoch (PSNR, colourfulness).",
+                             at_least=0)
+    # on a GPU an epoch can take less time than scoring does
+    val_every: int = option(1, "Validate (and pick best.safetensors) after every N-th epoch and the last.",
+                            at_least=1)
     holdout_sources: tuple[str, ...] = ()  # sources scored separately at validation (generalisation)
-    render_size: int = 256  # render size of the validation scoring
-    sample_images: int = 6  # rows in samples/epoch_NNN.png
-    max_steps: int = 0  # stop after this many optimiser steps in total (0: no limit; tests, smoke runs)
+    render_size: int = option(256, "Render size of the validation scoring.", at_least=32)
+    sample_images: int = option(6, "Rows of the samples/epoch_NNN.png grid.", at_least=0)
+    max_steps: int = option(0, "Stop after this many steps in total (0: no limit).", at_least=0)
     select_metric: str = "psnr"  # validation metric that picks best.safetensors
     # Guided generators (filmcolor-guided): the share of samples with no guidance, with a reference-like
     # dense map (the rest get sparse hints), and the mean hint count (train/guides.py).
-    guide_none: float = 0.2
-    guide_reference: float = 0.3
-    hints_mean: float = 10.0
+    guide_none: float = option(0.2, "Guided generators: share of samples trained with no guidance (the automatic "
+                               "colour).", at_least=0, at_most=1)
+    guide_reference: float = option(0.3, "Guided generators: share trained with a reference-like dense map (the "
+                                    "rest: hints).", at_least=0, at_most=1)
+    hints_mean: float = option(10.0, "Guided generators: mean number of simulated hints per hinted sample.",
+                               at_least=0)
 
     def __post_init__(self) -> None:
-        """Refuse values no run can use, as one-line errors naming the option."""
-        at_least = {"batch_size": 1, "image_size": 32, "train_size": 1, "val_size": 0, "pretrain_epochs": 0,
-                    "epochs": 0, "workers": 0, "threads": 0, "val_every": 1, "val_images": 0, "sample_images": 0,
-                    "render_size": 32, "max_steps": 0, "checkpoint_every": 0, "log_every": 1,
-                    "freeze_encoder_epochs": 0}
-        not_negative = ("lr_pretrain", "lr_g", "lr_d", "encoder_lr_mult",  # 0: that part does not learn
-                        "chroma_weight", "mode_weight", "saturation_weight", "class_weight", "lambda_l1",
-                        "weight_decay", "hints_mean")
-        shares = ("guide_none", "guide_reference", "beta1", "beta2")
-        for name, low in at_least.items():
-            if getattr(self, name) < low:
-                raise ConfigError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least {low}")
-        for name in not_negative + shares + ("mode_sigma",):
-            value = getattr(self, name)
-            if name == "mode_sigma":
-                need, bad = "be positive", not value > 0
-            elif name in shares:
-                need, bad = "be between 0 and 1", not 0 <= value <= 1
-            else:
-                need, bad = "not be negative", not value >= 0
-            if bad:  # NaN too: every comparison with it is false
-                raise ConfigError(f"--{name.replace('_', '-')} {value}: must {need}")
+        """Refuse values no run can use, as one-line errors naming the option (limits: Options; here what
+        involves more than one)."""
+        super().__post_init__()
         if self.guide_none + self.guide_reference > 1:
             raise ConfigError(f"--guide-none {self.guide_none} and --guide-reference {self.guide_reference}: "
                               "shares of the samples, together at most 1")
