@@ -1200,24 +1200,31 @@ def test_a_tracks_title_and_language_reach_a_mov_and_an_mkv(tmp_path: Path, colo
         streams = {s.index: out.add_stream_from_template(s) for s in inp.streams}
         audio = streams[inp.streams.audio[0].index]
         audio.metadata["title"], audio.metadata["language"] = "Kommentar", given
+        video = streams[inp.streams.video[0].index]  # the picture's own went past this (a third audit)
+        video.metadata["title"], video.metadata["language"] = "Rolle 1", given
         for packet in inp.demux():
             if packet.size:
                 packet.stream = streams[packet.stream.index]
                 out.mux(packet)
 
-    def audio_tags(path: Path) -> tuple[str | None, str | None]:
+    def tags(path: Path, kind: str) -> tuple[str | None, str | None]:
         with av.open(str(path)) as c:
-            tags = dict(c.streams.audio[0].metadata)
+            tags = dict(getattr(c.streams, kind)[0].metadata)
             return tags.get("title") or tags.get("name"), tags.get("language")
 
-    assert audio_tags(src) == ("Kommentar", given)
+    assert (tags(src, "audio"), tags(src, "video")) == (("Kommentar", given), ("Rolle 1", given))
     for ext, language in ((".mp4", given), (".mov", in_mov), (".mkv", given)):
         out = tmp_path / f"out{ext}"
         report = colorize_video(src, out, colorizer, VideoOptions(**FAST))
-        assert audio_tags(out) == ("Kommentar", language), ext
+        assert tags(out, "audio") == ("Kommentar", language), ext
+        assert tags(out, "video") == ("Rolle 1", language), ext
+        if ext == ".mkv":  # the track's own title (its Name element), not a tag called NAME
+            with av.open(str(out)) as c:
+                assert "NAME" not in c.streams.video[0].metadata
         said = [w for w in report.warnings if "language" in w]
-        assert said == ([] if language else [f"audio stream #1's language ({given}) not kept: .mov files hold "
-                                             "QuickTime's languages only; .mp4 and .mkv keep it"]), said
+        assert said == ([] if language else [
+            f"{what}'s language ({given}) not kept: .mov files hold QuickTime's languages only; .mp4 and .mkv keep it"
+            for what in ("the video stream", "audio stream #1")]), said
 
 
 @pytest.mark.parametrize("codec", ["libopus", "vorbis"])  # (FFmpeg's own Vorbis encoder: no libvorbis here)

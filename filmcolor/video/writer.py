@@ -395,7 +395,7 @@ class VideoWriter:
         self.encoder = " ".join([codec.name, *(f"{k} {opts[k]}" for k in ("preset", "crf") if k in opts),
                                  *([f"q {QSCALE}"] if codec.name in QSCALE_ENCODERS else [])])
         self.container.metadata.update({k: v for k, v in info.metadata.items() if k.lower() != "encoder"})
-        stream.metadata.update(_lasting_tags(info.stream_metadata, also=("handler_name",)))
+        stream.metadata.update(self._track_tags(info.stream_metadata, "the video stream", also=("handler_name",)))
         timecode = next((v for tags in (info.stream_metadata, info.metadata) for k, v in tags.items()
                          if k.lower() == "timecode"), None)  # (Matroska's tag is TIMECODE)
         if timecode and self.container.format.name not in TIMECODE_FORMATS:
@@ -540,7 +540,7 @@ class VideoWriter:
                                          "players play yet; .mov or .mkv keep PCM where every player reads it")
         for src in streams:  # language, title, default / commentary / forced: what players list the tracks by
             if src in mapping:
-                mapping[src].metadata.update(self._track_tags(src.metadata, src))
+                mapping[src].metadata.update(self._track_tags(src.metadata, self._label(src)))
                 mapping[src].disposition = src.disposition
         return mapping
 
@@ -554,12 +554,14 @@ class VideoWriter:
             return self._converters[src]
         return None
 
-    def _track_tags(self, tags: dict[str, str], src: av.stream.Stream) -> dict[str, str]:
-        """A copied track's lasting tags as this container keeps them: an MP4's or MOV's track name (FFmpeg
-        reads it as 'name', writes 'title') as its title, and into a .mov a language in the form its muxer
-        keeps, the ISO 639-2/B or /T code (it keeps 'ger' not 'deu', 'fra' not 'fre'; an audit: those tracks
-        lost their language), or a warning when it keeps neither (QuickTime's table lacks 'srp', 'hrv'...)."""
-        kept = _lasting_tags(tags)
+    def _track_tags(self, tags: dict[str, str], label: str, also: tuple[str, ...] = ()) -> dict[str, str]:
+        """A track's lasting tags (the picture's or a copied track's, named ``label`` in warnings) as this
+        container keeps them: an MP4's or MOV's track name (FFmpeg reads it as 'name', writes 'title') as its
+        title, and into a .mov a language in the form its muxer keeps, the ISO 639-2/B or /T code (it keeps
+        'ger' not 'deu', 'fra' not 'fre'; an audit: those tracks lost their language), or a warning when it
+        keeps neither (QuickTime's table lacks 'srp', 'hrv'...). The picture's went past this (its title and
+        language were lost from MP4 input; an audit)."""
+        kept = _lasting_tags(tags, also)
         if "name" in kept and "title" not in kept:
             kept["title"] = kept.pop("name")
         language = kept.get("language", "")
@@ -570,7 +572,7 @@ class VideoWriter:
             if held:
                 kept["language"] = held
             else:
-                self.warnings.append(f"{self._label(src)}'s language ({language}) not kept: .mov files hold "
+                self.warnings.append(f"{label}'s language ({language}) not kept: .mov files hold "
                                      "QuickTime's languages only; .mp4 and .mkv keep it")
         return kept
 
