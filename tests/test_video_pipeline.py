@@ -1227,6 +1227,36 @@ def test_a_tracks_title_and_language_reach_a_mov_and_an_mkv(tmp_path: Path, colo
             for what in ("the video stream", "audio stream #1")]), said
 
 
+def test_a_phones_make_model_and_place_of_shooting_reach_an_mp4_and_a_mov(tmp_path: Path,
+                                                                          colorizer: Colorizer) -> None:
+    """An audit: an iPhone film's com.apple.quicktime.* keys (make, model, location, creation date) were lost
+    in silence in .mp4 and .mov outputs (FFmpeg's muxer writes them only as QuickTime metadata keys)."""
+    apple = {"com.apple.quicktime.make": "Apple", "com.apple.quicktime.model": "iPhone 12",
+             "com.apple.quicktime.location.ISO6709": "+48.8584+002.2945+035.000/",
+             "com.apple.quicktime.creationdate": "2021-05-01T12:20:30+0200"}
+    plain = make_clip(tmp_path / "plain.mov", frames=4)
+    src = tmp_path / "phone.mov"
+    with av.open(str(plain)) as inp, av.open(str(src), "w", container_options={"movflags": "use_metadata_tags"}) as out:
+        out.metadata.update(apple)
+        stream = out.add_stream_from_template(inp.streams.video[0])
+        for packet in inp.demux(video=0):
+            if packet.size:
+                packet.stream = stream
+                out.mux(packet)
+    for ext, brand in ((".mp4", "isom"), (".mov", "qt  ")):
+        out_path = tmp_path / f"out{ext}"
+        colorize_video(src, out_path, colorizer, VideoOptions(**FAST))
+        with av.open(str(out_path)) as c:
+            tags = dict(c.metadata)
+        assert {k: tags.get(k) for k in apple} == apple, (ext, tags)
+        assert tags["major_brand"] == brand  # the output's own, not the input's copied
+    titled = make_clip(tmp_path / "titled.mp4", frames=4, title="Family film 1962")
+    colorize_video(titled, tmp_path / "titled_out.mp4", colorizer, VideoOptions(**FAST))
+    with av.open(str(tmp_path / "titled_out.mp4")) as c:  # tags the muxer holds anyway stay iTunes' own
+        assert c.metadata.get("title") == "Family film 1962"
+    assert b"mdta" not in (tmp_path / "titled_out.mp4").read_bytes() and b"mdta" in out_path.read_bytes()
+
+
 @pytest.mark.parametrize("codec", ["libopus", "vorbis"])  # (FFmpeg's own Vorbis encoder: no libvorbis here)
 def test_oggs_own_sound_is_copied_into_an_ogv(tmp_path: Path, colorizer: Colorizer, codec: str) -> None:
     """An audit: Vorbis and Opus into an .ogv were re-encoded to FLAC (PyAV's codec list for Ogg leaves

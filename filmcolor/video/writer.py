@@ -394,7 +394,12 @@ class VideoWriter:
         # what was used, for the report (--preset auto resolves here)
         self.encoder = " ".join([codec.name, *(f"{k} {opts[k]}" for k in ("preset", "crf") if k in opts),
                                  *([f"q {QSCALE}"] if codec.name in QSCALE_ENCODERS else [])])
-        self.container.metadata.update({k: v for k, v in info.metadata.items() if k.lower() != "encoder"})
+        tags = {k: v for k, v in info.metadata.items() if k.lower() not in ("encoder", *BRAND_TAGS)}
+        if self.container.format.name in MOV_FAMILY and mov_drops_tags(self.container.format.name, tags):
+            # an iPhone's make, model, place and time of shooting (com.apple.quicktime.*), an Android phone's
+            # make and model: written only as QuickTime's metadata keys (they were lost in silence; an audit)
+            self.container.container_options["movflags"] = "use_metadata_tags"
+        self.container.metadata.update(tags)
         stream.metadata.update(self._track_tags(info.stream_metadata, "the video stream", also=("handler_name",)))
         timecode = next((v for tags in (info.stream_metadata, info.metadata) for k, v in tags.items()
                          if k.lower() == "timecode"), None)  # (Matroska's tag is TIMECODE)
@@ -869,6 +874,7 @@ _DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}
 # tags that describe the bits rather than the content: wrong once the stream is re-encoded or cut (mkvmerge
 # writes BPS, NUMBER_OF_FRAMES, NUMBER_OF_BYTES and _STATISTICS_*; the muxers write their own DURATION)
 STALE_TAGS = ("encoder", "duration", "bps", "number_of_frames", "number_of_bytes")
+BRAND_TAGS = ("major_brand", "minor_version", "compatible_brands")  # an MP4's or MOV's own, written anew
 # ISO 639-2 terminology codes -> bibliographic ones, the only ones the MOV muxer packs (the 20 that differ)
 ISO639_BIBLIOGRAPHIC = {"sqi": "alb", "hye": "arm", "eus": "baq", "mya": "bur", "zho": "chi", "ces": "cze",
                         "nld": "dut", "fra": "fre", "kat": "geo", "deu": "ger", "ell": "gre", "isl": "ice",
@@ -880,18 +886,34 @@ ISO639_TERMINOLOGY = {b: t for t, b in ISO639_BIBLIOGRAPHIC.items()}
 @functools.cache
 def mov_keeps_language(code: str) -> bool:
     """Whether FFmpeg's MOV muxer writes this ISO 639-2 language code (QuickTime's table of languages holds
-    some in their /B form, some in their /T form, many not at all): one sample muxed in memory, read back."""
+    some in their /B form, some in their /T form, many not at all)."""
+    _, stream_tags = _mux_one_sample("mov", {}, {"language": code})
+    return stream_tags.get("language") == code
+
+
+def mov_drops_tags(format_name: str, tags: dict[str, str]) -> bool:
+    """Whether FFmpeg's MP4/MOV muxer (``format_name``) leaves any of these file tags out as it writes by
+    default (QuickTime's user data and iTunes' tags hold a fixed set of names)."""
+    container_tags, _ = _mux_one_sample(format_name, tags, {})
+    return any(key not in container_tags for key in tags)
+
+
+def _mux_one_sample(format_name: str, container_tags: dict[str, str],
+                    stream_tags: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The file's and the stream's tags as read back from one sample muxed in memory with these tags: what
+    the muxer keeps of them."""
     buffer = io.BytesIO()
-    with av.open(buffer, "w", format="mov") as scratch:
+    with av.open(buffer, "w", format=format_name) as scratch:
+        scratch.metadata.update(container_tags)
         stream = scratch.add_stream("pcm_s16le", rate=8000, layout="mono")
-        stream.metadata["language"] = code
+        stream.metadata.update(stream_tags)
         frame = av.AudioFrame.from_ndarray(np.zeros((1, 8), np.int16), format="s16", layout="mono")
         frame.sample_rate, frame.pts = 8000, 0
         scratch.mux(stream.encode(frame))
         scratch.mux(stream.encode(None))
     buffer.seek(0)
-    with av.open(buffer, "r", format="mov") as back:
-        return back.streams[0].metadata.get("language") == code
+    with av.open(buffer, "r", format=format_name) as back:
+        return dict(back.metadata), dict(back.streams[0].metadata)
 
 
 def _lasting_tags(tags: dict[str, str], also: tuple[str, ...] = ()) -> dict[str, str]:
