@@ -1227,6 +1227,17 @@ def test_a_tracks_title_and_language_reach_a_mov_and_an_mkv(tmp_path: Path, colo
             for what in ("the video stream", "audio stream #1")]), said
 
 
+def test_a_films_transparency_that_is_not_kept_is_said(tmp_path: Path, colorizer: Colorizer) -> None:
+    """An audit: FFV1's yuva420p (and ProRes 4444's alpha) came out opaque without a word."""
+    said = "the input's transparency (yuva420p's alpha) not kept: every pixel is written opaque"
+    src = make_clip(tmp_path / "alpha.mkv", frames=3, codec="ffv1", pix_fmt="yuva420p")
+    report = colorize_video(src, tmp_path / "out.mkv", colorizer, VideoOptions(**FAST, codec="ffv1"))
+    assert said in report.warnings and report.frames == 3
+    plain = make_clip(tmp_path / "plain.mkv", frames=3, codec="ffv1", pix_fmt="yuv420p")
+    report = colorize_video(plain, tmp_path / "plain_out.mkv", colorizer, VideoOptions(**FAST, codec="ffv1"))
+    assert not any("transparency" in w for w in report.warnings), report.warnings
+
+
 def test_a_phones_make_model_and_place_of_shooting_reach_an_mp4_and_a_mov(tmp_path: Path,
                                                                           colorizer: Colorizer) -> None:
     """An audit: an iPhone film's com.apple.quicktime.* keys (make, model, location, creation date) were lost

@@ -259,6 +259,10 @@ class VideoWriter:
         self.pix_fmt, notes = choose_pix_fmt(codec, info.width, info.height, options.pix_fmt, depth,
                                              options.bit_depth)
         self.warnings += notes
+        if info.pix_fmt and any(c.is_alpha for c in av.VideoFormat(info.pix_fmt).components):  # (ProRes 4444,
+            # FFV1's yuva: the see-through parts came out opaque without a word; an audit)
+            self.warnings.append(f"the input's transparency ({info.pix_fmt}'s alpha) not kept: every pixel is "
+                                 "written opaque")
         # MPEG-2 into .mpg goes in an MPEG-2 program stream (FFmpeg's 'vob'): its 'mpeg' muxer writes MPEG-1's
         # system stream, where a 23.976 fps film read back with frames a place late
         mpeg2_ps = codec.name == "mpeg2video" and self.shown.suffix.lower() in (".mpg", ".mpeg")
