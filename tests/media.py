@@ -23,7 +23,7 @@ def gray_frame(index: int, height: int, width: int) -> np.ndarray:
 
 def make_clip(path: Path, *, width: int = 96, height: int = 64, frames: int = 12, fps: int = 10,
               codec: str = "libx264", pix_fmt: str = "yuv420p", audio: str | None = None,
-              vfr: bool = False, bframes: bool = True, rotation: float = 0.0,
+              vfr: bool = False, bframes: bool = True, rotation: float = 0.0, display_matrix: tuple | None = None,
               title: str | None = None, codec_options: dict[str, str] | None = None, hidden: int = 0,
               chapters: list[tuple[float, float, str]] | None = None,
               attachments: dict[str, bytes] | None = None) -> Path:
@@ -46,6 +46,8 @@ def make_clip(path: Path, *, width: int = 96, height: int = 64, frames: int = 12
         stream.options = {**stream.options, **codec_options}
     if rotation:
         stream.set_display_rotation(rotation)
+    if display_matrix is not None:
+        stream.set_display_matrix(display_matrix)
     if title:
         container.metadata["title"] = title
     if chapters:

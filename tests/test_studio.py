@@ -702,6 +702,16 @@ def test_a_turned_film_is_shown_upright_and_its_keyframe_saved_as_stored(served,
     assert near > a_stored[2:7, 2:7].mean() + 10, (point, rotation)  # not where the shown frame's (4, 4) is
 
 
+def test_a_mirrored_film_is_shown_as_stored_not_turned(served, place):
+    """A mirrored film's display matrix reads as a half turn (its angle alone): it was shown upside down."""
+    make_clip(place / "mirrored.mp4", width=96, height=64, frames=4, fps=10,
+              display_matrix=(-65536, 0, 0, 0, 65536, 0, 0, 0, 1 << 30))
+    film = served.open("mirrored.mp4")
+    stored = cv2.cvtColor(decode_video(place / "mirrored.mp4")[1][2], cv2.COLOR_RGB2GRAY).astype(float)
+    rendered, _ = served.render(film["id"], [], frame=2)
+    assert np.abs(cv2.cvtColor(rendered, cv2.COLOR_RGB2GRAY) - stored).mean() < 3.0
+
+
 def test_a_hint_at_the_pictures_edge_is_saved_inside_it_and_a_long_name_is_one_line(served, place):
     """An audit: x 159.999 in a 160-pixel picture was saved as 160.0, which `filmcolor image --hints` refuses;
     a name of 251-255 bytes was a 500 (File name too long, with .json after it)."""

@@ -18,6 +18,7 @@ from filmcolor.colorize import Colorizer
 from filmcolor.errors import ConfigError, InputError
 from filmcolor.lab import GRAY_TO_L
 from filmcolor.video import VideoOptions, colorize_video
+from filmcolor.video.reader import display_matrix
 from filmcolor.video.temporal import TemporalOptions
 from filmcolor.video.writer import auto_preset
 
@@ -141,6 +142,22 @@ def test_rotation_title_and_colour_tags_carried(tmp_path: Path, colorizer: Color
         assert (kept, said) == ((True, []) if suffix == ".mkv" else (False, [
             "the input's display rotation (90 degrees) not kept: .ts files cannot hold it; .mp4, .mkv and .mov "
             "can"])), (kept, said)
+
+
+@pytest.mark.parametrize("matrix", [(-65536, 0, 0, 0, 65536, 0, 0, 0, 1 << 30),  # mirrored left to right
+                                    (65536, 0, 0, 0, -65536, 0, 0, 0, 1 << 30),  # top to bottom
+                                    (0, 65536, 0, 65536, 0, 0, 0, 0, 1 << 30)])  # a quarter turn, mirrored
+def test_a_mirrored_film_is_written_mirrored(tmp_path: Path, colorizer: Colorizer, matrix: tuple) -> None:
+    """An audit: only the display matrix's angle was kept, so a film mirrored left to right came out turned a
+    half turn (upside down) and one mirrored top to bottom came out unmirrored."""
+    src = make_clip(tmp_path / "in.mp4", frames=3, display_matrix=matrix)
+    for suffix in (".mp4", ".mkv", ".mov"):
+        colorize_video(src, tmp_path / f"out{suffix}", colorizer, VideoOptions(**FAST))
+        with av.open(str(tmp_path / f"out{suffix}")) as c:
+            assert display_matrix(next(c.decode(video=0))) == matrix, suffix
+    report = colorize_video(src, tmp_path / "out.ts", colorizer, VideoOptions(**FAST))
+    assert [w for w in report.warnings if "mirroring" in w] == [
+        "the input's display mirroring not kept: .ts files cannot hold it; .mp4, .mkv and .mov can"], report.warnings
 
 
 def test_report_fields_and_stage_times(tmp_path: Path, colorizer: Colorizer) -> None:

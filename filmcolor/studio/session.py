@@ -35,7 +35,7 @@ from filmcolor.errors import InputError, OutputError
 from filmcolor.fsutil import PARTIAL_MARK, check_output_path, write_bytes_atomic
 from filmcolor.guide import Hints, parse_point
 from filmcolor.imageio import IMAGE_INPUT_EXTENSIONS, read_image, write_image
-from filmcolor.video.reader import LumaFrame, ReaderOptions, VideoReader
+from filmcolor.video.reader import LumaFrame, ReaderOptions, VideoReader, mirrored
 
 # The page's picture: at 1024 px on the long side a hint costs 62 ms at render size 224 on 2 busy CPU cores
 # (ONNX Runtime; ~30 ms is the network, the rest Lab conversions that grow with the pixels) and it still
@@ -161,7 +161,8 @@ class FilmFrames:
         self._end_known = False
         # a phone's upright film is stored sideways, with a display rotation players apply: frames are shown
         # upright as players show them (an audit: they were shown sideways), quarter turns counterclockwise
-        self.quarters = round(self.info.rotation / 90) % 4
+        # (a mirrored one, whose matrix's angle means nothing alone, is shown as stored: it was turned upside down)
+        self.quarters = 0 if mirrored(self.info.display_matrix) else round(self.info.rotation / 90) % 4
         self.width, self.height = ((self.info.height, self.info.width) if self.quarters % 2
                                    else (self.info.width, self.info.height))
 

@@ -110,6 +110,9 @@ class VideoInfo:
     full_range: bool = False  # its levels span 0-255 (PNG or JPEG frames, MJPEG), not video's 16-235
     pix_fmt: str = ""  # the input's pixel format (of its first frame)
     source: str = ""  # the name FFmpeg opened the input by (its path; a folder's frame pattern)
+    # the display matrix players apply (9 ints, FFmpeg's layout), None when there is none: ``rotation`` is
+    # its angle alone, blind to a mirror (a mirrored film was written turned a half turn; an audit)
+    display_matrix: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -378,6 +381,7 @@ class VideoReader:
             sample_aspect_ratio=s.sample_aspect_ratio, field_order=self._field_order(first),
             metadata=metadata, stream_metadata=stream_metadata,
             chapters=self._chapters(duration), bit_depth=_bit_depth(first.format), pix_fmt=first.format.name,
+            display_matrix=display_matrix(first),
             full_range=self._frame_full_range(first), source=self.container.name)
 
     def _field_order(self, first: av.VideoFrame) -> int:
@@ -948,6 +952,23 @@ class VideoReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
+    """The frame's display matrix (FFmpeg's 3x3 of 32-bit ints, row by row: rotation and mirroring), or None."""
+    try:
+        sides = list(frame.side_data)
+    except ValueError:  # side data of a kind PyAV has no name for (a TIFF frame's, 31): its rotation stands
+        return None
+    for side in sides:
+        if side.type.name == "DISPLAYMATRIX" and len(bytes(side)) == 36:
+            return tuple(int(v) for v in np.frombuffer(bytes(side), np.int32))
+    return None
+
+
+def mirrored(matrix: tuple[int, ...] | None) -> bool:
+    """Whether a display matrix mirrors the picture (its 2x2 part's determinant is negative)."""
+    return matrix is not None and matrix[0] * matrix[4] - matrix[1] * matrix[3] < 0
 
 
 def _bit_depth(fmt: av.VideoFormat) -> int:

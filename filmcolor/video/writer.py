@@ -35,7 +35,7 @@ from filmcolor.video.avcol import (
     AVCOL_TRC_SMPTE2084,
 )
 from filmcolor.video.compose import composed_layout, full_range
-from filmcolor.video.reader import FIELD_PROGRESSIVE, TOP_FIELD_FIRST, VideoInfo, codec_name, ffmpeg_reason
+from filmcolor.video.reader import FIELD_PROGRESSIVE, TOP_FIELD_FIRST, VideoInfo, codec_name, ffmpeg_reason, mirrored
 from filmcolor.video.subtitles import TextConverter, is_text, text_encoders
 
 _SPC_TO_SWS = {AVCOL_SPC_BT709: "itu709", AVCOL_SPC_BT470BG: "itu601", AVCOL_SPC_SMPTE170M: "smpte170m"}
@@ -410,11 +410,17 @@ class VideoWriter:
         if timecode and self.container.format.name not in TIMECODE_FORMATS:
             self.warnings.append(f"timecode {timecode} not kept: {self.shown.suffix or 'these'} files cannot hold it; "
                                  ".mov, .mp4 and .mkv can")
-        if info.rotation and self.container.format.name in ROTATION_FORMATS:
-            stream.set_display_rotation(info.rotation)
-        elif info.rotation:
-            self.warnings.append(f"the input's display rotation ({info.rotation % 360:g} degrees) not kept: "
-                                 f"{self.shown.suffix or 'these'} files cannot hold it; .mp4, .mkv and .mov can")
+        turned = info.rotation or mirrored(info.display_matrix)
+        if turned and self.container.format.name in ROTATION_FORMATS:
+            if info.display_matrix is not None:  # as it is: its angle alone turned a mirrored film (an audit)
+                stream.set_display_matrix(info.display_matrix)
+            else:
+                stream.set_display_rotation(info.rotation)
+        elif turned:
+            what = ("mirroring" if mirrored(info.display_matrix)  # (its angle means nothing alone)
+                    else f"rotation ({info.rotation % 360:g} degrees)")
+            self.warnings.append(f"the input's display {what} not kept: {self.shown.suffix or 'these'} files cannot "
+                                 "hold it; .mp4, .mkv and .mov can")
         try:  # now, so that an encoder that refuses these settings says so before any frame is decoded
             with _quiet_svt(codec.name):
                 stream.codec_context.open()
