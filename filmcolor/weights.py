@@ -69,6 +69,8 @@ def _open(path: Path, load_tensors: bool) -> tuple[WeightsMeta, dict[str, torch.
         raise WeightsError(f"{path}: weights file not found")
     if path.is_dir():
         raise WeightsError(f"{path}: is a folder, not a .safetensors weights file")
+    if not path.is_file():  # a pipe waited for ever, /dev/zero was read for ever (an audit)
+        raise WeightsError(f"{path}: not a file (a pipe or a device); give a .safetensors weights file")
     try:
         with safe_open(str(path), framework="pt" if load_tensors else "numpy") as fh:
             raw = fh.metadata() or {}
@@ -80,6 +82,10 @@ def _open(path: Path, load_tensors: bool) -> tuple[WeightsMeta, dict[str, torch.
         raise WeightsError(f"{path}: not a valid .safetensors weights file ({err})") from err
     if raw.get("format") != "filmcolor" or "arch" not in raw:
         raise WeightsError(f"{path}: safetensors file without filmcolor metadata (no architecture recorded)")
+    version = raw.get("format_version", FORMAT_VERSION)
+    if not version.isdigit() or int(version) > int(FORMAT_VERSION):
+        raise WeightsError(f"{path}: weights format version {version}, newer than this filmcolor reads "
+                           f"({FORMAT_VERSION}); update filmcolor")
     try:
         meta = WeightsMeta(
             arch=raw["arch"],
@@ -102,16 +108,26 @@ def _open(path: Path, load_tensors: bool) -> tuple[WeightsMeta, dict[str, torch.
 
 def load_model(path: Path) -> tuple[nn.Module, WeightsMeta]:
     """Build the recorded architecture and load the tensors strictly; model in eval mode."""
-    from filmcolor.models import create_model
+    from filmcolor.models import create_model, model_info
 
     path = Path(path)
     meta, tensors = _open(path, load_tensors=True)
     try:
+        kind = model_info(meta.arch).kind
         model = create_model(meta.arch, **meta.arch_kwargs)
     except FilmcolorError as err:
         raise WeightsError(f"{path}: {err}") from err
-    except TypeError as err:
-        raise WeightsError(f"{path}: arguments {meta.arch_kwargs} do not fit '{meta.arch}' ({err})") from err
+    if kind != "generator":  # (a PatchGAN's failed on the first photo, naming the photo; an audit)
+        raise WeightsError(f"{path}: '{meta.arch}' is a {kind}, not a colouring network")
+    own = model.state_dict()
+    floats = [k for k, t in own.items() if t.is_floating_point() and k in tensors]
+    bad = next((k for k in floats if not tensors[k].is_floating_point()), None)
+    if bad is not None:  # (torch casts them in silence: every picture came out white; an audit)
+        raise WeightsError(f"{path}: tensor {bad} holds {str(tensors[bad].dtype).removeprefix('torch.')}, not "
+                           "floating-point numbers")
+    bad = next((k for k in floats if not tensors[k].isfinite().all()), None)
+    if bad is not None:  # a training run that diverged: every picture came out white (an audit)
+        raise WeightsError(f"{path}: tensor {bad} holds NaN or infinity (a training run that diverged?)")
     try:
         result = model.load_state_dict(tensors, strict=False)
     except RuntimeError as err:  # shape mismatches; torch's message spans several lines

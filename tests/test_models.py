@@ -93,7 +93,7 @@ def test_fast_costs_at_most_2_gflops_at_256():
 def test_fast_takes_kwargs_from_weights_metadata():
     model = create_model("filmcolor-fast", decoder_channels=[64, 64, 32, 16])  # JSON gives lists
     assert model.head.in_channels == 16
-    with pytest.raises(TypeError):
+    with pytest.raises(ConfigError, match="do not fit 'filmcolor-fast'"):  # (Python's TypeError; an audit)
         create_model("filmcolor-fast", no_such_argument=1)
 
 

@@ -18,11 +18,12 @@ from filmcolor.fsutil import PARTIAL_MARK
 from filmcolor.models import create_model
 from filmcolor.weights import load_model, read_meta, resolve_weights, save_weights
 
-ARCH = "patchgan"  # small and quick to build; the format does not depend on the architecture
+ARCH, KWARGS = "pix2pix-unet", {"num_filters": 4, "n_down": 5}  # small and quick to build; the format does not
+# depend on the architecture
 
 
 def good_metadata(**changes: str) -> dict[str, str]:
-    meta = {"format": "filmcolor", "format_version": "1", "arch": ARCH, "arch_kwargs": "{}",
+    meta = {"format": "filmcolor", "format_version": "1", "arch": ARCH, "arch_kwargs": json.dumps(KWARGS),
             "normalization": json.dumps(weights.lab_normalization()), "info": "{}"}
     meta.update(changes)
     return meta
@@ -30,7 +31,7 @@ def good_metadata(**changes: str) -> dict[str, str]:
 
 def small_state() -> dict[str, torch.Tensor]:
     torch.manual_seed(0)
-    return {k: v.contiguous() for k, v in create_model(ARCH).state_dict().items()}
+    return {k: v.contiguous() for k, v in create_model(ARCH, **KWARGS).state_dict().items()}
 
 
 def assert_one_line_error_naming(path: Path, match: str | None = None) -> WeightsError:
@@ -72,7 +73,7 @@ def test_loading_never_unpickles(tmp_path, monkeypatch):
         raise AssertionError("weights loading must not unpickle")
 
     path = tmp_path / "m.safetensors"
-    save_weights(path, create_model(ARCH), ARCH, {})
+    save_weights(path, create_model(ARCH, **KWARGS), ARCH, KWARGS)
     monkeypatch.setattr(pickle, "load", refuse)
     monkeypatch.setattr(pickle, "loads", refuse)
     monkeypatch.setattr(pickle, "Unpickler", refuse)
@@ -94,7 +95,7 @@ def test_not_safetensors_is_a_weights_error(tmp_path, content):
 
 def test_truncated_file_is_a_weights_error(tmp_path):
     path = tmp_path / "m.safetensors"
-    save_weights(path, create_model(ARCH), ARCH, {})
+    save_weights(path, create_model(ARCH, **KWARGS), ARCH, KWARGS)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     assert_one_line_error_naming(path)
@@ -119,7 +120,7 @@ def test_a_gain_that_is_no_number_is_a_weights_error(tmp_path, gain):
 
 def test_missing_tensor(tmp_path):
     state = small_state()
-    del state["model.0.0.weight"]
+    del state["model.model.0.weight"]
     path = tmp_path / "missing.safetensors"
     save_file(state, str(path), metadata=good_metadata())
     assert_one_line_error_naming(path, "missing 1")
@@ -133,27 +134,70 @@ def test_unexpected_tensor(tmp_path):
 
 def test_tensor_of_the_wrong_shape(tmp_path):
     state = small_state()
-    state["model.0.0.weight"] = torch.zeros(64, 4, 4, 4)
+    state["model.model.0.weight"] = torch.zeros(4, 3, 4, 4)
     path = tmp_path / "shape.safetensors"
     save_file(state, str(path), metadata=good_metadata())
-    assert_one_line_error_naming(path, "model.0.0.weight")
+    assert_one_line_error_naming(path, "model.model.0.weight")
 
 
 def test_wrong_architecture(tmp_path):
     path = tmp_path / "arch.safetensors"
-    save_file(small_state(), str(path), metadata=good_metadata(arch="pix2pix-unet"))
-    assert_one_line_error_naming(path, "do not match architecture 'pix2pix-unet'")
+    save_file(small_state(), str(path), metadata=good_metadata(arch="filmcolor-fast", arch_kwargs="{}"))
+    assert_one_line_error_naming(path, "do not match architecture 'filmcolor-fast'")
     save_file(small_state(), str(path), metadata=good_metadata(arch="no-such-net"))
     assert_one_line_error_naming(path, "no-such-net")
 
 
 @pytest.mark.parametrize("changes", [{"arch_kwargs": "{broken"}, {"arch_kwargs": "[1, 2]"}, {"info": "[1]"},
                                      {"arch_kwargs": '{"no_such_argument": 1}'},
+                                     {"arch_kwargs": '{"num_filters": -1}'}, {"arch_kwargs": '{"n_down": "x"}'},
+                                     {"format_version": "2"}, {"format_version": "x"},
                                      {"normalization": '{"l_scale": 100.0, "l_shift": 0, "ab_scale": 128}'}])
 def test_bad_metadata(tmp_path, changes):
     path = tmp_path / "meta.safetensors"
     save_file(small_state(), str(path), metadata=good_metadata(**changes))
     assert_one_line_error_naming(path)
+
+
+@pytest.mark.parametrize("spoil", ["nan", "inf", "int8"])
+def test_tensors_that_colour_nothing_are_a_weights_error(tmp_path, spoil):
+    """An audit: weights holding NaN (a training run that diverged) or integers loaded in silence, and every
+    picture came out white."""
+    state = small_state()
+    name = "model.model.0.weight"
+    if spoil == "int8":
+        state = {k: v.to(torch.int8) if v.is_floating_point() else v for k, v in state.items()}
+    else:
+        state[name][0, 0, 0, 0] = float(spoil)
+    path = tmp_path / f"{spoil}.safetensors"
+    save_file(state, str(path), metadata=good_metadata())
+    error = assert_one_line_error_naming(path, name if spoil != "int8" else "holds int8, not floating-point")
+    assert ("NaN or infinity" in str(error)) == (spoil != "int8")
+
+
+def test_a_discriminator_is_no_colouring_network(tmp_path):
+    """An audit: a PatchGAN's weights as --model failed on the first photo, naming the photo."""
+    path = tmp_path / "d.safetensors"
+    save_weights(path, create_model("patchgan"), "patchgan", {})
+    assert_one_line_error_naming(path, "'patchgan' is a discriminator, not a colouring network")
+
+
+def test_a_pipe_as_weights_is_refused_at_once(tmp_path):
+    """An audit: a pipe (or /dev/zero) as --model waited (or read) for ever before anything was checked."""
+    import os
+
+    fifo = tmp_path / "w.safetensors"
+    os.mkfifo(fifo)
+    assert_one_line_error_naming(fifo, "not a file")
+    assert_one_line_error_naming(Path("/dev/zero"), "not a file")
+
+
+def test_create_model_with_arguments_it_cannot_take_is_a_config_error():
+    from filmcolor.errors import ConfigError
+
+    for kwargs in ({"no_such_argument": 1}, {"num_filters": -1}):
+        with pytest.raises(ConfigError, match="do not fit 'pix2pix-unet'"):
+            create_model("pix2pix-unet", **kwargs)
 
 
 def test_missing_file_and_folder(tmp_path):
@@ -173,7 +217,7 @@ def test_resolve_weights(tmp_path, monkeypatch):
 
     shipped = tmp_path / "shipped"
     shipped.mkdir()
-    save_weights(shipped / "filmcolor-guided.safetensors", create_model(ARCH), ARCH, {})
+    save_weights(shipped / "filmcolor-guided.safetensors", create_model(ARCH, **KWARGS), ARCH, KWARGS)
     monkeypatch.setattr(weights, "PACKAGE_WEIGHTS_DIR", shipped)
     assert resolve_weights("default") == shipped / "filmcolor-guided.safetensors"
     assert resolve_weights(None) == shipped / "filmcolor-guided.safetensors"

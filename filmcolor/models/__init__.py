@@ -30,10 +30,14 @@ def register(name: str, kind: str, description: str) -> Callable[[Callable[..., 
 
 
 def create_model(name: str, **kwargs) -> nn.Module:
-    """Build the architecture registered as ``name`` with constructor arguments ``kwargs``."""
-    if name not in _REGISTRY:
-        raise ConfigError(f"unknown architecture '{name}' (known: {', '.join(list_models())})")
-    return _REGISTRY[name].builder(**kwargs)
+    """Build the architecture registered as ``name`` with constructor arguments ``kwargs``; arguments it does
+    not take, or values it cannot be built with, are a ConfigError (a weights file's or --arch-kwargs')."""
+    info = model_info(name)
+    try:
+        return info.builder(**kwargs)
+    except (TypeError, ValueError, RuntimeError) as err:  # (an unexpected argument; three channels given for
+        # four; a negative one: Python's and torch's own errors, and the last named no file; an audit)
+        raise ConfigError(f"arguments {kwargs} do not fit '{name}' ({str(err).splitlines()[0]})") from err
 
 
 def takes_guide(model: nn.Module) -> bool:
