@@ -37,6 +37,7 @@ class OptionSpec:
     at_least: float | None = None
     above: float | None = None
     at_most: float | None = None  # with at_least only
+    below: float | None = None  # with at_least only: at_least <= x < below (Adam's betas)
     parse: Callable[[str], Any] | None = None  # text -> value, raising ValueError with a one-line reason
     metavar: str | None = None
     default_text: str | None = None  # shown as the default instead of the value; "" shows none
@@ -46,6 +47,8 @@ class OptionSpec:
         """The limits as click shows a range ("1<=x<=4", "x>=1", "x>1"), or None."""
         if self.at_least is not None and self.at_most is not None:
             return f"{self.at_least:g}<=x<={self.at_most:g}"
+        if self.at_least is not None and self.below is not None:
+            return f"{self.at_least:g}<=x<{self.below:g}"
         parts = [f"x>={self.at_least:g}"] if self.at_least is not None else []
         parts += [f"x>{self.above:g}"] if self.above is not None else []
         return "; ".join(parts) or None
@@ -61,6 +64,9 @@ class OptionSpec:
         if self.at_least is not None and self.at_most is not None:
             if not self.at_least <= value <= self.at_most:
                 return f"must be between {self.at_least:g} and {self.at_most:g}"
+        elif self.at_least is not None and self.below is not None:
+            if not self.at_least <= value < self.below:
+                return f"must be at least {self.at_least:g} and below {self.below:g}"
         elif self.at_least is not None and value < self.at_least:
             return "must not be negative" if self.at_least == 0 else f"must be at least {self.at_least:g}"
         if self.above is not None and value <= self.above:

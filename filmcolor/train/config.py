@@ -27,7 +27,7 @@ class TrainConfig(Options):
     pretrained_encoder: bool | None = None  # None: use it when the architecture has one and it is installed
     train_size: int = option(8000, "Training images sampled (fixed seed).", at_least=1)
     val_size: int = option(2000, "Validation images (split off --data, or the first of --val-data).", at_least=0)
-    seed: int = option(0, "Seed of the split, the data order, augmentation and initialisation.")
+    seed: int = option(0, "Seed of the split, the data order, augmentation and initialisation.", at_least=0)
     image_size: int = option(256, "Training image size (pixels, square).", at_least=32)
     crop_mode: str = "resize"  # "resize": the seed's bicubic resize to a square; "random-crop": scale + crop
     batch_size: int = option(16, "Images per step (per process under torchrun).", at_least=1)
@@ -50,8 +50,8 @@ class TrainConfig(Options):
     lr_pretrain: float = option(1e-4, "Adam learning rate of phase 1.", at_least=0)
     lr_g: float = option(2e-4, "Generator learning rate of phase 2.", at_least=0)
     lr_d: float = option(2e-4, "Discriminator learning rate of phase 2.", at_least=0)
-    beta1: float = option(0.5, "Adam beta1 of phase 2.", at_least=0, at_most=1)
-    beta2: float = option(0.999, "Adam beta2 of phase 2.", at_least=0, at_most=1)
+    beta1: float = option(0.5, "Adam beta1 of phase 2.", at_least=0, below=1)  # (1 was torch's ValueError)
+    beta2: float = option(0.999, "Adam beta2 of phase 2.", at_least=0, below=1)
     lambda_l1: float = option(100.0, "Weight of the pixel loss in the GAN phase.", at_least=0)
     weight_decay: float = option(0.0, "AdamW weight decay (0: plain Adam).", at_least=0)
     lr_schedule: str = "constant"  # or "cosine" (per phase)

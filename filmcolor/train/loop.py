@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader
 
 from filmcolor import lab
 from filmcolor.colorize import Colorizer, choose_device
-from filmcolor.errors import ConfigError, InputError, OutputError
+from filmcolor.errors import ConfigError, FilmcolorError, InputError, OutputError
 from filmcolor.evaluate import evaluate_hints, evaluate_images, source_of
 from filmcolor.fsutil import make_output_folder, write_bytes_atomic
 from filmcolor.imageio import write_image
@@ -173,9 +173,8 @@ class Trainer:
             raise ConfigError(f"--arch-kwargs must be a JSON object, got {json.dumps(cfg.arch_kwargs)}")
         try:
             model = create_model(cfg.arch, **cfg.arch_kwargs)
-        except (TypeError, ValueError) as err:
-            kwargs = json.dumps(cfg.arch_kwargs)
-            raise ConfigError(f"--arch-kwargs {kwargs} do not fit '{cfg.arch}' ({err})") from err
+        except ConfigError as err:
+            raise ConfigError(f"--arch-kwargs {json.dumps(cfg.arch_kwargs)}: {err}") from err
         multiple = getattr(model, "size_multiple", 1)  # the picture is halved this many times, in effect
         if cfg.image_size % multiple:
             raise ConfigError(f"--image-size {cfg.image_size}: '{cfg.arch}' takes a multiple of {multiple}")
@@ -485,24 +484,34 @@ class Trainer:
                          else self.opt_g.param_groups[0]["lr"], **{k: round(v, 5) for k, v in losses.items()}}
                 self.log(event)
                 self.progress(event)
+            self.stop_if_asked(losses)
             if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
                 self.save_last()
-            self.stop_if_asked()
             if cfg.max_steps and self.step >= cfg.max_steps:
                 if self.batch_in_epoch >= self.steps_per_epoch:
                     self.end_epoch()
                 return True
         return False
 
-    def stop_if_asked(self) -> None:
+    def stop_if_asked(self, losses: dict[str, float]) -> None:
         """After a step: a Ctrl-C or SIGTERM that came meanwhile (_StopAtStep) saves last.pt here and stops
-        (up to --checkpoint-every steps were lost; an audit). torchrun's processes agree first, each step, so
-        that all stop after the same one (a signal reaches them at different moments)."""
+        (up to --checkpoint-every steps were lost; an audit). A loss that is no longer a number stops the run
+        with nothing saved from it: last.pt keeps the last good checkpoint (an audit: a run at --lr-g 1e30
+        wrote NaN weights as best and final, exit 0, and they coloured every picture white). torchrun's
+        processes agree first, each step, so that all stop after the same one (a signal reaches them at
+        different moments; a loss goes wrong in one first)."""
         asked = self.stop_asked
+        wrong = next((f"{name[5:]} loss is {value}" for name, value in losses.items() if not math.isfinite(value)),
+                     None)
         if self.world > 1:
-            flag = torch.tensor([1.0 if asked else 0.0], device=self.device)
+            flag = torch.tensor([1.0 if asked else 0.0, 1.0 if wrong else 0.0], device=self.device)
             dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-            asked = bool(flag.item())
+            asked, diverged = bool(flag[0].item()), bool(flag[1].item())
+            wrong = wrong or ("a loss of another process is no longer a number" if diverged else None)
+        if wrong:
+            raise FilmcolorError(f"training diverged at step {self.step}: the {wrong} (a learning rate too high?); "
+                                 f"nothing was saved from it: {self.run_dir / 'last.pt'} holds the last good "
+                                 "checkpoint, if any (--resume with a lower rate)")
         if asked:
             self.save_last()
             if self.world > 1:
