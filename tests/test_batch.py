@@ -1368,16 +1368,35 @@ def test_quiet_prints_no_retry_lines(capsys) -> None:
 def test_a_ray_address_where_nothing_answers_is_one_line_at_once() -> None:
     """An audit: --ray=HOST:PORT with nothing there hung (Ray retried for minutes, printing its own logs)."""
     import socket
+    import threading
 
     from filmcolor.batch.ray_runner import check_reachable
     from filmcolor.errors import ConfigError
 
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen(1)
-        port = server.getsockname()[1]
-        check_reachable(f"127.0.0.1:{port}")
-        check_reachable(f"ray://127.0.0.1:{port}")
+    def serve(server: socket.socket, reply: bytes, times: int) -> None:
+        for _ in range(times):
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(64)
+                conn.sendall(reply)
+
+    # a gRPC server (Ray's GCS, its client server) answers with a SETTINGS frame; a web server does not (an
+    # audit: ray.init retried one for minutes, printing a C++ warning every 5 s)
+    grpc = bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+    for reply, said in ((grpc, None), (b"HTTP/1.0 400 Bad request\r\n\r\n", "but not Ray (it speaks no gRPC)")):
+        with socket.socket() as server:
+            server.bind(("127.0.0.1", 0))
+            server.listen(2)
+            port = server.getsockname()[1]
+            thread = threading.Thread(target=serve, args=(server, reply, 2), daemon=True)
+            thread.start()
+            for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+                if said is None:
+                    check_reachable(address)
+                else:
+                    with pytest.raises(ConfigError, match=re.escape(f"--ray {address}: something answers, {said}")):
+                        check_reachable(address)
+            thread.join(5)
     with pytest.raises(ConfigError, match=f"--ray 127.0.0.1:{port}: nothing answers there"):
         check_reachable(f"127.0.0.1:{port}")
     with pytest.raises(ConfigError, match="--ray head: expected auto, HOST:PORT"):

@@ -53,3 +53,96 @@ def test_ray_matches_local(tmp_path: Path, test_weights: Path) -> None:
         a, b = decode_video(local_out / dst)[1], decode_video(ray_out / dst)[1]
         assert len(a) == len(b)
         assert max(int(np.abs(x.astype(int) - y).max()) for x, y in zip(a, b, strict=True)) <= 2
+
+
+class _StubRay:
+    """Just what RayExecutor asks of Ray before any task runs; init() puts its own SIGTERM handler in place,
+    as the real one does (sys.exit)."""
+
+    exceptions = ray.exceptions
+
+    def __init__(self) -> None:
+        self.started = False
+
+    def is_initialized(self) -> bool:
+        return self.started
+
+    def init(self, **kwargs) -> None:
+        self.started = True
+        import signal
+        import sys
+
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))
+
+    def cluster_resources(self) -> dict:
+        return {"CPU": 2.0}
+
+    def remote(self, **kwargs):
+        return lambda func: func
+
+    def shutdown(self) -> None:
+        self.started = False
+
+
+def test_sigterm_stops_a_ray_batch_as_ctrl_c_does(monkeypatch, test_weights: Path) -> None:
+    """An audit: ray.init put its own SIGTERM handler (sys.exit) in place of the CLI's, so a --ray batch
+    stopped by systemd or docker ended with exit 1, no summary, its files left 'running'."""
+    import signal
+
+    from filmcolor.batch import ray_runner
+
+    monkeypatch.setattr(ray_runner, "_import_ray", _StubRay)
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # what the CLI puts there
+    try:
+        ray_runner.RayExecutor(ModelSpec(str(test_weights), device="cpu"), VIDEO, BatchOptions())
+        assert signal.getsignal(signal.SIGTERM) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_ray_batches_give_the_workers_absolute_folders(monkeypatch, tmp_path: Path, test_weights: Path) -> None:
+    """An audit: with --ray=auto (a cluster started in another folder) every file of a relative IN_DIR was
+    'not found', and a relative OUT_DIR's outputs went beside the cluster's working folder."""
+    from filmcolor.batch import ray_runner
+
+    given = {}
+
+    class Stop(Exception):
+        pass
+
+    def runner(in_dir, out_dir, *args):
+        given.update(in_dir=in_dir, out_dir=out_dir)
+        raise Stop
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(ray_runner, "BatchRunner", runner)
+    with pytest.raises(Stop):
+        ray_runner.run_ray(Path("in"), Path("out"), ModelSpec(str(test_weights), device="cpu"))
+    assert given == {"in_dir": tmp_path / "in", "out_dir": tmp_path / "out"}
+
+
+def test_a_dead_workers_partial_output_is_removed_with_its_failure(tmp_path: Path) -> None:
+    """An audit: a file whose worker was killed (beyond its retries) was marked failed, and its partial output
+    stayed in OUT_DIR until the next batch."""
+    from filmcolor.batch.plan import FileJob
+    from filmcolor.batch.ray_runner import RayExecutor
+    from filmcolor.fsutil import PARTIAL_MARK
+
+    (tmp_path / "cam").mkdir()
+    partial = tmp_path / "cam" / f".a{PARTIAL_MARK}0123abcd.mp4"
+    partial.write_bytes(b"half a film")
+    job = FileJob(rel="cam/a.mp4", path=tmp_path / "in" / "cam" / "a.mp4", size=1, mtime_ns=0,
+                  output_rel="cam/a.mp4", output=tmp_path / "cam" / "a.mp4", kind="video")
+
+    class DeadRay(_StubRay):
+        def wait(self, refs, num_returns, timeout):
+            return refs, []
+
+        def get(self, ref):
+            raise ray.exceptions.WorkerCrashedError()
+
+    executor = RayExecutor.__new__(RayExecutor)
+    executor._ray, executor._refs, executor.inflight = DeadRay(), {"ref": job}, 1
+    (record,) = executor.collect(timeout=0)
+    assert record.status == "failed" and "WorkerCrashedError" in record.error
+    assert not partial.exists()

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import signal
 import socket
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from filmcolor.batch.runner import BatchOptions, BatchResult, BatchRunner
 from filmcolor.batch.worker import BatchEvent, process_file
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import ConfigError, FilmcolorError, WeightsError
+from filmcolor.fsutil import remove_stale_partials
 from filmcolor.options import ModelSpec
 from filmcolor.video.pipeline import VideoOptions
 from filmcolor.weights import resolve_weights
@@ -72,6 +75,10 @@ def ray_device(spec: ModelSpec, cluster_gpus: float) -> tuple[str, int]:
 
 
 RAY_CONNECT_TIMEOUT_S = 10.0  # Ray itself retries an address where nothing answers for minutes, silently
+# Ray's GCS and client server speak gRPC: HTTP/2, which answers a client's preface (and an empty SETTINGS
+# frame) with a SETTINGS frame of its own (RFC 9113, 3.4); a web server or a database does not
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+HTTP2_SETTINGS = 4  # the frame type, the 4th byte of a frame's header
 
 
 def check_reachable(address: str) -> None:
@@ -81,11 +88,17 @@ def check_reachable(address: str) -> None:
         raise ConfigError(f"--ray {address}: expected auto, HOST:PORT (the head's GCS, 6379) or ray://HOST:PORT "
                           "(its client server, 10001)")
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_TIMEOUT_S).close()
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_TIMEOUT_S) as conn:
+            conn.sendall(HTTP2_PREFACE)
+            reply = conn.recv(9)
     except OSError as err:
         why = "no answer" if isinstance(err, TimeoutError) else (err.strerror or str(err))
         raise ConfigError(f"--ray {address}: nothing answers there ({why}); is the cluster's head running "
                           "('ray status' on it)?") from err
+    if len(reply) < 9 or reply[3] != HTTP2_SETTINGS:  # (ray.init retried such a server for minutes, printing
+        # a C++ warning every 5 s; an audit)
+        raise ConfigError(f"--ray {address}: something answers, but not Ray (it speaks no gRPC); the head's "
+                          "GCS port is 6379, its client server's 10001")
 
 
 class RayExecutor:
@@ -95,6 +108,8 @@ class RayExecutor:
                  address: str | None = LOCAL):
         ray = self._ray = _import_ray()
         self._owns_ray = not ray.is_initialized()
+        main_thread = threading.current_thread() is threading.main_thread()  # (signals are set there alone)
+        before = signal.getsignal(signal.SIGTERM) if main_thread else None
         if self._owns_ray:
             if address not in (None, LOCAL, "auto"):
                 check_reachable(address)
@@ -106,6 +121,10 @@ class RayExecutor:
                     raise ConfigError("--ray auto: no Ray cluster runs on this machine (start one with 'ray start "
                                       "--head', or give --ray=ray://HEAD:10001)") from err
                 raise ConfigError(f"--ray {address}: cannot connect to Ray ({err})") from err
+            if before is not None and signal.getsignal(signal.SIGTERM) is not before:
+                # ray.init put its own SIGTERM handler (sys.exit) in place of the CLI's clean stop: a batch
+                # stopped by systemd or docker ended with exit 1, its files left 'running' (an audit)
+                signal.signal(signal.SIGTERM, before)
         resources = ray.cluster_resources()
         device, gpus = ray_device(spec, float(resources.get("GPU", 0)))
         if Path(spec.model).exists():  # a weights file: workers need the same absolute path
@@ -148,6 +167,8 @@ class RayExecutor:
                 lines = str(err).strip().splitlines()
                 reason = f"ray: {type(err).__name__}: {lines[-1] if lines else ''}"
                 out.append(job.record("failed", error=reason))
+                if job.output_rel:  # the dead worker's partial output (it stayed until the next batch; an audit)
+                    remove_stale_partials(job.output.parent, of=job.output)
         return out
 
     def cancel(self) -> None:
@@ -162,6 +183,9 @@ class RayExecutor:
 def run_ray(in_dir: Path, out_dir: Path, spec: ModelSpec, video_options: VideoOptions = VideoOptions(),
             options: BatchOptions = BatchOptions(), address: str | None = LOCAL,
             on_event: BatchEvent | None = None) -> BatchResult:
-    """Like ``runner.run_local`` but each file is a Ray task; ``address`` as for ``ray.init``."""
+    """Like ``runner.run_local`` but each file is a Ray task; ``address`` as for ``ray.init``. The folders are
+    made absolute: the workers of a cluster started elsewhere have their own working folder (an audit: with
+    --ray=auto every file of a relative IN_DIR was 'not found', or its outputs went beside that folder)."""
+    in_dir, out_dir = Path(in_dir).absolute(), Path(out_dir).absolute()
     runner = BatchRunner(in_dir, out_dir, options, on_event, video_options)  # checks them before Ray starts
     return runner.run(RayExecutor(spec, video_options, options, address))
