@@ -10,6 +10,7 @@ they fail to load.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.metadata
 import io
 import json
@@ -164,7 +165,12 @@ def export_onnx(model: nn.Module, shape: tuple[int, int, int, int], part: str = 
 
 
 def default_threads() -> int:
-    return max(1, os.cpu_count() or 1)
+    """The cores this process may use: its CPU affinity (a container's --cpuset-cpus, a Slurm job), or
+    OMP_NUM_THREADS where set (Ray sets it to a task's CPUs), not every core of the host (an audit: each of
+    a batch's Ray tasks asked ONNX Runtime for all of them)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    asked = os.environ.get("OMP_NUM_THREADS", "")
+    return max(1, min(cores, int(asked)) if asked.isdigit() and int(asked) > 0 else cores)
 
 
 class OnnxRunner:
@@ -248,11 +254,17 @@ def cache_path(get_model: Callable[[], nn.Module], weights_path: Path | None, sh
 
     if weights_path is not None:
         key = weights_key(weights_path)
-    else:  # an in-memory model: key on its parameters
-        digest = 0
-        for t in get_model().state_dict().values():
-            digest = hash((digest, t.float().sum().item(), tuple(t.shape)))
-        key = f"mem{digest & 0xFFFFFFFFFFFF:012x}"
+    else:  # an in-memory model: key on its class and every byte of its tensors (a sum of each tensor took
+        # a model whose a and b were swapped for another's, and coloured with that one's graph; an audit)
+        import torch
+
+        model = get_model()
+        digest = hashlib.sha256(f"{type(model).__module__}.{type(model).__qualname__}".encode())
+        for name, t in model.state_dict().items():
+            t = t.detach().to("cpu").contiguous().reshape(-1)
+            digest.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+            digest.update(t.view(torch.uint8).numpy().tobytes())
+        key = f"mem{digest.hexdigest()[:16]}"
     n, c, h, w = shape
     versions = f"torch{importlib.metadata.version('torch').split('+')[0]}-ort{ort.__version__}"
     suffix = "" if part == "full" else f"-{part}"

@@ -112,6 +112,39 @@ def test_cache_key_follows_the_weights_and_the_shape(tmp_path, test_weights):
     assert a == runtime.cache_path(model, test_weights, (1, 1, 64, 96))
 
 
+def test_an_in_memory_models_cache_key_follows_every_byte_of_it():
+    """An audit: the key summed each tensor, so a model whose last layer's a and b were swapped (the same sums)
+    was coloured with the other's cached graph."""
+    import torch
+
+    torch.manual_seed(0)
+    a = create_model("filmcolor-fast").eval()
+    b = create_model("filmcolor-fast").eval()
+    b.load_state_dict(a.state_dict())
+    key = runtime.cache_path(lambda: a, None, (1, 1, 64, 96))
+    assert key == runtime.cache_path(lambda: b, None, (1, 1, 64, 96))  # the same bytes: the same graph
+    with torch.no_grad():
+        b.head.bias.copy_(b.head.bias.flip(0))  # a and b swapped: every sum and shape as before
+    assert not torch.equal(a.head.bias, b.head.bias)
+    assert key != runtime.cache_path(lambda: b, None, (1, 1, 64, 96))
+
+
+def test_onnx_threads_are_the_cores_this_process_may_use(monkeypatch):
+    """An audit: every Ray task (OMP_NUM_THREADS=1) and every process pinned to some cores asked ONNX Runtime
+    for all of the host's."""
+    import os
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert runtime.default_threads() == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert runtime.default_threads() == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "junk")
+    assert runtime.default_threads() == 8
+
+
 CHILD = textwrap.dedent("""
     import sys, time
     from pathlib import Path
