@@ -37,6 +37,10 @@ if TYPE_CHECKING:  # torch loads only for the torch runner and for exporting gra
 CACHE_FORMAT = "g2"
 _EXPORTING = threading.Lock()  # see OnnxRunner.for_shape
 CACHE_ENV = "FILMCOLOR_CACHE"  # read once here, at the edge: where exported graphs are kept
+# The graphs kept at most (2-16 MB each: one per weights file, input shape and part, so a folder of photos of
+# many sizes, or weights retrained often, made one without end; an audit found 3.3 GB): past it, the graphs
+# used longest ago are removed as a new one is written (a graph's time is set each time it is loaded)
+CACHE_LIMIT_BYTES = 1 << 30
 
 
 def cache_dir() -> Path:
@@ -216,7 +220,10 @@ class OnnxRunner:
         if not path.exists():
             return None
         try:
-            return cls(path, threads)
+            runner = cls(path, threads)
+            with contextlib.suppress(OSError):  # used now: the last to be removed (prune_cache)
+                os.utime(path)
+            return runner
         except Exception:  # noqa: BLE001
             with contextlib.suppress(OSError):
                 path.unlink()
@@ -239,6 +246,7 @@ class OnnxRunner:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 write_bytes_atomic(path, graph)
+                prune_cache(path.parent, keep=path)
             except (OSError, OutputError) as err:  # a read-only home (a container, a cluster node): colour on
                 reason = err.strerror if isinstance(err, OSError) else str(err).rpartition("(")[2].rstrip(")")
                 warnings.warn(f"{path.parent}: cannot keep the network's graphs there ({reason}); they are "
@@ -246,6 +254,28 @@ class OnnxRunner:
                               FilmcolorWarning, stacklevel=2)
                 return cls(graph, threads)
         return cls(path, threads)
+
+
+def prune_cache(folder: Path, keep: Path, limit: int | None = None) -> int:
+    """Remove the graphs in ``folder`` used longest ago until they hold at most ``limit`` bytes (default
+    CACHE_LIMIT_BYTES; ``keep``, the one just written, stays); returns how many. Another process loading one
+    as it goes still reads it whole (an open file outlives its name), or exports it again."""
+    limit = CACHE_LIMIT_BYTES if limit is None else limit
+    graphs = []
+    for path in folder.glob("*.onnx"):
+        with contextlib.suppress(OSError):
+            st = path.stat()
+            graphs.append((st.st_mtime_ns, st.st_size, path))
+    total, removed = sum(size for _, size, _ in graphs), 0
+    for _, size, path in sorted(graphs):
+        if total <= limit:
+            break
+        if path != keep:
+            with contextlib.suppress(OSError):
+                path.unlink()
+                total -= size
+                removed += 1
+    return removed
 
 
 def cache_path(get_model: Callable[[], nn.Module], weights_path: Path | None, shape: tuple[int, int, int, int],

@@ -83,7 +83,7 @@ def test_cache_builds_once_loads_after_and_rebuilds_a_truncated_entry(test_weigh
     first = fresh_prediction()
     (entry,) = onnx_files(cache)
     assert entry.parent == cache / "onnx" and runtime.file_digest(test_weights) in entry.name
-    mtime, size = entry.stat().st_mtime_ns, entry.stat().st_size
+    inode, mtime, size = entry.stat().st_ino, entry.stat().st_mtime_ns, entry.stat().st_size
 
     real_export = runtime.export_onnx
 
@@ -92,7 +92,8 @@ def test_cache_builds_once_loads_after_and_rebuilds_a_truncated_entry(test_weigh
 
     monkeypatch.setattr(runtime, "export_onnx", no_export)
     np.testing.assert_array_equal(fresh_prediction(), first)
-    assert entry.stat().st_mtime_ns == mtime
+    assert entry.stat().st_ino == inode  # not written again; its time says it was used (prune_cache)
+    assert entry.stat().st_mtime_ns >= mtime
 
     exports = []
     monkeypatch.setattr(runtime, "export_onnx", lambda *a, **k: exports.append(1) or real_export(*a, **k))
@@ -110,6 +111,33 @@ def test_cache_key_follows_the_weights_and_the_shape(tmp_path, test_weights):
     assert a != runtime.cache_path(model, other, (1, 1, 64, 96))
     assert a != runtime.cache_path(model, test_weights, (1, 1, 96, 64))
     assert a == runtime.cache_path(model, test_weights, (1, 1, 64, 96))
+
+
+def test_the_graph_cache_keeps_the_graphs_used_last_within_its_limit(tmp_path, monkeypatch, test_weights):
+    """An audit: the cache grew without end (3.3 GB here): one graph per weights file, shape and part."""
+    import os
+
+    folder = tmp_path / "onnx"
+    folder.mkdir()
+    for age, name in enumerate(["newest", "newer", "older", "oldest"]):
+        path = folder / f"{name}.onnx"
+        path.write_bytes(b"x" * 100)
+        os.utime(path, ns=(10**18 - age * 10**9, 10**18 - age * 10**9))
+    (folder / "facts.json").write_text("{}")
+    assert runtime.prune_cache(folder, keep=folder / "oldest.onnx", limit=250) == 2
+    assert sorted(p.name for p in folder.iterdir()) == ["facts.json", "newest.onnx", "oldest.onnx"]
+    # every export prunes, and a graph loaded from the cache counts as used
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(runtime.CACHE_ENV, str(cache))
+    monkeypatch.setattr(runtime, "CACHE_LIMIT_BYTES", 1)
+    model = create_model("filmcolor-fast").eval()
+    first = runtime.OnnxRunner.for_shape(lambda: model, None, (1, 1, 32, 32)).session
+    (one,) = onnx_files(cache)
+    os.utime(one, ns=(10**9, 10**9))
+    assert runtime.OnnxRunner.for_shape(lambda: model, None, (1, 1, 32, 32)).session is not first
+    assert one.stat().st_mtime_ns > 10**9
+    runtime.OnnxRunner.for_shape(lambda: model, None, (1, 1, 64, 32))
+    assert [p.name for p in onnx_files(cache)] != [one.name] and len(onnx_files(cache)) == 1
 
 
 def test_an_in_memory_models_cache_key_follows_every_byte_of_it():
