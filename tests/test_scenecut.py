@@ -102,3 +102,16 @@ def test_a_dark_flickering_scene_and_a_dim_fade_in_are_not_cut_up() -> None:
     fade_in = [a * 0.0] * 3 + [frame * (i + 1) / 20 for i, frame in enumerate(drifting(a, 20))]
     (cut,) = cuts_of(fade_in)
     assert cut <= 3 + 1, cut  # at the fade's start, not up it (with black at L 8: frame 5)
+
+
+def test_a_flash_or_lightning_frame_is_no_cut_and_a_cut_still_is() -> None:
+    """An audit: one overexposed frame (a photographer's flash, lightning; the RGB made 0.35x + 165) scored as
+    two cuts, into it and out of it, and a keyframe's colour stopped there for the rest of its shot. A cut
+    changes what is where; a flash changes the whole frame's lightness and contrast alike."""
+    a, b = texture(1), texture(2)
+    shot = drifting(a, 24)
+    for flashed in ([12], [12, 13]):
+        frames = [frame * 0.35 + 165 if i in flashed else frame for i, frame in enumerate(shot)]
+        assert cuts_of(frames) == [], flashed
+    assert cuts_of(shot + drifting(b, 12)) == [24]
+    assert cuts_of(shot + [frame * 0.35 + 165 for frame in drifting(b, 12)]) == [24]  # a cut into a bright shot

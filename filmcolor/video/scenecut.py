@@ -28,6 +28,9 @@ MIN_FLOOR_SHARE = 0.25  # the floor never falls below a quarter of itself (0.5 L
 # L units: a frame with 99% of its pixels darker than this shows nothing (8-bit gray 8) and is black. At 8
 # (gray 20), a dark scene's frames that crossed it flickering were cuts, one every other frame (a review)
 BLACK_L = 3.0
+# the most one frame's contrast is scaled to match the other's in cut_score: a flash frame's (RGB x0.35 + 165)
+# is 3-4x flatter than its shot's; a frame from black, or one almost flat, stays as it is beyond that
+MAX_CONTRAST_GAIN = 6.0
 
 
 def change_score(l_cur: np.ndarray, l_prev_warped: np.ndarray) -> float:
@@ -36,9 +39,17 @@ def change_score(l_cur: np.ndarray, l_prev_warped: np.ndarray) -> float:
 
 
 def cut_score(l_cur: np.ndarray, l_prev_warped: np.ndarray) -> float:
-    """change_score less the change of the frame's mean: what a cut changes is what is where; a fade, or an
-    old print's exposure pumping, moves the whole frame's lightness alike."""
-    diff = l_cur - l_prev_warped
+    """change_score less the change of the frame's mean and contrast: what a cut changes is what is where; a
+    fade, an old print's exposure pumping, a photographer's flash or lightning changes the whole frame's
+    lightness alike (an audit: a flash frame scored as two cuts, into it and out of it, and a keyframe's
+    colour stopped there, the rest of its shot coloured as if it had none)."""
+    prev_std, cur_std = float(l_prev_warped.std()), float(l_cur.std())
+    if min(prev_std, cur_std) > 1e-3:  # the flatter frame brought to the other's contrast (the floor follows
+        # the higher of the two: a cut into a washed-out shot scored at its low contrast was missed)
+        gain = min(MAX_CONTRAST_GAIN, max(prev_std, cur_std) / min(prev_std, cur_std))
+        diff = l_cur * gain - l_prev_warped if cur_std < prev_std else l_cur - l_prev_warped * gain
+    else:
+        diff = l_cur - l_prev_warped
     return float(np.abs(diff - diff.mean()).mean())
 
 
