@@ -80,12 +80,15 @@ def make_output_folder(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_output(target: Path) -> Iterator[Path]:
+def atomic_output(target: Path, replace: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success it is fsynced and renamed onto ``target``.
 
     Any exception (KeyboardInterrupt included) removes the temporary file, so no half file is left. What a
     killed run (SIGKILL, power loss) left for the same target is removed first. The temporary file is locked
-    while it is written, so that no cleanup removes a partial whose writer is still running.
+    while it is written, so that no cleanup removes a partial whose writer is still running. ``replace``
+    False: a file that appeared at ``target`` meanwhile (another run's) is an OutputError, not replaced (it
+    was: two runs without --overwrite both said ok, and one's output was gone; an audit). A file replaced
+    keeps its permissions and group (an --overwrite made a 640 file readable by all; an audit).
     """
     tmp = partial_name(target)
     lock_fd: int | None = None
@@ -97,9 +100,8 @@ def atomic_output(target: Path) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-            if os.fstat(fh.fileno()).st_mode & 0o777 == 0o600:  # some writers create private temp files
-                os.fchmod(fh.fileno(), 0o666 & ~_UMASK)
-        os.replace(tmp, target)
+            _take_mode(fh.fileno(), target)
+        _publish(tmp, target, replace)
         with contextlib.suppress(OSError):
             dir_fd = os.open(target.parent, os.O_RDONLY)
             try:
@@ -117,6 +119,46 @@ def atomic_output(target: Path) -> Iterator[Path]:
     finally:
         if lock_fd is not None:
             os.close(lock_fd)
+
+
+def _take_mode(fd: int, target: Path) -> None:
+    """The finished temporary file's permissions: those of the file it replaces, else the umask's (some
+    writers create private temporary files)."""
+    try:
+        st = os.stat(target)
+    except OSError:
+        if os.fstat(fd).st_mode & 0o777 == 0o600:
+            os.fchmod(fd, 0o666 & ~_UMASK)
+        return
+    os.fchmod(fd, stat.S_IMODE(st.st_mode))
+    with contextlib.suppress(OSError):  # its group, where this user may give it
+        os.fchown(fd, -1, st.st_gid)
+
+
+# errors of a file system that has no hard links (FAT, some network shares): there the check comes just before
+# the rename instead
+_NO_LINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.ENOSYS)
+
+
+def _publish(tmp: Path, target: Path, replace: bool) -> None:
+    """Give ``tmp`` the name ``target``: replacing a file there, or (``replace`` False) never."""
+    if replace:
+        os.replace(tmp, target)
+        return
+    try:
+        os.link(tmp, target)  # fails if the name is taken, at the moment it is taken
+    except FileExistsError:
+        raise OutputError(f"{target}: output appeared while this one was made (another run?); pass --overwrite "
+                          "to replace it") from None
+    except OSError as err:
+        if err.errno not in _NO_LINKS:
+            raise
+        if os.path.lexists(target):
+            raise OutputError(f"{target}: output appeared while this one was made (another run?); pass "
+                              "--overwrite to replace it") from None
+        os.replace(tmp, target)
+        return
+    tmp.unlink()
 
 
 def _discard(tmp: Path, made: list[Path] = ()) -> None:
@@ -148,8 +190,8 @@ def _create_locked(path: Path) -> int:
     return fd
 
 
-def write_bytes_atomic(target: Path, data: bytes) -> None:
-    with atomic_output(target) as tmp:
+def write_bytes_atomic(target: Path, data: bytes, replace: bool = True) -> None:
+    with atomic_output(target, replace) as tmp:
         tmp.write_bytes(data)
 
 

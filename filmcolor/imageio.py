@@ -484,11 +484,13 @@ def _quietly(call: Callable[[], T]) -> tuple[T, list[str]]:
     return result, [_OPENCV_LOG.sub("", line) for line in native if not _HARMLESS.search(line)]
 
 
-def write_image(path: Path, image: np.ndarray, metadata: PhotoMetadata | None = None) -> list[str]:
+def write_image(path: Path, image: np.ndarray, metadata: PhotoMetadata | None = None,
+                replace: bool = True) -> list[str]:
     """Write an RGB(A) or gray uint8 or uint16 image atomically; the format follows the extension (a uint16
     image goes into a PNG or TIFF at 16 bits, into the others at 8). ``metadata`` (the input photo's,
     `photometa.read_metadata`) goes into a JPEG, PNG or TIFF; returns a line for each part of it that this
-    output could not keep."""
+    output could not keep. ``replace`` False: a file that appears at ``path`` meanwhile is an OutputError
+    (fsutil.atomic_output)."""
     path = Path(path)
     ext = path.suffix.lower()
     if ext not in IMAGE_EXTENSIONS:
@@ -523,7 +525,7 @@ def write_image(path: Path, image: np.ndarray, metadata: PhotoMetadata | None = 
             raise OutputError(f"{path}: could not encode the image" + (f" ({said[-1]})" if said else ""))
         encoded, lost = photometa.with_metadata(buf.tobytes(), ext, metadata or PhotoMetadata())
     left += lost
-    write_bytes_atomic(path, encoded)
+    write_bytes_atomic(path, encoded, replace)
     return [f"{path}: not kept: {what}" for what in left]
 
 

@@ -88,3 +88,37 @@ def test_two_long_names_alike_at_first_keep_partials_of_their_own(tmp_path):
     assert remove_stale_partials(tmp_path, of=a) == 0 and partial_b.exists()
     assert remove_stale_partials(tmp_path, of=b) == 1
     del partial_a
+
+
+def test_an_output_that_appears_meanwhile_is_not_replaced_without_overwrite(tmp_path: Path) -> None:
+    """An audit: two runs without --overwrite writing one output both said ok, and one's output was gone: the
+    name was checked before the work, and the rename replaced whatever was there by then."""
+    target = tmp_path / "film.mp4"
+    with pytest.raises(OutputError, match="output appeared while this one was made"):
+        with atomic_output(target, replace=False) as tmp:
+            tmp.write_bytes(b"mine")
+            target.write_bytes(b"the other run's")
+    assert target.read_bytes() == b"the other run's" and sorted(tmp_path.iterdir()) == [target]
+    fresh = tmp_path / "fresh.mp4"
+    with atomic_output(fresh, replace=False) as tmp:
+        tmp.write_bytes(b"mine")
+    assert fresh.read_bytes() == b"mine" and fresh.stat().st_nlink == 1
+    with atomic_output(fresh) as tmp:  # with --overwrite it is replaced, as before
+        tmp.write_bytes(b"again")
+    assert fresh.read_bytes() == b"again"
+
+
+def test_a_replaced_output_keeps_its_permissions(tmp_path: Path) -> None:
+    """An audit: --overwrite made a file its owner had kept to themselves (640) readable by all (644)."""
+    target = tmp_path / "private.png"
+    target.write_bytes(b"old")
+    os.chmod(target, 0o640)
+    with atomic_output(target) as tmp:
+        tmp.write_bytes(b"new")
+    assert target.read_bytes() == b"new" and target.stat().st_mode & 0o777 == 0o640
+    new = tmp_path / "new.png"
+    with atomic_output(new) as tmp:
+        tmp.write_bytes(b"x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert new.stat().st_mode & 0o777 == 0o666 & ~umask

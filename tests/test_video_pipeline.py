@@ -15,7 +15,7 @@ from media import audio_packets, decode_audio, decode_video, gray_frame, make_cl
 from skimage.color import rgb2lab
 
 from filmcolor.colorize import Colorizer
-from filmcolor.errors import ConfigError, InputError
+from filmcolor.errors import ConfigError, InputError, OutputError
 from filmcolor.lab import GRAY_TO_L
 from filmcolor.video import VideoOptions, colorize_video
 from filmcolor.video.reader import display_matrix
@@ -240,6 +240,46 @@ def test_preview_is_side_by_side(tmp_path: Path, colorizer: Colorizer) -> None:
     colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST), preview_path=preview)
     image = read_image(preview)
     assert image.shape[:2] == (4 * 64, 2 * 96)  # 4 frames, before | after
+
+
+def test_a_film_that_fails_at_its_last_step_leaves_no_preview_or_report(tmp_path: Path, colorizer: Colorizer,
+                                                                       monkeypatch) -> None:
+    """An audit: the preview was written under its own name as the frames ended; a film that then failed (a
+    full disk for the report, the rename) left it behind, and the rerun was refused: 'output exists'."""
+    from filmcolor import fsutil
+
+    src = make_clip(tmp_path / "in.mp4", frames=6)
+    real = fsutil._publish
+
+    def film_fails(tmp: Path, target: Path, replace: bool) -> None:
+        if target.suffix == ".mp4":
+            raise OSError(28, "No space left on device")
+        real(tmp, target, replace)
+
+    monkeypatch.setattr(fsutil, "_publish", film_fails)
+    with pytest.raises(OutputError, match="disk full"):
+        colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST), preview_path=tmp_path / "p.png",
+                       report_path=tmp_path / "r.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+    monkeypatch.setattr(fsutil, "_publish", real)
+    colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST), preview_path=tmp_path / "p.png",
+                   report_path=tmp_path / "r.json")  # the rerun is not refused
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4", "p.png", "r.json"]
+
+
+def test_an_output_made_meanwhile_by_another_run_is_not_replaced(tmp_path: Path, colorizer: Colorizer) -> None:
+    """An audit: two runs without --overwrite writing one film both said ok, and the first's film was gone."""
+    src, dst = make_clip(tmp_path / "in.mp4", frames=6), tmp_path / "out.mp4"
+
+    def another_run_finishes(done: int, total: int | None) -> None:
+        if done == 3:
+            dst.write_bytes(b"the other run's film")
+
+    with pytest.raises(OutputError, match="output appeared while this one was made"):
+        colorize_video(src, dst, colorizer, VideoOptions(**FAST), progress=another_run_finishes)
+    assert dst.read_bytes() == b"the other run's film"
+    colorize_video(src, dst, colorizer, VideoOptions(**FAST), progress=another_run_finishes, overwrite=True)
+    assert decode_video(dst)[1]  # with --overwrite, replaced
 
 
 def test_shared_cctv_slice(tmp_path: Path, colorizer: Colorizer, shared_data: Path) -> None:

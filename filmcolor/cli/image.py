@@ -185,7 +185,7 @@ def image_command(inputs: tuple[Path, ...], output: Path, model: str, device: st
             said: list[str] = []
             coloured = colorizer.colorize_image(image, hints=src_hints, references=refs, notes=said)
             notes += [f"{src}: {note}" for note in said]
-            notes += write_image(dst, coloured, photometa.read_metadata(src))
+            notes += write_image(dst, coloured, photometa.read_metadata(src), replace=overwrite)
             if not quiet:
                 console.print(f"[green]ok[/] {plain(str(src))} -> {plain(str(dst))}")
             for note in notes:

@@ -28,7 +28,7 @@ import numpy as np
 
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import ConfigError, FilmcolorError, OutputError
-from filmcolor.fsutil import atomic_output, check_output_path, write_bytes_atomic
+from filmcolor.fsutil import atomic_output, check_output_path
 from filmcolor.options import option
 from filmcolor.video.compose import YuvComposer, composed_layout
 from filmcolor.video.keyframes import (
@@ -163,8 +163,9 @@ def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
 
     ``preview_path`` gets a before/after still of a few frames, ``report_path`` the report as JSON; every
     path is checked before the first frame is read (none may be an input: the film, a keyframe, a
-    reference), and the report is written before the film is renamed into place, so that a report that
-    cannot be written leaves no film behind.
+    reference). All are written under temporary names and renamed into place at the end, the film first:
+    a failure at any point leaves none of them. Without ``overwrite``, a file that appears at one of them
+    meanwhile (another run's) is an error, not replaced.
     """
     input_path, output_path = Path(input_path), Path(output_path)
     if options.sound is not None and options.audio == "none":
@@ -189,17 +190,21 @@ def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
                 options.sound, options.start, options.duration, strict=options.on_error == "fail")))
         shape = FrameShape(reader.info.width, reader.info.height, reader.info.rotation)
         guides, scan_seconds = _shot_guides(input_path, shape, colorizer, options)
-        with atomic_output(output_path) as tmp:
+        # Each output under a temporary name, the film's renamed first: a film that fails to be written, at any
+        # point, leaves no preview or report either (a preview was left, and the rerun refused; an audit)
+        report_tmp, preview_tmp = (stack.enter_context(atomic_output(Path(path), replace=overwrite))
+                                   if path is not None else None for path in (report_path, preview_path))
+        with atomic_output(output_path, replace=overwrite) as tmp:
             writer = VideoWriter(tmp, reader.info, options, reader.passthrough + (sound.streams if sound else []),
                                  display_path=output_path, attached=reader.attached_pictures())
             try:
-                report = _run(reader, writer, colorizer, options, progress, preview_path, guides, scan_seconds,
+                report = _run(reader, writer, colorizer, options, progress, preview_tmp, guides, scan_seconds,
                               sound)
             except BaseException:
                 writer.abort()
                 raise
-            if report_path is not None:
-                write_bytes_atomic(Path(report_path), json.dumps(report.to_dict(), indent=2).encode() + b"\n")
+            if report_tmp is not None:
+                report_tmp.write_bytes(json.dumps(report.to_dict(), indent=2).encode() + b"\n")
     return report
 
 
