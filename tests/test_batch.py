@@ -1495,3 +1495,53 @@ def test_the_report_says_a_refusal_and_the_files_done_as_they_finish(tmp_path: P
         run_local(day2, out, colorizer, VIDEO, BatchOptions(report=report))
     last = json.loads(report.read_text())
     assert last["finished"] and "holds the colouring of another folder" in last["error"]
+
+
+def test_a_photo_whose_output_is_the_input_itself_is_refused_and_kept(tmp_path: Path, colorizer) -> None:
+    """An audit: `batch IN -o <IN through a bind mount> --overwrite` got past the folder check (the paths
+    differ), wrote each coloured photo over its input, then took that for an input changed meanwhile and
+    deleted it. A photo's output is checked against its input as a film's is; a hard link stands in here."""
+    from filmcolor.batch.worker import process_file
+
+    src = tmp_path / "in" / "c.png"
+    src.parent.mkdir()
+    cv2.imwrite(str(src), np.full((32, 48, 3), 120, np.uint8))
+    before = src.read_bytes()
+    (tmp_path / "out").mkdir()
+    os.link(src, tmp_path / "out" / "c.png")  # the output is the input under another name
+    st = src.stat()
+    job = plan_module.FileJob(rel="c.png", path=src, size=st.st_size, mtime_ns=st.st_mtime_ns, output_rel="c.png",
+                              output=tmp_path / "out" / "c.png", kind="image")
+    record = process_file(job, colorizer, VIDEO)
+    assert record.status == "failed" and "the same file as the input" in record.error
+    assert src.read_bytes() == before
+
+
+def test_a_bind_mount_of_the_input_folder_is_no_output_folder(tmp_path: Path) -> None:
+    from filmcolor.batch.runner import check_folders
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "again").mkdir()
+    if subprocess.run(["mount", "--bind", str(tmp_path / "in"), str(tmp_path / "again")],
+                      capture_output=True).returncode:
+        pytest.skip("no bind mounts here")
+    try:
+        with pytest.raises(ConfigError, match="must differ from the input folder"):
+            check_folders(tmp_path / "in", tmp_path / "again")
+        (tmp_path / "in" / "sub").mkdir()
+        with pytest.raises(ConfigError, match="must not contain the input folder"):
+            check_folders(tmp_path / "in" / "sub", tmp_path / "again")
+    finally:
+        subprocess.run(["umount", str(tmp_path / "again")], capture_output=True)
+
+
+@pytest.mark.parametrize("name", ["c.png", MANIFEST_NAME])
+def test_a_report_inside_the_output_folder_is_a_json_file(tmp_path: Path, test_weights: Path, name: str) -> None:
+    """An audit: --report OUT/c.jpg replaced a coloured photo with the report, --report OUT/.filmcolor-batch.jsonl
+    the manifest (every file then 'not written by this batch'), exit 0."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    cv2.imwrite(str(src / "c.png"), np.full((32, 48, 3), 120, np.uint8))
+    result = batch_cli(src, "-o", out, "--model", test_weights, "--report", out / name, "-q")
+    assert result.exit_code == 1 and "a report inside the output folder must be a .json file" in result.output
+    assert not (out / "c.png").exists()

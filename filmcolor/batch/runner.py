@@ -513,21 +513,35 @@ def check_folders(in_dir: Path, out_dir: Path, frame_folders: str = "auto") -> N
                          f"video {in_dir} -o FILM.mkv', or give batch the folder that holds such folders")
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"{out_dir}: output exists and is not a folder")
-    if in_dir.resolve() == out_dir.resolve():
+    if in_dir.resolve() == out_dir.resolve() or _same_folder(in_dir, out_dir):  # (a bind mount, a case
+        # variant on a case-blind disk: its paths differ, and --overwrite deleted the input photos; an audit)
         raise ConfigError(f"{out_dir}: the output folder must differ from the input folder")
-    if in_dir.resolve().is_relative_to(out_dir.resolve()):
+    if in_dir.resolve().is_relative_to(out_dir.resolve()) or any(_same_folder(above, out_dir)
+                                                                  for above in Path(in_dir).resolve().parents):
         raise ConfigError(f"{out_dir}: the output folder must not contain the input folder")
     if (in_dir / MANIFEST_NAME).exists():  # (coloured again, into the footage's folder; a review)
         raise ConfigError(f"{in_dir}: is a batch's output folder (it holds {MANIFEST_NAME}), not footage; are "
                           "IN_DIR and -o the wrong way round?")
 
 
+def _same_folder(a: Path, b: Path) -> bool:
+    """Whether two existing paths are one folder, however they are spelt."""
+    try:
+        return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def check_report_path(report: Path, in_dir: Path, out_dir: Path) -> None:
     """The report's folder must exist, or be OUT_DIR (the run makes it); every run replaces the report, so it
-    must not be under IN_DIR (but for an OUT_DIR inside it), where it could replace a file to be coloured."""
+    must not be under IN_DIR (but for an OUT_DIR inside it), where it could replace a file to be coloured, nor
+    in OUT_DIR but as a .json file (an audit: it replaced a coloured photo, or the manifest, exit 0)."""
     where = report.resolve()
     if where.is_relative_to(in_dir.resolve()) and not where.is_relative_to(out_dir.resolve()):
         raise OutputError(f"{report}: the report must not be written inside the input folder {in_dir}")
+    if where.is_relative_to(out_dir.resolve()) and report.suffix.lower() != ".json":
+        raise OutputError(f"{report}: a report inside the output folder must be a .json file (it could replace "
+                          "a coloured file, or the batch's manifest)")
     if report.parent.resolve() == out_dir.resolve() and not out_dir.exists():
         return
     check_output_path(report, overwrite=True)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import os
 import threading
 import time
 from collections.abc import Callable
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 import av
 
@@ -23,7 +24,7 @@ from filmcolor.errors import (
     WeightsError,
     described,
 )
-from filmcolor.fsutil import make_output_folder
+from filmcolor.fsutil import check_output_path, make_output_folder
 from filmcolor.imageio import read_image, write_image
 from filmcolor.photometa import read_metadata
 from filmcolor.video.pipeline import VideoOptions, colorize_video
@@ -62,6 +63,7 @@ def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions
         try:
             make_output_folder(job.output.parent)
             if job.kind == "image":
+                check_output_path(job.output, [job.path], overwrite=True)  # (as colorize_video checks a film's)
                 notes: list[str] = []
                 photo = read_image(job.path, notes, deep=True)
                 notes += write_image(job.output, colorizer.for_photos().colorize_image(photo), read_metadata(job.path))
@@ -82,7 +84,8 @@ def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions
                                   elapsed=round(report.elapsed, 4), fps=round(report.fps, 3),
                                   warnings=list(report.warnings) + notes, attempts=attempt)
             if _changed(job):  # coloured from a file still being written: the output may lack its end
-                job.output.unlink(missing_ok=True)
+                if not _same_file(job.output, job.path):  # (never the input itself, however reached)
+                    job.output.unlink(missing_ok=True)
                 return job.record("failed", attempts=attempt,
                                   error=f"{job.path}: changed while it was being coloured (still being written?); "
                                         "output removed, run the batch again once it is complete")
@@ -152,3 +155,10 @@ def _frame_callback(job: FileJob, cancel: threading.Event | None,
             on_event("frames", record, done, total)
 
     return progress
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
