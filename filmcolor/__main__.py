@@ -11,7 +11,24 @@ import sys
 EXIT_INTERRUPTED = 130  # filmcolor.cli's, which is what is still loading when this one is needed
 
 
+def _open_standard_streams() -> None:
+    """Standard input, output and error closed when the process started (`2>&-`, some daemons) are opened
+    on /dev/null: Python leaves sys.stderr None then, and every photo failed unseen with exit 1 (an audit);
+    and a file opened later would take the number 2 and receive the native libraries' messages."""
+    for fd, mode, name in ((0, os.O_RDONLY, "stdin"), (1, os.O_WRONLY, "stdout"), (2, os.O_WRONLY, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, mode)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            if getattr(sys, name) is None:
+                setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))
+
+
 def run() -> None:
+    _open_standard_streams()
     # While the modules load, Ctrl-C is only noted: a KeyboardInterrupt raised inside an extension's C++
     # initialisation aborts the process (pybind11's "terminate called", exit -6, seen in a fresh install).
     # SIGTERM too (a service stopped, a timeout), as the commands take it (it ended the process with 143; an audit)

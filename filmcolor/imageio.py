@@ -456,7 +456,8 @@ def _quietly(call: Callable[[], T]) -> tuple[T, list[str]]:
     """``call()``, and the lines OpenCV, libpng and libtiff printed to stderr meanwhile, caught instead of
     printed. Anything else written to stderr meanwhile is passed on."""
     with _STDERR_LOCK, tempfile.TemporaryFile() as sink:
-        sys.stderr.flush()
+        if sys.stderr is not None:  # (None from Python when stderr was closed; the library has no CLI start)
+            sys.stderr.flush()
         try:
             saved = os.dup(2)
         except OSError:  # no stderr to redirect

@@ -138,3 +138,18 @@ def test_a_batch_names_an_error_that_says_nothing_more_cleanly(tmp_path, monkeyp
                                                                                       render_size=64),
                        options=BatchOptions(retries=0))
     assert [r.error for r in result.failed] == ["MemoryError"]
+
+
+def test_a_photo_is_coloured_with_stderr_closed(tmp_path: Path) -> None:
+    """An audit: with stderr closed (`2>&-`, some daemons) Python leaves sys.stderr None, and every photo
+    failed unseen: exit 1, nothing written."""
+    import os
+
+    import cv2
+    import numpy as np
+
+    cv2.imwrite(str(tmp_path / "p.png"), np.full((40, 60), 120, np.uint8))
+    done = subprocess.run([sys.executable, "-m", "filmcolor", "image", str(tmp_path / "p.png"), "-o",
+                           str(tmp_path / "out.png"), "--render-size", "64"], capture_output=False,
+                          stdout=subprocess.DEVNULL, preexec_fn=lambda: os.close(2), timeout=120)
+    assert done.returncode == 0 and (tmp_path / "out.png").exists()
