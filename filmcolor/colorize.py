@@ -80,7 +80,8 @@ MAX_RENDER_ASPECT = 8  # a 2 x 300 strip would otherwise render at 256 x 38400
 def render_shape(height: int, width: int, render_size: int, multiple: int) -> tuple[int, int]:
     """Network input size: short side ~render_size, aspect kept (to 8:1), sides multiples of ``multiple``."""
     short, long = min(height, width), max(height, width)
-    short_r = max(multiple, int(round(render_size / multiple)) * multiple)
+    short_r = max(multiple, int(render_size / multiple + 0.5) * multiple)  # half up: (round() took 80 to 64
+    # and 48 to 64, to the even multiple; an audit)
     long_r = max(multiple, int(round(long * short_r / short / multiple)) * multiple)
     long_r = min(long_r, MAX_RENDER_ASPECT * short_r)
     return (short_r, long_r) if height <= width else (long_r, short_r)
@@ -96,8 +97,9 @@ class Colorizer:
                  photo_render_size: int | None = None):
         """``model`` None: built from ``path`` when first needed (``facts`` must then be given).
         ``photo_render_size``: ``for_photos()``'s (default: ``render_size``)."""
-        if not MIN_RENDER_SIZE <= render_size <= MAX_RENDER_SIZE:
-            raise ConfigError(f"--render-size {render_size}: must be between {MIN_RENDER_SIZE} and {MAX_RENDER_SIZE}")
+        for size in (render_size, photo_render_size):  # (a photo size of 0 fell back in silence; an audit)
+            if size is not None and not MIN_RENDER_SIZE <= size <= MAX_RENDER_SIZE:
+                raise ConfigError(f"--render-size {size}: must be between {MIN_RENDER_SIZE} and {MAX_RENDER_SIZE}")
         if model is None and (path is None or facts is None):
             raise ValueError("a Colorizer without a model needs its weights path and facts")
         self._model = None if model is None else model.eval()

@@ -146,8 +146,9 @@ class ModelSpec(Options):
     device: str = option("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps.")
     runtime: str = option("auto", "Inference engine: auto = ONNX Runtime on CPU, torch on GPU.",
                           choices=("auto", "torch", "onnx"))
-    render_size: int | None = option(None, "Short side (pixels) the network sees; colour is upsampled to full "
-                                     "size and the original full-resolution brightness is kept.",
+    render_size: int | None = option(None, "Short side (pixels) the network sees, to the nearest multiple of 32; "
+                                     "colour is upsampled to full size and the original full-resolution "
+                                     "brightness is kept.",
                                      at_least=MIN_RENDER_SIZE, at_most=MAX_RENDER_SIZE,
                                      default_text=f"{DEFAULT_VIDEO_RENDER_SIZE} for videos, {DEFAULT_RENDER_SIZE} "
                                                   "for photos, as 'filmcolor image'")

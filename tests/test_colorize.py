@@ -148,6 +148,9 @@ def test_batch_shapes_and_ab_clamp(small_colorizer):
     (10, 4000, 256, (256, 2048)),  # aspect capped at 8:1, else 256 x 102400
     (2, 300, 64, (64, 512)),
     (100, 100, 40, (32, 32)),      # never below one multiple
+    (100, 100, 80, (96, 96)),      # halves round up (round() took 80 to 64 and 48 to 64: to the even one)
+    (100, 100, 48, (64, 64)),
+    (100, 100, 144, (160, 160)),
 ])
 def test_render_shape_rounding(h, w, size, expected):
     assert render_shape(h, w, size, 32) == expected
@@ -337,3 +340,10 @@ def test_what_a_python_caller_gets_wrong_is_an_input_error(small_colorizer, tmp_
     assert guided.colorize_image(gray, hints=plain).shape == (40, 60, 3)
     with pytest.raises(InputError, match="expected an 8-bit RGB or RGBA picture"):
         guided.reference(gray)
+
+
+def test_a_photo_render_size_out_of_range_is_refused_where_it_is_given(test_weights):
+    """An audit: photo_render_size=0 fell back to the film's size in silence, 5000 failed only later."""
+    for size in (0, 5000):
+        with pytest.raises(ConfigError, match=f"--render-size {size}: must be between"):
+            Colorizer.from_pretrained(test_weights, device="cpu", runtime="torch", photo_render_size=size)
