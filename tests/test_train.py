@@ -918,3 +918,21 @@ def test_a_stop_saves_the_step_it_came_in_and_resumes_as_if_never_stopped(photos
     assert load_checkpoint(run / "last.pt")["step"] == 2
     assert train(tiny_config(photos, run), resume=True).steps == whole.steps
     _assert_same_training_state(_final_state(tmp_path / "whole"), _final_state(run))
+
+
+def test_a_stopped_run_says_where_it_stands(photos: Path, tmp_path: Path, monkeypatch) -> None:
+    """An audit: a clean stop that saved last.pt ended with the generic 'interrupted; nothing half-written was
+    left', with no word of last.pt or --resume."""
+    import filmcolor.cli.train as train_cli
+
+    def stopped(cfg, resume, progress):
+        (Path(cfg.out) / "last.pt").parent.mkdir(parents=True, exist_ok=True)
+        (Path(cfg.out) / "last.pt").write_bytes(b"checkpoint")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_cli, "train", stopped)
+    run = tmp_path / "run"
+    result = CliRunner().invoke(main, ["train", "--data", str(photos), "--out", str(run), "-q"])
+    assert result.exit_code == 130
+    assert f"interrupted: {run / 'last.pt'} holds the run as it stopped; the same command with --resume" in \
+        result.output

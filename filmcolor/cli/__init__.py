@@ -65,8 +65,9 @@ def guarded(func: F) -> F:
         except FilmcolorError as err:
             error_line(str(err))
             sys.exit(EXIT_FAILURE)
-        except KeyboardInterrupt:
-            error_line("interrupted; nothing half-written was left under a final name")
+        except KeyboardInterrupt as stop:  # (a command may say more of what it left: train's last.pt)
+            error_line(str(stop.args[0]) if stop.args else "interrupted; nothing half-written was left under a "
+                       "final name")
             sys.exit(EXIT_INTERRUPTED)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import click
@@ -190,7 +191,15 @@ def train_command(arch_kwargs: str, resume: bool, quiet: bool, compile_: bool, *
                     heard["on"] = False
 
         heard = {"on": True}
-        result = train(cfg, resume=resume, progress=said)
+        started = time.time()
+        try:
+            result = train(cfg, resume=resume, progress=said)
+        except KeyboardInterrupt:
+            last = out / "last.pt"
+            if rank0 and last.exists() and last.stat().st_mtime >= started:  # (it said only 'interrupted'; an
+                raise KeyboardInterrupt(f"interrupted: {last} holds the run as it stopped; the same command "  # audit)
+                                        "with --resume goes on from there") from None
+            raise
     if rank0 and heard["on"]:
         written = [p.name for p in (result.run_dir / "best.safetensors", result.final_weights) if p and p.exists()]
         note = "" if result.best else " (no validation scores, so no best.safetensors)"
