@@ -8,8 +8,11 @@
 #   new inputs at zero), fine-tuned whole on 192 px crops with simulated guidance (20% none, 30% reference-like
 #   dense maps from a shifted copy, 50% sparse hints), chroma weight 4, 4 epochs of 8000 photos; no colour gain.
 #   It runs when RUNS_DIR/stage3 exists, or from the previously shipped filmcolor-fast weights (INIT_WEIGHTS=...).
-# Stage G2 (shipped since): stage G's best weights trained longer, on 224 px crops, lr 1e-4 cosine over 5 epochs,
-#   seed 2; the epoch kept is the best on the held-out sources (--select-metric holdout_psnr).
+# Stage G2: stage G's best weights trained longer, on 224 px crops, lr 1e-4 cosine over 5 epochs, seed 2; the
+#   epoch kept is the best on the held-out sources (--select-metric holdout_psnr).
+# Shipped: the mean of G's and G2's best weights (scripts/soup_weights.py), scored on val and stamped with its
+#   metrics (scripts/ship_weights.py) into RUNS_DIR/filmcolor-guided.safetensors; copy it over
+#   filmcolor/weights/filmcolor-guided.safetensors to ship it (MODEL_CARD.md, "How it was trained").
 # Usage: scripts/train_default.sh RUNS_DIR [DATA_DIR]   (DATA_DIR defaults to ../shared/data/photos)
 set -euo pipefail
 runs=${1:?usage: train_default.sh RUNS_DIR [DATA_DIR]}
@@ -39,6 +42,13 @@ filmcolor train "${common[@]}" "${resume[@]}" --out "$runs/guided_long" --arch f
     --batch-size 16 --pretrain-epochs "${GUIDED_LONG_EPOCHS:-5}" --val-images 100 --seed 2 \
     --init-weights "$runs/guided/best.safetensors" --lr-pretrain 1e-4 --encoder-lr-mult 0.33 \
     --freeze-encoder-bn --chroma-weight 4 --checkpoint-every 50 --select-metric holdout_psnr
+here=$(dirname "$0")
+python "$here/soup_weights.py" "$runs/soup.safetensors" "$runs/guided/best.safetensors" \
+    "$runs/guided_long/best.safetensors"
+filmcolor eval "$data/val" --model "$runs/soup.safetensors" --render-size 256 -q --overwrite \
+    --json-out "$runs/val256.json" > /dev/null || true  # (exit 1 when a photo is skipped; the JSON is written)
+python "$here/ship_weights.py" "$runs/soup.safetensors" --eval-json "$runs/val256.json" --render-size 256 \
+    --out "$runs/filmcolor-guided.safetensors"
 [ "${WITH_STAGE4:-0}" = 1 ] || exit 0
 resume=(); [ -f "$runs/stage4/last.pt" ] && resume=(--resume)
 filmcolor train "${common[@]}" "${resume[@]}" --out "$runs/stage4" --image-size 224 --batch-size 16 \

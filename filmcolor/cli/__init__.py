@@ -241,16 +241,17 @@ def render_size_option(default: int, why: str = "") -> Callable[[F], F]:
     return field_option(ModelSpec, "render_size", default, why)
 
 
-def field_option(cls: type, name: str, default: Any, why: str = "") -> Callable[[F], F]:
+def field_option(cls: type, name: str, default: Any, why: str = "", help: str | None = None) -> Callable[[F], F]:
     """One option dataclass field's option alone, with this command's ``default``: its flag, help, limits and
-    messages, as the commands that take the whole dataclass have them (``why`` is said after the help)."""
+    messages, as the commands that take the whole dataclass have them (``why`` is said after the help;
+    ``help`` says it instead, where the field's own would be wrong for this command)."""
     f = next(f for f in dataclasses.fields(cls) if f.name == name)
     spec = spec_of(f)
     assert spec is not None
     base = type(default) if default is not None else float
     limits = f"  [{spec.range_text()}]" if spec.range_text() else ""
     return click.option(flag_of(f), type=_FieldType(spec, base), default=default, show_default=True,
-                        help=f"{spec.help}{' ' + why if why else ''}{limits}")
+                        help=f"{help or spec.help}{' ' + why if why else ''}{limits}")
 
 
 def ranged_option(*decls: str, base: type, help: str, at_least: float | None = None,

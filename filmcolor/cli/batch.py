@@ -42,7 +42,8 @@ _FAILED_SHOWN = 20
               help="Run one Ray task per file: --ray alone starts Ray here; --ray=auto joins this machine's "
                    "cluster; --ray=ray://HEAD:10001 a remote one, --ray=HEAD:6379 one this machine is a node of "
                    "(IN_DIR and OUT_DIR on shared storage).")
-@click.option("-q", "--quiet", is_flag=True, help="Print failures and the summary only.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Print failures, notes (files left out, and why) and the summary only.")
 @guarded
 def batch_command(in_dir: Path, out_dir: Path, ray_address: str | None, quiet: bool, **values: Any) -> None:
     """Colour every video, photo and film scan (a folder of a film's DPX frames) under IN_DIR into OUT_DIR,

@@ -17,7 +17,8 @@ from filmcolor.video.temporal import TemporalOptions
 @click.argument("output", type=click.Path(path_type=Path))
 @click.option("--original", type=click.Path(path_type=Path), default=None,
               help="The colour original: adds ab error against it, its own flicker and the flicker ratio.")
-@field_option(TemporalOptions, "cut_threshold", DEFAULT_CUT_THRESHOLD, "Pairs across cuts are not measured.")
+@field_option(TemporalOptions, "cut_threshold", DEFAULT_CUT_THRESHOLD,
+              help="Scene-cut sensitivity (lower finds more cuts); frame pairs across a cut are not measured.")
 @guarded
 def eval_video_command(output: Path, original: Path | None, cut_threshold: float) -> None:
     """Measure the flicker of a colourised video OUTPUT and print JSON.
