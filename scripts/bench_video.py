@@ -131,7 +131,10 @@ def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> tuple
     """Run ``cmd``; (wall seconds from spawn to exit, peak RSS MB of that child alone, exit status)."""
     with open(log, "wb") as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        # run from the log's (temporary) folder: `python -m` puts the working folder first on sys.path, before
+        # PYTHONPATH, so from a checkout every --against tree imported that checkout (both rows timed one tree)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                cwd=log.parent)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
