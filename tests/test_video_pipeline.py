@@ -1284,6 +1284,33 @@ def test_a_tracks_title_and_language_reach_a_mov_and_an_mkv(tmp_path: Path, colo
             for what in ("the video stream", "audio stream #1")]), said
 
 
+@pytest.mark.parametrize("ext", [".m4v", ".3gp"])
+def test_the_mov_kin_take_a_film_and_its_tags(tmp_path: Path, colorizer: Colorizer, ext: str) -> None:
+    """A review: the probe of which tags a MOV-family muxer keeps muxed a PCM sample, which .m4v and .3gp
+    refuse: every film into them failed."""
+    src = make_clip(tmp_path / "in.mp4", frames=3, audio="aac", title="Reel 3")
+    report = colorize_video(src, tmp_path / f"out{ext}", colorizer, VideoOptions(**FAST))
+    assert report.frames == 3 and len(decode_video(tmp_path / f"out{ext}")[0]) == 3
+
+
+def test_an_mkv_comment_in_capitals_stays_an_itunes_tag(tmp_path: Path, colorizer: Colorizer) -> None:
+    """A review: an MKV's COMMENT read back from the MP4 muxer as 'comment' was taken for a tag it drops, and
+    every tag went into QuickTime metadata keys, where players that read iTunes' tags see no title."""
+    plain = make_clip(tmp_path / "plain.mkv", frames=3)
+    src = tmp_path / "tagged.mkv"
+    with av.open(str(plain)) as inp, av.open(str(src), "w") as out:
+        out.metadata.update({"title": "Reel 3", "COMMENT": "from the attic"})
+        stream = out.add_stream_from_template(inp.streams.video[0])
+        for packet in inp.demux(video=0):
+            if packet.size:
+                packet.stream = stream
+                out.mux(packet)
+    report = colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST))
+    data = (tmp_path / "out.mp4").read_bytes()
+    assert b"\xa9nam" in data and b"\xa9cmt" in data and b"mdta" not in data
+    assert not any("QuickTime metadata keys" in w for w in report.warnings)
+
+
 def test_a_films_transparency_that_is_not_kept_is_said(tmp_path: Path, colorizer: Colorizer) -> None:
     """An audit: FFV1's yuva420p (and ProRes 4444's alpha) came out opaque without a word."""
     said = "the input's transparency (yuva420p's alpha) not kept: every pixel is written opaque"
@@ -1318,6 +1345,18 @@ def test_a_phones_make_model_and_place_of_shooting_reach_an_mp4_and_a_mov(tmp_pa
             tags = dict(c.metadata)
         assert {k: tags.get(k) for k in apple} == apple, (ext, tags)
         assert tags["major_brand"] == brand  # the output's own, not the input's copied
+    both = tmp_path / "both.mov"  # a phone's keys beside a title: the title goes into the keys too, said
+    with av.open(str(src)) as inp, av.open(str(both), "w", container_options={"movflags": "use_metadata_tags"}) as out:
+        out.metadata.update({**apple, "title": "Family film 1962"})
+        stream = out.add_stream_from_template(inp.streams.video[0])
+        for packet in inp.demux(video=0):
+            if packet.size:
+                packet.stream = stream
+                out.mux(packet)
+    report = colorize_video(both, tmp_path / "both_out.mp4", colorizer, VideoOptions(**FAST))
+    assert [w for w in report.warnings if "QuickTime metadata keys" in w] == [
+        f"the file's tags written as QuickTime metadata keys, to keep {', '.join(apple)}: players that read only "
+        "iTunes-style tags will not show title"]
     titled = make_clip(tmp_path / "titled.mp4", frames=4, title="Family film 1962")
     colorize_video(titled, tmp_path / "titled_out.mp4", colorizer, VideoOptions(**FAST))
     with av.open(str(tmp_path / "titled_out.mp4")) as c:  # tags the muxer holds anyway stay iTunes' own

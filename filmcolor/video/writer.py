@@ -399,10 +399,16 @@ class VideoWriter:
         self.encoder = " ".join([codec.name, *(f"{k} {opts[k]}" for k in ("preset", "crf") if k in opts),
                                  *([f"q {QSCALE}"] if codec.name in QSCALE_ENCODERS else [])])
         tags = {k: v for k, v in info.metadata.items() if k.lower() not in ("encoder", *BRAND_TAGS)}
-        if self.container.format.name in MOV_FAMILY and mov_drops_tags(self.container.format.name, tags):
-            # an iPhone's make, model, place and time of shooting (com.apple.quicktime.*), an Android phone's
-            # make and model: written only as QuickTime's metadata keys (they were lost in silence; an audit)
+        dropped = mov_dropped_tags(self.container.format.name, tags) if self.container.format.name in MOV_FAMILY \
+            else []
+        if dropped:  # an iPhone's make, model, place and time of shooting (com.apple.quicktime.*), an Android
+            # phone's make and model: written only as QuickTime's metadata keys (they were lost in silence; an
+            # audit). FFmpeg then writes every tag so, the title too, which some players read only from iTunes'
             self.container.container_options["movflags"] = "use_metadata_tags"
+            if held := [k for k in tags if k not in dropped]:
+                self.warnings.append(f"the file's tags written as QuickTime metadata keys, to keep "
+                                     f"{', '.join(dropped)}: players that read only iTunes-style tags will not "
+                                     f"show {', '.join(held)}")
         self.container.metadata.update(tags)
         stream.metadata.update(self._track_tags(info.stream_metadata, "the video stream", also=("handler_name",)))
         timecode = next((v for tags in (info.stream_metadata, info.metadata) for k, v in tags.items()
@@ -901,11 +907,15 @@ def mov_keeps_language(code: str) -> bool:
     return stream_tags.get("language") == code
 
 
-def mov_drops_tags(format_name: str, tags: dict[str, str]) -> bool:
-    """Whether FFmpeg's MP4/MOV muxer (``format_name``) leaves any of these file tags out as it writes by
-    default (QuickTime's user data and iTunes' tags hold a fixed set of names)."""
-    container_tags, _ = _mux_one_sample(format_name, tags, {})
-    return any(key not in container_tags for key in tags)
+def mov_dropped_tags(format_name: str, tags: dict[str, str]) -> list[str]:
+    """The file tags FFmpeg's MP4/MOV muxer (``format_name``) leaves out as it writes by default (QuickTime's
+    user data and iTunes' tags hold a fixed set of names; a name's letter case does not matter: an MKV's
+    COMMENT is kept, read back as comment)."""
+    if not tags:
+        return []
+    kept, _ = _mux_one_sample(format_name, tags, {})
+    kept_names = {key.lower() for key in kept}
+    return [key for key in tags if key.lower() not in kept_names]
 
 
 def _mux_one_sample(format_name: str, container_tags: dict[str, str],
@@ -915,9 +925,9 @@ def _mux_one_sample(format_name: str, container_tags: dict[str, str],
     buffer = io.BytesIO()
     with av.open(buffer, "w", format=format_name) as scratch:
         scratch.metadata.update(container_tags)
-        stream = scratch.add_stream("pcm_s16le", rate=8000, layout="mono")
-        stream.metadata.update(stream_tags)
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 8), np.int16), format="s16", layout="mono")
+        stream = scratch.add_stream("aac", rate=8000, layout="mono")  # (every MOV kin takes AAC: .m4v and .3gp
+        stream.metadata.update(stream_tags)  # refused the PCM sample, and every film into them failed; a review)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
         frame.sample_rate, frame.pts = 8000, 0
         scratch.mux(stream.encode(frame))
         scratch.mux(stream.encode(None))
