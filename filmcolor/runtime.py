@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from filmcolor.errors import FilmcolorWarning, OutputError
-from filmcolor.fsutil import write_bytes_atomic
+from filmcolor.fsutil import PARTIAL_MARK, write_bytes_atomic
 from filmcolor.weights import file_digest
 
 if TYPE_CHECKING:  # torch loads only for the torch runner and for exporting graphs (~0.8 s): with a cached
@@ -263,6 +263,8 @@ def prune_cache(folder: Path, keep: Path, limit: int | None = None) -> int:
     limit = CACHE_LIMIT_BYTES if limit is None else limit
     graphs = []
     for path in folder.glob("*.onnx"):
+        if PARTIAL_MARK in path.name:  # another export still being written (or a killed one's: fsutil's cleanup)
+            continue
         with contextlib.suppress(OSError):
             st = path.stat()
             graphs.append((st.st_mtime_ns, st.st_size, path))

@@ -131,10 +131,7 @@ def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> tuple
     """Run ``cmd``; (wall seconds from spawn to exit, peak RSS MB of that child alone, exit status)."""
     with open(log, "wb") as out:
         start = time.perf_counter()
-        # run from the log's (temporary) folder: `python -m` puts the working folder first on sys.path, before
-        # PYTHONPATH, so from a checkout every --against tree imported that checkout (both rows timed one tree)
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                cwd=log.parent)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -148,7 +145,9 @@ def failed(what: str, log: Path) -> SystemExit:
 def filmcolor_cmd(tree: Path | None = None) -> list[str]:
     """The installed CLI, or with ``tree`` the interpreter running that checkout's package (see tree_env)."""
     entry = Path(sys.executable).with_name("filmcolor")
-    return [str(entry)] if entry.exists() and tree is None else [sys.executable, "-m", "filmcolor"]
+    # -P: `python -m` puts the working folder first on sys.path, before PYTHONPATH, so run from a checkout every
+    # --against tree imported that checkout (stop 39's rows timed one tree twice)
+    return [str(entry)] if entry.exists() and tree is None else [sys.executable, "-P", "-m", "filmcolor"]
 
 
 def tree_env(tree: Path | None) -> dict[str, str] | None:

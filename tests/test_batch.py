@@ -1401,6 +1401,33 @@ def test_a_ray_address_where_nothing_answers_is_one_line_at_once() -> None:
         check_reachable(f"127.0.0.1:{port}")
     with pytest.raises(ConfigError, match="--ray head: expected auto, HOST:PORT"):
         check_reachable("head")
+    # a SETTINGS frame that comes in two parts is one (a review: one recv could read it short), and a TLS
+    # cluster (RAY_USE_TLS), which answers no plain preface, is not probed beyond its connection
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(2)
+        port = server.getsockname()[1]
+
+        def in_two_parts() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(64)
+                conn.sendall(grpc[:4])
+                time.sleep(0.2)
+                conn.sendall(grpc[4:])
+
+        thread = threading.Thread(target=in_two_parts, daemon=True)
+        thread.start()
+        check_reachable(f"127.0.0.1:{port}")
+        thread.join(5)
+        thread = threading.Thread(target=serve, args=(server, b"\x15\x03\x01\x00\x02\x02\x46", 1), daemon=True)
+        thread.start()
+        os.environ["RAY_USE_TLS"] = "1"
+        try:
+            check_reachable(f"127.0.0.1:{port}")
+        finally:
+            del os.environ["RAY_USE_TLS"]
+        thread.join(5)
 
 
 def test_an_output_folder_of_before_folders_were_kept_is_taken_over_only_by_its_own(tmp_path: Path, colorizer) -> None:

@@ -124,8 +124,11 @@ def test_the_graph_cache_keeps_the_graphs_used_last_within_its_limit(tmp_path, m
         path.write_bytes(b"x" * 100)
         os.utime(path, ns=(10**18 - age * 10**9, 10**18 - age * 10**9))
     (folder / "facts.json").write_text("{}")
+    partial = folder / f".another{PARTIAL_MARK}0123abcd.onnx"  # another process's export, still being written
+    partial.write_bytes(b"x" * 100)
+    os.utime(partial, ns=(1, 1))
     assert runtime.prune_cache(folder, keep=folder / "oldest.onnx", limit=250) == 2
-    assert sorted(p.name for p in folder.iterdir()) == ["facts.json", "newest.onnx", "oldest.onnx"]
+    assert sorted(p.name for p in folder.iterdir()) == [partial.name, "facts.json", "newest.onnx", "oldest.onnx"]
     # every export prunes, and a graph loaded from the cache counts as used
     cache = tmp_path / "cache"
     monkeypatch.setenv(runtime.CACHE_ENV, str(cache))

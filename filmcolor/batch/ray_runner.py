@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import signal
 import socket
 import threading
@@ -87,10 +88,15 @@ def check_reachable(address: str) -> None:
     if not sep or not port.isdigit() or not host:
         raise ConfigError(f"--ray {address}: expected auto, HOST:PORT (the head's GCS, 6379) or ray://HOST:PORT "
                           "(its client server, 10001)")
+    tls = os.environ.get("RAY_USE_TLS", "").lower() in ("1", "true")  # (a TLS cluster answers no plain preface)
+    reply = b""
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_TIMEOUT_S) as conn:
+            if tls:
+                return
             conn.sendall(HTTP2_PREFACE)
-            reply = conn.recv(9)
+            while len(reply) < 9 and (part := conn.recv(9 - len(reply))):
+                reply += part
     except OSError as err:
         why = "no answer" if isinstance(err, TimeoutError) else (err.strerror or str(err))
         raise ConfigError(f"--ray {address}: nothing answers there ({why}); is the cluster's head running "
