@@ -59,8 +59,10 @@ def check_output_path(target: Path, inputs: list[Path] | tuple[Path, ...] = (), 
         raise OutputError(f"{target}: {base} is a file, not a folder")
     if target.is_dir():
         raise OutputError(f"{target}: output is a folder; give a file name")
-    if target.exists() and not overwrite:
-        raise OutputError(f"{target}: output exists; pass --overwrite to replace it")
+    if os.path.lexists(target) and not overwrite:  # (a link to nothing too: it passed, and the finished output
+        # was then refused as 'appeared meanwhile', after all the work; a review)
+        dangling = " (a link to a file that is not there)" if not target.exists() else ""
+        raise OutputError(f"{target}: output exists{dangling}; pass --overwrite to replace it")
     probe = base / partial_name(target).name  # a folder that exists but takes no file (read-only, /proc):
     try:  # found now, not after the work
         os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

@@ -487,11 +487,18 @@ def _quietly(call: Callable[[], T]) -> tuple[T, list[str]]:
 
 def write_image(path: Path, image: np.ndarray, metadata: PhotoMetadata | None = None,
                 replace: bool = True) -> list[str]:
-    """Write an RGB(A) or gray uint8 or uint16 image atomically; the format follows the extension (a uint16
-    image goes into a PNG or TIFF at 16 bits, into the others at 8). ``metadata`` (the input photo's,
-    `photometa.read_metadata`) goes into a JPEG, PNG or TIFF; returns a line for each part of it that this
-    output could not keep. ``replace`` False: a file that appears at ``path`` meanwhile is an OutputError
-    (fsutil.atomic_output)."""
+    """Write an RGB(A) or gray uint8 or uint16 image atomically (encode_image); returns a line for each part
+    of ``metadata`` that this output could not keep. ``replace`` False: a file that appears at ``path``
+    meanwhile is an OutputError (fsutil.atomic_output)."""
+    encoded, left = encode_image(path, image, metadata)
+    write_bytes_atomic(Path(path), encoded, replace)
+    return [f"{path}: not kept: {what}" for what in left]
+
+
+def encode_image(path: Path, image: np.ndarray, metadata: PhotoMetadata | None = None) -> tuple[bytes, list[str]]:
+    """An RGB(A) or gray uint8 or uint16 image encoded as ``path``'s extension says (a uint16 image goes into a
+    PNG or TIFF at 16 bits, into the others at 8), with ``metadata`` (the input photo's,
+    `photometa.read_metadata`) in a JPEG, PNG or TIFF; and what of it this format could not keep."""
     path = Path(path)
     ext = path.suffix.lower()
     if ext not in IMAGE_EXTENSIONS:
@@ -525,9 +532,7 @@ def write_image(path: Path, image: np.ndarray, metadata: PhotoMetadata | None = 
         if not ok:
             raise OutputError(f"{path}: could not encode the image" + (f" ({said[-1]})" if said else ""))
         encoded, lost = photometa.with_metadata(buf.tobytes(), ext, metadata or PhotoMetadata())
-    left += lost
-    write_bytes_atomic(path, encoded, replace)
-    return [f"{path}: not kept: {what}" for what in left]
+    return encoded, left + lost
 
 
 def _small_jp2(image: np.ndarray) -> bytes:

@@ -122,3 +122,18 @@ def test_a_replaced_output_keeps_its_permissions(tmp_path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert new.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_link_to_nothing_at_the_output_is_said_before_any_work(tmp_path: Path) -> None:
+    """A review: a dangling link at the output passed the check (it does not 'exist'), and the finished output
+    was refused after all the work as one that appeared meanwhile."""
+    from filmcolor.fsutil import check_output_path
+
+    target = tmp_path / "out.png"
+    target.symlink_to(tmp_path / "gone.png")
+    with pytest.raises(OutputError, match="output exists \\(a link to a file that is not there\\); pass --overwrite"):
+        check_output_path(target)
+    check_output_path(target, overwrite=True)
+    with atomic_output(target) as tmp:  # with --overwrite the link itself is replaced, as before
+        tmp.write_bytes(b"x")
+    assert not target.is_symlink() and target.read_bytes() == b"x"

@@ -265,6 +265,20 @@ def test_a_film_that_fails_at_its_last_step_leaves_no_preview_or_report(tmp_path
     colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST), preview_path=tmp_path / "p.png",
                    report_path=tmp_path / "r.json")  # the rerun is not refused
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4", "p.png", "r.json"]
+    # a preview that another run writes meanwhile: an error, and this run's new film goes too (a review: the
+    # film was left, and the rerun refused)
+    (tmp_path / "out.mp4").unlink()
+    (tmp_path / "p.png").unlink()
+
+    def another_preview(done: int, total: int | None) -> None:
+        if done == 3:
+            (tmp_path / "p.png").write_bytes(b"the other run's")
+
+    with pytest.raises(OutputError, match="p.png: output appeared while this one was made"):
+        colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST), preview_path=tmp_path / "p.png",
+                       progress=another_preview)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "p.png", "r.json"]
+    assert (tmp_path / "p.png").read_bytes() == b"the other run's"
 
 
 def test_an_output_made_meanwhile_by_another_run_is_not_replaced(tmp_path: Path, colorizer: Colorizer) -> None:

@@ -163,48 +163,68 @@ def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
 
     ``preview_path`` gets a before/after still of a few frames, ``report_path`` the report as JSON; every
     path is checked before the first frame is read (none may be an input: the film, a keyframe, a
-    reference). All are written under temporary names and renamed into place at the end, the film first:
-    a failure at any point leaves none of them. Without ``overwrite``, a file that appears at one of them
-    meanwhile (another run's) is an error, not replaced.
+    reference). All are written under temporary names and renamed into place at the end, the film first, then
+    the preview and the report: a failure leaves none of them (without ``overwrite``: one after the film's
+    rename removes the film again; with it, the film stays, its old one already replaced). Without
+    ``overwrite``, a file that appears at one of them meanwhile (another run's) is an error, not replaced.
     """
     input_path, output_path = Path(input_path), Path(output_path)
     if options.sound is not None and options.audio == "none":
         raise ConfigError(f"--sound {options.sound} with --no-audio: give one or the other")
     inputs = [input_path, *guide_files(options),
               *([options.sound] if options.sound is not None else [])]
-    with VideoReader(input_path, options, copy_streams=options.audio != "none",
-                     not_frames=guide_files(options)) as reader, \
-            contextlib.ExitStack() as stack:
-        check_output_path(output_path, inputs, overwrite)
-        written = {output_path.resolve(): "the video's output"}
-        for extra, what in ((preview_path, "the preview"), (report_path, "the report")):
-            if extra is None:
-                continue
-            if (other := written.get(Path(extra).resolve())) is not None:  # (a preview then overwritten by
-                raise OutputError(f"{extra}: the same file as {other}; give it a name of its own")  # the report)
-            written[Path(extra).resolve()] = what
-            check_output_path(Path(extra), [*inputs, output_path], overwrite)
-        sound = None
-        if options.sound is not None:
-            sound = stack.enter_context(contextlib.closing(SoundTrack(
-                options.sound, options.start, options.duration, strict=options.on_error == "fail")))
-        shape = FrameShape(reader.info.width, reader.info.height, reader.info.rotation)
-        guides, scan_seconds = _shot_guides(input_path, shape, colorizer, options)
-        # Each output under a temporary name, the film's renamed first: a film that fails to be written, at any
-        # point, leaves no preview or report either (a preview was left, and the rerun refused; an audit)
-        report_tmp, preview_tmp = (stack.enter_context(atomic_output(Path(path), replace=overwrite))
-                                   if path is not None else None for path in (report_path, preview_path))
-        with atomic_output(output_path, replace=overwrite) as tmp:
-            writer = VideoWriter(tmp, reader.info, options, reader.passthrough + (sound.streams if sound else []),
-                                 display_path=output_path, attached=reader.attached_pictures())
-            try:
-                report = _run(reader, writer, colorizer, options, progress, preview_tmp, guides, scan_seconds,
-                              sound)
-            except BaseException:
-                writer.abort()
-                raise
-            if report_tmp is not None:
-                report_tmp.write_bytes(json.dumps(report.to_dict(), indent=2).encode() + b"\n")
+    film_published = False
+    try:
+        with VideoReader(input_path, options, copy_streams=options.audio != "none",
+                         not_frames=guide_files(options)) as reader, contextlib.ExitStack() as stack:
+            report = _colour_into(reader, stack, input_path, output_path, colorizer, options, progress, inputs,
+                                  overwrite, preview_path, report_path)
+            film_published = True
+    except BaseException:
+        if film_published and not overwrite:  # its preview or report could not be renamed into place: the film,
+            with contextlib.suppress(OSError):  # new (it was not there), goes too, so that a rerun is not refused
+                output_path.unlink()
+        raise
+    return report
+
+
+def _colour_into(reader: VideoReader, stack: contextlib.ExitStack, input_path: Path, output_path: Path,
+                 colorizer: Colorizer, options: VideoOptions, progress: Progress | None, inputs: list[Path],
+                 overwrite: bool, preview_path: Path | None, report_path: Path | None) -> VideoReport:
+    """colorize_video's work once the input is open: the film renamed into place on return, its preview and
+    report entered on ``stack`` (renamed when it closes)."""
+    check_output_path(output_path, inputs, overwrite)
+    written = {output_path.resolve(): "the video's output"}
+    for extra, what in ((preview_path, "the preview"), (report_path, "the report")):
+        if extra is None:
+            continue
+        if (other := written.get(Path(extra).resolve())) is not None:  # (a preview then overwritten by
+            raise OutputError(f"{extra}: the same file as {other}; give it a name of its own")  # the report)
+        written[Path(extra).resolve()] = what
+        check_output_path(Path(extra), [*inputs, output_path], overwrite)
+    sound = None
+    if options.sound is not None:
+        sound = stack.enter_context(contextlib.closing(SoundTrack(
+            options.sound, options.start, options.duration, strict=options.on_error == "fail")))
+    shape = FrameShape(reader.info.width, reader.info.height, reader.info.rotation)
+    guides, scan_seconds = _shot_guides(input_path, shape, colorizer, options)
+    # Each output under a temporary name, the film's renamed first: a film that fails to be written, at any
+    # point, leaves no preview or report either (a preview was left, and the rerun refused; an audit)
+    report_tmp, preview_tmp = (stack.enter_context(atomic_output(Path(path), replace=overwrite))
+                               if path is not None else None for path in (report_path, preview_path))
+    with atomic_output(output_path, replace=overwrite) as tmp:
+        writer = VideoWriter(tmp, reader.info, options, reader.passthrough + (sound.streams if sound else []),
+                             display_path=output_path, attached=reader.attached_pictures())
+        try:
+            preview, report = _run(reader, writer, colorizer, options, progress, preview_path is not None,
+                                   guides, scan_seconds, sound)
+        except BaseException:
+            writer.abort()
+            raise
+        if preview is not None:
+            preview_tmp.write_bytes(preview.encode(Path(preview_path)))
+        if report_tmp is not None:
+            report_tmp.write_bytes(json.dumps(report.to_dict(), indent=2).encode() + b"\n")
     return report
 
 
@@ -240,8 +260,8 @@ def _shot_guides(input_path: Path, shape: FrameShape, colorizer: Colorizer,
 
 
 def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options: VideoOptions,
-         progress: Progress | None, preview_path: Path | None, guides: ShotGuides | None,
-         scan_seconds: float, sound: SoundTrack | None = None) -> VideoReport:
+         progress: Progress | None, want_preview: bool, guides: ShotGuides | None,
+         scan_seconds: float, sound: SoundTrack | None = None) -> tuple[_PreviewSampler | None, VideoReport]:
     info = reader.info
     batch_size = options.batch_size or default_batch_size(colorizer)
     # its analyser (motion, scene cuts: in every mode) runs on the network's thread, its blend on this one
@@ -313,7 +333,7 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
 
     threads = [threading.Thread(target=guard(read, frames_in), name="filmcolor-read", daemon=True),
                threading.Thread(target=guard(infer, colored), name="filmcolor-infer", daemon=True)]
-    preview = _PreviewSampler(info.frames, options.preview_frames) if preview_path is not None else None
+    preview = _PreviewSampler(info.frames, options.preview_frames) if want_preview else None
     composer = (YuvComposer(info.width, info.height, writer.pix_fmt, writer.colorspace,
                             keep_levels=info.full_range and info.bit_depth == 8)
                 if composed_layout(writer.pix_fmt) else None)
@@ -367,11 +387,9 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
     writer.close()  # flush the encoder's tail here, so that it counts in the timings
     seconds["encode"] += time.perf_counter() - t0
     elapsed = time.perf_counter() - started + scan_seconds  # end to end: the shots pre-pass counts
-    if preview is not None and preview_path is not None:
-        preview.write(Path(preview_path))
     seconds["decode"] = max(0.0, seconds["decode"] - reader.luma_seconds)
     seconds["luma"] += reader.luma_seconds
-    return VideoReport(
+    return preview, VideoReport(
         input=str(reader.path), output=str(writer.shown), frames=done, network_frames=counts["network"],
         repeated_frames=reader.repeated_frames,
         duration=writer.duration_seconds, elapsed=elapsed, fps=done / elapsed if elapsed > 0 else 0.0,
@@ -456,10 +474,12 @@ class _PreviewSampler:
         return cv2.resize(image, (self.TILE_WIDTH, max(1, round(h * self.TILE_WIDTH / w))),
                           interpolation=cv2.INTER_AREA)
 
-    def write(self, path: Path) -> None:
-        from filmcolor.imageio import write_image
+    def encode(self, path: Path) -> bytes:
+        """The still, encoded as ``path``'s extension says (written by the caller, under a temporary name: a
+        second atomic write took its lock from it; a review)."""
+        from filmcolor.imageio import encode_image
 
         if not self.samples:
             raise FilmcolorError(f"{path}: no frames to preview")
         rows = [np.concatenate([before, after], axis=1) for _, before, after in self.samples]
-        write_image(path, np.concatenate(rows, axis=0))
+        return encode_image(path, np.concatenate(rows, axis=0))[0]
