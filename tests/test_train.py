@@ -498,7 +498,7 @@ def test_holdout_trade_scores_the_held_out_photos_and_picks_best(photos: Path, t
 @pytest.mark.parametrize("name, value, said", [
     ("batch_size", 0, "--batch-size 0: must be at least 1"),
     ("image_size", 7, "--image-size 7: must be at least 32"),
-    ("epochs", -1, "--epochs -1: must not be negative"), ("lr_g", -1.0, "--lr-g -1: must not be negative"),
+    ("epochs", -1, "--epochs -1: must not be negative"), ("lr_g", -1.0, "--lr-g -1: must be between 0 and 1"),
     ("lr_pretrain", float("nan"), "--lr-pretrain nan: must be a finite number"),
     ("guide_none", 2.0, "--guide-none 2: must be between 0 and 1"),
     ("mode_sigma", 0.0, "--mode-sigma 0: must be positive"),
@@ -513,7 +513,7 @@ def test_values_no_run_can_use_are_refused_by_name(photos: Path, tmp_path: Path,
 
 
 @pytest.mark.parametrize("flag, value, limits", [("--batch-size", "0", "[x>=1]"), ("--beta2", "1", "[0<=x<1]"),
-                                                  ("--mode-sigma", "0", "[x>0]"), ("--lr-g", "nan", "[x>=0]"),
+                                                  ("--mode-sigma", "0", "[x>0]"), ("--lr-g", "nan", "[0<=x<=1]"),
                                                   ("--val-every", "0", "[x>=1]")])
 def test_train_help_shows_each_limit_and_the_command_line_refuses_as_the_config_does(
         photos: Path, tmp_path: Path, flag, value, limits) -> None:
@@ -525,13 +525,35 @@ def test_train_help_shows_each_limit_and_the_command_line_refuses_as_the_config_
     assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
 
 
-def test_a_run_that_diverges_stops_and_writes_no_weights_from_it(photos: Path, tmp_path: Path) -> None:
+def test_a_run_that_diverges_stops_and_writes_no_weights_from_it(photos: Path, tmp_path: Path, monkeypatch) -> None:
     """An audit: a run at --lr-g 1e30 wrote NaN weights as best.safetensors and final.safetensors, exit 0,
-    and they coloured every picture white."""
-    out = tmp_path / "run"
-    with pytest.raises(FilmcolorError, match=r"training diverged at step \d+: the \w+ loss is nan"):
-        train(tiny_config(photos, out, pretrain_epochs=0, epochs=2, lr_g=1e30, lr_d=1e30))
-    assert not (out / "best.safetensors").exists() and not (out / "final.safetensors").exists()
+    and they coloured every picture white. A loss that is no longer a number stops the run; and since a step's
+    loss is taken before its update, the weights are checked before any is saved (a review: a checkpoint
+    after each step held the NaN the next step's loss found). Divergence is made here, at step 2."""
+    from filmcolor.train.loop import Trainer
+
+    real = Trainer.gan_step
+
+    def nan_loss(self, *args):
+        losses = real(self, *args)
+        return {**losses, "loss_pixel": float("nan")} if self.step == 1 else losses
+
+    def nan_weights(self, *args):
+        losses = real(self, *args)
+        if self.step == 1:
+            with torch.no_grad():
+                next(self.generator.parameters()).fill_(float("nan"))
+        return losses
+
+    for spoil, said, every in ((nan_loss, r"diverged at step 2: the pixel loss is nan", 0),
+                               (nan_weights, r"diverged by step 2: weight \S+ is no longer a number", 1)):
+        monkeypatch.setattr(Trainer, "gan_step", spoil)
+        out = tmp_path / spoil.__name__
+        with pytest.raises(FilmcolorError, match=said):
+            train(tiny_config(photos, out, pretrain_epochs=0, epochs=2, checkpoint_every=every))
+        assert not (out / "best.safetensors").exists() and not (out / "final.safetensors").exists()
+        if (out / "last.pt").exists():  # step 1's, good
+            assert load_checkpoint(out / "last.pt")["step"] == 1
 
 
 # ---- the options the shipped recipe uses (scripts/train_default.sh) ----

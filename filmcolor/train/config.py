@@ -46,10 +46,11 @@ class TrainConfig(Options):
                                  "decoder's features, trained beside it and not shipped (0: none).",
                                  at_least=0)  # see losses.class_loss
     init_weights: str = ""  # start the generator from these .safetensors (fine-tuning)
-    # learning rates and the like: 0 is allowed (that part does not learn)
-    lr_pretrain: float = option(1e-4, "Adam learning rate of phase 1.", at_least=0)
-    lr_g: float = option(2e-4, "Generator learning rate of phase 2.", at_least=0)
-    lr_d: float = option(2e-4, "Discriminator learning rate of phase 2.", at_least=0)
+    # learning rates and the like: 0 is allowed (that part does not learn); above 1 none trains (1e39 overflowed
+    # torch's float: an unexpected RuntimeError; a review)
+    lr_pretrain: float = option(1e-4, "Adam learning rate of phase 1.", at_least=0, at_most=1)
+    lr_g: float = option(2e-4, "Generator learning rate of phase 2.", at_least=0, at_most=1)
+    lr_d: float = option(2e-4, "Discriminator learning rate of phase 2.", at_least=0, at_most=1)
     beta1: float = option(0.5, "Adam beta1 of phase 2.", at_least=0, below=1)  # (1 was torch's ValueError)
     beta2: float = option(0.999, "Adam beta2 of phase 2.", at_least=0, below=1)
     lambda_l1: float = option(100.0, "Weight of the pixel loss in the GAN phase.", at_least=0)

@@ -285,8 +285,20 @@ class Trainer:
         restore_rng(state["rng"])
 
     def save_last(self) -> None:
+        self.check_numbers()
         if self.is_main:
             save_checkpoint(self.run_dir / "last.pt", self.state())
+
+    def check_numbers(self) -> None:
+        """Before any weights are saved: a generator whose weights are no longer numbers stops the run, with
+        nothing saved from it. A step's loss is taken before its update, so a loss alone let the last step's
+        NaN reach last.pt, or final.safetensors (a review). Every process checks (their weights are alike)."""
+        bad = next((name for name, t in [*self.generator.named_parameters(), *self.generator.named_buffers()]
+                    if t.is_floating_point() and not t.isfinite().all()), None)
+        if bad is not None:
+            raise FilmcolorError(f"training diverged by step {self.step}: weight {bad} is no longer a number (a "
+                                 f"learning rate too high?); nothing was saved from it: {self.run_dir / 'last.pt'} "
+                                 "holds the last good checkpoint, if any (--resume with a lower rate)")
 
     # ---- schedule ----
     def phase(self, epoch: int) -> str:
@@ -592,6 +604,7 @@ class Trainer:
             write_image(self.run_dir / "samples" / f"epoch_{self.epoch + 1:03d}.png", np.concatenate(rows, axis=0))
 
     def save_weights(self, path: Path, metrics: dict | None) -> None:
+        self.check_numbers()
         info = {"trained_with": "filmcolor train", "config": self.cfg.to_dict(), "epochs_done": self.epoch,
                 "steps": self.step, "metrics": metrics or {}, "render_size": self.cfg.render_size}
         save_weights(path, self.generator, self.cfg.arch, dict(self.cfg.arch_kwargs), info)
