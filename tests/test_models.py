@@ -149,3 +149,16 @@ def test_pretrained_state_loads_into_filmcolor_fast_encoder():
     model = create_model("filmcolor-fast")
     model.encoder.load_pretrained(state)
     assert set(model.state_dict()) >= {f"encoder.{k}" for k in state if not k.startswith("_fc.")}
+
+
+def test_a_builders_own_bug_is_not_blamed_on_its_arguments(monkeypatch) -> None:
+    """A review: create_model turned every ValueError or RuntimeError into 'arguments {} do not fit', a bug in a
+    constructor (or the machine out of memory) included, traceback gone."""
+    import torch.nn as nn
+
+    from filmcolor import models
+
+    monkeypatch.setitem(models._REGISTRY, "buggy", models.ModelInfo("buggy", lambda: nn.Conv2d(1, 8, 3, padding="sam"),
+                                                                     "generator", "a constructor with a bug"))
+    with pytest.raises(ValueError, match="Invalid padding string"):
+        create_model("buggy")

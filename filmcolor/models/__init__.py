@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
 import torch.nn as nn
 
 from filmcolor.errors import ConfigError
@@ -34,9 +36,16 @@ def create_model(name: str, **kwargs) -> nn.Module:
     not take, or values it cannot be built with, are a ConfigError (a weights file's or --arch-kwargs')."""
     info = model_info(name)
     try:
+        inspect.signature(info.builder).bind(**kwargs)
+    except TypeError as err:  # (an argument it does not take was Python's TypeError; an audit)
+        raise ConfigError(f"arguments {kwargs} do not fit '{name}' ({err})") from err
+    try:
         return info.builder(**kwargs)
-    except (TypeError, ValueError, RuntimeError) as err:  # (an unexpected argument; three channels given for
-        # four; a negative one: Python's and torch's own errors, and the last named no file; an audit)
+    except (TypeError, ValueError, RuntimeError) as err:  # three channels given for four, a negative one: torch's
+        # own errors, which named no file (an audit). Without arguments, or out of memory, the error is ours or
+        # the machine's, not the arguments' (a review): it goes on as it is
+        if not kwargs or isinstance(err, torch.OutOfMemoryError) or "out of memory" in str(err):
+            raise
         raise ConfigError(f"arguments {kwargs} do not fit '{name}' ({str(err).splitlines()[0]})") from err
 
 
