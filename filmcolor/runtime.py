@@ -10,6 +10,7 @@ they fail to load.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.metadata
 import io
@@ -300,7 +301,19 @@ def cache_path(get_model: Callable[[], nn.Module], weights_path: Path | None, sh
     n, c, h, w = shape
     versions = f"torch{importlib.metadata.version('torch').split('+')[0]}-ort{ort.__version__}"
     suffix = "" if part == "full" else f"-{part}"
-    return cache_dir() / f"{key}-{n}x{c}x{h}x{w}{suffix}-{versions}-{CACHE_FORMAT}.onnx"
+    return cache_dir() / f"{key}-{n}x{c}x{h}x{w}{suffix}-{versions}-{CACHE_FORMAT}-{code_key()}.onnx"
+
+
+@functools.lru_cache(maxsize=1)
+def code_key() -> str:
+    """A digest of the code a graph is exported from (the architectures and this module): a graph cached by
+    other code is never loaded for this one (an audit: two checkouts with the same weights shared one graph,
+    so a bench of a changed network timed the other's, and a changed network coloured as the old one)."""
+    digest = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for source in sorted((here / "models").glob("*.py")) + [here / "runtime.py"]:
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()[:8]
 
 
 _DIGESTS: dict[tuple[str, int, int], str] = {}
@@ -333,7 +346,7 @@ class ModelFacts:
 
 
 def _facts_path(weights_path: Path) -> Path:
-    return cache_dir() / f"{weights_key(weights_path)}-facts-{CACHE_FORMAT}.json"
+    return cache_dir() / f"{weights_key(weights_path)}-facts-{CACHE_FORMAT}-{code_key()}.json"
 
 
 def cached_facts(weights_path: Path) -> ModelFacts | None:

@@ -143,6 +143,29 @@ def test_the_graph_cache_keeps_the_graphs_used_last_within_its_limit(tmp_path, m
     assert [p.name for p in onnx_files(cache)] != [one.name] and len(onnx_files(cache)) == 1
 
 
+def test_the_cache_key_follows_the_network_code(tmp_path, monkeypatch, test_weights):
+    """An audit: graphs were keyed by the weights alone, so a checkout whose network code differed (same
+    weights) loaded the other's graph: a benchmark of a changed network timed the old one."""
+    import shutil
+
+    here = Path(runtime.__file__).parent
+    copy = tmp_path / "filmcolor"
+    shutil.copytree(here / "models", copy / "models")
+    shutil.copy(here / "runtime.py", copy / "runtime.py")
+    ours = runtime.code_key()
+    assert ours in runtime.cache_path(lambda: None, test_weights, (1, 1, 64, 96)).name
+    monkeypatch.setattr(runtime, "__file__", str(copy / "runtime.py"))
+    runtime.code_key.cache_clear()
+    try:
+        assert runtime.code_key() == ours  # the same code elsewhere: the same graphs
+        with open(copy / "models" / "fast.py", "a") as fh:
+            fh.write("\n# changed\n")
+        runtime.code_key.cache_clear()
+        assert runtime.code_key() != ours
+    finally:
+        runtime.code_key.cache_clear()
+
+
 def test_an_in_memory_models_cache_key_follows_every_byte_of_it():
     """An audit: the key summed each tensor, so a model whose last layer's a and b were swapped (the same sums)
     was coloured with the other's cached graph."""
