@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _checkout  # noqa: F401  (this checkout's filmcolor)
 from make_gray_clip import make_gray  # noqa: E402
 
 from filmcolor import lab  # noqa: E402

@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import _checkout  # noqa: F401  (this checkout's filmcolor)
 import numpy as np
 import tifffile
 

@@ -18,6 +18,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import _checkout  # noqa: F401  (this checkout's filmcolor)
 import av
 import cv2
 import numpy as np

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import _checkout  # noqa: F401  (this checkout's filmcolor)
 import cv2
 import numpy as np
 import torch

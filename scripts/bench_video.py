@@ -22,7 +22,8 @@ the machine's moods fall on both alike, and the table gets a row per tree and th
 
 Clips: without paths, gray copies of ../shared/data/videos/scene_cuts.mp4 rescaled to each --sizes height
 (16:9) and played --loops times (2: 388 frames, 16 s), made once by scripts/make_gray_clip.py into
---cache-dir; on machines without the shared data, a synthetic gray clip of the same length. Nothing here is
+--cache-dir; a missing source is an error (it was replaced by a synthetic clip of the same length without a
+word, 2-2.5x quicker to encode: an audit), and `--synthetic` asks for that clip. Nothing here is
 asserted: the numbers are only as quiet as the machine (run it alone, or under `nice` beside other work).
 """
 
@@ -73,11 +74,12 @@ def make_clip(path: Path, width: int = 854, height: int = 480, frames: int = 388
 
 
 def bench_clip(height: int, loops: int, cache_dir: Path, source: Path | None = SOURCE_CLIP) -> Path:
-    """The gray benchmark clip for this height (16:9, even sides) made from ``source`` (a synthetic one when
-    that is missing), made once and kept in ``cache_dir``."""
+    """The gray benchmark clip for this height (16:9, even sides) made from ``source`` (None: a synthetic
+    one), made once and kept in ``cache_dir``."""
     width = round(height * 16 / 9 / 2) * 2
     cache_dir.mkdir(parents=True, exist_ok=True)
-    source = source if source and source.exists() else None
+    if source is not None and not source.exists():
+        raise SystemExit(f"--source {source}: not found (--synthetic times a made-up clip instead)")
     name = f"{source.stem if source else 'synthetic'}-gray-{width}x{height}-x{loops}.mp4"
     path = cache_dir / name
     if path.exists():
@@ -219,6 +221,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--sizes", default="480,1080", help="heights of the made clips, e.g. 480,1080,2160")
     parser.add_argument("--source", type=Path, default=SOURCE_CLIP,
                         help="colour clip the made clips are grayed from (default: the shared scene_cuts.mp4)")
+    parser.add_argument("--synthetic", action="store_true", help="time a synthetic gray clip, not --source")
     parser.add_argument("--loops", type=int, default=2, help="times the source plays in a made clip")
     parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR, help="where made clips are kept")
     parser.add_argument("--repeat", type=int, default=1, help="runs per row; the best is kept")
@@ -239,9 +242,11 @@ def main(argv: list[str]) -> None:
     args = parse_args(argv)
     if args.against is not None and not (args.against / "filmcolor" / "__init__.py").is_file():
         raise SystemExit(f"--against {args.against}: not a filmcolor checkout (no filmcolor/__init__.py)")
-    trees: list[Path | None] = [None] if args.against is None else [ROOT, args.against.resolve()]
-    clips = args.clips or [bench_clip(int(h), args.loops, args.cache_dir, args.source)
-                           for h in args.sizes.split(",")]
+    # this checkout's package, by PYTHONPATH (the installed command, or a script's folder first on sys.path,
+    # may be another checkout's: an audit)
+    trees: list[Path] = [ROOT] if args.against is None else [ROOT, args.against.resolve()]
+    source = None if args.synthetic else args.source.resolve()
+    clips = args.clips or [bench_clip(int(h), args.loops, args.cache_dir, source) for h in args.sizes.split(",")]
     variants = [("default", [])] + [(text, shlex.split(text)) for text in args.video_args]
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench-video-") as tmp_name:
@@ -273,9 +278,10 @@ def main(argv: list[str]) -> None:
                           f"pipeline x{this['pipeline_fps'] / other['pipeline_fps']:.3f}", flush=True)
     print()
     print(table(rows))
-    command = shlex.join(filmcolor_cmd(trees[0])) + ("" if args.against is None else " (PYTHONPATH: each tree)")
+    command = shlex.join(filmcolor_cmd(trees[0])) + f" (PYTHONPATH: {'each tree' if args.against else ROOT})"
     print(f"\nmachine: nproc {len(os.sched_getaffinity(0))}; {command} video, model "
-          f"{Path(rows[0]['model']).name}, runtime {rows[0]['runtime']}, best of {args.repeat} run(s) per row.")
+          f"{Path(rows[0]['model']).name}, runtime {rows[0]['runtime']}, best of {args.repeat} run(s) per row; "
+          f"clips made from {'a synthetic pattern' if source is None else source}.")
     print("fps = frames / wall seconds from spawn to exit; the floor (bare decode+encode, same encoder settings) "
           "is timed around its loop, without process start. Stage columns are busy ms per frame in each stage's "
           "thread: the stages overlap, so they add up to more than 1000 / pipeline fps.")

@@ -59,6 +59,8 @@ import tarfile
 import time
 from pathlib import Path
 
+import _checkout  # noqa: F401  (this checkout's filmcolor)
+
 from filmcolor.imageio import list_images
 from filmcolor.train.config import TrainConfig
 

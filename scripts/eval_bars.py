@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+import _checkout  # noqa: F401  (this checkout's filmcolor)
 import numpy as np
 
 from filmcolor.colorize import Colorizer

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import _checkout  # noqa: F401  (this checkout's filmcolor)
 import av
 import cv2
 import numpy as np

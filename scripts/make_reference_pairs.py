@@ -16,6 +16,7 @@ import av
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _checkout  # noqa: F401  (this checkout's filmcolor)
 from make_unseen_set import short_side  # noqa: E402  (the same short side 256 as the unseen set)
 
 from filmcolor.imageio import write_image  # noqa: E402

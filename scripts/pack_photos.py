@@ -23,6 +23,7 @@ import io
 import tarfile
 from pathlib import Path
 
+import _checkout  # noqa: F401  (this checkout's filmcolor)
 import cv2
 import numpy as np
 

@@ -36,6 +36,7 @@ import importlib
 from collections.abc import Callable
 from pathlib import Path
 
+import _checkout  # noqa: F401  (this checkout's filmcolor)
 import cv2
 import numpy as np
 import torch

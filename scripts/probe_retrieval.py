@@ -21,6 +21,7 @@ import argparse
 import random
 from pathlib import Path
 
+import _checkout  # noqa: F401  (this checkout's filmcolor)
 import numpy as np
 import torch
 from eval_bars import DATA, SETS, build_sets, trade_cells, trade_row

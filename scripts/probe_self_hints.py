@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import _checkout  # noqa: F401  (this checkout's filmcolor)
 import numpy as np
 from eval_bars import DATA, SETS, build_sets, trade_cells, trade_row
 

@@ -13,6 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
+import _checkout  # noqa: F401  (this checkout's filmcolor)
+
 from filmcolor.weights import DEFAULT_WEIGHTS_NAME, PACKAGE_WEIGHTS_DIR, load_model, save_weights
 
 METRIC_KEYS = ("psnr", "gray_psnr", "psnr_gain", "colorfulness", "real_colorfulness", "colorfulness_ratio",

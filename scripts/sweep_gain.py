@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import _checkout  # noqa: F401  (this checkout's filmcolor)
+
 from filmcolor.colorize import Colorizer
 from filmcolor.evaluate import evaluate_images
 from filmcolor.imageio import list_images
