@@ -136,6 +136,7 @@ def main() -> None:
     if args.model:
         colorizer = Colorizer.from_pretrained(args.model, device=args.device, render_size=args.render_size)
     source = f"model {args.model}" if args.model else "simulated per-frame colouriser"
+    cv2.setNumThreads(1)  # the smoother's cost on one thread, as said (OpenCV's flow and warps took all; an audit)
     print(f"ab from: {source}; metric at short side 128; smoother cost measured on one thread of this CPU")
     print("vs every frame: against the same mode and strength with the network on every frame\n")
     print("| clip | ab size | mode | strength | network every | network frames | flicker | ratio to original "

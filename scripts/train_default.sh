@@ -45,8 +45,9 @@ filmcolor train "${common[@]}" "${resume[@]}" --out "$runs/guided_long" --arch f
 here=$(dirname "$0")
 python "$here/soup_weights.py" "$runs/soup.safetensors" "$runs/guided/best.safetensors" \
     "$runs/guided_long/best.safetensors"
-filmcolor eval "$data/val" --model "$runs/soup.safetensors" --render-size 256 -q --overwrite \
-    --json-out "$runs/val256.json" > /dev/null || true  # (exit 1 when a photo is skipped; the JSON is written)
+rm -f "$runs/val256.json"  # (eval exits 1 when a photo is skipped, with the JSON written: that JSON, not a stale one)
+filmcolor eval "$data/val" --model "$runs/soup.safetensors" --render-size 256 --hints 10 -q \
+    --json-out "$runs/val256.json" > /dev/null || [ -s "$runs/val256.json" ]
 python "$here/ship_weights.py" "$runs/soup.safetensors" --eval-json "$runs/val256.json" --render-size 256 \
     --out "$runs/filmcolor-guided.safetensors"
 [ "${WITH_STAGE4:-0}" = 1 ] || exit 0
