@@ -294,20 +294,24 @@ def test_video_preview_onto_a_keyframe_or_reference_is_refused(tmp_path, weights
 
 @pytest.mark.parametrize("where", ["a file as its folder", "a write that fails"])
 def test_video_report_that_cannot_be_written_leaves_no_film(tmp_path, weights, where, monkeypatch):
-    from filmcolor.errors import OutputError
-    from filmcolor.video import pipeline
 
     two_shot_clip(tmp_path / "in.mp4")
     report = tmp_path / "r.json"
     if where == "a file as its folder":  # refused before the first frame
         (tmp_path / "taken").write_text("a file where the report's folder should be")
         report = tmp_path / "taken" / "r.json"
-    else:  # a folder that takes no file (/proc, a full disk): found out only when the report is written
+    else:  # a folder that takes no file (/proc, a full disk): found out only when the report is renamed into
+        # place, after the film's rename (the film, new, goes too)
+        from filmcolor import fsutil
 
-        def refuse(path, data):
-            raise OutputError(f"{path}: cannot write output (Permission denied)")
+        real = fsutil._publish
 
-        monkeypatch.setattr(pipeline, "write_bytes_atomic", refuse)
+        def refuse(tmp, target, replace):
+            if target.name == "r.json":
+                raise OSError(13, "Permission denied")
+            real(tmp, target, replace)
+
+        monkeypatch.setattr(fsutil, "_publish", refuse)
     result = run("video", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "out.mp4"), "--model", weights,
                  "--report", str(report), "-q")
     assert result.exit_code == 1
