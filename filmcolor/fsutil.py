@@ -92,35 +92,66 @@ def atomic_output(target: Path, replace: bool = True) -> Iterator[Path]:
     was: two runs without --overwrite both said ok, and one's output was gone; an audit). A file replaced
     keeps its permissions and group (an --overwrite made a 640 file readable by all; an audit).
     """
-    tmp = partial_name(target)
-    lock_fd: int | None = None
-    made: list[Path] = []  # folders made for it, removed again if it is not written
-    try:
-        made = _make_folders(target.parent)
-        remove_stale_partials(target.parent, of=target)
-        lock_fd = _create_locked(tmp)
+    with atomic_outputs([target], replace) as (tmp,):
         yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-            _take_mode(fh.fileno(), target)
-        _publish(tmp, target, replace)
-        with contextlib.suppress(OSError):
-            dir_fd = os.open(target.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+
+
+@contextlib.contextmanager
+def atomic_outputs(targets: list[Path], replace: bool = True) -> Iterator[list[Path]]:
+    """atomic_output for files written together (a film, its preview, its report): each renamed in order once
+    all are written; a failure at any point, a rename's included, leaves none of them that this run made
+    (``replace`` False; with it, one already renamed stays: the file it replaced is gone). An OSError while
+    they are written is said of the first (a caller that knows which file failed says so itself)."""
+    tmps = [partial_name(target) for target in targets]
+    locks: list[int] = []
+    made: list[Path] = []  # folders made for them, removed again if they are not written
+    published: list[Path] = []
+    try:
+        for target, tmp in zip(targets, tmps, strict=True):
+            made += _make_folders(target.parent)
+            remove_stale_partials(target.parent, of=target)
+            locks.append(_create_locked(tmp))
+        yield tmps
+        for target, tmp in zip(targets, tmps, strict=True):
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+                _take_mode(fh.fileno(), target)
+        for target, tmp in zip(targets, tmps, strict=True):
+            _publish(tmp, target, replace)
+            published.append(target)
+        for folder in {target.parent for target in targets}:
+            with contextlib.suppress(OSError):
+                dir_fd = os.open(folder, os.O_RDONLY)
+                try:
+                    os.fsync(dir_fd)
+                finally:
+                    os.close(dir_fd)
     except OSError as err:
-        _discard(tmp, made)
+        _undo(tmps, made, published, replace)
+        at = targets[len(published)] if len(published) < len(targets) else targets[0]
         if err.errno == errno.ENOSPC:
-            raise OutputError(f"{target}: disk full while writing the output") from err
-        raise OutputError(f"{target}: cannot write output ({err.strerror or err})") from err
+            raise OutputError(f"{at}: disk full while writing the output") from err
+        raise OutputError(f"{at}: cannot write output ({err.strerror or err})") from err
     except BaseException:
-        _discard(tmp, made)
+        _undo(tmps, made, published, replace)
         raise
     finally:
-        if lock_fd is not None:
-            os.close(lock_fd)
+        for fd in locks:
+            os.close(fd)
+
+
+def _undo(tmps: list[Path], made: list[Path], published: list[Path], replace: bool) -> None:
+    """After a failure: the temporary files gone, and the outputs this run made new (``replace`` False: none
+    was there before) and the folders made for them."""
+    if not replace:
+        for target in published:
+            with contextlib.suppress(OSError):
+                target.unlink()
+    for tmp in tmps:
+        _discard(tmp)
+    for folder in reversed(made):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _take_mode(fd: int, target: Path) -> None:

@@ -279,6 +279,58 @@ def test_a_film_that_fails_at_its_last_step_leaves_no_preview_or_report(tmp_path
                        progress=another_preview)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "p.png", "r.json"]
     assert (tmp_path / "p.png").read_bytes() == b"the other run's"
+    # a second review: the report appearing meanwhile left this run's preview; an interrupt after the
+    # preview's rename left it too; the input failing to close after the renames left all
+    (tmp_path / "p.png").unlink()
+    (tmp_path / "r.json").unlink()
+
+    def another_report(done: int, total: int | None) -> None:
+        if done == 3:
+            (tmp_path / "r.json").write_bytes(b"the other run's")
+
+    with pytest.raises(OutputError, match="r.json: output appeared while this one was made"):
+        colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST), preview_path=tmp_path / "p.png",
+                       report_path=tmp_path / "r.json", progress=another_report)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "r.json"]
+    (tmp_path / "r.json").unlink()
+
+    def interrupted_after_the_preview(tmp: Path, target: Path, replace: bool) -> None:
+        if target.name == "r.json":  # the film and the preview renamed already
+            raise KeyboardInterrupt
+        real(tmp, target, replace)
+
+    monkeypatch.setattr(fsutil, "_publish", interrupted_after_the_preview)
+    with pytest.raises(KeyboardInterrupt):
+        colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST), preview_path=tmp_path / "p.png",
+                       report_path=tmp_path / "r.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+    monkeypatch.setattr(fsutil, "_publish", real)
+    from filmcolor.video.reader import VideoReader
+
+    def close_fails(self) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(VideoReader, "close", close_fails)
+    with pytest.raises(OSError):
+        colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST), preview_path=tmp_path / "p.png",
+                       report_path=tmp_path / "r.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_a_preview_that_cannot_be_written_is_named(tmp_path: Path, colorizer: Colorizer, monkeypatch) -> None:
+    """A review: a full disk while the preview was written was said of the film ('out.mp4: disk full')."""
+    src = make_clip(tmp_path / "in.mp4", frames=4)
+    real = Path.write_bytes
+
+    def full(self: Path, data: bytes) -> int:
+        if self.name.startswith(".p") and self.suffix == ".png":
+            raise OSError(28, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(OutputError, match=r"p\.png: cannot write output \(No space left on device\)"):
+        colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST), preview_path=tmp_path / "p.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
 
 
 def test_an_output_made_meanwhile_by_another_run_is_not_replaced(tmp_path: Path, colorizer: Colorizer) -> None:

@@ -28,7 +28,7 @@ import numpy as np
 
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import ConfigError, FilmcolorError, OutputError
-from filmcolor.fsutil import atomic_output, check_output_path
+from filmcolor.fsutil import atomic_outputs, check_output_path
 from filmcolor.options import option
 from filmcolor.video.compose import YuvComposer, composed_layout
 from filmcolor.video.keyframes import (
@@ -163,36 +163,26 @@ def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
 
     ``preview_path`` gets a before/after still of a few frames, ``report_path`` the report as JSON; every
     path is checked before the first frame is read (none may be an input: the film, a keyframe, a
-    reference). All are written under temporary names and renamed into place at the end, the film first, then
-    the preview and the report: a failure leaves none of them (without ``overwrite``: one after the film's
-    rename removes the film again; with it, the film stays, its old one already replaced). Without
-    ``overwrite``, a file that appears at one of them meanwhile (another run's) is an error, not replaced.
+    reference). All are written under temporary names and renamed into place together at the end: a failure
+    leaves none of them (fsutil.atomic_outputs; with ``overwrite``, one renamed before the failure stays, the
+    file it replaced gone). Without ``overwrite``, a file that appears at one of them meanwhile (another
+    run's) is an error, not replaced.
     """
     input_path, output_path = Path(input_path), Path(output_path)
     if options.sound is not None and options.audio == "none":
         raise ConfigError(f"--sound {options.sound} with --no-audio: give one or the other")
     inputs = [input_path, *guide_files(options),
               *([options.sound] if options.sound is not None else [])]
-    film_published = False
-    try:
-        with VideoReader(input_path, options, copy_streams=options.audio != "none",
-                         not_frames=guide_files(options)) as reader, contextlib.ExitStack() as stack:
-            report = _colour_into(reader, stack, input_path, output_path, colorizer, options, progress, inputs,
-                                  overwrite, preview_path, report_path)
-            film_published = True
-    except BaseException:
-        if film_published and not overwrite:  # its preview or report could not be renamed into place: the film,
-            with contextlib.suppress(OSError):  # new (it was not there), goes too, so that a rerun is not refused
-                output_path.unlink()
-        raise
-    return report
+    with VideoReader(input_path, options, copy_streams=options.audio != "none",
+                     not_frames=guide_files(options)) as reader, contextlib.ExitStack() as stack:
+        return _colour_into(reader, stack, input_path, output_path, colorizer, options, progress, inputs, overwrite,
+                            preview_path, report_path)
 
 
 def _colour_into(reader: VideoReader, stack: contextlib.ExitStack, input_path: Path, output_path: Path,
                  colorizer: Colorizer, options: VideoOptions, progress: Progress | None, inputs: list[Path],
                  overwrite: bool, preview_path: Path | None, report_path: Path | None) -> VideoReport:
-    """colorize_video's work once the input is open: the film renamed into place on return, its preview and
-    report entered on ``stack`` (renamed when it closes)."""
+    """colorize_video's work once the input is open (``stack`` closes the sound track)."""
     check_output_path(output_path, inputs, overwrite)
     written = {output_path.resolve(): "the video's output"}
     for extra, what in ((preview_path, "the preview"), (report_path, "the report")):
@@ -208,11 +198,11 @@ def _colour_into(reader: VideoReader, stack: contextlib.ExitStack, input_path: P
             options.sound, options.start, options.duration, strict=options.on_error == "fail")))
     shape = FrameShape(reader.info.width, reader.info.height, reader.info.rotation)
     guides, scan_seconds = _shot_guides(input_path, shape, colorizer, options)
-    # Each output under a temporary name, the film's renamed first: a film that fails to be written, at any
-    # point, leaves no preview or report either (a preview was left, and the rerun refused; an audit)
-    report_tmp, preview_tmp = (stack.enter_context(atomic_output(Path(path), replace=overwrite))
-                               if path is not None else None for path in (report_path, preview_path))
-    with atomic_output(output_path, replace=overwrite) as tmp:
+    # The film, its preview and its report under temporary names, renamed into place together once all are
+    # written and the input closed: a failure at any point leaves none of them (a preview was left, and the
+    # rerun refused; an audit, then a review)
+    extras = [Path(path) for path in (preview_path, report_path) if path is not None]
+    with atomic_outputs([output_path, *extras], replace=overwrite) as (tmp, *extra_tmps):
         writer = VideoWriter(tmp, reader.info, options, reader.passthrough + (sound.streams if sound else []),
                              display_path=output_path, attached=reader.attached_pictures())
         try:
@@ -221,10 +211,16 @@ def _colour_into(reader: VideoReader, stack: contextlib.ExitStack, input_path: P
         except BaseException:
             writer.abort()
             raise
-        if preview is not None:
-            preview_tmp.write_bytes(preview.encode(Path(preview_path)))
-        if report_tmp is not None:
-            report_tmp.write_bytes(json.dumps(report.to_dict(), indent=2).encode() + b"\n")
+        contents = ([preview.encode(Path(preview_path))] if preview is not None else []) + \
+            ([json.dumps(report.to_dict(), indent=2).encode() + b"\n"] if report_path is not None else [])
+        for path, extra_tmp, data in zip(extras, extra_tmps, contents, strict=True):
+            try:
+                extra_tmp.write_bytes(data)
+            except OSError as err:  # (said of the film, whose temporary file was open around it; a review)
+                raise OutputError(f"{path}: cannot write output ({err.strerror or err})") from err
+        if sound is not None:
+            sound.close()
+        reader.close()  # (one that fails to close fails the run before any rename)
     return report
 
 
