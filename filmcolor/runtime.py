@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from filmcolor.errors import FilmcolorWarning, OutputError
-from filmcolor.fsutil import PARTIAL_MARK, write_bytes_atomic
+from filmcolor.fsutil import PARTIAL_MARK, remove_stale_partials, write_bytes_atomic
 from filmcolor.weights import file_digest
 
 if TYPE_CHECKING:  # torch loads only for the torch runner and for exporting graphs (~0.8 s): with a cached
@@ -262,6 +262,7 @@ def prune_cache(folder: Path, keep: Path, limit: int | None = None) -> int:
     CACHE_LIMIT_BYTES; ``keep``, the one just written, stays); returns how many. Another process loading one
     as it goes still reads it whole (an open file outlives its name), or exports it again."""
     limit = CACHE_LIMIT_BYTES if limit is None else limit
+    remove_stale_partials(folder)  # a killed export's (its key may never be exported again); live ones stay
     graphs = []
     for path in folder.glob("*.onnx"):
         if PARTIAL_MARK in path.name:  # another export still being written (or a killed one's: fsutil's cleanup)
@@ -308,11 +309,20 @@ def cache_path(get_model: Callable[[], nn.Module], weights_path: Path | None, sh
 def code_key() -> str:
     """A digest of the code a graph is exported from (the architectures and this module): a graph cached by
     other code is never loaded for this one (an audit: two checkouts with the same weights shared one graph,
-    so a bench of a changed network timed the other's, and a changed network coloured as the old one)."""
+    so a bench of a changed network timed the other's, and a changed network coloured as the old one). Taken
+    when filmcolor.models is imported, so that a process whose files change under it (a pull while the studio
+    runs) keys its graphs by the code it runs; read as package resources (a zip import has no files)."""
+    import importlib.resources
+
     digest = hashlib.sha256()
-    here = Path(__file__).resolve().parent
-    for source in sorted((here / "models").glob("*.py")) + [here / "runtime.py"]:
-        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    try:
+        package = importlib.resources.files("filmcolor")
+        sources = sorted((p for p in package.joinpath("models").iterdir() if p.name.endswith(".py")),
+                         key=lambda p: p.name)
+        for source in [*sources, package.joinpath("runtime.py")]:
+            digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    except OSError:  # no sources to read (a bytecode-only install): the version stands for them
+        digest.update(importlib.metadata.version("filmcolor").encode())
     return digest.hexdigest()[:8]
 
 

@@ -16,6 +16,8 @@ import tempfile
 from fractions import Fraction
 from pathlib import Path
 
+import _checkout  # noqa: F401  (this checkout's filmcolor, in the child too)
+
 
 def make_clip(path: Path, seconds: float, width: int, height: int, fps: int) -> None:
     import av

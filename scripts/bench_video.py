@@ -39,6 +39,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import _checkout  # noqa: F401  (this checkout's filmcolor, in the floor's child too)
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE_CLIP = ROOT.parent / "shared" / "data" / "videos" / "scene_cuts.mp4"
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "filmcolor-bench"
@@ -279,9 +281,10 @@ def main(argv: list[str]) -> None:
     print()
     print(table(rows))
     command = shlex.join(filmcolor_cmd(trees[0])) + f" (PYTHONPATH: {'each tree' if args.against else ROOT})"
+    made = "given" if args.clips else f"made from {'a synthetic pattern' if source is None else source}"
     print(f"\nmachine: nproc {len(os.sched_getaffinity(0))}; {command} video, model "
           f"{Path(rows[0]['model']).name}, runtime {rows[0]['runtime']}, best of {args.repeat} run(s) per row; "
-          f"clips made from {'a synthetic pattern' if source is None else source}.")
+          f"clips {made}.")
     print("fps = frames / wall seconds from spawn to exit; the floor (bare decode+encode, same encoder settings) "
           "is timed around its loop, without process start. Stage columns are busy ms per frame in each stage's "
           "thread: the stages overlap, so they add up to more than 1000 / pipeline fps.")

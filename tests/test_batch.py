@@ -1420,6 +1420,20 @@ def test_a_ray_address_where_nothing_answers_is_one_line_at_once() -> None:
         thread.start()
         check_reachable(f"127.0.0.1:{port}")
         thread.join(5)
+
+        def alert_and_wait() -> None:  # a TLS server's alert (7 bytes), the connection kept open
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(64)
+                conn.sendall(b"\x15\x03\x01\x00\x02\x02\x46")
+                time.sleep(3)
+
+        thread = threading.Thread(target=alert_and_wait, daemon=True)
+        thread.start()
+        started = time.monotonic()
+        with pytest.raises(ConfigError, match="something answers, but not Ray"):
+            check_reachable(f"127.0.0.1:{port}")
+        assert time.monotonic() - started < 2.5  # not a 10 s wait a read (a review)
         thread = threading.Thread(target=serve, args=(server, b"\x15\x03\x01\x00\x02\x02\x46", 1), daemon=True)
         thread.start()
         os.environ["RAY_USE_TLS"] = "1"

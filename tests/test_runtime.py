@@ -127,7 +127,13 @@ def test_the_graph_cache_keeps_the_graphs_used_last_within_its_limit(tmp_path, m
     partial = folder / f".another{PARTIAL_MARK}0123abcd.onnx"  # another process's export, still being written
     partial.write_bytes(b"x" * 100)
     os.utime(partial, ns=(1, 1))
-    assert runtime.prune_cache(folder, keep=folder / "oldest.onnx", limit=250) == 2
+    dead = folder / f".killed{PARTIAL_MARK}89abcdef.onnx"  # a killed export's, whose key may never come again
+    dead.write_bytes(b"x" * 100)
+    import fcntl
+
+    with open(partial, "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # its writer holds it
+        assert runtime.prune_cache(folder, keep=folder / "oldest.onnx", limit=250) == 2
     assert sorted(p.name for p in folder.iterdir()) == [partial.name, "facts.json", "newest.onnx", "oldest.onnx"]
     # every export prunes, and a graph loaded from the cache counts as used
     cache = tmp_path / "cache"
@@ -145,7 +151,9 @@ def test_the_graph_cache_keeps_the_graphs_used_last_within_its_limit(tmp_path, m
 
 def test_the_cache_key_follows_the_network_code(tmp_path, monkeypatch, test_weights):
     """An audit: graphs were keyed by the weights alone, so a checkout whose network code differed (same
-    weights) loaded the other's graph: a benchmark of a changed network timed the old one."""
+    weights) loaded the other's graph: a benchmark of a changed network timed the old one. A review: the key
+    is the code as imported (files changed under a running process do not move it), read as resources."""
+    import importlib.resources
     import shutil
 
     here = Path(runtime.__file__).parent
@@ -154,14 +162,16 @@ def test_the_cache_key_follows_the_network_code(tmp_path, monkeypatch, test_weig
     shutil.copy(here / "runtime.py", copy / "runtime.py")
     ours = runtime.code_key()
     assert ours in runtime.cache_path(lambda: None, test_weights, (1, 1, 64, 96)).name
-    monkeypatch.setattr(runtime, "__file__", str(copy / "runtime.py"))
-    runtime.code_key.cache_clear()
+    monkeypatch.setattr(importlib.resources, "files", lambda package: copy)
     try:
-        assert runtime.code_key() == ours  # the same code elsewhere: the same graphs
         with open(copy / "models" / "fast.py", "a") as fh:
             fh.write("\n# changed\n")
+        assert runtime.code_key() == ours  # taken once, when the models were imported
         runtime.code_key.cache_clear()
-        assert runtime.code_key() != ours
+        assert runtime.code_key() != ours  # another process, started now, runs other code
+        (copy / "runtime.py").unlink()
+        runtime.code_key.cache_clear()
+        assert runtime.code_key()  # no sources to read: the version stands for them
     finally:
         runtime.code_key.cache_clear()
 

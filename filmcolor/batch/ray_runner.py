@@ -23,6 +23,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -90,12 +91,22 @@ def check_reachable(address: str) -> None:
                           "(its client server, 10001)")
     tls = os.environ.get("RAY_USE_TLS", "").lower() in ("1", "true")  # (a TLS cluster answers no plain preface)
     reply = b""
+    deadline = time.monotonic() + RAY_CONNECT_TIMEOUT_S  # for the whole check, however the answer trickles in
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_TIMEOUT_S) as conn:
             if tls:
                 return
             conn.sendall(HTTP2_PREFACE)
-            while len(reply) < 9 and (part := conn.recv(9 - len(reply))):
+            while len(reply) < 9 and (left := deadline - time.monotonic()) > 0:
+                conn.settimeout(min(left, 1.0) if reply else left)  # (the rest of a frame comes at once)
+                try:
+                    part = conn.recv(9 - len(reply))
+                except TimeoutError:
+                    if reply:  # it answered, briefly: not gRPC (a TLS alert is 7 bytes)
+                        break
+                    raise
+                if not part:
+                    break
                 reply += part
     except OSError as err:
         why = "no answer" if isinstance(err, TimeoutError) else (err.strerror or str(err))

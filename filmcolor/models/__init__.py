@@ -66,3 +66,6 @@ def model_info(name: str) -> ModelInfo:
 
 # Importing the architecture modules registers them.
 from filmcolor.models import fast, guided, patchgan, pix2pix  # noqa: E402,F401
+from filmcolor.runtime import code_key  # noqa: E402
+
+code_key()  # the code as imported now is what graphs exported by this process are keyed by (runtime.code_key)
