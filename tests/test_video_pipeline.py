@@ -265,33 +265,21 @@ def test_a_film_that_fails_at_its_last_step_leaves_no_preview_or_report(tmp_path
     colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST), preview_path=tmp_path / "p.png",
                    report_path=tmp_path / "r.json")  # the rerun is not refused
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4", "p.png", "r.json"]
-    # a preview that another run writes meanwhile: an error, and this run's new film goes too (a review: the
-    # film was left, and the rerun refused)
-    (tmp_path / "out.mp4").unlink()
-    (tmp_path / "p.png").unlink()
+    # the preview, or the report, written by another run meanwhile: an error, and nothing of this run's stays
+    # (a review: the film was left, and the rerun refused; a second: with a report, the preview was left)
+    for other, report in (("p.png", None), ("r.json", tmp_path / "r.json")):
+        for name in ("out.mp4", "p.png", "r.json"):
+            (tmp_path / name).unlink(missing_ok=True)
 
-    def another_preview(done: int, total: int | None) -> None:
-        if done == 3:
-            (tmp_path / "p.png").write_bytes(b"the other run's")
+        def another_run(done: int, total: int | None, other: str = other) -> None:
+            if done == 3:
+                (tmp_path / other).write_bytes(b"the other run's")
 
-    with pytest.raises(OutputError, match="p.png: output appeared while this one was made"):
-        colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST), preview_path=tmp_path / "p.png",
-                       progress=another_preview)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "p.png", "r.json"]
-    assert (tmp_path / "p.png").read_bytes() == b"the other run's"
-    # a second review: the report appearing meanwhile left this run's preview; an interrupt after the
-    # preview's rename left it too; the input failing to close after the renames left all
-    (tmp_path / "p.png").unlink()
-    (tmp_path / "r.json").unlink()
-
-    def another_report(done: int, total: int | None) -> None:
-        if done == 3:
-            (tmp_path / "r.json").write_bytes(b"the other run's")
-
-    with pytest.raises(OutputError, match="r.json: output appeared while this one was made"):
-        colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST), preview_path=tmp_path / "p.png",
-                       report_path=tmp_path / "r.json", progress=another_report)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "r.json"]
+        with pytest.raises(OutputError, match=f"{other}: output appeared while this one was made"):
+            colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST),
+                           preview_path=tmp_path / "p.png", report_path=report, progress=another_run)
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["in.mp4", other])
+        assert (tmp_path / other).read_bytes() == b"the other run's"
     (tmp_path / "r.json").unlink()
 
     def interrupted_after_the_preview(tmp: Path, target: Path, replace: bool) -> None:
@@ -1350,6 +1338,20 @@ def test_a_tracks_title_and_language_reach_a_mov_and_an_mkv(tmp_path: Path, colo
             for what in ("the video stream", "audio stream #1")]), said
 
 
+def with_file_tags(src: Path, dst: Path, tags: dict[str, str]) -> Path:
+    """``src``'s picture remuxed into ``dst`` with these file tags (as QuickTime metadata keys in a .mov, as a
+    phone writes them)."""
+    options = {"movflags": "use_metadata_tags"} if dst.suffix == ".mov" else {}
+    with av.open(str(src)) as inp, av.open(str(dst), "w", container_options=options) as out:
+        out.metadata.update(tags)
+        stream = out.add_stream_from_template(inp.streams.video[0])
+        for packet in inp.demux(video=0):
+            if packet.size:
+                packet.stream = stream
+                out.mux(packet)
+    return dst
+
+
 @pytest.mark.parametrize("ext", [".m4v", ".3gp"])
 def test_the_mov_kin_take_a_film_and_its_tags(tmp_path: Path, colorizer: Colorizer, ext: str) -> None:
     """A review: the probe of which tags a MOV-family muxer keeps muxed a PCM sample, which .m4v and .3gp
@@ -1363,14 +1365,7 @@ def test_an_mkv_comment_in_capitals_stays_an_itunes_tag(tmp_path: Path, colorize
     """A review: an MKV's COMMENT read back from the MP4 muxer as 'comment' was taken for a tag it drops, and
     every tag went into QuickTime metadata keys, where players that read iTunes' tags see no title."""
     plain = make_clip(tmp_path / "plain.mkv", frames=3)
-    src = tmp_path / "tagged.mkv"
-    with av.open(str(plain)) as inp, av.open(str(src), "w") as out:
-        out.metadata.update({"title": "Reel 3", "COMMENT": "from the attic"})
-        stream = out.add_stream_from_template(inp.streams.video[0])
-        for packet in inp.demux(video=0):
-            if packet.size:
-                packet.stream = stream
-                out.mux(packet)
+    src = with_file_tags(plain, tmp_path / "tagged.mkv", {"title": "Reel 3", "COMMENT": "from the attic"})
     report = colorize_video(src, tmp_path / "out.mp4", colorizer, VideoOptions(**FAST))
     data = (tmp_path / "out.mp4").read_bytes()
     assert b"\xa9nam" in data and b"\xa9cmt" in data and b"mdta" not in data
@@ -1396,14 +1391,7 @@ def test_a_phones_make_model_and_place_of_shooting_reach_an_mp4_and_a_mov(tmp_pa
              "com.apple.quicktime.location.ISO6709": "+48.8584+002.2945+035.000/",
              "com.apple.quicktime.creationdate": "2021-05-01T12:20:30+0200"}
     plain = make_clip(tmp_path / "plain.mov", frames=4)
-    src = tmp_path / "phone.mov"
-    with av.open(str(plain)) as inp, av.open(str(src), "w", container_options={"movflags": "use_metadata_tags"}) as out:
-        out.metadata.update(apple)
-        stream = out.add_stream_from_template(inp.streams.video[0])
-        for packet in inp.demux(video=0):
-            if packet.size:
-                packet.stream = stream
-                out.mux(packet)
+    src = with_file_tags(plain, tmp_path / "phone.mov", apple)
     for ext, brand in ((".mp4", "isom"), (".mov", "qt  ")):
         out_path = tmp_path / f"out{ext}"
         colorize_video(src, out_path, colorizer, VideoOptions(**FAST))
@@ -1411,14 +1399,8 @@ def test_a_phones_make_model_and_place_of_shooting_reach_an_mp4_and_a_mov(tmp_pa
             tags = dict(c.metadata)
         assert {k: tags.get(k) for k in apple} == apple, (ext, tags)
         assert tags["major_brand"] == brand  # the output's own, not the input's copied
-    both = tmp_path / "both.mov"  # a phone's keys beside a title: the title goes into the keys too, said
-    with av.open(str(src)) as inp, av.open(str(both), "w", container_options={"movflags": "use_metadata_tags"}) as out:
-        out.metadata.update({**apple, "title": "Family film 1962"})
-        stream = out.add_stream_from_template(inp.streams.video[0])
-        for packet in inp.demux(video=0):
-            if packet.size:
-                packet.stream = stream
-                out.mux(packet)
+    # a phone's keys beside a title: the title goes into the keys too, said
+    both = with_file_tags(src, tmp_path / "both.mov", {**apple, "title": "Family film 1962"})
     report = colorize_video(both, tmp_path / "both_out.mp4", colorizer, VideoOptions(**FAST))
     assert [w for w in report.warnings if "QuickTime metadata keys" in w] == [
         f"the file's tags written as QuickTime metadata keys, to keep {', '.join(apple)}: players that read only "
