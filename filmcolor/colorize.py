@@ -7,6 +7,7 @@ import os
 import re
 import sys
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,6 +76,10 @@ def _gpu_possible() -> bool:
 # (references of ordinary sizes, the bars' included, are not touched)
 REFERENCE_DETAIL = 4
 MAX_RENDER_ASPECT = 8  # a 2 x 300 strip would otherwise render at 256 x 38400
+# ONNX Runtime sessions kept per colouriser, one per network input shape (60-110 MB and a thread each): a
+# folder of photos of many shapes kept one for each, for the whole run (an audit: 25 shapes, 1.8 GB and 31
+# threads; a batch service would grow without end). A film uses one or two.
+MAX_SESSIONS = 8
 
 
 def render_shape(height: int, width: int, render_size: int, multiple: int) -> tuple[int, int]:
@@ -114,9 +119,9 @@ class Colorizer:
         self.facts = facts or ModelFacts.of(self._model)
         self.ab_gain = float(meta.info.get("ab_gain", 1.0))
         self.runtime = self._choose_runtime(runtime)
-        self._runners: dict[tuple[int, int, int], Runner] = {}
+        self._runners: OrderedDict[tuple[int, int, int], Runner] = OrderedDict()
         self._torch_runner: TorchRunner | None = None
-        self._split: dict[tuple[int, int, int], tuple[Runner, Runner]] = {}
+        self._split: OrderedDict[tuple[int, int, int], tuple[Runner, Runner]] = OrderedDict()
         # Guards the lazy model and runners (shared with for_photos()'s, which share the model): two threads
         # building them at once crashed (model.to() on one model twice; torch's exporter twice at once).
         self._making = threading.RLock()
@@ -191,15 +196,22 @@ class Colorizer:
         """``cache[key]``, built once by ``build`` under a lock of its own key: a picture of a shape already
         built does not wait for another shape's graph being exported (3.5 s; a review: the studio's renders
         waited behind every new size)."""
-        found = cache.get(key)
-        if found is not None:
-            return found
         with self._making:
+            found = cache.get(key)
+            if found is not None:
+                cache.move_to_end(key)
+                return found
             lock = self._key_locks.setdefault((id(cache), key), threading.Lock())
         with lock:
-            if key not in cache:
-                cache[key] = build()
-            return cache[key]
+            with self._making:
+                found = cache.get(key)
+            if found is None:
+                found = build()
+                with self._making:
+                    cache[key] = found
+                    while len(cache) > MAX_SESSIONS:  # the shape used longest ago goes (a thread running it
+                        cache.popitem(last=False)  # keeps it until it is done)
+            return found
 
     def _runner_torch(self) -> TorchRunner:
         """The torch runner (made once): the network on the GPU, and reference matching on any device."""

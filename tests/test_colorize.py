@@ -347,3 +347,22 @@ def test_a_photo_render_size_out_of_range_is_refused_where_it_is_given(test_weig
     for size in (0, 5000):
         with pytest.raises(ConfigError, match=f"--render-size {size}: must be between"):
             Colorizer.from_pretrained(test_weights, device="cpu", runtime="torch", photo_render_size=size)
+
+
+def test_a_colouriser_keeps_a_few_sessions_not_one_per_shape_ever_seen(test_weights, monkeypatch):
+    """An audit: one ONNX Runtime session (60-110 MB and a thread) was kept for every network shape a folder of
+    photos brought, for the whole run: 25 shapes took 1.8 GB. The shapes used longest ago go."""
+    from filmcolor import colorize, runtime
+
+    built = []
+    monkeypatch.setattr(runtime.OnnxRunner, "for_shape",
+                        classmethod(lambda cls, get_model, path, shape, threads=None, part="full":
+                                    built.append(shape) or object()))
+    colorizer = Colorizer.from_pretrained(test_weights, device="cpu", runtime="onnx")
+    for width in range(256, 256 + 32 * 12, 32):
+        colorizer._runner(1, 256, width)
+    colorizer._runner(1, 256, 256 + 32 * 11)  # the last one, still kept: not built again
+    assert len(built) == 12 and len(colorizer._runners) == colorize.MAX_SESSIONS
+    assert (1, 256, 256) not in colorizer._runners and (1, 256, 256 + 32 * 11) in colorizer._runners
+    colorizer._runner(1, 256, 256)  # gone, so built again
+    assert len(built) == 13
