@@ -148,7 +148,8 @@ def _undo(tmps: list[Path], made: list[Path], published: list[Path], replace: bo
             with contextlib.suppress(OSError):
                 target.unlink()
     for tmp in tmps:
-        _discard(tmp)
+        with contextlib.suppress(OSError):  # (one that could not even be made is no error)
+            tmp.unlink(missing_ok=True)
     for folder in reversed(made):
         with contextlib.suppress(OSError):
             folder.rmdir()
@@ -192,16 +193,6 @@ def _publish(tmp: Path, target: Path, replace: bool) -> None:
         os.replace(tmp, target)
         return
     tmp.unlink()
-
-
-def _discard(tmp: Path, made: list[Path] = ()) -> None:
-    """Remove a temporary output, and the folders ``made`` for it while empty; one that could not even be
-    made (its folder is a file, say) is no error."""
-    with contextlib.suppress(OSError):
-        tmp.unlink(missing_ok=True)
-    for folder in reversed(made):
-        with contextlib.suppress(OSError):
-            folder.rmdir()
 
 
 def _make_folders(folder: Path) -> list[Path]:
