@@ -54,6 +54,15 @@ def test_ext_against_a_single_files_own_extension_is_refused(tmp_path: Path, tes
     assert code == 0, err
 
 
+def test_standard_output_is_no_output(tmp_path: Path, test_weights: Path, monkeypatch) -> None:
+    """An audit: `-o -` made a folder named '-' and wrote the photo into it, exit 0."""
+    photo = make_photo(tmp_path / "a.png")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(str(photo), "-o", "-", "--model", str(test_weights), *FAST)
+    assert code == 1 and "-o -: pictures are written to files, not to standard output" in err, err
+    assert not (tmp_path / "-").exists()
+
+
 def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error:")]
 

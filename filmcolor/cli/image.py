@@ -30,6 +30,8 @@ UNMATCHED_SHOWN = 3  # guidance files named in the warning about those no image 
 
 def plan_outputs(inputs: tuple[Path, ...], output: Path, ext: str | None) -> list[tuple[Path, Path]]:
     """Pair each input image with its output path (a file, or mirrored names under a folder)."""
+    if str(output) == "-":  # (it made a folder named '-'; an audit)
+        raise ConfigError("-o -: pictures are written to files, not to standard output; give a file or folder name")
     single_file = output_is_file(output, inputs)
     if single_file:
         own = output.suffix.lower()
