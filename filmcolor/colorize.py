@@ -126,6 +126,8 @@ class Colorizer:
         # building them at once crashed (model.to() on one model twice; torch's exporter twice at once).
         self._making = threading.RLock()
         self._key_locks: dict[tuple[int, tuple[int, int, int]], threading.Lock] = {}  # one per runner being built
+        self._kept = threading.Lock()  # the runner caches' order and size alone: a lookup never waits for a
+        # model being loaded under _making (a render of a size already built waited behind it)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path | None = "default", device: str = "auto",
@@ -196,18 +198,18 @@ class Colorizer:
         """``cache[key]``, built once by ``build`` under a lock of its own key: a picture of a shape already
         built does not wait for another shape's graph being exported (3.5 s; a review: the studio's renders
         waited behind every new size)."""
-        with self._making:
+        with self._kept:
             found = cache.get(key)
             if found is not None:
                 cache.move_to_end(key)
                 return found
             lock = self._key_locks.setdefault((id(cache), key), threading.Lock())
         with lock:
-            with self._making:
+            with self._kept:
                 found = cache.get(key)
             if found is None:
                 found = build()
-                with self._making:
+                with self._kept:
                     cache[key] = found
                     while len(cache) > MAX_SESSIONS:  # the shape used longest ago goes (a thread running it
                         cache.popitem(last=False)  # keeps it until it is done)

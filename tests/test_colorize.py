@@ -366,3 +366,12 @@ def test_a_colouriser_keeps_a_few_sessions_not_one_per_shape_ever_seen(test_weig
     assert (1, 256, 256) not in colorizer._runners and (1, 256, 256 + 32 * 11) in colorizer._runners
     colorizer._runner(1, 256, 256)  # gone, so built again
     assert len(built) == 13
+    # a shape already built never waits for the model being loaded meanwhile (under the colouriser's lock)
+    import threading
+
+    found = []
+    with colorizer._making:
+        looker = threading.Thread(target=lambda: found.append(colorizer._runner(1, 256, 256)), daemon=True)
+        looker.start()
+        looker.join(5)
+    assert found, "the lookup waited for the model's lock"
