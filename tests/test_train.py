@@ -953,8 +953,9 @@ def test_a_stopped_run_says_where_it_stands(photos: Path, tmp_path: Path, monkey
         raise KeyboardInterrupt
 
     monkeypatch.setattr(train_cli, "train", stopped)
-    run = tmp_path / "run"
-    result = CliRunner().invoke(main, ["train", "--data", str(photos), "--out", str(run), "-q"])
+    monkeypatch.chdir(tmp_path)  # (the run folder is named as given, relative to the working folder: from a
+    # working folder above the test's, an absolute --out was shown relative, and the test failed)
+    result = CliRunner().invoke(main, ["train", "--data", str(photos), "--out", "run", "-q"])
     assert result.exit_code == 130
-    assert f"interrupted: {run / 'last.pt'} holds the run as it stopped; the same command with --resume" in \
-        result.output
+    assert f"interrupted: {Path('run') / 'last.pt'} holds the run as it stopped; the same command with --resume" \
+        in result.output
