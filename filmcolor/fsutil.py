@@ -47,10 +47,19 @@ def _partial_stem(target: Path) -> str:
     return stem[:max(room - len(tag), 1)].decode("utf-8", "ignore") + tag
 
 
+def same_file(a: Path | str, b: Path | str) -> bool:
+    """Whether two paths are one file or folder, however they are spelt (a bind mount, a link); False when
+    either is not there."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def check_output_path(target: Path, inputs: list[Path] | tuple[Path, ...] = (), overwrite: bool = False) -> None:
     """Raise OutputError when ``target`` cannot or must not be written."""
     for src in inputs:
-        if src.exists() and target.exists() and os.path.samefile(src, target) or src.resolve() == target.resolve():
+        if same_file(src, target) or src.resolve() == target.resolve():
             raise OutputError(f"{target}: output is the same file as the input; choose another output path")
     base = target.parent  # a folder not there yet is made when the output is written (atomic_output); its
     while not base.exists() and base != base.parent:  # nearest existing folder must take it (image, batch and

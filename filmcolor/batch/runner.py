@@ -40,7 +40,13 @@ from filmcolor.batch.plan import (
 from filmcolor.batch.worker import BatchEvent, process_file
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import ConfigError, InputError, OutputError, described
-from filmcolor.fsutil import check_output_path, make_output_folder, remove_stale_partials, write_bytes_atomic
+from filmcolor.fsutil import (
+    check_output_path,
+    make_output_folder,
+    remove_stale_partials,
+    same_file,
+    write_bytes_atomic,
+)
 from filmcolor.options import Options, flag_of, option
 from filmcolor.video.pipeline import VideoOptions
 from filmcolor.video.writer import check_encoder, holding_suffixes
@@ -330,7 +336,7 @@ class BatchRunner:
         The records are this batch's when their folder is this one by another path (a bind mount), or, when
         it is gone (a disk mounted elsewhere) or unrecorded (a manifest from before folders were kept), when
         the files they record are here as recorded; they are taken over, and said. --overwrite takes any."""
-        others = [s for s in manifest.other_sources() if not _same_folder(s, self.in_dir)]
+        others = [s for s in manifest.other_sources() if not same_file(s, self.in_dir)]
         unrecorded = [r for r in manifest.records.values() if not r.source]
         if not others and not unrecorded:
             return self._adopt(manifest)
@@ -445,14 +451,6 @@ class BatchRunner:
             self.on_event(event, record, done, total)
 
 
-def _same_folder(recorded: str, in_dir: Path) -> bool:
-    """Whether the folder a record names is ``in_dir`` by another path (a bind mount, a link)."""
-    try:
-        return os.path.samefile(recorded, in_dir)
-    except OSError:
-        return False
-
-
 REPORT_EVERY_S = 10.0  # seconds between the --report's rewrites while files finish
 RECORDS_CHECKED = 20  # done records looked up when a manifest's folder is unknown or gone
 
@@ -513,23 +511,15 @@ def check_folders(in_dir: Path, out_dir: Path, frame_folders: str = "auto") -> N
                          f"video {in_dir} -o FILM.mkv', or give batch the folder that holds such folders")
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"{out_dir}: output exists and is not a folder")
-    if in_dir.resolve() == out_dir.resolve() or _same_folder(in_dir, out_dir):  # (a bind mount, a case
+    if in_dir.resolve() == out_dir.resolve() or same_file(in_dir, out_dir):  # (a bind mount, a case
         # variant on a case-blind disk: its paths differ, and --overwrite deleted the input photos; an audit)
         raise ConfigError(f"{out_dir}: the output folder must differ from the input folder")
-    if in_dir.resolve().is_relative_to(out_dir.resolve()) or any(_same_folder(above, out_dir)
+    if in_dir.resolve().is_relative_to(out_dir.resolve()) or any(same_file(above, out_dir)
                                                                   for above in Path(in_dir).resolve().parents):
         raise ConfigError(f"{out_dir}: the output folder must not contain the input folder")
     if (in_dir / MANIFEST_NAME).exists():  # (coloured again, into the footage's folder; a review)
         raise ConfigError(f"{in_dir}: is a batch's output folder (it holds {MANIFEST_NAME}), not footage; are "
                           "IN_DIR and -o the wrong way round?")
-
-
-def _same_folder(a: Path, b: Path) -> bool:
-    """Whether two existing paths are one folder, however they are spelt."""
-    try:
-        return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 def check_report_path(report: Path, in_dir: Path, out_dir: Path) -> None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import os
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 import av
 
@@ -24,7 +23,7 @@ from filmcolor.errors import (
     WeightsError,
     described,
 )
-from filmcolor.fsutil import check_output_path, make_output_folder
+from filmcolor.fsutil import check_output_path, make_output_folder, same_file
 from filmcolor.imageio import read_image, write_image
 from filmcolor.photometa import read_metadata
 from filmcolor.video.pipeline import VideoOptions, colorize_video
@@ -84,7 +83,7 @@ def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions
                                   elapsed=round(report.elapsed, 4), fps=round(report.fps, 3),
                                   warnings=list(report.warnings) + notes, attempts=attempt)
             if _changed(job):  # coloured from a file still being written: the output may lack its end
-                if not _same_file(job.output, job.path):  # (never the input itself, however reached)
+                if not same_file(job.output, job.path):  # (never the input itself, however reached)
                     job.output.unlink(missing_ok=True)
                 return job.record("failed", attempts=attempt,
                                   error=f"{job.path}: changed while it was being coloured (still being written?); "
@@ -155,10 +154,3 @@ def _frame_callback(job: FileJob, cancel: threading.Event | None,
             on_event("frames", record, done, total)
 
     return progress
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False

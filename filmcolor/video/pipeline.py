@@ -175,52 +175,44 @@ def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
               *([options.sound] if options.sound is not None else [])]
     with VideoReader(input_path, options, copy_streams=options.audio != "none",
                      not_frames=guide_files(options)) as reader, contextlib.ExitStack() as stack:
-        return _colour_into(reader, stack, input_path, output_path, colorizer, options, progress, inputs, overwrite,
-                            preview_path, report_path)
-
-
-def _colour_into(reader: VideoReader, stack: contextlib.ExitStack, input_path: Path, output_path: Path,
-                 colorizer: Colorizer, options: VideoOptions, progress: Progress | None, inputs: list[Path],
-                 overwrite: bool, preview_path: Path | None, report_path: Path | None) -> VideoReport:
-    """colorize_video's work once the input is open (``stack`` closes the sound track)."""
-    check_output_path(output_path, inputs, overwrite)
-    written = {output_path.resolve(): "the video's output"}
-    for extra, what in ((preview_path, "the preview"), (report_path, "the report")):
-        if extra is None:
-            continue
-        if (other := written.get(Path(extra).resolve())) is not None:  # (a preview then overwritten by
-            raise OutputError(f"{extra}: the same file as {other}; give it a name of its own")  # the report)
-        written[Path(extra).resolve()] = what
-        check_output_path(Path(extra), [*inputs, output_path], overwrite)
-    sound = None
-    if options.sound is not None:
-        sound = stack.enter_context(contextlib.closing(SoundTrack(
-            options.sound, options.start, options.duration, strict=options.on_error == "fail")))
-    shape = FrameShape(reader.info.width, reader.info.height, reader.info.rotation)
-    guides, scan_seconds = _shot_guides(input_path, shape, colorizer, options)
-    # The film, its preview and its report under temporary names, renamed into place together once all are
-    # written and the input closed: a failure at any point leaves none of them (a preview was left, and the
-    # rerun refused; an audit, then a review)
-    extras = [Path(path) for path in (preview_path, report_path) if path is not None]
-    with atomic_outputs([output_path, *extras], replace=overwrite) as (tmp, *extra_tmps):
-        writer = VideoWriter(tmp, reader.info, options, reader.passthrough + (sound.streams if sound else []),
-                             display_path=output_path, attached=reader.attached_pictures())
-        try:
-            preview, report = _run(reader, writer, colorizer, options, progress, preview_path is not None,
-                                   guides, scan_seconds, sound)
-        except BaseException:
-            writer.abort()
-            raise
-        contents = ([preview.encode(Path(preview_path))] if preview is not None else []) + \
-            ([json.dumps(report.to_dict(), indent=2).encode() + b"\n"] if report_path is not None else [])
-        for path, extra_tmp, data in zip(extras, extra_tmps, contents, strict=True):
+        check_output_path(output_path, inputs, overwrite)
+        written = {output_path.resolve(): "the video's output"}
+        for extra, what in ((preview_path, "the preview"), (report_path, "the report")):
+            if extra is None:
+                continue
+            if (other := written.get(Path(extra).resolve())) is not None:  # (a preview then overwritten by
+                raise OutputError(f"{extra}: the same file as {other}; give it a name of its own")  # the report)
+            written[Path(extra).resolve()] = what
+            check_output_path(Path(extra), [*inputs, output_path], overwrite)
+        sound = None
+        if options.sound is not None:
+            sound = stack.enter_context(contextlib.closing(SoundTrack(
+                options.sound, options.start, options.duration, strict=options.on_error == "fail")))
+        shape = FrameShape(reader.info.width, reader.info.height, reader.info.rotation)
+        guides, scan_seconds = _shot_guides(input_path, shape, colorizer, options)
+        # The film, its preview and its report under temporary names, renamed into place together once all are
+        # written and the input closed: a failure at any point leaves none of them (a preview was left, and the
+        # rerun refused; an audit, then a review)
+        extras = [Path(path) for path in (preview_path, report_path) if path is not None]
+        with atomic_outputs([output_path, *extras], replace=overwrite) as (tmp, *extra_tmps):
+            writer = VideoWriter(tmp, reader.info, options, reader.passthrough + (sound.streams if sound else []),
+                                 display_path=output_path, attached=reader.attached_pictures())
             try:
-                extra_tmp.write_bytes(data)
-            except OSError as err:  # (said of the film, whose temporary file was open around it; a review)
-                raise OutputError(f"{path}: cannot write output ({err.strerror or err})") from err
-        if sound is not None:
-            sound.close()
-        reader.close()  # (one that fails to close fails the run before any rename)
+                preview, report = _run(reader, writer, colorizer, options, progress, preview_path is not None,
+                                       guides, scan_seconds, sound)
+            except BaseException:
+                writer.abort()
+                raise
+            contents = ([preview.encode(Path(preview_path))] if preview is not None else []) + \
+                ([json.dumps(report.to_dict(), indent=2).encode() + b"\n"] if report_path is not None else [])
+            for path, extra_tmp, data in zip(extras, extra_tmps, contents, strict=True):
+                try:
+                    extra_tmp.write_bytes(data)
+                except OSError as err:  # (said of the film, whose temporary file was open around it; a review)
+                    raise OutputError(f"{path}: cannot write output ({err.strerror or err})") from err
+            if sound is not None:
+                sound.close()
+            reader.close()  # (one that fails to close fails the run before any rename)
     return report
 
 
