@@ -265,7 +265,7 @@ def prune_cache(folder: Path, keep: Path, limit: int | None = None) -> int:
     remove_stale_partials(folder)  # a killed export's (its key may never be exported again); live ones stay
     graphs = []
     for path in folder.glob("*.onnx"):
-        if PARTIAL_MARK in path.name:  # another export still being written (or a killed one's: fsutil's cleanup)
+        if PARTIAL_MARK in path.name:  # another export still being written (killed ones went just above)
             continue
         with contextlib.suppress(OSError):
             st = path.stat()
