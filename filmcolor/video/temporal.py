@@ -125,6 +125,8 @@ class Motion:
     l_prev_warped: np.ndarray | None = None  # L of frame t-1 warped into frame t
     change: float = 0.0  # motion-compensated L change from frame t-1 (scenecut.change_score)
     shift: float = 0.0  # motion from frame t-1 of the frame's fastest 1%, ab pixels
+    miss: float = 0.0  # the most |L_t - warp(L_{t-1})| of any small patch (MISS_SIGMA), L units
+    patch: bool = False  # NetworkSchedule ran the network for what the motion missed: the rest stays carried
 
     @property
     def follows(self) -> bool:
@@ -169,6 +171,7 @@ class MotionAnalyzer:
             return motion
         motion.flow_back, motion.map_x, motion.map_y, motion.l_prev_warped = flow_back, map_x, map_y, l_prev_warped
         motion.change = change
+        motion.miss = float(cv2.GaussianBlur(np.abs(l_cur - l_prev_warped), (0, 0), MISS_SIGMA).max())
         motion.shift = float(np.percentile(np.sqrt(np.einsum("hwc,hwc->hw", flow_back, flow_back)), 99))
         return motion
 
@@ -180,14 +183,25 @@ CARRY_MAX_CHANGE = 3.0  # L units of motion-compensated change, summed since the
 # frame (an audit: its mean let a car crossing a still street, small beside the frame, leave a trail of its
 # colour up to 76 ab deep on the carried frames)
 CARRY_MAX_SHIFT = 3.0
+# L units of the worst small patch's motion-compensated change (a Gaussian of MISS_SIGMA ab pixels), summed
+# since the last network frame that saw it: a small object the flow does not follow at all (6 x 10 ab pixels
+# crossing a still street at 1.5-6 ab pixels a frame: the flow of its fastest 1% read 0.1-0.4) moves the
+# frame's mean change and motion by nothing, and its colour was left behind it on the carried frames
+# (scripts/bench_trails.py, MODEL_CARD.md). Such a frame is a patch: the network's colour goes where the
+# warp is unreliable, the rest stays carried, so that the still background's colour does not take each new
+# prediction's wobble (run as full frames, a static CCTV camera's flicker went from 1.14x to 1.22x the
+# original's). 24 is 3 x L_TOLERANCE; 16, 32 and 48 were run too.
+CARRY_MAX_MISS = 24.0
+MISS_SIGMA = 1.0
 
 
 class NetworkSchedule:
     """Decides, frame by frame in order, whether the network must run or the colour can be carried.
 
     The network runs on the first frame of each shot, at least every ``every`` frames, and as soon as the
-    motion or the motion-compensated change summed since its last run passes CARRY_MAX_SHIFT / CARRY_MAX_CHANGE.
-    ``every`` = 1 runs it on every frame.
+    motion or the motion-compensated change summed since its last run passes CARRY_MAX_SHIFT or
+    CARRY_MAX_CHANGE. ``every`` = 1 runs it on every frame. In between, it runs for a patch (``motion.patch``)
+    once the worst patch's change summed since passes CARRY_MAX_MISS.
     """
 
     def __init__(self, every: int = 1):
@@ -195,16 +209,22 @@ class NetworkSchedule:
         self._since = 0
         self._change = 0.0
         self._shift = 0.0
+        self._miss = 0.0
 
     def __call__(self, motion: Motion) -> bool:
         self._since += 1
         self._change += motion.change
         self._shift += motion.shift
-        run = (not motion.follows or self._since >= self.every or self._change > CARRY_MAX_CHANGE
-               or self._shift > CARRY_MAX_SHIFT)
-        if run:
-            self._since, self._change, self._shift = 0, 0.0, 0.0
-        return run
+        self._miss += motion.miss
+        if (not motion.follows or self._since >= self.every or self._change > CARRY_MAX_CHANGE
+                or self._shift > CARRY_MAX_SHIFT):
+            self._since, self._change, self._shift, self._miss = 0, 0.0, 0.0, 0.0
+            return True
+        if self._miss > CARRY_MAX_MISS:
+            self._miss = 0.0
+            motion.patch = True
+            return True
+        return False
 
 
 class TemporalSmoother:
@@ -265,4 +285,5 @@ class TemporalSmoother:
         # object's edge than flicker: trust it less, so edges leave no one-pixel trail.
         gap = ab_prev_warped - ab_cur
         trust *= np.exp(np.einsum("hwc,hwc->hw", gap, gap) * (-1.0 / AB_TOLERANCE**2))
-        return ab_cur + (self.blend_weight * trust)[..., None] * (ab_prev_warped - ab_cur)
+        weight = 1.0 if motion.patch else self.blend_weight  # a patch: carried wherever the warp is reliable
+        return ab_cur + (weight * trust)[..., None] * (ab_prev_warped - ab_cur)
