@@ -553,3 +553,55 @@ def test_a_shot_whose_first_frames_match_no_reference_takes_one_when_a_later_fra
         shown["frame"] = index - keyframes.REMATCH_FRAMES  # past the frames that try again
         taken.append(late(index, features, l_cells, shape) is not None)
     assert not any(taken) and late.used_references == {}
+
+
+def test_keyframe_colour_goes_on_after_a_one_frame_insert(tmp_path, weights):
+    """A frame of another shot inside a shot (an insert, a damaged frame) split it in three, and a keyframe's
+    colour stopped there: the rest of its shot came out automatic. The shot goes on after the insert."""
+    frames = [shot_frame(0, i) for i in range(SHOT)] + [shot_frame(1, 0)]
+    frames += [shot_frame(0, i) for i in range(SHOT + 1, 2 * SHOT)]
+    path = tmp_path / "in.mp4"
+    gray_clip(path, frames)
+    write_image(tmp_path / "k3.png", keyframe_of(frames[3]))
+    report = tmp_path / "r.json"
+    result = run("video", str(path), "-o", str(tmp_path / "key.mp4"), "--model", weights,
+                 "--keyframe", f"3={tmp_path / 'k3.png'}", "--report", str(report), "-q")
+    assert result.exit_code == 0, result.output
+    data = json.loads(report.read_text())
+    assert data["cuts"] == [SHOT, SHOT + 1] and data["inserts"] == [[SHOT, SHOT]], report.read_text()
+    assert data["guidance"]["shots"] == 2
+    _, keyed, _ = decode_video(tmp_path / "key.mp4")
+    red = [mean_a(frame, slice(None), slice(None)) for frame in keyed]
+    assert min(red[:SHOT] + red[SHOT + 1:]) > 15, red  # the whole shot, after the insert too (was ~0 there)
+    assert abs(red[SHOT]) < 3, red  # and not the insert
+
+
+def test_shots_resumed_after_an_insert_are_one_shot() -> None:
+    from filmcolor.video import keyframes
+
+    guides = keyframes.ShotGuides(None, [], [], cuts=[10, 11, 30, 32], shape=keyframes.FrameShape(W, H),
+                                  resumed={11: 9})
+    assert [guides.shot_of(i) for i in (0, 9, 10, 11, 29, 30, 31, 32)] == [0, 0, 1, 0, 0, 2, 2, 3]
+    assert guides.shots == 4
+
+
+def test_a_shot_back_after_an_insert_keeps_its_reference(tmp_path, weights, monkeypatch):
+    from filmcolor import guide
+    from filmcolor.colorize import Colorizer
+    from filmcolor.video import keyframes
+
+    write_image(tmp_path / "ref.png", keyframe_of(scene(4)))
+    colorizer = Colorizer.from_pretrained(weights, device="cpu", runtime="torch", render_size=64)
+    guides = keyframes.ShotGuides(colorizer, [], [tmp_path / "ref.png"], cuts=[5, 6],
+                                  shape=keyframes.FrameShape(W, H), resumed={6: 4})
+    shown = {"frame": 0}
+    monkeypatch.setattr(guide, "match_score", lambda features, ref: 0.3 if shown["frame"] in (5, 6) else 0.9)
+    l_hw = lab.gray_to_l(scene(4))
+    features = colorizer.match_features(l_hw)
+    l_cells = guide.cell_l(l_hw, *features.shape[-2:])
+    taken = []
+    for index in range(10):
+        shown["frame"] = index  # frame 6, back after the insert, matches nothing by itself: its shot did
+        taken.append(guides(index, features, l_cells, colorizer.network_shape(H, W)) is not None)
+    assert taken == [True] * 5 + [False] + [True] * 4
+    assert guides.used_references == {str(tmp_path / "ref.png"): 1} and guides.matched_shots == 2

@@ -244,3 +244,43 @@ def test_a_patch_frame_leaves_the_still_background_as_carried() -> None:
     assert len(steps) >= 3, steps
     # ab change of the still rows on the patch frames: a full frame moves them by a fifth of the wobble (0.5)
     assert np.mean(steps) < 0.15, steps
+
+
+def insert_clip(insert: int, back_to_first: bool = True) -> list[np.ndarray]:
+    """A panning shot, ``insert`` frames of another shot at frame 10, then the first shot again (or a third)."""
+    wide, other, third = texture(1, (H, W + 60), 40.0), texture(2, (H, W), 65.0), texture(5, (H, W + 60), 55.0)
+    after = wide if back_to_first else third
+    return [np.ascontiguousarray(wide[:, t:t + W] if t < 10 else other if t < 10 + insert else after[:, t:t + W])
+            for t in range(24)]
+
+
+@pytest.mark.parametrize("insert", [1, 2])
+def test_after_an_insert_the_shot_goes_on_with_its_colour(insert: int) -> None:
+    """A frame or two of another shot (or a damaged frame) inside a shot made it three shots: a keyframe's
+    colour stopped at the insert and the smoothing started over after it. The shot now goes on."""
+    rng = np.random.default_rng(3)
+    smoother = TemporalSmoother(TemporalOptions(strength=0.9))
+    red, blue = np.array([45.0, 35.0], np.float32), np.array([-15.0, -45.0], np.float32)
+    outs, preds = [], []
+    back = 10 + insert
+    for t, l_hw in enumerate(insert_clip(insert)):
+        colour = blue if 10 <= t < back else red
+        wobble = np.array([8.0, -8.0], np.float32) if t == back else jitter(rng, 1.0)
+        preds.append(np.broadcast_to(colour + wobble, (H, W, 2)).copy())
+        outs.append(smoother(l_hw, preds[-1]))
+    assert smoother.cuts == [10, back] and smoother.analyzer.resumed == {back: 9}
+    for t in range(10, back):  # the insert: its own colour, none of the shot's around it
+        assert np.abs(outs[t] - blue).max() < 5.0
+    # after it: the shot's smoothed colour goes on (most of it: 0.9 less the trust lost to the prediction's
+    # 11 Lab units of wobble), not the new prediction alone, which starting over took whole
+    centre = np.s_[16:48, 20:90]
+    assert np.linalg.norm(outs[back][centre] - outs[9][centre], axis=-1).mean() < 3.0
+    assert np.linalg.norm(outs[back][centre] - preds[back][centre], axis=-1).mean() > 8.0
+
+
+@pytest.mark.parametrize("insert, back_to_first", [(3, True), (1, False)])
+def test_a_longer_insert_or_a_third_shot_is_a_new_shot(insert: int, back_to_first: bool) -> None:
+    analyzer = MotionAnalyzer()
+    motions = [analyzer(l_hw) for l_hw in insert_clip(insert, back_to_first)]
+    assert analyzer.cuts == [10, 10 + insert] and analyzer.resumed == {}
+    assert not motions[10 + insert].follows

@@ -38,7 +38,7 @@ class _FpsColumn(ProgressColumn):
 @click.option("--preview", type=click.Path(path_type=Path), default=None, metavar="FILE.png",
               help="Also write a before/after still of a few frames spread through the film.")
 @click.option("--report", type=click.Path(path_type=Path), default=None, metavar="FILE.json",
-              help="Write a JSON report: frames, fps, device, model, settings, timings, warnings, cuts.")
+              help="Write a JSON report: frames, fps, device, model, settings, timings, warnings, cuts, inserts.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no 'ok' line: warnings and errors only.")
 @guarded

@@ -120,49 +120,77 @@ def ab_size_l(l_net: np.ndarray, ab_shape: tuple[int, int]) -> np.ndarray:
     return cv2.resize(l_net, (ab_shape[1], ab_shape[0]), interpolation=cv2.INTER_AREA)
 
 
-def scan_shots(grays: Iterable[np.ndarray], colorizer: Colorizer, temporal: TemporalOptions) -> tuple[list[int], int]:
-    """Decode-only pre-pass: (first frames of the shots after the first, frame count) of a film's luma planes."""
+@dataclass(frozen=True)
+class Shots:
+    """A film's shots as the temporal stage finds them: ``cuts`` (the frames after each cut), ``resumed`` (those
+    of them that end an insert -> the frame before the insert, whose shot goes on) and the frame count."""
+
+    cuts: list[int]
+    resumed: dict[int, int]
+    frames: int
+
+
+def scan_shots(grays: Iterable[np.ndarray], colorizer: Colorizer, temporal: TemporalOptions) -> Shots:
+    """Decode-only pre-pass over a film's luma planes."""
     analyzer = MotionAnalyzer(temporal.cut_threshold)
     frames = 0
     for gray in grays:
         shape = colorizer.network_shape(*gray.shape)
         analyzer(ab_size_l(network_l(gray, shape), colorizer.ab_shape(shape)))
         frames += 1
-    return list(analyzer.cuts), frames
+    return Shots(list(analyzer.cuts), dict(analyzer.resumed), frames)
 
 
 class ShotGuides:
-    """The guide of each frame (in order of index) from keyframes and references, or None (automatic)."""
+    """The guide of each frame (in order of index) from keyframes and references, or None (automatic).
+
+    A shot is the frames from one cut to the next, and on after an insert (``resumed``): a keyframe before
+    a frame or two of another shot guides the frames after them too, and a shot's reference is kept there."""
 
     def __init__(self, colorizer: Colorizer, keyframes: list[Keyframe], reference_paths: list[Path],
-                 cuts: list[int], shape: FrameShape):
+                 cuts: list[int], shape: FrameShape, resumed: dict[int, int] | None = None):
         self.colorizer = colorizer
         self.shape = shape
-        self.starts = [0, *sorted(cuts)]
+        self.starts = [0, *sorted(cuts)]  # each stretch of frames between two cuts, and the shot it is of
+        self._shot_of_stretch: list[int] = []
+        self._first_frame: list[int] = []  # each shot's
+        for start in self.starts:
+            before = (resumed or {}).get(start)
+            if before is None or before >= start:
+                self._shot_of_stretch.append(len(self._first_frame))
+                self._first_frame.append(start)
+            else:
+                self._shot_of_stretch.append(self._shot_of_stretch[bisect.bisect_right(self.starts, before) - 1])
         self.keyframes = sorted(keyframes, key=lambda k: k.index)
         self.references = [colorizer.reference(imageio.read_colour_image(p, "reference"), name=str(p))
                            for p in reference_paths]
         self._shot = -1
         self._shot_keys: list[tuple[int, guidance.Reference]] = []
         self._shot_reference: guidance.Reference | None = None
+        self._references_taken: dict[int, guidance.Reference | None] = {}  # shot -> its reference, once matched
         self.used_references: dict[str, int] = {}  # reference -> shots it coloured (for the report)
         self.best_scores = [0.0] * len(self.references)  # each reference's best match with a shot's first frame
         self.matched_shots = 0  # shots without keyframes, which took a reference if one matched
 
+    @property
+    def shots(self) -> int:
+        return len(self._first_frame)
+
     def shot_of(self, index: int) -> int:
-        return bisect.bisect_right(self.starts, index) - 1
+        return self._shot_of_stretch[bisect.bisect_right(self.starts, index) - 1]
 
     def _enter(self, shot: int, features: torch.Tensor) -> None:
-
-        start = self.starts[shot]
-        end = self.starts[shot + 1] if shot + 1 < len(self.starts) else None
         self._shot = shot
         self._shot_keys = [(k.index, self.colorizer.reference(read_keyframe(k, self.shape), name=str(k.path)))
-                           for k in self.keyframes if k.index >= start and (end is None or k.index < end)]
+                           for k in self.keyframes if self.shot_of(k.index) == shot]
         self._shot_reference = None
-        if not self._shot_keys and self.references:
-            self.matched_shots += 1
-            self._match_reference(features)
+        if self._shot_keys or not self.references:
+            return
+        if shot in self._references_taken:  # back after an insert
+            self._shot_reference = self._references_taken[shot]
+            return
+        self.matched_shots += 1
+        self._match_reference(features)
 
     def _match_reference(self, features: torch.Tensor) -> None:
         """The reference that shows this frame's content, if one does, for the rest of the shot."""
@@ -171,6 +199,7 @@ class ShotGuides:
         scores = [guidance.match_score(features, ref) for ref in self.references]
         self.best_scores = [max(a, b) for a, b in zip(self.best_scores, scores, strict=True)]
         self._shot_reference = guidance.best_reference(features, self.references, scores)[0]
+        self._references_taken[self._shot] = self._shot_reference
         if self._shot_reference is not None:
             name = self._shot_reference.name
             self.used_references[name] = self.used_references.get(name, 0) + 1
@@ -200,7 +229,7 @@ class ShotGuides:
         if shot != self._shot:
             self._enter(shot, features)
         elif (self.references and not self._shot_keys and self._shot_reference is None
-              and index - self.starts[shot] < REMATCH_FRAMES):
+              and index - self._first_frame[shot] < REMATCH_FRAMES):
             self._match_reference(features)  # a shot that fades in from black shows its content later
         rh, rw = shape
         if self._shot_keys:

@@ -97,7 +97,8 @@ class VideoReport:
     settings: dict[str, Any]
     stage_seconds: dict[str, float]
     warnings: list[str]
-    cuts: list[int]
+    cuts: list[int]  # the frames after each scene cut
+    inserts: list[tuple[int, int]]  # first and last frame of each insert: a shot's colour goes on after it
     guidance: dict[str, Any]  # keyframes used, the shots each reference coloured; empty when automatic
 
     def to_dict(self) -> dict[str, Any]:
@@ -238,12 +239,13 @@ def _shot_guides(input_path: Path, shape: FrameShape, colorizer: Colorizer,
     try:
         check_guide_pictures(options.keyframes, options.references, shape)
         with VideoReader(input_path, options, copy_streams=False, not_frames=guide_files(options)) as scan:
-            cuts, frames = scan_shots((item.gray for item in scan if isinstance(item, LumaFrame)), colorizer,
-                                      options.temporal)
+            shots = scan_shots((item.gray for item in scan if isinstance(item, LumaFrame)), colorizer,
+                               options.temporal)
     finally:  # also after a bad keyframe: a process that exits while torch exports a graph aborts (exit 134)
         warm.join()
-    check_keyframes_within(options.keyframes, frames, sliced=bool(options.start or options.duration))
-    return (ShotGuides(colorizer, list(options.keyframes), list(options.references), cuts, shape),
+    check_keyframes_within(options.keyframes, shots.frames, sliced=bool(options.start or options.duration))
+    return (ShotGuides(colorizer, list(options.keyframes), list(options.references), shots.cuts, shape,
+                       shots.resumed),
             time.perf_counter() - t0)
 
 
@@ -390,8 +392,9 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
         + (_sound_warnings(sound, reader, writer, done, options) if sound is not None else [])
         + (guides.unused_notes() if guides is not None else []),
         cuts=list(smoother.cuts),
+        inserts=[(before + 1, after - 1) for after, before in smoother.analyzer.resumed.items()],
         guidance={} if guides is None else {"keyframes": [k.index for k in options.keyframes],
-                                            "shots": len(guides.starts), "reference_shots": guides.used_references})
+                                            "shots": guides.shots, "reference_shots": guides.used_references})
 
 
 def _sound_warnings(sound: SoundTrack, reader: VideoReader, writer: VideoWriter, frames: int,

@@ -88,8 +88,17 @@ class SceneCutDetector:
         return max(floor, float(np.median(np.fromiter(self._history, dtype=np.float64))))
 
     def update(self, score: float, l_prev: np.ndarray | None = None, l_cur: np.ndarray | None = None) -> bool:
-        """Whether the frame of change ``score`` starts a shot; with the two frames' L (l_prev: the previous
-        frame, unwarped), the floor follows their contrast and the first frame after a black one is a cut."""
+        """Whether the frame of change ``score`` starts a shot (``judge``); a frame that does not enters the
+        shot's history."""
+        is_cut = self.judge(score, l_prev, l_cur)
+        if not is_cut:
+            self._history.append(score)
+        return is_cut
+
+    def judge(self, score: float, l_prev: np.ndarray | None = None, l_cur: np.ndarray | None = None) -> bool:
+        """Whether a change ``score`` between two frames is a cut, against the shot's history as it is; with
+        the two frames' L (l_prev: the earlier frame, unwarped), the floor follows their contrast and the
+        first frame after a black one is a cut."""
         contrast = None
         if l_prev is not None and l_cur is not None:
             (prev_black, prev_std), (black, std) = self._looks(l_prev), self._looks(l_cur)
@@ -97,10 +106,7 @@ class SceneCutDetector:
             if prev_black and not black:
                 return True
             contrast = max(prev_std, std)
-        is_cut = score > self.threshold * self.level(contrast)
-        if not is_cut:
-            self._history.append(score)
-        return is_cut
+        return score > self.threshold * self.level(contrast)
 
     def _looks(self, l_hw: np.ndarray) -> tuple[bool, float]:
         """(is_black, standard deviation of L) of a frame, from the last call when it was that frame's."""

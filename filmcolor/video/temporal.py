@@ -15,6 +15,7 @@ by the motion into a frame the network skipped.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import cv2
@@ -32,6 +33,10 @@ AB_TOLERANCE = 30.0  # Lab units: a warped colour this far from the new predicti
 # lowered the warp's trust and ran the network on 69 frames of 72: flicker 1.47x the original's, now 1.10x;
 # the three real clips' flicker fell too, their ab error within 0.1%; MODEL_CARD.md)
 GRAIN_SIGMA = 0.8
+# frames: a cut away from a shot and back within this many frames (a frame or two of another shot, a damaged
+# frame) is an insert: the shot goes on after it, its colour carried on from the frame before the insert
+# (and its keyframes: keyframes.ShotGuides), not restarted as a new shot's
+MAX_INSERT = 2
 
 
 @dataclass(frozen=True)
@@ -112,17 +117,20 @@ def warp_reliability(flow_back: np.ndarray, flow_fwd: np.ndarray, map_x: np.ndar
 class Motion:
     """One frame's motion analysis (MotionAnalyzer), handed on to TemporalSmoother.blend.
 
-    ``flow_back`` and the fields after it are None on the first frame of a shot (and of the film).
+    "The previous frame" below is frame ``after``: the one before, or, on the first frame after an insert
+    (``cut`` and ``follows`` both), the last frame before the insert.
     """
 
     index: int  # 0-based, counted over the analyser's calls
     l: np.ndarray  # (h, w) L units at the ab resolution
     l_u8: np.ndarray  # the same, as uint8 for the optical flow
-    cut: bool = False  # the first frame of a new shot (never the film's first frame)
-    flow_back: np.ndarray | None = None  # (h, w, 2) frame t -> t-1
+    cut: bool = False  # the first frame after a cut (never the film's first frame)
+    # (h, w, 2) frame t -> t-1 (the frame ``after``), and the fields after it: None on the first frame of a shot
+    flow_back: np.ndarray | None = None
     map_x: np.ndarray | None = None
     map_y: np.ndarray | None = None
     l_prev_warped: np.ndarray | None = None  # L of frame t-1 warped into frame t
+    after: int = -1  # the frame this one follows: index - 1, or after an insert the frame before it
     change: float = 0.0  # motion-compensated L change from frame t-1 (scenecut.change_score)
     shift: float = 0.0  # motion from frame t-1 of the frame's fastest 1%, ab pixels
     miss: float = 0.0  # the most |L_t - warp(L_{t-1})| of any small patch (MISS_SIGMA), L units
@@ -133,26 +141,50 @@ class Motion:
         """Whether the previous frame is in the same shot, so its colour may be carried here."""
         return self.flow_back is not None
 
+    @property
+    def resumes(self) -> bool:
+        """Whether this frame ends an insert: its shot goes on from frame ``after``."""
+        return self.cut and self.follows
+
 
 class MotionAnalyzer:
     """Call once per frame, in order: L (h, w) at the ab resolution -> Motion. Finds the scene cuts.
 
-    ``cuts`` lists the 0-based indices of frames found to start a new shot.
+    ``cuts`` lists the 0-based indices of frames that follow a cut; ``resumed`` maps those of them that end
+    an insert (MAX_INSERT) to the last frame before it, whose shot they continue.
     """
 
     cuts: list[int]
+    resumed: dict[int, int]
 
     def __init__(self, cut_threshold: float = DEFAULT_CUT_THRESHOLD):
         self.cuts = []
+        self.resumed = {}
         self._motion = MotionEstimator()
         self._detector = SceneCutDetector(cut_threshold)
         self._prev: Motion | None = None
+        self._before_cut: Motion | None = None  # the last frame before the latest cut
         self._frames = 0
 
     def reset(self) -> None:
         """Forget the previous frame (as at a cut); the frame count and ``cuts`` go on."""
-        self._prev = None
+        self._prev = self._before_cut = None
         self._detector.reset()
+
+    def _follow(self, motion: Motion, prev: Motion) -> float:
+        """Sets motion's flow from ``prev`` and what follows from it; returns the cut score between them."""
+        flow_back = self._motion.flow(motion.l_u8, prev.l_u8)
+        map_x, map_y = self._motion.coords(flow_back)
+        l_prev_warped = self._motion.warp(prev.l, map_x, map_y)
+        motion.flow_back, motion.map_x, motion.map_y, motion.l_prev_warped = flow_back, map_x, map_y, l_prev_warped
+        motion.after = prev.index
+        motion.change = change_score(motion.l, l_prev_warped)
+        return cut_score(motion.l, l_prev_warped)
+
+    @staticmethod
+    def _unfollow(motion: Motion) -> None:
+        motion.flow_back = motion.map_x = motion.map_y = motion.l_prev_warped = None
+        motion.after, motion.change = -1, 0.0
 
     def __call__(self, l_small: np.ndarray) -> Motion:
         l_cur = cv2.GaussianBlur(np.ascontiguousarray(l_small, dtype=np.float32), (3, 3), GRAIN_SIGMA)
@@ -161,19 +193,30 @@ class MotionAnalyzer:
         prev, self._prev = self._prev, motion
         if prev is None or prev.l.shape != l_cur.shape:
             return motion
-        flow_back = self._motion.flow(motion.l_u8, prev.l_u8)
-        map_x, map_y = self._motion.coords(flow_back)
-        l_prev_warped = self._motion.warp(prev.l, map_x, map_y)
-        change = change_score(l_cur, l_prev_warped)
-        if self._detector.update(cut_score(l_cur, l_prev_warped), prev.l, l_cur):
+        if self._detector.update(self._follow(motion, prev), prev.l, l_cur):
             self.cuts.append(motion.index)
             motion.cut = True
-            return motion
-        motion.flow_back, motion.map_x, motion.map_y, motion.l_prev_warped = flow_back, map_x, map_y, l_prev_warped
-        motion.change = change
-        motion.miss = float(cv2.GaussianBlur(np.abs(l_cur - l_prev_warped), (0, 0), MISS_SIGMA).max())
+            self._unfollow(motion)
+            if not self._resume(motion):
+                self._before_cut = prev
+                return motion
+        flow_back = motion.flow_back
+        motion.miss = float(cv2.GaussianBlur(np.abs(l_cur - motion.l_prev_warped), (0, 0), MISS_SIGMA).max())
         motion.shift = float(np.percentile(np.sqrt(np.einsum("hwc,hwc->hw", flow_back, flow_back)), 99))
         return motion
+
+    def _resume(self, motion: Motion) -> bool:
+        """Whether the frame after a cut is the shot before the latest cut, come back within MAX_INSERT frames;
+        if so it follows that shot's last frame."""
+        before = self._before_cut
+        if before is None or motion.index - before.index > MAX_INSERT + 1 or before.l.shape != motion.l.shape:
+            return False
+        if self._detector.judge(self._follow(motion, before), before.l, motion.l):
+            self._unfollow(motion)
+            return False
+        self.resumed[motion.index] = before.index
+        self._before_cut = None
+        return True
 
 
 # Frames whose colour is carried from the last network frame instead of predicted (--network-every): only
@@ -216,7 +259,7 @@ class NetworkSchedule:
         self._change += motion.change
         self._shift += motion.shift
         self._miss += motion.miss
-        if (not motion.follows or self._since >= self.every or self._change > CARRY_MAX_CHANGE
+        if (not motion.follows or motion.cut or self._since >= self.every or self._change > CARRY_MAX_CHANGE
                 or self._shift > CARRY_MAX_SHIFT):
             self._since, self._change, self._shift, self._miss = 0, 0.0, 0.0, 0.0
             return True
@@ -232,7 +275,8 @@ class TemporalSmoother:
 
     Use ``blend(motion, ab)`` with a MotionAnalyzer's output (ab None: no prediction for this frame, its
     colour is the previous frame's carried by the motion), or call it with (L (h, w), ab (h, w, 2)) to do
-    both. ``cuts`` are the analyser's: the state is reset there, so no colour leaks across a cut.
+    both. ``cuts`` are the analyser's: the state is reset there, so no colour leaks across a cut; after an
+    insert (``motion.resumes``) the colour goes on from the frame before it.
     """
 
     def __init__(self, options: TemporalOptions | None = None):
@@ -240,7 +284,8 @@ class TemporalSmoother:
         self.blend_weight = min(self.options.strength, MAX_BLEND)
         self.analyzer = MotionAnalyzer(self.options.cut_threshold)
         self._estimator = MotionEstimator()  # its own: blend may run on another thread than the analyser
-        self._prev: tuple[Motion, np.ndarray] | None = None  # the previous frame and its smoothed ab
+        # the last frames and their smoothed ab: the previous one, and the one before an insert
+        self._recent: deque[tuple[Motion, np.ndarray]] = deque(maxlen=MAX_INSERT + 2)
 
     @property
     def cuts(self) -> list[int]:
@@ -249,7 +294,7 @@ class TemporalSmoother:
     def reset(self) -> None:
         """Forget the previous frame (as at a cut); the frame count and ``cuts`` go on."""
         self.analyzer.reset()
-        self._prev = None
+        self._recent.clear()
 
     def __call__(self, l_small: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
         if l_small.shape != ab_small.shape[:2] or ab_small.ndim != 3 or ab_small.shape[2] != 2:
@@ -257,7 +302,7 @@ class TemporalSmoother:
         return self.blend(self.analyzer(l_small), ab_small)
 
     def blend(self, motion: Motion, ab_small: np.ndarray | None) -> np.ndarray:
-        prev = self._prev if motion.follows else None
+        prev = next((r for r in self._recent if r[0].index == motion.after), None) if motion.follows else None
         if ab_small is None:
             if prev is None:
                 raise ValueError(f"frame {motion.index}: no prediction and no previous frame to carry colour from")
@@ -265,7 +310,7 @@ class TemporalSmoother:
         else:
             ab_cur = np.ascontiguousarray(ab_small, dtype=np.float32)
             out = ab_cur if prev is None else self._smooth(motion, prev[0], prev[1], ab_cur)
-        self._prev = (motion, out)
+        self._recent.append((motion, out))
         return out
 
     @staticmethod
