@@ -284,3 +284,16 @@ def test_a_longer_insert_or_a_third_shot_is_a_new_shot(insert: int, back_to_firs
     motions = [analyzer(l_hw) for l_hw in insert_clip(insert, back_to_first)]
     assert analyzer.cuts == [10, 10 + insert] and analyzer.resumed == {}
     assert not motions[10 + insert].follows
+
+
+def test_a_still_shot_takes_the_running_mean_of_its_predictions() -> None:
+    """With a fixed weight of the past (0.8) a still background took a fifth of each new prediction's wobble:
+    a static CCTV camera flickered 0.65x its original, its every-frame run 1.19x. A pixel followed through n
+    network frames now keeps n / (n + 1) of the past, up to MAX_BLEND: their running mean."""
+    rng = np.random.default_rng(8)
+    still = texture(9, (H, W), 50.0)
+    smoother = TemporalSmoother(TemporalOptions())
+    outs = [smoother(still, np.full((H, W, 2), 10.0, np.float32) + jitter(rng, 2.0)) for _ in range(30)]
+    steps = [float(np.abs(b - a).mean()) for a, b in zip(outs[-9:-1], outs[-8:], strict=True)]
+    assert np.mean(steps) < 0.2, steps  # a fifth of the wobble: ~0.4
+    assert np.abs(outs[-1] - 10.0).mean() < 1.0  # and it is the mean, not a stale early guess
