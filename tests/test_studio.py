@@ -861,3 +861,120 @@ def test_a_film_whose_frames_are_counted_not_timed_is_read_from_its_start(tmp_pa
     finally:
         film.close()
     assert starts and not any(starts), starts
+
+
+def test_a_photo_saved_over_a_films_keyframe_leaves_its_command(served, place):
+    """A studio audit: a photo saved (overwrite) as a film's keyframe name stayed in the film's command as
+    --keyframe 10=k.png, now the photo: the command failed on its size, or coloured frame 10 from it."""
+    film = served.open("clip.mp4")
+    status, _ = served.json("/api/save", {"picture": film["id"], "frame": 4, "points": [], "name": "taken_key"})
+    assert status == 200
+    photo = served.open("scene.png")
+    status, _ = served.json("/api/save", {"picture": photo["id"], "frame": 0, "points": [], "name": "taken_key",
+                                          "overwrite": True})
+    assert status == 200
+    status, body = served.json("/api/save", {"picture": film["id"], "frame": 8, "points": [], "name": "taken_key8"})
+    assert status == 200 and "taken_key.png" not in body["command"], body
+
+
+def test_a_file_that_appears_while_a_save_colours_is_not_replaced(served, place, monkeypatch):
+    """A studio audit: the output was checked, the picture coloured (seconds for a big photo), then written
+    over whatever another program had put at NAME.png meanwhile."""
+    photo = served.open("scene.png")
+    colorize = served.studio.colorizer.colorize_image
+
+    def meanwhile(*args, **kwargs):
+        (place / "appeared.png").write_bytes(b"another program's")
+        return colorize(*args, **kwargs)
+
+    monkeypatch.setattr(served.studio.colorizer, "colorize_image", meanwhile)
+    status, body = served.json("/api/save", {"picture": photo["id"], "frame": 0, "points": [], "name": "appeared"})
+    assert status == 400 and "tick 'overwrite'" in body["error"], body
+    assert (place / "appeared.png").read_bytes() == b"another program's"
+
+
+@pytest.mark.parametrize("request_path, body", [
+    ("/api/open", {"path": "\ud800.png"}),
+    ("/api/save", {"picture": "x", "frame": 0, "points": [], "name": "\ud800"}),
+])
+def test_a_name_no_file_can_have_is_a_bad_request(served, request_path, body):
+    """A studio audit: a lone surrogate in a path or a name was a 500 (UnicodeEncodeError)."""
+    if request_path == "/api/save":
+        body = {**body, "picture": served.open("scene.png")["id"]}
+    status, _, data = served.call(request_path, raw=json.dumps(body).encode(),
+                                  headers={REQUEST_HEADER: "1", "Content-Type": "application/json"})
+    assert status == 400 and b"not a file name" in data, data
+
+
+def test_a_save_name_with_a_control_character_is_refused(served, place):
+    photo = served.open("scene.png")
+    status, body = served.json("/api/save", {"picture": photo["id"], "frame": 0, "points": [], "name": "x\ny"})
+    assert status == 400 and "control characters" in body["error"], body
+    assert not list(place.glob("x*y.png"))
+
+
+def test_the_command_lines_picture_stays_open_however_many_others_are(weights, tmp_path):
+    """A studio audit: FILE from the command line was closed once eight others had been opened, and the page
+    could not open it again (it has no path under the folder): its hints could not be saved."""
+    from filmcolor.studio import session
+
+    folder = make_place(tmp_path)
+    studio = Studio(Colorizer.from_pretrained(weights, device="cpu", runtime="torch", render_size=RENDER), folder)
+    try:
+        write_image(tmp_path / "outside" / "given.png", scene())
+        given = studio.open_file(tmp_path / "outside" / "given.png", keep=True)
+        for i in range(session.MAX_PICTURES + 2):
+            write_image(folder / f"other{i}.png", scene())
+            studio.open(f"other{i}.png")
+        assert studio.render(given.id, 0, [hint()]).rgb_hw3.shape[:2] == (H, W)
+        assert len(studio._pictures) == session.MAX_PICTURES + 1  # the others are still limited
+    finally:
+        studio.close()
+
+
+def test_a_photo_is_read_outside_the_studios_lock(weights, tmp_path, monkeypatch):
+    """A studio audit: opening a 48 MP scan (2 s) held the studio's lock, and every tab's renders waited."""
+    from filmcolor.studio import session
+
+    folder = make_place(tmp_path)
+    studio = Studio(Colorizer.from_pretrained(weights, device="cpu", runtime="torch", render_size=RENDER), folder)
+    held = []
+    read = session.read_image
+    monkeypatch.setattr(session, "read_image", lambda *a, **k: (held.append(studio._lock.locked()), read(*a, **k))[1])
+    try:
+        studio.open("scene.png")
+        assert held == [False]
+    finally:
+        studio.close()
+
+
+def test_stopping_ends_a_far_seek_under_way(weights, tmp_path):
+    """A studio audit: Ctrl-C during a far seek waited (12 s) for the decode to reach its frame, and printed
+    uvicorn's traceback of the cancelled request. A stop ends the decode at its next frame; the cancelled
+    request is not logged."""
+    import asyncio
+    import logging
+
+    from filmcolor.errors import InputError as Refused
+    from filmcolor.studio import server, session
+
+    make_clip(tmp_path / "film.mp4", width=96, height=64, frames=40, fps=10)
+    film = session.FilmFrames(tmp_path / "film.mp4")
+    try:
+        film.stop()
+        with pytest.raises(Refused, match="stopping"):
+            film.frame(30)
+    finally:
+        film.close()
+    cancelled = logging.LogRecord("uvicorn.error", logging.ERROR, __file__, 1, "Exception in ASGI application",
+                                  None, (asyncio.CancelledError, asyncio.CancelledError(), None))
+    other = logging.LogRecord("uvicorn.error", logging.WARNING, __file__, 1, "Invalid HTTP request received.",
+                              None, None)
+    assert not server._not_cancelled(cancelled) and server._not_cancelled(other)
+
+
+def test_log_lines_show_control_characters_as_escapes() -> None:
+    from filmcolor.cli.studio import printable
+
+    assert printable("opened \x1b[31mred\x1b]0;title\x07.png\n") == "opened \\x1b[31mred\\x1b]0;title\\x07.png\\n"
+    assert printable("café ½.jpg") == "café ½.jpg"

@@ -32,10 +32,12 @@ def studio_command(file: Path | None, folder: Path | None, port: int, no_browser
                    runtime: str, render_size: int) -> None:
     """Place colour hints on a photo or a film's frame in a local web page, and see the colour change.
 
-    FILE (optional) is opened at once; the page opens the folder's other photos and films, or a photo
-    you upload. Saving writes NAME.png (for a film's frame: a keyframe) and NAME.json (the hints, as
-    `filmcolor image --hints` reads them), and for a film shows the `filmcolor video ... --keyframe N=PATH`
-    command that colours all of it. Needs the studio extra: pip install "filmcolor[studio]".
+    FILE (optional) is opened at once, and may lie outside --dir (its saves then go to --dir's top); the
+    page opens the folder's other photos and films (listed from its subfolders too, the first 2000), or
+    a photo you upload (up to 256 MiB). Saving writes NAME.png (for a film's frame: a keyframe) and
+    NAME.json (the hints, as `filmcolor image --hints` reads them), and for a film shows the `filmcolor
+    video ... --keyframe N=PATH` command that colours all of it. Needs the studio extra: pip install
+    "filmcolor[studio]".
 
     \b
       filmcolor studio old_photo.jpg
@@ -51,10 +53,10 @@ def studio_command(file: Path | None, folder: Path | None, port: int, no_browser
         raise InputError(f"{file}: file not found")
     colorizer = Colorizer.from_pretrained(model, device=device, render_size=render_size, runtime=runtime)
     studio = Studio(colorizer, folder)
-    opened = studio.open_file(file) if file is not None else None
+    opened = studio.open_file(file, keep=True) if file is not None else None
 
     def log(line: str) -> None:
-        console.print(escape(line))
+        console.print(escape(printable(line)))
 
     server = server_module.StudioServer(server_module.create_app(studio, log, opened), port)
     click.echo(server.url)
@@ -69,6 +71,12 @@ def studio_command(file: Path | None, folder: Path | None, port: int, no_browser
     finally:
         studio.close()
     console.print("studio stopped")
+
+
+def printable(line: str) -> str:
+    """A log line with its control characters written as escapes: a file name's terminal escape sequences
+    reached the terminal as they were, and a newline split a line (an audit)."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in line)
 
 
 def _server_module() -> ModuleType:

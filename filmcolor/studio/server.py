@@ -15,7 +15,9 @@ answered, and the Host must be 127.0.0.1 or localhost (a rebound DNS name is ref
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import socket
 import threading
 import time
@@ -176,6 +178,11 @@ def bind_loopback(port: int = 0) -> socket.socket:
     return sock
 
 
+def _not_cancelled(record: logging.LogRecord) -> bool:
+    exc = record.exc_info[1] if record.exc_info else None
+    return not isinstance(exc, asyncio.CancelledError) and not record.getMessage().startswith("Cancel ")
+
+
 class StudioServer:
     """uvicorn serving an app on a socket bound to 127.0.0.1: ``run()`` (blocks) or ``start()``/``stop()``."""
 
@@ -185,6 +192,9 @@ class StudioServer:
         self.url = f"http://{HOST}:{self.port}/"
         config = uvicorn.Config(app, log_config=None, access_log=False, log_level="warning", lifespan="off",
                                 timeout_graceful_shutdown=2)
+        # Ctrl-C during a long request printed uvicorn's "Cancel 1 running task(s)" and a 50-line traceback
+        # of the cancelled request (an audit): a request cut short by the stop is no error to report.
+        logging.getLogger("uvicorn.error").addFilter(_not_cancelled)
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 

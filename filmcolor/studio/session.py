@@ -19,6 +19,7 @@ import secrets
 import shlex
 import tempfile
 import threading
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -150,6 +151,7 @@ class FilmFrames:
         self._marks: list[tuple[int, float]] = []  # (frame number, its time on the input's clock), ascending
         self._first_s = 0.0  # frame 0's time on the input's clock
         self._offset = 0  # the frame number of the open read's first frame
+        self._stop = threading.Event()  # the studio is stopping: a decode on its way to a far frame ends
         self._open()
         assert self._reader is not None
         self.info = self._reader.info
@@ -247,6 +249,8 @@ class FilmFrames:
         assert self._items is not None and self._reader is not None
         try:
             for item in self._items:
+                if self._stop.is_set():  # (Ctrl-C waited 12 s for a far seek to reach its frame; an audit)
+                    raise InputError("the studio is stopping")
                 if not isinstance(item, LumaFrame):
                     continue
                 number = item.index + self._offset
@@ -273,6 +277,10 @@ class FilmFrames:
     def _past_end(self, index: int) -> InputError:
         return InputError(f"{self.path.name}: frame {index} is past the end (the film has {self.frames} frames, "
                           f"0 to {(self.frames or 1) - 1})")
+
+    def stop(self) -> None:
+        """Make a decode under way end at its next frame (from any thread, without the picture's lock)."""
+        self._stop.set()
 
     def close(self) -> None:
         if self._reader is not None:
@@ -328,6 +336,7 @@ class Studio:
         self._film_files: dict[Path, object] = {}  # film -> the file it was when opened (its keyframes are that
         # file's: replaced by another film, frame 150 of the old one was still printed for an 80-frame one)
         self._saving: set[Path] = set()  # pictures being coloured and written by a save, outside the lock
+        self._kept: set[str] = set()  # pictures never closed for others (open_file's keep)
 
     # ---- the folder ----
 
@@ -337,6 +346,10 @@ class Studio:
         if not isinstance(relative, str) or not relative.strip() or "\x00" in relative:
             raise error("no file name given")
         shown = _short(relative)
+        try:
+            os.fsencode(relative)
+        except UnicodeEncodeError as err:  # a lone surrogate from the page (a 500; an audit)
+            raise error(f"{ascii(shown)}: not a file name this system can hold") from err
         if Path(relative).is_absolute() or relative.startswith(("/", "\\")):
             raise error(f"{shown}: give a path under the studio's folder {self.folder}, not an absolute one")
         if any(len(os.fsencode(part)) > self.name_max for part in Path(relative).parts):
@@ -381,26 +394,32 @@ class Studio:
         """A photo or film under the folder."""
         return self.open_file(self.inside(relative, InputError))
 
-    def open_file(self, path: Path) -> PictureInfo:
-        """A photo or film by path (the command line's FILE may lie outside the folder: it is only read)."""
+    def open_file(self, path: Path, keep: bool = False) -> PictureInfo:
+        """A photo or film by path (the command line's FILE may lie outside the folder: it is only read); with
+        ``keep``, never closed for others (the command line's: the page could not open it again, and its
+        hints could not be saved, once eight others had been opened; an audit).
+
+        The file is read outside the lock (a 48 MP scan took 2 s, and every tab's renders waited)."""
         path = Path(path)
-        with self._lock:
-            if path.suffix.lower() in VIDEO_EXTENSIONS or path.is_dir():  # (a folder: a scan's numbered frames)
-                film = FilmFrames(path)
-                try:
-                    source = path.resolve()
-                    if self._film_files.get(source, film.identity) != film.identity:
-                        self._keyframes.pop(source, None)
-                    self._film_files[source] = film.identity
-                    info = film.info
-                    rate = float(info.frame_rate) if info.frame_rate else None
-                    return self._add(_Picture(self._info("video", self.shown(path), film.width, film.height,
-                                                         self._stem_for(path, "_key"), film.frames, rate),
-                                              path.resolve(), film=film))
-                except BaseException:
-                    film.close()
-                    raise
-            return self._add_photo(read_image(path, deep=True), self.shown(path), path.resolve())
+        if not (path.suffix.lower() in VIDEO_EXTENSIONS or path.is_dir()):  # (a folder: a scan's frames)
+            image = read_image(path, deep=True)
+            with self._lock:
+                return self._add_photo(image, self.shown(path), path.resolve(), keep=keep)
+        film = FilmFrames(path)
+        try:
+            source = path.resolve()
+            info = film.info
+            rate = float(info.frame_rate) if info.frame_rate else None
+            with self._lock:
+                if self._film_files.get(source, film.identity) != film.identity:
+                    self._keyframes.pop(source, None)
+                self._film_files[source] = film.identity
+                return self._add(_Picture(self._info("video", self.shown(path), film.width, film.height,
+                                                     self._stem_for(path, "_key"), film.frames, rate),
+                                          source, film=film), keep)
+        except BaseException:
+            film.close()
+            raise
 
     def open_upload(self, data: bytes, name: str) -> PictureInfo:
         """A photo sent by the page (its bytes); nothing is written to the folder."""
@@ -417,12 +436,12 @@ class Studio:
             return self._add_photo(image, name, None, metadata)
 
     def _add_photo(self, image: np.ndarray, name: str, source: Path | None,
-                   metadata: photometa.PhotoMetadata | None = None) -> PictureInfo:
+                   metadata: photometa.PhotoMetadata | None = None, keep: bool = False) -> PictureInfo:
         height, width = image.shape[:2]
         stem = self._stem_for(source if source is not None else self.folder / name, "_color")
         picture = _Picture(self._info("photo", name, width, height, stem), source, photo=image,
                            preview=_preview(image), metadata=metadata)
-        return self._add(picture)
+        return self._add(picture, keep)
 
     def _info(self, kind: str, name: str, width: int, height: int, stem: str, frames: int | None = None,
               rate: float | None = None) -> PictureInfo:
@@ -434,10 +453,13 @@ class Studio:
         where = source.parent if source.is_relative_to(self.folder) else self.folder
         return (where / (source.stem + suffix)).relative_to(self.folder).as_posix()
 
-    def _add(self, picture: _Picture) -> PictureInfo:
+    def _add(self, picture: _Picture, keep: bool = False) -> PictureInfo:
         self._pictures[picture.info.id] = picture
-        while len(self._pictures) > MAX_PICTURES:
-            _, old = self._pictures.popitem(last=False)
+        if keep:
+            self._kept.add(picture.info.id)
+        while len(self._pictures) > MAX_PICTURES + len(self._kept):
+            oldest = next(key for key in self._pictures if key not in self._kept)
+            old = self._pictures.pop(oldest)
             if old.film is not None:  # once a request still reading it is done (not waited for here)
                 threading.Thread(target=_close_film, args=(old,), name="filmcolor-studio-close", daemon=True).start()
         return picture.info
@@ -480,6 +502,8 @@ class Studio:
             if not isinstance(name, str):  # (None was saved as None.png)
                 raise OutputError(f"name {_short(repr(name))}: expected a file name")
             stem = name.strip()
+            if any(unicodedata.category(c) == "Cc" for c in stem):  # (a newline made x\ny.png; an audit)
+                raise OutputError(f"name {ascii(_short(stem))}: control characters are no part of a file name")
             for ext in (".png", ".json"):
                 if stem.lower().endswith(ext):  # x.PNG -> x, not x.PNG.png
                     stem = stem[:-len(ext)]
@@ -491,13 +515,12 @@ class Studio:
             try:  # a new folder under the folder's own (its outputs cannot exist yet)
                 target.parent.mkdir(parents=True, exist_ok=True)
             except OSError as err:
-                raise OutputError(f"{self.shown(target.parent)}: cannot make the folder ({err.strerror})") from err
+                raise OutputError(f"{_short(self.shown(target.parent))}: cannot make the folder ({err.strerror})"
+                                  ) from err
             inputs = [picture.source] if picture.source is not None else []
             for path in (image_path, hints_path):
-                try:
+                with _overwrite_box():
                     check_output_path(path, inputs, overwrite)
-                except OutputError as err:  # the page has a box for it, not an option
-                    raise OutputError(str(err).replace("pass --overwrite", "tick 'overwrite'")) from err
             index = _frame_number(frame) if picture.film is not None else 0
             if image_path in self._saving:
                 raise OutputError(f"{self.shown(image_path)}: being saved by another request; wait for it to end")
@@ -508,24 +531,27 @@ class Studio:
             metadata = (photometa.read_metadata(picture.source) if picture.film is None and picture.source
                         else picture.metadata)
             rgb = self.colorizer.colorize_image(full, hints=hints if len(hints) else None)
-            write_image(image_path, picture.film.stored(rgb) if picture.film is not None else rgb,
-                        metadata)  # a photo's caption, date and credits, as `filmcolor image` keeps them
             if picture.film is not None and picture.film.quarters:  # the hints beside the keyframe, as it is
                 kept = [_moved(point, *picture.film.stored_point(point["x"], point["y"])) for point in kept]
                 # stored (they were the shown frame's: outside the keyframe, or mirrored; an audit)
-            write_bytes_atomic(hints_path, hints_json(kept))
+            # (replace=overwrite: a file that appeared while the picture was coloured is not replaced; an audit)
+            with _overwrite_box():
+                write_image(image_path, picture.film.stored(rgb) if picture.film is not None else rgb,
+                            metadata, replace=overwrite)  # a photo's caption, date and credits, as `image` keeps
+                write_bytes_atomic(hints_path, hints_json(kept), replace=overwrite)
         finally:
             with self._lock:
                 self._saving.discard(image_path)
         written = [self.shown(image_path), self.shown(hints_path)]
-        if picture.film is None or picture.source is None:
-            return Saved(written)
         with self._lock:
-            keys = self._keyframes.setdefault(picture.source, {})
             shown = self.shown(image_path)
-            for film_keys in self._keyframes.values():  # that file is this frame's now: not another frame's of
-                for other in [k for k, v in film_keys.items() if v == shown]:  # this film (it kept its earlier
-                    del film_keys[other]  # frame too; an audit), nor any of another film's (a second audit)
+            for film_keys in self._keyframes.values():  # that file is this picture's now: not another frame's
+                for other in [k for k, v in film_keys.items() if v == shown]:  # of this film (it kept its
+                    del film_keys[other]  # earlier frame too; an audit), nor any of another film's (a second
+                    # audit), nor a film's once a photo is saved over it (a third)
+            if picture.film is None or picture.source is None:
+                return Saved(written)
+            keys = self._keyframes.setdefault(picture.source, {})
             for other in [k for k, v in keys.items() if not (self.folder / v).is_file()]:  # deleted since
                 del keys[other]
             keys[index] = shown
@@ -538,9 +564,22 @@ class Studio:
 
     def close(self) -> None:
         with self._lock:
-            for picture in self._pictures.values():
-                _close_film(picture)
+            pictures = list(self._pictures.values())
             self._pictures.clear()
+        for picture in pictures:
+            if picture.film is not None:
+                picture.film.stop()  # a far seek under way ends at its next frame, so its lock comes free
+        for picture in pictures:
+            _close_film(picture)
+
+
+@contextlib.contextmanager
+def _overwrite_box() -> Iterator[None]:
+    """An output error as the page says it: it has a box for overwriting, not an option."""
+    try:
+        yield
+    except OutputError as err:
+        raise OutputError(str(err).replace("pass --overwrite", "tick 'overwrite'")) from err
 
 
 def _close_film(picture: _Picture) -> None:
