@@ -605,3 +605,22 @@ def test_a_shot_back_after_an_insert_keeps_its_reference(tmp_path, weights, monk
         taken.append(guides(index, features, l_cells, colorizer.network_shape(H, W)) is not None)
     assert taken == [True] * 5 + [False] + [True] * 4
     assert guides.used_references == {str(tmp_path / "ref.png"): 1} and guides.matched_shots == 2
+
+
+def test_a_shots_keyframes_are_read_once_through_an_insert(monkeypatch) -> None:
+    """A review: each return after an insert read and encoded the shot's keyframes again (1.3 s each at 480p)."""
+    from filmcolor.video import keyframes
+
+    reads = []
+    monkeypatch.setattr(keyframes, "read_keyframe", lambda key, shape: reads.append(key.index) or key.index)
+
+    class Encoder:
+        def reference(self, rgb, name=""):
+            return rgb
+
+    guides = keyframes.ShotGuides(Encoder(), [keyframes.Keyframe(3, Path("k3.png"))], [], cuts=[10, 11, 12, 13],
+                                  shape=keyframes.FrameShape(W, H), resumed={11: 9, 13: 11})
+    for shot in (guides.shot_of(i) for i in range(16)):
+        if shot != guides._shot:
+            guides._enter(shot, None)
+    assert reads == [3]  # frames 0-9, 11, 13-15 are its shot: entered three times, read once

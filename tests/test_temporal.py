@@ -297,3 +297,15 @@ def test_a_still_shot_takes_the_running_mean_of_its_predictions() -> None:
     steps = [float(np.abs(b - a).mean()) for a, b in zip(outs[-9:-1], outs[-8:], strict=True)]
     assert np.mean(steps) < 0.2, steps  # a fifth of the wobble: ~0.4
     assert np.abs(outs[-1] - 10.0).mean() < 1.0  # and it is the mean, not a stale early guess
+
+
+def test_two_frames_of_other_material_in_a_row_are_one_insert() -> None:
+    """A review: two damaged frames in a row, or a frame each of two other shots, were three shots: the second
+    cut's frame before it (the first damaged one) became the one to come back to, and the shot was not
+    resumed."""
+    frames = insert_clip(1)
+    frames[11] = texture(6, (H, W), 80.0)  # frames 10 and 11: two different inserts
+    analyzer = MotionAnalyzer()
+    for l_hw in frames:
+        analyzer(l_hw)
+    assert analyzer.cuts == [10, 11, 12] and analyzer.resumed == {12: 9}

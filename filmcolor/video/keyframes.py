@@ -2,11 +2,12 @@
 
 A decode-only pre-pass finds the shots with the same cut detector, on the same L, as the temporal stage,
 so that a keyframe's colours reach back to the first frame of its shot as well as on to its last, and
-never across a cut. Each frame of a shot with keyframes is guided by them, matched onto the frame by the
-network encoder's features (guide.transfer) and blended by their distance in frames; the network fills
-what they do not show and the temporal stage (flow) keeps the result steady. A shot without keyframes
-takes the reference photo that matches its first frame best, if any matches. Keyframe pictures are read
-when their shot comes and dropped after it: memory stays flat in the film's length.
+never across a cut (past an insert of a frame or two, the shot goes on: temporal.MAX_INSERT). Each frame
+of a shot with keyframes is guided by them, matched onto the frame by the network encoder's features
+(guide.transfer) and blended by their distance in frames; the network fills what they do not show and the
+temporal stage (flow) keeps the result steady. A shot without keyframes takes the reference photo that
+matches its first frame best, if any matches. Keyframe pictures are read when their shot comes and dropped
+after it (kept through an insert): memory stays flat in the film's length.
 """
 
 from __future__ import annotations
@@ -166,6 +167,7 @@ class ShotGuides:
                            for p in reference_paths]
         self._shot = -1
         self._shot_keys: list[tuple[int, guidance.Reference]] = []
+        self._left: tuple[int, list[tuple[int, guidance.Reference]]] = (-1, [])  # the shot left last, its keys
         self._shot_reference: guidance.Reference | None = None
         self._references_taken: dict[int, guidance.Reference | None] = {}  # shot -> its reference, once matched
         self.used_references: dict[str, int] = {}  # reference -> shots it coloured (for the report)
@@ -180,9 +182,13 @@ class ShotGuides:
         return self._shot_of_stretch[bisect.bisect_right(self.starts, index) - 1]
 
     def _enter(self, shot: int, features: torch.Tensor) -> None:
-        self._shot = shot
-        self._shot_keys = [(k.index, self.colorizer.reference(read_keyframe(k, self.shape), name=str(k.path)))
-                           for k in self.keyframes if self.shot_of(k.index) == shot]
+        left, self._shot = (self._shot, self._shot_keys), shot
+        if shot == self._left[0]:  # back after an insert: its keyframes as read (1.3 s each at 480p; a review)
+            self._shot_keys = self._left[1]
+        else:
+            self._shot_keys = [(k.index, self.colorizer.reference(read_keyframe(k, self.shape), name=str(k.path)))
+                               for k in self.keyframes if self.shot_of(k.index) == shot]
+        self._left = left  # the shot left last: an insert ends in it again, or it is done and dropped
         self._shot_reference = None
         if self._shot_keys or not self.references:
             return

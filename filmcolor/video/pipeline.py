@@ -61,8 +61,9 @@ class VideoOptions(ReaderOptions, EncoderOptions):
     temporal: TemporalOptions = field(default_factory=TemporalOptions)
     keyframes: tuple[Keyframe, ...] = option(
         (), "A colour version of frame N of the film (0-based, counted from --start), e.g. made with 'filmcolor "
-        "image --hints': N=PATH, repeatable. Its colours reach every frame of its shot, never across a cut; "
-        "two keyframes in one shot blend.", parse=parse_keyframe, metavar="N=PATH", flag="--keyframe")
+        "image --hints': N=PATH, repeatable. Its colours reach every frame of its shot (on past an insert of "
+        "1-2 frames), never across a cut; two keyframes in one shot blend.", parse=parse_keyframe,
+        metavar="N=PATH", flag="--keyframe")
     references: tuple[Path, ...] = option(
         (), "A colour photo of similar content (same place, people, costumes), repeatable: each shot without "
         "keyframes takes its colours from the one that matches it best, if any matches.", parse=Path,
@@ -392,7 +393,7 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
         + (_sound_warnings(sound, reader, writer, done, options) if sound is not None else [])
         + (guides.unused_notes() if guides is not None else []),
         cuts=list(smoother.cuts),
-        inserts=[(before + 1, after - 1) for after, before in smoother.analyzer.resumed.items()],
+        inserts=[(before + 1, back - 1) for back, before in smoother.analyzer.resumed.items()],
         guidance={} if guides is None else {"keyframes": [k.index for k in options.keyframes],
                                             "shots": guides.shots, "reference_shots": guides.used_references})
 

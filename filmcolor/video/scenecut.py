@@ -8,6 +8,8 @@ typical score (median of the last ``window`` frames, never below ``floor``). A c
 frames' contrast, so the floor does too below a typical frame's (a cut in a night scene scored 6, under the
 floor's 8). The first frame after a black one also starts a shot: a fade out to black and in again
 changes too little from frame to frame to be seen as a cut, and a keyframe's colour crossed it (an audit).
+(A dip to black of a frame or two between frames of one shot is an insert, after which the shot goes on:
+temporal.MotionAnalyzer.)
 """
 
 from __future__ import annotations

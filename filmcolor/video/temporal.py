@@ -25,7 +25,9 @@ from filmcolor.options import Options, option
 from filmcolor.video.scenecut import DEFAULT_CUT_THRESHOLD, SceneCutDetector, change_score, cut_score
 
 TEMPORAL_MODES = ("off", "ema", "flow")
-MAX_BLEND = 0.95  # the most of the past a pixel keeps: 5% of each new prediction gets in, colour never freezes
+# the most of the past a pixel keeps: 5% of each new prediction gets in, colour never freezes (a patch frame keeps
+# all of it where the warp is reliable: the next full frame, at most --network-every frames on, gets in)
+MAX_BLEND = 0.95
 L_TOLERANCE = 8.0  # L units: an L mismatch of this size after the warp cuts the blend weight to 1/e
 AB_TOLERANCE = 30.0  # Lab units: a warped colour this far from the new prediction gets 1/e of the weight
 # ab pixels: L is smoothed by a 3x3 Gaussian of this sigma before the motion is found, so that film grain,
@@ -53,8 +55,8 @@ class TemporalOptions(Options):
                              "reliable; where it has been for long, more (their running mean, up to 0.95). "
                              "0 = none.",
                              flag="--temporal-strength", at_least=0.0, at_most=1.0)
-    cut_threshold: float = option(DEFAULT_CUT_THRESHOLD, "Scene-cut sensitivity; smoothing restarts at each cut "
-                                  "(lower finds more cuts).", above=1.0)
+    cut_threshold: float = option(DEFAULT_CUT_THRESHOLD, "Scene-cut sensitivity; smoothing restarts at each cut, "
+                                  "not after an insert of 1-2 frames (lower finds more cuts).", above=1.0)
     # 4: the largest of 1, 2, 3, 4, 6 within +1% ab error of every frame on a tuning clip (Big Buck Bunny);
     # the motion limits below usually run it sooner (scripts/bench_temporal.py, MODEL_CARD.md)
     network_every: int = option(4, "Run the network at least once every N frames; in between, while little moves, "
@@ -122,14 +124,15 @@ class Motion:
     """One frame's motion analysis (MotionAnalyzer), handed on to TemporalSmoother.blend.
 
     "The previous frame" below is frame ``after``: the one before, or, on the first frame after an insert
-    (``cut`` and ``follows`` both), the last frame before the insert.
+    (``cut`` and ``follows`` both: its shot goes on), the last frame before the insert.
     """
 
     index: int  # 0-based, counted over the analyser's calls
     l: np.ndarray  # (h, w) L units at the ab resolution
     l_u8: np.ndarray  # the same, as uint8 for the optical flow
     cut: bool = False  # the first frame after a cut (never the film's first frame)
-    # (h, w, 2) frame t -> t-1 (the frame ``after``), and the fields after it: None on the first frame of a shot
+    # (h, w, 2) frame t -> t-1 (the frame ``after``), and the three fields after it: None on the first frame of
+    # a shot (after a cut, not an insert's end)
     flow_back: np.ndarray | None = None
     map_x: np.ndarray | None = None
     map_y: np.ndarray | None = None
@@ -144,11 +147,6 @@ class Motion:
     def follows(self) -> bool:
         """Whether the previous frame is in the same shot, so its colour may be carried here."""
         return self.flow_back is not None
-
-    @property
-    def resumes(self) -> bool:
-        """Whether this frame ends an insert: its shot goes on from frame ``after``."""
-        return self.cut and self.follows
 
 
 class MotionAnalyzer:
@@ -167,12 +165,16 @@ class MotionAnalyzer:
         self._motion = MotionEstimator()
         self._detector = SceneCutDetector(cut_threshold)
         self._prev: Motion | None = None
-        self._before_cut: Motion | None = None  # the last frame before the latest cut
+        # the last frame before each cut of the last MAX_INSERT + 1 frames, the newest last: an insert may end
+        # there (two damaged frames in a row, or a frame each of two other shots, are two cuts: the first
+        # frame's became the one to come back to, and the shot was not resumed; a review)
+        self._before_cuts: deque[Motion] = deque(maxlen=MAX_INSERT + 1)
         self._frames = 0
 
     def reset(self) -> None:
         """Forget the previous frame (as at a cut); the frame count and ``cuts`` go on."""
-        self._prev = self._before_cut = None
+        self._prev = None
+        self._before_cuts.clear()
         self._detector.reset()
 
     def _follow(self, motion: Motion, prev: Motion) -> float:
@@ -202,7 +204,7 @@ class MotionAnalyzer:
             motion.cut = True
             self._unfollow(motion)
             if not self._resume(motion):
-                self._before_cut = prev
+                self._before_cuts.append(prev)
                 return motion
         flow_back = motion.flow_back
         motion.miss = float(cv2.GaussianBlur(np.abs(l_cur - motion.l_prev_warped), (0, 0), MISS_SIGMA).max())
@@ -210,17 +212,18 @@ class MotionAnalyzer:
         return motion
 
     def _resume(self, motion: Motion) -> bool:
-        """Whether the frame after a cut is the shot before the latest cut, come back within MAX_INSERT frames;
-        if so it follows that shot's last frame."""
-        before = self._before_cut
-        if before is None or motion.index - before.index > MAX_INSERT + 1 or before.l.shape != motion.l.shape:
-            return False
-        if self._detector.judge(self._follow(motion, before), before.l, motion.l):
-            self._unfollow(motion)
-            return False
-        self.resumed[motion.index] = before.index
-        self._before_cut = None
-        return True
+        """Whether the frame after a cut is a shot before a cut of the last MAX_INSERT + 1 frames come back (the
+        latest such shot that matches); if so it follows that shot's last frame."""
+        for before in reversed(self._before_cuts):
+            if motion.index - before.index > MAX_INSERT + 1 or before.l.shape != motion.l.shape:
+                continue
+            if self._detector.judge(self._follow(motion, before), before.l, motion.l):
+                self._unfollow(motion)
+                continue
+            self.resumed[motion.index] = before.index
+            self._before_cuts.clear()
+            return True
+        return False
 
 
 # Frames whose colour is carried from the last network frame instead of predicted (--network-every): only
@@ -245,7 +248,8 @@ MISS_SIGMA = 1.0
 class NetworkSchedule:
     """Decides, frame by frame in order, whether the network must run or the colour can be carried.
 
-    The network runs on the first frame of each shot, at least every ``every`` frames, and as soon as the
+    The network runs on the first frame of each shot and after an insert, at least every ``every`` frames, and
+    as soon as the
     motion or the motion-compensated change summed since its last run passes CARRY_MAX_SHIFT or
     CARRY_MAX_CHANGE. ``every`` = 1 runs it on every frame. In between, it runs for a patch (``motion.patch``)
     once the worst patch's change summed since passes CARRY_MAX_MISS.
@@ -280,7 +284,7 @@ class TemporalSmoother:
     Use ``blend(motion, ab)`` with a MotionAnalyzer's output (ab None: no prediction for this frame, its
     colour is the previous frame's carried by the motion), or call it with (L (h, w), ab (h, w, 2)) to do
     both. ``cuts`` are the analyser's: the state is reset there, so no colour leaks across a cut; after an
-    insert (``motion.resumes``) the colour goes on from the frame before it.
+    insert (``analyzer.resumed``) the colour goes on from the frame before it.
     """
 
     def __init__(self, options: TemporalOptions | None = None):
@@ -329,7 +333,7 @@ class TemporalSmoother:
     def _smooth(self, motion: Motion, prev: Motion, prev_ab: np.ndarray, prev_seen: np.ndarray | None,
                 ab_cur: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """(smoothed ab, how many network frames each pixel's colour stands for: None unless in flow mode)."""
-        if self.options.mode == "ema" and self.blend_weight > 0:
+        if self.options.mode == "ema" and self.blend_weight > 0:  # (a patch frame is blended as a full one)
             return ab_cur + self.blend_weight * (prev_ab - ab_cur), None
         if self.options.mode != "flow" or self.blend_weight <= 0:
             return ab_cur, None
