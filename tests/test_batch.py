@@ -1586,3 +1586,32 @@ def test_a_report_inside_the_output_folder_is_a_json_file(tmp_path: Path, test_w
     result = batch_cli(src, "-o", out, "--model", test_weights, "--report", out / name, "-q")
     assert result.exit_code == 1 and "a report inside the output folder must be a .json file" in result.output
     assert not (out / "c.png").exists()
+
+
+def test_a_link_repointed_while_a_film_is_coloured_keeps_the_film_made(tmp_path: Path, colorizer, monkeypatch) -> None:
+    """CI found test_a_watched_link_repointed_stops_the_batch flaky: `today` -> w1 repointed to w2 while w1's
+    cam1.mp4 was finishing made the check after the colouring look at w2's cam1.mp4 (another size): w1's
+    finished film was taken for a changed input and removed. The file read is checked, not the path."""
+    from filmcolor.batch.worker import process_file
+
+    w1, w2 = tmp_path / "w1", tmp_path / "w2"
+    for folder, frames in ((w1, 3), (w2, 5)):
+        folder.mkdir()
+        make_clip(folder / "cam1.mp4", width=64, height=48, frames=frames, fps=10)
+    today = tmp_path / "today"
+    today.symlink_to(w1)
+    colour = worker_mod.colorize_video
+
+    def then_repoint(*args, **kwargs):
+        report = colour(*args, **kwargs)
+        today.unlink()
+        today.symlink_to(w2)
+        return report
+
+    monkeypatch.setattr(worker_mod, "colorize_video", then_repoint)
+    st = (w1 / "cam1.mp4").stat()
+    job = plan_module.FileJob(rel="cam1.mp4", path=today / "cam1.mp4", size=st.st_size, mtime_ns=st.st_mtime_ns,
+                              output_rel="cam1.mp4", output=tmp_path / "out" / "cam1.mp4", kind="video")
+    record = process_file(job, colorizer, VIDEO)
+    assert record.status == "done", record.error
+    assert len(decode_video(tmp_path / "out" / "cam1.mp4")[0]) == 3

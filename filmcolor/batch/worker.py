@@ -7,7 +7,7 @@ import errno
 import threading
 import time
 from collections.abc import Callable
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 import av
 
@@ -55,6 +55,7 @@ def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions
         if cancel is not None and cancel.is_set():
             return job.record("interrupted", attempts=attempt - 1, error="interrupted")
         started = time.perf_counter()
+        read = job.path.resolve()  # the file this attempt reads, whatever a link on the way leads to later
         if _changed(job):
             return job.record("failed", attempts=attempt - 1,
                               error=f"{job.path}: still being written (size or time changed since it was found); "
@@ -82,7 +83,10 @@ def process_file(job: FileJob, colorizer: Colorizer, video_options: VideoOptions
                 done = job.record("done", frames=report.frames, seconds=round(report.duration, 4),
                                   elapsed=round(report.elapsed, 4), fps=round(report.fps, 3),
                                   warnings=list(report.warnings) + notes, attempts=attempt)
-            if _changed(job):  # coloured from a file still being written: the output may lack its end
+            # coloured from a file still being written: the output may lack its end. The file read is checked,
+            # not the path: a watched folder's link repointed meanwhile (today -> w2) took w1's finished film
+            # for a changed one, and removed it (a flaky test)
+            if _changed(job, read):
                 if not same_file(job.output, job.path):  # (never the input itself, however reached)
                     job.output.unlink(missing_ok=True)
                 return job.record("failed", attempts=attempt,
@@ -133,11 +137,11 @@ def _remove_output(job: FileJob) -> None:
         folder = folder.parent
 
 
-def _changed(job: FileJob) -> bool:
+def _changed(job: FileJob, path: Path | None = None) -> bool:
     """Whether the input's identity (size and modification time; a film folder's: plan.identity) differs from
-    when the batch found it."""
+    when the batch found it; ``path``: the input as reached then (job.path resolved)."""
     try:
-        return (identity(job.path, job.film) != (job.size, job.mtime_ns, job.digest)
+        return (identity(path or job.path, job.film) != (job.size, job.mtime_ns, job.digest)
                 or (job.sound_id is not None and sound_identity(job.sound) != job.sound_id))
     except OSError:
         return False  # gone: reading it says so
