@@ -30,6 +30,12 @@ TEMPORAL_MODES = ("off", "ema", "flow")
 MAX_BLEND = 0.95
 L_TOLERANCE = 8.0  # L units: an L mismatch of this size after the warp cuts the blend weight to 1/e
 AB_TOLERANCE = 30.0  # Lab units: a warped colour this far from the new prediction gets 1/e of the weight
+# Lab units: a gap between the carried colour and the new prediction this large forgets 1/e of the count of
+# frames a pixel's colour averages (TemporalSmoother._smooth): a model's wobble (2-5 units) is averaged, a
+# change of the colour is followed. 15, 10 and 6 were run (scripts/bench_temporal.py, a still scene's step):
+# 10 keeps most of the flicker's fall and follows a 10-unit step in 44 frames (the strength alone: 36).
+COUNT_TOLERANCE = 10.0
+MEAN_SPAN = 4.0  # how many times the strength's own window the running mean may reach (TemporalSmoother.most)
 # ab pixels: L is smoothed by a 3x3 Gaussian of this sigma before the motion is found, so that film grain,
 # dust and scratches are not taken for motion or for a mismatch (an audit: heavy grain, sigma 14 gray levels,
 # lowered the warp's trust and ran the network on 69 frames of 72: flicker 1.47x the original's, now 1.10x;
@@ -44,16 +50,17 @@ MAX_INSERT = 2
 @dataclass(frozen=True)
 class TemporalOptions(Options):
     """``strength`` (0..1) is the least weight of the past at a fully reliable pixel (a pixel the motion has
-    followed through n network frames keeps n / (n + 1) of it, their running mean, up to MAX_BLEND; 0: no
-    smoothing at all); ``cut_threshold`` is the
+    followed through n network frames, its colour holding, keeps n / (n + 1) of it, their running mean, up to
+    TemporalSmoother.most; 0: no smoothing at all); ``cut_threshold`` is the
     ratio of a frame's motion-compensated L change to the shot's median change that counts as a cut."""
 
     mode: str = option("flow", "Smooth colour over time to stop flicker: motion-compensated (flow), plain "
                        "average (ema).", flag="--temporal", choices=TEMPORAL_MODES)
-    # chosen with the shipped model: -63..-67% flicker, ab error not worse (MODEL_CARD.md)
-    strength: float = option(0.8, "How much of the previous frames' colour is kept at least where the motion is "
-                             "reliable; where it has been for long, more (their running mean, up to 0.95). "
-                             "0 = none.",
+    # 0.8 chosen as a fixed weight with the shipped model (-63..-67% flicker, ab error not worse; MODEL_CARD.md);
+    # the running mean (MEAN_SPAN) builds on it
+    strength: float = option(0.8, "How much of the previous frames' colour is kept where the motion is reliable; "
+                             "where it has been for long and the colour holds, more (a running mean of up to 4 "
+                             "times as many frames, at most 0.95). 0 = none.",
                              flag="--temporal-strength", at_least=0.0, at_most=1.0)
     cut_threshold: float = option(DEFAULT_CUT_THRESHOLD, "Scene-cut sensitivity; smoothing restarts at each cut, "
                                   "not after an insert of 1-2 frames (lower finds more cuts).", above=1.0)
@@ -290,6 +297,9 @@ class TemporalSmoother:
     def __init__(self, options: TemporalOptions | None = None):
         self.options = options or TemporalOptions()
         self.blend_weight = min(self.options.strength, MAX_BLEND)
+        # the most of the past a pixel followed for long keeps: MEAN_SPAN times as many frames averaged as
+        # the strength's own weight averages (1 / (1 - strength)), at most MAX_BLEND (0.8 -> 0.95)
+        self.most = min(MAX_BLEND, 1.0 - (1.0 - self.blend_weight) / MEAN_SPAN)
         self.analyzer = MotionAnalyzer(self.options.cut_threshold)
         self._estimator = MotionEstimator()  # its own: blend may run on another thread than the analyser
         # the last frames and their smoothed ab: the previous one, and the one before an insert
@@ -345,12 +355,16 @@ class TemporalSmoother:
         # object's edge than flicker: trust it less, so edges leave no one-pixel trail.
         gap = ab_prev_warped - ab_cur
         trust *= np.exp(np.einsum("hwc,hwc->hw", gap, gap) * (-1.0 / AB_TOLERANCE**2))
-        # A pixel followed through n network frames takes their running mean (n / (n + 1) of the past) from
-        # the strength up to MAX_BLEND: a still background stops taking a fifth of each prediction's wobble
-        # (a static CCTV camera's flicker 0.65 -> 0.52 of the original's, ab error unchanged; MODEL_CARD.md).
-        # Where the warp is unreliable the count starts again.
+        # A pixel followed through n network frames takes their running mean (n / (n + 1) of the past), from
+        # the strength up to self.most: a still background stops taking a fifth of each prediction's wobble
+        # (MODEL_CARD.md). The count is forgotten where the warp is unreliable and as the new prediction
+        # departs from the carried colour (COUNT_TOLERANCE): noise is averaged, a change is followed about as
+        # fast as with the strength alone (a review: the count alone took 128 frames to follow a 10 ab change
+        # of a still scene's colour, where the strength took 36).
         seen = np.ones_like(trust) if prev_seen is None else self._warp(prev_seen, motion)
         if motion.patch:  # carried wherever the warp is reliable; the new colour counts where it is not
             return ab_cur + trust[..., None] * (ab_prev_warped - ab_cur), trust * seen + (1.0 - trust)
-        weight = np.clip(seen / (seen + 1.0), self.blend_weight, MAX_BLEND)
-        return ab_cur + (weight * trust)[..., None] * (ab_prev_warped - ab_cur), trust * seen + 1.0
+        weight = np.clip(seen / (seen + 1.0), self.blend_weight, self.most)
+        kept = trust * np.exp(np.einsum("hwc,hwc->hw", gap, gap) * (-1.0 / COUNT_TOLERANCE**2))
+        return (ab_cur + (weight * trust)[..., None] * (ab_prev_warped - ab_cur),
+                np.minimum(kept * seen + 1.0, self.most / (1.0 - self.most)))
