@@ -624,3 +624,10 @@ def test_a_shots_keyframes_are_read_once_through_an_insert(monkeypatch) -> None:
         if shot != guides._shot:
             guides._enter(shot, None)
     assert reads == [3]  # frames 0-9, 11, 13-15 are its shot: entered three times, read once
+    reads.clear()  # an insert of two shots (a review: the last shot left alone was kept)
+    guides = keyframes.ShotGuides(Encoder(), [keyframes.Keyframe(3, Path("k3.png"))], [], cuts=[10, 11, 12],
+                                  shape=keyframes.FrameShape(W, H), resumed={12: 9})
+    for shot in (guides.shot_of(i) for i in range(16)):
+        if shot != guides._shot:
+            guides._enter(shot, None)
+    assert reads == [3]

@@ -303,14 +303,14 @@ def test_a_render_is_answered_while_a_save_colours(served, place, monkeypatch):
     from filmcolor.studio import session
 
     started, release = threading.Event(), threading.Event()
-    real_write = session.write_image
+    real_encode = session.encode_image
 
-    def held_write(*args, **kwargs):
+    def held_encode(*args, **kwargs):
         started.set()
         release.wait(30)
-        return real_write(*args, **kwargs)
+        return real_encode(*args, **kwargs)
 
-    monkeypatch.setattr(session, "write_image", held_write)
+    monkeypatch.setattr(session, "encode_image", held_encode)
     picture = served.open("scene.png")
     body = {"picture": picture["id"], "points": [hint()], "name": "held"}
     saved: list[tuple[int, dict]] = []
@@ -877,20 +877,24 @@ def test_a_photo_saved_over_a_films_keyframe_leaves_its_command(served, place):
     assert status == 200 and "taken_key.png" not in body["command"], body
 
 
-def test_a_file_that_appears_while_a_save_colours_is_not_replaced(served, place, monkeypatch):
+@pytest.mark.parametrize("ext, other", [(".png", ".json"), (".json", ".png")])
+def test_a_file_that_appears_while_a_save_colours_is_not_replaced(served, place, monkeypatch, ext, other):
     """A studio audit: the output was checked, the picture coloured (seconds for a big photo), then written
-    over whatever another program had put at NAME.png meanwhile."""
+    over whatever another program had put at NAME.png meanwhile; and (a review) with NAME.json appeared, the
+    save was refused but its picture left, so that saving again was refused too."""
     photo = served.open("scene.png")
     colorize = served.studio.colorizer.colorize_image
+    name = f"appeared{ext.replace('.', '_')}"
 
     def meanwhile(*args, **kwargs):
-        (place / "appeared.png").write_bytes(b"another program's")
+        (place / (name + ext)).write_bytes(b"another program's")
         return colorize(*args, **kwargs)
 
     monkeypatch.setattr(served.studio.colorizer, "colorize_image", meanwhile)
-    status, body = served.json("/api/save", {"picture": photo["id"], "frame": 0, "points": [], "name": "appeared"})
+    status, body = served.json("/api/save", {"picture": photo["id"], "frame": 0, "points": [], "name": name})
     assert status == 400 and "tick 'overwrite'" in body["error"], body
-    assert (place / "appeared.png").read_bytes() == b"another program's"
+    assert (place / (name + ext)).read_bytes() == b"another program's"
+    assert not (place / (name + other)).exists()  # neither file of the save
 
 
 @pytest.mark.parametrize("request_path, body", [
@@ -978,3 +982,45 @@ def test_log_lines_show_control_characters_as_escapes() -> None:
 
     assert printable("opened \x1b[31mred\x1b]0;title\x07.png\n") == "opened \\x1b[31mred\\x1b]0;title\\x07.png\\n"
     assert printable("café ½.jpg") == "café ½.jpg"
+
+
+def test_a_film_closed_for_others_stops_its_seek(weights, tmp_path):
+    """A review: a film dropped from the list (eight others opened) went on decoding to a far frame, and the
+    process waited for it at exit (14 s)."""
+    from filmcolor.studio import session
+
+    folder = make_place(tmp_path)
+    studio = Studio(Colorizer.from_pretrained(weights, device="cpu", runtime="torch", render_size=RENDER), folder)
+    try:
+        film = studio._pictures[studio.open("clip.mp4").id].film
+        for i in range(session.MAX_PICTURES):
+            write_image(folder / f"other{i}.png", scene())
+            studio.open(f"other{i}.png")
+        assert film is not None and film._stop.is_set()
+        with pytest.raises(session.InputError, match="no longer open"):
+            film.frame(11)
+    finally:
+        studio.close()
+
+
+def test_a_film_replaced_while_it_is_opened_is_said(weights, tmp_path, monkeypatch):
+    """A review: the film is read outside the lock; replaced meanwhile, an older open could drop the newer
+    one's keyframes. It is checked again under the lock."""
+    from filmcolor.studio import session
+
+    folder = make_place(tmp_path)
+    studio = Studio(Colorizer.from_pretrained(weights, device="cpu", runtime="torch", render_size=RENDER), folder)
+    frames = session.FilmFrames
+
+    class Replaced(frames):
+        def __init__(self, path):
+            super().__init__(path)
+            make_clip(tmp_path / "staging.mp4", width=96, height=64, frames=7, fps=10)
+            os.replace(tmp_path / "staging.mp4", path)
+
+    monkeypatch.setattr(session, "FilmFrames", Replaced)
+    try:
+        with pytest.raises(session.InputError, match="changed on disk"):
+            studio.open("clip.mp4")
+    finally:
+        studio.close()

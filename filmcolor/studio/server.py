@@ -183,6 +183,11 @@ def _not_cancelled(record: logging.LogRecord) -> bool:
     return not isinstance(exc, asyncio.CancelledError) and not record.getMessage().startswith("Cancel ")
 
 
+# Ctrl-C during a long request printed uvicorn's "Cancel 1 running task(s)" and a 50-line traceback of the
+# cancelled request (an audit): a request cut short by the stop is no error to report.
+logging.getLogger("uvicorn.error").addFilter(_not_cancelled)
+
+
 class StudioServer:
     """uvicorn serving an app on a socket bound to 127.0.0.1: ``run()`` (blocks) or ``start()``/``stop()``."""
 
@@ -192,9 +197,7 @@ class StudioServer:
         self.url = f"http://{HOST}:{self.port}/"
         config = uvicorn.Config(app, log_config=None, access_log=False, log_level="warning", lifespan="off",
                                 timeout_graceful_shutdown=2)
-        # Ctrl-C during a long request printed uvicorn's "Cancel 1 running task(s)" and a 50-line traceback
-        # of the cancelled request (an audit): a request cut short by the stop is no error to report.
-        logging.getLogger("uvicorn.error").addFilter(_not_cancelled)
+
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 

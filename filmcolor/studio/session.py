@@ -33,9 +33,9 @@ from filmcolor import photometa
 from filmcolor.batch.plan import KEPT_VIDEO_EXTENSIONS, VIDEO_EXTENSIONS, is_film_folder
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import InputError, OutputError
-from filmcolor.fsutil import PARTIAL_MARK, check_output_path, write_bytes_atomic
+from filmcolor.fsutil import PARTIAL_MARK, atomic_outputs, check_output_path
 from filmcolor.guide import Hints, parse_point
-from filmcolor.imageio import IMAGE_INPUT_EXTENSIONS, read_image, write_image
+from filmcolor.imageio import IMAGE_INPUT_EXTENSIONS, encode_image, read_image
 from filmcolor.video.reader import LumaFrame, ReaderOptions, VideoReader, mirrored
 
 # The page's picture: at 1024 px on the long side a hint costs 62 ms at render size 224 on 2 busy CPU cores
@@ -152,6 +152,7 @@ class FilmFrames:
         self._first_s = 0.0  # frame 0's time on the input's clock
         self._offset = 0  # the frame number of the open read's first frame
         self._stop = threading.Event()  # the studio is stopping: a decode on its way to a far frame ends
+        self._stopped = ""
         self._open()
         assert self._reader is not None
         self.info = self._reader.info
@@ -187,7 +188,7 @@ class FilmFrames:
     def _open(self, at: tuple[int, float] | None = None) -> None:
         """Read from the start, or, ``at`` a mark (frame number, time), a slice from that frame on."""
         self.close()
-        self._check_unchanged()  # (frames of another film, sizes of another picture: a save then failed with an
+        self.check_unchanged()  # (frames of another film, sizes of another picture: a save then failed with an
         if self._seen is None:  # IndexError; an audit)
             with contextlib.suppress(OSError):  # gone: the reader says so
                 st = self.path.stat()
@@ -220,7 +221,7 @@ class FilmFrames:
         """The file as first opened (inode, size, modification time), or None."""
         return self._seen
 
-    def _check_unchanged(self) -> None:
+    def check_unchanged(self) -> None:
         """Raise InputError when the film on disk is no longer the one opened (copied over in place, the same
         inode: its new frames were shown under the old numbering, and saved; an audit)."""
         try:
@@ -235,7 +236,7 @@ class FilmFrames:
     def frame(self, index: int) -> tuple[np.ndarray, float]:
         """Frame ``index`` as shown: (luma (H, W) uint8, full range, upright; seconds from the film's first
         frame)."""
-        self._check_unchanged()
+        self.check_unchanged()
         if index in self._kept:
             self._kept.move_to_end(index)
             return self._kept[index]
@@ -250,7 +251,7 @@ class FilmFrames:
         try:
             for item in self._items:
                 if self._stop.is_set():  # (Ctrl-C waited 12 s for a far seek to reach its frame; an audit)
-                    raise InputError("the studio is stopping")
+                    raise InputError(self._stopped)
                 if not isinstance(item, LumaFrame):
                     continue
                 number = item.index + self._offset
@@ -278,8 +279,10 @@ class FilmFrames:
         return InputError(f"{self.path.name}: frame {index} is past the end (the film has {self.frames} frames, "
                           f"0 to {(self.frames or 1) - 1})")
 
-    def stop(self) -> None:
-        """Make a decode under way end at its next frame (from any thread, without the picture's lock)."""
+    def stop(self, reason: str = "the studio is stopping") -> None:
+        """Make a decode under way end at its next frame, with an InputError saying ``reason`` (from any thread,
+        without the picture's lock)."""
+        self._stopped = reason
         self._stop.set()
 
     def close(self) -> None:
@@ -411,6 +414,8 @@ class Studio:
             info = film.info
             rate = float(info.frame_rate) if info.frame_rate else None
             with self._lock:
+                film.check_unchanged()  # (replaced since it was read: an older open would drop the new one's
+                # keyframes; a review)
                 if self._film_files.get(source, film.identity) != film.identity:
                     self._keyframes.pop(source, None)
                 self._film_files[source] = film.identity
@@ -460,7 +465,8 @@ class Studio:
         while len(self._pictures) > MAX_PICTURES + len(self._kept):
             oldest = next(key for key in self._pictures if key not in self._kept)
             old = self._pictures.pop(oldest)
-            if old.film is not None:  # once a request still reading it is done (not waited for here)
+            if old.film is not None:  # once a request still reading it is done (not waited for here), which
+                old.film.stop(NO_LONGER_OPEN)  # a far seek now ends (a review: the process waited 14 s at exit)
                 threading.Thread(target=_close_film, args=(old,), name="filmcolor-studio-close", daemon=True).start()
         return picture.info
 
@@ -534,11 +540,14 @@ class Studio:
             if picture.film is not None and picture.film.quarters:  # the hints beside the keyframe, as it is
                 kept = [_moved(point, *picture.film.stored_point(point["x"], point["y"])) for point in kept]
                 # stored (they were the shown frame's: outside the keyframe, or mirrored; an audit)
-            # (replace=overwrite: a file that appeared while the picture was coloured is not replaced; an audit)
-            with _overwrite_box():
-                write_image(image_path, picture.film.stored(rgb) if picture.film is not None else rgb,
-                            metadata, replace=overwrite)  # a photo's caption, date and credits, as `image` keeps
-                write_bytes_atomic(hints_path, hints_json(kept), replace=overwrite)
+            # a photo's caption, date and credits, as `filmcolor image` keeps them
+            encoded, _ = encode_image(image_path, picture.film.stored(rgb) if picture.film is not None else rgb,
+                                      metadata)
+            # both or neither, and (replace=overwrite) not over a file that appeared while the picture was
+            # coloured (an audit; a review: the picture was left when only its hints file had appeared)
+            with _overwrite_box(), atomic_outputs([image_path, hints_path], replace=overwrite) as tmps:
+                tmps[0].write_bytes(encoded)
+                tmps[1].write_bytes(hints_json(kept))
         finally:
             with self._lock:
                 self._saving.discard(image_path)

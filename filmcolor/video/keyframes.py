@@ -7,12 +7,14 @@ of a shot with keyframes is guided by them, matched onto the frame by the networ
 (guide.transfer) and blended by their distance in frames; the network fills what they do not show and the
 temporal stage (flow) keeps the result steady. A shot without keyframes takes the reference photo that
 matches its first frame best, if any matches. Keyframe pictures are read when their shot comes and dropped
-after it (kept through an insert): memory stays flat in the film's length.
+after it (those of the last three shots are kept, for an insert to end in): memory stays flat in the film's
+length.
 """
 
 from __future__ import annotations
 
 import bisect
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +26,7 @@ import numpy as np
 from filmcolor import imageio, lab
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import ConfigError, InputError
-from filmcolor.video.temporal import MotionAnalyzer, TemporalOptions
+from filmcolor.video.temporal import MAX_INSERT, MotionAnalyzer, TemporalOptions
 
 if TYPE_CHECKING:  # guide.py needs torch: it loads with the first keyframe or reference (pipeline imports us)
     import torch
@@ -167,7 +169,8 @@ class ShotGuides:
                            for p in reference_paths]
         self._shot = -1
         self._shot_keys: list[tuple[int, guidance.Reference]] = []
-        self._left: tuple[int, list[tuple[int, guidance.Reference]]] = (-1, [])  # the shot left last, its keys
+        # the shots left last and their keys (MAX_INSERT + 1: an insert of two shots ends in the third back)
+        self._left: OrderedDict[int, list[tuple[int, guidance.Reference]]] = OrderedDict()
         self._shot_reference: guidance.Reference | None = None
         self._references_taken: dict[int, guidance.Reference | None] = {}  # shot -> its reference, once matched
         self.used_references: dict[str, int] = {}  # reference -> shots it coloured (for the report)
@@ -182,13 +185,15 @@ class ShotGuides:
         return self._shot_of_stretch[bisect.bisect_right(self.starts, index) - 1]
 
     def _enter(self, shot: int, features: torch.Tensor) -> None:
-        left, self._shot = (self._shot, self._shot_keys), shot
-        if shot == self._left[0]:  # back after an insert: its keyframes as read (1.3 s each at 480p; a review)
-            self._shot_keys = self._left[1]
+        self._left[self._shot] = self._shot_keys  # an insert may end in it again; else it is dropped soon
+        while len(self._left) > MAX_INSERT + 1:
+            self._left.popitem(last=False)
+        self._shot = shot
+        if shot in self._left:  # back after an insert: its keyframes as read (1.3 s each at 480p; a review)
+            self._shot_keys = self._left.pop(shot)
         else:
             self._shot_keys = [(k.index, self.colorizer.reference(read_keyframe(k, self.shape), name=str(k.path)))
                                for k in self.keyframes if self.shot_of(k.index) == shot]
-        self._left = left  # the shot left last: an insert ends in it again, or it is done and dropped
         self._shot_reference = None
         if self._shot_keys or not self.references:
             return
