@@ -1024,3 +1024,22 @@ def test_a_film_replaced_while_it_is_opened_is_said(weights, tmp_path, monkeypat
             studio.open("clip.mp4")
     finally:
         studio.close()
+
+
+def test_a_hints_file_that_cannot_be_written_is_named_and_nothing_is_left(served, place, monkeypatch):
+    """A review: the hints file's write error was said of the picture (atomic_outputs names the first file)."""
+    import errno
+
+    real = Path.write_bytes
+
+    def full_disk(self, data):
+        if ".json" in self.name:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, data)
+
+    photo = served.open("scene.png")
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    status, body = served.json("/api/save", {"picture": photo["id"], "frame": 0, "points": [], "name": "nospace"})
+    monkeypatch.undo()
+    assert status == 400 and body["error"].startswith("nospace.json: cannot write output"), body
+    assert not list(place.glob("nospace*")) and not list(place.glob(".nospace*"))

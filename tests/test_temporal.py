@@ -318,3 +318,37 @@ def test_a_still_shots_colour_change_is_followed_as_with_the_strength_alone() ->
     outs = still_shot_outputs(preds, 1)
     followed = next(t for t in range(60, 160) if np.abs(outs[t] - 20.0).mean() < 1.0) - 60
     assert followed <= 14, followed  # (the count alone: 33 frames; the fixed weight: 9)
+
+
+def test_two_frames_of_other_material_in_a_row_are_one_insert() -> None:
+    """A review: two damaged frames in a row, or a frame each of two other shots, were three shots: the second
+    cut's frame before it (the first damaged one) became the one to come back to, and the shot was not
+    resumed."""
+    frames = insert_clip(1)
+    frames[11] = texture(6, (H, W), 80.0)  # frames 10 and 11: two different inserts
+    analyzer = MotionAnalyzer()
+    for l_hw in frames:
+        analyzer(l_hw)
+    assert analyzer.cuts == [10, 11, 12] and analyzer.resumed == {12: 9}
+
+
+def test_the_strength_orders_the_running_mean() -> None:
+    """A review: the running mean reached 0.95 of the past at every strength, so --temporal-strength made no
+    difference on a still scene. It may average MEAN_SPAN times the strength's own past frames."""
+    rng = np.random.default_rng(9)
+    preds = [np.full((H, W, 2), 10.0, np.float32) + jitter(rng, 1.0) for _ in range(48)]
+    wobble = {}
+    for strength in (0.3, 0.8):
+        outs = still_shot_outputs(preds, 1, strength)
+        wobble[strength] = np.mean([np.abs(b - a).mean() for a, b in zip(outs[-17:-1], outs[-16:], strict=True)])
+    assert wobble[0.3] > 1.5 * wobble[0.8], wobble
+
+
+def test_a_long_still_shot_follows_a_change_as_a_short_one_does() -> None:
+    """A review: the count grew without bound, so after a long still stretch a change was followed slower."""
+    def followed(still: int) -> int:
+        preds = [np.full((H, W, 2), 10.0 + (10.0 if t >= still else 0.0), np.float32) for t in range(still + 60)]
+        outs = still_shot_outputs(preds, 1)
+        return next(t for t in range(still, still + 60) if np.abs(outs[t] - 20.0).mean() < 1.0) - still
+
+    assert followed(800) <= followed(60) + 1

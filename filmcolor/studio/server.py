@@ -197,7 +197,6 @@ class StudioServer:
         self.url = f"http://{HOST}:{self.port}/"
         config = uvicorn.Config(app, log_config=None, access_log=False, log_level="warning", lifespan="off",
                                 timeout_graceful_shutdown=2)
-
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 

@@ -547,7 +547,11 @@ class Studio:
             # coloured (an audit; a review: the picture was left when only its hints file had appeared)
             with _overwrite_box(), atomic_outputs([image_path, hints_path], replace=overwrite) as tmps:
                 tmps[0].write_bytes(encoded)
-                tmps[1].write_bytes(hints_json(kept))
+                try:
+                    tmps[1].write_bytes(hints_json(kept))
+                except OSError as err:  # said of the hints file, not of the picture (atomic_outputs: the first)
+                    raise OutputError(f"{self.shown(hints_path)}: cannot write output ({err.strerror or err})"
+                                      ) from err
         finally:
             with self._lock:
                 self._saving.discard(image_path)

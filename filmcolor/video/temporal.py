@@ -32,10 +32,10 @@ L_TOLERANCE = 8.0  # L units: an L mismatch of this size after the warp cuts the
 AB_TOLERANCE = 30.0  # Lab units: a warped colour this far from the new prediction gets 1/e of the weight
 # Lab units: a gap between the carried colour and the new prediction this large forgets 1/e of the count of
 # frames a pixel's colour averages (TemporalSmoother._smooth): a model's wobble (2-5 units) is averaged, a
-# change of the colour is followed. 15, 10 and 6 were run (scripts/bench_temporal.py, a still scene's step):
-# 10 keeps most of the flicker's fall and follows a 10-unit step in 44 frames (the strength alone: 36).
+# change of the colour is followed. 15, 10 and 6 were run (scripts/bench_step.py, bench_temporal.py): 10 follows
+# a still scene's steps as fast as the strength alone did, and keeps most of the fall in flicker (MODEL_CARD.md).
 COUNT_TOLERANCE = 10.0
-MEAN_SPAN = 4.0  # how many times the strength's own window the running mean may reach (TemporalSmoother.most)
+MEAN_SPAN = 4.0  # how many times the strength's own past frames the running mean may average (TemporalSmoother.most)
 # ab pixels: L is smoothed by a 3x3 Gaussian of this sigma before the motion is found, so that film grain,
 # dust and scratches are not taken for motion or for a mismatch (an audit: heavy grain, sigma 14 gray levels,
 # lowered the warp's trust and ran the network on 69 frames of 72: flicker 1.47x the original's, now 1.10x;
@@ -60,7 +60,7 @@ class TemporalOptions(Options):
     # the running mean (MEAN_SPAN) builds on it
     strength: float = option(0.8, "How much of the previous frames' colour is kept where the motion is reliable; "
                              "where it has been for long and the colour holds, more (a running mean of up to 4 "
-                             "times as many frames, at most 0.95). 0 = none.",
+                             "times as many past frames, at most 0.95: 0.8 -> 0.94). 0 = none.",
                              flag="--temporal-strength", at_least=0.0, at_most=1.0)
     cut_threshold: float = option(DEFAULT_CUT_THRESHOLD, "Scene-cut sensitivity; smoothing restarts at each cut, "
                                   "not after an insert of 1-2 frames (lower finds more cuts).", above=1.0)
@@ -297,9 +297,10 @@ class TemporalSmoother:
     def __init__(self, options: TemporalOptions | None = None):
         self.options = options or TemporalOptions()
         self.blend_weight = min(self.options.strength, MAX_BLEND)
-        # the most of the past a pixel followed for long keeps: MEAN_SPAN times as many frames averaged as
-        # the strength's own weight averages (1 / (1 - strength)), at most MAX_BLEND (0.8 -> 0.95)
-        self.most = min(MAX_BLEND, 1.0 - (1.0 - self.blend_weight) / MEAN_SPAN)
+        # the most of the past a pixel followed for long keeps: its running mean may average MEAN_SPAN times
+        # as many past frames as the strength's own weight does (s / (1 - s)), at most MAX_BLEND: 0.8 ->
+        # 0.94, 0.5 -> 0.8, 0.05 -> 0.17, 0 -> 0 (a review: every strength above 0 reached 0.75 at least)
+        self.most = min(MAX_BLEND, 1.0 - 1.0 / (1.0 + MEAN_SPAN * self.blend_weight / (1.0 - self.blend_weight)))
         self.analyzer = MotionAnalyzer(self.options.cut_threshold)
         self._estimator = MotionEstimator()  # its own: blend may run on another thread than the analyser
         # the last frames and their smoothed ab: the previous one, and the one before an insert
