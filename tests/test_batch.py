@@ -1467,14 +1467,20 @@ def test_an_output_folder_of_before_folders_were_kept_is_taken_over_only_by_its_
     assert "its files are here, as recorded: taken over" in again.passed_over[""]
 
 
-def test_a_watched_link_repointed_stops_the_batch(tmp_path: Path, colorizer) -> None:
-    """A review: `--watch today` with today -> w1 repointed to w2 coloured w2's cam1.mp4 over w1's."""
+def two_days(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """Folders w1 (cam1.mp4 of 3 frames) and w2 (cam1.mp4 of 5), and a link ``today`` to w1."""
     w1, w2 = tmp_path / "w1", tmp_path / "w2"
     for folder, frames in ((w1, 3), (w2, 5)):
         folder.mkdir()
         make_clip(folder / "cam1.mp4", width=64, height=48, frames=frames, fps=10)
     today = tmp_path / "today"
     today.symlink_to(w1)
+    return w1, w2, today
+
+
+def test_a_watched_link_repointed_stops_the_batch(tmp_path: Path, colorizer) -> None:
+    """A review: `--watch today` with today -> w1 repointed to w2 coloured w2's cam1.mp4 over w1's."""
+    w1, w2, today = two_days(tmp_path)
     runner = BatchRunner(today, tmp_path / "out", BatchOptions(watch=True, poll_interval=0.05, settle=0))
     executor = ThreadExecutor(colorizer, VIDEO, BatchOptions())
     outcome: list[BaseException | None] = []
@@ -1594,12 +1600,7 @@ def test_a_link_repointed_while_a_film_is_coloured_keeps_the_film_made(tmp_path:
     finished film was taken for a changed input and removed. The file read is checked, not the path."""
     from filmcolor.batch.worker import process_file
 
-    w1, w2 = tmp_path / "w1", tmp_path / "w2"
-    for folder, frames in ((w1, 3), (w2, 5)):
-        folder.mkdir()
-        make_clip(folder / "cam1.mp4", width=64, height=48, frames=frames, fps=10)
-    today = tmp_path / "today"
-    today.symlink_to(w1)
+    w1, w2, today = two_days(tmp_path)
     colour = worker_mod.colorize_video
 
     def then_repoint(*args, **kwargs):

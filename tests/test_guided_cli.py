@@ -453,11 +453,9 @@ def test_bad_guidance_waits_for_the_graphs_being_built_before_it_ends(tmp_path, 
     assert finished, "the command ended while the graphs were still being built"
 
 
-def test_keyframe_colour_stops_at_a_fade_through_black(tmp_path, weights):
-    """An audit: a fade out to black and in again was no cut, and the keyframe's colour filled the next shot."""
-    frames = [shot_frame(0, i) for i in range(SHOT)]
-    frames += [(shot_frame(0, SHOT + i) * (1 - (i + 1) / 5)).astype(np.uint8) for i in range(5)]  # to black
-    frames += [(shot_frame(1, i) * min(1.0, (i + 1) / 5)).astype(np.uint8) for i in range(SHOT)]
+def keyed_by_frame_3(tmp_path: Path, weights: str, frames: list[np.ndarray]) -> tuple[dict, list[float]]:
+    """``frames`` as a clip coloured with the colour version of its frame 3 as keyframe: (the report, each
+    output frame's mean a)."""
     path = tmp_path / "in.mp4"
     gray_clip(path, frames)
     write_image(tmp_path / "k3.png", keyframe_of(frames[3]))
@@ -465,9 +463,17 @@ def test_keyframe_colour_stops_at_a_fade_through_black(tmp_path, weights):
     result = run("video", str(path), "-o", str(tmp_path / "key.mp4"), "--model", weights,
                  "--keyframe", f"3={tmp_path / 'k3.png'}", "--report", str(report), "-q")
     assert result.exit_code == 0, result.output
-    assert json.loads(report.read_text())["cuts"] == [SHOT + 5], report.read_text()  # the fade in's first
     _, keyed, _ = decode_video(tmp_path / "key.mp4")
-    red = [mean_a(frame, slice(None), slice(None)) for frame in keyed]
+    return json.loads(report.read_text()), [mean_a(frame, slice(None), slice(None)) for frame in keyed]
+
+
+def test_keyframe_colour_stops_at_a_fade_through_black(tmp_path, weights):
+    """An audit: a fade out to black and in again was no cut, and the keyframe's colour filled the next shot."""
+    frames = [shot_frame(0, i) for i in range(SHOT)]
+    frames += [(shot_frame(0, SHOT + i) * (1 - (i + 1) / 5)).astype(np.uint8) for i in range(5)]  # to black
+    frames += [(shot_frame(1, i) * min(1.0, (i + 1) / 5)).astype(np.uint8) for i in range(SHOT)]
+    report, red = keyed_by_frame_3(tmp_path, weights, frames)
+    assert report["cuts"] == [SHOT + 5], report  # the fade in's first
     assert min(red[:SHOT]) > 15, red
     assert max(abs(r) for r in red[SHOT + 5:]) < 3, red  # (the model's own colour is near gray)
 
@@ -560,18 +566,9 @@ def test_keyframe_colour_goes_on_after_a_one_frame_insert(tmp_path, weights):
     colour stopped there: the rest of its shot came out automatic. The shot goes on after the insert."""
     frames = [shot_frame(0, i) for i in range(SHOT)] + [shot_frame(1, 0)]
     frames += [shot_frame(0, i) for i in range(SHOT + 1, 2 * SHOT)]
-    path = tmp_path / "in.mp4"
-    gray_clip(path, frames)
-    write_image(tmp_path / "k3.png", keyframe_of(frames[3]))
-    report = tmp_path / "r.json"
-    result = run("video", str(path), "-o", str(tmp_path / "key.mp4"), "--model", weights,
-                 "--keyframe", f"3={tmp_path / 'k3.png'}", "--report", str(report), "-q")
-    assert result.exit_code == 0, result.output
-    data = json.loads(report.read_text())
-    assert data["cuts"] == [SHOT, SHOT + 1] and data["inserts"] == [[SHOT, SHOT]], report.read_text()
-    assert data["guidance"]["shots"] == 2
-    _, keyed, _ = decode_video(tmp_path / "key.mp4")
-    red = [mean_a(frame, slice(None), slice(None)) for frame in keyed]
+    report, red = keyed_by_frame_3(tmp_path, weights, frames)
+    assert report["cuts"] == [SHOT, SHOT + 1] and report["inserts"] == [[SHOT, SHOT]], report
+    assert report["guidance"]["shots"] == 2
     assert min(red[:SHOT] + red[SHOT + 1:]) > 15, red  # the whole shot, after the insert too (was ~0 there)
     assert abs(red[SHOT]) < 3, red  # and not the insert
 
