@@ -154,6 +154,9 @@ def parse_point(point: object, width: int, height: int, where: str) -> tuple[flo
     x, y, radius = (_as_float(v) for v in values)
     if not (0 <= x < width and 0 <= y < height):  # (NaN is in no range)
         raise InputError(f"{where}: ({x:g}, {y:g}) is outside the {width}x{height} picture")
+    # (a float32 rounds 159.99999999 up to 160, outside a 160-pixel picture; the error then named no file and
+    # a number not written; an audit): a point that passed stays inside
+    x, y = min(x, float(np.nextafter(np.float32(width), 0))), min(y, float(np.nextafter(np.float32(height), 0)))
     if not 0 <= radius <= max(width, height):
         raise InputError(f"{where}: radius {radius:g} must be between 0 and the picture's size")
     if "color" not in point and (other := next((k for k in point if str(k).lower() in ("color", "colour")), None)):
@@ -206,7 +209,14 @@ def guidance_file(given: Path | None, image: Path, inputs: Iterable[Path], suffi
             candidate = given / stem.parent / (stem.name + case)
             if candidate.is_file():
                 return candidate
-    return None
+    # B.JPG with b.json: the name in another case, when only one file is so named (the pair was made on a
+    # disk that ignores case, macOS's or Windows'; here it was missed and said "named like no image"; an audit)
+    wanted = {(stem.name + suffix).lower() for suffix in suffixes}
+    try:
+        alike = [p for p in (given / stem.parent).iterdir() if p.name.lower() in wanted and p.is_file()]
+    except OSError:
+        return None
+    return alike[0] if len(alike) == 1 else None
 
 
 def concat_hints(a: Hints | None, b: Hints | None) -> Hints | None:
@@ -239,6 +249,10 @@ class GuidanceFiles:
 
     def __bool__(self) -> bool:
         return any(p is not None for p in (self.hints, self.hints_image, self.reference))
+
+    def picture_folders(self) -> tuple[Path, ...]:
+        """The folder forms whose files are pictures (scribbles, references): none of them is a photo to colour."""
+        return tuple(p for p in (self.hints_image, self.reference) if p is not None and p.is_dir())
 
     def _forms(self) -> tuple[tuple[Path | None, tuple[str, ...]], ...]:
         """Each of hints, scribbles and reference: what was given, and the suffixes of the files it takes."""
@@ -279,7 +293,7 @@ class GuidanceFiles:
             if not scribbles and notes is not None:
                 notes.append(f"{scribbles_path}: no opaque pixel (alpha 128 or more), so no hint")
             hints = concat_hints(hints, scribbles)
-        reference = None if reference_path is None else read_colour_image(reference_path, "reference")
+        reference = None if reference_path is None else read_colour_image(reference_path, "reference", notes)
         return hints, reference
 
 

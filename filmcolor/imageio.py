@@ -557,9 +557,13 @@ def shrink(plane: np.ndarray, height: int, width: int) -> np.ndarray:
     return cv2.resize(plane, (width, height), interpolation=cv2.INTER_AREA)
 
 
-def read_colour_image(path: Path, what: str) -> np.ndarray:
-    """A colour picture (uint8 RGB) for guidance; a gray one is refused, it has no colour to give."""
-    image = read_image(Path(path))
+def read_colour_image(path: Path, what: str, notes: list[str] | None = None) -> np.ndarray:
+    """A colour picture (uint8 RGB) for guidance; a gray one is refused, it has no colour to give. ``notes``
+    gets read_image's lines (an animated picture's first frame is the one used)."""
+    said: list[str] = []
+    image = read_image(Path(path), said)
+    if notes is not None:  # (a reference's other frames went unsaid; an audit)
+        notes += [line.replace(" is coloured", f" is the {what}") for line in said]
     if image.ndim == 2 or image.shape[2] < 3:
         raise InputError(f"{path}: {what} is a grayscale image; it must be a colour picture")
     rgb = np.ascontiguousarray(image[..., :3])

@@ -628,3 +628,72 @@ def test_a_shots_keyframes_are_read_once_through_an_insert(monkeypatch) -> None:
         if shot != guides._shot:
             guides._enter(shot, None)
     assert reads == [3]
+
+
+@pytest.mark.parametrize("flag", ["--hints-image", "--reference"])
+def test_a_guidance_folder_that_is_the_input_folder_is_refused(tmp_path, weights, flag):
+    """An audit: `image photos -o out --hints-image photos` coloured the scribbles as photos and took each photo
+    as its own scribble (a colour photo's every gray pixel a hint: it came out gray, and 'ok')."""
+    write_image(tmp_path / "photos" / "a.png", scene(1))
+    result = run("image", str(tmp_path / "photos"), "-o", str(tmp_path / "out"), flag, str(tmp_path / "photos"),
+                 "--model", weights, "-q")
+    assert result.exit_code == 1 and "the guidance folder is the input folder" in result.stderr, result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_scribbles_in_a_folder_inside_the_input_folder_are_no_photos(tmp_path, weights):
+    photos = tmp_path / "photos"
+    write_image(photos / "a.png", scene(1))
+    scribbles = np.zeros((H, W, 4), np.uint8)
+    scribbles[40:44, 60:70] = (200, 40, 30, 255)
+    write_image(photos / "scribbles" / "a.png", scribbles)
+    result = run("image", str(photos), "-o", str(tmp_path / "out"), "--hints-image", str(photos / "scribbles"),
+                 "--model", weights, "--render-size", "96", "-q")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*")) == ["a.png"]
+
+
+def test_guidance_pairs_by_name_whatever_its_case(tmp_path, weights):
+    """An audit: B.JPG did not take b.json (paired on a disk that ignores case), and the warning said it was
+    named like no image."""
+    write_image(tmp_path / "in" / "B.PNG", scene(1))
+    (tmp_path / "hints").mkdir()
+    (tmp_path / "hints" / "b.json").write_text(json.dumps({"points": [{"x": 20, "y": 20, "color": "#d02010"}]}))
+    result = run("image", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--hints", str(tmp_path / "hints"),
+                 "--model", weights, "--render-size", "96", "-q")
+    assert result.exit_code == 0 and "named like no input image" not in result.stderr, result.stderr
+    auto = run("image", str(tmp_path / "in" / "B.PNG"), "-o", str(tmp_path / "auto.png"), "--model", weights,
+               "--render-size", "96", "-q")
+    assert auto.exit_code == 0
+    near = (slice(14, 27), slice(14, 27))
+    assert mean_a(read_image(tmp_path / "out" / "B.PNG"), *near) > mean_a(read_image(tmp_path / "auto.png"), *near) + 10
+
+
+def test_a_hint_a_hair_inside_the_edge_is_inside(tmp_path, weights):
+    """An audit: x 127.99999999 in a 128-pixel picture passed the check, then rounded to 128 as a float32 and
+    was refused as (128, 10), naming no file."""
+    write_image(tmp_path / "g.png", scene(1))
+    (tmp_path / "h.json").write_text(json.dumps({"points": [{"x": W - 1e-8, "y": H - 1e-8, "color": "#d02010"}]}))
+    result = run("image", str(tmp_path / "g.png"), "-o", str(tmp_path / "o.png"), "--hints", str(tmp_path / "h.json"),
+                 "--model", weights, "--render-size", "96", "-q")
+    assert result.exit_code == 0, result.stderr
+
+
+@pytest.mark.parametrize("flag", ["--hints", "--hints-image", "--reference"])
+def test_an_empty_guidance_path_is_refused(tmp_path, weights, flag):
+    """An audit: --hints '' was the working folder, scanned whole."""
+    write_image(tmp_path / "g.png", scene(1))
+    result = run("image", str(tmp_path / "g.png"), "-o", str(tmp_path / "o.png"), flag, "", "--model", weights)
+    assert result.exit_code != 0 and "an empty path" in result.stderr, result.stderr
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_an_animated_reference_says_its_first_frame_is_used(tmp_path, weights):
+    from PIL import Image
+
+    write_image(tmp_path / "g.png", scene(1))
+    frames = [Image.fromarray(keyframe_of(scene(1))), Image.fromarray(keyframe_of(scene(2)))]
+    frames[0].save(tmp_path / "ref.gif", save_all=True, append_images=frames[1:])
+    result = run("image", str(tmp_path / "g.png"), "-o", str(tmp_path / "o.png"), "--reference",
+                 str(tmp_path / "ref.gif"), "--model", weights, "--render-size", "96", "-q")
+    assert result.exit_code == 0 and "ref.gif" in result.stderr and "is the reference" in result.stderr, result.stderr

@@ -28,8 +28,10 @@ from filmcolor.imageio import IMAGE_INPUT_EXTENSIONS, copy_suffix, list_images, 
 UNMATCHED_SHOWN = 3  # guidance files named in the warning about those no image takes
 
 
-def plan_outputs(inputs: tuple[Path, ...], output: Path, ext: str | None) -> list[tuple[Path, Path]]:
-    """Pair each input image with its output path (a file, or mirrored names under a folder)."""
+def plan_outputs(inputs: tuple[Path, ...], output: Path, ext: str | None,
+                 guidance: tuple[Path, ...] = ()) -> list[tuple[Path, Path]]:
+    """Pair each input image with its output path (a file, or mirrored names under a folder). Pictures in a
+    ``guidance`` folder (scribbles, references) inside an input folder are no inputs."""
     if str(output) == "-":  # (it made a folder named '-'; an audit)
         raise ConfigError("-o -: pictures are written to files, not to standard output; give a file or folder name")
     single_file = output_is_file(output, inputs)
@@ -42,8 +44,11 @@ def plan_outputs(inputs: tuple[Path, ...], output: Path, ext: str | None) -> lis
     pairs: list[tuple[Path, Path]] = []
     for src in inputs:
         if src.is_dir():
-            # an output folder inside the input folder: what earlier runs wrote there is not input
-            listed = list_images([src])
+            _check_guidance_folders(src, guidance)
+            # an output folder inside the input folder: what earlier runs wrote there is not input; nor are the
+            # pictures of a guidance folder inside it (scribbles were coloured as photos; an audit)
+            listed = [p for p in list_images([src])
+                      if not any(p.resolve().is_relative_to(g.resolve()) for g in guidance)]
             found = [p for p in listed if not p.resolve().is_relative_to(output.resolve())]
             if listed and not found:  # `-o` is the input folder, or holds it: each output would be an input
                 raise OutputError(f"{output}: the output folder holds the images of {src}; give an output "
@@ -78,6 +83,16 @@ def plan_outputs(inputs: tuple[Path, ...], output: Path, ext: str | None) -> lis
     return named
 
 
+def _check_guidance_folders(src: Path, guidance: tuple[Path, ...]) -> None:
+    """A scribbles or references folder that is the input folder: its pictures would be coloured as photos and
+    each photo taken as its own guidance (a colour photo's gray pixels all hints: it came out gray; an audit)."""
+    for folder in guidance:
+        if folder.resolve() == src.resolve():
+            raise ConfigError(f"{folder}: the guidance folder is the input folder {src}: its pictures would be "
+                              "coloured as photos and each photo taken as its own guidance; put them in a "
+                              f"folder of their own (say {src / 'guides'})")
+
+
 def _a_photo_beside(path: Path, src: Path) -> bool:
     """Whether ``path`` is a photo in ``src``'s own folder (output written beside the inputs): never a name to
     give a copy, though it is not among the photos given."""
@@ -105,7 +120,9 @@ def _once(ctx: click.Context, param: click.Parameter, values: tuple[Path, ...]) 
     if len(values) > 1:
         raise click.BadParameter(f"given {len(values)} times ({', '.join(map(str, values))}): give one file, or "
                                  "a folder of files named like the images")
-    return values[0] if values else None
+    if values and not values[0]:  # (it was the working folder, scanned whole; an audit)
+        raise click.BadParameter("an empty path: give a file, or a folder of files named like the images")
+    return Path(values[0]) if values else None
 
 
 @click.command("image", short_help="Colour black-and-white photos (files or folders), their own lightness kept.")
@@ -117,20 +134,22 @@ def _once(ctx: click.Context, param: click.Parameter, values: tuple[Path, ...]) 
 @click.option("--ext", default=None, callback=_ext, metavar="|".join(OUTPUT_EXTS).replace(".", ""),
               help="Output format for folder outputs (default: keep the input's extension; .png, .tif and "
                    ".jp2, lossless JPEG 2000, keep 16 bits).")
-@click.option("--hints", type=click.Path(path_type=Path), callback=_once, multiple=True, metavar="HINTS.json|DIR",
+@click.option("--hints", type=click.Path(path_type=str), callback=_once, multiple=True, metavar="HINTS.json|DIR",
               help='Colour hints: {"points": [{"x": 120, "y": 48, "color": "#aa3311", "radius": 3}, ...]} in '
-                   "pixels of the input (origin top-left; radius optional). A hint colours what is near it, of "
+                   "pixels of the input as viewers show it (upright, its EXIF orientation applied; origin "
+                   "top-left; radius optional). A hint colours what is near it, of "
                    "similar lightness and of the same kind (the network's features); where hints contradict "
                    "the automatic colour, that colour fades. "
                    "With folder inputs, a folder of NAME.json for the images NAME.*; images without one are "
                    "coloured automatically.")
-@click.option("--hints-image", type=click.Path(path_type=Path), callback=_once, multiple=True,
+@click.option("--hints-image", type=click.Path(path_type=str), callback=_once, multiple=True,
               metavar="SCRIBBLES.png|DIR",
-              help="Colour hints painted in any editor: an RGBA image the size of the input whose opaque pixels "
-                   "are hints (or a folder of NAME.png).")
-@click.option("--reference", type=click.Path(path_type=Path), callback=_once, multiple=True, metavar="REF.jpg|DIR",
+              help="Colour hints painted in any editor: an RGBA image the size of the input as shown (upright) "
+                   "whose opaque pixels are hints (or a folder of NAME.png, not the input folder itself).")
+@click.option("--reference", type=click.Path(path_type=str), callback=_once, multiple=True, metavar="REF.jpg|DIR",
               help="A colour photo of similar content (same place, people, costumes): its colours are moved to "
-                   "where the content matches (or a folder of NAME.*).")
+                   "where the content matches (or a folder of NAME.*, not the input folder itself; an animated "
+                   "or many-page picture gives its first).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("-q", "--quiet", is_flag=True, help="No 'ok' lines: warnings and errors only.")
 @guarded
@@ -157,7 +176,7 @@ def image_command(inputs: tuple[Path, ...], output: Path, model: str, device: st
     missing = [src for src in inputs if not src.exists()]
     if len(missing) == len(inputs):  # nothing to do; the model is not even loaded
         raise InputError(f"{missing[0]}: file not found")
-    pairs = plan_outputs(inputs, output, ext)
+    pairs = plan_outputs(inputs, output, ext, guidance.picture_folders())
     if unmatched := guidance.unmatched([src for src, _ in pairs], inputs):
         shown = ", ".join(str(path) for path in unmatched[:UNMATCHED_SHOWN])
         more = f" and {len(unmatched) - UNMATCHED_SHOWN} more" if len(unmatched) > UNMATCHED_SHOWN else ""
