@@ -272,11 +272,16 @@ class PredictionWriter:
         self.folders = [Path(f) for f in folders]
 
     def check(self, paths: Iterable[Path], overwrite: bool = False) -> None:
-        """Raise OutputError before any work when a prediction would replace a file (without ``overwrite``)."""
+        """Raise OutputError before any work when a prediction would replace a file (without ``overwrite``), or
+        two photos' predictions would go to one file (a/val/x.jpg and b/val/x.jpg: one was lost; an audit)."""
+        taken: dict[Path, Path] = {}
         for path in paths:
             target = self._target(path)
             if target.exists() and not overwrite:
                 raise OutputError(f"{target}: output exists; pass --overwrite to replace it")
+            if (other := taken.setdefault(target, Path(path))) != Path(path):
+                raise OutputError(f"{target}: the predictions of {other} and {path} would both be saved there; "
+                                  "give the input folders different names, or score them one at a time")
 
     def _target(self, path: Path) -> Path:
         """Where ``path``'s prediction goes; an OutputError when that is the photo itself."""

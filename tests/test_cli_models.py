@@ -57,3 +57,11 @@ def test_models_without_shipped_weights_says_how_to_train(tmp_path, monkeypatch)
     result = CliRunner().invoke(main, ["models"], catch_exceptions=False)
     assert result.exit_code == 0
     assert "(none installed)" in result.stdout and "filmcolor train" in result.stdout
+
+
+def test_a_stored_metric_that_is_no_number_shows_as_unknown() -> None:
+    """An audit: a weights file whose metrics lacked gray_psnr (or held a string) stopped the table with an
+    'unexpected KeyError'."""
+    from filmcolor.cli.models import _number
+
+    assert _number(20.0) == "20.00" and _number(None) == "?" and _number("x") == "?" and _number(True) == "?"

@@ -90,5 +90,36 @@ def test_a_bad_device_is_said_before_the_clip_is_made(tmp_path: Path) -> None:
     (tmp_path / "e").mkdir()
     (tmp_path / "e" / "demo_gray.mp4").write_bytes(b"an earlier clip")
     result = CliRunner().invoke(main, ["demo", "-o", str(tmp_path / "e")])
-    assert result.exit_code == 1 and "demo_gray.mp4: exists" in result.stderr
+    assert result.exit_code == 1 and "demo_gray.mp4: output exists" in result.stderr
     assert (tmp_path / "e" / "demo_gray.mp4").read_bytes() == b"an earlier clip"
+
+
+def test_demo_files_are_never_written_through_a_link_or_left_half(tmp_path: Path, monkeypatch) -> None:
+    """An audit: demo opened OUT/demo_gray.mp4 as it was: a link to nothing made a file where it led (outside
+    OUT, exit 0), --overwrite wrote over the file a link led to, a folder at demo_color.mp4 was found only
+    after the clip was made, and Ctrl-C left a half clip under its final name."""
+    import filmcolor.cli.demo as demo_cli
+
+    out = tmp_path / "d"
+    out.mkdir()
+    (out / "demo_gray.mp4").symlink_to(tmp_path / "elsewhere.mp4")
+    result = CliRunner().invoke(main, ["demo", "-o", str(out)])
+    assert result.exit_code == 1 and "a link to a file that is not there" in result.stderr, result.stderr
+    assert not (tmp_path / "elsewhere.mp4").exists()
+    (out / "demo_gray.mp4").unlink()
+    (tmp_path / "precious.txt").write_text("mine")
+    (out / "demo_gray.mp4").symlink_to(tmp_path / "precious.txt")
+    (out / "demo_color.mp4").mkdir()
+    result = CliRunner().invoke(main, ["demo", "-o", str(out), "--overwrite"])
+    assert result.exit_code == 1 and "demo_color.mp4: output is a folder" in result.stderr, result.stderr
+    (out / "demo_color.mp4").rmdir()
+
+    def interrupted(path: Path, *args) -> int:
+        path.write_bytes(b"half a clip")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo_cli, "write_demo_clip", interrupted)
+    result = CliRunner().invoke(main, ["demo", "-o", str(out), "--overwrite"])
+    assert result.exit_code != 0
+    assert (tmp_path / "precious.txt").read_text() == "mine"  # the link's file untouched
+    assert sorted(p.name for p in out.iterdir()) == ["demo_gray.mp4"] and (out / "demo_gray.mp4").is_symlink()

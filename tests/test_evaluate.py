@@ -432,7 +432,9 @@ def test_eval_sheet_needs_an_image_name(zero_ab_weights: Path, tmp_path: Path) -
 @pytest.mark.parametrize("args, said", [(["--limit", "-1"], "'--limit': -1: must not be negative"),
                                         (["--ab-gain", "nan"], "'--ab-gain': nan: must be a finite number"),
                                         (["--ab-gain", "-1"], "--ab-gain"),
-                                        (["--hints", "-2"], "'--hints': -2: must not be negative")])
+                                        (["--hints", "-2"], "'--hints': -2: must be between 0 and 512"),
+                                        # (an audit: 10^20 was 'unexpected ValueError', 10^7 took 61 s and 2.5 GB)
+                                        (["--hints", "99999999999999999999"], "must be between 0 and 512")])
 def test_bad_limit_and_gain_are_bad_input(test_weights: Path, tmp_path: Path, args, said) -> None:
     write_rgb(tmp_path / "photos" / "good.png", color_photo(0, 32, 32))
     code, data, err = run_eval(str(tmp_path / "photos"), "--model", str(test_weights), *args)
@@ -483,3 +485,13 @@ def test_eval_takes_reference_as_image_and_video_spell_it(tmp_path, test_weights
     result = CliRunner().invoke(main, ["eval", str(tmp_path / "photos"), "--reference", str(tmp_path / "refs"),
                                        "--model", str(test_weights), "--runtime", "torch", "-q"])
     assert "No such option" not in result.stderr and "Did you mean" not in result.stderr, result.stderr
+
+
+def test_save_refuses_two_photos_one_name(test_weights: Path, tmp_path: Path) -> None:
+    """An audit: `eval a/val b/val --save S` saved both x.jpg predictions as S/val/x.jpg, one lost, exit 0."""
+    for side in ("a", "b"):
+        write_rgb(tmp_path / side / "val" / "x.png", color_photo(0, 32, 32))
+    code, _, err = run_eval(str(tmp_path / "a" / "val"), str(tmp_path / "b" / "val"), "--model", str(test_weights),
+                            "--save", str(tmp_path / "saved"))
+    assert code == 1 and "would both be saved there" in err, err
+    assert not (tmp_path / "saved").exists() or not list((tmp_path / "saved").rglob("*.png"))

@@ -96,3 +96,27 @@ def test_eval_video_of_a_still_or_of_too_few_frames_measures_nothing_and_says_so
     assert result.stderr.startswith(f"warning: output has {FRAMES} frames, original 5"), result.stderr
     report = json.loads(result.stdout)
     assert all(len(str(report[key]).split(".")[-1]) <= 4 for key in ("flicker", "ab_error", "flicker_ratio"))
+
+
+def test_eval_video_refuses_a_gray_or_misshaped_original(tmp_path: Path) -> None:
+    """An audit: a gray original scored a flicker ratio of 17692 and exit 0; a 4:3 original was stretched onto
+    a 16:9 output and scored. A gray output is said."""
+    frames = list(panning_clip((6.0, 8.0)))
+    write_clip(tmp_path / "output.mp4", [lab_to_rgb_levels(l, ab) for l, _, ab in frames])
+    gray = [lab_to_rgb_levels(l, np.zeros_like(ab)) for l, ab, _ in frames]
+    write_clip(tmp_path / "gray.mp4", gray)
+    result = CliRunner().invoke(main, ["eval-video", str(tmp_path / "output.mp4"), "--original",
+                                       str(tmp_path / "gray.mp4")])
+    assert result.exit_code == 1 and "the original is gray" in result.stderr, result.output
+    with av.open(str(tmp_path / "square.mp4"), "w") as container:
+        stream = container.add_stream("libx264", rate=10, options={"crf": "1"})
+        stream.width, stream.height, stream.pix_fmt = H, H, "yuv444p"
+        for l_hw, ab, _ in frames:
+            rgb = np.ascontiguousarray(lab_to_rgb_levels(l_hw, ab)[:, :H])
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(stream.encode())
+    result = CliRunner().invoke(main, ["eval-video", str(tmp_path / "output.mp4"), "--original",
+                                       str(tmp_path / "square.mp4")])
+    assert result.exit_code == 1 and "not the original of output.mp4" in result.stderr, result.output
+    result = CliRunner().invoke(main, ["eval-video", str(tmp_path / "gray.mp4")])
+    assert result.exit_code == 0 and "has no colour" in result.output, result.output

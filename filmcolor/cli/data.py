@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from rich.progress import (
 
 from filmcolor.cli import console, guarded
 from filmcolor.download import COCO_SAMPLE_SHA256, COCO_SAMPLE_URL, archive_name, download, extract, image_folder
-from filmcolor.errors import OutputError
+from filmcolor.errors import InputError, OutputError
 
 
 def _sha256_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -76,18 +77,28 @@ def coco_sample_command(folder: Path, url: str, sha256: str | None, keep_archive
         console.print(f"{escape(str(unpacked))} is already there")
         _show_train(image_folder([unpacked]) or unpacked)
         return
+    made = not folder.exists()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise OutputError(f"{folder}: cannot create the folder ({err.strerror or err})") from err
     archive = folder / name
-    with _bar(f"download {escape(name)}") as bar:
-        got = download(url, archive, expected_sha256=sha256, progress=_track(bar))
+    try:
+        with _bar(f"download {escape(name)}") as bar:
+            got = download(url, archive, expected_sha256=sha256, progress=_track(bar))
+    except BaseException:
+        if made:  # (a failed connection left an empty DIR; an audit)
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when nothing (a resumable part) is in it
+        raise
     resumed = f", resumed at byte {got.resumed_from}" if 0 < got.resumed_from < got.size else ""
     console.print(f"[green]ok[/] {escape(str(archive))}: {got.size} bytes{resumed}")
     console.print(f"sha256 {got.sha256}" + (" (matches --sha256)" if sha256 else ""))
-    with _bar(f"unpack {escape(name)}") as bar:
-        created = extract(archive, folder, progress=_track(bar))
+    try:
+        with _bar(f"unpack {escape(name)}") as bar:
+            created = extract(archive, folder, progress=_track(bar))
+    except InputError as err:  # (kept, it failed the same way on every run, without a word of why; an audit)
+        raise InputError(f"{' '.join(str(err).split())}; delete it to download it again") from err
     if not keep_archive:
         archive.unlink(missing_ok=True)
     console.print(f"[green]ok[/] unpacked {', '.join(escape(str(p)) for p in created)}")

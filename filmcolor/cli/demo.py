@@ -9,8 +9,7 @@ from rich.markup import escape
 
 from filmcolor.cli import console, guarded, model_options
 from filmcolor.demo import DEMO_PHOTOS, write_demo_clip
-from filmcolor.errors import OutputError
-from filmcolor.fsutil import make_output_folder
+from filmcolor.fsutil import atomic_output, check_output_path, make_output_folder
 from filmcolor.options import ModelSpec
 from filmcolor.video.pipeline import colorize_video
 
@@ -30,12 +29,12 @@ def demo_command(out_dir: Path, model: str, device: str, runtime: str, overwrite
     colorizer = ModelSpec(model, device, runtime).load()  # at the video render size; first: a bad --model or
     make_output_folder(out_dir)  # --device is said before the clip is made (an audit)
     gray, color, preview = out_dir / "demo_gray.mp4", out_dir / "demo_color.mp4", out_dir / "demo_preview.png"
-    for path in (gray, color, preview):
-        if path.exists() and not overwrite:
-            raise OutputError(f"{path}: exists; pass --overwrite to replace the demo files")
-    frames = write_demo_clip(gray)
+    for path in (gray, color, preview):  # (a link was written through, and a folder found after the work; an
+        check_output_path(path, [], overwrite)  # audit)
+    with atomic_output(gray, replace=overwrite) as tmp:  # (Ctrl-C left a half clip under its name; an audit)
+        frames = write_demo_clip(tmp)
     console.print(f"made {escape(str(gray))} ({frames} frames from scikit-image's {', '.join(DEMO_PHOTOS)} photos)")
-    report = colorize_video(gray, color, colorizer, overwrite=True, preview_path=preview)
+    report = colorize_video(gray, color, colorizer, overwrite=overwrite, preview_path=preview)
     console.print(f"coloured {report.frames} frames at {report.fps:.1f} fps ({escape(report.runtime)}, "
                   f"{escape(report.device)})")
     console.print(f"wrote {escape(str(color))} and {escape(str(preview))}")

@@ -20,7 +20,7 @@ from filmcolor.evaluate import (
     evaluate_references,
 )
 from filmcolor.fsutil import check_output_path, write_bytes_atomic
-from filmcolor.guide import guidance_file
+from filmcolor.guide import MAX_POINTS, guidance_file
 from filmcolor.imageio import IMAGE_INPUT_EXTENSIONS, is_image_path, list_images
 
 
@@ -43,9 +43,10 @@ from filmcolor.imageio import IMAGE_INPUT_EXTENSIONS, is_image_path, list_images
               help="Write a contact sheet (rows of gray | prediction | original) to this .png/.jpg.")
 @ranged_option("--sheet-rows", base=int, at_least=1, default=12, show_default=True,
                help="Images (rows) on the contact sheet: the first N scored.")
-@ranged_option("--hints", "hints", base=int, at_least=0, default=None, metavar="N",
+@ranged_option("--hints", "hints", base=int, at_least=0, at_most=MAX_POINTS, default=None, metavar="N",
                help="Also score with N random hints per photo (3x3 mean colour of the original, Zhang et al. 2017's "
-                    "protocol), beside the naive propagation of the same hints with no network.")
+                    f"protocol), beside the naive propagation of the same hints with no network (at most "
+                    f"{MAX_POINTS}: the network takes that many hint cells).")
 @click.option("--hints-seed", type=int, default=0, show_default=True, help="Seed of the --hints points.")
 @click.option("--reference-dir", "--reference", "reference_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None,

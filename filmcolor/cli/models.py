@@ -51,25 +51,32 @@ def models_command() -> None:
         meta = read_meta(path)
         label = escape(f"{name} (default)" if name == DEFAULT_WEIGHTS_NAME else name)  # a file name
         sizes = f"video {DEFAULT_VIDEO_RENDER_SIZE}, photos {DEFAULT_RENDER_SIZE}"
-        gain = f"{meta.info.get('ab_gain', 1.0):g}"
+        gain = _number(meta.info.get("ab_gain", 1.0), "g")
         scored = [("val", meta.info.get("metrics", {})), ("unseen", meta.info.get("unseen_metrics", {}))]
         rows = []
         for where, m in scored:
+            m = m if isinstance(m, dict) else {}  # (a file's odd metrics stopped the table: KeyError; an audit)
             if m or where == "val":
                 rows.append((where, m))
             rows += [(f"{where} + {m[s].get('hints', '')} {s}".replace("+  reference", "+ reference"), m[s])
-                     for s in ("hints", "reference") if s in m]
+                     for s in ("hints", "reference") if isinstance(m.get(s), dict)]
         for i, (where, m) in enumerate(rows):
-            psnr = f"{m['psnr']:.2f} / {m['gray_psnr']:.2f} dB" if "psnr" in m else "-"
+            psnr = f"{_number(m.get('psnr'))} / {_number(m.get('gray_psnr'))} dB" if "psnr" in m else "-"
             if "naive_psnr" in m:
-                psnr += f" (no network: {m['naive_psnr']:.2f})"
-            colour = f"{m['colorfulness']:.1f} / {m['real_colorfulness']:.1f}" if "colorfulness" in m else "-"
+                psnr += f" (no network: {_number(m['naive_psnr'])})"
+            colour = (f"{_number(m.get('colorfulness'), '.1f')} / {_number(m.get('real_colorfulness'), '.1f')}"
+                      if "colorfulness" in m else "-")
             first = i == 0
             weights.add_row(label if first else "", escape(meta.arch) if first else "", sizes if first else "",
                             "onnx (CPU), torch (GPU)" if first else "", gain if first else "", where, psnr, colour)
     if not shipped_weights():
         weights.add_row("(none installed)", "-", "-", "-", "-", "-", "train with 'filmcolor train'", "-")
     out.print(weights)
+
+
+def _number(value: object, spec: str = ".2f") -> str:
+    """A stored metric as the table shows it; '?' for one missing or not a number."""
+    return format(value, spec) if isinstance(value, int | float) and not isinstance(value, bool) else "?"
 
 
 COMMANDS = [models_command]

@@ -14,7 +14,7 @@ import numpy as np
 
 from filmcolor import lab
 from filmcolor.errors import InputError
-from filmcolor.metrics import ANALYSIS_SHORT_SIDE, FlickerMeter, analysis_shape
+from filmcolor.metrics import ANALYSIS_SHORT_SIDE, GRAY_CHROMA, FlickerMeter, analysis_shape
 from filmcolor.video.scenecut import DEFAULT_CUT_THRESHOLD
 
 
@@ -51,6 +51,7 @@ def evaluate_video(output: Path, original: Path | None = None, cut_threshold: fl
     out_frames = lab_frames(output, short_side)
     ref_frames = lab_frames(original, short_side) if original is not None else None
     output_count = original_count = 0
+    chroma_out = chroma_ref = 0.0  # summed over the frames compared: a gray original has no colour to compare
     for lab_out in out_frames:
         output_count += 1
         ab_ref = None
@@ -60,6 +61,12 @@ def evaluate_video(output: Path, original: Path | None = None, cut_threshold: fl
                 break
             original_count += 1
             ab_ref = lab_ref[..., 1:]
+            if ab_ref.shape[:2] != lab_out.shape[:2] and original_count == 1:
+                raise InputError(f"{original}: its frames are shaped {_aspect(ab_ref)}, the output's "
+                                 f"{_aspect(lab_out)}: not the original of {output.name} (an audit: they were "
+                                 "stretched to fit and scored)")
+            chroma_ref += float(np.hypot(ab_ref[..., 0], ab_ref[..., 1]).mean())
+        chroma_out += float(np.hypot(lab_out[..., 1], lab_out[..., 2]).mean())
         # Flow and reliability come from the output's L (the input's own L, kept by the colouriser).
         meter.update(np.ascontiguousarray(lab_out[..., 0]), lab_out[..., 1:], ab_ref)
     warnings = []
@@ -72,6 +79,13 @@ def evaluate_video(output: Path, original: Path | None = None, cut_threshold: fl
     if output_count == 0:
         raise InputError(f"{output}: no video frames decoded")
     result = meter.result()
+    compared = max(1, result.frames)
+    if original is not None and chroma_ref / compared < GRAY_CHROMA:  # (it scored a flicker ratio of 17692
+        raise InputError(f"{original}: the original is gray (mean chroma {chroma_ref / compared:.2f}): no colour "
+                         "to compare with; give the colour original")  # and exit 0; an audit)
+    if chroma_out / compared < GRAY_CHROMA:
+        warnings.append(f"{output}: has no colour (mean chroma {chroma_out / compared:.2f}): its flicker says "
+                        "nothing")
     if result.pairs == 0:  # (a still read as one frame scored a flicker of 0.0, "perfectly steady", exit 0)
         raise InputError(f"{output}: {result.frames} frame{'s' if result.frames != 1 else ''} and no pair of "
                          "frames in one shot whose motion could be followed: no flicker to measure")
@@ -90,6 +104,11 @@ def evaluate_video(output: Path, original: Path | None = None, cut_threshold: fl
         "analysis_short_side": short_side,
         "warnings": warnings,
     }
+
+
+def _aspect(frame: np.ndarray) -> str:
+    """A frame's shape at the analysis size, as a message shows it."""
+    return f"{frame.shape[1]}x{frame.shape[0]}"
 
 
 def _rounded(value: float | None) -> float | None:
