@@ -65,3 +65,15 @@ def test_a_stored_metric_that_is_no_number_shows_as_unknown() -> None:
     from filmcolor.cli.models import _number
 
     assert _number(20.0) == "20.00" and _number(None) == "?" and _number("x") == "?" and _number(True) == "?"
+
+
+def test_columns_zero_still_prints_the_tables(monkeypatch) -> None:
+    """An audit: COLUMNS=0 printed nothing and exit 0 (with stdout a pipe, as here)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COLUMNS": "0"}
+    done = subprocess.run([sys.executable, "-m", "filmcolor", "models"], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0 and "Architectures" in done.stdout and "Shipped weights" in done.stdout, done

@@ -289,6 +289,27 @@ def test_a_bad_reference_skips_its_pair_only(guided_weights: Path, tmp_path: Pat
     assert "refs/b.png" in err and err.startswith("skipped ") and err.count("\nskipped ") == 0
 
 
+def test_photos_without_a_reference_and_references_not_used_are_said(guided_weights: Path, tmp_path: Path,
+                                                                     monkeypatch) -> None:
+    """An audit: a photo without a reference only counted in "without_reference", and a reference the network
+    declined scored the automatic colour against its naive transfer, both without a word."""
+    for name in ("a", "b", "c"):
+        write_rgb(tmp_path / "photos" / f"{name}.png", color_photo(ord(name), 48, 64))
+    write_rgb(tmp_path / "refs" / "a.png", color_photo(ord("a"), 48, 64))  # its own colours: used
+    write_rgb(tmp_path / "refs" / "b.png", np.roll(color_photo(7, 48, 64, seed=9), 1, axis=2))  # another picture
+    code, result, err = run_eval(str(tmp_path / "photos"), "--model", str(guided_weights), "--render-size", "32",
+                                 "--reference-dir", str(tmp_path / "refs"))
+    assert code == 0 and result["reference"]["without_reference"] == 1, err
+    assert "1 photo(s) have no reference named like them" in err and "show too little" not in err, err
+    from filmcolor import guide
+
+    monkeypatch.setattr(guide, "REFERENCE_MIN_SCORE", 1.01)  # no reference matches (the test weights match all)
+    code, result, err = run_eval(str(tmp_path / "photos"), "--model", str(guided_weights), "--render-size", "32",
+                                 "--reference-dir", str(tmp_path / "refs"))
+    assert code == 0 and result["reference"]["used_guide"] == 0.0, err
+    assert "2 of 2 reference(s) show too little" in err, err
+
+
 # ---- SSIM, ab error and its AuC: the metrics themselves ----
 
 def test_ssim_against_skimage_and_by_hand() -> None:

@@ -120,3 +120,21 @@ def test_eval_video_refuses_a_gray_or_misshaped_original(tmp_path: Path) -> None
     assert result.exit_code == 1 and "not the original of output.mp4" in result.stderr, result.output
     result = CliRunner().invoke(main, ["eval-video", str(tmp_path / "gray.mp4")])
     assert result.exit_code == 0 and "has no colour" in result.output, result.output
+
+
+def test_eval_video_refuses_a_truncated_file(tmp_path: Path) -> None:
+    """An audit: an MP4 cut short (its index at the front) scored its first frames, exit 0, where `filmcolor
+    video` refuses it."""
+    frames = list(panning_clip((6.0, 8.0)))
+    write_clip(tmp_path / "whole.mp4", [lab_to_rgb_levels(l, ab) for l, ab, _ in frames])
+    with av.open(str(tmp_path / "whole.mp4")) as source, av.open(str(tmp_path / "front.mp4"), "w",
+                                                                   options={"movflags": "faststart"}) as out:
+        stream = out.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(source.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    data = (tmp_path / "front.mp4").read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[:int(len(data) * 0.6)])
+    result = CliRunner().invoke(main, ["eval-video", str(tmp_path / "cut.mp4")])
+    assert result.exit_code == 1 and "cut.mp4: file is truncated" in result.stderr, result.output

@@ -149,6 +149,7 @@ def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, 
                                                       progress=lambda done, total: bar.update(task, completed=done),
                                                       unreadable=unreadable)
             guided["reference"]["without_reference"] = len(paths) - len(pairs)
+            notes += _reference_notes(guided["reference"], reference_dir)
     if contact_sheet is not None:
         contact_sheet.write(sheet)
     if not by_source:
@@ -173,6 +174,21 @@ def eval_command(folders: tuple[Path, ...], data: tuple[Path, ...], model: str, 
         write_bytes_atomic(json_out, (text + "\n").encode())
     if unreadable:  # the scores stand for the readable photos; the run as a whole did not succeed
         raise SystemExit(1)
+
+
+def _reference_notes(scores: dict, reference_dir: Path) -> list[str]:
+    """What a user should know of the reference scores: photos without a reference, references not used (an
+    audit: both went unsaid, and the section read as reference colouring throughout)."""
+    notes = []
+    if missing := scores.get("without_reference", 0):
+        notes.append(f"{missing} photo(s) have no reference named like them in {reference_dir}: not in the "
+                     "reference scores")
+    scored = scores.get("images", 0)
+    if scored and (unused := round(scored * (1.0 - scores.get("used_guide", 1.0)))):
+        notes.append(f"{unused} of {scored} reference(s) show too little of their photo's content to be used "
+                     "(as `filmcolor image --reference` declines them): those photos are scored as coloured "
+                     "automatically, beside the naive transfer of the reference")
+    return notes
 
 
 COMMANDS = [eval_command]

@@ -34,7 +34,9 @@ def gflops_at(name: str, size: int = 256) -> float:
 @guarded
 def models_command() -> None:
     """List architectures (parameters, GFLOPs at 256x256) and shipped weights with their metrics."""
-    out = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 140, emoji=False)
+    columns = os.environ.get("COLUMNS", "")  # (COLUMNS=0 printed nothing at all; an audit)
+    given = columns.strip().isdigit() and int(columns) > 0
+    out = Console(width=None if sys.stdout.isatty() or given else 140, emoji=False)
     arch = Table(title="Architectures")
     for col in ("name", "kind", "parameters", "GFLOPs @256x256", "description"):
         arch.add_column(col)
