@@ -209,14 +209,7 @@ def guidance_file(given: Path | None, image: Path, inputs: Iterable[Path], suffi
             candidate = given / stem.parent / (stem.name + case)
             if candidate.is_file():
                 return candidate
-    # B.JPG with b.json: the name in another case, when only one file is so named (the pair was made on a
-    # disk that ignores case, macOS's or Windows'; here it was missed and said "named like no image"; an audit)
-    wanted = {(stem.name + suffix).lower() for suffix in suffixes}
-    try:
-        alike = [p for p in (given / stem.parent).iterdir() if p.name.lower() in wanted and p.is_file()]
-    except OSError:
-        return None
-    return alike[0] if len(alike) == 1 else None
+    return None
 
 
 def concat_hints(a: Hints | None, b: Hints | None) -> Hints | None:

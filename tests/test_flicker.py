@@ -120,6 +120,17 @@ def test_eval_video_refuses_a_gray_or_misshaped_original(tmp_path: Path) -> None
     assert result.exit_code == 1 and "not the original of output.mp4" in result.stderr, result.output
     result = CliRunner().invoke(main, ["eval-video", str(tmp_path / "gray.mp4")])
     assert result.exit_code == 0 and "has no colour" in result.output, result.output
+    with av.open(str(tmp_path / "narrower.mp4"), "w") as container:  # two pixels narrower: the same film
+        stream = container.add_stream("libx264", rate=10, options={"crf": "1"})
+        stream.width, stream.height, stream.pix_fmt = W - 2, H, "yuv444p"
+        for l_hw, _, ab in frames:
+            rgb = np.ascontiguousarray(lab_to_rgb_levels(l_hw, ab)[:, :W - 2])
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(stream.encode())
+    write_clip(tmp_path / "original.mp4", [lab_to_rgb_levels(l, ab) for l, ab, _ in frames])
+    result = CliRunner().invoke(main, ["eval-video", str(tmp_path / "narrower.mp4"), "--original",
+                                       str(tmp_path / "original.mp4")])
+    assert result.exit_code == 0, result.output  # (a review: 852 wide against 854 was refused)
 
 
 def test_eval_video_refuses_a_truncated_file(tmp_path: Path) -> None:

@@ -47,8 +47,8 @@ def plan_outputs(inputs: tuple[Path, ...], output: Path, ext: str | None,
             _check_guidance_folders(src, guidance)
             # an output folder inside the input folder: what earlier runs wrote there is not input; nor are the
             # pictures of a guidance folder inside it (scribbles were coloured as photos; an audit)
-            listed = [p for p in list_images([src])
-                      if not any(p.resolve().is_relative_to(g.resolve()) for g in guidance)]
+            inside = [g.resolve() for g in guidance if g.resolve().is_relative_to(src.resolve())]
+            listed = [p for p in list_images([src]) if not any(p.resolve().is_relative_to(g) for g in inside)]
             found = [p for p in listed if not p.resolve().is_relative_to(output.resolve())]
             if listed and not found:  # `-o` is the input folder, or holds it: each output would be an input
                 raise OutputError(f"{output}: the output folder holds the images of {src}; give an output "
@@ -180,14 +180,15 @@ def image_command(inputs: tuple[Path, ...], output: Path, model: str, device: st
     if unmatched := guidance.unmatched([src for src, _ in pairs], inputs):
         shown = ", ".join(str(path) for path in unmatched[:UNMATCHED_SHOWN])
         more = f" and {len(unmatched) - UNMATCHED_SHOWN} more" if len(unmatched) > UNMATCHED_SHOWN else ""
-        console.print(f"[yellow]warning:[/] {len(unmatched)} guidance file(s) named like no input image, not used: "
-                      f"{plain(shown)}{more}", soft_wrap=True)
+        console.print(f"[yellow]warning:[/] {len(unmatched)} guidance file(s) named like no input image (names "
+                      f"pair exactly, letter case too), not used: {plain(shown)}{more}", soft_wrap=True)
     if len(pairs) > 1 or inputs[0].is_dir():
         make_output_folder(output)
     colorizer = Colorizer.from_pretrained(model, device=device, render_size=render_size, runtime=runtime)
     if guidance:
         colorizer.require_guided()
     failed = 0
+    said_before: set[str] = set()
     for src, dst in pairs:
         if why := not_a_file(src):  # a link that loops, a pipe: said, unopened
             failed += 1
@@ -210,7 +211,9 @@ def image_command(inputs: tuple[Path, ...], output: Path, model: str, device: st
             if not quiet:
                 console.print(f"[green]ok[/] {plain(str(src))} -> {plain(str(dst))}")
             for note in notes:
-                console.print(f"[yellow]warning:[/] {plain(note)}", soft_wrap=True)
+                if note not in said_before:  # (one animated reference for all: said once, not per photo)
+                    console.print(f"[yellow]warning:[/] {plain(note)}", soft_wrap=True)
+                said_before.add(note)
         except (InputError, OutputError) as err:
             failed += 1
             error_line(str(err))

@@ -18,6 +18,10 @@ from filmcolor.metrics import ANALYSIS_SHORT_SIDE, GRAY_CHROMA, FlickerMeter, an
 from filmcolor.video.scenecut import DEFAULT_CUT_THRESHOLD
 from filmcolor.video.truncation import cut_short
 
+# an original whose frames' shape differs from the output's by more than this is another film (an audit: a 4:3
+# one was stretched onto a 16:9 output and scored); within it, a pixel or two of rounding (852 for 854 wide)
+MAX_ASPECT_GAP = 0.03
+
 
 def lab_frames(path: Path, short_side: int) -> Iterator[np.ndarray]:
     """Lab (h, w, 3) of each frame at the analysis size (RGB shrunk first: cheap on long films)."""
@@ -70,10 +74,9 @@ def evaluate_video(output: Path, original: Path | None = None, cut_threshold: fl
                 break
             original_count += 1
             ab_ref = lab_ref[..., 1:]
-            if ab_ref.shape[:2] != lab_out.shape[:2] and original_count == 1:
-                raise InputError(f"{original}: its frames are shaped {_aspect(ab_ref)}, the output's "
-                                 f"{_aspect(lab_out)}: not the original of {output.name} (an audit: they were "
-                                 "stretched to fit and scored)")
+            if original_count == 1 and abs(_aspect(ab_ref) / _aspect(lab_out) - 1) > MAX_ASPECT_GAP:
+                raise InputError(f"{original}: its frames are {_aspect(ab_ref):.2f}:1, the output's "
+                                 f"{_aspect(lab_out):.2f}:1: not the original of {output.name}")
             chroma_ref += float(np.hypot(ab_ref[..., 0], ab_ref[..., 1]).mean())
         chroma_out += float(np.hypot(lab_out[..., 1], lab_out[..., 2]).mean())
         # Flow and reliability come from the output's L (the input's own L, kept by the colouriser).
@@ -115,9 +118,9 @@ def evaluate_video(output: Path, original: Path | None = None, cut_threshold: fl
     }
 
 
-def _aspect(frame: np.ndarray) -> str:
-    """A frame's shape at the analysis size, as a message shows it."""
-    return f"{frame.shape[1]}x{frame.shape[0]}"
+def _aspect(frame: np.ndarray) -> float:
+    """A frame's width / height."""
+    return frame.shape[1] / frame.shape[0]
 
 
 def _rounded(value: float | None) -> float | None:
