@@ -256,8 +256,7 @@ class NetworkSchedule:
     """Decides, frame by frame in order, whether the network must run or the colour can be carried.
 
     The network runs on the first frame of each shot and after an insert, at least every ``every`` frames, and
-    as soon as the
-    motion or the motion-compensated change summed since its last run passes CARRY_MAX_SHIFT or
+    as soon as the motion or the motion-compensated change summed since its last run passes CARRY_MAX_SHIFT or
     CARRY_MAX_CHANGE. ``every`` = 1 runs it on every frame. In between, it runs for a patch (``motion.patch``)
     once the worst patch's change summed since passes CARRY_MAX_MISS.
     """
