@@ -354,7 +354,8 @@ class TemporalSmoother:
         # A warped colour far from the new prediction is more likely a half-pixel slip across an
         # object's edge than flicker: trust it less, so edges leave no one-pixel trail.
         gap = ab_prev_warped - ab_cur
-        trust *= np.exp(np.einsum("hwc,hwc->hw", gap, gap) * (-1.0 / AB_TOLERANCE**2))
+        gap2 = np.einsum("hwc,hwc->hw", gap, gap)
+        trust *= np.exp(gap2 * (-1.0 / AB_TOLERANCE**2))
         # A pixel followed through n network frames takes their running mean (n / (n + 1) of the past), from
         # the strength up to self.most: a still background stops taking a fifth of each prediction's wobble
         # (MODEL_CARD.md). The count is forgotten where the warp is unreliable and as the new prediction
@@ -365,6 +366,6 @@ class TemporalSmoother:
         if motion.patch:  # carried wherever the warp is reliable; the new colour counts where it is not
             return ab_cur + trust[..., None] * (ab_prev_warped - ab_cur), trust * seen + (1.0 - trust)
         weight = np.clip(seen / (seen + 1.0), self.blend_weight, self.most)
-        kept = trust * np.exp(np.einsum("hwc,hwc->hw", gap, gap) * (-1.0 / COUNT_TOLERANCE**2))
+        kept = trust * np.exp(gap2 * (-1.0 / COUNT_TOLERANCE**2))
         return (ab_cur + (weight * trust)[..., None] * (ab_prev_warped - ab_cur),
                 np.minimum(kept * seen + 1.0, self.most / (1.0 - self.most)))
