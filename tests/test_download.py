@@ -304,11 +304,12 @@ def test_unreachable_url_is_one_line(tmp_path: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    code, stdout, stderr = run(str(tmp_path / "data"), "--url", f"http://127.0.0.1:{port}/coco_sample.tgz")
+    code, stdout, stderr = run(str(tmp_path / "w" / "a" / "data"), "--url",
+                               f"http://127.0.0.1:{port}/coco_sample.tgz")
     assert code == 1 and stdout == ""
     assert error_lines(stderr) == [stderr.strip()] and "cannot connect" in stderr
     assert "Traceback" not in stderr
-    assert not (tmp_path / "data").exists()  # (an audit: an empty DIR was left)
+    assert not (tmp_path / "w").exists()  # (audits: an empty DIR was left, then its parents)
 
 
 def test_http_error_is_one_line(server, tmp_path: Path) -> None:

@@ -92,9 +92,11 @@ def test_eval_video_of_a_still_or_of_too_few_frames_measures_nothing_and_says_so
     write_clip(tmp_path / "short.mp4", [lab_to_rgb_levels(l, ab) for l, ab, _ in frames[:5]])
     result = CliRunner().invoke(main, ["eval-video", str(tmp_path / "output.mp4"), "--original",
                                        str(tmp_path / "short.mp4")])
-    assert result.exit_code == 0, result.stderr
+    # the first frames scored and said, and exit 1: the film was not scored whole (an audit: exit 0)
+    assert result.exit_code == 1, result.stderr
     assert result.stderr.startswith(f"warning: output has {FRAMES} frames, original 5"), result.stderr
     report = json.loads(result.stdout)
+    assert report["partial"] is True
     assert all(len(str(report[key]).split(".")[-1]) <= 4 for key in ("flicker", "ab_error", "flicker_ratio"))
 
 

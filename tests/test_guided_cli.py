@@ -711,3 +711,12 @@ def test_an_animated_reference_says_its_first_frame_is_used(tmp_path, weights):
                  str(tmp_path / "ref.gif"), "--model", weights, "--render-size", "96", "-q")
     assert result.exit_code == 0 and "ref.gif" in result.stderr, result.stderr
     assert result.stderr.count("is the reference") == 1, result.stderr  # said once for the two photos
+
+
+def test_an_empty_video_reference_is_refused(tmp_path, weights):
+    """A review: `video --reference=` said ". is a folder, not an image" (the working folder)."""
+    two_shot_clip(tmp_path / "in.mp4")
+    result = run("video", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "out.mp4"), "--reference=", "--model",
+                 weights, "-q")
+    assert result.exit_code != 0 and "an empty path" in result.stderr, result.stderr
+    assert not (tmp_path / "out.mp4").exists()

@@ -77,7 +77,7 @@ def coco_sample_command(folder: Path, url: str, sha256: str | None, keep_archive
         console.print(f"{escape(str(unpacked))} is already there")
         _show_train(image_folder([unpacked]) or unpacked)
         return
-    made = not folder.exists()
+    made = [parent for parent in (folder, *folder.parents) if not parent.exists()]  # the deepest first
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -87,9 +87,9 @@ def coco_sample_command(folder: Path, url: str, sha256: str | None, keep_archive
         with _bar(f"download {escape(name)}") as bar:
             got = download(url, archive, expected_sha256=sha256, progress=_track(bar))
     except BaseException:
-        if made:  # (a failed connection left an empty DIR; an audit)
+        for made_folder in made:  # (a failed connection left an empty DIR, and its parents; two audits)
             with contextlib.suppress(OSError):
-                folder.rmdir()  # only when nothing (a resumable part) is in it
+                made_folder.rmdir()  # only when nothing (a resumable part) is in it
         raise
     resumed = f", resumed at byte {got.resumed_from}" if 0 < got.resumed_from < got.size else ""
     console.print(f"[green]ok[/] {escape(str(archive))}: {got.size} bytes{resumed}")

@@ -26,6 +26,8 @@ def eval_video_command(output: Path, original: Path | None, cut_threshold: float
     \b
     flicker: mean |ab_t - warp(ab_t-1)| over frame pairs, Lab units, where the flow from L is reliable.
     With --original: ab_error against it, original_flicker and flicker_ratio (1.0 is as steady as reality).
+    Exit code 1 when the two differ in length: the first frames are compared and the JSON printed
+    ("partial": true), but the film was not scored whole.
 
     \b
     Examples:
@@ -36,6 +38,8 @@ def eval_video_command(output: Path, original: Path | None, cut_threshold: float
     for warning in result["warnings"]:  # (in the JSON too)
         console.print(f"[yellow]warning:[/] {plain(warning)}", soft_wrap=True)
     click.echo(json.dumps(result, indent=2))
+    if result["partial"]:  # (an audit: exit 0 although part of the film went unscored)
+        raise SystemExit(1)
 
 
 COMMANDS = [eval_video_command]

@@ -55,6 +55,13 @@ def parse_keyframe(text: str) -> Keyframe:
     return Keyframe(int(number), Path(path).expanduser())  # the shell leaves N=~/key.png as it is
 
 
+def parse_reference(text: str) -> Path:
+    """--reference PATH; a ValueError for an empty one (it was the working folder: ". is a folder"; an audit)."""
+    if not text:
+        raise ValueError("an empty path: give a colour photo")
+    return Path(text).expanduser()
+
+
 @dataclass(frozen=True)
 class FrameShape:
     """The film's frames as stored (what the network sees), and the display rotation players apply to them

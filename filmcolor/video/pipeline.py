@@ -40,6 +40,7 @@ from filmcolor.video.keyframes import (
     check_keyframes_within,
     network_l,
     parse_keyframe,
+    parse_reference,
     scan_shots,
 )
 from filmcolor.video.reader import LumaFrame, ReaderOptions, VideoReader
@@ -66,7 +67,7 @@ class VideoOptions(ReaderOptions, EncoderOptions):
         metavar="N=PATH", flag="--keyframe")
     references: tuple[Path, ...] = option(
         (), "A colour photo of similar content (same place, people, costumes), repeatable: each shot without "
-        "keyframes takes its colours from the one that matches it best, if any matches.", parse=Path,
+        "keyframes takes its colours from the one that matches it best, if any matches.", parse=parse_reference,
         metavar="PATH", flag="--reference")
     preview_frames: int = 4  # frames on the --preview still
     queue_frames: int = 8  # per queue; bounds memory

@@ -82,10 +82,12 @@ def evaluate_video(output: Path, original: Path | None = None, cut_threshold: fl
         # Flow and reliability come from the output's L (the input's own L, kept by the colouriser).
         meter.update(np.ascontiguousarray(lab_out[..., 0]), lab_out[..., 1:], ab_ref)
     warnings = []
+    partial = False  # the original and the output differ in length: only their common frames were compared
     if ref_frames is not None:
         original_count += sum(1 for _ in ref_frames)
         output_count += sum(1 for _ in out_frames)
         if original_count != output_count:
+            partial = True
             warnings.append(f"output has {output_count} frames, original {original_count}: "
                             f"compared the first {meter.result().frames}")
     if output_count == 0:
@@ -115,6 +117,7 @@ def evaluate_video(output: Path, original: Path | None = None, cut_threshold: fl
         "units": "Lab",
         "analysis_short_side": short_side,
         "warnings": warnings,
+        "partial": partial,
     }
 
 
