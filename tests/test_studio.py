@@ -978,7 +978,7 @@ def test_stopping_ends_a_far_seek_under_way(weights, tmp_path):
 
 
 def test_log_lines_show_control_characters_as_escapes() -> None:
-    from filmcolor.cli.studio import printable
+    from filmcolor.cli import plain as printable  # what the studio's log prints its lines with
 
     assert printable("opened \x1b[31mred\x1b]0;title\x07.png\n") == "opened \\x1b[31mred\\x1b]0;title\\x07.png\\n"
     assert printable("café ½.jpg") == "café ½.jpg"

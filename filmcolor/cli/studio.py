@@ -10,7 +10,7 @@ from types import ModuleType
 import click
 from rich.markup import escape
 
-from filmcolor.cli import console, guarded, model_options, ranged_option, render_size_option
+from filmcolor.cli import console, guarded, model_options, plain, ranged_option, render_size_option
 from filmcolor.colorize import DEFAULT_VIDEO_RENDER_SIZE, Colorizer
 from filmcolor.errors import ConfigError, InputError
 
@@ -56,7 +56,7 @@ def studio_command(file: Path | None, folder: Path | None, port: int, no_browser
     opened = studio.open_file(file, keep=True) if file is not None else None
 
     def log(line: str) -> None:
-        console.print(escape(printable(line)))
+        console.print(plain(line))
 
     server = server_module.StudioServer(server_module.create_app(studio, log, opened), port)
     click.echo(server.url)
@@ -71,12 +71,6 @@ def studio_command(file: Path | None, folder: Path | None, port: int, no_browser
     finally:
         studio.close()
     console.print("studio stopped")
-
-
-def printable(line: str) -> str:
-    """A log line with its control characters written as escapes: a file name's terminal escape sequences
-    reached the terminal as they were, and a newline split a line (an audit)."""
-    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in line)
 
 
 def _server_module() -> ModuleType:

@@ -16,7 +16,7 @@ from filmcolor import lab
 from filmcolor.errors import InputError
 from filmcolor.metrics import ANALYSIS_SHORT_SIDE, GRAY_CHROMA, FlickerMeter, analysis_shape
 from filmcolor.video.scenecut import DEFAULT_CUT_THRESHOLD
-from filmcolor.video.truncation import cut_short
+from filmcolor.video.truncation import cut_short, truncated
 
 # an original whose frames' shape differs from the output's by more than this is another film (an audit: a 4:3
 # one was stretched onto a 16:9 output and scored); within it, a pixel or two of rounding (852 for 854 wide)
@@ -39,8 +39,7 @@ def lab_frames(path: Path, short_side: int) -> Iterator[np.ndarray]:
         sizes = None
     if sizes is not None:  # (a cut MP4 scored its first 32 of 60 frames, exit 0; an audit)
         container.close()
-        raise InputError(f"{path}: file is truncated: it holds {sizes[1]:,} bytes, and its container says at "
-                         f"least {sizes[0]:,}; its score would be of a part")
+        raise InputError(f"{truncated(path, sizes)}; its score would be of a part")
     with container:
         if not container.streams.video:
             raise InputError(f"{path}: no video stream")

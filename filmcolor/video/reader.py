@@ -32,7 +32,7 @@ from filmcolor.video import timecode
 from filmcolor.video.avcol import AVCOL_RANGE_JPEG, AVCOL_RANGE_MPEG
 from filmcolor.video.sequence import DEFAULT_FRAME_RATE, FrameSequence, find_sequence
 from filmcolor.video.timeline import FrameTimeline, PacketTimes
-from filmcolor.video.truncation import cut_short
+from filmcolor.video.truncation import cut_short, truncated
 
 _LIMITED_TO_FULL = limited_to_full_range_lut()
 SHOWN_NAMES = 5  # frame files named in a warning
@@ -696,8 +696,7 @@ class VideoReader:
         hint = math.floor(readable * 10) / 10
         part = (f"its video ends {readable:.2f} s in ({self._remedy(hint)})" if hint > 0
                 else "too little of its video is there to colour")
-        raise InputError(f"{self.path}: file is truncated: it holds {sizes[1]:,} bytes, and its container says at "
-                         f"least {sizes[0]:,}; {part}")
+        raise InputError(f"{truncated(self.path, sizes)}; {part}")
 
     def _remedy(self, seconds: float) -> str:
         """How to colour a damaged file's readable part: a command for this file alone (batch's --duration

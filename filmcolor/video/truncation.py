@@ -24,6 +24,11 @@ RIFF_UNKNOWN = 0xFFFFFFFF  # FFmpeg's RIFF size when it wrote to a pipe and coul
 RIFF_CHUNK_LIMIT = 10_000_000  # chunks walked at most in a piped AVI (one a frame, and one a sound packet)
 
 
+def truncated(path: Path, sizes: tuple[int, int]) -> str:
+    """The start of the message for a file cut short (``sizes``: cut_short's)."""
+    return f"{path}: file is truncated: it holds {sizes[1]:,} bytes, and its container says at least {sizes[0]:,}"
+
+
 def cut_short(path: Path) -> tuple[int, int] | None:
     """(bytes the container's structure says the file holds at least, bytes it holds) when it holds fewer;
     None when it is whole, or not a Matroska, MP4/MOV or AVI file whose sizes say (a live Matroska stream's
