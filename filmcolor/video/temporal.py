@@ -68,7 +68,9 @@ class TemporalOptions(Options):
     # the motion limits below usually run it sooner (scripts/bench_temporal.py, MODEL_CARD.md)
     network_every: int = option(4, "Run the network at least once every N frames; in between, while little moves, "
                                 "the colour is carried from the last network frame by the motion (1: every "
-                                "frame). The first frame of each shot always runs it.", at_least=1)
+                                "frame). The first frame of each shot always runs it. A held frame (the picture "
+                                "before it again, as in films transferred with repeated frames) keeps the colour "
+                                "before it and is not counted.", at_least=1)
 
 
 def l_to_u8(l_hw: np.ndarray) -> np.ndarray:
@@ -154,6 +156,11 @@ class Motion:
     def follows(self) -> bool:
         """Whether the previous frame is in the same shot, so its colour may be carried here."""
         return self.flow_back is not None
+
+    @property
+    def repeat(self) -> bool:
+        """Whether the frame shows the previous frame's picture again (REPEAT_L): a held frame."""
+        return self.follows and not self.cut and self.miss < REPEAT_L
 
 
 class MotionAnalyzer:
@@ -250,6 +257,13 @@ CARRY_MAX_SHIFT = 3.0
 # original's). 24 is 3 x L_TOLERANCE; 16, 32 and 48 were run too.
 CARRY_MAX_MISS = 24.0
 MISS_SIGMA = 1.0
+# L units: a frame whose worst small patch (MISS_SIGMA) changed less than this from the frame before shows the
+# same picture again, a held frame: a film transferred at a higher rate than it was shot repeats frames (the
+# silent film of ../shared/data/videos, 16.7 pictures a second at 25 fps, repeats every third: 76 of 241 at
+# 0.2-0.8, its other frames 1.6 and more), as do CCTV recorders and animation on twos. It keeps the colour
+# of the frame before exactly and does not count toward --network-every (the network ran on held frames
+# and their colour moved while the picture did not). The other real clips' frames change by 3.4 or more.
+REPEAT_L = 1.0
 
 
 class NetworkSchedule:
@@ -257,8 +271,9 @@ class NetworkSchedule:
 
     The network runs on the first frame of each shot and after an insert, at least every ``every`` frames, and
     as soon as the motion or the motion-compensated change summed since its last run passes CARRY_MAX_SHIFT or
-    CARRY_MAX_CHANGE. ``every`` = 1 runs it on every frame. In between, it runs for a patch (``motion.patch``)
-    once the worst patch's change summed since passes CARRY_MAX_MISS.
+    CARRY_MAX_CHANGE; held frames (``motion.repeat``) are not counted. ``every`` = 1 runs it on every frame. In
+    between, it runs for a patch (``motion.patch``) once the worst patch's change summed since passes
+    CARRY_MAX_MISS.
     """
 
     def __init__(self, every: int = 1):
@@ -269,7 +284,7 @@ class NetworkSchedule:
         self._miss = 0.0
 
     def __call__(self, motion: Motion) -> bool:
-        self._since += 1
+        self._since += not (motion.repeat and self.every > 1)  # a held frame does not count (1: every frame runs)
         self._change += motion.change
         self._shift += motion.shift
         self._miss += motion.miss
@@ -325,8 +340,11 @@ class TemporalSmoother:
         if ab_small is None:
             if prev is None:
                 raise ValueError(f"frame {motion.index}: no prediction and no previous frame to carry colour from")
-            out = self._warp(prev[1], motion)  # carried: the previous frame's colour, moved with the picture
-            seen = None if prev[2] is None else self._warp(prev[2], motion)
+            if motion.repeat:  # a held frame: the same colour, not resampled
+                out, seen = prev[1], prev[2]
+            else:  # carried: the previous frame's colour, moved with the picture
+                out = self._warp(prev[1], motion)
+                seen = None if prev[2] is None else self._warp(prev[2], motion)
         else:
             ab_cur = np.ascontiguousarray(ab_small, dtype=np.float32)
             if prev is None:
