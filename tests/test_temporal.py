@@ -162,6 +162,23 @@ def test_held_frames_keep_the_colour_before_them_and_do_not_count() -> None:
     assert not np.array_equal(outs[first[4]], outs[first[4] - 1])  # (the test can see a change)
 
 
+def test_a_slow_pan_of_a_flat_picture_is_no_held_frame() -> None:
+    """A dim, flat picture panning 0.3 ab pixels a frame changes by less than REPEAT_L (0.2-0.6 L units): its
+    colour must move with it on the carried frames, not be held where it was (a review of the rule)."""
+    wide = 30.0 + (texture(21, (H, W + 40), 50.0) - 50.0) * 3.0 / 18.0  # L 30, spread 3 L units
+    smoother, schedule = TemporalSmoother(TemporalOptions()), NetworkSchedule(4)
+    ab_wide = np.stack([wide - 30.0, 30.0 - wide], axis=-1) * 10.0  # colour tied to the picture
+    outs = []
+    for t in range(4):
+        shift = np.float32([[1, 0, -0.3 * t], [0, 1, 0]])
+        l_hw = cv2.warpAffine(wide, shift, (W + 40, H), flags=cv2.INTER_CUBIC)[:, 10:10 + W]
+        ab = cv2.warpAffine(ab_wide, shift, (W + 40, H), flags=cv2.INTER_CUBIC)[:, 10:10 + W]
+        motion = smoother.analyzer(np.ascontiguousarray(l_hw))
+        assert motion.index == 0 or (motion.miss < 1.0 and not motion.repeat)
+        outs.append(smoother.blend(motion, np.ascontiguousarray(ab) if schedule(motion) else None))
+    assert not any(np.array_equal(a, b) for a, b in zip(outs[:-1], outs[1:], strict=True))
+
+
 def test_schedule_runs_the_network_sooner_when_the_picture_moves() -> None:
     wide = texture(12, (H, W + 200), 50.0)
     # (speeds well clear of the 3 px limit: the measured flow is within ~0.01 px of the true motion)

@@ -159,8 +159,8 @@ class Motion:
 
     @property
     def repeat(self) -> bool:
-        """Whether the frame shows the previous frame's picture again (REPEAT_L): a held frame."""
-        return self.follows and not self.cut and self.miss < REPEAT_L
+        """Whether the frame shows the previous frame's picture again (REPEAT_L, REPEAT_SHIFT): a held frame."""
+        return self.follows and not self.cut and self.miss < REPEAT_L and self.shift < REPEAT_SHIFT
 
 
 class MotionAnalyzer:
@@ -264,6 +264,9 @@ MISS_SIGMA = 1.0
 # of the frame before exactly and does not count toward --network-every (the network ran on held frames
 # and their colour moved while the picture did not). The other real clips' frames change by 3.4 or more.
 REPEAT_L = 1.0
+# ab pixels: nor may the motion of the frame's fastest 1% reach this (the film's held frames: 0.06 at most): a
+# slow pan of a dim, flat picture changes less than REPEAT_L a frame, and its colour must still move with it
+REPEAT_SHIFT = 0.1
 
 
 class NetworkSchedule:
