@@ -452,3 +452,19 @@ def test_hints_at_sums_the_points_as_one_by_one_did(count):
     for got, expected in zip(guide.hints_at(hints, l_hw, 56, 80), _hints_at_point_by_point(hints, l_hw, 56, 80),
                              strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
+
+
+def test_two_guides_blend_by_how_well_each_matches_not_only_by_distance() -> None:
+    """Two keyframes of a shot (or around a dissolve): where the far one matches a cell much better (0.75
+    against 0.45), its colour goes there, not the nearer one's; where they match alike, the nearer one
+    weighs more, as before."""
+    h, w = 4, 6
+    near = np.zeros((3, h, w), np.float32)
+    far = np.zeros((3, h, w), np.float32)
+    near[0], far[0] = 40.0, -40.0  # a: +40 from the near keyframe, -40 from the far one
+    near[2], far[2] = 0.45, 0.75  # the far keyframe shows this content
+    near[2, :, :3], far[2, :, :3] = 0.7, 0.7  # the left half: both alike
+    mixed = guide.blend_guides([near, far], [1.0 / (1 + 5), 1.0 / (1 + 15)])  # 5 and 15 frames away
+    assert np.all(mixed[0, :, 3:] < -35.0), mixed[0]
+    assert np.all(mixed[0, :, :3] > 5.0), mixed[0]  # 3:1 for the near one: +20
+    np.testing.assert_allclose(mixed[2], np.maximum(near[2], far[2]))

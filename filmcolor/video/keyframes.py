@@ -4,11 +4,11 @@ A decode-only pre-pass finds the shots with the same cut detector, on the same L
 so that a keyframe's colours reach back to the first frame of its shot as well as on to its last, and
 never across a cut (past an insert of a frame or two, the shot goes on: temporal.MAX_INSERT). Each frame
 of a shot with keyframes is guided by them, matched onto the frame by the network encoder's features
-(guide.transfer) and blended by their distance in frames; the network fills what they do not show and the
-temporal stage (flow) keeps the result steady. A shot without keyframes takes the reference photo that
-matches its first frame best, if any matches. Keyframe pictures are read when their shot comes and dropped
-after it (those of the last three shots are kept, for an insert to end in): memory stays flat in the film's
-length.
+(guide.transfer) and blended by their distance in frames and, cell by cell, by how well each matches; the
+network fills what they do not show and the temporal stage (flow) keeps the result steady. A shot without
+keyframes takes the reference photo that matches its first frame best, if any matches. Keyframe pictures are
+read when their shot comes and dropped after it (those of the last three shots are kept, for an insert to
+end in): memory stays flat in the film's length.
 """
 
 from __future__ import annotations
