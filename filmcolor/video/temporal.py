@@ -69,8 +69,8 @@ class TemporalOptions(Options):
     network_every: int = option(4, "Run the network at least once every N frames; in between, while little moves, "
                                 "the colour is carried from the last network frame by the motion (1: every "
                                 "frame). The first frame of each shot always runs it. A held frame (the picture "
-                                "before it again, as in films transferred with repeated frames) keeps the colour "
-                                "before it and is not counted.", at_least=1)
+                                "before it again, as in films transferred with repeated frames) is not "
+                                "counted.", at_least=1)
 
 
 def l_to_u8(l_hw: np.ndarray) -> np.ndarray:
@@ -151,16 +151,12 @@ class Motion:
     shift: float = 0.0  # motion from frame t-1 of the frame's fastest 1%, ab pixels
     miss: float = 0.0  # the most |L_t - warp(L_{t-1})| of any small patch (MISS_SIGMA), L units
     patch: bool = False  # NetworkSchedule ran the network for what the motion missed: the rest stays carried
+    held: bool = False  # the frame before's picture shown again (MotionAnalyzer, HELD_L): not counted by the schedule
 
     @property
     def follows(self) -> bool:
         """Whether the previous frame is in the same shot, so its colour may be carried here."""
         return self.flow_back is not None
-
-    @property
-    def repeat(self) -> bool:
-        """Whether the frame shows the previous frame's picture again (REPEAT_L, REPEAT_SHIFT): a held frame."""
-        return self.follows and not self.cut and self.miss < REPEAT_L and self.shift < REPEAT_SHIFT
 
 
 class MotionAnalyzer:
@@ -184,12 +180,17 @@ class MotionAnalyzer:
         # frame's became the one to come back to, and the shot was not resumed; a review)
         self._before_cuts: deque[Motion] = deque(maxlen=MAX_INSERT + 1)
         self._frames = 0
+        # the miss of the last frame that showed a new picture: 0 on a shot's first frame (its change unknown, so
+        # the frame after it is never held: when in doubt, the schedule counts a frame)
+        self._picture_miss = 0.0
+        self._held = 0  # held frames in a row just before
 
     def reset(self) -> None:
         """Forget the previous frame (as at a cut); the frame count and ``cuts`` go on."""
         self._prev = None
         self._before_cuts.clear()
         self._detector.reset()
+        self._picture_miss, self._held = 0.0, 0
 
     def _follow(self, motion: Motion, prev: Motion) -> float:
         """Sets motion's flow from ``prev`` and what follows from it; returns the cut score between them."""
@@ -212,6 +213,7 @@ class MotionAnalyzer:
         self._frames += 1
         prev, self._prev = self._prev, motion
         if prev is None or prev.l.shape != l_cur.shape:
+            self._picture_miss, self._held = 0.0, 0
             return motion
         if self._detector.update(self._follow(motion, prev), prev.l, l_cur):
             self.cuts.append(motion.index)
@@ -219,10 +221,17 @@ class MotionAnalyzer:
             self._unfollow(motion)
             if not self._resume(motion):
                 self._before_cuts.append(prev)
+                self._picture_miss, self._held = 0.0, 0
                 return motion
         flow_back = motion.flow_back
         motion.miss = float(cv2.GaussianBlur(np.abs(l_cur - motion.l_prev_warped), (0, 0), MISS_SIGMA).max())
         motion.shift = float(np.percentile(np.sqrt(np.einsum("hwc,hwc->hw", flow_back, flow_back)), 99))
+        motion.held = (not motion.cut and motion.miss < HELD_L and motion.shift < HELD_SHIFT
+                       and motion.miss < HELD_SHARE * self._picture_miss and self._held < MAX_HELD)
+        if motion.held:
+            self._held += 1
+        else:
+            self._picture_miss, self._held = motion.miss, 0
         return motion
 
     def _resume(self, motion: Motion) -> bool:
@@ -257,16 +266,19 @@ CARRY_MAX_SHIFT = 3.0
 # original's). 24 is 3 x L_TOLERANCE; 16, 32 and 48 were run too.
 CARRY_MAX_MISS = 24.0
 MISS_SIGMA = 1.0
-# L units: a frame whose worst small patch (MISS_SIGMA) changed less than this from the frame before shows the
-# same picture again, a held frame: a film transferred at a higher rate than it was shot repeats frames (the
-# silent film of ../shared/data/videos, 16.7 pictures a second at 25 fps, repeats every third: 76 of 241 at
-# 0.2-0.8, its other frames 1.6 and more), as do CCTV recorders and animation on twos. It keeps the colour
-# of the frame before exactly and does not count toward --network-every (the network ran on held frames
-# and their colour moved while the picture did not). The other real clips' frames change by 3.4 or more.
-REPEAT_L = 1.0
-# ab pixels: nor may the motion of the frame's fastest 1% reach this (the film's held frames: 0.06 at most): a
-# slow pan of a dim, flat picture changes less than REPEAT_L a frame, and its colour must still move with it
-REPEAT_SHIFT = 0.1
+# A held frame shows the picture of the frame before it again: a film transferred at a higher rate than it was
+# shot repeats frames (the silent film of ../shared/data/videos, 16.7 pictures a second at 25 fps, repeats
+# every third frame: 76 of 241), as do CCTV recorders and animation on twos. It does not count toward
+# --network-every (the network ran on held frames, and their colour moved while their picture did not). Held:
+# its worst small patch (``miss``) changed by less than HELD_L, its fastest 1% moved less than HELD_SHIFT,
+# and by less than HELD_SHARE of the last new picture's change, at most MAX_HELD frames in a row. The film's
+# repeats measure 0.2-0.8 L units, 0.06 ab pixels, at most 0.14 of the picture before; its other frames 1.6
+# L units and more. A review: without the share and the limit in a row, a slow pan or a small object moving
+# slowly over a clean picture (0.2-0.6 L units a frame) was a run of held frames, and the network stopped.
+HELD_L = 1.0
+HELD_SHIFT = 0.1
+HELD_SHARE = 0.25
+MAX_HELD = 2  # a picture shown three times at most (24 to 60 fps: 2 and 3)
 
 
 class NetworkSchedule:
@@ -274,7 +286,7 @@ class NetworkSchedule:
 
     The network runs on the first frame of each shot and after an insert, at least every ``every`` frames, and
     as soon as the motion or the motion-compensated change summed since its last run passes CARRY_MAX_SHIFT or
-    CARRY_MAX_CHANGE; held frames (``motion.repeat``) are not counted. ``every`` = 1 runs it on every frame. In
+    CARRY_MAX_CHANGE; held frames (``motion.held``) are not counted. ``every`` = 1 runs it on every frame. In
     between, it runs for a patch (``motion.patch``) once the worst patch's change summed since passes
     CARRY_MAX_MISS.
     """
@@ -287,7 +299,7 @@ class NetworkSchedule:
         self._miss = 0.0
 
     def __call__(self, motion: Motion) -> bool:
-        self._since += not (motion.repeat and self.every > 1)  # a held frame does not count (1: every frame runs)
+        self._since += not (motion.held and self.every > 1)  # a held frame does not count (1: every frame runs)
         self._change += motion.change
         self._shift += motion.shift
         self._miss += motion.miss
@@ -343,11 +355,8 @@ class TemporalSmoother:
         if ab_small is None:
             if prev is None:
                 raise ValueError(f"frame {motion.index}: no prediction and no previous frame to carry colour from")
-            if motion.repeat:  # a held frame: the same colour, not resampled
-                out, seen = prev[1], prev[2]
-            else:  # carried: the previous frame's colour, moved with the picture
-                out = self._warp(prev[1], motion)
-                seen = None if prev[2] is None else self._warp(prev[2], motion)
+            out = self._warp(prev[1], motion)  # carried: the previous frame's colour, moved with the picture
+            seen = None if prev[2] is None else self._warp(prev[2], motion)
         else:
             ab_cur = np.ascontiguousarray(ab_small, dtype=np.float32)
             if prev is None:
