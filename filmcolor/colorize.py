@@ -82,11 +82,16 @@ MAX_RENDER_ASPECT = 8  # a 2 x 300 strip would otherwise render at 256 x 38400
 MAX_SESSIONS = 8
 
 
+def rounded_render_size(render_size: int, multiple: int) -> int:
+    """The short side the network sees for a --render-size: the nearest multiple, half up (round() took 80 to 64
+    and 48 to 64, to the even multiple; an audit)."""
+    return max(multiple, int(render_size / multiple + 0.5) * multiple)
+
+
 def render_shape(height: int, width: int, render_size: int, multiple: int) -> tuple[int, int]:
     """Network input size: short side ~render_size, aspect kept (to 8:1), sides multiples of ``multiple``."""
     short, long = min(height, width), max(height, width)
-    short_r = max(multiple, int(render_size / multiple + 0.5) * multiple)  # half up: (round() took 80 to 64
-    # and 48 to 64, to the even multiple; an audit)
+    short_r = rounded_render_size(render_size, multiple)
     long_r = max(multiple, int(round(long * short_r / short / multiple)) * multiple)
     long_r = min(long_r, MAX_RENDER_ASPECT * short_r)
     return (short_r, long_r) if height <= width else (long_r, short_r)
@@ -234,6 +239,11 @@ class Colorizer:
         return self._made(self._split, (n, h, w), lambda: tuple(
             OnnxRunner.for_shape(lambda: self.model, self.path, (n, 1, h, w), part=part)
             for part in ("encode", "decode")))
+
+    @property
+    def rendered_size(self) -> int:
+        """The short side the network sees: render_size to the model's multiple (what reports say)."""
+        return rounded_render_size(self.render_size, self.facts.size_multiple)
 
     def network_shape(self, height: int, width: int) -> tuple[int, int]:
         return render_shape(height, width, self.render_size, self.facts.size_multiple)

@@ -137,13 +137,16 @@ def parse_rate(text: str) -> Fraction:
     return next((ntsc for ntsc in _NTSC_RATES if abs(rate - ntsc) < Fraction(1, 1000)), rate)
 
 
+DEVICE_HELP = "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps."  # (train's --device too)
+
+
 @dataclass(frozen=True)
 class ModelSpec(Options):
     """Which weights, on what, at which size: a value (not a model), so Ray workers can build their own."""
 
     model: str = option("default", "Shipped weights name ('default': filmcolor-guided; 'filmcolor models' lists "
                         "them) or a .safetensors file from 'filmcolor train'.", metavar="NAME|PATH")
-    device: str = option("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps.")
+    device: str = option("auto", DEVICE_HELP)
     runtime: str = option("auto", "Inference engine: auto = ONNX Runtime on CPU, torch on GPU.",
                           choices=("auto", "torch", "onnx"))
     render_size: int | None = option(None, "Short side (pixels) the network sees, to the nearest multiple of 32; "

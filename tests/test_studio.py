@@ -581,7 +581,7 @@ def test_without_the_studio_extra_the_command_names_it(monkeypatch, tmp_path):
     monkeypatch.delitem(sys.modules, "filmcolor.studio.server")
     result = CliRunner().invoke(main, ["studio", "--dir", str(tmp_path), "--no-browser"])
     assert result.exit_code == 1
-    assert "filmcolor studio needs the studio extra" in result.output and "filmcolor[studio]" in result.output
+    assert "filmcolor studio needs the studio extra" in result.output and "pip install -e '.[studio]'" in result.output
     assert len(result.output.strip().splitlines()) == 1
 
 

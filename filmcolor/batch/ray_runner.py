@@ -10,7 +10,7 @@ Where it runs:
   filmcolor batch IN -o OUT --ray                  # a Ray instance started here (ray.init())
   filmcolor batch IN -o OUT --ray=auto             # the cluster this machine joined (`ray start` ran here)
   filmcolor batch IN -o OUT --ray=ray://HEAD:10001 # a remote cluster through Ray Client
-On a cluster every node needs filmcolor installed (``pip install 'filmcolor[ray]'``), and IN, OUT and
+On a cluster every node needs filmcolor installed (``pip install -e '.[ray]'`` in its checkout), and IN, OUT and
 a --model file must be on storage that every node sees under the same path (NFS, a mounted bucket):
 workers read inputs and write outputs there directly (atomically), the driver writes the manifest.
 """
@@ -45,7 +45,7 @@ def _import_ray() -> Any:
     try:
         import ray
     except ImportError as err:
-        raise ConfigError("--ray needs Ray: pip install 'filmcolor[ray]'") from err
+        raise ConfigError("--ray needs Ray: pip install -e '.[ray]' in the filmcolor checkout") from err
     return ray
 
 

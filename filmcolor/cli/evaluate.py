@@ -44,14 +44,16 @@ from filmcolor.imageio import IMAGE_INPUT_EXTENSIONS, is_image_path, list_images
 @ranged_option("--sheet-rows", base=int, at_least=1, default=12, show_default=True,
                help="Images (rows) on the contact sheet: the first N scored.")
 @ranged_option("--hints", "hints", base=int, at_least=0, at_most=MAX_POINTS, default=None, metavar="N",
-               help="Also score with N random hints per photo (3x3 mean colour of the original, Zhang et al. 2017's "
+               help="Also score with N random hints per photo (a count, where `image --hints` takes a file; "
+                    "3x3 mean colour of the original, Zhang et al. 2017's "
                     f"protocol), beside the naive propagation of the same hints with no network (at most "
                     f"{MAX_POINTS}: the network takes that many hint cells).")
 @click.option("--hints-seed", type=int, default=0, show_default=True, help="Seed of the --hints points.")
 @click.option("--reference-dir", "--reference", "reference_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None,
               help="Also score each photo coloured from the colour reference of the same name in this folder "
-                   "(NAME.*), beside the naive transfer (the reference's mean ab per L bin).")
+                   "(NAME.*), beside the naive transfer (the reference's mean ab per L bin). A folder, where "
+                   "`image --reference` also takes one photo.")
 @click.option("--overwrite", is_flag=True, help="Replace the --json-out, --sheet and --save files of an earlier run.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @guarded

@@ -36,8 +36,8 @@ def studio_command(file: Path | None, folder: Path | None, port: int, no_browser
     page opens the folder's other photos and films (listed from its subfolders too, the first 2000), or
     a photo you upload (up to 256 MiB). Saving writes NAME.png (for a film's frame: a keyframe) and
     NAME.json (the hints, as `filmcolor image --hints` reads them), and for a film shows the `filmcolor
-    video ... --keyframe N=PATH` command that colours all of it. Needs the studio extra: pip install
-    "filmcolor[studio]".
+    video ... --keyframe N=PATH` command that colours all of it. Needs the studio extra: pip install -e
+    ".[studio]" in the filmcolor checkout.
 
     \b
       filmcolor studio old_photo.jpg
@@ -61,7 +61,7 @@ def studio_command(file: Path | None, folder: Path | None, port: int, no_browser
     server = server_module.StudioServer(server_module.create_app(studio, log, opened), port)
     click.echo(server.url)
     console.print(f"filmcolor studio: folder {escape(str(studio.folder))}, model {escape(colorizer.model_name)} "
-                  f"at render size {render_size} ({colorizer.runtime}); Ctrl-C stops it")
+                  f"at render size {colorizer.rendered_size} ({colorizer.runtime}); Ctrl-C stops it")
     if not no_browser:
         webbrowser.open(server.url)
     try:
@@ -80,7 +80,7 @@ def _server_module() -> ModuleType:
     except ModuleNotFoundError as err:
         if (err.name or "").split(".")[0] in EXTRA_MODULES:
             raise ConfigError(f"filmcolor studio needs the studio extra ({err.name} is not installed): "
-                              "pip install 'filmcolor[studio]'") from err
+                              "pip install -e '.[studio]' in the filmcolor checkout") from err
         raise
     return server
 

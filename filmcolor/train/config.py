@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from filmcolor.colorize import MAX_RENDER_SIZE, MIN_RENDER_SIZE
 from filmcolor.errors import ConfigError
 from filmcolor.options import Options, option
 
@@ -75,7 +76,8 @@ class TrainConfig(Options):
     val_every: int = option(1, "Validate (and pick best.safetensors) after every N-th epoch and the last.",
                             at_least=1)
     holdout_sources: tuple[str, ...] = ()  # sources scored separately at validation (generalisation)
-    render_size: int = option(256, "Render size of the validation scoring.", at_least=32)
+    render_size: int = option(256, "Render size of the validation scoring: the short side (pixels) the network "
+                              "sees, to the nearest multiple of 32.", at_least=MIN_RENDER_SIZE, at_most=MAX_RENDER_SIZE)
     sample_images: int = option(6, "Rows of the samples/epoch_NNN.png grid.", at_least=0)
     max_steps: int = option(0, "Stop after this many steps in total (0: no limit).", at_least=0)
     select_metric: str = "psnr"  # validation metric that picks best.safetensors

