@@ -1,6 +1,5 @@
-"""Two keyframes in one stretch of film: a dissolve between two shots keyed on both sides (no cut is found in a
-dissolve, so both keyframes guide all of it), and single shots keyed at both ends. PSNR against the colour
-original, end to end through `filmcolor video`; prints a table.
+"""Keyframes around dissolves (keyed on both sides, or on one side), and single shots keyed at both ends: PSNR
+against the colour original, end to end through `filmcolor video`; prints a table.
 
     python scripts/bench_two_keyframes.py                      # this tree
     python scripts/bench_two_keyframes.py --against ../base41  # and another checkout, the same clips
@@ -47,6 +46,9 @@ def cases() -> list[tuple[str, str, list[np.ndarray], list[int], int]]:
             ("tune", "dance, keys 0, 89", dance, [0, 89], 45),
             ("check", "dissolve shot 2 > 3, keys 0, 72", dissolve(b, c), [0, 72], 56),
             ("check", "dissolve shot 3 > 1, keys 0, 50", dissolve(c, a), [0, 50], 34),
+            ("check", "dissolve shot 1 > 2, a key on shot 1 only (0)", dissolve(a, b), [0], 56),
+            ("check", "dissolve shot 1 > 2, a key on shot 2 only (72)", dissolve(a, b), [72], 56),
+            ("check", "dissolve shot 2 > 3, a key on shot 2 only (0)", dissolve(b, c), [0], 56),
             ("check", "cctv, keys 0, 119", cctv, [0, 119], 60),
             ("check", "scene_cuts, keys at both ends of each shot", cuts, [0, 71, 72, 143, 144, 193], 97)]
 

@@ -58,6 +58,16 @@ def test_cli_writes_video_report_and_preview(tmp_path: Path, clip: Path, test_we
     assert "stage_seconds" in data and "cuts" in data and data["warnings"] == []
 
 
+def test_the_report_says_the_render_size_the_network_saw(tmp_path: Path, clip: Path, test_weights: Path) -> None:
+    """An audit: --render-size 70 was said as 70 on the 'ok' line and in the report, where the network saw 64
+    (the nearest multiple of 32)."""
+    out, report = tmp_path / "out.mp4", tmp_path / "r.json"
+    code, err = run(clip, "-o", out, "--model", test_weights, *FAST[:-1], "--render-size", "70", "--report", report)
+    data = json.loads(report.read_text())
+    assert code == 0 and data["render_size"] == 64 == min(data["network_shape"]), (err, data)
+    assert "render size 64)" in err
+
+
 def test_cli_no_audio_and_start_timecode(tmp_path: Path, clip: Path, test_weights: Path) -> None:
     out = tmp_path / "out.mkv"
     code, err = run(clip, "-o", out, "--model", test_weights, *FAST, "--no-audio", "--start", "00:00:00.3")
