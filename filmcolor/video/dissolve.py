@@ -49,7 +49,8 @@ class DissolveFinder:
     def __init__(self, analyzer: MotionAnalyzer):
         self.analyzer = analyzer
         self.dissolves: list[tuple[int, int]] = []
-        self._window: deque[tuple[int, np.ndarray]] = deque(maxlen=max(LENGTHS) + 1)  # (frame, its L)
+        # (frame, its L, the L's standard deviation)
+        self._window: deque[tuple[int, np.ndarray, float]] = deque(maxlen=max(LENGTHS) + 1)
 
     @property
     def cuts(self) -> list[int]:
@@ -58,7 +59,7 @@ class DissolveFinder:
     def __call__(self, motion: Motion) -> None:
         if not motion.follows:  # a cut (not an insert's end): no dissolve spans it
             self._window.clear()
-        self._window.append((motion.index, motion.l))
+        self._window.append((motion.index, motion.l, float(motion.l.std())))
         found = [n for n in LENGTHS if n < len(self._window) and self._mix(n)]
         if not found:
             return
@@ -69,27 +70,27 @@ class DissolveFinder:
             self.dissolves.append((first, motion.index))
 
     def _mix(self, n: int) -> bool:
-        """Whether the last n + 1 frames are a dissolve of their two ends."""
+        """Whether the last n + 1 frames are a dissolve of their two ends (the cheap tests first: most windows
+        of a film fail on their middle frame alone)."""
         window = list(self._window)[-(n + 1):]
-        start, end = window[0][1], window[-1][1]
-        if window[-1][0] - window[0][0] != n or is_black(start) or is_black(end):
+        (first, start, start_std), (last, end, end_std) = window[0], window[-1]
+        if last - first != n or is_black(start) or is_black(end):
             return False  # (from or to black is a fade: scenecut's black frames start a shot)
         span = (end - start).ravel()
         size = float(span @ span)
         if size < 1e-6:
             return False
-        middle = np.stack([l_hw.ravel() for _, l_hw in window[1:-1]]) - start.ravel()
+        k = n // 2
+        share_k = float((window[k][1] - start).ravel() @ span) / size  # a_t of the middle frame
+        # two different pictures mixed half and half have less contrast than either (0.71 of it, for pictures
+        # of equal contrast that have nothing in common); a fade to or from black or white, or a change of light,
+        # is one picture's contrast scaled: on the line between the ends'
+        if abs(share_k - k / n) > MIX_EVENNESS or window[k][2] >= MIX_CONTRAST * (
+                (1.0 - share_k) * start_std + share_k * end_std):
+            return False
+        middle = np.stack([l_hw.ravel() for _, l_hw, _ in window[1:-1]]) - start.ravel()
         share = middle @ span / size  # a_t
         if np.abs(share - np.arange(1, n) / n).max() > MIX_EVENNESS:
             return False
         residual = np.abs(middle - share[:, None] * span[None]).mean() / (np.abs(span).mean() + 1e-6)
-        if residual >= MIX_RESIDUAL:
-            return False
-        # two different pictures mixed half and half have less contrast than either (0.71 of it, for pictures
-        # of equal contrast that have nothing in common); a fade to or from black or white, or a change of light,
-        # is one picture's contrast scaled: on the line between the ends'
-        k = n // 2
-        ends = (1.0 - share[k - 1]) * float(start.std()) + share[k - 1] * float(end.std())
-        if float(window[k][1].std()) >= MIX_CONTRAST * ends:
-            return False
-        return self.analyzer.cut_between(start, end)
+        return bool(residual < MIX_RESIDUAL) and self.analyzer.cut_between(start, end)
