@@ -121,6 +121,18 @@ def test_several_files_and_folders_mirror_names(tmp_path, test_weights):
     assert_no_partials(tmp_path)
 
 
+def test_a_photo_that_fails_leaves_no_empty_output_folder(tmp_path, test_weights):
+    """An audit: the output subfolder of a photo was made before the photo was read, and stayed, empty, when
+    it failed."""
+    album = tmp_path / "album"
+    make_photo(album / "a.png")
+    (album / "sub").mkdir()
+    (album / "sub" / "bad.png").write_text("not an image")
+    code, _, err = run(str(album), "-o", str(tmp_path / "out"), "--model", str(test_weights), *FAST)
+    assert code == 1 and "bad.png" in err, err
+    assert (tmp_path / "out" / "a.png").exists() and not (tmp_path / "out" / "sub").exists()
+
+
 @pytest.mark.parametrize("bad", ["text", "empty", "truncated"])
 def test_one_bad_file_among_good_ones(tmp_path, test_weights, bad):
     album = tmp_path / "album"
@@ -203,9 +215,9 @@ def test_output_folder_that_cannot_be_made_is_one_line(tmp_path, test_weights):
     src = make_photo(tmp_path / "a.png")
     (tmp_path / "notes.txt").write_text("mine")
     (tmp_path / "notes").write_text("mine too")
-    for target, said in ((tmp_path / "notes", "output folder is a file"),
+    for target, said in ((tmp_path / "notes", "notes is a file, not a folder"),
                          (tmp_path / "notes.txt", "cannot write .txt files"),
-                         (tmp_path / "notes.txt" / "sub", "cannot create the output folder")):
+                         (tmp_path / "notes.txt" / "sub", "notes.txt is a file, not a folder")):
         code, _, stderr = run(str(src), "-o", str(target), "--model", str(test_weights), *FAST, "--overwrite")
         assert code == 1 and said in stderr and len(stderr.strip().splitlines()) == 1, stderr
     assert (tmp_path / "notes.txt").read_text() == "mine" and (tmp_path / "notes").read_text() == "mine too"

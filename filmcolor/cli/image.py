@@ -194,8 +194,7 @@ def image_command(inputs: tuple[Path, ...], output: Path, model: str, device: st
             failed += 1
             error_line(why)
             continue
-        try:
-            make_output_folder(dst.parent)
+        try:  # (its output folder is made as it is written: a photo that fails left an empty one; an audit)
             check_output_path(dst, [src, *filter(None, guidance.files_for(src, inputs))], overwrite)
             notes: list[str] = []
             image = read_image(src, notes, deep=True)  # a 16-bit scan stays 16-bit in a .png or .tif
