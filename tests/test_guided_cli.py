@@ -573,19 +573,6 @@ def test_keyframe_colour_goes_on_after_a_one_frame_insert(tmp_path, weights):
     assert abs(red[SHOT]) < 3, red  # and not the insert
 
 
-def test_keyframe_colour_stops_in_a_dissolve(tmp_path, weights):
-    """A dissolve is no cut to the frame-by-frame detector: a keyframe's colour reached through it into the next
-    shot. The shots' pre-pass finds it (dissolve.py) and cuts it at its middle."""
-    first = [shot_frame(0, i) for i in range(20)]
-    second = [shot_frame(1, i) for i in range(20)]
-    mixed = [np.clip((1 - a) * first[8 + i] + a * second[i].astype(np.float32), 0, 255).astype(np.uint8)
-             for i, a in enumerate(np.arange(1, 13) / 13)]  # frames 8-19: a 12-frame dissolve
-    report, red = keyed_by_frame_3(tmp_path, weights, first[:8] + mixed + second[12:])
-    assert len(report["guidance"]["dissolves"]) == 1 and report["cuts"] == [14], report
-    assert min(red[:8]) > 15, red  # the keyed shot
-    assert max(abs(a) for a in red[20:]) < 3, red  # the next shot, after the dissolve: not the keyframe's red
-
-
 def test_shots_resumed_after_an_insert_are_one_shot() -> None:
     from filmcolor.video import keyframes
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import bisect
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +26,6 @@ import numpy as np
 from filmcolor import imageio, lab
 from filmcolor.colorize import Colorizer
 from filmcolor.errors import ConfigError, InputError
-from filmcolor.video.dissolve import DissolveFinder
 from filmcolor.video.temporal import MAX_INSERT, MotionAnalyzer, TemporalOptions
 
 if TYPE_CHECKING:  # guide.py needs torch: it loads with the first keyframe or reference (pipeline imports us)
@@ -133,27 +132,23 @@ def ab_size_l(l_net: np.ndarray, ab_shape: tuple[int, int]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Shots:
-    """A film's shots as the temporal stage finds them: ``cuts`` (the frames after each cut, the middles of
-    dissolves among them), ``resumed`` (those of them that end an insert -> the frame before the insert, whose
-    shot goes on), the frame count and ``dissolves`` (first and last frame of each)."""
+    """A film's shots as the temporal stage finds them: ``cuts`` (the frames after each cut), ``resumed`` (those
+    of them that end an insert -> the frame before the insert, whose shot goes on) and the frame count."""
 
     cuts: list[int]
     resumed: dict[int, int]
     frames: int
-    dissolves: list[tuple[int, int]] = field(default_factory=list)
 
 
 def scan_shots(grays: Iterable[np.ndarray], colorizer: Colorizer, temporal: TemporalOptions) -> Shots:
-    """Decode-only pre-pass over a film's luma planes: its cuts, inserts and dissolves."""
+    """Decode-only pre-pass over a film's luma planes."""
     analyzer = MotionAnalyzer(temporal.cut_threshold)
-    dissolves = DissolveFinder(analyzer)
     frames = 0
     for gray in grays:
         shape = colorizer.network_shape(*gray.shape)
-        dissolves(analyzer(ab_size_l(network_l(gray, shape), colorizer.ab_shape(shape))))
+        analyzer(ab_size_l(network_l(gray, shape), colorizer.ab_shape(shape)))
         frames += 1
-    return Shots(sorted({*analyzer.cuts, *dissolves.cuts}), dict(analyzer.resumed), frames,
-                 list(dissolves.dissolves))
+    return Shots(list(analyzer.cuts), dict(analyzer.resumed), frames)
 
 
 class ShotGuides:
@@ -163,11 +158,9 @@ class ShotGuides:
     a frame or two of another shot guides the frames after them too, and a shot's reference is kept there."""
 
     def __init__(self, colorizer: Colorizer, keyframes: list[Keyframe], reference_paths: list[Path],
-                 cuts: list[int], shape: FrameShape, resumed: dict[int, int] | None = None,
-                 dissolves: list[tuple[int, int]] | None = None):
+                 cuts: list[int], shape: FrameShape, resumed: dict[int, int] | None = None):
         self.colorizer = colorizer
         self.shape = shape
-        self.dissolves = list(dissolves or [])  # (first, last) frame: the shots' pre-pass cut each at its middle
         self.starts = [0, *sorted(cuts)]  # each stretch of frames between two cuts, and the shot it is of
         self._shot_of_stretch: list[int] = []
         self._first_frame: list[int] = []  # each shot's

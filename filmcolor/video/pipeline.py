@@ -31,7 +31,6 @@ from filmcolor.errors import ConfigError, FilmcolorError, OutputError
 from filmcolor.fsutil import atomic_outputs, check_output_path
 from filmcolor.options import option
 from filmcolor.video.compose import YuvComposer, composed_layout
-from filmcolor.video.dissolve import cut_of
 from filmcolor.video.keyframes import (
     FrameShape,
     Keyframe,
@@ -248,7 +247,7 @@ def _shot_guides(input_path: Path, shape: FrameShape, colorizer: Colorizer,
         warm.join()
     check_keyframes_within(options.keyframes, shots.frames, sliced=bool(options.start or options.duration))
     return (ShotGuides(colorizer, list(options.keyframes), list(options.references), shots.cuts, shape,
-                       shots.resumed, shots.dissolves),
+                       shots.resumed),
             time.perf_counter() - t0)
 
 
@@ -258,8 +257,7 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
     info = reader.info
     batch_size = options.batch_size or default_batch_size(colorizer)
     # its analyser (motion, scene cuts: in every mode) runs on the network's thread, its blend on this one
-    # (with guides, the shots' pre-pass found the dissolves: their middles are cuts here too)
-    smoother = TemporalSmoother(options.temporal, [cut_of(d) for d in guides.dissolves] if guides else ())
+    smoother = TemporalSmoother(options.temporal)
     stop = threading.Event()
     frames_in = _Channel(max(options.queue_frames, batch_size), stop)
     colored = _Channel(max(options.queue_frames, batch_size), stop)
@@ -398,8 +396,7 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
         cuts=list(smoother.cuts),
         inserts=[(before + 1, back - 1) for back, before in smoother.analyzer.resumed.items()],
         guidance={} if guides is None else {"keyframes": [k.index for k in options.keyframes],
-                                            "shots": guides.shots, "reference_shots": guides.used_references,
-                                            "dissolves": guides.dissolves})
+                                            "shots": guides.shots, "reference_shots": guides.used_references})
 
 
 def _sound_warnings(sound: SoundTrack, reader: VideoReader, writer: VideoWriter, frames: int,

@@ -16,7 +16,6 @@ by the motion into a frame the network skipped.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import cv2
@@ -164,17 +163,15 @@ class MotionAnalyzer:
     """Call once per frame, in order: L (h, w) at the ab resolution -> Motion. Finds the scene cuts.
 
     ``cuts`` lists the 0-based indices of frames that follow a cut; ``resumed`` maps those of them that end
-    an insert (MAX_INSERT) to the last frame before it, whose shot they continue. ``cut_at``: frames that
-    start a shot whatever the detector says (the middles of dissolves the shots' pre-pass found: dissolve.py).
+    an insert (MAX_INSERT) to the last frame before it, whose shot they continue.
     """
 
     cuts: list[int]
     resumed: dict[int, int]
 
-    def __init__(self, cut_threshold: float = DEFAULT_CUT_THRESHOLD, cut_at: Iterable[int] = ()):
+    def __init__(self, cut_threshold: float = DEFAULT_CUT_THRESHOLD):
         self.cuts = []
         self.resumed = {}
-        self.cut_at = frozenset(cut_at)  # frames that start a shot whatever the detector says (dissolves' middles)
         self._motion = MotionEstimator()
         self._detector = SceneCutDetector(cut_threshold)
         self._prev: Motion | None = None
@@ -205,13 +202,6 @@ class MotionAnalyzer:
         motion.change = change_score(motion.l, l_prev_warped)
         return cut_score(motion.l, l_prev_warped)
 
-    def cut_between(self, l_from: np.ndarray, l_to: np.ndarray) -> bool:
-        """Whether two frames' L (as in Motion.l) show different things, by this shot's cut detector after the
-        motion between them (judged, not recorded)."""
-        flow_back = self._motion.flow(l_to_u8(l_to), l_to_u8(l_from))
-        warped = self._motion.warp(l_from, *self._motion.coords(flow_back))
-        return self._detector.judge(cut_score(l_to, warped), l_from, l_to)
-
     @staticmethod
     def _unfollow(motion: Motion) -> None:
         motion.flow_back = motion.map_x = motion.map_y = motion.l_prev_warped = None
@@ -225,11 +215,11 @@ class MotionAnalyzer:
         if prev is None or prev.l.shape != l_cur.shape:
             self._picture_miss, self._held = 0.0, 0
             return motion
-        if self._detector.update(self._follow(motion, prev), prev.l, l_cur) or motion.index in self.cut_at:
+        if self._detector.update(self._follow(motion, prev), prev.l, l_cur):
             self.cuts.append(motion.index)
             motion.cut = True
             self._unfollow(motion)
-            if motion.index in self.cut_at or not self._resume(motion):
+            if not self._resume(motion):
                 self._before_cuts.append(prev)
                 self._picture_miss, self._held = 0.0, 0
                 return motion
@@ -329,18 +319,18 @@ class TemporalSmoother:
 
     Use ``blend(motion, ab)`` with a MotionAnalyzer's output (ab None: no prediction for this frame, its
     colour is the previous frame's carried by the motion), or call it with (L (h, w), ab (h, w, 2)) to do
-    both. ``cuts`` are the analyser's (with ``cut_at``, see MotionAnalyzer): the state is reset there, so no
-    colour leaks across a cut; after an insert (``analyzer.resumed``) the colour goes on from the frame before it.
+    both. ``cuts`` are the analyser's: the state is reset there, so no colour leaks across a cut; after an
+    insert (``analyzer.resumed``) the colour goes on from the frame before it.
     """
 
-    def __init__(self, options: TemporalOptions | None = None, cut_at: Iterable[int] = ()):
+    def __init__(self, options: TemporalOptions | None = None):
         self.options = options or TemporalOptions()
         self.blend_weight = min(self.options.strength, MAX_BLEND)
         # the most of the past a pixel followed for long keeps: its running mean may average MEAN_SPAN times
         # as many past frames as the strength's own weight does (s / (1 - s)), at most MAX_BLEND: 0.8 ->
         # 0.94, 0.5 -> 0.8, 0.05 -> 0.17, 0 -> 0 (a review: every strength above 0 reached 0.75 at least)
         self.most = min(MAX_BLEND, 1.0 - 1.0 / (1.0 + MEAN_SPAN * self.blend_weight / (1.0 - self.blend_weight)))
-        self.analyzer = MotionAnalyzer(self.options.cut_threshold, cut_at)
+        self.analyzer = MotionAnalyzer(self.options.cut_threshold)
         self._estimator = MotionEstimator()  # its own: blend may run on another thread than the analyser
         # the last frames and their smoothed ab: the previous one, and the one before an insert
         # (with, in flow mode, how many network frames each pixel's colour stands for: TemporalSmoother._smooth)
