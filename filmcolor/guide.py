@@ -600,9 +600,9 @@ def guide_from_transfer(ab_2hw: torch.Tensor, conf_hw: torch.Tensor, out_h: int,
 # (blend_guides). Two keyframes around a dissolve, or of one shot whose content changes, were mixed by their
 # distance in frames alone: the nearer one's colours went onto content only the other shows (matched at
 # 0.57-0.62 against 0.64-0.67). Chosen between 0.05 and 0.02 (alike) on a dissolve of scene_cuts' first
-# shot into its second and the dance clip keyed at both ends (+0.35, +0.23 dB); then checked on two other
-# dissolves, the CCTV clip keyed at both ends and scene_cuts keyed at both ends of each shot: +0.29,
-# +0.23, +0.05, +0.13 dB (MODEL_CARD.md).
+# shot into its second and the dance clip keyed at both ends (+0.35, +0.19 dB); then checked on two other
+# dissolves, the CCTV clip keyed at both ends and scene_cuts keyed at both ends of each shot: +0.28,
+# +0.24, +0.05, +0.08 dB (scripts/bench_two_keyframes.py, MODEL_CARD.md).
 MATCH_PREFERENCE = 0.05
 
 
