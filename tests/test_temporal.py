@@ -127,7 +127,7 @@ def schedule_of(frames: list[np.ndarray], every: int) -> list[int]:
 
 def still_camera(l_hw: np.ndarray, frames: int, seed: int, noise: float = 1.5) -> list[np.ndarray]:
     """A still camera's frames: the same picture with its sensor's noise (L units) on each, so that no frame is
-    the one before held (temporal.REPEAT_L; 0.8 would be: its worst patch changes by 0.95)."""
+    the one before held (temporal.HELD_L; 0.8 would be: its worst patch changes by 0.95)."""
     rng = np.random.default_rng(seed)
     return [l_hw + rng.normal(0, noise, l_hw.shape).astype(np.float32) for _ in range(frames)]
 
@@ -183,7 +183,7 @@ def test_slow_motion_over_a_clean_picture_is_no_run_of_held_frames() -> None:
 
 
 def test_a_slow_pan_of_a_flat_picture_is_no_held_frame() -> None:
-    """A dim, flat picture panning 0.3 ab pixels a frame changes by less than REPEAT_L (0.2-0.6 L units): its
+    """A dim, flat picture panning 0.3 ab pixels a frame changes by less than HELD_L (0.2-0.6 L units): its
     colour must move with it on the carried frames, not be held where it was (a review of the rule)."""
     wide = 30.0 + (texture(21, (H, W + 40), 50.0) - 50.0) * 3.0 / 18.0  # L 30, spread 3 L units
     smoother, schedule = TemporalSmoother(TemporalOptions()), NetworkSchedule(4)
