@@ -24,7 +24,7 @@ from pathlib import Path
 
 import _checkout  # noqa: F401  (this checkout's filmcolor)
 import av
-from bench_video import filmcolor_cmd, spawn, tree_env
+from bench_video import filmcolor_cmd, run_filmcolor, tree_env
 
 VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
 CLIPS = ("davis_dance_twirl.mp4", "scene_cuts.mp4", "cctv_pedestrians.avi")
@@ -49,16 +49,6 @@ def make_held(src: Path, dst: Path, holds: tuple[int, ...], rate: int = 25) -> i
                 out.mux(vout.encode(copy))
         out.mux(vout.encode(None))
     return pts
-
-
-def colour(clip: Path, out: Path, tree: Path | None, tmp: Path) -> dict:
-    report, log = tmp / "report.json", tmp / "log.txt"
-    cmd = [*filmcolor_cmd(tree), "video", str(clip), "-o", str(out), "--report", str(report), "--overwrite"]
-    wall, _, status = spawn(cmd, log, tree_env(tree))
-    if status != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{log.read_text()[-2000:]}")
-    rep = json.loads(report.read_text())
-    return {"fps": rep["frames"] / wall, "frames": rep["frames"], "network": rep["network_frames"]}
 
 
 def score(out: Path, original: Path, tree: Path | None) -> dict:
@@ -86,14 +76,14 @@ def main() -> None:
                 held = tmp / f"{Path(clip).stem}-held{holds.replace(',', '')}.mp4"
                 make_held(VIDEOS / clip, held, HOLDS[holds])
                 for label, tree in trees:
-                    out = tmp / "out.mp4"
-                    run = colour(held, out, tree, tmp)
-                    scores = score(out, held, tree)
-                    print(f"| {clip} | {holds} | {label} | {run['frames']} | {run['network']} | {run['fps']:.1f} "
-                          f"| {scores['flicker_ratio']:.2f} | {scores['ab_error']:.2f} |", flush=True)
+                    run = run_filmcolor(held, [], tmp, tree=tree)  # (into tmp/out.mp4)
+                    scores = score(tmp / "out.mp4", held, tree)
+                    print(f"| {clip} | {holds} | {label} | {run['frames']} | {run['network_frames']} "
+                          f"| {run['fps']:.1f} | {scores['flicker_ratio']:.2f} | {scores['ab_error']:.2f} |",
+                          flush=True)
         for label, tree in trees:
-            run = colour(FILM, tmp / "film.mp4", tree, tmp)
-            print(f"| {FILM.name} | (its own) | {label} | {run['frames']} | {run['network']} | {run['fps']:.1f} "
+            run = run_filmcolor(FILM, [], tmp, tree=tree)
+            print(f"| {FILM.name} | (its own) | {label} | {run['frames']} | {run['network_frames']} | {run['fps']:.1f} "
                   "| | |", flush=True)
 
 

@@ -31,10 +31,12 @@ VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
 DISSOLVE = 16
 
 
-def dissolve(first: list[np.ndarray], second: list[np.ndarray]) -> list[np.ndarray]:
-    mixed = [np.clip((1 - a) * first[len(first) - DISSOLVE + i].astype(np.float32) + a * second[i], 0, 255)
-             .astype(np.uint8) for i, a in enumerate(np.arange(1, DISSOLVE + 1) / (DISSOLVE + 1))]
-    return first[:-DISSOLVE] + mixed + second[DISSOLVE:]
+def dissolve(first: list[np.ndarray], second: list[np.ndarray], frames: int = DISSOLVE) -> list[np.ndarray]:
+    """The last ``frames`` of one shot mixed linearly with the next's first (as editors make a dissolve), in the
+    shots' own dtype."""
+    mixed = [np.clip((1 - a) * first[len(first) - frames + i].astype(np.float32) + a * second[i], 0, 255)
+             .astype(first[0].dtype) for i, a in enumerate(np.arange(1, frames + 1) / (frames + 1))]
+    return first[:-frames] + mixed + second[frames:]
 
 
 def cases() -> list[tuple[str, str, list[np.ndarray], list[int], int]]:

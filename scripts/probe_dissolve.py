@@ -22,6 +22,7 @@ import _checkout  # noqa: F401  (this checkout's filmcolor)
 import av
 import cv2
 import numpy as np
+from bench_two_keyframes import dissolve
 
 from filmcolor.lab import gray_to_l
 from filmcolor.video.scenecut import cut_score, is_black
@@ -43,11 +44,10 @@ def log_detail(image: np.ndarray) -> float:
     return float(np.abs(image - cv2.GaussianBlur(image, (0, 0), 2.0)).mean())
 
 
-seen: list[float] = []  # the detail ratio of each window that passed the dissolve test
-
-
-def flagged(frames: list[np.ndarray], detail: float) -> bool:
-    """Whether any window of the clip passes the dissolve test and the gain test (``detail`` -1: none)."""
+def window_details(frames: list[np.ndarray]) -> list[float]:
+    """The gain test's detail ratio of each window of the clip that passes the dissolve test, in order (the clip
+    is a dissolve to both tests when one reaches the threshold)."""
+    details: list[float] = []
     analyzer, flow = MotionAnalyzer(), MotionEstimator()
     window: deque[tuple[np.ndarray, float]] = deque(maxlen=max(LENGTHS) + 1)
     changes: list[float] = []
@@ -84,17 +84,9 @@ def flagged(frames: list[np.ndarray], detail: float) -> bool:
             level = max(2.0, float(np.median(changes[-24:])) if changes else 2.0)
             if cut_score(end, warped) <= 4.0 * level:
                 continue
-            ratio = np.log(end + 5.0) - np.log(warped + 5.0)
-            seen.append(log_detail(ratio) / log_detail(np.log(end + 5.0)))
-            if seen[-1] < detail:
-                continue  # a smooth gain: a change of light, not another picture
-            return True
-    return False
-
-
-def mix(a: list[np.ndarray], b: list[np.ndarray], n: int) -> list[np.ndarray]:
-    return a[:-n] + [(1 - t) * a[len(a) - n + i] + t * b[i] for i, t in enumerate(np.arange(1, n + 1) / (n + 1))] \
-        + b[n:]
+            ratio = np.log(end + 5.0) - np.log(warped + 5.0)  # (a smooth gain, a change of light: little detail)
+            details.append(log_detail(ratio) / log_detail(np.log(end + 5.0)))
+    return details
 
 
 def ramp(count: int, start: int, n: int) -> np.ndarray:
@@ -117,7 +109,7 @@ def kinds(shots: dict[str, list[np.ndarray]]) -> dict[str, list[list[np.ndarray]
     for i, name in enumerate(names):
         shot = shots[name]
         for n in (8, 16, 24, 40):
-            out["dissolve"].append(mix(shot, shots[names[(i + 1) % len(names)]], n))
+            out["dissolve"].append(dissolve(shot, shots[names[(i + 1) % len(names)]], n))
         r = ramp(len(shot), 20, 24)
         out["fade"] += [[g * a for g, a in zip(shot, r, strict=True)],
                         [g * (1 - a) for g, a in zip(shot, r, strict=True)]]
@@ -148,10 +140,10 @@ def main() -> None:
           + " | detail of the windows the dissolve test passed |")
     print("|---|---|---|" + "---|" * (len(args.detail) + 1))
     for kind, clips in kinds(shots).items():
-        seen.clear()
-        counts = [sum(flagged(c, -1.0) for c in clips)]
-        spread = f"{min(seen):.2f}-{max(seen):.2f}" if seen else "-"
-        counts += [sum(flagged(c, d) for c in clips) for d in args.detail]
+        details = [window_details(clip) for clip in clips]
+        firsts = [found[0] for found in details if found]  # each flagged clip's first window
+        counts = [len(firsts)] + [sum(any(r >= d for r in found) for found in details) for d in args.detail]
+        spread = f"{min(firsts):.2f}-{max(firsts):.2f}" if firsts else "-"
         print(f"| {kind} | {len(clips)} | " + " | ".join(str(c) for c in counts) + f" | {spread} |", flush=True)
 
 
