@@ -13,8 +13,8 @@ tool picks for that size (same codec, --preset auto resolved per resolution, crf
 its loop; the pipeline's own fps from the report (which excludes process start); "start+exit", the wall time
 outside the pipeline's clock (interpreter, imports, model load, ONNX session and graph cache, opening the
 files, exit); the report's busy milliseconds per frame of each stage's thread; and the peak RSS of that child
-process alone (os.wait4). One short untimed warm-up run per row first builds the ONNX graph cache for its shape,
-so the timings measure a normal start. --repeat N keeps each row's best run.
+process alone (os.wait4). One short untimed warm-up run per row (the whole clip with --keyframe) first builds
+the ONNX graph cache for its shape, so the timings measure a normal start. --repeat N keeps each row's best run.
 
 --against DIR times another checkout of filmcolor (a `git worktree add DIR REV`) beside this one: each row is
 run from both trees (`python -m filmcolor` with PYTHONPATH set to the tree), alternating run by run so that
@@ -257,8 +257,9 @@ def main(argv: list[str]) -> None:
             floors: dict[tuple[str, int | None], dict] = {}
             for label, extra in variants:
                 print(f"{clip.name} {label}: warm-up", flush=True)
-                for tree in trees:  # builds (or loads) the ONNX graph for this shape
-                    run_filmcolor(clip, extra, tmp, duration=1, tree=tree)
+                for tree in trees:  # builds (or loads) the ONNX graph for this shape; whole with keyframes (a
+                    # second's slice has none past its end)
+                    run_filmcolor(clip, extra, tmp, duration=None if "--keyframe" in extra else 1, tree=tree)
                 settings = encoder_args(extra)
                 if settings not in floors:
                     floors[settings] = best([run_floor(clip, *settings, tmp) for _ in range(args.repeat)])

@@ -1,21 +1,24 @@
 """Keyframes and reference photos for a film: which colour guide each frame takes, shot by shot.
 
-A decode-only pre-pass finds the shots with the same cut detector, on the same L, as the temporal stage,
-so that a keyframe's colours reach back to the first frame of its shot as well as on to its last, and
-never across a cut (past an insert of a frame or two, the shot goes on: temporal.MAX_INSERT). Each frame
+A decode-only scan finds the shots with the same cut detector, on the same L, as the temporal stage, so
+that a keyframe's colours reach back to the first frame of its shot as well as on to its last, and never
+across a cut (past an insert of a frame or two, the shot goes on: temporal.MAX_INSERT). Each frame
 of a shot with keyframes is guided by them, matched onto the frame by the network encoder's features
 (guide.transfer) and blended by their distance in frames and, cell by cell, by how well each matches; the
 network fills what they do not show and the temporal stage (flow) keeps the result steady. A shot without
 keyframes takes the reference photo that matches its first frame best, if any matches. Keyframe pictures are
 read when their shot comes and dropped after it (those of the last three shots are kept, for an insert to
-end in): memory stays flat in the film's length.
+end in): memory stays flat in the film's length. The scan runs on a thread of its own beside the colouring,
+ahead of it (it only decodes and finds the motion: several times quicker): a frame waits for it only until
+its shot's keyframes are known, where a whole pre-pass made every film wait for its whole decode.
 """
 
 from __future__ import annotations
 
 import bisect
+import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -130,25 +133,104 @@ def ab_size_l(l_net: np.ndarray, ab_shape: tuple[int, int]) -> np.ndarray:
     return cv2.resize(l_net, (ab_shape[1], ab_shape[0]), interpolation=cv2.INTER_AREA)
 
 
-@dataclass(frozen=True)
-class Shots:
-    """A film's shots as the temporal stage finds them: ``cuts`` (the frames after each cut), ``resumed`` (those
-    of them that end an insert -> the frame before the insert, whose shot goes on) and the frame count."""
+class ShotMap:
+    """Which shot each frame is of, as the shots' scan finds them. The scan (a thread of its own, running ahead
+    of the colouring) adds frames in order; the colouring asks only about frames the scan has passed, and
+    waits for it otherwise. A shot is a stretch from one cut to the next, or more than one stretch where an
+    insert of a frame or two interrupts it (temporal.MAX_INSERT)."""
 
-    cuts: list[int]
-    resumed: dict[int, int]
-    frames: int
+    def __init__(self) -> None:
+        self.starts = [0]  # each stretch's first frame
+        self._shot_of_stretch = [0]
+        self.first_frames = [0]  # each shot's
+        self._last_frames = [-1]  # each shot's last frame scanned so far
+        self.frames = 0  # frames scanned
+        self.done = False
+        self._error: BaseException | None = None
+        self._changed = threading.Condition()
+
+    @classmethod
+    def of(cls, cuts: Iterable[int], resumed: dict[int, int] | None = None, frames: int | None = None) -> ShotMap:
+        """A whole film's map from its cuts (the frames after each) and ``resumed`` (the cuts that end an
+        insert -> the frame before it)."""
+        cuts = sorted(cuts)
+        frames = frames if frames is not None else (cuts[-1] + MAX_INSERT + 2 if cuts else 1)
+        shots = cls()
+        for index in range(frames):
+            shots.add(index, index in cuts, (resumed or {}).get(index))
+        shots.finish()
+        return shots
+
+    def add(self, index: int, cut: bool, resumed_from: int | None = None) -> None:
+        """Frame ``index`` (the next) scanned; ``cut``: it follows a cut; ``resumed_from``: and it ends an
+        insert, its shot that of that earlier frame."""
+        with self._changed:
+            if cut:
+                if resumed_from is not None and resumed_from < index:
+                    shot = self._shot_of_stretch[bisect.bisect_right(self.starts, resumed_from) - 1]
+                else:
+                    shot = len(self.first_frames)
+                    self.first_frames.append(index)
+                    self._last_frames.append(index)
+                self.starts.append(index)
+                self._shot_of_stretch.append(shot)
+            self._last_frames[self._shot_of_stretch[-1]] = index
+            self.frames = index + 1
+            self._changed.notify_all()
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """The scan is over (``error``: it failed, or found a keyframe past the end: said to whoever waits)."""
+        with self._changed:
+            if not self.done:  # the first word stands
+                self.done, self._error = True, error
+                self._changed.notify_all()
+
+    def stop(self) -> None:
+        """The colouring stopped (its waits end; a scan over already is left as it ended)."""
+        self.finish(ScanStopped())
+
+    def _wait(self, ready: Callable[[], bool]) -> None:
+        with self._changed:
+            while not ready() and not self.done:
+                self._changed.wait()
+            if self._error is not None:
+                raise self._error
+
+    def wait_done(self) -> None:
+        """Until the scan is over; its error, if any."""
+        self._wait(lambda: False)
+
+    @property
+    def shots(self) -> int:
+        return len(self.first_frames)
+
+    def shot_of(self, index: int) -> int:
+        """Frame ``index``'s shot (waits for the scan to pass it)."""
+        self._wait(lambda: index < self.frames)
+        return self._shot_of_stretch[bisect.bisect_right(self.starts, index) - 1]
+
+    def keyframes_of(self, shot: int, keyframes: list[Keyframe]) -> list[Keyframe]:
+        """The keyframes of ``shot``, one of the shots scanned: waits until the scan has passed them all or
+        left the shot for good (MAX_INSERT + 1 frames past its last, too far for an insert to return to it)."""
+        last_key = max((k.index for k in keyframes), default=-1)
+        self._wait(lambda: self.frames > last_key or self.frames > self._last_frames[shot] + MAX_INSERT + 1)
+        return [k for k in keyframes if k.index < self.frames and self.shot_of(k.index) == shot]
 
 
-def scan_shots(grays: Iterable[np.ndarray], colorizer: Colorizer, temporal: TemporalOptions) -> Shots:
-    """Decode-only pre-pass over a film's luma planes."""
+class ScanStopped(Exception):
+    """The colouring stopped before the scan was over."""
+
+
+def scan_shots(grays: Iterable[np.ndarray], colorizer: Colorizer, temporal: TemporalOptions, shots: ShotMap,
+               stopped: Callable[[], bool] = lambda: False) -> None:
+    """The decode-only scan over a film's luma planes, into ``shots`` frame by frame (until ``stopped``)."""
     analyzer = MotionAnalyzer(temporal.cut_threshold)
-    frames = 0
     for gray in grays:
+        if stopped():
+            return
         shape = colorizer.network_shape(*gray.shape)
-        analyzer(ab_size_l(network_l(gray, shape), colorizer.ab_shape(shape)))
-        frames += 1
-    return Shots(list(analyzer.cuts), dict(analyzer.resumed), frames)
+        motion = analyzer(ab_size_l(network_l(gray, shape), colorizer.ab_shape(shape)))
+        shots.add(motion.index, motion.cut, analyzer.resumed.get(motion.index))
 
 
 class ShotGuides:
@@ -158,19 +240,11 @@ class ShotGuides:
     a frame or two of another shot guides the frames after them too, and a shot's reference is kept there."""
 
     def __init__(self, colorizer: Colorizer, keyframes: list[Keyframe], reference_paths: list[Path],
-                 cuts: list[int], shape: FrameShape, resumed: dict[int, int] | None = None):
+                 cuts: list[int] | ShotMap, shape: FrameShape, resumed: dict[int, int] | None = None):
+        """``cuts``: the film's cuts (with ``resumed``, the inserts), or its ShotMap as the scan fills it."""
         self.colorizer = colorizer
         self.shape = shape
-        self.starts = [0, *sorted(cuts)]  # each stretch of frames between two cuts, and the shot it is of
-        self._shot_of_stretch: list[int] = []
-        self._first_frame: list[int] = []  # each shot's
-        for start in self.starts:
-            before = (resumed or {}).get(start)
-            if before is None or before >= start:
-                self._shot_of_stretch.append(len(self._first_frame))
-                self._first_frame.append(start)
-            else:
-                self._shot_of_stretch.append(self._shot_of_stretch[bisect.bisect_right(self.starts, before) - 1])
+        self.map = cuts if isinstance(cuts, ShotMap) else ShotMap.of(cuts, resumed)
         self.keyframes = sorted(keyframes, key=lambda k: k.index)
         self.references = [colorizer.reference(imageio.read_colour_image(p, "reference"), name=str(p))
                            for p in reference_paths]
@@ -186,10 +260,10 @@ class ShotGuides:
 
     @property
     def shots(self) -> int:
-        return len(self._first_frame)
+        return self.map.shots
 
     def shot_of(self, index: int) -> int:
-        return self._shot_of_stretch[bisect.bisect_right(self.starts, index) - 1]
+        return self.map.shot_of(index)
 
     def _enter(self, shot: int, features: torch.Tensor) -> None:
         self._left[self._shot] = self._shot_keys  # an insert may end in it again; else it is dropped soon
@@ -200,7 +274,7 @@ class ShotGuides:
             self._shot_keys = self._left.pop(shot)
         else:
             self._shot_keys = [(k.index, self.colorizer.reference(read_keyframe(k, self.shape), name=str(k.path)))
-                               for k in self.keyframes if self.shot_of(k.index) == shot]
+                               for k in self.map.keyframes_of(shot, self.keyframes)]
         self._shot_reference = None
         if self._shot_keys or not self.references:
             return
@@ -247,7 +321,7 @@ class ShotGuides:
         if shot != self._shot:
             self._enter(shot, features)
         elif (self.references and not self._shot_keys and self._shot_reference is None
-              and index - self._first_frame[shot] < REMATCH_FRAMES):
+              and index - self.map.first_frames[shot] < REMATCH_FRAMES):
             self._match_reference(features)  # a shot that fades in from black shows its content later
         rh, rw = shape
         if self._shot_keys:

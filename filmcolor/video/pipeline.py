@@ -34,7 +34,9 @@ from filmcolor.video.compose import YuvComposer, composed_layout
 from filmcolor.video.keyframes import (
     FrameShape,
     Keyframe,
+    ScanStopped,
     ShotGuides,
+    ShotMap,
     ab_size_l,
     check_guide_pictures,
     check_keyframes_within,
@@ -192,7 +194,7 @@ def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
             sound = stack.enter_context(contextlib.closing(SoundTrack(
                 options.sound, options.start, options.duration, strict=options.on_error == "fail")))
         shape = FrameShape(reader.info.width, reader.info.height, reader.info.rotation)
-        guides, scan_seconds = _shot_guides(input_path, shape, colorizer, options)
+        guides, scan, setup_seconds = _shot_guides(input_path, shape, colorizer, options, stack)
         # The film, its preview and its report under temporary names, renamed into place together once all are
         # written and the input closed: a failure at any point leaves none of them (a preview was left, and the
         # rerun refused; an audit, then a review)
@@ -202,7 +204,7 @@ def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
                                  display_path=output_path, attached=reader.attached_pictures())
             try:
                 preview, report = _run(reader, writer, colorizer, options, progress, preview_path is not None,
-                                       guides, scan_seconds, sound)
+                                       guides, scan, setup_seconds, sound)
             except BaseException:
                 writer.abort()
                 raise
@@ -219,20 +221,32 @@ def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
     return report
 
 
+def _match_in_one_thread(stack: contextlib.ExitStack) -> None:
+    """torch, which only matches keyframes and references here (ONNX Runtime runs the network), in one thread
+    for the run: the decoder, the network's threads and the encoder already share the cores, and torch's
+    idle threads spin where ONNX Runtime's sleep (runtime.OnnxRunner). 480p with a keyframe a shot, on two
+    cores: 12.1-12.8 s -> 10.2-10.9 s a clip (four runs each, alternating; MODEL_CARD.md)."""
+    import torch
+
+    stack.callback(torch.set_num_threads, torch.get_num_threads())
+    torch.set_num_threads(1)
+
+
 def guide_files(options: VideoOptions) -> list[Path]:
     """The keyframes' and references' files: none of a scan's frames, even kept in its folder (an audit)."""
     return [key.path for key in options.keyframes] + list(options.references)
 
 
-def _shot_guides(input_path: Path, shape: FrameShape, colorizer: Colorizer,
-                 options: VideoOptions) -> tuple[ShotGuides | None, float]:
-    """With keyframes or references: find the shots (a decode-only pre-pass) and check the keyframes."""
+def _shot_guides(input_path: Path, shape: FrameShape, colorizer: Colorizer, options: VideoOptions,
+                 stack: contextlib.ExitStack) -> tuple[ShotGuides | None, _ShotScan | None, float]:
+    """With keyframes or references: check them, and start the scan that finds the shots (a thread, ahead of
+    the colouring, closed by ``stack``); the seconds this took."""
     if not options.keyframes and not options.references:
-        return None, 0.0
+        return None, None, 0.0
     colorizer.require_guided()
     t0 = time.perf_counter()
     # torch (the matching needs it: ~1.2 s to import) and the encoder's and decoder's graphs load while the
-    # pre-pass decodes: the pre-pass waits on FFmpeg and OpenCV, which let other threads run
+    # scan decodes: it waits on FFmpeg and OpenCV, which let other threads run
     batch_size = options.batch_size or default_batch_size(colorizer)
     warm = threading.Thread(target=colorizer.prepare_matched,
                             args=(batch_size, *colorizer.network_shape(shape.height, shape.width)),
@@ -240,20 +254,52 @@ def _shot_guides(input_path: Path, shape: FrameShape, colorizer: Colorizer,
     warm.start()
     try:
         check_guide_pictures(options.keyframes, options.references, shape)
-        with VideoReader(input_path, options, copy_streams=False, not_frames=guide_files(options)) as scan:
-            shots = scan_shots((item.gray for item in scan if isinstance(item, LumaFrame)), colorizer,
-                               options.temporal)
+        scan = _ShotScan(input_path, colorizer, options)
+        stack.callback(scan.close)
     finally:  # also after a bad keyframe: a process that exits while torch exports a graph aborts (exit 134)
         warm.join()
-    check_keyframes_within(options.keyframes, shots.frames, sliced=bool(options.start or options.duration))
-    return (ShotGuides(colorizer, list(options.keyframes), list(options.references), shots.cuts, shape,
-                       shots.resumed),
-            time.perf_counter() - t0)
+    if colorizer.runtime == "onnx":
+        _match_in_one_thread(stack)
+    guides = ShotGuides(colorizer, list(options.keyframes), list(options.references), scan.shots, shape)
+    return guides, scan, time.perf_counter() - t0
+
+
+class _ShotScan:
+    """The shots' scan of a film on a thread of its own, into a ShotMap (``shots``): started at once, stopped
+    and joined by ``close``. It ends by checking that every keyframe names a frame of the film."""
+
+    def __init__(self, input_path: Path, colorizer: Colorizer, options: VideoOptions):
+        self.shots = ShotMap()
+        self.seconds = 0.0  # busy
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._scan, args=(input_path, colorizer, options),
+                                        name="filmcolor-scan", daemon=True)
+        self._thread.start()
+
+    def _scan(self, input_path: Path, colorizer: Colorizer, options: VideoOptions) -> None:
+        t0 = time.perf_counter()
+        error = None
+        try:
+            with VideoReader(input_path, options, copy_streams=False, not_frames=guide_files(options)) as reader:
+                scan_shots((item.gray for item in reader if isinstance(item, LumaFrame)), colorizer,
+                           options.temporal, self.shots, self._stop.is_set)
+            if not self._stop.is_set():
+                check_keyframes_within(options.keyframes, self.shots.frames,
+                                       sliced=bool(options.start or options.duration))
+        except BaseException as err:  # said to the colouring, which waits on the map
+            error = err
+        self.seconds = time.perf_counter() - t0
+        self.shots.finish(error)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.shots.stop()
+        self._thread.join()
 
 
 def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options: VideoOptions,
-         progress: Progress | None, want_preview: bool, guides: ShotGuides | None,
-         scan_seconds: float, sound: SoundTrack | None = None) -> tuple[_PreviewSampler | None, VideoReport]:
+         progress: Progress | None, want_preview: bool, guides: ShotGuides | None, scan: _ShotScan | None,
+         setup_seconds: float, sound: SoundTrack | None = None) -> tuple[_PreviewSampler | None, VideoReport]:
     info = reader.info
     batch_size = options.batch_size or default_batch_size(colorizer)
     # its analyser (motion, scene cuts: in every mode) runs on the network's thread, its blend on this one
@@ -263,7 +309,6 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
     colored = _Channel(max(options.queue_frames, batch_size), stop)
     errors: list[BaseException] = []
     seconds = dict.fromkeys(STAGES, 0.0)
-    seconds["scan"] = scan_seconds
     counts = {"network": 0}
 
     def guard(body: Callable[[], None], out: _Channel) -> Callable[[], None]:
@@ -271,7 +316,7 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
             try:
                 body()
                 out.put(_END)
-            except _Stop:
+            except (_Stop, ScanStopped):
                 pass
             except BaseException as err:  # handed to the calling thread, which re-raises it
                 errors.append(err)
@@ -331,6 +376,7 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
                 if composed_layout(writer.pix_fmt) else None)
     started = time.perf_counter()
     done = 0
+    finished = False  # every frame through
     for thread in threads:
         thread.start()
     try:
@@ -340,6 +386,7 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
             except _Stop:
                 break
             if item is _END:
+                finished = True
                 break
             if isinstance(item, av.Packet):
                 t0 = time.perf_counter()
@@ -371,14 +418,19 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
                 progress(done, info.frames)
     finally:
         stop.set()
+        if scan is not None and not finished:  # a thread waiting on it goes on
+            scan.shots.stop()
         for thread in threads:
             thread.join()
     if errors:
         raise errors[0]
+    if scan is not None:  # the frames are all coloured; the scan's last word (a keyframe past the end)
+        scan.shots.wait_done()
+        seconds["scan"] = scan.seconds
     t0 = time.perf_counter()
     writer.close()  # flush the encoder's tail here, so that it counts in the timings
     seconds["encode"] += time.perf_counter() - t0
-    elapsed = time.perf_counter() - started + scan_seconds  # end to end: the shots pre-pass counts
+    elapsed = time.perf_counter() - started + setup_seconds  # end to end: checking the guidance counts
     seconds["decode"] = max(0.0, seconds["decode"] - reader.luma_seconds)
     seconds["luma"] += reader.luma_seconds
     return preview, VideoReport(
