@@ -257,8 +257,8 @@ def main(argv: list[str]) -> None:
             floors: dict[tuple[str, int | None], dict] = {}
             for label, extra in variants:
                 print(f"{clip.name} {label}: warm-up", flush=True)
-                for tree in trees:  # builds (or loads) the ONNX graph for this shape; whole with keyframes (a
-                    # second's slice has none past its end)
+                for tree in trees:  # builds (or loads) the ONNX graph for this shape; the whole clip with
+                    # keyframes (most would be past the end of a second's slice: an error)
                     run_filmcolor(clip, extra, tmp, duration=None if "--keyframe" in extra else 1, tree=tree)
                 settings = encoder_args(extra)
                 if settings not in floors:

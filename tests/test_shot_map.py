@@ -127,3 +127,12 @@ def test_a_whole_films_map_from_its_cuts():
     shots = ShotMap.of([10, 11, 30, 32], {11: 9})
     assert shots.done and shots.shots == 4
     assert [shots.shot_of(i) for i in (0, 9, 10, 11, 29, 30, 31, 32)] == [0, 0, 1, 0, 0, 2, 2, 3]
+
+
+def test_a_map_made_from_cuts_alone_keeps_keyframes_after_the_last_cut():
+    """A review: the map made from a cut list guessed the film ended two frames after its last cut, and a
+    keyframe past that (every keyframe but frame 0's, in a film without cuts) was of no shot."""
+    assert ShotMap.of([]).keyframes_of(0, keys(3, 50)) == keys(3, 50)
+    assert ShotMap.of([10]).keyframes_of(0, keys(3, 50)) == keys(3)
+    assert ShotMap.of([10]).keyframes_of(1, keys(3, 50)) == keys(50)
+    assert ShotMap.of([10], frames=20).keyframes_of(1, keys(3, 50)) == []  # a film of 20 frames

@@ -16,6 +16,7 @@ its shot's keyframes are known, where a whole pre-pass made every film wait for 
 from __future__ import annotations
 
 import bisect
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -100,7 +101,7 @@ def read_keyframe(key: Keyframe, shape: FrameShape) -> np.ndarray:
 
 def check_guide_pictures(keyframes: Iterable[Keyframe], references: Iterable[Path], shape: FrameShape) -> None:
     """Every keyframe reads as a colour picture of the video's size, once, and every reference as a colour
-    picture: said before the shots' pre-pass decodes the whole film."""
+    picture: said before the shots' scan starts."""
     for path in references:
         imageio.read_colour_image(path, "reference")
     seen: dict[int, Path] = {}
@@ -152,12 +153,14 @@ class ShotMap:
     @classmethod
     def of(cls, cuts: Iterable[int], resumed: dict[int, int] | None = None, frames: int | None = None) -> ShotMap:
         """A whole film's map from its cuts (the frames after each) and ``resumed`` (the cuts that end an
-        insert -> the frame before it)."""
+        insert -> the frame before it); ``frames``: its length (None: every frame after the last cut is of the
+        last shot, however many there are)."""
         cuts = sorted(cuts)
-        frames = frames if frames is not None else (cuts[-1] + MAX_INSERT + 2 if cuts else 1)
         shots = cls()
-        for index in range(frames):
+        for index in range(frames if frames is not None else (cuts[-1] + 1 if cuts else 1)):
             shots.add(index, index in cuts, (resumed or {}).get(index))
+        if frames is None:
+            shots.frames = sys.maxsize
         shots.finish()
         return shots
 

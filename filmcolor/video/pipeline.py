@@ -75,7 +75,8 @@ class VideoOptions(ReaderOptions, EncoderOptions):
     queue_frames: int = 8  # per queue; bounds memory
 
 
-# chroma: Lab -> Cb/Cr; scan: the decode-only pre-pass that finds the shots for keyframes and references
+# chroma: Lab -> Cb/Cr; scan: the decode-only scan that finds the shots for keyframes and references (its
+# thread's wall time, beside the colouring: not in the run's elapsed time)
 STAGES = ("scan", "decode", "luma", "inference", "temporal", "chroma", "encode")
 
 
@@ -223,13 +224,27 @@ def colorize_video(input_path: Path, output_path: Path, colorizer: Colorizer,
 
 def _match_in_one_thread(stack: contextlib.ExitStack) -> None:
     """torch, which only matches keyframes and references here (ONNX Runtime runs the network), in one thread
-    for the run: the decoder, the network's threads and the encoder already share the cores, and torch's
-    idle threads spin where ONNX Runtime's sleep (runtime.OnnxRunner). 480p with a keyframe a shot, on two
-    cores: 12.1-12.8 s -> 10.2-10.9 s a clip (four runs each, alternating; MODEL_CARD.md)."""
+    while guided runs last: the decoder, the network's threads and the encoder already share the cores, and
+    torch's idle threads spin where ONNX Runtime's sleep (runtime.OnnxRunner). 480p with a keyframe a shot,
+    on two cores: 12.1-12.8 s -> 10.2-10.9 s a clip (four runs each, alternating). torch's setting is the
+    process's: the last of the runs at once gives back what the first found."""
     import torch
 
-    stack.callback(torch.set_num_threads, torch.get_num_threads())
-    torch.set_num_threads(1)
+    with _torch_threads["lock"]:
+        if _torch_threads["runs"] == 0:
+            _torch_threads["before"] = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _torch_threads["runs"] += 1
+
+    def give_back() -> None:
+        with _torch_threads["lock"]:
+            _torch_threads["runs"] -= 1
+            if _torch_threads["runs"] == 0:
+                torch.set_num_threads(_torch_threads["before"])
+    stack.callback(give_back)
+
+
+_torch_threads: dict[str, Any] = {"lock": threading.Lock(), "runs": 0, "before": 1}
 
 
 def guide_files(options: VideoOptions) -> list[Path]:
@@ -270,7 +285,7 @@ class _ShotScan:
 
     def __init__(self, input_path: Path, colorizer: Colorizer, options: VideoOptions):
         self.shots = ShotMap()
-        self.seconds = 0.0  # busy
+        self.seconds = 0.0  # its thread's wall time
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._scan, args=(input_path, colorizer, options),
                                         name="filmcolor-scan", daemon=True)
