@@ -539,7 +539,7 @@ def test_a_shot_whose_first_frames_match_no_reference_takes_one_when_a_later_fra
 
     write_image(tmp_path / "ref.png", keyframe_of(scene(4)))
     colorizer = Colorizer.from_pretrained(weights, device="cpu", runtime="torch", render_size=64)
-    guides = keyframes.ShotGuides(colorizer, [], [tmp_path / "ref.png"], cuts=[],
+    guides = keyframes.ShotGuides(colorizer, [], [tmp_path / "ref.png"], shots=keyframes.ShotMap.of([]),
                                   shape=keyframes.FrameShape(W, H))
     shown = {"frame": 0}
     monkeypatch.setattr(guide, "match_score", lambda features, ref: 0.9 if shown["frame"] >= 3 else 0.3)
@@ -553,7 +553,8 @@ def test_a_shot_whose_first_frames_match_no_reference_takes_one_when_a_later_fra
         taken.append(guides(index, features, l_cells, shape) is not None)
     assert taken == [False, False, False, True, True, True]
     assert guides.used_references == {str(tmp_path / "ref.png"): 1}
-    late = keyframes.ShotGuides(colorizer, [], [tmp_path / "ref.png"], cuts=[], shape=keyframes.FrameShape(W, H))
+    late = keyframes.ShotGuides(colorizer, [], [tmp_path / "ref.png"], shots=keyframes.ShotMap.of([]),
+                                shape=keyframes.FrameShape(W, H))
     taken = []
     for index in range(keyframes.REMATCH_FRAMES + 10):  # it would match from frame REMATCH_FRAMES + 3 on:
         shown["frame"] = index - keyframes.REMATCH_FRAMES  # past the frames that try again
@@ -576,8 +577,8 @@ def test_keyframe_colour_goes_on_after_a_one_frame_insert(tmp_path, weights):
 def test_shots_resumed_after_an_insert_are_one_shot() -> None:
     from filmcolor.video import keyframes
 
-    guides = keyframes.ShotGuides(None, [], [], cuts=[10, 11, 30, 32], shape=keyframes.FrameShape(W, H),
-                                  resumed={11: 9})
+    guides = keyframes.ShotGuides(None, [], [], shots=keyframes.ShotMap.of([10, 11, 30, 32], {11: 9}),
+                                  shape=keyframes.FrameShape(W, H))
     assert [guides.shot_of(i) for i in (0, 9, 10, 11, 29, 30, 31, 32)] == [0, 0, 1, 0, 0, 2, 2, 3]
     assert guides.shots == 4
 
@@ -589,8 +590,8 @@ def test_a_shot_back_after_an_insert_keeps_its_reference(tmp_path, weights, monk
 
     write_image(tmp_path / "ref.png", keyframe_of(scene(4)))
     colorizer = Colorizer.from_pretrained(weights, device="cpu", runtime="torch", render_size=64)
-    guides = keyframes.ShotGuides(colorizer, [], [tmp_path / "ref.png"], cuts=[5, 6],
-                                  shape=keyframes.FrameShape(W, H), resumed={6: 4})
+    guides = keyframes.ShotGuides(colorizer, [], [tmp_path / "ref.png"],
+                                  shots=keyframes.ShotMap.of([5, 6], {6: 4}), shape=keyframes.FrameShape(W, H))
     shown = {"frame": 0}
     monkeypatch.setattr(guide, "match_score", lambda features, ref: 0.3 if shown["frame"] in (5, 6) else 0.9)
     l_hw = lab.gray_to_l(scene(4))
@@ -615,15 +616,16 @@ def test_a_shots_keyframes_are_read_once_through_an_insert(monkeypatch) -> None:
         def reference(self, rgb, name=""):
             return rgb
 
-    guides = keyframes.ShotGuides(Encoder(), [keyframes.Keyframe(3, Path("k3.png"))], [], cuts=[10, 11, 12, 13],
-                                  shape=keyframes.FrameShape(W, H), resumed={11: 9, 13: 11})
+    guides = keyframes.ShotGuides(Encoder(), [keyframes.Keyframe(3, Path("k3.png"))], [],
+                                  shots=keyframes.ShotMap.of([10, 11, 12, 13], {11: 9, 13: 11}),
+                                  shape=keyframes.FrameShape(W, H))
     for shot in (guides.shot_of(i) for i in range(16)):
         if shot != guides._shot:
             guides._enter(shot, None)
     assert reads == [3]  # frames 0-9, 11, 13-15 are its shot: entered three times, read once
     reads.clear()  # an insert of two shots (a review: the last shot left alone was kept)
-    guides = keyframes.ShotGuides(Encoder(), [keyframes.Keyframe(3, Path("k3.png"))], [], cuts=[10, 11, 12],
-                                  shape=keyframes.FrameShape(W, H), resumed={12: 9})
+    guides = keyframes.ShotGuides(Encoder(), [keyframes.Keyframe(3, Path("k3.png"))], [],
+                                  shots=keyframes.ShotMap.of([10, 11, 12], {12: 9}), shape=keyframes.FrameShape(W, H))
     for shot in (guides.shot_of(i) for i in range(16)):
         if shot != guides._shot:
             guides._enter(shot, None)

@@ -239,15 +239,15 @@ def scan_shots(grays: Iterable[np.ndarray], colorizer: Colorizer, temporal: Temp
 class ShotGuides:
     """The guide of each frame (in order of index) from keyframes and references, or None (automatic).
 
-    A shot is the frames from one cut to the next, and on after an insert (``resumed``): a keyframe before
+    A shot is the frames from one cut to the next, and on after an insert (ShotMap): a keyframe before
     a frame or two of another shot guides the frames after them too, and a shot's reference is kept there."""
 
     def __init__(self, colorizer: Colorizer, keyframes: list[Keyframe], reference_paths: list[Path],
-                 cuts: list[int] | ShotMap, shape: FrameShape, resumed: dict[int, int] | None = None):
-        """``cuts``: the film's cuts (with ``resumed``, the inserts), or its ShotMap as the scan fills it."""
+                 shots: ShotMap, shape: FrameShape):
+        """``shots``: the film's shots, as the scan fills them in (or ShotMap.of a known film's cuts)."""
         self.colorizer = colorizer
         self.shape = shape
-        self.map = cuts if isinstance(cuts, ShotMap) else ShotMap.of(cuts, resumed)
+        self.map = shots
         self.keyframes = sorted(keyframes, key=lambda k: k.index)
         self.references = [colorizer.reference(imageio.read_colour_image(p, "reference"), name=str(p))
                            for p in reference_paths]
