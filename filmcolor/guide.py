@@ -549,7 +549,7 @@ def similarity(features: torch.Tensor, reference: Reference) -> torch.Tensor:
 
 def match_score(features: torch.Tensor, reference: Reference) -> float:
     """How well a reference shows a picture's content: the mean over its cells of the best similarity."""
-    return float(similarity(features, reference).max(1).values.mean())
+    return float(similarity(features, reference).amax(1).mean())
 
 
 def best_reference(features: torch.Tensor, references: list[Reference],
@@ -577,16 +577,26 @@ def transfer(features: torch.Tensor, reference: Reference, l_cells: torch.Tensor
     With the picture's L per cell (and the reference's), a match across a change of lightness is also
     weighed down by the Gaussian in L of the hints (SIGMA_L): +0.2 to +0.25 dB on same-shot frame pairs.
     """
+    # Once per network frame of a guided film, so the softmax is written out to pass over the (P, R) matrix
+    # four times, not nine (7.1 -> 5.0 ms at 480p, one thread): the logits are
+    #   (S - best_p) / T - (l_p - l_r)^2 / (2 SIGMA_L^2),
+    # at most 0 everywhere and at least -50 at each row's best match (L spans 100), so exp neither overflows
+    # nor leaves a row all zero. Their row and column terms are one rank-3 update of S (addmm), and one
+    # product with [ab, 1] gives both the softmax's sum and its weighted ab.
     h8, w8 = features.shape[-2:]
-    logits = similarity(features, reference)  # (P, R); made into the logits in place (once per video frame)
-    best = logits.max(1).values.reshape(h8, w8)
-    logits.mul_(1.0 / temperature)
+    logits = similarity(features, reference)  # (P, R), made into the logits in place
+    best = logits.amax(1)
+    ones = torch.ones_like(reference.ab_cells[0].flatten())
     if l_cells is not None and reference.l_cells is not None:
-        gap = l_cells.reshape(-1, 1) - reference.l_cells.reshape(1, -1)
-        logits.sub_(gap.square_(), alpha=1.0 / (2 * SIGMA_L**2))
-    weights = torch.softmax(logits, dim=1)
-    ab = (weights @ reference.ab_cells.flatten(1).T).T.reshape(2, h8, w8)
-    conf = ((best - MATCH_FLOOR) / (MATCH_FULL - MATCH_FLOOR)).clamp(0.0, 1.0)
+        l_p, l_r, k = l_cells.flatten().float(), reference.l_cells.flatten().float(), 1.0 / (2 * SIGMA_L**2)
+        rows = torch.stack([-best / temperature - k * l_p.square(), torch.ones_like(l_p), 2 * k * l_p], 1)
+        cols = torch.stack([ones, -k * l_r.square(), l_r])
+    else:
+        rows, cols = (-best / temperature)[:, None], ones[None]
+    logits.addmm_(rows, cols, beta=1.0 / temperature).exp_()
+    sums = logits @ torch.cat([reference.ab_cells.flatten(1), ones[None]]).T  # (P, 3): weighted ab, weight
+    ab = (sums[:, :2] / sums[:, 2:].clamp_min(1e-30)).T.reshape(2, h8, w8)  # (L outside 0-100: no NaN)
+    conf = ((best.reshape(h8, w8) - MATCH_FLOOR) / (MATCH_FULL - MATCH_FLOOR)).clamp(0.0, 1.0)
     return ab, conf
 
 
