@@ -234,6 +234,36 @@ def test_keyframe_colour_reaches_the_shot_end_and_never_the_next_shot(tmp_path, 
     assert max(abs(r) for r in red[SHOT:]) < 2, red  # none of the next shot
 
 
+def two_colour_keyframe(gray: np.ndarray) -> np.ndarray:
+    """A colour version of a gray frame: its left half red (a +50), its right half green (a -50)."""
+    l_hw = lab.gray_to_l(gray)
+    ab = np.zeros((*gray.shape, 2), np.float32)
+    ab[:, : gray.shape[1] // 2, 0], ab[:, gray.shape[1] // 2:, 0] = 50.0, -50.0
+    return lab.lab_to_rgb_levels(l_hw, ab)
+
+
+@pytest.mark.parametrize("runtime, batch", [("onnx", "1"), ("torch", "4")])
+def test_a_keyframes_own_frame_takes_its_own_colour(tmp_path, weights, runtime, batch):
+    """A keyframe that starts its shot is its frame's colour: not the network's rendering of it through the
+    matching's 8x8 cells. One in the middle of a shot, on a frame the network would have skipped, is blended
+    in there as the network's prediction would be, pulling the frame toward it."""
+    frames = two_shot_clip(tmp_path / "in.mp4")
+    keys = {k: two_colour_keyframe(frames[k]) for k in (5, SHOT)}
+    for k, key in keys.items():
+        write_image(tmp_path / f"k{k}.png", key)
+    result = run("video", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "key.mp4"), "--model", weights,
+                 "--keyframe", f"5={tmp_path / 'k5.png'}", "--keyframe", f"{SHOT}={tmp_path / f'k{SHOT}.png'}",
+                 "--network-every", "8", "--runtime", runtime, "--batch-size", batch, "-q")
+    assert result.exit_code == 0, result.output
+    _, keyed, _ = decode_video(tmp_path / "key.mp4")
+    ys = slice(8, H - 8)
+    for xs in (slice(8, W // 2 - 12), slice(W // 2 + 12, W - 8)):  # each half, off the edge between them
+        gap = {(frame, key): abs(mean_a(keyed[frame], ys, xs) - mean_a(keys[key], ys, xs))  # (a as sRGB holds it)
+               for frame, key in ((SHOT, SHOT), (5, 5), (4, 5))}
+        assert gap[SHOT, SHOT] < 3, gap
+        assert gap[5, 5] < gap[4, 5] - 3, gap
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda p, f: (write_image(p, keyframe_of(f[0])[:50]), "0"), "keyframe 0 is 128x50, the video 128x96"),
     (lambda p, f: (write_image(p, keyframe_of(f[0])), "20"),
@@ -610,11 +640,18 @@ def test_a_shots_keyframes_are_read_once_through_an_insert(monkeypatch) -> None:
     from filmcolor.video import keyframes
 
     reads = []
-    monkeypatch.setattr(keyframes, "read_keyframe", lambda key, shape: reads.append(key.index) or key.index)
+    monkeypatch.setattr(keyframes, "read_keyframe",
+                        lambda key, shape: reads.append(key.index) or np.zeros((H, W, 3), np.uint8))
 
     class Encoder:
         def reference(self, rgb, name=""):
             return rgb
+
+        def network_shape(self, height, width):
+            return height, width
+
+        def ab_shape(self, shape):
+            return shape[0] // 4, shape[1] // 4
 
     guides = keyframes.ShotGuides(Encoder(), [keyframes.Keyframe(3, Path("k3.png"))], [],
                                   shots=keyframes.ShotMap.of([10, 11, 12, 13], {11: 9, 13: 11}),

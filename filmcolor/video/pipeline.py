@@ -357,6 +357,7 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
         pending: list[_Colored] = []
         runs = 0
         analyzer, schedule = smoother.analyzer, NetworkSchedule(options.temporal.network_every)
+        key_frames = frozenset() if guides is None else guides.key_frames
         while True:
             item = frames_in.get()
             if isinstance(item, LumaFrame):
@@ -365,7 +366,7 @@ def _run(reader: VideoReader, writer: VideoWriter, colorizer: Colorizer, options
                 l_net = network_l(item.gray, shape)
                 t1 = time.perf_counter()
                 motion = analyzer(ab_size_l(l_net, colorizer.ab_shape(shape)))
-                run = schedule(motion)
+                run = schedule(motion, must=item.index in key_frames)  # a keyframe's own colour goes there
                 seconds["luma"] += t1 - t0
                 seconds["temporal"] += time.perf_counter() - t1
                 pending.append(_Colored(item, motion, l_net if run else None))
@@ -502,7 +503,8 @@ def _infer_batch(batch: list[_Colored], batch_size: int, colorizer: Colorizer, s
             l_net, lambda i, features, l_cells: guides(indices[i], features, l_cells, (rh, rw)))
     seconds["inference"] += time.perf_counter() - t0
     for i, item in enumerate(batch):
-        item.ab_small = ab_nhw2[i]
+        own = None if guides is None else guides.own_colour(item.frame.index)
+        item.ab_small = ab_nhw2[i] if own is None else own
 
 
 class _PreviewSampler:

@@ -298,12 +298,13 @@ class NetworkSchedule:
         self._shift = 0.0
         self._miss = 0.0
 
-    def __call__(self, motion: Motion) -> bool:
+    def __call__(self, motion: Motion, must: bool = False) -> bool:
+        """Whether the network runs on this frame (``must``: it does, as a full frame)."""
         self._since += not (motion.held and self.every > 1)  # a held frame does not count (1: every frame runs)
         self._change += motion.change
         self._shift += motion.shift
         self._miss += motion.miss
-        if (not motion.follows or motion.cut or self._since >= self.every or self._change > CARRY_MAX_CHANGE
+        if (must or not motion.follows or motion.cut or self._since >= self.every or self._change > CARRY_MAX_CHANGE
                 or self._shift > CARRY_MAX_SHIFT):
             self._since, self._change, self._shift, self._miss = 0, 0.0, 0.0, 0.0
             return True
