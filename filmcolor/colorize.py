@@ -363,7 +363,7 @@ class Colorizer:
         lab_hw3 = lab.rgb_to_lab(rgb)
         features = self.match_features(np.ascontiguousarray(lab_hw3[..., 0]))
         h8, w8 = features.shape[-2:]
-        return guidance.Reference(features, guidance.reference_cells(lab_hw3[..., 1:], h8, w8),
+        return guidance.Reference(features, guidance.reference_cells(lab_hw3[..., 1:], 2 * h8, 2 * w8),
                                   guidance.cell_l(np.ascontiguousarray(lab_hw3[..., 0]), h8, w8), name)
 
     def guide_for(self, l_hw: np.ndarray, hints: guidance.Hints | None = None,

@@ -472,35 +472,45 @@ def test_two_guides_blend_by_how_well_each_matches_not_only_by_distance() -> Non
 
 def _transfer_by_softmax(features, reference, l_cells, temperature=guide.MATCH_TEMPERATURE):
     """guide.transfer as its docstring says it: a softmax over each cell's similarities to the reference's
-    cells, less the Gaussian in L, weighing the reference's ab."""
+    cells, less the Gaussian in L, weighing the reference's ab, each quarter of the cells apart (when the
+    reference's ab is per quarter)."""
     logits = guide.similarity(features, reference).double() / temperature
     if l_cells is not None:
         gap = l_cells.reshape(-1, 1).double() - reference.l_cells.reshape(1, -1).double()
         logits = logits - gap.square() / (2 * guide.SIGMA_L**2)
-    ab = torch.softmax(logits, 1) @ reference.ab_cells.flatten(1).T.double()
-    return ab.T.reshape(2, *features.shape[-2:]).float()
+    weights = torch.softmax(logits, 1)
+    h8, w8 = features.shape[-2:]
+    q = reference.ab_cells.shape[-1] // reference.features.shape[-1]
+    ab = torch.zeros(2, q * h8, q * w8, dtype=torch.float64)
+    for dy in range(q):
+        for dx in range(q):
+            part = reference.ab_cells[:, dy::q, dx::q].flatten(1).T.double()  # the reference's (dy, dx) quarters
+            ab[:, dy::q, dx::q] = (weights @ part).T.reshape(2, h8, w8)
+    return ab.float()
 
 
+@pytest.mark.parametrize("q", [1, 2])
 @pytest.mark.parametrize("with_l", [True, False])
-def test_transfer_is_the_softmax_over_the_reference_cells(with_l):
+def test_transfer_is_the_softmax_over_the_reference_cells(with_l, q):
     """The transfer's softmax, written out in four passes over the similarities, gives the plain softmax's
-    colour, also where every good match is across the whole range of L (0 against 100: no cell's weights
-    all underflow)."""
+    colour, each quarter of a cell from the matched cells' same quarter, also where every good match is
+    across the whole range of L (0 against 100: no cell's weights all underflow)."""
     rng = torch.Generator().manual_seed(0)
     features = torch.nn.functional.normalize(torch.randn(64, 9, 13, generator=rng), dim=0)
     ref_features = torch.nn.functional.normalize(torch.randn(64, 7, 11, generator=rng), dim=0)
     ref_features[:, 0, 0] = features[:, 0, 0]  # one cell of the picture has its exact match
     ref_l = torch.rand(7, 11, generator=rng) * 100
     ref_l[:, :5] = 100.0
-    reference = guide.Reference(ref_features, torch.randn(2, 7, 11, generator=rng) * 40, ref_l)
+    reference = guide.Reference(ref_features, torch.randn(2, q * 7, q * 11, generator=rng) * 40, ref_l)
     l_cells = torch.rand(9, 13, generator=rng) * 100
     l_cells[0] = 0.0  # a black row against the reference's white cells
     ab, conf = guide.transfer(features, reference, l_cells if with_l else None)
-    assert torch.isfinite(ab).all()
+    assert ab.shape == (2, q * 9, q * 13) and torch.isfinite(ab).all()
     torch.testing.assert_close(ab, _transfer_by_softmax(features, reference, l_cells if with_l else None),
                                atol=1e-3, rtol=1e-4)
     best = guide.similarity(features, reference).amax(1).reshape(9, 13)
-    torch.testing.assert_close(conf, ((best - guide.MATCH_FLOOR) / (guide.MATCH_FULL - guide.MATCH_FLOOR)).clamp(0, 1))
+    expected = ((best - guide.MATCH_FLOOR) / (guide.MATCH_FULL - guide.MATCH_FLOOR)).clamp(0, 1)
+    torch.testing.assert_close(conf, expected.repeat_interleave(q, 0).repeat_interleave(q, 1))
     assert conf[0, 0] == 1.0
     l_cells[1] = 400.0  # L as no picture has it: every weight of the row underflows, and still no NaN
     assert torch.isfinite(guide.transfer(features, reference, l_cells)[0]).all()
