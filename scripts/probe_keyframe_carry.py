@@ -5,14 +5,15 @@ the PSNR gain over gray, over the whole clip and its four quarters.
     .venv/bin/python scripts/probe_keyframe_carry.py [--modes key,own,memory,flow] [--clips davis_dance_twirl.mp4 ...]
 
 Modes (a keyframe on each shot's first frame, as bench_keyframes.py):
-  key     each frame's guide matched to the keyframe (guide.transfer), as `filmcolor video --keyframe` does
+  key     each frame's guide matched to the keyframe (guide.transfer), the keyframe's ab per matching cell
+          (as `filmcolor video --keyframe` did before 2026-12-05's fifth stop)
   own     as key, and the keyframe's frame takes the keyframe's own ab at the network's output size
   memory  as key, and the last frame's guide (its features, ab and confidence per cell) matched as a second
           keyframe, its confidence times the matched cells' (blend_guides, both weighed alike)
   flow    as own, and the last frame's colour carried by the optical flow (at the ab resolution, trusted as
           the temporal stage trusts a warp) laid under the keyframe's guide (overlay_guides)
   fine    as own, and each cell's colour made of the matched cells' 2x2 quarters, quarter by quarter (the
-          guide at stride 4, not 8: the matching's weights applied to the keyframe's ab per 4x4 cell)
+          guide at stride 4, not 8: the keyframe's ab per quarter cell, as `filmcolor video` does now)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import av
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _checkout  # noqa: F401  (this checkout's filmcolor)
@@ -59,28 +61,6 @@ def trusted_transfer(features: torch.Tensor, memory: tuple, l_cells: torch.Tenso
     return ab.T.reshape(2, h8, w8), conf.reshape(h8, w8)
 
 
-def fine_transfer(features: torch.Tensor, reference: guidance.Reference, ab_quarters: torch.Tensor,
-                  l_cells: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """guide.transfer's weights over the reference's cells, applied to each cell's four quarters apart: ab
-    (2, 2 h8, 2 w8) and the confidence, each cell's for its quarters."""
-    logits = guidance.similarity(features, reference)
-    best = logits.amax(1)
-    gap = l_cells.reshape(-1, 1) - reference.l_cells.reshape(1, -1)
-    weights = torch.softmax(logits / guidance.MATCH_TEMPERATURE - gap.square() / (2 * guidance.SIGMA_L**2), 1)
-    h8, w8 = features.shape[-2:]
-    quarters = (weights @ ab_quarters).reshape(h8, w8, 2, 2, 2)  # (i, j, di, dj, ab)
-    ab = quarters.permute(4, 0, 2, 1, 3).reshape(2, 2 * h8, 2 * w8)
-    conf = ((best - guidance.MATCH_FLOOR) / (guidance.MATCH_FULL - guidance.MATCH_FLOOR)).clamp(0, 1)
-    conf = conf.reshape(h8, w8).repeat_interleave(2, 0).repeat_interleave(2, 1)
-    return ab, conf
-
-
-def quarters_of(rgb: np.ndarray, h8: int, w8: int) -> torch.Tensor:
-    """A colour picture's ab per quarter of each matching cell: (h8 * w8, 8) as (di, dj, ab)."""
-    ab = cv2.resize(lab.rgb_to_lab(rgb)[..., 1:], (2 * w8, 2 * h8), interpolation=cv2.INTER_AREA)
-    return torch.from_numpy(ab.reshape(h8, 2, w8, 2, 2).transpose(0, 2, 1, 3, 4).reshape(h8 * w8, 8).copy())
-
-
 def run_mode(mode: str, colorizer: Colorizer, original: list[np.ndarray], grays: list[np.ndarray],
              starts: list[int]) -> np.ndarray:
     """Per-frame PSNR of one mode over a clip."""
@@ -88,14 +68,16 @@ def run_mode(mode: str, colorizer: Colorizer, original: list[np.ndarray], grays:
     rh, rw = colorizer.network_shape(height, width)
     h4, w4 = colorizer.ab_shape((rh, rw))
     analyzer, estimator = MotionAnalyzer(), MotionEstimator()
-    prev = reference = carried = memory = quarters = None
+    prev = reference = carried = memory = None
     scores = []
     for i, gray in enumerate(grays):
         l_hw = lab.gray_to_l(gray)
         motion = analyzer(ab_size_l(network_l(gray, (rh, rw)), (h4, w4)))
         if i in starts:
             reference, carried, memory = colorizer.reference(original[i]), None, None
-            quarters = quarters_of(original[i], *reference.features.shape[-2:])
+            if mode != "fine":  # its ab per matching cell: the mean of each cell's quarters
+                reference = guidance.Reference(reference.features, F.avg_pool2d(reference.ab_cells[None], 2)[0],
+                                               reference.l_cells, reference.name)
             if mode in ("own", "flow", "fine"):
                 ab_own = cv2.resize(lab.rgb_to_lab(original[i])[..., 1:], (w4, h4), interpolation=cv2.INTER_AREA)
                 carried = (ab_own, np.ones((h4, w4), np.float32))
@@ -110,24 +92,19 @@ def run_mode(mode: str, colorizer: Colorizer, original: list[np.ndarray], grays:
             ab_w = MotionEstimator.warp(carried[0], motion.map_x, motion.map_y)
             conf_w = MotionEstimator.warp(carried[1], motion.map_x, motion.map_y) * trust
             small = guidance.pack_guide(torch.from_numpy(ab_w.transpose(2, 0, 1).copy()), torch.from_numpy(conf_w))
-            under = torch.nn.functional.interpolate(small[None], size=(rh, rw), mode="bilinear",
+            under = F.interpolate(small[None], size=(rh, rw), mode="bilinear",
                                                     align_corners=False)[0].numpy()
         kept = {}
 
         def guide_of(_: int, features: torch.Tensor, l_cells: torch.Tensor, reference=reference, memory=memory,
-                     under=under, kept=kept, quarters=quarters) -> np.ndarray:
-            if mode == "fine":
-                ab, conf = fine_transfer(features, reference, quarters, l_cells)
-                kept["guide"] = torch.nn.functional.interpolate(guidance.pack_guide(ab, conf)[None], size=(rh, rw),
-                                                                mode="bilinear", align_corners=False)[0].numpy()
-                return kept["guide"]
+                     under=under, kept=kept) -> np.ndarray:
             ab, conf = guidance.transfer(features, reference, l_cells)
             guide = guidance.pack_guide(ab, conf)
             if mode == "memory" and memory is not None:
                 other = guidance.pack_guide(*trusted_transfer(features, memory, l_cells))
                 guide = torch.from_numpy(guidance.blend_guides([guide.numpy(), other.numpy()], [1.0, 1.0]))
             kept["cells"] = (features, lab.denormalize_ab(guide[:2]), guide[2], l_cells)
-            full = torch.nn.functional.interpolate(guide[None], size=(rh, rw), mode="bilinear",
+            full = F.interpolate(guide[None], size=(rh, rw), mode="bilinear",
                                                    align_corners=False)[0].numpy()
             kept["guide"] = full if under is None else guidance.overlay_guides([under, full])
             return kept["guide"]
