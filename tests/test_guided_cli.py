@@ -637,6 +637,9 @@ def test_a_shot_back_after_an_insert_keeps_its_reference(tmp_path, weights, monk
 
 def test_a_shots_keyframes_are_read_once_through_an_insert(monkeypatch) -> None:
     """A review: each return after an insert read and encoded the shot's keyframes again (1.3 s each at 480p)."""
+    import torch
+
+    from filmcolor import guide
     from filmcolor.video import keyframes
 
     reads = []
@@ -645,7 +648,7 @@ def test_a_shots_keyframes_are_read_once_through_an_insert(monkeypatch) -> None:
 
     class Encoder:
         def reference(self, rgb, name=""):
-            return rgb
+            return guide.Reference(torch.zeros(8, H // 8, W // 8), torch.zeros(2, H // 4, W // 4))
 
         def network_shape(self, height, width):
             return height, width

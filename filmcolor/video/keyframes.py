@@ -293,9 +293,13 @@ class ShotGuides:
         """A keyframe read when its shot comes: prepared for matching, and its ab at the network's output size
         kept for its own frame (own_colour)."""
         rgb = read_keyframe(key, self.shape)
+        reference = self.colorizer.reference(rgb, name=str(key.path))
         h, w = self.colorizer.ab_shape(self.colorizer.network_shape(*rgb.shape[:2]))
-        self._own[key.index] = cv2.resize(lab.rgb_to_lab(rgb[..., :3])[..., 1:], (w, h), interpolation=cv2.INTER_AREA)
-        return self.colorizer.reference(rgb, name=str(key.path))
+        ab = np.ascontiguousarray(reference.ab_cells.permute(1, 2, 0).numpy(), dtype=np.float32)  # (at a
+        # guided model's strides 8 and 4, its quarter cells are the output's grid: only a huge keyframe, read
+        # shrunk, differs from the ab of the whole picture there)
+        self._own[key.index] = ab if ab.shape[:2] == (h, w) else cv2.resize(ab, (w, h), interpolation=cv2.INTER_AREA)
+        return reference
 
     def own_colour(self, index: int) -> np.ndarray | None:
         """The ab (h, w, 2) at the network's output size that frame ``index`` takes instead of the network's, if it
