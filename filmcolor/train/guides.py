@@ -107,7 +107,8 @@ def simulate_guides(l_norm: torch.Tensor, ab_norm: torch.Tensor, encoder: nn.Mod
         taps_in = encoder(l_norm[idx])
         taps_ref = encoder(ref_pair[:, :1].to(l_norm))
         h8, w8 = taps_in[1].shape[-2:]
-        ref_cells = F.adaptive_avg_pool2d(lab.denormalize_ab(ref_pair[:, 1:]), (h8, w8))
+        # per quarter cell, as Colorizer.reference keeps a reference's ab: what the network is given at inference
+        ref_cells = F.adaptive_avg_pool2d(lab.denormalize_ab(ref_pair[:, 1:]), (2 * h8, 2 * w8))
         ref_l = F.adaptive_avg_pool2d(lab.denormalize_l(ref_pair[:, :1]), (h8, w8))[:, 0]
         in_l = F.adaptive_avg_pool2d(l_units[idx][:, None], (h8, w8))[:, 0]
         for k, i in enumerate(refs):
