@@ -530,10 +530,15 @@ class Reference:
     l_cells: torch.Tensor | None = None  # L units
     name: str = ""
 
+    @property
+    def parts(self) -> int:
+        """q: the ab is per cell (1) or per quarter of a cell (2)."""
+        return self.ab_cells.shape[-1] // self.features.shape[-1]
+
     def ab_rows(self) -> torch.Tensor:
-        """(h8 * w8, 2 q^2) ab of each cell's q x q parts (q = 1 or 2), in the order (row, column, a/b)."""
+        """(h8 * w8, 2 q^2) ab of each cell's q x q parts (q = parts), in the order (row, column, a/b)."""
         h8, w8 = self.features.shape[-2:]
-        q = self.ab_cells.shape[-1] // w8
+        q = self.parts
         return self.ab_cells.reshape(2, h8, q, w8, q).permute(1, 3, 2, 4, 0).reshape(h8 * w8, 2 * q * q)
 
 
@@ -605,7 +610,7 @@ def transfer(features: torch.Tensor, reference: Reference, l_cells: torch.Tensor
         rows, cols = (-best / temperature)[:, None], ones[None]
     logits.addmm_(rows, cols, beta=1.0 / temperature).exp_()
     sums = logits @ torch.cat([rows_ab, ones[:, None]], 1)  # (P, 2 q^2 + 1): weighted ab, weight
-    q = round((rows_ab.shape[1] // 2) ** 0.5)
+    q = reference.parts
     ab = sums[:, :-1] / sums[:, -1:].clamp_min(1e-30)  # (L outside 0-100: no NaN)
     ab = ab.reshape(h8, w8, q, q, 2).permute(4, 0, 2, 1, 3).reshape(2, q * h8, q * w8)
     conf = ((best.reshape(h8, w8) - MATCH_FLOOR) / (MATCH_FULL - MATCH_FLOOR)).clamp(0.0, 1.0)

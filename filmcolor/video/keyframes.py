@@ -295,9 +295,9 @@ class ShotGuides:
         rgb = read_keyframe(key, self.shape)
         reference = self.colorizer.reference(rgb, name=str(key.path))
         h, w = self.colorizer.ab_shape(self.colorizer.network_shape(*rgb.shape[:2]))
-        ab = np.ascontiguousarray(reference.ab_cells.permute(1, 2, 0).numpy(), dtype=np.float32)  # (at a
-        # guided model's strides 8 and 4, its quarter cells are the output's grid: only a huge keyframe, read
-        # shrunk, differs from the ab of the whole picture there)
+        # a guided model matches at stride 8 and predicts at stride 4: the reference's quarter cells are the
+        # output's grid (resized only for a model with other strides)
+        ab = np.ascontiguousarray(reference.ab_cells.permute(1, 2, 0).numpy(), dtype=np.float32)
         self._own[key.index] = ab if ab.shape[:2] == (h, w) else cv2.resize(ab, (w, h), interpolation=cv2.INTER_AREA)
         return reference
 
